@@ -1,0 +1,129 @@
+"""The only place that turns zero-based (row, col) coordinates into A1 text.
+
+Everything inside xlcnn works with zero-based ``(row, col)`` pairs, like NumPy.
+This module adds the +1 that Excel and openpyxl expect, names columns, adds ``$``
+anchors and quotes sheet names. A rectangular group of cells is a ``Block``.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+MAX_ROWS = 1_048_576
+MAX_COLS = 16_384
+MAX_FORMULA_CHARS = 8_192
+
+
+@lru_cache(maxsize=MAX_COLS)
+def col_name(col):
+    """Zero-based column index -> Excel letters: 0 -> "A", 25 -> "Z", 26 -> "AA"."""
+    if not 0 <= col < MAX_COLS:
+        raise ValueError(f"column index {col!r} is outside 0..{MAX_COLS - 1}")
+    letters = ""
+    n = col + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def col_index(letters):
+    """Excel letters -> zero-based column index: "A" -> 0, "XFD" -> 16383."""
+    if not letters.isalpha() or not letters.isascii():
+        raise ValueError(f"{letters!r} is not a column name")
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    if n > MAX_COLS:
+        raise ValueError(f"column {letters!r} is beyond XFD")
+    return n - 1
+
+
+def a1(row, col, absolute=False):
+    """(row, col) -> "B3", or "$B$3" when absolute."""
+    if not 0 <= row < MAX_ROWS:
+        raise ValueError(f"row index {row!r} is outside 0..{MAX_ROWS - 1}")
+    dollar = "$" if absolute else ""
+    return f"{dollar}{col_name(col)}{dollar}{row + 1}"
+
+
+def quote_sheet(name):
+    """Always quote, so names such as "R" or "FC1" are never read as cell references."""
+    return "'" + name.replace("'", "''") + "'"
+
+
+def sheet_ref(sheet, row, col, absolute=False):
+    """A single cell on a named sheet: "'1 Input'!B3"."""
+    return f"{quote_sheet(sheet)}!{a1(row, col, absolute)}"
+
+
+def openpyxl_cell(ws, row, col):
+    """The openpyxl cell at zero-based (row, col); the one +1 for openpyxl's API."""
+    return ws.cell(row=row + 1, column=col + 1)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A rectangle of cells on one sheet: top-left (row, col), height x width."""
+
+    sheet: str
+    row: int
+    col: int
+    height: int
+    width: int
+
+    def cell(self, i, j):
+        """Sheet coordinates of the block's cell (i, j)."""
+        if not (0 <= i < self.height and 0 <= j < self.width):
+            raise IndexError(f"({i}, {j}) is outside a {self.height}x{self.width} block")
+        return self.row + i, self.col + j
+
+    def cells(self):
+        """Every (i, j, row, col) in row-major order."""
+        for i in range(self.height):
+            for j in range(self.width):
+                yield i, j, self.row + i, self.col + j
+
+    def sub(self, i, j, height, width):
+        """The block of height x width cells whose top-left is this block's (i, j)."""
+        self.cell(i, j)
+        self.cell(i + height - 1, j + width - 1)
+        return Block(self.sheet, self.row + i, self.col + j, height, width)
+
+    def a1(self, i, j, absolute=False):
+        """Cell (i, j) as "B3", without the sheet."""
+        return a1(*self.cell(i, j), absolute)
+
+    def ref(self, i=0, j=0, absolute=False):
+        """Cell (i, j) with its quoted sheet: "'3 Conv'!B3"."""
+        return sheet_ref(self.sheet, *self.cell(i, j), absolute)
+
+    def range(self, absolute=False):
+        """The whole block as "B3:D5" (or "B3" for one cell), without the sheet."""
+        first = a1(self.row, self.col, absolute)
+        if self.height == 1 and self.width == 1:
+            return first
+        return f"{first}:{a1(self.row + self.height - 1, self.col + self.width - 1, absolute)}"
+
+    def range_ref(self, absolute=False):
+        """The whole block with its quoted sheet: "'1 Input'!B3:D5"."""
+        return f"{quote_sheet(self.sheet)}!{self.range(absolute)}"
+
+    def item(self, n):
+        """The n-th cell of a one-row or one-column block, as a 1 x 1 block."""
+        if self.height == 1:
+            return self.sub(0, n, 1, 1)
+        if self.width == 1:
+            return self.sub(n, 0, 1, 1)
+        raise ValueError(f"item() needs a single row or column, not {self.height}x{self.width}")
+
+    @property
+    def size(self):
+        return self.height * self.width
+
+    @property
+    def last_row(self):
+        return self.row + self.height - 1
+
+    @property
+    def last_col(self):
+        return self.col + self.width - 1

@@ -1,0 +1,103 @@
+"""One pure formula builder per layer kind, each the twin of a function in ``layers.py``.
+
+Builders take blocks (see ``cells.Block``) and return formula text. They use only
+functions that Excel 2010+, LibreOffice and Google Sheets all have, and never an
+array formula: a sum of exponentials is a column of EXP cells and a SUM.
+"""
+
+from .cells import MAX_FORMULA_CHARS
+
+
+def _checked(formula):
+    if len(formula) > MAX_FORMULA_CHARS:
+        raise ValueError(f"formula of {len(formula)} characters exceeds Excel's {MAX_FORMULA_CHARS}")
+    return formula
+
+
+def conv_forward(windows, filter_slices, bias, scale=None):
+    """One output cell: sum over channels of SUMPRODUCT(window, filter slice), plus bias.
+
+    ``windows`` and ``filter_slices`` are equal-sized blocks, one per input channel.
+    ``scale`` (a cell reference) multiplies the sum; the first layer uses it to turn
+    0-255 pixels into the 0-1 range the weights expect.
+    """
+    products = "+".join(
+        f"SUMPRODUCT({w.range_ref()},{f.range_ref(absolute=True)})"
+        for w, f in zip(windows, filter_slices))
+    if scale is not None:
+        products = f"({products})*{scale}"
+    return _checked(f"={products}+{bias.ref(absolute=True)}")
+
+
+def relu_forward(source):
+    """max(0, x) of one cell."""
+    return f"=MAX(0,{source.ref()})"
+
+
+def maxpool_forward(window):
+    """The largest value in one pooling window."""
+    return f"=MAX({window.range_ref()})"
+
+
+def flatten_forward(source):
+    """A plain reference: flattening moves values, it computes nothing."""
+    return f"={source.ref()}"
+
+
+def dense_forward(inputs, weights, bias, scale=None):
+    """One output: SUMPRODUCT of the input column and this output's weight column, plus bias.
+
+    ``scale`` is as in ``conv_forward``, used only when no conv layer comes first.
+    """
+    products = f"SUMPRODUCT({inputs.range_ref(absolute=True)},{weights.range_ref(absolute=True)})"
+    if scale is not None:
+        products = f"{products}*{scale}"
+    return _checked(f"={products}+{bias.ref()}")
+
+
+# ---------------------------------------------------------------- softmax and loss
+
+
+def max_of(block):
+    return f"=MAX({block.range_ref(absolute=True)})"
+
+
+def shifted_logit(logit, maximum):
+    """z - max(z): the largest becomes 0, so e^(z - max) never overflows."""
+    return f"={logit.ref()}-{maximum.ref(absolute=True)}"
+
+
+def exp_of(cell):
+    return f"=EXP({cell.ref()})"
+
+
+def sum_of(block):
+    return f"=SUM({block.range_ref(absolute=True)})"
+
+
+def probability(exp_cell, total):
+    return f"={exp_cell.ref()}/{total.ref(absolute=True)}"
+
+
+def log_probability(shifted, total):
+    """ln p = (z - max) - ln(sum): finite even when p itself underflows to 0."""
+    return f"={shifted.ref()}-LN({total.ref(absolute=True)})"
+
+
+def predicted_class(names, probabilities):
+    p = probabilities.range_ref(absolute=True)
+    return f"=INDEX({names.range_ref(absolute=True)},MATCH(MAX({p}),{p},0))"
+
+
+def one_hot(class_cell, label):
+    """1 under the true label, 0 elsewhere."""
+    return f"=IF({class_cell.ref()}={label.ref(absolute=True)},1,0)"
+
+
+def cross_entropy(one_hot_row, log_probabilities):
+    """-sum(y * ln p), which picks out -ln p of the true class."""
+    return f"=-SUMPRODUCT({one_hot_row.range_ref(absolute=True)},{log_probabilities.range_ref(absolute=True)})"
+
+
+def reference(cell):
+    return f"={cell.ref()}"

@@ -1,0 +1,265 @@
+"""Where every tensor lives, decided before the first cell is written.
+
+``plan_layout`` turns an architecture into a list of ``SheetPlan``s. Sheet writers
+and the verifier only read positions from here; neither does offset arithmetic.
+Rows 0..HEADER_ROWS-1 of every sheet hold the title and the explanation.
+"""
+
+from dataclasses import dataclass, field
+
+from .cells import Block, MAX_COLS, MAX_ROWS
+from .errors import ShapeError
+from .network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, infer_shapes
+
+HEADER_ROWS = 8       # title + explanation lines + one blank row
+FIRST_COL = 1         # column A holds row labels
+GAP = 1               # empty rows/columns between matrices
+
+STEP_TITLES = {
+    "input": "Input", "filters": "Filters", "conv2d": "Conv", "relu": "ReLU",
+    "maxpool2d": "Pool", "flatten": "Flatten", "dense": "Dense", "softmax": "Softmax",
+    "loss": "Loss",
+}
+
+
+@dataclass(frozen=True)
+class MapStack:
+    """A (C, H, W) tensor on one sheet: one map below the other, each with a label row.
+
+    ``maps[c]`` is the padded map (H + 2P) x (W + 2P); the real values sit inside a
+    border of ``pad`` zeros, which convolution windows read like any other cell.
+    """
+
+    maps: tuple
+    pad: int = 0
+
+    @property
+    def shape(self):
+        first = self.maps[0]
+        return (len(self.maps), first.height - 2 * self.pad, first.width - 2 * self.pad)
+
+    def interior(self, c):
+        """Channel c without its zero border."""
+        _, h, w = self.shape
+        return self.maps[c].sub(self.pad, self.pad, h, w)
+
+    def label_cell(self, c):
+        """(row, col) of the heading above map c."""
+        return self.maps[c].row - 1, self.maps[c].col
+
+    def window(self, c, top, left, height, width):
+        """A window of channel c in padded coordinates (row 0 is the top of the border)."""
+        return self.maps[c].sub(top, left, height, width)
+
+
+@dataclass
+class SheetPlan:
+    """One worksheet: its name, what it shows and where each block lives."""
+
+    name: str
+    kind: str                        # "input", "filters", a layer kind, or "loss"
+    layer: int | None = None         # index into model.layers, when the sheet shows one layer
+    blocks: dict = field(default_factory=dict)
+
+
+@dataclass
+class Layout:
+    """The complete plan: every sheet in the order of the story."""
+
+    sheets: list
+    shapes: list                     # output shape of every layer
+    input_shape: tuple
+
+    def sheet(self, kind, layer=None):
+        for plan in self.sheets:
+            if plan.kind == kind and (layer is None or plan.layer == layer):
+                return plan
+        raise KeyError((kind, layer))
+
+    def output_of(self, layer):
+        """The block or map stack that holds the output of ``model.layers[layer]``."""
+        for plan in self.sheets:
+            if plan.layer == layer and "output" in plan.blocks:
+                return plan.blocks["output"]
+        raise KeyError(layer)
+
+    @property
+    def input(self):
+        return self.sheet("input").blocks["pixels"]
+
+
+# ---------------------------------------------------------------- public
+
+
+def plan_layout(layers, input_shape, class_names):
+    """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W)."""
+    shapes = infer_shapes(layers, input_shape)
+    names = _SheetNames(layers)
+    sheets = [_input_sheet(names.next("input"), input_shape, _padding_after(layers, -1))]
+    for index, (layer, shape) in enumerate(zip(layers, shapes)):
+        pad = _padding_after(layers, index)
+        in_shape = shapes[index - 1] if index else input_shape
+        if isinstance(layer, Conv2D):
+            sheets.append(_filters_sheet(names.next("filters"), index, layer, in_shape[0]))
+            sheets.append(_maps_sheet(names.next("conv2d"), "conv2d", index, shape, pad))
+        elif isinstance(layer, (ReLU, MaxPool2D)) and len(shape) == 3:
+            sheets.append(_maps_sheet(names.next(layer.kind), layer.kind, index, shape, pad))
+        elif isinstance(layer, ReLU):
+            sheets.append(_vector_sheet(names.next("relu"), "relu", index, shape[0]))
+        elif isinstance(layer, Flatten):
+            sheets.append(_flatten_sheet(names.next("flatten"), index, shape[0]))
+        elif isinstance(layer, Dense):
+            sheets.append(_dense_sheet(names.next("dense"), index, in_shape[0], layer.units))
+        elif isinstance(layer, Softmax):
+            sheets.append(_softmax_sheet(names.next("softmax"), index, len(class_names)))
+    sheets.append(_loss_sheet(names.next("loss"), len(class_names)))
+    layout = Layout(sheets, shapes, tuple(input_shape))
+    check_limits(layout)
+    return layout
+
+
+def check_limits(layout):
+    """Refuse a layout that would not fit in an Excel worksheet."""
+    for plan in layout.sheets:
+        for block in _all_blocks(plan.blocks):
+            if block.last_row >= MAX_ROWS:
+                raise ShapeError(f"sheet {plan.name!r} would need {block.last_row + 1:,} rows; "
+                                 f"Excel allows {MAX_ROWS:,}: use a smaller --size or fewer filters")
+            if block.last_col >= MAX_COLS:
+                raise ShapeError(f"sheet {plan.name!r} would need {block.last_col + 1:,} columns; "
+                                 f"Excel allows {MAX_COLS:,}: use a smaller --size or fewer filters")
+
+
+def _all_blocks(value):
+    if isinstance(value, Block):
+        yield value
+    elif isinstance(value, MapStack):
+        yield from value.maps
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _all_blocks(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _all_blocks(item)
+
+
+# ---------------------------------------------------------------- sheet names
+
+
+class _SheetNames:
+    """"1 Input", "2 Filters", "3 Conv", ...; a number is added when a kind repeats."""
+
+    def __init__(self, layers):
+        self.total = {kind: 0 for kind in STEP_TITLES}
+        for layer in layers:
+            self.total[layer.kind] += 1
+            if isinstance(layer, Conv2D):
+                self.total["filters"] += 1
+        self.seen = {kind: 0 for kind in STEP_TITLES}
+        self.step = 0
+
+    def next(self, kind):
+        self.step += 1
+        self.seen[kind] += 1
+        suffix = f" {self.seen[kind]}" if self.total.get(kind, 0) > 1 else ""
+        return f"{self.step} {STEP_TITLES[kind]}{suffix}"
+
+
+# ---------------------------------------------------------------- one planner per sheet kind
+
+
+def _padding_after(layers, index):
+    """Zero border needed around the output of layer ``index`` (-1: the input)."""
+    following = layers[index + 1] if index + 1 < len(layers) else None
+    return following.padding if isinstance(following, Conv2D) else 0
+
+
+def _stack(sheet, top, channels, height, width, pad, left=FIRST_COL):
+    """Maps one below the other from row ``top``, a label row above each."""
+    maps = []
+    row = top
+    for _ in range(channels):
+        maps.append(Block(sheet, row + 1, left, height + 2 * pad, width + 2 * pad))
+        row += 1 + height + 2 * pad + GAP
+    return MapStack(tuple(maps), pad)
+
+
+def _input_sheet(name, input_shape, pad):
+    channels, height, width = input_shape
+    pixels = _stack(name, HEADER_ROWS + 1, channels, height, width, pad)
+    view_col = FIRST_COL + width + 2 * pad + 2
+    return SheetPlan(name, "input", None, {
+        "pixels": pixels,
+        "scale": Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1),
+        "colour_view": Block(name, pixels.maps[0].row + pad, view_col, height, width),
+    })
+
+
+def _filters_sheet(name, index, layer, channels):
+    """Filter k in a band of rows: its C slices side by side, then its bias."""
+    f = layer.kernel
+    weights, biases = [], []
+    row = HEADER_ROWS + 1
+    for _ in range(layer.filters):
+        slices = tuple(Block(name, row + 1, FIRST_COL + c * (f + GAP), f, f) for c in range(channels))
+        weights.append(slices)
+        biases.append(Block(name, row + 1, FIRST_COL + channels * (f + GAP), 1, 1))
+        row += 1 + f + GAP
+    return SheetPlan(name, "filters", index, {"weight": tuple(weights), "bias": tuple(biases)})
+
+
+def _maps_sheet(name, kind, index, shape, pad):
+    return SheetPlan(name, kind, index, {"output": _stack(name, HEADER_ROWS + 1, *shape, pad)})
+
+
+def _vector_sheet(name, kind, index, length):
+    return SheetPlan(name, kind, index, {"output": Block(name, HEADER_ROWS + 1, FIRST_COL, length, 1)})
+
+
+def _flatten_sheet(name, index, length):
+    """Columns: position, map, row, column, value; one row per element."""
+    top = HEADER_ROWS + 1
+    return SheetPlan(name, "flatten", index, {
+        "labels": Block(name, top, 0, length, 4),
+        "output": Block(name, top, 4, length, 1),
+    })
+
+
+def _dense_sheet(name, index, inputs, units):
+    """Outputs along a row at the top (bias, result), weights below: one column per output."""
+    top = HEADER_ROWS + 1
+    return SheetPlan(name, "dense", index, {
+        "units": Block(name, top, FIRST_COL, 1, units),
+        "bias": Block(name, top + 1, FIRST_COL, 1, units),
+        "output": Block(name, top + 2, FIRST_COL, 1, units),
+        "weight_labels": Block(name, top + 5, 0, inputs, 1),
+        "weight": Block(name, top + 5, FIRST_COL, inputs, units),   # transposed: row = input
+    })
+
+
+SOFTMAX_COLUMNS = ("class", "logit", "shifted", "exp", "probability", "log_probability")
+
+
+def _softmax_sheet(name, index, classes):
+    top = HEADER_ROWS + 1
+    blocks = {key: Block(name, top, c, classes, 1) for c, key in enumerate(SOFTMAX_COLUMNS)}
+    below = top + classes + 1
+    blocks.update({
+        "max": Block(name, below, 1, 1, 1),
+        "sum": Block(name, below + 1, 3, 1, 1),
+        "prediction": Block(name, below + 3, 1, 1, 1),
+        "confidence": Block(name, below + 4, 1, 1, 1),
+    })
+    blocks["output"] = blocks["probability"]
+    return SheetPlan(name, "softmax", index, blocks)
+
+
+def _loss_sheet(name, classes):
+    top = HEADER_ROWS + 1
+    return SheetPlan(name, "loss", None, {
+        "true_label": Block(name, top, 1, 1, 1),
+        "classes": Block(name, top + 2, 1, 1, classes),
+        "one_hot": Block(name, top + 3, 1, 1, classes),
+        "log_probability": Block(name, top + 4, 1, 1, classes),
+        "loss": Block(name, top + 6, 1, 1, 1),
+    })

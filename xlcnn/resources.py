@@ -1,0 +1,37 @@
+"""Find the bundled ``templates/`` and ``samples/`` folders.
+
+In a wheel they are installed inside the package (``xlcnn/templates``); in a source
+checkout or an editable install they sit beside the package at the top of the repo.
+"""
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def resource_dir(name):
+    """The folder ``templates`` or ``samples``, wherever this installation keeps it."""
+    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"xlcnn's {name}/ folder is missing from this installation")
+
+
+@lru_cache(maxsize=None)
+def texts(lang="en"):
+    """The explanation texts of one language, from templates/texts/<lang>.json."""
+    path = resource_dir("templates") / "texts" / f"{lang}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def sample_photos():
+    """The bundled sample photos, sorted by name."""
+    folder = resource_dir("samples")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
+
+
+def default_sample():
+    """The photo ``xlcnn build`` uses when none is given."""
+    return sample_photos()[0]

@@ -1,0 +1,126 @@
+"""Writers for the classifier end: flatten, dense, softmax and the loss."""
+
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from .. import formulas
+from . import styles
+from .common import (add_scale, freeze_below, put_formula, put_text, put_value, set_widths,
+                     step_number, write_header, write_notice)
+from .maps import scale_reference
+
+
+def write_flatten(ctx, ws, plan):
+    texts = ctx.sheet_texts("flatten")
+    source = ctx.layout.output_of(plan.layer - 1)
+    channels, height, width = source.shape
+    out = plan.blocks["output"]
+    labels = plan.blocks["labels"]
+    write_header(ws, texts["title"], texts["lines"], {
+        "step": step_number(plan.name), "channels": channels, "height": height,
+        "width": width, "length": out.height})
+    for col, header in enumerate(texts["headers"]):
+        put_text(ws, out.row - 1, labels.col + col, header, styles.LABEL_FONT)
+    n = 0
+    for c in range(channels):
+        inner = source.interior(c)
+        for i, j, _, _ in inner.cells():
+            row = out.row + n
+            for col, value in enumerate((n + 1, c + 1, i + 1, j + 1)):
+                put_value(ws, row, labels.col + col, value)
+            put_formula(ctx, ws, out.item(n), formulas.flatten_forward(inner.sub(i, j, 1, 1)), styles.VALUE_FORMAT)
+            n += 1
+    add_scale(ws, out, styles.diverging_scale())
+    set_widths(ws, 0, 5, 8)
+    freeze_below(ws, out.row)
+
+
+def write_dense(ctx, ws, plan):
+    texts = ctx.sheet_texts("dense")
+    p = ctx.model.params[plan.layer]
+    source = ctx.layout.output_of(plan.layer - 1)
+    units, inputs = p["weight"].shape
+    write_header(ws, texts["title"], texts["lines"], {
+        "step": step_number(plan.name), "inputs": inputs, "units": units,
+        "params": inputs * units + units})
+    write_notice(ctx, ws, len(texts["lines"]) + 2)
+    b = plan.blocks
+    is_last = plan.layer == max(i for i, layer in enumerate(ctx.model.layers) if layer.kind == "dense")
+    names = ctx.model.class_names if is_last else [f"{texts['units_label']} {n + 1}" for n in range(units)]
+    for label, block in (("units_label", b["units"]), ("bias_label", b["bias"]), ("output_label", b["output"])):
+        put_text(ws, block.row, 0, texts[label], styles.LABEL_FONT)
+    put_text(ws, b["weight"].row - 1, 0, texts["weights_label"], styles.LABEL_FONT)
+    scale = scale_reference(ctx, plan.layer)
+    for n in range(units):
+        put_text(ws, b["units"].row, b["units"].col + n, names[n], styles.LABEL_FONT)
+        put_value(ws, b["bias"].row, b["bias"].col + n, float(p["bias"][n]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+        column = b["weight"].sub(0, n, inputs, 1)
+        formula = formulas.dense_forward(source, column, b["bias"].item(n), scale)
+        put_formula(ctx, ws, b["output"].item(n), formula, styles.VALUE_FORMAT)
+    weights = b["weight"]
+    for i in range(inputs):
+        put_text(ws, weights.row + i, 0, texts["input_label"].format(i=i + 1))
+        for n in range(units):
+            put_value(ws, weights.row + i, weights.col + n, float(p["weight"][n, i]),
+                      styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+    add_scale(ws, weights, styles.diverging_scale())
+    add_scale(ws, b["output"], styles.diverging_scale())
+    set_widths(ws, 0, 1, styles.LABEL_WIDTH)
+    set_widths(ws, weights.col, units, 11)
+    freeze_below(ws, weights.row, 1)
+
+
+def write_softmax(ctx, ws, plan):
+    texts = ctx.sheet_texts("softmax")
+    b = plan.blocks
+    logits_source = ctx.layout.output_of(plan.layer - 1)
+    write_header(ws, texts["title"], texts["lines"], {"step": step_number(plan.name)})
+    write_notice(ctx, ws, len(texts["lines"]) + 2)
+    for col, header in enumerate(texts["headers"]):
+        put_text(ws, b["class"].row - 1, col, header, styles.LABEL_FONT)
+    for n, name in enumerate(ctx.model.class_names):
+        put_text(ws, b["class"].row + n, b["class"].col, name, styles.LABEL_FONT)
+        cells = {key: b[key].item(n) for key in ("logit", "shifted", "exp", "probability", "log_probability")}
+        put_formula(ctx, ws, cells["logit"], formulas.reference(logits_source.item(n)), styles.VALUE_FORMAT)
+        put_formula(ctx, ws, cells["shifted"], formulas.shifted_logit(cells["logit"], b["max"]), styles.VALUE_FORMAT)
+        put_formula(ctx, ws, cells["exp"], formulas.exp_of(cells["shifted"]), styles.PROB_FORMAT)
+        put_formula(ctx, ws, cells["probability"], formulas.probability(cells["exp"], b["sum"]), styles.PROB_FORMAT)
+        put_formula(ctx, ws, cells["log_probability"],
+                    formulas.log_probability(cells["shifted"], b["sum"]), styles.PROB_FORMAT)
+    for key, label in (("max", "max_label"), ("sum", "sum_label"),
+                       ("prediction", "prediction_label"), ("confidence", "confidence_label")):
+        put_text(ws, b[key].row, b[key].col - 1, texts[label], styles.LABEL_FONT)
+    put_formula(ctx, ws, b["max"], formulas.max_of(b["logit"]), styles.VALUE_FORMAT)
+    put_formula(ctx, ws, b["sum"], formulas.sum_of(b["exp"]), styles.PROB_FORMAT)
+    put_formula(ctx, ws, b["prediction"], formulas.predicted_class(b["class"], b["probability"])).font = styles.RESULT_FONT
+    put_formula(ctx, ws, b["confidence"], formulas.max_of(b["probability"]), "0.0%").font = styles.RESULT_FONT
+    add_scale(ws, b["probability"], styles.positive_scale())
+    set_widths(ws, 0, 1, styles.LABEL_WIDTH)
+    set_widths(ws, 1, 5, 13)
+
+
+def write_loss(ctx, ws, plan):
+    texts = ctx.sheet_texts("loss")
+    b = plan.blocks
+    softmax = ctx.layout.sheet("softmax").blocks
+    write_header(ws, texts["title"], texts["lines"], {"step": step_number(plan.name)})
+    label_cell = b["true_label"]
+    put_text(ws, label_cell.row, 0, texts["true_label"], styles.LABEL_FONT)
+    put_text(ws, label_cell.row, label_cell.col, ctx.model.class_names[ctx.label],
+             styles.RESULT_FONT).fill = styles.PARAM_FILL
+    choice = DataValidation(type="list", formula1=b["classes"].range(absolute=True), allow_blank=False,
+                            showErrorMessage=True, errorTitle="xlcnn", error="Pick one of the class names.")
+    choice.add(label_cell.range())
+    ws.add_data_validation(choice)
+    for key, label in (("classes", "class_label"), ("one_hot", "one_hot_label"),
+                       ("log_probability", "log_probability_label"), ("loss", "loss_label")):
+        put_text(ws, b[key].row, 0, texts[label], styles.LABEL_FONT)
+    for n in range(len(ctx.model.class_names)):
+        cls = b["classes"].item(n)
+        put_formula(ctx, ws, cls, formulas.reference(softmax["class"].item(n))).font = styles.LABEL_FONT
+        put_formula(ctx, ws, b["one_hot"].item(n), formulas.one_hot(cls, label_cell))
+        put_formula(ctx, ws, b["log_probability"].item(n),
+                    formulas.reference(softmax["log_probability"].item(n)), styles.PROB_FORMAT)
+    put_formula(ctx, ws, b["loss"], formulas.cross_entropy(b["one_hot"], b["log_probability"]),
+                styles.PROB_FORMAT).font = styles.RESULT_FONT
+    set_widths(ws, 0, 1, styles.LABEL_WIDTH)
+    set_widths(ws, 1, len(ctx.model.class_names), 13)

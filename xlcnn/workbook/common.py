@@ -1,0 +1,94 @@
+"""Small helpers every sheet writer shares: cells, headers, widths, heatmaps."""
+
+from dataclasses import dataclass, field
+
+from ..cells import Block, col_name, openpyxl_cell
+from . import styles
+
+
+@dataclass
+class Context:
+    """What every sheet writer needs: the model, the plan, the texts and the photo."""
+
+    model: object
+    layout: object
+    texts: dict
+    pixels: object                 # (C, H, W) integers 0..255
+    label: int
+    seed: int | None = None
+    formulas: int = 0              # counted as they are written
+    notes: dict = field(default_factory=dict)
+
+    def sheet_texts(self, kind):
+        return self.texts["sheets"][kind]
+
+
+def put_text(ws, row, col, text, font=None):
+    """Text that is never read as a formula, whatever characters it starts with."""
+    cell = openpyxl_cell(ws, row, col)
+    cell.value = str(text)
+    cell.data_type = "s"
+    if font is not None:
+        cell.font = font
+    return cell
+
+
+def put_value(ws, row, col, value, number_format=None, fill=None):
+    cell = openpyxl_cell(ws, row, col)
+    cell.value = value
+    if number_format:
+        cell.number_format = number_format
+    if fill is not None:
+        cell.fill = fill
+    return cell
+
+
+def put_formula(ctx, ws, block, formula, number_format=None):
+    """Write a live formula into a 1 x 1 block (or the top-left of a block)."""
+    cell = openpyxl_cell(ws, block.row, block.col)
+    cell.value = formula
+    if number_format:
+        cell.number_format = number_format
+    ctx.formulas += 1
+    return cell
+
+
+def write_header(ws, title, lines, step_values):
+    """Title in row 0, one explanation line per row below it."""
+    put_text(ws, 0, 0, title.format(**step_values), styles.TITLE_FONT)
+    for n, line in enumerate(lines, start=1):
+        if line:
+            put_text(ws, n, 0, line.format(**step_values), styles.TEXT_FONT)
+
+
+def write_notice(ctx, ws, row):
+    """The trained/untrained notice, so nobody mistakes random weights for a trained model."""
+    model = ctx.model
+    if model.trained:
+        text = ctx.texts["trained"].format(description=model.description or "")
+        font = styles.TEXT_FONT
+    else:
+        text = ctx.texts["untrained"].format(seed=ctx.seed if ctx.seed is not None else "unknown")
+        font = styles.NOTICE_FONT
+    put_text(ws, row, 0, text, font)
+
+
+def step_number(sheet_name):
+    return int(sheet_name.split(" ", 1)[0])
+
+
+def set_widths(ws, first_col, count, width):
+    for col in range(first_col, first_col + count):
+        ws.column_dimensions[col_name(col)].width = width
+
+
+def add_scale(ws, blocks, rule):
+    """One colour-scale rule over one or more blocks of the same sheet."""
+    if isinstance(blocks, Block):
+        blocks = [blocks]
+    ws.conditional_formatting.add(" ".join(b.range() for b in blocks), rule)
+
+
+def freeze_below(ws, row, col=0):
+    """Keep rows above ``row`` and columns left of ``col`` in view while scrolling."""
+    ws.freeze_panes = openpyxl_cell(ws, row, col).coordinate

@@ -1,0 +1,163 @@
+"""Writers for the sheets that hold stacks of maps: input, filters, conv, ReLU, pooling."""
+
+from .. import formulas
+from ..cells import openpyxl_cell
+from ..network import Conv2D, Dense, MaxPool2D
+from . import styles
+from .common import (add_scale, freeze_below, put_formula, put_text, put_value, set_widths,
+                     step_number, write_header, write_notice)
+
+
+# ---------------------------------------------------------------- input
+
+
+def write_input(ctx, ws, plan):
+    texts = ctx.sheet_texts("input")
+    stack = plan.blocks["pixels"]
+    channels, height, width = stack.shape
+    pad = stack.pad
+    values = {"step": step_number(plan.name), "height": height, "width": width,
+              "pixels": height * width, "padding": pad}
+    lines = list(texts["lines"])
+    lines[3] = texts["padding_note"] if pad else ""
+    write_header(ws, texts["title"], lines, values)
+    scale = plan.blocks["scale"]
+    put_text(ws, scale.row, 0, "input scale", styles.LABEL_FONT)
+    put_value(ws, scale.row, scale.col, float(ctx.model.input_scale), "0.000000", styles.PARAM_FILL)
+    write_notice(ctx, ws, scale.row + 1)
+    for c in range(channels):
+        label = texts["channel_labels"][c] if c < len(texts["channel_labels"]) else f"channel {c + 1}"
+        put_text(ws, *stack.label_cell(c), label, styles.LABEL_FONT)
+        _write_padding(ws, stack, c)
+        inner = stack.interior(c)
+        for i, j, row, col in inner.cells():
+            put_value(ws, row, col, int(ctx.pixels[c, i, j]))
+        colour = styles.CHANNEL_COLOURS[c] if c < 3 else "808080"
+        add_scale(ws, inner, styles.channel_scale(colour))
+    _write_colour_view(ctx, ws, plan, texts)
+    set_widths(ws, 0, 1, 3)
+    set_widths(ws, stack.maps[0].col, stack.maps[0].width, styles.PIXEL_WIDTH)
+    freeze_below(ws, 1)
+
+
+def _write_colour_view(ctx, ws, plan, texts):
+    """Every cell filled with its pixel's colour: the photo itself, visible in cells."""
+    view = plan.blocks["colour_view"]
+    put_text(ws, view.row - 1 - plan.blocks["pixels"].pad, view.col, texts["colour_view"], styles.LABEL_FONT)
+    if ctx.pixels.shape[0] != 3:
+        return
+    for i, j, row, col in view.cells():
+        openpyxl_cell(ws, row, col).fill = styles.pixel_fill(ctx.pixels[:, i, j])
+    set_widths(ws, view.col, view.width, styles.COLOUR_VIEW_WIDTH)
+
+
+def _write_padding(ws, stack, c):
+    """Zeros in the border cells of padded map c, shaded so the 'tape' is visible."""
+    if not stack.pad:
+        return
+    full = stack.maps[c]
+    inner = stack.interior(c)
+    for i, j, row, col in full.cells():
+        if not (inner.row <= row <= inner.last_row and inner.col <= col <= inner.last_col):
+            put_value(ws, row, col, 0, fill=styles.PAD_FILL)
+
+
+# ---------------------------------------------------------------- filters
+
+
+def write_filters(ctx, ws, plan):
+    texts = ctx.sheet_texts("filters")
+    layer = ctx.model.layers[plan.layer]
+    p = ctx.model.params[plan.layer]
+    k_count, channels, f, _ = p["weight"].shape
+    values = {"step": step_number(plan.name), "kernel": f, "channels": channels,
+              "filters": k_count, "params": f * f * channels * k_count + k_count}
+    write_header(ws, texts["title"], texts["lines"], values)
+    write_notice(ctx, ws, len(texts["lines"]) + 2)
+    for k in range(layer.filters):
+        slices = plan.blocks["weight"][k]
+        bias = plan.blocks["bias"][k]
+        put_text(ws, slices[0].row - 1, 0, texts["filter_label"].format(k=k + 1), styles.LABEL_FONT)
+        for c, block in enumerate(slices):
+            put_text(ws, block.row - 1, block.col, texts["slice_label"].format(c=c + 1))
+            for u, v, row, col in block.cells():
+                put_value(ws, row, col, float(p["weight"][k, c, u, v]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+        put_text(ws, bias.row - 1, bias.col, texts["bias_label"])
+        put_value(ws, bias.row, bias.col, float(p["bias"][k]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+        add_scale(ws, slices, styles.diverging_scale())
+    last = plan.blocks["bias"][0]
+    set_widths(ws, 0, 1, styles.LABEL_WIDTH)
+    set_widths(ws, 1, last.col, styles.VALUE_WIDTH)
+    freeze_below(ws, 1)
+
+
+# ---------------------------------------------------------------- conv, ReLU, pooling
+
+
+def write_maps(ctx, ws, plan):
+    """A conv, ReLU or pooling sheet: one formula per output cell."""
+    layer = ctx.model.layers[plan.layer]
+    texts = ctx.sheet_texts(plan.kind)
+    out = plan.blocks["output"]
+    source = _input_of(ctx, plan.layer)
+    channels, height, width = out.shape
+    write_header(ws, texts["title"], texts["lines"], _map_values(plan, layer, source, out))
+    cell_formula = _cell_formula_builder(ctx, plan, layer, source)
+    number_format = styles.VALUE_FORMAT
+    for k in range(channels):
+        put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
+        _write_padding(ws, out, k)
+        inner = out.interior(k)
+        for i, j, row, col in inner.cells():
+            put_formula(ctx, ws, inner.sub(i, j, 1, 1), cell_formula(k, i, j), number_format)
+        rule = styles.diverging_scale() if plan.kind == "conv2d" else styles.positive_scale()
+        add_scale(ws, inner, rule)
+    set_widths(ws, 0, 1, 3)
+    set_widths(ws, out.maps[0].col, out.maps[0].width, styles.VALUE_WIDTH)
+    freeze_below(ws, 1)
+
+
+def _input_of(ctx, index):
+    """The map stack a layer reads: the previous layer's output or the input pixels."""
+    return ctx.layout.output_of(index - 1) if index else ctx.layout.input
+
+
+def scale_reference(ctx, index):
+    """The input-scale cell, for the first layer that multiplies (conv or dense).
+
+    Scaling by a positive number commutes with ReLU, pooling and flatten, so applying
+    it once inside the first weighted sum equals scaling every pixel first.
+    """
+    first = next(i for i, layer in enumerate(ctx.model.layers) if isinstance(layer, (Conv2D, Dense)))
+    if index != first:
+        return None
+    return ctx.layout.sheet("input").blocks["scale"].ref(absolute=True)
+
+
+def _cell_formula_builder(ctx, plan, layer, source):
+    if plan.kind == "conv2d":
+        filters = ctx.layout.sheet("filters", plan.layer).blocks
+        scale = scale_reference(ctx, plan.layer)
+        f, s = layer.kernel, layer.stride
+        channels = source.shape[0]
+
+        def conv_cell(k, i, j):
+            windows = [source.window(c, i * s, j * s, f, f) for c in range(channels)]
+            return formulas.conv_forward(windows, filters["weight"][k], filters["bias"][k], scale)
+        return conv_cell
+    if plan.kind == "relu":
+        return lambda k, i, j: formulas.relu_forward(source.interior(k).sub(i, j, 1, 1))
+    size, step = layer.size, layer.step
+    # pooling reads the unpadded source: windows start inside the interior
+    return lambda k, i, j: formulas.maxpool_forward(source.interior(k).sub(i * step, j * step, size, size))
+
+
+def _map_values(plan, layer, source, out):
+    _, in_size, _ = source.shape
+    values = {"step": step_number(plan.name), "in_size": in_size, "out_size": out.shape[1],
+              "shape": " x ".join(str(n) for n in out.shape)}
+    if isinstance(layer, Conv2D):
+        values.update(kernel=layer.kernel, stride=layer.stride, padding=layer.padding, filters=layer.filters)
+    elif isinstance(layer, MaxPool2D):
+        values.update(size=layer.size, stride=layer.step)
+    return values

@@ -1,0 +1,48 @@
+"""Fonts, fills, number formats and colour scales, in one place."""
+
+from openpyxl.formatting.rule import ColorScaleRule
+from openpyxl.styles import Alignment, Font, PatternFill
+
+TITLE_FONT = Font(bold=True, size=14)
+TEXT_FONT = Font(italic=False, size=10, color="444444")
+LABEL_FONT = Font(bold=True, size=10)
+RESULT_FONT = Font(bold=True, size=12)
+NOTICE_FONT = Font(bold=True, size=10, color="C00000")
+PARAM_FILL = PatternFill("solid", fgColor="FFF2CC")     # cells a student may edit
+PAD_FILL = PatternFill("solid", fgColor="D9D9D9")       # zero padding border
+CENTER = Alignment(horizontal="center")
+
+PIXEL_FORMAT = "0"
+VALUE_FORMAT = "0.00"
+WEIGHT_FORMAT = "0.000"
+PROB_FORMAT = "0.0000"
+
+PIXEL_WIDTH = 4.7
+VALUE_WIDTH = 6.5
+COLOUR_VIEW_WIDTH = 2.6
+LABEL_WIDTH = 12
+
+CHANNEL_COLOURS = ("FF0000", "00A000", "0000FF")
+
+
+def channel_scale(colour):
+    """White at 0, the channel's own colour at 255."""
+    return ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF",
+                          end_type="num", end_value=255, end_color=colour)
+
+
+def diverging_scale():
+    """Blue for negative, white at zero, red for positive."""
+    return ColorScaleRule(start_type="min", start_color="5B9BD5",
+                          mid_type="num", mid_value=0, mid_color="FFFFFF",
+                          end_type="max", end_color="F8696B")
+
+
+def positive_scale():
+    """White at the smallest value, orange at the largest (ReLU and pooling are >= 0)."""
+    return ColorScaleRule(start_type="min", start_color="FFFFFF", end_type="max", end_color="F4B183")
+
+
+def pixel_fill(rgb):
+    r, g, b = (int(v) for v in rgb)
+    return PatternFill("solid", fgColor=f"{r:02X}{g:02X}{b:02X}")
