@@ -1,0 +1,19 @@
+"""xlcnn: a convolutional neural network as a live Excel workbook, proven equal to NumPy."""
+
+from .engine import ForwardPass, forward
+from .errors import XlcnnError
+from .image import load_image
+from .layout import plan_layout
+from .network import (Conv2D, Dense, Flatten, MaxPool2D, Model, ReLU, Softmax, infer_shapes, load_model,
+                      random_model, save_model)
+from .pipeline import make_workbook
+from .verify import Report, verify_workbook, verify_workbooks
+from .workbook import build_workbook
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Conv2D", "Dense", "Flatten", "ForwardPass", "MaxPool2D", "Model", "ReLU", "Report", "Softmax",
+    "XlcnnError", "build_workbook", "forward", "infer_shapes", "load_image", "load_model",
+    "make_workbook", "plan_layout", "random_model", "save_model", "verify_workbook", "verify_workbooks",
+]

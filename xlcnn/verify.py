@@ -1,0 +1,313 @@
+"""Prove a workbook right: recalculate it in LibreOffice and compare every stage with NumPy.
+
+The NumPy side is built from what the workbook holds (pixels, weights, scale, true
+label), so a workbook a student has edited is checked against its own inputs.
+"""
+
+import math
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from openpyxl import load_workbook
+
+from .cells import sheet_ref
+from .engine import forward
+from .errors import WorkbookError
+from .layout import plan_layout
+from .libreoffice import DEFAULT_TIMEOUT, recalculate
+from .network import Conv2D, Dense, Model
+from .workbook.meta import META_SHEET, read_meta
+
+TOLERANCE = 1e-9
+ERROR_VALUES = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "Err:")
+MAP_KINDS = ("conv2d", "relu", "maxpool2d", "flatten", "dense")
+
+
+@dataclass
+class StageCheck:
+    """One row of the report: a stage, how many cells, the largest error and where."""
+
+    stage: str
+    cells: int
+    max_error: float
+    worst_cell: str
+    ok: bool
+
+
+@dataclass
+class Report:
+    path: Path
+    checks: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+    prediction: str = ""
+    loss: float = math.nan
+
+    @property
+    def ok(self):
+        return not self.problems and all(check.ok for check in self.checks)
+
+    def table(self):
+        """The report as aligned text lines."""
+        rows = [("stage", "cells", "max abs error", "worst cell", "")]
+        for c in self.checks:
+            rows.append((c.stage, str(c.cells), f"{c.max_error:.3g}", c.worst_cell, "ok" if c.ok else "FAIL"))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+        lines.extend(f"problem: {p}" for p in self.problems)
+        verdict = "PASS" if self.ok else "FAIL"
+        lines.append(f"{verdict}: {self.path.name}: prediction {self.prediction}, loss {self.loss:.6g}, "
+                     f"tolerance {TOLERANCE:g}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- public
+
+
+def verify_workbook(path, timeout=DEFAULT_TIMEOUT):
+    """Recalculate ``path`` in LibreOffice and compare every stage with the NumPy engine."""
+    return verify_workbooks([path], timeout)[0]
+
+
+def verify_workbooks(paths, timeout=DEFAULT_TIMEOUT):
+    """Verify several workbooks with a single LibreOffice start."""
+    paths = [Path(p) for p in paths]
+    books = [_read_book(p) for p in paths]
+    with tempfile.TemporaryDirectory(prefix="xlcnn-verify-") as tmp:
+        # numbered copies, so two books both called x.xlsx cannot collide in one conversion
+        inbox, outbox = Path(tmp) / "in", Path(tmp) / "out"
+        inbox.mkdir()
+        outbox.mkdir()
+        copies = []
+        for n, p in enumerate(paths):
+            copies.append(inbox / f"book{n}.xlsx")
+            copies[-1].write_bytes(p.read_bytes())
+        recalculated = recalculate(copies, outbox, timeout)
+        return [_compare(p, book, _read_values(r)) for p, book, r in zip(paths, books, recalculated)]
+
+
+# ---------------------------------------------------------------- reading workbooks
+
+
+@dataclass
+class _Book:
+    """What verify needs from the workbook as written: layout, model, formulas, cached values."""
+
+    layout: object
+    model: Model
+    pixels: np.ndarray
+    label: int
+    formulas: dict      # sheet -> grid of raw cell contents (formula text or constants)
+    cached: dict        # sheet -> grid of stored values (None where nothing is stored)
+
+
+def _read_grids(path, data_only):
+    try:
+        wb = load_workbook(path, read_only=True, data_only=data_only)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise WorkbookError(f"{path}: not a readable .xlsx workbook ({exc})") from None
+    try:
+        return {ws.title: [list(row) for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+    finally:
+        wb.close()
+
+
+def _get(grid, row, col):
+    if row < len(grid) and col < len(grid[row]):
+        return grid[row][col]
+    return None
+
+
+def _read_values(path):
+    return _read_grids(path, data_only=True)
+
+
+def _read_book(path):
+    if not path.is_file():
+        raise WorkbookError(f"{path}: workbook not found")
+    formulas = _read_grids(path, data_only=False)
+    if META_SHEET not in formulas:
+        raise WorkbookError(f"{path}: not a workbook written by xlcnn (no '{META_SHEET}' sheet)")
+    meta = read_meta(formulas[META_SHEET], path)
+    layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"])
+    missing = [plan.name for plan in layout.sheets if plan.name not in formulas]
+    if missing:
+        raise WorkbookError(f"{path}: sheet {missing[0]!r} is missing; rebuild the workbook")
+    cached = _read_grids(path, data_only=True)
+    reader = _Reader(path, formulas)
+    model, pixels, label = _model_from_book(reader, layout, meta)
+    return _Book(layout, model, pixels, label, formulas, cached)
+
+
+class _Reader:
+    """Reads numbers and text out of blocks, with messages that name the cell."""
+
+    def __init__(self, path, grids):
+        self.path, self.grids = path, grids
+
+    def number(self, block, i=0, j=0):
+        row, col = block.cell(i, j)
+        value = _get(self.grids[block.sheet], row, col)
+        if value is None:
+            value = 0.0  # an emptied cell counts as 0, as in the spreadsheet itself
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise WorkbookError(f"{self.path}: cell {sheet_ref(block.sheet, row, col)} should hold a number, "
+                                f"not {value!r}")
+        return float(value)
+
+    def array(self, block):
+        return np.array([[self.number(block, i, j) for j in range(block.width)] for i in range(block.height)])
+
+    def text(self, block):
+        return _get(self.grids[block.sheet], block.row, block.col)
+
+
+def _model_from_book(reader, layout, meta):
+    layers = meta["layers"]
+    pixels = np.stack([reader.array(layout.input.interior(c)) for c in range(layout.input_shape[0])])
+    params = []
+    for index, layer in enumerate(layers):
+        if isinstance(layer, Conv2D):
+            blocks = layout.sheet("filters", index).blocks
+            weight = np.stack([np.stack([reader.array(s) for s in slices]) for slices in blocks["weight"]])
+            bias = np.array([reader.number(b) for b in blocks["bias"]])
+            params.append({"weight": weight, "bias": bias})
+        elif isinstance(layer, Dense):
+            blocks = layout.sheet("dense", index).blocks
+            params.append({"weight": reader.array(blocks["weight"]).T, "bias": reader.array(blocks["bias"])[0]})
+        else:
+            params.append({})
+    scale = reader.number(layout.sheet("input").blocks["scale"])
+    names = meta["class_names"]
+    model = Model(layers, params, names, image_size=layout.input_shape[1], input_scale=scale,
+                  channels=layout.input_shape[0], trained=meta.get("trained", False))
+    label_text = reader.text(layout.sheet("loss").blocks["true_label"])
+    if label_text not in names:
+        raise WorkbookError(f"{reader.path}: the true label {label_text!r} is not one of the classes "
+                            f"({', '.join(names)}); pick one from the list")
+    return model, pixels, names.index(label_text)
+
+
+# ---------------------------------------------------------------- comparing
+
+
+def _compare(path, book, values):
+    report = Report(path)
+    reference = forward(book.model, book.pixels, book.label)
+    layout = book.layout
+    for plan in layout.sheets:
+        if plan.kind in MAP_KINDS:
+            stage = reference.stages[plan.layer].output
+            report.checks.append(_check_blocks(plan.name, _output_blocks(plan.blocks["output"]), stage, values))
+    softmax = layout.sheet("softmax").blocks
+    loss = layout.sheet("loss").blocks
+    z = reference.logits
+    shifted = z - z.max()
+    expected = {
+        "logits": (softmax["logit"], z),
+        "z - max": (softmax["shifted"], shifted),
+        "e^(z - max)": (softmax["exp"], np.exp(shifted)),
+        "softmax sum": (softmax["sum"], np.exp(shifted).sum()),
+        "probabilities": (softmax["probability"], reference.probabilities),
+        "ln p": (softmax["log_probability"], reference.log_probabilities),
+        "one-hot": (loss["one_hot"], np.eye(len(z))[book.label]),
+        "loss": (loss["loss"], reference.loss),
+    }
+    for stage, (block, array) in expected.items():
+        report.checks.append(_check_blocks(stage, [block], np.atleast_1d(array), values))
+    report.checks.append(_check_prediction(softmax["prediction"], book.model.class_names[reference.prediction], values))
+    report.prediction = book.model.class_names[reference.prediction]
+    report.loss = reference.loss
+    report.problems.extend(_error_cells(values))
+    report.problems.extend(_not_formulas(book))
+    report.problems.extend(_stale_values(book, values))
+    return report
+
+
+def _output_blocks(output):
+    return [output.interior(c) for c in range(len(output.maps))] if hasattr(output, "maps") else [output]
+
+
+def _check_blocks(stage, blocks, expected, values):
+    """Compare cells of ``blocks`` (in order, row-major) with the flattened ``expected``."""
+    expected = np.asarray(expected, dtype=float).reshape(-1)
+    worst, worst_cell, count, ok = 0.0, "", 0, True
+    for block in blocks:
+        grid = values[block.sheet]
+        for _, _, row, col in block.cells():
+            want = expected[count]
+            got = _get(grid, row, col)
+            count += 1
+            if isinstance(got, bool) or not isinstance(got, (int, float)):
+                error, ok = math.inf, False
+            else:
+                error = abs(got - want)
+                if not error <= TOLERANCE * max(1.0, abs(want)):
+                    ok = False
+            if error > worst or not worst_cell:
+                worst, worst_cell = error, sheet_ref(block.sheet, row, col)
+    return StageCheck(stage, count, worst, worst_cell, ok and count == expected.size)
+
+
+def _check_prediction(block, expected, values):
+    got = _get(values[block.sheet], block.row, block.col)
+    ok = got == expected
+    return StageCheck("prediction", 1, 0.0 if ok else math.inf, sheet_ref(block.sheet, block.row, block.col), ok)
+
+
+def _error_cells(values):
+    problems = []
+    for sheet, grid in values.items():
+        for r, row in enumerate(grid):
+            for c, value in enumerate(row):
+                if isinstance(value, str) and value.startswith(ERROR_VALUES):
+                    problems.append(f"error value {value} in {sheet_ref(sheet, r, c)}")
+    return problems[:20]
+
+
+def _derived_blocks(layout):
+    """Every block whose cells must be formulas."""
+    for plan in layout.sheets:
+        if plan.kind in MAP_KINDS:
+            yield from _output_blocks(plan.blocks["output"])
+        elif plan.kind == "softmax":
+            yield from (plan.blocks[k] for k in ("logit", "shifted", "exp", "probability", "log_probability",
+                                                 "max", "sum", "prediction", "confidence"))
+        elif plan.kind == "loss":
+            yield from (plan.blocks[k] for k in ("classes", "one_hot", "log_probability", "loss"))
+
+
+def _not_formulas(book):
+    """Derived cells that hold a typed-in value instead of a formula."""
+    bad = []
+    for block in _derived_blocks(book.layout):
+        grid = book.formulas[block.sheet]
+        for _, _, row, col in block.cells():
+            value = _get(grid, row, col)
+            if not (isinstance(value, str) and value.startswith("=")):
+                bad.append(sheet_ref(block.sheet, row, col))
+    if bad:
+        return [f"{len(bad)} cell(s) that should be formulas hold plain values, first {bad[0]}"]
+    return []
+
+
+def _stale_values(book, values):
+    """Stored results that differ from what the formulas compute (a viewer would show them)."""
+    stale = []
+    for block in _derived_blocks(book.layout):
+        cached, fresh = book.cached[block.sheet], values[block.sheet]
+        for _, _, row, col in block.cells():
+            old, new = _get(cached, row, col), _get(fresh, row, col)
+            if old is None:
+                continue
+            if isinstance(old, (int, float)) and isinstance(new, (int, float)):
+                if abs(old - new) <= TOLERANCE * max(1.0, abs(new)):
+                    continue
+            elif old == new:
+                continue
+            stale.append(sheet_ref(block.sheet, row, col))
+    if stale:
+        return [f"{len(stale)} stored value(s) differ from their recalculated formulas, first {stale[0]}"]
+    return []
