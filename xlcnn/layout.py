@@ -190,7 +190,7 @@ def _input_sheet(name, input_shape, pad):
     view_col = FIRST_COL + width + 2 * pad + 2
     return SheetPlan(name, "input", None, {
         "pixels": pixels,
-        "scale": Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1),
+        "scale": Block(name, HEADER_ROWS - 2, FIRST_COL + 5, 1, 1),
         "colour_view": Block(name, pixels.maps[0].row + pad, view_col, height, width),
     })
 

@@ -15,7 +15,7 @@ from ..layout import plan_layout
 from ..resources import texts as load_texts
 from .classifier import write_dense, write_flatten, write_loss, write_softmax
 from .common import Context
-from .maps import write_filters, write_input, write_maps
+from .maps import INPUT_SCALE_NAME, write_filters, write_input, write_maps
 from .meta import write_meta
 
 WRITERS = {
@@ -72,7 +72,7 @@ def _define_names(wb, layout):
         "logits": softmax["logit"], "probabilities": softmax["probability"],
         "prediction": softmax["prediction"], "class_names": softmax["class"],
         "true_label": loss["true_label"], "loss": loss["loss"],
-        "input_scale": layout.sheet("input").blocks["scale"],
+        INPUT_SCALE_NAME: layout.sheet("input").blocks["scale"],
     }
     for name, block in names.items():
         wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from ..cells import Block, col_name, openpyxl_cell
+from ..cells import Block, col_name, openpyxl_cell, quote_sheet
 from . import styles
 
 
@@ -18,6 +18,9 @@ class Context:
     seed: int | None = None
     formulas: int = 0              # counted as they are written
     notes: dict = field(default_factory=dict)
+
+    def own_prefix(self, sheet):
+        return quote_sheet(sheet) + "!"
 
     def sheet_texts(self, kind):
         return self.texts["sheets"][kind]
@@ -44,9 +47,13 @@ def put_value(ws, row, col, value, number_format=None, fill=None):
 
 
 def put_formula(ctx, ws, block, formula, number_format=None):
-    """Write a live formula into a 1 x 1 block (or the top-left of a block)."""
+    """Write a live formula into a 1 x 1 block (or the top-left of a block).
+
+    References to the sheet's own cells drop the sheet name, so students read
+    ``=MAX(0,B11)`` rather than ``=MAX(0,'4 ReLU'!B11)``.
+    """
     cell = openpyxl_cell(ws, block.row, block.col)
-    cell.value = formula
+    cell.value = formula.replace(ctx.own_prefix(ws.title), "")
     if number_format:
         cell.number_format = number_format
     ctx.formulas += 1
@@ -87,6 +94,11 @@ def add_scale(ws, blocks, rule):
     if isinstance(blocks, Block):
         blocks = [blocks]
     ws.conditional_formatting.add(" ".join(b.range() for b in blocks), rule)
+
+
+def merge(ws, row, col, height, width):
+    """Merge a rectangle of cells; the value stays in its top-left cell."""
+    ws.merge_cells(Block(ws.title, row, col, height, width).range())
 
 
 def freeze_below(ws, row, col=0):

@@ -2,9 +2,10 @@
 
 from .. import formulas
 from ..cells import openpyxl_cell
+from ..layout import FIRST_COL
 from ..network import Conv2D, Dense, MaxPool2D
 from . import styles
-from .common import (add_scale, freeze_below, put_formula, put_text, put_value, set_widths,
+from .common import (add_scale, freeze_below, merge, put_formula, put_text, put_value, set_widths,
                      step_number, write_header, write_notice)
 
 
@@ -22,8 +23,9 @@ def write_input(ctx, ws, plan):
     lines[3] = texts["padding_note"] if pad else ""
     write_header(ws, texts["title"], lines, values)
     scale = plan.blocks["scale"]
-    put_text(ws, scale.row, 0, "input scale", styles.LABEL_FONT)
-    put_value(ws, scale.row, scale.col, float(ctx.model.input_scale), "0.000000", styles.PARAM_FILL)
+    put_text(ws, scale.row, FIRST_COL, texts["scale_label"], styles.LABEL_FONT)
+    put_value(ws, scale.row, scale.col, float(ctx.model.input_scale), styles.SCALE_FORMAT, styles.PARAM_FILL)
+    merge(ws, scale.row, scale.col, 1, 3)  # wide enough to read "1/255" between narrow pixel columns
     write_notice(ctx, ws, scale.row + 1)
     for c in range(channels):
         label = texts["channel_labels"][c] if c < len(texts["channel_labels"]) else f"channel {c + 1}"
@@ -122,8 +124,11 @@ def _input_of(ctx, index):
     return ctx.layout.output_of(index - 1) if index else ctx.layout.input
 
 
+INPUT_SCALE_NAME = "input_scale"   # a defined name: reads better in a formula than a cell
+
+
 def scale_reference(ctx, index):
-    """The input-scale cell, for the first layer that multiplies (conv or dense).
+    """The input-scale name, for the first layer that multiplies (conv or dense).
 
     Scaling by a positive number commutes with ReLU, pooling and flatten, so applying
     it once inside the first weighted sum equals scaling every pixel first.
@@ -131,7 +136,7 @@ def scale_reference(ctx, index):
     first = next(i for i, layer in enumerate(ctx.model.layers) if isinstance(layer, (Conv2D, Dense)))
     if index != first:
         return None
-    return ctx.layout.sheet("input").blocks["scale"].ref(absolute=True)
+    return INPUT_SCALE_NAME
 
 
 def _cell_formula_builder(ctx, plan, layer, source):

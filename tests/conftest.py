@@ -1,0 +1,50 @@
+"""Shared fixtures: LibreOffice availability, tiny models and photos."""
+
+import os
+
+import numpy as np
+import pytest
+
+from xlcnn.libreoffice import find_soffice
+from xlcnn.network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, random_model
+
+UNDER_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def libreoffice():
+    """Tests that recalculate in LibreOffice: skipped without it, except under CI where they fail."""
+    path = find_soffice()
+    if path is None:
+        if UNDER_CI:
+            pytest.fail("LibreOffice (soffice) is missing; CI must install libreoffice-calc-nogui")
+        pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
+    return path
+
+
+@pytest.fixture
+def photo_array():
+    """A deterministic 28x28 RGB picture with structure (a dark disc on a gradient)."""
+    return make_photo(28)
+
+
+def make_photo(size, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    img = np.zeros((size, size, 3))
+    img[..., 0] = 255 * xx / max(size - 1, 1)
+    img[..., 1] = 255 * yy / max(size - 1, 1)
+    img[..., 2] = 128
+    disc = (yy - size / 2) ** 2 + (xx - size / 2.5) ** 2 < (size / 4) ** 2
+    img[disc] = (20, 30, 40)
+    img += rng.normal(0, 8, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+TINY_LAYERS = (Conv2D(2, 3, stride=1, padding=1), ReLU(), MaxPool2D(2), Flatten(), Dense(2), Softmax())
+
+
+@pytest.fixture
+def tiny_model():
+    """3x4x4 input -> conv 2 filters 3x3 pad 1 -> ReLU -> pool 2 -> 8 -> dense 2 -> softmax."""
+    return random_model(TINY_LAYERS, ("cat", "dog"), image_size=4, seed=1)
