@@ -7,6 +7,7 @@ Array order everywhere: tensors are (channels, height, width); conv weights are
 
 import json
 import os
+import zipfile
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -212,6 +213,8 @@ class Model:
     def validate(self):
         """Refuse a model whose weights, classes and shapes do not agree."""
         shapes = self.shapes()
+        if len(self.params) != len(self.layers):
+            raise ModelError(f"{len(self.layers)} layers but parameters for {len(self.params)}")
         last_dense = max(i for i, layer in enumerate(self.layers) if isinstance(layer, Dense))
         if self.layers[last_dense].units != len(self.class_names):
             raise ModelError(
@@ -296,7 +299,7 @@ def load_model(path):
             arrays = {key: data[key] for key in data.files}
     except FileNotFoundError:
         raise ModelError(f"{path}: model file not found") from None
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelError(f"{path}: not an xlcnn model file ({exc})") from None
     try:
         return _model_from_arrays(arrays)

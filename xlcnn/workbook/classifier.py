@@ -96,6 +96,7 @@ def write_softmax(ctx, ws, plan):
     add_scale(ws, b["probability"], styles.positive_scale())
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, 5, 13)
+    freeze_below(ws, 1)
 
 
 def write_loss(ctx, ws, plan):
@@ -124,3 +125,4 @@ def write_loss(ctx, ws, plan):
                 styles.PROB_FORMAT).font = styles.RESULT_FONT
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, len(ctx.model.class_names), 13)
+    freeze_below(ws, 1)

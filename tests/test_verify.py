@@ -1,0 +1,187 @@
+"""Workbook round trips through LibreOffice: every stage equals NumPy, and tampering is caught."""
+
+import re
+import shutil
+import zipfile
+
+import numpy as np
+import openpyxl
+import pytest
+from PIL import Image
+
+from xlcnn import make_workbook, verify_workbook, verify_workbooks
+from xlcnn.errors import WorkbookError
+from xlcnn.libreoffice import recalculate
+from xlcnn.network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, random_model
+from xlcnn.resources import sample_photos
+from xlcnn.workbook import build_workbook
+
+from conftest import make_photo
+
+pytestmark = pytest.mark.usefixtures("libreoffice")
+
+
+def assert_passes(report):
+    assert report.ok, report.table()
+    assert {c.stage for c in report.checks} >= {"logits", "probabilities", "loss", "prediction"}
+    assert all(c.max_error <= 1e-9 * 1000 for c in report.checks)
+
+
+def photo_files(folder):
+    """The same kind of picture in many formats and modes, as users send them."""
+    base = Image.fromarray(make_photo(90, seed=3))
+    files = []
+
+    def save(name, img, **kw):
+        files.append(folder / name)
+        img.save(files[-1], **kw)
+    save("plain.jpg", base, quality=90)
+    save("wide.png", base.resize((150, 60)))
+    rgba = base.convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize(base.size))
+    save("alpha.png", rgba)
+    save("gray.bmp", base.convert("L"))
+    save("palette.gif", base.convert("P"))
+    save("print.tif", base.convert("CMYK"))
+    save("photo.webp", base)
+    wide = (np.asarray(base.convert("L"), dtype=np.uint16) * 257)
+    save("deep16.png", Image.fromarray(wide))
+    return files
+
+
+def test_samples_and_photos_of_every_format_verify(tmp_path):
+    photos = [*sample_photos(), *photo_files(tmp_path)]
+    books = [make_workbook(p, tmp_path / f"{p.stem}-{p.suffix[1:]}.xlsx").path for p in photos]
+    for report in verify_workbooks(books):
+        assert_passes(report)
+
+
+@pytest.mark.parametrize("size", [9, 17, 64])
+def test_sizes_verify(tmp_path, size):
+    result = make_workbook(sample_photos()[1], tmp_path / f"s{size}.xlsx", size=size)
+    assert_passes(verify_workbook(result.path))
+
+
+ARCHITECTURES = {
+    "stride2-pad1": (Conv2D(3, 3, stride=2, padding=1), ReLU(), MaxPool2D(2), Flatten(), Dense(3), Softmax()),
+    "two-blocks-padded": (Conv2D(4, 3, padding=1), ReLU(), MaxPool2D(2), Conv2D(6, 3, padding=1), ReLU(),
+                          MaxPool2D(2), Flatten(), Dense(3), Softmax()),
+    "overlapping-pool": (Conv2D(2, 5), ReLU(), MaxPool2D(3, 2), Flatten(), Dense(3), Softmax()),
+}
+
+
+def test_other_architectures_verify(tmp_path):
+    books = []
+    for n, (name, layers) in enumerate(ARCHITECTURES.items()):
+        model = random_model(layers, image_size=20, seed=n)
+        books.append(build_workbook(model, make_photo(20, seed=n), tmp_path / f"{name}.xlsx", label="triangle").path)
+    for report in verify_workbooks(books):
+        assert_passes(report)
+
+
+def test_softmax_and_loss_stay_finite_for_huge_logits(tmp_path):
+    model = random_model(seed=0)
+    model.params[4]["weight"] *= 4000           # logits in the thousands
+    model.params[4]["bias"][:] = [3000.0, -3000.0, 0.0]
+    result = build_workbook(model, make_photo(28), tmp_path / "huge.xlsx", label="square")
+    report = verify_workbook(result.path)
+    assert_passes(report)
+    assert 1000 < report.loss < 1e7
+
+
+def test_edited_pixel_still_verifies_and_moves_the_loss(tmp_path):
+    result = make_workbook(sample_photos()[0], tmp_path / "edit.xlsx")
+    before = verify_workbook(result.path)
+    wb = openpyxl.load_workbook(result.path)
+    ws = wb["1 Input"]
+    for row in range(11, 25):                    # paint a block of red pixels white
+        for col in range(2, 16):
+            ws.cell(row, col).value = 255
+    wb["2 Filters"]["B11"].value = 2.5           # and change one filter weight
+    wb.save(result.path)
+    after = verify_workbook(result.path)
+    assert_passes(after)
+    assert abs(after.loss - before.loss) > 1e-6
+
+
+def test_tampered_formula_is_caught(tmp_path):
+    result = make_workbook(sample_photos()[0], tmp_path / "tamper.xlsx")
+    wb = openpyxl.load_workbook(result.path)
+    wb["3 Conv"]["F20"].value = wb["3 Conv"]["F20"].value + "+0.001"
+    wb.save(result.path)
+    report = verify_workbook(result.path)
+    assert not report.ok
+    conv = next(c for c in report.checks if c.stage == "3 Conv")
+    assert not conv.ok and conv.worst_cell == "'3 Conv'!F20" and conv.max_error == pytest.approx(0.001)
+
+
+def test_value_pasted_over_a_formula_is_caught(tmp_path):
+    result = make_workbook(sample_photos()[0], tmp_path / "paste.xlsx")
+    wb = openpyxl.load_workbook(result.path)
+    wb["4 ReLU"]["C12"].value = 0.5
+    wb.save(result.path)
+    report = verify_workbook(result.path)
+    assert not report.ok
+    assert any("should be formulas" in p and "'4 ReLU'!C12" in p for p in report.problems)
+
+
+def test_error_values_are_caught(tmp_path):
+    result = make_workbook(sample_photos()[0], tmp_path / "err.xlsx")
+    wb = openpyxl.load_workbook(result.path)
+    wb["4 ReLU"]["B11"].value = "=1/0"
+    wb.save(result.path)
+    report = verify_workbook(result.path)
+    assert not report.ok
+    assert any("#DIV/0!" in p for p in report.problems)
+
+
+def _set_cached_value(path, sheet_index, cell, value):
+    """Rewrite the stored value of one formula cell inside the .xlsx, leaving its formula."""
+    member = f"xl/worksheets/sheet{sheet_index}.xml"
+    with zipfile.ZipFile(path) as z:
+        parts = {name: z.read(name) for name in z.namelist()}
+    xml = parts[member].decode()
+    pattern = re.compile(rf'(<c r="{cell}"[^>]*>(?:(?!</c>).)*?<v>)([^<]*)(</v>)', re.S)
+    xml, n = pattern.subn(rf"\g<1>{value}\g<3>", xml)
+    assert n == 1, f"no stored value for {cell}"
+    parts[member] = xml.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+
+
+def test_wrong_stored_values_are_recalculated_and_reported(tmp_path):
+    """LibreOffice must really recalculate: stored values that lie are replaced and flagged."""
+    result = make_workbook(sample_photos()[0], tmp_path / "stale.xlsx")
+    saved = recalculate([result.path], tmp_path / "saved")[0]   # a copy with stored values, as Calc saves it
+    assert_passes(verify_workbook(saved))
+    _set_cached_value(saved, 3, "F20", "123.456")     # sheet 3 is '3 Conv'
+    _set_cached_value(saved, 9, "B16", "0")           # sheet 9 is '9 Loss': the loss
+    report = verify_workbook(saved)
+    assert all(c.ok for c in report.checks), report.table()   # the recalculated numbers are right...
+    assert not report.ok                                        # ...but the stale stored ones are reported
+    assert any("stored value" in p for p in report.problems)
+    assert report.loss > 0
+
+
+def test_not_an_xlcnn_workbook(tmp_path):
+    path = tmp_path / "other.xlsx"
+    openpyxl.Workbook().save(path)
+    with pytest.raises(WorkbookError, match="not a workbook written by xlcnn"):
+        verify_workbook(path)
+    broken = tmp_path / "broken.xlsx"
+    broken.write_text("not a zip")
+    with pytest.raises(WorkbookError, match="not a readable"):
+        verify_workbook(broken)
+
+
+def test_label_chosen_in_the_workbook_is_used(tmp_path):
+    result = make_workbook(sample_photos()[0], tmp_path / "label.xlsx", label="circle")
+    wb = openpyxl.load_workbook(result.path)
+    wb["9 Loss"]["B10"].value = "triangle"
+    wb.save(result.path)
+    shutil.copy(result.path, tmp_path / "copy.xlsx")
+    report = verify_workbook(tmp_path / "copy.xlsx")
+    assert_passes(report)
+    one_hot = next(c for c in report.checks if c.stage == "one-hot")
+    assert one_hot.ok

@@ -1,0 +1,139 @@
+"""The workbook as written: sheets, names, validation, styles, limits; no spreadsheet engine needed."""
+
+import numpy as np
+import openpyxl
+import pytest
+
+from xlcnn.errors import OutputError, ShapeError, UsageError
+from xlcnn.layout import plan_layout
+from xlcnn.network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, random_model
+from xlcnn.workbook import build_workbook
+
+NINE_STEPS = ["1 Input", "2 Filters", "3 Conv", "4 ReLU", "5 Pool", "6 Flatten", "7 Dense", "8 Softmax", "9 Loss"]
+
+
+@pytest.fixture
+def book(tmp_path, photo_array):
+    result = build_workbook(random_model(seed=0), photo_array, tmp_path / "book.xlsx", label="square")
+    return result, openpyxl.load_workbook(result.path)
+
+
+def test_one_sheet_per_step_in_story_order(book):
+    result, wb = book
+    assert result.sheets == NINE_STEPS
+    assert wb.sheetnames == NINE_STEPS + ["xlcnn"]
+    assert wb["xlcnn"].sheet_state == "hidden"
+    assert wb.active.title == "1 Input"
+
+
+def test_defined_names_point_at_the_results(book):
+    _, wb = book
+    names = {name: dn.attr_text for name, dn in wb.defined_names.items()}
+    assert names["loss"] == "'9 Loss'!$B$16"
+    assert names["true_label"] == "'9 Loss'!$B$10"
+    assert names["prediction"].startswith("'8 Softmax'!")
+    assert names["logits"] == "'8 Softmax'!$B$10:$B$12"
+    assert names["probabilities"] == "'8 Softmax'!$E$10:$E$12"
+
+
+def test_true_label_is_a_drop_down_of_the_class_names(book):
+    _, wb = book
+    ws = wb["9 Loss"]
+    assert ws["B10"].value == "square"
+    [dv] = ws.data_validations.dataValidation
+    assert dv.type == "list" and "B10" in str(dv.sqref)
+    assert dv.formula1 == "$B$12:$D$12"
+    assert [ws.cell(12, c).value for c in (2, 3, 4)] == ["='8 Softmax'!A10", "='8 Softmax'!A11", "='8 Softmax'!A12"]
+
+
+def test_every_sheet_explains_itself(book):
+    _, wb = book
+    for name in NINE_STEPS:
+        ws = wb[name]
+        assert ws["A1"].value.startswith(f"Step {name.split()[0]}:")
+        assert ws["A2"].value and len(ws["A2"].value) > 30
+        assert ws.freeze_panes
+
+
+def test_pixels_are_constants_and_conv_cells_formulas(book, photo_array):
+    _, wb = book
+    ws = wb["1 Input"]
+    assert ws["B11"].value == int(photo_array[0, 0, 0])          # red, row 0, col 0
+    assert ws["B11"].value == int(photo_array[0, 0, 0])
+    assert ws.cell(11 + 30, 2).value == int(photo_array[0, 0, 1])  # label + 28 rows + gap
+    assert wb["3 Conv"]["B11"].value.startswith("=(SUMPRODUCT(")
+    assert "untrained" in wb["1 Input"]["A8"].value.lower()
+
+
+def test_heatmaps_on_every_matrix(book):
+    _, wb = book
+    for name in ("1 Input", "2 Filters", "3 Conv", "4 ReLU", "5 Pool", "6 Flatten", "7 Dense"):
+        assert len(wb[name].conditional_formatting) > 0, name
+
+
+def test_colour_view_shows_the_pixels(book, photo_array):
+    _, wb = book
+    ws = wb["1 Input"]
+    r, g, b = (int(v) for v in photo_array[5, 7])
+    cell = ws.cell(11 + 5, 1 + 28 + 2 + 1 + 7)
+    assert cell.fill.fgColor.rgb.endswith(f"{r:02X}{g:02X}{b:02X}")
+
+
+def test_formulas_stay_within_excel_limits(tmp_path, photo_array):
+    layers = (Conv2D(8, 5, padding=2), ReLU(), MaxPool2D(2), Conv2D(16, 3, padding=1), ReLU(), MaxPool2D(2),
+              Flatten(), Dense(3), Softmax())
+    result = build_workbook(random_model(layers, image_size=28), photo_array, tmp_path / "deep.xlsx")
+    wb = openpyxl.load_workbook(result.path)
+    longest = max(len(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row
+                  if isinstance(c.value, str) and c.value.startswith("="))
+    assert longest < 8192
+    assert max(ws.max_column for ws in wb.worksheets) < 16384
+
+
+def test_padding_border_is_zero_and_read_by_formulas(tmp_path, photo_array):
+    layers = (Conv2D(2, 3, padding=1), ReLU(), MaxPool2D(2), Flatten(), Dense(3), Softmax())
+    result = build_workbook(random_model(layers), photo_array, tmp_path / "pad.xlsx")
+    ws = openpyxl.load_workbook(result.path)["1 Input"]
+    assert ws["B11"].value == 0 and ws["C12"].value == int(photo_array[0, 0, 0])
+    assert ws["B11"].fill.fgColor.rgb.endswith("D9D9D9")
+    assert "'1 Input'!B11:D13" in openpyxl.load_workbook(result.path)["3 Conv"]["B11"].value
+
+
+def test_hostile_class_names_stay_text(tmp_path, photo_array):
+    names = ('=HYPERLINK("http://x","y")', "=cmd|'/C calc'!A0", "+1+1")
+    model = random_model(class_names=names, seed=0)
+    result = build_workbook(model, photo_array, tmp_path / "h.xlsx")
+    ws = openpyxl.load_workbook(result.path)["8 Softmax"]
+    cells = [ws.cell(10 + n, 1) for n in range(3)]
+    assert [c.value for c in cells] == list(names)
+    assert all(c.data_type == "s" for c in cells)
+
+
+def test_bad_label_and_output_are_refused_without_writing(tmp_path, photo_array):
+    model = random_model(seed=0)
+    with pytest.raises(UsageError, match="'dog'"):
+        build_workbook(model, photo_array, tmp_path / "x.xlsx", label="dog")
+    with pytest.raises(OutputError, match="does not exist"):
+        build_workbook(model, photo_array, tmp_path / "missing" / "x.xlsx")
+    with pytest.raises(UsageError, match=".xlsx"):
+        build_workbook(model, photo_array, tmp_path / "x.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_build_leaves_the_old_file_intact(tmp_path, photo_array, monkeypatch):
+    target = tmp_path / "keep.xlsx"
+    target.write_bytes(b"old contents")
+
+    def broken_save(self, filename):
+        open(filename, "wb").write(b"half")
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
+    with pytest.raises(OutputError, match="No space left"):
+        build_workbook(random_model(seed=0), photo_array, target)
+    assert target.read_bytes() == b"old contents"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.xlsx"]
+
+
+def test_layout_refuses_networks_beyond_excel_limits():
+    with pytest.raises(ShapeError, match="rows"):
+        plan_layout((Conv2D(200, 3), ReLU(), Flatten(), Dense(3), Softmax()), (3, 512, 512), ("a", "b", "c"))
