@@ -1,7 +1,6 @@
 """Tests for xlcnn.network (shapes, seeded models, model files) and the engine's forward pass."""
 
 import pathlib
-import zipfile
 
 import numpy as np
 import pytest

@@ -1,6 +1,5 @@
 """The workbook as written: sheets, names, validation, styles, limits; no spreadsheet engine needed."""
 
-import numpy as np
 import openpyxl
 import pytest
 
