@@ -5,6 +5,7 @@ import traceback
 
 import click
 
+from . import __version__
 from .errors import VerificationError, XlcnnError
 from .image import FITS, MAX_SIZE, MIN_SIZE
 from .pipeline import make_workbook
@@ -26,7 +27,7 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
-@click.version_option(package_name="xlcnn")
+@click.version_option(__version__, prog_name="xlcnn")
 def main(debug):
     """xlcnn turns a photo into an Excel workbook in which every stage of a CNN is a live formula."""
 

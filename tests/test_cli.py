@@ -1,0 +1,132 @@
+"""The command line: thin commands, one-line errors, documented exit codes, nothing half-written."""
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from xlcnn.cli import main
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args):
+        return CliRunner().invoke(main, [str(a) for a in args])
+    return invoke
+
+
+def one_line_error(result, code):
+    assert result.exit_code == code, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("xlcnn: error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_build_without_a_photo_uses_a_bundled_sample(run, tmp_path):
+    result = run("build")
+    assert result.exit_code == 0, result.output
+    assert "formulas" in result.stdout
+    assert (tmp_path / "circle.xlsx").is_file()
+
+
+def test_build_options(run, tmp_path):
+    result = run("build", "-o", "x.xlsx", "--size", 12, "--label", "triangle", "--fit", "pad", "--seed", 3)
+    assert result.exit_code == 0, result.output
+    assert "true label triangle" in result.stdout
+
+
+@pytest.mark.usefixtures("libreoffice")
+def test_build_verify_prints_the_table(run):
+    result = run("build", "--verify", "-o", "v.xlsx")
+    assert result.exit_code == 0, result.output
+    assert "3 Conv" in result.stdout and "PASS" in result.stdout
+    verify = run("verify", "v.xlsx")
+    assert verify.exit_code == 0 and "max abs error" in verify.stdout
+
+
+def test_bad_photo_is_one_line_and_leaves_no_file(run, tmp_path):
+    (tmp_path / "fake.jpg").write_text("this is a word document")
+    (tmp_path / "out.xlsx").write_bytes(b"previous")
+    line = one_line_error(run("build", "fake.jpg", "-o", "out.xlsx"), 3)
+    assert "fake.jpg" in line
+    assert (tmp_path / "out.xlsx").read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fake.jpg", "out.xlsx"]
+
+
+def test_missing_photo(run):
+    assert "nothere.png" in one_line_error(run("build", "nothere.png"), 3)
+
+
+def test_unknown_label_names_the_choices(run, tmp_path):
+    line = one_line_error(run("build", "--label", "dog", "-o", "x.xlsx"), 2)
+    assert "'dog'" in line and "circle" in line
+    assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_bad_size_is_a_usage_error(run):
+    result = run("build", "--size", 0)
+    assert result.exit_code == 2 and "--size" in result.stderr
+
+
+def test_model_file_errors(run, tmp_path):
+    (tmp_path / "m.npz").write_bytes(b"PK\x03\x04broken")
+    assert "m.npz" in one_line_error(run("build", "--model", "m.npz"), 3)
+
+
+def test_verify_refuses_a_foreign_workbook(run, tmp_path):
+    import openpyxl
+    openpyxl.Workbook().save(tmp_path / "other.xlsx")
+    assert "not a workbook written by xlcnn" in one_line_error(run("verify", "other.xlsx"), 3)
+
+
+def test_output_folder_missing(run):
+    assert "does not exist" in one_line_error(run("build", "-o", "nope/x.xlsx"), 4)
+
+
+def test_debug_shows_the_traceback(run, tmp_path):
+    (tmp_path / "fake.png").write_text("nope")
+    result = CliRunner().invoke(main, ["--debug", "build", "fake.png"])
+    assert result.exit_code == 3 and "Traceback" in result.stderr
+
+
+def test_every_command_is_documented_in_the_readme():
+    text = README.read_text(encoding="utf-8")
+    for name in main.commands:
+        assert f"### `xlcnn {name}" in text, name
+        assert main.commands[name].help and "Example:" in main.commands[name].help
+
+
+def test_readme_exit_codes_match_the_errors():
+    from xlcnn import errors
+    text = README.read_text(encoding="utf-8")
+    for cls in (errors.UsageError, errors.InputError, errors.OutputError, errors.VerificationError,
+                errors.EngineMissingError):
+        assert re.search(rf"\b{cls.exit_code} [A-Za-z]", text), cls.__name__
+
+
+def test_python_dash_m(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(README.parent)}
+    result = subprocess.run([sys.executable, "-m", "xlcnn", "--help"], capture_output=True, text=True,
+                            cwd=tmp_path, env=env)
+    assert result.returncode == 0 and "build" in result.stdout and "verify" in result.stdout
+
+
+def test_wheel_carries_templates_and_samples(tmp_path):
+    """A plain `pip install .` must bring templates/ and samples/ along."""
+    root = README.parent
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(root)],
+                   check=True, capture_output=True)
+    [wheel] = tmp_path.glob("xlcnn-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "xlcnn/templates/texts/en.json" in names
+    assert {"xlcnn/samples/circle.png", "xlcnn/samples/square.jpg"} <= set(names)
