@@ -5,6 +5,7 @@ label), so a workbook a student has edited is checked against its own inputs.
 """
 
 import math
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -135,10 +136,21 @@ def _read_book(path):
     missing = [plan.name for plan in layout.sheets if plan.name not in formulas]
     if missing:
         raise WorkbookError(f"{path}: sheet {missing[0]!r} is missing; rebuild the workbook")
-    cached = _read_grids(path, data_only=True)
+    # openpyxl stores no results; only a book saved by a spreadsheet app has values to check
+    cached = _read_grids(path, data_only=True) if _has_stored_results(path) else {}
     reader = _Reader(path, formulas)
     model, pixels, label = _model_from_book(reader, layout, meta)
     return _Book(layout, model, pixels, label, formulas, cached)
+
+
+_STORED_RESULT = re.compile(rb"</f><v>[^<]")
+
+
+def _has_stored_results(path):
+    """True when some formula cell carries a stored result (a book saved by Excel or Calc)."""
+    with zipfile.ZipFile(path) as z:
+        return any(_STORED_RESULT.search(z.read(name)) for name in z.namelist()
+                   if name.startswith("xl/worksheets/") and name.endswith(".xml"))
 
 
 class _Reader:
@@ -296,6 +308,8 @@ def _not_formulas(book):
 def _stale_values(book, values):
     """Stored results that differ from what the formulas compute (a viewer would show them)."""
     stale = []
+    if not book.cached:
+        return []
     for block in _derived_blocks(book.layout):
         cached, fresh = book.cached[block.sheet], values[block.sheet]
         for _, _, row, col in block.cells():
