@@ -1,4 +1,8 @@
-"""The NumPy reference engine: a forward pass that keeps every intermediate tensor."""
+"""The NumPy reference engine: forward pass (every intermediate kept) and backward pass.
+
+Internally everything runs on batches (N, C, H, W); ``forward`` wraps one picture
+in a batch of one, so the workbook is checked by the same code that trains.
+"""
 
 from dataclasses import dataclass
 
@@ -22,7 +26,7 @@ class ForwardPass:
     """Everything the workbook shows, computed by NumPy."""
 
     pixels: np.ndarray          # (C, H, W) as given, before scaling
-    stages: list                # one Stage per layer, softmax's output = probabilities
+    stages: list                # one Stage per layer; softmax's output = probabilities
     logits: np.ndarray
     probabilities: np.ndarray
     log_probabilities: np.ndarray
@@ -34,31 +38,69 @@ class ForwardPass:
         return int(np.argmax(self.probabilities))
 
 
-def forward(model, pixels, label=0):
-    """Run ``model`` on pixels (C, H, W) or a photo array (H, W, 3); return a ForwardPass."""
+def as_channels_first(pixels, channels=3):
+    """A photo array (H, W, C) or (N, H, W, C) -> (C, H, W) or (N, C, H, W), as float64."""
     pixels = np.asarray(pixels, dtype=np.float64)
-    if pixels.ndim == 3 and pixels.shape[-1] == model.channels and pixels.shape[0] != model.channels:
-        pixels = pixels.transpose(2, 0, 1)
-    x = pixels * model.input_scale
-    stages = []
-    logits = None
-    for index, (layer, p) in enumerate(zip(model.layers, model.params)):
-        if isinstance(layer, Softmax):
-            logits = x
-        x = _apply(layer, p, x)
-        stages.append(Stage(index, layer.kind, x))
+    if pixels.shape[-1] == channels and pixels.shape[-3] != channels:
+        pixels = np.moveaxis(pixels, -1, -3)
+    return pixels
+
+
+def forward(model, pixels, label=0):
+    """Run ``model`` on one picture, (C, H, W) or (H, W, C); return a ForwardPass."""
+    pixels = as_channels_first(pixels, model.channels)
+    outputs = forward_batch(model, pixels[None])
+    stages = [Stage(i, layer.kind, out[0]) for i, (layer, out) in enumerate(zip(model.layers, outputs[1:]))]
+    logits = outputs[-2][0]
     return ForwardPass(
         pixels=pixels,
         stages=stages,
         logits=logits,
-        probabilities=x,
+        probabilities=outputs[-1][0],
         log_probabilities=L.log_softmax(logits),
         label=label,
         loss=L.cross_entropy(logits, label),
     )
 
 
-def _apply(layer, p, x):
+def forward_batch(model, pixels):
+    """Pixels (N, C, H, W) -> [scaled input, output of layer 0, output of layer 1, ...].
+
+    Element i is the input of layer i, which is what the backward pass needs.
+    """
+    outputs = [pixels * model.input_scale]
+    for layer, p in zip(model.layers, model.params):
+        outputs.append(_forward_layer(layer, p, outputs[-1]))
+    return outputs
+
+
+def predict(model, pixels, batch_size=256):
+    """Class probabilities (N, classes) for a batch of pictures (N, H, W, C) or (N, C, H, W)."""
+    pixels = as_channels_first(pixels, model.channels)
+    return np.concatenate([forward_batch(model, pixels[i:i + batch_size])[-1]
+                           for i in range(0, len(pixels), batch_size)])
+
+
+def loss_and_gradients(model, pixels, labels):
+    """Mean cross-entropy of a batch and the gradient of every parameter.
+
+    Returns (loss, grads, probabilities); grads[i] is {"weight": ..., "bias": ...}
+    for layers with parameters and {} otherwise.
+    """
+    outputs = forward_batch(model, pixels)
+    loss, dout = L.softmax_cross_entropy(outputs[-2], labels)
+    grads = [{} for _ in model.layers]
+    # softmax and the loss are handled together above: start below the softmax layer
+    for index in range(len(model.layers) - 2, -1, -1):
+        layer, p, x = model.layers[index], model.params[index], outputs[index]
+        dout, grads[index] = _backward_layer(layer, p, x, dout)
+    return loss, grads, outputs[-1]
+
+
+# ---------------------------------------------------------------- one layer at a time
+
+
+def _forward_layer(layer, p, x):
     if isinstance(layer, Conv2D):
         return L.conv_forward(x, p["weight"], p["bias"], layer.stride, layer.padding)
     if isinstance(layer, ReLU):
@@ -66,9 +108,26 @@ def _apply(layer, p, x):
     if isinstance(layer, MaxPool2D):
         return L.maxpool_forward(x, layer.size, layer.step)
     if isinstance(layer, Flatten):
-        return L.flatten_forward(x)
+        return x.reshape(x.shape[0], -1)
     if isinstance(layer, Dense):
         return L.dense_forward(x, p["weight"], p["bias"])
     if isinstance(layer, Softmax):
         return L.softmax_forward(x)
     raise TypeError(f"no engine for layer {layer!r}")
+
+
+def _backward_layer(layer, p, x, dout):
+    """(gradient for the layer's input, parameter gradients) from the gradient of its output."""
+    if isinstance(layer, Conv2D):
+        dx, dw, db = L.conv_backward(dout, x, p["weight"], layer.stride, layer.padding)
+        return dx, {"weight": dw, "bias": db}
+    if isinstance(layer, ReLU):
+        return L.relu_backward(dout, x), {}
+    if isinstance(layer, MaxPool2D):
+        return L.maxpool_backward(dout, x, layer.size, layer.step), {}
+    if isinstance(layer, Flatten):
+        return L.flatten_backward(dout, x.shape), {}
+    if isinstance(layer, Dense):
+        dx, dw, db = L.dense_backward(dout, x, p["weight"])
+        return dx, {"weight": dw, "bias": db}
+    raise TypeError(f"no backward pass for layer {layer!r}")

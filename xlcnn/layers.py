@@ -1,8 +1,11 @@
-"""One pure NumPy function per layer kind: the reference the workbook must equal.
+"""One pure NumPy function pair per layer kind: the reference the workbook must equal.
 
-Shapes: x is (C, H, W); conv weights w are (K, C, F, F), bias (K,); dense weights
-(N_out, N_in), bias (N_out,). Output sizes follow floor((W - F + 2P) / S) + 1.
-Each function here has a formula twin of the same name in ``formulas.py``.
+Shapes: a picture x is (C, H, W), or (N, C, H, W) for a batch; every function here
+accepts both (the leading batch axis is optional). Conv weights w are (K, C, F, F),
+bias (K,); dense weights (M, D), bias (M,), as in PyTorch. Output sizes follow
+floor((W - F + 2P) / S) + 1. Each ``*_forward`` has a formula twin of the same name
+in ``formulas.py``; each ``*_backward`` takes the upstream gradient ``dout`` and the
+forward inputs, and returns the gradients with respect to them.
 """
 
 import numpy as np
@@ -10,26 +13,54 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 
 def pad_input(x, padding):
-    """(C, H, W) -> (C, H + 2P, W + 2P) with a border of zeros."""
+    """(..., C, H, W) -> (..., C, H + 2P, W + 2P) with a border of zeros."""
     if padding == 0:
         return x
-    return np.pad(x, ((0, 0), (padding, padding), (padding, padding)))
+    return np.pad(x, [(0, 0)] * (x.ndim - 2) + [(padding, padding), (padding, padding)])
+
+
+def _windows(x, size, stride):
+    """Every size x size window at the given stride: (..., C, H_out, W_out, size, size), a view."""
+    return sliding_window_view(x, (size, size), axis=(-2, -1))[..., ::stride, ::stride, :, :]
+
+
+# ---------------------------------------------------------------- convolution
 
 
 def conv_forward(x, w, b, stride=1, padding=0):
-    """Cross-correlation of x (C, H, W) with K filters w (K, C, F, F), plus bias b (K,).
+    """Cross-correlation of x (..., C, H, W) with K filters w (K, C, F, F), plus bias b (K,).
 
     out[k, i, j] = sum over c, u, v of xp[c, i*S + u, j*S + v] * w[k, c, u, v] + b[k],
-    where xp is x with P zeros around it. Returns (K, H_out, W_out).
+    where xp is x with P zeros around it. Returns (..., K, H_out, W_out).
+    """
+    windows = _windows(pad_input(x, padding), w.shape[-1], stride)
+    return np.einsum("...cijuv,kcuv->...kij", windows, w, optimize=True) + b[:, None, None]
+
+
+def conv_backward(dout, x, w, stride=1, padding=0):
+    """Gradients of conv_forward: dout (..., K, H_out, W_out) -> (dx, dw, db).
+
+    dw[k, c, u, v] = sum over positions of the input window times dout (what the
+    workbook's filter-gradient cells will compute); dx spreads each dout back over
+    the window it came from, through the same weights.
     """
     kernel = w.shape[-1]
-    windows = sliding_window_view(pad_input(x, padding), (kernel, kernel), axis=(1, 2))
-    windows = windows[:, ::stride, ::stride]  # (C, H_out, W_out, F, F)
-    return np.einsum("cijuv,kcuv->kij", windows, w, optimize=True) + b[:, None, None]
+    xp = pad_input(x, padding)
+    dw = np.einsum("...kij,...cijuv->kcuv", dout, _windows(xp, kernel, stride), optimize=True)
+    db = dout.sum(axis=(-2, -1)).reshape(-1, w.shape[0]).sum(axis=0)
+    dxp = np.zeros_like(xp, dtype=np.result_type(dout, w))
+    h_out, w_out = dout.shape[-2:]
+    for u in range(kernel):
+        for v in range(kernel):
+            rows = slice(u, u + stride * (h_out - 1) + 1, stride)
+            cols = slice(v, v + stride * (w_out - 1) + 1, stride)
+            dxp[..., rows, cols] += np.einsum("...kij,kc->...cij", dout, w[:, :, u, v], optimize=True)
+    height, width = x.shape[-2:]
+    return dxp[..., padding:padding + height, padding:padding + width], dw, db
 
 
 def conv_forward_naive(x, w, b, stride=1, padding=0):
-    """The same convolution written as plain loops; kept as the test reference."""
+    """The same convolution of one picture (C, H, W) as plain loops; the test reference."""
     xp = pad_input(x, padding)
     n_filters, _, kernel, _ = w.shape
     h_out = (xp.shape[1] - kernel) // stride + 1
@@ -43,15 +74,68 @@ def conv_forward_naive(x, w, b, stride=1, padding=0):
     return out
 
 
+def conv_backward_naive(dout, x, w, stride=1, padding=0):
+    """conv_backward for one picture as plain loops; the test reference."""
+    xp = pad_input(x, padding)
+    dxp, dw = np.zeros_like(xp, dtype=float), np.zeros_like(w, dtype=float)
+    kernel = w.shape[-1]
+    for k in range(w.shape[0]):
+        for i in range(dout.shape[1]):
+            for j in range(dout.shape[2]):
+                rows = slice(i * stride, i * stride + kernel)
+                cols = slice(j * stride, j * stride + kernel)
+                dw[k] += xp[:, rows, cols] * dout[k, i, j]
+                dxp[:, rows, cols] += w[k] * dout[k, i, j]
+    height, width = x.shape[-2:]
+    return dxp[:, padding:padding + height, padding:padding + width], dw, dout.sum(axis=(1, 2))
+
+
+# ---------------------------------------------------------------- ReLU
+
+
 def relu_forward(x):
     """max(0, x) element by element; any shape."""
     return np.maximum(x, 0.0)
 
 
+def relu_backward(dout, x):
+    """The switch: gradient passes where x > 0; zero where x <= 0 (so exactly 0 blocks it)."""
+    return dout * (x > 0)
+
+
+# ---------------------------------------------------------------- max pooling
+
+
 def maxpool_forward(x, size=2, stride=2):
-    """Largest value of each size x size window of x (C, H, W) -> (C, H_out, W_out)."""
-    windows = sliding_window_view(x, (size, size), axis=(1, 2))[:, ::stride, ::stride]
-    return windows.max(axis=(3, 4))
+    """Largest value of each size x size window of x (..., C, H, W) -> (..., C, H_out, W_out)."""
+    return _windows(x, size, stride).max(axis=(-2, -1))
+
+
+def maxpool_backward(dout, x, size=2, stride=2):
+    """Each window's gradient goes to its first maximum in row-major order, as in PyTorch.
+
+    Ties on flat backgrounds therefore send the gradient to one cell only, the same
+    cell the workbook's routing formulas pick.
+    """
+    windows = _windows(x, size, stride)
+    h_out, w_out = windows.shape[-4:-2]
+    first_max = windows.reshape(*windows.shape[:-2], size * size).argmax(axis=-1)
+    dx = np.zeros(x.shape, dtype=np.result_type(dout, float))
+    if stride == size:  # windows tile the map: build the routed blocks in one go
+        routed = np.zeros((*first_max.shape, size * size))
+        np.put_along_axis(routed, first_max[..., None], dout[..., None], axis=-1)
+        routed = routed.reshape(*first_max.shape, size, size).swapaxes(-3, -2)
+        dx[..., :h_out * size, :w_out * size] = routed.reshape(*first_max.shape[:-2], h_out * size, w_out * size)
+        return dx
+    rows = np.arange(h_out)[:, None] * stride + first_max // size
+    cols = np.arange(w_out)[None, :] * stride + first_max % size
+    flat = dx.reshape(-1, *x.shape[-2:])
+    maps = np.arange(flat.shape[0]).reshape(first_max.shape[:-2])[..., None, None]
+    np.add.at(flat, (np.broadcast_to(maps, rows.shape), rows, cols), dout)
+    return flat.reshape(x.shape)
+
+
+# ---------------------------------------------------------------- flatten and dense
 
 
 def flatten_forward(x):
@@ -59,24 +143,48 @@ def flatten_forward(x):
     return x.reshape(-1)
 
 
+def flatten_backward(dout, shape):
+    """The gradient of a reshape is the reverse reshape."""
+    return dout.reshape(shape)
+
+
 def dense_forward(x, w, b):
-    """x (N_in,), w (N_out, N_in), b (N_out,) -> w @ x + b, shape (N_out,)."""
-    return w @ x + b
+    """x (..., D), w (M, D), b (M,) -> x @ w.T + b, shape (..., M)."""
+    return x @ w.T + b
+
+
+def dense_backward(dout, x, w):
+    """dout (..., M) -> dx (..., D), dw (M, D), db (M,)."""
+    flat_dout, flat_x = dout.reshape(-1, w.shape[0]), x.reshape(-1, w.shape[1])
+    return dout @ w, flat_dout.T @ flat_x, flat_dout.sum(axis=0)
+
+
+# ---------------------------------------------------------------- softmax and loss
 
 
 def softmax_forward(z):
-    """Probabilities from logits z (N,); subtracting max(z) keeps e^z finite for any z."""
-    shifted = z - np.max(z)
+    """Probabilities from logits z (..., N); subtracting max(z) keeps e^z finite for any z."""
+    shifted = z - np.max(z, axis=-1, keepdims=True)
     e = np.exp(shifted)
-    return e / e.sum()
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def log_softmax(z):
     """ln(softmax(z)) computed as (z - max) - ln(sum e^(z - max)): finite for any z."""
-    shifted = z - np.max(z)
-    return shifted - np.log(np.exp(shifted).sum())
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def cross_entropy(z, label):
-    """-ln p[label], through log-softmax so it stays finite when p[label] underflows."""
+    """-ln p[label] of one picture, through log-softmax so it stays finite when p underflows."""
     return float(-log_softmax(z)[label])
+
+
+def softmax_cross_entropy(z, labels):
+    """Mean loss of a batch z (N, M) with integer labels (N,), and its gradient dz = (p - y) / N."""
+    n = z.shape[0]
+    log_p = log_softmax(z)
+    loss = -log_p[np.arange(n), labels].mean()
+    dz = np.exp(log_p)
+    dz[np.arange(n), labels] -= 1.0
+    return float(loss), dz / n
