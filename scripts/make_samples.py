@@ -1,17 +1,23 @@
-"""Regenerate the bundled sample photos in samples/ (deterministic)."""
+"""Regenerate the bundled sample photos in samples/ (deterministic).
+
+Camera-like 256 px JPEGs, three per class, drawn with a seed that the training
+data (scripts/train_default.py) never uses, so none of them was seen in training.
+"""
 
 from pathlib import Path
 
 import numpy as np
 
-from xlcnn.shapes import draw_shape
+from xlcnn.shapes import SHAPES, draw_shape
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SEED = 2026
+PER_CLASS = 3
 
 if __name__ == "__main__":
-    rng = np.random.default_rng(2026)
-    for kind, ext in (("circle", "png"), ("square", "jpg"), ("triangle", "png")):
-        img = draw_shape(kind, 160, rng)
-        path = SAMPLES / f"{kind}.{ext}"
-        img.save(path, quality=92) if ext == "jpg" else img.save(path, optimize=True)
-        print(path, path.stat().st_size)
+    rng = np.random.default_rng(SEED)
+    for n in range(1, PER_CLASS + 1):
+        for kind in SHAPES:
+            path = SAMPLES / f"{kind}-{n}.jpg"
+            draw_shape(kind, 256, rng).save(path, quality=90)
+            print(path, path.stat().st_size)

@@ -36,7 +36,8 @@ def test_build_without_a_photo_uses_a_bundled_sample(run, tmp_path):
     result = run("build")
     assert result.exit_code == 0, result.output
     assert "formulas" in result.stdout
-    assert (tmp_path / "circle.xlsx").is_file()
+    assert (tmp_path / "circle-1.xlsx").is_file()
+    assert "true label circle" in result.stdout
 
 
 def test_build_options(run, tmp_path):

@@ -8,7 +8,9 @@ import click
 from . import __version__
 from .errors import VerificationError, XlcnnError
 from .image import FITS, MAX_SIZE, MIN_SIZE
-from .pipeline import make_workbook
+from .datasets import write_shapes
+from .pipeline import DEFAULT_SIZE, make_workbook, train_from_folder
+from .train import OPTIMISERS, TrainConfig
 from .verify import verify_workbook
 
 
@@ -47,6 +49,8 @@ def build(photo, output, size, model_path, label, fit, seed, check):
     Example: xlcnn build cat.jpg -o cat.xlsx --size 28 --verify
     """
     result = make_workbook(photo, output, size, model_path, label, fit, seed)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {result.path} ({len(result.sheets)} sheets, {result.formulas:,} formulas, "
                f"true label {result.label})")
     if check:
@@ -65,6 +69,86 @@ def verify(book):
     Example: xlcnn verify cat.xlsx
     """
     _report(verify_workbook(book))
+
+
+@main.command()
+@click.argument("data_dir", type=click.Path(file_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Model file to write (.npz).")
+@click.option("--size", type=click.IntRange(MIN_SIZE, MAX_SIZE), default=DEFAULT_SIZE, show_default=True,
+              help="Picture side in pixels.")
+@click.option("--filters", type=click.IntRange(1, 64), default=4, show_default=True, help="Number of conv filters.")
+@click.option("--kernel", type=click.IntRange(1, 11), default=3, show_default=True, help="Filter size F (F x F).")
+@click.option("--pool", type=click.IntRange(1, 8), default=2, show_default=True, help="Max-pool window and stride.")
+@click.option("--epochs", type=click.IntRange(1, 1000), default=TrainConfig.epochs, show_default=True)
+@click.option("--lr", type=float, default=TrainConfig.lr, show_default=True, help="Learning rate.")
+@click.option("--optimizer", type=click.Choice(sorted(OPTIMISERS)), default=TrainConfig.optimizer, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=TrainConfig.batch_size, show_default=True)
+@click.option("--val-split", type=float, default=TrainConfig.val_split, show_default=True,
+              help="Share of each class held out to check the model.")
+@click.option("--augment/--no-augment", default=TrainConfig.augment, show_default=True,
+              help="Random flips, small shifts and brightness changes while learning.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same weights.")
+def train(data_dir, output, size, filters, kernel, pool, epochs, lr, optimizer, batch_size, val_split, augment, seed):
+    """Train a model on DATA_DIR, which holds one sub-folder of photos per class.
+
+    Unreadable files are skipped and listed. Prints loss and accuracy per epoch, then
+    the validation confusion matrix.
+
+    Example: xlcnn train photos/ -o my_model.npz --epochs 20 && xlcnn build me.jpg --model my_model.npz
+    """
+    config = TrainConfig(epochs, lr, optimizer, batch_size, val_split, augment, seed)
+    model, result, skipped = train_from_folder(data_dir, output, size, filters, kernel, pool, config,
+                                               progress=_EpochProgress(epochs))
+    for path, reason in skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    click.echo(f"train accuracy {result.train_accuracy:.1%} ({result.train_count} pictures), "
+               f"validation accuracy {result.val_accuracy:.1%} ({result.val_count} pictures)")
+    click.echo(_confusion_table(result.confusion, model.class_names))
+    click.echo(f"wrote {output}")
+
+
+@main.command(name="demo-data")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--per-class", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--size", type=click.IntRange(MIN_SIZE, 1024), default=64, show_default=True, help="Side of each picture.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def demo_data(folder, per_class, size, seed):
+    """Write the generated shapes dataset (circle, square, triangle) as image folders.
+
+    Shows what the default model learned from, and is a template for a class's own photos.
+
+    Example: xlcnn demo-data shapes/ --per-class 50 && xlcnn train shapes/ -o shapes.npz
+    """
+    count = write_shapes(folder, per_class, size, seed)
+    click.echo(f"wrote {count} pictures to {folder}")
+
+
+class _EpochProgress:
+    """A progress bar per epoch, then one line with the epoch's loss and accuracy."""
+
+    def __init__(self, epochs):
+        self.epochs, self.epoch, self.bar, self.done = epochs, 1, None, 0
+
+    def __call__(self, stats, done, total):
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=f"epoch {self.epoch}/{self.epochs}", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+        if stats is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar, self.done, self.epoch = None, 0, self.epoch + 1
+            click.echo(f"epoch {stats.epoch}/{self.epochs}: loss {stats.loss:.4f}, train {stats.train_accuracy:.1%}, "
+                       f"validation {stats.val_accuracy:.1%} ({stats.seconds:.1f} s)")
+
+
+def _confusion_table(counts, names):
+    width = max(len(n) for n in names) + 2
+    lines = ["confusion matrix (rows: true class, columns: predicted), validation pictures:",
+             " " * width + "".join(n.rjust(width) for n in names)]
+    for name, row in zip(names, counts):
+        lines.append(name.ljust(width) + "".join(str(v).rjust(width) for v in row))
+    return "\n".join(lines)
 
 
 def _report(report):

@@ -8,7 +8,7 @@ Array order everywhere: tensors are (channels, height, width); conv weights are
 import json
 import os
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -201,7 +201,8 @@ class Model:
     trained: bool = False
     description: str = ""
     channels: int = 3
-    extra: dict = field(default_factory=dict)
+    train_accuracy: float = float("nan")
+    val_accuracy: float = float("nan")
 
     @property
     def input_shape(self):
@@ -279,6 +280,8 @@ def save_model(model, path):
         "input_scale": np.array(float(model.input_scale)),
         "trained": np.array(bool(model.trained)),
         "description": np.array(model.description),
+        "train_accuracy": np.array(float(model.train_accuracy)),
+        "val_accuracy": np.array(float(model.val_accuracy)),
     }
     for i, p in enumerate(model.params):
         for name, value in p.items():
@@ -331,6 +334,8 @@ def _model_from_arrays(arrays):
         input_scale=float(arrays.get("input_scale", 1 / 255)),
         trained=bool(arrays.get("trained", False)),
         description=str(arrays.get("description", "")),
+        train_accuracy=float(arrays.get("train_accuracy", np.nan)),
+        val_accuracy=float(arrays.get("val_accuracy", np.nan)),
     )
     model.validate()
     return model

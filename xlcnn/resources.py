@@ -26,6 +26,15 @@ def texts(lang="en"):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+DEFAULT_MODEL = "default_model.npz"
+
+
+def default_model_path():
+    """The shipped trained model, or None when this installation has none."""
+    path = resource_dir("samples") / DEFAULT_MODEL
+    return path if path.is_file() else None
+
+
 def sample_photos():
     """The bundled sample photos, sorted by name."""
     folder = resource_dir("samples")

@@ -3,7 +3,7 @@
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ class BuildResult:
     formulas: int
     sheets: list
     label: str
+    notes: list = field(default_factory=list)
 
 
 def build_workbook(model, image, out_path, label=None, source=None, seed=None, lang="en"):
