@@ -130,4 +130,4 @@ def test_wheel_carries_templates_and_samples(tmp_path):
     [wheel] = tmp_path.glob("xlcnn-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "xlcnn/templates/texts/en.json" in names
-    assert {"xlcnn/samples/circle.png", "xlcnn/samples/square.jpg"} <= set(names)
+    assert {"xlcnn/samples/circle-1.jpg", "xlcnn/samples/default_model.npz"} <= set(names)

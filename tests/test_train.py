@@ -1,0 +1,163 @@
+"""Training: reproducible optimisers, datasets, a teacher's photo folder, and the shipped model."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from xlcnn import load_image, load_model
+from xlcnn.cli import main
+from xlcnn.datasets import generate_shapes, load_image_folder, write_shapes
+from xlcnn.engine import forward
+from xlcnn.errors import UsageError
+from xlcnn.network import random_model
+from xlcnn.pipeline import architecture, guess_label
+from xlcnn.resources import default_model_path, sample_photos
+from xlcnn.shapes import SHAPES, draw_shape
+from xlcnn.train import Adam, SGD, TrainConfig, augment, split, train_model
+
+
+@pytest.fixture(scope="module")
+def small_shapes():
+    return generate_shapes(40, size=16, seed=3)
+
+
+def fresh_model(names, size=16, seed=0):
+    return random_model(architecture(len(names)), names, image_size=size, seed=seed)
+
+
+def test_same_seed_gives_the_same_weights_bit_for_bit(small_shapes):
+    images, labels, names = small_shapes
+    runs = []
+    for _ in range(2):
+        model = fresh_model(names)
+        train_model(model, images, labels, TrainConfig(epochs=2, seed=11))
+        runs.append(model.params)
+    for a, b in zip(*runs):
+        for key in a:
+            assert np.array_equal(a[key], b[key])
+    other = fresh_model(names)
+    train_model(other, images, labels, TrainConfig(epochs=2, seed=12))
+    assert not np.array_equal(other.params[0]["weight"], runs[0][0]["weight"])
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_both_optimisers_learn(optimizer):
+    images, labels, names = generate_shapes(150, size=20, seed=4)
+    model = fresh_model(names, size=20)
+    lr = 0.01 if optimizer == "adam" else 0.05
+    result = train_model(model, images, labels, TrainConfig(epochs=8, lr=lr, optimizer=optimizer, seed=1))
+    assert result.history[-1].loss < result.history[0].loss
+    assert result.train_accuracy > 0.6
+    assert result.confusion.sum() == result.val_count and model.trained
+
+
+def test_optimiser_steps_by_hand():
+    params, grads = [{"weight": np.array([1.0, -1.0])}], [{"weight": np.array([0.5, -2.0])}]
+    SGD(lr=0.1, momentum=0.9).step(params, grads)
+    np.testing.assert_allclose(params[0]["weight"], [0.95, -0.8])
+    params = [{"weight": np.array([1.0, -1.0])}]
+    Adam(lr=0.1).step(params, grads)              # the first Adam step moves every weight by lr
+    np.testing.assert_allclose(params[0]["weight"], [0.9, -0.9], rtol=1e-6)
+
+
+def test_split_holds_out_every_class():
+    labels = np.repeat([0, 1, 2], 10)
+    train, val = split(labels, 0.2, np.random.default_rng(0))
+    assert sorted(np.concatenate([train, val])) == list(range(30))
+    assert np.bincount(labels[val]).tolist() == [2, 2, 2]
+
+
+def test_augment_keeps_shape_and_range():
+    batch = np.random.default_rng(0).uniform(0, 255, (8, 3, 10, 10))
+    out = augment(batch, np.random.default_rng(1))
+    assert out.shape == batch.shape and out.min() >= 0 and out.max() <= 255
+    assert not np.array_equal(out, batch)
+
+
+def test_written_dataset_equals_the_generated_one(tmp_path):
+    write_shapes(tmp_path, per_class=4, size=40, seed=5)
+    images, labels, names, skipped = load_image_folder(tmp_path, size=16)
+    expected, expected_labels, _ = generate_shapes(4, size=16, seed=5, draw_size=40)
+    assert names == SHAPES and not skipped
+    order = np.argsort(expected_labels, kind="stable")    # the folders are read class by class
+    np.testing.assert_array_equal(images, expected[order])
+
+
+def test_folder_errors(tmp_path):
+    with pytest.raises(UsageError, match="not a folder"):
+        load_image_folder(tmp_path / "missing")
+    with pytest.raises(UsageError, match="no class sub-folders"):
+        load_image_folder(tmp_path)
+    (tmp_path / "cats").mkdir()
+    draw_shape("circle", 32).save(tmp_path / "cats" / "a.png")
+    with pytest.raises(UsageError, match="only one class"):
+        load_image_folder(tmp_path)
+    (tmp_path / "dogs").mkdir()
+    (tmp_path / "dogs" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    with pytest.raises(UsageError, match="'dogs' has no readable images"):
+        load_image_folder(tmp_path)
+
+
+def teacher_folder(root):
+    """Three classes, a dozen JPEGs each at different sizes and EXIF orientations, one corrupt file."""
+    rng = np.random.default_rng(9)
+    for name in SHAPES:
+        (root / name).mkdir(parents=True)
+        for n in range(12):
+            img = draw_shape(name, int(rng.integers(48, 200)), rng)
+            if n % 3 == 1:
+                img = img.resize((img.width, int(img.height * 1.5)))
+            exif = Image.Exif()
+            exif[0x0112] = [1, 6, 8][n % 3]
+            if exif[0x0112] == 6:              # stored turned left, so the tag turns it back upright
+                img = img.transpose(Image.Transpose.ROTATE_90)
+            elif exif[0x0112] == 8:
+                img = img.transpose(Image.Transpose.ROTATE_270)
+            img.save(root / name / f"IMG_{n:04d}.JPG", quality=88, exif=exif)
+    (root / "square" / "IMG_9999.JPG").write_bytes(b"\xff\xd8\xff\xe0 half a download")
+    return root
+
+
+def test_teacher_folder_trains_and_names_the_corrupt_file(tmp_path):
+    data = teacher_folder(tmp_path / "photos")
+    result = CliRunner().invoke(main, ["train", str(data), "-o", str(tmp_path / "m.npz"), "--epochs", "3",
+                                       "--size", "16"])
+    assert result.exit_code == 0, result.output
+    assert "IMG_9999.JPG" in result.stderr
+    assert "confusion matrix" in result.stdout and "validation accuracy" in result.stdout
+    model = load_model(tmp_path / "m.npz")
+    assert model.trained and model.class_names == SHAPES and model.image_size == 16
+
+
+def test_train_refuses_bad_options_before_writing(tmp_path):
+    write_shapes(tmp_path / "d", per_class=2, size=32)
+    for args, code in ((["-o", str(tmp_path / "m.txt")], 2), (["-o", str(tmp_path / "m.npz"), "--lr", "-1"], 2),
+                       (["-o", str(tmp_path / "m.npz"), "--val-split", "1.5"], 2)):
+        result = CliRunner().invoke(main, ["train", str(tmp_path / "d"), *args])
+        assert result.exit_code == code and result.stderr.startswith("xlcnn: error: "), result.output
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_shipped_model_gets_every_sample_right():
+    model = load_model(default_model_path())
+    assert model.trained and model.val_accuracy >= 0.95
+    samples = sample_photos()
+    assert len(samples) >= 9 and {p.suffix for p in samples} == {".jpg"}
+    for photo in samples:
+        assert Image.open(photo).size == (256, 256)
+        result = forward(model, load_image(photo, model.image_size))
+        assert model.class_names[result.prediction] == guess_label(model, photo), photo.name
+
+
+def test_shipped_model_is_reproduced_by_its_recipe():
+    """scripts/train_default.py's recipe, in memory: same data, same seed, same weights."""
+    images, labels, names = generate_shapes(800, size=28, seed=1)
+    order = np.argsort(labels, kind="stable")          # the recipe reads the folders class by class
+    model = random_model(architecture(3), names, image_size=28, seed=0)
+    result = train_model(model, images[order], labels[order], TrainConfig(seed=0))
+    shipped = load_model(default_model_path())
+    assert result.val_accuracy == pytest.approx(shipped.val_accuracy) and result.val_accuracy >= 0.95
+    for mine, theirs in zip(model.params, shipped.params):
+        for key in mine:
+            np.testing.assert_allclose(mine[key], theirs[key], rtol=1e-7, atol=1e-9)
