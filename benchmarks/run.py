@@ -2,7 +2,7 @@
 
     python benchmarks/run.py [--sizes 28 64] [--repeat 3] [--out benchmarks/results]
 
-Every size builds the bundled sample ``samples/circle.png`` through the default
+Every size builds the bundled sample ``samples/circle-1.jpg`` through the default
 seeded random model. Times are medians of ``--repeat`` runs. Two "floors" put the
 numbers in context: a bare openpyxl script writing the same cells and formulas with
 no styles, and a bare ``soffice --headless --convert-to xlsx`` of the same file.
@@ -33,7 +33,7 @@ from openpyxl import Workbook, load_workbook  # noqa: E402
 import xlcnn  # noqa: E402
 from xlcnn.libreoffice import find_soffice, recalculate  # noqa: E402
 
-SAMPLE = ROOT / "samples" / "circle.png"
+SAMPLE = ROOT / "samples" / "circle-1.jpg"
 MEMORY_METHOD = ("peak RSS of a fresh Python subprocess per build: VmHWM from /proc/self/status read inside the "
                  "child (ru_maxrss is not used: after subprocess's vfork+exec it inherits the parent's peak, so "
                  "both RUSAGE_SELF in the child and RUSAGE_CHILDREN in the parent report at least the parent's "
@@ -242,7 +242,7 @@ def markdown(info, results, repeat):
         f"{info['date']} | Python {info['python']} | {info['cpu_count']} CPUs | {info['platform']} | "
         f"openpyxl {info['openpyxl']} | {info['libreoffice']}",
         "",
-        f"Sample `samples/circle.png`, default random model (seed 0). Times: median of {repeat} run(s).",
+        f"Sample `samples/circle-1.jpg`, default random model (seed 0). Times: median of {repeat} run(s).",
         f"Memory: {MEMORY_METHOD}.",
         "",
         "| metric | " + " | ".join(f"{r['size']}x{r['size']}" for r in derived) + " |",
@@ -275,7 +275,7 @@ def main(argv=None):
     text = markdown(info, results, args.repeat)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.md").write_text(text, encoding="utf-8")
-    payload = {"machine": info, "sample": "samples/circle.png", "repeat": args.repeat,
+    payload = {"machine": info, "sample": "samples/circle-1.jpg", "repeat": args.repeat,
                "memory_method": MEMORY_METHOD, "results": results}
     (args.out / "latest.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(text, end="")

@@ -17,8 +17,11 @@ DEFAULT_SIZE = 28
 # ---------------------------------------------------------------- build
 
 
+SHIPPED_NAME = "default_model.npz (shipped with xlcnn)"
+
+
 def choose_model(model_path=None, size=None, seed=0):
-    """The model to use and a list of notes for the user.
+    """The model to use, its name and a list of notes for the user.
 
     With no model file, the shipped trained model when it fits ``size``; otherwise a
     network with seeded random weights (the workbook says it is untrained).
@@ -28,17 +31,17 @@ def choose_model(model_path=None, size=None, seed=0):
         if size is not None and size != model.image_size:
             raise UsageError(f"--size {size} does not fit {model_path}: that model was made for "
                              f"{model.image_size}x{model.image_size} images; leave out --size")
-        return model, []
+        return model, Path(model_path).name, []
     shipped = default_model_path()
     if shipped is not None:
         model = load_model(shipped)
         if size is None or size == model.image_size:
-            return model, []
+            return model, SHIPPED_NAME, []
         note = (f"the shipped model is trained on {model.image_size}x{model.image_size} pictures; "
                 f"at --size {size} the network has random weights (seed {seed})")
-        return random_model(model.layers, model.class_names, image_size=size, seed=seed), [note]
+        return random_model(model.layers, model.class_names, image_size=size, seed=seed), None, [note]
     model = random_model(DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, image_size=size or DEFAULT_SIZE, seed=seed)
-    return model, []
+    return model, None, []
 
 
 def guess_label(model, photo):
@@ -57,14 +60,14 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
     photo's name with .xlsx.
     """
     photo = Path(photo) if photo is not None else default_sample()
-    model, notes = choose_model(model_path, size, seed)
+    model, model_name, notes = choose_model(model_path, size, seed)
     output = Path(output) if output is not None else Path(photo.stem + ".xlsx")
     if label is not None and label not in model.class_names:
         raise UsageError(f"--label {label!r} is not a class of this model; "
                          f"choose one of: {', '.join(model.class_names)}")
     image = load_image(photo, size=model.image_size, fit=fit or model.fit)
     result = build_workbook(model, image, output, label=label or guess_label(model, photo), source=photo,
-                            seed=None if model.trained else seed)
+                            seed=None if model.trained else seed, model_name=model_name)
     result.notes = notes
     return result
 

@@ -34,24 +34,25 @@ class BuildResult:
     notes: list = field(default_factory=list)
 
 
-def build_workbook(model, image, out_path, label=None, source=None, seed=None, lang="en"):
+def build_workbook(model, image, out_path, label=None, source=None, seed=None, lang="en", model_name=None):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
 
     ``label`` is a class name (default: the first class). ``source`` is the photo's
-    path, recorded with its SHA-256. Returns a BuildResult.
+    path, recorded with its SHA-256; ``model_name`` names the model in the workbook.
+    Returns a BuildResult.
     """
     pixels = np.asarray(image).transpose(2, 0, 1)
     label_index = _label_index(model, label)
     layout = plan_layout(model.layers, pixels.shape, model.class_names)
     model.validate()
-    ctx = Context(model, layout, load_texts(lang), pixels, label_index, seed)
+    ctx = Context(model, layout, load_texts(lang), pixels, label_index, seed, model_name=model_name or "(unnamed)")
     wb = Workbook()
     wb.remove(wb.active)
     for plan in layout.sheets:
         ws = wb.create_sheet(plan.name)
         WRITERS[plan.kind](ctx, ws, plan)
     _define_names(wb, layout)
-    write_meta(wb, model, pixels.shape, _source_entries(source, seed))
+    write_meta(wb, model, pixels.shape, {"model": model_name, **_source_entries(source, seed)})
     wb.active = 0
     path = save_atomically(wb, out_path)
     return BuildResult(path, ctx.formulas, [plan.name for plan in layout.sheets], model.class_names[label_index])

@@ -16,6 +16,7 @@ class Context:
     pixels: object                 # (C, H, W) integers 0..255
     label: int
     seed: int | None = None
+    model_name: str = "(unnamed)"
     formulas: int = 0              # counted as they are written
     notes: dict = field(default_factory=dict)
 
@@ -72,7 +73,7 @@ def write_notice(ctx, ws, row):
     """The trained/untrained notice, so nobody mistakes random weights for a trained model."""
     model = ctx.model
     if model.trained:
-        text = ctx.texts["trained"].format(description=model.description or "")
+        text = ctx.texts["trained"].format(name=ctx.model_name, description=model.description or "")
         font = styles.TEXT_FONT
     else:
         text = ctx.texts["untrained"].format(seed=ctx.seed if ctx.seed is not None else "unknown")
