@@ -8,7 +8,8 @@ from xlcnn.layout import plan_layout
 from xlcnn.network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, random_model
 from xlcnn.workbook import build_workbook
 
-NINE_STEPS = ["1 Input", "2 Filters", "3 Conv", "4 ReLU", "5 Pool", "6 Flatten", "7 Dense", "8 Softmax", "9 Loss"]
+NINE_STEPS = ["1 Input", "2 Filters", "3 Conv", "4 ReLU", "5 Pool", "6 Flatten", "7 Dense", "8 Softmax", "9 Loss",
+              "10 Summary"]
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import layers as L
-from .network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax
+from .network import (AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Softmax,
+                      Tanh, is_classifier)
 
 
 @dataclass
@@ -35,7 +36,7 @@ class ForwardPass:
 
     @property
     def prediction(self):
-        return int(np.argmax(self.probabilities))
+        return None if self.probabilities is None else int(np.argmax(self.probabilities))
 
 
 def as_channels_first(pixels, channels=3):
@@ -51,6 +52,8 @@ def forward(model, pixels, label=0):
     pixels = as_channels_first(pixels, model.channels)
     outputs = forward_batch(model, pixels[None])
     stages = [Stage(i, layer.kind, out[0]) for i, (layer, out) in enumerate(zip(model.layers, outputs[1:]))]
+    if not is_classifier(model.layers):  # a lesson that stops early has no probabilities
+        return ForwardPass(pixels, stages, None, None, None, label, float("nan"))
     logits = outputs[-2][0]
     return ForwardPass(
         pixels=pixels,
@@ -102,9 +105,17 @@ def loss_and_gradients(model, pixels, labels):
 
 def _forward_layer(layer, p, x):
     if isinstance(layer, Conv2D):
-        return L.conv_forward(x, p["weight"], p["bias"], layer.stride, layer.padding)
+        return L.conv_forward(x, p["weight"], p["bias"], layer.stride, layer.padding, layer.dilation, layer.flip)
     if isinstance(layer, ReLU):
         return L.relu_forward(x)
+    if isinstance(layer, LeakyReLU):
+        return L.leaky_relu_forward(x, layer.alpha)
+    if isinstance(layer, Sigmoid):
+        return L.sigmoid_forward(x)
+    if isinstance(layer, Tanh):
+        return L.tanh_forward(x)
+    if isinstance(layer, AvgPool2D):  # before MaxPool2D: AvgPool2D is a subclass of it
+        return L.avgpool_forward(x, layer.size, layer.step)
     if isinstance(layer, MaxPool2D):
         return L.maxpool_forward(x, layer.size, layer.step)
     if isinstance(layer, Flatten):
@@ -119,10 +130,18 @@ def _forward_layer(layer, p, x):
 def _backward_layer(layer, p, x, dout):
     """(gradient for the layer's input, parameter gradients) from the gradient of its output."""
     if isinstance(layer, Conv2D):
-        dx, dw, db = L.conv_backward(dout, x, p["weight"], layer.stride, layer.padding)
+        dx, dw, db = L.conv_backward(dout, x, p["weight"], layer.stride, layer.padding, layer.dilation, layer.flip)
         return dx, {"weight": dw, "bias": db}
     if isinstance(layer, ReLU):
         return L.relu_backward(dout, x), {}
+    if isinstance(layer, LeakyReLU):
+        return L.leaky_relu_backward(dout, x, layer.alpha), {}
+    if isinstance(layer, Sigmoid):
+        return L.sigmoid_backward(dout, x), {}
+    if isinstance(layer, Tanh):
+        return L.tanh_backward(dout, x), {}
+    if isinstance(layer, AvgPool2D):
+        return L.avgpool_backward(dout, x, layer.size, layer.step), {}
     if isinstance(layer, MaxPool2D):
         return L.maxpool_backward(dout, x, layer.size, layer.step), {}
     if isinstance(layer, Flatten):

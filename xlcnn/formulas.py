@@ -34,6 +34,27 @@ def relu_forward(source):
     return f"=MAX(0,{source.ref()})"
 
 
+def leaky_relu_forward(source, alpha):
+    """x where x > 0, alpha * x elsewhere."""
+    x = source.ref()
+    return f"=IF({x}>0,{x},{alpha!r}*{x})"
+
+
+def sigmoid_forward(source):
+    """1 / (1 + e^-x), with the branch that cannot overflow EXP for any x (IF evaluates only one)."""
+    x = source.ref()
+    return f"=IF({x}>=0,1/(1+EXP(-{x})),EXP({x})/(1+EXP({x})))"
+
+
+def tanh_forward(source):
+    return f"=TANH({source.ref()})"
+
+
+def avgpool_forward(window):
+    """The mean of one pooling window."""
+    return f"=AVERAGE({window.range_ref()})"
+
+
 def maxpool_forward(window):
     """The largest value in one pooling window."""
     return f"=MAX({window.range_ref()})"

@@ -27,23 +27,51 @@ def _windows(x, size, stride):
 # ---------------------------------------------------------------- convolution
 
 
-def conv_forward(x, w, b, stride=1, padding=0):
+def effective_kernel(w, dilation=1, flip=False):
+    """The kernel a convolution really slides: turned 180 degrees for a true convolution,
+    then spread out with dilation - 1 zeros between taps. (K, C, F, F) -> (K, C, span, span).
+
+    The workbook draws this same block beside each filter, so one SUMPRODUCT per
+    channel covers dilated and flipped filters too.
+    """
+    if flip:
+        w = w[..., ::-1, ::-1]
+    if dilation == 1:
+        return w
+    span = dilation * (w.shape[-1] - 1) + 1
+    spread = np.zeros((*w.shape[:-2], span, span), dtype=w.dtype)
+    spread[..., ::dilation, ::dilation] = w
+    return spread
+
+
+def kernel_gradient(dw_effective, dilation=1, flip=False):
+    """The gradient of the stored kernel from that of its effective kernel (the inverse map)."""
+    dw = dw_effective[..., ::dilation, ::dilation]
+    return dw[..., ::-1, ::-1] if flip else dw
+
+
+def conv_forward(x, w, b, stride=1, padding=0, dilation=1, flip=False):
     """Cross-correlation of x (..., C, H, W) with K filters w (K, C, F, F), plus bias b (K,).
 
     out[k, i, j] = sum over c, u, v of xp[c, i*S + u, j*S + v] * w[k, c, u, v] + b[k],
-    where xp is x with P zeros around it. Returns (..., K, H_out, W_out).
+    where xp is x with P zeros around it and w the effective kernel (see
+    ``effective_kernel``). Returns (..., K, H_out, W_out).
     """
+    w = effective_kernel(w, dilation, flip)
     windows = _windows(pad_input(x, padding), w.shape[-1], stride)
     return np.einsum("...cijuv,kcuv->...kij", windows, w, optimize=True) + b[:, None, None]
 
 
-def conv_backward(dout, x, w, stride=1, padding=0):
+def conv_backward(dout, x, w, stride=1, padding=0, dilation=1, flip=False):
     """Gradients of conv_forward: dout (..., K, H_out, W_out) -> (dx, dw, db).
 
     dw[k, c, u, v] = sum over positions of the input window times dout (what the
     workbook's filter-gradient cells will compute); dx spreads each dout back over
     the window it came from, through the same weights.
     """
+    if dilation != 1 or flip:
+        dx, dw, db = conv_backward(dout, x, effective_kernel(w, dilation, flip), stride, padding)
+        return dx, kernel_gradient(dw, dilation, flip), db
     kernel = w.shape[-1]
     xp = pad_input(x, padding)
     dw = np.einsum("...kij,...cijuv->kcuv", dout, _windows(xp, kernel, stride), optimize=True)
@@ -103,7 +131,35 @@ def relu_backward(dout, x):
     return dout * (x > 0)
 
 
-# ---------------------------------------------------------------- max pooling
+def leaky_relu_forward(x, alpha=0.01):
+    """x where x > 0, alpha * x elsewhere."""
+    return np.where(x > 0, x, alpha * x)
+
+
+def leaky_relu_backward(dout, x, alpha=0.01):
+    return dout * np.where(x > 0, 1.0, alpha)
+
+
+def sigmoid_forward(x):
+    """1 / (1 + e^-x), computed from e^-|x| so it never overflows."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_backward(dout, x):
+    s = sigmoid_forward(x)
+    return dout * s * (1 - s)
+
+
+def tanh_forward(x):
+    return np.tanh(x)
+
+
+def tanh_backward(dout, x):
+    return dout * (1 - np.tanh(x) ** 2)
+
+
+# ---------------------------------------------------------------- pooling
 
 
 def maxpool_forward(x, size=2, stride=2):
@@ -133,6 +189,22 @@ def maxpool_backward(dout, x, size=2, stride=2):
     maps = np.arange(flat.shape[0]).reshape(first_max.shape[:-2])[..., None, None]
     np.add.at(flat, (np.broadcast_to(maps, rows.shape), rows, cols), dout)
     return flat.reshape(x.shape)
+
+
+def avgpool_forward(x, size=2, stride=2):
+    """Mean of each size x size window of x (..., C, H, W) -> (..., C, H_out, W_out)."""
+    return _windows(x, size, stride).mean(axis=(-2, -1))
+
+
+def avgpool_backward(dout, x, size=2, stride=2):
+    """Each window's gradient is shared equally by its size * size cells."""
+    dx = np.zeros(x.shape, dtype=np.result_type(dout, float))
+    h_out, w_out = dout.shape[-2:]
+    share = dout / (size * size)
+    for u in range(size):
+        for v in range(size):
+            dx[..., u:u + stride * (h_out - 1) + 1:stride, v:v + stride * (w_out - 1) + 1:stride] += share
+    return dx
 
 
 # ---------------------------------------------------------------- flatten and dense

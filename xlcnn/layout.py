@@ -9,17 +9,19 @@ from dataclasses import dataclass, field
 
 from .cells import Block, MAX_COLS, MAX_ROWS
 from .errors import ShapeError
-from .network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, infer_shapes
+from .network import ACTIVATIONS, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes, is_classifier
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
 FIRST_COL = 1         # column A holds row labels
 GAP = 1               # empty rows/columns between matrices
 
 STEP_TITLES = {
-    "input": "Input", "filters": "Filters", "conv2d": "Conv", "relu": "ReLU",
-    "maxpool2d": "Pool", "flatten": "Flatten", "dense": "Dense", "softmax": "Softmax",
-    "loss": "Loss",
+    "input": "Input", "filters": "Filters", "conv2d": "Conv", "relu": "ReLU", "leakyrelu": "Leaky ReLU",
+    "sigmoid": "Sigmoid", "tanh": "Tanh", "maxpool2d": "Pool", "avgpool2d": "Avg Pool", "flatten": "Flatten",
+    "dense": "Dense", "softmax": "Softmax", "loss": "Loss", "summary": "Summary",
 }
+ACTIVATION_KINDS = ("relu", "leakyrelu", "sigmoid", "tanh")
+MAP_KINDS = ("conv2d", *ACTIVATION_KINDS, "maxpool2d", "avgpool2d")
 
 
 @dataclass(frozen=True)
@@ -92,27 +94,36 @@ class Layout:
 
 
 def plan_layout(layers, input_shape, class_names):
-    """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W)."""
-    shapes = infer_shapes(layers, input_shape)
+    """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W).
+
+    A network that ends in softmax gets softmax and loss sheets; every network ends
+    with a summary sheet of shapes, parameters and receptive fields.
+    """
+    classifier = is_classifier(layers)
+    shapes = infer_shapes(layers, input_shape, classifier)
     names = _SheetNames(layers)
     sheets = [_input_sheet(names.next("input"), input_shape, _padding_after(layers, -1))]
     for index, (layer, shape) in enumerate(zip(layers, shapes)):
         pad = _padding_after(layers, index)
         in_shape = shapes[index - 1] if index else input_shape
+        previous = sheets[-1].blocks.get("output")
         if isinstance(layer, Conv2D):
             sheets.append(_filters_sheet(names.next("filters"), index, layer, in_shape[0]))
             sheets.append(_maps_sheet(names.next("conv2d"), "conv2d", index, shape, pad))
-        elif isinstance(layer, (ReLU, MaxPool2D)) and len(shape) == 3:
+        elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
             sheets.append(_maps_sheet(names.next(layer.kind), layer.kind, index, shape, pad))
-        elif isinstance(layer, ReLU):
-            sheets.append(_vector_sheet(names.next("relu"), "relu", index, shape[0]))
+        elif isinstance(layer, ACTIVATIONS):
+            sheets.append(_vector_sheet(names.next(layer.kind), layer.kind, index, shape[0]))
         elif isinstance(layer, Flatten):
             sheets.append(_flatten_sheet(names.next("flatten"), index, shape[0]))
         elif isinstance(layer, Dense):
-            sheets.append(_dense_sheet(names.next("dense"), index, in_shape[0], layer.units))
+            rows_are_inputs = isinstance(previous, Block) and previous.width == 1
+            sheets.append(_dense_sheet(names.next("dense"), index, in_shape[0], layer.units, rows_are_inputs))
         elif isinstance(layer, Softmax):
             sheets.append(_softmax_sheet(names.next("softmax"), index, len(class_names)))
-    sheets.append(_loss_sheet(names.next("loss"), len(class_names)))
+    if classifier:
+        sheets.append(_loss_sheet(names.next("loss"), len(class_names)))
+    sheets.append(_summary_sheet(names.next("summary"), len(layers)))
     layout = Layout(sheets, shapes, tuple(input_shape))
     check_limits(layout)
     return layout
@@ -196,16 +207,28 @@ def _input_sheet(name, input_shape, pad):
 
 
 def _filters_sheet(name, index, layer, channels):
-    """Filter k in a band of rows: its C slices side by side, then its bias."""
-    f = layer.kernel
-    weights, biases = [], []
+    """Filter k in a band of rows: its C slices side by side, then its bias.
+
+    A flipped or dilated filter also gets, to the right, the effective kernel the
+    convolution really uses (turned and/or spread out), as formulas of the slices.
+    """
+    f, span = layer.kernel, layer.span
+    with_effective = layer.flip or layer.dilation != 1
+    weights, effective, biases = [], [], []
     row = HEADER_ROWS + 1
     for _ in range(layer.filters):
-        slices = tuple(Block(name, row + 1, FIRST_COL + c * (f + GAP), f, f) for c in range(channels))
-        weights.append(slices)
-        biases.append(Block(name, row + 1, FIRST_COL + channels * (f + GAP), 1, 1))
-        row += 1 + f + GAP
-    return SheetPlan(name, "filters", index, {"weight": tuple(weights), "bias": tuple(biases)})
+        col = FIRST_COL
+        weights.append(tuple(Block(name, row + 1, col + c * (f + GAP), f, f) for c in range(channels)))
+        col += channels * (f + GAP)
+        if with_effective:
+            col += GAP
+            effective.append(tuple(Block(name, row + 1, col + c * (span + GAP), span, span) for c in range(channels)))
+            col += channels * (span + GAP)
+        biases.append(Block(name, row + 1, col, 1, 1))
+        row += 1 + (span if with_effective else f) + GAP
+    blocks = {"weight": tuple(weights), "bias": tuple(biases), "dilation": layer.dilation}
+    blocks["effective"] = tuple(effective) if with_effective else blocks["weight"]
+    return SheetPlan(name, "filters", index, blocks)
 
 
 def _maps_sheet(name, kind, index, shape, pad):
@@ -225,15 +248,31 @@ def _flatten_sheet(name, index, length):
     })
 
 
-def _dense_sheet(name, index, inputs, units):
-    """Outputs along a row at the top (bias, result), weights below: one column per output."""
+def _dense_sheet(name, index, inputs, units, rows_are_inputs=True):
+    """Dense weights laid out to match the shape of the input vector.
+
+    After a column (flatten, an activation) the outputs run along a row at the top
+    and each output's weights form a column beneath it; after a row (another dense
+    layer) the outputs run down a column and each output's weights form a row.
+    Either way one SUMPRODUCT pairs two ranges of the same shape.
+    """
     top = HEADER_ROWS + 1
+    if rows_are_inputs:
+        return SheetPlan(name, "dense", index, {
+            "units": Block(name, top, FIRST_COL, 1, units),
+            "bias": Block(name, top + 1, FIRST_COL, 1, units),
+            "output": Block(name, top + 2, FIRST_COL, 1, units),
+            "weight_labels": Block(name, top + 5, 0, inputs, 1),
+            "weight": Block(name, top + 5, FIRST_COL, inputs, units),   # row = input, column = output
+            "rows_are_inputs": True,
+        })
     return SheetPlan(name, "dense", index, {
-        "units": Block(name, top, FIRST_COL, 1, units),
-        "bias": Block(name, top + 1, FIRST_COL, 1, units),
-        "output": Block(name, top + 2, FIRST_COL, 1, units),
-        "weight_labels": Block(name, top + 5, 0, inputs, 1),
-        "weight": Block(name, top + 5, FIRST_COL, inputs, units),   # transposed: row = input
+        "units": Block(name, top + 1, 0, units, 1),
+        "bias": Block(name, top + 1, 1, units, 1),
+        "output": Block(name, top + 1, 2, units, 1),
+        "weight_labels": Block(name, top, 4, 1, inputs),
+        "weight": Block(name, top + 1, 4, units, inputs),             # row = output, column = input
+        "rows_are_inputs": False,
     })
 
 
@@ -262,4 +301,17 @@ def _loss_sheet(name, classes):
         "one_hot": Block(name, top + 3, 1, 1, classes),
         "log_probability": Block(name, top + 4, 1, 1, classes),
         "loss": Block(name, top + 6, 1, 1, 1),
+    })
+
+
+SUMMARY_COLUMNS = ("layer", "input", "output", "size arithmetic", "output side", "parameters",
+                   "activations", "multiply-adds", "receptive field")
+
+
+def _summary_sheet(name, layers):
+    """One row per layer (plus the input row and a totals row)."""
+    top = HEADER_ROWS + 2
+    return SheetPlan(name, "summary", None, {
+        "table": Block(name, top, 0, layers + 1, len(SUMMARY_COLUMNS)),
+        "totals": Block(name, top + layers + 1, 0, 1, len(SUMMARY_COLUMNS)),
     })

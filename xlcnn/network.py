@@ -8,7 +8,8 @@ Array order everywhere: tensors are (channels, height, width); conv weights are
 import json
 import os
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, replace
+from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
@@ -22,13 +23,24 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class Conv2D:
-    """K filters of F x F x C, moved with stride S over the input with P zeros around it."""
+    """K filters of F x F x C, moved with stride S over the input with P zeros around it.
+
+    ``dilation`` D spreads the filter's taps D cells apart (D - 1 holes between them);
+    ``flip`` makes it a true convolution: the kernel is turned 180 degrees before use.
+    """
 
     filters: int
     kernel: int
     stride: int = 1
     padding: int = 0
+    dilation: int = 1
+    flip: bool = False
     kind = "conv2d"
+
+    @property
+    def span(self):
+        """Side of the window the filter covers: D * (F - 1) + 1."""
+        return self.dilation * (self.kernel - 1) + 1
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,28 @@ class ReLU:
     """max(0, x), cell by cell."""
 
     kind = "relu"
+
+
+@dataclass(frozen=True)
+class LeakyReLU:
+    """x where x > 0, alpha * x elsewhere: a switch that lets a little through."""
+
+    alpha: float = 0.01
+    kind = "leakyrelu"
+
+
+@dataclass(frozen=True)
+class Sigmoid:
+    """1 / (1 + e^-x): squeezes any number into (0, 1)."""
+
+    kind = "sigmoid"
+
+
+@dataclass(frozen=True)
+class Tanh:
+    """tanh(x): squeezes any number into (-1, 1)."""
+
+    kind = "tanh"
 
 
 @dataclass(frozen=True)
@@ -49,6 +83,13 @@ class MaxPool2D:
     @property
     def step(self):
         return self.stride or self.size
+
+
+@dataclass(frozen=True)
+class AvgPool2D(MaxPool2D):
+    """The mean of each size x size window, windows moved by stride."""
+
+    kind = "avgpool2d"
 
 
 @dataclass(frozen=True)
@@ -73,7 +114,9 @@ class Softmax:
     kind = "softmax"
 
 
-LAYER_TYPES = {cls.kind: cls for cls in (Conv2D, ReLU, MaxPool2D, Flatten, Dense, Softmax)}
+ACTIVATIONS = (ReLU, LeakyReLU, Sigmoid, Tanh)
+POOLS = (MaxPool2D, AvgPool2D)
+LAYER_TYPES = {cls.kind: cls for cls in (Conv2D, *ACTIVATIONS, *POOLS, Flatten, Dense, Softmax)}
 
 
 def layer_to_dict(layer):
@@ -81,7 +124,7 @@ def layer_to_dict(layer):
 
 
 def layer_from_dict(data):
-    """Inverse of ``layer_to_dict``; refuses unknown types and fields with a clear message."""
+    """Inverse of ``layer_to_dict``; refuses unknown types and ill-typed fields with a clear message."""
     if not isinstance(data, dict) or data.get("type") not in LAYER_TYPES:
         raise ModelError(f"unknown layer description {data!r}; known types: {', '.join(LAYER_TYPES)}")
     fields = {k: v for k, v in data.items() if k != "type"}
@@ -90,76 +133,99 @@ def layer_from_dict(data):
         layer = cls(**fields)
     except TypeError as exc:
         raise ModelError(f"bad {data['type']} layer {data!r}: {exc}") from None
-    for name, value in fields.items():
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ModelError(f"{data['type']} layer: {name} must be a whole number, not {value!r}")
+    for f in dataclass_fields(cls):
+        value = getattr(layer, f.name)
+        wanted = type(f.default) if f.default is not MISSING else int
+        ok = isinstance(value, bool) if wanted is bool else (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+            if wanted is float else isinstance(value, int) and not isinstance(value, bool))
+        if not ok:
+            raise ModelError(f"{data['type']} layer: {f.name} must be {_TYPE_WORDS[wanted]}, not {value!r}")
     return layer
+
+
+_TYPE_WORDS = {int: "a whole number", float: "a number", bool: "true or false"}
 
 
 def describe(layer):
     """Short human text for one layer, e.g. "conv 3x3, 4 filters, stride 1, padding 0"."""
     if isinstance(layer, Conv2D):
-        return (f"conv {layer.kernel}x{layer.kernel}, {layer.filters} filters, "
-                f"stride {layer.stride}, padding {layer.padding}")
-    if isinstance(layer, MaxPool2D):
-        return f"max pool {layer.size}x{layer.size}, stride {layer.step}"
+        text = f"conv {layer.kernel}x{layer.kernel}, {layer.filters} filters, stride {layer.stride}, padding {layer.padding}"
+        if layer.dilation != 1:
+            text += f", dilation {layer.dilation}"
+        return text + (", flipped (true convolution)" if layer.flip else "")
+    if isinstance(layer, POOLS):
+        word = "max" if isinstance(layer, MaxPool2D) and not isinstance(layer, AvgPool2D) else "average"
+        return f"{word} pool {layer.size}x{layer.size}, stride {layer.step}"
     if isinstance(layer, Dense):
         return f"dense, {layer.units} outputs"
-    return {"relu": "ReLU", "flatten": "flatten", "softmax": "softmax"}[layer.kind]
+    if isinstance(layer, LeakyReLU):
+        return f"leaky ReLU ({layer.alpha:g})"
+    return {"relu": "ReLU", "sigmoid": "sigmoid", "tanh": "tanh", "flatten": "flatten", "softmax": "softmax"}[layer.kind]
 
 
 # ---------------------------------------------------------------- shapes
 
 
-def conv_output_size(size, kernel, stride, padding):
-    """floor((W - F + 2P) / S) + 1, the number of window positions along one side."""
-    return (size - kernel + 2 * padding) // stride + 1
+def conv_output_size(size, kernel, stride, padding, dilation=1):
+    """floor((W - F + 2P) / S) + 1, the number of window positions along one side.
+
+    With dilation D the window spans D(F - 1) + 1 cells, which takes the place of F.
+    """
+    return (size - dilation * (kernel - 1) - 1 + 2 * padding) // stride + 1
 
 
-def infer_shapes(layers, input_shape):
+def infer_shapes(layers, input_shape, classifier=True):
     """Output shape of every layer, refusing impossible combinations before anything is built.
 
-    ``input_shape`` is (C, H, W). Spatial shapes are (C, H, W), vectors (N,).
+    ``input_shape`` is (C, H, W). Spatial shapes are (C, H, W), vectors (N,). A
+    classifier must end in dense -> softmax; other networks (a lesson that stops
+    after a convolution) may end anywhere.
     """
     shapes = []
     shape = tuple(input_shape)
     for number, layer in enumerate(layers, start=1):
         shape = _layer_output_shape(number, layer, shape)
         shapes.append(shape)
-    _check_order(layers)
+    _check_order(layers, classifier)
     return shapes
 
 
 def _layer_output_shape(number, layer, shape):
     where = f"layer {number} ({describe(layer)})"
-    if isinstance(layer, (Conv2D, MaxPool2D)):
+    if isinstance(layer, (Conv2D, *POOLS)):
         if len(shape) != 3:
             raise ShapeError(f"{where} needs a (channels, height, width) input, got a vector of {shape[0]}")
         if isinstance(layer, Conv2D):
-            kernel, stride, padding, channels = layer.kernel, layer.stride, layer.padding, layer.filters
-            _require_positive(where, filters=layer.filters, kernel=kernel, stride=stride)
-            if padding < 0:
-                raise ShapeError(f"{where}: padding must be 0 or more, not {padding}")
+            _require_positive(where, filters=layer.filters, kernel=layer.kernel, stride=layer.stride,
+                              dilation=layer.dilation)
+            if layer.padding < 0:
+                raise ShapeError(f"{where}: padding must be 0 or more, not {layer.padding}")
+            span, stride, padding, channels = layer.span, layer.stride, layer.padding, layer.filters
         else:
-            kernel, stride, padding, channels = layer.size, layer.step, 0, shape[0]
-            _require_positive(where, size=layer.size, stride=stride)
-        sides = []
-        for side in shape[1:]:
-            span = side - kernel + 2 * padding
-            if span < 0:
-                raise ShapeError(
-                    f"{where}: window {kernel} does not fit in {side}: "
-                    f"W - F + 2P = {side} - {kernel} + 2*{padding} = {span} < 0")
-            sides.append(span // stride + 1)
-        return (channels, *sides)
+            _require_positive(where, size=layer.size, stride=layer.step)
+            span, stride, padding, channels = layer.size, layer.step, 0, shape[0]
+        return (channels, *(_side(where, side, span, stride, padding) for side in shape[1:]))
     if isinstance(layer, Flatten):
+        if len(shape) != 3:
+            raise ShapeError(f"{where}: the input is already a vector of {shape[0]}; remove this flatten")
         return (int(np.prod(shape)),)
     if isinstance(layer, Dense):
         if len(shape) != 1:
             raise ShapeError(f"{where} needs a vector input; put a flatten layer before it")
         _require_positive(where, units=layer.units)
         return (layer.units,)
-    return shape  # ReLU and Softmax keep the shape
+    if isinstance(layer, Softmax) and len(shape) != 1:
+        raise ShapeError(f"{where} needs a vector of logits; put flatten and dense layers before it")
+    return shape  # activations and softmax keep the shape
+
+
+def _side(where, side, span, stride, padding):
+    room = side - span + 2 * padding
+    if room < 0:
+        raise ShapeError(f"{where}: window {span} does not fit in {side}: "
+                         f"W - F + 2P = {side} - {span} + 2*{padding} = {room} < 0")
+    return room // stride + 1
 
 
 def _require_positive(where, **values):
@@ -168,13 +234,22 @@ def _require_positive(where, **values):
             raise ShapeError(f"{where}: {name} must be at least 1, not {value}")
 
 
-def _check_order(layers):
-    if not layers or not isinstance(layers[-1], Softmax):
-        raise ShapeError("the last layer must be softmax (the classifier's output)")
+def _check_order(layers, classifier):
+    if not layers:
+        raise ShapeError("the network has no layers; a classifier needs at least flatten, dense and softmax")
     if any(isinstance(layer, Softmax) for layer in layers[:-1]):
         raise ShapeError("softmax may appear only as the last layer")
+    if not classifier:
+        return
+    if not isinstance(layers[-1], Softmax):
+        raise ShapeError("the last layer must be softmax (the classifier's output)")
     if not any(isinstance(layer, Dense) for layer in layers):
         raise ShapeError("the network needs a dense layer to produce one logit per class")
+
+
+def is_classifier(layers):
+    """True when the network ends in softmax, so the workbook ends with probabilities and a loss."""
+    return bool(layers) and isinstance(layers[-1], Softmax)
 
 
 # ---------------------------------------------------------------- the model
@@ -208,21 +283,27 @@ class Model:
     def input_shape(self):
         return (self.channels, self.image_size, self.image_size)
 
+    @property
+    def classifier(self):
+        """A model with class names is a classifier; one without stops after its last layer."""
+        return bool(self.class_names)
+
     def shapes(self):
-        return infer_shapes(self.layers, self.input_shape)
+        return infer_shapes(self.layers, self.input_shape, self.classifier)
+
+    def truncated(self, count):
+        """The first ``count`` layers, with their weights: a lesson that stops early."""
+        if count >= len(self.layers):
+            return self
+        return replace(self, layers=self.layers[:count], params=self.params[:count], class_names=())
 
     def validate(self):
         """Refuse a model whose weights, classes and shapes do not agree."""
         shapes = self.shapes()
         if len(self.params) != len(self.layers):
             raise ModelError(f"{len(self.layers)} layers but parameters for {len(self.params)}")
-        last_dense = max(i for i, layer in enumerate(self.layers) if isinstance(layer, Dense))
-        if self.layers[last_dense].units != len(self.class_names):
-            raise ModelError(
-                f"the last dense layer has {self.layers[last_dense].units} outputs "
-                f"but there are {len(self.class_names)} class names")
-        if len(set(self.class_names)) != len(self.class_names) or len(self.class_names) < 2:
-            raise ModelError(f"need at least two different class names, got {list(self.class_names)}")
+        if self.classifier:
+            self._validate_classes()
         in_shape = self.input_shape
         for number, (layer, shape, p) in enumerate(zip(self.layers, shapes, self.params), start=1):
             expected = parameter_shapes(layer, in_shape)
@@ -232,6 +313,15 @@ class Model:
                     raise ModelError(f"layer {number} ({describe(layer)}): {name} has shape {have}, expected {want}")
             in_shape = shape
         return shapes
+
+    def _validate_classes(self):
+        last_dense = max(i for i, layer in enumerate(self.layers) if isinstance(layer, Dense))
+        if self.layers[last_dense].units != len(self.class_names):
+            raise ModelError(
+                f"the last dense layer has {self.layers[last_dense].units} outputs "
+                f"but there are {len(self.class_names)} class names")
+        if len(set(self.class_names)) != len(self.class_names) or len(self.class_names) < 2:
+            raise ModelError(f"need at least two different class names, got {list(self.class_names)}")
 
 
 def parameter_shapes(layer, input_shape):
@@ -246,7 +336,7 @@ def parameter_shapes(layer, input_shape):
 def random_model(layers=DEFAULT_ARCHITECTURE, class_names=DEFAULT_CLASSES, image_size=28, seed=0, **settings):
     """An untrained model with seeded He-initialised weights (same seed, same weights)."""
     layers = tuple(layers)
-    shapes = infer_shapes(layers, (settings.get("channels", 3), image_size, image_size))
+    shapes = infer_shapes(layers, (settings.get("channels", 3), image_size, image_size), bool(class_names))
     rng = np.random.default_rng(seed)
     params = []
     in_shape = (settings.get("channels", 3), image_size, image_size)

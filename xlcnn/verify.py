@@ -17,14 +17,16 @@ from openpyxl import load_workbook
 from .cells import sheet_ref
 from .engine import forward
 from .errors import WorkbookError
-from .layout import plan_layout
+from .layers import effective_kernel
+from .layout import MAP_KINDS, SUMMARY_COLUMNS, plan_layout
+from .summary import summarize
 from .libreoffice import DEFAULT_TIMEOUT, recalculate
 from .network import Conv2D, Dense, Model
 from .workbook.meta import META_SHEET, read_meta
 
 TOLERANCE = 1e-9
 ERROR_VALUES = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "Err:")
-MAP_KINDS = ("conv2d", "relu", "maxpool2d", "flatten", "dense")
+LAYER_KINDS = (*MAP_KINDS, "flatten", "dense")   # sheets that hold one layer's output
 
 
 @dataclass
@@ -59,8 +61,8 @@ class Report:
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         lines.extend(f"problem: {p}" for p in self.problems)
         verdict = "PASS" if self.ok else "FAIL"
-        lines.append(f"{verdict}: {self.path.name}: prediction {self.prediction}, loss {self.loss:.6g}, "
-                     f"tolerance {TOLERANCE:g}")
+        result = f"prediction {self.prediction}, loss {self.loss:.6g}, " if self.prediction else ""
+        lines.append(f"{verdict}: {self.path.name}: {result}tolerance {TOLERANCE:g}")
         return "\n".join(lines)
 
 
@@ -188,13 +190,17 @@ def _model_from_book(reader, layout, meta):
             params.append({"weight": weight, "bias": bias})
         elif isinstance(layer, Dense):
             blocks = layout.sheet("dense", index).blocks
-            params.append({"weight": reader.array(blocks["weight"]).T, "bias": reader.array(blocks["bias"])[0]})
+            weight = reader.array(blocks["weight"])
+            params.append({"weight": weight.T if blocks["rows_are_inputs"] else weight,
+                           "bias": reader.array(blocks["bias"]).reshape(-1)})
         else:
             params.append({})
     scale = reader.number(layout.sheet("input").blocks["scale"])
     names = meta["class_names"]
     model = Model(layers, params, names, image_size=layout.input_shape[1], input_scale=scale,
                   channels=layout.input_shape[0], trained=meta.get("trained", False))
+    if not names:
+        return model, pixels, 0
     label_text = reader.text(layout.sheet("loss").blocks["true_label"])
     if label_text not in names:
         raise WorkbookError(f"{reader.path}: the true label {label_text!r} is not one of the classes "
@@ -210,11 +216,26 @@ def _compare(path, book, values):
     reference = forward(book.model, book.pixels, book.label)
     layout = book.layout
     for plan in layout.sheets:
-        if plan.kind in MAP_KINDS:
+        if plan.kind == "filters" and plan.blocks["effective"] is not plan.blocks["weight"]:
+            layer = book.model.layers[plan.layer]
+            kernels = effective_kernel(book.model.params[plan.layer]["weight"], layer.dilation, layer.flip)
+            blocks = [block for slices in plan.blocks["effective"] for block in slices]
+            report.checks.append(_check_blocks(f"{plan.name} (as used)", blocks, kernels, values))
+        if plan.kind in LAYER_KINDS:
             stage = reference.stages[plan.layer].output
             report.checks.append(_check_blocks(plan.name, _output_blocks(plan.blocks["output"]), stage, values))
-    softmax = layout.sheet("softmax").blocks
-    loss = layout.sheet("loss").blocks
+    if book.model.classifier:
+        _compare_classifier(report, book, reference, values)
+    report.checks.append(_check_summary(book, values))
+    report.problems.extend(_error_cells(values))
+    report.problems.extend(_not_formulas(book))
+    report.problems.extend(_stale_values(book, values))
+    return report
+
+
+def _compare_classifier(report, book, reference, values):
+    softmax = book.layout.sheet("softmax").blocks
+    loss = book.layout.sheet("loss").blocks
     z = reference.logits
     shifted = z - z.max()
     expected = {
@@ -232,10 +253,22 @@ def _compare(path, book, values):
     report.checks.append(_check_prediction(softmax["prediction"], book.model.class_names[reference.prediction], values))
     report.prediction = book.model.class_names[reference.prediction]
     report.loss = reference.loss
-    report.problems.extend(_error_cells(values))
-    report.problems.extend(_not_formulas(book))
-    report.problems.extend(_stale_values(book, values))
-    return report
+
+
+def _check_summary(book, values):
+    """The summary sheet's numbers against shapes and parameter counts worked out here."""
+    table = book.layout.sheet("summary").blocks["table"]
+    cells, expected = [], []
+    for r, row in enumerate(summarize(book.model.layers, book.layout.input_shape)):
+        for key, value in row.numbers().items():
+            cells.append(table.sub(r, SUMMARY_COLUMNS.index(key), 1, 1))
+            expected.append(value)
+    # parameter counts must also equal the engine's own arrays
+    counted = sum(int(np.size(v)) for p in book.model.params for v in p.values())
+    totals = book.layout.sheet("summary").blocks["totals"]
+    cells.append(totals.sub(0, SUMMARY_COLUMNS.index("parameters"), 1, 1))
+    expected.append(counted)
+    return _check_blocks(table.sheet, cells, np.array(expected, dtype=float), values)
 
 
 def _output_blocks(output):
@@ -282,13 +315,25 @@ def _error_cells(values):
 def _derived_blocks(layout):
     """Every block whose cells must be formulas."""
     for plan in layout.sheets:
-        if plan.kind in MAP_KINDS:
+        if plan.kind in LAYER_KINDS:
             yield from _output_blocks(plan.blocks["output"])
+        elif plan.kind == "filters" and plan.blocks["effective"] is not plan.blocks["weight"]:
+            yield from _tap_cells(plan)
         elif plan.kind == "softmax":
             yield from (plan.blocks[k] for k in ("logit", "shifted", "exp", "probability", "log_probability",
                                                  "max", "sum", "prediction", "confidence"))
         elif plan.kind == "loss":
             yield from (plan.blocks[k] for k in ("classes", "one_hot", "log_probability", "loss"))
+
+
+def _tap_cells(plan):
+    """The cells of the effective kernels that hold a weight (the zero holes are plain zeros)."""
+    d = plan.blocks["dilation"]
+    for slices in plan.blocks["effective"]:
+        for block in slices:
+            for a, b, _, _ in block.cells():
+                if a % d == 0 and b % d == 0:
+                    yield block.sub(a, b, 1, 1)
 
 
 def _not_formulas(book):

@@ -13,15 +13,25 @@ from openpyxl.workbook.defined_name import DefinedName
 from ..errors import OutputError, UsageError
 from ..layout import plan_layout
 from ..resources import texts as load_texts
-from .classifier import write_dense, write_flatten, write_loss, write_softmax
+from ..layout import ACTIVATION_KINDS, MapStack
+from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context
 from .maps import INPUT_SCALE_NAME, write_filters, write_input, write_maps
 from .meta import write_meta
+from .summary import write_summary
+
+def write_activation(ctx, ws, plan):
+    """Activations work on maps and on vectors alike; the plan says which."""
+    if isinstance(plan.blocks["output"], MapStack):
+        return write_maps(ctx, ws, plan)
+    return write_vector_activation(ctx, ws, plan)
+
 
 WRITERS = {
-    "input": write_input, "filters": write_filters, "conv2d": write_maps, "relu": write_maps,
-    "maxpool2d": write_maps, "flatten": write_flatten, "dense": write_dense,
-    "softmax": write_softmax, "loss": write_loss,
+    "input": write_input, "filters": write_filters, "conv2d": write_maps, "maxpool2d": write_maps,
+    "avgpool2d": write_maps, "flatten": write_flatten, "dense": write_dense, "softmax": write_softmax,
+    "loss": write_loss, "summary": write_summary,
+    **{kind: write_activation for kind in ACTIVATION_KINDS},
 }
 
 
@@ -34,18 +44,22 @@ class BuildResult:
     notes: list = field(default_factory=list)
 
 
-def build_workbook(model, image, out_path, label=None, source=None, seed=None, lang="en", model_name=None):
+def build_workbook(model, image, out_path, label=None, source=None, seed=None, lang="en", model_name=None,
+                   description=""):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
 
     ``label`` is a class name (default: the first class). ``source`` is the photo's
-    path, recorded with its SHA-256; ``model_name`` names the model in the workbook.
+    path, recorded with its SHA-256; ``model_name`` names the model in the workbook and
+    ``description`` (a preset's paragraph) opens the summary sheet.
     Returns a BuildResult.
     """
-    pixels = np.asarray(image).transpose(2, 0, 1)
+    pixels = np.asarray(image)
+    pixels = (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
     label_index = _label_index(model, label)
     layout = plan_layout(model.layers, pixels.shape, model.class_names)
     model.validate()
-    ctx = Context(model, layout, load_texts(lang), pixels, label_index, seed, model_name=model_name or "(unnamed)")
+    ctx = Context(model, layout, load_texts(lang), pixels, label_index, seed, model_name=model_name or "(unnamed)",
+                  description=description or "")
     wb = Workbook()
     wb.remove(wb.active)
     for plan in layout.sheets:
@@ -55,11 +69,12 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     write_meta(wb, model, pixels.shape, {"model": model_name, **_source_entries(source, seed)})
     wb.active = 0
     path = save_atomically(wb, out_path)
-    return BuildResult(path, ctx.formulas, [plan.name for plan in layout.sheets], model.class_names[label_index])
+    label_name = model.class_names[label_index] if model.classifier else None
+    return BuildResult(path, ctx.formulas, [plan.name for plan in layout.sheets], label_name)
 
 
 def _label_index(model, label):
-    if label is None:
+    if label is None or not model.classifier:
         return 0
     if label not in model.class_names:
         raise UsageError(f"--label {label!r} is not a class of this model; choose one of: {', '.join(model.class_names)}")
@@ -68,14 +83,15 @@ def _label_index(model, label):
 
 def _define_names(wb, layout):
     """Workbook-level names for the key results, so formulas and readers can use them."""
-    softmax = layout.sheet("softmax").blocks
-    loss = layout.sheet("loss").blocks
-    names = {
-        "logits": softmax["logit"], "probabilities": softmax["probability"],
-        "prediction": softmax["prediction"], "class_names": softmax["class"],
-        "true_label": loss["true_label"], "loss": loss["loss"],
-        INPUT_SCALE_NAME: layout.sheet("input").blocks["scale"],
-    }
+    names = {INPUT_SCALE_NAME: layout.sheet("input").blocks["scale"]}
+    if any(plan.kind == "loss" for plan in layout.sheets):
+        softmax = layout.sheet("softmax").blocks
+        loss = layout.sheet("loss").blocks
+        names.update({
+            "logits": softmax["logit"], "probabilities": softmax["probability"],
+            "prediction": softmax["prediction"], "class_names": softmax["class"],
+            "true_label": loss["true_label"], "loss": loss["loss"],
+        })
     for name, block in names.items():
         wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))
 

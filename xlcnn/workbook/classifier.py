@@ -6,7 +6,8 @@ from .. import formulas
 from . import styles
 from .common import (add_scale, freeze_below, put_formula, put_text, put_value, set_widths,
                      step_number, write_header, write_notice)
-from .maps import scale_reference
+from ..layout import HEADER_ROWS
+from .maps import can_be_negative, element_formula, scale_reference
 
 
 def write_flatten(ctx, ws, plan):
@@ -39,34 +40,64 @@ def write_dense(ctx, ws, plan):
     p = ctx.model.params[plan.layer]
     source = ctx.layout.output_of(plan.layer - 1)
     units, inputs = p["weight"].shape
+    b = plan.blocks
     write_header(ws, texts["title"], texts["lines"], {
         "step": step_number(plan.name), "inputs": inputs, "units": units,
         "params": inputs * units + units})
-    write_notice(ctx, ws, len(texts["lines"]) + 2)
-    b = plan.blocks
-    is_last = plan.layer == max(i for i, layer in enumerate(ctx.model.layers) if layer.kind == "dense")
-    names = ctx.model.class_names if is_last else [f"{texts['units_label']} {n + 1}" for n in range(units)]
+    write_notice(ctx, ws, HEADER_ROWS - 1)
+    names = ctx.model.class_names if _is_last_dense(ctx, plan.layer) else [
+        f"{texts['units_label']} {n + 1}" for n in range(units)]
+    across = b["rows_are_inputs"]   # outputs run across the top; weights: one column per output
     for label, block in (("units_label", b["units"]), ("bias_label", b["bias"]), ("output_label", b["output"])):
-        put_text(ws, block.row, 0, texts[label], styles.LABEL_FONT)
-    put_text(ws, b["weight"].row - 1, 0, texts["weights_label"], styles.LABEL_FONT)
+        if across:
+            put_text(ws, block.row, 0, texts[label], styles.LABEL_FONT)
+        else:
+            put_text(ws, block.row - 1, block.col, texts[label], styles.LABEL_FONT)
     scale = scale_reference(ctx, plan.layer)
     for n in range(units):
-        put_text(ws, b["units"].row, b["units"].col + n, names[n], styles.LABEL_FONT)
-        put_value(ws, b["bias"].row, b["bias"].col + n, float(p["bias"][n]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
-        column = b["weight"].sub(0, n, inputs, 1)
-        formula = formulas.dense_forward(source, column, b["bias"].item(n), scale)
+        put_text(ws, *b["units"].item(n).cell(0, 0), names[n], styles.LABEL_FONT)
+        put_value(ws, *b["bias"].item(n).cell(0, 0), float(p["bias"][n]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+        weights = b["weight"].sub(0, n, inputs, 1) if across else b["weight"].sub(n, 0, 1, inputs)
+        formula = formulas.dense_forward(source, weights, b["bias"].item(n), scale)
         put_formula(ctx, ws, b["output"].item(n), formula, styles.VALUE_FORMAT)
-    weights = b["weight"]
     for i in range(inputs):
-        put_text(ws, weights.row + i, 0, texts["input_label"].format(i=i + 1))
+        put_text(ws, *b["weight_labels"].item(i).cell(0, 0), texts["input_label"].format(i=i + 1))
         for n in range(units):
-            put_value(ws, weights.row + i, weights.col + n, float(p["weight"][n, i]),
-                      styles.WEIGHT_FORMAT, styles.PARAM_FILL)
-    add_scale(ws, weights, styles.diverging_scale())
+            row, col = b["weight"].cell(i, n) if across else b["weight"].cell(n, i)
+            put_value(ws, row, col, float(p["weight"][n, i]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+    add_scale(ws, b["weight"], styles.diverging_scale())
     add_scale(ws, b["output"], styles.diverging_scale())
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
-    set_widths(ws, weights.col, units, 11)
-    freeze_below(ws, weights.row, 1)
+    if across:
+        set_widths(ws, b["weight"].col, units, 11)
+        freeze_below(ws, b["weight"].row, 1)
+    else:
+        set_widths(ws, 1, 2, 11)
+        set_widths(ws, b["weight"].col, inputs, styles.VALUE_WIDTH)
+        freeze_below(ws, b["weight"].row, b["weight"].col)
+
+
+def _is_last_dense(ctx, index):
+    return index == max(i for i, layer in enumerate(ctx.model.layers) if layer.kind == "dense")
+
+
+def write_vector_activation(ctx, ws, plan):
+    """An activation applied to a vector (after a hidden dense layer): one formula per element."""
+    layer = ctx.model.layers[plan.layer]
+    texts = ctx.sheet_texts(plan.kind)
+    source = ctx.layout.output_of(plan.layer - 1)
+    out = plan.blocks["output"]
+    values = {"step": step_number(plan.name), "shape": str(out.height), "alpha": getattr(layer, "alpha", "")}
+    write_header(ws, texts["title"], texts["lines"], values)
+    put_text(ws, out.row - 1, out.col, texts["map_label"].format(k=1), styles.LABEL_FONT)
+    activation = element_formula(layer)
+    for n in range(out.height):
+        put_text(ws, out.row + n, 0, f"{n + 1}")
+        put_formula(ctx, ws, out.item(n), activation(source.item(n)), styles.VALUE_FORMAT)
+    rule = styles.diverging_scale() if can_be_negative(ctx.model.layers, plan.layer) else styles.positive_scale()
+    add_scale(ws, out, rule)
+    set_widths(ws, 0, 2, 9)
+    freeze_below(ws, 1)
 
 
 def write_softmax(ctx, ws, plan):
@@ -74,7 +105,7 @@ def write_softmax(ctx, ws, plan):
     b = plan.blocks
     logits_source = ctx.layout.output_of(plan.layer - 1)
     write_header(ws, texts["title"], texts["lines"], {"step": step_number(plan.name)})
-    write_notice(ctx, ws, len(texts["lines"]) + 2)
+    write_notice(ctx, ws, HEADER_ROWS - 1)
     for col, header in enumerate(texts["headers"]):
         put_text(ws, b["class"].row - 1, col, header, styles.LABEL_FONT)
     for n, name in enumerate(ctx.model.class_names):

@@ -17,6 +17,7 @@ class Context:
     label: int
     seed: int | None = None
     model_name: str = "(unnamed)"
+    description: str = ""          # a preset's paragraph, shown on the summary sheet
     formulas: int = 0              # counted as they are written
     notes: dict = field(default_factory=dict)
 

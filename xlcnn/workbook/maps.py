@@ -3,7 +3,8 @@
 from .. import formulas
 from ..cells import openpyxl_cell
 from ..layout import FIRST_COL
-from ..network import Conv2D, Dense, MaxPool2D
+from ..layout import ACTIVATION_KINDS, HEADER_ROWS
+from ..network import POOLS, Conv2D, Dense, Flatten, LeakyReLU
 from . import styles
 from .common import (add_scale, freeze_below, merge, put_formula, put_text, put_value, set_widths,
                      step_number, write_header, write_notice)
@@ -28,13 +29,13 @@ def write_input(ctx, ws, plan):
     merge(ws, scale.row, scale.col, 1, 3)  # wide enough to read "1/255" between narrow pixel columns
     write_notice(ctx, ws, scale.row + 1)
     for c in range(channels):
-        label = texts["channel_labels"][c] if c < len(texts["channel_labels"]) else f"channel {c + 1}"
+        label = texts["gray_label"] if channels == 1 else texts["channel_labels"][c]
         put_text(ws, *stack.label_cell(c), label, styles.LABEL_FONT)
         _write_padding(ws, stack, c)
         inner = stack.interior(c)
         for i, j, row, col in inner.cells():
             put_value(ws, row, col, int(ctx.pixels[c, i, j]))
-        colour = styles.CHANNEL_COLOURS[c] if c < 3 else "808080"
+        colour = styles.CHANNEL_COLOURS[c] if channels == 3 else "808080"
         add_scale(ws, inner, styles.channel_scale(colour))
     _write_colour_view(ctx, ws, plan, texts)
     set_widths(ws, 0, 1, 3)
@@ -46,10 +47,9 @@ def _write_colour_view(ctx, ws, plan, texts):
     """Every cell filled with its pixel's colour: the photo itself, visible in cells."""
     view = plan.blocks["colour_view"]
     put_text(ws, view.row - 1 - plan.blocks["pixels"].pad, view.col, texts["colour_view"], styles.LABEL_FONT)
-    if ctx.pixels.shape[0] != 3:
-        return
     for i, j, row, col in view.cells():
-        openpyxl_cell(ws, row, col).fill = styles.pixel_fill(ctx.pixels[:, i, j])
+        rgb = ctx.pixels[:, i, j] if ctx.pixels.shape[0] == 3 else [ctx.pixels[0, i, j]] * 3
+        openpyxl_cell(ws, row, col).fill = styles.pixel_fill(rgb)
     set_widths(ws, view.col, view.width, styles.COLOUR_VIEW_WIDTH)
 
 
@@ -74,8 +74,15 @@ def write_filters(ctx, ws, plan):
     k_count, channels, f, _ = p["weight"].shape
     values = {"step": step_number(plan.name), "kernel": f, "channels": channels,
               "filters": k_count, "params": f * f * channels * k_count + k_count}
-    write_header(ws, texts["title"], texts["lines"], values)
-    write_notice(ctx, ws, len(texts["lines"]) + 2)
+    lines = list(texts["lines"])
+    if layer.flip:
+        lines.append(texts["flip_line"])
+    if layer.dilation != 1:
+        lines.append(texts["dilation_line"].format(dilation=layer.dilation, span=layer.span, kernel=f))
+    write_header(ws, texts["title"], lines[:6], values)
+    write_notice(ctx, ws, HEADER_ROWS - 1)
+    if plan.blocks["effective"] is not plan.blocks["weight"]:
+        _write_effective_kernels(ctx, ws, plan, layer, texts)
     for k in range(layer.filters):
         slices = plan.blocks["weight"][k]
         bias = plan.blocks["bias"][k]
@@ -91,6 +98,29 @@ def write_filters(ctx, ws, plan):
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, last.col, styles.VALUE_WIDTH)
     freeze_below(ws, 1)
+
+
+def _write_effective_kernels(ctx, ws, plan, layer, texts):
+    """The kernel the convolution really slides, as references to the filter's own cells.
+
+    Turned 180 degrees for a true convolution, spread out with zero holes for dilation;
+    a student who edits a weight sees it move in both copies.
+    """
+    d, f = layer.dilation, layer.kernel
+    label = texts["flipped_label" if layer.flip and d == 1 else "dilated_label" if not layer.flip else "both_label"]
+    for slices, spread in zip(plan.blocks["weight"], plan.blocks["effective"]):
+        for c, (source, block) in enumerate(zip(slices, spread)):
+            put_text(ws, block.row - 1, block.col, label.format(c=c + 1))
+            for a, b, row, col in block.cells():
+                if a % d or b % d:
+                    put_value(ws, row, col, 0, fill=styles.PAD_FILL)
+                    continue
+                u, v = a // d, b // d
+                if layer.flip:
+                    u, v = f - 1 - u, f - 1 - v
+                put_formula(ctx, ws, block.sub(a, b, 1, 1), formulas.reference(source.sub(u, v, 1, 1)),
+                            styles.WEIGHT_FORMAT)
+        add_scale(ws, spread, styles.diverging_scale())
 
 
 # ---------------------------------------------------------------- conv, ReLU, pooling
@@ -112,7 +142,7 @@ def write_maps(ctx, ws, plan):
         inner = out.interior(k)
         for i, j, row, col in inner.cells():
             put_formula(ctx, ws, inner.sub(i, j, 1, 1), cell_formula(k, i, j), number_format)
-        rule = styles.diverging_scale() if plan.kind == "conv2d" else styles.positive_scale()
+        rule = styles.diverging_scale() if can_be_negative(ctx.model.layers, plan.layer) else styles.positive_scale()
         add_scale(ws, inner, rule)
     set_widths(ws, 0, 1, 3)
     set_widths(ws, out.maps[0].col, out.maps[0].width, styles.VALUE_WIDTH)
@@ -140,21 +170,40 @@ def scale_reference(ctx, index):
 
 
 def _cell_formula_builder(ctx, plan, layer, source):
+    """A function (k, i, j) -> the formula of output cell (i, j) of map k."""
     if plan.kind == "conv2d":
         filters = ctx.layout.sheet("filters", plan.layer).blocks
         scale = scale_reference(ctx, plan.layer)
-        f, s = layer.kernel, layer.stride
+        span, s = layer.span, layer.stride
         channels = source.shape[0]
 
         def conv_cell(k, i, j):
-            windows = [source.window(c, i * s, j * s, f, f) for c in range(channels)]
-            return formulas.conv_forward(windows, filters["weight"][k], filters["bias"][k], scale)
+            windows = [source.window(c, i * s, j * s, span, span) for c in range(channels)]
+            return formulas.conv_forward(windows, filters["effective"][k], filters["bias"][k], scale)
         return conv_cell
-    if plan.kind == "relu":
-        return lambda k, i, j: formulas.relu_forward(source.interior(k).sub(i, j, 1, 1))
+    if plan.kind in ACTIVATION_KINDS:
+        activation = element_formula(layer)
+        return lambda k, i, j: activation(source.interior(k).sub(i, j, 1, 1))
     size, step = layer.size, layer.step
+    pool = formulas.avgpool_forward if plan.kind == "avgpool2d" else formulas.maxpool_forward
     # pooling reads the unpadded source: windows start inside the interior
-    return lambda k, i, j: formulas.maxpool_forward(source.interior(k).sub(i * step, j * step, size, size))
+    return lambda k, i, j: pool(source.interior(k).sub(i * step, j * step, size, size))
+
+
+def can_be_negative(layers, index):
+    """Whether layer ``index``'s output may hold negative numbers (picks the colour scale)."""
+    layer = layers[index]
+    if isinstance(layer, (*POOLS, Flatten)):
+        return index > 0 and can_be_negative(layers, index - 1)
+    return layer.kind not in ("relu", "sigmoid", "softmax")
+
+
+def element_formula(layer):
+    """The formula builder of an element-wise activation layer."""
+    if isinstance(layer, LeakyReLU):
+        return lambda cell: formulas.leaky_relu_forward(cell, layer.alpha)
+    return {"relu": formulas.relu_forward, "sigmoid": formulas.sigmoid_forward,
+            "tanh": formulas.tanh_forward}[layer.kind]
 
 
 def _map_values(plan, layer, source, out):
@@ -163,6 +212,8 @@ def _map_values(plan, layer, source, out):
               "shape": " x ".join(str(n) for n in out.shape)}
     if isinstance(layer, Conv2D):
         values.update(kernel=layer.kernel, stride=layer.stride, padding=layer.padding, filters=layer.filters)
-    elif isinstance(layer, MaxPool2D):
+    elif isinstance(layer, POOLS):
         values.update(size=layer.size, stride=layer.step)
+    elif isinstance(layer, LeakyReLU):
+        values.update(alpha=layer.alpha)
     return values

@@ -1,0 +1,92 @@
+"""Per-layer facts for the summary sheet: shapes, size arithmetic, parameters, cost, receptive field.
+
+Each number comes with the formula text that computes it from the hyperparameters,
+so the workbook shows the arithmetic and the verifier can check the result.
+"""
+
+from dataclasses import dataclass
+
+from .architecture import layer_names
+from .network import POOLS, Conv2D, Dense, describe, infer_shapes, is_classifier
+
+
+NONE = (None, 0)   # a plain 0: nothing to compute
+
+
+@dataclass
+class SummaryRow:
+    name: str
+    input_shape: tuple
+    output_shape: tuple
+    arithmetic: str            # the size formula written out, or ""
+    side: tuple                # (formula, value) of the output side, or None for vectors;
+                               # a formula of None means the value is written as it is
+    parameters: tuple          # (formula, value)
+    activations: tuple         # (formula, value)
+    multiply_adds: tuple       # (formula, value)
+    receptive_field: tuple     # (formula, value), or None once the picture is flattened
+
+    def numbers(self):
+        """The values the workbook's formulas must produce, by column name."""
+        cells = {"parameters": self.parameters, "activations": self.activations,
+                 "multiply-adds": self.multiply_adds, "output side": self.side,
+                 "receptive field": self.receptive_field}
+        return {key: pair[1] for key, pair in cells.items() if pair is not None}
+
+
+def shape_text(shape):
+    return " x ".join(str(n) for n in shape)
+
+
+def summarize(layers, input_shape):
+    """One SummaryRow per layer, preceded by the input's row."""
+    shapes = infer_shapes(layers, input_shape, is_classifier(layers))
+    rows = [SummaryRow("input", (), tuple(input_shape), "", (None, input_shape[1]), NONE,
+                       _product(input_shape), NONE, (None, 1))]
+    field, jump = 1, 1
+    in_shape = tuple(input_shape)
+    for name, layer, out_shape in zip(layer_names(layers), layers, shapes):
+        side = arithmetic = None
+        if isinstance(layer, (Conv2D, *POOLS)):
+            span, stride = (layer.span, layer.stride) if isinstance(layer, Conv2D) else (layer.size, layer.step)
+            padding = layer.padding if isinstance(layer, Conv2D) else 0
+            w = in_shape[1]
+            arithmetic = f"floor(({w} - {span} + 2x{padding}) / {stride}) + 1 = {out_shape[1]}"
+            side = (f"=INT(({w}-{span}+2*{padding})/{stride})+1", out_shape[1])
+            receptive = (f"={field}+({span}-1)*{jump}", field + (span - 1) * jump)
+            field, jump = receptive[1], jump * stride
+        else:
+            receptive = (None, field) if len(out_shape) == 3 else None
+        rows.append(SummaryRow(f"{name}: {describe(layer)}", in_shape, out_shape, arithmetic or "",
+                               side, _parameters(layer, in_shape), _product(out_shape),
+                               _multiply_adds(layer, in_shape, out_shape), receptive))
+        in_shape = out_shape
+    return rows
+
+
+def _product(shape):
+    value = 1
+    for n in shape:
+        value *= n
+    return ("=" + "*".join(str(n) for n in shape) if len(shape) > 1 else None, value)
+
+
+def _parameters(layer, in_shape):
+    """F x F x C x K + K for a convolution, inputs x outputs + outputs for a dense layer."""
+    if isinstance(layer, Conv2D):
+        f, c, k = layer.kernel, in_shape[0], layer.filters
+        return (f"={f}*{f}*{c}*{k}+{k}", f * f * c * k + k)
+    if isinstance(layer, Dense):
+        return (f"={in_shape[0]}*{layer.units}+{layer.units}", in_shape[0] * layer.units + layer.units)
+    return NONE
+
+
+def _multiply_adds(layer, in_shape, out_shape):
+    """One multiply-add per weight tap per output cell."""
+    if isinstance(layer, Conv2D):
+        k, h, w = out_shape
+        taps = layer.kernel * layer.kernel * in_shape[0]
+        return (f"={k}*{h}*{w}*{taps}", k * h * w * taps)
+    if isinstance(layer, Dense):
+        return (f"={in_shape[0]}*{layer.units}", in_shape[0] * layer.units)
+    return NONE

@@ -1,0 +1,43 @@
+"""The summary sheet: one row per layer, with the arithmetic as live formulas."""
+
+from ..layout import SUMMARY_COLUMNS
+from ..summary import shape_text, summarize
+from . import styles
+from .common import freeze_below, put_formula, put_text, put_value, set_widths, step_number, write_header
+
+NUMBER_COLUMNS = ("output side", "parameters", "activations", "multiply-adds", "receptive field")
+TOTAL_COLUMNS = ("parameters", "activations", "multiply-adds")
+
+
+def write_summary(ctx, ws, plan):
+    texts = ctx.sheet_texts("summary")
+    table, totals = plan.blocks["table"], plan.blocks["totals"]
+    lines = list(texts["lines"])
+    if ctx.description:
+        lines = [ctx.description] + lines
+    write_header(ws, texts["title"], lines, {"step": step_number(plan.name)})
+    for col, key in enumerate(SUMMARY_COLUMNS):
+        put_text(ws, table.row - 1, table.col + col, texts["columns"][key], styles.LABEL_FONT)
+    for r, row in enumerate(summarize(ctx.model.layers, ctx.layout.input_shape)):
+        cells = {"layer": row.name, "input": shape_text(row.input_shape), "output": shape_text(row.output_shape),
+                 "size arithmetic": row.arithmetic, "output side": row.side, "parameters": row.parameters,
+                 "activations": row.activations, "multiply-adds": row.multiply_adds,
+                 "receptive field": row.receptive_field}
+        for col, key in enumerate(SUMMARY_COLUMNS):
+            value = cells[key]
+            if isinstance(value, tuple) and value[0] is None:
+                put_value(ws, *table.cell(r, col), value[1], "#,##0")
+            elif isinstance(value, tuple):
+                put_formula(ctx, ws, table.sub(r, col, 1, 1), value[0], "#,##0")
+            elif value:
+                put_text(ws, *table.cell(r, col), value)
+    put_text(ws, totals.row, 0, texts["total"], styles.LABEL_FONT)
+    for key in TOTAL_COLUMNS:
+        col = SUMMARY_COLUMNS.index(key)
+        column = table.sub(0, col, table.height, 1)
+        put_formula(ctx, ws, totals.sub(0, col, 1, 1), f"=SUM({column.range()})", "#,##0").font = styles.LABEL_FONT
+    set_widths(ws, 0, 1, 44)
+    set_widths(ws, 1, 2, 13)
+    set_widths(ws, 3, 1, 30)
+    set_widths(ws, 4, 5, 13)
+    freeze_below(ws, table.row, 1)
