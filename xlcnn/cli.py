@@ -1,6 +1,7 @@
 """The ``xlcnn`` command: a thin shell over the library, one library call per command."""
 
 import sys
+import textwrap
 import traceback
 
 import click
@@ -10,6 +11,7 @@ from .errors import VerificationError, XlcnnError
 from .image import FITS, MAX_SIZE, MIN_SIZE
 from .datasets import write_shapes
 from .pipeline import DEFAULT_SIZE, make_workbook, train_from_folder
+from .presets import load_preset, preset_names
 from .train import OPTIMISERS, TrainConfig
 from .verify import verify_workbook
 
@@ -42,19 +44,39 @@ def main(debug):
 @click.option("--label", help="True class of the photo, used for the loss (default: guessed from the file name).")
 @click.option("--fit", type=click.Choice(FITS), help="How to make the photo square: crop (default), pad or stretch.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights when no --model is given.")
+@click.option("--preset", help="A ready-made lesson (see `xlcnn presets`), e.g. edges or two-blocks.")
+@click.option("--arch", help='Layers as text, e.g. "conv3x3x8-same,relu,maxpool2,dense".')
+@click.option("--filters", "filter_names", help="Hand-made first-layer filters, e.g. sobel-x,sobel-y,laplacian.")
+@click.option("--true-convolution", is_flag=True, help="Turn every kernel 180 degrees (convolution, not correlation).")
+@click.option("--grayscale", is_flag=True, help="One gray input channel instead of red, green and blue.")
+@click.option("--until", help="Stop the workbook after this layer (conv1, relu1, pool1, ... or a number).")
 @click.option("--verify", "check", is_flag=True, help="Recalculate in LibreOffice and compare with NumPy afterwards.")
-def build(photo, output, size, model_path, label, fit, seed, check):
+def build(photo, output, size, model_path, label, fit, seed, preset, arch, filter_names, true_convolution,
+          grayscale, until, check):
     """Build a workbook from PHOTO (default: a bundled sample).
 
-    Example: xlcnn build cat.jpg -o cat.xlsx --size 28 --verify
+    Example: xlcnn build cat.jpg -o cat.xlsx --preset two-blocks --verify
     """
-    result = make_workbook(photo, output, size, model_path, label, fit, seed)
+    result = make_workbook(photo, output, size, model_path, label, fit, seed, preset, arch, filter_names,
+                           true_convolution, grayscale, until)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
-    click.echo(f"wrote {result.path} ({len(result.sheets)} sheets, {result.formulas:,} formulas, "
-               f"true label {result.label})")
+    label = f", true label {result.label}" if result.label else ""
+    click.echo(f"wrote {result.path} ({len(result.sheets)} sheets, {result.formulas:,} formulas{label})")
     if check:
         _report(verify_workbook(result.path))
+
+
+@main.command()
+def presets():
+    """List the ready-made lessons for --preset, with what each one shows.
+
+    Example: xlcnn presets && xlcnn build photo.jpg --preset edges
+    """
+    for name in preset_names():
+        recipe = load_preset(name)
+        click.echo(f"{name}: {recipe.architecture}")
+        click.echo(textwrap.fill(recipe.description, width=88, initial_indent="    ", subsequent_indent="    "))
 
 
 @main.command()
@@ -88,7 +110,10 @@ def verify(book):
 @click.option("--augment/--no-augment", default=TrainConfig.augment, show_default=True,
               help="Random flips, small shifts and brightness changes while learning.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same weights.")
-def train(data_dir, output, size, filters, kernel, pool, epochs, lr, optimizer, batch_size, val_split, augment, seed):
+@click.option("--preset", help="Train a preset's network (see `xlcnn presets`) instead of conv/ReLU/pool/dense.")
+@click.option("--arch", help='Train this network, e.g. "conv3x3x8-same,relu,maxpool2,dense".')
+def train(data_dir, output, size, filters, kernel, pool, epochs, lr, optimizer, batch_size, val_split, augment, seed,
+          preset, arch):
     """Train a model on DATA_DIR, which holds one sub-folder of photos per class.
 
     Unreadable files are skipped and listed. Prints loss and accuracy per epoch, then
@@ -98,7 +123,7 @@ def train(data_dir, output, size, filters, kernel, pool, epochs, lr, optimizer, 
     """
     config = TrainConfig(epochs, lr, optimizer, batch_size, val_split, augment, seed)
     model, result, skipped = train_from_folder(data_dir, output, size, filters, kernel, pool, config,
-                                               progress=_EpochProgress(epochs))
+                                               progress=_EpochProgress(epochs), preset=preset, arch=arch)
     for path, reason in skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
     click.echo(f"train accuracy {result.train_accuracy:.1%} ({result.train_count} pictures), "

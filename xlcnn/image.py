@@ -311,3 +311,9 @@ def _min_max(values: np.ndarray) -> np.ndarray:
     if high == low:
         return np.zeros_like(values)
     return (values - low) * (255.0 / (high - low))
+
+
+def to_gray(image):
+    """An (H, W, 3) RGB array -> (H, W, 1) luminance, with Pillow's ITU-R 601 weights."""
+    gray = Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).convert("L")
+    return np.asarray(gray)[..., None]

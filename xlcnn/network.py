@@ -278,6 +278,7 @@ class Model:
     channels: int = 3
     train_accuracy: float = float("nan")
     val_accuracy: float = float("nan")
+    hand_made: bool = False     # every weight set by hand (named filters): not trained, yet not random
 
     @property
     def input_shape(self):

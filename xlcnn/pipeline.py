@@ -1,12 +1,18 @@
 """The library calls behind the commands: photo -> workbook, image folders -> trained model."""
 
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
+from .architecture import parse_architecture, until_count
 from .datasets import load_image_folder
 from .errors import ModelError, UsageError
-from .image import load_image
+from .image import load_image, to_gray
+from .kernels import named_filters, parse_filter_names
 from .network import (DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax,
                       describe, load_model, random_model, save_model)
+from .presets import load_preset
 from .resources import default_model_path, default_sample
 from .train import TrainConfig, train_model
 from .workbook import build_workbook
@@ -20,28 +26,84 @@ DEFAULT_SIZE = 28
 SHIPPED_NAME = "default_model.npz (shipped with xlcnn)"
 
 
-def choose_model(model_path=None, size=None, seed=0):
-    """The model to use, its name and a list of notes for the user.
+@dataclass
+class ModelChoice:
+    """The model for a build, with what the workbook and the user should be told about it."""
 
-    With no model file, the shipped trained model when it fits ``size``; otherwise a
-    network with seeded random weights (the workbook says it is untrained).
+    model: object
+    name: str | None = None
+    description: str = ""
+    notes: list = field(default_factory=list)
+
+
+def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, filters=None,
+                 true_convolution=False, grayscale=False):
+    """Decide the network and its weights from the build options.
+
+    A model file is used as it is. Otherwise the layers come from ``arch``, a preset or
+    the default network, changed by ``filters``, ``true_convolution`` and ``grayscale``;
+    when they match the shipped model exactly its trained weights are used, else the
+    weights are seeded random numbers (and the workbook says the network is untrained).
     """
     if model_path is not None:
+        if preset or arch or filters or true_convolution or grayscale:
+            raise UsageError("--model already fixes the network; leave out --preset, --arch, --filters, "
+                             "--true-convolution and --grayscale")
         model = load_model(model_path)
         if size is not None and size != model.image_size:
             raise UsageError(f"--size {size} does not fit {model_path}: that model was made for "
                              f"{model.image_size}x{model.image_size} images; leave out --size")
-        return model, Path(model_path).name, []
-    shipped = default_model_path()
+        return ModelChoice(model, Path(model_path).name)
+    recipe = load_preset(preset) if preset else None
+    classes = recipe.classes if recipe else DEFAULT_CLASSES
+    layers = parse_architecture(arch, len(classes)) if arch else recipe.layers() if recipe else DEFAULT_ARCHITECTURE
+    if not any(isinstance(layer, Dense) for layer in layers):
+        classes = ()
+    size = size or (recipe.size if recipe else DEFAULT_SIZE)
+    names = parse_filter_names(filters) if filters else (recipe.filters if recipe else ())
+    grayscale = grayscale or (recipe.grayscale if recipe else False)
+    layers = _with_options(layers, names, true_convolution)
+    channels = 1 if grayscale else 3
+    description = recipe.description if recipe else ""
+    shipped = _shipped_if_same(layers, classes, size, channels)
     if shipped is not None:
-        model = load_model(shipped)
-        if size is None or size == model.image_size:
-            return model, SHIPPED_NAME, []
-        note = (f"the shipped model is trained on {model.image_size}x{model.image_size} pictures; "
-                f"at --size {size} the network has random weights (seed {seed})")
-        return random_model(model.layers, model.class_names, image_size=size, seed=seed), None, [note]
-    model = random_model(DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, image_size=size or DEFAULT_SIZE, seed=seed)
-    return model, None, []
+        return ModelChoice(shipped, SHIPPED_NAME, description)
+    model = random_model(layers, classes, image_size=size, seed=seed, channels=channels)
+    notes = []
+    if names:
+        model.params[0]["weight"] = named_filters(names, channels)
+        model.params[0]["bias"] = np.zeros(len(names))
+        model.description = f"hand-made filters {', '.join(names)}"
+    elif default_model_path() is not None and not (preset or arch):
+        notes.append(f"the shipped model is trained on {DEFAULT_SIZE}x{DEFAULT_SIZE} colour pictures; this "
+                     f"network has random weights (seed {seed})")
+    model.hand_made = bool(names) and not any(model.params[1:])
+    name = f"preset {recipe.name}" if recipe else "custom network"
+    return ModelChoice(model, name, description, notes)
+
+
+def _with_options(layers, filter_names, true_convolution):
+    """Named filters set the first convolution's size (3x3) and count; --true-convolution flips every conv."""
+    layers = list(layers)
+    convs = [i for i, layer in enumerate(layers) if isinstance(layer, Conv2D)]
+    if filter_names:
+        if not convs or convs[0] != 0:
+            raise UsageError("--filters needs a network that starts with a convolution")
+        layers[0] = replace(layers[0], filters=len(filter_names), kernel=3)
+    if true_convolution:
+        for i in convs:
+            layers[i] = replace(layers[i], flip=True)
+    return tuple(layers)
+
+
+def _shipped_if_same(layers, classes, size, channels):
+    path = default_model_path()
+    if path is None:
+        return None
+    shipped = load_model(path)
+    same = (tuple(layers) == tuple(shipped.layers) and tuple(classes) == tuple(shipped.class_names)
+            and size == shipped.image_size and channels == shipped.channels)
+    return shipped if same else None
 
 
 def guess_label(model, photo):
@@ -50,25 +112,33 @@ def guess_label(model, photo):
     for name in sorted(model.class_names, key=len, reverse=True):
         if name.lower() in stem:
             return name
-    return model.class_names[0]
+    return model.class_names[0] if model.class_names else None
 
 
-def make_workbook(photo=None, output=None, size=None, model_path=None, label=None, fit=None, seed=0):
+def make_workbook(photo=None, output=None, size=None, model_path=None, label=None, fit=None, seed=0,
+                  preset=None, arch=None, filters=None, true_convolution=False, grayscale=False, until=None):
     """Load ``photo`` (default: the bundled sample), run it through the model, write the workbook.
 
     Returns the BuildResult (with ``notes`` for the user). ``output`` defaults to the
-    photo's name with .xlsx.
+    photo's name with .xlsx. ``until`` (a layer name such as conv1, or a number) ends
+    the workbook after that layer.
     """
     photo = Path(photo) if photo is not None else default_sample()
-    model, model_name, notes = choose_model(model_path, size, seed)
+    choice = choose_model(model_path, size, seed, preset, arch, filters, true_convolution, grayscale)
+    model = choice.model
+    if until is not None:
+        model = model.truncated(until_count(model.layers, until))
     output = Path(output) if output is not None else Path(photo.stem + ".xlsx")
     if label is not None and label not in model.class_names:
         raise UsageError(f"--label {label!r} is not a class of this model; "
-                         f"choose one of: {', '.join(model.class_names)}")
+                         f"choose one of: {', '.join(model.class_names) or '(none: this network has no classes)'}")
     image = load_image(photo, size=model.image_size, fit=fit or model.fit)
+    if model.channels == 1:
+        image = to_gray(image)
     result = build_workbook(model, image, output, label=label or guess_label(model, photo), source=photo,
-                            seed=None if model.trained else seed, model_name=model_name)
-    result.notes = notes
+                            seed=None if model.trained else seed, model_name=choice.name,
+                            description=choice.description)
+    result.notes = choice.notes
     return result
 
 
@@ -81,17 +151,26 @@ def architecture(classes, filters=4, kernel=3, pool=2):
 
 
 def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, pool=2, config=TrainConfig(),
-                      fit="crop", progress=None):
+                      fit="crop", progress=None, preset=None, arch=None):
     """Train a new model on an image folder and save it to ``output``.
 
-    Returns (model, TrainResult, skipped files). Nothing is written unless training succeeds.
+    The network is conv(filters, kernel) -> ReLU -> max pool -> dense, or the layers
+    of ``arch`` or a preset. Returns (model, TrainResult, skipped files). Nothing is
+    written unless training succeeds.
     """
     if Path(output).suffix.lower() != ".npz":
         raise UsageError(f"-o {output}: a model file must end in .npz")
     if not Path(output).resolve().parent.is_dir():
         raise UsageError(f"-o {output}: folder {Path(output).parent} does not exist")
     images, labels, names, skipped = load_image_folder(data_dir, size=size, fit=fit)
-    layers = architecture(len(names), filters, kernel, pool)
+    if arch:
+        layers = parse_architecture(arch, len(names))
+    elif preset:
+        layers = parse_architecture(load_preset(preset).architecture, len(names), option=f"preset {preset}")
+    else:
+        layers = architecture(len(names), filters, kernel, pool)
+    if not isinstance(layers[-1], Softmax):
+        raise UsageError("training needs a classifier: the network must end with a dense layer")
     model = random_model(layers, names, image_size=size, seed=config.seed, fit=fit)
     result = train_model(model, images, labels, config, progress)
     model.description = (f"{', '.join(describe(layer) for layer in layers)}; trained on {len(labels)} pictures "

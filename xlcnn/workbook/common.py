@@ -73,8 +73,9 @@ def write_header(ws, title, lines, step_values):
 def write_notice(ctx, ws, row):
     """The trained/untrained notice, so nobody mistakes random weights for a trained model."""
     model = ctx.model
-    if model.trained:
-        text = ctx.texts["trained"].format(name=ctx.model_name, description=model.description or "")
+    if model.trained or model.hand_made:
+        key = "trained" if model.trained else "hand_made"
+        text = ctx.texts[key].format(name=ctx.model_name, description=model.description or "")
         font = styles.TEXT_FONT
     else:
         text = ctx.texts["untrained"].format(seed=ctx.seed if ctx.seed is not None else "unknown")
