@@ -1,0 +1,84 @@
+"""Every preset and many random architectures, built and proven equal to NumPy in LibreOffice."""
+
+import numpy as np
+import openpyxl
+import pytest
+
+from xlcnn import make_workbook, verify_workbooks
+from xlcnn.errors import ShapeError
+from xlcnn.network import (AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Softmax, Tanh,
+                           infer_shapes, random_model)
+from xlcnn.presets import preset_names
+from xlcnn.resources import sample_photos
+from xlcnn.workbook import build_workbook
+
+from conftest import make_photo
+
+pytestmark = pytest.mark.usefixtures("libreoffice")
+
+
+def assert_all_pass(reports):
+    for report in reports:
+        assert report.ok, report.table()
+
+
+def test_every_preset_verifies(tmp_path):
+    photo = sample_photos()[4]
+    books = [make_workbook(photo, tmp_path / f"{name}.xlsx", preset=name).path for name in preset_names()]
+    assert_all_pass(verify_workbooks(books))
+
+
+def test_lesson_switches_verify(tmp_path):
+    photo = sample_photos()[1]
+    builds = {
+        "true-conv": dict(preset="edges", true_convolution=True, size=20),
+        "gray": dict(preset="edges", grayscale=True, size=20),
+        "until": dict(preset="two-blocks", until="pool1"),
+        "filters": dict(arch="conv3x3x2,relu,maxpool2,dense", filters="sobel-x,blur,sharpen"),
+        "dilated-flip": dict(arch="conv3x3x3-d2-flip-p1,leakyrelu0.05,avgpool3-s2,dense6,sigmoid,dense4,dense",
+                             size=18),
+    }
+    books = {name: make_workbook(photo, tmp_path / f"{name}.xlsx", **options).path for name, options in builds.items()}
+    assert_all_pass(verify_workbooks(list(books.values())))
+    wb = openpyxl.load_workbook(books["true-conv"])
+    assert "turned 180" in str(wb["2 Filters"]["O10"].value)
+    assert wb["2 Filters"]["O11"].value == "=D13"          # the turned copy's corner is the filter's far corner
+    assert openpyxl.load_workbook(books["gray"])["1 Input"]["B10"].value.startswith("gray")
+    assert openpyxl.load_workbook(books["until"]).sheetnames[-3:] == ["5 Pool 1", "6 Summary", "xlcnn"]
+
+
+def random_architecture(rng):
+    """A random network the engine accepts: conv blocks with every option, then optional hidden dense layers."""
+    activations = (ReLU, Sigmoid, Tanh, lambda: LeakyReLU(float(rng.choice([0.01, 0.2]))))
+    layers = []
+    for _ in range(rng.integers(1, 3)):
+        layers.append(Conv2D(int(rng.integers(1, 4)), int(rng.integers(1, 4)), stride=int(rng.integers(1, 3)),
+                             padding=int(rng.integers(0, 3)), dilation=int(rng.integers(1, 3)),
+                             flip=bool(rng.integers(0, 2))))
+        layers.append(activations[rng.integers(0, 4)]())
+        if rng.random() < 0.7:
+            pool = MaxPool2D if rng.random() < 0.5 else AvgPool2D
+            layers.append(pool(int(rng.integers(2, 4)), int(rng.integers(0, 3))))
+    layers.append(Flatten())
+    for _ in range(rng.integers(0, 3)):
+        layers += [Dense(int(rng.integers(2, 6))), activations[rng.integers(0, 4)]()]
+    return (*layers, Dense(3), Softmax())
+
+
+def test_random_architectures_verify(tmp_path):
+    rng = np.random.default_rng(2026)
+    books = []
+    while len(books) < 10:
+        layers, size, channels = random_architecture(rng), int(rng.integers(6, 17)), int(rng.choice([1, 3]))
+        try:
+            infer_shapes(layers, (channels, size, size))
+        except ShapeError:
+            continue
+        model = random_model(layers, ("a", "b", "c"), image_size=size, seed=len(books), channels=channels)
+        for p in model.params:          # non-zero biases exercise every bias cell
+            if "bias" in p:
+                p["bias"] = rng.normal(0, 0.3, p["bias"].shape)
+        photo = make_photo(size, seed=len(books))
+        image = photo[..., :1] if channels == 1 else photo
+        books.append(build_workbook(model, image, tmp_path / f"random{len(books)}.xlsx", label="b").path)
+    assert_all_pass(verify_workbooks(books))
