@@ -131,3 +131,23 @@ def test_wheel_carries_templates_and_samples(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "xlcnn/templates/texts/en.json" in names
     assert {"xlcnn/samples/circle-1.jpg", "xlcnn/samples/default_model.npz"} <= set(names)
+
+
+def test_presets_command_lists_every_preset(run):
+    from xlcnn.presets import preset_names
+    result = run("presets")
+    assert result.exit_code == 0
+    for name in preset_names():
+        assert f"{name}: " in result.stdout
+
+
+def test_build_lesson_options(run, tmp_path):
+    result = run("build", "--preset", "edges", "--true-convolution", "--until", "conv1", "-o", "e.xlsx")
+    assert result.exit_code == 0, result.output
+    assert "true label" not in result.stdout
+    assert "'nope'" in one_line_error(run("build", "--preset", "nope"), 2)
+    assert "item 2" in one_line_error(run("build", "--arch", "conv3x3x2,pool9"), 2)
+    assert "sobel-x" in one_line_error(run("build", "--filters", "sobel"), 2)
+    assert "conv1, relu1" in one_line_error(run("build", "--until", "conv7"), 2)
+    line = one_line_error(run("build", "--arch", "conv3x3x2-s4,relu,maxpool5,dense", "--size", 8), 2)
+    assert "layer 3" in line and "2 - 5" in line
