@@ -18,7 +18,8 @@ GAP = 1               # empty rows/columns between matrices
 STEP_TITLES = {
     "input": "Input", "filters": "Filters", "conv2d": "Conv", "relu": "ReLU", "leakyrelu": "Leaky ReLU",
     "sigmoid": "Sigmoid", "tanh": "Tanh", "maxpool2d": "Pool", "avgpool2d": "Avg Pool", "flatten": "Flatten",
-    "dense": "Dense", "softmax": "Softmax", "loss": "Loss", "summary": "Summary",
+    "dense": "Dense", "softmax": "Softmax", "loss": "Loss", "summary": "Summary", "overview": "Overview",
+    "manifest": "Manifest",
 }
 ACTIVATION_KINDS = ("relu", "leakyrelu", "sigmoid", "tanh")
 MAP_KINDS = ("conv2d", *ACTIVATION_KINDS, "maxpool2d", "avgpool2d")
@@ -93,7 +94,7 @@ class Layout:
 # ---------------------------------------------------------------- public
 
 
-def plan_layout(layers, input_shape, class_names):
+def plan_layout(layers, input_shape, class_names, titles=None):
     """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W).
 
     A network that ends in softmax gets softmax and loss sheets; every network ends
@@ -101,7 +102,7 @@ def plan_layout(layers, input_shape, class_names):
     """
     classifier = is_classifier(layers)
     shapes = infer_shapes(layers, input_shape, classifier)
-    names = _SheetNames(layers)
+    names = _SheetNames(layers, titles or STEP_TITLES)
     sheets = [_input_sheet(names.next("input"), input_shape, _padding_after(layers, -1))]
     for index, (layer, shape) in enumerate(zip(layers, shapes)):
         pad = _padding_after(layers, index)
@@ -160,7 +161,8 @@ def _all_blocks(value):
 class _SheetNames:
     """"1 Input", "2 Filters", "3 Conv", ...; a number is added when a kind repeats."""
 
-    def __init__(self, layers):
+    def __init__(self, layers, titles):
+        self.titles = titles
         self.total = {kind: 0 for kind in STEP_TITLES}
         for layer in layers:
             self.total[layer.kind] += 1
@@ -173,7 +175,7 @@ class _SheetNames:
         self.step += 1
         self.seen[kind] += 1
         suffix = f" {self.seen[kind]}" if self.total.get(kind, 0) > 1 else ""
-        return f"{self.step} {STEP_TITLES[kind]}{suffix}"
+        return f"{self.step} {self.titles[kind]}{suffix}"
 
 
 # ---------------------------------------------------------------- one planner per sheet kind

@@ -73,7 +73,7 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
     if names:
         model.params[0]["weight"] = named_filters(names, channels)
         model.params[0]["bias"] = np.zeros(len(names))
-        model.description = f"hand-made filters {', '.join(names)}"
+        model.description = ", ".join(names)
     elif default_model_path() is not None and not (preset or arch):
         notes.append(f"the shipped model is trained on {DEFAULT_SIZE}x{DEFAULT_SIZE} colour pictures; this "
                      f"network has random weights (seed {seed})")

@@ -5,6 +5,8 @@ checkout or an editable install they sit beside the package at the top of the re
 """
 
 import json
+
+from .errors import UsageError
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,9 +23,27 @@ def resource_dir(name):
 
 @lru_cache(maxsize=None)
 def texts(lang="en"):
-    """The explanation texts of one language, from templates/texts/<lang>.json."""
-    path = resource_dir("templates") / "texts" / f"{lang}.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The explanation texts of one language, from templates/texts/<lang>.json.
+
+    Keys missing from a translation fall back to English, so a new language can start small.
+    """
+    folder = resource_dir("templates") / "texts"
+    path = folder / f"{lang}.json"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.json")))
+        raise UsageError(f"--lang {lang!r}: no texts for this language; choose one of {known}")
+    merged = json.loads((folder / "en.json").read_text(encoding="utf-8"))
+    if lang != "en":
+        _merge(merged, json.loads(path.read_text(encoding="utf-8")))
+    return merged
+
+
+def _merge(base, override):
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
 
 
 DEFAULT_MODEL = "default_model.npz"

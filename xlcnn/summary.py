@@ -38,10 +38,10 @@ def shape_text(shape):
     return " x ".join(str(n) for n in shape)
 
 
-def summarize(layers, input_shape):
-    """One SummaryRow per layer, preceded by the input's row."""
+def summarize(layers, input_shape, describe=describe, input_name="input"):
+    """One SummaryRow per layer, preceded by the input's row; ``describe`` words each layer."""
     shapes = infer_shapes(layers, input_shape, is_classifier(layers))
-    rows = [SummaryRow("input", (), tuple(input_shape), "", (None, input_shape[1]), NONE,
+    rows = [SummaryRow(input_name, (), tuple(input_shape), "", (None, input_shape[1]), NONE,
                        _product(input_shape), NONE, (None, 1))]
     field, jump = 1, 1
     in_shape = tuple(input_shape)

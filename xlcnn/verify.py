@@ -19,6 +19,7 @@ from .engine import forward
 from .errors import WorkbookError
 from .layers import effective_kernel
 from .layout import MAP_KINDS, SUMMARY_COLUMNS, plan_layout
+from .resources import texts as load_texts
 from .summary import summarize
 from .libreoffice import DEFAULT_TIMEOUT, recalculate
 from .network import Conv2D, Dense, Model
@@ -134,7 +135,8 @@ def _read_book(path):
     if META_SHEET not in formulas:
         raise WorkbookError(f"{path}: not a workbook written by xlcnn (no '{META_SHEET}' sheet)")
     meta = read_meta(formulas[META_SHEET], path)
-    layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"])
+    titles = load_texts(meta.get("lang", "en"))["step_titles"]
+    layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles)
     missing = [plan.name for plan in layout.sheets if plan.name not in formulas]
     if missing:
         raise WorkbookError(f"{path}: sheet {missing[0]!r} is missing; rebuild the workbook")

@@ -3,7 +3,7 @@
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +56,12 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     pixels = np.asarray(image)
     pixels = (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
     label_index = _label_index(model, label)
-    layout = plan_layout(model.layers, pixels.shape, model.class_names)
     model.validate()
-    ctx = Context(model, layout, load_texts(lang), pixels, label_index, seed, model_name=model_name or "(unnamed)",
+    texts = load_texts(lang)
+    # class names are shown (and verified) in the workbook's language
+    model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
+    layout = plan_layout(model.layers, pixels.shape, model.class_names, texts["step_titles"])
+    ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=model_name or "(unnamed)",
                   description=description or "")
     wb = Workbook()
     wb.remove(wb.active)
@@ -66,7 +69,7 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
         ws = wb.create_sheet(plan.name)
         WRITERS[plan.kind](ctx, ws, plan)
     _define_names(wb, layout)
-    write_meta(wb, model, pixels.shape, {"model": model_name, **_source_entries(source, seed)})
+    write_meta(wb, model, pixels.shape, {"lang": lang, "model": model_name, **_source_entries(source, seed)})
     wb.active = 0
     path = save_atomically(wb, out_path)
     label_name = model.class_names[label_index] if model.classifier else None

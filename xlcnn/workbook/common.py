@@ -70,17 +70,38 @@ def write_header(ws, title, lines, step_values):
             put_text(ws, n, 0, line.format(**step_values), styles.TEXT_FONT)
 
 
+def notice_text(ctx):
+    """What the weights are: trained (with accuracy), hand-made, or random; and the font to show it in."""
+    model = ctx.model
+    if model.trained:
+        accuracy = "?" if model.val_accuracy != model.val_accuracy else f"{model.val_accuracy:.1%}"
+        architecture = "; ".join(describe_layer(layer, ctx.texts) for layer in model.layers)
+        return ctx.texts["trained"].format(name=ctx.model_name, architecture=architecture,
+                                           accuracy=accuracy), styles.TEXT_FONT
+    if model.hand_made:
+        return ctx.texts["hand_made"].format(name=ctx.model_name, filters=model.description), styles.TEXT_FONT
+    seed = ctx.seed if ctx.seed is not None else "?"
+    return ctx.texts["untrained"].format(seed=seed), styles.NOTICE_FONT
+
+
 def write_notice(ctx, ws, row):
     """The trained/untrained notice, so nobody mistakes random weights for a trained model."""
-    model = ctx.model
-    if model.trained or model.hand_made:
-        key = "trained" if model.trained else "hand_made"
-        text = ctx.texts[key].format(name=ctx.model_name, description=model.description or "")
-        font = styles.TEXT_FONT
-    else:
-        text = ctx.texts["untrained"].format(seed=ctx.seed if ctx.seed is not None else "unknown")
-        font = styles.NOTICE_FONT
+    text, font = notice_text(ctx)
     put_text(ws, row, 0, text, font)
+
+
+def describe_layer(layer, texts):
+    """One layer in the workbook's language, e.g. "conv 3x3, 4 filters, stride 1, padding 0"."""
+    words = texts["layers"]
+    fields = {**{f: getattr(layer, f) for f in ("kernel", "filters", "stride", "padding", "dilation",
+                                                 "size", "units", "alpha") if hasattr(layer, f)}}
+    if hasattr(layer, "step"):
+        fields["stride"] = layer.step
+    text = words[layer.kind].format(**fields)
+    if layer.kind == "conv2d":
+        text += words["dilation"].format(**fields) if layer.dilation != 1 else ""
+        text += words["flip"] if layer.flip else ""
+    return text
 
 
 def step_number(sheet_name):

@@ -3,7 +3,7 @@
 from ..layout import SUMMARY_COLUMNS
 from ..summary import shape_text, summarize
 from . import styles
-from .common import freeze_below, put_formula, put_text, put_value, set_widths, step_number, write_header
+from .common import describe_layer, freeze_below, put_formula, put_text, put_value, set_widths, step_number, write_header
 
 NUMBER_COLUMNS = ("output side", "parameters", "activations", "multiply-adds", "receptive field")
 TOTAL_COLUMNS = ("parameters", "activations", "multiply-adds")
@@ -18,7 +18,9 @@ def write_summary(ctx, ws, plan):
     write_header(ws, texts["title"], lines, {"step": step_number(plan.name)})
     for col, key in enumerate(SUMMARY_COLUMNS):
         put_text(ws, table.row - 1, table.col + col, texts["columns"][key], styles.LABEL_FONT)
-    for r, row in enumerate(summarize(ctx.model.layers, ctx.layout.input_shape)):
+    rows = summarize(ctx.model.layers, ctx.layout.input_shape, lambda layer: describe_layer(layer, ctx.texts),
+                     texts["input_row"])
+    for r, row in enumerate(rows):
         cells = {"layer": row.name, "input": shape_text(row.input_shape), "output": shape_text(row.output_shape),
                  "size arithmetic": row.arithmetic, "output side": row.side, "parameters": row.parameters,
                  "activations": row.activations, "multiply-adds": row.multiply_adds,
