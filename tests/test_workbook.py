@@ -21,9 +21,9 @@ def book(tmp_path, photo_array):
 def test_one_sheet_per_step_in_story_order(book):
     result, wb = book
     assert result.sheets == NINE_STEPS
-    assert wb.sheetnames == NINE_STEPS + ["xlcnn"]
+    assert wb.sheetnames == ["Overview"] + NINE_STEPS + ["Manifest", "xlcnn"]
     assert wb["xlcnn"].sheet_state == "hidden"
-    assert wb.active.title == "1 Input"
+    assert wb.active.title == "Overview"
 
 
 def test_defined_names_point_at_the_results(book):

@@ -1,5 +1,7 @@
 """xlcnn: a convolutional neural network as a live Excel workbook, proven equal to NumPy."""
 
+__version__ = "0.1.0"   # first, so modules imported below can read it
+
 from .engine import ForwardPass, forward
 from .errors import XlcnnError
 from .image import load_image
@@ -9,8 +11,6 @@ from .network import (Conv2D, Dense, Flatten, MaxPool2D, Model, ReLU, Softmax, i
 from .pipeline import make_workbook
 from .verify import Report, verify_workbook, verify_workbooks
 from .workbook import build_workbook
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Conv2D", "Dense", "Flatten", "ForwardPass", "MaxPool2D", "Model", "ReLU", "Report", "Softmax",

@@ -10,7 +10,9 @@ from . import __version__
 from .errors import VerificationError, XlcnnError
 from .image import FITS, MAX_SIZE, MIN_SIZE
 from .datasets import write_shapes
+from .handout import make_handout
 from .pipeline import DEFAULT_SIZE, make_workbook, train_from_folder
+from .resources import LANGUAGES
 from .presets import load_preset, preset_names
 from .train import OPTIMISERS, TrainConfig
 from .verify import verify_workbook
@@ -50,21 +52,38 @@ def main(debug):
 @click.option("--true-convolution", is_flag=True, help="Turn every kernel 180 degrees (convolution, not correlation).")
 @click.option("--grayscale", is_flag=True, help="One gray input channel instead of red, green and blue.")
 @click.option("--until", help="Stop the workbook after this layer (conv1, relu1, pool1, ... or a number).")
+@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
+              help="Language of every text in the workbook.")
+@click.option("--exercise", is_flag=True, help="Blank a few cells of every stage for students, with checks.")
 @click.option("--verify", "check", is_flag=True, help="Recalculate in LibreOffice and compare with NumPy afterwards.")
+@click.option("--pdf", is_flag=True, help="Also print the workbook to a PDF handout beside it.")
 def build(photo, output, size, model_path, label, fit, seed, preset, arch, filter_names, true_convolution,
-          grayscale, until, check):
+          grayscale, until, lang, exercise, check, pdf):
     """Build a workbook from PHOTO (default: a bundled sample).
 
-    Example: xlcnn build cat.jpg -o cat.xlsx --preset two-blocks --verify
+    Example: xlcnn build cat.jpg -o cat.xlsx --preset two-blocks --lang zh --verify --pdf
     """
     result = make_workbook(photo, output, size, model_path, label, fit, seed, preset, arch, filter_names,
-                           true_convolution, grayscale, until)
+                           true_convolution, grayscale, until, lang, exercise)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     label = f", true label {result.label}" if result.label else ""
     click.echo(f"wrote {result.path} ({len(result.sheets)} sheets, {result.formulas:,} formulas{label})")
     if check:
         _report(verify_workbook(result.path))
+    if pdf:
+        click.echo(f"wrote {make_handout(result.path)}")
+
+
+@main.command()
+@click.argument("book", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="PDF to write (default: BOOK's name with .pdf).")
+def handout(book, output):
+    """Print BOOK to a PDF handout through LibreOffice: every sheet, fitted to the page width.
+
+    Example: xlcnn handout cat.xlsx -o cat.pdf
+    """
+    click.echo(f"wrote {make_handout(book, output)}")
 
 
 @main.command()

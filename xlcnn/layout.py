@@ -102,17 +102,19 @@ def plan_layout(layers, input_shape, class_names, titles=None):
     """
     classifier = is_classifier(layers)
     shapes = infer_shapes(layers, input_shape, classifier)
-    names = _SheetNames(layers, titles or STEP_TITLES)
-    sheets = [_input_sheet(names.next("input"), input_shape, _padding_after(layers, -1))]
+    titles = titles or STEP_TITLES
+    names = _SheetNames(layers, titles)
+    sheets = [_overview_sheet(titles["overview"], input_shape),
+              _input_sheet(names.next("input"), input_shape, _padding_after(layers, -1))]
     for index, (layer, shape) in enumerate(zip(layers, shapes)):
         pad = _padding_after(layers, index)
         in_shape = shapes[index - 1] if index else input_shape
         previous = sheets[-1].blocks.get("output")
         if isinstance(layer, Conv2D):
             sheets.append(_filters_sheet(names.next("filters"), index, layer, in_shape[0]))
-            sheets.append(_maps_sheet(names.next("conv2d"), "conv2d", index, shape, pad))
+            sheets.append(_maps_sheet(names.next("conv2d"), "conv2d", index, shape, pad, layer, in_shape[0]))
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
-            sheets.append(_maps_sheet(names.next(layer.kind), layer.kind, index, shape, pad))
+            sheets.append(_maps_sheet(names.next(layer.kind), layer.kind, index, shape, pad, layer))
         elif isinstance(layer, ACTIVATIONS):
             sheets.append(_vector_sheet(names.next(layer.kind), layer.kind, index, shape[0]))
         elif isinstance(layer, Flatten):
@@ -125,6 +127,7 @@ def plan_layout(layers, input_shape, class_names, titles=None):
     if classifier:
         sheets.append(_loss_sheet(names.next("loss"), len(class_names)))
     sheets.append(_summary_sheet(names.next("summary"), len(layers)))
+    sheets.append(_manifest_sheet(titles["manifest"]))
     layout = Layout(sheets, shapes, tuple(input_shape))
     check_limits(layout)
     return layout
@@ -201,10 +204,13 @@ def _input_sheet(name, input_shape, pad):
     channels, height, width = input_shape
     pixels = _stack(name, HEADER_ROWS + 1, channels, height, width, pad)
     view_col = FIRST_COL + width + 2 * pad + 2
+    view = Block(name, pixels.maps[0].row + pad, view_col, height, width)
     return SheetPlan(name, "input", None, {
         "pixels": pixels,
         "scale": Block(name, HEADER_ROWS - 2, FIRST_COL + 5, 1, 1),
-        "colour_view": Block(name, pixels.maps[0].row + pad, view_col, height, width),
+        "colour_view": view,
+        "highlight": Block(name, view.last_row + 3, view.col + 8, 3, 1),   # copies of the explained position
+        "highlight_labels": view.col,
     })
 
 
@@ -228,13 +234,62 @@ def _filters_sheet(name, index, layer, channels):
             col += channels * (span + GAP)
         biases.append(Block(name, row + 1, col, 1, 1))
         row += 1 + (span if with_effective else f) + GAP
-    blocks = {"weight": tuple(weights), "bias": tuple(biases), "dilation": layer.dilation}
+    blocks = {"weight": tuple(weights), "bias": tuple(biases), "dilation": layer.dilation,
+              "highlight": Block(name, HEADER_ROWS, FIRST_COL + 3, 1, 1)}
     blocks["effective"] = tuple(effective) if with_effective else blocks["weight"]
     return SheetPlan(name, "filters", index, blocks)
 
 
-def _maps_sheet(name, kind, index, shape, pad):
-    return SheetPlan(name, kind, index, {"output": _stack(name, HEADER_ROWS + 1, *shape, pad)})
+def _maps_sheet(name, kind, index, shape, pad, layer, in_channels=0):
+    """Maps one below the other, and to their right the "explain this cell" block."""
+    output = _stack(name, HEADER_ROWS + 1, *shape, pad)
+    col = output.maps[0].last_col + 3
+    if kind == "conv2d":
+        explain = _explain_conv(name, col, in_channels, layer.kernel)
+    elif kind in POOL_KINDS:
+        explain = _explain_window(name, col, layer.size)
+    else:
+        explain = _explain_window(name, col, 1)
+    return SheetPlan(name, kind, index, {"output": output, "explain": explain})
+
+
+POOL_KINDS = ("maxpool2d", "avgpool2d")
+
+
+def _explain_header(name, col):
+    """Title row, then the chosen map, row and column (1-based numbers a student can change)."""
+    top = HEADER_ROWS + 1
+    return {"title": Block(name, top, col, 1, 1), "choose": Block(name, top + 1, col + 1, 3, 1)}, top + 5
+
+
+def _explain_conv(name, col, channels, kernel):
+    """Per input channel: the window, the filter slice, their products and the channel's sum."""
+    blocks, row = _explain_header(name, col)
+    f = kernel
+    windows, weights, products, sums, spelled = [], [], [], [], []
+    for _ in range(channels):
+        windows.append(Block(name, row + 1, col, f, f))
+        weights.append(Block(name, row + 1, col + f + 1, f, f))
+        products.append(Block(name, row + 1, col + 2 * f + 2, f, f))
+        sums.append(Block(name, row + 1, col + 3 * f + 3, 1, 1))
+        spelled.append(Block(name, row + 1 + f, col, 1, 1))
+        row += f + 3
+    blocks.update(windows=tuple(windows), weights=tuple(weights), products=tuple(products), sums=tuple(sums),
+                  spelled=tuple(spelled))
+    return _explain_results(name, col + 1, row, blocks, ("bias", "scale", "result", "cell", "same"))
+
+
+def _explain_window(name, col, size):
+    """A pooling window (or one cell, for an activation) and the result it gives."""
+    blocks, row = _explain_header(name, col)
+    blocks["windows"] = (Block(name, row + 1, col, size, size),)
+    return _explain_results(name, col + 1, row + size + 2, blocks, ("result", "cell", "same"))
+
+
+def _explain_results(name, col, row, blocks, keys):
+    for n, key in enumerate(keys):
+        blocks[key] = Block(name, row + n, col, 1, 1)
+    return blocks
 
 
 def _vector_sheet(name, kind, index, length):
@@ -260,6 +315,11 @@ def _dense_sheet(name, index, inputs, units, rows_are_inputs=True):
     """
     top = HEADER_ROWS + 1
     if rows_are_inputs:
+        products = FIRST_COL + units + 1
+        explain, _ = _explain_header(name, products + 2)
+        explain["choose"] = Block(name, top + 1, products + 3, 1, 1)
+        explain["products"] = Block(name, top + 5, products, inputs, 1)
+        _explain_results(name, products + 3, top + 2, explain, ("sum", "bias", "result", "cell", "same"))
         return SheetPlan(name, "dense", index, {
             "units": Block(name, top, FIRST_COL, 1, units),
             "bias": Block(name, top + 1, FIRST_COL, 1, units),
@@ -267,6 +327,7 @@ def _dense_sheet(name, index, inputs, units, rows_are_inputs=True):
             "weight_labels": Block(name, top + 5, 0, inputs, 1),
             "weight": Block(name, top + 5, FIRST_COL, inputs, units),   # row = input, column = output
             "rows_are_inputs": True,
+            "explain": explain,
         })
     return SheetPlan(name, "dense", index, {
         "units": Block(name, top + 1, 0, units, 1),
@@ -317,3 +378,25 @@ def _summary_sheet(name, layers):
         "table": Block(name, top, 0, layers + 1, len(SUMMARY_COLUMNS)),
         "totals": Block(name, top + layers + 1, 0, 1, len(SUMMARY_COLUMNS)),
     })
+
+
+OVERVIEW_RESULTS = ("prediction", "confidence", "true_label", "loss")
+
+
+def _overview_sheet(name, input_shape):
+    """The photo, the photo as cells, the network, the prediction and a live chart."""
+    _, height, width = input_shape
+    top = 4
+    info = top + 2 + height + 1
+    return SheetPlan(name, "overview", None, {
+        "picture": Block(name, top + 1, 1, 1, 1),
+        "colour_view": Block(name, top + 1, 5, height, width),
+        "architecture": Block(name, info + 1, 1, 1, 1),
+        **{key: Block(name, info + 2 + n, 1, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)},
+        **{f"{key}_value": Block(name, info + 2 + n, 3, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)},
+        "chart": Block(name, info + 7, 1, 1, 1),
+    })
+
+
+def _manifest_sheet(name):
+    return SheetPlan(name, "manifest", None, {"entries": Block(name, 2, 0, 20, 2)})

@@ -46,6 +46,16 @@ def recalculate(paths, out_dir, timeout=DEFAULT_TIMEOUT):
 
     Returns the paths of the recalculated copies, in the order given.
     """
+    return convert(paths, out_dir, "xlsx:Calc MS Excel 2007 XML", ".xlsx", timeout)
+
+
+def to_pdf(paths, out_dir, timeout=DEFAULT_TIMEOUT):
+    """Recalculate each workbook and print it to PDF (every visible sheet, its own page setup)."""
+    return convert(paths, out_dir, "pdf:calc_pdf_Export", ".pdf", timeout)
+
+
+def convert(paths, out_dir, target, suffix, timeout=DEFAULT_TIMEOUT):
+    """One LibreOffice start converting every file to ``target``; returns the new files' paths."""
     soffice = find_soffice()
     if soffice is None:
         raise EngineMissingError(f"LibreOffice is needed to recalculate the workbook; {INSTALL_HINT}")
@@ -57,11 +67,11 @@ def recalculate(paths, out_dir, timeout=DEFAULT_TIMEOUT):
         command = [
             soffice, f"-env:UserInstallation={Path(profile).as_uri()}",
             "--headless", "--invisible", "--nologo", "--norestore", "--nolockcheck", "--nodefault",
-            "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out_dir),
+            "--convert-to", target, "--outdir", str(out_dir),
             *[str(Path(p).resolve()) for p in paths],
         ]
         _run(command, timeout, env={**os.environ, "HOME": profile})
-    results = [out_dir / Path(p).name for p in paths]
+    results = [out_dir / (Path(p).stem + suffix) for p in paths]
     missing = [str(p) for p in results if not p.exists()]
     if missing:
         raise EngineMissingError(f"LibreOffice did not produce {', '.join(missing)}; is the workbook readable?")

@@ -1,5 +1,6 @@
 """The library calls behind the commands: photo -> workbook, image folders -> trained model."""
 
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,7 +24,8 @@ DEFAULT_SIZE = 28
 # ---------------------------------------------------------------- build
 
 
-SHIPPED_NAME = "default_model.npz (shipped with xlcnn)"
+# model names are worded by the workbook's texts: ("shipped", ""), ("preset", name), ("custom", ""), ("file", name)
+SHIPPED_NAME = ("shipped", "default_model.npz")
 
 
 @dataclass
@@ -53,7 +55,7 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
         if size is not None and size != model.image_size:
             raise UsageError(f"--size {size} does not fit {model_path}: that model was made for "
                              f"{model.image_size}x{model.image_size} images; leave out --size")
-        return ModelChoice(model, Path(model_path).name)
+        return ModelChoice(model, ("file", Path(model_path).name))
     recipe = load_preset(preset) if preset else None
     classes = recipe.classes if recipe else DEFAULT_CLASSES
     layers = parse_architecture(arch, len(classes)) if arch else recipe.layers() if recipe else DEFAULT_ARCHITECTURE
@@ -78,7 +80,7 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
         notes.append(f"the shipped model is trained on {DEFAULT_SIZE}x{DEFAULT_SIZE} colour pictures; this "
                      f"network has random weights (seed {seed})")
     model.hand_made = bool(names) and not any(model.params[1:])
-    name = f"preset {recipe.name}" if recipe else "custom network"
+    name = ("preset", recipe.name) if recipe else ("custom", "")
     return ModelChoice(model, name, description, notes)
 
 
@@ -116,13 +118,19 @@ def guess_label(model, photo):
 
 
 def make_workbook(photo=None, output=None, size=None, model_path=None, label=None, fit=None, seed=0,
-                  preset=None, arch=None, filters=None, true_convolution=False, grayscale=False, until=None):
+                  preset=None, arch=None, filters=None, true_convolution=False, grayscale=False, until=None,
+                  lang="en", exercise=False):
     """Load ``photo`` (default: the bundled sample), run it through the model, write the workbook.
 
     Returns the BuildResult (with ``notes`` for the user). ``output`` defaults to the
     photo's name with .xlsx. ``until`` (a layer name such as conv1, or a number) ends
-    the workbook after that layer.
+    the workbook after that layer; ``lang`` picks the texts; ``exercise`` blanks a few
+    cells of every stage for students to work out.
     """
+    options = {"size": size, "model": model_path and Path(model_path).name, "label": label, "fit": fit,
+               "seed": seed, "preset": preset, "arch": arch, "filters": filters,
+               "true-convolution": true_convolution, "grayscale": grayscale, "until": until, "lang": lang,
+               "exercise": exercise}
     photo = Path(photo) if photo is not None else default_sample()
     choice = choose_model(model_path, size, seed, preset, arch, filters, true_convolution, grayscale)
     model = choice.model
@@ -137,9 +145,19 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
         image = to_gray(image)
     result = build_workbook(model, image, output, label=label or guess_label(model, photo), source=photo,
                             seed=None if model.trained else seed, model_name=choice.name,
-                            description=choice.description)
+                            description=choice.description, lang=lang, exercise=exercise,
+                            options=_manifest_options(photo, output, options))
     result.notes = choice.notes
     return result
+
+
+def _manifest_options(photo, output, options):
+    """The command that rebuilds the same workbook: every build option that was given."""
+    given = {key: value for key, value in options.items() if value not in (None, False)}
+    words = ["xlcnn", "build", shlex.quote(Path(photo).name), "-o", shlex.quote(Path(output).name)]
+    for key, value in given.items():
+        words += [f"--{key}"] if value is True else [f"--{key}", shlex.quote(str(value))]
+    return {"command": " ".join(words)}
 
 
 # ---------------------------------------------------------------- train

@@ -21,6 +21,9 @@ def resource_dir(name):
     raise FileNotFoundError(f"xlcnn's {name}/ folder is missing from this installation")
 
 
+LANGUAGES = ("en", "zh")
+
+
 @lru_cache(maxsize=None)
 def texts(lang="en"):
     """The explanation texts of one language, from templates/texts/<lang>.json.

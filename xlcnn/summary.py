@@ -38,14 +38,18 @@ def shape_text(shape):
     return " x ".join(str(n) for n in shape)
 
 
-def summarize(layers, input_shape, describe=describe, input_name="input"):
-    """One SummaryRow per layer, preceded by the input's row; ``describe`` words each layer."""
+def summarize(layers, input_shape, describe=describe, input_name="input", row_name="{id}: {description}"):
+    """One SummaryRow per layer, preceded by the input's row.
+
+    ``describe`` words each layer and ``row_name`` puts its --until name ({id}) and number
+    ({number}) around that description.
+    """
     shapes = infer_shapes(layers, input_shape, is_classifier(layers))
     rows = [SummaryRow(input_name, (), tuple(input_shape), "", (None, input_shape[1]), NONE,
                        _product(input_shape), NONE, (None, 1))]
     field, jump = 1, 1
     in_shape = tuple(input_shape)
-    for name, layer, out_shape in zip(layer_names(layers), layers, shapes):
+    for number, (name, layer, out_shape) in enumerate(zip(layer_names(layers), layers, shapes), start=1):
         side = arithmetic = None
         if isinstance(layer, (Conv2D, *POOLS)):
             span, stride = (layer.span, layer.stride) if isinstance(layer, Conv2D) else (layer.size, layer.step)
@@ -57,7 +61,8 @@ def summarize(layers, input_shape, describe=describe, input_name="input"):
             field, jump = receptive[1], jump * stride
         else:
             receptive = (None, field) if len(out_shape) == 3 else None
-        rows.append(SummaryRow(f"{name}: {describe(layer)}", in_shape, out_shape, arithmetic or "",
+        title = row_name.format(id=name, number=number, description=describe(layer))
+        rows.append(SummaryRow(title, in_shape, out_shape, arithmetic or "",
                                side, _parameters(layer, in_shape), _product(out_shape),
                                _multiply_adds(layer, in_shape, out_shape), receptive))
         in_shape = out_shape

@@ -226,6 +226,9 @@ def _compare(path, book, values):
         if plan.kind in LAYER_KINDS:
             stage = reference.stages[plan.layer].output
             report.checks.append(_check_blocks(plan.name, _output_blocks(plan.blocks["output"]), stage, values))
+    for plan in layout.sheets:
+        if "explain" in plan.blocks:
+            report.checks.append(_check_explain(book, plan, reference, values))
     if book.model.classifier:
         _compare_classifier(report, book, reference, values)
     report.checks.append(_check_summary(book, values))
@@ -255,6 +258,23 @@ def _compare_classifier(report, book, reference, values):
     report.checks.append(_check_prediction(softmax["prediction"], book.model.class_names[reference.prediction], values))
     report.prediction = book.model.class_names[reference.prediction]
     report.loss = reference.loss
+    overview = book.layout.sheet("overview").blocks
+    report.checks.append(_check_blocks("overview", [overview["confidence_value"], overview["loss_value"]],
+                                       np.array([reference.probabilities.max(), reference.loss]), values))
+    report.checks.append(_check_prediction(overview["prediction_value"], report.prediction, values))
+
+
+def _check_explain(book, plan, reference, values):
+    """The worked example's result, and the cell it fetched, equal the engine at the chosen position."""
+    blocks = plan.blocks["explain"]
+    chosen = [int(book.formulas[plan.name][row][col]) - 1 for _, _, row, col in blocks["choose"].cells()]
+    stage = reference.stages[plan.layer].output
+    try:
+        expected = float(stage[tuple(chosen)])
+    except (IndexError, ValueError):
+        expected = float("nan")     # an out-of-range position shows as an error cell, reported below
+    return _check_blocks(f"{plan.name} (explained)", [blocks["result"], blocks["cell"]],
+                         np.array([expected, expected]), values)
 
 
 def _check_summary(book, values):

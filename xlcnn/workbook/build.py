@@ -8,16 +8,21 @@ from pathlib import Path
 
 import numpy as np
 from openpyxl import Workbook
+from PIL import Image, ImageOps
 from openpyxl.workbook.defined_name import DefinedName
 
+from .. import __version__
 from ..errors import OutputError, UsageError
 from ..layout import plan_layout
 from ..resources import texts as load_texts
 from ..layout import ACTIVATION_KINDS, MapStack
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context
-from .maps import INPUT_SCALE_NAME, write_filters, write_input, write_maps
+from .maps import write_filters, write_input, write_maps
 from .meta import write_meta
+from .explain import highlight_receptive_field
+from .overview import write_manifest, write_overview
+from .printing import set_up_printing
 from .summary import write_summary
 
 def write_activation(ctx, ws, plan):
@@ -30,7 +35,7 @@ def write_activation(ctx, ws, plan):
 WRITERS = {
     "input": write_input, "filters": write_filters, "conv2d": write_maps, "maxpool2d": write_maps,
     "avgpool2d": write_maps, "flatten": write_flatten, "dense": write_dense, "softmax": write_softmax,
-    "loss": write_loss, "summary": write_summary,
+    "loss": write_loss, "summary": write_summary, "overview": write_overview, "manifest": write_manifest,
     **{kind: write_activation for kind in ACTIVATION_KINDS},
 }
 
@@ -45,12 +50,13 @@ class BuildResult:
 
 
 def build_workbook(model, image, out_path, label=None, source=None, seed=None, lang="en", model_name=None,
-                   description=""):
+                   description="", options=None, exercise=False):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
 
     ``label`` is a class name (default: the first class). ``source`` is the photo's
     path, recorded with its SHA-256; ``model_name`` names the model in the workbook and
-    ``description`` (a preset's paragraph) opens the summary sheet.
+    ``description`` (a preset's paragraph) opens the summary sheet. ``options`` (the
+    build options and the command that rebuilds the workbook) go on the manifest.
     Returns a BuildResult.
     """
     pixels = np.asarray(image)
@@ -61,15 +67,26 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     # class names are shown (and verified) in the workbook's language
     model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
     layout = plan_layout(model.layers, pixels.shape, model.class_names, texts["step_titles"])
-    ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=model_name or "(unnamed)",
+    ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
                   description=description or "")
+    source_entries = _source_entries(source, seed)
+    ctx.source_name = source_entries.get("source")
+    ctx.photo = thumbnail(source, pixels)
+    ctx.manifest = manifest_entries(ctx, lang, source_entries, options or {})
     wb = Workbook()
     wb.remove(wb.active)
+    for plan in layout.sheets:  # every sheet exists before any is written: the overview's chart reads ahead
+        wb.create_sheet(plan.name)
     for plan in layout.sheets:
-        ws = wb.create_sheet(plan.name)
-        WRITERS[plan.kind](ctx, ws, plan)
+        WRITERS[plan.kind](ctx, wb[plan.name], plan)
+    if model.layers[0].kind == "conv2d":
+        conv = layout.sheet("conv2d", 0)
+        highlight_receptive_field(ctx, wb[layout.sheet("input").name], wb[layout.sheet("filters", 0).name],
+                                  conv, model.layers[0])
     _define_names(wb, layout)
-    write_meta(wb, model, pixels.shape, {"lang": lang, "model": model_name, **_source_entries(source, seed)})
+    for plan in layout.sheets:
+        set_up_printing(wb[plan.name], plan, texts["print"])
+    write_meta(wb, model, pixels.shape, {"lang": lang, "model": ctx.model_name, **source_entries})
     wb.active = 0
     path = save_atomically(wb, out_path)
     label_name = model.class_names[label_index] if model.classifier else None
@@ -86,7 +103,7 @@ def _label_index(model, label):
 
 def _define_names(wb, layout):
     """Workbook-level names for the key results, so formulas and readers can use them."""
-    names = {INPUT_SCALE_NAME: layout.sheet("input").blocks["scale"]}
+    names = {"input_scale": layout.sheet("input").blocks["scale"]}
     if any(plan.kind == "loss" for plan in layout.sheets):
         softmax = layout.sheet("softmax").blocks
         loss = layout.sheet("loss").blocks
@@ -97,6 +114,53 @@ def _define_names(wb, layout):
         })
     for name, block in names.items():
         wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))
+
+
+def _model_name(name, texts):
+    """("preset", "edges") -> "preset edges" in the workbook's language; plain strings pass through."""
+    if name is None:
+        return texts["model_names"]["custom"].format(name="")
+    if isinstance(name, tuple):
+        kind, value = name
+        return texts["model_names"][kind].format(name=value)
+    return str(name)
+
+
+def thumbnail(source, pixels, side=150):
+    """The photo as shown on the overview: the original file when there is one, else the pixels."""
+    if source is not None:
+        try:
+            with Image.open(source) as img:
+                picture = ImageOps.exif_transpose(img).convert("RGB")
+        except (OSError, ValueError):
+            picture = None
+        if picture is not None:
+            picture.thumbnail((side, side))
+            return picture
+    array = pixels.transpose(1, 2, 0) if pixels.shape[0] == 3 else np.repeat(pixels[0][..., None], 3, axis=2)
+    return Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8)).resize((side, side), Image.Resampling.NEAREST)
+
+
+def manifest_entries(ctx, lang, source_entries, options):
+    """What the manifest sheet lists, in order: enough to rebuild the workbook."""
+    model = ctx.model
+    weights = "trained" if model.trained else "hand_made" if model.hand_made else "random"
+    _, height, width = ctx.layout.input_shape
+    entries = {
+        "version": __version__,
+        "photo": source_entries.get("source", "-"),
+        "sha256": source_entries.get("source_sha256", "-"),
+        "size": f"{height} x {width}",
+        "fit": ctx.texts["manifest"]["fits"].get(model.fit, model.fit),
+        "channels": str(ctx.layout.input_shape[0]),
+        "input_scale": f"{model.input_scale:.10g}",
+        "model": ctx.model_name,
+        "weights": ctx.texts["manifest"]["weights"][weights],
+        "seed": "-" if ctx.seed is None else str(ctx.seed),
+        "language": lang,
+    }
+    entries.update({key: str(value) for key, value in options.items()})
+    return entries
 
 
 def _source_entries(source, seed):

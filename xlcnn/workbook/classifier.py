@@ -7,7 +7,8 @@ from . import styles
 from .common import (add_scale, freeze_below, put_formula, put_text, put_value, set_widths,
                      step_number, write_header, write_notice)
 from ..layout import HEADER_ROWS
-from .maps import can_be_negative, element_formula, scale_reference
+from .explain import explain_dense
+from .maps import can_be_negative, element_formula
 
 
 def write_flatten(ctx, ws, plan):
@@ -53,7 +54,7 @@ def write_dense(ctx, ws, plan):
             put_text(ws, block.row, 0, texts[label], styles.LABEL_FONT)
         else:
             put_text(ws, block.row - 1, block.col, texts[label], styles.LABEL_FONT)
-    scale = scale_reference(ctx, plan.layer)
+    scale = ctx.scale_for(plan.layer)
     for n in range(units):
         put_text(ws, *b["units"].item(n).cell(0, 0), names[n], styles.LABEL_FONT)
         put_value(ws, *b["bias"].item(n).cell(0, 0), float(p["bias"][n]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
@@ -67,6 +68,8 @@ def write_dense(ctx, ws, plan):
             put_value(ws, row, col, float(p["weight"][n, i]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
     add_scale(ws, b["weight"], styles.diverging_scale())
     add_scale(ws, b["output"], styles.diverging_scale())
+    if "explain" in b:
+        explain_dense(ctx, ws, plan, source, scale)
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     if across:
         set_widths(ws, b["weight"].col, units, 11)

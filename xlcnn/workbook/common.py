@@ -18,11 +18,24 @@ class Context:
     seed: int | None = None
     model_name: str = "(unnamed)"
     description: str = ""          # a preset's paragraph, shown on the summary sheet
+    source_name: str | None = None
+    photo: object = None           # a PIL thumbnail for the overview
+    manifest: dict = field(default_factory=dict)
     formulas: int = 0              # counted as they are written
     notes: dict = field(default_factory=dict)
 
     def own_prefix(self, sheet):
         return quote_sheet(sheet) + "!"
+
+    def channel_labels(self, channels):
+        """"red (R)", "green (G)", "blue (B)"; or the grey channel's name."""
+        words = self.texts["sheets"]["input"]
+        return [words["gray_label"]] if channels == 1 else words["channel_labels"][:channels]
+
+    def scale_for(self, index):
+        """The input-scale name if layer ``index`` is the first weighted layer, else None."""
+        first = next(i for i, layer in enumerate(self.model.layers) if layer.kind in ("conv2d", "dense"))
+        return "input_scale" if index == first else None
 
     def sheet_texts(self, kind):
         return self.texts["sheets"][kind]
@@ -75,7 +88,7 @@ def notice_text(ctx):
     model = ctx.model
     if model.trained:
         accuracy = "?" if model.val_accuracy != model.val_accuracy else f"{model.val_accuracy:.1%}"
-        architecture = "; ".join(describe_layer(layer, ctx.texts) for layer in model.layers)
+        architecture = ctx.texts["separator"].join(describe_layer(layer, ctx.texts) for layer in model.layers)
         return ctx.texts["trained"].format(name=ctx.model_name, architecture=architecture,
                                            accuracy=accuracy), styles.TEXT_FONT
     if model.hand_made:

@@ -4,8 +4,9 @@ from .. import formulas
 from ..cells import openpyxl_cell
 from ..layout import FIRST_COL
 from ..layout import ACTIVATION_KINDS, HEADER_ROWS
-from ..network import POOLS, Conv2D, Dense, Flatten, LeakyReLU
+from ..network import POOLS, Conv2D, Flatten, LeakyReLU
 from . import styles
+from .explain import explain_maps
 from .common import (add_scale, freeze_below, merge, put_formula, put_text, put_value, set_widths,
                      step_number, write_header, write_notice)
 
@@ -144,8 +145,10 @@ def write_maps(ctx, ws, plan):
             put_formula(ctx, ws, inner.sub(i, j, 1, 1), cell_formula(k, i, j), number_format)
         rule = styles.diverging_scale() if can_be_negative(ctx.model.layers, plan.layer) else styles.positive_scale()
         add_scale(ws, inner, rule)
+    element = element_formula(layer) if plan.kind in ACTIVATION_KINDS else None
+    explain_maps(ctx, ws, plan, layer, source, out, element)
     set_widths(ws, 0, 1, 3)
-    set_widths(ws, out.maps[0].col, out.maps[0].width, styles.VALUE_WIDTH)
+    set_widths(ws, out.maps[0].col, plan.blocks["explain"]["title"].col + 40, styles.VALUE_WIDTH)
     freeze_below(ws, 1)
 
 
@@ -154,26 +157,11 @@ def _input_of(ctx, index):
     return ctx.layout.output_of(index - 1) if index else ctx.layout.input
 
 
-INPUT_SCALE_NAME = "input_scale"   # a defined name: reads better in a formula than a cell
-
-
-def scale_reference(ctx, index):
-    """The input-scale name, for the first layer that multiplies (conv or dense).
-
-    Scaling by a positive number commutes with ReLU, pooling and flatten, so applying
-    it once inside the first weighted sum equals scaling every pixel first.
-    """
-    first = next(i for i, layer in enumerate(ctx.model.layers) if isinstance(layer, (Conv2D, Dense)))
-    if index != first:
-        return None
-    return INPUT_SCALE_NAME
-
-
 def _cell_formula_builder(ctx, plan, layer, source):
     """A function (k, i, j) -> the formula of output cell (i, j) of map k."""
     if plan.kind == "conv2d":
         filters = ctx.layout.sheet("filters", plan.layer).blocks
-        scale = scale_reference(ctx, plan.layer)
+        scale = ctx.scale_for(plan.layer)
         span, s = layer.span, layer.stride
         channels = source.shape[0]
 

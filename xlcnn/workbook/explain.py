@@ -1,0 +1,203 @@
+""""Explain this cell": a worked example beside each layer, following a position the student picks.
+
+Every number in the example is a live formula that INDEXes into the layer's input with
+the chosen map, row and column, so moving the position moves the whole example; the
+last lines compare the example's result with the cell itself. The same position also
+outlines the window on the input sheet and the filter on the filters sheet.
+"""
+
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import Border, Font, Side
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from ..cells import Block, quote_sheet
+from . import styles
+from .common import put_formula, put_text, put_value
+
+HIGHLIGHT = dict(border=Border(*(Side(style="medium", color="FF8C00"),) * 4), font=Font(bold=True))
+
+
+def explain_maps(ctx, ws, plan, layer, source, out, element=None):
+    """The worked example of a conv, pooling or activation sheet."""
+    blocks = plan.blocks["explain"]
+    texts = ctx.texts["explain"]
+    k, i, j = _write_choose(ctx, ws, blocks, out.shape, texts)
+    if plan.kind == "conv2d":
+        _explain_conv(ctx, ws, plan, layer, source, blocks, texts, (k, i, j))
+    else:
+        _explain_window(ctx, ws, plan, layer, source, blocks, texts, (k, i, j), element)
+    cell = _stacked_index(out, k, i, j)
+    _write_checks(ctx, ws, blocks, texts, cell)
+
+
+def explain_dense(ctx, ws, plan, source, scale):
+    """The worked example of a dense output: every input times its weight, summed, plus the bias."""
+    b = plan.blocks
+    blocks, texts = b["explain"], ctx.texts["explain"]
+    put_text(ws, *blocks["title"].cell(0, 0), texts["title"], styles.LABEL_FONT)
+    choose = blocks["choose"]
+    put_text(ws, choose.row, choose.col - 1, texts["unit"])
+    put_value(ws, choose.row, choose.col, 1, fill=styles.PARAM_FILL)
+    _whole_number_choice(ws, choose, b["output"].size)
+    n = choose.ref(absolute=True)
+    products = blocks["products"]
+    put_text(ws, products.row - 1, products.col, texts["dense_products"], styles.LABEL_FONT)
+    weights, units = b["weight"], b["output"].size
+    for r in range(products.height):
+        row = weights.sub(r, 0, 1, units).range_ref(absolute=True)
+        put_formula(ctx, ws, products.item(r), f"={source.item(r).ref()}*INDEX({row},1,{n})", styles.VALUE_FORMAT)
+    total = f"SUM({products.range_ref(absolute=True)})"
+    bias = f"INDEX({b['bias'].range_ref(absolute=True)},1,{n})"
+    put_text(ws, blocks["sum"].row, blocks["sum"].col - 1, texts["dense_sum"])
+    put_formula(ctx, ws, blocks["sum"], f"={total}", styles.VALUE_FORMAT)
+    put_text(ws, blocks["bias"].row, blocks["bias"].col - 1, texts["bias"])
+    put_formula(ctx, ws, blocks["bias"], f"={bias}", styles.WEIGHT_FORMAT)
+    scaled = f"{blocks['sum'].ref()}*{scale}" if scale else blocks["sum"].ref()
+    put_text(ws, blocks["result"].row, blocks["result"].col - 1, texts["result"], styles.LABEL_FONT)
+    put_formula(ctx, ws, blocks["result"], f"={scaled}+{blocks['bias'].ref()}", styles.VALUE_FORMAT)
+    _write_checks(ctx, ws, blocks, texts, f"INDEX({b['output'].range_ref(absolute=True)},1,{n})", result_label=False)
+
+
+def highlight_receptive_field(ctx, input_ws, filters_ws, conv_plan, layer):
+    """Outline, on the input and filters sheets, what the chosen conv cell looks at."""
+    choose = conv_plan.blocks["explain"]["choose"]
+    source = ctx.layout.sheet("input")
+    copies = source.blocks["highlight"]
+    label_col = source.blocks["highlight_labels"]
+    put_text(input_ws, copies.row - 1, label_col, ctx.texts["explain"]["highlight"], styles.LABEL_FONT)
+    for n, word in enumerate(("map", "row", "column")):
+        put_text(input_ws, copies.row + n, label_col, ctx.texts["explain"][word])
+        put_formula(ctx, input_ws, copies.item(n), f"={choose.item(n).ref()}")
+    i, j = copies.item(1).ref(absolute=True), copies.item(2).ref(absolute=True)
+    s, d, span = layer.stride, layer.dilation, layer.span
+    for padded in source.blocks["pixels"].maps:
+        top = f"ROW({padded.ref(absolute=True)})"
+        left = f"COLUMN({padded.ref(absolute=True)})"
+        dy, dx = f"(ROW()-{top}-({i}-1)*{s})", f"(COLUMN()-{left}-({j}-1)*{s})"
+        inside = (f"AND({dy}>=0,{dy}<={span - 1},{dx}>=0,{dx}<={span - 1},"
+                  f"MOD({dy},{d})=0,MOD({dx},{d})=0)")
+        input_ws.conditional_formatting.add(padded.range(), FormulaRule(formula=[_local(inside, input_ws)], **HIGHLIGHT))
+    filters = ctx.layout.sheet("filters", conv_plan.layer).blocks
+    k_copy = filters["highlight"]
+    put_text(filters_ws, k_copy.row, 0, ctx.texts["explain"]["highlight_filter"], styles.LABEL_FONT)
+    put_formula(ctx, filters_ws, k_copy, f"={choose.item(0).ref()}")
+    for number, slices in enumerate(filters["weight"], start=1):
+        ranges = " ".join(block.range() for block in slices)
+        rule = FormulaRule(formula=[f"{k_copy.a1(0, 0, absolute=True)}={number}"], **HIGHLIGHT)
+        filters_ws.conditional_formatting.add(ranges, rule)
+
+
+# ---------------------------------------------------------------- private
+
+
+def _write_choose(ctx, ws, blocks, shape, texts):
+    put_text(ws, *blocks["title"].cell(0, 0), texts["title"], styles.LABEL_FONT)
+    put_text(ws, blocks["title"].row, blocks["title"].col + 1, texts["choose"])
+    choose = blocks["choose"]
+    for n, (word, limit) in enumerate(zip(("map", "row", "column"), shape)):
+        put_text(ws, choose.row + n, choose.col - 1, texts[word])
+        put_value(ws, choose.row + n, choose.col, 1, fill=styles.PARAM_FILL)
+        _whole_number_choice(ws, choose.item(n), limit)
+    return tuple(choose.item(n).ref(absolute=True) for n in range(3))
+
+
+def _whole_number_choice(ws, cell, limit):
+    rule = DataValidation(type="whole", operator="between", formula1="1", formula2=str(limit), showErrorMessage=True)
+    rule.add(cell.range())
+    ws.add_data_validation(rule)
+
+
+def _explain_conv(ctx, ws, plan, layer, source, blocks, texts, chosen):
+    k, i, j = chosen
+    filters = ctx.layout.sheet("filters", plan.layer).blocks
+    s, d, f = layer.stride, layer.dilation, layer.kernel
+    labels = ctx.channel_labels(source.shape[0])
+    for c, label in enumerate(labels):
+        window, weights, products = blocks["windows"][c], blocks["weights"][c], blocks["products"][c]
+        put_text(ws, window.row - 1, window.col, texts["window"].format(c=label), styles.LABEL_FONT)
+        put_text(ws, weights.row - 1, weights.col, texts["weights"].format(c=label), styles.LABEL_FONT)
+        put_text(ws, products.row - 1, products.col, texts["products"], styles.LABEL_FONT)
+        padded = source.maps[c].range_ref(absolute=True)
+        band = _band(filters["weight"], c)
+        terms = []
+        for u, v, _, _ in window.cells():
+            x = f"INDEX({padded},({i}-1)*{s}+{u * d + 1},({j}-1)*{s}+{v * d + 1})"
+            tu, tv = (f - 1 - u, f - 1 - v) if layer.flip else (u, v)
+            w = f"INDEX({band.range_ref(absolute=True)},({k}-1)*{_step(filters['weight'])}+{tu + 1},{tv + 1})"
+            put_formula(ctx, ws, window.sub(u, v, 1, 1), f"={x}", styles.VALUE_FORMAT)
+            put_formula(ctx, ws, weights.sub(u, v, 1, 1), f"={w}", styles.WEIGHT_FORMAT)
+            put_formula(ctx, ws, products.sub(u, v, 1, 1),
+                        f"={window.sub(u, v, 1, 1).ref()}*{weights.sub(u, v, 1, 1).ref()}", styles.VALUE_FORMAT)
+            terms.append(f'FIXED({window.sub(u, v, 1, 1).ref()},2,TRUE)&"×"&FIXED({weights.sub(u, v, 1, 1).ref()},3,TRUE)')
+        put_text(ws, blocks["sums"][c].row - 1, blocks["sums"][c].col, texts["channel_sum"].format(c=label))
+        put_formula(ctx, ws, blocks["sums"][c], f"=SUM({products.range_ref()})", styles.VALUE_FORMAT)
+        spelled = '&" + "&'.join(terms)
+        prefix = texts["spelled"].format(c=label).replace('"', "'")
+        put_formula(ctx, ws, blocks["spelled"][c],
+                    f'="{prefix}"&{spelled}&" = "&FIXED({blocks["sums"][c].ref()},3,TRUE)')
+    biases = filters["bias"]
+    bias_range = Block(biases[0].sheet, biases[0].row, biases[0].col, biases[-1].row - biases[0].row + 1, 1)
+    put_text(ws, blocks["bias"].row, blocks["bias"].col - 1, texts["bias"])
+    put_formula(ctx, ws, blocks["bias"], f"=INDEX({bias_range.range_ref(absolute=True)},({k}-1)*{_step(filters['weight'])}+1,1)",
+                styles.WEIGHT_FORMAT)
+    total = "+".join(cell.ref() for cell in blocks["sums"])
+    scale = ctx.scale_for(plan.layer)
+    if scale:
+        put_text(ws, blocks["scale"].row, blocks["scale"].col - 1, texts["scale"])
+        put_formula(ctx, ws, blocks["scale"], f"={scale}", styles.SCALE_FORMAT)
+        total = f"({total})*{blocks['scale'].ref()}"
+    put_text(ws, blocks["result"].row, blocks["result"].col - 1, texts["result"], styles.LABEL_FONT)
+    put_formula(ctx, ws, blocks["result"], f"={total}+{blocks['bias'].ref()}", styles.VALUE_FORMAT)
+
+
+def _explain_window(ctx, ws, plan, layer, source, blocks, texts, chosen, element):
+    k, i, j = chosen
+    window = blocks["windows"][0]
+    pooling = plan.kind in ("maxpool2d", "avgpool2d")
+    label = texts["pool_window"] if pooling else texts["activation_input"]
+    put_text(ws, window.row - 1, window.col, label, styles.LABEL_FONT)
+    step = layer.step if pooling else 1
+    for u, v, _, _ in window.cells():
+        row = f"({i}-1)*{step}+{u + 1}"
+        col = f"({j}-1)*{step}+{v + 1}"
+        put_formula(ctx, ws, window.sub(u, v, 1, 1), "=" + _stacked_index(source, k, row, col), styles.VALUE_FORMAT)
+    if pooling:
+        word = "pool_max" if plan.kind == "maxpool2d" else "pool_mean"
+        function = "MAX" if plan.kind == "maxpool2d" else "AVERAGE"
+        formula = f"={function}({window.range_ref()})"
+    else:
+        word, formula = "activation_output", element(window)
+    put_text(ws, blocks["result"].row, blocks["result"].col - 1, texts[word], styles.LABEL_FONT)
+    put_formula(ctx, ws, blocks["result"], formula, styles.VALUE_FORMAT)
+
+
+def _write_checks(ctx, ws, blocks, texts, cell_formula, result_label=True):
+    put_text(ws, blocks["cell"].row, blocks["cell"].col - 1, texts["cell"])
+    put_formula(ctx, ws, blocks["cell"], f"={cell_formula}", styles.VALUE_FORMAT)
+    result, cell = blocks["result"].ref(), blocks["cell"].ref()
+    put_text(ws, blocks["same"].row, blocks["same"].col - 1, texts["same"])
+    put_formula(ctx, ws, blocks["same"],
+                f'=IF(ABS({result}-{cell})<=1E-9*MAX(1,ABS({cell})),"{texts["yes"]}","{texts["no"]}")')
+
+
+def _stacked_index(stack, k, row, col):
+    """INDEX into every map of a stack at once: map k (1-based), row and column inside the map."""
+    first, last = stack.maps[0], stack.maps[-1]
+    whole = Block(first.sheet, first.row, first.col, last.last_row - first.row + 1, first.width)
+    band = stack.maps[1].row - first.row if len(stack.maps) > 1 else 0
+    return f"INDEX({whole.range_ref(absolute=True)},({k}-1)*{band}+{stack.pad}+{row},{stack.pad}+{col})"
+
+
+def _band(weights, c):
+    """Channel c's slices of every filter, as one tall range (filters sit one band below another)."""
+    first, last = weights[0][c], weights[-1][c]
+    return Block(first.sheet, first.row, first.col, last.last_row - first.row + 1, first.width)
+
+
+def _step(weights):
+    return weights[1][0].row - weights[0][0].row if len(weights) > 1 else 0
+
+
+def _local(formula, ws):
+    """Conditional-format formulas refer to their own sheet without its name (some engines insist)."""
+    return formula.replace(quote_sheet(ws.title) + "!", "")
