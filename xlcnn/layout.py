@@ -286,9 +286,14 @@ def _explain_window(name, col, size):
     return _explain_results(name, col + 1, row + size + 2, blocks, ("result", "cell", "same"))
 
 
+EXERCISES = 2   # cells per stage that --exercise hides for students to work out
+
+
 def _explain_results(name, col, row, blocks, keys):
+    """Result rows of a worked example, then room for the exercise table (cell, answer, check)."""
     for n, key in enumerate(keys):
         blocks[key] = Block(name, row + n, col, 1, 1)
+    blocks["exercise"] = Block(name, row + len(keys) + 3, col, EXERCISES, 3)
     return blocks
 
 

@@ -20,6 +20,8 @@ from .classifier import write_dense, write_flatten, write_loss, write_softmax, w
 from .common import Context
 from .maps import write_filters, write_input, write_maps
 from .meta import write_meta
+from ..engine import forward
+from .exercise import add_exercises
 from .explain import highlight_receptive_field
 from .overview import write_manifest, write_overview
 from .printing import set_up_printing
@@ -72,7 +74,7 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     source_entries = _source_entries(source, seed)
     ctx.source_name = source_entries.get("source")
     ctx.photo = thumbnail(source, pixels)
-    ctx.manifest = manifest_entries(ctx, lang, source_entries, options or {})
+    ctx.manifest = manifest_entries(ctx, lang, source_entries, options or {}, exercise)
     wb = Workbook()
     wb.remove(wb.active)
     for plan in layout.sheets:  # every sheet exists before any is written: the overview's chart reads ahead
@@ -83,6 +85,8 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
         conv = layout.sheet("conv2d", 0)
         highlight_receptive_field(ctx, wb[layout.sheet("input").name], wb[layout.sheet("filters", 0).name],
                                   conv, model.layers[0])
+    if exercise:
+        add_exercises(ctx, wb, forward(model, pixels, label_index))
     _define_names(wb, layout)
     for plan in layout.sheets:
         set_up_printing(wb[plan.name], plan, texts["print"])
@@ -141,7 +145,7 @@ def thumbnail(source, pixels, side=150):
     return Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8)).resize((side, side), Image.Resampling.NEAREST)
 
 
-def manifest_entries(ctx, lang, source_entries, options):
+def manifest_entries(ctx, lang, source_entries, options, exercise=False):
     """What the manifest sheet lists, in order: enough to rebuild the workbook."""
     model = ctx.model
     weights = "trained" if model.trained else "hand_made" if model.hand_made else "random"
@@ -160,6 +164,7 @@ def manifest_entries(ctx, lang, source_entries, options):
         "language": lang,
     }
     entries.update({key: str(value) for key, value in options.items()})
+    entries["exercise"] = ctx.texts["manifest"]["yes" if exercise else "no"]
     return entries
 
 

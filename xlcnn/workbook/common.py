@@ -3,7 +3,11 @@
 from dataclasses import dataclass, field
 
 from ..cells import Block, col_name, openpyxl_cell, quote_sheet
+from openpyxl.styles import Protection
+
 from . import styles
+
+UNLOCKED = Protection(locked=False)
 
 
 @dataclass
@@ -58,6 +62,8 @@ def put_value(ws, row, col, value, number_format=None, fill=None):
         cell.number_format = number_format
     if fill is not None:
         cell.fill = fill
+        if fill is styles.PARAM_FILL:   # what a student may edit stays editable on a protected sheet
+            cell.protection = UNLOCKED
     return cell
 
 

@@ -1,0 +1,167 @@
+"""Classroom features: languages, overview, explain-this-cell, receptive field, handouts, exercises, manifest."""
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import openpyxl
+import pytest
+
+from xlcnn import make_workbook, verify_workbook
+from xlcnn.engine import forward
+from xlcnn.handout import make_handout
+from xlcnn.layout import plan_layout
+from xlcnn.libreoffice import recalculate
+from xlcnn.resources import sample_photos, texts
+
+ALLOWED_ASCII = {"ReLU", "Softmax", "SUMPRODUCT", "MAX", "EXP", "LN", "TANH", "AVERAGE", "INT", "SUM", "IF",
+                 "INDEX", "MATCH", "FIXED", "xlcnn", "SHA", "floor", "max", "sigmoid", "tanh", "Sobel",
+                 "Laplacian", "model", "train", "r_prev", "TRUE", "npz", "default_model"}
+
+
+def visible_words(path, skip_values_of=()):
+    """ASCII words of 3+ letters in every visible text cell and string literal, with where they are."""
+    wb = openpyxl.load_workbook(path)
+    words = {}
+    for ws in wb.worksheets:
+        if ws.sheet_state != "visible" or ws.title in skip_values_of:
+            continue
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    text = " ".join(re.findall(r'"([^"]*)"', cell.value)) if cell.value.startswith("=") else cell.value
+                    for word in re.findall(r"[A-Za-z_]{3,}", text):
+                        words.setdefault(word, f"{ws.title}!{cell.coordinate}")
+    return words
+
+
+def test_chinese_workbook_has_no_english_left(tmp_path):
+    photo = sample_photos()[0]
+    book = make_workbook(photo, tmp_path / "zh.xlsx", lang="zh").path
+    zh = texts("zh")
+    manifest = zh["step_titles"]["manifest"]       # file names, hashes and the command stay as they are
+    words = visible_words(book, skip_values_of=(manifest,))
+    leftovers = {w: where for w, where in words.items() if w not in ALLOWED_ASCII and w not in photo.name}
+    assert not leftovers, leftovers
+    wb = openpyxl.load_workbook(book)
+    assert wb.sheetnames[0] == zh["step_titles"]["overview"]
+    assert wb[wb.sheetnames[9]]["B10"].value == "圆形"        # the loss sheet's true label, in Chinese
+
+
+def test_every_language_has_every_text():
+    english = texts("en")
+
+    def keys(d, prefix=""):
+        return {prefix + k for k in d} | {x for k, v in d.items() if isinstance(v, dict) for x in keys(v, prefix + k + ".")}
+    import json
+    from xlcnn.resources import resource_dir
+    for path in (resource_dir("templates") / "texts").glob("*.json"):
+        own = json.loads(path.read_text(encoding="utf-8"))
+        assert keys(english) - keys(own) <= {"class_names"} | {k for k in keys(english) if k.startswith("class_names.")}, path.name
+
+
+def test_overview_has_the_photo_and_a_live_chart(tmp_path):
+    book = make_workbook(sample_photos()[0], tmp_path / "o.xlsx").path
+    ws = openpyxl.load_workbook(book)["Overview"]
+    assert len(ws._images) == 1 and len(ws._charts) == 1
+    assert any(isinstance(c.value, str) and c.value == "='8 Softmax'!B17" for row in ws.iter_rows() for c in row)
+
+
+def test_every_sheet_prints_fitted_with_header_and_footer(tmp_path):
+    book = make_workbook(sample_photos()[0], tmp_path / "p.xlsx").path
+    wb = openpyxl.load_workbook(book)
+    for ws in wb.worksheets:
+        if ws.sheet_state != "visible":
+            continue
+        assert ws.print_area and ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage
+        assert ws.oddFooter.center.text and "&P" in ws.oddFooter.center.text
+        assert ws.print_title_rows
+
+
+def test_manifest_rebuilds_the_workbook(tmp_path):
+    photo = sample_photos()[2]
+    book = make_workbook(photo, tmp_path / "m.xlsx", preset="two-blocks", seed=4).path
+    ws = openpyxl.load_workbook(book)["Manifest"]
+    entries = {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(3, 20) if ws.cell(r, 1).value}
+    assert entries["photo SHA-256"] and len(entries["photo SHA-256"]) == 64
+    assert entries["command to rebuild"] == f"xlcnn build {photo.name} -o m.xlsx --seed 4 --preset two-blocks --lang en"
+
+
+@pytest.mark.usefixtures("libreoffice")
+def test_moving_the_explained_cell_moves_the_worked_example(tmp_path):
+    result = make_workbook(sample_photos()[3], tmp_path / "explain.xlsx")
+    wb = openpyxl.load_workbook(result.path)
+    layout = plan_layout(*_layout_args(wb))
+    explain = layout.sheet("conv2d").blocks["explain"]
+    k, i, j = 3, 11, 17
+    ws = wb["3 Conv"]
+    for n, value in enumerate((k, i, j)):
+        row, col = explain["choose"].cell(n, 0)
+        ws.cell(row + 1, col + 1).value = value
+    wb.save(result.path)
+    report = verify_workbook(result.path)
+    assert report.ok, report.table()
+    assert any(c.stage == "3 Conv (explained)" and c.ok for c in report.checks)
+    values = openpyxl.load_workbook(recalculate([result.path], tmp_path / "out")[0], data_only=True)["3 Conv"]
+    pixels = openpyxl.load_workbook(result.path)["1 Input"]
+    window = explain["windows"][1]              # the green channel's window follows the chosen position
+    for u, v, row, col in window.cells():
+        source = layout.input.interior(1).cell(i - 1 + u, j - 1 + v)
+        assert values.cell(row + 1, col + 1).value == pixels.cell(source[0] + 1, source[1] + 1).value
+    result_cell, own_cell = explain["result"].cell(0, 0), explain["cell"].cell(0, 0)
+    assert values.cell(result_cell[0] + 1, result_cell[1] + 1).value == pytest.approx(
+        values.cell(own_cell[0] + 1, own_cell[1] + 1).value, abs=1e-12)
+    assert values.cell(explain["same"].row + 1, explain["same"].col + 1).value == "yes"
+
+
+def _layout_args(wb):
+    import json
+    meta = {row[0].value: json.loads(row[1].value) for row in wb["xlcnn"].iter_rows()}
+    from xlcnn.network import layer_from_dict
+    return ([layer_from_dict(d) for d in meta["architecture"]], tuple(meta["input_shape"]), meta["class_names"])
+
+
+@pytest.mark.usefixtures("libreoffice")
+def test_exercise_checks_answers_and_still_verifies(tmp_path):
+    result = make_workbook(sample_photos()[0], tmp_path / "ex.xlsx", exercise=True)
+    wb = openpyxl.load_workbook(result.path)
+    layout = plan_layout(*_layout_args(wb))
+    plan = layout.sheet("conv2d")
+    table = plan.blocks["explain"]["exercise"]
+    ws = wb[plan.name]
+    assert ws.protection.sheet
+    hidden = [c for row in ws.iter_rows() for c in row if c.number_format == '"?";"?";"?"']
+    assert len(hidden) == 2 and all(c.value.startswith("=") and c.protection.hidden for c in hidden)
+    # the first answer right, the second wrong
+    model_pass = forward_from(result.path)
+    ws.cell(table.row + 1, table.col + 2).value = float(model_pass[0])
+    ws.cell(table.row + 2, table.col + 2).value = float(model_pass[1]) + 1
+    wb.save(result.path)
+    assert verify_workbook(result.path).ok
+    values = openpyxl.load_workbook(recalculate([result.path], tmp_path / "out")[0], data_only=True)[plan.name]
+    assert values.cell(table.row + 1, table.col + 3).value == "right"
+    assert values.cell(table.row + 2, table.col + 3).value == "try again"
+
+
+def forward_from(path):
+    """The hidden cells' true values, read from a LibreOffice recalculation of the exercise book."""
+    tmp = path.parent / "truth"
+    copy = recalculate([path], tmp)[0]
+    ws = openpyxl.load_workbook(path)["3 Conv"]
+    values = openpyxl.load_workbook(copy, data_only=True)["3 Conv"]
+    hidden = [c.coordinate for row in ws.iter_rows() for c in row if c.number_format == '"?";"?";"?"']
+    shutil.rmtree(tmp)
+    return [values[coordinate].value for coordinate in hidden]
+
+
+@pytest.mark.usefixtures("libreoffice")
+@pytest.mark.parametrize("lang, footer", [("en", "Page 1 of"), ("zh", "第 1 页")])
+def test_handout_pdf(tmp_path, lang, footer):
+    book = make_workbook(sample_photos()[0], tmp_path / f"{lang}.xlsx", lang=lang).path
+    pdf = make_handout(book)
+    assert pdf == book.with_suffix(".pdf") and pdf.stat().st_size > 10_000
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+        assert footer in text
+        assert text.count("\f") >= 10          # one form feed per page
