@@ -20,7 +20,7 @@ def book(tmp_path, photo_array):
 
 def test_one_sheet_per_step_in_story_order(book):
     result, wb = book
-    assert result.sheets == NINE_STEPS
+    assert result.sheets == ["Overview"] + NINE_STEPS + ["Manifest"]
     assert wb.sheetnames == ["Overview"] + NINE_STEPS + ["Manifest", "xlcnn"]
     assert wb["xlcnn"].sheet_state == "hidden"
     assert wb.active.title == "Overview"
