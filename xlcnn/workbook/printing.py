@@ -15,12 +15,13 @@ from ..layout import MapStack
 POINTS_PER_CHAR = 5.6          # a column of width 1 is about one digit of Calibri 11
 ROW_POINTS = 15.0
 DEFAULT_WIDTH = 8.43
-A4_PRINTABLE = (540.0, 770.0)  # points inside 0.4" side and 0.6" top/bottom margins, portrait
+A4_PRINTABLE = (540.0, 770.0)
+CHART_ROWS = 16                # a 7.5 cm chart covers about this many rows  # points inside 0.4" side and 0.6" top/bottom margins, portrait
 
 
 def set_up_printing(ws, plan, texts):
     width_chars, last_col = _print_width(ws)
-    last_row = ws.max_row - 1
+    last_row = ws.max_row - 1 + CHART_ROWS * len(ws._charts)   # charts float below the last cell
     if last_row < 0:
         return
     ws.print_area = Block(ws.title, 0, 0, last_row + 1, last_col + 1).range()
