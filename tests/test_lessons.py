@@ -44,7 +44,7 @@ def test_lesson_switches_verify(tmp_path):
     assert "turned 180" in str(wb["2 Filters"]["O10"].value)
     assert wb["2 Filters"]["O11"].value == "=D13"          # the turned copy's corner is the filter's far corner
     assert openpyxl.load_workbook(books["gray"])["1 Input"]["B10"].value.startswith("gray")
-    assert openpyxl.load_workbook(books["until"]).sheetnames[-3:] == ["5 Pool", "6 Summary", "xlcnn"]
+    assert openpyxl.load_workbook(books["until"]).sheetnames[-4:] == ["5 Pool", "6 Summary", "Manifest", "xlcnn"]
 
 
 def random_architecture(rng):

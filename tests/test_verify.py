@@ -158,8 +158,9 @@ def test_wrong_stored_values_are_recalculated_and_reported(tmp_path):
     result = make_workbook(sample_photos()[0], tmp_path / "stale.xlsx")
     saved = recalculate([result.path], tmp_path / "saved")[0]   # a copy with stored values, as Calc saves it
     assert_passes(verify_workbook(saved))
-    _set_cached_value(saved, 3, "F20", "123.456")     # sheet 3 is '3 Conv'
-    _set_cached_value(saved, 9, "B16", "0")           # sheet 9 is '9 Loss': the loss
+    names = openpyxl.load_workbook(saved, read_only=True).sheetnames    # sheetN.xml follows the tab order
+    _set_cached_value(saved, names.index("3 Conv") + 1, "F20", "123.456")
+    _set_cached_value(saved, names.index("9 Loss") + 1, "B16", "0")    # the loss
     report = verify_workbook(saved)
     assert all(c.ok for c in report.checks), report.table()   # the recalculated numbers are right...
     assert not report.ok                                        # ...but the stale stored ones are reported

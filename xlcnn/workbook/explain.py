@@ -111,7 +111,10 @@ def _explain_conv(ctx, ws, plan, layer, source, blocks, texts, chosen):
     k, i, j = chosen
     filters = ctx.layout.sheet("filters", plan.layer).blocks
     s, d, f = layer.stride, layer.dilation, layer.kernel
-    labels = ctx.channel_labels(source.shape[0])
+    channels = source.shape[0]
+    # the first layer reads the photo's channels; deeper ones read the maps before them
+    labels = (ctx.channel_labels(channels) if source is ctx.layout.input
+              else [f"{texts['map']} {c + 1}" for c in range(channels)])
     for c, label in enumerate(labels):
         window, weights, products = blocks["windows"][c], blocks["weights"][c], blocks["products"][c]
         put_text(ws, window.row - 1, window.col, texts["window"].format(c=label), styles.LABEL_FONT)
