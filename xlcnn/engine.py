@@ -4,7 +4,7 @@ Internally everything runs on batches (N, C, H, W); ``forward`` wraps one pictur
 in a batch of one, so the workbook is checked by the same code that trains.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -84,20 +84,33 @@ def predict(model, pixels, batch_size=256):
                            for i in range(0, len(pixels), batch_size)])
 
 
-def loss_and_gradients(model, pixels, labels):
+def loss_and_gradients(model, pixels, labels, keep=None):
     """Mean cross-entropy of a batch and the gradient of every parameter.
 
     Returns (loss, grads, probabilities); grads[i] is {"weight": ..., "bias": ...}
-    for layers with parameters and {} otherwise.
+    for layers with parameters and {} otherwise. If ``keep`` is a list, keep[i] receives
+    the gradient of the loss with respect to the output of layer i (softmax's own entry
+    is the gradient of its input, the logits: p - y).
     """
     outputs = forward_batch(model, pixels)
     loss, dout = L.softmax_cross_entropy(outputs[-2], labels)
     grads = [{} for _ in model.layers]
+    upstream = [None] * len(model.layers)
+    upstream[-1] = dout
     # softmax and the loss are handled together above: start below the softmax layer
     for index in range(len(model.layers) - 2, -1, -1):
         layer, p, x = model.layers[index], model.params[index], outputs[index]
+        upstream[index] = dout
         dout, grads[index] = _backward_layer(layer, p, x, dout)
+    if keep is not None:
+        keep[:] = upstream
     return loss, grads, outputs[-1]
+
+
+def descent_step(model, grads, rate):
+    """A copy of ``model`` after one step of gradient descent: w <- w - rate * dL/dw."""
+    params = [{key: value - rate * g[key] for key, value in p.items()} for p, g in zip(model.params, grads)]
+    return replace(model, params=params)
 
 
 # ---------------------------------------------------------------- one layer at a time

@@ -19,7 +19,7 @@ STEP_TITLES = {
     "input": "Input", "filters": "Filters", "conv2d": "Conv", "relu": "ReLU", "leakyrelu": "Leaky ReLU",
     "sigmoid": "Sigmoid", "tanh": "Tanh", "maxpool2d": "Pool", "avgpool2d": "Avg Pool", "flatten": "Flatten",
     "dense": "Dense", "softmax": "Softmax", "loss": "Loss", "summary": "Summary", "overview": "Overview",
-    "manifest": "Manifest",
+    "manifest": "Manifest", "grad": "Grad", "descent": "Descent", "step_prefix": "S{n} ",
 }
 ACTIVATION_KINDS = ("relu", "leakyrelu", "sigmoid", "tanh")
 MAP_KINDS = ("conv2d", *ACTIVATION_KINDS, "maxpool2d", "avgpool2d")
@@ -72,6 +72,9 @@ class Layout:
     sheets: list
     shapes: list                     # output shape of every layer
     input_shape: tuple
+    passes: list = field(default_factory=list)      # forward passes after each descent step (Layout views)
+    gradients: list = field(default_factory=list)   # per step: {layer index: SheetPlan of its gradients}
+    descent: SheetPlan | None = None                # learning rate and the loss after each step
 
     def sheet(self, kind, layer=None):
         for plan in self.sheets:
@@ -86,6 +89,10 @@ class Layout:
                 return plan.blocks["output"]
         raise KeyError(layer)
 
+    def sheet_of(self, layer):
+        """The sheet that shows the output of ``model.layers[layer]``."""
+        return next(plan for plan in self.sheets if plan.layer == layer and "output" in plan.blocks)
+
     @property
     def input(self):
         return self.sheet("input").blocks["pixels"]
@@ -94,18 +101,35 @@ class Layout:
 # ---------------------------------------------------------------- public
 
 
-def plan_layout(layers, input_shape, class_names, titles=None):
+def plan_layout(layers, input_shape, class_names, titles=None, steps=0):
     """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W).
 
     A network that ends in softmax gets softmax and loss sheets; every network ends
-    with a summary sheet of shapes, parameters and receptive fields.
+    with a summary sheet of shapes, parameters and receptive fields. With ``steps`` > 0
+    the workbook also walks backwards (one gradient sheet per layer), takes that many
+    steps of gradient descent, and runs the forward pass again after each one.
     """
     classifier = is_classifier(layers)
     shapes = infer_shapes(layers, input_shape, classifier)
     titles = titles or STEP_TITLES
-    names = _SheetNames(layers, titles)
-    sheets = [_overview_sheet(titles["overview"], input_shape),
-              _input_sheet(names.next("input"), input_shape, _padding_after(layers, -1))]
+    input_plan = _input_sheet(_SheetNames(layers, titles).next("input"), input_shape, _padding_after(layers, -1))
+    first = _forward_sheets(layers, shapes, input_shape, class_names, titles, "", input_plan)
+    sheets = [_overview_sheet(titles["overview"], input_shape), input_plan, *first]
+    layout = Layout(sheets, shapes, tuple(input_shape))
+    if steps:
+        check_backprop(layers)
+        _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_plan, first, steps)
+    sheets.append(_summary_sheet(_SheetNames(layers, titles).skip(first).next("summary"), len(layers)))
+    sheets.append(_manifest_sheet(titles["manifest"]))
+    check_limits(layout)
+    return layout
+
+
+def _forward_sheets(layers, shapes, input_shape, class_names, titles, prefix, input_plan):
+    """The sheets of one forward pass, after the input sheet (which every pass shares)."""
+    names = _SheetNames(layers, titles, prefix)
+    names.next("input")
+    sheets = [input_plan]
     for index, (layer, shape) in enumerate(zip(layers, shapes)):
         pad = _padding_after(layers, index)
         in_shape = shapes[index - 1] if index else input_shape
@@ -124,13 +148,94 @@ def plan_layout(layers, input_shape, class_names, titles=None):
             sheets.append(_dense_sheet(names.next("dense"), index, in_shape[0], layer.units, rows_are_inputs))
         elif isinstance(layer, Softmax):
             sheets.append(_softmax_sheet(names.next("softmax"), index, len(class_names)))
-    if classifier:
+    if is_classifier(layers):
         sheets.append(_loss_sheet(names.next("loss"), len(class_names)))
-    sheets.append(_summary_sheet(names.next("summary"), len(layers)))
-    sheets.append(_manifest_sheet(titles["manifest"]))
-    layout = Layout(sheets, shapes, tuple(input_shape))
-    check_limits(layout)
-    return layout
+    return sheets[1:]
+
+
+def _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_plan, first, steps):
+    """Gradients of each pass, the descent sheet, then the forward pass on the new weights."""
+    current = first
+    for step in range(steps):
+        prefix = titles["step_prefix"].format(n=step) if step else ""
+        gradients = _gradient_sheets(layers, shapes, input_shape, current, titles, prefix)
+        layout.gradients.append(gradients)
+        layout.sheets.extend(sorted(gradients.values(), key=lambda plan: -plan.layer))
+        if step == 0:
+            layout.descent = _descent_sheet(titles["descent"], steps)
+            layout.sheets.append(layout.descent)
+        current = _forward_sheets(layers, shapes, input_shape, class_names, titles,
+                                  titles["step_prefix"].format(n=step + 1), input_plan)
+        layout.passes.append(Layout([input_plan, *current], shapes, tuple(input_shape)))
+        layout.sheets.extend(current)
+
+
+def check_backprop(layers):
+    """The layers whose gradients the workbook can write as plain formulas."""
+    dense = [i for i, layer in enumerate(layers) if isinstance(layer, Dense)]
+    if not is_classifier(layers) or len(dense) != 1:
+        raise ShapeError("--backprop needs a classifier with exactly one dense layer (the last one)")
+    flatten = next((i for i, layer in enumerate(layers) if isinstance(layer, Flatten)), None)
+    if flatten is None or tuple(type(layer) for layer in layers[flatten + 1:]) != (Dense, Softmax):
+        raise ShapeError("--backprop needs the network to end flatten -> dense -> softmax")
+    for number, layer in enumerate(layers, start=1):
+        if isinstance(layer, Conv2D) and layer.stride != 1:
+            raise ShapeError(f"--backprop: layer {number} has stride {layer.stride}; gradients are written for stride 1")
+        if isinstance(layer, POOLS) and layer.step != layer.size:
+            raise ShapeError(f"--backprop: layer {number} pools {layer.size}x{layer.size} with stride {layer.step}; "
+                             "gradients are written for windows that do not overlap (stride = size)")
+
+
+def _gradient_sheets(layers, shapes, input_shape, forward, titles, prefix):
+    """One sheet per layer below softmax: the gradient of the loss for the layer's input and weights."""
+    plans = {}
+    by_layer = {plan.layer: plan for plan in forward if plan.layer is not None and plan.kind != "filters"}
+    for index in range(len(layers) - 2, -1, -1):
+        layer = layers[index]
+        in_shape = shapes[index - 1] if index else input_shape
+        name = f"{prefix}{titles['grad']} {by_layer[index].name[len(prefix):]}"[:31]
+        before = layers[index - 1] if index else None
+        pad = before.span - 1 if isinstance(before, Conv2D) and index - 1 > 0 else 0
+        top = HEADER_ROWS + 1
+        if isinstance(layer, Dense):
+            units, inputs = layer.units, in_shape[0]
+            blocks = {"upstream": Block(name, top, FIRST_COL, 1, units), "bias": Block(name, top + 1, FIRST_COL, 1, units),
+                      "weight": Block(name, top + 4, FIRST_COL, inputs, units),
+                      "input": Block(name, top + 4, FIRST_COL + units + 1, inputs, 1)}
+        elif isinstance(layer, Conv2D):
+            blocks = _conv_gradient_blocks(name, layer, in_shape, index, pad)
+        else:
+            blocks = {"input": _stack(name, top, *in_shape, pad)}
+        plans[index] = SheetPlan(name, "grad", index, blocks)
+    return plans
+
+
+def _conv_gradient_blocks(name, layer, in_shape, index, pad):
+    """Filter and bias gradients in the filters sheet's arrangement; below them the input's gradient."""
+    channels, f, span = in_shape[0], layer.kernel, layer.span
+    weights, biases, back = [], [], []
+    row = HEADER_ROWS + 1
+    for _ in range(layer.filters):
+        weights.append(tuple(Block(name, row + 1, FIRST_COL + c * (f + GAP), f, f) for c in range(channels)))
+        biases.append(Block(name, row + 1, FIRST_COL + channels * (f + GAP), 1, 1))
+        if index:
+            col = FIRST_COL + channels * (f + GAP) + 2
+            back.append(tuple(Block(name, row + 1, col + c * (span + GAP), span, span) for c in range(channels)))
+        row += 1 + max(f, span if index else 0) + GAP
+    blocks = {"weight": tuple(weights), "bias": tuple(biases)}
+    if index:
+        blocks["back_kernels"] = tuple(back)
+        blocks["input"] = _stack(name, row + 1, *in_shape, pad)
+    return blocks
+
+
+def _descent_sheet(name, steps):
+    top = HEADER_ROWS + 1
+    return SheetPlan(name, "descent", None, {
+        "rate": Block(name, top, FIRST_COL + 1, 1, 1),
+        "losses": Block(name, top + 3, FIRST_COL, steps + 1, 1),
+        "chart": Block(name, top + steps + 6, 0, 1, 1),
+    })
 
 
 def check_limits(layout):
@@ -164,8 +269,8 @@ def _all_blocks(value):
 class _SheetNames:
     """"1 Input", "2 Filters", "3 Conv", ...; a number is added when a kind repeats."""
 
-    def __init__(self, layers, titles):
-        self.titles = titles
+    def __init__(self, layers, titles, prefix=""):
+        self.titles, self.prefix = titles, prefix
         self.total = {kind: 0 for kind in STEP_TITLES}
         for layer in layers:
             self.total[layer.kind] += 1
@@ -178,7 +283,12 @@ class _SheetNames:
         self.step += 1
         self.seen[kind] += 1
         suffix = f" {self.seen[kind]}" if self.total.get(kind, 0) > 1 else ""
-        return f"{self.step} {self.titles[kind]}{suffix}"
+        return f"{self.prefix}{self.step} {self.titles[kind]}{suffix}"
+
+    def skip(self, sheets):
+        """Count ``sheets`` (planned elsewhere) as already named."""
+        self.step += 1 + len(sheets)
+        return self
 
 
 # ---------------------------------------------------------------- one planner per sheet kind

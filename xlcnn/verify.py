@@ -15,7 +15,7 @@ import numpy as np
 from openpyxl import load_workbook
 
 from .cells import sheet_ref
-from .engine import forward
+from .engine import descent_step, forward, loss_and_gradients
 from .errors import WorkbookError
 from .layers import effective_kernel
 from .layout import MAP_KINDS, SUMMARY_COLUMNS, plan_layout
@@ -105,6 +105,7 @@ class _Book:
     label: int
     formulas: dict      # sheet -> grid of raw cell contents (formula text or constants)
     cached: dict        # sheet -> grid of stored values (None where nothing is stored)
+    learning_rate: float = 0.0
 
 
 def _read_grids(path, data_only):
@@ -136,7 +137,7 @@ def _read_book(path):
         raise WorkbookError(f"{path}: not a workbook written by xlcnn (no '{META_SHEET}' sheet)")
     meta = read_meta(formulas[META_SHEET], path)
     titles = load_texts(meta.get("lang", "en"))["step_titles"]
-    layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles)
+    layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0))
     missing = [plan.name for plan in layout.sheets if plan.name not in formulas]
     if missing:
         raise WorkbookError(f"{path}: sheet {missing[0]!r} is missing; rebuild the workbook")
@@ -144,7 +145,8 @@ def _read_book(path):
     cached = _read_grids(path, data_only=True) if _has_stored_results(path) else {}
     reader = _Reader(path, formulas)
     model, pixels, label = _model_from_book(reader, layout, meta)
-    return _Book(layout, model, pixels, label, formulas, cached)
+    rate = reader.number(layout.descent.blocks["rate"]) if layout.descent is not None else 0.0
+    return _Book(layout, model, pixels, label, formulas, cached, rate)
 
 
 _STORED_RESULT = re.compile(rb"</f><v>[^<]")
@@ -215,22 +217,17 @@ def _model_from_book(reader, layout, meta):
 
 def _compare(path, book, values):
     report = Report(path)
-    reference = forward(book.model, book.pixels, book.label)
-    layout = book.layout
-    for plan in layout.sheets:
-        if plan.kind == "filters" and plan.blocks["effective"] is not plan.blocks["weight"]:
-            layer = book.model.layers[plan.layer]
-            kernels = effective_kernel(book.model.params[plan.layer]["weight"], layer.dilation, layer.flip)
-            blocks = [block for slices in plan.blocks["effective"] for block in slices]
-            report.checks.append(_check_blocks(f"{plan.name} (as used)", blocks, kernels, values))
-        if plan.kind in LAYER_KINDS:
-            stage = reference.stages[plan.layer].output
-            report.checks.append(_check_blocks(plan.name, _output_blocks(plan.blocks["output"]), stage, values))
-    for plan in layout.sheets:
-        if "explain" in plan.blocks:
-            report.checks.append(_check_explain(book, plan, reference, values))
-    if book.model.classifier:
-        _compare_classifier(report, book, reference, values)
+    layout, model = book.layout, book.model
+    losses = []
+    for step, view in enumerate([layout, *layout.passes]):
+        reference = forward(model, book.pixels, book.label)
+        _compare_pass(report, book, view, _pass_sheets(layout, step), model, reference, values, step)
+        losses.append(reference.loss)
+        if step < len(layout.gradients):
+            model = _compare_gradients(report, book, view, step, model, values)
+    if layout.descent is not None:
+        report.checks.append(_check_blocks(layout.descent.name, [layout.descent.blocks["losses"]],
+                                           np.array(losses), values))
     report.checks.append(_check_summary(book, values))
     report.problems.extend(_error_cells(values))
     report.problems.extend(_not_formulas(book))
@@ -238,9 +235,70 @@ def _compare(path, book, values):
     return report
 
 
-def _compare_classifier(report, book, reference, values):
-    softmax = book.layout.sheet("softmax").blocks
-    loss = book.layout.sheet("loss").blocks
+def _pass_sheets(layout, step):
+    """The sheets of forward pass ``step`` (0: the first pass, written before any gradient)."""
+    if step:
+        return layout.passes[step - 1].sheets[1:]
+    later = {id(plan) for view in layout.passes for plan in view.sheets[1:]}
+    return [plan for plan in layout.sheets if id(plan) not in later]
+
+
+def _compare_pass(report, book, view, sheets, model, reference, values, step):
+    """Every stage of one forward pass; in a later pass also its new weights."""
+    for plan in sheets:
+        if plan.kind == "filters":
+            layer, weight = model.layers[plan.layer], model.params[plan.layer]["weight"]
+            if step:
+                blocks = [block for slices in plan.blocks["weight"] for block in slices]
+                report.checks.append(_check_blocks(plan.name, blocks + list(plan.blocks["bias"]),
+                                                   np.concatenate([weight.reshape(-1),
+                                                                   model.params[plan.layer]["bias"]]), values))
+            if plan.blocks["effective"] is not plan.blocks["weight"]:
+                blocks = [block for slices in plan.blocks["effective"] for block in slices]
+                report.checks.append(_check_blocks(f"{plan.name} (as used)", blocks,
+                                                   effective_kernel(weight, layer.dilation, layer.flip), values))
+        if plan.kind == "dense" and step:
+            p = model.params[plan.layer]
+            weight = p["weight"].T if plan.blocks["rows_are_inputs"] else p["weight"]
+            report.checks.append(_check_blocks(f"{plan.name} (weights)", [plan.blocks["weight"], plan.blocks["bias"]],
+                                               np.concatenate([weight.reshape(-1), p["bias"]]), values))
+        if plan.kind in LAYER_KINDS:
+            stage = reference.stages[plan.layer].output
+            report.checks.append(_check_blocks(plan.name, _output_blocks(plan.blocks["output"]), stage, values))
+        if "explain" in plan.blocks:
+            report.checks.append(_check_explain(book, plan, reference, values))
+    if model.classifier:
+        _compare_classifier(report, book, view, model, reference, values, step)
+
+
+def _compare_gradients(report, book, view, step, model, values):
+    """Every gradient sheet of one pass against the engine's backward pass; returns the next model."""
+    upstream = []
+    _, grads, _ = loss_and_gradients(model, book.pixels[None], np.array([book.label]), upstream)
+    for index, plan in sorted(book.layout.gradients[step].items(), reverse=True):
+        b, layer = plan.blocks, model.layers[index]
+        checks = []
+        if isinstance(layer, Dense):
+            checks += [([b["upstream"]], upstream[-1][0]), ([b["bias"]], grads[index]["bias"]),
+                       ([b["weight"]], grads[index]["weight"].T)]
+        elif isinstance(layer, Conv2D):
+            checks += [([s for slices in b["weight"] for s in slices], grads[index]["weight"]),
+                       (list(b["bias"]), grads[index]["bias"])]
+            if "back_kernels" in b:
+                turned = effective_kernel(model.params[index]["weight"], layer.dilation, layer.flip)[..., ::-1, ::-1]
+                checks.append(([s for kernels in b["back_kernels"] for s in kernels], turned))
+        if "input" in b:
+            checks.append((_output_blocks(b["input"]), upstream[index - 1][0]))
+        blocks = [block for group, _ in checks for block in group]
+        expected = np.concatenate([np.asarray(array, dtype=float).reshape(-1) for _, array in checks])
+        report.checks.append(_check_blocks(plan.name, blocks, expected, values))
+    return descent_step(model, grads, book.learning_rate)
+
+
+def _compare_classifier(report, book, view, model, reference, values, step):
+    softmax = view.sheet("softmax").blocks
+    loss = view.sheet("loss").blocks
+    prefix = f"{view.sheet('softmax').name.split()[0]} " if step else ""
     z = reference.logits
     shifted = z - z.max()
     expected = {
@@ -254,9 +312,11 @@ def _compare_classifier(report, book, reference, values):
         "loss": (loss["loss"], reference.loss),
     }
     for stage, (block, array) in expected.items():
-        report.checks.append(_check_blocks(stage, [block], np.atleast_1d(array), values))
-    report.checks.append(_check_prediction(softmax["prediction"], book.model.class_names[reference.prediction], values))
-    report.prediction = book.model.class_names[reference.prediction]
+        report.checks.append(_check_blocks(prefix + stage, [block], np.atleast_1d(array), values))
+    report.checks.append(_check_prediction(softmax["prediction"], model.class_names[reference.prediction], values))
+    if step:
+        return
+    report.prediction = model.class_names[reference.prediction]
     report.loss = reference.loss
     overview = book.layout.sheet("overview").blocks
     report.checks.append(_check_blocks("overview", [overview["confidence_value"], overview["loss_value"]],

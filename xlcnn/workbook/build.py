@@ -23,6 +23,7 @@ from .meta import write_meta
 from ..engine import forward
 from .exercise import add_exercises
 from .explain import highlight_receptive_field
+from .gradients import write_descent, write_gradients
 from .overview import write_manifest, write_overview
 from .printing import set_up_printing
 from .summary import write_summary
@@ -52,13 +53,14 @@ class BuildResult:
 
 
 def build_workbook(model, image, out_path, label=None, source=None, seed=None, lang="en", model_name=None,
-                   description="", options=None, exercise=False):
+                   description="", options=None, exercise=False, steps=0, learning_rate=0.1):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
 
     ``label`` is a class name (default: the first class). ``source`` is the photo's
     path, recorded with its SHA-256; ``model_name`` names the model in the workbook and
     ``description`` (a preset's paragraph) opens the summary sheet. ``options`` (the
     build options and the command that rebuilds the workbook) go on the manifest.
+    ``steps`` > 0 adds backpropagation and that many gradient-descent steps at ``learning_rate``.
     Returns a BuildResult.
     """
     pixels = np.asarray(image)
@@ -68,20 +70,24 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     texts = load_texts(lang)
     # class names are shown (and verified) in the workbook's language
     model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
-    layout = plan_layout(model.layers, pixels.shape, model.class_names, texts["step_titles"])
+    layout = plan_layout(model.layers, pixels.shape, model.class_names, texts["step_titles"], steps)
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
                   description=description or "")
     source_entries = _source_entries(source, seed)
     ctx.source_name = source_entries.get("source")
     ctx.photo = thumbnail(source, pixels)
     ctx.manifest = manifest_entries(ctx, lang, source_entries, options or {}, exercise)
+    ctx.learning_rate = learning_rate
     wb = Workbook()
     wb.remove(wb.active)
     for plan in layout.sheets:  # every sheet exists before any is written: the overview's chart reads ahead
         wb.create_sheet(plan.name)
+    first_pass = {id(plan) for plan in layout.sheets} - {id(p) for v in layout.passes for p in v.sheets[1:]}
     for plan in layout.sheets:
-        WRITERS[plan.kind](ctx, wb[plan.name], plan)
-    if model.layers[0].kind == "conv2d":
+        if id(plan) in first_pass and plan.kind in WRITERS:
+            WRITERS[plan.kind](ctx, wb[plan.name], plan)
+    ctx.formulas += write_learning(ctx, wb, layout)
+    if model.layers[0].kind == "conv2d":   # outlines follow the first pass's worked example
         conv = layout.sheet("conv2d", 0)
         highlight_receptive_field(ctx, wb[layout.sheet("input").name], wb[layout.sheet("filters", 0).name],
                                   conv, model.layers[0])
@@ -90,7 +96,7 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     _define_names(wb, layout)
     for plan in layout.sheets:
         set_up_printing(wb[plan.name], plan, texts["print"])
-    write_meta(wb, model, pixels.shape, {"lang": lang, "model": ctx.model_name, **source_entries})
+    write_meta(wb, model, pixels.shape, {"lang": lang, "steps": steps, "model": ctx.model_name, **source_entries})
     wb.active = 0
     path = save_atomically(wb, out_path)
     label_name = model.class_names[label_index] if model.classifier else None
@@ -108,6 +114,8 @@ def _label_index(model, label):
 def _define_names(wb, layout):
     """Workbook-level names for the key results, so formulas and readers can use them."""
     names = {"input_scale": layout.sheet("input").blocks["scale"]}
+    if layout.descent is not None:
+        names["learning_rate"] = layout.descent.blocks["rate"]
     if any(plan.kind == "loss" for plan in layout.sheets):
         softmax = layout.sheet("softmax").blocks
         loss = layout.sheet("loss").blocks
@@ -118,6 +126,27 @@ def _define_names(wb, layout):
         })
     for name, block in names.items():
         wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))
+
+
+def write_learning(ctx, wb, layout):
+    """Gradient sheets, the descent sheet and every later forward pass; returns the formulas written."""
+    if layout.descent is None:
+        return 0
+    passes = [layout, *layout.passes]
+    count = 0
+    for step, gradients in enumerate(layout.gradients):
+        forward = passes[step]
+        grad_ctx = replace(ctx, layout=forward, step=step, formulas=0)
+        for plan in gradients.values():
+            write_gradients(grad_ctx, wb[plan.name], plan, forward, gradients)
+        later = replace(ctx, layout=passes[step + 1], step=step + 1, previous=forward,
+                        previous_gradients=gradients, formulas=0)
+        for plan in passes[step + 1].sheets[1:]:
+            WRITERS[plan.kind](later, wb[plan.name], plan)
+        count += grad_ctx.formulas + later.formulas
+    descent_ctx = replace(ctx, formulas=0)
+    write_descent(descent_ctx, wb[layout.descent.name], layout.descent, passes)
+    return count + descent_ctx.formulas
 
 
 def _model_name(name, texts):

@@ -4,7 +4,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import formulas
 from . import styles
-from .common import (add_scale, freeze_below, put_formula, put_text, put_value, set_widths,
+from .common import (put_parameter, add_scale, freeze_below, put_formula, put_text, put_value, set_widths,
                      step_number, write_header, write_notice)
 from ..layout import HEADER_ROWS
 from .explain import explain_dense
@@ -57,15 +57,18 @@ def write_dense(ctx, ws, plan):
     scale = ctx.scale_for(plan.layer)
     for n in range(units):
         put_text(ws, *b["units"].item(n).cell(0, 0), names[n], styles.LABEL_FONT)
-        put_value(ws, *b["bias"].item(n).cell(0, 0), float(p["bias"][n]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+        put_parameter(ctx, ws, b["bias"].item(n), p["bias"][n], styles.WEIGHT_FORMAT,
+                      ctx.new_weight("dense", plan.layer, lambda blocks, n=n: blocks["bias"].item(n)))
         weights = b["weight"].sub(0, n, inputs, 1) if across else b["weight"].sub(n, 0, 1, inputs)
         formula = formulas.dense_forward(source, weights, b["bias"].item(n), scale)
         put_formula(ctx, ws, b["output"].item(n), formula, styles.VALUE_FORMAT)
     for i in range(inputs):
         put_text(ws, *b["weight_labels"].item(i).cell(0, 0), texts["input_label"].format(i=i + 1))
         for n in range(units):
-            row, col = b["weight"].cell(i, n) if across else b["weight"].cell(n, i)
-            put_value(ws, row, col, float(p["weight"][n, i]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+            cell = b["weight"].sub(i, n, 1, 1) if across else b["weight"].sub(n, i, 1, 1)
+            pick = (lambda blocks, i=i, n=n: blocks["weight"].sub(i, n, 1, 1))   # gradients: across layout only
+            put_parameter(ctx, ws, cell, p["weight"][n, i], styles.WEIGHT_FORMAT,
+                          ctx.new_weight("dense", plan.layer, pick))
     add_scale(ws, b["weight"], styles.diverging_scale())
     add_scale(ws, b["output"], styles.diverging_scale())
     if "explain" in b:
@@ -140,12 +143,17 @@ def write_loss(ctx, ws, plan):
     write_header(ws, texts["title"], texts["lines"], {"step": step_number(plan.name)})
     label_cell = b["true_label"]
     put_text(ws, label_cell.row, 0, texts["true_label"], styles.LABEL_FONT)
-    put_text(ws, label_cell.row, label_cell.col, ctx.model.class_names[ctx.label],
-             styles.RESULT_FONT).fill = styles.PARAM_FILL
+    if ctx.step:   # a later pass follows the label chosen on the first loss sheet
+        base_label = ctx.previous.sheet("loss").blocks["true_label"]
+        put_formula(ctx, ws, label_cell, f"={base_label.ref()}").font = styles.RESULT_FONT
+    else:
+        put_text(ws, label_cell.row, label_cell.col, ctx.model.class_names[ctx.label],
+                 styles.RESULT_FONT).fill = styles.PARAM_FILL
     choice = DataValidation(type="list", formula1=b["classes"].range(absolute=True), allow_blank=False,
                             showErrorMessage=True, errorTitle="xlcnn", error="Pick one of the class names.")
-    choice.add(label_cell.range())
-    ws.add_data_validation(choice)
+    if not ctx.step:
+        choice.add(label_cell.range())
+        ws.add_data_validation(choice)
     for key, label in (("classes", "class_label"), ("one_hot", "one_hot_label"),
                        ("log_probability", "log_probability_label"), ("loss", "loss_label")):
         put_text(ws, b[key].row, 0, texts[label], styles.LABEL_FONT)

@@ -25,6 +25,21 @@ class Context:
     source_name: str | None = None
     photo: object = None           # a PIL thumbnail for the overview
     manifest: dict = field(default_factory=dict)
+    step: int = 0                  # 0: the first forward pass; n: the pass after n descent steps
+    previous: object = None        # for a later pass: the Layout of the pass before it ...
+    previous_gradients: dict = None   # ... and its gradient sheets, {layer: SheetPlan}
+    learning_rate: float = 0.1
+
+    def new_weight(self, kind, layer, pick):
+        """For a later pass, the formula "old - rate x gradient" of one parameter cell, else None.
+
+        ``pick(blocks)`` selects the same cell from the old parameter blocks and the gradient's.
+        """
+        if self.previous is None:
+            return None
+        old = pick(self.previous.sheet(kind, layer).blocks)
+        gradient = pick(self.previous_gradients[layer].blocks)
+        return f"={old.ref()}-learning_rate*{gradient.ref()}"
     formulas: int = 0              # counted as they are written
     notes: dict = field(default_factory=dict)
 
@@ -53,6 +68,13 @@ def put_text(ws, row, col, text, font=None):
     if font is not None:
         cell.font = font
     return cell
+
+
+def put_parameter(ctx, ws, block, value, number_format, formula):
+    """A weight: a constant the student may edit, or (in a later pass) its descent-step formula."""
+    if formula is None:
+        return put_value(ws, block.row, block.col, float(value), number_format, styles.PARAM_FILL)
+    return put_formula(ctx, ws, block, formula, number_format)
 
 
 def put_value(ws, row, col, value, number_format=None, fill=None):
@@ -106,6 +128,8 @@ def notice_text(ctx):
 def write_notice(ctx, ws, row):
     """The trained/untrained notice, so nobody mistakes random weights for a trained model."""
     text, font = notice_text(ctx)
+    if ctx.step:
+        text, font = ctx.texts["step_notice"].format(n=ctx.step), styles.NOTICE_FONT
     put_text(ws, row, 0, text, font)
 
 
@@ -124,7 +148,8 @@ def describe_layer(layer, texts):
 
 
 def step_number(sheet_name):
-    return int(sheet_name.split(" ", 1)[0])
+    """The step number in "3 Conv" or "S1 3 Conv" (a later pass keeps its step numbers)."""
+    return int(next(word for word in sheet_name.split() if word.isdigit()))
 
 
 def set_widths(ws, first_col, count, width):

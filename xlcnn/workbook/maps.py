@@ -7,7 +7,7 @@ from ..layout import ACTIVATION_KINDS, HEADER_ROWS
 from ..network import POOLS, Conv2D, Flatten, LeakyReLU
 from . import styles
 from .explain import explain_maps
-from .common import (add_scale, freeze_below, merge, put_formula, put_text, put_value, set_widths,
+from .common import (add_scale, freeze_below, merge, put_parameter, put_formula, put_text, put_value, set_widths,
                      step_number, write_header, write_notice)
 
 
@@ -90,10 +90,13 @@ def write_filters(ctx, ws, plan):
         put_text(ws, slices[0].row - 1, 0, texts["filter_label"].format(k=k + 1), styles.LABEL_FONT)
         for c, block in enumerate(slices):
             put_text(ws, block.row - 1, block.col, texts["slice_label"].format(c=c + 1))
-            for u, v, row, col in block.cells():
-                put_value(ws, row, col, float(p["weight"][k, c, u, v]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+            for u, v, _, _ in block.cells():
+                pick = (lambda blocks, k=k, c=c, u=u, v=v: blocks["weight"][k][c].sub(u, v, 1, 1))
+                put_parameter(ctx, ws, block.sub(u, v, 1, 1), p["weight"][k, c, u, v], styles.WEIGHT_FORMAT,
+                              ctx.new_weight("filters", plan.layer, pick))
         put_text(ws, bias.row - 1, bias.col, texts["bias_label"])
-        put_value(ws, bias.row, bias.col, float(p["bias"][k]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+        put_parameter(ctx, ws, bias, p["bias"][k], styles.WEIGHT_FORMAT,
+                      ctx.new_weight("filters", plan.layer, lambda blocks, k=k: blocks["bias"][k]))
         add_scale(ws, slices, styles.diverging_scale())
     last = plan.blocks["bias"][0]
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)

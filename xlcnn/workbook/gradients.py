@@ -1,0 +1,226 @@
+"""Backpropagation as formulas: one sheet per layer, walking back from the loss.
+
+Each gradient sheet holds the gradient of the loss for the layer's input (what the
+layer before it needs) and, for conv and dense layers, for its weights and biases.
+Every cell is a formula of the forward sheets and of the gradient sheet after it.
+"""
+
+from openpyxl.chart import LineChart, Reference
+
+from ..cells import openpyxl_cell
+from ..network import AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, Sigmoid, Tanh
+from . import styles
+from .common import add_scale, freeze_below, put_formula, put_text, put_value, set_widths
+
+
+def write_gradients(ctx, ws, plan, forward, gradients):
+    """The gradient sheet of layer ``plan.layer``; ``forward`` is the pass it differentiates."""
+    layer = ctx.model.layers[plan.layer]
+    texts = ctx.texts["gradients"]
+    kind = "conv2d" if isinstance(layer, Conv2D) else "dense" if isinstance(layer, Dense) else (
+        "flatten" if isinstance(layer, Flatten) else "pool" if isinstance(layer, MaxPool2D) else "activation")
+    put_text(ws, 0, 0, texts["title"].format(sheet=forward.sheet_of(plan.layer).name), styles.TITLE_FONT)
+    if ctx.step:
+        put_text(ws, len(texts[kind]) + 2, 0, ctx.texts["step_notice"].format(n=ctx.step), styles.TEXT_FONT)
+    for n, line in enumerate(texts[kind], start=1):
+        put_text(ws, n, 0, line, styles.TEXT_FONT)
+    upstream = gradients[plan.layer + 1].blocks["input"] if plan.layer + 1 in gradients else None
+    {"conv2d": _conv, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation}[kind](
+        ctx, ws, plan, layer, forward, upstream, texts)
+    freeze_below(ws, 1)
+
+
+def _dense(ctx, ws, plan, layer, forward, upstream, texts):
+    """dL/dz = p - y; dL/dW = x * dz; dL/db = dz; dL/dx = sum over outputs of W * dz."""
+    b = plan.blocks
+    softmax, loss = forward.sheet("softmax").blocks, forward.sheet("loss").blocks
+    dense = forward.sheet("dense", plan.layer).blocks
+    source = forward.output_of(plan.layer - 1)
+    for key, block in (("upstream", b["upstream"]), ("bias", b["bias"])):
+        put_text(ws, block.row, 0, texts[f"dense_{key}"], styles.LABEL_FONT)
+    put_text(ws, b["weight"].row - 1, 0, texts["dense_weight"], styles.LABEL_FONT)
+    put_text(ws, b["input"].row - 1, b["input"].col, texts["dense_input"], styles.LABEL_FONT)
+    units = b["upstream"].width
+    for n in range(units):
+        put_formula(ctx, ws, b["upstream"].item(n),
+                    f"={softmax['probability'].item(n).ref()}-{loss['one_hot'].item(n).ref()}", styles.PROB_FORMAT)
+        put_formula(ctx, ws, b["bias"].item(n), f"={b['upstream'].item(n).ref()}", styles.PROB_FORMAT)
+    up_row = b["upstream"].range_ref(absolute=True)
+    for i in range(b["weight"].height):
+        x = source.item(i).ref()
+        for n in range(units):
+            put_formula(ctx, ws, b["weight"].sub(i, n, 1, 1), f"={x}*{b['upstream'].item(n).ref(absolute=True)}",
+                        styles.GRAD_FORMAT)
+        weights = dense["weight"].sub(i, 0, 1, units).range_ref(absolute=True)
+        put_formula(ctx, ws, b["input"].item(i), f"=SUMPRODUCT({weights},{up_row})", styles.GRAD_FORMAT)
+    add_scale(ws, b["weight"], styles.diverging_scale())
+    add_scale(ws, b["input"], styles.diverging_scale())
+    set_widths(ws, 0, 1, styles.LABEL_WIDTH)
+    set_widths(ws, 1, units + 2, 11)
+
+
+def _flatten(ctx, ws, plan, layer, forward, upstream, texts):
+    """Un-flattening: each map cell takes back the gradient of its position in the column."""
+    stack = plan.blocks["input"]
+    _, height, width = stack.shape
+    for c in range(stack.shape[0]):
+        _map_label(ws, stack, c, texts)
+        for i, j, _, _ in stack.interior(c).cells():
+            put_formula(ctx, ws, stack.interior(c).sub(i, j, 1, 1),
+                        f"={upstream.item(c * height * width + i * width + j).ref()}", styles.GRAD_FORMAT)
+    _finish_maps(ws, stack)
+
+
+def _pool(ctx, ws, plan, layer, forward, upstream, texts):
+    """Max pooling routes each window's gradient to its first largest cell; averaging shares it out."""
+    stack, size = plan.blocks["input"], layer.size
+    source = forward.output_of(plan.layer - 1) if plan.layer else forward.input
+    h_out, w_out = upstream.shape[1:]
+    for c in range(stack.shape[0]):
+        _map_label(ws, stack, c, texts)
+        inner, x_map = stack.interior(c), source.interior(c)
+        for r, s, _, _ in inner.cells():
+            i, j = r // size, s // size
+            target = inner.sub(r, s, 1, 1)
+            if i >= h_out or j >= w_out:        # rows and columns no window reaches
+                put_value(ws, target.row, target.col, 0)
+                continue
+            up = upstream.interior(c).sub(i, j, 1, 1).ref()
+            if isinstance(layer, AvgPool2D):
+                put_formula(ctx, ws, target, f"={up}/{size * size}", styles.GRAD_FORMAT)
+                continue
+            window = x_map.sub(i * size, j * size, size, size).range_ref()
+            earlier = []
+            if r > i * size:
+                earlier.append(x_map.sub(i * size, j * size, r - i * size, size).range_ref())
+            if s > j * size:
+                earlier.append(x_map.sub(r, j * size, 1, s - j * size).range_ref())
+            first = "+".join(f"COUNTIF({e},MAX({window}))" for e in earlier) or "0"
+            x = x_map.sub(r, s, 1, 1).ref()
+            put_formula(ctx, ws, target, f"=IF(AND({x}=MAX({window}),{first}=0),{up},0)", styles.GRAD_FORMAT)
+    _finish_maps(ws, stack)
+
+
+def _activation(ctx, ws, plan, layer, forward, upstream, texts):
+    """The gate: the upstream gradient times the activation's slope at its input."""
+    stack = plan.blocks["input"]
+    source = forward.output_of(plan.layer - 1) if plan.layer else forward.input
+    output = forward.output_of(plan.layer)
+    for c in range(stack.shape[0]):
+        _map_label(ws, stack, c, texts)
+        for r, s, _, _ in stack.interior(c).cells():
+            up = upstream.interior(c).sub(r, s, 1, 1).ref()
+            x = source.interior(c).sub(r, s, 1, 1).ref()
+            y = output.interior(c).sub(r, s, 1, 1).ref()
+            if isinstance(layer, LeakyReLU):
+                formula = f"=IF({x}>0,{up},{layer.alpha!r}*{up})"
+            elif isinstance(layer, Sigmoid):
+                formula = f"={up}*{y}*(1-{y})"
+            elif isinstance(layer, Tanh):
+                formula = f"={up}*(1-{y}^2)"
+            else:
+                formula = f"=IF({x}>0,{up},0)"
+            put_formula(ctx, ws, stack.interior(c).sub(r, s, 1, 1), formula, styles.GRAD_FORMAT)
+    _finish_maps(ws, stack)
+
+
+def _conv(ctx, ws, plan, layer, forward, upstream, texts):
+    """dL/dw = sum over positions of input window x upstream gradient; dL/db = sum of the upstream map;
+    dL/dx = the upstream maps (zero-padded) slid under the kernels turned 180 degrees."""
+    b = plan.blocks
+    source = forward.output_of(plan.layer - 1) if plan.layer else forward.input
+    filters = forward.sheet("filters", plan.layer).blocks
+    scale = ctx.scale_for(plan.layer)
+    f, d, span = layer.kernel, layer.dilation, layer.span
+    _, h_out, w_out = upstream.shape
+    for k, (slices, bias) in enumerate(zip(b["weight"], b["bias"])):
+        put_text(ws, slices[0].row - 1, 0, texts["filter"].format(k=k + 1), styles.LABEL_FONT)
+        up = upstream.interior(k).range_ref()
+        for c, block in enumerate(slices):
+            for u, v, _, _ in block.cells():
+                a, e = ((f - 1 - u) * d, (f - 1 - v) * d) if layer.flip else (u * d, v * d)
+                window = source.maps[c].sub(a, e, h_out, w_out).range_ref()
+                formula = f"=SUMPRODUCT({window},{up})" + (f"*{scale}" if scale else "")
+                put_formula(ctx, ws, block.sub(u, v, 1, 1), formula, styles.GRAD_FORMAT)
+        put_text(ws, bias.row - 1, bias.col, texts["bias"])
+        put_formula(ctx, ws, bias, f"=SUM({up})", styles.GRAD_FORMAT)
+        add_scale(ws, slices, styles.diverging_scale())
+    if "input" in b:
+        _conv_input_gradient(ctx, ws, b, layer, filters, upstream, texts)
+    set_widths(ws, 0, 1, styles.LABEL_WIDTH)
+    set_widths(ws, 1, 60, styles.VALUE_WIDTH)
+
+
+def _conv_input_gradient(ctx, ws, b, layer, filters, upstream, texts):
+    f, d, span = layer.kernel, layer.dilation, layer.span
+    for k, kernels in enumerate(b["back_kernels"]):
+        for c, block in enumerate(kernels):
+            put_text(ws, block.row - 1, block.col, texts["turned"].format(c=c + 1))
+            for a, e, row, col in block.cells():
+                ta, te = span - 1 - a, span - 1 - e            # turned 180: read the far corner
+                if ta % d or te % d:
+                    put_value(ws, row, col, 0, fill=styles.PAD_FILL)
+                    continue
+                u, v = ta // d, te // d
+                if layer.flip:
+                    u, v = f - 1 - u, f - 1 - v
+                put_formula(ctx, ws, block.sub(a, e, 1, 1), f"={filters['weight'][k][c].sub(u, v, 1, 1).ref()}",
+                            styles.WEIGHT_FORMAT)
+    stack, p = b["input"], layer.padding
+    for c in range(stack.shape[0]):
+        _map_label(ws, stack, c, texts)
+        for r, s, _, _ in stack.interior(c).cells():
+            terms = "+".join(f"SUMPRODUCT({upstream.window(k, r + p, s + p, span, span).range_ref()},"
+                             f"{b['back_kernels'][k][c].range_ref(absolute=True)})" for k in range(upstream.shape[0]))
+            put_formula(ctx, ws, stack.interior(c).sub(r, s, 1, 1), f"={terms}", styles.GRAD_FORMAT)
+    _finish_maps(ws, stack)
+
+
+def _map_label(ws, stack, c, texts):
+    put_text(ws, *stack.label_cell(c), texts["map"].format(k=c + 1), styles.LABEL_FONT)
+    full, inner = stack.maps[c], stack.interior(c)
+    if stack.pad:   # the zero border that lets the layer before slide a window over this gradient
+        for _, _, row, col in full.cells():
+            if not (inner.row <= row <= inner.last_row and inner.col <= col <= inner.last_col):
+                put_value(ws, row, col, 0, fill=styles.PAD_FILL)
+
+
+def _finish_maps(ws, stack):
+    for c in range(stack.shape[0]):
+        add_scale(ws, stack.interior(c), styles.diverging_scale())
+    set_widths(ws, 0, 1, 3)
+    set_widths(ws, stack.maps[0].col, stack.maps[0].width, styles.VALUE_WIDTH)
+
+
+def write_descent(ctx, ws, plan, passes):
+    """The learning rate, and the loss before and after every step, with a chart."""
+    texts = ctx.texts["gradients"]
+    b = plan.blocks
+    put_text(ws, 0, 0, texts["descent_title"], styles.TITLE_FONT)
+    for n, line in enumerate(texts["descent"], start=1):
+        put_text(ws, n, 0, line, styles.TEXT_FONT)
+    put_text(ws, b["rate"].row, 0, texts["rate"], styles.LABEL_FONT)
+    put_value(ws, b["rate"].row, b["rate"].col, ctx.learning_rate, styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+    losses = b["losses"]
+    put_text(ws, losses.row - 1, 0, texts["step"], styles.LABEL_FONT)
+    put_text(ws, losses.row - 1, losses.col, texts["loss"], styles.LABEL_FONT)
+    for n, layout in enumerate(passes):
+        put_value(ws, losses.row + n, 0, n)
+        put_formula(ctx, ws, losses.item(n), f"={layout.sheet('loss').blocks['loss'].ref()}", styles.PROB_FORMAT)
+    chart = LineChart()
+    chart.title, chart.y_axis.title, chart.x_axis.title = texts["chart"], texts["loss"], texts["step"]
+    chart.x_axis.delete = chart.y_axis.delete = False
+    chart.legend = None
+    first = openpyxl_cell(ws, losses.row, losses.col)
+    last = openpyxl_cell(ws, losses.last_row, losses.col)
+    chart.add_data(Reference(ws, min_col=first.column, min_row=first.row, max_row=last.row), titles_from_data=False)
+    chart.height, chart.width = 7, 12
+    ws.add_chart(chart, openpyxl_cell(ws, b["chart"].row, b["chart"].col).coordinate)
+    set_widths(ws, 0, 1, 16)
+    set_widths(ws, 1, 2, 12)
+
+
+def new_weight_formula(old, gradient):
+    """One step of gradient descent on one weight."""
+    return f"={old.ref()}-learning_rate*{gradient.ref()}"
+
