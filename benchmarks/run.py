@@ -45,6 +45,9 @@ FORMULA_TAG = re.compile(rb"<f[\s>/]")
 # ---------------------------------------------------------------- measurements
 
 
+STEPS = int(os.environ.get("XLCNN_BENCH_STEPS", "0"))   # --steps, passed on to the memory subprocess
+
+
 def inputs(size):
     """The seeded random model and the sample photo at ``size`` x ``size``."""
     return xlcnn.random_model(image_size=size, seed=0), xlcnn.load_image(SAMPLE, size=size)
@@ -54,7 +57,7 @@ def time_build(size, path):
     """Seconds spent in ``build_workbook`` alone (model and image made beforehand), and its BuildResult."""
     model, image = inputs(size)
     start = time.perf_counter()
-    result = xlcnn.build_workbook(model, image, path)
+    result = xlcnn.build_workbook(model, image, path, steps=STEPS)
     return time.perf_counter() - start, result
 
 
@@ -71,7 +74,7 @@ def child_build(size, path):
     """Run in the subprocess of ``build_memory``: build once, print the peak RSS (KiB) before and after."""
     model, image = inputs(size)
     before = peak_rss_kib()
-    xlcnn.build_workbook(model, image, path)
+    xlcnn.build_workbook(model, image, path, steps=STEPS)
     print(json.dumps({"before_kib": before, "peak_kib": peak_rss_kib()}))
 
 
@@ -242,7 +245,8 @@ def markdown(info, results, repeat):
         f"{info['date']} | Python {info['python']} | {info['cpu_count']} CPUs | {info['platform']} | "
         f"openpyxl {info['openpyxl']} | {info['libreoffice']}",
         "",
-        f"Sample `samples/circle-1.jpg`, default random model (seed 0). Times: median of {repeat} run(s).",
+        f"Sample `samples/circle-1.jpg`, default random model (seed 0), {STEPS} descent step(s). "
+        f"Times: median of {repeat} run(s).",
         f"Memory: {MEMORY_METHOD}.",
         "",
         "| metric | " + " | ".join(f"{r['size']}x{r['size']}" for r in derived) + " |",
@@ -259,8 +263,13 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[28, 64], help="image sizes (default 28 64)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing; the median is reported")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="results folder")
+    parser.add_argument("--steps", type=int, default=STEPS,
+                        help="gradient-descent steps in the workbook (1 = --backprop; default 0)")
     parser.add_argument("--child-build", nargs=2, metavar=("SIZE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global STEPS
+    STEPS = args.steps
+    os.environ["XLCNN_BENCH_STEPS"] = str(args.steps)
     if args.child_build:
         return child_build(int(args.child_build[0]), args.child_build[1])
     if args.repeat < 1:

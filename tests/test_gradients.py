@@ -5,7 +5,7 @@ import pytest
 
 from xlcnn import layers as L
 from xlcnn.engine import loss_and_gradients
-from xlcnn.network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, random_model
+from xlcnn.network import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, random_model
 
 
 def numerical_gradient(f, x, dout, h=1e-5):
@@ -113,6 +113,7 @@ NETWORKS = {
     "stride2-pad1": (Conv2D(2, 3, stride=2, padding=1), ReLU(), MaxPool2D(2), Flatten(), Dense(3), Softmax()),
     "two-blocks": (Conv2D(2, 3, padding=1), ReLU(), MaxPool2D(2), Conv2D(3, 3, padding=1), ReLU(),
                    MaxPool2D(2), Flatten(), Dense(3), Softmax()),
+    "average-pool": (Conv2D(2, 3), ReLU(), AvgPool2D(2), Flatten(), Dense(3), Softmax()),
 }
 
 

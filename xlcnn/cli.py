@@ -11,7 +11,7 @@ from .errors import VerificationError, XlcnnError
 from .image import FITS, MAX_SIZE, MIN_SIZE
 from .datasets import write_shapes
 from .handout import make_handout
-from .pipeline import DEFAULT_SIZE, make_workbook, train_from_folder
+from .pipeline import DEFAULT_RATE, DEFAULT_SIZE, make_workbook, train_from_folder
 from .resources import LANGUAGES
 from .presets import load_preset, preset_names
 from .train import OPTIMISERS, TrainConfig
@@ -55,16 +55,19 @@ def main(debug):
 @click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
               help="Language of every text in the workbook.")
 @click.option("--exercise", is_flag=True, help="Blank a few cells of every stage for students, with checks.")
+@click.option("--backprop", is_flag=True, help="Add gradient sheets and one step of gradient descent.")
+@click.option("--steps", type=click.IntRange(0, 20), default=0, help="Gradient-descent steps to lay out (implies --backprop).")
+@click.option("--rate", type=float, default=DEFAULT_RATE, show_default=True, help="Learning rate of the descent steps.")
 @click.option("--verify", "check", is_flag=True, help="Recalculate in LibreOffice and compare with NumPy afterwards.")
 @click.option("--pdf", is_flag=True, help="Also print the workbook to a PDF handout beside it.")
 def build(photo, output, size, model_path, label, fit, seed, preset, arch, filter_names, true_convolution,
-          grayscale, until, lang, exercise, check, pdf):
+          grayscale, until, lang, exercise, backprop, steps, rate, check, pdf):
     """Build a workbook from PHOTO (default: a bundled sample).
 
     Example: xlcnn build cat.jpg -o cat.xlsx --preset two-blocks --lang zh --verify --pdf
     """
     result = make_workbook(photo, output, size, model_path, label, fit, seed, preset, arch, filter_names,
-                           true_convolution, grayscale, until, lang, exercise)
+                           true_convolution, grayscale, until, lang, exercise, steps or (1 if backprop else 0), rate)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     label = f", true label {result.label}" if result.label else ""

@@ -19,6 +19,8 @@ from .train import TrainConfig, train_model
 from .workbook import build_workbook
 
 DEFAULT_SIZE = 28
+DEFAULT_RATE = 0.01   # lowers the loss of every bundled sample in one step; 0.05 already overshoots
+MAX_STEPS = 20
 
 
 # ---------------------------------------------------------------- build
@@ -119,18 +121,23 @@ def guess_label(model, photo):
 
 def make_workbook(photo=None, output=None, size=None, model_path=None, label=None, fit=None, seed=0,
                   preset=None, arch=None, filters=None, true_convolution=False, grayscale=False, until=None,
-                  lang="en", exercise=False):
+                  lang="en", exercise=False, steps=0, rate=DEFAULT_RATE):
     """Load ``photo`` (default: the bundled sample), run it through the model, write the workbook.
 
     Returns the BuildResult (with ``notes`` for the user). ``output`` defaults to the
     photo's name with .xlsx. ``until`` (a layer name such as conv1, or a number) ends
     the workbook after that layer; ``lang`` picks the texts; ``exercise`` blanks a few
-    cells of every stage for students to work out.
+    cells of every stage for students to work out; ``steps`` adds backpropagation and that
+    many gradient-descent steps at learning rate ``rate``.
     """
+    if steps < 0 or steps > MAX_STEPS:
+        raise UsageError(f"--steps {steps}: choose from 0 to {MAX_STEPS}")
+    if not rate > 0:
+        raise UsageError(f"--rate {rate}: the learning rate must be positive")
     options = {"size": size, "model": model_path and Path(model_path).name, "label": label, "fit": fit,
                "seed": seed, "preset": preset, "arch": arch, "filters": filters,
                "true-convolution": true_convolution, "grayscale": grayscale, "until": until, "lang": lang,
-               "exercise": exercise}
+               "exercise": exercise, "steps": steps, "rate": rate if steps else None}
     photo = Path(photo) if photo is not None else default_sample()
     choice = choose_model(model_path, size, seed, preset, arch, filters, true_convolution, grayscale)
     model = choice.model
@@ -145,7 +152,8 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
         image = to_gray(image)
     result = build_workbook(model, image, output, label=label or guess_label(model, photo), source=photo,
                             seed=None if model.trained else seed, model_name=choice.name,
-                            description=choice.description, lang=lang, exercise=exercise,
+                            description=choice.description, lang=lang, exercise=exercise, steps=steps,
+                            learning_rate=rate,
                             options=_manifest_options(photo, output, options))
     result.notes = choice.notes
     return result

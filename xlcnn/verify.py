@@ -48,6 +48,7 @@ class Report:
     problems: list = field(default_factory=list)
     prediction: str = ""
     loss: float = math.nan
+    losses: list = field(default_factory=list)   # the loss of every forward pass (before and after each step)
 
     @property
     def ok(self):
@@ -63,6 +64,8 @@ class Report:
         lines.extend(f"problem: {p}" for p in self.problems)
         verdict = "PASS" if self.ok else "FAIL"
         result = f"prediction {self.prediction}, loss {self.loss:.6g}, " if self.prediction else ""
+        if len(self.losses) > 1:
+            result += "after each descent step " + " -> ".join(f"{loss:.4g}" for loss in self.losses[1:]) + ", "
         lines.append(f"{verdict}: {self.path.name}: {result}tolerance {TOLERANCE:g}")
         return "\n".join(lines)
 
@@ -225,6 +228,7 @@ def _compare(path, book, values):
         losses.append(reference.loss)
         if step < len(layout.gradients):
             model = _compare_gradients(report, book, view, step, model, values)
+    report.losses = losses
     if layout.descent is not None:
         report.checks.append(_check_blocks(layout.descent.name, [layout.descent.blocks["losses"]],
                                            np.array(losses), values))

@@ -53,7 +53,7 @@ class BuildResult:
 
 
 def build_workbook(model, image, out_path, label=None, source=None, seed=None, lang="en", model_name=None,
-                   description="", options=None, exercise=False, steps=0, learning_rate=0.1):
+                   description="", options=None, exercise=False, steps=0, learning_rate=0.01):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
 
     ``label`` is a class name (default: the first class). ``source`` is the photo's

@@ -28,7 +28,7 @@ class Context:
     step: int = 0                  # 0: the first forward pass; n: the pass after n descent steps
     previous: object = None        # for a later pass: the Layout of the pass before it ...
     previous_gradients: dict = None   # ... and its gradient sheets, {layer: SheetPlan}
-    learning_rate: float = 0.1
+    learning_rate: float = 0.01
 
     def new_weight(self, kind, layer, pick):
         """For a later pass, the formula "old - rate x gradient" of one parameter cell, else None.

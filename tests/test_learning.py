@@ -1,0 +1,63 @@
+"""Backpropagation and gradient descent as formulas, proven equal to the engine in LibreOffice."""
+
+import numpy as np
+import openpyxl
+import pytest
+
+from xlcnn import make_workbook, verify_workbooks
+from xlcnn.errors import ShapeError, UsageError
+from xlcnn.layout import plan_layout
+from xlcnn.network import random_model
+from xlcnn.architecture import parse_architecture
+from xlcnn.resources import sample_photos
+from xlcnn.workbook import build_workbook
+
+from conftest import make_photo
+
+
+@pytest.mark.usefixtures("libreoffice")
+def test_backprop_presets_verify_and_one_step_lowers_the_loss(tmp_path):
+    jobs = [(photo, preset) for preset in ("terminator", "two-blocks", "average-pool") for photo in sample_photos()[::4]]
+    books = [make_workbook(photo, tmp_path / f"{preset}-{photo.stem}.xlsx", preset=preset, steps=1).path
+             for photo, preset in jobs]
+    for (photo, preset), report in zip(jobs, verify_workbooks(books)):
+        assert report.ok, report.table()
+        grads = [c for c in report.checks if c.stage.startswith("Grad")]
+        assert grads and all(c.max_error <= 1e-9 for c in grads)
+        assert len(report.losses) == 2 and report.losses[1] < report.losses[0], (preset, photo.name, report.losses)
+
+
+@pytest.mark.usefixtures("libreoffice")
+def test_several_steps_and_other_layers(tmp_path):
+    books = [make_workbook(sample_photos()[1], tmp_path / "steps.xlsx", steps=3).path]
+    layers = parse_architecture("conv3x3x2-p1-d2-flip,leakyrelu0.1,avgpool2,conv3x3x3-p2,sigmoid,maxpool2,"
+                                "conv1x1x2,tanh,dense", 3)
+    model = random_model(layers, ("a", "b", "c"), image_size=14, seed=3)
+    for p in model.params:
+        if "bias" in p:
+            p["bias"] = np.random.default_rng(1).normal(0, 0.3, p["bias"].shape)
+    books.append(build_workbook(model, make_photo(14), tmp_path / "mixed.xlsx", label="c", steps=2,
+                                learning_rate=0.05).path)
+    reports = verify_workbooks(books)
+    for report in reports:
+        assert report.ok, report.table()
+    assert len(reports[0].losses) == 4 and reports[0].losses[-1] < reports[0].losses[0]
+    wb = openpyxl.load_workbook(books[0])
+    assert "Descent" in wb.sheetnames and len(wb["Descent"]._charts) == 1
+    assert wb["S1 2 Filters"]["B11"].value == "='2 Filters'!B11-learning_rate*'Grad 3 Conv'!B11"
+
+
+def test_changing_the_rate_in_the_workbook_is_verified(tmp_path):
+    book = make_workbook(sample_photos()[0], tmp_path / "rate.xlsx", steps=1).path
+    wb = openpyxl.load_workbook(book)
+    assert wb.defined_names["learning_rate"].attr_text == "'Descent'!$C$10"
+    assert wb["Descent"]["C10"].value == 0.01
+
+
+def test_backprop_refuses_what_it_cannot_write():
+    for text, words in (("conv3x3x2-s2,relu,maxpool2,dense", "stride"), ("conv3x3x2,relu,maxpool3-s2,dense", "overlap"),
+                        ("conv3x3x2,relu,maxpool2,dense8,relu,dense", "one dense")):
+        with pytest.raises(ShapeError, match=words):
+            plan_layout(parse_architecture(text, 3), (3, 16, 16), ("a", "b", "c"), steps=1)
+    with pytest.raises(UsageError, match="--steps"):
+        make_workbook(sample_photos()[0], "x.xlsx", steps=99)
