@@ -267,8 +267,7 @@ def main(argv=None):
                         help="gradient-descent steps in the workbook (1 = --backprop; default 0)")
     parser.add_argument("--child-build", nargs=2, metavar=("SIZE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    global STEPS
-    STEPS = args.steps
+    globals()["STEPS"] = args.steps   # read by inputs() and the report
     os.environ["XLCNN_BENCH_STEPS"] = str(args.steps)
     if args.child_build:
         return child_build(int(args.child_build[0]), args.child_build[1])
