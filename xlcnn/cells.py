@@ -51,6 +51,12 @@ def quote_sheet(name):
     return "'" + name.replace("'", "''") + "'"
 
 
+def safe_sheet_name(name):
+    """A name Excel accepts for a sheet: none of []:*?/\\, no leading or trailing quote, 31 characters."""
+    cleaned = "".join("_" if ch in '[]:*?/\\' else ch for ch in str(name)).strip("'").strip()
+    return (cleaned or "Sheet")[:31]
+
+
 def sheet_ref(sheet, row, col, absolute=False):
     """A single cell on a named sheet: "'1 Input'!B3"."""
     return f"{quote_sheet(sheet)}!{a1(row, col, absolute)}"

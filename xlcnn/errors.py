@@ -35,6 +35,10 @@ class ShapeError(UsageError):
     """A network whose layer sizes do not fit together."""
 
 
+class LimitError(ShapeError):
+    """A network whose workbook would not fit in Excel's limits."""
+
+
 class WorkbookError(InputError):
     """A workbook that xlcnn did not write or that has lost its layout."""
 

@@ -7,8 +7,9 @@ Rows 0..HEADER_ROWS-1 of every sheet hold the title and the explanation.
 
 from dataclasses import dataclass, field
 
-from .cells import Block, MAX_COLS, MAX_ROWS
-from .errors import ShapeError
+from . import formulas
+from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
+from .errors import LimitError, ShapeError
 from .network import ACTIVATIONS, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes, is_classifier
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
@@ -114,13 +115,13 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0):
     titles = titles or STEP_TITLES
     input_plan = _input_sheet(_SheetNames(layers, titles).next("input"), input_shape, _padding_after(layers, -1))
     first = _forward_sheets(layers, shapes, input_shape, class_names, titles, "", input_plan)
-    sheets = [_overview_sheet(titles["overview"], input_shape), input_plan, *first]
+    sheets = [_overview_sheet(safe_sheet_name(titles["overview"]), input_shape), input_plan, *first]
     layout = Layout(sheets, shapes, tuple(input_shape))
     if steps:
         check_backprop(layers)
         _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_plan, first, steps)
     sheets.append(_summary_sheet(_SheetNames(layers, titles).skip(first).next("summary"), len(layers)))
-    sheets.append(_manifest_sheet(titles["manifest"]))
+    sheets.append(_manifest_sheet(safe_sheet_name(titles["manifest"])))
     check_limits(layout)
     return layout
 
@@ -162,7 +163,7 @@ def _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_
         layout.gradients.append(gradients)
         layout.sheets.extend(sorted(gradients.values(), key=lambda plan: -plan.layer))
         if step == 0:
-            layout.descent = _descent_sheet(titles["descent"], steps)
+            layout.descent = _descent_sheet(safe_sheet_name(titles["descent"]), steps)
             layout.sheets.append(layout.descent)
         current = _forward_sheets(layers, shapes, input_shape, class_names, titles,
                                   titles["step_prefix"].format(n=step + 1), input_plan)
@@ -193,7 +194,7 @@ def _gradient_sheets(layers, shapes, input_shape, forward, titles, prefix):
     for index in range(len(layers) - 2, -1, -1):
         layer = layers[index]
         in_shape = shapes[index - 1] if index else input_shape
-        name = f"{prefix}{titles['grad']} {by_layer[index].name[len(prefix):]}"[:31]
+        name = safe_sheet_name(f"{prefix}{titles['grad']} {by_layer[index].name[len(prefix):]}")
         before = layers[index - 1] if index else None
         pad = before.span - 1 if isinstance(before, Conv2D) and index - 1 > 0 else 0
         top = HEADER_ROWS + 1
@@ -239,15 +240,43 @@ def _descent_sheet(name, steps):
 
 
 def check_limits(layout):
-    """Refuse a layout that would not fit in an Excel worksheet."""
+    """Refuse a layout that would not fit in an Excel worksheet (rows, columns, formula length)."""
     for plan in layout.sheets:
         for block in _all_blocks(plan.blocks):
             if block.last_row >= MAX_ROWS:
-                raise ShapeError(f"sheet {plan.name!r} would need {block.last_row + 1:,} rows; "
-                                 f"Excel allows {MAX_ROWS:,}: use a smaller --size or fewer filters")
+                raise LimitError(f"sheet {plan.name!r} would need {block.last_row + 1:,} rows; "
+                                 f"Excel allows {MAX_ROWS:,}")
             if block.last_col >= MAX_COLS:
-                raise ShapeError(f"sheet {plan.name!r} would need {block.last_col + 1:,} columns; "
-                                 f"Excel allows {MAX_COLS:,}: use a smaller --size or fewer filters")
+                raise LimitError(f"sheet {plan.name!r} would need {block.last_col + 1:,} columns; "
+                                 f"Excel allows {MAX_COLS:,}")
+        if plan.kind == "conv2d":
+            _check_conv_formula(layout, plan)
+
+
+def _check_conv_formula(layout, plan):
+    """The longest conv formula (its last cell has the longest references) must fit Excel's 8,192."""
+    source = layout.output_of(plan.layer - 1) if plan.layer else layout.input
+    filters = layout.sheet("filters", plan.layer).blocks
+    span = filters["effective"][0][0].height
+    windows = [source.window(c, source.maps[c].height - span, source.maps[c].width - span, span, span)
+               for c in range(len(source.maps))]
+    text = formulas.conv_forward(windows, filters["effective"][-1], filters["bias"][-1], "input_scale", check=False)
+    if len(text) > MAX_FORMULA_CHARS:
+        raise LimitError(f"sheet {plan.name!r}: one convolution formula would be {len(text):,} characters "
+                         f"({len(source.maps)} input maps); Excel allows {MAX_FORMULA_CHARS:,}: use fewer filters "
+                         f"in the layer before (at most about {MAX_FORMULA_CHARS * len(source.maps) // len(text)})")
+
+
+def largest_size_that_fits(layers, input_shape, class_names, titles=None, steps=0):
+    """The largest picture side (down from the one given) whose workbook fits Excel, or None."""
+    channels, size, _ = input_shape
+    for side in range(size - 1, 3, -1):
+        try:
+            plan_layout(layers, (channels, side, side), class_names, titles, steps)
+            return side
+        except ShapeError:
+            continue
+    return None
 
 
 def _all_blocks(value):
@@ -283,7 +312,7 @@ class _SheetNames:
         self.step += 1
         self.seen[kind] += 1
         suffix = f" {self.seen[kind]}" if self.total.get(kind, 0) > 1 else ""
-        return f"{self.prefix}{self.step} {self.titles[kind]}{suffix}"
+        return safe_sheet_name(f"{self.prefix}{self.step} {self.titles[kind]}{suffix}")
 
     def skip(self, sheets):
         """Count ``sheets`` (planned elsewhere) as already named."""

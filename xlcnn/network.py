@@ -16,6 +16,7 @@ import numpy as np
 from .errors import ModelError, ShapeError, UsageError
 
 FORMAT_VERSION = 1
+MAX_CLASS_NAME = 100        # characters; names are shown in cells and in the drop-down list
 
 
 # ---------------------------------------------------------------- layer descriptions
@@ -323,6 +324,9 @@ class Model:
                 f"but there are {len(self.class_names)} class names")
         if len(set(self.class_names)) != len(self.class_names) or len(self.class_names) < 2:
             raise ModelError(f"need at least two different class names, got {list(self.class_names)}")
+        for name in self.class_names:
+            if not isinstance(name, str) or not name.strip() or len(name) > MAX_CLASS_NAME:
+                raise ModelError(f"class name {name!r}: must be 1 to {MAX_CLASS_NAME} characters of text")
 
 
 def parameter_shapes(layer, input_shape):

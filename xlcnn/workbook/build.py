@@ -1,6 +1,7 @@
 """Build the workbook: plan the layout, write each sheet in story order, save atomically."""
 
 import hashlib
+import zipfile
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -12,14 +13,14 @@ from PIL import Image, ImageOps
 from openpyxl.workbook.defined_name import DefinedName
 
 from .. import __version__
-from ..errors import OutputError, UsageError
-from ..layout import plan_layout
+from ..errors import LimitError, OutputError, UsageError
+from ..layout import largest_size_that_fits, plan_layout
 from ..resources import texts as load_texts
 from ..layout import ACTIVATION_KINDS, MapStack
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context
 from .maps import write_filters, write_input, write_maps
-from .meta import write_meta
+from .meta import META_SHEET, write_meta
 from ..engine import forward
 from .exercise import add_exercises
 from .explain import highlight_receptive_field
@@ -70,7 +71,13 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     texts = load_texts(lang)
     # class names are shown (and verified) in the workbook's language
     model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
-    layout = plan_layout(model.layers, pixels.shape, model.class_names, texts["step_titles"], steps)
+    try:
+        layout = plan_layout(model.layers, pixels.shape, model.class_names, texts["step_titles"], steps)
+    except LimitError as exc:
+        side = largest_size_that_fits(model.layers, pixels.shape, model.class_names, texts["step_titles"], steps)
+        if side is None:   # no picture size helps: the message already says what to change
+            raise
+        raise LimitError(f"{exc}: the largest --size that fits this network is {side}") from None
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
                   description=description or "")
     source_entries = _source_entries(source, seed)
@@ -205,6 +212,15 @@ def _source_entries(source, seed):
     return entries
 
 
+def written_by_xlcnn(path):
+    """Whether ``path`` is an .xlsx with xlcnn's hidden sheet, so replacing it loses nothing of the user's."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return f'name="{META_SHEET}"'.encode() in z.read("xl/workbook.xml")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
+
+
 def save_atomically(wb, out_path):
     """Save to a temporary file beside the target, then rename: never a half-written file."""
     path = Path(out_path)
@@ -215,6 +231,9 @@ def save_atomically(wb, out_path):
         raise OutputError(f"{out_path}: folder {folder} does not exist")
     if path.is_dir():
         raise OutputError(f"{out_path}: is a folder, not a file")
+    if path.exists() and not written_by_xlcnn(path):
+        raise OutputError(f"{out_path}: already exists and is not a workbook xlcnn wrote; "
+                          "choose another name or move that file away")
     try:
         handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".xlsx.part", dir=folder)
     except OSError as exc:

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from ..cells import Block, col_name, openpyxl_cell, quote_sheet
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Protection
 
 from . import styles
@@ -61,9 +62,12 @@ class Context:
 
 
 def put_text(ws, row, col, text, font=None):
-    """Text that is never read as a formula, whatever characters it starts with."""
+    """Text that is never read as a formula, whatever characters it starts with.
+
+    Control characters that XML cannot hold (from a file or class name) become "?".
+    """
     cell = openpyxl_cell(ws, row, col)
-    cell.value = str(text)
+    cell.value = ILLEGAL_CHARACTERS_RE.sub("?", str(text))
     cell.data_type = "s"
     if font is not None:
         cell.font = font
