@@ -3,6 +3,7 @@
 import numpy as np
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.errors import ShapeError
@@ -82,3 +83,19 @@ def test_random_architectures_verify(tmp_path):
         image = photo[..., :1] if channels == 1 else photo
         books.append(build_workbook(model, image, tmp_path / f"random{len(books)}.xlsx", label="b").path)
     assert_all_pass(verify_workbooks(books))
+
+
+@pytest.mark.usefixtures("libreoffice")
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 10**6), st.integers(6, 16), st.sampled_from([1, 3]))
+def test_hypothesis_architectures_verify(tmp_path_factory, seed, size, channels):
+    """Hypothesis draws the seed, size and channels; every network the engine accepts verifies."""
+    layers = random_architecture(np.random.default_rng(seed))
+    try:
+        infer_shapes(layers, (channels, size, size))
+    except ShapeError:
+        assume(False)
+    model = random_model(layers, ("a", "b", "c"), image_size=size, seed=seed, channels=channels)
+    photo = make_photo(size, seed=seed)
+    book = build_workbook(model, photo[..., :channels], tmp_path_factory.mktemp("h") / "h.xlsx", label="c").path
+    assert_all_pass(verify_workbooks([book]))

@@ -18,6 +18,10 @@ from .train import OPTIMISERS, TrainConfig
 from .verify import verify_workbook
 
 
+TIMEOUT = click.option("--timeout", type=click.IntRange(5, 86_400), default=600, show_default=True,
+                       help="Seconds LibreOffice may take before it is stopped.")
+
+
 class _Group(click.Group):
     """Turns library errors into one line on stderr and the error's exit code."""
 
@@ -60,14 +64,16 @@ def main(debug):
 @click.option("--rate", type=float, default=DEFAULT_RATE, show_default=True, help="Learning rate of the descent steps.")
 @click.option("--verify", "check", is_flag=True, help="Recalculate in LibreOffice and compare with NumPy afterwards.")
 @click.option("--pdf", is_flag=True, help="Also print the workbook to a PDF handout beside it.")
+@click.option("--max-pixels", type=click.IntRange(1), help="Refuse photos with more pixels than this (a lower cap).")
 def build(photo, output, size, model_path, label, fit, seed, preset, arch, filter_names, true_convolution,
-          grayscale, until, lang, exercise, backprop, steps, rate, check, pdf):
+          grayscale, until, lang, exercise, backprop, steps, rate, check, pdf, max_pixels):
     """Build a workbook from PHOTO (default: a bundled sample).
 
     Example: xlcnn build cat.jpg -o cat.xlsx --preset two-blocks --lang zh --verify --pdf
     """
     result = make_workbook(photo, output, size, model_path, label, fit, seed, preset, arch, filter_names,
-                           true_convolution, grayscale, until, lang, exercise, steps or (1 if backprop else 0), rate)
+                           true_convolution, grayscale, until, lang, exercise, steps or (1 if backprop else 0), rate,
+                           max_pixels)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     label = f", true label {result.label}" if result.label else ""
@@ -81,12 +87,13 @@ def build(photo, output, size, model_path, label, fit, seed, preset, arch, filte
 @main.command()
 @click.argument("book", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="PDF to write (default: BOOK's name with .pdf).")
-def handout(book, output):
+@TIMEOUT
+def handout(book, output, timeout):
     """Print BOOK to a PDF handout through LibreOffice: every sheet, fitted to the page width.
 
     Example: xlcnn handout cat.xlsx -o cat.pdf
     """
-    click.echo(f"wrote {make_handout(book, output)}")
+    click.echo(f"wrote {make_handout(book, output, timeout)}")
 
 
 @main.command()
@@ -103,7 +110,8 @@ def presets():
 
 @main.command()
 @click.argument("book", type=click.Path(dir_okay=False))
-def verify(book):
+@TIMEOUT
+def verify(book, timeout):
     """Recalculate BOOK in LibreOffice and compare every stage with NumPy.
 
     Pixels, weights and the true label are read from the workbook, so an edited

@@ -56,6 +56,8 @@ def load_image(path, size: int = 28, fit: str = "crop", max_pixels: int | None =
     # Pillow only warns between MAX_IMAGE_PIXELS and twice that; a warning
     # would let a hostile file be decoded, so it is made an error here.
     with warnings.catch_warnings():
+        # damaged metadata makes Pillow warn and carry on; the user sees one line or none, never a warning dump
+        warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with _open(path, name) as img, _translate_errors(name):
             _check_pixel_count(img, name, max_pixels)

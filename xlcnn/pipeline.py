@@ -121,7 +121,7 @@ def guess_label(model, photo):
 
 def make_workbook(photo=None, output=None, size=None, model_path=None, label=None, fit=None, seed=0,
                   preset=None, arch=None, filters=None, true_convolution=False, grayscale=False, until=None,
-                  lang="en", exercise=False, steps=0, rate=DEFAULT_RATE):
+                  lang="en", exercise=False, steps=0, rate=DEFAULT_RATE, max_pixels=None):
     """Load ``photo`` (default: the bundled sample), run it through the model, write the workbook.
 
     Returns the BuildResult (with ``notes`` for the user). ``output`` defaults to the
@@ -147,7 +147,7 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
     if label is not None and label not in model.class_names:
         raise UsageError(f"--label {label!r} is not a class of this model; "
                          f"choose one of: {', '.join(model.class_names) or '(none: this network has no classes)'}")
-    image = load_image(photo, size=model.image_size, fit=fit or model.fit)
+    image = load_image(photo, size=model.image_size, fit=fit or model.fit, max_pixels=max_pixels)
     if model.channels == 1:
         image = to_gray(image)
     result = build_workbook(model, image, output, label=label or guess_label(model, photo), source=photo,
