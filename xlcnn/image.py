@@ -88,7 +88,8 @@ def to_rgb(img: Image.Image) -> Image.Image:
     rescaled to 0..255 instead of clipped.
     """
     if img.mode.startswith(_HIGH_BIT_MODES):
-        return _high_bit_to_gray(img).convert("RGB")
+        with np.errstate(all="ignore"):   # NaN and infinity are handled inside, quietly
+            return _high_bit_to_gray(img).convert("RGB")
     if img.mode == "La":
         # Pillow cannot convert premultiplied La straight to RGBA; un-premultiply first.
         img = img.convert("LA")
