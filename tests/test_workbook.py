@@ -122,7 +122,8 @@ def test_bad_label_and_output_are_refused_without_writing(tmp_path, photo_array)
 
 def test_failed_build_leaves_the_old_file_intact(tmp_path, photo_array, monkeypatch):
     target = tmp_path / "keep.xlsx"
-    target.write_bytes(b"old contents")
+    build_workbook(random_model(seed=0), photo_array, target)     # an earlier build, to be kept
+    old = target.read_bytes()
 
     def broken_save(self, filename):
         open(filename, "wb").write(b"half")
@@ -130,7 +131,7 @@ def test_failed_build_leaves_the_old_file_intact(tmp_path, photo_array, monkeypa
     monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
     with pytest.raises(OutputError, match="No space left"):
         build_workbook(random_model(seed=0), photo_array, target)
-    assert target.read_bytes() == b"old contents"
+    assert target.read_bytes() == old
     assert [p.name for p in tmp_path.iterdir()] == ["keep.xlsx"]
 
 
