@@ -151,3 +151,20 @@ def test_build_lesson_options(run, tmp_path):
     assert "conv1, relu1" in one_line_error(run("build", "--until", "conv7"), 2)
     line = one_line_error(run("build", "--arch", "conv3x3x2-s4,relu,maxpool5,dense", "--size", 8), 2)
     assert "layer 3" in line and "2 - 5" in line
+
+
+@pytest.mark.usefixtures("libreoffice")
+def test_build_a_folder_skips_bad_photos_and_verifies_once(run, tmp_path):
+    from xlcnn.resources import sample_photos
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for photo in sample_photos()[:3]:
+        (folder / photo.name).write_bytes(photo.read_bytes())
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
+    result = run("build", folder, "-o", tmp_path / "books", "--verify")
+    assert result.exit_code == 3, result.output
+    assert "skipped" in result.stderr and "broken.jpg" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "books").iterdir()) == sorted(p.stem + ".xlsx" for p in sample_photos()[:3])
+    assert result.stdout.count("PASS") == 3
+    again = run("verify", *sorted((tmp_path / "books").iterdir()))
+    assert again.exit_code == 0 and again.stdout.count("PASS") == 3

@@ -1,5 +1,6 @@
 """The ``xlcnn`` command: a thin shell over the library, one library call per command."""
 
+import os
 import sys
 import textwrap
 import traceback
@@ -7,15 +8,15 @@ import traceback
 import click
 
 from . import __version__
-from .errors import VerificationError, XlcnnError
+from .errors import InputError, VerificationError, XlcnnError
 from .image import FITS, MAX_SIZE, MIN_SIZE
 from .datasets import write_shapes
 from .handout import make_handout
-from .pipeline import DEFAULT_RATE, DEFAULT_SIZE, make_workbook, train_from_folder
+from .pipeline import DEFAULT_RATE, DEFAULT_SIZE, make_workbook, make_workbooks, photos_in, train_from_folder
 from .resources import LANGUAGES
 from .presets import load_preset, preset_names
 from .train import OPTIMISERS, TrainConfig
-from .verify import verify_workbook
+from .verify import verify_workbook, verify_workbooks
 
 
 TIMEOUT = click.option("--timeout", type=click.IntRange(5, 86_400), default=600, show_default=True,
@@ -43,8 +44,9 @@ def main(debug):
 
 
 @main.command()
-@click.argument("photo", required=False, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Workbook to write (default: PHOTO's name with .xlsx).")
+@click.argument("photos", nargs=-1, type=click.Path())
+@click.option("-o", "--output", type=click.Path(),
+              help="Workbook to write (default: PHOTO's name with .xlsx); a folder when building several.")
 @click.option("--size", type=click.IntRange(MIN_SIZE, MAX_SIZE), help="Picture side in pixels (default 28, or the model's).")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Model file (.npz) with trained weights.")
 @click.option("--label", help="True class of the photo, used for the loss (default: guessed from the file name).")
@@ -65,15 +67,22 @@ def main(debug):
 @click.option("--verify", "check", is_flag=True, help="Recalculate in LibreOffice and compare with NumPy afterwards.")
 @click.option("--pdf", is_flag=True, help="Also print the workbook to a PDF handout beside it.")
 @click.option("--max-pixels", type=click.IntRange(1), help="Refuse photos with more pixels than this (a lower cap).")
-def build(photo, output, size, model_path, label, fit, seed, preset, arch, filter_names, true_convolution,
+def build(photos, output, size, model_path, label, fit, seed, preset, arch, filter_names, true_convolution,
           grayscale, until, lang, exercise, backprop, steps, rate, check, pdf, max_pixels):
-    """Build a workbook from PHOTO (default: a bundled sample).
+    """Build a workbook from each PHOTO, or from a bundled sample when none is given.
+
+    Several photos or a folder give one workbook each, named after the photo, built on
+    both cores; a photo that fails is reported and the rest are still built.
 
     Example: xlcnn build cat.jpg -o cat.xlsx --preset two-blocks --lang zh --verify --pdf
     """
-    result = make_workbook(photo, output, size, model_path, label, fit, seed, preset, arch, filter_names,
-                           true_convolution, grayscale, until, lang, exercise, steps or (1 if backprop else 0), rate,
-                           max_pixels)
+    options = dict(size=size, model_path=model_path, label=label, fit=fit, seed=seed, preset=preset, arch=arch,
+                   filters=filter_names, true_convolution=true_convolution, grayscale=grayscale, until=until,
+                   lang=lang, exercise=exercise, steps=steps or (1 if backprop else 0), rate=rate,
+                   max_pixels=max_pixels)
+    if len(photos) > 1 or (photos and os.path.isdir(photos[0])):
+        return _build_many(photos, output, check, pdf, options)
+    result = make_workbook(photos[0] if photos else None, output, **options)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     label = f", true label {result.label}" if result.label else ""
@@ -96,6 +105,26 @@ def handout(book, output, timeout):
     click.echo(f"wrote {make_handout(book, output, timeout)}")
 
 
+def _build_many(photos, output, check, pdf, options):
+    with click.progressbar(length=len(photos_in(photos)), label="building", file=sys.stderr) as bar:
+        built, failed = make_workbooks(photos, output or ".", progress=lambda done, total: bar.update(1), **options)
+    for result in built:
+        click.echo(f"wrote {result.path} ({result.formulas:,} formulas)")
+    for photo, message in failed:
+        click.echo(f"skipped {photo}: {message}", err=True)
+    if check and built:
+        reports = verify_workbooks([result.path for result in built])
+        for report in reports:
+            click.echo(report.table().splitlines()[-1])
+        if not all(report.ok for report in reports):
+            raise VerificationError("some workbooks do not match the NumPy engine; run xlcnn verify on them")
+    if pdf:
+        for result in built:
+            click.echo(f"wrote {make_handout(result.path)}")
+    if failed:
+        raise InputError(f"{len(failed)} of {len(failed) + len(built)} photos could not be built (listed above)")
+
+
 @main.command()
 def presets():
     """List the ready-made lessons for --preset, with what each one shows.
@@ -109,16 +138,18 @@ def presets():
 
 
 @main.command()
-@click.argument("book", type=click.Path(dir_okay=False))
+@click.argument("books", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @TIMEOUT
-def verify(book, timeout):
-    """Recalculate BOOK in LibreOffice and compare every stage with NumPy.
+def verify(books, timeout):
+    """Recalculate each BOOK in LibreOffice and compare every stage with NumPy.
 
     Pixels, weights and the true label are read from the workbook, so an edited
     workbook is checked against its own inputs. Exit 0 only when every stage is
     within 1e-9 and no cell holds an error.
 
-    Example: xlcnn verify cat.xlsx
+    Several books share one LibreOffice start.
+
+    Example: xlcnn verify cat.xlsx dog.xlsx
     """
     _report(verify_workbook(book))
 
@@ -206,7 +237,10 @@ def _confusion_table(counts, names):
     return "\n".join(lines)
 
 
-def _report(report):
+def _report(report, others=()):
     click.echo(report.table())
+    failed = [r.path.name for r in others if not r.ok]
+    if failed:
+        raise VerificationError(f"{', '.join(failed)}: do not match the NumPy engine")
     if not report.ok:
         raise VerificationError(f"{report.path}: the workbook does not match the NumPy engine")

@@ -1,6 +1,7 @@
 """The library calls behind the commands: photo -> workbook, image folders -> trained model."""
 
 import shlex
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -8,7 +9,8 @@ import numpy as np
 
 from .architecture import parse_architecture, until_count
 from .datasets import load_image_folder
-from .errors import ModelError, UsageError
+from .datasets import IMAGE_SUFFIXES
+from .errors import ModelError, UsageError, XlcnnError
 from .image import load_image, to_gray
 from .kernels import named_filters, parse_filter_names
 from .network import (DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax,
@@ -157,6 +159,57 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
                             options=_manifest_options(photo, output, options))
     result.notes = choice.notes
     return result
+
+
+def photos_in(paths):
+    """The photos named, with every folder replaced by the photos in it (sorted)."""
+    found = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            found.append(path)
+    if not found:
+        raise UsageError(f"no photos found in {', '.join(map(str, paths))}")
+    return found
+
+
+def make_workbooks(photos, out_dir=".", workers=2, progress=None, **options):
+    """Build one workbook per photo (named after it) in ``out_dir``, on ``workers`` processes.
+
+    A photo that fails is reported, not fatal. Returns ([BuildResult], [(photo, message)]).
+    ``progress(done, total)`` is called as workbooks finish.
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        if out_dir.suffix or not out_dir.parent.is_dir():
+            raise UsageError(f"-o {out_dir}: with several photos, -o names a folder (made if its parent exists)")
+        out_dir.mkdir()
+    photos = photos_in(photos)
+    stems = [p.stem for p in photos]
+    outputs = [out_dir / (f"{p.stem}-{n}" if stems.count(p.stem) > 1 else p.stem) for n, p in enumerate(photos)]
+    built, failed = [], []
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        jobs = {pool.submit(_build_one, photo, out.with_suffix(".xlsx"), options): photo
+                for photo, out in zip(photos, outputs)}
+        for done, job in enumerate(as_completed(jobs), start=1):
+            result, error = job.result()
+            if error is None:
+                built.append(result)
+            else:
+                failed.append((jobs[job], error))
+            if progress:
+                progress(done, len(jobs))
+    built.sort(key=lambda result: str(result.path))
+    return built, failed
+
+
+def _build_one(photo, output, options):
+    """One build in a worker process: the result, or the one-line message of a user error."""
+    try:
+        return make_workbook(photo, output, **options), None
+    except XlcnnError as exc:
+        return None, str(exc)
 
 
 def _manifest_options(photo, output, options):
