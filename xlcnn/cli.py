@@ -151,7 +151,10 @@ def verify(books, timeout):
 
     Example: xlcnn verify cat.xlsx dog.xlsx
     """
-    _report(verify_workbook(book))
+    reports = verify_workbooks(books, timeout)   # one LibreOffice start for all of them
+    for report in reports[:-1]:
+        click.echo(report.table() + "\n")
+    _report(reports[-1], others=reports[:-1])
 
 
 @main.command()
