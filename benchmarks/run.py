@@ -31,6 +31,7 @@ import openpyxl  # noqa: E402
 from openpyxl import Workbook, load_workbook  # noqa: E402
 
 import xlcnn  # noqa: E402
+from xlcnn.architecture import parse_architecture  # noqa: E402
 from xlcnn.libreoffice import find_soffice, recalculate  # noqa: E402
 
 SAMPLE = ROOT / "samples" / "circle-1.jpg"
@@ -46,18 +47,30 @@ FORMULA_TAG = re.compile(rb"<f[\s>/]")
 
 
 STEPS = int(os.environ.get("XLCNN_BENCH_STEPS", "0"))   # --steps, passed on to the memory subprocess
+VARIANT = os.environ.get("XLCNN_BENCH_VARIANT", "default")
+VARIANTS = {   # name: (architecture text, descent steps)
+    "default": ("conv3x3x4,relu,maxpool2,dense", 0),
+    "conv8": ("conv3x3x8,relu,maxpool2,dense", 0),
+    "two-blocks": ("conv3x3x4-same,relu,maxpool2,conv3x3x8-same,relu,maxpool2,dense", 0),
+    "backprop": ("conv3x3x4,relu,maxpool2,dense", 1),
+}
 
 
 def inputs(size):
-    """The seeded random model and the sample photo at ``size`` x ``size``."""
-    return xlcnn.random_model(image_size=size, seed=0), xlcnn.load_image(SAMPLE, size=size)
+    """The seeded random model of the variant and the sample photo at ``size`` x ``size``."""
+    layers = parse_architecture(VARIANTS[VARIANT][0], 3)
+    return xlcnn.random_model(layers, image_size=size, seed=0), xlcnn.load_image(SAMPLE, size=size)
+
+
+def steps():
+    return STEPS or VARIANTS[VARIANT][1]
 
 
 def time_build(size, path):
     """Seconds spent in ``build_workbook`` alone (model and image made beforehand), and its BuildResult."""
     model, image = inputs(size)
     start = time.perf_counter()
-    result = xlcnn.build_workbook(model, image, path, steps=STEPS)
+    result = xlcnn.build_workbook(model, image, path, steps=steps())
     return time.perf_counter() - start, result
 
 
@@ -74,7 +87,7 @@ def child_build(size, path):
     """Run in the subprocess of ``build_memory``: build once, print the peak RSS (KiB) before and after."""
     model, image = inputs(size)
     before = peak_rss_kib()
-    xlcnn.build_workbook(model, image, path, steps=STEPS)
+    xlcnn.build_workbook(model, image, path, steps=steps())
     print(json.dumps({"before_kib": before, "peak_kib": peak_rss_kib()}))
 
 
@@ -90,6 +103,16 @@ def count_xml_formulas(path):
     with zipfile.ZipFile(path) as zf:
         return sum(len(FORMULA_TAG.findall(zf.read(name))) for name in zf.namelist()
                    if name.startswith("xl/worksheets/") and name.endswith(".xml"))
+
+
+def formula_stats(sheets):
+    """{sheet title: [formula count, total formula characters]} from ``read_cells`` output."""
+    stats = {}
+    for title, cells in sheets:
+        formulas = [value for _, _, value, kind in cells if kind == "f" or (isinstance(value, str) and value.startswith("="))]
+        if formulas:
+            stats[title] = [len(formulas), sum(len(f) for f in formulas)]
+    return stats
 
 
 def read_cells(path):
@@ -190,6 +213,7 @@ def bench_size(size, repeat):
             "verify_over_convert": med["verify_s"] / med["convert_s"],
             "recalc_over_convert": med["recalc_s"] / med["convert_s"],
             "verify_ok": True,
+            "formulas_per_sheet": formula_stats(sheets),
             "raw": {**raw, **raw_memory},
         }
 
@@ -245,7 +269,8 @@ def markdown(info, results, repeat):
         f"{info['date']} | Python {info['python']} | {info['cpu_count']} CPUs | {info['platform']} | "
         f"openpyxl {info['openpyxl']} | {info['libreoffice']}",
         "",
-        f"Sample `samples/circle-1.jpg`, default random model (seed 0), {STEPS} descent step(s). "
+        f"Sample `samples/circle-1.jpg`, variant `{VARIANT}` ({VARIANTS[VARIANT][0]}, seeded random weights), "
+        f"{steps()} descent step(s). "
         f"Times: median of {repeat} run(s).",
         f"Memory: {MEMORY_METHOD}.",
         "",
@@ -254,6 +279,10 @@ def markdown(info, results, repeat):
     ]
     for label, key, fmt in ROWS:
         lines.append(f"| {label} | " + " | ".join(fmt.format(r[key]) for r in derived) + " |")
+    lines += ["", f"Formulas and formula characters per sheet at {derived[-1]['size']}x{derived[-1]['size']}:", "",
+              "| sheet | formulas | characters | characters per formula |", "| --- | ---: | ---: | ---: |"]
+    for title, (count, chars) in derived[-1]["formulas_per_sheet"].items():
+        lines.append(f"| {title} | {count:,} | {chars:,} | {chars / count:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -263,11 +292,14 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[28, 64], help="image sizes (default 28 64)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing; the median is reported")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="results folder")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default=VARIANT, help="which workbook to build")
     parser.add_argument("--steps", type=int, default=STEPS,
                         help="gradient-descent steps in the workbook (1 = --backprop; default 0)")
     parser.add_argument("--child-build", nargs=2, metavar=("SIZE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     globals()["STEPS"] = args.steps   # read by inputs() and the report
+    globals()["VARIANT"] = args.variant
+    os.environ["XLCNN_BENCH_VARIANT"] = args.variant
     os.environ["XLCNN_BENCH_STEPS"] = str(args.steps)
     if args.child_build:
         return child_build(int(args.child_build[0]), args.child_build[1])
@@ -283,7 +315,7 @@ def main(argv=None):
     text = markdown(info, results, args.repeat)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.md").write_text(text, encoding="utf-8")
-    payload = {"machine": info, "sample": "samples/circle-1.jpg", "repeat": args.repeat,
+    payload = {"machine": info, "sample": "samples/circle-1.jpg", "repeat": args.repeat, "variant": args.variant,
                "memory_method": MEMORY_METHOD, "results": results}
     (args.out / "latest.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(text, end="")
