@@ -82,12 +82,16 @@ def build(photos, output, size, model_path, label, fit, seed, preset, arch, filt
                    max_pixels=max_pixels)
     if len(photos) > 1 or (photos and os.path.isdir(photos[0])):
         return _build_many(photos, output, check, pdf, options)
-    result = make_workbook(photos[0] if photos else None, output, **options)
+    with click.progressbar(length=100, label="building", file=sys.stderr) as bar:
+        def advance(done, total):
+            bar.update(int(100 * done / total) - bar.pos)
+        result = make_workbook(photos[0] if photos else None, output, progress=advance, **options)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     label = f", true label {result.label}" if result.label else ""
     click.echo(f"wrote {result.path} ({len(result.sheets)} sheets, {result.formulas:,} formulas{label})")
     if check:
+        click.echo("recalculating in LibreOffice and comparing with NumPy ...", err=True)
         _report(verify_workbook(result.path))
     if pdf:
         click.echo(f"wrote {make_handout(result.path)}")

@@ -123,7 +123,7 @@ def guess_label(model, photo):
 
 def make_workbook(photo=None, output=None, size=None, model_path=None, label=None, fit=None, seed=0,
                   preset=None, arch=None, filters=None, true_convolution=False, grayscale=False, until=None,
-                  lang="en", exercise=False, steps=0, rate=DEFAULT_RATE, max_pixels=None):
+                  lang="en", exercise=False, steps=0, rate=DEFAULT_RATE, max_pixels=None, progress=None):
     """Load ``photo`` (default: the bundled sample), run it through the model, write the workbook.
 
     Returns the BuildResult (with ``notes`` for the user). ``output`` defaults to the
@@ -155,7 +155,7 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
     result = build_workbook(model, image, output, label=label or guess_label(model, photo), source=photo,
                             seed=None if model.trained else seed, model_name=choice.name,
                             description=choice.description, lang=lang, exercise=exercise, steps=steps,
-                            learning_rate=rate,
+                            learning_rate=rate, progress=progress,
                             options=_manifest_options(photo, output, options))
     result.notes = choice.notes
     return result

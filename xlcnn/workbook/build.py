@@ -54,7 +54,7 @@ class BuildResult:
 
 
 def build_workbook(model, image, out_path, label=None, source=None, seed=None, lang="en", model_name=None,
-                   description="", options=None, exercise=False, steps=0, learning_rate=0.01):
+                   description="", options=None, exercise=False, steps=0, learning_rate=0.01, progress=None):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
 
     ``label`` is a class name (default: the first class). ``source`` is the photo's
@@ -62,6 +62,7 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     ``description`` (a preset's paragraph) opens the summary sheet. ``options`` (the
     build options and the command that rebuilds the workbook) go on the manifest.
     ``steps`` > 0 adds backpropagation and that many gradient-descent steps at ``learning_rate``.
+    ``progress(done, total)`` is called after each sheet of the first pass and before saving.
     Returns a BuildResult.
     """
     pixels = np.asarray(image)
@@ -90,9 +91,12 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     for plan in layout.sheets:  # every sheet exists before any is written: the overview's chart reads ahead
         wb.create_sheet(plan.name)
     first_pass = {id(plan) for plan in layout.sheets} - {id(p) for v in layout.passes for p in v.sheets[1:]}
-    for plan in layout.sheets:
+    total = len(layout.sheets) + 1
+    for done, plan in enumerate(layout.sheets, start=1):
         if id(plan) in first_pass and plan.kind in WRITERS:
             WRITERS[plan.kind](ctx, wb[plan.name], plan)
+        if progress:
+            progress(done, total)
     ctx.formulas += write_learning(ctx, wb, layout)
     if model.layers[0].kind == "conv2d":   # outlines follow the first pass's worked example
         conv = layout.sheet("conv2d", 0)
