@@ -4,12 +4,10 @@ import re
 import shutil
 import subprocess
 
-import numpy as np
 import openpyxl
 import pytest
 
 from xlcnn import make_workbook, verify_workbook
-from xlcnn.engine import forward
 from xlcnn.handout import make_handout
 from xlcnn.layout import plan_layout
 from xlcnn.libreoffice import recalculate

@@ -18,7 +18,6 @@ from xlcnn.libreoffice import recalculate
 from xlcnn.network import load_model, random_model, save_model
 from xlcnn.resources import sample_photos
 
-from conftest import make_photo
 from corpus import OK, corpus, write_corpus
 
 HOSTILE = ('=HYPERLINK("http://x","y")', "=cmd|'/C calc'!A0", "+1+1", "@SUM(1)", "-2+3")

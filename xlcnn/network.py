@@ -43,6 +43,19 @@ class Conv2D:
         """Side of the window the filter covers: D * (F - 1) + 1."""
         return self.dilation * (self.kernel - 1) + 1
 
+    def tap_at(self, a, b):
+        """The stored weight (u, v) that position (a, b) of the effective kernel holds, or None for a hole."""
+        if a % self.dilation or b % self.dilation:
+            return None
+        u, v = a // self.dilation, b // self.dilation
+        return (self.kernel - 1 - u, self.kernel - 1 - v) if self.flip else (u, v)
+
+    def offset_of(self, u, v):
+        """Where stored weight (u, v) sits in the effective kernel: the inverse of ``tap_at``."""
+        if self.flip:
+            u, v = self.kernel - 1 - u, self.kernel - 1 - v
+        return u * self.dilation, v * self.dilation
+
 
 @dataclass(frozen=True)
 class ReLU:

@@ -110,7 +110,7 @@ def _whole_number_choice(ws, cell, limit):
 def _explain_conv(ctx, ws, plan, layer, source, blocks, texts, chosen):
     k, i, j = chosen
     filters = ctx.layout.sheet("filters", plan.layer).blocks
-    s, d, f = layer.stride, layer.dilation, layer.kernel
+    s, d = layer.stride, layer.dilation
     channels = source.shape[0]
     # the first layer reads the photo's channels; deeper ones read the maps before them
     labels = (ctx.channel_labels(channels) if source is ctx.layout.input
@@ -125,7 +125,7 @@ def _explain_conv(ctx, ws, plan, layer, source, blocks, texts, chosen):
         terms = []
         for u, v, _, _ in window.cells():
             x = f"INDEX({padded},({i}-1)*{s}+{u * d + 1},({j}-1)*{s}+{v * d + 1})"
-            tu, tv = (f - 1 - u, f - 1 - v) if layer.flip else (u, v)
+            tu, tv = layer.tap_at(u * d, v * d)
             w = f"INDEX({band.range_ref(absolute=True)},({k}-1)*{_step(filters['weight'])}+{tu + 1},{tv + 1})"
             put_formula(ctx, ws, window.sub(u, v, 1, 1), f"={x}", styles.VALUE_FORMAT)
             put_formula(ctx, ws, weights.sub(u, v, 1, 1), f"={w}", styles.WEIGHT_FORMAT)

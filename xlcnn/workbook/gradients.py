@@ -131,14 +131,13 @@ def _conv(ctx, ws, plan, layer, forward, upstream, texts):
     source = forward.output_of(plan.layer - 1) if plan.layer else forward.input
     filters = forward.sheet("filters", plan.layer).blocks
     scale = ctx.scale_for(plan.layer)
-    f, d, span = layer.kernel, layer.dilation, layer.span
     _, h_out, w_out = upstream.shape
     for k, (slices, bias) in enumerate(zip(b["weight"], b["bias"])):
         put_text(ws, slices[0].row - 1, 0, texts["filter"].format(k=k + 1), styles.LABEL_FONT)
         up = upstream.interior(k).range_ref()
         for c, block in enumerate(slices):
             for u, v, _, _ in block.cells():
-                a, e = ((f - 1 - u) * d, (f - 1 - v) * d) if layer.flip else (u * d, v * d)
+                a, e = layer.offset_of(u, v)
                 window = source.maps[c].sub(a, e, h_out, w_out).range_ref()
                 formula = f"=SUMPRODUCT({window},{up})" + (f"*{scale}" if scale else "")
                 put_formula(ctx, ws, block.sub(u, v, 1, 1), formula, styles.GRAD_FORMAT)
@@ -152,20 +151,17 @@ def _conv(ctx, ws, plan, layer, forward, upstream, texts):
 
 
 def _conv_input_gradient(ctx, ws, b, layer, filters, upstream, texts):
-    f, d, span = layer.kernel, layer.dilation, layer.span
+    span = layer.span
     for k, kernels in enumerate(b["back_kernels"]):
         for c, block in enumerate(kernels):
             put_text(ws, block.row - 1, block.col, texts["turned"].format(c=c + 1))
             for a, e, row, col in block.cells():
-                ta, te = span - 1 - a, span - 1 - e            # turned 180: read the far corner
-                if ta % d or te % d:
+                tap = layer.tap_at(span - 1 - a, span - 1 - e)   # turned 180: read the far corner
+                if tap is None:
                     put_value(ws, row, col, 0, fill=styles.PAD_FILL)
-                    continue
-                u, v = ta // d, te // d
-                if layer.flip:
-                    u, v = f - 1 - u, f - 1 - v
-                put_formula(ctx, ws, block.sub(a, e, 1, 1), f"={filters['weight'][k][c].sub(u, v, 1, 1).ref()}",
-                            styles.WEIGHT_FORMAT)
+                else:
+                    put_formula(ctx, ws, block.sub(a, e, 1, 1), f"={filters['weight'][k][c].sub(*tap, 1, 1).ref()}",
+                                styles.WEIGHT_FORMAT)
     stack, p = b["input"], layer.padding
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)

@@ -110,20 +110,18 @@ def _write_effective_kernels(ctx, ws, plan, layer, texts):
     Turned 180 degrees for a true convolution, spread out with zero holes for dilation;
     a student who edits a weight sees it move in both copies.
     """
-    d, f = layer.dilation, layer.kernel
+    d = layer.dilation
     label = texts["flipped_label" if layer.flip and d == 1 else "dilated_label" if not layer.flip else "both_label"]
     for slices, spread in zip(plan.blocks["weight"], plan.blocks["effective"]):
         for c, (source, block) in enumerate(zip(slices, spread)):
             put_text(ws, block.row - 1, block.col, label.format(c=c + 1))
             for a, b, row, col in block.cells():
-                if a % d or b % d:
+                tap = layer.tap_at(a, b)
+                if tap is None:
                     put_value(ws, row, col, 0, fill=styles.PAD_FILL)
-                    continue
-                u, v = a // d, b // d
-                if layer.flip:
-                    u, v = f - 1 - u, f - 1 - v
-                put_formula(ctx, ws, block.sub(a, b, 1, 1), formulas.reference(source.sub(u, v, 1, 1)),
-                            styles.WEIGHT_FORMAT)
+                else:
+                    put_formula(ctx, ws, block.sub(a, b, 1, 1), formulas.reference(source.sub(*tap, 1, 1)),
+                                styles.WEIGHT_FORMAT)
         add_scale(ws, spread, styles.diverging_scale())
 
 
