@@ -82,7 +82,7 @@ def build(photos, output, size, model_path, label, fit, seed, preset, arch, filt
                    max_pixels=max_pixels)
     if len(photos) > 1 or (photos and os.path.isdir(photos[0])):
         return _build_many(photos, output, check, pdf, options)
-    with click.progressbar(length=100, label="building", file=sys.stderr) as bar:
+    with _progress(100, "building") as bar:
         def advance(done, total):
             bar.update(int(100 * done / total) - bar.pos)
         result = make_workbook(photos[0] if photos else None, output, progress=advance, **options)
@@ -91,7 +91,8 @@ def build(photos, output, size, model_path, label, fit, seed, preset, arch, filt
     label = f", true label {result.label}" if result.label else ""
     click.echo(f"wrote {result.path} ({len(result.sheets)} sheets, {result.formulas:,} formulas{label})")
     if check:
-        click.echo("recalculating in LibreOffice and comparing with NumPy ...", err=True)
+        if sys.stderr.isatty():
+            click.echo("recalculating in LibreOffice and comparing with NumPy ...", err=True)
         _report(verify_workbook(result.path))
     if pdf:
         click.echo(f"wrote {make_handout(result.path)}")
@@ -109,8 +110,29 @@ def handout(book, output, timeout):
     click.echo(f"wrote {make_handout(book, output, timeout)}")
 
 
+class _Quiet:
+    """Stands in for a progress bar when stderr is not a terminal, so errors stay one line."""
+
+    pos = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, steps):
+        self.pos += steps
+
+
+def _progress(length, label):
+    if sys.stderr.isatty():
+        return click.progressbar(length=length, label=label, file=sys.stderr)
+    return _Quiet()
+
+
 def _build_many(photos, output, check, pdf, options):
-    with click.progressbar(length=len(photos_in(photos)), label="building", file=sys.stderr) as bar:
+    with _progress(len(photos_in(photos)), "building") as bar:
         built, failed = make_workbooks(photos, output or ".", progress=lambda done, total: bar.update(1), **options)
     for result in built:
         click.echo(f"wrote {result.path} ({result.formulas:,} formulas)")
