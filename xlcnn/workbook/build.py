@@ -216,6 +216,12 @@ def _source_entries(source, seed):
     return entries
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def written_by_xlcnn(path):
     """Whether ``path`` is an .xlsx with xlcnn's hidden sheet, so replacing it loses nothing of the user's."""
     try:
@@ -245,6 +251,7 @@ def save_atomically(wb, out_path):
     os.close(handle)
     try:
         wb.save(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes owner-only files; a workbook is for sharing
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"{out_path}: cannot write the workbook ({exc.strerror or exc})") from None
