@@ -138,3 +138,12 @@ def test_failed_build_leaves_the_old_file_intact(tmp_path, photo_array, monkeypa
 def test_layout_refuses_networks_beyond_excel_limits():
     with pytest.raises(ShapeError, match="rows"):
         plan_layout((Conv2D(200, 3), ReLU(), Flatten(), Dense(3), Softmax()), (3, 512, 512), ("a", "b", "c"))
+
+
+def test_workbook_gets_ordinary_permissions(tmp_path, photo_array):
+    import os
+    import stat
+    mask = os.umask(0)
+    os.umask(mask)
+    path = build_workbook(random_model(seed=0), photo_array, tmp_path / "shared.xlsx").path
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
