@@ -114,6 +114,11 @@ class Block:
         """The whole block with its quoted sheet: "'1 Input'!B3:D5"."""
         return f"{quote_sheet(self.sheet)}!{self.range(absolute)}"
 
+    @staticmethod
+    def spanning(first, last):
+        """The block from ``first``'s top-left cell to ``last``'s bottom-right one (same sheet)."""
+        return Block(first.sheet, first.row, first.col, last.last_row - first.row + 1, last.last_col - first.col + 1)
+
     def item(self, n):
         """The n-th cell of a one-row or one-column block, as a 1 x 1 block."""
         if self.height == 1:

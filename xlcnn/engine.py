@@ -127,7 +127,7 @@ def _forward_layer(layer, p, x):
         return L.sigmoid_forward(x)
     if isinstance(layer, Tanh):
         return L.tanh_forward(x)
-    if isinstance(layer, AvgPool2D):  # before MaxPool2D: AvgPool2D is a subclass of it
+    if isinstance(layer, AvgPool2D):
         return L.avgpool_forward(x, layer.size, layer.step)
     if isinstance(layer, MaxPool2D):
         return L.maxpool_forward(x, layer.size, layer.step)

@@ -85,14 +85,21 @@ class Layout:
 
     def output_of(self, layer):
         """The block or map stack that holds the output of ``model.layers[layer]``."""
-        for plan in self.sheets:
-            if plan.layer == layer and "output" in plan.blocks:
-                return plan.blocks["output"]
-        raise KeyError(layer)
+        return self.sheet_of(layer).blocks["output"]
 
     def sheet_of(self, layer):
         """The sheet that shows the output of ``model.layers[layer]``."""
-        return next(plan for plan in self.sheets if plan.layer == layer and "output" in plan.blocks)
+        for plan in self.sheets:
+            if plan.layer == layer and "output" in plan.blocks:
+                return plan
+        raise KeyError(layer)
+
+    def pass_sheets(self, step=0):
+        """The sheets of forward pass ``step``; pass 0 is every sheet no later pass owns."""
+        if step:
+            return self.passes[step - 1].sheets[1:]
+        later = {id(plan) for view in self.passes for plan in view.sheets[1:]}
+        return [plan for plan in self.sheets if id(plan) not in later]
 
     @property
     def input(self):

@@ -87,12 +87,11 @@ class Tanh:
 
 
 @dataclass(frozen=True)
-class MaxPool2D:
-    """The largest value of each size x size window, windows moved by stride."""
+class _Pool:
+    """Windows of size x size, moved by stride (0 means "same as size")."""
 
     size: int = 2
-    stride: int = 0  # 0 means "same as size"
-    kind = "maxpool2d"
+    stride: int = 0
 
     @property
     def step(self):
@@ -100,7 +99,14 @@ class MaxPool2D:
 
 
 @dataclass(frozen=True)
-class AvgPool2D(MaxPool2D):
+class MaxPool2D(_Pool):
+    """The largest value of each size x size window, windows moved by stride."""
+
+    kind = "maxpool2d"
+
+
+@dataclass(frozen=True)
+class AvgPool2D(_Pool):
     """The mean of each size x size window, windows moved by stride."""
 
     kind = "avgpool2d"
@@ -169,7 +175,7 @@ def describe(layer):
             text += f", dilation {layer.dilation}"
         return text + (", flipped (true convolution)" if layer.flip else "")
     if isinstance(layer, POOLS):
-        word = "max" if isinstance(layer, MaxPool2D) and not isinstance(layer, AvgPool2D) else "average"
+        word = "max" if isinstance(layer, MaxPool2D) else "average"
         return f"{word} pool {layer.size}x{layer.size}, stride {layer.step}"
     if isinstance(layer, Dense):
         return f"dense, {layer.units} outputs"

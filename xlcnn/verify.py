@@ -238,7 +238,7 @@ def _compare(path, book, values):
     losses = []
     for step, view in enumerate([layout, *layout.passes]):
         reference = forward(model, book.pixels, book.label)
-        _compare_pass(report, book, view, _pass_sheets(layout, step), model, reference, values, step)
+        _compare_pass(report, book, view, layout.pass_sheets(step), model, reference, values, step)
         losses.append(reference.loss)
         if step < len(layout.gradients):
             model = _compare_gradients(report, book, view, step, model, values)
@@ -251,14 +251,6 @@ def _compare(path, book, values):
     report.problems.extend(_not_formulas(book))
     report.problems.extend(_stale_values(book, values))
     return report
-
-
-def _pass_sheets(layout, step):
-    """The sheets of forward pass ``step`` (0: the first pass, written before any gradient)."""
-    if step:
-        return layout.passes[step - 1].sheets[1:]
-    later = {id(plan) for view in layout.passes for plan in view.sheets[1:]}
-    return [plan for plan in layout.sheets if id(plan) not in later]
 
 
 def _compare_pass(report, book, view, sheets, model, reference, values, step):
@@ -345,11 +337,11 @@ def _compare_classifier(report, book, view, model, reference, values, step):
 def _check_explain(book, plan, reference, values):
     """The worked example's result, and the cell it fetched, equal the engine at the chosen position."""
     blocks = plan.blocks["explain"]
-    chosen = [int(book.formulas[plan.name][row][col]) - 1 for _, _, row, col in blocks["choose"].cells()]
     stage = reference.stages[plan.layer].output
     try:
+        chosen = [int(_get(book.formulas[plan.name], row, col)) - 1 for _, _, row, col in blocks["choose"].cells()]
         expected = float(stage[tuple(chosen)])
-    except (IndexError, ValueError):
+    except (IndexError, TypeError, ValueError):
         expected = float("nan")     # an out-of-range position shows as an error cell, reported below
     return _check_blocks(f"{plan.name} (explained)", [blocks["result"], blocks["cell"]],
                          np.array([expected, expected]), values)

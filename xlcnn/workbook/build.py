@@ -90,10 +90,10 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     wb.remove(wb.active)
     for plan in layout.sheets:  # every sheet exists before any is written: the overview's chart reads ahead
         wb.create_sheet(plan.name)
-    first_pass = {id(plan) for plan in layout.sheets} - {id(p) for v in layout.passes for p in v.sheets[1:]}
-    total = len(layout.sheets) + 1
-    for done, plan in enumerate(layout.sheets, start=1):
-        if id(plan) in first_pass and plan.kind in WRITERS:
+    first_pass = layout.pass_sheets(0)
+    total = len(first_pass) + 1
+    for done, plan in enumerate(first_pass, start=1):
+        if plan.kind in WRITERS:
             WRITERS[plan.kind](ctx, wb[plan.name], plan)
         if progress:
             progress(done, total)

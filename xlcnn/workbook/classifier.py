@@ -8,7 +8,7 @@ from .common import (put_parameter, add_scale, freeze_below, put_formula, put_te
                      step_number, write_header, write_notice)
 from ..layout import HEADER_ROWS
 from .explain import explain_dense
-from .maps import can_be_negative, element_formula
+from .maps import element_formula, output_scale
 
 
 def write_flatten(ctx, ws, plan):
@@ -100,7 +100,7 @@ def write_vector_activation(ctx, ws, plan):
     for n in range(out.height):
         put_text(ws, out.row + n, 0, f"{n + 1}")
         put_formula(ctx, ws, out.item(n), activation(source.item(n)), styles.VALUE_FORMAT)
-    rule = styles.diverging_scale() if can_be_negative(ctx.model.layers, plan.layer) else styles.positive_scale()
+    rule = output_scale(ctx.model.layers, plan.layer)
     add_scale(ws, out, rule)
     set_widths(ws, 0, 2, 9)
     freeze_below(ws, 1)

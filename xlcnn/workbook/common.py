@@ -75,6 +75,16 @@ def put_text(ws, row, col, text, font=None):
     return cell
 
 
+def write_padding(ws, stack, c):
+    """Zeros in the border cells of padded map c, shaded so the 'tape' is visible."""
+    if not stack.pad:
+        return
+    inner = stack.interior(c)
+    for _, _, row, col in stack.maps[c].cells():
+        if not (inner.row <= row <= inner.last_row and inner.col <= col <= inner.last_col):
+            put_value(ws, row, col, 0, fill=styles.PAD_FILL)
+
+
 def put_parameter(ctx, ws, block, value, number_format, formula):
     """A weight: a constant the student may edit, or (in a later pass) its descent-step formula."""
     if formula is None:

@@ -139,7 +139,7 @@ def _explain_conv(ctx, ws, plan, layer, source, blocks, texts, chosen):
         put_formula(ctx, ws, blocks["spelled"][c],
                     f'="{prefix}"&{spelled}&" = "&FIXED({blocks["sums"][c].ref()},3,TRUE)')
     biases = filters["bias"]
-    bias_range = Block(biases[0].sheet, biases[0].row, biases[0].col, biases[-1].row - biases[0].row + 1, 1)
+    bias_range = Block.spanning(biases[0], biases[-1])
     put_text(ws, blocks["bias"].row, blocks["bias"].col - 1, texts["bias"])
     put_formula(ctx, ws, blocks["bias"], f"=INDEX({bias_range.range_ref(absolute=True)},({k}-1)*{_step(filters['weight'])}+1,1)",
                 styles.WEIGHT_FORMAT)
@@ -185,16 +185,15 @@ def _write_checks(ctx, ws, blocks, texts, cell_formula, result_label=True):
 
 def _stacked_index(stack, k, row, col):
     """INDEX into every map of a stack at once: map k (1-based), row and column inside the map."""
-    first, last = stack.maps[0], stack.maps[-1]
-    whole = Block(first.sheet, first.row, first.col, last.last_row - first.row + 1, first.width)
+    first = stack.maps[0]
+    whole = Block.spanning(first, stack.maps[-1])
     band = stack.maps[1].row - first.row if len(stack.maps) > 1 else 0
     return f"INDEX({whole.range_ref(absolute=True)},({k}-1)*{band}+{stack.pad}+{row},{stack.pad}+{col})"
 
 
 def _band(weights, c):
     """Channel c's slices of every filter, as one tall range (filters sit one band below another)."""
-    first, last = weights[0][c], weights[-1][c]
-    return Block(first.sheet, first.row, first.col, last.last_row - first.row + 1, first.width)
+    return Block.spanning(weights[0][c], weights[-1][c])
 
 
 def _step(weights):

@@ -8,9 +8,9 @@ Every cell is a formula of the forward sheets and of the gradient sheet after it
 from openpyxl.chart import LineChart, Reference
 
 from ..cells import openpyxl_cell
-from ..network import AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, Sigmoid, Tanh
+from ..network import POOLS, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, Sigmoid, Tanh
 from . import styles
-from .common import add_scale, freeze_below, put_formula, put_text, put_value, set_widths
+from .common import add_scale, freeze_below, put_formula, put_text, put_value, set_widths, write_padding
 
 
 def write_gradients(ctx, ws, plan, forward, gradients):
@@ -18,7 +18,7 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     layer = ctx.model.layers[plan.layer]
     texts = ctx.texts["gradients"]
     kind = "conv2d" if isinstance(layer, Conv2D) else "dense" if isinstance(layer, Dense) else (
-        "flatten" if isinstance(layer, Flatten) else "pool" if isinstance(layer, MaxPool2D) else "activation")
+        "flatten" if isinstance(layer, Flatten) else "pool" if isinstance(layer, POOLS) else "activation")
     put_text(ws, 0, 0, texts["title"].format(sheet=forward.sheet_of(plan.layer).name), styles.TITLE_FONT)
     if ctx.step:
         put_text(ws, len(texts[kind]) + 2, 0, ctx.texts["step_notice"].format(n=ctx.step), styles.TEXT_FONT)
@@ -174,11 +174,7 @@ def _conv_input_gradient(ctx, ws, b, layer, filters, upstream, texts):
 
 def _map_label(ws, stack, c, texts):
     put_text(ws, *stack.label_cell(c), texts["map"].format(k=c + 1), styles.LABEL_FONT)
-    full, inner = stack.maps[c], stack.interior(c)
-    if stack.pad:   # the zero border that lets the layer before slide a window over this gradient
-        for _, _, row, col in full.cells():
-            if not (inner.row <= row <= inner.last_row and inner.col <= col <= inner.last_col):
-                put_value(ws, row, col, 0, fill=styles.PAD_FILL)
+    write_padding(ws, stack, c)   # the zero border that lets the layer before slide a window over it
 
 
 def _finish_maps(ws, stack):

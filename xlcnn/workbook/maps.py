@@ -7,7 +7,7 @@ from ..layout import ACTIVATION_KINDS, HEADER_ROWS
 from ..network import POOLS, Conv2D, Flatten, LeakyReLU
 from . import styles
 from .explain import explain_maps
-from .common import (add_scale, freeze_below, merge, put_parameter, put_formula, put_text, put_value, set_widths,
+from .common import (add_scale, freeze_below, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
                      step_number, write_header, write_notice)
 
 
@@ -32,7 +32,7 @@ def write_input(ctx, ws, plan):
     for c in range(channels):
         label = texts["gray_label"] if channels == 1 else texts["channel_labels"][c]
         put_text(ws, *stack.label_cell(c), label, styles.LABEL_FONT)
-        _write_padding(ws, stack, c)
+        write_padding(ws, stack, c)
         inner = stack.interior(c)
         for i, j, row, col in inner.cells():
             put_value(ws, row, col, int(ctx.pixels[c, i, j]))
@@ -52,17 +52,6 @@ def _write_colour_view(ctx, ws, plan, texts):
         rgb = ctx.pixels[:, i, j] if ctx.pixels.shape[0] == 3 else [ctx.pixels[0, i, j]] * 3
         openpyxl_cell(ws, row, col).fill = styles.pixel_fill(rgb)
     set_widths(ws, view.col, view.width, styles.COLOUR_VIEW_WIDTH)
-
-
-def _write_padding(ws, stack, c):
-    """Zeros in the border cells of padded map c, shaded so the 'tape' is visible."""
-    if not stack.pad:
-        return
-    full = stack.maps[c]
-    inner = stack.interior(c)
-    for i, j, row, col in full.cells():
-        if not (inner.row <= row <= inner.last_row and inner.col <= col <= inner.last_col):
-            put_value(ws, row, col, 0, fill=styles.PAD_FILL)
 
 
 # ---------------------------------------------------------------- filters
@@ -140,11 +129,11 @@ def write_maps(ctx, ws, plan):
     number_format = styles.VALUE_FORMAT
     for k in range(channels):
         put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
-        _write_padding(ws, out, k)
+        write_padding(ws, out, k)
         inner = out.interior(k)
         for i, j, row, col in inner.cells():
             put_formula(ctx, ws, inner.sub(i, j, 1, 1), cell_formula(k, i, j), number_format)
-        rule = styles.diverging_scale() if can_be_negative(ctx.model.layers, plan.layer) else styles.positive_scale()
+        rule = output_scale(ctx.model.layers, plan.layer)
         add_scale(ws, inner, rule)
     element = element_formula(layer) if plan.kind in ACTIVATION_KINDS else None
     explain_maps(ctx, ws, plan, layer, source, out, element)
@@ -177,6 +166,11 @@ def _cell_formula_builder(ctx, plan, layer, source):
     pool = formulas.avgpool_forward if plan.kind == "avgpool2d" else formulas.maxpool_forward
     # pooling reads the unpadded source: windows start inside the interior
     return lambda k, i, j: pool(source.interior(k).sub(i * step, j * step, size, size))
+
+
+def output_scale(layers, index):
+    """The colour scale for layer ``index``'s output: diverging when it can go negative."""
+    return styles.diverging_scale() if can_be_negative(layers, index) else styles.positive_scale()
 
 
 def can_be_negative(layers, index):
