@@ -6,7 +6,7 @@ import pytest
 from xlcnn.errors import OutputError, ShapeError, UsageError
 from xlcnn.layout import plan_layout
 from xlcnn.network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, random_model
-from xlcnn.workbook import build_workbook
+from xlcnn.workbook import build_workbook, sheetdata
 
 NINE_STEPS = ["1 Input", "2 Filters", "3 Conv", "4 ReLU", "5 Pool", "6 Flatten", "7 Dense", "8 Softmax", "9 Loss",
               "10 Summary"]
@@ -125,10 +125,10 @@ def test_failed_build_leaves_the_old_file_intact(tmp_path, photo_array, monkeypa
     build_workbook(random_model(seed=0), photo_array, target)     # an earlier build, to be kept
     old = target.read_bytes()
 
-    def broken_save(self, filename):
+    def broken_save(wb, filename):
         open(filename, "wb").write(b"half")
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
+    monkeypatch.setattr(sheetdata, "save", broken_save)
     with pytest.raises(OutputError, match="No space left"):
         build_workbook(random_model(seed=0), photo_array, target)
     assert target.read_bytes() == old

@@ -62,9 +62,11 @@ def sheet_ref(sheet, row, col, absolute=False):
     return f"{quote_sheet(sheet)}!{a1(row, col, absolute)}"
 
 
-def openpyxl_cell(ws, row, col):
-    """The openpyxl cell at zero-based (row, col); the one +1 for openpyxl's API."""
-    return ws.cell(row=row + 1, column=col + 1)
+def row_number(row):
+    """Zero-based row index -> the row number SpreadsheetML writes: 0 -> "1"."""
+    if not 0 <= row < MAX_ROWS:
+        raise ValueError(f"row index {row!r} is outside 0..{MAX_ROWS - 1}")
+    return str(row + 1)
 
 
 @dataclass(frozen=True)

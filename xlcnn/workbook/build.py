@@ -27,6 +27,7 @@ from .explain import highlight_receptive_field
 from .gradients import write_descent, write_gradients
 from .overview import write_manifest, write_overview
 from .printing import set_up_printing
+from . import sheetdata
 from .summary import write_summary
 
 def write_activation(ctx, ws, plan):
@@ -250,7 +251,7 @@ def save_atomically(wb, out_path):
         raise OutputError(f"{out_path}: cannot write in {folder} ({exc.strerror})") from None
     os.close(handle)
     try:
-        wb.save(tmp)
+        sheetdata.save(wb, tmp)
         os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes owner-only files; a workbook is for sharing
         os.replace(tmp, path)
     except OSError as exc:

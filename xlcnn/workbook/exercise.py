@@ -10,7 +10,7 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import PatternFill, Protection
 
 from . import styles
-from .common import put_formula, put_text
+from .common import cell_at, put_formula, put_text
 
 TOLERANCE = 0.005      # answers are read off cells shown with two decimals
 RIGHT_FILL = PatternFill("solid", fgColor="C6EFCE")
@@ -36,7 +36,7 @@ def add_exercises(ctx, wb, reference):
                      if len(position) == 3 else texts["item"].format(n=position[0] + 1))
             put_text(ws, table.row + n, table.col, label)
             answer, check = table.sub(n, 1, 1, 1), table.sub(n, 2, 1, 1)
-            cell = ws.cell(row=answer.row + 1, column=answer.col + 1)
+            cell = cell_at(ws, answer.row, answer.col)
             cell.fill, cell.protection = styles.PARAM_FILL, Protection(locked=False)
             formula = (f'=IF({answer.ref()}="","",IF(ABS({answer.ref()}-{target.ref()})<={TOLERANCE},'
                        f'"{texts["right"]}","{texts["wrong"]}"))')
@@ -68,7 +68,7 @@ def _cell_of(plan, position):
 
 def _hide(ws, block):
     """Show "?" instead of the value, and hide the formula once the sheet is protected."""
-    cell = ws.cell(row=block.row + 1, column=block.col + 1)
+    cell = cell_at(ws, block.row, block.col)
     cell.number_format = '"?";"?";"?"'
     cell.fill = styles.PARAM_FILL
     cell.protection = Protection(locked=True, hidden=True)

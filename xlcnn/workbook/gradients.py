@@ -7,7 +7,7 @@ Every cell is a formula of the forward sheets and of the gradient sheet after it
 
 from openpyxl.chart import LineChart, Reference
 
-from ..cells import openpyxl_cell
+from ..cells import a1
 from ..network import POOLS, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, Sigmoid, Tanh
 from . import styles
 from .common import add_scale, freeze_below, put_formula, put_text, put_value, set_widths, write_padding
@@ -203,11 +203,9 @@ def write_descent(ctx, ws, plan, passes):
     chart.title, chart.y_axis.title, chart.x_axis.title = texts["chart"], texts["loss"], texts["step"]
     chart.x_axis.delete = chart.y_axis.delete = False
     chart.legend = None
-    first = openpyxl_cell(ws, losses.row, losses.col)
-    last = openpyxl_cell(ws, losses.last_row, losses.col)
-    chart.add_data(Reference(ws, min_col=first.column, min_row=first.row, max_row=last.row), titles_from_data=False)
+    chart.add_data(Reference(range_string=losses.range_ref()), titles_from_data=False)
     chart.height, chart.width = 7, 12
-    ws.add_chart(chart, openpyxl_cell(ws, b["chart"].row, b["chart"].col).coordinate)
+    ws.add_chart(chart, a1(b["chart"].row, b["chart"].col))
     set_widths(ws, 0, 1, 16)
     set_widths(ws, 1, 2, 12)
 

@@ -1,13 +1,12 @@
 """Writers for the sheets that hold stacks of maps: input, filters, conv, ReLU, pooling."""
 
 from .. import formulas
-from ..cells import openpyxl_cell
 from ..layout import FIRST_COL
 from ..layout import ACTIVATION_KINDS, HEADER_ROWS
 from ..network import POOLS, Conv2D, Flatten, LeakyReLU
 from . import styles
 from .explain import explain_maps
-from .common import (add_scale, freeze_below, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
+from .common import (add_scale, cell_at, freeze_below, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
                      step_number, write_header, write_notice)
 
 
@@ -50,7 +49,7 @@ def _write_colour_view(ctx, ws, plan, texts):
     put_text(ws, view.row - 1 - plan.blocks["pixels"].pad, view.col, texts["colour_view"], styles.LABEL_FONT)
     for i, j, row, col in view.cells():
         rgb = ctx.pixels[:, i, j] if ctx.pixels.shape[0] == 3 else [ctx.pixels[0, i, j]] * 3
-        openpyxl_cell(ws, row, col).fill = styles.pixel_fill(rgb)
+        cell_at(ws, row, col).fill = styles.pixel_fill(*rgb)
     set_widths(ws, view.col, view.width, styles.COLOUR_VIEW_WIDTH)
 
 

@@ -5,9 +5,9 @@ import io
 from openpyxl.chart import BarChart, Reference
 from openpyxl.drawing.image import Image as SheetImage
 
-from ..cells import openpyxl_cell
+from ..cells import a1
 from . import styles
-from .common import describe_layer, notice_text, put_formula, put_text, set_widths
+from .common import cell_at, describe_layer, notice_text, put_formula, put_text, set_widths
 
 PICTURE_SIDE = 150   # pixels: about as tall as 28 rows of cells beside it
 
@@ -25,7 +25,7 @@ def write_overview(ctx, ws, plan):
     _add_picture(ctx, ws, b["picture"])
     for i, j, row, col in view.cells():
         rgb = ctx.pixels[:, i, j] if ctx.pixels.shape[0] == 3 else [ctx.pixels[0, i, j]] * 3
-        openpyxl_cell(ws, row, col).fill = styles.pixel_fill(rgb)
+        cell_at(ws, row, col).fill = styles.pixel_fill(*rgb)
     set_widths(ws, 0, 1, 2)
     set_widths(ws, 1, 3, 9)
     set_widths(ws, view.col, view.width, styles.COLOUR_VIEW_WIDTH)
@@ -46,7 +46,7 @@ def _add_picture(ctx, ws, anchor):
     ctx.photo.save(buffer, format="PNG")
     buffer.seek(0)
     picture = SheetImage(buffer)
-    ws.add_image(picture, openpyxl_cell(ws, anchor.row, anchor.col).coordinate)
+    ws.add_image(picture, a1(anchor.row, anchor.col))
 
 
 def _write_prediction(ctx, ws, b, texts):
@@ -66,17 +66,11 @@ def _write_prediction(ctx, ws, b, texts):
     chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
     chart.x_axis.delete = chart.y_axis.delete = False
     chart.legend = None
-    softmax_ws = ws.parent[softmax["probability"].sheet]
-    chart.add_data(_reference(softmax_ws, softmax["probability"]), titles_from_data=False)
-    chart.set_categories(_reference(softmax_ws, softmax["class"]))
+    chart.add_data(Reference(range_string=softmax["probability"].range_ref()), titles_from_data=False)
+    chart.set_categories(Reference(range_string=softmax["class"].range_ref()))
     chart.height, chart.width = 7.5, 12
-    ws.add_chart(chart, openpyxl_cell(ws, b["chart"].row, b["chart"].col).coordinate)
+    ws.add_chart(chart, a1(b["chart"].row, b["chart"].col))
 
-
-def _reference(ws, block):
-    first = openpyxl_cell(ws, block.row, block.col)
-    last = openpyxl_cell(ws, block.last_row, block.last_col)
-    return Reference(ws, min_col=first.column, min_row=first.row, max_col=last.column, max_row=last.row)
 
 
 def write_manifest(ctx, ws, plan):

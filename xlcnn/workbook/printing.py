@@ -9,8 +9,9 @@ fits on one page.
 from openpyxl.worksheet.pagebreak import Break, RowBreak
 from openpyxl.worksheet.page import PageMargins
 
-from ..cells import Block, MAX_ROWS
+from ..cells import Block, MAX_ROWS, col_name
 from ..layout import MapStack
+from .sheetdata import cells_of
 
 POINTS_PER_CHAR = 5.6          # a column of width 1 is about one digit of Calibri 11
 ROW_POINTS = 15.0
@@ -20,8 +21,9 @@ CHART_ROWS = 16                # a 7.5 cm chart covers about this many rows  # p
 
 
 def set_up_printing(ws, plan, texts):
-    width_chars, last_col = _print_width(ws)
-    last_row = ws.max_row - 1 + CHART_ROWS * len(ws._charts)   # charts float below the last cell
+    cells = cells_of(ws)
+    width_chars, last_col = _print_width(ws, cells)
+    last_row = cells.max_row + CHART_ROWS * len(ws._charts)   # charts float below the last cell
     if last_row < 0:
         return
     ws.print_area = Block(ws.title, 0, 0, last_row + 1, last_col + 1).range()
@@ -42,16 +44,14 @@ def set_up_printing(ws, plan, texts):
     _break_between_maps(ws, plan, int(page_h / (ROW_POINTS * scale)) - 2)
 
 
-def _print_width(ws):
+def _print_width(ws, cells):
     """Characters across the printed area and its last column: every used column, and wide
     enough for the longest line of text, which would otherwise be cut at the edge."""
     widths = []
-    for n in range(ws.max_column):
-        letter = ws.cell(row=1, column=n + 1).column_letter
-        dimension = ws.column_dimensions.get(letter)
+    for n in range(cells.max_col + 1):
+        dimension = ws.column_dimensions.get(col_name(n))
         widths.append(dimension.width if dimension is not None and dimension.width else DEFAULT_WIDTH)
-    longest = max((len(str(c.value)) for row in ws.iter_rows(max_row=min(ws.max_row, 10)) for c in row
-                   if isinstance(c.value, str) and not c.value.startswith("=")), default=0)
+    longest = max((len(text) for text in cells.texts(range(10))), default=0)
     total, last = 0.0, 0
     for n, width in enumerate(widths):
         total += width

@@ -1,5 +1,7 @@
 """Fonts, fills, number formats and colour scales, in one place."""
 
+from functools import lru_cache
+
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.styles import Alignment, Font, PatternFill
 
@@ -45,6 +47,7 @@ def positive_scale():
     return ColorScaleRule(start_type="min", start_color="FFFFFF", end_type="max", end_color="F4B183")
 
 
-def pixel_fill(rgb):
-    r, g, b = (int(v) for v in rgb)
-    return PatternFill("solid", fgColor=f"{r:02X}{g:02X}{b:02X}")
+@lru_cache(maxsize=65_536)
+def pixel_fill(r, g, b):
+    """One shared fill per colour: the workbook's style table holds each colour once."""
+    return PatternFill("solid", fgColor=f"{int(r):02X}{int(g):02X}{int(b):02X}")

@@ -1,0 +1,180 @@
+"""The cells of every sheet, kept by xlcnn and written as SpreadsheetML rows in one pass.
+
+openpyxl makes a Python object for every cell and sends each one through an XML
+element tree when it saves; for the hundreds of thousands of formulas of a big
+workbook that costs more than all of xlcnn's own work. So the sheet writers put
+their cells here instead (value, kind and style, keyed by zero-based row and
+column), openpyxl writes everything else of the workbook (styles, names, colour
+scales, charts, page setup), and ``save`` splices each sheet's rows into the
+sheet file openpyxl wrote, streaming them into the zip.
+"""
+
+import io
+import re
+import zipfile
+from xml.sax.saxutils import escape
+
+from openpyxl.cell.cell import Cell as OpenpyxlCell
+
+from ..cells import a1, row_number
+
+CHUNK_ROWS = 2_000     # rows joined and compressed at a time: bounded memory, few write calls
+SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*</sheetData>")
+DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
+NUMBER_KINDS = (int, float)
+
+
+class Cell:
+    """One cell: its value, what kind of value it is, and the style objects it wears.
+
+    ``kind`` is "f" (formula text starting with "="), "s" (text, never read as a
+    formula) or "n" (a number); an empty cell (value None) keeps only its style.
+    """
+
+    __slots__ = ("value", "kind", "font", "fill", "number_format", "protection", "style")
+
+    def __init__(self):
+        self.value = self.kind = self.font = self.fill = self.number_format = self.protection = None
+        self.style = ""   # the ' s="n"' attribute, given just before saving
+
+    def style_key(self):
+        # style objects are shared module constants or live as long as their cells, so ids are stable
+        return id(self.font), id(self.fill), self.number_format, id(self.protection)
+
+
+class SheetCells:
+    """The cells of one worksheet, {row: {col: Cell}}, in any order of writing."""
+
+    def __init__(self):
+        self.rows = {}
+        self.max_row = -1
+        self.max_col = -1
+
+    def at(self, row, col):
+        """The cell at zero-based (row, col), made empty when nothing is there yet."""
+        line = self.rows.get(row)
+        if line is None:
+            line = self.rows[row] = {}
+            self.max_row = max(self.max_row, row)
+        cell = line.get(col)
+        if cell is None:
+            cell = line[col] = Cell()
+            self.max_col = max(self.max_col, col)
+        return cell
+
+    def texts(self, rows):
+        """The text values in the given rows (for sizing the printed page)."""
+        return [cell.value for row in rows for cell in self.rows.get(row, {}).values() if cell.kind == "s"]
+
+
+def cells_of(ws):
+    """The SheetCells of an openpyxl worksheet, made on first use."""
+    store = ws.__dict__.get("_xlcnn_cells")
+    if store is None:
+        store = ws._xlcnn_cells = SheetCells()
+    return store
+
+
+# ---------------------------------------------------------------- saving
+
+
+def save(wb, path):
+    """Write ``wb`` to ``path``: openpyxl's package with every sheet's rows spliced in."""
+    styles = _StyleIds(wb)
+    for ws in wb.worksheets:
+        if ws._cells:
+            raise RuntimeError(f"sheet {ws.title!r} has cells written through openpyxl; use sheetdata.cells_of")
+        for line in cells_of(ws).rows.values():
+            for cell in line.values():
+                cell.style = styles.attribute(cell)
+    package = io.BytesIO()
+    wb.save(package)   # styles.xml now holds every combination the cells use
+    sheets = {ws.path.lstrip("/"): ws for ws in wb.worksheets}   # ws.path is known once openpyxl has saved
+    with zipfile.ZipFile(package) as source, \
+            zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            ws = sheets.get(info.filename)
+            if ws is None:
+                target.writestr(info.filename, data)
+            else:
+                _write_sheet(target, info.filename, data, cells_of(ws))
+
+
+def _write_sheet(target, name, xml, cells):
+    match = SHEET_DATA.search(xml)
+    if match is None:
+        raise RuntimeError(f"{name}: openpyxl wrote no empty <sheetData> to fill")
+    head, tail = xml[:match.start()], xml[match.end():]
+    head = DIMENSION.sub(f'<dimension ref="{_dimension(cells)}"/>'.encode(), head, count=1)
+    with target.open(name, "w", force_zip64=True) as out:
+        out.write(head)
+        out.write(b"<sheetData>")
+        chunk = []
+        for n, row in enumerate(sorted(cells.rows)):
+            chunk.append(_row_xml(row, cells.rows[row]))
+            if n % CHUNK_ROWS == CHUNK_ROWS - 1:
+                out.write("".join(chunk).encode())
+                chunk = []
+        out.write("".join(chunk).encode())
+        out.write(b"</sheetData>")
+        out.write(tail)
+
+
+def _dimension(cells):
+    if cells.max_row < 0:
+        return "A1"
+    return f"A1:{a1(cells.max_row, cells.max_col)}"
+
+
+def _row_xml(row, line):
+    """One <row> element, its cells in column order, as openpyxl itself would write them."""
+    parts = [f'<row r="{row_number(row)}">']
+    for col in sorted(line):
+        cell = line[col]
+        ref = a1(row, col)
+        style = cell.style
+        value, kind = cell.value, cell.kind
+        if value is None:
+            parts.append(f'<c r="{ref}"{style}/>')
+        elif kind == "f":
+            parts.append(f'<c r="{ref}"{style}><f>{escape(value[1:])}</f><v></v></c>')
+        elif kind == "s":
+            parts.append(f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>')
+        else:
+            parts.append(f'<c r="{ref}"{style} t="n"><v>{value:.16g}</v></c>')
+    parts.append("</row>")
+    return "".join(parts)
+
+
+class _StyleIds:
+    """The ' s="n"' attribute for each distinct combination of style objects.
+
+    openpyxl's own cell object adds the fonts, fills, formats and protections to the
+    workbook's tables; doing that once per combination, not once per cell, is the saving.
+    """
+
+    def __init__(self, wb):
+        self.wb = wb
+        self.scratch = wb.worksheets[0]
+        self.known = {}
+
+    def attribute(self, cell):
+        key = cell.style_key()
+        known = self.known.get(key)
+        if known is None:
+            known = self.known[key] = self._new(cell)
+        return known
+
+    def _new(self, cell):
+        styled = OpenpyxlCell(self.scratch)
+        if cell.font is not None:
+            styled.font = cell.font
+        if cell.fill is not None:
+            styled.fill = cell.fill
+        if cell.number_format is not None:
+            styled.number_format = cell.number_format
+        if cell.protection is not None:
+            styled.protection = cell.protection
+        return f' s="{styled.style_id}"' if styled.has_style else ""
+
