@@ -189,3 +189,32 @@ def test_label_chosen_in_the_workbook_is_used(tmp_path):
     assert_passes(report)
     one_hot = next(c for c in report.checks if c.stage == "one-hot")
     assert one_hot.ok
+
+
+def test_class_names_that_look_like_numbers_verify(tmp_path):
+    """The recalculated values come back as CSV, where the text "1" and the number 1 look alike."""
+    model = random_model(class_names=("0", "1", "2.50"), seed=4)
+    result = build_workbook(model, make_photo(28, seed=5), tmp_path / "digits.xlsx", label="2.50")
+    report = verify_workbook(result.path)
+    assert_passes(report)
+    assert report.prediction in ("0", "1", "2.50")
+
+
+def test_older_libreoffice_without_csv_per_sheet_falls_back_to_xlsx(tmp_path, monkeypatch):
+    from xlcnn import verify as verify_module
+    monkeypatch.setattr(verify_module, "recalculate_to_csv", lambda paths, out_dir, timeout: None)
+    result = make_workbook(sample_photos()[0], tmp_path / "old.xlsx")
+    assert_passes(verify_workbook(result.path))
+
+
+def test_csv_values_are_read_as_numbers_text_and_blanks():
+    from xlcnn.verify import _csv_value, _same_value
+    assert _csv_value("") is None
+    assert _csv_value("-0.33153987820377") == -0.33153987820377
+    assert _csv_value("240") == 240.0
+    assert _csv_value("87.5%") == pytest.approx(0.875)
+    assert _csv_value("circle") == "circle"
+    assert _csv_value("#DIV/0!") == "#DIV/0!"
+    assert _csv_value("nan") == "nan" and _csv_value("inf") == "inf"   # only finite numbers are numbers
+    assert _same_value("1", 1.0) and _same_value(2.5, "2.50") and _same_value("circle", "circle")
+    assert not _same_value("circle", "square") and not _same_value(1.0, 1.1)
