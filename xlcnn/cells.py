@@ -46,6 +46,7 @@ def a1(row, col, absolute=False):
     return f"{dollar}{col_name(col)}{dollar}{row + 1}"
 
 
+@lru_cache(maxsize=1024)    # a workbook has a few dozen sheets; formulas name them hundreds of thousands of times
 def quote_sheet(name):
     """Always quote, so names such as "R" or "FC1" are never read as cell references."""
     return "'" + name.replace("'", "''") + "'"
@@ -93,8 +94,9 @@ class Block:
 
     def sub(self, i, j, height, width):
         """The block of height x width cells whose top-left is this block's (i, j)."""
-        self.cell(i, j)
-        self.cell(i + height - 1, j + width - 1)
+        if not (0 <= i and i + height <= self.height and 0 <= j and j + width <= self.width
+                and height > 0 and width > 0):
+            raise IndexError(f"a {height}x{width} block at ({i}, {j}) is outside a {self.height}x{self.width} block")
         return Block(self.sheet, self.row + i, self.col + j, height, width)
 
     def a1(self, i, j, absolute=False):
@@ -113,8 +115,16 @@ class Block:
         return f"{first}:{a1(self.row + self.height - 1, self.col + self.width - 1, absolute)}"
 
     def range_ref(self, absolute=False):
-        """The whole block with its quoted sheet: "'1 Input'!B3:D5"."""
-        return f"{quote_sheet(self.sheet)}!{self.range(absolute)}"
+        """The whole block with its quoted sheet: "'1 Input'!B3:D5".
+
+        Remembered on the block (outside its fields, so equality is unchanged): a
+        convolution window is named once for every filter that slides over it.
+        """
+        key = "_absolute_ref" if absolute else "_ref"
+        text = self.__dict__.get(key)
+        if text is None:
+            text = self.__dict__[key] = f"{quote_sheet(self.sheet)}!{self.range(absolute)}"
+        return text
 
     @staticmethod
     def spanning(first, last):

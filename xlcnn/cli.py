@@ -91,8 +91,7 @@ def build(photos, output, size, model_path, label, fit, seed, preset, arch, filt
     label = f", true label {result.label}" if result.label else ""
     click.echo(f"wrote {result.path} ({len(result.sheets)} sheets, {result.formulas:,} formulas{label})")
     if check:
-        if sys.stderr.isatty():
-            click.echo("recalculating in LibreOffice and comparing with NumPy ...", err=True)
+        _say_verifying(1)
         _report(verify_workbook(result.path))
     if pdf:
         click.echo(f"wrote {make_handout(result.path)}")
@@ -125,6 +124,13 @@ class _Quiet:
         self.pos += steps
 
 
+def _say_verifying(count):
+    """What the wait is for (on a terminal only, so an error stays one line)."""
+    if sys.stderr.isatty():
+        books = "the workbook" if count == 1 else f"{count} workbooks"
+        click.echo(f"recalculating {books} in LibreOffice and comparing with NumPy ...", err=True)
+
+
 def _progress(length, label):
     if sys.stderr.isatty():
         return click.progressbar(length=length, label=label, file=sys.stderr)
@@ -139,6 +145,7 @@ def _build_many(photos, output, check, pdf, options):
     for photo, message in failed:
         click.echo(f"skipped {photo}: {message}", err=True)
     if check and built:
+        _say_verifying(len(built))
         reports = verify_workbooks([result.path for result in built])
         for report in reports:
             click.echo(report.table().splitlines()[-1])
@@ -177,6 +184,7 @@ def verify(books, timeout):
 
     Example: xlcnn verify cat.xlsx dog.xlsx
     """
+    _say_verifying(len(books))
     reports = verify_workbooks(books, timeout)   # one LibreOffice start for all of them
     for report in reports[:-1]:
         click.echo(report.table() + "\n")

@@ -154,8 +154,12 @@ def _cell_formula_builder(ctx, plan, layer, source):
         span, s = layer.span, layer.stride
         channels = source.shape[0]
 
+        windows_at = {}   # (i, j) -> the input windows every filter reads there
+
         def conv_cell(k, i, j):
-            windows = [source.window(c, i * s, j * s, span, span) for c in range(channels)]
+            windows = windows_at.get((i, j))
+            if windows is None:
+                windows = windows_at[(i, j)] = [source.window(c, i * s, j * s, span, span) for c in range(channels)]
             return formulas.conv_forward(windows, filters["effective"][k], filters["bias"][k], scale)
         return conv_cell
     if plan.kind in ACTIVATION_KINDS:
