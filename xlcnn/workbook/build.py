@@ -1,6 +1,7 @@
 """Build the workbook: plan the layout, write each sheet in story order, save atomically."""
 
 import hashlib
+import io
 import zipfile
 import os
 import tempfile
@@ -172,7 +173,12 @@ def _model_name(name, texts):
 
 
 def thumbnail(source, pixels, side=150):
-    """The photo as shown on the overview: the original file when there is one, else the pixels."""
+    """The overview's picture, encoded: the original photo as JPEG when there is one, else the pixels as PNG.
+
+    JPEG keeps a photo's thumbnail to a few kB (as PNG it weighed more than all the
+    formulas of a 28 x 28 workbook); the blocky pixel grid stays sharp as PNG.
+    """
+    buffer = io.BytesIO()
     if source is not None:
         try:
             with Image.open(source) as img:
@@ -181,9 +187,12 @@ def thumbnail(source, pixels, side=150):
             picture = None
         if picture is not None:
             picture.thumbnail((side, side))
-            return picture
+            picture.save(buffer, format="JPEG", quality=85)
+            return buffer.getvalue()
     array = pixels.transpose(1, 2, 0) if pixels.shape[0] == 3 else np.repeat(pixels[0][..., None], 3, axis=2)
-    return Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8)).resize((side, side), Image.Resampling.NEAREST)
+    grid = Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8)).resize((side, side), Image.Resampling.NEAREST)
+    grid.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def manifest_entries(ctx, lang, source_entries, options, exercise=False):

@@ -25,7 +25,7 @@ class Context:
     model_name: str = "(unnamed)"
     description: str = ""          # a preset's paragraph, shown on the summary sheet
     source_name: str | None = None
-    photo: object = None           # a PIL thumbnail for the overview
+    photo: bytes = None            # the overview's picture, encoded (see build.thumbnail)
     manifest: dict = field(default_factory=dict)
     step: int = 0                  # 0: the first forward pass; n: the pass after n descent steps
     previous: object = None        # for a later pass: the Layout of the pass before it ...

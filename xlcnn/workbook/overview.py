@@ -42,10 +42,7 @@ def write_overview(ctx, ws, plan):
 
 def _add_picture(ctx, ws, anchor):
     """The photo itself, as a picture floating over the sheet."""
-    buffer = io.BytesIO()
-    ctx.photo.save(buffer, format="PNG")
-    buffer.seek(0)
-    picture = SheetImage(buffer)
+    picture = SheetImage(io.BytesIO(ctx.photo))
     ws.add_image(picture, a1(anchor.row, anchor.col))
 
 
