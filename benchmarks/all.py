@@ -28,14 +28,14 @@ def run(script, *args):
     subprocess.run([sys.executable, str(HERE / script), *map(str, args)], check=True)
 
 
-def verify_peak_mib(variant, size):
+def verify_peak_mib(variant, size, photo):
     """Peak RSS of ``xlcnn verify`` (its largest process, LibreOffice included) on one freshly built book.
 
     Measured in a small wrapper process, so RUSAGE_CHILDREN holds only the verify run's processes.
     """
     sys.path.insert(0, str(HERE))
     import run as bench
-    bench.VARIANT = variant
+    bench.VARIANT, bench.SAMPLE = variant, photo.resolve()
     with tempfile.TemporaryDirectory(prefix="bench-verify-memory-") as tmp:
         book = Path(tmp) / "book.xlsx"
         bench.time_build(size, book)
@@ -72,6 +72,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing; the median is reported")
     parser.add_argument("--quick", action="store_true", help="sizes 28 and 64 only, one run each")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--photo", type=Path, default=ROOT / "samples" / "circle-1.jpg", help="the photo to build")
     args = parser.parse_args()
     plan = [(v, [s for s in sizes if s <= 64]) for v, sizes in PLAN] if args.quick else PLAN
     repeat = 1 if args.quick else args.repeat
@@ -80,10 +81,11 @@ def main():
         if not sizes:
             continue
         folder = args.out / variant
-        run("run.py", "--variant", variant, "--sizes", *sizes, "--repeat", repeat, "--out", folder)
+        run("run.py", "--variant", variant, "--sizes", *sizes, "--repeat", repeat, "--out", folder,
+            "--photo", args.photo)
         results[variant] = json.loads((folder / "latest.json").read_text())["results"]
     largest = ("conv8", 128) if not args.quick else ("default", 64)
-    memory = verify_peak_mib(*largest)
+    memory = verify_peak_mib(*largest, args.photo)
     run("train.py", "--out", args.out)
     train = json.loads((args.out / "train.json").read_text())
     machine = json.loads((args.out / plan[0][0] / "latest.json").read_text())["machine"]
@@ -91,7 +93,7 @@ def main():
         "# xlcnn benchmark summary", "",
         f"{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}: {machine['cpu_count']} CPUs, "
         f"{machine['platform']}, Python {machine['python']}, openpyxl {machine['openpyxl']}, {machine['libreoffice']}. "
-        f"Medians of {repeat} run(s).", "",
+        f"Photo `{args.photo.name}`; medians of {repeat} run(s).", "",
         *summary_table(results), "",
         f"`xlcnn verify` peak memory on {largest[0]} {largest[1]}x{largest[1]} (largest process, LibreOffice "
         f"included): **{memory:.0f} MiB** (target < {TARGETS['memory_mib']} MiB: "

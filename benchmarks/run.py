@@ -2,7 +2,7 @@
 
     python benchmarks/run.py [--sizes 28 64] [--repeat 3] [--out benchmarks/results]
 
-Every size builds the bundled sample ``samples/circle-1.jpg`` through the default
+Every size builds the bundled sample ``samples/circle-1.jpg`` (thumbnail included, as the CLI does) through the
 seeded random model. Times are medians of ``--repeat`` runs. Two "floors" put the
 numbers in context: a bare openpyxl script writing the same cells and formulas with
 no styles, and a bare ``soffice --headless --convert-to xlsx`` of the same file.
@@ -34,7 +34,7 @@ import xlcnn  # noqa: E402
 from xlcnn.architecture import parse_architecture  # noqa: E402
 from xlcnn.libreoffice import CSV_EVERY_SHEET, find_soffice, recalculate_to_csv  # noqa: E402
 
-SAMPLE = ROOT / "samples" / "circle-1.jpg"
+SAMPLE = Path(os.environ.get("XLCNN_BENCH_PHOTO", ROOT / "samples" / "circle-1.jpg"))   # --photo
 MEMORY_METHOD = ("peak RSS of a fresh Python subprocess per build: VmHWM from /proc/self/status read inside the "
                  "child (ru_maxrss is not used: after subprocess's vfork+exec it inherits the parent's peak, so "
                  "both RUSAGE_SELF in the child and RUSAGE_CHILDREN in the parent report at least the parent's "
@@ -70,7 +70,7 @@ def time_build(size, path):
     """Seconds spent in ``build_workbook`` alone (model and image made beforehand), and its BuildResult."""
     model, image = inputs(size)
     start = time.perf_counter()
-    result = xlcnn.build_workbook(model, image, path, steps=steps())
+    result = xlcnn.build_workbook(model, image, path, steps=steps(), source=SAMPLE)
     return time.perf_counter() - start, result
 
 
@@ -87,7 +87,7 @@ def child_build(size, path):
     """Run in the subprocess of ``build_memory``: build once, print the peak RSS (KiB) before and after."""
     model, image = inputs(size)
     before = peak_rss_kib()
-    xlcnn.build_workbook(model, image, path, steps=steps())
+    xlcnn.build_workbook(model, image, path, steps=steps(), source=SAMPLE)
     print(json.dumps({"before_kib": before, "peak_kib": peak_rss_kib()}))
 
 
@@ -280,7 +280,7 @@ def markdown(info, results, repeat):
         f"{info['date']} | Python {info['python']} | {info['cpu_count']} CPUs | {info['platform']} | "
         f"openpyxl {info['openpyxl']} | {info['libreoffice']}",
         "",
-        f"Sample `samples/circle-1.jpg`, variant `{VARIANT}` ({VARIANTS[VARIANT][0]}, seeded random weights), "
+        f"Photo `{SAMPLE.name}`, variant `{VARIANT}` ({VARIANTS[VARIANT][0]}, seeded random weights), "
         f"{steps()} descent step(s). "
         f"Times: median of {repeat} run(s).",
         f"Memory: {MEMORY_METHOD}.",
@@ -306,12 +306,15 @@ def main(argv=None):
     parser.add_argument("--variant", choices=sorted(VARIANTS), default=VARIANT, help="which workbook to build")
     parser.add_argument("--steps", type=int, default=STEPS,
                         help="gradient-descent steps in the workbook (1 = --backprop; default 0)")
+    parser.add_argument("--photo", type=Path, default=SAMPLE, help="the photo to build (default: a bundled sample)")
     parser.add_argument("--child-build", nargs=2, metavar=("SIZE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     globals()["STEPS"] = args.steps   # read by inputs() and the report
     globals()["VARIANT"] = args.variant
     os.environ["XLCNN_BENCH_VARIANT"] = args.variant
     os.environ["XLCNN_BENCH_STEPS"] = str(args.steps)
+    os.environ["XLCNN_BENCH_PHOTO"] = str(args.photo.resolve())
+    globals()["SAMPLE"] = args.photo.resolve()
     if args.child_build:
         return child_build(int(args.child_build[0]), args.child_build[1])
     if args.repeat < 1:
@@ -326,7 +329,7 @@ def main(argv=None):
     text = markdown(info, results, args.repeat)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.md").write_text(text, encoding="utf-8")
-    payload = {"machine": info, "sample": "samples/circle-1.jpg", "repeat": args.repeat, "variant": args.variant,
+    payload = {"machine": info, "sample": SAMPLE.name, "repeat": args.repeat, "variant": args.variant,
                "memory_method": MEMORY_METHOD, "results": results}
     (args.out / "latest.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(text, end="")
