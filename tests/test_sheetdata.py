@@ -66,3 +66,10 @@ def test_cells_written_through_openpyxl_are_refused(tmp_path):
     wb.active["A1"] = 1          # would be silently dropped by the splice
     with pytest.raises(RuntimeError, match="openpyxl"):
         sheetdata.save(wb, tmp_path / "x.xlsx")
+
+
+def test_a_number_no_spreadsheet_can_hold_is_refused(tmp_path):
+    wb = Workbook()
+    put_value(wb.active, 0, 0, float("nan"))
+    with pytest.raises(ValueError, match="A1"):
+        sheetdata.save(wb, tmp_path / "nan.xlsx")

@@ -10,6 +10,7 @@ sheet file openpyxl wrote, streaming them into the zip.
 """
 
 import io
+import math
 import re
 import zipfile
 from xml.sax.saxutils import escape
@@ -21,7 +22,6 @@ from ..cells import a1, row_number
 CHUNK_ROWS = 2_000     # rows joined and compressed at a time: bounded memory, few write calls
 SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*</sheetData>")
 DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
-NUMBER_KINDS = (int, float)
 
 
 class Cell:
@@ -141,8 +141,10 @@ def _row_xml(row, line):
             parts.append(f'<c r="{ref}"{style}><f>{escape(value[1:])}</f><v></v></c>')
         elif kind == "s":
             parts.append(f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>')
-        else:
+        elif math.isfinite(value):
             parts.append(f'<c r="{ref}"{style} t="n"><v>{value:.16g}</v></c>')
+        else:   # no spreadsheet can hold it; a bug upstream, not something to write and repair later
+            raise ValueError(f"cell {ref}: {value!r} is not a finite number")
     parts.append("</row>")
     return "".join(parts)
 
