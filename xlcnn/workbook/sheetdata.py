@@ -19,6 +19,7 @@ from openpyxl.cell.cell import Cell as OpenpyxlCell
 
 from ..cells import a1, row_number
 
+BYTES_PER_CELL_AT_MOST = 8_300   # a formula of 8,192 characters, escaped, plus its tags
 CHUNK_ROWS = 2_000     # rows joined and compressed at a time: bounded memory, few write calls
 SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*</sheetData>")
 DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
@@ -107,7 +108,9 @@ def _write_sheet(target, name, xml, cells):
         raise RuntimeError(f"{name}: openpyxl wrote no empty <sheetData> to fill")
     head, tail = xml[:match.start()], xml[match.end():]
     head = DIMENSION.sub(f'<dimension ref="{_dimension(cells)}"/>'.encode(), head, count=1)
-    with target.open(name, "w", force_zip64=True) as out:
+    # ZIP64 headers only where a sheet could pass 2 GiB: Excel is strict about ZIP64 it does not need
+    huge = sum(len(line) for line in cells.rows.values()) * BYTES_PER_CELL_AT_MOST > zipfile.ZIP64_LIMIT
+    with target.open(name, "w", force_zip64=huge) as out:
         out.write(head)
         out.write(b"<sheetData>")
         chunk = []
