@@ -147,3 +147,21 @@ def test_workbook_gets_ordinary_permissions(tmp_path, photo_array):
     os.umask(mask)
     path = build_workbook(random_model(seed=0), photo_array, tmp_path / "shared.xlsx").path
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def test_overview_thumbnail_shows_a_16_bit_photo_not_a_white_square(tmp_path):
+    import io
+    import zipfile
+
+    import numpy as np
+    from PIL import Image
+
+    ramp = (np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16)   # 0 .. 65520: clips to white if mishandled
+    photo = tmp_path / "deep.png"
+    Image.fromarray(ramp).save(photo)
+    result = build_workbook(random_model(seed=0), np.zeros((28, 28, 3), np.uint8), tmp_path / "t.xlsx", source=photo)
+    with zipfile.ZipFile(result.path) as z:
+        name = next(n for n in z.namelist() if n.startswith("xl/media/"))
+        picture = np.asarray(Image.open(io.BytesIO(z.read(name))).convert("L"), dtype=float)
+    assert name.endswith(".jpeg")
+    assert picture.std() > 20 and picture.min() < 60     # a ramp from dark to light

@@ -23,6 +23,7 @@ from .common import Context
 from .maps import write_filters, write_input, write_maps
 from .meta import META_SHEET, write_meta
 from ..engine import forward
+from ..image import to_rgb
 from .exercise import add_exercises
 from .explain import highlight_receptive_field
 from .gradients import write_descent, write_gradients
@@ -182,7 +183,8 @@ def thumbnail(source, pixels, side=150):
     if source is not None:
         try:
             with Image.open(source) as img:
-                picture = ImageOps.exif_transpose(img).convert("RGB")
+                img.draft("RGB", (2 * side, 2 * side))   # a JPEG decodes at a fraction of its size; enough here
+                picture = to_rgb(ImageOps.exif_transpose(img))   # 16-bit and transparent photos as the loader sees them
         except (OSError, ValueError):
             picture = None
         if picture is not None:
