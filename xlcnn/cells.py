@@ -63,6 +63,12 @@ def sheet_ref(sheet, row, col, absolute=False):
     return f"{quote_sheet(sheet)}!{a1(row, col, absolute)}"
 
 
+def column_number(col):
+    """Zero-based column index -> the 1-based number openpyxl and SpreadsheetML count columns by."""
+    col_name(col)   # the range check, with its message
+    return col + 1
+
+
 def row_number(row):
     """Zero-based row index -> the row number SpreadsheetML writes: 0 -> "1"."""
     if not 0 <= row < MAX_ROWS:

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from ..cells import Block, a1, col_name, quote_sheet
+from ..cells import Block, a1, quote_sheet
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Protection
 
@@ -172,8 +172,10 @@ def step_number(sheet_name):
 
 
 def set_widths(ws, first_col, count, width):
+    """Column widths, in characters; a later call wins where ranges overlap."""
+    widths = cells_of(ws).widths
     for col in range(first_col, first_col + count):
-        ws.column_dimensions[col_name(col)].width = width
+        widths[col] = width
 
 
 def add_scale(ws, blocks, rule):

@@ -9,7 +9,7 @@ fits on one page.
 from openpyxl.worksheet.pagebreak import Break, RowBreak
 from openpyxl.worksheet.page import PageMargins
 
-from ..cells import Block, MAX_ROWS, col_name
+from ..cells import Block, MAX_ROWS
 from ..layout import MapStack
 from .sheetdata import cells_of
 
@@ -49,8 +49,7 @@ def _print_width(ws, cells):
     enough for the longest line of text, which would otherwise be cut at the edge."""
     widths = []
     for n in range(cells.max_col + 1):
-        dimension = ws.column_dimensions.get(col_name(n))
-        widths.append(dimension.width if dimension is not None and dimension.width else DEFAULT_WIDTH)
+        widths.append(cells.widths.get(n, DEFAULT_WIDTH))
     longest = max((len(text) for text in cells.texts(range(10))), default=0)
     total, last = 0.0, 0
     for n, width in enumerate(widths):

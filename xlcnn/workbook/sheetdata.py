@@ -16,8 +16,9 @@ import zipfile
 from xml.sax.saxutils import escape
 
 from openpyxl.cell.cell import Cell as OpenpyxlCell
+from openpyxl.worksheet.dimensions import ColumnDimension
 
-from ..cells import a1, row_number
+from ..cells import a1, col_name, column_number, row_number
 
 BYTES_PER_CELL_AT_MOST = 8_300   # a formula of 8,192 characters, escaped, plus its tags
 CHUNK_ROWS = 2_000     # rows joined and compressed at a time: bounded memory, few write calls
@@ -50,6 +51,7 @@ class SheetCells:
         self.rows = {}
         self.max_row = -1
         self.max_col = -1
+        self.widths = {}    # col -> width in characters; written as runs of equal widths
 
     def at(self, row, col):
         """The cell at zero-based (row, col), made empty when nothing is there yet."""
@@ -62,6 +64,17 @@ class SheetCells:
             cell = line[col] = Cell()
             self.max_col = max(self.max_col, col)
         return cell
+
+    def width_runs(self):
+        """[(first col, last col, width)] for consecutive columns of equal width."""
+        runs = []
+        for col in sorted(self.widths):
+            width = self.widths[col]
+            if runs and runs[-1][1] == col - 1 and runs[-1][2] == width:
+                runs[-1] = (runs[-1][0], col, width)
+            else:
+                runs.append((col, col, width))
+        return runs
 
     def texts(self, rows):
         """The text values in the given rows (for sizing the printed page)."""
@@ -88,6 +101,7 @@ def save(wb, path):
         for line in cells_of(ws).rows.values():
             for cell in line.values():
                 cell.style = styles.attribute(cell)
+        _set_column_widths(ws)
     package = io.BytesIO()
     wb.save(package)   # styles.xml now holds every combination the cells use
     sheets = {ws.path.lstrip("/"): ws for ws in wb.worksheets}   # ws.path is known once openpyxl has saved
@@ -100,6 +114,13 @@ def save(wb, path):
                 target.writestr(info.filename, data)
             else:
                 _write_sheet(target, info.filename, data, cells_of(ws))
+
+
+def _set_column_widths(ws):
+    """One <col> element per run of equal widths, not one per column."""
+    for first, last, width in cells_of(ws).width_runs():
+        ws.column_dimensions[col_name(first)] = ColumnDimension(
+            ws, index=col_name(first), width=width, min=column_number(first), max=column_number(last))
 
 
 def _write_sheet(target, name, xml, cells):
