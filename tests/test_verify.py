@@ -218,3 +218,11 @@ def test_csv_values_are_read_as_numbers_text_and_blanks():
     assert _csv_value("nan") == "nan" and _csv_value("inf") == "inf"   # only finite numbers are numbers
     assert _same_value("1", 1.0) and _same_value(2.5, "2.50") and _same_value("circle", "circle")
     assert not _same_value("circle", "square") and not _same_value(1.0, 1.1)
+
+
+def test_verify_under_a_decimal_comma_locale(tmp_path, monkeypatch):
+    """A German LibreOffice writes 0,5 in CSV; verify's profile asks for points."""
+    monkeypatch.setenv("LANG", "de_DE.UTF-8")
+    monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
+    result = make_workbook(sample_photos()[0], tmp_path / "de.xlsx")
+    assert_passes(verify_workbook(result.path))

@@ -22,7 +22,10 @@ _PROFILE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
 <item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
 <item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" oor:op="fuse"><value>3</value></prop></item>
 <item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="DisableMacrosExecution" oor:op="fuse"><value>true</value></prop></item>
-</oor:items>
+{extra}</oor:items>
+"""
+# CSV numbers follow the locale: a German one writes "0,33", which a comma-separated file cannot hold.
+_POINT_DECIMALS = """<item oor:path="/org.openoffice.Setup/L10N"><prop oor:name="ooSetupSystemLocale" oor:op="fuse"><value>en-US</value></prop></item>
 """
 
 # Every sheet to its own UTF-8 CSV file, values at full precision (not "as shown"), no formulas.
@@ -64,7 +67,7 @@ def recalculate_to_csv(paths, out_dir, timeout=DEFAULT_TIMEOUT):
     this LibreOffice is older than 7.2 and wrote only the first sheet of each.
     """
     out_dir = Path(out_dir)
-    _convert(paths, out_dir, CSV_EVERY_SHEET, timeout)
+    _convert(paths, out_dir, CSV_EVERY_SHEET, timeout, settings=_POINT_DECIMALS)
     results = []
     for path in paths:
         prefix = f"{Path(path).stem}-"
@@ -93,14 +96,14 @@ def convert(paths, out_dir, target, suffix, timeout=DEFAULT_TIMEOUT):
     return results
 
 
-def _convert(paths, out_dir, target, timeout):
+def _convert(paths, out_dir, target, timeout, settings=""):
     soffice = find_soffice()
     if soffice is None:
         raise EngineMissingError(f"LibreOffice is needed to recalculate the workbook; {INSTALL_HINT}")
     with tempfile.TemporaryDirectory(prefix="xlcnn-lo-profile-") as profile:
         user = Path(profile) / "user"
         user.mkdir()
-        (user / "registrymodifications.xcu").write_text(_PROFILE_SETTINGS, encoding="utf-8")
+        (user / "registrymodifications.xcu").write_text(_PROFILE_SETTINGS.format(extra=settings), encoding="utf-8")
         command = [
             soffice, f"-env:UserInstallation={Path(profile).as_uri()}",
             "--headless", "--invisible", "--nologo", "--norestore", "--nolockcheck", "--nodefault",
