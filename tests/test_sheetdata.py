@@ -73,3 +73,11 @@ def test_a_number_no_spreadsheet_can_hold_is_refused(tmp_path):
     put_value(wb.active, 0, 0, float("nan"))
     with pytest.raises(ValueError, match="A1"):
         sheetdata.save(wb, tmp_path / "nan.xlsx")
+
+
+def test_a_cell_under_a_merge_is_refused(tmp_path):
+    wb = Workbook()
+    merge(wb.active, 0, 0, 1, 3)
+    put_value(wb.active, 0, 2, 1)
+    with pytest.raises(RuntimeError, match="C1"):
+        sheetdata.save(wb, tmp_path / "merge.xlsx")

@@ -190,7 +190,9 @@ def merge(ws, row, col, height, width):
 
     Only the range is recorded: openpyxl's merge_cells would add cells of its own.
     """
-    ws.merged_cells.add(Block(ws.title, row, col, height, width).range())
+    block = Block(ws.title, row, col, height, width)
+    cells_of(ws).merges.append(block)
+    ws.merged_cells.add(block.range())
 
 
 def freeze_below(ws, row, col=0):

@@ -52,6 +52,7 @@ class SheetCells:
         self.max_row = -1
         self.max_col = -1
         self.widths = {}    # col -> width in characters; written as runs of equal widths
+        self.merges = []    # merged blocks: only their top-left cell may hold anything
 
     def at(self, row, col):
         """The cell at zero-based (row, col), made empty when nothing is there yet."""
@@ -101,6 +102,7 @@ def save(wb, path):
         for line in cells_of(ws).rows.values():
             for cell in line.values():
                 cell.style = styles.attribute(cell)
+        _check_merges(ws)
         _set_column_widths(ws)
     package = io.BytesIO()
     wb.save(package)   # styles.xml now holds every combination the cells use
@@ -114,6 +116,15 @@ def save(wb, path):
                 target.writestr(info.filename, data)
             else:
                 _write_sheet(target, info.filename, data, cells_of(ws))
+
+
+def _check_merges(ws):
+    """A merged block hides all but its top-left cell; anything written under it would be lost."""
+    cells = cells_of(ws)
+    for block in cells.merges:
+        for i, j, row, col in block.cells():
+            if (i or j) and col in cells.rows.get(row, {}):
+                raise RuntimeError(f"sheet {ws.title!r}: {block.range()} is merged but {a1(row, col)} is written")
 
 
 def _set_column_widths(ws):
