@@ -67,3 +67,7 @@ def test_block_bounds_are_checked():
         block.cell(2, 0)
     with pytest.raises(IndexError):
         block.sub(1, 1, 2, 2)
+
+
+def test_block_bounds_are_one_based_for_openpyxl():
+    assert Block("S", 0, 0, 2, 3).bounds() == {"min_col": 1, "min_row": 1, "max_col": 3, "max_row": 2}

@@ -81,3 +81,15 @@ def test_a_cell_under_a_merge_is_refused(tmp_path):
     put_value(wb.active, 0, 2, 1)
     with pytest.raises(RuntimeError, match="C1"):
         sheetdata.save(wb, tmp_path / "merge.xlsx")
+
+
+def test_a_big_sheet_gets_no_zip64_headers_it_does_not_need(tmp_path):
+    """Excel is strict about ZIP64; a sheet of some MB must be written with plain zip headers."""
+    wb = Workbook()
+    for row in range(600):
+        for col in range(500):
+            put_value(wb.active, row, col, row * 0.001 + col)
+    sheetdata.save(wb, tmp_path / "big.xlsx")
+    with zipfile.ZipFile(tmp_path / "big.xlsx") as z:
+        info = z.getinfo("xl/worksheets/sheet1.xml")
+        assert info.file_size > 8_000_000 and info.extract_version <= 20

@@ -208,16 +208,21 @@ def test_older_libreoffice_without_csv_per_sheet_falls_back_to_xlsx(tmp_path, mo
 
 
 def test_csv_values_are_read_as_numbers_text_and_blanks():
-    from xlcnn.verify import _csv_value, _same_value
-    assert _csv_value("") is None
-    assert _csv_value("-0.33153987820377") == -0.33153987820377
-    assert _csv_value("240") == 240.0
-    assert _csv_value("87.5%") == pytest.approx(0.875)
-    assert _csv_value("circle") == "circle"
-    assert _csv_value("#DIV/0!") == "#DIV/0!"
-    assert _csv_value("nan") == "nan" and _csv_value("inf") == "inf"   # only finite numbers are numbers
-    assert _same_value("1", 1.0) and _same_value(2.5, "2.50") and _same_value("circle", "circle")
-    assert not _same_value("circle", "square") and not _same_value(1.0, 1.1)
+    from xlcnn.cells import Block
+    from xlcnn.verify import _check_prediction, _number, _same_value
+    assert _number("") is None and _number(None) is None
+    assert _number("-0.33153987820377") == -0.33153987820377
+    assert _number("240") == 240.0 and _number(240) == 240.0
+    assert _number("87.5%") == pytest.approx(0.875)
+    assert _number("circle") is None and _number("#DIV/0!") is None and _number("Err:502") is None
+    assert _number("nan") is None and _number("inf") is None and _number("1e400") is None
+    assert _number(" 7 ") is None and _number("1_000") is None
+    assert _same_value(0.5, "0.5") and _same_value("circle", "circle") and _same_value("1", "1")
+    assert not _same_value(1.0, "1.1") and not _same_value("circle", "square") and not _same_value("01", "1")
+    cell = Block("8 Softmax", 0, 0, 1, 1)
+    assert _check_prediction(cell, "1", {"8 Softmax": [["1"]]}).ok
+    assert not _check_prediction(cell, "1", {"8 Softmax": [["01"]]}).ok    # a wrong class must not pass as equal
+    assert _check_prediction(cell, "nan", {"8 Softmax": [["nan"]]}).ok
 
 
 def test_verify_under_a_decimal_comma_locale(tmp_path, monkeypatch):
@@ -225,4 +230,13 @@ def test_verify_under_a_decimal_comma_locale(tmp_path, monkeypatch):
     monkeypatch.setenv("LANG", "de_DE.UTF-8")
     monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
     result = make_workbook(sample_photos()[0], tmp_path / "de.xlsx")
+    assert_passes(verify_workbook(result.path))
+
+
+def test_csv_files_are_matched_to_sheet_names_or_read_from_an_xlsx_copy(tmp_path, monkeypatch):
+    from xlcnn import verify as verify_module
+    assert verify_module._by_sheet_name({"cAd": [["1"]], "x": []}, ["c%41d", "x"]) == {"c%41d": [["1"]], "x": []}
+    assert verify_module._by_sheet_name({"x": []}, ["x", "missing"]) is None
+    monkeypatch.setattr(verify_module, "_by_sheet_name", lambda values, sheets: None)
+    result = make_workbook(sample_photos()[0], tmp_path / "odd.xlsx")
     assert_passes(verify_workbook(result.path))

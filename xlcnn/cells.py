@@ -132,6 +132,11 @@ class Block:
             text = self.__dict__[key] = f"{quote_sheet(self.sheet)}!{self.range(absolute)}"
         return text
 
+    def bounds(self):
+        """{min_col, min_row, max_col, max_row}, 1-based, as openpyxl's chart Reference takes them."""
+        return {"min_col": self.col + 1, "min_row": self.row + 1,
+                "max_col": self.last_col + 1, "max_row": self.last_row + 1}
+
     @staticmethod
     def spanning(first, last):
         """The block from ``first``'s top-left cell to ``last``'s bottom-right one (same sheet)."""

@@ -9,6 +9,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 import re
 import tempfile
+import urllib.parse
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +110,13 @@ def verify_workbooks(paths, timeout=DEFAULT_TIMEOUT):
                 converting.cancel()
                 raise
             recalculated = converting.result()
-        return [_compare(p, book, values) for p, book, values in zip(paths, books, recalculated)]
+        reports = []
+        for n, (path, book, values) in enumerate(zip(paths, books, recalculated)):
+            values = _by_sheet_name(values, book.formulas)
+            if values is None:   # a sheet name LibreOffice could not use as a file name: read an .xlsx copy
+                values = _read_values(recalculate([copies[n]], Path(tmp) / f"fallback{n}", timeout)[0])
+            reports.append(_compare(path, book, values))
+        return reports
 
 
 def _recalculated_values(paths, out_dir, timeout):
@@ -122,6 +129,23 @@ def _recalculated_values(paths, out_dir, timeout):
     if sheets is None:
         return [_read_values(path) for path in recalculate(paths, out_dir, timeout)]
     return [{name: _csv_grid(file) for name, file in files.items()} for files in sheets]
+
+
+def _by_sheet_name(values, sheets):
+    """The CSV grids keyed by the workbook's own sheet names, or None when one is missing.
+
+    LibreOffice names each CSV file after its sheet, URL-decoding it on the way
+    ("c%41d" becomes "cAd"), so a name is also looked up as decoded.
+    """
+    named = {}
+    for name in sheets:
+        grid = values.get(name)
+        if grid is None:
+            grid = values.get(urllib.parse.unquote(name))
+        if grid is None:
+            return None
+        named[name] = grid
+    return named
 
 
 # ---------------------------------------------------------------- reading workbooks
@@ -162,44 +186,41 @@ def _read_values(path):
 
 
 def _csv_grid(path):
-    """A sheet's values from LibreOffice's CSV: numbers as floats, empty cells as None, text as text."""
+    """A sheet's values from LibreOffice's CSV, as the text it wrote ("" for an empty cell).
+
+    A CSV cannot tell the number 1 from the text "1" (a class may be called "1" or "01"),
+    so cells stay text here: compared as numbers where a number is expected, as text
+    where text is (see ``_number``).
+    """
     with open(path, newline="", encoding="utf-8") as file:
-        return [[_csv_value(text) for text in row] for row in csv.reader(file)]
+        return list(csv.reader(file))
 
 
-def _csv_value(text):
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        # a percent format survives even "not as shown": 87.5% is 0.875
-        if text.endswith("%"):
-            try:
-                return float(text[:-1]) / 100
-            except ValueError:
-                pass
-        return text
-    return value if math.isfinite(value) else text
+def _number(value):
+    """A cell's value as a float, or None when it holds no number.
 
-
-def _as_number(value):
+    Takes what openpyxl reads (int, float, str, None) and CSV text alike; a percent
+    format survives even "not as shown" in LibreOffice's CSV, so "87.5%" is 0.875.
+    """
     if isinstance(value, bool):
-        return value
+        return None
     if isinstance(value, (int, float)):
         return float(value)
+    if not isinstance(value, str) or not value:
+        return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        return value
+        number = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and value.strip() == value and "_" not in value else None
 
 
-def _same_value(a, b):
-    """Equal as numbers (within the tolerance) or as text: a CSV cannot tell text "1" from the number 1."""
-    a, b = _as_number(a), _as_number(b)
-    if isinstance(a, float) and isinstance(b, float):
-        return abs(a - b) <= TOLERANCE * max(1.0, abs(b))
-    return a == b
+def _same_value(old, new):
+    """A stored value against a recalculated one: numbers within the tolerance, text exactly."""
+    if isinstance(old, (int, float)) and not isinstance(old, bool):
+        fresh = _number(new)
+        return fresh is not None and abs(old - fresh) <= TOLERANCE * max(1.0, abs(fresh))
+    return old == ("" if new is None else new)
 
 
 def _read_book(path):
@@ -431,9 +452,9 @@ def _check_blocks(stage, blocks, expected, values):
         grid = values[block.sheet]
         for _, _, row, col in block.cells():
             want = expected[count]
-            got = _get(grid, row, col)
+            got = _number(_get(grid, row, col))
             count += 1
-            if isinstance(got, bool) or not isinstance(got, (int, float)):
+            if got is None:
                 error, ok = math.inf, False
             else:
                 error = abs(got - want)
@@ -446,7 +467,7 @@ def _check_blocks(stage, blocks, expected, values):
 
 def _check_prediction(block, expected, values):
     got = _get(values[block.sheet], block.row, block.col)
-    ok = _same_value(got, expected)
+    ok = got == expected     # text, exactly: a class called "01" is not the class "1"
     return StageCheck("prediction", 1, 0.0 if ok else math.inf, sheet_ref(block.sheet, block.row, block.col), ok)
 
 

@@ -203,7 +203,7 @@ def write_descent(ctx, ws, plan, passes):
     chart.title, chart.y_axis.title, chart.x_axis.title = texts["chart"], texts["loss"], texts["step"]
     chart.x_axis.delete = chart.y_axis.delete = False
     chart.legend = None
-    chart.add_data(Reference(range_string=losses.range_ref()), titles_from_data=False)
+    chart.add_data(Reference(ws, **losses.bounds()), titles_from_data=False)
     chart.height, chart.width = 7, 12
     ws.add_chart(chart, a1(b["chart"].row, b["chart"].col))
     set_widths(ws, 0, 1, 16)

@@ -63,8 +63,10 @@ def _write_prediction(ctx, ws, b, texts):
     chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
     chart.x_axis.delete = chart.y_axis.delete = False
     chart.legend = None
-    chart.add_data(Reference(range_string=softmax["probability"].range_ref()), titles_from_data=False)
-    chart.set_categories(Reference(range_string=softmax["class"].range_ref()))
+    # a Reference to the sheet object: one built from range text would quote a quoted name twice
+    softmax_ws = ws.parent[softmax["probability"].sheet]
+    chart.add_data(Reference(softmax_ws, **softmax["probability"].bounds()), titles_from_data=False)
+    chart.set_categories(Reference(softmax_ws, **softmax["class"].bounds()))
     chart.height, chart.width = 7.5, 12
     ws.add_chart(chart, a1(b["chart"].row, b["chart"].col))
 

@@ -20,7 +20,8 @@ from openpyxl.worksheet.dimensions import ColumnDimension
 
 from ..cells import a1, col_name, column_number, row_number
 
-BYTES_PER_CELL_AT_MOST = 8_300   # a formula of 8,192 characters, escaped, plus its tags
+CELL_TAGS_AT_MOST = 160   # <c r=".." s=".." t=".."><is><t xml:space="preserve"></t></is></c> and a number
+ROW_TAGS_AT_MOST = 30     # <row r="1048576"></row>
 CHUNK_ROWS = 2_000     # rows joined and compressed at a time: bounded memory, few write calls
 SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*</sheetData>")
 DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
@@ -141,8 +142,7 @@ def _write_sheet(target, name, xml, cells):
     head, tail = xml[:match.start()], xml[match.end():]
     head = DIMENSION.sub(f'<dimension ref="{_dimension(cells)}"/>'.encode(), head, count=1)
     # ZIP64 headers only where a sheet could pass 2 GiB: Excel is strict about ZIP64 it does not need
-    huge = sum(len(line) for line in cells.rows.values()) * BYTES_PER_CELL_AT_MOST > zipfile.ZIP64_LIMIT
-    with target.open(name, "w", force_zip64=huge) as out:
+    with target.open(name, "w", force_zip64=_xml_bytes_at_most(cells) > zipfile.ZIP64_LIMIT) as out:
         out.write(head)
         out.write(b"<sheetData>")
         chunk = []
@@ -154,6 +154,16 @@ def _write_sheet(target, name, xml, cells):
         out.write("".join(chunk).encode())
         out.write(b"</sheetData>")
         out.write(tail)
+
+
+def _xml_bytes_at_most(cells):
+    """An upper bound of the sheet's XML in bytes: escaping makes one character at most 5 (&amp;)."""
+    total = 0
+    for line in cells.rows.values():
+        total += ROW_TAGS_AT_MOST
+        for cell in line.values():
+            total += CELL_TAGS_AT_MOST + (5 * len(cell.value) if isinstance(cell.value, str) else 0)
+    return total
 
 
 def _dimension(cells):
