@@ -215,11 +215,16 @@ def _number(value):
     return number if math.isfinite(number) and value.strip() == value and "_" not in value else None
 
 
+def _close(got, want):
+    """Within the tolerance: absolute up to 1, relative above."""
+    return abs(got - want) <= TOLERANCE * max(1.0, abs(want))
+
+
 def _same_value(old, new):
     """A stored value against a recalculated one: numbers within the tolerance, text exactly."""
     if isinstance(old, (int, float)) and not isinstance(old, bool):
         fresh = _number(new)
-        return fresh is not None and abs(old - fresh) <= TOLERANCE * max(1.0, abs(fresh))
+        return fresh is not None and _close(old, fresh)
     return old == ("" if new is None else new)
 
 
@@ -458,8 +463,7 @@ def _check_blocks(stage, blocks, expected, values):
                 error, ok = math.inf, False
             else:
                 error = abs(got - want)
-                if not error <= TOLERANCE * max(1.0, abs(want)):
-                    ok = False
+                ok = ok and _close(got, want)
             if error > worst or not worst_cell:
                 worst, worst_cell = error, sheet_ref(block.sheet, row, col)
     return StageCheck(stage, count, worst, worst_cell, ok and count == expected.size)

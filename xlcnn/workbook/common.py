@@ -80,6 +80,13 @@ def cell_at(ws, row, col):
     return cells_of(ws).at(row, col)
 
 
+def paint_pixels(ctx, ws, view):
+    """Fill every cell of ``view`` with its pixel's colour: the photo itself, visible in cells."""
+    for i, j, row, col in view.cells():
+        rgb = ctx.pixels[:, i, j] if ctx.pixels.shape[0] == 3 else [ctx.pixels[0, i, j]] * 3
+        cell_at(ws, row, col).fill = styles.pixel_fill(*rgb)
+
+
 def write_padding(ws, stack, c):
     """Zeros in the border cells of padded map c, shaded so the 'tape' is visible."""
     if not stack.pad:

@@ -6,7 +6,7 @@ from ..layout import ACTIVATION_KINDS, HEADER_ROWS
 from ..network import POOLS, Conv2D, Flatten, LeakyReLU
 from . import styles
 from .explain import explain_maps
-from .common import (add_scale, cell_at, freeze_below, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
+from .common import (add_scale, freeze_below, paint_pixels, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
                      step_number, write_header, write_notice)
 
 
@@ -47,9 +47,7 @@ def _write_colour_view(ctx, ws, plan, texts):
     """Every cell filled with its pixel's colour: the photo itself, visible in cells."""
     view = plan.blocks["colour_view"]
     put_text(ws, view.row - 1 - plan.blocks["pixels"].pad, view.col, texts["colour_view"], styles.LABEL_FONT)
-    for i, j, row, col in view.cells():
-        rgb = ctx.pixels[:, i, j] if ctx.pixels.shape[0] == 3 else [ctx.pixels[0, i, j]] * 3
-        cell_at(ws, row, col).fill = styles.pixel_fill(*rgb)
+    paint_pixels(ctx, ws, view)
     set_widths(ws, view.col, view.width, styles.COLOUR_VIEW_WIDTH)
 
 

@@ -7,7 +7,7 @@ from openpyxl.drawing.image import Image as SheetImage
 
 from ..cells import a1
 from . import styles
-from .common import cell_at, describe_layer, notice_text, put_formula, put_text, set_widths
+from .common import describe_layer, paint_pixels, notice_text, put_formula, put_text, set_widths
 
 PICTURE_SIDE = 150   # pixels: about as tall as 28 rows of cells beside it
 
@@ -23,9 +23,7 @@ def write_overview(ctx, ws, plan):
     view = b["colour_view"]
     put_text(ws, view.row - 1, view.col, texts["cells_label"].format(height=height, width=width), styles.LABEL_FONT)
     _add_picture(ctx, ws, b["picture"])
-    for i, j, row, col in view.cells():
-        rgb = ctx.pixels[:, i, j] if ctx.pixels.shape[0] == 3 else [ctx.pixels[0, i, j]] * 3
-        cell_at(ws, row, col).fill = styles.pixel_fill(*rgb)
+    paint_pixels(ctx, ws, view)
     set_widths(ws, 0, 1, 2)
     set_widths(ws, 1, 3, 9)
     set_widths(ws, view.col, view.width, styles.COLOUR_VIEW_WIDTH)
@@ -69,7 +67,6 @@ def _write_prediction(ctx, ws, b, texts):
     chart.set_categories(Reference(softmax_ws, **softmax["class"].bounds()))
     chart.height, chart.width = 7.5, 12
     ws.add_chart(chart, a1(b["chart"].row, b["chart"].col))
-
 
 
 def write_manifest(ctx, ws, plan):

@@ -202,7 +202,6 @@ class _StyleIds:
     """
 
     def __init__(self, wb):
-        self.wb = wb
         self.scratch = wb.worksheets[0]
         self.known = {}
 
