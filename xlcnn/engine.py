@@ -36,7 +36,7 @@ class ForwardPass:
 
     @property
     def prediction(self):
-        return None if self.probabilities is None else int(np.argmax(self.probabilities))
+        return None if self.probabilities is None else L.predicted_class(self.probabilities)
 
 
 def as_channels_first(pixels, channels=3):

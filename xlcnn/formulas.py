@@ -6,6 +6,9 @@ array formula: a sum of exponentials is a column of EXP cells and a SUM.
 """
 
 from .cells import MAX_FORMULA_CHARS
+from .layers import TIE_MARGIN
+
+MARGIN = f"{TIE_MARGIN:.0E}"   # "1E-12", as spreadsheets write it
 
 
 def _checked(formula):
@@ -106,9 +109,19 @@ def log_probability(shifted, total):
     return f"={shifted.ref()}-LN({total.ref(absolute=True)})"
 
 
-def predicted_class(names, probabilities):
+def near_max(cell, probabilities):
+    """1 where a probability is within the tie margin of the largest (``layers.near_max``), else 0.
+
+    Two probabilities equal on paper may differ in their last bits, differently in each
+    engine; with the margin every engine marks the same classes.
+    """
     p = probabilities.range_ref(absolute=True)
-    return f"=INDEX({names.range_ref(absolute=True)},MATCH(MAX({p}),{p},0))"
+    return f"=IF({cell.ref()}>=MAX({p})-{MARGIN}*MAX({p}),1,0)"
+
+
+def predicted_class(names, near_max_column):
+    """The first class marked as a near-maximum (``layers.predicted_class``)."""
+    return f"=INDEX({names.range_ref(absolute=True)},MATCH(1,{near_max_column.range_ref(absolute=True)},0))"
 
 
 def one_hot(class_cell, label):
@@ -123,3 +136,25 @@ def cross_entropy(one_hot_row, log_probabilities):
 
 def reference(cell):
     return f"={cell.ref()}"
+
+
+# ---------------------------------------------------------------- backward
+
+
+def tie_margin(maps):
+    """The routing rule's margin: TIE_MARGIN x the largest |value| of a layer's whole input."""
+    ranges = ",".join(block.range_ref() for block in maps)
+    return f"={MARGIN}*MAX(MAX({ranges}),-MIN({ranges}))"
+
+
+def maxpool_backward(x, window, earlier, margin, upstream):
+    """The gradient one input cell of max pooling receives (``layers.maxpool_backward``).
+
+    The window's gradient goes to the first cell, in reading order, within ``margin``
+    of the window's maximum; ``earlier`` are the blocks of the window before ``x``.
+    """
+    threshold = f"MAX({window.range_ref()})-{margin.ref(absolute=True)}"
+    condition = f"{x.ref()}>={threshold}"
+    if earlier:
+        condition = f"AND({condition},MAX({','.join(e.range_ref() for e in earlier)})<{threshold})"
+    return f"=IF({condition},{upstream.ref()},0)"

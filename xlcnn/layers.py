@@ -167,15 +167,35 @@ def maxpool_forward(x, size=2, stride=2):
     return _windows(x, size, stride).max(axis=(-2, -1))
 
 
-def maxpool_backward(dout, x, size=2, stride=2):
-    """Each window's gradient goes to its first maximum in row-major order, as in PyTorch.
+TIE_MARGIN = 1e-12   # relative to the largest magnitude of the whole tensor, see ``near_max``
 
-    Ties on flat backgrounds therefore send the gradient to one cell only, the same
-    cell the workbook's routing formulas pick.
+
+def near_max(values, maximum, scale):
+    """Where ``values`` count as the maximum: within TIE_MARGIN x ``scale`` of it.
+
+    Two cells that are equal on paper can differ in their last bits, and differently
+    in every spreadsheet engine, so choosing by exact equality would route a gradient
+    (or pick a class) differently in each. The margin is relative to the whole tensor,
+    not to the window: in a window of rounding leftovers near zero, a margin relative
+    to the window would still be decided by the last bits.
+    """
+    return values >= maximum - TIE_MARGIN * scale
+
+
+def maxpool_backward(dout, x, size=2, stride=2):
+    """Each window's gradient goes to its first near-maximum in row-major order.
+
+    A cell is a near-maximum when it is within TIE_MARGIN x (largest |value| of the
+    picture's whole input to this layer) of its window's maximum (see ``near_max``);
+    the workbook's routing formulas apply the same rule, so every engine agrees. Exact
+    ties (a flat background) send the gradient to one cell only, as in PyTorch.
     """
     windows = _windows(x, size, stride)
     h_out, w_out = windows.shape[-4:-2]
-    first_max = windows.reshape(*windows.shape[:-2], size * size).argmax(axis=-1)
+    flat_windows = windows.reshape(*windows.shape[:-2], size * size)
+    scale = np.abs(x).max(axis=tuple(range(max(x.ndim - 3, 0), x.ndim)), keepdims=True)
+    scale = scale.reshape(*scale.shape[:-2], 1, 1, 1)   # (..., 1, 1, 1) against (..., C, h_out, w_out, size^2)
+    first_max = near_max(flat_windows, flat_windows.max(axis=-1, keepdims=True), scale).argmax(axis=-1)
     dx = np.zeros(x.shape, dtype=np.result_type(dout, float))
     if stride == size:  # windows tile the map: build the routed blocks in one go
         routed = np.zeros((*first_max.shape, size * size))
@@ -189,6 +209,12 @@ def maxpool_backward(dout, x, size=2, stride=2):
     maps = np.arange(flat.shape[0]).reshape(first_max.shape[:-2])[..., None, None]
     np.add.at(flat, (np.broadcast_to(maps, rows.shape), rows, cols), dout)
     return flat.reshape(x.shape)
+
+
+def predicted_class(probabilities):
+    """The first class whose probability is a near-maximum (see ``near_max``), as the workbook picks it."""
+    p = np.asarray(probabilities)
+    return int(np.argmax(near_max(p, p.max(), p.max())))
 
 
 def avgpool_forward(x, size=2, stride=2):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError
-from .network import ACTIVATIONS, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes, is_classifier
+from .network import ACTIVATIONS, POOLS, Conv2D, Dense, Flatten, MaxPool2D, Softmax, infer_shapes, is_classifier
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
 FIRST_COL = 1         # column A holds row labels
@@ -214,6 +214,8 @@ def _gradient_sheets(layers, shapes, input_shape, forward, titles, prefix):
             blocks = _conv_gradient_blocks(name, layer, in_shape, index, pad)
         else:
             blocks = {"input": _stack(name, top, *in_shape, pad)}
+            if isinstance(layer, MaxPool2D):   # the tie margin of the routing rule, above the maps
+                blocks["margin"] = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1)
         plans[index] = SheetPlan(name, "grad", index, blocks)
     return plans
 
@@ -490,7 +492,7 @@ def _dense_sheet(name, index, inputs, units, rows_are_inputs=True):
     })
 
 
-SOFTMAX_COLUMNS = ("class", "logit", "shifted", "exp", "probability", "log_probability")
+SOFTMAX_COLUMNS = ("class", "logit", "shifted", "exp", "probability", "log_probability", "top")
 
 
 def _softmax_sheet(name, index, classes):

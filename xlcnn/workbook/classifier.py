@@ -116,23 +116,24 @@ def write_softmax(ctx, ws, plan):
         put_text(ws, b["class"].row - 1, col, header, styles.LABEL_FONT)
     for n, name in enumerate(ctx.model.class_names):
         put_text(ws, b["class"].row + n, b["class"].col, name, styles.LABEL_FONT)
-        cells = {key: b[key].item(n) for key in ("logit", "shifted", "exp", "probability", "log_probability")}
+        cells = {key: b[key].item(n) for key in ("logit", "shifted", "exp", "probability", "log_probability", "top")}
         put_formula(ctx, ws, cells["logit"], formulas.reference(logits_source.item(n)), styles.VALUE_FORMAT)
         put_formula(ctx, ws, cells["shifted"], formulas.shifted_logit(cells["logit"], b["max"]), styles.VALUE_FORMAT)
         put_formula(ctx, ws, cells["exp"], formulas.exp_of(cells["shifted"]), styles.PROB_FORMAT)
         put_formula(ctx, ws, cells["probability"], formulas.probability(cells["exp"], b["sum"]), styles.PROB_FORMAT)
         put_formula(ctx, ws, cells["log_probability"],
                     formulas.log_probability(cells["shifted"], b["sum"]), styles.PROB_FORMAT)
+        put_formula(ctx, ws, cells["top"], formulas.near_max(cells["probability"], b["probability"]))
     for key, label in (("max", "max_label"), ("sum", "sum_label"),
                        ("prediction", "prediction_label"), ("confidence", "confidence_label")):
         put_text(ws, b[key].row, b[key].col - 1, texts[label], styles.LABEL_FONT)
     put_formula(ctx, ws, b["max"], formulas.max_of(b["logit"]), styles.VALUE_FORMAT)
     put_formula(ctx, ws, b["sum"], formulas.sum_of(b["exp"]), styles.PROB_FORMAT)
-    put_formula(ctx, ws, b["prediction"], formulas.predicted_class(b["class"], b["probability"])).font = styles.RESULT_FONT
+    put_formula(ctx, ws, b["prediction"], formulas.predicted_class(b["class"], b["top"])).font = styles.RESULT_FONT
     put_formula(ctx, ws, b["confidence"], formulas.max_of(b["probability"]), "0.0%").font = styles.RESULT_FONT
     add_scale(ws, b["probability"], styles.positive_scale())
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
-    set_widths(ws, 1, 5, 13)
+    set_widths(ws, 1, 6, 13)
     freeze_below(ws, 1)
 
 

@@ -7,6 +7,7 @@ Every cell is a formula of the forward sheets and of the gradient sheet after it
 
 from openpyxl.chart import LineChart, Reference
 
+from .. import formulas
 from ..cells import a1
 from ..network import POOLS, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, Sigmoid, Tanh
 from . import styles
@@ -72,10 +73,15 @@ def _flatten(ctx, ws, plan, layer, forward, upstream, texts):
 
 
 def _pool(ctx, ws, plan, layer, forward, upstream, texts):
-    """Max pooling routes each window's gradient to its first largest cell; averaging shares it out."""
+    """Max pooling routes each window's gradient to its first near-largest cell; averaging shares it out."""
     stack, size = plan.blocks["input"], layer.size
     source = forward.output_of(plan.layer - 1) if plan.layer else forward.input
     h_out, w_out = upstream.shape[1:]
+    margin = plan.blocks.get("margin")
+    if margin is not None:
+        put_formula(ctx, ws, margin, formulas.tie_margin([source.interior(c) for c in range(source.shape[0])]),
+                    styles.GRAD_FORMAT)
+        put_text(ws, margin.row, margin.col + 1, texts["margin"], styles.LABEL_FONT)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         inner, x_map = stack.interior(c), source.interior(c)
@@ -85,19 +91,18 @@ def _pool(ctx, ws, plan, layer, forward, upstream, texts):
             if i >= h_out or j >= w_out:        # rows and columns no window reaches
                 put_value(ws, target.row, target.col, 0)
                 continue
-            up = upstream.interior(c).sub(i, j, 1, 1).ref()
+            up = upstream.interior(c).sub(i, j, 1, 1)
             if isinstance(layer, AvgPool2D):
-                put_formula(ctx, ws, target, f"={up}/{size * size}", styles.GRAD_FORMAT)
+                put_formula(ctx, ws, target, f"={up.ref()}/{size * size}", styles.GRAD_FORMAT)
                 continue
-            window = x_map.sub(i * size, j * size, size, size).range_ref()
             earlier = []
             if r > i * size:
-                earlier.append(x_map.sub(i * size, j * size, r - i * size, size).range_ref())
+                earlier.append(x_map.sub(i * size, j * size, r - i * size, size))
             if s > j * size:
-                earlier.append(x_map.sub(r, j * size, 1, s - j * size).range_ref())
-            first = "+".join(f"COUNTIF({e},MAX({window}))" for e in earlier) or "0"
-            x = x_map.sub(r, s, 1, 1).ref()
-            put_formula(ctx, ws, target, f"=IF(AND({x}=MAX({window}),{first}=0),{up},0)", styles.GRAD_FORMAT)
+                earlier.append(x_map.sub(r, j * size, 1, s - j * size))
+            formula = formulas.maxpool_backward(x_map.sub(r, s, 1, 1), x_map.sub(i * size, j * size, size, size),
+                                                earlier, margin, up)
+            put_formula(ctx, ws, target, formula, styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
 
 
