@@ -22,7 +22,6 @@ from .classifier import write_dense, write_flatten, write_loss, write_softmax, w
 from .common import Context
 from .maps import write_filters, write_input, write_maps
 from .meta import META_SHEET, write_meta
-from ..engine import forward
 from ..image import to_rgb
 from .exercise import add_exercises
 from .explain import highlight_receptive_field
@@ -31,6 +30,9 @@ from .overview import write_manifest, write_overview
 from .printing import set_up_printing
 from . import sheetdata
 from .summary import write_summary
+from .evaluate import Evaluator, Range
+from .sheetdata import cells_of
+from ..stages import workbook_stages
 
 def write_activation(ctx, ws, plan):
     """Activations work on maps and on vectors alike; the plan says which."""
@@ -105,9 +107,11 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
         conv = layout.sheet("conv2d", 0)
         highlight_receptive_field(ctx, wb[layout.sheet("input").name], wb[layout.sheet("filters", 0).name],
                                   conv, model.layers[0])
+    stages, passes = workbook_stages(layout, model, pixels, label_index, learning_rate)
     if exercise:
-        add_exercises(ctx, wb, forward(model, pixels, label_index))
-    _define_names(wb, layout)
+        add_exercises(ctx, wb, passes[0])
+    names = _define_names(wb, layout)
+    store_values(wb, stages, names)
     for plan in layout.sheets:
         set_up_printing(wb[plan.name], plan, texts["print"])
     write_meta(wb, model, pixels.shape, {"lang": lang, "steps": steps, "model": ctx.model_name, **source_entries})
@@ -140,6 +144,26 @@ def _define_names(wb, layout):
         })
     for name, block in names.items():
         wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))
+    return names
+
+
+def store_values(wb, stages, names):
+    """Give every formula cell its value: the engine's where it has one, else evaluated from its inputs.
+
+    Viewers that do not recalculate (Protected View, previews, pandas) show these.
+    """
+    sheets = {ws.title: cells_of(ws) for ws in wb.worksheets}
+    for stage in stages:
+        values = iter(stage.values)
+        for block in stage.blocks:
+            rows = sheets[block.sheet].rows
+            for _, _, row, col in block.cells():
+                value = next(values)
+                cell = rows.get(row, {}).get(col)
+                if cell is not None and cell.kind == "f":
+                    cell.cached = value if isinstance(value, str) else float(value)
+    ranges = {name.lower(): Range(b.sheet, b.row, b.col, b.last_row, b.last_col) for name, b in names.items()}
+    Evaluator(sheets, ranges).fill()
 
 
 def write_learning(ctx, wb, layout):

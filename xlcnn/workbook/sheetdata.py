@@ -32,12 +32,14 @@ class Cell:
 
     ``kind`` is "f" (formula text starting with "="), "s" (text, never read as a
     formula) or "n" (a number); an empty cell (value None) keeps only its style.
+    A formula's ``cached`` value (number, text or boolean) is stored beside it, for
+    viewers that show the file without recalculating.
     """
 
-    __slots__ = ("value", "kind", "font", "fill", "number_format", "protection", "style")
+    __slots__ = ("value", "kind", "cached", "font", "fill", "number_format", "protection", "style")
 
     def __init__(self):
-        self.value = self.kind = self.font = self.fill = self.number_format = self.protection = None
+        self.value = self.kind = self.cached = self.font = self.fill = self.number_format = self.protection = None
         self.style = ""   # the ' s="n"' attribute, given just before saving
 
     def style_key(self):
@@ -162,7 +164,7 @@ def _xml_bytes_at_most(cells):
     for line in cells.rows.values():
         total += ROW_TAGS_AT_MOST
         for cell in line.values():
-            total += CELL_TAGS_AT_MOST + (5 * len(cell.value) if isinstance(cell.value, str) else 0)
+            total += CELL_TAGS_AT_MOST + sum(5 * len(text) for text in (cell.value, cell.cached) if isinstance(text, str))
     return total
 
 
@@ -183,7 +185,7 @@ def _row_xml(row, line):
         if value is None:
             parts.append(f'<c r="{ref}"{style}/>')
         elif kind == "f":
-            parts.append(f'<c r="{ref}"{style}><f>{escape(value[1:])}</f><v></v></c>')
+            parts.append(_formula_xml(ref, style, value, cell.cached))
         elif kind == "s":
             parts.append(f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>')
         elif math.isfinite(value):
@@ -192,6 +194,19 @@ def _row_xml(row, line):
             raise ValueError(f"cell {ref}: {value!r} is not a finite number")
     parts.append("</row>")
     return "".join(parts)
+
+
+def _formula_xml(ref, style, formula, cached):
+    """A formula and its stored value: a number at full precision (repr round-trips), text or a boolean."""
+    f = escape(formula[1:])
+    if isinstance(cached, bool):
+        return f'<c r="{ref}"{style} t="b"><f>{f}</f><v>{int(cached)}</v></c>'
+    if isinstance(cached, str):
+        return f'<c r="{ref}"{style} t="str"><f>{f}</f><v>{escape(cached)}</v></c>'
+    if cached is None or not math.isfinite(cached):
+        # a blank or made-up stored value is what a viewer would show: refuse to write one
+        raise ValueError(f"cell {ref}: formula {formula} has no true value to store ({cached!r})")
+    return f'<c r="{ref}"{style}><f>{f}</f><v>{float(cached)!r}</v></c>'
 
 
 class _StyleIds:

@@ -1,0 +1,131 @@
+"""Where each number of the NumPy engine lives in the workbook: one list of (stage, cells, values).
+
+The builder stores these values beside the formulas (so viewers that do not
+recalculate show the true numbers); verify compares an engine's recalculation with
+them. Both read the same list, so a stage cannot be placed one way and checked another.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .engine import descent_step, forward, loss_and_gradients
+from .layers import effective_kernel
+from .layout import MAP_KINDS
+from .network import Conv2D, Dense
+
+LAYER_KINDS = (*MAP_KINDS, "flatten", "dense")   # sheets that hold one layer's output
+
+
+@dataclass
+class Stage:
+    """Cells of ``blocks`` (in order, each row by row) and the values they must hold."""
+
+    name: str
+    blocks: list
+    values: np.ndarray      # floats, flattened; text (the prediction) as an object array
+    step: int = 0           # the forward pass (0 before any descent step)
+
+
+def output_blocks(output):
+    """The blocks of a layer's output: each map's interior (no padding border), or the vector itself."""
+    return [output.interior(c) for c in range(len(output.maps))] if hasattr(output, "maps") else [output]
+
+
+def workbook_stages(layout, model, pixels, label, learning_rate=0.0):
+    """Every stage of every pass (forward, gradients, descent steps) with the engine's values.
+
+    ``model`` holds the weights of the first pass; later passes use the weights after
+    each gradient-descent step at ``learning_rate``, as the workbook's formulas do.
+    Returns (stages, forward passes).
+    """
+    stages, passes = [], []
+    for step, view in enumerate([layout, *layout.passes]):
+        reference = forward(model, pixels, label)
+        passes.append(reference)
+        stages += _forward_stages(view, layout.pass_sheets(step), model, reference, label, step)
+        if step < len(layout.gradients):
+            gradient_stages, model = _gradient_stages(layout, step, model, pixels, label, learning_rate)
+            stages += gradient_stages
+    if layout.descent is not None:
+        stages.append(Stage(layout.descent.name, [layout.descent.blocks["losses"]],
+                            np.array([p.loss for p in passes])))
+    return stages, passes
+
+
+def _stage(name, blocks, values, step=0):
+    return Stage(name, list(blocks), np.asarray(values, dtype=float).reshape(-1), step)
+
+
+def _forward_stages(view, sheets, model, reference, label, step):
+    """Every stage of one forward pass; in a later pass also its new weights."""
+    out = []
+    for plan in sheets:
+        if plan.kind == "filters":
+            layer, p = model.layers[plan.layer], model.params[plan.layer]
+            if step:
+                blocks = [block for slices in plan.blocks["weight"] for block in slices]
+                out.append(_stage(plan.name, blocks + list(plan.blocks["bias"]),
+                                  np.concatenate([p["weight"].reshape(-1), p["bias"]]), step))
+            if plan.blocks["effective"] is not plan.blocks["weight"]:
+                blocks = [block for slices in plan.blocks["effective"] for block in slices]
+                out.append(_stage(f"{plan.name} (as used)", blocks,
+                                  effective_kernel(p["weight"], layer.dilation, layer.flip), step))
+        if plan.kind == "dense" and step:
+            p = model.params[plan.layer]
+            weight = p["weight"].T if plan.blocks["rows_are_inputs"] else p["weight"]
+            out.append(_stage(f"{plan.name} (weights)", [plan.blocks["weight"], plan.blocks["bias"]],
+                              np.concatenate([weight.reshape(-1), p["bias"]]), step))
+        if plan.kind in LAYER_KINDS:
+            out.append(_stage(plan.name, output_blocks(plan.blocks["output"]),
+                              reference.stages[plan.layer].output, step))
+    if model.classifier:
+        out += _classifier_stages(view, model, reference, label, step)
+    return out
+
+
+def _classifier_stages(view, model, reference, label, step):
+    softmax = view.sheet("softmax").blocks
+    loss = view.sheet("loss").blocks
+    prefix = f"{view.sheet('softmax').name.split()[0]} " if step else ""
+    z = reference.logits
+    shifted = z - z.max()
+    expected = {
+        "logits": (softmax["logit"], z),
+        "z - max": (softmax["shifted"], shifted),
+        "e^(z - max)": (softmax["exp"], np.exp(shifted)),
+        "softmax sum": (softmax["sum"], np.exp(shifted).sum()),
+        "probabilities": (softmax["probability"], reference.probabilities),
+        "ln p": (softmax["log_probability"], reference.log_probabilities),
+        "one-hot": (loss["one_hot"], np.eye(len(z))[label]),
+        "loss": (loss["loss"], reference.loss),
+    }
+    out = [_stage(prefix + name, [block], values, step) for name, (block, values) in expected.items()]
+    prediction = np.array([model.class_names[reference.prediction]], dtype=object)
+    out.append(Stage("prediction", [softmax["prediction"]], prediction, step))
+    return out
+
+
+def _gradient_stages(layout, step, model, pixels, label, learning_rate):
+    """Every gradient sheet of one pass; returns them and the model after the descent step."""
+    upstream = []
+    _, grads, _ = loss_and_gradients(model, pixels[None], np.array([label]), upstream)
+    out = []
+    for index, plan in sorted(layout.gradients[step].items(), reverse=True):
+        b, layer = plan.blocks, model.layers[index]
+        parts = []
+        if isinstance(layer, Dense):
+            parts += [([b["upstream"]], upstream[-1][0]), ([b["bias"]], grads[index]["bias"]),
+                      ([b["weight"]], grads[index]["weight"].T)]
+        elif isinstance(layer, Conv2D):
+            parts += [([s for slices in b["weight"] for s in slices], grads[index]["weight"]),
+                      (list(b["bias"]), grads[index]["bias"])]
+            if "back_kernels" in b:
+                turned = effective_kernel(model.params[index]["weight"], layer.dilation, layer.flip)[..., ::-1, ::-1]
+                parts.append(([s for kernels in b["back_kernels"] for s in kernels], turned))
+        if "input" in b:
+            parts.append((output_blocks(b["input"]), upstream[index - 1][0]))
+        blocks = [block for group, _ in parts for block in group]
+        values = np.concatenate([np.asarray(array, dtype=float).reshape(-1) for _, array in parts])
+        out.append(_stage(plan.name, blocks, values, step))
+    return out, descent_step(model, grads, learning_rate)

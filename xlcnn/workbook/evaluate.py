@@ -1,0 +1,435 @@
+"""A small evaluator for xlcnn's own formulas: the values a file stores beside them.
+
+A viewer that does not recalculate (Excel's Protected View, mail previews, phone
+viewers, pandas) shows each formula's stored value, so every formula cell must carry
+the true one. Most cells get theirs straight from the NumPy engine (``values.py``);
+this module works out the rest (worked examples, summaries, references, margins) from
+the cells they read, the way a spreadsheet would. It knows the functions and operators
+xlcnn writes and refuses anything else, so no formula is ever saved without a value.
+
+Semantics follow Excel where engines agree: an empty cell is 0 in arithmetic and ""
+in text, text compares without regard to case, SUM and friends skip text in ranges,
+and FIXED rounds halves away from zero.
+"""
+
+import math
+import re
+from decimal import ROUND_HALF_UP, Decimal
+
+TOKEN = re.compile(r"""\s*(?:
+    (?P<string>"(?:[^"]|"")*")
+  | (?P<func>[A-Za-z_][A-Za-z0-9_.]*)\(
+  | (?P<ref>(?:(?P<sheet>'(?:[^']|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?
+        \$?(?P<c0>[A-Z]{1,3})\$?(?P<r0>[0-9]+)(?::\$?(?P<c1>[A-Z]{1,3})\$?(?P<r1>[0-9]+))?)
+  | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[Ee][+-]?[0-9]+)?)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
+  | (?P<op><>|<=|>=|[-+*/^&=<>(),])
+)""", re.X)
+
+BINARY = {"=": 1, "<>": 1, "<": 1, ">": 1, "<=": 1, ">=": 1, "&": 2, "+": 3, "-": 3, "*": 4, "/": 4, "^": 5}
+UNARY = 6   # Excel binds a leading minus tighter than ^: -2^2 = 4
+
+
+class FormulaError(ValueError):
+    """A formula the evaluator cannot compute (an unknown function, a division by zero ...)."""
+
+
+class Range:
+    """A rectangle of cells, zero-based and inclusive, on a named sheet."""
+
+    __slots__ = ("sheet", "r0", "c0", "r1", "c1")
+
+    def __init__(self, sheet, r0, c0, r1, c1):
+        self.sheet, self.r0, self.c0, self.r1, self.c1 = sheet, r0, c0, r1, c1
+
+    @property
+    def shape(self):
+        return self.r1 - self.r0 + 1, self.c1 - self.c0 + 1
+
+
+def _col_index(letters):
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+# ---------------------------------------------------------------- public
+
+
+class Evaluator:
+    """Values of the formula cells of a workbook held as ``{sheet: SheetCells}``.
+
+    ``names`` maps defined names to ranges. Formula cells whose ``cached`` value is set
+    are taken as they are; the others are evaluated on demand, each once.
+    """
+
+    def __init__(self, sheets, names):
+        self.sheets = sheets
+        self.names = names
+        self._busy = set()
+
+    def fill(self):
+        """Give every formula cell without a stored value its value; returns how many were evaluated."""
+        count = 0
+        for sheet, cells in self.sheets.items():
+            for row, line in cells.rows.items():
+                for col, cell in line.items():
+                    if cell.kind == "f" and cell.cached is None:
+                        self.cell_value(sheet, row, col)
+                        count += 1
+        return count
+
+    def formula_value(self, sheet, row, col, formula):
+        """The value of ``formula`` as if it stood at (row, col) of ``sheet``."""
+        tokens = _tokens(formula[1:] if formula.startswith("=") else formula)
+        parser = _Parser(tokens, sheet)
+        tree = parser.expression(0)
+        if parser.pos != len(tokens):
+            raise FormulaError(f"unexpected {tokens[parser.pos][1]!r} in {formula}")
+        value = self._eval(tree, sheet, row, col)
+        if isinstance(value, Range):
+            value = self._scalar(value, row, col)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise FormulaError(f"{formula} gives {value}")
+        return value
+
+    def cell_value(self, sheet, row, col):
+        """A cell's value: None when empty, its constant, or its formula's (evaluated once)."""
+        cell = self.sheets[sheet].rows.get(row, {}).get(col)
+        if cell is None or cell.value is None:
+            return None
+        if cell.kind != "f":
+            return cell.value
+        if cell.cached is None:
+            key = (sheet, row, col)
+            if key in self._busy:
+                raise FormulaError(f"circular reference at {sheet}!{row},{col}")
+            self._busy.add(key)
+            try:
+                cell.cached = self.formula_value(sheet, row, col, cell.value)
+            except FormulaError as exc:
+                raise FormulaError(f"'{sheet}' row {row + 1} column {col + 1}: {exc}") from None
+            finally:
+                self._busy.discard(key)
+        return cell.cached
+
+    # ------------------------------------------------------------ evaluation
+
+    def _eval(self, node, sheet, row, col):
+        kind = node[0]
+        if kind in ("num", "str", "bool", "ref"):
+            return node[1]
+        if kind == "name":
+            found = self.names.get(node[1].lower())
+            if found is None:
+                raise FormulaError(f"unknown name {node[1]}")
+            return found
+        if kind == "neg":
+            return -_number(self._scalar(self._eval(node[1], sheet, row, col), row, col))
+        if kind == "op":
+            return self._binary(node[1], *(self._scalar(self._eval(n, sheet, row, col), row, col)
+                                           for n in node[2:]))
+        if kind == "call":
+            return self._call(node[1], node[2], sheet, row, col)
+        raise FormulaError(f"cannot evaluate {node!r}")
+
+    def _scalar(self, value, row, col):
+        """A range used where one value is expected: a single cell gives its value."""
+        if not isinstance(value, Range):
+            return value
+        if value.shape != (1, 1):
+            raise FormulaError("a range where a single value is expected")
+        return self.cell_value(value.sheet, value.r0, value.c0)
+
+    def _binary(self, op, a, b):
+        if op == "&":
+            return _text(a) + _text(b)
+        if op in ("=", "<>", "<", ">", "<=", ">="):
+            return _compare(op, a, b)
+        a, b = _number(a), _number(b)
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        if op == "/":
+            if b == 0:
+                raise FormulaError("division by zero")
+            return a / b
+        return float(a) ** b
+
+    def _values(self, arg):
+        """The values of a range (row by row) or a single value, as a list."""
+        if isinstance(arg, Range):
+            return [self.cell_value(arg.sheet, r, c) for r in range(arg.r0, arg.r1 + 1)
+                    for c in range(arg.c0, arg.c1 + 1)]
+        return [arg]
+
+    def _numbers(self, args, sheet, row, col):
+        """Numbers of the arguments as SUM sees them: text and empty cells in ranges are skipped."""
+        out = []
+        for node in args:
+            arg = self._eval(node, sheet, row, col)
+            if isinstance(arg, Range):
+                out.extend(v for v in self._values(arg) if isinstance(v, (int, float)) and not isinstance(v, bool))
+            else:
+                out.append(_number(arg))
+        return out
+
+    def _call(self, name, args, sheet, row, col):
+        name = name.upper()
+        value = lambda n: self._scalar(self._eval(args[n], sheet, row, col), row, col)  # noqa: E731
+        if name == "IF":
+            chosen = 1 if _truth(value(0)) else 2
+            if chosen >= len(args):
+                return False
+            return self._scalar(self._eval(args[chosen], sheet, row, col), row, col)
+        if name == "AND":
+            return all(_truth(v) for n in range(len(args)) for v in self._values(self._eval(args[n], sheet, row, col))
+                       if v is not None)
+        if name in ("SUM", "MAX", "MIN", "AVERAGE"):
+            numbers = self._numbers(args, sheet, row, col)
+            if name == "SUM":
+                return math.fsum(numbers)
+            if name == "AVERAGE":
+                if not numbers:
+                    raise FormulaError("AVERAGE of no numbers")
+                return math.fsum(numbers) / len(numbers)
+            if not numbers:
+                return 0.0
+            return max(numbers) if name == "MAX" else min(numbers)
+        if name == "SUMPRODUCT":
+            ranges = [self._eval(a, sheet, row, col) for a in args]
+            columns = [self._values(r) for r in ranges]
+            if len({len(c) for c in columns}) != 1:
+                raise FormulaError("SUMPRODUCT of ranges of different sizes")
+            total = 0.0
+            for items in zip(*columns):
+                product = 1.0
+                for item in items:
+                    product *= item if isinstance(item, (int, float)) and not isinstance(item, bool) else 0.0
+                total += product
+            return total
+        if name in ("ABS", "EXP", "LN", "TANH", "INT"):
+            x = _number(value(0))
+            if name == "LN" and x <= 0:
+                raise FormulaError("LN of a number that is not positive")
+            return {"ABS": abs, "EXP": math.exp, "LN": math.log, "TANH": math.tanh,
+                    "INT": lambda v: float(math.floor(v))}[name](x)
+        if name == "MOD":
+            x, y = _number(value(0)), _number(value(1))
+            if y == 0:
+                raise FormulaError("MOD by zero")
+            return x - y * math.floor(x / y)
+        if name == "INDEX":
+            return self._index([self._eval(a, sheet, row, col) for a in args])
+        if name == "MATCH":
+            return self._match(value(0), self._eval(args[1], sheet, row, col),
+                               _number(value(2)) if len(args) > 2 else 1)
+        if name == "COUNTIF":
+            return float(sum(1 for v in self._values(self._eval(args[0], sheet, row, col))
+                             if _criterion(value(1))(v)))
+        if name == "FIXED":
+            return _fixed(_number(value(0)), int(_number(value(1))) if len(args) > 1 else 2,
+                          _truth(value(2)) if len(args) > 2 else False)
+        if name in ("ROW", "COLUMN"):
+            if args:
+                ref = self._eval(args[0], sheet, row, col)
+                return float((ref.r0 if name == "ROW" else ref.c0) + 1)
+            return float((row if name == "ROW" else col) + 1)
+        raise FormulaError(f"function {name} is not one xlcnn writes")
+
+    def _index(self, args):
+        area = args[0]
+        if not isinstance(area, Range):
+            raise FormulaError("INDEX of something that is not a range")
+        height, width = area.shape
+        r = int(_number(self._scalar(args[1], 0, 0)))
+        c = int(_number(self._scalar(args[2], 0, 0))) if len(args) > 2 else None
+        if c is None:   # one index into a single row or column
+            r, c = (r, 1) if width == 1 else (1, r)
+        if not (1 <= r <= height and 1 <= c <= width):
+            raise FormulaError("INDEX outside its range")
+        return self.cell_value(area.sheet, area.r0 + r - 1, area.c0 + c - 1)
+
+    def _match(self, wanted, area, mode):
+        if mode != 0:
+            raise FormulaError("MATCH is written with exact matching only")
+        for n, v in enumerate(self._values(area), start=1):
+            if v is not None and _compare("=", v, wanted):
+                return float(n)
+        raise FormulaError("MATCH found nothing")
+
+
+# ---------------------------------------------------------------- values
+
+
+def _number(v):
+    if v is None:
+        return 0.0
+    if isinstance(v, bool):
+        return 1.0 if v else 0.0
+    if isinstance(v, (int, float)):
+        return float(v)
+    try:
+        return float(v)
+    except ValueError:
+        raise FormulaError(f"text {v!r} where a number is expected") from None
+
+
+def _truth(v):
+    if isinstance(v, str):
+        if v.upper() in ("TRUE", "FALSE"):
+            return v.upper() == "TRUE"
+        raise FormulaError(f"text {v!r} where TRUE or FALSE is expected")
+    return _number(v) != 0
+
+
+def _text(v):
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, float)):
+        return _general(float(v))
+    return v
+
+
+def _general(x):
+    """A number as spreadsheets turn it into text: up to 15 significant digits, no trailing zeros."""
+    text = f"{x:.15G}"
+    if "E" not in text and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def _rank(v):
+    """Excel orders numbers before text before logicals."""
+    return 2 if isinstance(v, bool) else 1 if isinstance(v, str) else 0
+
+
+def _compare(op, a, b):
+    if a is None:
+        a = "" if isinstance(b, str) else 0.0
+    if b is None:
+        b = "" if isinstance(a, str) else 0.0
+    if _rank(a) != _rank(b):
+        left, right = _rank(a), _rank(b)
+    elif isinstance(a, str):
+        left, right = a.lower(), b.lower()
+    else:
+        left, right = float(a), float(b)
+    return {"=": left == right, "<>": left != right, "<": left < right, ">": left > right,
+            "<=": left <= right, ">=": left >= right}[op]
+
+
+def _criterion(value):
+    """COUNTIF's test: a number, or text such as ">=0.5" or "cat"."""
+    if isinstance(value, str):
+        match = re.match(r"(<>|<=|>=|=|<|>)?(.*)$", value, re.S)
+        op, rest = match.group(1) or "=", match.group(2)
+        try:
+            target = float(rest)
+        except ValueError:
+            target = rest
+    else:
+        op, target = "=", value
+    if isinstance(target, str):
+        return lambda v: isinstance(v, str) and _compare(op, v, target)
+    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and _compare(op, float(v), target)
+
+
+def _fixed(x, decimals, no_commas):
+    """FIXED: rounded half away from zero (on the shortest decimal form, as spreadsheets do)."""
+    rounded = Decimal(repr(x)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    if rounded == 0:
+        rounded = abs(rounded)   # no "-0.00"
+    return f"{rounded:{'' if no_commas else ','}.{max(decimals, 0)}f}"
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _tokens(text):
+    out, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise FormulaError(f"cannot read {text[pos:pos + 20]!r}")
+        pos = m.end()
+        kind = m.lastgroup if m.lastgroup not in ("sheet", "c0", "r0", "c1", "r1") else "ref"
+        out.append((kind, m.group(kind), m))
+    return out
+
+
+class _Parser:
+    """Precedence climbing over the tokens, building small tuples: ("op", "+", a, b) ..."""
+
+    def __init__(self, tokens, sheet):
+        self.tokens, self.pos, self.sheet = tokens, 0, sheet
+
+    def peek(self):
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else (None, None, None)
+
+    def take(self, expected=None):
+        token = self.peek()
+        if token[0] is None or (expected is not None and token[1] != expected):
+            raise FormulaError(f"expected {expected or 'more'}")
+        self.pos += 1
+        return token
+
+    def expression(self, floor):
+        """Operators binding tighter than ``floor``, left to right (Excel has no right-associative one)."""
+        left = self.unary()
+        while True:
+            kind, text, _ = self.peek()
+            level = BINARY.get(text) if kind == "op" else None
+            if level is None or level <= floor:
+                return left
+            self.take()
+            left = ("op", text, left, self.expression(level))
+
+    def unary(self):
+        """A leading sign binds tighter than any operator: in Excel -2^2 is 4."""
+        kind, text, _ = self.peek()
+        if kind == "op" and text in ("+", "-"):
+            self.take()
+            operand = self.unary()
+            return ("neg", operand) if text == "-" else operand
+        return self.primary()
+
+    def primary(self):
+        kind, text, match = self.take()
+        if kind == "number":
+            return ("num", float(text))
+        if kind == "string":
+            return ("str", text[1:-1].replace('""', '"'))
+        if kind == "ref":
+            sheet = match.group("sheet")
+            sheet = self.sheet if sheet is None else sheet.strip("'").replace("''", "'")
+            r0, c0 = int(match.group("r0")) - 1, _col_index(match.group("c0"))
+            r1 = int(match.group("r1")) - 1 if match.group("r1") else r0
+            c1 = _col_index(match.group("c1")) if match.group("c1") else c0
+            return ("ref", Range(sheet, min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1)))
+        if kind == "name":
+            if text.upper() in ("TRUE", "FALSE"):
+                return ("bool", text.upper() == "TRUE")
+            return ("name", text)
+        if kind == "func":
+            args = []
+            if self.peek()[1] != ")":
+                while True:
+                    args.append(self.expression(0))
+                    if self.peek()[1] != ",":
+                        break
+                    self.take(",")
+            self.take(")")
+            return ("call", text, args)
+        if text == "(":
+            inner = self.expression(0)
+            self.take(")")
+            return inner
+        raise FormulaError(f"unexpected {text!r}")
