@@ -146,9 +146,9 @@ def _backward_layer(layer, p, x, dout):
         dx, dw, db = L.conv_backward(dout, x, p["weight"], layer.stride, layer.padding, layer.dilation, layer.flip)
         return dx, {"weight": dw, "bias": db}
     if isinstance(layer, ReLU):
-        return L.relu_backward(dout, x), {}
+        return L.relu_backward(dout, x, L.tie_margin(x)), {}
     if isinstance(layer, LeakyReLU):
-        return L.leaky_relu_backward(dout, x, layer.alpha), {}
+        return L.leaky_relu_backward(dout, x, layer.alpha, L.tie_margin(x)), {}
     if isinstance(layer, Sigmoid):
         return L.sigmoid_backward(dout, x), {}
     if isinstance(layer, Tanh):
@@ -156,7 +156,7 @@ def _backward_layer(layer, p, x, dout):
     if isinstance(layer, AvgPool2D):
         return L.avgpool_backward(dout, x, layer.size, layer.step), {}
     if isinstance(layer, MaxPool2D):
-        return L.maxpool_backward(dout, x, layer.size, layer.step), {}
+        return L.maxpool_backward(dout, x, layer.size, layer.step, L.tie_margin(x)), {}
     if isinstance(layer, Flatten):
         return L.flatten_backward(dout, x.shape), {}
     if isinstance(layer, Dense):

@@ -110,11 +110,7 @@ def log_probability(shifted, total):
 
 
 def near_max(cell, probabilities):
-    """1 where a probability is within the tie margin of the largest (``layers.near_max``), else 0.
-
-    Two probabilities equal on paper may differ in their last bits, differently in each
-    engine; with the margin every engine marks the same classes.
-    """
+    """1 where a probability is within the tie margin of the largest (``layers.predicted_class``), else 0."""
     p = probabilities.range_ref(absolute=True)
     return f"=IF({cell.ref()}>=MAX({p})-{MARGIN}*MAX({p}),1,0)"
 
@@ -145,6 +141,15 @@ def tie_margin(maps):
     """The routing rule's margin: TIE_MARGIN x the largest |value| of a layer's whole input."""
     ranges = ",".join(block.range_ref() for block in maps)
     return f"={MARGIN}*MAX(MAX({ranges}),-MIN({ranges}))"
+
+
+def relu_backward(x, margin, upstream, alpha=None):
+    """The switch (``layers.relu_backward``): the gradient passes where x is above the tie margin.
+
+    With ``alpha`` (leaky ReLU) the blocked side passes alpha times the gradient.
+    """
+    blocked = "0" if alpha is None else f"{alpha!r}*{upstream.ref()}"
+    return f"=IF({x.ref()}>{margin.ref(absolute=True)},{upstream.ref()},{blocked})"
 
 
 def maxpool_backward(x, window, earlier, margin, upstream):

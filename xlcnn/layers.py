@@ -118,6 +118,23 @@ def conv_backward_naive(dout, x, w, stride=1, padding=0):
     return dxp[:, padding:padding + height, padding:padding + width], dw, dout.sum(axis=(1, 2))
 
 
+# ---------------------------------------------------------------- the tie rule
+
+# Where a layer chooses (a ReLU gradient's switch, max pooling's routing, the predicted
+# class), two numbers equal on paper can differ in their last bits, and differently in
+# every spreadsheet engine (and in NumPy). Choosing on exact comparisons would give each
+# engine its own answer, so every choice counts numbers within a margin as equal. The
+# margin scales with the whole tensor, not with a window: in a window of rounding
+# leftovers near zero, a margin relative to the window would still be decided by them.
+# The workbook's formulas apply the same rule.
+TIE_MARGIN = 1e-12
+
+
+def tie_margin(x):
+    """TIE_MARGIN x the largest |value| of each picture's whole tensor; ``x`` is a batch (N, ...)."""
+    return TIE_MARGIN * np.abs(x).max(axis=tuple(range(1, x.ndim)), keepdims=True)
+
+
 # ---------------------------------------------------------------- ReLU
 
 
@@ -126,9 +143,13 @@ def relu_forward(x):
     return np.maximum(x, 0.0)
 
 
-def relu_backward(dout, x):
-    """The switch: gradient passes where x > 0; zero where x <= 0 (so exactly 0 blocks it)."""
-    return dout * (x > 0)
+def relu_backward(dout, x, margin=0.0):
+    """The switch: gradient passes where x > margin, else 0 (so exactly 0 blocks it).
+
+    The engine passes ``tie_margin(x)``: a map that is 0 on paper holds rounding
+    leftovers such as 1e-17, positive in one spreadsheet and not in another.
+    """
+    return dout * (x > margin)
 
 
 def leaky_relu_forward(x, alpha=0.01):
@@ -136,8 +157,9 @@ def leaky_relu_forward(x, alpha=0.01):
     return np.where(x > 0, x, alpha * x)
 
 
-def leaky_relu_backward(dout, x, alpha=0.01):
-    return dout * np.where(x > 0, 1.0, alpha)
+def leaky_relu_backward(dout, x, alpha=0.01, margin=0.0):
+    """Slope 1 where x > margin, alpha elsewhere (``margin`` as in ``relu_backward``)."""
+    return dout * np.where(x > margin, 1.0, alpha)
 
 
 def sigmoid_forward(x):
@@ -167,35 +189,21 @@ def maxpool_forward(x, size=2, stride=2):
     return _windows(x, size, stride).max(axis=(-2, -1))
 
 
-TIE_MARGIN = 1e-12   # relative to the largest magnitude of the whole tensor, see ``near_max``
-
-
-def near_max(values, maximum, scale):
-    """Where ``values`` count as the maximum: within TIE_MARGIN x ``scale`` of it.
-
-    Two cells that are equal on paper can differ in their last bits, and differently
-    in every spreadsheet engine, so choosing by exact equality would route a gradient
-    (or pick a class) differently in each. The margin is relative to the whole tensor,
-    not to the window: in a window of rounding leftovers near zero, a margin relative
-    to the window would still be decided by the last bits.
-    """
-    return values >= maximum - TIE_MARGIN * scale
-
-
-def maxpool_backward(dout, x, size=2, stride=2):
+def maxpool_backward(dout, x, size=2, stride=2, margin=None):
     """Each window's gradient goes to its first near-maximum in row-major order.
 
-    A cell is a near-maximum when it is within TIE_MARGIN x (largest |value| of the
-    picture's whole input to this layer) of its window's maximum (see ``near_max``);
+    A cell is a near-maximum when it is within ``margin`` (default ``tie_margin``: TIE_MARGIN
+    x the largest |value| of the picture's whole input to this layer) of its window's maximum;
     the workbook's routing formulas apply the same rule, so every engine agrees. Exact
     ties (a flat background) send the gradient to one cell only, as in PyTorch.
     """
     windows = _windows(x, size, stride)
     h_out, w_out = windows.shape[-4:-2]
     flat_windows = windows.reshape(*windows.shape[:-2], size * size)
-    scale = np.abs(x).max(axis=tuple(range(max(x.ndim - 3, 0), x.ndim)), keepdims=True)
-    scale = scale.reshape(*scale.shape[:-2], 1, 1, 1)   # (..., 1, 1, 1) against (..., C, h_out, w_out, size^2)
-    first_max = near_max(flat_windows, flat_windows.max(axis=-1, keepdims=True), scale).argmax(axis=-1)
+    if margin is None:
+        margin = tie_margin(x) if x.ndim == 4 else tie_margin(x[None])[0]
+    maximum = flat_windows.max(axis=-1, keepdims=True)
+    first_max = (flat_windows >= maximum - np.asarray(margin)[..., None]).argmax(axis=-1)
     dx = np.zeros(x.shape, dtype=np.result_type(dout, float))
     if stride == size:  # windows tile the map: build the routed blocks in one go
         routed = np.zeros((*first_max.shape, size * size))
@@ -212,9 +220,9 @@ def maxpool_backward(dout, x, size=2, stride=2):
 
 
 def predicted_class(probabilities):
-    """The first class whose probability is a near-maximum (see ``near_max``), as the workbook picks it."""
+    """The first class within TIE_MARGIN x the largest probability of it (the tie rule above)."""
     p = np.asarray(probabilities)
-    return int(np.argmax(near_max(p, p.max(), p.max())))
+    return int(np.argmax(p >= p.max() - TIE_MARGIN * p.max()))   # argmax of booleans: the first True
 
 
 def avgpool_forward(x, size=2, stride=2):

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError
-from .network import ACTIVATIONS, POOLS, Conv2D, Dense, Flatten, MaxPool2D, Softmax, infer_shapes, is_classifier
+from .network import (ACTIVATIONS, POOLS, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax, infer_shapes,
+                      is_classifier)
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
 FIRST_COL = 1         # column A holds row labels
@@ -214,7 +215,7 @@ def _gradient_sheets(layers, shapes, input_shape, forward, titles, prefix):
             blocks = _conv_gradient_blocks(name, layer, in_shape, index, pad)
         else:
             blocks = {"input": _stack(name, top, *in_shape, pad)}
-            if isinstance(layer, MaxPool2D):   # the tie margin of the routing rule, above the maps
+            if isinstance(layer, (MaxPool2D, ReLU, LeakyReLU)):   # layers that choose: their tie margin
                 blocks["margin"] = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1)
         plans[index] = SheetPlan(name, "grad", index, blocks)
     return plans

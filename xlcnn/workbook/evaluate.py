@@ -70,15 +70,12 @@ class Evaluator:
         self._busy = set()
 
     def fill(self):
-        """Give every formula cell without a stored value its value; returns how many were evaluated."""
-        count = 0
-        for sheet, cells in self.sheets.items():
-            for row, line in cells.rows.items():
-                for col, cell in line.items():
-                    if cell.kind == "f" and cell.cached is None:
-                        self.cell_value(sheet, row, col)
-                        count += 1
-        return count
+        """Give every formula cell without a stored value its value; returns how many there were."""
+        pending = [(sheet, row, col) for sheet, cells in self.sheets.items() for row, line in cells.rows.items()
+                   for col, cell in line.items() if cell.kind == "f" and cell.cached is None]
+        for key in pending:
+            self.cell_value(*key)
+        return len(pending)
 
     def formula_value(self, sheet, row, col, formula):
         """The value of ``formula`` as if it stood at (row, col) of ``sheet``."""
@@ -99,6 +96,8 @@ class Evaluator:
         cell = self.sheets[sheet].rows.get(row, {}).get(col)
         if cell is None or cell.value is None:
             return None
+        if cell.kind == "n":
+            return float(cell.value)   # pixels are stored as whole numbers; spreadsheets know only doubles
         if cell.kind != "f":
             return cell.value
         if cell.cached is None:
@@ -173,7 +172,7 @@ class Evaluator:
         for node in args:
             arg = self._eval(node, sheet, row, col)
             if isinstance(arg, Range):
-                out.extend(v for v in self._values(arg) if isinstance(v, (int, float)) and not isinstance(v, bool))
+                out.extend(float(v) for v in self._values(arg) if isinstance(v, (int, float)) and not isinstance(v, bool))
             else:
                 out.append(_number(arg))
         return out

@@ -77,11 +77,7 @@ def _pool(ctx, ws, plan, layer, forward, upstream, texts):
     stack, size = plan.blocks["input"], layer.size
     source = forward.output_of(plan.layer - 1) if plan.layer else forward.input
     h_out, w_out = upstream.shape[1:]
-    margin = plan.blocks.get("margin")
-    if margin is not None:
-        put_formula(ctx, ws, margin, formulas.tie_margin([source.interior(c) for c in range(source.shape[0])]),
-                    styles.GRAD_FORMAT)
-        put_text(ws, margin.row, margin.col + 1, texts["margin"], styles.LABEL_FONT)
+    margin = _write_margin(ctx, ws, plan, source, texts)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         inner, x_map = stack.interior(c), source.interior(c)
@@ -111,22 +107,31 @@ def _activation(ctx, ws, plan, layer, forward, upstream, texts):
     stack = plan.blocks["input"]
     source = forward.output_of(plan.layer - 1) if plan.layer else forward.input
     output = forward.output_of(plan.layer)
+    margin = _write_margin(ctx, ws, plan, source, texts)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for r, s, _, _ in stack.interior(c).cells():
-            up = upstream.interior(c).sub(r, s, 1, 1).ref()
-            x = source.interior(c).sub(r, s, 1, 1).ref()
+            up = upstream.interior(c).sub(r, s, 1, 1)
+            x = source.interior(c).sub(r, s, 1, 1)
             y = output.interior(c).sub(r, s, 1, 1).ref()
-            if isinstance(layer, LeakyReLU):
-                formula = f"=IF({x}>0,{up},{layer.alpha!r}*{up})"
-            elif isinstance(layer, Sigmoid):
-                formula = f"={up}*{y}*(1-{y})"
+            if isinstance(layer, Sigmoid):
+                formula = f"={up.ref()}*{y}*(1-{y})"
             elif isinstance(layer, Tanh):
-                formula = f"={up}*(1-{y}^2)"
+                formula = f"={up.ref()}*(1-{y}^2)"
             else:
-                formula = f"=IF({x}>0,{up},0)"
+                formula = formulas.relu_backward(x, margin, up, layer.alpha if isinstance(layer, LeakyReLU) else None)
             put_formula(ctx, ws, stack.interior(c).sub(r, s, 1, 1), formula, styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
+
+
+def _write_margin(ctx, ws, plan, source, texts):
+    """The tie margin of a layer that chooses (ReLU's switch, max pooling's routing), or None."""
+    margin = plan.blocks.get("margin")
+    if margin is not None:
+        put_formula(ctx, ws, margin, formulas.tie_margin([source.interior(c) for c in range(source.shape[0])]),
+                    styles.GRAD_FORMAT)
+        put_text(ws, margin.row, margin.col + 1, texts["margin"], styles.LABEL_FONT)
+    return margin
 
 
 def _conv(ctx, ws, plan, layer, forward, upstream, texts):

@@ -15,7 +15,7 @@ import re
 import zipfile
 from xml.sax.saxutils import escape
 
-from openpyxl.cell.cell import Cell as OpenpyxlCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell as OpenpyxlCell
 from openpyxl.worksheet.dimensions import ColumnDimension
 
 from ..cells import a1, col_name, column_number, row_number
@@ -201,8 +201,8 @@ def _formula_xml(ref, style, formula, cached):
     f = escape(formula[1:])
     if isinstance(cached, bool):
         return f'<c r="{ref}"{style} t="b"><f>{f}</f><v>{int(cached)}</v></c>'
-    if isinstance(cached, str):
-        return f'<c r="{ref}"{style} t="str"><f>{f}</f><v>{escape(cached)}</v></c>'
+    if isinstance(cached, str):   # control characters XML cannot hold became "?" in the cells it reads too
+        return f'<c r="{ref}"{style} t="str"><f>{f}</f><v>{escape(ILLEGAL_CHARACTERS_RE.sub("?", cached))}</v></c>'
     if cached is None or not math.isfinite(cached):
         # a blank or made-up stored value is what a viewer would show: refuse to write one
         raise ValueError(f"cell {ref}: formula {formula} has no true value to store ({cached!r})")
