@@ -28,7 +28,7 @@ def small_book(path):
     put_text(ws, 0, 0, "=not a formula & <tags> \x01", Font(bold=True))
     put_value(ws, 2, 1, 0.1 + 0.2, "0.000", PatternFill("solid", fgColor="FFF2CC"))
     put_value(ws, 2, 0, 255)
-    put_formula(Counter(), ws, sheetdata_block(ws, 3, 1), "=SUM('R'!A3:B3)*(1<2)", "0.00")
+    put_formula(Counter(), ws, sheetdata_block(ws, 3, 1), "=SUM('R'!A3:B3)*(1<2)", "0.00").cached = 255 + 0.1 + 0.2
     cell = sheetdata.cells_of(ws).at(5, 27)          # an empty cell with a style only (an answer box)
     cell.fill, cell.protection = PatternFill("solid", fgColor="FF0000"), Protection(locked=False)
     merge(ws, 7, 0, 1, 3)
@@ -57,6 +57,7 @@ def test_rows_are_spliced_into_the_sheet_openpyxl_wrote(tmp_path):
     assert ws["B3"].fill.fgColor.rgb.endswith("FFF2CC")
     assert ws["A3"].value == 255
     assert ws["B4"].value == "=SUM(A3:B3)*(1<2)" and ws["B4"].number_format == "0.00"
+    assert openpyxl.load_workbook(path, data_only=True)["R"]["B4"].value == 255 + 0.1 + 0.2   # stored exactly
     assert ws["AB6"].value is None and ws["AB6"].protection.locked is False
     assert "A8:C8" in {str(r) for r in ws.merged_cells.ranges}
 
