@@ -95,8 +95,8 @@ def test_a_wrong_stored_value_fails_verify(books, tmp_path):
     with zipfile.ZipFile(books["default"]) as source, zipfile.ZipFile(tampered, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
             data = source.read(info.filename)
-            if info.filename.startswith("xl/worksheets/") and b"<f>MAX(0," in data:   # the ReLU sheet
-                data, n = re.subn(rb"(<f>MAX\(0,[^<]*</f><v>)([^<]*)(</v>)", rb"\g<1>0.123456\g<3>", data, count=1)
+            if info.filename.startswith("xl/worksheets/") and b">MAX(0," in data:   # the ReLU sheet
+                data, n = re.subn(rb"(>MAX\(0,[^<]*</f><v>)([^<]*)(</v>)", rb"\g<1>0.123456\g<3>", data, count=1)
                 assert n == 1
             target.writestr(info, data)
     report = verify_workbook(tampered)

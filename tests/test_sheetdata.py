@@ -94,3 +94,33 @@ def test_a_big_sheet_gets_no_zip64_headers_it_does_not_need(tmp_path):
     with zipfile.ZipFile(tmp_path / "big.xlsx") as z:
         info = z.getinfo("xl/worksheets/sheet1.xml")
         assert info.file_size > 8_000_000 and info.extract_version <= 20
+
+
+def _formula_block(ws, formulas):
+    from xlcnn.cells import Block
+    for n, text in enumerate(formulas):
+        cell = put_formula(Counter(), ws, Block(ws.title, 2 + n, 3, 1, 1), text)
+        cell.cached = float(n)
+    return Block(ws.title, 2, 3, len(formulas), 1)
+
+
+def test_a_shared_formula_is_stored_once_and_read_back_in_full(tmp_path):
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "S"
+    formulas = [f"=MAX(0,'Other sheet'!B{n + 5})*$A$1" for n in range(4)]
+    sheetdata.cells_of(ws).share(_formula_block(ws, formulas))
+    wb.create_sheet("Other sheet")
+    sheetdata.save(wb, tmp_path / "shared.xlsx")
+    with zipfile.ZipFile(tmp_path / "shared.xlsx") as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    assert xml.count("MAX(0,") == 1 and xml.count('t="shared"') == 4 and 'ref="D3:D6"' in xml
+    read = openpyxl.load_workbook(tmp_path / "shared.xlsx")["S"]
+    assert [read.cell(3 + n, 4).value for n in range(4)] == formulas
+
+
+def test_formulas_that_are_not_one_formula_moved_are_never_shared():
+    wb = Workbook()
+    block = _formula_block(wb.active, ["=B5*2", "=B6*2", "=B8*2"])   # the last one skips a row
+    with pytest.raises(RuntimeError, match="moved"):
+        sheetdata.cells_of(wb.active).share(block)

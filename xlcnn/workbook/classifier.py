@@ -4,7 +4,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import formulas
 from . import styles
-from .common import (put_parameter, add_scale, freeze_below, put_formula, put_text, put_value, set_widths,
+from .common import (share_formulas, put_parameter, add_scale, freeze_below, put_formula, put_text, put_value, set_widths,
                      step_number, write_header, write_notice)
 from ..layout import HEADER_ROWS
 from .explain import explain_dense
@@ -69,6 +69,8 @@ def write_dense(ctx, ws, plan):
             pick = (lambda blocks, i=i, n=n: blocks["weight"].sub(i, n, 1, 1))   # gradients: across layout only
             put_parameter(ctx, ws, cell, p["weight"][n, i], styles.WEIGHT_FORMAT,
                           ctx.new_weight("dense", plan.layer, pick))
+    if ctx.previous is not None:   # a later pass: every weight is "old - rate x gradient", moved along
+        share_formulas(ws, b["weight"])
     add_scale(ws, b["weight"], styles.diverging_scale())
     add_scale(ws, b["output"], styles.diverging_scale())
     if "explain" in b:

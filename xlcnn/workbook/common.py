@@ -129,6 +129,11 @@ def put_formula(ctx, ws, block, formula, number_format=None):
     return cell
 
 
+def share_formulas(ws, block):
+    """Every formula of ``block`` is its top-left one moved along: store the text once (see SheetCells.share)."""
+    cells_of(ws).share(block)
+
+
 def write_header(ws, title, lines, step_values):
     """Title in row 0, one explanation line per row below it."""
     put_text(ws, 0, 0, title.format(**step_values), styles.TITLE_FONT)

@@ -11,7 +11,7 @@ from .. import formulas
 from ..cells import a1
 from ..network import POOLS, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, Sigmoid, Tanh
 from . import styles
-from .common import add_scale, freeze_below, put_formula, put_text, put_value, set_widths, write_padding
+from .common import share_formulas, add_scale, freeze_below, put_formula, put_text, put_value, set_widths, write_padding
 
 
 def write_gradients(ctx, ws, plan, forward, gradients):
@@ -52,8 +52,11 @@ def _dense(ctx, ws, plan, layer, forward, upstream, texts):
         for n in range(units):
             put_formula(ctx, ws, b["weight"].sub(i, n, 1, 1), f"={x}*{b['upstream'].item(n).ref(absolute=True)}",
                         styles.GRAD_FORMAT)
-        weights = dense["weight"].sub(i, 0, 1, units).range_ref(absolute=True)
+        weights = dense["weight"].sub(i, 0, 1, units).range_ref()
         put_formula(ctx, ws, b["input"].item(i), f"=SUMPRODUCT({weights},{up_row})", styles.GRAD_FORMAT)
+    for n in range(units):   # down a column, each formula is the first one moved to the next input
+        share_formulas(ws, b["weight"].sub(0, n, b["weight"].height, 1))
+    share_formulas(ws, b["input"])
     add_scale(ws, b["weight"], styles.diverging_scale())
     add_scale(ws, b["input"], styles.diverging_scale())
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
@@ -121,6 +124,7 @@ def _activation(ctx, ws, plan, layer, forward, upstream, texts):
             else:
                 formula = formulas.relu_backward(x, margin, up, layer.alpha if isinstance(layer, LeakyReLU) else None)
             put_formula(ctx, ws, stack.interior(c).sub(r, s, 1, 1), formula, styles.GRAD_FORMAT)
+        share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
 
 
@@ -179,6 +183,7 @@ def _conv_input_gradient(ctx, ws, b, layer, filters, upstream, texts):
             terms = "+".join(f"SUMPRODUCT({upstream.window(k, r + p, s + p, span, span).range_ref()},"
                              f"{b['back_kernels'][k][c].range_ref(absolute=True)})" for k in range(upstream.shape[0]))
             put_formula(ctx, ws, stack.interior(c).sub(r, s, 1, 1), f"={terms}", styles.GRAD_FORMAT)
+        share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
 
 

@@ -6,7 +6,7 @@ from ..layout import ACTIVATION_KINDS, HEADER_ROWS
 from ..network import POOLS, Conv2D, Flatten, LeakyReLU
 from . import styles
 from .explain import explain_maps
-from .common import (add_scale, freeze_below, paint_pixels, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
+from .common import (share_formulas, add_scale, freeze_below, paint_pixels, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
                      step_number, write_header, write_notice)
 
 
@@ -123,6 +123,8 @@ def write_maps(ctx, ws, plan):
     channels, height, width = out.shape
     write_header(ws, texts["title"], texts["lines"], _map_values(plan, layer, source, out))
     cell_formula = _cell_formula_builder(ctx, plan, layer, source)
+    # next cell, next window: every formula of a map is the first one moved (the file stores it once)
+    slides_by_one = getattr(layer, "step", getattr(layer, "stride", 1)) == 1   # pools: step; conv: stride
     number_format = styles.VALUE_FORMAT
     for k in range(channels):
         put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
@@ -130,6 +132,8 @@ def write_maps(ctx, ws, plan):
         inner = out.interior(k)
         for i, j, row, col in inner.cells():
             put_formula(ctx, ws, inner.sub(i, j, 1, 1), cell_formula(k, i, j), number_format)
+        if slides_by_one:
+            share_formulas(ws, inner)
         rule = output_scale(ctx.model.layers, plan.layer)
         add_scale(ws, inner, rule)
     element = element_formula(layer) if plan.kind in ACTIVATION_KINDS else None

@@ -16,6 +16,7 @@ import zipfile
 from xml.sax.saxutils import escape
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell as OpenpyxlCell
+from openpyxl.formula.translate import Translator
 from openpyxl.worksheet.dimensions import ColumnDimension
 
 from ..cells import a1, col_name, column_number, row_number
@@ -36,10 +37,11 @@ class Cell:
     viewers that show the file without recalculating.
     """
 
-    __slots__ = ("value", "kind", "cached", "font", "fill", "number_format", "protection", "style")
+    __slots__ = ("value", "kind", "cached", "shared", "font", "fill", "number_format", "protection", "style")
 
     def __init__(self):
-        self.value = self.kind = self.cached = self.font = self.fill = self.number_format = self.protection = None
+        self.value = self.kind = self.cached = self.shared = None
+        self.font = self.fill = self.number_format = self.protection = None
         self.style = ""   # the ' s="n"' attribute, given just before saving
 
     def style_key(self):
@@ -56,6 +58,27 @@ class SheetCells:
         self.max_col = -1
         self.widths = {}    # col -> width in characters; written as runs of equal widths
         self.merges = []    # merged blocks: only their top-left cell may hold anything
+        self.shared_formulas = 0
+
+    def share(self, block):
+        """Store the formulas of ``block`` once, as Excel does: each cell's is its top-left one, moved.
+
+        The caller knows the formulas repeat (a stride-1 layer slides the same window);
+        the last cell is checked against the moved top-left formula all the same.
+        """
+        if block.size < 2:
+            return
+        first, last = self.rows[block.row][block.col], self.rows[block.last_row][block.last_col]
+        moved = Translator(first.value, a1(block.row, block.col)).translate_formula(a1(block.last_row, block.last_col))
+        if moved != last.value:
+            raise RuntimeError(f"{block.range()}: {last.value} is not {first.value} moved ({moved})")
+        number = self.shared_formulas
+        self.shared_formulas += 1
+        for i, j, row, col in block.cells():
+            cell = self.rows[row][col]
+            if cell.kind != "f":
+                raise RuntimeError(f"{a1(row, col)} holds no formula to share")
+            cell.shared = (number, block.range() if i == j == 0 else None)
 
     def at(self, row, col):
         """The cell at zero-based (row, col), made empty when nothing is there yet."""
@@ -185,7 +208,7 @@ def _row_xml(row, line):
         if value is None:
             parts.append(f'<c r="{ref}"{style}/>')
         elif kind == "f":
-            parts.append(_formula_xml(ref, style, value, cell.cached))
+            parts.append(_formula_xml(ref, style, value, cell.cached, cell.shared))
         elif kind == "s":
             parts.append(f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>')
         elif math.isfinite(value):
@@ -196,17 +219,26 @@ def _row_xml(row, line):
     return "".join(parts)
 
 
-def _formula_xml(ref, style, formula, cached):
-    """A formula and its stored value: a number at full precision (repr round-trips), text or a boolean."""
-    f = escape(formula[1:])
+def _formula_xml(ref, style, formula, cached, shared=None):
+    """A formula and its stored value: a number at full precision (repr round-trips), text or a boolean.
+
+    A shared formula (``shared`` = (number, range on its first cell, else None)) is written
+    in full on its first cell only.
+    """
+    if shared is None:
+        f = f"<f>{escape(formula[1:])}</f>"
+    elif shared[1] is not None:
+        f = f'<f t="shared" ref="{shared[1]}" si="{shared[0]}">{escape(formula[1:])}</f>'
+    else:
+        f = f'<f t="shared" si="{shared[0]}"/>'
     if isinstance(cached, bool):
-        return f'<c r="{ref}"{style} t="b"><f>{f}</f><v>{int(cached)}</v></c>'
+        return f'<c r="{ref}"{style} t="b">{f}<v>{int(cached)}</v></c>'
     if isinstance(cached, str):   # control characters XML cannot hold became "?" in the cells it reads too
-        return f'<c r="{ref}"{style} t="str"><f>{f}</f><v>{escape(ILLEGAL_CHARACTERS_RE.sub("?", cached))}</v></c>'
+        return f'<c r="{ref}"{style} t="str">{f}<v>{escape(ILLEGAL_CHARACTERS_RE.sub("?", cached))}</v></c>'
     if cached is None or not math.isfinite(cached):
         # a blank or made-up stored value is what a viewer would show: refuse to write one
         raise ValueError(f"cell {ref}: formula {formula} has no true value to store ({cached!r})")
-    return f'<c r="{ref}"{style}><f>{f}</f><v>{float(cached)!r}</v></c>'
+    return f'<c r="{ref}"{style}>{f}<v>{float(cached)!r}</v></c>'
 
 
 class _StyleIds:
