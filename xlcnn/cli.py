@@ -11,8 +11,9 @@ from . import __version__
 from .errors import InputError, VerificationError, XlcnnError
 from .image import FITS, MAX_SIZE, MIN_SIZE
 from .datasets import write_shapes
-from .handout import make_handout
-from .pipeline import DEFAULT_RATE, DEFAULT_SIZE, make_workbook, make_workbooks, photos_in, train_from_folder
+from .handout import check_handout_target, make_handout
+from .pipeline import (DEFAULT_RATE, DEFAULT_SIZE, make_workbook, make_workbooks, photos_in, train_from_folder,
+                       workbook_path)
 from .resources import LANGUAGES
 from .presets import load_preset, preset_names
 from .train import OPTIMISERS, TrainConfig
@@ -82,6 +83,8 @@ def build(photos, output, size, model_path, label, fit, seed, preset, arch, filt
                    max_pixels=max_pixels)
     if len(photos) > 1 or (photos and os.path.isdir(photos[0])):
         return _build_many(photos, output, check, pdf, options)
+    if pdf:   # a PDF xlcnn may not replace is refused before the work, not after
+        check_handout_target(workbook_path(photos[0] if photos else None, output).with_suffix(".pdf"))
     with _progress(100, "building") as bar:
         def advance(done, total):
             bar.update(int(100 * done / total) - bar.pos)
@@ -167,7 +170,8 @@ def presets():
     for name in preset_names():
         recipe = load_preset(name)
         click.echo(f"{name}: {recipe.architecture}")
-        click.echo(textwrap.fill(recipe.description, width=88, initial_indent="    ", subsequent_indent="    "))
+        if recipe.description:
+            click.echo(textwrap.fill(recipe.description, width=88, initial_indent="    ", subsequent_indent="    "))
 
 
 @main.command()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageError, UsageError
+from .errors import ImageError, OutputError, UsageError
 from .image import load_image, prepare_image
 from .shapes import SHAPES, draw_shape
 
@@ -63,9 +63,12 @@ def write_shapes(folder, per_class=100, size=64, seed=0):
     """Write the generated dataset as image folders (folder/circle/0001.png, ...); returns the count."""
     folder = Path(folder)
     rng = np.random.default_rng(seed)
-    for name in SHAPES:
-        (folder / name).mkdir(parents=True, exist_ok=True)
-    for n in range(per_class * len(SHAPES)):
-        name = SHAPES[n % len(SHAPES)]
-        draw_shape(name, size, rng).save(folder / name / f"{n // len(SHAPES) + 1:04d}.png")
+    try:
+        for name in SHAPES:
+            (folder / name).mkdir(parents=True, exist_ok=True)
+        for n in range(per_class * len(SHAPES)):
+            name = SHAPES[n % len(SHAPES)]
+            draw_shape(name, size, rng).save(folder / name / f"{n // len(SHAPES) + 1:04d}.png")
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write the pictures ({exc.strerror or exc})") from None
     return per_class * len(SHAPES)

@@ -412,11 +412,24 @@ def save_model(model, path):
 def load_model(path):
     """Read a model file written by ``save_model``; never unpickles anything."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
+        with open(path, "rb") as file:
+            is_zip = file.read(4) == b"PK\x03\x04"
     except FileNotFoundError:
         raise ModelError(f"{path}: model file not found") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the model file ({exc.strerror or exc})") from None
+    # anything else (a photo, a .npy, a pickle) would reach NumPy's pickle fallback and its hint about allow_pickle
+    if not is_zip:
+        raise ModelError(f"{path}: not an xlcnn model file; a model is an .npz archive, as `xlcnn train` writes")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise ModelError(f"{path}: holds pickled Python objects, which xlcnn never loads; "
+                             "a model holds plain arrays only") from None
+        raise ModelError(f"{path}: not an xlcnn model file ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelError(f"{path}: not an xlcnn model file ({exc})") from None
     try:
         return _model_from_arrays(arrays)

@@ -10,7 +10,7 @@ import numpy as np
 from .architecture import parse_architecture, until_count
 from .datasets import load_image_folder
 from .datasets import IMAGE_SUFFIXES
-from .errors import ModelError, UsageError, XlcnnError
+from .errors import OutputError, UsageError, XlcnnError
 from .image import load_image, to_gray
 from .kernels import named_filters, parse_filter_names
 from .network import (DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax,
@@ -145,7 +145,7 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
     model = choice.model
     if until is not None:
         model = model.truncated(until_count(model.layers, until))
-    output = Path(output) if output is not None else Path(photo.stem + ".xlsx")
+    output = workbook_path(photo, output)
     if label is not None and label not in model.class_names:
         raise UsageError(f"--label {label!r} is not a class of this model; "
                          f"choose one of: {', '.join(model.class_names) or '(none: this network has no classes)'}")
@@ -159,6 +159,12 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
                             options=_manifest_options(photo, output, options))
     result.notes = choice.notes
     return result
+
+
+def workbook_path(photo=None, output=None):
+    """Where ``make_workbook`` writes: ``output``, else the photo's name (default: the bundled sample) as .xlsx."""
+    photo = Path(photo) if photo is not None else default_sample()
+    return Path(output) if output is not None else Path(photo.stem + ".xlsx")
 
 
 def photos_in(paths):
@@ -182,9 +188,14 @@ def make_workbooks(photos, out_dir=".", workers=2, progress=None, **options):
     """
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
-        if out_dir.suffix or not out_dir.parent.is_dir():
+        if out_dir.suffix or out_dir.exists():
             raise UsageError(f"-o {out_dir}: with several photos, -o names a folder (made if its parent exists)")
-        out_dir.mkdir()
+        if not out_dir.parent.is_dir():
+            raise OutputError(f"-o {out_dir}: folder {out_dir.parent} does not exist")
+        try:
+            out_dir.mkdir()
+        except OSError as exc:
+            raise OutputError(f"-o {out_dir}: cannot make the folder ({exc.strerror or exc})") from None
     photos = photos_in(photos)
     stems = [p.stem for p in photos]
     outputs = [out_dir / (f"{p.stem}-{n}" if stems.count(p.stem) > 1 else p.stem) for n, p in enumerate(photos)]
@@ -240,7 +251,7 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
     if Path(output).suffix.lower() != ".npz":
         raise UsageError(f"-o {output}: a model file must end in .npz")
     if not Path(output).resolve().parent.is_dir():
-        raise UsageError(f"-o {output}: folder {Path(output).parent} does not exist")
+        raise OutputError(f"-o {output}: folder {Path(output).parent} does not exist")
     images, labels, names, skipped = load_image_folder(data_dir, size=size, fit=fit)
     if arch:
         layers = parse_architecture(arch, len(names))
@@ -258,5 +269,5 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
     try:
         save_model(model, output)
     except OSError as exc:
-        raise ModelError(f"{output}: cannot write the model ({exc.strerror or exc})") from None
+        raise OutputError(f"{output}: cannot write the model ({exc.strerror or exc})") from None
     return model, result, skipped

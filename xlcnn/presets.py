@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass
 
 from .architecture import parse_architecture
-from .errors import UsageError
+from .errors import InputError, UsageError
 from .kernels import parse_filter_names
 from .resources import resource_dir
 
@@ -32,7 +32,14 @@ def load_preset(name):
     path = resource_dir("templates") / "presets" / f"{name}.json"
     if not path.is_file():
         raise UsageError(f"--preset {name!r}: no such preset; choose one of {', '.join(preset_names())}")
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        architecture = data["architecture"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+        raise InputError(f"{path}: not a readable preset ({exc})") from None
+    except KeyError:
+        raise InputError(f"{path}: the preset names no \"architecture\"") from None
     filters = parse_filter_names(",".join(data["filters"])) if data.get("filters") else ()
-    return Preset(data["name"], data["description"], data["architecture"], tuple(data.get("classes", ())),
+    # a preset a teacher adds may leave out everything but the architecture
+    return Preset(data.get("name", name), data.get("description", ""), architecture, tuple(data.get("classes", ())),
                   int(data.get("size", 28)), filters, bool(data.get("grayscale", False)))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 
 from .cells import sheet_ref
 from .engine import descent_step, forward, loss_and_gradients
@@ -167,12 +168,14 @@ class _Book:
 def _read_grids(path, data_only):
     try:
         wb = load_workbook(path, read_only=True, data_only=data_only)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        try:   # read-only sheets are parsed while their rows are read
+            return {ws.title: [list(row) for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+        finally:
+            wb.close()
+    except InvalidFileException:   # openpyxl judges by the name: notes.pdf, report.docx
+        raise WorkbookError(f"{path}: not an .xlsx workbook; verify reads the .xlsx files xlcnn builds") from None
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, SyntaxError) as exc:   # SyntaxError: broken XML
         raise WorkbookError(f"{path}: not a readable .xlsx workbook ({exc})") from None
-    try:
-        return {ws.title: [list(row) for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
-    finally:
-        wb.close()
 
 
 def _get(grid, row, col):

@@ -17,7 +17,10 @@ def write_flatten(ctx, ws, plan):
     channels, height, width = source.shape
     out = plan.blocks["output"]
     labels = plan.blocks["labels"]
-    write_header(ws, texts["title"], texts["lines"], {
+    lines = list(texts["lines"])
+    if channels == 1:
+        lines[0] = texts["one_map_line"]
+    write_header(ws, texts["title"], lines, {
         "step": step_number(plan.name), "channels": channels, "height": height,
         "width": width, "length": out.height})
     for col, header in enumerate(texts["headers"]):

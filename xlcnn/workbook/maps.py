@@ -21,6 +21,8 @@ def write_input(ctx, ws, plan):
     values = {"step": step_number(plan.name), "height": height, "width": width,
               "pixels": height * width, "padding": pad}
     lines = list(texts["lines"])
+    if channels == 1:   # a grey photo: one grid, one matrix
+        lines[:2] = texts["gray_lines"]
     lines[3] = texts["padding_note"] if pad else ""
     write_header(ws, texts["title"], lines, values)
     scale = plan.blocks["scale"]
@@ -62,6 +64,8 @@ def write_filters(ctx, ws, plan):
     values = {"step": step_number(plan.name), "kernel": f, "channels": channels,
               "filters": k_count, "params": f * f * channels * k_count + k_count}
     lines = list(texts["lines"])
+    if channels == 1:
+        lines[0] = texts["one_channel_line"]
     if layer.flip:
         lines.append(texts["flip_line"])
     if layer.dilation != 1:
@@ -121,7 +125,10 @@ def write_maps(ctx, ws, plan):
     out = plan.blocks["output"]
     source = _input_of(ctx, plan.layer)
     channels, height, width = out.shape
-    write_header(ws, texts["title"], texts["lines"], _map_values(plan, layer, source, out))
+    lines = list(texts["lines"])
+    if plan.kind == "conv2d" and source.shape[0] == 1:   # no sum over channels to speak of
+        lines[0] = texts["one_channel_line"]
+    write_header(ws, texts["title"], lines, _map_values(plan, layer, source, out))
     cell_formula = _cell_formula_builder(ctx, plan, layer, source)
     # next cell, next window: every formula of a map is the first one moved (the file stores it once)
     slides_by_one = getattr(layer, "step", getattr(layer, "stride", 1)) == 1   # pools: step; conv: stride

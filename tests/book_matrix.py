@@ -1,0 +1,37 @@
+"""A matrix of workbooks covering every kind of sheet xlcnn writes, built once per test session.
+
+Used by the tests that look at the files as a whole (schema validity, the functions the
+formulas use). Small sizes keep it to a few seconds; what matters is that every sheet
+writer, every layer kind, both languages, the exercises and the descent steps appear.
+"""
+
+from pathlib import Path
+
+from xlcnn.pipeline import make_workbook
+from xlcnn.presets import preset_names
+
+MATRIX = {
+    "default": {},
+    "backprop": {"steps": 1, "size": 12},
+    "exercise": {"exercise": True, "size": 12},
+    "zh": {"lang": "zh", "steps": 1, "size": 12},
+    "steps-2": {"steps": 2, "size": 12},
+    "grayscale": {"grayscale": True, "size": 12},
+    # every activation and pooling kind, a dilated and a turned kernel, hidden dense layers, with gradients
+    "kinds": {"arch": "conv3x3x2-same,leakyrelu,avgpool2,conv3x3x2-p2-d2-flip,sigmoid,maxpool2,tanh,dense",
+              "steps": 1, "size": 12},
+    "hidden-dense": {"arch": "conv3x3x2-s2,sigmoid,flatten,dense5,leakyrelu0.1,dense", "size": 12},
+    "lenet-like-zh-exercise": {"preset": "lenet-like", "size": 16, "lang": "zh", "exercise": True},
+    **{f"preset-{name}": {"preset": name, "size": 16} for name in preset_names()},
+}
+
+_built = {}
+
+
+def matrix_books(folder):
+    """{name: path} of every workbook in MATRIX, built into ``folder`` the first time only."""
+    if not _built:
+        folder = Path(folder)
+        for name, options in MATRIX.items():
+            _built[name] = make_workbook(output=folder / f"{name}.xlsx", **options).path
+    return dict(_built)
