@@ -195,10 +195,14 @@ def check_backprop(layers):
 
 
 def _gradient_sheets(layers, shapes, input_shape, forward, titles, prefix):
-    """One sheet per layer below softmax: the gradient of the loss for the layer's input and weights."""
+    """One sheet per layer below softmax: the gradient of the loss for the layer's input and weights.
+
+    The walk stops at the first layer with weights: the layers before it learn nothing.
+    """
     plans = {}
     by_layer = {plan.layer: plan for plan in forward if plan.layer is not None and plan.kind != "filters"}
-    for index in range(len(layers) - 2, -1, -1):
+    first = next(i for i, layer in enumerate(layers) if isinstance(layer, (Conv2D, Dense)))
+    for index in range(len(layers) - 2, first - 1, -1):
         layer = layers[index]
         in_shape = shapes[index - 1] if index else input_shape
         name = safe_sheet_name(f"{prefix}{titles['grad']} {by_layer[index].name[len(prefix):]}")

@@ -71,7 +71,8 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
     layers = _with_options(layers, names, true_convolution)
     channels = 1 if grayscale else 3
     description = recipe.description if recipe else ""
-    shipped = _shipped_if_same(layers, classes, size, channels)
+    # named filters replace the first layer's weights, so the shipped model can never stand in
+    shipped = None if names else _shipped_if_same(layers, classes, size, channels)
     if shipped is not None:
         return ModelChoice(shipped, SHIPPED_NAME, description)
     model = random_model(layers, classes, image_size=size, seed=seed, channels=channels)
@@ -83,7 +84,7 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
     elif default_model_path() is not None and not (preset or arch):
         notes.append(f"the shipped model is trained on {DEFAULT_SIZE}x{DEFAULT_SIZE} colour pictures; this "
                      f"network has random weights (seed {seed})")
-    model.hand_made = bool(names) and not any(model.params[1:])
+    model.hand_made = bool(names)
     name = ("preset", recipe.name) if recipe else ("custom", "")
     return ModelChoice(model, name, description, notes)
 

@@ -19,7 +19,7 @@ from ..layout import largest_size_that_fits, plan_layout
 from ..resources import texts as load_texts
 from ..layout import ACTIVATION_KINDS, MapStack
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
-from .common import Context
+from .common import Context, random_beyond_filters
 from .maps import write_filters, write_input, write_maps
 from .meta import META_SHEET, write_meta
 from ..engine import forward
@@ -200,7 +200,8 @@ def thumbnail(source, pixels, side=150):
 def manifest_entries(ctx, lang, source_entries, options, exercise=False):
     """What the manifest sheet lists, in order: enough to rebuild the workbook."""
     model = ctx.model
-    weights = "trained" if model.trained else "hand_made" if model.hand_made else "random"
+    weights = "trained" if model.trained else "random" if not model.hand_made else (
+        "hand_made_random" if random_beyond_filters(model) else "hand_made")
     _, height, width = ctx.layout.input_shape
     entries = {
         "version": __version__,

@@ -54,9 +54,14 @@ class Context:
         return [words["gray_label"]] if channels == 1 else words["channel_labels"][:channels]
 
     def scale_for(self, index):
-        """The input-scale name if layer ``index`` is the first weighted layer, else None."""
-        first = next(i for i, layer in enumerate(self.model.layers) if layer.kind in ("conv2d", "dense"))
-        return "input_scale" if index == first else None
+        """The input-scale name if layer ``index`` reads the photo's pixels, else None.
+
+        The one place that says where the scale applies. The engine multiplies the pixels
+        by it before the first layer, whatever that layer is; the workbook keeps the pixels
+        as 0-255 numbers, so the first layer's formulas (and its gradients) multiply what
+        they read by ``input_scale`` and every later layer reads numbers already scaled.
+        """
+        return "input_scale" if index == 0 else None
 
     def sheet_texts(self, kind):
         return self.texts["sheets"][kind]
@@ -145,10 +150,18 @@ def notice_text(ctx):
         architecture = ctx.texts["separator"].join(describe_layer(layer, ctx.texts) for layer in model.layers)
         return ctx.texts["trained"].format(name=ctx.model_name, architecture=architecture,
                                            accuracy=accuracy), styles.TEXT_FONT
-    if model.hand_made:
-        return ctx.texts["hand_made"].format(name=ctx.model_name, filters=model.description), styles.TEXT_FONT
     seed = ctx.seed if ctx.seed is not None else "?"
+    if model.hand_made:
+        text = ctx.texts["hand_made"].format(name=ctx.model_name, filters=model.description)
+        if not random_beyond_filters(model):
+            return text, styles.TEXT_FONT
+        return f"{text} {ctx.texts['hand_made_rest_random'].format(seed=seed)}", styles.NOTICE_FONT
     return ctx.texts["untrained"].format(seed=seed), styles.NOTICE_FONT
+
+
+def random_beyond_filters(model):
+    """Whether layers after the hand-made first one hold weights, which are then seeded random numbers."""
+    return any(model.params[1:])
 
 
 def write_notice(ctx, ws, row):
