@@ -26,6 +26,7 @@ class Context:
     description: str = ""          # a preset's paragraph, shown on the summary sheet
     source_name: str | None = None
     photo: bytes = None            # the overview's picture, encoded (see build.thumbnail)
+    colours: object = None         # the painted photo's (H, W, 3) colours, made on first use (paint_pixels)
     manifest: dict = field(default_factory=dict)
     step: int = 0                  # 0: the first forward pass; n: the pass after n descent steps
     previous: object = None        # for a later pass: the Layout of the pass before it ...
@@ -86,10 +87,15 @@ def cell_at(ws, row, col):
 
 
 def paint_pixels(ctx, ws, view):
-    """Fill every cell of ``view`` with its pixel's colour: the photo itself, visible in cells."""
+    """Fill every cell of ``view`` with its pixel's colour: the photo itself, visible in cells.
+
+    The colours come from ``styles.painted_colours`` (fewer shades when a big noisy photo
+    would need more cell formats than Excel allows), the same for every painted view.
+    """
+    if ctx.colours is None:
+        ctx.colours = styles.painted_colours(ctx.pixels)
     for i, j, row, col in view.cells():
-        rgb = ctx.pixels[:, i, j] if ctx.pixels.shape[0] == 3 else [ctx.pixels[0, i, j]] * 3
-        cell_at(ws, row, col).fill = styles.pixel_fill(*rgb)
+        cell_at(ws, row, col).fill = styles.pixel_fill(*ctx.colours[i, j])
 
 
 def write_padding(ws, stack, c):
