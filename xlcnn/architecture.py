@@ -103,10 +103,10 @@ def _conv(item, m, option):
 
 
 def _complete(layers):
-    """Add the flatten before the first dense and the softmax after a final dense."""
+    """Add the flatten before the first dense (the input itself is maps) and the softmax after a final dense."""
     done = []
     for layer in layers:
-        if isinstance(layer, Dense) and done and not any(isinstance(d, (Flatten, Dense)) for d in done):
+        if isinstance(layer, Dense) and not any(isinstance(d, (Flatten, Dense)) for d in done):
             done.append(Flatten())
         done.append(layer)
     if done and isinstance(done[-1], (Dense, *ACTIVATIONS)) and any(isinstance(d, Dense) for d in done):

@@ -10,6 +10,7 @@ import click
 from . import __version__
 from .errors import InputError, VerificationError, XlcnnError
 from .image import FITS, MAX_SIZE, MIN_SIZE
+from .layout import DEFAULT_MAX_FORMULAS
 from .datasets import write_shapes
 from .handout import check_handout_target, make_handout
 from .pipeline import (DEFAULT_RATE, DEFAULT_SIZE, make_workbook, make_workbooks, photos_in, train_from_folder,
@@ -68,8 +69,10 @@ def main(debug):
 @click.option("--verify", "check", is_flag=True, help="Recalculate in LibreOffice and compare with NumPy afterwards.")
 @click.option("--pdf", is_flag=True, help="Also print the workbook to a PDF handout beside it.")
 @click.option("--max-pixels", type=click.IntRange(1), help="Refuse photos with more pixels than this (a lower cap).")
+@click.option("--max-formulas", type=click.IntRange(1), default=DEFAULT_MAX_FORMULAS, show_default=True,
+              help="Refuse a network whose workbook would hold more formula cells than this.")
 def build(photos, output, size, model_path, label, fit, seed, preset, arch, filter_names, true_convolution,
-          grayscale, until, lang, exercise, backprop, steps, rate, check, pdf, max_pixels):
+          grayscale, until, lang, exercise, backprop, steps, rate, check, pdf, max_pixels, max_formulas):
     """Build a workbook from each PHOTO, or from a bundled sample when none is given.
 
     Several photos or a folder give one workbook each, named after the photo, built on
@@ -80,7 +83,7 @@ def build(photos, output, size, model_path, label, fit, seed, preset, arch, filt
     options = dict(size=size, model_path=model_path, label=label, fit=fit, seed=seed, preset=preset, arch=arch,
                    filters=filter_names, true_convolution=true_convolution, grayscale=grayscale, until=until,
                    lang=lang, exercise=exercise, steps=steps or (1 if backprop else 0), rate=rate,
-                   max_pixels=max_pixels)
+                   max_pixels=max_pixels, max_formulas=max_formulas)
     if len(photos) > 1 or (photos and os.path.isdir(photos[0])):
         return _build_many(photos, output, check, pdf, options)
     if pdf:   # a PDF xlcnn may not replace is refused before the work, not after

@@ -33,40 +33,58 @@ def conv_forward(windows, filter_slices, bias, scale=None, check=True):
     return _checked(formula) if check else formula
 
 
-def relu_forward(source):
+def scaled(source, scale=None):
+    """The reference of one cell as the layer reads it: times ``scale`` for the first layer.
+
+    The engine multiplies the pixels by the input scale before the first layer, whatever
+    its kind; a first layer that is not a convolution multiplies each cell it reads.
+    """
+    return f"{source.ref()}*{scale}" if scale is not None else source.ref()
+
+
+def relu_forward(source, scale=None):
     """max(0, x) of one cell."""
-    return f"=MAX(0,{source.ref()})"
+    return f"=MAX(0,{scaled(source, scale)})"
 
 
-def leaky_relu_forward(source, alpha):
+def leaky_relu_forward(source, alpha, scale=None):
     """x where x > 0, alpha * x elsewhere."""
-    x = source.ref()
+    x = scaled(source, scale)
     return f"=IF({x}>0,{x},{alpha!r}*{x})"
 
 
-def sigmoid_forward(source):
+def sigmoid_forward(source, scale=None):
     """1 / (1 + e^-x), with the branch that cannot overflow EXP for any x (IF evaluates only one)."""
-    x = source.ref()
+    x = scaled(source, scale)
     return f"=IF({x}>=0,1/(1+EXP(-{x})),EXP({x})/(1+EXP({x})))"
 
 
-def tanh_forward(source):
-    return f"=TANH({source.ref()})"
+def tanh_forward(source, scale=None):
+    return f"=TANH({scaled(source, scale)})"
 
 
-def avgpool_forward(window):
-    """The mean of one pooling window."""
-    return f"=AVERAGE({window.range_ref()})"
+def avgpool_forward(window, scale=None):
+    """The mean of one pooling window (times ``scale``: the mean is linear)."""
+    mean = f"AVERAGE({window.range_ref()})"
+    return f"={mean}*{scale}" if scale is not None else f"={mean}"
 
 
-def maxpool_forward(window):
-    """The largest value in one pooling window."""
-    return f"=MAX({window.range_ref()})"
+def maxpool_forward(window, scale=None):
+    """The largest value in one pooling window.
+
+    With ``scale`` (a first layer reading the pixels) the largest of the scaled window is
+    the largest scaled MAX or MIN: a negative scale would turn the smallest pixel into the
+    largest value, and no array formula may multiply the window cell by cell.
+    """
+    r = window.range_ref()
+    if scale is None:
+        return f"=MAX({r})"
+    return f"=MAX(MAX({r})*{scale},MIN({r})*{scale})"
 
 
-def flatten_forward(source):
-    """A plain reference: flattening moves values, it computes nothing."""
-    return f"={source.ref()}"
+def flatten_forward(source, scale=None):
+    """A plain reference: flattening moves values, it computes nothing (the first layer scales them)."""
+    return f"={scaled(source, scale)}"
 
 
 def dense_forward(inputs, weights, bias, scale=None):

@@ -74,6 +74,7 @@ class Layout:
     sheets: list
     shapes: list                     # output shape of every layer
     input_shape: tuple
+    formulas: int = 0                # formula cells the plan holds, counted from its blocks
     passes: list = field(default_factory=list)      # forward passes after each descent step (Layout views)
     gradients: list = field(default_factory=list)   # per step: {layer index: SheetPlan of its gradients}
     descent: SheetPlan | None = None                # learning rate and the loss after each step
@@ -110,42 +111,53 @@ class Layout:
 # ---------------------------------------------------------------- public
 
 
-def plan_layout(layers, input_shape, class_names, titles=None, steps=0):
+def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None):
     """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W).
 
     A network that ends in softmax gets softmax and loss sheets; every network ends
     with a summary sheet of shapes, parameters and receptive fields. With ``steps`` > 0
     the workbook also walks backwards (one gradient sheet per layer), takes that many
     steps of gradient descent, and runs the forward pass again after each one.
+
+    Excel's limits (rows, columns, formula length) and, when given, ``max_formulas``
+    are checked sheet by sheet as the plan grows, so an impossible network is refused
+    (LimitError) before the rest is planned and long before any cell is written.
     """
     classifier = is_classifier(layers)
     shapes = infer_shapes(layers, input_shape, classifier)
     titles = titles or STEP_TITLES
-    input_plan = _input_sheet(_SheetNames(layers, titles).next("input"), input_shape, _padding_after(layers, -1))
-    first = _forward_sheets(layers, shapes, input_shape, class_names, titles, "", input_plan)
-    sheets = [_overview_sheet(safe_sheet_name(titles["overview"]), input_shape), input_plan, *first]
+    limits = _Limits(max_formulas)
+    input_plan = limits.add(_input_sheet(_SheetNames(layers, titles).next("input"), input_shape,
+                                         _padding_after(layers, -1)), _first_conv_extras(layers))
+    first = _forward_sheets(layers, shapes, input_shape, class_names, titles, "", input_plan, limits)
+    sheets = [limits.add(_overview_sheet(safe_sheet_name(titles["overview"]), input_shape), 4 * classifier),
+              input_plan, *first]
     layout = Layout(sheets, shapes, tuple(input_shape))
     if steps:
         check_backprop(layers)
-        _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_plan, first, steps)
-    sheets.append(_summary_sheet(_SheetNames(layers, titles).skip(first).next("summary"), len(layers)))
+        _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_plan, first, steps, limits)
+    sheets.append(limits.add(_summary_sheet(_SheetNames(layers, titles).skip(first).next("summary"), len(layers)),
+                             3 * len(layers) + 3))
     sheets.append(_manifest_sheet(safe_sheet_name(titles["manifest"])))
-    check_limits(layout)
+    layout.formulas = limits.formulas
     return layout
 
 
-def _forward_sheets(layers, shapes, input_shape, class_names, titles, prefix, input_plan):
+def _forward_sheets(layers, shapes, input_shape, class_names, titles, prefix, input_plan, limits):
     """The sheets of one forward pass, after the input sheet (which every pass shares)."""
     names = _SheetNames(layers, titles, prefix)
     names.next("input")
     sheets = [input_plan]
+    later = bool(prefix)   # a later pass computes its weights: "old - rate x gradient" formulas
     for index, (layer, shape) in enumerate(zip(layers, shapes)):
         pad = _padding_after(layers, index)
         in_shape = shapes[index - 1] if index else input_shape
-        previous = sheets[-1].blocks.get("output")
+        previous = sheets[-1].blocks.get("output") if index else input_plan.blocks["pixels"]
         if isinstance(layer, Conv2D):
-            sheets.append(_filters_sheet(names.next("filters"), index, layer, in_shape[0]))
+            filters = _filters_sheet(names.next("filters"), index, layer, in_shape[0])
+            sheets.append(limits.add(filters, _filters_formulas(filters, later)))
             sheets.append(_maps_sheet(names.next("conv2d"), "conv2d", index, shape, pad, layer, in_shape[0]))
+            _check_conv_formula(sheets[-1], previous, filters)
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
             sheets.append(_maps_sheet(names.next(layer.kind), layer.kind, index, shape, pad, layer))
         elif isinstance(layer, ACTIVATIONS):
@@ -157,24 +169,29 @@ def _forward_sheets(layers, shapes, input_shape, class_names, titles, prefix, in
             sheets.append(_dense_sheet(names.next("dense"), index, in_shape[0], layer.units, rows_are_inputs))
         elif isinstance(layer, Softmax):
             sheets.append(_softmax_sheet(names.next("softmax"), index, len(class_names)))
+        if sheets[-1].layer == index and sheets[-1].kind != "filters":
+            limits.add(sheets[-1], _layer_formulas(sheets[-1], later))
     if is_classifier(layers):
-        sheets.append(_loss_sheet(names.next("loss"), len(class_names)))
+        sheets.append(limits.add(_loss_sheet(names.next("loss"), len(class_names)),
+                                 3 * len(class_names) + 1 + later))
     return sheets[1:]
 
 
-def _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_plan, first, steps):
+def _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_plan, first, steps, limits):
     """Gradients of each pass, the descent sheet, then the forward pass on the new weights."""
     current = first
     for step in range(steps):
         prefix = titles["step_prefix"].format(n=step) if step else ""
         gradients = _gradient_sheets(layers, shapes, input_shape, current, titles, prefix)
+        for plan in gradients.values():
+            limits.add(plan, _gradient_formulas(plan))
         layout.gradients.append(gradients)
         layout.sheets.extend(sorted(gradients.values(), key=lambda plan: -plan.layer))
         if step == 0:
-            layout.descent = _descent_sheet(safe_sheet_name(titles["descent"]), steps)
+            layout.descent = limits.add(_descent_sheet(safe_sheet_name(titles["descent"]), steps), steps + 1)
             layout.sheets.append(layout.descent)
         current = _forward_sheets(layers, shapes, input_shape, class_names, titles,
-                                  titles["step_prefix"].format(n=step + 1), input_plan)
+                                  titles["step_prefix"].format(n=step + 1), input_plan, limits)
         layout.passes.append(Layout([input_plan, *current], shapes, tuple(input_shape)))
         layout.sheets.extend(current)
 
@@ -196,10 +213,14 @@ def check_backprop(layers):
 
 
 def _gradient_sheets(layers, shapes, input_shape, forward, titles, prefix):
-    """One sheet per layer below softmax: the gradient of the loss for the layer's input and weights."""
+    """One sheet per layer below softmax: the gradient of the loss for the layer's input and weights.
+
+    The walk stops at the first layer with weights: the layers before it learn nothing.
+    """
     plans = {}
     by_layer = {plan.layer: plan for plan in forward if plan.layer is not None and plan.kind != "filters"}
-    for index in range(len(layers) - 2, -1, -1):
+    first = next(i for i, layer in enumerate(layers) if isinstance(layer, (Conv2D, Dense)))
+    for index in range(len(layers) - 2, first - 1, -1):
         layer = layers[index]
         in_shape = shapes[index - 1] if index else input_shape
         name = safe_sheet_name(f"{prefix}{titles['grad']} {by_layer[index].name[len(prefix):]}")
@@ -249,9 +270,17 @@ def _descent_sheet(name, steps):
     })
 
 
-def check_limits(layout):
-    """Refuse a layout that would not fit in an Excel worksheet (rows, columns, formula length)."""
-    for plan in layout.sheets:
+DEFAULT_MAX_FORMULAS = 2_000_000   # beyond this a workbook takes minutes to open and gigabytes to hold
+
+
+class _Limits:
+    """Excel's limits and the formula budget, checked for each sheet as soon as it is planned."""
+
+    def __init__(self, max_formulas=None):
+        self.max_formulas, self.formulas = max_formulas, 0
+
+    def add(self, plan, formulas=0):
+        """Check ``plan`` and count its ``formulas``; returns the plan."""
         for block in _all_blocks(plan.blocks):
             if block.last_row >= MAX_ROWS:
                 raise LimitError(f"sheet {plan.name!r} would need {block.last_row + 1:,} rows; "
@@ -259,14 +288,21 @@ def check_limits(layout):
             if block.last_col >= MAX_COLS:
                 raise LimitError(f"sheet {plan.name!r} would need {block.last_col + 1:,} columns; "
                                  f"Excel allows {MAX_COLS:,}")
-        if plan.kind == "conv2d":
-            _check_conv_formula(layout, plan)
+        self.formulas += formulas
+        if self.max_formulas is not None and self.formulas > self.max_formulas:
+            raise FormulaBudgetError(f"the workbook would hold at least {self.formulas:,} formulas (sheet "
+                                     f"{plan.name!r} alone {formulas:,}); the budget is {self.max_formulas:,} "
+                                     "(--max-formulas), beyond which a workbook is too slow to open")
+        return plan
 
 
-def _check_conv_formula(layout, plan):
+class FormulaBudgetError(LimitError):
+    """A network that fits Excel but whose workbook would hold more formulas than the budget."""
+
+
+def _check_conv_formula(plan, source, filters):
     """The longest conv formula (its last cell has the longest references) must fit Excel's 8,192."""
-    source = layout.output_of(plan.layer - 1) if plan.layer else layout.input
-    filters = layout.sheet("filters", plan.layer).blocks
+    filters = filters.blocks
     span = filters["effective"][0][0].height
     windows = [source.window(c, source.maps[c].height - span, source.maps[c].width - span, span, span)
                for c in range(len(source.maps))]
@@ -277,16 +313,91 @@ def _check_conv_formula(layout, plan):
                          f"in the layer before (at most about {MAX_FORMULA_CHARS * len(source.maps) // len(text)})")
 
 
-def largest_size_that_fits(layers, input_shape, class_names, titles=None, steps=0):
-    """The largest picture side (down from the one given) whose workbook fits Excel, or None."""
+def plan_within_limits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=DEFAULT_MAX_FORMULAS):
+    """``plan_layout`` with the formula budget; a refusal names the largest --size that fits, when one does."""
+    try:
+        return plan_layout(layers, input_shape, class_names, titles, steps, max_formulas)
+    except LimitError as exc:
+        side, refusal = _largest_side(layers, input_shape, class_names, titles, steps, max_formulas)
+        if side is not None:
+            raise type(exc)(f"{exc}: the largest --size that fits this network is {side}") from None
+        # no picture size helps: say why at the smallest size, which names what to change instead
+        raise type(refusal or exc)(f"{refusal or exc}; no --size makes this network fit") from None
+
+
+def largest_size_that_fits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None):
+    """The largest picture side below the one given whose workbook fits, or None."""
+    return _largest_side(layers, input_shape, class_names, titles, steps, max_formulas)[0]
+
+
+def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas):
+    """(largest side that fits or None, the limit refused at the smallest side tried).
+
+    Every map, row count, formula length and formula count grows with the side, and a
+    window that fits a side fits every larger one, so "fits" holds for every side up to
+    some largest one: a binary search finds it in a few plans.
+    """
     channels, size, _ = input_shape
-    for side in range(size - 1, 3, -1):
+    refusals = {}
+
+    def fits(side):
         try:
-            plan_layout(layers, (channels, side, side), class_names, titles, steps)
-            return side
+            plan_layout(layers, (channels, side, side), class_names, titles, steps, max_formulas)
+            return True
+        except LimitError as exc:
+            refusals[side] = exc
         except ShapeError:
-            continue
-    return None
+            pass
+        return False
+    low, high = 3, size          # every side from 4 up to low fits; high does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    side = low if low >= 4 else None
+    return side, refusals[min(refusals)] if refusals else None
+
+
+# ---------------------------------------------------------------- formulas each sheet holds, from its blocks
+
+
+def _layer_formulas(plan, later):
+    """The formula cells of a layer's sheet: its outputs, its worked example and (later passes) its weights."""
+    if plan.kind == "softmax":
+        return 5 * plan.blocks["output"].size + 4    # logit, z - max, e^, p, ln p per class; max, sum, class, p
+    count = _cells(plan.blocks["output"])
+    if plan.kind == "dense":
+        count += later * (plan.blocks["weight"].size + plan.blocks["bias"].size)
+    explain = plan.blocks.get("explain")
+    if explain is not None:
+        count += sum(_cells(value) for key, value in explain.items() if key not in ("title", "choose", "exercise"))
+        count -= "scale" in explain and plan.layer != 0     # only the first layer's example shows the scale
+    return count
+
+
+def _filters_formulas(plan, later):
+    """The effective kernels' taps (turned or spread copies) and, in a later pass, every weight and bias."""
+    b = plan.blocks
+    weights = _cells(b["weight"])
+    return (0 if b["effective"] is b["weight"] else weights) + later * (weights + len(b["bias"]))
+
+
+def _gradient_formulas(plan):
+    """Every gradient cell (a few zero taps and unreached cells are counted too: an upper bound)."""
+    return sum(_cells(value) for value in plan.blocks.values())
+
+
+def _cells(value):
+    """The cells of a block, of the maps of a stack (without their zero border), or of nested tuples of them."""
+    if isinstance(value, Block):
+        return value.size
+    if isinstance(value, MapStack):
+        return sum(value.interior(c).size for c in range(len(value.maps)))
+    if isinstance(value, (tuple, list)):
+        return sum(_cells(item) for item in value)
+    return 0
 
 
 def _all_blocks(value):
@@ -300,6 +411,11 @@ def _all_blocks(value):
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _all_blocks(item)
+
+
+def _first_conv_extras(layers):
+    """The copies of the explained position on the input and filters sheets (a first conv only)."""
+    return 4 if layers and isinstance(layers[0], Conv2D) else 0
 
 
 # ---------------------------------------------------------------- sheet names

@@ -298,7 +298,7 @@ class Model:
     channels: int = 3
     train_accuracy: float = float("nan")
     val_accuracy: float = float("nan")
-    hand_made: bool = False     # every weight set by hand (named filters): not trained, yet not random
+    hand_made: bool = False     # the first layer's filters set by hand (named filters): not trained
 
     @property
     def input_shape(self):

@@ -13,10 +13,11 @@ from .datasets import IMAGE_SUFFIXES
 from .errors import OutputError, UsageError, XlcnnError
 from .image import load_image, to_gray
 from .kernels import named_filters, parse_filter_names
+from .layout import DEFAULT_MAX_FORMULAS, plan_within_limits
 from .network import (DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax,
                       describe, load_model, random_model, save_model)
 from .presets import load_preset
-from .resources import default_model_path, default_sample
+from .resources import default_model_path, default_sample, texts as load_texts
 from .train import TrainConfig, train_model
 from .workbook import build_workbook
 
@@ -43,13 +44,15 @@ class ModelChoice:
 
 
 def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, filters=None,
-                 true_convolution=False, grayscale=False):
+                 true_convolution=False, grayscale=False, check=None):
     """Decide the network and its weights from the build options.
 
     A model file is used as it is. Otherwise the layers come from ``arch``, a preset or
     the default network, changed by ``filters``, ``true_convolution`` and ``grayscale``;
     when they match the shipped model exactly its trained weights are used, else the
     weights are seeded random numbers (and the workbook says the network is untrained).
+    ``check(layers, class_names, input_shape)`` runs before any weight is made: a network
+    too big for a workbook is refused before its (perhaps gigabytes of) weights exist.
     """
     if model_path is not None:
         if preset or arch or filters or true_convolution or grayscale:
@@ -71,7 +74,10 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
     layers = _with_options(layers, names, true_convolution)
     channels = 1 if grayscale else 3
     description = recipe.description if recipe else ""
-    shipped = _shipped_if_same(layers, classes, size, channels)
+    if check is not None:
+        check(layers, classes, (channels, size, size))
+    # named filters replace the first layer's weights, so the shipped model can never stand in
+    shipped = None if names else _shipped_if_same(layers, classes, size, channels)
     if shipped is not None:
         return ModelChoice(shipped, SHIPPED_NAME, description)
     model = random_model(layers, classes, image_size=size, seed=seed, channels=channels)
@@ -83,7 +89,7 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
     elif default_model_path() is not None and not (preset or arch):
         notes.append(f"the shipped model is trained on {DEFAULT_SIZE}x{DEFAULT_SIZE} colour pictures; this "
                      f"network has random weights (seed {seed})")
-    model.hand_made = bool(names) and not any(model.params[1:])
+    model.hand_made = bool(names)
     name = ("preset", recipe.name) if recipe else ("custom", "")
     return ModelChoice(model, name, description, notes)
 
@@ -123,14 +129,16 @@ def guess_label(model, photo):
 
 def make_workbook(photo=None, output=None, size=None, model_path=None, label=None, fit=None, seed=0,
                   preset=None, arch=None, filters=None, true_convolution=False, grayscale=False, until=None,
-                  lang="en", exercise=False, steps=0, rate=DEFAULT_RATE, max_pixels=None, progress=None):
+                  lang="en", exercise=False, steps=0, rate=DEFAULT_RATE, max_pixels=None, progress=None,
+                  max_formulas=DEFAULT_MAX_FORMULAS):
     """Load ``photo`` (default: the bundled sample), run it through the model, write the workbook.
 
     Returns the BuildResult (with ``notes`` for the user). ``output`` defaults to the
     photo's name with .xlsx. ``until`` (a layer name such as conv1, or a number) ends
     the workbook after that layer; ``lang`` picks the texts; ``exercise`` blanks a few
     cells of every stage for students to work out; ``steps`` adds backpropagation and that
-    many gradient-descent steps at learning rate ``rate``.
+    many gradient-descent steps at learning rate ``rate``. Excel's limits and the budget of
+    ``max_formulas`` formula cells are checked on the plan before any weight or cell is made.
     """
     if steps < 0 or steps > MAX_STEPS:
         raise UsageError(f"--steps {steps}: choose from 0 to {MAX_STEPS}")
@@ -139,9 +147,16 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
     options = {"size": size, "model": model_path and Path(model_path).name, "label": label, "fit": fit,
                "seed": seed, "preset": preset, "arch": arch, "filters": filters,
                "true-convolution": true_convolution, "grayscale": grayscale, "until": until, "lang": lang,
-               "exercise": exercise, "steps": steps, "rate": rate if steps else None}
+               "exercise": exercise, "steps": steps, "rate": rate if steps else None,
+               "max-formulas": max_formulas if max_formulas != DEFAULT_MAX_FORMULAS else None}
     photo = Path(photo) if photo is not None else default_sample()
-    choice = choose_model(model_path, size, seed, preset, arch, filters, true_convolution, grayscale)
+    titles = load_texts(lang)["step_titles"]
+
+    def check(layers, classes, input_shape):   # the layers --until keeps, planned as build will plan them
+        if until is not None and until_count(layers, until) < len(layers):
+            layers, classes = layers[:until_count(layers, until)], ()
+        plan_within_limits(layers, input_shape, classes, titles, steps, max_formulas)
+    choice = choose_model(model_path, size, seed, preset, arch, filters, true_convolution, grayscale, check)
     model = choice.model
     if until is not None:
         model = model.truncated(until_count(model.layers, until))
@@ -155,7 +170,7 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
     result = build_workbook(model, image, output, label=label or guess_label(model, photo), source=photo,
                             seed=None if model.trained else seed, model_name=choice.name,
                             description=choice.description, lang=lang, exercise=exercise, steps=steps,
-                            learning_rate=rate, progress=progress,
+                            learning_rate=rate, progress=progress, max_formulas=max_formulas,
                             options=_manifest_options(photo, output, options))
     result.notes = choice.notes
     return result

@@ -14,12 +14,12 @@ from PIL import Image, ImageOps
 from openpyxl.workbook.defined_name import DefinedName
 
 from .. import __version__
-from ..errors import LimitError, OutputError, UsageError
-from ..layout import largest_size_that_fits, plan_layout
+from ..errors import OutputError, UsageError
+from ..layout import DEFAULT_MAX_FORMULAS, plan_within_limits
 from ..resources import texts as load_texts
 from ..layout import ACTIVATION_KINDS, MapStack
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
-from .common import Context
+from .common import Context, random_beyond_filters
 from .maps import write_filters, write_input, write_maps
 from .meta import META_SHEET, write_meta
 from ..image import to_rgb
@@ -59,7 +59,8 @@ class BuildResult:
 
 
 def build_workbook(model, image, out_path, label=None, source=None, seed=None, lang="en", model_name=None,
-                   description="", options=None, exercise=False, steps=0, learning_rate=0.01, progress=None):
+                   description="", options=None, exercise=False, steps=0, learning_rate=0.01, progress=None,
+                   max_formulas=DEFAULT_MAX_FORMULAS):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
 
     ``label`` is a class name (default: the first class). ``source`` is the photo's
@@ -68,6 +69,7 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     build options and the command that rebuilds the workbook) go on the manifest.
     ``steps`` > 0 adds backpropagation and that many gradient-descent steps at ``learning_rate``.
     ``progress(done, total)`` is called after each sheet of the first pass and before saving.
+    ``max_formulas`` refuses (LimitError) a workbook that would hold more formula cells; None: no budget.
     Returns a BuildResult.
     """
     pixels = np.asarray(image)
@@ -77,13 +79,8 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     texts = load_texts(lang)
     # class names are shown (and verified) in the workbook's language
     model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
-    try:
-        layout = plan_layout(model.layers, pixels.shape, model.class_names, texts["step_titles"], steps)
-    except LimitError as exc:
-        side = largest_size_that_fits(model.layers, pixels.shape, model.class_names, texts["step_titles"], steps)
-        if side is None:   # no picture size helps: the message already says what to change
-            raise
-        raise LimitError(f"{exc}: the largest --size that fits this network is {side}") from None
+    layout = plan_within_limits(model.layers, pixels.shape, model.class_names, texts["step_titles"], steps,
+                                max_formulas)
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
                   description=description or "")
     source_entries = _source_entries(source, seed)
@@ -224,7 +221,8 @@ def thumbnail(source, pixels, side=150):
 def manifest_entries(ctx, lang, source_entries, options, exercise=False):
     """What the manifest sheet lists, in order: enough to rebuild the workbook."""
     model = ctx.model
-    weights = "trained" if model.trained else "hand_made" if model.hand_made else "random"
+    weights = "trained" if model.trained else "random" if not model.hand_made else (
+        "hand_made_random" if random_beyond_filters(model) else "hand_made")
     _, height, width = ctx.layout.input_shape
     entries = {
         "version": __version__,

@@ -13,7 +13,8 @@ from .maps import element_formula, output_scale
 
 def write_flatten(ctx, ws, plan):
     texts = ctx.sheet_texts("flatten")
-    source = ctx.layout.output_of(plan.layer - 1)
+    source = ctx.layout.output_of(plan.layer - 1) if plan.layer else ctx.layout.input
+    scale = ctx.scale_for(plan.layer)
     channels, height, width = source.shape
     out = plan.blocks["output"]
     labels = plan.blocks["labels"]
@@ -32,7 +33,7 @@ def write_flatten(ctx, ws, plan):
             row = out.row + n
             for col, value in enumerate((n + 1, c + 1, i + 1, j + 1)):
                 put_value(ws, row, labels.col + col, value)
-            put_formula(ctx, ws, out.item(n), formulas.flatten_forward(inner.sub(i, j, 1, 1)), styles.VALUE_FORMAT)
+            put_formula(ctx, ws, out.item(n), formulas.flatten_forward(inner.sub(i, j, 1, 1), scale), styles.VALUE_FORMAT)
             n += 1
     add_scale(ws, out, styles.diverging_scale())
     set_widths(ws, 0, 5, 8)
@@ -49,7 +50,7 @@ def write_dense(ctx, ws, plan):
         "step": step_number(plan.name), "inputs": inputs, "units": units,
         "params": inputs * units + units})
     write_notice(ctx, ws, HEADER_ROWS - 1)
-    names = ctx.model.class_names if _is_last_dense(ctx, plan.layer) else [
+    names = ctx.model.class_names if ctx.model.classifier and _is_last_dense(ctx, plan.layer) else [
         f"{texts['units_label']} {n + 1}" for n in range(units)]
     across = b["rows_are_inputs"]   # outputs run across the top; weights: one column per output
     for label, block in (("units_label", b["units"]), ("bias_label", b["bias"]), ("output_label", b["output"])):

@@ -26,6 +26,7 @@ class Context:
     description: str = ""          # a preset's paragraph, shown on the summary sheet
     source_name: str | None = None
     photo: bytes = None            # the overview's picture, encoded (see build.thumbnail)
+    colours: object = None         # the painted photo's (H, W, 3) colours, made on first use (paint_pixels)
     manifest: dict = field(default_factory=dict)
     step: int = 0                  # 0: the first forward pass; n: the pass after n descent steps
     previous: object = None        # for a later pass: the Layout of the pass before it ...
@@ -54,9 +55,14 @@ class Context:
         return [words["gray_label"]] if channels == 1 else words["channel_labels"][:channels]
 
     def scale_for(self, index):
-        """The input-scale name if layer ``index`` is the first weighted layer, else None."""
-        first = next(i for i, layer in enumerate(self.model.layers) if layer.kind in ("conv2d", "dense"))
-        return "input_scale" if index == first else None
+        """The input-scale name if layer ``index`` reads the photo's pixels, else None.
+
+        The one place that says where the scale applies. The engine multiplies the pixels
+        by it before the first layer, whatever that layer is; the workbook keeps the pixels
+        as 0-255 numbers, so the first layer's formulas (and its gradients) multiply what
+        they read by ``input_scale`` and every later layer reads numbers already scaled.
+        """
+        return "input_scale" if index == 0 else None
 
     def sheet_texts(self, kind):
         return self.texts["sheets"][kind]
@@ -81,10 +87,15 @@ def cell_at(ws, row, col):
 
 
 def paint_pixels(ctx, ws, view):
-    """Fill every cell of ``view`` with its pixel's colour: the photo itself, visible in cells."""
+    """Fill every cell of ``view`` with its pixel's colour: the photo itself, visible in cells.
+
+    The colours come from ``styles.painted_colours`` (fewer shades when a big noisy photo
+    would need more cell formats than Excel allows), the same for every painted view.
+    """
+    if ctx.colours is None:
+        ctx.colours = styles.painted_colours(ctx.pixels)
     for i, j, row, col in view.cells():
-        rgb = ctx.pixels[:, i, j] if ctx.pixels.shape[0] == 3 else [ctx.pixels[0, i, j]] * 3
-        cell_at(ws, row, col).fill = styles.pixel_fill(*rgb)
+        cell_at(ws, row, col).fill = styles.pixel_fill(*ctx.colours[i, j])
 
 
 def write_padding(ws, stack, c):
@@ -150,10 +161,18 @@ def notice_text(ctx):
         architecture = ctx.texts["separator"].join(describe_layer(layer, ctx.texts) for layer in model.layers)
         return ctx.texts["trained"].format(name=ctx.model_name, architecture=architecture,
                                            accuracy=accuracy), styles.TEXT_FONT
-    if model.hand_made:
-        return ctx.texts["hand_made"].format(name=ctx.model_name, filters=model.description), styles.TEXT_FONT
     seed = ctx.seed if ctx.seed is not None else "?"
+    if model.hand_made:
+        text = ctx.texts["hand_made"].format(name=ctx.model_name, filters=model.description)
+        if not random_beyond_filters(model):
+            return text, styles.TEXT_FONT
+        return f"{text} {ctx.texts['hand_made_rest_random'].format(seed=seed)}", styles.NOTICE_FONT
     return ctx.texts["untrained"].format(seed=seed), styles.NOTICE_FONT
+
+
+def random_beyond_filters(model):
+    """Whether layers after the hand-made first one hold weights, which are then seeded random numbers."""
+    return any(model.params[1:])
 
 
 def write_notice(ctx, ws, row):

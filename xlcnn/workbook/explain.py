@@ -160,10 +160,12 @@ def _explain_window(ctx, ws, plan, layer, source, blocks, texts, chosen, element
     label = texts["pool_window"] if pooling else texts["activation_input"]
     put_text(ws, window.row - 1, window.col, label, styles.LABEL_FONT)
     step = layer.step if pooling else 1
+    scale = ctx.scale_for(plan.layer)   # the first layer shows its window as it reads it: scaled
     for u, v, _, _ in window.cells():
         row = f"({i}-1)*{step}+{u + 1}"
         col = f"({j}-1)*{step}+{v + 1}"
-        put_formula(ctx, ws, window.sub(u, v, 1, 1), "=" + _stacked_index(source, k, row, col), styles.VALUE_FORMAT)
+        fetch = _stacked_index(source, k, row, col) + (f"*{scale}" if scale else "")
+        put_formula(ctx, ws, window.sub(u, v, 1, 1), "=" + fetch, styles.VALUE_FORMAT)
     if pooling:
         word = "pool_max" if plan.kind == "maxpool2d" else "pool_mean"
         function = "MAX" if plan.kind == "maxpool2d" else "AVERAGE"

@@ -171,13 +171,14 @@ def _cell_formula_builder(ctx, plan, layer, source):
                 windows = windows_at[(i, j)] = [source.window(c, i * s, j * s, span, span) for c in range(channels)]
             return formulas.conv_forward(windows, filters["effective"][k], filters["bias"][k], scale)
         return conv_cell
+    scale = ctx.scale_for(plan.layer)
     if plan.kind in ACTIVATION_KINDS:
         activation = element_formula(layer)
-        return lambda k, i, j: activation(source.interior(k).sub(i, j, 1, 1))
+        return lambda k, i, j: activation(source.interior(k).sub(i, j, 1, 1), scale)
     size, step = layer.size, layer.step
     pool = formulas.avgpool_forward if plan.kind == "avgpool2d" else formulas.maxpool_forward
     # pooling reads the unpadded source: windows start inside the interior
-    return lambda k, i, j: pool(source.interior(k).sub(i * step, j * step, size, size))
+    return lambda k, i, j: pool(source.interior(k).sub(i * step, j * step, size, size), scale)
 
 
 def output_scale(layers, index):
@@ -194,9 +195,9 @@ def can_be_negative(layers, index):
 
 
 def element_formula(layer):
-    """The formula builder of an element-wise activation layer."""
+    """The formula builder (cell, scale=None) -> text of an element-wise activation layer."""
     if isinstance(layer, LeakyReLU):
-        return lambda cell: formulas.leaky_relu_forward(cell, layer.alpha)
+        return lambda cell, scale=None: formulas.leaky_relu_forward(cell, layer.alpha, scale)
     return {"relu": formulas.relu_forward, "sigmoid": formulas.sigmoid_forward,
             "tanh": formulas.tanh_forward}[layer.kind]
 

@@ -20,6 +20,7 @@ from openpyxl.formula.translate import Translator
 from openpyxl.worksheet.dimensions import ColumnDimension
 
 from ..cells import a1, col_name, column_number, row_number
+from .styles import EXCEL_CELL_FORMATS
 
 CELL_TAGS_AT_MOST = 160   # <c r=".." s=".." t=".."><is><t xml:space="preserve"></t></is></c> and a number
 ROW_TAGS_AT_MOST = 30     # <row r="1048576"></row>
@@ -130,6 +131,8 @@ def save(wb, path):
                 cell.style = styles.attribute(cell)
         _check_merges(ws)
         _set_column_widths(ws)
+    if len(wb._cell_styles) > EXCEL_CELL_FORMATS:   # painted_colours keeps the photo's share below this
+        raise RuntimeError(f"{len(wb._cell_styles):,} cell formats; Excel allows about {EXCEL_CELL_FORMATS:,}")
     package = io.BytesIO()
     wb.save(package)   # styles.xml now holds every combination the cells use
     sheets = {ws.path.lstrip("/"): ws for ws in wb.worksheets}   # ws.path is known once openpyxl has saved

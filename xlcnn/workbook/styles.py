@@ -2,6 +2,8 @@
 
 from functools import lru_cache
 
+import numpy as np
+
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.styles import Alignment, Font, PatternFill
 
@@ -26,6 +28,9 @@ VALUE_WIDTH = 6.5
 COLOUR_VIEW_WIDTH = 2.6
 LABEL_WIDTH = 12
 
+EXCEL_CELL_FORMATS = 64_000      # past about this many cell formats Excel repairs the file when it opens it
+PIXEL_COLOURS_AT_MOST = 60_000   # the painted photo's share; every other format together is a few hundred
+
 CHANNEL_COLOURS = ("FF0000", "00A000", "0000FF")
 
 
@@ -47,7 +52,26 @@ def positive_scale():
     return ColorScaleRule(start_type="min", start_color="FFFFFF", end_type="max", end_color="F4B183")
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=PIXEL_COLOURS_AT_MOST)
 def pixel_fill(r, g, b):
     """One shared fill per colour: the workbook's style table holds each colour once."""
     return PatternFill("solid", fgColor=f"{int(r):02X}{int(g):02X}{int(b):02X}")
+
+
+
+def painted_colours(pixels):
+    """The (H, W, 3) colours to paint the photo in cells with, at most PIXEL_COLOURS_AT_MOST distinct.
+
+    Each distinct colour costs one fill and one cell format. A noisy photo at 512 px has
+    well over 100,000 colours, so while there are too many, one more low bit of every
+    channel is dropped (a value moves to the middle of its band of 2, 4, 8 ... values);
+    three bits leave at most 32 x 32 x 32 colours, which always fits.
+    """
+    rgb = pixels.transpose(1, 2, 0) if pixels.shape[0] == 3 else np.repeat(pixels[0][..., None], 3, axis=2)
+    rgb = np.asarray(rgb, dtype=np.int64)
+    for bits in range(4):
+        colours = (rgb >> bits << bits) + (1 << bits >> 1)
+        codes = (colours[..., 0] << 16) | (colours[..., 1] << 8) | colours[..., 2]
+        if np.unique(codes).size <= PIXEL_COLOURS_AT_MOST:
+            break
+    return colours.astype(np.uint8)
