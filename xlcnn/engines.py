@@ -14,6 +14,8 @@ from typing import Callable
 
 from .errors import EngineMissingError
 
+DEFAULT_TIMEOUT = 600      # seconds an engine may take before it is stopped
+
 
 @dataclass(frozen=True)
 class Engine:

@@ -9,7 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .engines import Engine, run
+from .engines import DEFAULT_TIMEOUT, Engine, run
 from .errors import EngineMissingError
 
 INSTALL_HINT = "install it with: apt-get install gnumeric"
@@ -26,7 +26,7 @@ def find_ssconvert():
     return shutil.which("ssconvert")
 
 
-def recalculate_to_csv(paths, out_dir, timeout):
+def recalculate_to_csv(paths, out_dir, timeout=DEFAULT_TIMEOUT):
     """Recalculate each workbook and write every sheet's values as CSV: "<stem>-<sheet>.csv".
 
     Gnumeric's CSV starts at the first cell that holds something, not at A1 (see
@@ -48,7 +48,7 @@ def recalculate_to_csv(paths, out_dir, timeout):
     return results
 
 
-def recalculate(paths, out_dir, timeout):
+def recalculate(paths, out_dir, timeout=DEFAULT_TIMEOUT):
     """Recalculate each workbook and save a copy in ``out_dir`` (values at full precision)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .engines import Engine, run
+from .engines import DEFAULT_TIMEOUT, Engine, run
 from .errors import EngineMissingError
 
 # 0 = "always recalculate" for both OOXML (.xlsx) and ODF files; macros never run.
@@ -34,7 +34,6 @@ _POINT_DECIMALS = """<item oor:path="/org.openoffice.Setup/L10N"><prop oor:name=
 CSV_EVERY_SHEET = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
 
 INSTALL_HINT = "install it with: apt-get install libreoffice-calc-nogui"
-DEFAULT_TIMEOUT = 600
 
 
 def find_soffice():
