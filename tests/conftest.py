@@ -1,10 +1,12 @@
-"""Shared fixtures: LibreOffice availability, tiny models and photos."""
+"""Shared fixtures: LibreOffice and Gnumeric availability, tiny models and photos."""
 
 import os
+import subprocess
 
 import numpy as np
 import pytest
 
+from xlcnn.gnumeric import find_ssconvert
 from xlcnn.libreoffice import find_soffice
 from xlcnn.network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, random_model
 
@@ -20,6 +22,37 @@ def libreoffice():
             pytest.fail("LibreOffice (soffice) is missing; CI must install libreoffice-calc-nogui")
         pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
     return path
+
+
+@pytest.fixture(scope="session")
+def gnumeric():
+    """Tests that recalculate in Gnumeric: skipped without it, except under CI where they fail."""
+    path = find_ssconvert()
+    if path is None:
+        if UNDER_CI:
+            pytest.fail("Gnumeric (ssconvert) is missing; CI must install gnumeric")
+        pytest.skip("Gnumeric is not installed (apt-get install gnumeric)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def german_locale(tmp_path_factory):
+    """Environment variables of a real de_DE.UTF-8 locale (decimal comma), built with localedef.
+
+    Setting LANG to a locale that is not installed silently falls back to C, which
+    would test nothing. Skipped where the locale cannot be built, except under CI.
+    """
+    folder = tmp_path_factory.mktemp("locales")
+    try:
+        made = subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(folder / "de_DE.UTF-8")],
+                              capture_output=True).returncode in (0, 1)   # 1: built, with warnings
+    except OSError:
+        made = False
+    if not made or not (folder / "de_DE.UTF-8").exists():
+        if UNDER_CI:
+            pytest.fail("cannot build the de_DE.UTF-8 locale; CI must install the locales package")
+        pytest.skip("cannot build the de_DE.UTF-8 locale (localedef and the locales package)")
+    return {"LOCPATH": str(folder), "LANG": "de_DE.UTF-8", "LC_ALL": "de_DE.UTF-8"}
 
 
 @pytest.fixture

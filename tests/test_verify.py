@@ -201,8 +201,10 @@ def test_class_names_that_look_like_numbers_verify(tmp_path):
 
 
 def test_older_libreoffice_without_csv_per_sheet_falls_back_to_xlsx(tmp_path, monkeypatch):
-    from xlcnn import verify as verify_module
-    monkeypatch.setattr(verify_module, "recalculate_to_csv", lambda paths, out_dir, timeout: None)
+    from dataclasses import replace
+    from xlcnn import libreoffice, verify as verify_module
+    monkeypatch.setitem(verify_module.ENGINES, "libreoffice",
+                        replace(libreoffice.ENGINE, to_csv=lambda paths, out_dir, timeout: None))
     result = make_workbook(sample_photos()[0], tmp_path / "old.xlsx")
     assert_passes(verify_workbook(result.path))
 
@@ -217,8 +219,11 @@ def test_csv_values_are_read_as_numbers_text_and_blanks():
     assert _number("circle") is None and _number("#DIV/0!") is None and _number("Err:502") is None
     assert _number("nan") is None and _number("inf") is None and _number("1e400") is None
     assert _number(" 7 ") is None and _number("1_000") is None
-    assert _same_value(0.5, "0.5") and _same_value("circle", "circle") and _same_value("1", "1")
-    assert not _same_value(1.0, "1.1") and not _same_value("circle", "square") and not _same_value("01", "1")
+    assert _same_value(0.5, "0.5", 1e-9) and _same_value("circle", "circle", 1e-9) and _same_value("1", "1", 1e-9)
+    assert not _same_value(1.0, "1.1", 1e-9) and not _same_value("circle", "square", 1e-9)
+    assert not _same_value("01", "1", 1e-9)
+    assert _same_value(True, "TRUE", 0) and _same_value(False, False, 0) and not _same_value(True, "FALSE", 0)
+    assert _same_value(1e-7, "1.000001e-7", 1e-12) and not _same_value(1e-7, "1.0001e-7", 1e-12)
     cell = Block("8 Softmax", 0, 0, 1, 1)
     assert _check_prediction(cell, "1", {"8 Softmax": [["1"]]}).ok
     assert not _check_prediction(cell, "1", {"8 Softmax": [["01"]]}).ok    # a wrong class must not pass as equal

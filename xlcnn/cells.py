@@ -52,6 +52,23 @@ def quote_sheet(name):
     return "'" + name.replace("'", "''") + "'"
 
 
+def sheet_of_ref(text):
+    """The sheet named by a reference such as "'Tom''s map'!$A$1" or "Data!A1"; None without one (e.g. "#REF!")."""
+    text = str(text)
+    if text.startswith("'"):
+        end = 1
+        while True:
+            end = text.find("'", end)
+            if end < 0:
+                return None
+            if text[end + 1:end + 2] != "'":
+                break
+            end += 2
+        return text[1:end].replace("''", "'") if text[end + 1:end + 2] == "!" else None
+    name, bang, _ = text.partition("!")
+    return name if bang and name and not name.startswith("#") else None
+
+
 def safe_sheet_name(name):
     """A name Excel accepts for a sheet: none of []:*?/\\, no leading or trailing quote, 31 characters."""
     cleaned = "".join("_" if ch in '[]:*?/\\' else ch for ch in str(name)).strip("'").strip()

@@ -18,7 +18,7 @@ from .pipeline import (DEFAULT_RATE, DEFAULT_SIZE, make_workbook, make_workbooks
 from .resources import LANGUAGES
 from .presets import load_preset, preset_names
 from .train import OPTIMISERS, TrainConfig
-from .verify import verify_workbook, verify_workbooks
+from .verify import ENGINE_CHOICES, ENGINES, verify_workbook, verify_workbooks
 
 
 TIMEOUT = click.option("--timeout", type=click.IntRange(5, 86_400), default=600, show_default=True,
@@ -130,11 +130,12 @@ class _Quiet:
         self.pos += steps
 
 
-def _say_verifying(count):
+def _say_verifying(count, engine="libreoffice"):
     """What the wait is for (on a terminal only, so an error stays one line)."""
     if sys.stderr.isatty():
         books = "the workbook" if count == 1 else f"{count} workbooks"
-        click.echo(f"recalculating {books} in LibreOffice and comparing with NumPy ...", err=True)
+        where = " and ".join(e.title for name, e in ENGINES.items() if engine in (name, "all"))
+        click.echo(f"recalculating {books} in {where} and comparing with NumPy ...", err=True)
 
 
 def _progress(length, label):
@@ -179,20 +180,22 @@ def presets():
 
 @main.command()
 @click.argument("books", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--engine", type=click.Choice(ENGINE_CHOICES), default="libreoffice", show_default=True,
+              help="Spreadsheet engine that recalculates: libreoffice, gnumeric, or all (a report from each).")
 @TIMEOUT
-def verify(books, timeout):
-    """Recalculate each BOOK in LibreOffice and compare every stage with NumPy.
+def verify(books, engine, timeout):
+    """Recalculate each BOOK in a spreadsheet engine and compare every stage with NumPy.
 
     Pixels, weights and the true label are read from the workbook, so an edited
     workbook is checked against its own inputs. Exit 0 only when every stage is
-    within 1e-9 and no cell holds an error.
+    within 1e-9 x that stage's largest value and no cell holds an error.
 
     Several books share one LibreOffice start.
 
-    Example: xlcnn verify cat.xlsx dog.xlsx
+    Example: xlcnn verify cat.xlsx dog.xlsx --engine all
     """
-    _say_verifying(len(books))
-    reports = verify_workbooks(books, timeout)   # one LibreOffice start for all of them
+    _say_verifying(len(books), engine)
+    reports = verify_workbooks(books, timeout, engine)   # one start of each engine for all of them
     for report in reports[:-1]:
         click.echo(report.table() + "\n")
     _report(reports[-1], others=reports[:-1])
@@ -283,8 +286,8 @@ def _confusion_table(counts, names):
 
 def _report(report, others=()):
     click.echo(report.table())
-    failed = [r.path.name for r in others if not r.ok]
+    failed = [f"{r.path.name} ({r.engine})" for r in others if not r.ok]
     if failed:
         raise VerificationError(f"{', '.join(failed)}: do not match the NumPy engine")
     if not report.ok:
-        raise VerificationError(f"{report.path}: the workbook does not match the NumPy engine")
+        raise VerificationError(f"{report.path}: the workbook does not match the NumPy engine in {report.engine}")

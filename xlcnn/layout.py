@@ -5,7 +5,7 @@ and the verifier only read positions from here; neither does offset arithmetic.
 Rows 0..HEADER_ROWS-1 of every sheet hold the title and the explanation.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
@@ -398,6 +398,38 @@ def _cells(value):
     if isinstance(value, (tuple, list)):
         return sum(_cells(item) for item in value)
     return 0
+
+
+def renamed(layout, names):
+    """The same plan with its sheets called by ``names`` ({planned name: name in the workbook}).
+
+    For a workbook whose tabs were renamed. Objects shared in the plan stay shared in
+    the copy (a later pass reuses the input sheet; a kernel block can be its own
+    effective block), so the identity checks on them keep working.
+    """
+    copies = {}
+
+    def copy(value):
+        if id(value) in copies:
+            return copies[id(value)]
+        if isinstance(value, Block):
+            new = replace(value, sheet=names.get(value.sheet, value.sheet))
+        elif isinstance(value, MapStack):
+            new = replace(value, maps=copy(value.maps))
+        elif isinstance(value, SheetPlan):
+            new = replace(value, name=names.get(value.name, value.name), blocks=copy(value.blocks))
+        elif isinstance(value, Layout):
+            new = replace(value, sheets=copy(value.sheets), passes=copy(value.passes),
+                          gradients=copy(value.gradients), descent=copy(value.descent))
+        elif isinstance(value, dict):
+            new = {key: copy(item) for key, item in value.items()}
+        elif isinstance(value, (list, tuple)):
+            new = type(value)(copy(item) for item in value)
+        else:
+            return value
+        copies[id(value)] = new
+        return new
+    return copy(layout)
 
 
 def _all_blocks(value):

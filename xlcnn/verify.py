@@ -1,7 +1,12 @@
-"""Prove a workbook right: recalculate it in LibreOffice and compare every stage with NumPy.
+"""Prove a workbook right: recalculate it in a spreadsheet engine and compare every stage with NumPy.
 
 The NumPy side is built from what the workbook holds (pixels, weights, scale, true
-label), so a workbook a student has edited is checked against its own inputs.
+label), so a workbook a student has edited is checked against its own inputs. The
+engines (LibreOffice, Gnumeric) sit behind ``engines.Engine``; all the comparing is here.
+
+Each stage is compared with a tolerance relative to its own scale, 1e-9 x the largest
+absolute value of the NumPy stage, so a wrong gradient of 1e-7 is caught as surely as a
+wrong logit, and rounding leftovers near zero in a map of values near 1 are not errors.
 """
 
 import csv
@@ -18,31 +23,38 @@ import numpy as np
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from . import gnumeric, libreoffice
 from .cells import sheet_ref
 from .engine import descent_step, forward, loss_and_gradients
-from .errors import WorkbookError
+from .errors import UsageError, WorkbookError
 from .layers import effective_kernel
-from .layout import MAP_KINDS, SUMMARY_COLUMNS, plan_layout
+from .layout import MAP_KINDS, SUMMARY_COLUMNS, plan_layout, renamed
 from .resources import texts as load_texts
 from .summary import summarize
-from .libreoffice import DEFAULT_TIMEOUT, recalculate, recalculate_to_csv
+from .libreoffice import DEFAULT_TIMEOUT
 from .network import Conv2D, Dense, Model
-from .workbook.meta import META_SHEET, read_meta
+from .workbook.meta import META_SHEET, read_meta, sheet_titles
 
-TOLERANCE = 1e-9
-ERROR_VALUES = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "Err:")
+TOLERANCE = 1e-9        # relative to each stage's largest absolute value
+SMALLEST_SCALE = 1e-300  # a stage of zeros is compared at 1e-9 x this, i.e. exactly
+CSV_MARGIN = 1000        # an engine's CSV is read only when its rounding is this far below every tolerance
+ENGINES = {engine.name: engine for engine in (libreoffice.ENGINE, gnumeric.ENGINE)}
+ENGINE_CHOICES = (*ENGINES, "all")
+ERROR_VALUES = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#UNKNOWN!",
+                "Err:")
 LAYER_KINDS = (*MAP_KINDS, "flatten", "dense")   # sheets that hold one layer's output
 
 
 @dataclass
 class StageCheck:
-    """One row of the report: a stage, how many cells, the largest error and where."""
+    """One row of the report: a stage, how many cells, the largest error, where, and the tolerance."""
 
     stage: str
     cells: int
     max_error: float
     worst_cell: str
     ok: bool
+    tolerance: float | None = None     # None for text compared exactly
 
 
 @dataclass
@@ -53,6 +65,8 @@ class Report:
     prediction: str = ""
     loss: float = math.nan
     losses: list = field(default_factory=list)   # the loss of every forward pass (before and after each step)
+    engine: str = "LibreOffice"
+    finest_tolerance: float = math.inf            # the smallest tolerance any comparison used
 
     @property
     def ok(self):
@@ -60,76 +74,109 @@ class Report:
 
     def table(self):
         """The report as aligned text lines."""
-        rows = [("stage", "cells", "max abs error", "worst cell", "")]
+        rows = [("stage", "cells", "max abs error", "tolerance", "worst cell", "")]
         for c in self.checks:
-            rows.append((c.stage, str(c.cells), f"{c.max_error:.3g}", c.worst_cell, "ok" if c.ok else "FAIL"))
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+            tolerance = "exact" if c.tolerance is None else f"{c.tolerance:.3g}"
+            rows.append((c.stage, str(c.cells), f"{c.max_error:.3g}", tolerance, c.worst_cell, "ok" if c.ok else "FAIL"))
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         lines.extend(f"problem: {p}" for p in self.problems)
         verdict = "PASS" if self.ok else "FAIL"
         result = f"prediction {self.prediction}, loss {self.loss:.6g}, " if self.prediction else ""
         if len(self.losses) > 1:
             result += "after each descent step " + " -> ".join(f"{loss:.4g}" for loss in self.losses[1:]) + ", "
-        lines.append(f"{verdict}: {self.path.name}: {result}tolerance {TOLERANCE:g}")
+        lines.append(f"{verdict}: {self.path.name} in {self.engine}: {result}"
+                     f"tolerance {TOLERANCE:g} x each stage's largest value")
         return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- public
 
 
-def verify_workbook(path, timeout=DEFAULT_TIMEOUT):
-    """Recalculate ``path`` in LibreOffice and compare every stage with the NumPy engine."""
-    return verify_workbooks([path], timeout)[0]
+def verify_workbook(path, timeout=DEFAULT_TIMEOUT, engine="libreoffice"):
+    """Recalculate ``path`` in ``engine`` ("libreoffice" or "gnumeric") and compare every stage with NumPy."""
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {engine!r}: verify_workbook takes one of {', '.join(ENGINES)}")
+    return verify_workbooks([path], timeout, engine)[0]
 
 
-def verify_workbooks(paths, timeout=DEFAULT_TIMEOUT):
-    """Verify several workbooks with a single LibreOffice start.
+def verify_workbooks(paths, timeout=DEFAULT_TIMEOUT, engine="libreoffice"):
+    """Verify several workbooks with one start of each engine; "all" runs every engine.
 
-    LibreOffice recalculates in a thread while this one reads the workbooks as written,
-    so on two cores the reading costs no extra time. The recalculated values come back
-    as one CSV file per sheet, which LibreOffice writes and Python reads far faster
-    than a second .xlsx.
+    Returns one report per workbook and engine, workbook by workbook. The engines
+    recalculate in threads while this one reads the workbooks as written, so on two
+    cores the reading costs no extra time. The recalculated values come back as one
+    CSV file per sheet, which the engines write and Python reads far faster than a
+    second .xlsx; a recalculated .xlsx copy is read where a CSV cannot be trusted.
     """
+    if engine not in ENGINE_CHOICES:
+        raise UsageError(f"--engine {engine!r}: choose one of {', '.join(ENGINE_CHOICES)}")
+    engines = list(ENGINES.values()) if engine == "all" else [ENGINES[engine]]
     paths = [Path(p) for p in paths]
     for path in paths:
         if not path.is_file():
             raise WorkbookError(f"{path}: workbook not found")
     with tempfile.TemporaryDirectory(prefix="xlcnn-verify-") as tmp:
         # numbered copies, so two books both called x.xlsx cannot collide in one conversion
-        inbox, outbox = Path(tmp) / "in", Path(tmp) / "out"
+        inbox = Path(tmp) / "in"
         inbox.mkdir()
-        outbox.mkdir()
         copies = []
         for n, p in enumerate(paths):
             copies.append(inbox / f"book{n}.xlsx")
             copies[-1].write_bytes(p.read_bytes())
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            converting = pool.submit(_recalculated_values, copies, outbox, timeout)
+        with ThreadPoolExecutor(max_workers=len(engines)) as pool:
+            running = [pool.submit(_csv_values, e, copies, Path(tmp) / e.name, timeout) for e in engines]
             try:
                 books = [_read_book(p) for p in paths]
             except BaseException:
-                converting.cancel()
+                for future in running:
+                    future.cancel()
                 raise
-            recalculated = converting.result()
+            recalculated = [future.result() for future in running]
         reports = []
-        for n, (path, book, values) in enumerate(zip(paths, books, recalculated)):
-            values = _by_sheet_name(values, book.formulas)
-            if values is None:   # a sheet name LibreOffice could not use as a file name: read an .xlsx copy
-                values = _read_values(recalculate([copies[n]], Path(tmp) / f"fallback{n}", timeout)[0])
-            reports.append(_compare(path, book, values))
+        for n, (path, book) in enumerate(zip(paths, books)):
+            for e, values in zip(engines, recalculated):
+                exact = Path(tmp) / f"{e.name}-exact{n}"
+                reports.append(_verify_book(e, path, book, None if values is None else values[n],
+                                            lambda e=e, n=n, exact=exact: _xlsx_values(e, copies[n], exact, timeout)))
         return reports
 
 
-def _recalculated_values(paths, out_dir, timeout):
-    """Per workbook, {sheet: grid of recalculated values}.
-
-    From CSV files; from a recalculated .xlsx copy when LibreOffice is too old to
-    write every sheet as CSV.
-    """
-    sheets = recalculate_to_csv(paths, out_dir, timeout)
+def _csv_values(engine, paths, out_dir, timeout):
+    """Per workbook, {sheet: grid of recalculated values as CSV text}; None when the engine cannot write them."""
+    sheets = engine.to_csv(paths, out_dir, timeout)
     if sheets is None:
-        return [_read_values(path) for path in recalculate(paths, out_dir, timeout)]
+        return None
     return [{name: _csv_grid(file) for name, file in files.items()} for files in sheets]
+
+
+def _xlsx_values(engine, path, out_dir, timeout):
+    return _read_values(engine.to_xlsx([path], out_dir, timeout)[0])
+
+
+def _verify_book(engine, path, book, csv_values, exact_values):
+    """Compare with the engine's CSV values when they can be trusted, else with an exact .xlsx copy.
+
+    Not trusted: a sheet whose CSV file cannot be matched to its name, a CSV that need
+    not start at A1 (Gnumeric's starts at the first cell holding something) when some
+    sheet's A1 is empty, and numbers rounded too coarsely for a stage's tolerance
+    (LibreOffice writes 1.2345678e-13 as 0.00000000000012345678).
+    """
+    values = None if csv_values is None else _by_sheet_name(csv_values, book.formulas)
+    if values is not None and (engine.csv_from_a1 or _starts_at_a1(book)):
+        report = _compare(path, book, values, engine.title)
+        if report.finest_tolerance >= CSV_MARGIN * engine.csv_step:
+            return report
+    return _compare(path, book, exact_values(), engine.title)
+
+
+def _starts_at_a1(book):
+    """Whether A1 of every sheet holds a constant, so a CSV that skips empty rows and columns starts at A1."""
+    for grid in book.formulas.values():
+        first = _get(grid, 0, 0)
+        if first is None or first == "" or (isinstance(first, str) and first.startswith("=")):
+            return False
+    return True
 
 
 def _by_sheet_name(values, sheets):
@@ -165,10 +212,13 @@ class _Book:
     learning_rate: float = 0.0
 
 
-def _read_grids(path, data_only):
+def _read_grids(path, data_only, names=None):
+    """{sheet: grid of cell contents}; fills ``names`` with the workbook-level names, when given."""
     try:
         wb = load_workbook(path, read_only=True, data_only=data_only)
         try:   # read-only sheets are parsed while their rows are read
+            if names is not None:
+                names.update((name, defined.attr_text) for name, defined in wb.defined_names.items())
             return {ws.title: [list(row) for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
         finally:
             wb.close()
@@ -218,28 +268,37 @@ def _number(value):
     return number if math.isfinite(number) and value.strip() == value and "_" not in value else None
 
 
-def _close(got, want):
-    """Within the tolerance: absolute up to 1, relative above."""
-    return abs(got - want) <= TOLERANCE * max(1.0, abs(want))
+def _tolerance(values):
+    """1e-9 x the largest absolute value of a stage (NaN counts as nothing)."""
+    scale = max((abs(v) for v in values if not math.isnan(v)), default=0.0)
+    return TOLERANCE * max(SMALLEST_SCALE, scale)
 
 
-def _same_value(old, new):
-    """A stored value against a recalculated one: numbers within the tolerance, text exactly."""
-    if isinstance(old, (int, float)) and not isinstance(old, bool):
+def _same_value(old, new, tolerance):
+    """A stored value against a recalculated one: numbers within ``tolerance``, text exactly.
+
+    A CSV writes a boolean as TRUE or FALSE.
+    """
+    if isinstance(old, bool):
+        return new is old or new == str(old).upper()
+    if isinstance(old, (int, float)):
         fresh = _number(new)
-        return fresh is not None and _close(old, fresh)
+        return fresh is not None and abs(old - fresh) <= tolerance
     return old == ("" if new is None else new)
 
 
 def _read_book(path):
     if not path.is_file():
         raise WorkbookError(f"{path}: workbook not found")
-    formulas = _read_grids(path, data_only=False)
+    names = {}
+    formulas = _read_grids(path, data_only=False, names=names)
     if META_SHEET not in formulas:
         raise WorkbookError(f"{path}: not a workbook written by xlcnn (no '{META_SHEET}' sheet)")
     meta = read_meta(formulas[META_SHEET], path)
     titles = load_texts(meta.get("lang", "en"))["step_titles"]
     layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0))
+    # each planned sheet is found through its hidden name, so renamed tabs and changed texts do not matter
+    layout = renamed(layout, sheet_titles(layout, names, formulas))
     missing = [plan.name for plan in layout.sheets if plan.name not in formulas]
     if missing:
         raise WorkbookError(f"{path}: sheet {missing[0]!r} is missing; rebuild the workbook")
@@ -317,8 +376,8 @@ def _model_from_book(reader, layout, meta):
 # ---------------------------------------------------------------- comparing
 
 
-def _compare(path, book, values):
-    report = Report(path)
+def _compare(path, book, values, engine):
+    report = Report(path, engine=engine)
     layout, model = book.layout, book.model
     losses = []
     for step, view in enumerate([layout, *layout.passes]):
@@ -334,7 +393,9 @@ def _compare(path, book, values):
     report.checks.append(_check_summary(book, values))
     report.problems.extend(_error_cells(values))
     report.problems.extend(_not_formulas(book))
-    report.problems.extend(_stale_values(book, values))
+    stale, finest = _stale_values(book, values)
+    report.problems.extend(stale)
+    report.finest_tolerance = min([finest, *(c.tolerance for c in report.checks if c.tolerance is not None)])
     return report
 
 
@@ -428,8 +489,9 @@ def _check_explain(book, plan, reference, values):
         expected = float(stage[tuple(chosen)])
     except (IndexError, TypeError, ValueError):
         expected = float("nan")     # an out-of-range position shows as an error cell, reported below
+    # at the tolerance of the whole map: one cell of it may be a rounding leftover near zero
     return _check_blocks(f"{plan.name} (explained)", [blocks["result"], blocks["cell"]],
-                         np.array([expected, expected]), values)
+                         np.array([expected, expected]), values, scale_of=stage)
 
 
 def _check_summary(book, values):
@@ -452,9 +514,13 @@ def _output_blocks(output):
     return [output.interior(c) for c in range(len(output.maps))] if hasattr(output, "maps") else [output]
 
 
-def _check_blocks(stage, blocks, expected, values):
-    """Compare cells of ``blocks`` (in order, row-major) with the flattened ``expected``."""
+def _check_blocks(stage, blocks, expected, values, scale_of=None):
+    """Compare cells of ``blocks`` (in order, row-major) with the flattened ``expected``.
+
+    The tolerance is 1e-9 x the largest absolute value of ``expected`` (or of ``scale_of``).
+    """
     expected = np.asarray(expected, dtype=float).reshape(-1)
+    tolerance = _tolerance(np.ravel(expected if scale_of is None else scale_of).tolist())
     worst, worst_cell, count, ok = 0.0, "", 0, True
     for block in blocks:
         grid = values[block.sheet]
@@ -466,10 +532,10 @@ def _check_blocks(stage, blocks, expected, values):
                 error, ok = math.inf, False
             else:
                 error = abs(got - want)
-                ok = ok and _close(got, want)
+                ok = ok and error <= tolerance
             if error > worst or not worst_cell:
                 worst, worst_cell = error, sheet_ref(block.sheet, row, col)
-    return StageCheck(stage, count, worst, worst_cell, ok and count == expected.size)
+    return StageCheck(stage, count, worst, worst_cell, ok and count == expected.size, tolerance)
 
 
 def _check_prediction(block, expected, values):
@@ -527,17 +593,27 @@ def _not_formulas(book):
 
 
 def _stale_values(book, values):
-    """Stored results that differ from what the formulas compute (a viewer would show them)."""
-    stale = []
+    """Stored results that differ from what the formulas compute (a viewer would show them).
+
+    Every formula cell with a stored value in the workbook as read from disk (not the
+    engine's copy) is compared with its recalculated value, at 1e-9 x the largest
+    recalculated value of its sheet. Returns the problems and the finest tolerance used.
+    """
+    stale, finest = [], math.inf
     if not book.cached:
-        return []
-    for block in _derived_blocks(book.layout):
-        cached, fresh = book.cached[block.sheet], values[block.sheet]
-        for _, _, row, col in block.cells():
-            old, new = _get(cached, row, col), _get(fresh, row, col)
-            if old is None or _same_value(old, new):
-                continue
-            stale.append(sheet_ref(block.sheet, row, col))
+        return [], finest
+    for sheet, grid in book.formulas.items():
+        cells = [(r, c) for r, row in enumerate(grid) for c, value in enumerate(row)
+                 if isinstance(value, str) and value.startswith("=")]
+        cached, fresh = book.cached.get(sheet, []), values.get(sheet, [])
+        stored = [(r, c, _get(cached, r, c)) for r, c in cells if _get(cached, r, c) is not None]
+        if not stored:
+            continue
+        numbers = [_number(_get(fresh, r, c)) for r, c in cells]
+        tolerance = _tolerance([n for n in numbers if n is not None])
+        finest = min(finest, tolerance)
+        stale.extend(sheet_ref(sheet, r, c) for r, c, old in stored
+                     if not _same_value(old, _get(fresh, r, c), tolerance))
     if stale:
-        return [f"{len(stale)} stored value(s) differ from their recalculated formulas, first {stale[0]}"]
-    return []
+        return [f"{len(stale)} stored value(s) differ from their recalculated formulas, first {stale[0]}"], finest
+    return [], finest

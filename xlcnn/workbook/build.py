@@ -21,7 +21,7 @@ from ..layout import ACTIVATION_KINDS, MapStack
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
 from .maps import write_filters, write_input, write_maps
-from .meta import META_SHEET, write_meta
+from .meta import META_SHEET, write_meta, write_sheet_ids
 from ..image import to_rgb
 from .exercise import add_exercises
 from .explain import highlight_receptive_field
@@ -141,6 +141,7 @@ def _define_names(wb, layout):
         })
     for name, block in names.items():
         wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))
+    write_sheet_ids(wb, layout)     # and, hidden, which sheet is which: verify finds renamed tabs
     return names
 
 

@@ -1,0 +1,84 @@
+"""A matrix of workbooks: LibreOffice and Gnumeric both agree with NumPy, and with each other."""
+
+import math
+
+import pytest
+
+from xlcnn import gnumeric, make_workbook, verify_workbooks
+from xlcnn.cells import sheet_ref
+from xlcnn.libreoffice import recalculate
+from xlcnn.presets import preset_names
+from xlcnn.resources import sample_photos
+from xlcnn.verify import _number, _read_grids
+
+pytestmark = pytest.mark.usefixtures("libreoffice", "gnumeric")
+
+SMALL = 12     # every preset fits at 12 pixels; the default network keeps its trained 28
+
+CASES = {
+    **{f"preset-{name}": {"preset": name, "size": SMALL} for name in preset_names()},
+    "default-backprop": {"steps": 1},
+    "two-blocks-backprop": {"preset": "two-blocks", "size": SMALL, "steps": 2},
+    "exercise": {"exercise": True},
+    "zh": {"lang": "zh", "steps": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def books(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("matrix")
+    photo = sample_photos()[1]
+    return [make_workbook(photo, folder / f"{name}.xlsx", **options).path for name, options in CASES.items()]
+
+
+def test_every_kind_of_workbook_verifies_in_both_engines(books):
+    reports = verify_workbooks(books, engine="all")       # one LibreOffice start, one ssconvert per book
+    assert [(r.path, r.engine) for r in reports] == [(b, e) for b in books for e in ("LibreOffice", "Gnumeric")]
+    for report in reports:
+        assert report.ok, report.table()
+
+
+def largest_engine_difference(books, tmp_path):
+    """The largest |LibreOffice - Gnumeric| over every formula cell, relative to the largest value of its sheet.
+
+    Both engines' values come from recalculated .xlsx copies (full precision); text
+    results must be identical.
+    """
+    worst, where = 0.0, ""
+    for book, lo, gn in zip(books, recalculate(books, tmp_path / "lo"), gnumeric.recalculate(books, tmp_path / "gn")):
+        formulas, lo_values, gn_values = (_read_grids(p, data_only=d) for p, d in
+                                          ((book, False), (lo, True), (gn, True)))
+        for sheet, grid in formulas.items():
+            cells = [(r, c) for r, row in enumerate(grid) for c, v in enumerate(row)
+                     if isinstance(v, str) and v.startswith("=")]
+            pairs = [(_cell(lo_values[sheet], r, c), _cell(gn_values[sheet], r, c), r, c) for r, c in cells]
+            numbers = [abs(n) for a, _, _, _ in pairs if (n := _number(a)) is not None]
+            scale = max(1e-300, max(numbers, default=0.0))
+            for a, b, r, c in pairs:
+                x, y = _number(a), _number(b)
+                if x is None or y is None:
+                    assert a == b or (a in (None, "") and b in (None, "")), (book.name, sheet_ref(sheet, r, c), a, b)
+                    continue
+                if abs(x - y) / scale > worst or not where:
+                    worst, where = abs(x - y) / scale, f"{book.name} {sheet_ref(sheet, r, c)}"
+    return worst, where
+
+
+def _cell(grid, r, c):
+    return grid[r][c] if r < len(grid) and c < len(grid[r]) else None
+
+
+def test_libreoffice_and_gnumeric_agree_on_every_formula_cell(books, tmp_path):
+    worst, where = largest_engine_difference(books, tmp_path)
+    print(f"largest LibreOffice vs Gnumeric difference: {worst:.3g} of its sheet's largest value, at {where}")
+    assert math.isfinite(worst) and worst < 1e-9, where
+
+
+# Max-pool gradient routing compares computed numbers with an exact "=": two equal ReLU values
+# differ in their last bits, differently in each engine, so the gradient goes to another cell.
+# The lead engineer is replacing that rule (issue 12, items 1-2); remove the mark then.
+@pytest.mark.xfail(reason="max-pool gradient tie-breaking with exact '=' (issue 12 item 2)", strict=False)
+def test_hand_made_sobel_filters_with_backprop_verify_in_both_engines(tmp_path):
+    book = make_workbook(sample_photos()[0], tmp_path / "sobel.xlsx", filters="sobel-x,sobel-y", steps=1).path
+    for report in verify_workbooks([book], engine="all"):
+        assert report.ok, report.table()
