@@ -25,11 +25,10 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from . import gnumeric, libreoffice
 from .cells import sheet_ref
-from .engine import descent_step, forward, loss_and_gradients
 from .errors import UsageError, WorkbookError
-from .layers import effective_kernel
-from .layout import MAP_KINDS, SUMMARY_COLUMNS, plan_layout, renamed
+from .layout import SUMMARY_COLUMNS, plan_layout, renamed
 from .resources import texts as load_texts
+from .stages import LAYER_KINDS, output_blocks, workbook_stages
 from .summary import summarize
 from .libreoffice import DEFAULT_TIMEOUT
 from .network import Conv2D, Dense, Model
@@ -42,7 +41,6 @@ ENGINES = {engine.name: engine for engine in (libreoffice.ENGINE, gnumeric.ENGIN
 ENGINE_CHOICES = (*ENGINES, "all")
 ERROR_VALUES = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#UNKNOWN!",
                 "Err:")
-LAYER_KINDS = (*MAP_KINDS, "flatten", "dense")   # sheets that hold one layer's output
 
 
 @dataclass
@@ -378,18 +376,20 @@ def _model_from_book(reader, layout, meta):
 
 def _compare(path, book, values, engine):
     report = Report(path, engine=engine)
-    layout, model = book.layout, book.model
-    losses = []
-    for step, view in enumerate([layout, *layout.passes]):
-        reference = forward(model, book.pixels, book.label)
-        _compare_pass(report, book, view, layout.pass_sheets(step), model, reference, values, step)
-        losses.append(reference.loss)
-        if step < len(layout.gradients):
-            model = _compare_gradients(report, book, view, step, model, values)
-    report.losses = losses
-    if layout.descent is not None:
-        report.checks.append(_check_blocks(layout.descent.name, [layout.descent.blocks["losses"]],
-                                           np.array(losses), values))
+    layout = book.layout
+    stages, passes = workbook_stages(layout, book.model, book.pixels, book.label, book.learning_rate)
+    explained = {plan.name: (plan, passes[step]) for step in range(len(passes))
+                 for plan in layout.pass_sheets(step) if "explain" in plan.blocks}
+    for stage in stages:
+        if stage.name == "prediction":
+            report.checks.append(_check_prediction(stage.blocks[0], stage.values[0], values))
+            continue
+        report.checks.append(_check_blocks(stage.name, stage.blocks, stage.values, values))
+        if stage.name in explained:   # the worked example beside the layer, right after it in the report
+            report.checks.append(_check_explain(book, *explained[stage.name], values))
+    report.losses = [reference.loss for reference in passes]
+    if book.model.classifier:
+        _check_overview(report, book, passes[0], values)
     report.checks.append(_check_summary(book, values))
     report.problems.extend(_error_cells(values))
     report.problems.extend(_not_formulas(book))
@@ -399,80 +399,9 @@ def _compare(path, book, values, engine):
     return report
 
 
-def _compare_pass(report, book, view, sheets, model, reference, values, step):
-    """Every stage of one forward pass; in a later pass also its new weights."""
-    for plan in sheets:
-        if plan.kind == "filters":
-            layer, weight = model.layers[plan.layer], model.params[plan.layer]["weight"]
-            if step:
-                blocks = [block for slices in plan.blocks["weight"] for block in slices]
-                report.checks.append(_check_blocks(plan.name, blocks + list(plan.blocks["bias"]),
-                                                   np.concatenate([weight.reshape(-1),
-                                                                   model.params[plan.layer]["bias"]]), values))
-            if plan.blocks["effective"] is not plan.blocks["weight"]:
-                blocks = [block for slices in plan.blocks["effective"] for block in slices]
-                report.checks.append(_check_blocks(f"{plan.name} (as used)", blocks,
-                                                   effective_kernel(weight, layer.dilation, layer.flip), values))
-        if plan.kind == "dense" and step:
-            p = model.params[plan.layer]
-            weight = p["weight"].T if plan.blocks["rows_are_inputs"] else p["weight"]
-            report.checks.append(_check_blocks(f"{plan.name} (weights)", [plan.blocks["weight"], plan.blocks["bias"]],
-                                               np.concatenate([weight.reshape(-1), p["bias"]]), values))
-        if plan.kind in LAYER_KINDS:
-            stage = reference.stages[plan.layer].output
-            report.checks.append(_check_blocks(plan.name, _output_blocks(plan.blocks["output"]), stage, values))
-        if "explain" in plan.blocks:
-            report.checks.append(_check_explain(book, plan, reference, values))
-    if model.classifier:
-        _compare_classifier(report, book, view, model, reference, values, step)
-
-
-def _compare_gradients(report, book, view, step, model, values):
-    """Every gradient sheet of one pass against the engine's backward pass; returns the next model."""
-    upstream = []
-    _, grads, _ = loss_and_gradients(model, book.pixels[None], np.array([book.label]), upstream)
-    for index, plan in sorted(book.layout.gradients[step].items(), reverse=True):
-        b, layer = plan.blocks, model.layers[index]
-        checks = []
-        if isinstance(layer, Dense):
-            checks += [([b["upstream"]], upstream[-1][0]), ([b["bias"]], grads[index]["bias"]),
-                       ([b["weight"]], grads[index]["weight"].T)]
-        elif isinstance(layer, Conv2D):
-            checks += [([s for slices in b["weight"] for s in slices], grads[index]["weight"]),
-                       (list(b["bias"]), grads[index]["bias"])]
-            if "back_kernels" in b:
-                turned = effective_kernel(model.params[index]["weight"], layer.dilation, layer.flip)[..., ::-1, ::-1]
-                checks.append(([s for kernels in b["back_kernels"] for s in kernels], turned))
-        if "input" in b:
-            checks.append((_output_blocks(b["input"]), upstream[index - 1][0]))
-        blocks = [block for group, _ in checks for block in group]
-        expected = np.concatenate([np.asarray(array, dtype=float).reshape(-1) for _, array in checks])
-        report.checks.append(_check_blocks(plan.name, blocks, expected, values))
-    return descent_step(model, grads, book.learning_rate)
-
-
-def _compare_classifier(report, book, view, model, reference, values, step):
-    softmax = view.sheet("softmax").blocks
-    loss = view.sheet("loss").blocks
-    prefix = f"{view.sheet('softmax').name.split()[0]} " if step else ""
-    z = reference.logits
-    shifted = z - z.max()
-    expected = {
-        "logits": (softmax["logit"], z),
-        "z - max": (softmax["shifted"], shifted),
-        "e^(z - max)": (softmax["exp"], np.exp(shifted)),
-        "softmax sum": (softmax["sum"], np.exp(shifted).sum()),
-        "probabilities": (softmax["probability"], reference.probabilities),
-        "ln p": (softmax["log_probability"], reference.log_probabilities),
-        "one-hot": (loss["one_hot"], np.eye(len(z))[book.label]),
-        "loss": (loss["loss"], reference.loss),
-    }
-    for stage, (block, array) in expected.items():
-        report.checks.append(_check_blocks(prefix + stage, [block], np.atleast_1d(array), values))
-    report.checks.append(_check_prediction(softmax["prediction"], model.class_names[reference.prediction], values))
-    if step:
-        return
-    report.prediction = model.class_names[reference.prediction]
+def _check_overview(report, book, reference, values):
+    """The overview repeats the first pass's prediction, confidence and loss."""
+    report.prediction = book.model.class_names[reference.prediction]
     report.loss = reference.loss
     overview = book.layout.sheet("overview").blocks
     report.checks.append(_check_blocks("overview", [overview["confidence_value"], overview["loss_value"]],
@@ -508,10 +437,6 @@ def _check_summary(book, values):
     cells.append(totals.sub(0, SUMMARY_COLUMNS.index("parameters"), 1, 1))
     expected.append(counted)
     return _check_blocks(table.sheet, cells, np.array(expected, dtype=float), values)
-
-
-def _output_blocks(output):
-    return [output.interior(c) for c in range(len(output.maps))] if hasattr(output, "maps") else [output]
 
 
 def _check_blocks(stage, blocks, expected, values, scale_of=None):
@@ -558,7 +483,7 @@ def _derived_blocks(layout):
     """Every block whose cells must be formulas."""
     for plan in layout.sheets:
         if plan.kind in LAYER_KINDS:
-            yield from _output_blocks(plan.blocks["output"])
+            yield from output_blocks(plan.blocks["output"])
         elif plan.kind == "filters" and plan.blocks["effective"] is not plan.blocks["weight"]:
             yield from _tap_cells(plan)
         elif plan.kind == "softmax":
