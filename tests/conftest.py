@@ -13,26 +13,25 @@ from xlcnn.network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, rand
 UNDER_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def _engine(path, name, package):
+    """An engine's program: skipped without it, except under CI where it must be installed."""
+    if path is None:
+        if UNDER_CI:
+            pytest.fail(f"{name} is missing; CI must install {package}")
+        pytest.skip(f"{name} is not installed (apt-get install {package})")
+    return path
+
+
 @pytest.fixture(scope="session")
 def libreoffice():
     """Tests that recalculate in LibreOffice: skipped without it, except under CI where they fail."""
-    path = find_soffice()
-    if path is None:
-        if UNDER_CI:
-            pytest.fail("LibreOffice (soffice) is missing; CI must install libreoffice-calc-nogui")
-        pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
-    return path
+    return _engine(find_soffice(), "LibreOffice (soffice)", "libreoffice-calc-nogui")
 
 
 @pytest.fixture(scope="session")
 def gnumeric():
     """Tests that recalculate in Gnumeric: skipped without it, except under CI where they fail."""
-    path = find_ssconvert()
-    if path is None:
-        if UNDER_CI:
-            pytest.fail("Gnumeric (ssconvert) is missing; CI must install gnumeric")
-        pytest.skip("Gnumeric is not installed (apt-get install gnumeric)")
-    return path
+    return _engine(find_ssconvert(), "Gnumeric (ssconvert)", "gnumeric")
 
 
 @pytest.fixture(scope="session")

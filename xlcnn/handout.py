@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 
 from .errors import OutputError, WorkbookError
 from .libreoffice import DEFAULT_TIMEOUT, to_pdf
+from .targets import check_target
 
 # The keyword every handout carries, so xlcnn knows its own PDFs: LibreOffice copies the
 # workbook's keywords into the PDF's /Keywords (splitting them at spaces, hence one word).
@@ -49,13 +50,7 @@ def check_handout_target(output):
     output = Path(output)
     if output.suffix.lower() != ".pdf":
         raise OutputError(f"-o {output}: a handout must end in .pdf")
-    if not output.resolve().parent.is_dir():
-        raise OutputError(f"{output}: folder {output.parent} does not exist")
-    if output.is_dir():
-        raise OutputError(f"{output}: is a folder, not a file")
-    if output.exists() and not handout_written_by_xlcnn(output):
-        raise OutputError(f"{output}: already exists and is not a handout xlcnn wrote; "
-                          "choose another name or move that file away")
+    check_target(output, output, handout_written_by_xlcnn, "a handout")
 
 
 def handout_written_by_xlcnn(path):

@@ -17,6 +17,7 @@ from .. import __version__
 from ..errors import OutputError, UsageError
 from ..layout import DEFAULT_MAX_FORMULAS, plan_within_limits
 from ..resources import texts as load_texts
+from ..targets import check_target
 from ..layout import ACTIVATION_KINDS, MapStack
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
@@ -271,14 +272,7 @@ def save_atomically(wb, out_path):
     path = Path(out_path)
     if path.suffix.lower() != ".xlsx":
         raise UsageError(f"-o {out_path}: the output must be an .xlsx file")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"{out_path}: folder {folder} does not exist")
-    if path.is_dir():
-        raise OutputError(f"{out_path}: is a folder, not a file")
-    if path.exists() and not written_by_xlcnn(path):
-        raise OutputError(f"{out_path}: already exists and is not a workbook xlcnn wrote; "
-                          "choose another name or move that file away")
+    folder = check_target(path, out_path, written_by_xlcnn, "a workbook")
     try:
         handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".xlsx.part", dir=folder)
     except OSError as exc:
