@@ -7,7 +7,9 @@ import pytest
 from xlcnn import gnumeric, make_workbook, verify_workbooks
 from xlcnn.cells import sheet_ref
 from xlcnn.libreoffice import recalculate
-from xlcnn.presets import preset_names
+from xlcnn.errors import ShapeError
+from xlcnn.layout import check_backprop
+from xlcnn.presets import load_preset, preset_names
 from xlcnn.resources import sample_photos
 from xlcnn.verify import _number, _read_grids
 
@@ -15,8 +17,19 @@ pytestmark = pytest.mark.usefixtures("libreoffice", "gnumeric")
 
 SMALL = 12     # every preset fits at 12 pixels; the default network keeps its trained 28
 
+def _can_backprop(name):
+    """Whether the preset's network has gradient sheets (one dense layer last, stride 1, no overlap)."""
+    try:
+        check_backprop(load_preset(name).layers())
+    except ShapeError:
+        return False
+    return True
+
+
 CASES = {
     **{f"preset-{name}": {"preset": name, "size": SMALL} for name in preset_names()},
+    **{f"preset-{name}-backprop": {"preset": name, "size": SMALL, "steps": 1}
+       for name in preset_names() if _can_backprop(name)},
     "default-backprop": {"steps": 1},
     "two-blocks-backprop": {"preset": "two-blocks", "size": SMALL, "steps": 2},
     "exercise": {"exercise": True},
