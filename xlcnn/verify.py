@@ -12,7 +12,6 @@ wrong logit, and rounding leftovers near zero in a map of values near 1 are not 
 import csv
 import math
 from concurrent.futures import ThreadPoolExecutor
-import re
 import tempfile
 import urllib.parse
 import zipfile
@@ -20,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 
 from . import gnumeric, libreoffice
 from .cells import sheet_ref
@@ -30,6 +27,7 @@ from .layout import SUMMARY_COLUMNS, plan_layout, renamed
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
 from .summary import summarize
+from .xlsxread import read_workbook
 from .libreoffice import DEFAULT_TIMEOUT
 from .network import Conv2D, Dense, Model
 from .workbook.meta import META_SHEET, read_meta, sheet_titles
@@ -210,20 +208,25 @@ class _Book:
     learning_rate: float = 0.0
 
 
-def _read_grids(path, data_only, names=None):
-    """{sheet: grid of cell contents}; fills ``names`` with the workbook-level names, when given."""
+XLSX_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
+
+
+def _open_workbook(path):
+    """Every cell of ``path`` in one pass (see ``xlsxread``), or one line saying why it cannot be read."""
+    if Path(path).suffix.lower() not in XLSX_SUFFIXES:   # notes.pdf, report.docx
+        raise WorkbookError(f"{path}: not an .xlsx workbook; verify reads the .xlsx files xlcnn builds")
     try:
-        wb = load_workbook(path, read_only=True, data_only=data_only)
-        try:   # read-only sheets are parsed while their rows are read
-            if names is not None:
-                names.update((name, defined.attr_text) for name, defined in wb.defined_names.items())
-            return {ws.title: [list(row) for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
-        finally:
-            wb.close()
-    except InvalidFileException:   # openpyxl judges by the name: notes.pdf, report.docx
-        raise WorkbookError(f"{path}: not an .xlsx workbook; verify reads the .xlsx files xlcnn builds") from None
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, SyntaxError) as exc:   # SyntaxError: broken XML
+        return read_workbook(path)
+    except (zipfile.BadZipFile, OSError, KeyError, IndexError, ValueError, SyntaxError) as exc:   # SyntaxError: XML
         raise WorkbookError(f"{path}: not a readable .xlsx workbook ({exc})") from None
+
+
+def _read_grids(path, data_only, names=None):
+    """{sheet: grid} of stored values (``data_only``) or of formulas and constants; fills ``names`` when given."""
+    book = _open_workbook(path)
+    if names is not None:
+        names.update(book.names)
+    return book.values if data_only else book.formulas
 
 
 def _get(grid, row, col):
@@ -288,8 +291,8 @@ def _same_value(old, new, tolerance):
 def _read_book(path):
     if not path.is_file():
         raise WorkbookError(f"{path}: workbook not found")
-    names = {}
-    formulas = _read_grids(path, data_only=False, names=names)
+    cells = _open_workbook(path)
+    formulas, names = cells.formulas, cells.names
     if META_SHEET not in formulas:
         raise WorkbookError(f"{path}: not a workbook written by xlcnn (no '{META_SHEET}' sheet)")
     meta = read_meta(formulas[META_SHEET], path)
@@ -300,22 +303,11 @@ def _read_book(path):
     missing = [plan.name for plan in layout.sheets if plan.name not in formulas]
     if missing:
         raise WorkbookError(f"{path}: sheet {missing[0]!r} is missing; rebuild the workbook")
-    # openpyxl stores no results; only a book saved by a spreadsheet app has values to check
-    cached = _read_grids(path, data_only=True) if _has_stored_results(path) else {}
+    cached = cells.values     # what a viewer that does not recalculate shows
     reader = _Reader(path, formulas)
     model, pixels, label = _model_from_book(reader, layout, meta)
     rate = reader.number(layout.descent.blocks["rate"]) if layout.descent is not None else 0.0
     return _Book(layout, model, pixels, label, formulas, cached, rate)
-
-
-_STORED_RESULT = re.compile(rb"</f><v>[^<]")
-
-
-def _has_stored_results(path):
-    """True when some formula cell carries a stored result (a book saved by Excel or Calc)."""
-    with zipfile.ZipFile(path) as z:
-        return any(_STORED_RESULT.search(z.read(name)) for name in z.namelist()
-                   if name.startswith("xl/worksheets/") and name.endswith(".xml"))
 
 
 class _Reader:
