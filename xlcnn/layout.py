@@ -188,7 +188,7 @@ def _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_
         layout.gradients.append(gradients)
         layout.sheets.extend(sorted(gradients.values(), key=lambda plan: -plan.layer))
         if step == 0:
-            layout.descent = limits.add(_descent_sheet(safe_sheet_name(titles["descent"]), steps), steps + 1)
+            layout.descent = limits.add(_descent_sheet(safe_sheet_name(titles["descent"]), steps), steps + 2)
             layout.sheets.append(layout.descent)
         current = _forward_sheets(layers, shapes, input_shape, class_names, titles,
                                   titles["step_prefix"].format(n=step + 1), input_plan, limits)
@@ -265,6 +265,8 @@ def _descent_sheet(name, steps):
     top = HEADER_ROWS + 1
     return SheetPlan(name, "descent", None, {
         "rate": Block(name, top, FIRST_COL + 1, 1, 1),
+        "change": Block(name, top + 1, FIRST_COL + 1, 1, 1),       # the loss after the last step minus before
+        "steps": Block(name, top + 3, 0, steps + 1, 1),            # 0 (before any step) .. steps
         "losses": Block(name, top + 3, FIRST_COL, steps + 1, 1),
         "chart": Block(name, top + steps + 6, 0, 1, 1),
     })
