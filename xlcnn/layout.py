@@ -315,6 +315,25 @@ def _check_conv_formula(plan, source, filters):
                          f"in the layer before (at most about {MAX_FORMULA_CHARS * len(source.maps) // len(text)})")
 
 
+LEGEND_CELLS = 5   # the colour bar of a sheet's legend; its words follow in the cell after it
+
+
+def legend_block(plan):
+    """Where a sheet's colour legend goes: the blank row under the header, clear of what else sits there.
+
+    The flatten and softmax sheets put their column headings on that row, the filters
+    sheet the copy of the explained filter's number: the legend starts after them.
+    """
+    col = FIRST_COL
+    if plan.kind == "flatten":
+        col = plan.blocks["output"].last_col + 2
+    elif plan.kind == "softmax":
+        col = len(SOFTMAX_COLUMNS) + 1
+    elif plan.kind == "filters":
+        col = plan.blocks["highlight"].last_col + 2
+    return Block(plan.name, HEADER_ROWS, col, 1, LEGEND_CELLS)
+
+
 def plan_within_limits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=DEFAULT_MAX_FORMULAS):
     """``plan_layout`` with the formula budget; a refusal names the largest --size that fits, when one does."""
     try:

@@ -26,6 +26,7 @@ from .meta import META_SHEET, write_meta, write_sheet_ids
 from ..image import to_rgb
 from .exercise import add_exercises
 from .explain import highlight_receptive_field
+from .legend import write_legends
 from .gradients import write_descent, write_gradients
 from .overview import write_manifest, write_overview
 from .printing import set_up_printing
@@ -108,6 +109,7 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     stages, passes = workbook_stages(layout, model, pixels, label_index, learning_rate)
     if exercise:
         add_exercises(ctx, wb, passes[0])
+    write_legends(ctx, wb, layout)
     names = _define_names(wb, layout)
     store_values(wb, stages, names)
     for plan in layout.sheets:
