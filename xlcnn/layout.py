@@ -611,7 +611,7 @@ def _explain_results(name, col, row, blocks, keys):
     """Result rows of a worked example, then room for the exercise table (cell, answer, check)."""
     for n, key in enumerate(keys):
         blocks[key] = Block(name, row + n, col, 1, 1)
-    blocks["exercise"] = Block(name, row + len(keys) + 3, col, EXERCISES, 3)
+    blocks["exercise"] = Block(name, row + len(keys) + 3, col, 2 * EXERCISES, 2)   # per exercise: its name; answer, check
     return blocks
 
 
