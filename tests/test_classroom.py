@@ -133,13 +133,14 @@ def test_exercise_checks_answers_and_still_verifies(tmp_path):
     assert len(hidden) == 2 and all(c.value.startswith("=") and c.protection.hidden for c in hidden)
     # the first answer right, the second wrong
     model_pass = forward_from(result.path)
-    ws.cell(table.row + 1, table.col + 2).value = float(model_pass[0])
-    ws.cell(table.row + 2, table.col + 2).value = float(model_pass[1]) + 1
+    # per exercise: its name on one row, the answer and its check on the next
+    ws.cell(table.row + 2, table.col + 1).value = float(model_pass[0])
+    ws.cell(table.row + 4, table.col + 1).value = float(model_pass[1]) + 1
     wb.save(result.path)
     assert verify_workbook(result.path).ok
     values = openpyxl.load_workbook(recalculate([result.path], tmp_path / "out")[0], data_only=True)[plan.name]
-    assert values.cell(table.row + 1, table.col + 3).value == "right"
-    assert values.cell(table.row + 2, table.col + 3).value == "try again"
+    assert values.cell(table.row + 2, table.col + 2).value == "right"
+    assert values.cell(table.row + 4, table.col + 2).value == "try again"
 
 
 def forward_from(path):

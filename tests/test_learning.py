@@ -61,3 +61,31 @@ def test_backprop_refuses_what_it_cannot_write():
             plan_layout(parse_architecture(text, 3), (3, 16, 16), ("a", "b", "c"), steps=1)
     with pytest.raises(UsageError, match="--steps"):
         make_workbook(sample_photos()[0], "x.xlsx", steps=99)
+
+
+@pytest.mark.parametrize("steps, lang", [(1, "en"), (3, "en"), (3, "zh")])
+def test_descent_sheet_matches_its_steps(tmp_path, steps, lang):
+    """Title and text name the number of steps; the chart draws the table: x 0..N, straight, marked, y from 0."""
+    import re
+    import zipfile
+    from xlcnn.resources import texts
+    words = texts(lang)["gradients"]
+    book = make_workbook(sample_photos()[0], tmp_path / "d.xlsx", steps=steps, lang=lang).path
+    ws = openpyxl.load_workbook(book)[texts(lang)["step_titles"]["descent"]]
+    title = ws["A1"].value
+    expected = words["descent_title"] if steps == 1 else words["descent_title_steps"].format(steps=steps)
+    assert title == expected and (steps == 1 or str(steps) in title)
+    assert any(words["descent_table"].format(steps=steps) == ws.cell(row, 1).value for row in range(2, 8))
+    column = [ws.cell(row, 1).value for row in range(1, ws.max_row + 1)]
+    first = column.index(0) + 1                       # the table's step numbers: 0, 1, .. N
+    assert column[first - 1:first + steps] == list(range(steps + 1))
+    change = next(row for row in range(1, ws.max_row + 1) if ws.cell(row, 1).value == words["change"])
+    assert ws.cell(change, 3).value == f"=B{first + steps}-B{first}"
+    with zipfile.ZipFile(book) as z:
+        chart = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/")
+                     and "lineChart" in z.read(n).decode())
+    series = re.search(r"<ser>.*</ser>", chart).group(0)
+    assert f"<cat><numRef><f>'{ws.title}'!$A${first}:$A${first + steps}</f>" in series   # x: the step column
+    assert f"<val><numRef><f>'{ws.title}'!$B${first}:$B${first + steps}</f>" in series
+    assert '<smooth val="0"/>' in series and '<symbol val="circle"/>' in series
+    assert re.search(r"<valAx>.*<min val=\"0\"/>.*</valAx>", chart)

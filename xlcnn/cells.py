@@ -154,6 +154,28 @@ class Block:
         return {"min_col": self.col + 1, "min_row": self.row + 1,
                 "max_col": self.last_col + 1, "max_row": self.last_row + 1}
 
+    def without(self, cells):
+        """The block as rectangles that leave out ``cells`` (a set of (row, col)), top to bottom.
+
+        Rows free of them stay together; a row holding some is cut into the runs between them.
+        """
+        inside = sorted((r, c) for r, c in cells if self.row <= r <= self.last_row and self.col <= c <= self.last_col)
+        if not inside:
+            return [self]
+        pieces, top = [], self.row
+        for row in sorted({r for r, _ in inside}):
+            if row > top:
+                pieces.append(Block(self.sheet, top, self.col, row - top, self.width))
+            start = self.col
+            for col in sorted(c for r, c in inside if r == row) + [self.last_col + 1]:
+                if col > start:
+                    pieces.append(Block(self.sheet, row, start, 1, col - start))
+                start = col + 1
+            top = row + 1
+        if top <= self.last_row:
+            pieces.append(Block(self.sheet, top, self.col, self.last_row - top + 1, self.width))
+        return pieces
+
     @staticmethod
     def spanning(first, last):
         """The block from ``first``'s top-left cell to ``last``'s bottom-right one (same sheet)."""

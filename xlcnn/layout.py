@@ -188,7 +188,7 @@ def _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_
         layout.gradients.append(gradients)
         layout.sheets.extend(sorted(gradients.values(), key=lambda plan: -plan.layer))
         if step == 0:
-            layout.descent = limits.add(_descent_sheet(safe_sheet_name(titles["descent"]), steps), steps + 1)
+            layout.descent = limits.add(_descent_sheet(safe_sheet_name(titles["descent"]), steps), steps + 2)
             layout.sheets.append(layout.descent)
         current = _forward_sheets(layers, shapes, input_shape, class_names, titles,
                                   titles["step_prefix"].format(n=step + 1), input_plan, limits)
@@ -265,6 +265,8 @@ def _descent_sheet(name, steps):
     top = HEADER_ROWS + 1
     return SheetPlan(name, "descent", None, {
         "rate": Block(name, top, FIRST_COL + 1, 1, 1),
+        "change": Block(name, top + 1, FIRST_COL + 1, 1, 1),       # the loss after the last step minus before
+        "steps": Block(name, top + 3, 0, steps + 1, 1),            # 0 (before any step) .. steps
         "losses": Block(name, top + 3, FIRST_COL, steps + 1, 1),
         "chart": Block(name, top + steps + 6, 0, 1, 1),
     })
@@ -311,6 +313,25 @@ def _check_conv_formula(plan, source, filters):
         raise LimitError(f"sheet {plan.name!r}: one convolution formula would be {len(text):,} characters "
                          f"({len(source.maps)} input maps); Excel allows {MAX_FORMULA_CHARS:,}: use fewer filters "
                          f"in the layer before (at most about {MAX_FORMULA_CHARS * len(source.maps) // len(text)})")
+
+
+LEGEND_CELLS = 5   # the colour bar of a sheet's legend; its words follow in the cell after it
+
+
+def legend_block(plan):
+    """Where a sheet's colour legend goes: the blank row under the header, clear of what else sits there.
+
+    The flatten and softmax sheets put their column headings on that row, the filters
+    sheet the copy of the explained filter's number: the legend starts after them.
+    """
+    col = FIRST_COL
+    if plan.kind == "flatten":
+        col = plan.blocks["output"].last_col + 2
+    elif plan.kind == "softmax":
+        col = len(SOFTMAX_COLUMNS) + 1
+    elif plan.kind == "filters":
+        col = plan.blocks["highlight"].last_col + 2
+    return Block(plan.name, HEADER_ROWS, col, 1, LEGEND_CELLS)
 
 
 def plan_within_limits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=DEFAULT_MAX_FORMULAS):
@@ -590,7 +611,7 @@ def _explain_results(name, col, row, blocks, keys):
     """Result rows of a worked example, then room for the exercise table (cell, answer, check)."""
     for n, key in enumerate(keys):
         blocks[key] = Block(name, row + n, col, 1, 1)
-    blocks["exercise"] = Block(name, row + len(keys) + 3, col, EXERCISES, 3)
+    blocks["exercise"] = Block(name, row + len(keys) + 3, col, 2 * EXERCISES, 2)   # per exercise: its name; answer, check
     return blocks
 
 

@@ -18,14 +18,15 @@ from ..errors import OutputError, UsageError
 from ..layout import DEFAULT_MAX_FORMULAS, plan_within_limits
 from ..resources import texts as load_texts
 from ..targets import check_target
-from ..layout import ACTIVATION_KINDS, MapStack
+from ..layout import ACTIVATION_KINDS, EXERCISES, MapStack
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
 from .maps import write_filters, write_input, write_maps
 from .meta import META_SHEET, write_meta, write_sheet_ids
 from ..image import to_rgb
-from .exercise import add_exercises
+from .exercise import add_exercises, mark_hidden, plan_exercises
 from .explain import highlight_receptive_field
+from .legend import write_legends
 from .gradients import write_descent, write_gradients
 from .overview import write_manifest, write_overview
 from .printing import set_up_printing
@@ -93,6 +94,10 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     wb.remove(wb.active)
     for plan in layout.sheets:  # every sheet exists before any is written: the overview's chart reads ahead
         wb.create_sheet(plan.name)
+    stages, passes = workbook_stages(layout, model, pixels, label_index, learning_rate)
+    exercises = plan_exercises(ctx, passes, EXERCISES) if exercise else None
+    if exercises:   # before anything is written: colour scales leave the hidden cells out
+        mark_hidden(wb, exercises)
     first_pass = layout.pass_sheets(0)
     total = len(first_pass) + 1
     for done, plan in enumerate(first_pass, start=1):
@@ -105,9 +110,9 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
         conv = layout.sheet("conv2d", 0)
         highlight_receptive_field(ctx, wb[layout.sheet("input").name], wb[layout.sheet("filters", 0).name],
                                   conv, model.layers[0])
-    stages, passes = workbook_stages(layout, model, pixels, label_index, learning_rate)
-    if exercise:
-        add_exercises(ctx, wb, passes[0])
+    if exercises:
+        add_exercises(ctx, wb, exercises)
+    write_legends(ctx, wb, layout)
     names = _define_names(wb, layout)
     store_values(wb, stages, names)
     for plan in layout.sheets:

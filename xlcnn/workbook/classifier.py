@@ -35,7 +35,7 @@ def write_flatten(ctx, ws, plan):
                 put_value(ws, row, labels.col + col, value)
             put_formula(ctx, ws, out.item(n), formulas.flatten_forward(inner.sub(i, j, 1, 1), scale), styles.VALUE_FORMAT)
             n += 1
-    add_scale(ws, out, styles.diverging_scale())
+    add_scale(ws, out, output_scale(ctx.model.layers, plan.layer))   # white zeros, as on the sheet before
     set_widths(ws, 0, 5, 8)
     freeze_below(ws, out.row)
 

@@ -210,10 +210,21 @@ def set_widths(ws, first_col, count, width):
 
 
 def add_scale(ws, blocks, rule):
-    """One colour-scale rule over one or more blocks of the same sheet."""
+    """One colour-scale rule over one or more blocks of the same sheet.
+
+    ``rule`` is a ``styles.Scale`` (or any openpyxl rule). Cells hidden for an exercise
+    (``cells_of(ws).hidden``) are left out of the ranges: a "?" must not be coloured.
+    """
     if isinstance(blocks, Block):
         blocks = [blocks]
-    ws.conditional_formatting.add(" ".join(b.range() for b in blocks), rule)
+    hidden = cells_of(ws).hidden
+    ranges = [piece.range(absolute=True) for block in blocks for piece in block.without(hidden)]
+    if not ranges:
+        return
+    if isinstance(rule, styles.Scale):
+        cells_of(ws).scale = cells_of(ws).scale or rule
+        rule = rule.rule(ranges)
+    ws.conditional_formatting.add(" ".join(r.replace("$", "") for r in ranges), rule)
 
 
 def merge(ws, row, col, height, width):

@@ -1,61 +1,197 @@
-"""Exercise mode: a few cells of every stage hidden behind "?" for students to work out.
+"""Exercise mode: on every stage with a worked example, two numbers for students to work out by hand.
 
-The hidden cells keep their formulas, so the network and the verifier are untouched;
-the sheet is protected so the formula and its value stay out of sight, and a small
-table beside the worked example takes the student's answers and checks them.
+An exercise is either a cell of the stage hidden behind "?" (a pooling window, an
+activation, a convolution with few terms) or, where the whole cell would be a long sum,
+a part of it: one channel of a convolution cell, a handful of products of a dense output.
+Hidden cells keep their formulas, so the network and the verifier are untouched.
+
+Nothing may give a hidden answer away (planned before any sheet is written):
+- the worked example is locked at the first cell, so no hidden cell sits where it, or the
+  next layer's worked example, reads;
+- a later cell that shows the same number (ReLU of a positive cell, the largest cell of a
+  pooling window, flatten, the same cell after a descent step) is hidden too;
+- colour scales leave hidden cells out (``cells_of(ws).hidden``), so "?" carries no colour;
+- every sheet holding a hidden cell is protected with only the answer cells unlocked.
 """
+
+from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import PatternFill, Protection
 
+from ..cells import Block
 from . import styles
-from .common import cell_at, put_formula, put_text
+from .common import UNLOCKED, cell_at, put_formula, put_text
+from .sheetdata import cells_of
 
 TOLERANCE = 0.005      # answers are read off cells shown with two decimals
+TERMS_BY_HAND = 27     # a conv cell with more products (C x F x F) is asked for one channel's part
+HANDFUL = 4            # products in a dense exercise
+HIDDEN_FORMAT = '"?";"?";"?"'
 RIGHT_FILL = PatternFill("solid", fgColor="C6EFCE")
 WRONG_FILL = PatternFill("solid", fgColor="FFC7CE")
+LOCKED_HIDDEN = Protection(locked=True, hidden=True)
+COPYING = ("relu", "leakyrelu", "maxpool2d", "flatten")   # layers whose output may be an input cell as is
 
 
-def add_exercises(ctx, wb, reference):
-    """Hide EXERCISES cells on every sheet with a worked example; ``reference`` is the engine's forward pass."""
-    texts = ctx.texts["exercise"]
-    for number, plan in enumerate(ctx.layout.sheets):
-        if "explain" not in plan.blocks:
+@dataclass
+class Target:
+    label: str
+    truth: str                  # formula text (no "=") of the right answer
+    hidden: Block | None = None  # the stage cell shown as "?", when the answer is a whole cell
+
+
+@dataclass
+class ExercisePlan:
+    targets: dict = field(default_factory=dict)   # sheet name -> [Target]
+    hidden: dict = field(default_factory=dict)    # sheet name -> {(row, col)}: every "?" cell, targets and copies
+
+
+def plan_exercises(ctx, passes, count):
+    """Choose ``count`` exercises on every first-pass sheet with a worked example; ``passes`` are the
+    engine's forward passes, one per pass of the workbook."""
+    layout, model = ctx.layout, ctx.model
+    views = [layout, *layout.passes]
+    plan = ExercisePlan()
+    for number, sheet in enumerate(layout.sheets):
+        if "explain" not in sheet.blocks or sheet not in layout.pass_sheets(0):
             continue
-        ws = wb[plan.name]
-        table = plan.blocks["explain"]["exercise"]
-        values = reference.stages[plan.layer].output
-        targets = _pick_cells(values, table.height, np.random.default_rng(number))
+        rng = np.random.default_rng(number)
+        if sheet.kind == "dense":
+            plan.targets[sheet.name] = [_dense_part(ctx, sheet, passes[0], rng, plan.hidden) for _ in range(count)]
+            continue
+        values = passes[0].stages[sheet.layer].output
+
+        def copies(position, layer=sheet.layer, values=values):
+            return _copies(model.layers, views, passes, layer, position, values[position])
+        chosen = _pick_cells(values, count, rng,
+                             lambda position: _clear(model.layers, sheet.layer, position, copies(position)))
+        plan.targets[sheet.name] = [_map_target(ctx, sheet, position, values, rng) for position in chosen]
+        for position, target in zip(chosen, plan.targets[sheet.name]):
+            if target.hidden is not None:
+                _mark(plan, target.hidden)
+                for view, layer, at in copies(position):
+                    _mark(plan, _cell_of(view.sheet_of(layer), at))
+    return plan
+
+
+def mark_hidden(wb, plan):
+    """Tell each sheet's store which cells are hidden, before any colour scale is written."""
+    for name, cells in plan.hidden.items():
+        cells_of(wb[name]).hidden |= cells
+
+
+def add_exercises(ctx, wb, plan):
+    """Write the exercise tables, show every hidden cell as "?", and protect the sheets that hold them."""
+    texts = ctx.texts["exercise"]
+    answers = set()
+    for name, targets in plan.targets.items():
+        ws = wb[name]
+        table = next(p for p in ctx.layout.sheets if p.name == name).blocks["explain"]["exercise"]
         put_text(ws, table.row - 2, table.col, texts["title"], styles.LABEL_FONT)
         put_text(ws, table.row - 1, table.col, texts["instructions"].format(tolerance=TOLERANCE))
-        for n, position in enumerate(targets):
-            target = _cell_of(plan, position)
-            _hide(ws, target)
-            label = (texts["cell"].format(k=position[0] + 1, i=position[1] + 1, j=position[2] + 1)
-                     if len(position) == 3 else texts["item"].format(n=position[0] + 1))
-            put_text(ws, table.row + n, table.col, label)
-            answer, check = table.sub(n, 1, 1, 1), table.sub(n, 2, 1, 1)
+        for n, target in enumerate(targets):
+            # the name on a row of its own, so nothing cuts it; the answer and its check below it
+            put_text(ws, table.row + 2 * n, table.col, target.label, styles.LABEL_FONT)
+            answer, check = table.sub(2 * n + 1, 0, 1, 1), table.sub(2 * n + 1, 1, 1, 1)
             cell = cell_at(ws, answer.row, answer.col)
-            cell.fill, cell.protection = styles.PARAM_FILL, Protection(locked=False)
-            formula = (f'=IF({answer.ref()}="","",IF(ABS({answer.ref()}-{target.ref()})<={TOLERANCE},'
+            cell.fill, cell.protection = styles.PARAM_FILL, UNLOCKED
+            answers.add(cell)
+            formula = (f'=IF({answer.ref()}="","",IF(ABS({answer.ref()}-({target.truth}))<={TOLERANCE},'
                        f'"{texts["right"]}","{texts["wrong"]}"))')
-            put_formula(ctx, ws, check, formula).protection = Protection(locked=True, hidden=True)
-            ws.conditional_formatting.add(check.range(), FormulaRule(formula=[f'{check.a1(0, 0)}="{texts["right"]}"'],
-                                                                     fill=RIGHT_FILL))
-            ws.conditional_formatting.add(check.range(), FormulaRule(formula=[f'{check.a1(0, 0)}="{texts["wrong"]}"'],
-                                                                     fill=WRONG_FILL))
-        ws.protection.sheet = True   # no password: it keeps answers out of sight, it is not security
+            put_formula(ctx, ws, check, formula).protection = LOCKED_HIDDEN
+            for word, fill in (("right", RIGHT_FILL), ("wrong", WRONG_FILL)):
+                ws.conditional_formatting.add(check.range(), FormulaRule(formula=[f'{check.a1(0, 0)}="{texts[word]}"'],
+                                                                         fill=fill))
+    for name, cells in plan.hidden.items():
+        for row, col in cells:
+            cell = cell_at(wb[name], row, col)
+            cell.number_format, cell.fill, cell.protection = HIDDEN_FORMAT, None, LOCKED_HIDDEN
+    for name in {*plan.targets, *plan.hidden}:
+        _protect(wb[name], answers)
 
 
-def _pick_cells(values, count, rng):
-    """Positions of ``count`` cells, preferring ones whose value is not (near) zero."""
+# ---------------------------------------------------------------- private
+
+
+def _protect(ws, answers):
+    """Protect the sheet with only the ``answers`` (store cells) open: the worked example's
+    position and every weight are locked, so nothing can be pointed at a "?"."""
+    for row in cells_of(ws).rows.values():
+        for cell in row.values():
+            if cell in answers or cell.protection is None or cell.protection.locked:
+                continue
+            cell.protection = None
+            if cell.fill is styles.PARAM_FILL:   # yellow means "type here": only the answers keep it
+                cell.fill = None
+    ws.protection.sheet = True   # no password: it keeps answers out of sight, it is not security
+
+
+def _pick_cells(values, count, rng, clear):
+    """Positions of ``count`` cells that give nothing away, preferring ones whose value is not (near) zero."""
     flat = np.abs(values).reshape(-1)
-    candidates = np.flatnonzero(flat > 0.01)
-    if len(candidates) < count:
-        candidates = np.arange(flat.size)
-    chosen = np.sort(rng.choice(candidates, size=min(count, len(candidates)), replace=False))
-    return [np.unravel_index(index, values.shape) for index in chosen]
+    order = rng.permutation(flat.size)
+    positions = [tuple(int(x) for x in np.unravel_index(index, values.shape)) for index in order]
+    awake = (p for p in positions if flat[np.ravel_multi_index(p, values.shape)] > 0.01 and clear(p))
+    chosen = list(islice(awake, count))   # lazily: a big map has far more cells than it needs to look at
+    if len(chosen) < count:
+        chosen += list(islice((p for p in positions if p not in chosen and clear(p)), count - len(chosen)))
+    return sorted(chosen)
+
+
+def _clear(layers, layer, position, copies):
+    """Whether no worked example shows the position or a copy of its value.
+
+    Worked examples are locked at the first cell: each shows that cell of its own sheet
+    and reads a window at the top-left corner of the sheet before it.
+    """
+    return not any(at == (0, 0, 0) or _read_by_next_example(layers, index, at)
+                   for index, at in [(layer, position), *((index, at) for _, index, at in copies)])
+
+
+def _read_by_next_example(layers, index, at):
+    """Whether the worked example of layer ``index + 1`` reads cell ``at`` of layer ``index``'s output."""
+    if index + 1 >= len(layers) or len(at) != 3:
+        return False
+    layer, (k, i, j) = layers[index + 1], at
+    if layer.kind == "conv2d":      # every channel's window; its padding takes the first rows and columns
+        return i < layer.span - layer.padding and j < layer.span - layer.padding
+    if layer.kind in ("maxpool2d", "avgpool2d"):
+        return k == 0 and i < layer.size and j < layer.size
+    return layer.kind in ("relu", "leakyrelu", "sigmoid", "tanh") and at == (0, 0, 0)
+
+
+def _copies(layers, views, passes, layer, position, value):
+    """Every (view, layer, position) of a later cell showing ``value`` as is (within TOLERANCE)."""
+    found = []
+    for step, (view, reference) in enumerate(zip(views, passes)):
+        outputs = [stage.output for stage in reference.stages]
+        if step and abs(outputs[layer][position] - value) <= TOLERANCE:
+            found.append((view, layer, position))   # the same cell after a descent step
+        at, index = position, layer
+        while index + 1 < len(layers):
+            at = _read_as_is(layers[index + 1], outputs[index].shape, at)
+            index += 1
+            if at is None or abs(outputs[index][at] - value) > TOLERANCE:
+                break
+            found.append((view, index, at))
+    return found
+
+
+def _read_as_is(layer, shape, at):
+    """The output cell of ``layer`` that may show its input cell ``at`` (of an input of ``shape``) unchanged."""
+    if layer.kind in ("relu", "leakyrelu"):
+        return at
+    if layer.kind == "flatten":
+        return (int(np.ravel_multi_index(at, shape)),)
+    if layer.kind == "maxpool2d":
+        k, i, j = at
+        io, jo = i // layer.step, j // layer.step
+        if i - io * layer.step < layer.size and j - jo * layer.step < layer.size:
+            return k, io, jo
+    return None
 
 
 def _cell_of(plan, position):
@@ -66,9 +202,51 @@ def _cell_of(plan, position):
     return output.item(int(position[0]))
 
 
-def _hide(ws, block):
-    """Show "?" instead of the value, and hide the formula once the sheet is protected."""
-    cell = cell_at(ws, block.row, block.col)
-    cell.number_format = '"?";"?";"?"'
-    cell.fill = styles.PARAM_FILL
-    cell.protection = Protection(locked=True, hidden=True)
+def _mark(plan, block):
+    plan.hidden.setdefault(block.sheet, set()).add((block.row, block.col))
+
+
+def _map_target(ctx, sheet, position, values, rng):
+    """A whole cell of a map sheet, or (for a long convolution sum) one channel's part of it."""
+    texts = ctx.texts["exercise"]
+    k, i, j = position
+    label = texts["cell"].format(k=k + 1, i=i + 1, j=j + 1)
+    cell = _cell_of(sheet, position)
+    layer = ctx.model.layers[sheet.layer]
+    if sheet.kind != "conv2d":
+        return Target(label, cell.ref(), cell)
+    source = ctx.layout.output_of(sheet.layer - 1) if sheet.layer else ctx.layout.input
+    channels = source.shape[0]
+    if channels * layer.kernel * layer.kernel <= TERMS_BY_HAND:
+        return Target(label, cell.ref(), cell)
+    c = int(rng.integers(channels))
+    filters = ctx.layout.sheet("filters", sheet.layer).blocks
+    window = source.window(c, i * layer.stride, j * layer.stride, layer.span, layer.span)
+    scale = ctx.scale_for(sheet.layer)
+    truth = f"SUMPRODUCT({window.range_ref()},{filters['effective'][k][c].range_ref()})" + (f"*{scale}" if scale else "")
+    name = ctx.channel_labels(channels)[c] if sheet.layer == 0 else f"{ctx.texts['explain']['map']} {c + 1}"
+    return Target(texts["channel_part"].format(k=k + 1, i=i + 1, j=j + 1, c=name), truth)
+
+
+def _dense_part(ctx, sheet, reference, rng, hidden):
+    """A handful of one output's products, input x weight, at inputs that are not zero.
+
+    The output is not the one the worked example explains (its products are shown there),
+    and no input is one shown as "?" (``hidden``: sheet -> cells) for an earlier exercise.
+    """
+    b = sheet.blocks
+    source = ctx.layout.output_of(sheet.layer - 1)
+    inputs = reference.stages[sheet.layer - 1].output.reshape(-1)
+    units = b["output"].size
+    n = int(rng.integers(1, units)) if units > 1 else 0
+    shown = np.array([source.item(i).cell(0, 0) not in hidden.get(source.sheet, ()) for i in range(inputs.size)])
+    awake = np.flatnonzero((np.abs(inputs) > 0.01) & shown)
+    pool = awake if len(awake) >= HANDFUL else np.flatnonzero(shown)
+    picked = sorted(int(x) for x in rng.choice(pool, size=min(HANDFUL, pool.size), replace=False))
+    scale = ctx.scale_for(sheet.layer)
+    truth = "+".join(f"{source.item(i).ref()}*{b['weight'].sub(i, n, 1, 1).ref()}" for i in picked)
+    truth = f"({truth})*{scale}" if scale else truth
+    names = ctx.model.class_names if ctx.model.classifier and units == len(ctx.model.class_names) else None
+    unit = names[n] if names else f"{ctx.texts['exercise']['item'].format(n=n + 1)}"
+    label = ctx.texts["exercise"]["dense_part"].format(unit=unit, inputs=", ".join(str(i + 1) for i in picked))
+    return Target(label, truth)

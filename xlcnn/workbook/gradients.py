@@ -6,6 +6,7 @@ Every cell is a formula of the forward sheets and of the gradient sheet after it
 """
 
 from openpyxl.chart import LineChart, Reference
+from openpyxl.chart.marker import Marker
 
 from .. import formulas
 from ..cells import a1
@@ -200,29 +201,44 @@ def _finish_maps(ws, stack):
 
 
 def write_descent(ctx, ws, plan, passes):
-    """The learning rate, and the loss before and after every step, with a chart."""
+    """The learning rate, and the loss before any step (step 0) and after every step, with a chart."""
     texts = ctx.texts["gradients"]
     b = plan.blocks
-    put_text(ws, 0, 0, texts["descent_title"], styles.TITLE_FONT)
-    for n, line in enumerate(texts["descent"], start=1):
+    steps = len(passes) - 1
+    title = texts["descent_title"] if steps == 1 else texts["descent_title_steps"].format(steps=steps)
+    put_text(ws, 0, 0, title, styles.TITLE_FONT)
+    for n, line in enumerate([*texts["descent"], texts["descent_table"].format(steps=steps)], start=1):
         put_text(ws, n, 0, line, styles.TEXT_FONT)
     put_text(ws, b["rate"].row, 0, texts["rate"], styles.LABEL_FONT)
     put_value(ws, b["rate"].row, b["rate"].col, ctx.learning_rate, styles.WEIGHT_FORMAT, styles.PARAM_FILL)
-    losses = b["losses"]
-    put_text(ws, losses.row - 1, 0, texts["step"], styles.LABEL_FONT)
+    losses, numbers = b["losses"], b["steps"]
+    put_text(ws, numbers.row - 1, numbers.col, texts["step"], styles.LABEL_FONT)
     put_text(ws, losses.row - 1, losses.col, texts["loss"], styles.LABEL_FONT)
     for n, layout in enumerate(passes):
-        put_value(ws, losses.row + n, 0, n)
+        put_value(ws, numbers.row + n, numbers.col, n)
         put_formula(ctx, ws, losses.item(n), f"={layout.sheet('loss').blocks['loss'].ref()}", styles.PROB_FORMAT)
+    # a loss axis from 0 shows a small change as small; the number beside it says how small
+    put_text(ws, b["change"].row, 0, texts["change"], styles.LABEL_FONT)
+    put_formula(ctx, ws, b["change"], f"={losses.item(steps).ref()}-{losses.item(0).ref()}", styles.PROB_FORMAT)
+    ws.add_chart(_loss_chart(ws, texts, numbers, losses), a1(b["chart"].row, b["chart"].col))
+    set_widths(ws, 0, 1, 16)
+    set_widths(ws, 1, 2, 12)
+
+
+def _loss_chart(ws, texts, numbers, losses):
+    """The losses against their step numbers 0..N: straight segments, a marker per step, from 0 up."""
     chart = LineChart()
     chart.title, chart.y_axis.title, chart.x_axis.title = texts["chart"], texts["loss"], texts["step"]
     chart.x_axis.delete = chart.y_axis.delete = False
     chart.legend = None
     chart.add_data(Reference(ws, **losses.bounds()), titles_from_data=False)
+    chart.set_categories(Reference(ws, **numbers.bounds()))   # the table's own step numbers, not 1..N+1
+    series = chart.series[0]
+    series.smooth = False
+    series.marker = Marker(symbol="circle", size=7)
+    chart.y_axis.scaling.min = 0
     chart.height, chart.width = 7, 12
-    ws.add_chart(chart, a1(b["chart"].row, b["chart"].col))
-    set_widths(ws, 0, 1, 16)
-    set_widths(ws, 1, 2, 12)
+    return chart
 
 
 def new_weight_formula(old, gradient):

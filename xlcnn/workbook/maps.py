@@ -36,8 +36,8 @@ def write_input(ctx, ws, plan):
         write_padding(ws, stack, c)
         inner = stack.interior(c)
         for i, j, row, col in inner.cells():
-            put_value(ws, row, col, int(ctx.pixels[c, i, j]))
-        colour = styles.CHANNEL_COLOURS[c] if channels == 3 else "808080"
+            put_value(ws, row, col, int(ctx.pixels[c, i, j])).font = styles.PIXEL_FONT
+        colour = styles.CHANNEL_COLOURS[c] if channels == 3 else styles.GRAY_COLOUR
         add_scale(ws, inner, styles.channel_scale(colour))
     _write_colour_view(ctx, ws, plan, texts)
     set_widths(ws, 0, 1, 3)

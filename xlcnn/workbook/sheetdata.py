@@ -60,6 +60,8 @@ class SheetCells:
         self.widths = {}    # col -> width in characters; written as runs of equal widths
         self.merges = []    # merged blocks: only their top-left cell may hold anything
         self.shared_formulas = 0
+        self.hidden = set()  # (row, col) of cells an exercise hides: no colour scale may cover them
+        self.scale = None    # the sheet's first colour rule (a styles.Scale): its legend shows it
 
     def share(self, block):
         """Store the formulas of ``block`` once, as Excel does: each cell's is its top-left one, moved.

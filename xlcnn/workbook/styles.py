@@ -1,5 +1,6 @@
 """Fonts, fills, number formats and colour scales, in one place."""
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -32,24 +33,67 @@ EXCEL_CELL_FORMATS = 64_000      # past about this many cell formats Excel repai
 PIXEL_COLOURS_AT_MOST = 60_000   # the painted photo's share; every other format together is a few hundred
 
 CHANNEL_COLOURS = ("FF0000", "00A000", "0000FF")
+GRAY_COLOUR = "A6A6A6"       # the grey channel's brightest: white numbers stay readable on it
+PIXEL_FONT = Font(size=10, color="FFFFFF")   # pixels are drawn from black up: white numbers read on every shade
+NEGATIVE_COLOUR, ZERO_COLOUR, POSITIVE_COLOUR = "5B9BD5", "FFFFFF", "F8696B"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A colour rule, made into a conditional format once the ranges it covers are known.
+
+    ``kind`` is "diverging" (blue below 0, white at 0, red above, the same strength for
+    the same size either side), "positive" (white at 0, red at the largest) or
+    "channel" (black at 0, ``colour`` at 255: a dark pixel looks dark).
+    """
+
+    kind: str
+    colour: str = POSITIVE_COLOUR
+
+    def rule(self, ranges):
+        """The rule over ``ranges`` (A1 texts of the sheet's own cells)."""
+        if self.kind == "channel":
+            return ColorScaleRule(start_type="num", start_value=0, start_color="000000",
+                                  end_type="num", end_value=255, end_color=self.colour)
+        # the largest size in the ranges, never 0: an all-zero map stays white instead of taking an end colour
+        cells = ",".join(ranges)
+        size = f"MAX(MAX({cells}),-MIN({cells}),1E-9)"
+        if self.kind == "positive":
+            return ColorScaleRule(start_type="num", start_value=0, start_color=ZERO_COLOUR,
+                                  end_type="formula", end_value=size, end_color=POSITIVE_COLOUR)
+        return ColorScaleRule(start_type="formula", start_value=f"-{size}", start_color=NEGATIVE_COLOUR,
+                              mid_type="num", mid_value=0, mid_color=ZERO_COLOUR,
+                              end_type="formula", end_value=size, end_color=POSITIVE_COLOUR)
+
+    def legend(self):
+        """The legend's colours, from the scale's low end to its high end (five steps)."""
+        if self.kind == "channel":
+            return [_mix("000000", self.colour, t) for t in (0, 0.25, 0.5, 0.75, 1)]
+        if self.kind == "positive":
+            return [_mix(ZERO_COLOUR, POSITIVE_COLOUR, t) for t in (0, 0.25, 0.5, 0.75, 1)]
+        return [NEGATIVE_COLOUR, _mix(ZERO_COLOUR, NEGATIVE_COLOUR, 0.5), ZERO_COLOUR,
+                _mix(ZERO_COLOUR, POSITIVE_COLOUR, 0.5), POSITIVE_COLOUR]
+
+
+def _mix(low, high, t):
+    """The colour a fraction ``t`` of the way from ``low`` to ``high`` (RRGGBB texts)."""
+    channels = (round(int(low[n:n + 2], 16) * (1 - t) + int(high[n:n + 2], 16) * t) for n in (0, 2, 4))
+    return "".join(f"{c:02X}" for c in channels)
 
 
 def channel_scale(colour):
-    """White at 0, the channel's own colour at 255."""
-    return ColorScaleRule(start_type="num", start_value=0, start_color="FFFFFF",
-                          end_type="num", end_value=255, end_color=colour)
+    """Black at 0, the channel's own colour at 255."""
+    return Scale("channel", colour)
 
 
 def diverging_scale():
-    """Blue for negative, white at zero, red for positive."""
-    return ColorScaleRule(start_type="min", start_color="5B9BD5",
-                          mid_type="num", mid_value=0, mid_color="FFFFFF",
-                          end_type="max", end_color="F8696B")
+    """Blue for negative, white at zero, red for positive, symmetric about zero."""
+    return Scale("diverging")
 
 
 def positive_scale():
-    """White at the smallest value, orange at the largest (ReLU and pooling are >= 0)."""
-    return ColorScaleRule(start_type="min", start_color="FFFFFF", end_type="max", end_color="F4B183")
+    """White at zero, red at the largest value (ReLU, pooling, probabilities are >= 0)."""
+    return Scale("positive")
 
 
 @lru_cache(maxsize=PIXEL_COLOURS_AT_MOST)
