@@ -86,7 +86,7 @@ class Evaluator:
             raise FormulaError(f"unexpected {tokens[parser.pos][1]!r} in {formula}")
         value = self._eval(tree, sheet, row, col)
         if isinstance(value, Range):
-            value = self._scalar(value, row, col)
+            value = self._scalar(value)
         if isinstance(value, float) and not math.isfinite(value):
             raise FormulaError(f"{formula} gives {value}")
         return value
@@ -125,15 +125,14 @@ class Evaluator:
                 raise FormulaError(f"unknown name {node[1]}")
             return found
         if kind == "neg":
-            return -_number(self._scalar(self._eval(node[1], sheet, row, col), row, col))
+            return -_number(self._scalar(self._eval(node[1], sheet, row, col)))
         if kind == "op":
-            return self._binary(node[1], *(self._scalar(self._eval(n, sheet, row, col), row, col)
-                                           for n in node[2:]))
+            return self._binary(node[1], *(self._scalar(self._eval(n, sheet, row, col)) for n in node[2:]))
         if kind == "call":
             return self._call(node[1], node[2], sheet, row, col)
         raise FormulaError(f"cannot evaluate {node!r}")
 
-    def _scalar(self, value, row, col):
+    def _scalar(self, value):
         """A range used where one value is expected: a single cell gives its value."""
         if not isinstance(value, Range):
             return value
@@ -166,11 +165,10 @@ class Evaluator:
                     for c in range(arg.c0, arg.c1 + 1)]
         return [arg]
 
-    def _numbers(self, args, sheet, row, col):
+    def _numbers(self, args):
         """Numbers of the arguments as SUM sees them: text and empty cells in ranges are skipped."""
         out = []
-        for node in args:
-            arg = self._eval(node, sheet, row, col)
+        for arg in args:
             if isinstance(arg, Range):
                 out.extend(float(v) for v in self._values(arg) if isinstance(v, (int, float)) and not isinstance(v, bool))
             else:
@@ -179,74 +177,86 @@ class Evaluator:
 
     def _call(self, name, args, sheet, row, col):
         name = name.upper()
-        value = lambda n: self._scalar(self._eval(args[n], sheet, row, col), row, col)  # noqa: E731
-        if name == "IF":
-            chosen = 1 if _truth(value(0)) else 2
-            if chosen >= len(args):
-                return False
-            return self._scalar(self._eval(args[chosen], sheet, row, col), row, col)
-        if name == "AND":
-            return all(_truth(v) for n in range(len(args)) for v in self._values(self._eval(args[n], sheet, row, col))
-                       if v is not None)
-        if name in ("SUM", "MAX", "MIN", "AVERAGE"):
-            numbers = self._numbers(args, sheet, row, col)
-            if name == "SUM":
-                return math.fsum(numbers)
-            if name == "AVERAGE":
-                if not numbers:
-                    raise FormulaError("AVERAGE of no numbers")
-                return math.fsum(numbers) / len(numbers)
-            if not numbers:
-                return 0.0
-            return max(numbers) if name == "MAX" else min(numbers)
-        if name == "SUMPRODUCT":
-            ranges = [self._eval(a, sheet, row, col) for a in args]
-            columns = [self._values(r) for r in ranges]
-            if len({len(c) for c in columns}) != 1:
-                raise FormulaError("SUMPRODUCT of ranges of different sizes")
-            total = 0.0
-            for items in zip(*columns):
-                product = 1.0
-                for item in items:
-                    product *= item if isinstance(item, (int, float)) and not isinstance(item, bool) else 0.0
-                total += product
-            return total
-        if name in ("ABS", "EXP", "LN", "TANH", "INT"):
-            x = _number(value(0))
-            if name == "LN" and x <= 0:
-                raise FormulaError("LN of a number that is not positive")
-            return {"ABS": abs, "EXP": math.exp, "LN": math.log, "TANH": math.tanh,
-                    "INT": lambda v: float(math.floor(v))}[name](x)
-        if name == "MOD":
-            x, y = _number(value(0)), _number(value(1))
-            if y == 0:
-                raise FormulaError("MOD by zero")
-            return x - y * math.floor(x / y)
-        if name == "INDEX":
-            return self._index([self._eval(a, sheet, row, col) for a in args])
-        if name == "MATCH":
-            return self._match(value(0), self._eval(args[1], sheet, row, col),
-                               _number(value(2)) if len(args) > 2 else 1)
-        if name == "COUNTIF":
-            return float(sum(1 for v in self._values(self._eval(args[0], sheet, row, col))
-                             if _criterion(value(1))(v)))
-        if name == "FIXED":
-            return _fixed(_number(value(0)), int(_number(value(1))) if len(args) > 1 else 2,
-                          _truth(value(2)) if len(args) > 2 else False)
-        if name in ("ROW", "COLUMN"):
-            if args:
-                ref = self._eval(args[0], sheet, row, col)
-                return float((ref.r0 if name == "ROW" else ref.c0) + 1)
+        if name == "IF":   # only the branch taken is evaluated, as in a spreadsheet
+            chosen = 1 if _truth(self._scalar(self._eval(args[0], sheet, row, col))) else 2
+            return self._scalar(self._eval(args[chosen], sheet, row, col)) if chosen < len(args) else False
+        if name in ("ROW", "COLUMN") and not args:   # the formula's own cell
             return float((row if name == "ROW" else col) + 1)
-        raise FormulaError(f"function {name} is not one xlcnn writes")
+        function = FUNCTIONS.get(name)
+        if function is None:
+            raise FormulaError(f"function {name} is not one xlcnn writes")
+        return function(self, [self._eval(a, sheet, row, col) for a in args])
+
+    # ------------------------------------------------------------ functions: (evaluator, arguments) -> value
+
+    def _and(self, args):
+        return all(_truth(v) for arg in args for v in self._values(arg) if v is not None)
+
+    def _sum(self, args):
+        return math.fsum(self._numbers(args))
+
+    def _average(self, args):
+        numbers = self._numbers(args)
+        if not numbers:
+            raise FormulaError("AVERAGE of no numbers")
+        return math.fsum(numbers) / len(numbers)
+
+    def _max(self, args):
+        return max(self._numbers(args), default=0.0)
+
+    def _min(self, args):
+        return min(self._numbers(args), default=0.0)
+
+    def _sumproduct(self, args):
+        columns = [self._values(arg) for arg in args]
+        if len({len(c) for c in columns}) != 1:
+            raise FormulaError("SUMPRODUCT of ranges of different sizes")
+        total = 0.0
+        for items in zip(*columns):
+            product = 1.0
+            for item in items:
+                product *= item if isinstance(item, (int, float)) and not isinstance(item, bool) else 0.0
+            total += product
+        return total
+
+    def _ln(self, args):
+        x = _number(self._scalar(args[0]))
+        if x <= 0:
+            raise FormulaError("LN of a number that is not positive")
+        return math.log(x)
+
+    def _mod(self, args):
+        x, y = (_number(self._scalar(a)) for a in args)
+        if y == 0:
+            raise FormulaError("MOD by zero")
+        return x - y * math.floor(x / y)
+
+    def _countif(self, args):
+        test = _criterion(self._scalar(args[1]))
+        return float(sum(1 for v in self._values(args[0]) if test(v)))
+
+    def _fixed(self, args):
+        values = [self._scalar(a) for a in args]
+        decimals = int(_number(values[1])) if len(values) > 1 else 2
+        return _fixed(_number(values[0]), decimals, _truth(values[2]) if len(values) > 2 else False)
+
+    def _row_or_column(self, args, name):
+        ref = args[0]
+        if not isinstance(ref, Range):
+            raise FormulaError(f"{name} of something that is not a reference")
+        return float((ref.r0 if name == "ROW" else ref.c0) + 1)
+
+    def _match_call(self, args):
+        mode = _number(self._scalar(args[2])) if len(args) > 2 else 1
+        return self._match(self._scalar(args[0]), args[1], mode)
 
     def _index(self, args):
         area = args[0]
         if not isinstance(area, Range):
             raise FormulaError("INDEX of something that is not a range")
         height, width = area.shape
-        r = int(_number(self._scalar(args[1], 0, 0)))
-        c = int(_number(self._scalar(args[2], 0, 0))) if len(args) > 2 else None
+        r = int(_number(self._scalar(args[1])))
+        c = int(_number(self._scalar(args[2]))) if len(args) > 2 else None
         if c is None:   # one index into a single row or column
             r, c = (r, 1) if width == 1 else (1, r)
         if not (1 <= r <= height and 1 <= c <= width):
@@ -260,6 +270,20 @@ class Evaluator:
             if v is not None and _compare("=", v, wanted):
                 return float(n)
         raise FormulaError("MATCH found nothing")
+
+
+def _unary(function):
+    return lambda evaluator, args: function(_number(evaluator._scalar(args[0])))
+
+
+FUNCTIONS = {
+    "AND": Evaluator._and, "SUM": Evaluator._sum, "AVERAGE": Evaluator._average, "MAX": Evaluator._max,
+    "MIN": Evaluator._min, "SUMPRODUCT": Evaluator._sumproduct, "LN": Evaluator._ln, "MOD": Evaluator._mod,
+    "COUNTIF": Evaluator._countif, "FIXED": Evaluator._fixed, "INDEX": Evaluator._index,
+    "MATCH": Evaluator._match_call,
+    "ROW": lambda e, args: e._row_or_column(args, "ROW"), "COLUMN": lambda e, args: e._row_or_column(args, "COLUMN"),
+    "ABS": _unary(abs), "EXP": _unary(math.exp), "TANH": _unary(math.tanh), "INT": _unary(lambda v: float(math.floor(v))),
+}
 
 
 # ---------------------------------------------------------------- values
