@@ -94,6 +94,8 @@ def build(photos, output, size, model_path, label, fit, seed, preset, arch, filt
         result = make_workbook(photos[0] if photos else None, output, progress=advance, **options)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     label = f", true label {result.label}" if result.label else ""
     click.echo(f"wrote {result.path} ({len(result.sheets)} sheets, {result.formulas:,} formulas{label})")
     if check:
@@ -147,6 +149,8 @@ def _progress(length, label):
 def _build_many(photos, output, check, pdf, options):
     with _progress(len(photos_in(photos)), "building") as bar:
         built, failed = make_workbooks(photos, output or ".", progress=lambda done, total: bar.update(1), **options)
+    for warning in built[0].warnings if built else ():   # the same for every photo: said once
+        click.echo(f"warning: {warning}", err=True)
     for result in built:
         click.echo(f"wrote {result.path} ({result.formulas:,} formulas)")
     for photo, message in failed:
@@ -230,10 +234,12 @@ def train(data_dir, output, size, filters, kernel, pool, epochs, lr, optimizer, 
     Example: xlcnn train photos/ -o my_model.npz --epochs 20 && xlcnn build me.jpg --model my_model.npz
     """
     config = TrainConfig(epochs, lr, optimizer, batch_size, val_split, augment, seed)
-    model, result, skipped = train_from_folder(data_dir, output, size, filters, kernel, pool, config,
-                                               progress=_EpochProgress(epochs), preset=preset, arch=arch)
-    for path, reason in skipped:
-        click.echo(f"skipped {path}: {reason}", err=True)
+    def name_skipped(skipped):   # before the first epoch, so a teacher can fix the folder without waiting
+        for path, reason in skipped:
+            click.echo(f"skipped {path}: {reason}", err=True)
+    model, result, _ = train_from_folder(data_dir, output, size, filters, kernel, pool, config,
+                                         progress=_EpochProgress(epochs), preset=preset, arch=arch,
+                                         on_skipped=name_skipped)
     click.echo(f"train accuracy {result.train_accuracy:.1%} ({result.train_count} pictures), "
                f"validation accuracy {result.val_accuracy:.1%} ({result.val_count} pictures)")
     click.echo(_confusion_table(result.confusion, model.class_names))

@@ -15,7 +15,7 @@ from .image import load_image, to_gray
 from .kernels import named_filters, parse_filter_names
 from .layout import DEFAULT_MAX_FORMULAS, plan_within_limits
 from .network import (DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax,
-                      describe, load_model, random_model, save_model)
+                      class_named, describe, load_model, random_model, save_model)
 from .presets import load_preset
 from .resources import default_model_path, default_sample, texts as load_texts
 from .train import TrainConfig, train_model
@@ -41,6 +41,7 @@ class ModelChoice:
     name: str | None = None
     description: str = ""
     notes: list = field(default_factory=list)
+    unfit_options: str = ""     # the options that keep the shipped trained weights out, e.g. "--grayscale"
 
 
 def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, filters=None,
@@ -81,17 +82,30 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
     if shipped is not None:
         return ModelChoice(shipped, SHIPPED_NAME, description)
     model = random_model(layers, classes, image_size=size, seed=seed, channels=channels)
-    notes = []
     if names:
         model.params[0]["weight"] = named_filters(names, channels)
         model.params[0]["bias"] = np.zeros(len(names))
         model.description = ", ".join(names)
-    elif default_model_path() is not None and not (preset or arch):
-        notes.append(f"the shipped model is trained on {DEFAULT_SIZE}x{DEFAULT_SIZE} colour pictures; this "
-                     f"network has random weights (seed {seed})")
     model.hand_made = bool(names)
     name = ("preset", recipe.name) if recipe else ("custom", "")
-    return ModelChoice(model, name, description, notes)
+    unfit = "" if (preset or arch or default_model_path() is None) else _unfit_options(size, names, true_convolution,
+                                                                                         grayscale)
+    return ModelChoice(model, name, description, unfit_options=unfit)
+
+
+def _unfit_options(size, filter_names, true_convolution, grayscale):
+    """The options that changed the default network away from the shipped model's, as the user typed them."""
+    given = [(size != DEFAULT_SIZE, f"--size {size}"), (bool(filter_names), "--filters"),
+             (true_convolution, "--true-convolution"), (grayscale, "--grayscale")]
+    return " ".join(option for changed, option in given if changed)
+
+
+def unfit_warning(unfit_options, seed):
+    """The one line that says why the default network lost its trained weights."""
+    return (f"{unfit_options} {'does' if ' --' not in unfit_options else 'do'} not fit the shipped trained model "
+            f"(trained on {DEFAULT_SIZE}x{DEFAULT_SIZE} colour pictures with its own learned filters), so this "
+            f"network has random weights (seed {seed}) and its prediction is a guess; leave "
+            f"{'it' if ' --' not in unfit_options else 'them'} out to use the trained model")
 
 
 def _with_options(layers, filter_names, true_convolution):
@@ -161,9 +175,8 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
     if until is not None:
         model = model.truncated(until_count(model.layers, until))
     output = workbook_path(photo, output)
-    if label is not None and label not in model.class_names:
-        raise UsageError(f"--label {label!r} is not a class of this model; "
-                         f"choose one of: {', '.join(model.class_names) or '(none: this network has no classes)'}")
+    if label is not None:
+        label = class_named(label, model.class_names)
     image = load_image(photo, size=model.image_size, fit=fit or model.fit, max_pixels=max_pixels)
     if model.channels == 1:
         image = to_gray(image)
@@ -171,8 +184,10 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
                             seed=None if model.trained else seed, model_name=choice.name,
                             description=choice.description, lang=lang, exercise=exercise, steps=steps,
                             learning_rate=rate, progress=progress, max_formulas=max_formulas,
-                            options=_manifest_options(photo, output, options))
+                            options=_manifest_options(photo, output, options), unfit_options=choice.unfit_options)
     result.notes = choice.notes
+    if choice.unfit_options:
+        result.warnings.append(unfit_warning(choice.unfit_options, seed))
     return result
 
 
@@ -256,18 +271,21 @@ def architecture(classes, filters=4, kernel=3, pool=2):
 
 
 def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, pool=2, config=TrainConfig(),
-                      fit="crop", progress=None, preset=None, arch=None):
+                      fit="crop", progress=None, preset=None, arch=None, on_skipped=None):
     """Train a new model on an image folder and save it to ``output``.
 
     The network is conv(filters, kernel) -> ReLU -> max pool -> dense, or the layers
     of ``arch`` or a preset. Returns (model, TrainResult, skipped files). Nothing is
-    written unless training succeeds.
+    written unless training succeeds. ``on_skipped(skipped)`` hears of the unreadable
+    files as soon as the folder is read, before the first epoch.
     """
     if Path(output).suffix.lower() != ".npz":
         raise UsageError(f"-o {output}: a model file must end in .npz")
     if not Path(output).resolve().parent.is_dir():
         raise OutputError(f"-o {output}: folder {Path(output).parent} does not exist")
     images, labels, names, skipped = load_image_folder(data_dir, size=size, fit=fit)
+    if on_skipped is not None and skipped:
+        on_skipped(skipped)
     if arch:
         layers = parse_architecture(arch, len(names))
     elif preset:

@@ -15,6 +15,7 @@ from openpyxl.workbook.defined_name import DefinedName
 
 from .. import __version__
 from ..errors import OutputError, UsageError
+from ..network import class_named
 from ..layout import DEFAULT_MAX_FORMULAS, plan_within_limits
 from ..resources import texts as load_texts
 from ..targets import check_target
@@ -57,11 +58,12 @@ class BuildResult:
     sheets: list
     label: str
     notes: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
 
 def build_workbook(model, image, out_path, label=None, source=None, seed=None, lang="en", model_name=None,
                    description="", options=None, exercise=False, steps=0, learning_rate=0.01, progress=None,
-                   max_formulas=DEFAULT_MAX_FORMULAS):
+                   max_formulas=DEFAULT_MAX_FORMULAS, unfit_options=""):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
 
     ``label`` is a class name (default: the first class). ``source`` is the photo's
@@ -71,7 +73,8 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     ``steps`` > 0 adds backpropagation and that many gradient-descent steps at ``learning_rate``.
     ``progress(done, total)`` is called after each sheet of the first pass and before saving.
     ``max_formulas`` refuses (LimitError) a workbook that would hold more formula cells; None: no budget.
-    Returns a BuildResult.
+    ``unfit_options`` (e.g. "--grayscale") are the options that kept the shipped trained
+    weights out; the notice names them. Returns a BuildResult.
     """
     pixels = np.asarray(image)
     pixels = (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
@@ -83,7 +86,7 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     layout = plan_within_limits(model.layers, pixels.shape, model.class_names, texts["step_titles"], steps,
                                 max_formulas)
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
-                  description=description or "")
+                  description=description or "", unfit_options=unfit_options)
     source_entries = _source_entries(source, seed)
     ctx.source_name = source_entries.get("source")
     ctx.photo = thumbnail(source, pixels)
@@ -122,9 +125,7 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
 def _label_index(model, label):
     if label is None or not model.classifier:
         return 0
-    if label not in model.class_names:
-        raise UsageError(f"--label {label!r} is not a class of this model; choose one of: {', '.join(model.class_names)}")
-    return model.class_names.index(label)
+    return model.class_names.index(class_named(label, model.class_names))
 
 
 def _define_names(wb, layout):
