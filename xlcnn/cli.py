@@ -224,8 +224,9 @@ def verify(books, engine, timeout):
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same weights.")
 @click.option("--preset", help="Train a preset's network (see `xlcnn presets`) instead of conv/ReLU/pool/dense.")
 @click.option("--arch", help='Train this network, e.g. "conv3x3x8-same,relu,maxpool2,dense".')
+@click.option("--init-filters", help="Start the first conv from these hand-made 3x3 kernels, e.g. vertical,horizontal.")
 def train(data_dir, output, size, filters, kernel, pool, epochs, lr, optimizer, batch_size, val_split, augment, seed,
-          preset, arch):
+          preset, arch, init_filters):
     """Train a model on DATA_DIR, which holds one sub-folder of photos per class.
 
     Unreadable files are skipped and listed. Prints loss and accuracy per epoch, then
@@ -239,7 +240,7 @@ def train(data_dir, output, size, filters, kernel, pool, epochs, lr, optimizer, 
             click.echo(f"skipped {path}: {reason}", err=True)
     model, result, _ = train_from_folder(data_dir, output, size, filters, kernel, pool, config,
                                          progress=_EpochProgress(epochs), preset=preset, arch=arch,
-                                         on_skipped=name_skipped)
+                                         on_skipped=name_skipped, init_filters=init_filters)
     click.echo(f"train accuracy {result.train_accuracy:.1%} ({result.train_count} pictures), "
                f"validation accuracy {result.val_accuracy:.1%} ({result.val_count} pictures)")
     click.echo(_confusion_table(result.confusion, model.class_names))

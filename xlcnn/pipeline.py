@@ -271,13 +271,15 @@ def architecture(classes, filters=4, kernel=3, pool=2):
 
 
 def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, pool=2, config=TrainConfig(),
-                      fit="crop", progress=None, preset=None, arch=None, on_skipped=None):
+                      fit="crop", progress=None, preset=None, arch=None, on_skipped=None, init_filters=None):
     """Train a new model on an image folder and save it to ``output``.
 
     The network is conv(filters, kernel) -> ReLU -> max pool -> dense, or the layers
     of ``arch`` or a preset. Returns (model, TrainResult, skipped files). Nothing is
     written unless training succeeds. ``on_skipped(skipped)`` hears of the unreadable
-    files as soon as the folder is read, before the first epoch.
+    files as soon as the folder is read, before the first epoch. ``init_filters`` (names
+    such as "vertical,horizontal") start the first convolution from those hand-made
+    kernels instead of random numbers, so the filters it learns stay recognisable.
     """
     if Path(output).suffix.lower() != ".npz":
         raise UsageError(f"-o {output}: a model file must end in .npz")
@@ -295,6 +297,8 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
     if not isinstance(layers[-1], Softmax):
         raise UsageError("training needs a classifier: the network must end with a dense layer")
     model = random_model(layers, names, image_size=size, seed=config.seed, fit=fit)
+    if init_filters:
+        _start_from_filters(model, parse_filter_names(init_filters))
     result = train_model(model, images, labels, config, progress)
     model.description = (f"{', '.join(describe(layer) for layer in layers)}; trained on {len(labels)} pictures "
                          f"({result.train_count} to learn from, {result.val_count} to check) of "
@@ -304,3 +308,13 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
     except OSError as exc:
         raise OutputError(f"{output}: cannot write the model ({exc.strerror or exc})") from None
     return model, result, skipped
+
+
+def _start_from_filters(model, names):
+    """The first convolution's weights become the named 3x3 kernels (biases 0); it must have that shape."""
+    first = model.layers[0]
+    if not isinstance(first, Conv2D) or first.kernel != 3 or first.filters != len(names):
+        raise UsageError(f"--init-filters names {len(names)} 3x3 kernels; the network must start with "
+                         f"{len(names)} filters of 3x3 (e.g. --filters {len(names)} --kernel 3)")
+    model.params[0]["weight"] = named_filters(names, model.channels)
+    model.params[0]["bias"] = np.zeros(len(names))
