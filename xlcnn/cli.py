@@ -98,6 +98,8 @@ def build(photos, output, size, model_path, label, fit, seed, preset, arch, filt
         click.echo(f"warning: {warning}", err=True)
     label = f", true label {result.label}" if result.label else ""
     click.echo(f"wrote {result.path} ({len(result.sheets)} sheets, {result.formulas:,} formulas{label})")
+    for line in _what_it_did(result, photos[0] if photos else None):
+        click.echo(line)
     if check:
         _say_verifying(1)
         _report(verify_workbook(result.path))
@@ -115,6 +117,17 @@ def handout(book, output, timeout):
     Example: xlcnn handout cat.xlsx -o cat.pdf
     """
     click.echo(f"wrote {make_handout(book, output, timeout)}")
+
+
+def _what_it_did(result, photo):
+    """Which picture went in, what the network answered and whether the true label is known."""
+    if photo is None:
+        yield f"photo: the bundled sample {result.source} (no photo given)"
+    if result.prediction is not None:
+        yield f"prediction: {result.prediction} ({result.probability:.1%})"
+        if result.label is None:
+            yield ("true label: not chosen (neither --label nor the file name names a class); pick it from the "
+                   "list on the loss sheet, where the loss stays blank until then, or build with --label")
 
 
 class _Quiet:

@@ -133,12 +133,12 @@ def _shipped_if_same(layers, classes, size, channels):
 
 
 def guess_label(model, photo):
-    """The class named in the photo's file name ("circle-2.jpg" -> "circle"), else the first class."""
+    """The class named in the photo's file name ("circle-2.jpg" -> "circle"), else None: never invented."""
     stem = Path(photo).stem.lower()
     for name in sorted(model.class_names, key=len, reverse=True):
         if name.lower() in stem:
             return name
-    return model.class_names[0] if model.class_names else None
+    return None
 
 
 def make_workbook(photo=None, output=None, size=None, model_path=None, label=None, fit=None, seed=0,

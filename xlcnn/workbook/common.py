@@ -33,6 +33,7 @@ class Context:
     previous_gradients: dict = None   # ... and its gradient sheets, {layer: SheetPlan}
     learning_rate: float = 0.01
     unfit_options: str = ""        # options that kept the shipped trained weights out (notice_text names them)
+    class_pictures: list = None    # PNG bytes of one training picture per class (knows.class_pictures), or None
 
     def new_weight(self, kind, layer, pick):
         """For a later pass, the formula "old - rate x gradient" of one parameter cell, else None.
