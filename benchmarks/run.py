@@ -35,6 +35,7 @@ from xlcnn.architecture import parse_architecture  # noqa: E402
 from xlcnn.libreoffice import CSV_EVERY_SHEET, find_soffice, recalculate_to_csv  # noqa: E402
 
 SAMPLE = Path(os.environ.get("XLCNN_BENCH_PHOTO", ROOT / "samples" / "circle-1.jpg"))   # --photo
+LABEL = "circle"   # backprop needs a true label; any class times the same
 MEMORY_METHOD = ("peak RSS of a fresh Python subprocess per build: VmHWM from /proc/self/status read inside the "
                  "child (ru_maxrss is not used: after subprocess's vfork+exec it inherits the parent's peak, so "
                  "both RUSAGE_SELF in the child and RUSAGE_CHILDREN in the parent report at least the parent's "
@@ -70,7 +71,7 @@ def time_build(size, path):
     """Seconds spent in ``build_workbook`` alone (model and image made beforehand), and its BuildResult."""
     model, image = inputs(size)
     start = time.perf_counter()
-    result = xlcnn.build_workbook(model, image, path, steps=steps(), source=SAMPLE)
+    result = xlcnn.build_workbook(model, image, path, steps=steps(), source=SAMPLE, label=LABEL)
     return time.perf_counter() - start, result
 
 
@@ -87,7 +88,7 @@ def child_build(size, path):
     """Run in the subprocess of ``build_memory``: build once, print the peak RSS (KiB) before and after."""
     model, image = inputs(size)
     before = peak_rss_kib()
-    xlcnn.build_workbook(model, image, path, steps=steps(), source=SAMPLE)
+    xlcnn.build_workbook(model, image, path, steps=steps(), source=SAMPLE, label=LABEL)
     print(json.dumps({"before_kib": before, "peak_kib": peak_rss_kib()}))
 
 

@@ -12,8 +12,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+INIT_FILTERS = ("vertical", "horizontal", "laplacian", "sharpen")
 TRAIN_ARGS = ["--size", "28", "--filters", "4", "--kernel", "3", "--pool", "2",
-              "--epochs", "20", "--lr", "0.01", "--optimizer", "adam", "--seed", "0"]
+              "--epochs", "20", "--lr", "0.01", "--optimizer", "adam", "--seed", "0",
+              # filters that start as edges and a spot finder stay nameable, and each one fires on every sample
+              "--init-filters", ",".join(INIT_FILTERS)]
 
 if __name__ == "__main__":
     output = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "samples" / "default_model.npz")

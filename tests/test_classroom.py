@@ -62,7 +62,7 @@ def test_every_language_has_every_text():
 def test_overview_has_the_photo_and_a_live_chart(tmp_path):
     book = make_workbook(sample_photos()[0], tmp_path / "o.xlsx").path
     ws = openpyxl.load_workbook(book)["Overview"]
-    assert len(ws._images) == 1 and len(ws._charts) == 1
+    assert len(ws._images) == 1 + 3 and len(ws._charts) == 1     # the photo, and a picture of each class
     assert any(isinstance(c.value, str) and c.value == "='8 Softmax'!B17" for row in ws.iter_rows() for c in row)
 
 

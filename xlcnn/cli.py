@@ -94,8 +94,12 @@ def build(photos, output, size, model_path, label, fit, seed, preset, arch, filt
         result = make_workbook(photos[0] if photos else None, output, progress=advance, **options)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     label = f", true label {result.label}" if result.label else ""
     click.echo(f"wrote {result.path} ({len(result.sheets)} sheets, {result.formulas:,} formulas{label})")
+    for line in _what_it_did(result, photos[0] if photos else None):
+        click.echo(line)
     if check:
         _say_verifying(1)
         _report(verify_workbook(result.path))
@@ -113,6 +117,17 @@ def handout(book, output, timeout):
     Example: xlcnn handout cat.xlsx -o cat.pdf
     """
     click.echo(f"wrote {make_handout(book, output, timeout)}")
+
+
+def _what_it_did(result, photo):
+    """Which picture went in, what the network answered and whether the true label is known."""
+    if photo is None:
+        yield f"photo: the bundled sample {result.source} (no photo given)"
+    if result.prediction is not None:
+        yield f"prediction: {result.prediction} ({result.probability:.1%})"
+        if result.label is None:
+            yield ("true label: not chosen (neither --label nor the file name names a class); pick it from the "
+                   "list on the loss sheet, where the loss stays blank until then, or build with --label")
 
 
 class _Quiet:
@@ -147,6 +162,8 @@ def _progress(length, label):
 def _build_many(photos, output, check, pdf, options):
     with _progress(len(photos_in(photos)), "building") as bar:
         built, failed = make_workbooks(photos, output or ".", progress=lambda done, total: bar.update(1), **options)
+    for warning in built[0].warnings if built else ():   # the same for every photo: said once
+        click.echo(f"warning: {warning}", err=True)
     for result in built:
         click.echo(f"wrote {result.path} ({result.formulas:,} formulas)")
     for photo, message in failed:
@@ -220,8 +237,9 @@ def verify(books, engine, timeout):
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same weights.")
 @click.option("--preset", help="Train a preset's network (see `xlcnn presets`) instead of conv/ReLU/pool/dense.")
 @click.option("--arch", help='Train this network, e.g. "conv3x3x8-same,relu,maxpool2,dense".')
+@click.option("--init-filters", help="Start the first conv from these hand-made 3x3 kernels, e.g. vertical,horizontal.")
 def train(data_dir, output, size, filters, kernel, pool, epochs, lr, optimizer, batch_size, val_split, augment, seed,
-          preset, arch):
+          preset, arch, init_filters):
     """Train a model on DATA_DIR, which holds one sub-folder of photos per class.
 
     Unreadable files are skipped and listed. Prints loss and accuracy per epoch, then
@@ -230,10 +248,12 @@ def train(data_dir, output, size, filters, kernel, pool, epochs, lr, optimizer, 
     Example: xlcnn train photos/ -o my_model.npz --epochs 20 && xlcnn build me.jpg --model my_model.npz
     """
     config = TrainConfig(epochs, lr, optimizer, batch_size, val_split, augment, seed)
-    model, result, skipped = train_from_folder(data_dir, output, size, filters, kernel, pool, config,
-                                               progress=_EpochProgress(epochs), preset=preset, arch=arch)
-    for path, reason in skipped:
-        click.echo(f"skipped {path}: {reason}", err=True)
+    def name_skipped(skipped):   # before the first epoch, so a teacher can fix the folder without waiting
+        for path, reason in skipped:
+            click.echo(f"skipped {path}: {reason}", err=True)
+    model, result, _ = train_from_folder(data_dir, output, size, filters, kernel, pool, config,
+                                         progress=_EpochProgress(epochs), preset=preset, arch=arch,
+                                         on_skipped=name_skipped, init_filters=init_filters)
     click.echo(f"train accuracy {result.train_accuracy:.1%} ({result.train_count} pictures), "
                f"validation accuracy {result.val_accuracy:.1%} ({result.val_count} pictures)")
     click.echo(_confusion_table(result.confusion, model.class_names))

@@ -48,7 +48,10 @@ def as_channels_first(pixels, channels=3):
 
 
 def forward(model, pixels, label=0):
-    """Run ``model`` on one picture, (C, H, W) or (H, W, C); return a ForwardPass."""
+    """Run ``model`` on one picture, (C, H, W) or (H, W, C); return a ForwardPass.
+
+    ``label`` is the true class's index, or None when nobody has chosen it (the loss is then nan).
+    """
     pixels = as_channels_first(pixels, model.channels)
     outputs = forward_batch(model, pixels[None])
     stages = [Stage(i, layer.kind, out[0]) for i, (layer, out) in enumerate(zip(model.layers, outputs[1:]))]
@@ -62,7 +65,7 @@ def forward(model, pixels, label=0):
         probabilities=outputs[-1][0],
         log_probabilities=L.log_softmax(logits),
         label=label,
-        loss=L.cross_entropy(logits, label),
+        loss=float("nan") if label is None else L.cross_entropy(logits, label),   # None: not chosen yet
     )
 
 

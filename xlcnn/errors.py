@@ -59,3 +59,13 @@ class EngineMissingError(XlcnnError):
     """LibreOffice, needed to recalculate a workbook, is not installed or failed."""
 
     exit_code = 6
+
+
+def did_you_mean(word, choices):
+    """" (did you mean edges?)" when one of ``choices`` is close to the mistyped ``word``, else ""."""
+    import difflib   # only when a name was mistyped
+    close = difflib.get_close_matches(str(word).lower(), [str(c).lower() for c in choices], n=1, cutoff=0.6)
+    if not close:
+        return ""
+    original = next(c for c in choices if str(c).lower() == close[0])
+    return f" (did you mean {original}?)"

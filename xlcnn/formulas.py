@@ -143,9 +143,25 @@ def one_hot(class_cell, label):
     return f"=IF({class_cell.ref()}={label.ref(absolute=True)},1,0)"
 
 
-def cross_entropy(one_hot_row, log_probabilities):
-    """-sum(y * ln p), which picks out -ln p of the true class."""
-    return f"=-SUMPRODUCT({one_hot_row.range_ref(absolute=True)},{log_probabilities.range_ref(absolute=True)})"
+def cross_entropy(one_hot_row, log_probabilities, label):
+    """-sum(y * ln p), which picks out -ln p of the true class; blank ("") until a label is chosen."""
+    return (f"=IF({label.ref(absolute=True)}=\"\",\"\","
+            f"-SUMPRODUCT({one_hot_row.range_ref(absolute=True)},{log_probabilities.range_ref(absolute=True)}))")
+
+
+def label_prompt(label, prompt):
+    """``prompt`` while the true label is blank, then nothing: tells the student what the loss waits for."""
+    return f"=IF({label.ref(absolute=True)}=\"\",{text_literal(prompt)},\"\")"
+
+
+def label_or_prompt(label, prompt):
+    """The chosen label, or ``prompt`` while it is blank (a plain reference would show a blank as 0)."""
+    return f"=IF({label.ref(absolute=True)}=\"\",{text_literal(prompt)},{label.ref(absolute=True)})"
+
+
+def text_literal(text):
+    """A formula string literal: quotes doubled, as spreadsheets read them."""
+    return '"' + str(text).replace('"', '""') + '"'
 
 
 def reference(cell):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import UsageError, did_you_mean
 
 NAMED_KERNELS = {
     "vertical": [[1, 0, -1], [1, 0, -1], [1, 0, -1]],
@@ -23,7 +23,8 @@ def parse_filter_names(text):
     names = tuple(name.strip().lower() for name in str(text).split(",") if name.strip())
     unknown = [name for name in names if name not in NAMED_KERNELS]
     if unknown or not names:
-        raise UsageError(f"--filters: unknown filter {unknown[0] if unknown else text!r}; "
+        wrong = unknown[0] if unknown else text
+        raise UsageError(f"--filters: unknown filter {wrong!r}{did_you_mean(wrong, NAMED_KERNELS)}; "
                          f"choose from {', '.join(NAMED_KERNELS)}")
     return names
 

@@ -674,6 +674,7 @@ def _softmax_sheet(name, index, classes):
         "sum": Block(name, below + 1, 3, 1, 1),
         "prediction": Block(name, below + 3, 1, 1, 1),
         "confidence": Block(name, below + 4, 1, 1, 1),
+        "knows": Block(name, below + 6, 0, 1, 1),     # what the model can answer, and pictures of it
     })
     blocks["output"] = blocks["probability"]
     return SheetPlan(name, "softmax", index, blocks)
@@ -683,6 +684,7 @@ def _loss_sheet(name, classes):
     top = HEADER_ROWS + 1
     return SheetPlan(name, "loss", None, {
         "true_label": Block(name, top, 1, 1, 1),
+        "label_prompt": Block(name, top, 2, 1, 1),     # asks for the label while it is blank
         "classes": Block(name, top + 2, 1, 1, classes),
         "one_hot": Block(name, top + 3, 1, 1, classes),
         "log_probability": Block(name, top + 4, 1, 1, classes),
@@ -704,6 +706,7 @@ def _summary_sheet(name, layers):
 
 
 OVERVIEW_RESULTS = ("prediction", "confidence", "true_label", "loss")
+CHART_ROWS = 16      # rows the overview's chart (7.5 cm tall) covers at the default row height
 
 
 def _overview_sheet(name, input_shape):
@@ -718,6 +721,7 @@ def _overview_sheet(name, input_shape):
         **{key: Block(name, info + 2 + n, 1, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)},
         **{f"{key}_value": Block(name, info + 2 + n, 3, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)},
         "chart": Block(name, info + 7, 1, 1, 1),
+        "knows": Block(name, info + 7 + CHART_ROWS, 1, 1, 1),     # below the chart
     })
 
 

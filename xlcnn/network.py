@@ -13,7 +13,7 @@ from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
-from .errors import ModelError, ShapeError, UsageError
+from .errors import ModelError, ShapeError, UsageError, did_you_mean
 
 FORMAT_VERSION = 1
 MAX_CLASS_NAME = 100        # characters; names are shown in cells and in the drop-down list
@@ -346,6 +346,20 @@ class Model:
         for name in self.class_names:
             if not isinstance(name, str) or not name.strip() or len(name) > MAX_CLASS_NAME:
                 raise ModelError(f"class name {name!r}: must be 1 to {MAX_CLASS_NAME} characters of text")
+
+
+def class_named(label, class_names):
+    """The class ``label`` names, matched without regard to case ("Cat" -> "cat"); UsageError if none.
+
+    An exact match wins, so classes that differ only in case stay apart.
+    """
+    if label in class_names:
+        return label
+    same = [name for name in class_names if str(name).casefold() == str(label).casefold()]
+    if len(same) == 1:
+        return same[0]
+    raise UsageError(f"--label {label!r} is not a class of this model{did_you_mean(label, class_names)}; "
+                     f"choose one of: {', '.join(class_names) or '(none: this network has no classes)'}")
 
 
 def parameter_shapes(layer, input_shape):

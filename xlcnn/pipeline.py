@@ -15,7 +15,7 @@ from .image import load_image, to_gray
 from .kernels import named_filters, parse_filter_names
 from .layout import DEFAULT_MAX_FORMULAS, plan_within_limits
 from .network import (DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax,
-                      describe, load_model, random_model, save_model)
+                      class_named, describe, load_model, random_model, save_model)
 from .presets import load_preset
 from .resources import default_model_path, default_sample, texts as load_texts
 from .train import TrainConfig, train_model
@@ -41,6 +41,7 @@ class ModelChoice:
     name: str | None = None
     description: str = ""
     notes: list = field(default_factory=list)
+    unfit_options: str = ""     # the options that keep the shipped trained weights out, e.g. "--grayscale"
 
 
 def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, filters=None,
@@ -81,17 +82,30 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
     if shipped is not None:
         return ModelChoice(shipped, SHIPPED_NAME, description)
     model = random_model(layers, classes, image_size=size, seed=seed, channels=channels)
-    notes = []
     if names:
         model.params[0]["weight"] = named_filters(names, channels)
         model.params[0]["bias"] = np.zeros(len(names))
         model.description = ", ".join(names)
-    elif default_model_path() is not None and not (preset or arch):
-        notes.append(f"the shipped model is trained on {DEFAULT_SIZE}x{DEFAULT_SIZE} colour pictures; this "
-                     f"network has random weights (seed {seed})")
     model.hand_made = bool(names)
     name = ("preset", recipe.name) if recipe else ("custom", "")
-    return ModelChoice(model, name, description, notes)
+    unfit = "" if (preset or arch or default_model_path() is None) else _unfit_options(size, names, true_convolution,
+                                                                                         grayscale)
+    return ModelChoice(model, name, description, unfit_options=unfit)
+
+
+def _unfit_options(size, filter_names, true_convolution, grayscale):
+    """The options that changed the default network away from the shipped model's, as the user typed them."""
+    given = [(size != DEFAULT_SIZE, f"--size {size}"), (bool(filter_names), "--filters"),
+             (true_convolution, "--true-convolution"), (grayscale, "--grayscale")]
+    return " ".join(option for changed, option in given if changed)
+
+
+def unfit_warning(unfit_options, seed):
+    """The one line that says why the default network lost its trained weights."""
+    return (f"{unfit_options} {'does' if ' --' not in unfit_options else 'do'} not fit the shipped trained model "
+            f"(trained on {DEFAULT_SIZE}x{DEFAULT_SIZE} colour pictures with its own learned filters), so this "
+            f"network has random weights (seed {seed}) and its prediction is a guess; leave "
+            f"{'it' if ' --' not in unfit_options else 'them'} out to use the trained model")
 
 
 def _with_options(layers, filter_names, true_convolution):
@@ -119,12 +133,12 @@ def _shipped_if_same(layers, classes, size, channels):
 
 
 def guess_label(model, photo):
-    """The class named in the photo's file name ("circle-2.jpg" -> "circle"), else the first class."""
+    """The class named in the photo's file name ("circle-2.jpg" -> "circle"), else None: never invented."""
     stem = Path(photo).stem.lower()
     for name in sorted(model.class_names, key=len, reverse=True):
         if name.lower() in stem:
             return name
-    return model.class_names[0] if model.class_names else None
+    return None
 
 
 def make_workbook(photo=None, output=None, size=None, model_path=None, label=None, fit=None, seed=0,
@@ -161,9 +175,8 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
     if until is not None:
         model = model.truncated(until_count(model.layers, until))
     output = workbook_path(photo, output)
-    if label is not None and label not in model.class_names:
-        raise UsageError(f"--label {label!r} is not a class of this model; "
-                         f"choose one of: {', '.join(model.class_names) or '(none: this network has no classes)'}")
+    if label is not None:
+        label = class_named(label, model.class_names)
     image = load_image(photo, size=model.image_size, fit=fit or model.fit, max_pixels=max_pixels)
     if model.channels == 1:
         image = to_gray(image)
@@ -171,8 +184,10 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
                             seed=None if model.trained else seed, model_name=choice.name,
                             description=choice.description, lang=lang, exercise=exercise, steps=steps,
                             learning_rate=rate, progress=progress, max_formulas=max_formulas,
-                            options=_manifest_options(photo, output, options))
+                            options=_manifest_options(photo, output, options), unfit_options=choice.unfit_options)
     result.notes = choice.notes
+    if choice.unfit_options:
+        result.warnings.append(unfit_warning(choice.unfit_options, seed))
     return result
 
 
@@ -256,18 +271,23 @@ def architecture(classes, filters=4, kernel=3, pool=2):
 
 
 def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, pool=2, config=TrainConfig(),
-                      fit="crop", progress=None, preset=None, arch=None):
+                      fit="crop", progress=None, preset=None, arch=None, on_skipped=None, init_filters=None):
     """Train a new model on an image folder and save it to ``output``.
 
     The network is conv(filters, kernel) -> ReLU -> max pool -> dense, or the layers
     of ``arch`` or a preset. Returns (model, TrainResult, skipped files). Nothing is
-    written unless training succeeds.
+    written unless training succeeds. ``on_skipped(skipped)`` hears of the unreadable
+    files as soon as the folder is read, before the first epoch. ``init_filters`` (names
+    such as "vertical,horizontal") start the first convolution from those hand-made
+    kernels instead of random numbers, so the filters it learns stay recognisable.
     """
     if Path(output).suffix.lower() != ".npz":
         raise UsageError(f"-o {output}: a model file must end in .npz")
     if not Path(output).resolve().parent.is_dir():
         raise OutputError(f"-o {output}: folder {Path(output).parent} does not exist")
     images, labels, names, skipped = load_image_folder(data_dir, size=size, fit=fit)
+    if on_skipped is not None and skipped:
+        on_skipped(skipped)
     if arch:
         layers = parse_architecture(arch, len(names))
     elif preset:
@@ -277,6 +297,8 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
     if not isinstance(layers[-1], Softmax):
         raise UsageError("training needs a classifier: the network must end with a dense layer")
     model = random_model(layers, names, image_size=size, seed=config.seed, fit=fit)
+    if init_filters:
+        _start_from_filters(model, parse_filter_names(init_filters))
     result = train_model(model, images, labels, config, progress)
     model.description = (f"{', '.join(describe(layer) for layer in layers)}; trained on {len(labels)} pictures "
                          f"({result.train_count} to learn from, {result.val_count} to check) of "
@@ -286,3 +308,13 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
     except OSError as exc:
         raise OutputError(f"{output}: cannot write the model ({exc.strerror or exc})") from None
     return model, result, skipped
+
+
+def _start_from_filters(model, names):
+    """The first convolution's weights become the named 3x3 kernels (biases 0); it must have that shape."""
+    first = model.layers[0]
+    if not isinstance(first, Conv2D) or first.kernel != 3 or first.filters != len(names):
+        raise UsageError(f"--init-filters names {len(names)} 3x3 kernels; the network must start with "
+                         f"{len(names)} filters of 3x3 (e.g. --filters {len(names)} --kernel 3)")
+    model.params[0]["weight"] = named_filters(names, model.channels)
+    model.params[0]["bias"] = np.zeros(len(names))

@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass
 
 from .architecture import parse_architecture
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, did_you_mean
 from .kernels import parse_filter_names
 from .resources import resource_dir
 
@@ -31,7 +31,8 @@ def load_preset(name):
     """The preset called ``name`` (see ``xlcnn presets``)."""
     path = resource_dir("templates") / "presets" / f"{name}.json"
     if not path.is_file():
-        raise UsageError(f"--preset {name!r}: no such preset; choose one of {', '.join(preset_names())}")
+        raise UsageError(f"--preset {name!r}: no such preset{did_you_mean(name, preset_names())}; "
+                         f"choose one of {', '.join(preset_names())}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         architecture = data["architecture"]

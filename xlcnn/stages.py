@@ -37,6 +37,7 @@ def workbook_stages(layout, model, pixels, label, learning_rate=0.0):
 
     ``model`` holds the weights of the first pass; later passes use the weights after
     each gradient-descent step at ``learning_rate``, as the workbook's formulas do.
+    ``label`` None (not chosen yet) leaves out the loss, which the workbook shows blank.
     Returns (stages, forward passes).
     """
     stages, passes = [], []
@@ -97,9 +98,11 @@ def _classifier_stages(view, model, reference, label, step):
         "softmax sum": (softmax["sum"], np.exp(shifted).sum()),
         "probabilities": (softmax["probability"], reference.probabilities),
         "ln p": (softmax["log_probability"], reference.log_probabilities),
-        "one-hot": (loss["one_hot"], np.eye(len(z))[label]),
+        "one-hot": (loss["one_hot"], np.zeros(len(z)) if label is None else np.eye(len(z))[label]),
         "loss": (loss["loss"], reference.loss),
     }
+    if label is None:   # not chosen yet: the loss cell is blank text, worked out like any other formula cell
+        del expected["loss"]
     out = [_stage(prefix + name, [block], values, step) for name, (block, values) in expected.items()]
     prediction = np.array([model.class_names[reference.prediction]], dtype=object)
     out.append(Stage("prediction", [softmax["prediction"]], prediction, step))

@@ -63,6 +63,7 @@ class Report:
     losses: list = field(default_factory=list)   # the loss of every forward pass (before and after each step)
     engine: str = "LibreOffice"
     finest_tolerance: float = math.inf            # the smallest tolerance any comparison used
+    label_chosen: bool = True                     # False: the loss sheet still waits for the true label
 
     @property
     def ok(self):
@@ -79,6 +80,8 @@ class Report:
         lines.extend(f"problem: {p}" for p in self.problems)
         verdict = "PASS" if self.ok else "FAIL"
         result = f"prediction {self.prediction}, loss {self.loss:.6g}, " if self.prediction else ""
+        if self.prediction and not self.label_chosen:
+            result = f"prediction {self.prediction}, true label not chosen yet (loss not checked), "
         if len(self.losses) > 1:
             result += "after each descent step " + " -> ".join(f"{loss:.4g}" for loss in self.losses[1:]) + ", "
         lines.append(f"{verdict}: {self.path.name} in {self.engine}: {result}"
@@ -202,7 +205,7 @@ class _Book:
     layout: object
     model: Model
     pixels: np.ndarray
-    label: int
+    label: int | None   # None: the student has not picked the true label yet
     formulas: dict      # sheet -> grid of raw cell contents (formula text or constants)
     cached: dict        # sheet -> grid of stored values (None where nothing is stored)
     learning_rate: float = 0.0
@@ -357,6 +360,8 @@ def _model_from_book(reader, layout, meta):
     if not names:
         return model, pixels, 0
     label_text = reader.text(layout.sheet("loss").blocks["true_label"])
+    if label_text in (None, "") and layout.descent is None:
+        return model, pixels, None     # not picked yet: everything but the loss is checked
     if label_text not in names:
         raise WorkbookError(f"{reader.path}: the true label {label_text!r} is not one of the classes "
                             f"({', '.join(names)}); pick one from the list")
@@ -382,6 +387,8 @@ def _compare(path, book, values, engine):
     report.losses = [reference.loss for reference in passes]
     if book.model.classifier:
         _check_overview(report, book, passes[0], values)
+        if book.label is None:
+            report.checks.append(_check_blank_loss(book, values))
     report.checks.append(_check_summary(book, values))
     report.problems.extend(_error_cells(values))
     report.problems.extend(_not_formulas(book))
@@ -395,9 +402,20 @@ def _check_overview(report, book, reference, values):
     """The overview repeats the first pass's prediction, confidence and loss."""
     report.prediction = book.model.class_names[reference.prediction]
     report.loss = reference.loss
+    report.label_chosen = book.label is not None
     overview = book.layout.sheet("overview").blocks
-    report.checks.append(_check_blocks("overview", [overview["confidence_value"], overview["loss_value"]],
-                                       np.array([reference.probabilities.max(), reference.loss]), values))
+    shown = [overview["confidence_value"]] + ([overview["loss_value"]] if book.label is not None else [])
+    expected = [reference.probabilities.max()] + ([reference.loss] if book.label is not None else [])
+    report.checks.append(_check_blocks("overview", shown, np.array(expected), values))
+
+
+def _check_blank_loss(book, values):
+    """With no true label picked, the loss (and the overview's copy) must show nothing rather than a number."""
+    cells = [book.layout.sheet("loss").blocks["loss"], book.layout.sheet("overview").blocks["loss_value"]]
+    got = [_get(values[block.sheet], block.row, block.col) for block in cells]
+    ok = all(value in (None, "") for value in got)
+    where = sheet_ref(cells[0].sheet, cells[0].row, cells[0].col)
+    return StageCheck("loss (true label not chosen: blank)", len(cells), 0.0 if ok else math.inf, where, ok)
     report.checks.append(_check_prediction(overview["prediction_value"], report.prediction, values))
 
 

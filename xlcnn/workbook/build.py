@@ -15,6 +15,7 @@ from openpyxl.workbook.defined_name import DefinedName
 
 from .. import __version__
 from ..errors import OutputError, UsageError
+from ..network import class_named
 from ..layout import DEFAULT_MAX_FORMULAS, plan_within_limits
 from ..resources import texts as load_texts
 from ..targets import check_target
@@ -28,6 +29,7 @@ from .exercise import add_exercises, mark_hidden, plan_exercises
 from .explain import highlight_receptive_field
 from .legend import write_legends
 from .gradients import write_descent, write_gradients
+from .knows import class_pictures
 from .overview import write_manifest, write_overview
 from .printing import set_up_printing
 from . import sheetdata
@@ -56,35 +58,45 @@ class BuildResult:
     path: Path
     formulas: int
     sheets: list
-    label: str
+    label: str | None          # None: a classifier whose true label the student is to pick
     notes: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    source: str | None = None          # the photo's file name
+    prediction: str | None = None      # the predicted class and its probability (a classifier only)
+    probability: float | None = None
 
 
 def build_workbook(model, image, out_path, label=None, source=None, seed=None, lang="en", model_name=None,
                    description="", options=None, exercise=False, steps=0, learning_rate=0.01, progress=None,
-                   max_formulas=DEFAULT_MAX_FORMULAS):
+                   max_formulas=DEFAULT_MAX_FORMULAS, unfit_options=""):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
 
-    ``label`` is a class name (default: the first class). ``source`` is the photo's
+    ``label`` is a class name; None leaves it blank on the loss sheet for the student to
+    pick (the loss stays blank until then), which backpropagation (``steps``) cannot do. ``source`` is the photo's
     path, recorded with its SHA-256; ``model_name`` names the model in the workbook and
     ``description`` (a preset's paragraph) opens the summary sheet. ``options`` (the
     build options and the command that rebuilds the workbook) go on the manifest.
     ``steps`` > 0 adds backpropagation and that many gradient-descent steps at ``learning_rate``.
     ``progress(done, total)`` is called after each sheet of the first pass and before saving.
     ``max_formulas`` refuses (LimitError) a workbook that would hold more formula cells; None: no budget.
-    Returns a BuildResult.
+    ``unfit_options`` (e.g. "--grayscale") are the options that kept the shipped trained
+    weights out; the notice names them. Returns a BuildResult.
     """
     pixels = np.asarray(image)
     pixels = (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
     label_index = _label_index(model, label)
+    if steps and label_index is None:
+        raise UsageError("backpropagation starts from the loss, which needs the photo's true class: give --label "
+                         f"(one of: {', '.join(model.class_names)})")
     model.validate()
     texts = load_texts(lang)
     # class names are shown (and verified) in the workbook's language
+    pictures = class_pictures(model)   # known by the shapes' own (English) names
     model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
     layout = plan_within_limits(model.layers, pixels.shape, model.class_names, texts["step_titles"], steps,
                                 max_formulas)
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
-                  description=description or "")
+                  description=description or "", unfit_options=unfit_options, class_pictures=pictures)
     source_entries = _source_entries(source, seed)
     ctx.source_name = source_entries.get("source")
     ctx.photo = thumbnail(source, pixels)
@@ -120,16 +132,20 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     write_meta(wb, model, pixels.shape, {"lang": lang, "steps": steps, "model": ctx.model_name, **source_entries})
     wb.active = 0
     path = save_atomically(wb, out_path)
-    label_name = model.class_names[label_index] if model.classifier else None
-    return BuildResult(path, ctx.formulas, [plan.name for plan in layout.sheets], label_name)
+    label_name = model.class_names[label_index] if label_index is not None else None
+    result = BuildResult(path, ctx.formulas, [plan.name for plan in layout.sheets], label_name,
+                         source=ctx.source_name)
+    if model.classifier:
+        result.prediction = model.class_names[passes[0].prediction]
+        result.probability = float(passes[0].probabilities.max())
+    return result
 
 
 def _label_index(model, label):
+    """The true class's index; None when not given (or no classes), so nothing is invented."""
     if label is None or not model.classifier:
-        return 0
-    if label not in model.class_names:
-        raise UsageError(f"--label {label!r} is not a class of this model; choose one of: {', '.join(model.class_names)}")
-    return model.class_names.index(label)
+        return None
+    return model.class_names.index(class_named(label, model.class_names))
 
 
 def _define_names(wb, layout):

@@ -4,10 +4,11 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import formulas
 from . import styles
-from .common import (share_formulas, put_parameter, add_scale, freeze_below, put_formula, put_text, put_value, set_widths,
-                     step_number, write_header, write_notice)
+from .common import (UNLOCKED, cell_at, share_formulas, put_parameter, add_scale, freeze_below, put_formula, put_text,
+                     put_value, set_widths, step_number, write_header, write_notice)
 from ..layout import HEADER_ROWS
 from .explain import explain_dense
+from .knows import write_what_it_knows
 from .maps import element_formula, output_scale
 
 
@@ -137,6 +138,8 @@ def write_softmax(ctx, ws, plan):
     put_formula(ctx, ws, b["sum"], formulas.sum_of(b["exp"]), styles.PROB_FORMAT)
     put_formula(ctx, ws, b["prediction"], formulas.predicted_class(b["class"], b["top"])).font = styles.RESULT_FONT
     put_formula(ctx, ws, b["confidence"], formulas.max_of(b["probability"]), "0.0%").font = styles.RESULT_FONT
+    if not ctx.step:
+        write_what_it_knows(ctx, ws, b["knows"])
     add_scale(ws, b["probability"], styles.positive_scale())
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, 6, 13)
@@ -153,10 +156,16 @@ def write_loss(ctx, ws, plan):
     if ctx.step:   # a later pass follows the label chosen on the first loss sheet
         base_label = ctx.previous.sheet("loss").blocks["true_label"]
         put_formula(ctx, ws, label_cell, f"={base_label.ref()}").font = styles.RESULT_FONT
+    elif ctx.label is None:   # nobody said what the photo shows: the student picks it, nothing is invented
+        blank = cell_at(ws, label_cell.row, label_cell.col)
+        blank.fill, blank.font, blank.protection = styles.PARAM_FILL, styles.RESULT_FONT, UNLOCKED
     else:
         put_text(ws, label_cell.row, label_cell.col, ctx.model.class_names[ctx.label],
                  styles.RESULT_FONT).fill = styles.PARAM_FILL
-    choice = DataValidation(type="list", formula1=b["classes"].range(absolute=True), allow_blank=False,
+    if not ctx.step:
+        put_formula(ctx, ws, b["label_prompt"], formulas.label_prompt(label_cell, texts["pick_label"])).font = \
+            styles.NOTICE_FONT
+    choice = DataValidation(type="list", formula1=b["classes"].range(absolute=True), allow_blank=True,
                             showErrorMessage=True, errorTitle="xlcnn", error="Pick one of the class names.")
     if not ctx.step:
         choice.add(label_cell.range())
@@ -170,7 +179,7 @@ def write_loss(ctx, ws, plan):
         put_formula(ctx, ws, b["one_hot"].item(n), formulas.one_hot(cls, label_cell))
         put_formula(ctx, ws, b["log_probability"].item(n),
                     formulas.reference(softmax["log_probability"].item(n)), styles.PROB_FORMAT)
-    put_formula(ctx, ws, b["loss"], formulas.cross_entropy(b["one_hot"], b["log_probability"]),
+    put_formula(ctx, ws, b["loss"], formulas.cross_entropy(b["one_hot"], b["log_probability"], label_cell),
                 styles.PROB_FORMAT).font = styles.RESULT_FONT
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, len(ctx.model.class_names), 13)

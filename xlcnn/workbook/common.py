@@ -32,6 +32,8 @@ class Context:
     previous: object = None        # for a later pass: the Layout of the pass before it ...
     previous_gradients: dict = None   # ... and its gradient sheets, {layer: SheetPlan}
     learning_rate: float = 0.01
+    unfit_options: str = ""        # options that kept the shipped trained weights out (notice_text names them)
+    class_pictures: list = None    # PNG bytes of one training picture per class (knows.class_pictures), or None
 
     def new_weight(self, kind, layer, pick):
         """For a later pass, the formula "old - rate x gradient" of one parameter cell, else None.
@@ -167,6 +169,8 @@ def notice_text(ctx):
         if not random_beyond_filters(model):
             return text, styles.TEXT_FONT
         return f"{text} {ctx.texts['hand_made_rest_random'].format(seed=seed)}", styles.NOTICE_FONT
+    if ctx.unfit_options:   # the default network, changed by an option: say which one cost the trained weights
+        return ctx.texts["shipped_unfit"].format(options=ctx.unfit_options, seed=seed), styles.NOTICE_FONT
     return ctx.texts["untrained"].format(seed=seed), styles.NOTICE_FONT
 
 

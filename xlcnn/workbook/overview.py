@@ -5,8 +5,10 @@ import io
 from openpyxl.chart import BarChart, Reference
 from openpyxl.drawing.image import Image as SheetImage
 
+from .. import formulas
 from ..cells import a1
 from . import styles
+from .knows import write_what_it_knows
 from .common import describe_layer, paint_pixels, notice_text, put_formula, put_text, set_widths
 
 PICTURE_SIDE = 150   # pixels: about as tall as 28 rows of cells beside it
@@ -53,7 +55,10 @@ def _write_prediction(ctx, ws, b, texts):
             ("loss", "loss_label", loss["loss"], styles.PROB_FORMAT))
     for key, label, source, number_format in rows:
         put_text(ws, b[key].row, b[key].col, texts[label], styles.LABEL_FONT)
-        put_formula(ctx, ws, b[key + "_value"], f"={source.ref()}", number_format).font = styles.RESULT_FONT
+        formula = f"={source.ref()}"
+        if key == "true_label":   # a blank label would show as 0 through a plain reference
+            formula = formulas.label_or_prompt(source, texts["label_not_chosen"])
+        put_formula(ctx, ws, b[key + "_value"], formula, number_format).font = styles.RESULT_FONT
     chart = BarChart()
     chart.type = "col"
     chart.title = texts["chart_title"]
@@ -67,6 +72,7 @@ def _write_prediction(ctx, ws, b, texts):
     chart.set_categories(Reference(softmax_ws, **softmax["class"].bounds()))
     chart.height, chart.width = 7.5, 12
     ws.add_chart(chart, a1(b["chart"].row, b["chart"].col))
+    write_what_it_knows(ctx, ws, b["knows"])
 
 
 def write_manifest(ctx, ws, plan):

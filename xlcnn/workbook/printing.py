@@ -10,14 +10,13 @@ from openpyxl.worksheet.pagebreak import Break, RowBreak
 from openpyxl.worksheet.page import PageMargins
 
 from ..cells import Block, MAX_ROWS
-from ..layout import MapStack
+from ..layout import CHART_ROWS, MapStack   # CHART_ROWS: the rows a 7.5 cm chart covers
 from .sheetdata import cells_of
 
 POINTS_PER_CHAR = 5.6          # a column of width 1 is about one digit of Calibri 11
 ROW_POINTS = 15.0
 DEFAULT_WIDTH = 8.43
 A4_PRINTABLE = (540.0, 770.0)
-CHART_ROWS = 16                # a 7.5 cm chart covers about this many rows  # points inside 0.4" side and 0.6" top/bottom margins, portrait
 
 
 def set_up_printing(ws, plan, texts):
