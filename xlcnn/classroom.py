@@ -1,0 +1,93 @@
+"""What a classroom handout prints of each sheet: one page a step, type no smaller than 7 pt.
+
+``xlcnn handout`` prints a copy of the workbook; this module decides, from the planned
+layout and the sheet's own widths and heights, how that copy is printed: a fixed scale
+that keeps the smallest font at ``MIN_TYPE`` points, portrait or landscape, and which rows
+of a long stack of maps or a long vector are left out so the step fits one page (the
+footer says which). The workbook itself is never changed.
+"""
+
+import locale
+import math
+import os
+from dataclasses import dataclass
+
+from .layout import MapStack
+
+MIN_TYPE = 7.0                    # points: the smallest type a copied handout keeps legible
+POINTS_PER_CHAR = 5.6             # a column of width 1 is about one digit of Calibri 11
+# Printable area in points, inside the margins xlcnn sets (0.4" sides, 0.6" top and bottom),
+# less a little for LibreOffice's header and footer lines.
+PAPERS = {"a4": (595.3, 841.9, 9), "letter": (612.0, 792.0, 1)}   # width, height, OOXML paperSize
+SIDE_MARGINS = 2 * 0.4 * 72
+TOP_BOTTOM = 2 * 0.6 * 72 + 18
+# Countries whose paper is US Letter; the rest of the world prints on A4.
+LETTER_COUNTRIES = {"US", "CA", "MX", "PH", "CL", "CO", "VE", "CR", "GT", "PA", "SV", "DO", "PR", "NI", "BZ"}
+
+
+def default_paper(environ=None):
+    """'letter' when the locale (LC_ALL, LC_PAPER, LANG) is of a Letter country, else 'a4'."""
+    environ = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_PAPER", "LANG"):
+        value = environ.get(name)
+        if value:
+            country = locale.normalize(value).split(".")[0].partition("_")[2].upper()
+            return "letter" if country in LETTER_COUNTRIES else "a4"
+    return "a4"
+
+
+@dataclass
+class PagePlan:
+    """How one sheet prints: scale in percent, orientation, the rows left out (zero-based, inclusive)."""
+
+    scale: int
+    landscape: bool
+    hidden_rows: tuple = ()       # (first, last) or ()
+    total_rows: int = 0           # the long block's rows, for the footer note
+
+
+def plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font):
+    """One page for ``plan``'s sheet: ``widths``/``heights`` map column/row to chars/points."""
+    scale = math.ceil(100 * MIN_TYPE / smallest_font)
+    paper_w, paper_h, _ = PAPERS[paper]
+    width = sum(widths.get(c, 8.43) for c in range(last_col + 1)) * POINTS_PER_CHAR * scale / 100
+    landscape = width > paper_w - SIDE_MARGINS
+    page_h = (paper_w if landscape else paper_h) - TOP_BOTTOM
+    capacity = page_h * 100 / scale
+
+    def height(first, last):
+        return sum(heights.get(r, 15.0) for r in range(first, last + 1))
+
+    if height(0, last_row) <= capacity:
+        return PagePlan(scale, landscape)
+    span = _long_span(plan)
+    if span is None:
+        return PagePlan(scale, landscape)
+    first, last, cuts = span
+    outside = height(0, last_row) - height(first, last)
+    keep_until = first
+    for cut in cuts:                      # keep whole maps (or vector rows) while they fit
+        if outside + height(first, cut - 1) > capacity:
+            break
+        keep_until = cut
+    keep_until = max(keep_until, cuts[0]) if cuts else first
+    if keep_until > last:
+        return PagePlan(scale, landscape)
+    return PagePlan(scale, landscape, (keep_until, last), last - first + 1)
+
+
+def _long_span(plan):
+    """The sheet's longest block as (first row, last row, rows where it may be cut)."""
+    best = None
+    for block in plan.blocks.values():
+        if isinstance(block, MapStack):
+            first, last = block.maps[0].row - 1, block.maps[-1].last_row
+            cuts = [m.row - 1 for m in block.maps[1:]] + [last + 1]
+        elif hasattr(block, "height"):
+            first, last = block.row, block.last_row
+            cuts = list(range(first + 1, last + 2))
+        else:
+            continue
+        if best is None or last - first > best[1] - best[0]:
+            best = (first, last, cuts)
+    return best
