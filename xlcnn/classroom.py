@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from .layout import MapStack
 
 MIN_TYPE = 7.0                    # points: the smallest type a copied handout keeps legible
-POINTS_PER_CHAR = 5.6             # a column of width 1 is about one digit of Calibri 11
+POINTS_PER_CHAR = 7.0             # measured: LibreOffice without Calibri or Carlito prints a width-1 column this wide
 # Printable area in points, inside the margins xlcnn sets (0.4" sides, 0.6" top and bottom),
 # less a little for LibreOffice's header and footer lines.
 PAPERS = {"a4": (595.3, 841.9, 9), "letter": (612.0, 792.0, 1)}   # width, height, OOXML paperSize
 SIDE_MARGINS = 2 * 0.4 * 72
 TOP_BOTTOM = 2 * 0.6 * 72 + 18
+SAFETY = 0.92                     # rows print a little taller than their nominal height
 # Countries whose paper is US Letter; the rest of the world prints on A4.
 LETTER_COUNTRIES = {"US", "CA", "MX", "PH", "CL", "CO", "VE", "CR", "GT", "PA", "SV", "DO", "PR", "NI", "BZ"}
 
@@ -44,6 +45,7 @@ class PagePlan:
     landscape: bool
     hidden_rows: tuple = ()       # (first, last) or ()
     total_rows: int = 0           # the long block's rows, for the footer note
+    last_col: int | None = None   # the print area ends here: a worked example left out
 
 
 def plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font):
@@ -52,17 +54,18 @@ def plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font):
     paper_w, paper_h, _ = PAPERS[paper]
     width = sum(widths.get(c, 8.43) for c in range(last_col + 1)) * POINTS_PER_CHAR * scale / 100
     landscape = width > paper_w - SIDE_MARGINS
+    last_col = _without_worked_example(plan, widths, last_col, width, paper_h - SIDE_MARGINS, scale)
     page_h = (paper_w if landscape else paper_h) - TOP_BOTTOM
-    capacity = page_h * 100 / scale
+    capacity = SAFETY * page_h * 100 / scale
 
     def height(first, last):
         return sum(heights.get(r, 15.0) for r in range(first, last + 1))
 
     if height(0, last_row) <= capacity:
-        return PagePlan(scale, landscape)
+        return PagePlan(scale, landscape, last_col=last_col)
     span = _long_span(plan)
     if span is None:
-        return PagePlan(scale, landscape)
+        return PagePlan(scale, landscape, last_col=last_col)
     first, last, cuts = span
     outside = height(0, last_row) - height(first, last)
     keep_until = first
@@ -72,8 +75,18 @@ def plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font):
         keep_until = cut
     keep_until = max(keep_until, cuts[0]) if cuts else first
     if keep_until > last:
-        return PagePlan(scale, landscape)
-    return PagePlan(scale, landscape, (keep_until, last), last - first + 1)
+        return PagePlan(scale, landscape, last_col=last_col)
+    return PagePlan(scale, landscape, (keep_until, last), last - first + 1, last_col)
+
+
+def _without_worked_example(plan, widths, last_col, width, page_w, scale):
+    """Where the print area ends: a worked example that would need a page of its own is left
+    out, except on convolution sheets, the example students work by hand."""
+    explain = plan.blocks.get("explain")
+    if width <= page_w or plan.kind == "conv2d" or not isinstance(explain, dict) or "title" not in explain:
+        return None
+    first = explain["title"].col
+    return max(c for c in range(first) if c in widths or c == 0) if first > 0 else None
 
 
 def _long_span(plan):

@@ -139,20 +139,33 @@ def _print_setup(book, parts, choices):
     for name in visible:
         if name not in chosen:
             workbook = _set_state(workbook, name, "hidden")
+            # LibreOffice prints a hidden sheet that has a print area, so it loses its print ranges
+            local = list(sheets).index(name)
+            workbook = re.sub(rf'<definedName name="_xlnm\.Print_\w+" localSheetId="{local}"[^>]*>[^<]*</definedName>',
+                              "", workbook)
     first = list(sheets).index(chosen[0])
     workbook = re.sub(r'activeTab="\d+"', f'activeTab="{first}"', workbook)
     parts["xl/workbook.xml"] = workbook.encode("utf-8")
     areas = _print_areas(workbook, list(sheets))
     plans = {plan.name: plan for plan in layout.sheets} if layout is not None else {}
     smallest = _smallest_font(parts.get("xl/styles.xml", b"").decode("utf-8"))
-    note = _texts(lang)["print"].get("left_out", "")
+    notes = _texts(lang)["print"]
     for name in chosen:
         part = sheets[name][0]
         xml = parts[part].decode("utf-8")
         xml = _set_paper(xml, choices.paper)
         if not choices.full and name in plans and name in areas:
-            xml = _one_page(xml, plans[name], areas[name], choices.paper, smallest, note)
+            xml, last_col = _one_page(xml, plans[name], areas[name], choices.paper, smallest, notes)
+            if last_col is not None:
+                workbook = _narrow_print_area(workbook, list(sheets).index(name), last_col)
         parts[part] = xml.encode("utf-8")
+    parts["xl/workbook.xml"] = workbook.encode("utf-8")
+
+
+def _narrow_print_area(workbook, local, last_col):
+    from .cells import col_name
+    pattern = re.compile(rf'(<definedName name="_xlnm\.Print_Area" localSheetId="{local}"[^>]*>[^<]*?\$)([A-Z]+)(\$\d+</definedName>)')
+    return pattern.sub(lambda m: m.group(1) + col_name(last_col) + m.group(3), workbook, count=1)
 
 
 def _sheets(workbook, parts):
@@ -266,7 +279,7 @@ def _set_paper(xml, paper):
     return xml.replace("<pageSetup", f'<pageSetup paperSize="{size}"', 1)
 
 
-def _one_page(xml, plan, area, paper, smallest_font, note):
+def _one_page(xml, plan, area, paper, smallest_font, notes):
     """The sheet on one page at a fixed scale: long blocks shortened, the footer says what is left out."""
     last_row, last_col = area
     widths = {}
@@ -284,9 +297,13 @@ def _one_page(xml, plan, area, paper, smallest_font, note):
     setup = (f'<pageSetup orientation="{"landscape" if page.landscape else "portrait"}" '
              f'paperSize="{PAPERS[paper][2]}" scale="{page.scale}"/>')
     xml = re.sub(r"<pageSetup\b[^>]*/>", setup, xml, count=1)
+    said = ""                              # footer codes: &L left, &R right; a literal & is &&
     if page.hidden_rows:
         first, last = page.hidden_rows
         xml = re.sub(r'<row r="(\d+)"', lambda m: m.group(0) + (' hidden="1"' if first <= int(m.group(1)) - 1 <= last else ""), xml)
-        text = note.format(first=first + 1, last=last + 1)
-        xml = re.sub(r"<oddFooter>", "<oddFooter>&amp;L" + _xml_escape(text).replace("&amp;", "&amp;&amp;") + " ", xml, count=1)
-    return xml
+        said += "&L" + notes["left_out"].format(first=first + 1, last=last + 1).replace("&", "&&")
+    if page.last_col is not None:
+        said += "&R" + notes["example_left_out"].replace("&", "&&")
+    if said:
+        xml = xml.replace("<oddFooter>", "<oddFooter>" + _xml_escape(said), 1)
+    return xml, page.last_col

@@ -6,6 +6,9 @@ Stacks of maps get page breaks between maps, so no matrix is cut in two when it
 fits on one page.
 """
 
+import math
+import re
+
 from openpyxl.worksheet.pagebreak import Break, RowBreak
 from openpyxl.worksheet.page import PageMargins
 
@@ -22,6 +25,7 @@ CHART_ROWS = 16                # a 7.5 cm chart covers about this many rows  # p
 
 def set_up_printing(ws, plan, texts):
     cells = cells_of(ws)
+    fit_widths(cells)
     width_chars, last_col = _print_width(ws, cells)
     last_row = cells.max_row + CHART_ROWS * len(ws._charts)   # charts float below the last cell
     if last_row < 0:
@@ -79,3 +83,60 @@ def _break_between_maps(ws, plan, rows_per_page):
     if len(breaks.brk):
         ws.row_breaks = breaks
 
+
+
+# ---------------------------------------------------------------- widths from the values
+
+# Glyph widths in digits (the unit of a column width) of the characters numbers are shown
+# with; every other character counts as one digit. A cell needs about one digit of padding.
+NARROW = {".": 0.5, ",": 0.5, "-": 0.6, " ": 0.5, "/": 0.6, "+": 0.9, "%": 1.4}
+CELL_PADDING = 1.0
+_FIXED = re.compile(r"^(#,##)?0(?:\.(0+))?(%)?$")
+_SCIENTIFIC = re.compile(r"^0(?:\.(0+))?E\+(0+)$")
+
+
+def fit_widths(cells):
+    """Every column wide enough for the numbers it shows, so no cell prints ``###``.
+
+    A column of numbers only is sized to its widest number (narrow maps keep a page
+    legible); a column that also holds text keeps its width, widened when a number needs it.
+    """
+    needs, has_text = {}, set()
+    for line in cells.rows.values():
+        for col, cell in line.items():
+            value = cell.cached if cell.kind == "f" else cell.value if cell.kind == "n" else None
+            if cell.kind == "s" or isinstance(value, str):
+                has_text.add(col)
+                continue
+            if value is None or isinstance(value, bool) or not math.isfinite(value):
+                continue
+            needs[col] = max(needs.get(col, 0.0), shown_width(shown(value, cell.number_format)) + CELL_PADDING)
+    for col, need in needs.items():
+        need = math.ceil(need * 2) / 2
+        current = cells.widths.get(col, DEFAULT_WIDTH)
+        cells.widths[col] = max(current, need) if col in has_text else need
+
+
+def shown(value, number_format):
+    """The text a spreadsheet shows for ``value`` in one of the number formats xlcnn writes."""
+    fmt = number_format or "General"
+    fixed = _FIXED.match(fmt)
+    if fixed:
+        thousands, decimals, percent = fixed.groups()
+        number = value * 100 if percent else value
+        text = f"{number:{',' if thousands else ''}.{len(decimals or '')}f}"
+        return text + (percent or "")     # "-0.00" where a spreadsheet may drop the sign: the wider text
+    scientific = _SCIENTIFIC.match(fmt)
+    if scientific:
+        decimals, digits = scientific.groups()
+        mantissa, exponent = f"{value:.{len(decimals or '')}E}".split("E")
+        sign = "-" if exponent.startswith("-") else "+"
+        return f"{mantissa}E{sign}{abs(int(exponent)):0{len(digits)}d}"
+    if "?" in fmt:                  # a fraction such as 1/255
+        return "#" * len(fmt.strip())
+    return f"{value:.10g}"          # General: up to about ten significant digits
+
+
+def shown_width(text):
+    """The width of ``text`` in digits."""
+    return sum(NARROW.get(ch, 1.0) for ch in text)

@@ -20,7 +20,7 @@ PIXEL_FORMAT = "0"
 VALUE_FORMAT = "0.00"
 WEIGHT_FORMAT = "0.000"
 PROB_FORMAT = "0.0000"
-GRAD_FORMAT = "0.00E+00"   # gradients span many orders of magnitude
+GRAD_FORMAT = "0.00E+0"    # gradients span many orders of magnitude; one exponent digit when it is enough
 SCALE_FORMAT = "# ?/???"   # shows 0.00392... as 1/255
 
 PIXEL_WIDTH = 4.7
