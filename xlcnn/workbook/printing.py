@@ -8,7 +8,9 @@ fits on one page.
 
 import math
 import re
+import unicodedata
 
+from openpyxl.styles import Alignment
 from openpyxl.worksheet.pagebreak import Break, RowBreak
 from openpyxl.worksheet.page import PageMargins
 
@@ -26,6 +28,7 @@ CHART_ROWS = 16                # a 7.5 cm chart covers about this many rows  # p
 def set_up_printing(ws, plan, texts):
     cells = cells_of(ws)
     fit_widths(cells)
+    wrap_long_lines(ws, cells)
     width_chars, last_col = _print_width(ws, cells)
     last_row = cells.max_row + CHART_ROWS * len(ws._charts)   # charts float below the last cell
     if last_row < 0:
@@ -54,16 +57,21 @@ def _print_width(ws, cells):
     widths = []
     for n in range(cells.max_col + 1):
         widths.append(cells.widths.get(n, DEFAULT_WIDTH))
-    longest = max((len(text) for text in cells.texts(range(10))), default=0)
+    longest = max((min(text_width(cell.value), LINE_UNITS) if cell.alignment is WRAPPED else text_width(cell.value)
+                   for row in range(10) for cell in cells.rows.get(row, {}).values() if cell.kind == "s"), default=0)
     total, last = 0.0, 0
     for n, width in enumerate(widths):
         total += width
         last = n
-        if total >= longest * 0.95 and n == len(widths) - 1:
+        if total >= longest and n == len(widths) - 1:
             break
-    while total < longest * 0.95 and last + 1 < 16_384:
+    while total < longest and last + 1 < 16_384:
         last += 1
-        total += DEFAULT_WIDTH
+        total += cells.widths.get(last, DEFAULT_WIDTH)
+    for block in cells.merges:              # a wrapped line or merged label prints whole
+        while last < block.last_col:
+            last += 1
+            total += cells.widths.get(last, DEFAULT_WIDTH)
     return total, last
 
 
@@ -96,25 +104,39 @@ _SCIENTIFIC = re.compile(r"^0(?:\.(0+))?E\+(0+)$")
 
 
 def fit_widths(cells):
-    """Every column wide enough for the numbers it shows, so no cell prints ``###``.
+    """Every column as wide as the numbers it shows and the labels it must hold whole.
 
-    A column of numbers only is sized to its widest number (narrow maps keep a page
-    legible); a column that also holds text keeps its width, widened when a number needs it.
+    A number too wide for its column prints ``###``; a label is cut at the next cell
+    when that cell holds something (a label beside an empty cell runs on over it and
+    needs no width). Columns that need neither keep the width their writer gave them.
     """
-    needs, has_text = {}, set()
-    for line in cells.rows.values():
+    merged = {(m.row, m.col) for m in cells.merges}
+    needs = {}
+    for row, line in cells.rows.items():
         for col, cell in line.items():
-            value = cell.cached if cell.kind == "f" else cell.value if cell.kind == "n" else None
+            value = cell.cached if cell.kind == "f" else cell.value
+            if value is None or isinstance(value, bool) or (row, col) in merged:
+                continue
+            size = _font_scale(cell.font)
             if cell.kind == "s" or isinstance(value, str):
-                has_text.add(col)
+                beside = line.get(col + 1)
+                if beside is None or beside.value is None:
+                    continue               # runs on over the empty cell beside it
+                need = text_width(value, 11.0 * size) + CELL_PADDING
+            elif math.isfinite(value):
+                need = shown_width(shown(value, cell.number_format)) * size + CELL_PADDING
+            else:
                 continue
-            if value is None or isinstance(value, bool) or not math.isfinite(value):
-                continue
-            needs[col] = max(needs.get(col, 0.0), shown_width(shown(value, cell.number_format)) + CELL_PADDING)
+            needs[col] = max(needs.get(col, 0.0), need)
     for col, need in needs.items():
-        need = math.ceil(need * 2) / 2
-        current = cells.widths.get(col, DEFAULT_WIDTH)
-        cells.widths[col] = max(current, need) if col in has_text else need
+        cells.widths[col] = math.ceil(need * 2) / 2
+
+
+def _font_scale(font):
+    """How much wider than the default 11 pt font a cell's font draws: its size, and a tenth more for bold."""
+    if font is None:
+        return 1.0
+    return (font.size or 11.0) / 11.0 * (1.1 if font.bold else 1.0)
 
 
 def shown(value, number_format):
@@ -140,3 +162,43 @@ def shown(value, number_format):
 def shown_width(text):
     """The width of ``text`` in digits."""
     return sum(NARROW.get(ch, 1.0) for ch in text)
+
+
+# ---------------------------------------------------------------- long lines
+
+# A line of text wider than this many column units (digits) is wrapped in a merged cell, so
+# it is neither cut at the page edge nor forces a wide page: at the 70% a classroom handout
+# prints at, 105 units fill a portrait page.
+LINE_UNITS = 105
+WRAPPED = Alignment(wrap_text=True, vertical="top")
+LINE_POINTS = 13.5            # one line of 10 pt text
+
+
+def text_width(text, size=10.0):
+    """About how many column units (digits of the 11 pt default font) a line of text takes:
+    a Latin letter of 10 pt is about 0.85 of a digit, a Chinese character about 1.5."""
+    units = sum(1.5 if unicodedata.east_asian_width(ch) in "WF" else 0.85 for ch in str(text))
+    return units * size / 10.0
+
+
+def wrap_long_lines(ws, cells):
+    """Wrap every line of text in the first column that is wider than LINE_UNITS over the
+    empty cells beside it, one taller row, instead of a line cut at the page edge."""
+    for row, line in cells.rows.items():
+        cell = line.get(0)
+        if cell is None or cell.kind != "s" or len(line) > 1:
+            continue
+        size = (cell.font.size or 11.0) if cell.font is not None else 11.0
+        width = text_width(cell.value, size)
+        if width <= LINE_UNITS or any(m.row <= row <= m.last_row for m in cells.merges):
+            continue
+        span, last = 0.0, 0
+        while span < LINE_UNITS:
+            span += cells.widths.get(last, DEFAULT_WIDTH)
+            last += 1
+        lines = math.ceil(width * 1.1 / LINE_UNITS)
+        cell.alignment = WRAPPED
+        block = Block(ws.title, row, 0, 1, last)
+        cells.merges.append(block)
+        ws.merged_cells.add(block.range())
+        cells.heights[row] = lines * LINE_POINTS * size / 10.0
