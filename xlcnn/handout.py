@@ -118,6 +118,7 @@ def _with_keyword(core_xml):
 
 # ---------------------------------------------------------------- the handout's page setup
 
+CHART_FONT = 9.0
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
@@ -291,6 +292,8 @@ def _one_page(xml, plan, area, paper, smallest_font, notes):
     heights = {int(r) - 1: float(h) for r, h in re.findall(r'<row r="(\d+)"[^>]*?\sht="([\d.]+)"', xml)}
     if default:
         heights = {r: heights.get(r, float(default.group(1))) for r in range(last_row + 1)}
+    if "<drawing " in xml:     # a chart: LibreOffice draws its text at 9 pt or more (measured), whatever the cells use
+        smallest_font = min(smallest_font, CHART_FONT)
     page = plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font)
     xml = re.sub(r'<pageSetUpPr fitToPage="1"\s*/>', '<pageSetUpPr fitToPage="0"/>', xml)
     xml = re.sub(r"<rowBreaks\b.*?</rowBreaks>", "", xml, flags=re.S)
