@@ -7,7 +7,6 @@ of a long stack of maps or a long vector are left out so the step fits one page 
 footer says which). The workbook itself is never changed.
 """
 
-import locale
 import math
 import os
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ def default_paper(environ=None):
     for name in ("LC_ALL", "LC_PAPER", "LANG"):
         value = environ.get(name)
         if value:
-            country = locale.normalize(value).split(".")[0].partition("_")[2].upper()
+            country = value.split(".")[0].split("@")[0].partition("_")[2].upper()   # en_US.UTF-8 -> US
             return "letter" if country in LETTER_COUNTRIES else "a4"
     return "a4"
 
@@ -45,27 +44,31 @@ class PagePlan:
     landscape: bool
     hidden_rows: tuple = ()       # (first, last) or ()
     total_rows: int = 0           # the long block's rows, for the footer note
-    last_col: int | None = None   # the print area ends here: a worked example left out
+    last_col: int | None = None   # the print area ends here: a worked example or columns left out
+    columns_cut: tuple = ()       # (first, last) columns of numbers left out, zero-based
 
 
 def plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font):
     """One page for ``plan``'s sheet: ``widths``/``heights`` map column/row to chars/points."""
     scale = math.ceil(100 * MIN_TYPE / smallest_font)
     paper_w, paper_h, _ = PAPERS[paper]
-    width = sum(widths.get(c, 8.43) for c in range(last_col + 1)) * POINTS_PER_CHAR * scale / 100
-    landscape = width > paper_w - SIDE_MARGINS
-    last_col = _without_worked_example(plan, widths, last_col, width, paper_h - SIDE_MARGINS, scale)
+    unit = POINTS_PER_CHAR * scale / 100
+
+    def across(last):
+        return sum(widths.get(c, 8.43) for c in range(last + 1)) * unit
+
+    landscape = across(last_col) > paper_w - SIDE_MARGINS
+    cut_col, columns_cut = _columns(plan, across, last_col, paper_h - SIDE_MARGINS)
     page_h = (paper_w if landscape else paper_h) - TOP_BOTTOM
     capacity = SAFETY * page_h * 100 / scale
 
     def height(first, last):
         return sum(heights.get(r, 15.0) for r in range(first, last + 1))
 
-    if height(0, last_row) <= capacity:
-        return PagePlan(scale, landscape, last_col=last_col)
+    page = PagePlan(scale, landscape, last_col=cut_col, columns_cut=columns_cut)
     span = _long_span(plan)
-    if span is None:
-        return PagePlan(scale, landscape, last_col=last_col)
+    if height(0, last_row) <= capacity or span is None:
+        return page
     first, last, cuts = span
     outside = height(0, last_row) - height(first, last)
     keep_until = first
@@ -74,19 +77,28 @@ def plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font):
             break
         keep_until = cut
     keep_until = max(keep_until, cuts[0]) if cuts else first
-    if keep_until > last:
-        return PagePlan(scale, landscape, last_col=last_col)
-    return PagePlan(scale, landscape, (keep_until, last), last - first + 1, last_col)
+    if keep_until <= last:
+        page.hidden_rows, page.total_rows = (keep_until, last), last - first + 1
+    return page
 
 
-def _without_worked_example(plan, widths, last_col, width, page_w, scale):
-    """Where the print area ends: a worked example that would need a page of its own is left
-    out, except on convolution sheets, the example students work by hand."""
+def _columns(plan, across, last_col, page_w):
+    """Where the print area ends (None: where it did) and the columns of numbers left out.
+
+    A worked example that would need a page of its own is left out, except on convolution
+    sheets, the example students work by hand, which prints on a second page; numbers wider
+    than a landscape page are cut at its edge."""
+    if across(last_col) <= page_w:
+        return None, ()
     explain = plan.blocks.get("explain")
-    if width <= page_w or plan.kind == "conv2d" or not isinstance(explain, dict) or "title" not in explain:
-        return None
-    first = explain["title"].col
-    return max(c for c in range(first) if c in widths or c == 0) if first > 0 else None
+    example = explain["title"].col if isinstance(explain, dict) and "title" in explain else None
+    body = example - 1 if example else last_col
+    if plan.kind == "conv2d" and example and across(body) <= page_w:
+        return None, ()
+    cut = body
+    while cut > 0 and across(cut) > page_w:
+        cut -= 1
+    return cut, ((cut + 1, body) if cut < body else ())
 
 
 def _long_span(plan):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from .cells import col_index, sheet_of_ref
+from .cells import col_index, col_name
 from .classroom import PAPERS, default_paper, plan_page
 from .errors import OutputError, UsageError, WorkbookError
 from .libreoffice import DEFAULT_TIMEOUT, to_pdf
@@ -164,7 +164,6 @@ def _print_setup(book, parts, choices):
 
 
 def _narrow_print_area(workbook, local, last_col):
-    from .cells import col_name
     pattern = re.compile(rf'(<definedName name="_xlnm\.Print_Area" localSheetId="{local}"[^>]*>[^<]*?\$)([A-Z]+)(\$\d+</definedName>)')
     return pattern.sub(lambda m: m.group(1) + col_name(last_col) + m.group(3), workbook, count=1)
 
@@ -305,7 +304,10 @@ def _one_page(xml, plan, area, paper, smallest_font, notes):
         first, last = page.hidden_rows
         xml = re.sub(r'<row r="(\d+)"', lambda m: m.group(0) + (' hidden="1"' if first <= int(m.group(1)) - 1 <= last else ""), xml)
         said += "&L" + notes["left_out"].format(first=first + 1, last=last + 1).replace("&", "&&")
-    if page.last_col is not None:
+    if page.columns_cut:
+        first, last = (col_name(c) for c in page.columns_cut)
+        said += "&R" + notes["columns_left_out"].format(first=first, last=last).replace("&", "&&")
+    elif page.last_col is not None:
         said += "&R" + notes["example_left_out"].replace("&", "&&")
     if said:
         xml = xml.replace("<oddFooter>", "<oddFooter>" + _xml_escape(said), 1)

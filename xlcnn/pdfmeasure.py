@@ -3,6 +3,7 @@
 Used by the tests and the benchmarks: pages, the smallest printed type, and the text.
 """
 
+import html
 import re
 import shutil
 import subprocess
@@ -15,13 +16,14 @@ from .errors import EngineMissingError
 # it uses its defaults 0.95 and -0.35: the box is 1.3 x the size. tests/test_handout.py
 # checks this on cells of known size.
 BOX_PER_POINT = 1.3
-_PAGE = re.compile(r"<page [^>]*>(.*?)</page>", re.S)
+_PAGE = re.compile(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', re.S)
 _WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>')
 
 
 @dataclass
 class PrintedPage:
     words: list          # (text, type size in points)
+    size: tuple = (0.0, 0.0)   # width, height in points
 
     @property
     def text(self):
@@ -39,10 +41,10 @@ def measure_pdf(path):
         raise EngineMissingError("poppler-utils is needed to measure a PDF; install it with: apt-get install poppler-utils")
     html = subprocess.run([tool, "-bbox", str(path), "-"], capture_output=True, text=True, check=True).stdout
     pages = []
-    for page in _PAGE.findall(html):
+    for width, height, page in _PAGE.findall(html):
         words = [(_unescape(text), (float(y1) - float(y0)) / BOX_PER_POINT)
                  for _, y0, _, y1, text in _WORD.findall(page)]
-        pages.append(PrintedPage(words))
+        pages.append(PrintedPage(words, (float(width), float(height))))
     return pages
 
 
@@ -53,4 +55,4 @@ def smallest_type(pages):
 
 
 def _unescape(text):
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
+    return html.unescape(text)      # pdftotext writes &amp; &lt; &gt; &quot; &apos;

@@ -120,8 +120,8 @@ def fit_widths(cells):
             size = _font_scale(cell.font)
             if cell.kind == "s" or isinstance(value, str):
                 beside = line.get(col + 1)
-                if beside is None or beside.value is None:
-                    continue               # runs on over the empty cell beside it
+                if (beside is None or beside.value is None) and col < cells.max_col:
+                    continue               # runs on over the empty cell beside it (not past the last column)
                 need = text_width(value, 11.0 * size) + CELL_PADDING
             elif math.isfinite(value):
                 need = shown_width(shown(value, cell.number_format)) * size + CELL_PADDING
@@ -142,6 +142,14 @@ def _font_scale(font):
 def shown(value, number_format):
     """The text a spreadsheet shows for ``value`` in one of the number formats xlcnn writes."""
     fmt = number_format or "General"
+    if ";" in fmt:                  # positive;negative;zero sections, the negative one shown without its sign
+        sections = fmt.split(";")
+        if value == 0 and len(sections) > 2:
+            return shown(0.0, sections[2])
+        if value < 0:
+            negative = sections[1]
+            return negative[:1] + shown(-value, negative[1:]) if negative.startswith("-") else shown(-value, negative)
+        return shown(value, sections[0])
     fixed = _FIXED.match(fmt)
     if fixed:
         thousands, decimals, percent = fixed.groups()
