@@ -62,6 +62,11 @@ def test_default_handout_fits_a_lesson(books, tmp_path, lang):
     book = openpyxl.load_workbook(books[lang], read_only=True)
     tabs = [ws.title.split()[0] for ws in book.worksheets if ws.sheet_state == "visible"]
     assert heads == tabs[:-1]            # every step in order, one after the other; the manifest stays in the workbook
+    printed = " ".join(page.text for page in pages)
+    explanations = [" ".join(ws.cell(row, 1).value.split()) for ws in openpyxl.load_workbook(books[lang]).worksheets[:-2]
+                    for row in range(1, 10) if isinstance(ws.cell(row, 1).value, str)]
+    cut = [line for line in explanations if line not in printed and line.replace(" ", "") not in printed.replace(" ", "")]
+    assert not cut, cut                  # each step's explanation, whole (long lines wrap, never run off the page)
     assert all(page.size[0] < 842.5 and page.size[1] < 842.5 for page in pages)   # A4 either way round
 
 
