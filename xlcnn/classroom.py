@@ -43,7 +43,6 @@ class PagePlan:
     scale: int
     landscape: bool
     hidden_rows: tuple = ()       # (first, last) or ()
-    total_rows: int = 0           # the long block's rows, for the footer note
     last_col: int | None = None   # the print area ends here: a worked example or columns left out
     columns_cut: tuple = ()       # (first, last) columns of numbers left out, zero-based
 
@@ -78,7 +77,7 @@ def plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font):
         keep_until = cut
     keep_until = max(keep_until, cuts[0]) if cuts else first
     if keep_until <= last:
-        page.hidden_rows, page.total_rows = (keep_until, last), last - first + 1
+        page.hidden_rows = (keep_until, last)
     return page
 
 

@@ -10,11 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
+from openpyxl import load_workbook
+
 from .cells import col_index, col_name
 from .classroom import PAPERS, default_paper, plan_page
-from .errors import OutputError, UsageError, WorkbookError
+from .errors import OutputError, UsageError, WorkbookError, XlcnnError
+from .layout import plan_layout, renamed
 from .libreoffice import DEFAULT_TIMEOUT, to_pdf
+from .resources import texts as load_texts
 from .targets import check_target
+from .workbook.meta import META_SHEET, read_meta, sheet_titles
 
 # The keyword every handout carries, so xlcnn knows its own PDFs: LibreOffice copies the
 # workbook's keywords into the PDF's /Keywords (splitting them at spaces, hence one word).
@@ -144,13 +149,14 @@ def _print_setup(book, parts, choices):
             local = list(sheets).index(name)
             workbook = re.sub(rf'<definedName name="_xlnm\.Print_\w+" localSheetId="{local}"[^>]*>[^<]*</definedName>',
                               "", workbook)
+    if not chosen:
+        return
     first = list(sheets).index(chosen[0])
     workbook = re.sub(r'activeTab="\d+"', f'activeTab="{first}"', workbook)
-    parts["xl/workbook.xml"] = workbook.encode("utf-8")
     areas = _print_areas(workbook, list(sheets))
     plans = {plan.name: plan for plan in layout.sheets} if layout is not None else {}
     smallest = _smallest_font(parts.get("xl/styles.xml", b"").decode("utf-8"))
-    notes = _texts(lang)["print"]
+    notes = load_texts(lang)["print"]
     for name in chosen:
         part = sheets[name][0]
         xml = parts[part].decode("utf-8")
@@ -170,9 +176,8 @@ def _narrow_print_area(workbook, local, last_col):
 
 def _sheets(workbook, parts):
     """{sheet name: (its part, its state)} in tab order."""
-    rels = parts["xl/_rels/workbook.xml.rels"].decode("utf-8")
-    targets = {m.group(1): m.group(2) for m in re.finditer(r'<Relationship[^>]*?Id="([^"]+)"[^>]*?Target="([^"]+)"', rels)}
-    targets.update({m.group(2): m.group(1) for m in re.finditer(r'<Relationship[^>]*?Target="([^"]+)"[^>]*?Id="([^"]+)"', rels)})
+    rels = ElementTree.fromstring(parts["xl/_rels/workbook.xml.rels"])
+    targets = {rel.get("Id"): rel.get("Target") for rel in rels}
     found = {}
     for element in ElementTree.fromstring(workbook).iter(f"{{{MAIN}}}sheet"):
         target = targets[element.get(f"{{{REL}}}id")]
@@ -183,10 +188,6 @@ def _sheets(workbook, parts):
 
 def _planned_layout(book, workbook, titles):
     """The layout xlcnn planned for this workbook and its language, or (None, "en") for another workbook."""
-    from openpyxl import load_workbook
-    from .layout import plan_layout, renamed
-    from .resources import texts as load_texts
-    from .workbook.meta import META_SHEET, read_meta, sheet_titles
     if META_SHEET not in titles:
         return None, "en"
     try:
@@ -198,16 +199,11 @@ def _planned_layout(book, workbook, titles):
         lang = meta.get("lang", "en")
         layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"],
                              load_texts(lang)["step_titles"], meta.get("steps", 0))
-    except Exception:      # noqa: BLE001 - a damaged workbook still prints, as it is
-        return None, "en"
+    except (XlcnnError, OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        return None, "en"              # a damaged workbook still prints, as it is
     names = {m.group(1): ElementTree.fromstring(m.group(0)).text or ""
              for m in re.finditer(r'<definedName[^>]*name="([^"]+)"[^>]*>[^<]*</definedName>', workbook)}
     return renamed(layout, sheet_titles(layout, names, titles)), lang
-
-
-def _texts(lang):
-    from .resources import texts as load_texts
-    return load_texts(lang)
 
 
 def _chosen_sheets(visible, layout, choices):
