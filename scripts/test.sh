@@ -10,6 +10,9 @@ fi
 if ! command -v ssconvert >/dev/null 2>&1; then
     PACKAGES+=(gnumeric)          # the second engine of xlcnn verify --engine gnumeric
 fi
+if ! command -v pdftotext >/dev/null 2>&1; then
+    PACKAGES+=(poppler-utils)     # pdftotext measures the printed handouts (pages, type size, ###)
+fi
 if [ ! -e /usr/share/i18n/locales/de_DE ]; then
     PACKAGES+=(locales)           # a German locale is built for the decimal-comma tests
 fi

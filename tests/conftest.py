@@ -1,6 +1,7 @@
 """Shared fixtures: LibreOffice and Gnumeric availability, tiny models and photos."""
 
 import os
+import shutil
 import subprocess
 
 import numpy as np
@@ -26,6 +27,12 @@ def _engine(path, name, package):
 def libreoffice():
     """Tests that recalculate in LibreOffice: skipped without it, except under CI where they fail."""
     return _engine(find_soffice(), "LibreOffice (soffice)", "libreoffice-calc-nogui")
+
+
+@pytest.fixture(scope="session")
+def poppler():
+    """Tests that measure a printed PDF (pdftotext): skipped without poppler-utils, except under CI."""
+    return _engine(shutil.which("pdftotext"), "poppler-utils (pdftotext)", "poppler-utils")
 
 
 @pytest.fixture(scope="session")

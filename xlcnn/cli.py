@@ -110,13 +110,21 @@ def build(photos, output, size, model_path, label, fit, seed, preset, arch, filt
 @main.command()
 @click.argument("book", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="PDF to write (default: BOOK's name with .pdf).")
+@click.option("--full", is_flag=True, help="Print every sheet whole (many pages) instead of one page a step.")
+@click.option("--sheets", help='Sheets to print, by step number or name, e.g. "3,4,Dense".')
+@click.option("--paper", type=click.Choice(["a4", "letter"]), help="Paper size (default: from the locale, else A4).")
 @TIMEOUT
-def handout(book, output, timeout):
-    """Print BOOK to a PDF handout through LibreOffice: every sheet, fitted to the page width.
+def handout(book, output, full, sheets, paper, timeout):
+    """Print BOOK to a PDF handout through LibreOffice, from a copy of its page setup.
 
-    Example: xlcnn handout cat.xlsx -o cat.pdf
+    By default a classroom handout: each step on one page with its explanation, type
+    no smaller than 7 pt, long stacks of maps and long vectors shortened (the footer
+    says which rows are left out). --full prints every sheet whole.
+
+    Example: xlcnn handout cat.xlsx -o cat.pdf --sheets 3,4,5 --paper letter
     """
-    click.echo(f"wrote {make_handout(book, output, timeout)}")
+    picked = [token for token in sheets.split(",") if token.strip()] if sheets else None
+    click.echo(f"wrote {make_handout(book, output, timeout, full=full, sheets=picked, paper=paper)}")
 
 
 def _what_it_did(result, photo):

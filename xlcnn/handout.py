@@ -6,12 +6,20 @@ import re
 import shutil
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from .errors import OutputError, WorkbookError
+from openpyxl import load_workbook
+
+from .cells import col_index, col_name
+from .classroom import PAPERS, default_paper, plan_page
+from .errors import OutputError, UsageError, WorkbookError, XlcnnError
+from .layout import plan_layout, renamed
 from .libreoffice import DEFAULT_TIMEOUT, to_pdf
+from .resources import texts as load_texts
 from .targets import check_target
+from .workbook.meta import META_SHEET, read_meta, sheet_titles
 
 # The keyword every handout carries, so xlcnn knows its own PDFs: LibreOffice copies the
 # workbook's keywords into the PDF's /Keywords (splitting them at spaces, hence one word).
@@ -21,17 +29,24 @@ CORE_PART = "docProps/core.xml"
 CORE = "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"
 
 
-def make_handout(book, output=None, timeout=DEFAULT_TIMEOUT):
-    """Recalculate ``book`` and print every visible sheet to ``output`` (default: book.pdf)."""
+def make_handout(book, output=None, timeout=DEFAULT_TIMEOUT, full=False, sheets=None, paper=None):
+    """Recalculate ``book`` and print it to ``output`` (default: book.pdf).
+
+    By default a classroom handout: every step on one page, type no smaller than 7 pt,
+    long stacks and vectors shortened (the footer says what is left out), no manifest.
+    ``full`` prints every visible sheet whole, fitted to the page width; ``sheets`` (step
+    numbers or names) picks sheets; ``paper`` is "a4" or "letter" (default: from the locale).
+    """
     book = Path(book)
     if not book.is_file():
         raise WorkbookError(f"{book}: workbook not found")
     output = Path(output) if output is not None else book.with_suffix(".pdf")
     check_handout_target(output)
+    paper = paper or default_paper()
     with tempfile.TemporaryDirectory(prefix="xlcnn-handout-") as tmp:
         copy = Path(tmp) / "in" / "handout.xlsx"
         copy.parent.mkdir()
-        _copy_with_keyword(book, copy)
+        _copy_with_keyword(book, copy, _PrintChoices(full, sheets, paper))
         [pdf] = to_pdf([copy], Path(tmp) / "out", timeout)
         partial = output.with_name(f".{output.name}.part")
         try:
@@ -75,15 +90,25 @@ def _pdf_text(string):
     return raw.decode("latin-1")
 
 
-def _copy_with_keyword(book, copy):
-    """Copy the workbook with HANDOUT_KEYWORD as its keywords, which LibreOffice passes on to the PDF."""
+def _copy_with_keyword(book, copy, choices=None):
+    """Copy the workbook with HANDOUT_KEYWORD as its keywords, which LibreOffice passes on to the PDF,
+    and, when ``choices`` are given, with the page setup of the handout asked for."""
     try:
-        with zipfile.ZipFile(book) as source, zipfile.ZipFile(copy, "w", zipfile.ZIP_DEFLATED) as target:
-            for name in source.namelist():
-                data = source.read(name)
-                target.writestr(name, _with_keyword(data) if name == CORE_PART else data)
-    except (zipfile.BadZipFile, OSError, ElementTree.ParseError):
+        with zipfile.ZipFile(book) as source:
+            parts = {name: source.read(name) for name in source.namelist()}
+    except (zipfile.BadZipFile, OSError):
         shutil.copyfile(book, copy)   # not a zip xlcnn can read: LibreOffice says what it makes of it
+        return
+    try:
+        if CORE_PART in parts:
+            parts[CORE_PART] = _with_keyword(parts[CORE_PART])
+        if choices is not None:
+            _print_setup(book, parts, choices)
+    except (ElementTree.ParseError, KeyError):
+        pass                           # a workbook xlcnn cannot read is printed as it is
+    with zipfile.ZipFile(copy, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
 
 
 def _with_keyword(core_xml):
@@ -94,3 +119,192 @@ def _with_keyword(core_xml):
     keywords.clear()
     keywords.text = HANDOUT_KEYWORD
     return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+# ---------------------------------------------------------------- the handout's page setup
+
+CHART_FONT = 9.0
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+@dataclass
+class _PrintChoices:
+    full: bool
+    sheets: object          # None, or a list of step numbers / names
+    paper: str
+
+
+def _print_setup(book, parts, choices):
+    """Rewrite the copy's workbook and sheet parts: which sheets print, on what paper, how."""
+    workbook = parts["xl/workbook.xml"].decode("utf-8")
+    sheets = _sheets(workbook, parts)
+    visible = [name for name, (_, state) in sheets.items() if state in (None, "visible")]
+    layout, lang = _planned_layout(book, workbook, list(sheets))
+    chosen = _chosen_sheets(visible, layout, choices)
+    for name in visible:
+        if name not in chosen:
+            workbook = _set_state(workbook, name, "hidden")
+            # LibreOffice prints a hidden sheet that has a print area, so it loses its print ranges
+            local = list(sheets).index(name)
+            workbook = re.sub(rf'<definedName name="_xlnm\.Print_\w+" localSheetId="{local}"[^>]*>[^<]*</definedName>',
+                              "", workbook)
+    if not chosen:
+        return
+    first = list(sheets).index(chosen[0])
+    workbook = re.sub(r'activeTab="\d+"', f'activeTab="{first}"', workbook)
+    areas = _print_areas(workbook, list(sheets))
+    plans = {plan.name: plan for plan in layout.sheets} if layout is not None else {}
+    smallest = _smallest_font(parts.get("xl/styles.xml", b"").decode("utf-8"))
+    notes = load_texts(lang)["print"]
+    for name in chosen:
+        part = sheets[name][0]
+        xml = parts[part].decode("utf-8")
+        xml = _set_paper(xml, choices.paper)
+        if not choices.full and name in plans and name in areas:
+            xml, last_col = _one_page(xml, plans[name], areas[name], choices.paper, smallest, notes)
+            if last_col is not None:
+                workbook = _narrow_print_area(workbook, list(sheets).index(name), last_col)
+        parts[part] = xml.encode("utf-8")
+    parts["xl/workbook.xml"] = workbook.encode("utf-8")
+
+
+def _narrow_print_area(workbook, local, last_col):
+    pattern = re.compile(rf'(<definedName name="_xlnm\.Print_Area" localSheetId="{local}"[^>]*>[^<]*?\$)([A-Z]+)(\$\d+</definedName>)')
+    return pattern.sub(lambda m: m.group(1) + col_name(last_col) + m.group(3), workbook, count=1)
+
+
+def _sheets(workbook, parts):
+    """{sheet name: (its part, its state)} in tab order."""
+    rels = ElementTree.fromstring(parts["xl/_rels/workbook.xml.rels"])
+    targets = {rel.get("Id"): rel.get("Target") for rel in rels}
+    found = {}
+    for element in ElementTree.fromstring(workbook).iter(f"{{{MAIN}}}sheet"):
+        target = targets[element.get(f"{{{REL}}}id")]
+        part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        found[element.get("name")] = (part, element.get("state"))
+    return found
+
+
+def _planned_layout(book, workbook, titles):
+    """The layout xlcnn planned for this workbook and its language, or (None, "en") for another workbook."""
+    if META_SHEET not in titles:
+        return None, "en"
+    try:
+        wb = load_workbook(book, read_only=True)
+        try:
+            meta = read_meta([row[:2] for row in wb[META_SHEET].iter_rows(values_only=True)], book)
+        finally:
+            wb.close()
+        lang = meta.get("lang", "en")
+        layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"],
+                             load_texts(lang)["step_titles"], meta.get("steps", 0))
+    except (XlcnnError, OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        return None, "en"              # a damaged workbook still prints, as it is
+    names = {m.group(1): ElementTree.fromstring(m.group(0)).text or ""
+             for m in re.finditer(r'<definedName[^>]*name="([^"]+)"[^>]*>[^<]*</definedName>', workbook)}
+    return renamed(layout, sheet_titles(layout, names, titles)), lang
+
+
+def _chosen_sheets(visible, layout, choices):
+    """The sheets to print, in tab order: --sheets, or everything but the manifest (all with --full)."""
+    if choices.sheets:
+        picked = []
+        for token in choices.sheets:
+            matches = [name for name in visible if _names_sheet(token, name)]
+            if not matches:
+                raise UsageError(f"--sheets {token!r} names no sheet; choose step numbers or names from: "
+                                 f"{', '.join(visible)}")
+            picked.extend(m for m in matches if m not in picked)
+        return [name for name in visible if name in picked]
+    if choices.full or layout is None:
+        return visible
+    left_out = {plan.name for plan in layout.sheets if plan.kind == "manifest"}
+    return [name for name in visible if name not in left_out] or visible
+
+
+def _names_sheet(token, name):
+    """'3', 'conv', '3 Conv' and 'S1 3 Conv' style tokens against a tab name, ignoring case."""
+    token, name = token.strip().lower(), name.lower()
+    words = name.split()
+    number = next((i for i, w in enumerate(words) if w.isdigit()), None)
+    if token == name:
+        return True
+    if number is None:
+        return False
+    prefix, step, rest = words[:number], words[number], " ".join(words[number + 1:])
+    if prefix:       # a later pass ("S1 3 Conv") is named with its prefix only
+        return token == " ".join(prefix + [step]) or token == " ".join(prefix + [rest])
+    return token == step or token == rest
+
+
+def _set_state(workbook, name, state):
+    escaped = re.escape(_xml_escape(name))
+    pattern = re.compile(rf'(<sheet\b[^>]*?name="{escaped}"[^>]*?)(\s*/>)')
+    def replace(match):
+        head = re.sub(r'\sstate="[^"]*"', "", match.group(1))
+        return f'{head} state="{state}"{match.group(2)}'
+    return pattern.sub(replace, workbook, count=1)
+
+
+def _xml_escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;").replace("'", "&apos;")
+
+
+def _print_areas(workbook, titles):
+    """{sheet name: (last row, last col)} of each sheet's print area, zero-based."""
+    areas = {}
+    for m in re.finditer(r'<definedName[^>]*name="_xlnm.Print_Area"[^>]*localSheetId="(\d+)"[^>]*>([^<]*)<', workbook):
+        text = ElementTree.fromstring(f"<a>{m.group(2)}</a>").text
+        corner = re.search(r"\$?([A-Z]+)\$?(\d+)$", text)
+        if corner and int(m.group(1)) < len(titles):
+            areas[titles[int(m.group(1))]] = (int(corner.group(2)) - 1, col_index(corner.group(1)))
+    return areas
+
+
+def _smallest_font(styles):
+    sizes = [float(v) for v in re.findall(r'<sz val="([\d.]+)"', styles)]
+    return min(sizes, default=11.0)
+
+
+def _set_paper(xml, paper):
+    size = PAPERS[paper][2]
+    if "<pageSetup" not in xml:
+        return xml
+    xml = re.sub(r'(<pageSetup\b[^>]*?)\spaperSize="\d+"', r"\1", xml)
+    return xml.replace("<pageSetup", f'<pageSetup paperSize="{size}"', 1)
+
+
+def _one_page(xml, plan, area, paper, smallest_font, notes):
+    """The sheet on one page at a fixed scale: long blocks shortened, the footer says what is left out."""
+    last_row, last_col = area
+    widths = {}
+    for m in re.finditer(r"<col\b([^>]*)/>", xml):
+        attrs = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        for c in range(int(attrs["min"]) - 1, min(int(attrs["max"]), last_col + 1)):
+            widths[c] = float(attrs.get("width", 8.43))
+    default = re.search(r'defaultRowHeight="([\d.]+)"', xml)
+    heights = {int(r) - 1: float(h) for r, h in re.findall(r'<row r="(\d+)"[^>]*?\sht="([\d.]+)"', xml)}
+    if default:
+        heights = {r: heights.get(r, float(default.group(1))) for r in range(last_row + 1)}
+    if "<drawing " in xml:     # a chart: LibreOffice draws its text at 9 pt or more (measured), whatever the cells use
+        smallest_font = min(smallest_font, CHART_FONT)
+    page = plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font)
+    xml = re.sub(r'<pageSetUpPr fitToPage="1"\s*/>', '<pageSetUpPr fitToPage="0"/>', xml)
+    xml = re.sub(r"<rowBreaks\b.*?</rowBreaks>", "", xml, flags=re.S)
+    setup = (f'<pageSetup orientation="{"landscape" if page.landscape else "portrait"}" '
+             f'paperSize="{PAPERS[paper][2]}" scale="{page.scale}"/>')
+    xml = re.sub(r"<pageSetup\b[^>]*/>", setup, xml, count=1)
+    said = ""                              # footer codes: &L left, &R right; a literal & is &&
+    if page.hidden_rows:
+        first, last = page.hidden_rows
+        xml = re.sub(r'<row r="(\d+)"', lambda m: m.group(0) + (' hidden="1"' if first <= int(m.group(1)) - 1 <= last else ""), xml)
+        said += "&L" + notes["left_out"].format(first=first + 1, last=last + 1).replace("&", "&&")
+    if page.columns_cut:
+        first, last = (col_name(c) for c in page.columns_cut)
+        said += "&R" + notes["columns_left_out"].format(first=first, last=last).replace("&", "&&")
+    elif page.last_col is not None:
+        said += "&R" + notes["example_left_out"].replace("&", "&&")
+    if said:
+        xml = xml.replace("<oddFooter>", "<oddFooter>" + _xml_escape(said), 1)
+    return xml, page.last_col

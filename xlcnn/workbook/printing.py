@@ -6,6 +6,11 @@ Stacks of maps get page breaks between maps, so no matrix is cut in two when it
 fits on one page.
 """
 
+import math
+import re
+import unicodedata
+
+from openpyxl.styles import Alignment
 from openpyxl.worksheet.pagebreak import Break, RowBreak
 from openpyxl.worksheet.page import PageMargins
 
@@ -21,6 +26,8 @@ A4_PRINTABLE = (540.0, 770.0)
 
 def set_up_printing(ws, plan, texts):
     cells = cells_of(ws)
+    fit_widths(cells)
+    wrap_long_lines(ws, cells)
     width_chars, last_col = _print_width(ws, cells)
     last_row = cells.max_row + CHART_ROWS * len(ws._charts)   # charts float below the last cell
     if last_row < 0:
@@ -49,16 +56,21 @@ def _print_width(ws, cells):
     widths = []
     for n in range(cells.max_col + 1):
         widths.append(cells.widths.get(n, DEFAULT_WIDTH))
-    longest = max((len(text) for text in cells.texts(range(10))), default=0)
+    longest = max((min(text_width(cell.value), LINE_UNITS) if cell.alignment is WRAPPED else text_width(cell.value)
+                   for row in range(10) for cell in cells.rows.get(row, {}).values() if cell.kind == "s"), default=0)
     total, last = 0.0, 0
     for n, width in enumerate(widths):
         total += width
         last = n
-        if total >= longest * 0.95 and n == len(widths) - 1:
+        if total >= longest and n == len(widths) - 1:
             break
-    while total < longest * 0.95 and last + 1 < 16_384:
+    while total < longest and last + 1 < 16_384:
         last += 1
-        total += DEFAULT_WIDTH
+        total += cells.widths.get(last, DEFAULT_WIDTH)
+    for block in cells.merges:              # a wrapped line or merged label prints whole
+        while last < block.last_col:
+            last += 1
+            total += cells.widths.get(last, DEFAULT_WIDTH)
     return total, last
 
 
@@ -78,3 +90,122 @@ def _break_between_maps(ws, plan, rows_per_page):
     if len(breaks.brk):
         ws.row_breaks = breaks
 
+
+
+# ---------------------------------------------------------------- widths from the values
+
+# Glyph widths in digits (the unit of a column width) of the characters numbers are shown
+# with; every other character counts as one digit. A cell needs about one digit of padding.
+NARROW = {".": 0.5, ",": 0.5, "-": 0.6, " ": 0.5, "/": 0.6, "+": 0.9, "%": 1.4}
+CELL_PADDING = 1.0
+_FIXED = re.compile(r"^(#,##)?0(?:\.(0+))?(%)?$")
+_SCIENTIFIC = re.compile(r"^0(?:\.(0+))?E\+(0+)$")
+
+
+def fit_widths(cells):
+    """Every column as wide as the numbers it shows and the labels it must hold whole.
+
+    A number too wide for its column prints ``###``; a label is cut at the next cell
+    when that cell holds something (a label beside an empty cell runs on over it and
+    needs no width). Columns that need neither keep the width their writer gave them.
+    """
+    merged = {(m.row, m.col) for m in cells.merges}
+    needs = {}
+    for row, line in cells.rows.items():
+        for col, cell in line.items():
+            value = cell.cached if cell.kind == "f" else cell.value
+            if value is None or isinstance(value, bool) or (row, col) in merged:
+                continue
+            size = _font_scale(cell.font)
+            if cell.kind == "s" or isinstance(value, str):
+                beside = line.get(col + 1)
+                if (beside is None or beside.value is None) and col < cells.max_col:
+                    continue               # runs on over the empty cell beside it (not past the last column)
+                need = text_width(value, 11.0 * size) + CELL_PADDING
+            elif math.isfinite(value):
+                need = shown_width(shown(value, cell.number_format)) * size + CELL_PADDING
+            else:
+                continue
+            needs[col] = max(needs.get(col, 0.0), need)
+    for col, need in needs.items():
+        cells.widths[col] = math.ceil(need * 2) / 2
+
+
+def _font_scale(font):
+    """How much wider than the default 11 pt font a cell's font draws: its size, and a tenth more for bold."""
+    if font is None:
+        return 1.0
+    return (font.size or 11.0) / 11.0 * (1.1 if font.bold else 1.0)
+
+
+def shown(value, number_format):
+    """The text a spreadsheet shows for ``value`` in one of the number formats xlcnn writes."""
+    fmt = number_format or "General"
+    if ";" in fmt:                  # positive;negative;zero sections, the negative one shown without its sign
+        sections = fmt.split(";")
+        if value == 0 and len(sections) > 2:
+            return shown(0.0, sections[2])
+        if value < 0:
+            negative = sections[1]
+            return negative[:1] + shown(-value, negative[1:]) if negative.startswith("-") else shown(-value, negative)
+        return shown(value, sections[0])
+    fixed = _FIXED.match(fmt)
+    if fixed:
+        thousands, decimals, percent = fixed.groups()
+        number = value * 100 if percent else value
+        text = f"{number:{',' if thousands else ''}.{len(decimals or '')}f}"
+        return text + (percent or "")     # "-0.00" where a spreadsheet may drop the sign: the wider text
+    scientific = _SCIENTIFIC.match(fmt)
+    if scientific:
+        decimals, digits = scientific.groups()
+        mantissa, exponent = f"{value:.{len(decimals or '')}E}".split("E")
+        sign = "-" if exponent.startswith("-") else "+"
+        return f"{mantissa}E{sign}{abs(int(exponent)):0{len(digits)}d}"
+    if "?" in fmt:                  # a fraction such as 1/255
+        return "#" * len(fmt.strip())
+    return f"{value:.10g}"          # General: up to about ten significant digits
+
+
+def shown_width(text):
+    """The width of ``text`` in digits."""
+    return sum(NARROW.get(ch, 1.0) for ch in text)
+
+
+# ---------------------------------------------------------------- long lines
+
+# A line of text wider than this many column units (digits) is wrapped in a merged cell, so
+# it is neither cut at the page edge nor forces a wide page: at the 70% a classroom handout
+# prints at, 105 units fill a portrait page.
+LINE_UNITS = 105
+WRAPPED = Alignment(wrap_text=True, vertical="top")
+LINE_POINTS = 13.5            # one line of 10 pt text
+
+
+def text_width(text, size=10.0):
+    """About how many column units (digits of the 11 pt default font) a line of text takes:
+    a Latin letter of 10 pt is about 0.85 of a digit, a Chinese character about 1.5."""
+    units = sum(1.5 if unicodedata.east_asian_width(ch) in "WF" else 0.85 for ch in str(text))
+    return units * size / 10.0
+
+
+def wrap_long_lines(ws, cells):
+    """Wrap every line of text in the first column that is wider than LINE_UNITS over the
+    empty cells beside it, one taller row, instead of a line cut at the page edge."""
+    for row, line in cells.rows.items():
+        cell = line.get(0)
+        if cell is None or cell.kind != "s" or len(line) > 1:
+            continue
+        size = (cell.font.size or 11.0) if cell.font is not None else 11.0
+        width = text_width(cell.value, size)
+        if width <= LINE_UNITS or any(m.row <= row <= m.last_row for m in cells.merges):
+            continue
+        span, last = 0.0, 0
+        while span < LINE_UNITS:
+            span += cells.widths.get(last, DEFAULT_WIDTH)
+            last += 1
+        lines = math.ceil(width * 1.1 / LINE_UNITS)
+        cell.alignment = WRAPPED
+        block = Block(ws.title, row, 0, 1, last)
+        cells.merges.append(block)
+        ws.merged_cells.add(block.range())
+        cells.heights[row] = lines * LINE_POINTS * size / 10.0

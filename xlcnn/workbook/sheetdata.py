@@ -23,7 +23,7 @@ from ..cells import a1, col_name, column_number, row_number
 from .styles import EXCEL_CELL_FORMATS
 
 CELL_TAGS_AT_MOST = 160   # <c r=".." s=".." t=".."><is><t xml:space="preserve"></t></is></c> and a number
-ROW_TAGS_AT_MOST = 30     # <row r="1048576"></row>
+ROW_TAGS_AT_MOST = 60     # <row r="1048576" ht="123.5" customHeight="1"></row>
 CHUNK_ROWS = 2_000     # rows joined and compressed at a time: bounded memory, few write calls
 SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*</sheetData>")
 DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
@@ -38,16 +38,17 @@ class Cell:
     viewers that show the file without recalculating.
     """
 
-    __slots__ = ("value", "kind", "cached", "shared", "font", "fill", "number_format", "protection", "style")
+    __slots__ = ("value", "kind", "cached", "shared", "font", "fill", "number_format", "protection", "alignment",
+                 "style")
 
     def __init__(self):
         self.value = self.kind = self.cached = self.shared = None
-        self.font = self.fill = self.number_format = self.protection = None
+        self.font = self.fill = self.number_format = self.protection = self.alignment = None
         self.style = ""   # the ' s="n"' attribute, given just before saving
 
     def style_key(self):
         # style objects are shared module constants or live as long as their cells, so ids are stable
-        return id(self.font), id(self.fill), self.number_format, id(self.protection)
+        return id(self.font), id(self.fill), self.number_format, id(self.protection), id(self.alignment)
 
 
 class SheetCells:
@@ -58,6 +59,7 @@ class SheetCells:
         self.max_row = -1
         self.max_col = -1
         self.widths = {}    # col -> width in characters; written as runs of equal widths
+        self.heights = {}   # row -> height in points, where a row must be taller than its font makes it
         self.merges = []    # merged blocks: only their top-left cell may hold anything
         self.shared_formulas = 0
         self.hidden = set()  # (row, col) of cells an exercise hides: no colour scale may cover them
@@ -177,7 +179,7 @@ def _write_sheet(target, name, xml, cells):
         out.write(b"<sheetData>")
         chunk = []
         for n, row in enumerate(sorted(cells.rows)):
-            chunk.append(_row_xml(row, cells.rows[row]))
+            chunk.append(_row_xml(row, cells.rows[row], cells.heights.get(row)))
             if n % CHUNK_ROWS == CHUNK_ROWS - 1:
                 out.write("".join(chunk).encode())
                 chunk = []
@@ -202,9 +204,10 @@ def _dimension(cells):
     return f"A1:{a1(cells.max_row, cells.max_col)}"
 
 
-def _row_xml(row, line):
+def _row_xml(row, line, height=None):
     """One <row> element, its cells in column order, as openpyxl itself would write them."""
-    parts = [f'<row r="{row_number(row)}">']
+    tall = f' ht="{height:g}" customHeight="1"' if height else ""
+    parts = [f'<row r="{row_number(row)}"{tall}>']
     for col in sorted(line):
         cell = line[col]
         ref = a1(row, col)
@@ -274,5 +277,7 @@ class _StyleIds:
             styled.number_format = cell.number_format
         if cell.protection is not None:
             styled.protection = cell.protection
+        if cell.alignment is not None:
+            styled.alignment = cell.alignment
         return f' s="{styled.style_id}"' if styled.has_style else ""
 

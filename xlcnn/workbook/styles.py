@@ -21,7 +21,9 @@ PIXEL_FORMAT = "0"
 VALUE_FORMAT = "0.00"
 WEIGHT_FORMAT = "0.000"
 PROB_FORMAT = "0.0000"
-GRAD_FORMAT = "0.00E+00"   # gradients span many orders of magnitude
+# Gradients span many orders of magnitude: three digits and a short exponent (1.23E-4), and a
+# plain 0 for zero (LibreOffice would print a product of 0 and a negative number as -0.00E+0).
+GRAD_FORMAT = "0.00E+0;-0.00E+0;0"
 SCALE_FORMAT = "# ?/???"   # shows 0.00392... as 1/255
 
 PIXEL_WIDTH = 4.7

@@ -1,0 +1,117 @@
+"""What a classroom handout prints of each sheet: one page a step, type no smaller than 7 pt.
+
+``xlcnn handout`` prints a copy of the workbook; this module decides, from the planned
+layout and the sheet's own widths and heights, how that copy is printed: a fixed scale
+that keeps the smallest font at ``MIN_TYPE`` points, portrait or landscape, and which rows
+of a long stack of maps or a long vector are left out so the step fits one page (the
+footer says which). The workbook itself is never changed.
+"""
+
+import math
+import os
+from dataclasses import dataclass
+
+from .layout import MapStack
+
+MIN_TYPE = 7.0                    # points: the smallest type a copied handout keeps legible
+POINTS_PER_CHAR = 7.0             # measured: LibreOffice without Calibri or Carlito prints a width-1 column this wide
+# Printable area in points, inside the margins xlcnn sets (0.4" sides, 0.6" top and bottom),
+# less a little for LibreOffice's header and footer lines.
+PAPERS = {"a4": (595.3, 841.9, 9), "letter": (612.0, 792.0, 1)}   # width, height, OOXML paperSize
+SIDE_MARGINS = 2 * 0.4 * 72
+TOP_BOTTOM = 2 * 0.6 * 72 + 18
+SAFETY = 0.92                     # rows print a little taller than their nominal height
+# Countries whose paper is US Letter; the rest of the world prints on A4.
+LETTER_COUNTRIES = {"US", "CA", "MX", "PH", "CL", "CO", "VE", "CR", "GT", "PA", "SV", "DO", "PR", "NI", "BZ"}
+
+
+def default_paper(environ=None):
+    """'letter' when the locale (LC_ALL, LC_PAPER, LANG) is of a Letter country, else 'a4'."""
+    environ = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_PAPER", "LANG"):
+        value = environ.get(name)
+        if value:
+            country = value.split(".")[0].split("@")[0].partition("_")[2].upper()   # en_US.UTF-8 -> US
+            return "letter" if country in LETTER_COUNTRIES else "a4"
+    return "a4"
+
+
+@dataclass
+class PagePlan:
+    """How one sheet prints: scale in percent, orientation, the rows left out (zero-based, inclusive)."""
+
+    scale: int
+    landscape: bool
+    hidden_rows: tuple = ()       # (first, last) or ()
+    last_col: int | None = None   # the print area ends here: a worked example or columns left out
+    columns_cut: tuple = ()       # (first, last) columns of numbers left out, zero-based
+
+
+def plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font):
+    """One page for ``plan``'s sheet: ``widths``/``heights`` map column/row to chars/points."""
+    scale = math.ceil(100 * MIN_TYPE / smallest_font)
+    paper_w, paper_h, _ = PAPERS[paper]
+    unit = POINTS_PER_CHAR * scale / 100
+
+    def across(last):
+        return sum(widths.get(c, 8.43) for c in range(last + 1)) * unit
+
+    landscape = across(last_col) > paper_w - SIDE_MARGINS
+    cut_col, columns_cut = _columns(plan, across, last_col, paper_h - SIDE_MARGINS)
+    page_h = (paper_w if landscape else paper_h) - TOP_BOTTOM
+    capacity = SAFETY * page_h * 100 / scale
+
+    def height(first, last):
+        return sum(heights.get(r, 15.0) for r in range(first, last + 1))
+
+    page = PagePlan(scale, landscape, last_col=cut_col, columns_cut=columns_cut)
+    span = _long_span(plan)
+    if height(0, last_row) <= capacity or span is None:
+        return page
+    first, last, cuts = span
+    outside = height(0, last_row) - height(first, last)
+    keep_until = first
+    for cut in cuts:                      # keep whole maps (or vector rows) while they fit
+        if outside + height(first, cut - 1) > capacity:
+            break
+        keep_until = cut
+    keep_until = max(keep_until, cuts[0]) if cuts else first
+    if keep_until <= last:
+        page.hidden_rows = (keep_until, last)
+    return page
+
+
+def _columns(plan, across, last_col, page_w):
+    """Where the print area ends (None: where it did) and the columns of numbers left out.
+
+    A worked example that would need a page of its own is left out, except on convolution
+    sheets, the example students work by hand, which prints on a second page; numbers wider
+    than a landscape page are cut at its edge."""
+    if across(last_col) <= page_w:
+        return None, ()
+    explain = plan.blocks.get("explain")
+    example = explain["title"].col if isinstance(explain, dict) and "title" in explain else None
+    body = example - 1 if example else last_col
+    if plan.kind == "conv2d" and example and across(body) <= page_w:
+        return None, ()
+    cut = body
+    while cut > 0 and across(cut) > page_w:
+        cut -= 1
+    return cut, ((cut + 1, body) if cut < body else ())
+
+
+def _long_span(plan):
+    """The sheet's longest block as (first row, last row, rows where it may be cut)."""
+    best = None
+    for block in plan.blocks.values():
+        if isinstance(block, MapStack):
+            first, last = block.maps[0].row - 1, block.maps[-1].last_row
+            cuts = [m.row - 1 for m in block.maps[1:]] + [last + 1]
+        elif hasattr(block, "height"):
+            first, last = block.row, block.last_row
+            cuts = list(range(first + 1, last + 2))
+        else:
+            continue
+        if best is None or last - first > best[1] - best[0]:
+            best = (first, last, cuts)
+    return best
