@@ -407,6 +407,7 @@ def _check_overview(report, book, reference, values):
     shown = [overview["confidence_value"]] + ([overview["loss_value"]] if book.label is not None else [])
     expected = [reference.probabilities.max()] + ([reference.loss] if book.label is not None else [])
     report.checks.append(_check_blocks("overview", shown, np.array(expected), values))
+    report.checks.append(_check_prediction(overview["prediction_value"], report.prediction, values))
 
 
 def _check_blank_loss(book, values):
@@ -416,7 +417,6 @@ def _check_blank_loss(book, values):
     ok = all(value in (None, "") for value in got)
     where = sheet_ref(cells[0].sheet, cells[0].row, cells[0].col)
     return StageCheck("loss (true label not chosen: blank)", len(cells), 0.0 if ok else math.inf, where, ok)
-    report.checks.append(_check_prediction(overview["prediction_value"], report.prediction, values))
 
 
 def _check_explain(book, plan, reference, values):

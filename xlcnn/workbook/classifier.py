@@ -143,6 +143,7 @@ def write_softmax(ctx, ws, plan):
     add_scale(ws, b["probability"], styles.positive_scale())
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, 6, 13)
+    set_widths(ws, b["top"].col, 1, 19)   # its header is the longest: "highest? (1 = yes)"
     freeze_below(ws, 1)
 
 

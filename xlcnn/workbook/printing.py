@@ -110,7 +110,7 @@ def fit_widths(cells):
     needs no width). Columns that need neither keep the width their writer gave them.
     """
     merged = {(m.row, m.col) for m in cells.merges}
-    needs = {}
+    needs, labels = {}, []
     for row, line in cells.rows.items():
         for col, cell in line.items():
             value = cell.cached if cell.kind == "f" else cell.value
@@ -118,17 +118,32 @@ def fit_widths(cells):
                 continue
             size = _font_scale(cell.font)
             if cell.kind == "s" or isinstance(value, str):
-                beside = line.get(col + 1)
-                if (beside is None or beside.value is None) and col < cells.max_col:
-                    continue               # runs on over the empty cell beside it (not past the last column)
-                need = text_width(value, 11.0 * size) + CELL_PADDING
+                labels.append((line, col, text_width(value, 11.0 * size) + CELL_PADDING))
             elif math.isfinite(value):
                 need = shown_width(shown(value, cell.number_format)) * size + CELL_PADDING
-            else:
-                continue
-            needs[col] = max(needs.get(col, 0.0), need)
-    for col, need in needs.items():
+                needs[col] = max(needs.get(col, 0.0), need)
+    for col, need in needs.items():   # numbers first: a label's room beside it depends on them
         cells.widths[col] = math.ceil(need * 2) / 2
+    for line, col, width in labels:
+        # a label runs on over the empty cells beside it, and is cut only by a filled one
+        room = _room_before_filled(cells, line, col)
+        if room is None and col < cells.max_col:
+            continue               # nothing stops it (not past the last column)
+        needs[col] = max(needs.get(col, 0.0), width - (room or 0.0))
+    for col, need in needs.items():
+        if need > 0:
+            cells.widths[col] = math.ceil(need * 2) / 2
+
+
+def _room_before_filled(cells, line, col):
+    """The width of the empty cells right of ``col`` up to the next filled cell of its row; None when none is filled."""
+    room = 0.0
+    for n in range(col + 1, cells.max_col + 1):
+        beside = line.get(n)
+        if beside is not None and beside.value is not None:
+            return room
+        room += cells.widths.get(n, DEFAULT_WIDTH)
+    return None
 
 
 def _font_scale(font):
