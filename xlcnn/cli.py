@@ -1,8 +1,10 @@
 """The ``xlcnn`` command: a thin shell over the library, one library call per command."""
 
 import os
+import signal
 import sys
 import textwrap
+import threading
 import traceback
 
 import click
@@ -29,6 +31,8 @@ class _Group(click.Group):
     """Turns library errors into one line on stderr and the error's exit code."""
 
     def invoke(self, ctx):
+        main_thread = threading.current_thread() is threading.main_thread()   # where signals can be handled
+        previous = signal.signal(signal.SIGINT, _interrupted) if main_thread else None
         try:
             return super().invoke(ctx)
         except XlcnnError as exc:
@@ -36,6 +40,24 @@ class _Group(click.Group):
                 traceback.print_exc()
             click.echo(f"xlcnn: error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            sys.exit(INTERRUPTED)   # quietly: every half-done file and engine is gone by now
+        finally:
+            # after a Ctrl-C later presses stay ignored until the process has gone
+            if main_thread and signal.getsignal(signal.SIGINT) is _interrupted:
+                signal.signal(signal.SIGINT, previous)
+
+
+INTERRUPTED = 130   # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
+
+
+def _interrupted(signum, frame):
+    """The first Ctrl-C stops the command; later ones are ignored so the clean-up it starts cannot be cut short.
+
+    The clean-up (killing engines and workers, removing temporary files) takes a fraction of a second.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

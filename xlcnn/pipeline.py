@@ -1,7 +1,9 @@
 """The library calls behind the commands: photo -> workbook, image folders -> trained model."""
 
+import multiprocessing
 import shlex
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import signal
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from .presets import load_preset
 from .resources import default_model_path, default_sample, texts as load_texts
 from .train import TrainConfig, train_model
 from .workbook import build_workbook
+from .workbook.build import partial_files
 
 DEFAULT_SIZE = 28
 DEFAULT_RATE = 0.01   # lowers the loss of every bundled sample in one step; 0.05 already overshoots
@@ -214,28 +217,44 @@ def make_workbooks(photos, out_dir=".", workers=2, progress=None, **options):
     photos = photos_in(photos)
     stems = [p.stem for p in photos]
     outputs = [out_dir / (f"{p.stem}-{n}" if stems.count(p.stem) > 1 else p.stem) for n, p in enumerate(photos)]
+    jobs = [(photo, out.with_suffix(".xlsx"), options) for photo, out in zip(photos, outputs)]
     built, failed = [], []
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        jobs = {pool.submit(_build_one, photo, out.with_suffix(".xlsx"), options): photo
-                for photo, out in zip(photos, outputs)}
-        for done, job in enumerate(as_completed(jobs), start=1):
-            result, error = job.result()
-            if error is None:
-                built.append(result)
-            else:
-                failed.append((jobs[job], error))
-            if progress:
-                progress(done, len(jobs))
+    with tempfile.TemporaryDirectory(prefix="xlcnn-build-") as scratch:   # the workers' temporary files
+        pool = multiprocessing.Pool(max(1, min(workers, len(jobs))), initializer=_worker_setup, initargs=(scratch,))
+        try:
+            for done, (photo, result, error) in enumerate(pool.imap_unordered(_build_one, jobs), start=1):
+                if error is None:
+                    built.append(result)
+                else:
+                    failed.append((photo, error))
+                if progress:
+                    progress(done, len(jobs))
+        except BaseException:
+            pool.terminate()   # Ctrl-C: the builds under way stop now and no other starts ...
+            for _, output, _ in jobs:   # ... and what they had half written goes
+                for part in partial_files(output):
+                    part.unlink(missing_ok=True)
+            raise
+        pool.close()
+        pool.join()
     built.sort(key=lambda result: str(result.path))
     return built, failed
 
 
-def _build_one(photo, output, options):
-    """One build in a worker process: the result, or the one-line message of a user error."""
+def _worker_setup(scratch):
+    """A worker leaves Ctrl-C to the parent (a terminal sends it to every worker too) and keeps its
+    temporary files in ``scratch``, which the parent removes however the workers end."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tempfile.tempdir = scratch
+
+
+def _build_one(job):
+    """One build in a worker process: (photo, result, None), or (photo, None, a user error's one-line message)."""
+    photo, output, options = job
     try:
-        return make_workbook(photo, output, **options), None
+        return photo, make_workbook(photo, output, **options), None
     except XlcnnError as exc:
-        return None, str(exc)
+        return photo, None, str(exc)
 
 
 def _manifest_options(photo, output, options):
