@@ -3,7 +3,6 @@
 import os
 import signal
 import sys
-import textwrap
 import threading
 import traceback
 
@@ -18,6 +17,7 @@ from .handout import check_handout_target, make_handout
 from .pipeline import (DEFAULT_RATE, DEFAULT_SIZE, make_workbook, make_workbooks, photos_in, train_from_folder,
                        workbook_path)
 from .resources import LANGUAGES
+from .textwidth import display_width, ljust, rjust, wrap
 from .presets import load_preset, preset_names
 from .train import OPTIMISERS, TrainConfig
 from .verify import ENGINE_CHOICES, ENGINES, verify_workbook, verify_workbooks
@@ -188,16 +188,18 @@ def _build_many(photos, output, check, pdf, options):
 
 
 @main.command()
-def presets():
+@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
+              help="Language of the descriptions.")
+def presets(lang):
     """List the ready-made lessons for --preset, with what each one shows.
 
-    Example: xlcnn presets && xlcnn build photo.jpg --preset edges
+    Example: xlcnn presets --lang zh && xlcnn build photo.jpg --preset edges --lang zh
     """
     for name in preset_names():
-        recipe = load_preset(name)
+        recipe = load_preset(name, lang)
         click.echo(f"{name}: {recipe.architecture}")
         if recipe.description:
-            click.echo(textwrap.fill(recipe.description, width=88, initial_indent="    ", subsequent_indent="    "))
+            click.echo("\n".join(wrap(recipe.description, 88, indent="    ")))
 
 
 @main.command()
@@ -298,11 +300,12 @@ class _EpochProgress:
 
 
 def _confusion_table(counts, names):
-    width = max(len(n) for n in names) + 2
+    """Columns aligned as a terminal draws them: a Chinese class name is twice as wide as its length."""
+    width = max(display_width(n) for n in names) + 2
     lines = ["confusion matrix (rows: true class, columns: predicted), validation pictures:",
-             " " * width + "".join(n.rjust(width) for n in names)]
+             " " * width + "".join(rjust(n, width) for n in names)]
     for name, row in zip(names, counts):
-        lines.append(name.ljust(width) + "".join(str(v).rjust(width) for v in row))
+        lines.append(ljust(name, width) + "".join(rjust(str(v), width) for v in row))
     return "\n".join(lines)
 
 

@@ -47,7 +47,7 @@ class ModelChoice:
 
 
 def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, filters=None,
-                 true_convolution=False, grayscale=False, check=None):
+                 true_convolution=False, grayscale=False, check=None, lang="en"):
     """Decide the network and its weights from the build options.
 
     A model file is used as it is. Otherwise the layers come from ``arch``, a preset or
@@ -55,7 +55,8 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
     when they match the shipped model exactly its trained weights are used, else the
     weights are seeded random numbers (and the workbook says the network is untrained).
     ``check(layers, class_names, input_shape)`` runs before any weight is made: a network
-    too big for a workbook is refused before its (perhaps gigabytes of) weights exist.
+    too big for a workbook is refused before its (perhaps gigabytes of) weights exist. ``lang``
+    picks the language of a preset's description.
     """
     if model_path is not None:
         if preset or arch or filters or true_convolution or grayscale:
@@ -66,7 +67,7 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
             raise UsageError(f"--size {size} does not fit {model_path}: that model was made for "
                              f"{model.image_size}x{model.image_size} images; leave out --size")
         return ModelChoice(model, ("file", Path(model_path).name))
-    recipe = load_preset(preset) if preset else None
+    recipe = load_preset(preset, lang) if preset else None
     classes = recipe.classes if recipe else DEFAULT_CLASSES
     layers = parse_architecture(arch, len(classes)) if arch else recipe.layers() if recipe else DEFAULT_ARCHITECTURE
     if not any(isinstance(layer, Dense) for layer in layers):
@@ -159,7 +160,7 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
         if until is not None and until_count(layers, until) < len(layers):
             layers, classes = layers[:until_count(layers, until)], ()
         plan_within_limits(layers, input_shape, classes, titles, steps, max_formulas)
-    choice = choose_model(model_path, size, seed, preset, arch, filters, true_convolution, grayscale, check)
+    choice = choose_model(model_path, size, seed, preset, arch, filters, true_convolution, grayscale, check, lang)
     model = choice.model
     if until is not None:
         model = model.truncated(until_count(model.layers, until))
