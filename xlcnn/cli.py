@@ -1,8 +1,9 @@
 """The ``xlcnn`` command: a thin shell over the library, one library call per command."""
 
 import os
+import signal
 import sys
-import textwrap
+import threading
 import traceback
 
 import click
@@ -16,6 +17,7 @@ from .handout import check_handout_target, make_handout
 from .pipeline import (DEFAULT_RATE, DEFAULT_SIZE, make_workbook, make_workbooks, photos_in, train_from_folder,
                        workbook_path)
 from .resources import LANGUAGES
+from .textwidth import display_width, ljust, rjust, wrap
 from .presets import load_preset, preset_names
 from .train import OPTIMISERS, TrainConfig
 from .verify import ENGINE_CHOICES, ENGINES, verify_workbook, verify_workbooks
@@ -29,6 +31,8 @@ class _Group(click.Group):
     """Turns library errors into one line on stderr and the error's exit code."""
 
     def invoke(self, ctx):
+        main_thread = threading.current_thread() is threading.main_thread()   # where signals can be handled
+        previous = signal.signal(signal.SIGINT, _interrupted) if main_thread else None
         try:
             return super().invoke(ctx)
         except XlcnnError as exc:
@@ -36,6 +40,24 @@ class _Group(click.Group):
                 traceback.print_exc()
             click.echo(f"xlcnn: error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            sys.exit(INTERRUPTED)   # quietly: every half-done file and engine is gone by now
+        finally:
+            # after a Ctrl-C later presses stay ignored until the process has gone
+            if main_thread and signal.getsignal(signal.SIGINT) is _interrupted:
+                signal.signal(signal.SIGINT, previous)
+
+
+INTERRUPTED = 130   # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
+
+
+def _interrupted(signum, frame):
+    """The first Ctrl-C stops the command; later ones are ignored so the clean-up it starts cannot be cut short.
+
+    The clean-up (killing engines and workers, removing temporary files) takes a fraction of a second.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -191,16 +213,18 @@ def _build_many(photos, output, check, pdf, options):
 
 
 @main.command()
-def presets():
+@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
+              help="Language of the descriptions.")
+def presets(lang):
     """List the ready-made lessons for --preset, with what each one shows.
 
-    Example: xlcnn presets && xlcnn build photo.jpg --preset edges
+    Example: xlcnn presets --lang zh && xlcnn build photo.jpg --preset edges --lang zh
     """
     for name in preset_names():
-        recipe = load_preset(name)
+        recipe = load_preset(name, lang)
         click.echo(f"{name}: {recipe.architecture}")
         if recipe.description:
-            click.echo(textwrap.fill(recipe.description, width=88, initial_indent="    ", subsequent_indent="    "))
+            click.echo("\n".join(wrap(recipe.description, 88, indent="    ")))
 
 
 @main.command()
@@ -304,11 +328,12 @@ class _EpochProgress:
 
 
 def _confusion_table(counts, names):
-    width = max(len(n) for n in names) + 2
+    """Columns aligned as a terminal draws them: a Chinese class name is twice as wide as its length."""
+    width = max(display_width(n) for n in names) + 2
     lines = ["confusion matrix (rows: true class, columns: predicted), validation pictures:",
-             " " * width + "".join(n.rjust(width) for n in names)]
+             " " * width + "".join(rjust(n, width) for n in names)]
     for name, row in zip(names, counts):
-        lines.append(name.ljust(width) + "".join(str(v).rjust(width) for v in row))
+        lines.append(ljust(name, width) + "".join(rjust(str(v), width) for v in row))
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ the workbook, NumPy, the comparison) is shared by all engines.
 import os
 import signal
 import subprocess
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -39,15 +40,55 @@ class Engine:
 
 
 def run(command, timeout, env, title):
-    """Run an engine's command; a hang is stopped with its whole process group, a failure raised."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    """Run an engine's command; a hang is stopped with its whole process group, a failure raised.
+
+    The engine runs in a session of its own, so a terminal's Ctrl-C does not reach it;
+    whatever stops this call (a timeout, Ctrl-C, ``stop_engines`` from another thread)
+    kills the whole group, LibreOffice's soffice.bin included, before the caller's
+    temporary folders are removed.
+    """
+    with _LOCK:
+        if _STOPPING.is_set():
+            raise KeyboardInterrupt   # stopping: no engine starts after Ctrl-C
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        _RUNNING.add(process)
     try:
         _, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
+        _kill(process)
         raise EngineMissingError(f"{title} took longer than {timeout} s and was stopped") from None
+    except BaseException:
+        _kill(process)
+        raise
+    finally:
+        with _LOCK:
+            _RUNNING.discard(process)
+    if _STOPPING.is_set():
+        raise KeyboardInterrupt
     if process.returncode != 0:
         message = stderr.decode(errors="replace").strip().splitlines()
         raise EngineMissingError(f"{title} failed (exit {process.returncode}): {message[-1] if message else 'no message'}")
+
+
+def stop_engines():
+    """Kill every engine this process runs, from any thread, and start no more (after Ctrl-C)."""
+    with _LOCK:
+        _STOPPING.set()
+        running = list(_RUNNING)
+    for process in running:
+        _kill(process, reap=False)   # its own thread reaps it
+
+
+_LOCK = threading.Lock()
+_RUNNING = set()                   # engine processes now running, in any thread
+_STOPPING = threading.Event()
+
+
+def _kill(process, reap=True):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:   # already gone
+        pass
+    if reap:
+        process.communicate()

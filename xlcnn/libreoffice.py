@@ -108,7 +108,9 @@ def _convert(paths, out_dir, target, timeout, settings=""):
             "--convert-to", target, "--outdir", str(out_dir),
             *[str(Path(p).resolve()) for p in paths],
         ]
-        run(command, timeout, {**os.environ, "HOME": profile}, "LibreOffice")
+        scratch = Path(profile) / "tmp"   # its own temporary files too, gone with the profile even when it is killed
+        scratch.mkdir()
+        run(command, timeout, {**os.environ, "HOME": profile, "TMPDIR": str(scratch)}, "LibreOffice")
 
 
 # Its CSV rounds numbers between 1e-14 and 1e-5 to 20 decimals ("0.00000000000012345679"),

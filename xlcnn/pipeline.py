@@ -1,7 +1,9 @@
 """The library calls behind the commands: photo -> workbook, image folders -> trained model."""
 
+import multiprocessing
 import shlex
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import signal
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from .presets import load_preset
 from .resources import default_model_path, default_sample, texts as load_texts
 from .train import TrainConfig, train_model
 from .workbook import build_workbook
+from .workbook.build import partial_files
 
 DEFAULT_SIZE = 28
 DEFAULT_RATE = 0.01   # lowers the loss of every bundled sample in one step; 0.05 already overshoots
@@ -45,7 +48,7 @@ class ModelChoice:
 
 
 def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, filters=None,
-                 true_convolution=False, grayscale=False, check=None):
+                 true_convolution=False, grayscale=False, check=None, lang="en"):
     """Decide the network and its weights from the build options.
 
     A model file is used as it is. Otherwise the layers come from ``arch``, a preset or
@@ -53,7 +56,8 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
     when they match the shipped model exactly its trained weights are used, else the
     weights are seeded random numbers (and the workbook says the network is untrained).
     ``check(layers, class_names, input_shape)`` runs before any weight is made: a network
-    too big for a workbook is refused before its (perhaps gigabytes of) weights exist.
+    too big for a workbook is refused before its (perhaps gigabytes of) weights exist. ``lang``
+    picks the language of a preset's description.
     """
     if model_path is not None:
         if preset or arch or filters or true_convolution or grayscale:
@@ -64,7 +68,7 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
             raise UsageError(f"--size {size} does not fit {model_path}: that model was made for "
                              f"{model.image_size}x{model.image_size} images; leave out --size")
         return ModelChoice(model, ("file", Path(model_path).name))
-    recipe = load_preset(preset) if preset else None
+    recipe = load_preset(preset, lang) if preset else None
     classes = recipe.classes if recipe else DEFAULT_CLASSES
     layers = parse_architecture(arch, len(classes)) if arch else recipe.layers() if recipe else DEFAULT_ARCHITECTURE
     if not any(isinstance(layer, Dense) for layer in layers):
@@ -170,7 +174,7 @@ def make_workbook(photo=None, output=None, size=None, model_path=None, label=Non
         if until is not None and until_count(layers, until) < len(layers):
             layers, classes = layers[:until_count(layers, until)], ()
         plan_within_limits(layers, input_shape, classes, titles, steps, max_formulas)
-    choice = choose_model(model_path, size, seed, preset, arch, filters, true_convolution, grayscale, check)
+    choice = choose_model(model_path, size, seed, preset, arch, filters, true_convolution, grayscale, check, lang)
     model = choice.model
     if until is not None:
         model = model.truncated(until_count(model.layers, until))
@@ -229,28 +233,44 @@ def make_workbooks(photos, out_dir=".", workers=2, progress=None, **options):
     photos = photos_in(photos)
     stems = [p.stem for p in photos]
     outputs = [out_dir / (f"{p.stem}-{n}" if stems.count(p.stem) > 1 else p.stem) for n, p in enumerate(photos)]
+    jobs = [(photo, out.with_suffix(".xlsx"), options) for photo, out in zip(photos, outputs)]
     built, failed = [], []
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        jobs = {pool.submit(_build_one, photo, out.with_suffix(".xlsx"), options): photo
-                for photo, out in zip(photos, outputs)}
-        for done, job in enumerate(as_completed(jobs), start=1):
-            result, error = job.result()
-            if error is None:
-                built.append(result)
-            else:
-                failed.append((jobs[job], error))
-            if progress:
-                progress(done, len(jobs))
+    with tempfile.TemporaryDirectory(prefix="xlcnn-build-") as scratch:   # the workers' temporary files
+        pool = multiprocessing.Pool(max(1, min(workers, len(jobs))), initializer=_worker_setup, initargs=(scratch,))
+        try:
+            for done, (photo, result, error) in enumerate(pool.imap_unordered(_build_one, jobs), start=1):
+                if error is None:
+                    built.append(result)
+                else:
+                    failed.append((photo, error))
+                if progress:
+                    progress(done, len(jobs))
+        except BaseException:
+            pool.terminate()   # Ctrl-C: the builds under way stop now and no other starts ...
+            for _, output, _ in jobs:   # ... and what they had half written goes
+                for part in partial_files(output):
+                    part.unlink(missing_ok=True)
+            raise
+        pool.close()
+        pool.join()
     built.sort(key=lambda result: str(result.path))
     return built, failed
 
 
-def _build_one(photo, output, options):
-    """One build in a worker process: the result, or the one-line message of a user error."""
+def _worker_setup(scratch):
+    """A worker leaves Ctrl-C to the parent (a terminal sends it to every worker too) and keeps its
+    temporary files in ``scratch``, which the parent removes however the workers end."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tempfile.tempdir = scratch
+
+
+def _build_one(job):
+    """One build in a worker process: (photo, result, None), or (photo, None, a user error's one-line message)."""
+    photo, output, options = job
     try:
-        return make_workbook(photo, output, **options), None
+        return photo, make_workbook(photo, output, **options), None
     except XlcnnError as exc:
-        return None, str(exc)
+        return photo, None, str(exc)
 
 
 def _manifest_options(photo, output, options):

@@ -27,8 +27,12 @@ def preset_names():
     return sorted(p.stem for p in (resource_dir("templates") / "presets").glob("*.json"))
 
 
-def load_preset(name):
-    """The preset called ``name`` (see ``xlcnn presets``)."""
+def load_preset(name, lang="en"):
+    """The preset called ``name`` (see ``xlcnn presets``), its description in ``lang``.
+
+    The description in another language is "description_<lang>"; a preset without one
+    (a teacher's own) shows its "description".
+    """
     path = resource_dir("templates") / "presets" / f"{name}.json"
     if not path.is_file():
         raise UsageError(f"--preset {name!r}: no such preset{did_you_mean(name, preset_names())}; "
@@ -42,5 +46,6 @@ def load_preset(name):
         raise InputError(f"{path}: the preset names no \"architecture\"") from None
     filters = parse_filter_names(",".join(data["filters"])) if data.get("filters") else ()
     # a preset a teacher adds may leave out everything but the architecture
-    return Preset(data.get("name", name), data.get("description", ""), architecture, tuple(data.get("classes", ())),
+    description = data.get(f"description_{lang}") or data.get("description", "")
+    return Preset(data.get("name", name), description, architecture, tuple(data.get("classes", ())),
                   int(data.get("size", 28)), filters, bool(data.get("grayscale", False)))

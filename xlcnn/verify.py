@@ -22,6 +22,7 @@ import numpy as np
 
 from . import gnumeric, libreoffice
 from .cells import sheet_ref
+from .engines import stop_engines
 from .errors import UsageError, WorkbookError
 from .layout import SUMMARY_COLUMNS, plan_layout, renamed
 from .resources import texts as load_texts
@@ -127,11 +128,13 @@ def verify_workbooks(paths, timeout=DEFAULT_TIMEOUT, engine="libreoffice"):
             running = [pool.submit(_csv_values, e, copies, Path(tmp) / e.name, timeout) for e in engines]
             try:
                 books = [_read_book(p) for p in paths]
-            except BaseException:
+                recalculated = [future.result() for future in running]
+            except BaseException as exc:
                 for future in running:
                     future.cancel()
+                if isinstance(exc, KeyboardInterrupt):   # Ctrl-C: stop the engines, which the pool would wait for
+                    stop_engines()
                 raise
-            recalculated = [future.result() for future in running]
         reports = []
         for n, (path, book) in enumerate(zip(paths, books)):
             for e, values in zip(engines, recalculated):

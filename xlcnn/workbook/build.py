@@ -1,5 +1,6 @@
 """Build the workbook: plan the layout, write each sheet in story order, save atomically."""
 
+import glob
 import hashlib
 import io
 import zipfile
@@ -288,6 +289,15 @@ def written_by_xlcnn(path):
         return False
 
 
+PART_SUFFIX = ".xlsx.part"
+
+
+def partial_files(out_path):
+    """The temporary files ``save_atomically`` may have left beside ``out_path`` when its process was killed."""
+    path = Path(out_path)
+    return list(path.parent.glob(f".{glob.escape(path.stem)}-*{PART_SUFFIX}"))
+
+
 def save_atomically(wb, out_path):
     """Save to a temporary file beside the target, then rename: never a half-written file."""
     path = Path(out_path)
@@ -295,7 +305,7 @@ def save_atomically(wb, out_path):
         raise UsageError(f"-o {out_path}: the output must be an .xlsx file")
     folder = check_target(path, out_path, written_by_xlcnn, "a workbook")
     try:
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".xlsx.part", dir=folder)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=PART_SUFFIX, dir=folder)
     except OSError as exc:
         raise OutputError(f"{out_path}: cannot write in {folder} ({exc.strerror})") from None
     os.close(handle)
