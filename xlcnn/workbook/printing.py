@@ -110,18 +110,30 @@ def fit_widths(cells):
     needs no width). Columns that need neither keep the width their writer gave them.
     """
     merged = {(m.row, m.col) for m in cells.merges}
-    needs, labels = {}, []
+    needs, labels, extremes = {}, [], {}
     for row, line in cells.rows.items():
         for col, cell in line.items():
             value = cell.cached if cell.kind == "f" else cell.value
             if value is None or isinstance(value, bool) or (row, col) in merged:
                 continue
-            size = _font_scale(cell.font)
             if cell.kind == "s" or isinstance(value, str):
-                labels.append((line, col, text_width(value, 11.0 * size) + CELL_PADDING))
-            elif math.isfinite(value):
-                need = shown_width(shown(value, cell.number_format)) * size + CELL_PADDING
+                labels.append((line, col, text_width(value, 11.0 * _font_scale(cell.font)) + CELL_PADDING))
+            elif math.isfinite(value) and cell.number_format is None and value != int(value):
+                # General shows as many digits as a number has, whatever its size: measure each one
+                need = shown_width(shown(value, None)) * _font_scale(cell.font) + CELL_PADDING
                 needs[col] = max(needs.get(col, 0.0), need)
+            elif math.isfinite(value):
+                key = (col, cell.number_format, id(cell.font))
+                seen = extremes.get(key)
+                if seen is None:
+                    extremes[key] = [value, value, value, value, cell.font]
+                else:
+                    _widen(seen, value)
+    for (col, number_format, _), (*values, font) in extremes.items():
+        # a number format's text is widest at one of these: the largest and smallest value, the largest
+        # magnitude and the smallest one that is not 0 (an exponent's digits); so only they are measured
+        need = max(shown_width(shown(v, number_format)) for v in values) * _font_scale(font) + CELL_PADDING
+        needs[col] = max(needs.get(col, 0.0), need)
     for col, need in needs.items():   # numbers first: a label's room beside it depends on them
         cells.widths[col] = math.ceil(need * 2) / 2
     for line, col, width in labels:
@@ -133,6 +145,18 @@ def fit_widths(cells):
     for col, need in needs.items():
         if need > 0:
             cells.widths[col] = math.ceil(need * 2) / 2
+
+
+def _widen(seen, value):
+    """Keep [largest, smallest, largest magnitude, smallest magnitude not 0] up to date with ``value``."""
+    if value > seen[0]:
+        seen[0] = value
+    if value < seen[1] or (value == seen[1] and math.copysign(1.0, value) < 0):   # -0.0 shows as "-0.00"
+        seen[1] = value
+    if abs(value) > abs(seen[2]):
+        seen[2] = value
+    if value and (abs(value) < abs(seen[3]) or not seen[3]):
+        seen[3] = value
 
 
 def _room_before_filled(cells, line, col):
