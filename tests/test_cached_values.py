@@ -32,6 +32,7 @@ def books(tmp_path_factory):
 
 
 def grids(path, data_only):
+    """{sheet: rows of values} as openpyxl reads them: formulas, or the stored values (``data_only``)."""
     wb = load_workbook(path, read_only=True, data_only=data_only)
     try:
         return {ws.title: [list(row) for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}

@@ -1,19 +1,12 @@
 """The one-pass reader verify uses reads what openpyxl reads, in books written by xlcnn and by engines."""
 
 import pytest
-from openpyxl import load_workbook
 
 from xlcnn import gnumeric, make_workbook
 from xlcnn.libreoffice import recalculate
 from xlcnn.xlsxread import _position, read_workbook
 
-
-def openpyxl_grids(path, data_only):
-    wb = load_workbook(path, read_only=True, data_only=data_only)
-    try:
-        return {ws.title: [list(row) for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
-    finally:
-        wb.close()
+from test_cached_values import grids as openpyxl_grids
 
 
 def cells(grids):
