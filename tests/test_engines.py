@@ -1,8 +1,6 @@
 """Gnumeric as a second engine: full-precision values, its own recalculation, and the --engine option."""
 
 import csv
-import re
-import zipfile
 from dataclasses import replace
 
 import openpyxl
@@ -14,6 +12,7 @@ from xlcnn import gnumeric, libreoffice, verify as verify_module
 from xlcnn.cli import main
 from xlcnn.libreoffice import recalculate
 from xlcnn.resources import sample_photos
+from test_verify import _set_cached_value
 
 pytestmark = pytest.mark.usefixtures("libreoffice", "gnumeric")
 
@@ -67,18 +66,9 @@ def test_libreoffice_csv_rounds_small_numbers_to_20_decimals(tmp_path):
 
 
 def _set_stored_value(path, sheet, cell, value):
-    """Rewrite the stored value of one formula cell inside the .xlsx, leaving its formula."""
+    """Rewrite the stored value of one formula cell of tab ``sheet``, leaving its formula."""
     names = openpyxl.load_workbook(path, read_only=True).sheetnames    # sheetN.xml follows the tab order
-    member = f"xl/worksheets/sheet{names.index(sheet) + 1}.xml"
-    with zipfile.ZipFile(path) as z:
-        parts = {name: z.read(name) for name in z.namelist()}
-    pattern = re.compile(rf'(<c r="{cell}"[^>]*>(?:(?!</c>).)*?<v>)([^<]*)(</v>)', re.S)
-    xml, n = pattern.subn(rf"\g<1>{value}\g<3>", parts[member].decode())
-    assert n == 1, f"no stored value for {cell}"
-    parts[member] = xml.encode()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in parts.items():
-            z.writestr(name, data)
+    _set_cached_value(path, names.index(sheet) + 1, cell, value)
 
 
 def test_gnumeric_recalculates_instead_of_showing_stored_values(tmp_path):

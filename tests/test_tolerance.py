@@ -4,7 +4,7 @@ import numpy as np
 import openpyxl
 import pytest
 
-from xlcnn import make_workbook, verify_workbook, verify_workbooks
+from xlcnn import make_workbook, verify_workbooks
 from xlcnn.cells import sheet_ref
 from xlcnn.engine import loss_and_gradients
 from xlcnn.resources import sample_photos
