@@ -28,7 +28,7 @@ from ..image import to_rgb
 from .exercise import add_exercises
 from .explain import highlight_receptive_field
 from .gradients import write_descent, write_gradients
-from .overview import write_manifest, write_overview
+from .overview import write_back_links, write_manifest, write_overview
 from .printing import set_up_printing
 from . import sheetdata
 from .summary import write_summary
@@ -106,6 +106,7 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
         conv = layout.sheet("conv2d", 0)
         highlight_receptive_field(ctx, wb[layout.sheet("input").name], wb[layout.sheet("filters", 0).name],
                                   conv, model.layers[0])
+    write_back_links(ctx, wb)
     stages, passes = workbook_stages(layout, model, pixels, label_index, learning_rate)
     if exercise:
         add_exercises(ctx, wb, passes[0])

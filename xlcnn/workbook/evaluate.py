@@ -233,6 +233,8 @@ class Evaluator:
         if name == "FIXED":
             return _fixed(_number(value(0)), int(_number(value(1))) if len(args) > 1 else 2,
                           _truth(value(2)) if len(args) > 2 else False)
+        if name == "HYPERLINK":   # a cell with a link shows its friendly name, else the link itself
+            return value(1) if len(args) > 1 else value(0)
         if name in ("ROW", "COLUMN"):
             if args:
                 ref = self._eval(args[0], sheet, row, col)
