@@ -127,7 +127,7 @@ def _write_pictures(ctx, ws, pictures, texts):
         source = stack.interior(k)
         for i, j, _, _ in block.cells():
             patch = source.sub(*pictures.region(i, j, height, width))
-            formula = f"={patch.ref()}" if patch.size == 1 else f"=AVERAGE({patch.ref()})"
+            formula = f"={patch.ref()}" if patch.size == 1 else f"=AVERAGE({patch.range_ref()})"
             put_formula(ctx, ws, block.sub(i, j, 1, 1), formula, HIDE_NUMBERS)
         add_scale(ws, block, rule)
         square_rows(ws, block)
