@@ -435,6 +435,11 @@ def renamed(layout, names):
     return copy(layout)
 
 
+def last_column(plan):
+    """The last column any block of ``plan`` reaches."""
+    return max(block.last_col for block in _all_blocks(plan.blocks))
+
+
 def _all_blocks(value):
     if isinstance(value, Block):
         yield value

@@ -1,4 +1,5 @@
-"""The first sheet (the photo, the network, the prediction and a live chart) and the manifest."""
+"""The first sheet, the story on one page (the network, the photo, every feature map, the prediction,
+a link to every sheet), the links back to it, and the manifest."""
 
 import io
 
@@ -7,11 +8,11 @@ from openpyxl.drawing.image import Image as SheetImage
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 from ..cells import Block, a1, quote_sheet
-from ..layout import LINK_WIDTH, RESULT_WIDTH, MapPictures
+from ..layout import LINK_WIDTH, RESULT_WIDTH, last_column
 from ..textwidth import display_width
 from . import styles
-from .common import (add_scale, cell_at, describe_layer, merge, notice_text, paint_pixels, put_formula, put_text,
-                     set_widths)
+from .common import (add_scale, cell_at, describe_layer, layer_fields, merge, notice_text, paint_pixels, put_formula,
+                     put_text, set_widths)
 from .maps import output_scale
 from .sheetdata import cells_of
 
@@ -36,7 +37,7 @@ def write_overview(ctx, ws, plan):
         put_text(ws, n, 0, line, styles.TEXT_FONT)
     notice, font = notice_text(ctx)
     put_text(ws, len(texts["lines"]) + 1, 0, notice, font)
-    set_widths(ws, 0, _last_column(plan) + 1, SQUARE_WIDTH)
+    set_widths(ws, 0, last_column(plan) + 1, SQUARE_WIDTH)
     _write_boxes(ctx, ws, b, texts)
     _, height, width = ctx.layout.input_shape
     view = b["colour_view"]
@@ -64,29 +65,12 @@ def square_rows(ws, block):
         cells_of(ws).heights[row] = SQUARE_HEIGHT
 
 
-def _last_column(plan):
-    return max(block.last_col for block in _blocks(plan.blocks))
-
-
-def _blocks(value):
-    if isinstance(value, Block):
-        yield value
-    elif isinstance(value, MapPictures):
-        yield from value.blocks
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            yield from _blocks(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _blocks(item)
-
-
 def _write_boxes(ctx, ws, b, texts):
     """The network as a row of boxes, each with what the stage does and the shape it hands on."""
     put_text(ws, b["network_label"].row, b["network_label"].col, texts["architecture_label"], styles.LABEL_FONT)
     words = texts["boxes"]
     stages = [(words["input"], ctx.layout.input_shape)]
-    stages += [(words[layer.kind].format(**_fields(layer)), shape)
+    stages += [(words[layer.kind].format(**layer_fields(layer)), shape)
                for layer, shape in zip(ctx.model.layers, ctx.layout.shapes)]
     boxes = b["boxes"]
     for box, (what, shape) in zip(boxes, stages):
@@ -98,11 +82,6 @@ def _write_boxes(ctx, ws, b, texts):
         if box is not boxes[-1]:
             put_text(ws, box.row, box.last_col + 1, "->", styles.LABEL_FONT)
     cells_of(ws).heights[boxes[0].row] = BOX_HEIGHT
-
-
-def _fields(layer):
-    fields = {f: getattr(layer, f) for f in ("kernel", "filters", "size", "units", "alpha") if hasattr(layer, f)}
-    return fields
 
 
 def _shape_text(shape):
