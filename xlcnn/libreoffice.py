@@ -54,7 +54,8 @@ def recalculate(paths, out_dir, timeout=DEFAULT_TIMEOUT):
 
     Returns the paths of the recalculated copies, in the order given.
     """
-    return convert(paths, out_dir, "xlsx:Calc MS Excel 2007 XML", ".xlsx", timeout)
+    # in the locale verify compares with: a German LibreOffice's FIXED would write "0,50" where xlcnn stored "0.50"
+    return convert(paths, out_dir, "xlsx:Calc MS Excel 2007 XML", ".xlsx", timeout, settings=_POINT_DECIMALS)
 
 
 def recalculate_to_csv(paths, out_dir, timeout=DEFAULT_TIMEOUT):
@@ -83,10 +84,10 @@ def to_pdf(paths, out_dir, timeout=DEFAULT_TIMEOUT):
     return convert(paths, out_dir, "pdf:calc_pdf_Export", ".pdf", timeout)
 
 
-def convert(paths, out_dir, target, suffix, timeout=DEFAULT_TIMEOUT):
+def convert(paths, out_dir, target, suffix, timeout=DEFAULT_TIMEOUT, settings=""):
     """One LibreOffice start converting every file to ``target``; returns the new files' paths."""
     out_dir = Path(out_dir)
-    _convert(paths, out_dir, target, timeout)
+    _convert(paths, out_dir, target, timeout, settings)
     results = [out_dir / (Path(p).stem + suffix) for p in paths]
     missing = [str(p) for p in results if not p.exists()]
     if missing:

@@ -97,10 +97,11 @@ def _write_pictures(ctx, ws, pictures, texts):
     stage = ctx.layout.sheet_of(pictures.layer)
     stack = stage.blocks["output"]
     channels, height, width = stack.shape
-    key = "pictures_mean" if pictures.factor > 1 else "pictures_label"
-    put_text(ws, pictures.label.row, pictures.label.col,
-             texts[key].format(sheet=stage.name, channels=channels, height=height, width=width,
-                               factor=pictures.factor), styles.LABEL_FONT)
+    label = texts["pictures_one" if channels == 1 else "pictures_label"].format(
+        sheet=stage.name, channels=channels, height=height, width=width)
+    if pictures.factor > 1:
+        label += texts["pictures_mean"].format(factor=pictures.factor)
+    put_text(ws, pictures.label.row, pictures.label.col, label, styles.LABEL_FONT)
     rule = output_scale(ctx.model.layers, pictures.layer)
     for k, block in enumerate(pictures.blocks):
         source = stack.interior(k)
