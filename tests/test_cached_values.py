@@ -172,6 +172,8 @@ def _defined_names(path):
     ("=INDEX(A1:B2,2,1)", 3.0), ("=INDEX(A1:A2,2)", 3.0), ("=INDEX(A1:B1,2)", 2.0), ('=MATCH(3,A1:A2,0)', 2.0),
     ('=COUNTIF(A1:B2,">=2")', 3.0), ("=COUNTIF(A1:B2,4)", 1.0), ("=ROW(B2)+COLUMN(B2)", 4.0),
     ("=A1+C3", 1.0), ('=C1&"!"', "!"), ("=S!A1*2", 2.0), ("='S'!$B$2/two", 2.0),
+    ('=HYPERLINK("#\'3 Conv\'!A1","3 Conv")', "3 Conv"), ('=HYPERLINK("#S!A1")', "#S!A1"),
+    ('=HYPERLINK("#\'it\'\'s\'!A1","say ""hi""")', 'say "hi"'),
 ])
 def test_the_evaluator_follows_spreadsheet_rules(formula, value):
     sheet = SheetCells()

@@ -7,6 +7,7 @@ The PDFs are printed by LibreOffice and read back with poppler's pdftotext
 import re
 
 import openpyxl
+from openpyxl.utils.cell import range_boundaries
 import pytest
 from click.testing import CliRunner
 from openpyxl.styles import Font
@@ -125,13 +126,15 @@ def test_numbers_are_sized_as_spreadsheets_show_them(value, number_format, text)
 
 
 def _labels(book):
-    """Every text cell of the printed sheets, whitespace collapsed."""
+    """Every text cell inside the print area of the printed sheets, whitespace collapsed."""
     wb = openpyxl.load_workbook(book)
     labels = set()
     for ws in wb.worksheets:
         if ws.sheet_state != "visible":
             continue
-        for row in ws.iter_rows():
+        area = ws.print_area[0] if isinstance(ws.print_area, list) else ws.print_area
+        _, _, last_col, last_row = range_boundaries(area.split("!")[-1].replace("$", ""))
+        for row in ws.iter_rows(max_row=last_row, max_col=last_col):
             for cell in row:
                 if isinstance(cell.value, str) and not cell.value.startswith("="):
                     labels.add(" ".join(cell.value.split()))

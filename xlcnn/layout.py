@@ -130,8 +130,8 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     input_plan = limits.add(_input_sheet(_SheetNames(layers, titles).next("input"), input_shape,
                                          _padding_after(layers, -1)), _first_conv_extras(layers))
     first = _forward_sheets(layers, shapes, input_shape, class_names, titles, "", input_plan, limits)
-    sheets = [limits.add(_overview_sheet(safe_sheet_name(titles["overview"]), input_shape), 4 * classifier),
-              input_plan, *first]
+    overview = _overview_sheet(safe_sheet_name(titles["overview"]), input_shape, layers, shapes)
+    sheets = [limits.add(overview, overview_formulas(overview, classifier)), input_plan, *first]
     layout = Layout(sheets, shapes, tuple(input_shape))
     if steps:
         check_backprop(layers)
@@ -139,6 +139,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     sheets.append(limits.add(_summary_sheet(_SheetNames(layers, titles).skip(first).next("summary"), len(layers)),
                              3 * len(layers) + 3))
     sheets.append(_manifest_sheet(safe_sheet_name(titles["manifest"])))
+    limits.add(overview, _link_overview(layout))
     layout.formulas = limits.formulas
     return layout
 
@@ -324,6 +325,8 @@ def legend_block(plan):
     The flatten and softmax sheets put their column headings on that row, the filters
     sheet the copy of the explained filter's number: the legend starts after them.
     """
+    if "legend" in plan.blocks:          # planned with the sheet (the overview's, above its pictures)
+        return plan.blocks["legend"]
     col = FIRST_COL
     if plan.kind == "flatten":
         col = plan.blocks["output"].last_col + 2
@@ -437,6 +440,8 @@ def renamed(layout, names):
             new = replace(value, sheet=names.get(value.sheet, value.sheet))
         elif isinstance(value, MapStack):
             new = replace(value, maps=copy(value.maps))
+        elif isinstance(value, MapPictures):
+            new = replace(value, label=copy(value.label), blocks=copy(value.blocks))
         elif isinstance(value, SheetPlan):
             new = replace(value, name=names.get(value.name, value.name), blocks=copy(value.blocks))
         elif isinstance(value, Layout):
@@ -453,11 +458,18 @@ def renamed(layout, names):
     return copy(layout)
 
 
+def last_column(plan):
+    """The last column any block of ``plan`` reaches."""
+    return max(block.last_col for block in _all_blocks(plan.blocks))
+
+
 def _all_blocks(value):
     if isinstance(value, Block):
         yield value
     elif isinstance(value, MapStack):
         yield from value.maps
+    elif isinstance(value, MapPictures):
+        yield from value.blocks
     elif isinstance(value, dict):
         for item in value.values():
             yield from _all_blocks(item)
@@ -706,23 +718,102 @@ def _summary_sheet(name, layers):
 
 
 OVERVIEW_RESULTS = ("prediction", "confidence", "true_label", "loss")
-CHART_ROWS = 16      # rows the overview's chart (7.5 cm tall) covers at the default row height
+CHART_ROWS = 16      # rows a 7.5 cm chart covers at the default row height
+# The overview's columns are square (2 characters wide); a portrait page at the handout's
+# scale holds PAGE_COLUMNS of them, so everything printed stays left of that column.
+PAGE_COLUMNS = 48
+SQUARE_WIDTH = 2.0        # characters: 14 pixels, as tall as a row of 10.5 points
+THUMBNAIL_SIDE = 10       # a feature map's small picture on the overview is at most this many cells across
+BOX_WIDTH = 10            # a network box spans this many square columns
+RESULT_WIDTH = 8          # ... a prediction or loss value (merged), so that a number never shows ###
+LINK_WIDTH = 14           # ... a link to a sheet (merged)
+PHOTO_ROWS = 28           # the rows beside the photo hold its picture and the chart, however small the photo
+CHART_ABOVE = 12          # the chart beside the photo starts this many rows below the picture's top
+KNOWS_COL = 17            # what the model knows sits right of the prediction and loss
 
 
-def _overview_sheet(name, input_shape):
-    """The photo, the photo as cells, the network, the prediction and a live chart."""
+@dataclass(frozen=True)
+class MapPictures:
+    """The small pictures of one layer's feature maps on the overview.
+
+    Cell (i, j) of ``blocks[k]`` shows the mean of the ``factor`` x ``factor`` cells of
+    map k from row i x factor and column j x factor (fewer at the bottom and right edges).
+    """
+
+    layer: int
+    label: Block
+    blocks: tuple
+    factor: int
+
+    def region(self, i, j, height, width):
+        """(top, left, rows, columns) of the map cells that cell (i, j) summarises, in a map of height x width."""
+        top, left = i * self.factor, j * self.factor
+        return top, left, min(self.factor, height - top), min(self.factor, width - left)
+
+    @property
+    def formulas(self):
+        return sum(block.size for block in self.blocks)
+
+
+def _overview_sheet(name, input_shape, layers, shapes):
+    """The story on one page: the network as a row of boxes, the photo in square cells, a small
+    picture of every feature map, the prediction with a live chart, and a link to every sheet.
+
+    The links' block is sized once every sheet is planned (``_link_overview``).
+    """
     _, height, width = input_shape
-    top = 4
-    info = top + 2 + height + 1
-    return SheetPlan(name, "overview", None, {
-        "picture": Block(name, top + 1, 1, 1, 1),
-        "colour_view": Block(name, top + 1, 5, height, width),
-        "architecture": Block(name, info + 1, 1, 1, 1),
-        **{key: Block(name, info + 2 + n, 1, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)},
-        **{f"{key}_value": Block(name, info + 2 + n, 3, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)},
-        "chart": Block(name, info + 7, 1, 1, 1),
-        "knows": Block(name, info + 7 + CHART_ROWS, 1, 1, 1),     # below the chart
-    })
+    blocks = {"network_label": Block(name, 4, 1, 1, 1)}
+    per_row = max(1, (PAGE_COLUMNS + 1) // (BOX_WIDTH + 2))
+    blocks["boxes"] = tuple(Block(name, 5 + 2 * (n // per_row), 1 + (n % per_row) * (BOX_WIDTH + 2), 1, BOX_WIDTH)
+                            for n in range(len(layers) + 1))   # the input, then every layer
+    row = blocks["boxes"][-1].row + 2
+    blocks["photo_label"] = Block(name, row, 1, 1, 1)
+    blocks["colour_view"] = Block(name, row + 1, 1, height, width)
+    beside = Block(name, row + 1, width + 3, max(height, PHOTO_ROWS), max(PAGE_COLUMNS - width - 2, 12))
+    blocks["beside_photo"] = beside           # square rows: only floating things (picture, chart) sit here
+    blocks["picture"] = beside.sub(0, 0, 1, 1)
+    blocks["chart"] = beside.sub(CHART_ABOVE, 0, 1, 1)
+    row = beside.last_row + 2
+    blocks.update({key: Block(name, row + n, 1, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)})
+    blocks.update({f"{key}_value": Block(name, row + n, 7, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)})
+    blocks["knows"] = Block(name, row, KNOWS_COL, 1, 1)
+    row += 6     # below the results, and the sentence, pictures and names of what the model knows
+    blocks["pictures_title"] = Block(name, row, 0, 1, 1)   # a long line: the first column's text wraps in print
+    blocks["legend"] = Block(name, row + 1, 1, 1, LEGEND_CELLS)
+    row += 2
+    pictures = []
+    for index, shape in enumerate(shapes):
+        if len(shape) != 3:
+            continue
+        channels, map_height, map_width = shape
+        factor = max(-(-map_height // THUMBNAIL_SIDE), -(-map_width // THUMBNAIL_SIDE))
+        side_h, side_w = -(-map_height // factor), -(-map_width // factor)
+        per_row = max(1, (PAGE_COLUMNS + 1) // (side_w + 1))
+        maps = []
+        for k in range(channels):
+            band, place = divmod(k, per_row)
+            maps.append(Block(name, row + 1 + band * (side_h + 1), 1 + place * (side_w + 1), side_h, side_w))
+        pictures.append(MapPictures(index, Block(name, row, 1, 1, 1), tuple(maps), factor))
+        row = maps[-1].last_row + 2
+    blocks["pictures"] = tuple(pictures)
+    # the links are for the screen: right of the printed columns, beside the boxes and the photo
+    links_col = max(PAGE_COLUMNS, beside.last_col) + 2
+    blocks["links_label"] = Block(name, 4, links_col, 1, 1)
+    blocks["links"] = Block(name, 5, links_col, 1, 1)   # one per sheet, when all are known
+    return SheetPlan(name, "overview", None, blocks)
+
+
+def _link_overview(layout):
+    """One link on the overview to every other sheet, one back on every other sheet; returns their formulas."""
+    overview, others = layout.sheets[0], len(layout.sheets) - 1
+    first = overview.blocks["links"]
+    overview.blocks["links"] = Block(first.sheet, first.row, first.col, others, 1)
+    return 2 * others
+
+
+def overview_formulas(plan, classifier):
+    """The overview's own formula cells: the feature-map pictures and the results."""
+    return sum(pictures.formulas for pictures in plan.blocks["pictures"]) + len(OVERVIEW_RESULTS) * classifier
 
 
 def _manifest_sheet(name):

@@ -31,7 +31,7 @@ from .explain import highlight_receptive_field
 from .legend import write_legends
 from .gradients import write_descent, write_gradients
 from .knows import class_pictures
-from .overview import write_manifest, write_overview
+from .overview import write_back_links, write_manifest, write_overview
 from .printing import set_up_printing
 from . import sheetdata
 from .summary import write_summary
@@ -123,6 +123,7 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
         conv = layout.sheet("conv2d", 0)
         highlight_receptive_field(ctx, wb[layout.sheet("input").name], wb[layout.sheet("filters", 0).name],
                                   conv, model.layers[0])
+    write_back_links(ctx, wb)
     if exercises:
         add_exercises(ctx, wb, exercises)
     write_legends(ctx, wb, layout)

@@ -190,15 +190,21 @@ def write_notice(ctx, ws, row):
 def describe_layer(layer, texts):
     """One layer in the workbook's language, e.g. "conv 3x3, 4 filters, stride 1, padding 0"."""
     words = texts["layers"]
-    fields = {**{f: getattr(layer, f) for f in ("kernel", "filters", "stride", "padding", "dilation",
-                                                 "size", "units", "alpha") if hasattr(layer, f)}}
-    if hasattr(layer, "step"):
-        fields["stride"] = layer.step
+    fields = layer_fields(layer)
     text = words[layer.kind].format(**fields)
     if layer.kind == "conv2d":
         text += words["dilation"].format(**fields) if layer.dilation != 1 else ""
         text += words["flip"] if layer.flip else ""
     return text
+
+
+def layer_fields(layer):
+    """The numbers a layer's texts may name: {kernel}, {filters}, {stride}, {padding}, {size}, {units}, ..."""
+    fields = {f: getattr(layer, f) for f in ("kernel", "filters", "stride", "padding", "dilation",
+                                              "size", "units", "alpha") if hasattr(layer, f)}
+    if hasattr(layer, "step"):   # a pool's stride
+        fields["stride"] = layer.step
+    return fields
 
 
 def step_number(sheet_name):

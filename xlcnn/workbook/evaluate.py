@@ -283,6 +283,8 @@ FUNCTIONS = {
     "MATCH": Evaluator._match_call,
     "ROW": lambda e, args: e._row_or_column(args, "ROW"), "COLUMN": lambda e, args: e._row_or_column(args, "COLUMN"),
     "ABS": _unary(abs), "EXP": _unary(math.exp), "TANH": _unary(math.tanh), "INT": _unary(lambda v: float(math.floor(v))),
+    # a cell with a link shows its friendly name, else the link itself
+    "HYPERLINK": lambda e, args: e._scalar(args[-1]),
 }
 
 

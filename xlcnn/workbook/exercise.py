@@ -72,8 +72,11 @@ def plan_exercises(ctx, passes, count):
         for position, target in zip(chosen, plan.targets[sheet.name]):
             if target.hidden is not None:
                 _mark(plan, target.hidden)
+                _mark_picture(plan, layout, sheet.layer, position)
                 for view, layer, at in copies(position):
                     _mark(plan, _cell_of(view.sheet_of(layer), at))
+                    if view is layout:
+                        _mark_picture(plan, layout, layer, at)
     return plan
 
 
@@ -204,6 +207,16 @@ def _cell_of(plan, position):
 
 def _mark(plan, block):
     plan.hidden.setdefault(block.sheet, set()).add((block.row, block.col))
+
+
+def _mark_picture(plan, layout, layer, position):
+    """Hide the overview's picture cell that summarises a hidden map cell: it may show it as is."""
+    if len(position) != 3:
+        return
+    for pictures in layout.sheets[0].blocks.get("pictures", ()):
+        if pictures.layer == layer:
+            k, i, j = (int(n) for n in position)
+            _mark(plan, pictures.blocks[k].sub(i // pictures.factor, j // pictures.factor, 1, 1))
 
 
 def _map_target(ctx, sheet, position, values, rng):

@@ -4,9 +4,10 @@ from functools import lru_cache
 
 from openpyxl.styles import PatternFill
 
-from ..layout import legend_block
+from ..layout import PAGE_COLUMNS, legend_block
 from . import styles
-from .common import cell_at, put_text
+from .common import cell_at, merge, put_text
+from .printing import LINE_POINTS, WRAPPED
 from .sheetdata import cells_of
 
 END_MARKS = {"diverging": ("-", "0", "+"), "positive": ("0", "", "+"), "channel": ("0", "", "255")}
@@ -19,6 +20,15 @@ def write_legends(ctx, wb, layout):
         scale = cells_of(ws).scale
         if scale is not None:
             write_legend(ctx, ws, legend_block(plan), scale)
+            if plan.kind == "overview":    # narrow columns: the words wrap within the printed page
+                _wrap_words(ws, legend_block(plan))
+
+
+def _wrap_words(ws, bar):
+    words = bar.last_col + 1
+    cell_at(ws, bar.row, words).alignment = WRAPPED
+    merge(ws, bar.row, words, 1, PAGE_COLUMNS - words + 1)
+    cells_of(ws).heights[bar.row] = 2 * LINE_POINTS
 
 
 def write_legend(ctx, ws, bar, scale):

@@ -1,17 +1,35 @@
-"""The first sheet (the photo, the network, the prediction and a live chart) and the manifest."""
+"""The first sheet, the story on one page (the network, the photo, every feature map, the prediction,
+a link to every sheet), the links back to it, and the manifest."""
 
 import io
 
 from openpyxl.chart import BarChart, Reference
 from openpyxl.drawing.image import Image as SheetImage
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 from .. import formulas
-from ..cells import a1
+from ..cells import Block, a1, quote_sheet
+from ..layout import LINK_WIDTH, PAGE_COLUMNS, RESULT_WIDTH, SQUARE_WIDTH, last_column
+from ..textwidth import display_width
 from . import styles
+from .common import (add_scale, cell_at, describe_layer, layer_fields, merge, notice_text, paint_pixels, put_formula,
+                     put_text, set_widths)
 from .knows import write_what_it_knows
-from .common import describe_layer, paint_pixels, notice_text, put_formula, put_text, set_widths
+from .sheetdata import cells_of
 
-PICTURE_SIDE = 150   # pixels: about as tall as 28 rows of cells beside it
+PICTURE_SIDE = 150   # pixels: about as tall as 11 rows of square cells beside it
+# Square cells on screen and on paper: a column 2 characters wide is 14 pixels (2 x the 7-pixel
+# digit of the default font), a row of 10.5 points is 14 pixels (at 96 pixels to 72 points).
+SQUARE_HEIGHT = 10.5
+SQUARE_PIXELS = 14
+CM_PER_PIXEL = 2.54 / 96
+BOX_HEIGHT = 28      # points: two lines of a network box
+GAP_HEIGHT = 5       # points: an empty row between parts
+BOX_FILL = PatternFill("solid", fgColor="DDEBF7")
+BOX_BORDER = Border(*(Side(style="thin", color="5B9BD5"),) * 4)
+BOX_ALIGNMENT = Alignment(horizontal="center", vertical="center", wrap_text=True)
+LINK_FONT = Font(size=10, color="0563C1", underline="single")
+HIDE_NUMBERS = ";;;"   # the pictures show colours only: numbers would not fit in square cells
 
 
 def write_overview(ctx, ws, plan):
@@ -20,29 +38,152 @@ def write_overview(ctx, ws, plan):
     put_text(ws, 0, 0, texts["title"].format(source=ctx.source_name or "xlcnn"), styles.TITLE_FONT)
     for n, line in enumerate(texts["lines"], start=1):
         put_text(ws, n, 0, line, styles.TEXT_FONT)
-    put_text(ws, b["picture"].row - 1, b["picture"].col, texts["photo_label"], styles.LABEL_FONT)
+    notice, font = notice_text(ctx)
+    put_text(ws, len(texts["lines"]) + 1, 0, notice, font)
+    set_widths(ws, 0, last_column(plan) + 1, SQUARE_WIDTH)
+    _write_boxes(ctx, ws, b, texts)
     _, height, width = ctx.layout.input_shape
     view = b["colour_view"]
-    put_text(ws, view.row - 1, view.col, texts["cells_label"].format(height=height, width=width), styles.LABEL_FONT)
+    put_text(ws, b["photo_label"].row, view.col, texts["cells_label"].format(height=height, width=width),
+             styles.LABEL_FONT)
+    put_text(ws, b["photo_label"].row, b["picture"].col, texts["photo_label"], styles.LABEL_FONT)
     _add_picture(ctx, ws, b["picture"])
     paint_pixels(ctx, ws, view)
-    set_widths(ws, 0, 1, 2)
-    set_widths(ws, 1, 3, 9)
-    set_widths(ws, view.col, view.width, styles.COLOUR_VIEW_WIDTH)
-    architecture = " -> ".join(describe_layer(layer, ctx.texts) for layer in ctx.model.layers)
-    put_text(ws, b["architecture"].row, b["architecture"].col, f"{texts['architecture_label']}: {architecture}")
-    notice, font = notice_text(ctx)
-    put_text(ws, b["architecture"].row - 1, b["architecture"].col, notice, font)
+    square_rows(ws, b["beside_photo"])
+    if b["pictures"]:
+        put_text(ws, b["pictures_title"].row, b["pictures_title"].col, texts["pictures_title"], styles.TEXT_FONT)
+    for pictures in b["pictures"]:
+        _write_pictures(ctx, ws, pictures, texts)
     if ctx.model.classifier:
         _write_prediction(ctx, ws, b, texts)
     else:
         last = describe_layer(ctx.model.layers[-1], ctx.texts)
         put_text(ws, b["prediction"].row, b["prediction"].col, texts["no_classifier"].format(last=last))
+    _write_links(ctx, ws, b, texts)
+    _thin_gaps(ws, b)
+
+
+def _thin_gaps(ws, b):
+    """The empty rows that only separate parts (rows of boxes, the photo and the results, bands of
+    pictures) are thin, so the whole story fits one printed page."""
+    boxes = b["boxes"]
+    gaps = set(range(boxes[0].row, boxes[-1].row)) - {box.row for box in boxes}
+    gaps.add(b["beside_photo"].last_row + 1)
+    for pictures in b["pictures"]:
+        rows = range(pictures.label.row + 1, pictures.blocks[-1].last_row + 2)
+        gaps.update(row for row in rows if not any(block.row <= row <= block.last_row for block in pictures.blocks))
+    for row in gaps:
+        cells_of(ws).heights[row] = GAP_HEIGHT
+
+
+def square_rows(ws, block):
+    """Rows as tall as the overview's columns are wide, so ``block``'s cells are square."""
+    for row in range(block.row, block.last_row + 1):
+        cells_of(ws).heights[row] = SQUARE_HEIGHT
+
+
+def _write_boxes(ctx, ws, b, texts):
+    """The network as a row of boxes, each with what the stage does and the shape it hands on."""
+    put_text(ws, b["network_label"].row, b["network_label"].col, texts["architecture_label"], styles.LABEL_FONT)
+    words = texts["boxes"]
+    stages = [(words["input"], ctx.layout.input_shape)]
+    stages += [(words[layer.kind].format(**layer_fields(layer)), shape)
+               for layer, shape in zip(ctx.model.layers, ctx.layout.shapes)]
+    boxes = b["boxes"]
+    for box, (what, shape) in zip(boxes, stages):
+        cell = put_text(ws, box.row, box.col, f"{what}\n{_shape_text(shape)}", styles.BOX_FONT)
+        for _, _, row, col in box.cells():
+            cell_at(ws, row, col).border = BOX_BORDER
+        cell.fill, cell.alignment = BOX_FILL, BOX_ALIGNMENT
+        merge(ws, box.row, box.col, 1, box.width)
+        if box is not boxes[-1]:
+            put_text(ws, box.row, box.last_col + 1, "->", styles.LABEL_FONT)
+    for box in boxes:
+        cells_of(ws).heights[box.row] = BOX_HEIGHT
+
+
+def _shape_text(shape):
+    """(4, 26, 26) -> "26 x 26 x 4" (height, width, maps), as a student measures a stack; (676,) -> "676"."""
+    if len(shape) == 3:
+        channels, height, width = shape
+        return f"{height} x {width} x {channels}"
+    return " x ".join(str(n) for n in shape)
+
+
+def _write_pictures(ctx, ws, pictures, texts):
+    """A small live picture of each feature map of one layer: each cell the mean of a patch of the map."""
+    stage = ctx.layout.sheet_of(pictures.layer)
+    stack = stage.blocks["output"]
+    channels, height, width = stack.shape
+    label = texts["pictures_one" if channels == 1 else "pictures_label"].format(
+        sheet=stage.name, channels=channels, height=height, width=width)
+    if pictures.factor > 1:
+        label += texts["pictures_mean"].format(factor=pictures.factor)
+    put_text(ws, pictures.label.row, pictures.label.col, label, styles.LABEL_FONT)
+    # one rule for every picture, so the overview has one legend: on a map that cannot go
+    # negative the diverging scale runs white to red, as the positive scale does
+    rule = styles.diverging_scale()
+    for k, block in enumerate(pictures.blocks):
+        source = stack.interior(k)
+        for i, j, _, _ in block.cells():
+            patch = source.sub(*pictures.region(i, j, height, width))
+            formula = f"={patch.ref()}" if patch.size == 1 else f"=AVERAGE({patch.range_ref()})"
+            put_formula(ctx, ws, block.sub(i, j, 1, 1), formula, HIDE_NUMBERS)
+        add_scale(ws, block, rule)
+        square_rows(ws, block)
+
+
+def _write_links(ctx, ws, b, texts):
+    """A link to every sheet, in the order of the story."""
+    put_text(ws, b["links_label"].row, b["links_label"].col, texts["links_label"], styles.LABEL_FONT)
+    others = ctx.layout.sheets[1:]
+    for n, plan in enumerate(others):
+        link = b["links"].sub(n, 0, 1, 1)
+        put_formula(ctx, ws, link, hyperlink(plan.name, plan.name)).font = LINK_FONT
+        merge(ws, link.row, link.col, 1, LINK_WIDTH)
+
+
+def write_back_links(ctx, wb):
+    """On every sheet but the overview, a link back to it; after the sheets are written, as it follows their titles."""
+    overview = ctx.layout.sheets[0].name
+    back = ctx.texts["sheets"]["overview"]["back"].format(name=overview)
+    for plan in ctx.layout.sheets[1:]:
+        row, col = back_link_cell(wb[plan.name])
+        put_formula(ctx, wb[plan.name], Block(plan.name, row, col, 1, 1), hyperlink(overview, back)).font = LINK_FONT
+
+
+def hyperlink(sheet, text):
+    """=HYPERLINK("#'3 Conv'!A1","3 Conv"): a link to the top of ``sheet`` that every spreadsheet follows."""
+    target = f"#{quote_sheet(sheet)}!A1".replace('"', '""')
+    return f'=HYPERLINK("{target}","{text.replace(chr(34), chr(34) * 2)}")'
+
+
+def back_link_cell(ws):
+    """(row, col) in the title row just past the end of the title, where the link back to the overview goes.
+
+    Every other header row is taken on some sheet; in the title row the link must not cut the
+    title short, so its width is estimated (14-point bold: about 10 pixels a Latin letter, 19 a
+    Chinese one) against the sheet's column widths (about 7 pixels a character, 64 by default).
+    """
+    cells = cells_of(ws)
+    title = cells.rows.get(0, {}).get(0)
+    text = title.value if title is not None and title.kind == "s" else ""
+    needed = sum(19 if display_width(ch) == 2 else 10 for ch in text) + 20
+    col, edge = 0, 0
+    while edge < needed or col in cells.rows.get(0, {}):
+        edge += 7 * cells.widths.get(col, DEFAULT_WIDTH) + 5
+        col += 1
+    return 0, col
+
+
+DEFAULT_WIDTH = 8.43   # characters: a column no writer sized
 
 
 def _add_picture(ctx, ws, anchor):
-    """The photo itself, as a picture floating over the sheet."""
+    """The photo itself, as a picture floating over the sheet, at most PICTURE_SIDE pixels across."""
     picture = SheetImage(io.BytesIO(ctx.photo))
+    shrink = min(1.0, PICTURE_SIDE / max(picture.width, picture.height, 1))
+    picture.width, picture.height = round(picture.width * shrink), round(picture.height * shrink)
     ws.add_image(picture, a1(anchor.row, anchor.col))
 
 
@@ -55,10 +196,12 @@ def _write_prediction(ctx, ws, b, texts):
             ("loss", "loss_label", loss["loss"], styles.PROB_FORMAT))
     for key, label, source, number_format in rows:
         put_text(ws, b[key].row, b[key].col, texts[label], styles.LABEL_FONT)
+        value = b[key + "_value"]
         formula = f"={source.ref()}"
         if key == "true_label":   # a blank label would show as 0 through a plain reference
             formula = formulas.label_or_prompt(source, texts["label_not_chosen"])
-        put_formula(ctx, ws, b[key + "_value"], formula, number_format).font = styles.RESULT_FONT
+        put_formula(ctx, ws, value, formula, number_format).font = styles.RESULT_FONT
+        merge(ws, value.row, value.col, 1, RESULT_WIDTH)   # square columns are too narrow for a number
     chart = BarChart()
     chart.type = "col"
     chart.title = texts["chart_title"]
@@ -70,9 +213,12 @@ def _write_prediction(ctx, ws, b, texts):
     softmax_ws = ws.parent[softmax["probability"].sheet]
     chart.add_data(Reference(softmax_ws, **softmax["probability"].bounds()), titles_from_data=False)
     chart.set_categories(Reference(softmax_ws, **softmax["class"].bounds()))
-    chart.height, chart.width = 7.5, 12
+    # the chart fills the square cells beside the photo, below its picture
+    beside = b["beside_photo"]
+    chart.width = beside.width * SQUARE_PIXELS * CM_PER_PIXEL
+    chart.height = (beside.last_row - b["chart"].row + 1) * SQUARE_PIXELS * CM_PER_PIXEL
     ws.add_chart(chart, a1(b["chart"].row, b["chart"].col))
-    write_what_it_knows(ctx, ws, b["knows"])
+    write_what_it_knows(ctx, ws, b["knows"], PAGE_COLUMNS - b["knows"].col + 1)
 
 
 def write_manifest(ctx, ws, plan):

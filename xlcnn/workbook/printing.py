@@ -15,7 +15,7 @@ from openpyxl.worksheet.pagebreak import Break, RowBreak
 from openpyxl.worksheet.page import PageMargins
 
 from ..cells import Block, MAX_ROWS
-from ..layout import CHART_ROWS, MapStack   # CHART_ROWS: the rows a 7.5 cm chart covers
+from ..layout import CHART_ROWS, PAGE_COLUMNS, SQUARE_WIDTH, MapStack   # CHART_ROWS: the rows a 7.5 cm chart covers
 from .sheetdata import cells_of
 
 POINTS_PER_CHAR = 5.6          # a column of width 1 is about one digit of Calibri 11
@@ -26,10 +26,16 @@ A4_PRINTABLE = (540.0, 770.0)
 
 def set_up_printing(ws, plan, texts):
     cells = cells_of(ws)
-    fit_widths(cells)
-    wrap_long_lines(ws, cells)
-    width_chars, last_col = _print_width(ws, cells)
-    last_row = cells.max_row + CHART_ROWS * len(ws._charts)   # charts float below the last cell
+    if plan.kind == "overview":    # square columns, sized by the layout; its links are for the screen only
+        wrap_long_lines(ws, cells, PAGE_COLUMNS * SQUARE_WIDTH)
+        last_col = plan.blocks["links_label"].col - 2
+        width_chars = sum(cells.widths.get(c, DEFAULT_WIDTH) for c in range(last_col + 1))
+        last_row = cells.max_row   # its chart floats beside the photo, not below the last cell
+    else:
+        fit_widths(cells)
+        wrap_long_lines(ws, cells)
+        width_chars, last_col = _print_width(ws, cells)
+        last_row = cells.max_row + CHART_ROWS * len(ws._charts)   # charts float below the last cell
     if last_row < 0:
         return
     ws.print_area = Block(ws.title, 0, 0, last_row + 1, last_col + 1).range()
@@ -227,8 +233,8 @@ def text_width(text, size=10.0):
     return units * size / 10.0
 
 
-def wrap_long_lines(ws, cells):
-    """Wrap every line of text in the first column that is wider than LINE_UNITS over the
+def wrap_long_lines(ws, cells, units=LINE_UNITS):
+    """Wrap every line of text in the first column that is wider than ``units`` over the
     empty cells beside it, one taller row, instead of a line cut at the page edge."""
     for row, line in cells.rows.items():
         cell = line.get(0)
@@ -236,13 +242,13 @@ def wrap_long_lines(ws, cells):
             continue
         size = (cell.font.size or 11.0) if cell.font is not None else 11.0
         width = text_width(cell.value, size)
-        if width <= LINE_UNITS or any(m.row <= row <= m.last_row for m in cells.merges):
+        if width <= units or any(m.row <= row <= m.last_row for m in cells.merges):
             continue
         span, last = 0.0, 0
-        while span < LINE_UNITS:
+        while span < units:
             span += cells.widths.get(last, DEFAULT_WIDTH)
             last += 1
-        lines = math.ceil(width * 1.1 / LINE_UNITS)
+        lines = math.ceil(width * 1.1 / units)
         cell.alignment = WRAPPED
         block = Block(ws.title, row, 0, 1, last)
         cells.merges.append(block)

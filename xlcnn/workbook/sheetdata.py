@@ -23,7 +23,7 @@ from ..cells import a1, col_name, column_number, row_number
 from .styles import EXCEL_CELL_FORMATS
 
 CELL_TAGS_AT_MOST = 160   # <c r=".." s=".." t=".."><is><t xml:space="preserve"></t></is></c> and a number
-ROW_TAGS_AT_MOST = 60     # <row r="1048576" ht="123.5" customHeight="1"></row>
+ROW_TAGS_AT_MOST = 60     # <row r="1048576" ht="409.5" customHeight="1"></row>
 CHUNK_ROWS = 2_000     # rows joined and compressed at a time: bounded memory, few write calls
 SHEET_DATA = re.compile(rb"<sheetData\s*/>|<sheetData>\s*</sheetData>")
 DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
@@ -38,17 +38,18 @@ class Cell:
     viewers that show the file without recalculating.
     """
 
-    __slots__ = ("value", "kind", "cached", "shared", "font", "fill", "number_format", "protection", "alignment",
-                 "style")
+    __slots__ = ("value", "kind", "cached", "shared", "font", "fill", "number_format", "protection", "border",
+                 "alignment", "style")
 
     def __init__(self):
         self.value = self.kind = self.cached = self.shared = None
-        self.font = self.fill = self.number_format = self.protection = self.alignment = None
+        self.font = self.fill = self.number_format = self.protection = self.border = self.alignment = None
         self.style = ""   # the ' s="n"' attribute, given just before saving
 
     def style_key(self):
         # style objects are shared module constants or live as long as their cells, so ids are stable
-        return id(self.font), id(self.fill), self.number_format, id(self.protection), id(self.alignment)
+        return (id(self.font), id(self.fill), self.number_format, id(self.protection), id(self.border),
+                id(self.alignment))
 
 
 class SheetCells:
@@ -59,7 +60,7 @@ class SheetCells:
         self.max_row = -1
         self.max_col = -1
         self.widths = {}    # col -> width in characters; written as runs of equal widths
-        self.heights = {}   # row -> height in points, where a row must be taller than its font makes it
+        self.heights = {}   # row -> height in points, for rows that are not the default height
         self.merges = []    # merged blocks: only their top-left cell may hold anything
         self.shared_formulas = 0
         self.hidden = set()  # (row, col) of cells an exercise hides: no colour scale may cover them
@@ -152,12 +153,18 @@ def save(wb, path):
 
 
 def _check_merges(ws):
-    """A merged block hides all but its top-left cell; anything written under it would be lost."""
+    """A merged block hides all but its top-left cell; anything written under it would be lost.
+
+    Its other cells may carry a style (a border all round a merged box, as Excel draws it).
+    """
     cells = cells_of(ws)
     for block in cells.merges:
         for i, j, row, col in block.cells():
-            if (i or j) and col in cells.rows.get(row, {}):
+            if (i or j) and cells.rows.get(row, {}).get(col, _EMPTY).value is not None:
                 raise RuntimeError(f"sheet {ws.title!r}: {block.range()} is merged but {a1(row, col)} is written")
+
+
+_EMPTY = Cell()
 
 
 def _set_column_widths(ws):
@@ -178,8 +185,8 @@ def _write_sheet(target, name, xml, cells):
         out.write(head)
         out.write(b"<sheetData>")
         chunk = []
-        for n, row in enumerate(sorted(cells.rows)):
-            chunk.append(_row_xml(row, cells.rows[row], cells.heights.get(row)))
+        for n, row in enumerate(sorted(cells.rows.keys() | cells.heights.keys())):
+            chunk.append(_row_xml(row, cells.rows.get(row, {}), cells.heights.get(row)))
             if n % CHUNK_ROWS == CHUNK_ROWS - 1:
                 out.write("".join(chunk).encode())
                 chunk = []
@@ -190,7 +197,7 @@ def _write_sheet(target, name, xml, cells):
 
 def _xml_bytes_at_most(cells):
     """An upper bound of the sheet's XML in bytes: escaping makes one character at most 5 (&amp;)."""
-    total = 0
+    total = ROW_TAGS_AT_MOST * len(cells.heights)
     for line in cells.rows.values():
         total += ROW_TAGS_AT_MOST
         for cell in line.values():
@@ -206,8 +213,8 @@ def _dimension(cells):
 
 def _row_xml(row, line, height=None):
     """One <row> element, its cells in column order, as openpyxl itself would write them."""
-    tall = f' ht="{height:g}" customHeight="1"' if height else ""
-    parts = [f'<row r="{row_number(row)}"{tall}>']
+    size = "" if height is None else f' ht="{height:g}" customHeight="1"'
+    parts = [f'<row r="{row_number(row)}"{size}>']
     for col in sorted(line):
         cell = line[col]
         ref = a1(row, col)
@@ -277,6 +284,8 @@ class _StyleIds:
             styled.number_format = cell.number_format
         if cell.protection is not None:
             styled.protection = cell.protection
+        if cell.border is not None:
+            styled.border = cell.border
         if cell.alignment is not None:
             styled.alignment = cell.alignment
         return f' s="{styled.style_id}"' if styled.has_style else ""

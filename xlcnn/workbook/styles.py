@@ -12,6 +12,7 @@ TITLE_FONT = Font(bold=True, size=14)
 TEXT_FONT = Font(italic=False, size=10, color="444444")
 LABEL_FONT = Font(bold=True, size=10)
 RESULT_FONT = Font(bold=True, size=12)
+BOX_FONT = Font(size=10)   # no smaller than the rest: the handout scales by its smallest type
 NOTICE_FONT = Font(bold=True, size=10, color="C00000")
 PARAM_FILL = PatternFill("solid", fgColor="FFF2CC")     # cells a student may edit
 PAD_FILL = PatternFill("solid", fgColor="D9D9D9")       # zero padding border
