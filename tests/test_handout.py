@@ -63,6 +63,10 @@ def test_default_handout_fits_a_lesson(books, tmp_path, lang):
     book = openpyxl.load_workbook(books[lang], read_only=True)
     tabs = [ws.title.split()[0] for ws in book.worksheets if ws.sheet_state == "visible"]
     assert heads == tabs[:-1]            # every step in order, one after the other; the manifest stays in the workbook
+    overview = [page for page in pages if page.words[0][0] == tabs[0]]
+    assert len(overview) == 1            # the story on one page: network, photo, prediction, every feature map
+    titles = [ws.title for ws in book.worksheets][3:6]
+    assert all(title in overview[0].text for title in titles), titles   # the pictures of conv, activation, pool
     printed = " ".join(page.text for page in pages)
     explanations = [" ".join(ws.cell(row, 1).value.split()) for ws in openpyxl.load_workbook(books[lang]).worksheets[:-2]
                     for row in range(1, 10) if isinstance(ws.cell(row, 1).value, str)]
