@@ -313,7 +313,8 @@ def _one_page(xml, plan, area, paper, smallest_font, notes, worked=None):
         said += "&L" + note.replace("&", "&&")
         if len(page.hidden_rows) > 1:   # each gap between printed rows is marked where it is
             for first, last in page.hidden_rows:
-                xml = _mark_gap(xml, first - 1, notes["gap"].format(first=first + 1, last=last + 1, count=last - first + 1))
+                gap = notes["gap_one" if first == last else "gap"]
+                xml = _mark_gap(xml, first - 1, gap.format(first=first + 1, last=last + 1, count=last - first + 1))
     if page.columns_cut:
         first, last = (col_name(c) for c in page.columns_cut)
         said += "&R" + notes["columns_left_out"].format(first=first, last=last).replace("&", "&&")
