@@ -33,7 +33,8 @@ def make_handout(book, output=None, timeout=DEFAULT_TIMEOUT, full=False, sheets=
     """Recalculate ``book`` and print it to ``output`` (default: book.pdf).
 
     By default a classroom handout: every step on one page, type no smaller than 7 pt,
-    long stacks and vectors shortened (the footer says what is left out), no manifest.
+    long stacks and vectors shortened (the footer says what is left out; a long vector keeps
+    the rows the dense worked example uses most, each gap marked beside it), no manifest.
     ``full`` prints every visible sheet whole, fitted to the page width; ``sheets`` (step
     numbers or names) picks sheets; ``paper`` is "a4" or "letter" (default: from the locale).
     """
@@ -385,5 +386,5 @@ def _mark_gap(xml, row, text):
     filled = [col_index(m.group(1)) for m in re.finditer(r'<c r="([A-Z]+)\d+"[^>/]*>(?!</c>)', line.group(1))]
     ref = f"{col_name(max(filled, default=-1) + 2)}{row + 1}"
     cell = f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_xml_escape(text)}</t></is></c>'
-    start, end = line.span(1)
+    end = line.end(1)
     return xml[:end] + cell + xml[end:]
