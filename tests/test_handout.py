@@ -13,11 +13,14 @@ from click.testing import CliRunner
 from openpyxl.styles import Font
 
 from xlcnn import make_workbook
-from xlcnn.classroom import default_paper
+from xlcnn.architecture import parse_architecture
+from xlcnn.classroom import FIRST_ROWS, WORKED_ROWS, default_paper, plan_page
 from xlcnn.cli import main
-from xlcnn.handout import _names_sheet, make_handout
+from xlcnn.handout import _names_sheet, _one_page, make_handout
+from xlcnn.layout import plan_layout
 from xlcnn.libreoffice import to_pdf
 from xlcnn.pdfmeasure import measure_pdf, smallest_type
+from xlcnn.resources import texts as load_texts
 from xlcnn.workbook.printing import shown
 
 MAX_PAGES = 12
@@ -80,7 +83,101 @@ def test_long_vectors_say_what_they_leave_out(books, tmp_path):
     pdf = make_handout(books["en"], tmp_path / "en.pdf", paper="a4")
     flatten = [page for page in measure_pdf(pdf) if page.text.startswith("6 Flatten")]
     assert len(flatten) == 1
-    assert re.search(r"rows \d+-\d+ not printed", flatten[0].text)
+    assert re.search(r"rows \d+-\d+ (not )?printed", flatten[0].text)
+    assert re.search(r"\.\.\. \d+ rows left out here \(rows \d+-\d+, all shown in the workbook\)", flatten[0].text)
+
+
+def _vector_plans():
+    layers = parse_architecture("conv3x3x4,relu,maxpool2,flatten,dense", 3)
+    layout = plan_layout(layers, (3, 28, 28), ("a", "b", "c"))
+    return layout.sheet("flatten"), layout.sheet("dense")
+
+
+def test_a_long_vector_keeps_its_first_rows_and_the_worked_rows():
+    """The first rows, then the worked rows most important first while they fit; the rest in marked runs."""
+    flatten, _ = _vector_plans()
+    top, last = flatten.blocks["output"].row, flatten.blocks["output"].last_row
+    heights = {r: 15.0 for r in range(last + 1)}
+    worked = [top + 500, top + 100, top + 101, top + 3, top + 600]       # most important first
+    page = plan_page(flatten, {}, heights, last, 5, "a4", 10.0, worked)
+    assert page.worked_rows == (top + 100, top + 101, top + 500, top + 600)   # top + 3 prints among the first rows
+    kept_until = page.hidden_rows[0][0]
+    assert kept_until >= top + FIRST_ROWS
+    assert page.hidden_rows == ((kept_until, top + 99), (top + 102, top + 499), (top + 501, top + 599), (top + 601, last))
+    many = plan_page(flatten, {}, heights, last, 5, "a4", 10.0, list(range(last, top + 200, -3)))
+    assert len(many.worked_rows) == WORKED_ROWS                         # a dozen, not a page of them
+    assert plan_page(flatten, {}, heights, last, 5, "a4", 10.0).hidden_rows == ((kept_until + len(page.worked_rows), last),)
+
+
+def test_a_dense_sheet_keeps_its_worked_example_lines():
+    _, dense = _vector_plans()
+    weight = dense.blocks["weight"]
+    heights = {r: 15.0 for r in range(weight.last_row + 1)}
+    page = plan_page(dense, {}, heights, weight.last_row, 12, "a4", 10.0, [weight.last_row])
+    assert page.hidden_rows[0][0] > dense.blocks["explain"]["exercise"].last_row
+    assert page.worked_rows == (weight.last_row,) and page.hidden_rows[-1][1] == weight.last_row - 1
+
+
+def test_a_vector_of_zeros_says_why():
+    """A vector whose worked example has no term that is not 0 prints that it is all 0, and why."""
+    flatten, _ = _vector_plans()
+    last = flatten.blocks["output"].last_row
+    rows = "".join(f'<row r="{r + 1}"><c r="A{r + 1}"><v>0</v></c></row>' for r in range(last + 1))
+    xml = (f'<worksheet><sheetFormatPr defaultRowHeight="15"/><sheetData>{rows}</sheetData><pageSetup/>'
+           '<headerFooter><oddFooter>&amp;P</oddFooter></headerFooter></worksheet>')
+    notes = load_texts("en")["print"]
+    said, _ = _one_page(xml, flatten, (last, 5), "a4", 10.0, notes, worked=[])
+    footer = re.search(r"<oddFooter>(.*?)</oddFooter>", said).group(1)
+    assert "all 0 for this photo" in footer
+    said, _ = _one_page(xml, flatten, (last, 5), "a4", 10.0, notes, worked=None)
+    assert "all 0" not in said
+
+
+def _largest_term(book):
+    """The dense worked example's largest term: (its index in the vector, its row label, its value), read
+    from the workbook's stored values; the products are the column under the heading "input x weight"."""
+    ws = openpyxl.load_workbook(book, data_only=True)["7 Dense"]
+    heading = next(cell for row in ws.iter_rows() for cell in row if cell.value == load_texts("en")["explain"]["dense_products"])
+    terms = [(row, ws.cell(row, heading.column).value) for row in range(heading.row + 1, ws.max_row + 1)]
+    row, value = max((term for term in terms if isinstance(term[1], float)), key=lambda term: abs(term[1]))
+    return row - heading.row - 1, ws.cell(row, 1).value, value
+
+
+def _value_at(book, sheet, heading_text, index, column_offset=0):
+    """The stored value and number format ``index`` rows below the cell holding ``heading_text`` on ``sheet``."""
+    ws = openpyxl.load_workbook(book, data_only=True)[sheet]
+    heading = next(cell for row in ws.iter_rows() for cell in row if cell.value == heading_text)
+    cell = ws.cell(heading.row + 1 + index, heading.column + column_offset)
+    return shown(cell.value, cell.number_format if cell.number_format != "General" else None)
+
+
+@pytest.mark.usefixtures("libreoffice", "poppler")
+@pytest.mark.parametrize("name", ["en", "backprop"])
+def test_long_vectors_print_the_rows_the_worked_example_uses(books, tmp_path, name):
+    """The dense worked example's largest term prints on the Dense page, its input on the Flatten page and
+    (with --backprop) its weight gradient on the gradient page, though it lies far below the first rows;
+    no page prints only zeros; the handout stays within its pages and type size."""
+    pages = measure_pdf(make_handout(books[name], tmp_path / f"{name}.pdf", paper="a4"))
+    index, label, value = _largest_term(books[name])
+    assert index >= 40                               # far below the rows a page holds from the top
+    by_sheet = {}
+    for page in pages:
+        by_sheet.setdefault(page.text.split(" Step ")[0].split(" Gradients ")[0], []).append(page)
+    [dense] = by_sheet["7 Dense"]
+    assert label in dense.text and f"{value:.2f}" in dense.text.split()
+    [flatten] = by_sheet["6 Flatten"]
+    assert str(index + 1) in flatten.text.split()
+    assert _value_at(books[name], "6 Flatten", "value", index) in flatten.text.split()
+    if name == "backprop":
+        [gradient] = by_sheet["Grad 7 Dense"]
+        heading = load_texts("en")["gradients"]["dense_weight"]     # the weight gradients start one column right of it
+        assert _value_at(books[name], "Grad 7 Dense", heading, index, column_offset=1) in gradient.text.split()
+    for page in pages:                               # a page of numbers has one that is not 0, or says why
+        numbers = [float(word) for word in page.text.split() if re.fullmatch(r"-?\d+\.\d+(E[-+]\d+)?", word)]
+        assert not numbers or any(numbers) or "all 0" in page.text, page.text[:60]
+    assert len(pages) <= (MAX_PAGES if name == "en" else 27)
+    assert smallest_type(pages) >= MIN_TYPE
+    assert not any("###" in page.text for page in pages)
 
 
 @pytest.mark.usefixtures("libreoffice", "poppler")

@@ -4,14 +4,16 @@
 layout and the sheet's own widths and heights, how that copy is printed: a fixed scale
 that keeps the smallest font at ``MIN_TYPE`` points, portrait or landscape, and which rows
 of a long stack of maps or a long vector are left out so the step fits one page (the
-footer says which). The workbook itself is never changed.
+footer says which). A long vector keeps its first rows and, below them, the rows its
+sheet's worked example uses (``worked``, chosen by the caller from the printed values),
+so a student can follow the example on paper. The workbook itself is never changed.
 """
 
 import math
 import os
 from dataclasses import dataclass
 
-from .layout import MapStack
+from .layout import MapStack, _all_blocks
 
 MIN_TYPE = 7.0                    # points: the smallest type a copied handout keeps legible
 POINTS_PER_CHAR = 7.0             # measured: LibreOffice without Calibri or Carlito prints a width-1 column this wide
@@ -21,6 +23,10 @@ PAPERS = {"a4": (595.3, 841.9, 9), "letter": (612.0, 792.0, 1)}   # width, heigh
 SIDE_MARGINS = 2 * 0.4 * 72
 TOP_BOTTOM = 2 * 0.6 * 72 + 18
 SAFETY = 0.92                     # rows print a little taller than their nominal height
+# A shortened vector keeps at least its first FIRST_ROWS rows (enough to see its order) and at
+# most WORKED_ROWS rows of the worked example below them (a dozen terms a student can follow).
+FIRST_ROWS = 8
+WORKED_ROWS = 12
 # Countries whose paper is US Letter; the rest of the world prints on A4.
 LETTER_COUNTRIES = {"US", "CA", "MX", "PH", "CL", "CO", "VE", "CR", "GT", "PA", "SV", "DO", "PR", "NI", "BZ"}
 
@@ -42,13 +48,18 @@ class PagePlan:
 
     scale: int
     landscape: bool
-    hidden_rows: tuple = ()       # (first, last) or ()
+    hidden_rows: tuple = ()       # ((first, last), ...): the runs of rows left out
+    worked_rows: tuple = ()       # rows printed below the first ones because the worked example uses them
     last_col: int | None = None   # the print area ends here: a worked example or columns left out
     columns_cut: tuple = ()       # (first, last) columns of numbers left out, zero-based
 
 
-def plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font):
-    """One page for ``plan``'s sheet: ``widths``/``heights`` map column/row to chars/points."""
+def plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font, worked=()):
+    """One page for ``plan``'s sheet: ``widths``/``heights`` map column/row to chars/points.
+
+    ``worked`` lists rows of a long vector to print even when they lie below its first rows,
+    most important first; as many as fit (at most WORKED_ROWS) are kept.
+    """
     scale = math.ceil(100 * MIN_TYPE / smallest_font)
     paper_w, paper_h, _ = PAPERS[paper]
     unit = POINTS_PER_CHAR * scale / 100
@@ -70,15 +81,49 @@ def plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font):
         return page
     first, last, cuts = span
     outside = height(0, last_row) - height(first, last)
-    keep_until = first
-    for cut in cuts:                      # keep whole maps (or vector rows) while they fit
-        if outside + height(first, cut - 1) > capacity:
+    one_row_cuts = cuts == list(range(first + 1, last + 2))
+    worked = [r for r in dict.fromkeys(worked) if first <= r <= last] if one_row_cuts else []
+    # the first rows always kept: those beside other blocks (a worked example), and a few to show the order
+    keep_until = max(first + FIRST_ROWS, _beside_until(plan, first, last) + 1) if worked else first
+    keep_until = min(keep_until, last + 1)
+    chosen = []
+    for row in worked:
+        if len(chosen) == WORKED_ROWS:
+            break
+        if row < keep_until:
+            continue                        # printed anyway among the first rows
+        if outside + height(first, keep_until - 1) + sum(heights.get(r, 15.0) for r in chosen + [row]) > capacity:
+            break
+        chosen.append(row)
+    for cut in cuts:                      # then whole maps (or vector rows) from the top while they fit
+        if cut <= keep_until:
+            continue
+        below = sum(heights.get(r, 15.0) for r in chosen if r >= cut)
+        if outside + height(first, cut - 1) + below > capacity:
             break
         keep_until = cut
     keep_until = max(keep_until, cuts[0]) if cuts else first
-    if keep_until <= last:
-        page.hidden_rows = (keep_until, last)
+    page.worked_rows = tuple(sorted(r for r in chosen if r >= keep_until))
+    page.hidden_rows = _runs_left_out(keep_until, last, page.worked_rows)
     return page
+
+
+def _runs_left_out(keep_until, last, kept):
+    """The runs of rows from ``keep_until`` to ``last`` that are not in ``kept``, as (first, last) pairs."""
+    runs, start = [], keep_until
+    for row in (*kept, last + 1):
+        if row > start:
+            runs.append((start, row - 1))
+        start = row + 1
+    return tuple(runs)
+
+
+def _beside_until(plan, first, last):
+    """The last row a shorter block beside the long one uses (a worked example's lines), or ``first``."""
+    length = last - first + 1
+    rows = [block.last_row for block in _all_blocks(plan.blocks)
+            if first <= block.row <= last and block.height < length]
+    return max(rows, default=first)
 
 
 def _columns(plan, across, last_col, page_w):

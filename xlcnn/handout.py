@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 
 from openpyxl import load_workbook
 
-from .cells import col_index, col_name
+from .cells import Block, col_index, col_name
 from .classroom import PAPERS, default_paper, plan_page
 from .errors import OutputError, UsageError, WorkbookError, XlcnnError
 from .layout import plan_layout, renamed
@@ -33,7 +33,8 @@ def make_handout(book, output=None, timeout=DEFAULT_TIMEOUT, full=False, sheets=
     """Recalculate ``book`` and print it to ``output`` (default: book.pdf).
 
     By default a classroom handout: every step on one page, type no smaller than 7 pt,
-    long stacks and vectors shortened (the footer says what is left out), no manifest.
+    long stacks and vectors shortened (the footer says what is left out; a long vector keeps
+    the rows the dense worked example uses most, each gap marked beside it), no manifest.
     ``full`` prints every visible sheet whole, fitted to the page width; ``sheets`` (step
     numbers or names) picks sheets; ``paper`` is "a4" or "letter" (default: from the locale).
     """
@@ -157,12 +158,13 @@ def _print_setup(book, parts, choices):
     plans = {plan.name: plan for plan in layout.sheets} if layout is not None else {}
     smallest = _smallest_font(parts.get("xl/styles.xml", b"").decode("utf-8"))
     notes = load_texts(lang)["print"]
+    worked = _worked_rows(layout, lambda name: parts[sheets[name][0]].decode("utf-8")) if layout is not None else {}
     for name in chosen:
         part = sheets[name][0]
         xml = parts[part].decode("utf-8")
         xml = _set_paper(xml, choices.paper)
         if not choices.full and name in plans and name in areas:
-            xml, last_col = _one_page(xml, plans[name], areas[name], choices.paper, smallest, notes)
+            xml, last_col = _one_page(xml, plans[name], areas[name], choices.paper, smallest, notes, worked.get(name))
             if last_col is not None:
                 workbook = _narrow_print_area(workbook, list(sheets).index(name), last_col)
         parts[part] = xml.encode("utf-8")
@@ -275,8 +277,11 @@ def _set_paper(xml, paper):
     return xml.replace("<pageSetup", f'<pageSetup paperSize="{size}"', 1)
 
 
-def _one_page(xml, plan, area, paper, smallest_font, notes):
-    """The sheet on one page at a fixed scale: long blocks shortened, the footer says what is left out."""
+def _one_page(xml, plan, area, paper, smallest_font, notes, worked=None):
+    """The sheet on one page at a fixed scale: long blocks shortened, the footer says what is left out.
+
+    ``worked``: the rows of a long vector its worked example uses, most important first
+    ([] when every term of that example is 0, None when the sheet has none)."""
     last_row, last_col = area
     widths = {}
     for m in re.finditer(r"<col\b([^>]*)/>", xml):
@@ -289,7 +294,7 @@ def _one_page(xml, plan, area, paper, smallest_font, notes):
         heights = {r: heights.get(r, float(default.group(1))) for r in range(last_row + 1)}
     if "<drawing " in xml:     # a chart: LibreOffice draws its text at 9 pt or more (measured), whatever the cells use
         smallest_font = min(smallest_font, CHART_FONT)
-    page = plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font)
+    page = plan_page(plan, widths, heights, last_row, last_col, paper, smallest_font, worked or ())
     xml = re.sub(r'<pageSetUpPr fitToPage="1"\s*/>', '<pageSetUpPr fitToPage="0"/>', xml)
     xml = re.sub(r"<rowBreaks\b.*?</rowBreaks>", "", xml, flags=re.S)
     setup = (f'<pageSetup orientation="{"landscape" if page.landscape else "portrait"}" '
@@ -297,9 +302,20 @@ def _one_page(xml, plan, area, paper, smallest_font, notes):
     xml = re.sub(r"<pageSetup\b[^>]*/>", setup, xml, count=1)
     said = ""                              # footer codes: &L left, &R right; a literal & is &&
     if page.hidden_rows:
-        first, last = page.hidden_rows
-        xml = re.sub(r'<row r="(\d+)"', lambda m: m.group(0) + (' hidden="1"' if first <= int(m.group(1)) - 1 <= last else ""), xml)
-        said += "&L" + notes["left_out"].format(first=first + 1, last=last + 1).replace("&", "&&")
+        hidden = {row for first, last in page.hidden_rows for row in range(first, last + 1)}
+        xml = re.sub(r'<row r="(\d+)"', lambda m: m.group(0) + (' hidden="1"' if int(m.group(1)) - 1 in hidden else ""), xml)
+        first, last = page.hidden_rows[0][0], page.hidden_rows[-1][1]
+        if worked == [] and plan.kind not in ("dense", "grad"):   # the vector itself is all 0
+            note = notes["left_out_all_zero"].format(first=first + 1, last=last + 1)
+        elif page.worked_rows:
+            note = notes["left_out_but_worked"].format(first=first + 1, last=last + 1, count=len(page.worked_rows))
+        else:
+            note = notes["left_out"].format(first=first + 1, last=last + 1)
+        said += "&L" + note.replace("&", "&&")
+        if len(page.hidden_rows) > 1:   # each gap between printed rows is marked where it is
+            for first, last in page.hidden_rows:
+                gap = notes["gap_one" if first == last else "gap"]
+                xml = _mark_gap(xml, first - 1, gap.format(first=first + 1, last=last + 1, count=last - first + 1))
     if page.columns_cut:
         first, last = (col_name(c) for c in page.columns_cut)
         said += "&R" + notes["columns_left_out"].format(first=first, last=last).replace("&", "&&")
@@ -308,3 +324,67 @@ def _one_page(xml, plan, area, paper, smallest_font, notes):
     if said:
         xml = xml.replace("<oddFooter>", "<oddFooter>" + _xml_escape(said), 1)
     return xml, page.last_col
+
+
+# ---------------------------------------------------------------- the rows a worked example uses
+
+# A term of a worked sum counts as 0 within this fraction of the largest term (the tie rule's margin)
+TERM_MARGIN = 1e-12
+
+
+def _worked_rows(layout, sheet_xml):
+    """{sheet name: rows to print}: for each dense layer's worked example, its terms from the
+    largest down (their rows on the dense sheet, on the vector it reads, on its gradient sheet),
+    read from the values the workbook stores. [] where every term is 0."""
+    rows = {}
+    views = [layout.pass_sheets(step) for step in range(len(layout.passes) + 1)]
+    for step, view in enumerate(views):
+        for plan in view:
+            explain = plan.blocks.get("explain") if plan.kind == "dense" else None
+            if not isinstance(explain, dict) or "products" not in explain:
+                continue
+            products = explain["products"]
+            values = _column_values(sheet_xml(plan.name), products.col, products.row, products.last_row)
+            if values is None:
+                continue                    # no stored values: print the first rows only
+            largest = max((abs(v) for v in values), default=0.0)
+            order = sorted((i for i, v in enumerate(values) if abs(v) > TERM_MARGIN * largest),
+                           key=lambda i: -abs(values[i]))
+            rows[plan.name] = [products.row + i for i in order]
+            source = next((p for p in view if p.layer == plan.layer - 1 and isinstance(p.blocks.get("output"), Block)), None)
+            if source is not None and source.blocks["output"].height == products.height:
+                rows[source.name] = [source.blocks["output"].row + i for i in order]
+            gradient = layout.gradients[step].get(plan.layer) if step < len(layout.gradients) else None
+            if gradient is not None:
+                rows[gradient.name] = [gradient.blocks["weight"].row + i for i in order]
+    return rows
+
+
+def _column_values(xml, col, first, last):
+    """The stored numbers of column ``col``, rows ``first``..``last`` (zero-based), or None when any is missing."""
+    letters = col_name(col)
+    found = {}
+    for m in re.finditer(rf'<c r="{letters}(\d+)"[^>]*?(?:/>|>(.*?)</c>)', xml, re.S):
+        row = int(m.group(1)) - 1
+        value = re.search(r"<v>([^<]*)</v>", m.group(2) or "")
+        if first <= row <= last and value:
+            try:
+                found[row] = float(value.group(1))
+            except ValueError:
+                return None
+    if len(found) != last - first + 1:
+        return None
+    return [found[row] for row in range(first, last + 1)]
+
+
+def _mark_gap(xml, row, text):
+    """Write ``text`` beside zero-based ``row``, two columns right of its last filled cell, in the
+    printed copy only: it says which rows the page leaves out below that row."""
+    line = re.search(rf'<row r="{row + 1}"[^>]*?(?:/>|>(.*?)</row>)', xml, re.S)
+    if line is None or line.group(1) is None:
+        return xml
+    filled = [col_index(m.group(1)) for m in re.finditer(r'<c r="([A-Z]+)\d+"[^>/]*>(?!</c>)', line.group(1))]
+    ref = f"{col_name(max(filled, default=-1) + 2)}{row + 1}"
+    cell = f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_xml_escape(text)}</t></is></c>'
+    end = line.end(1)
+    return xml[:end] + cell + xml[end:]
