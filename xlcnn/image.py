@@ -130,7 +130,7 @@ def _check_max_pixels(max_pixels) -> None:
     if max_pixels is None:
         return
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
-        raise UsageError(f"max_pixels must be a positive whole number, got {max_pixels!r}")
+        raise UsageError(f"--max-pixels must be a positive whole number, got {max_pixels!r}")
 
 
 def _check_file(path, name: str) -> None:
