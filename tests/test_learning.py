@@ -37,7 +37,7 @@ def test_several_steps_and_other_layers(tmp_path):
         if "bias" in p:
             p["bias"] = np.random.default_rng(1).normal(0, 0.3, p["bias"].shape)
     books.append(build_workbook(model, make_photo(14), tmp_path / "mixed.xlsx", label="c", steps=2,
-                                learning_rate=0.05).path)
+                                rate=0.05).path)
     reports = verify_workbooks(books)
     for report in reports:
         assert report.ok, report.table()

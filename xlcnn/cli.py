@@ -10,12 +10,12 @@ import click
 
 from . import __version__
 from .errors import InputError, VerificationError, XlcnnError
-from .image import FITS, MAX_SIZE, MIN_SIZE
-from .layout import DEFAULT_MAX_FORMULAS
+from .image import MAX_SIZE, MIN_SIZE
 from .datasets import write_shapes
 from .handout import check_handout_target, make_handout
-from .pipeline import (DEFAULT_RATE, DEFAULT_SIZE, make_workbook, make_workbooks, photos_in, train_from_folder,
-                       workbook_path)
+from .engines import DEFAULT_TIMEOUT
+from .options import BUILD_FLAGS, from_cli
+from .pipeline import DEFAULT_SIZE, make_workbook, make_workbooks, photos_in, train_from_folder, workbook_path
 from .resources import LANGUAGES
 from .textwidth import display_width, ljust, rjust, wrap
 from .presets import load_preset, preset_names
@@ -23,7 +23,7 @@ from .train import OPTIMISERS, TrainConfig
 from .verify import ENGINE_CHOICES, ENGINES, verify_workbook, verify_workbooks
 
 
-TIMEOUT = click.option("--timeout", type=click.IntRange(5, 86_400), default=600, show_default=True,
+TIMEOUT = click.option("--timeout", type=click.IntRange(5, 86_400), default=DEFAULT_TIMEOUT, show_default=True,
                        help="Seconds LibreOffice may take before it is stopped.")
 
 
@@ -67,34 +67,17 @@ def main(debug):
     """xlcnn turns a photo into an Excel workbook in which every stage of a CNN is a live formula."""
 
 
+def _build_flags(command):
+    """``xlcnn build``'s options, declared from the table that also spells the manifest's rebuild command."""
+    for flag in reversed(BUILD_FLAGS):
+        command = click.option(*flag.decls, **flag.click_option())(command)
+    return command
+
+
 @main.command()
 @click.argument("photos", nargs=-1, type=click.Path())
-@click.option("-o", "--output", type=click.Path(),
-              help="Workbook to write (default: PHOTO's name with .xlsx); a folder when building several.")
-@click.option("--size", type=click.IntRange(MIN_SIZE, MAX_SIZE), help="Picture side in pixels (default 28, or the model's).")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Model file (.npz) with trained weights.")
-@click.option("--label", help="True class of the photo, used for the loss (default: guessed from the file name).")
-@click.option("--fit", type=click.Choice(FITS), help="How to make the photo square: crop (default), pad or stretch.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights when no --model is given.")
-@click.option("--preset", help="A ready-made lesson (see `xlcnn presets`), e.g. edges or two-blocks.")
-@click.option("--arch", help='Layers as text, e.g. "conv3x3x8-same,relu,maxpool2,dense".')
-@click.option("--filters", "filter_names", help="Hand-made first-layer filters, e.g. sobel-x,sobel-y,laplacian.")
-@click.option("--true-convolution", is_flag=True, help="Turn every kernel 180 degrees (convolution, not correlation).")
-@click.option("--grayscale", is_flag=True, help="One gray input channel instead of red, green and blue.")
-@click.option("--until", help="Stop the workbook after this layer (conv1, relu1, pool1, ... or a number).")
-@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
-              help="Language of every text in the workbook.")
-@click.option("--exercise", is_flag=True, help="Blank a few cells of every stage for students, with checks.")
-@click.option("--backprop", is_flag=True, help="Add gradient sheets and one step of gradient descent.")
-@click.option("--steps", type=click.IntRange(0, 20), default=0, help="Gradient-descent steps to lay out (implies --backprop).")
-@click.option("--rate", type=float, default=DEFAULT_RATE, show_default=True, help="Learning rate of the descent steps.")
-@click.option("--verify", "check", is_flag=True, help="Recalculate in LibreOffice and compare with NumPy afterwards.")
-@click.option("--pdf", is_flag=True, help="Also print the workbook to a PDF handout beside it.")
-@click.option("--max-pixels", type=click.IntRange(1), help="Refuse photos with more pixels than this (a lower cap).")
-@click.option("--max-formulas", type=click.IntRange(1), default=DEFAULT_MAX_FORMULAS, show_default=True,
-              help="Refuse a network whose workbook would hold more formula cells than this.")
-def build(photos, output, size, model_path, label, fit, seed, preset, arch, filter_names, true_convolution,
-          grayscale, until, lang, exercise, backprop, steps, rate, check, pdf, max_pixels, max_formulas):
+@_build_flags
+def build(photos, output, check, pdf, **params):
     """Build a workbook from each PHOTO, or from a bundled sample when none is given.
 
     Several photos or a folder give one workbook each, named after the photo, built on
@@ -102,25 +85,26 @@ def build(photos, output, size, model_path, label, fit, seed, preset, arch, filt
 
     Example: xlcnn build cat.jpg -o cat.xlsx --preset two-blocks --lang zh --verify --pdf
     """
-    options = dict(size=size, model_path=model_path, label=label, fit=fit, seed=seed, preset=preset, arch=arch,
-                   filters=filter_names, true_convolution=true_convolution, grayscale=grayscale, until=until,
-                   lang=lang, exercise=exercise, steps=steps or (1 if backprop else 0), rate=rate,
-                   max_pixels=max_pixels, max_formulas=max_formulas)
+    options = from_cli(params)
     if len(photos) > 1 or (photos and os.path.isdir(photos[0])):
         return _build_many(photos, output, check, pdf, options)
+    _build_single(photos[0] if photos else None, output, check, pdf, options)
+
+
+def _build_single(photo, output, check, pdf, options):
     if pdf:   # a PDF xlcnn may not replace is refused before the work, not after
-        check_handout_target(workbook_path(photos[0] if photos else None, output).with_suffix(".pdf"))
+        check_handout_target(workbook_path(photo, output).with_suffix(".pdf"))
     with _progress(100, "building") as bar:
         def advance(done, total):
             bar.update(int(100 * done / total) - bar.pos)
-        result = make_workbook(photos[0] if photos else None, output, progress=advance, **options)
+        result = make_workbook(photo, output, options, progress=advance)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     label = f", true label {result.label}" if result.label else ""
     click.echo(f"wrote {result.path} ({len(result.sheets)} sheets, {result.formulas:,} formulas{label})")
-    for line in _what_it_did(result, photos[0] if photos else None):
+    for line in _what_it_did(result, photo):
         click.echo(line)
     if check:
         _say_verifying(1)
@@ -191,7 +175,7 @@ def _progress(length, label):
 
 def _build_many(photos, output, check, pdf, options):
     with _progress(len(photos_in(photos)), "building") as bar:
-        built, failed = make_workbooks(photos, output or ".", progress=lambda done, total: bar.update(1), **options)
+        built, failed = make_workbooks(photos, output or ".", options, progress=lambda done, total: bar.update(1))
     for warning in built[0].warnings if built else ():   # the same for every photo: said once
         click.echo(f"warning: {warning}", err=True)
     for result in built:

@@ -49,8 +49,7 @@ def load_image(path, size: int = 28, fit: str = "crop", max_pixels: int | None =
     more than that many pixels (width * height) before anything is decoded; it
     can only tighten Pillow's own decompression-bomb limit, never loosen it.
     """
-    _check_options(size, fit)
-    _check_max_pixels(max_pixels)
+    check_image_options(size, fit, max_pixels)
     name = _display_name(path)
     _check_file(path, name)
     # Pillow only warns between MAX_IMAGE_PIXELS and twice that; a warning
@@ -105,6 +104,12 @@ def to_rgb(img: Image.Image) -> Image.Image:
 # --- checks --------------------------------------------------------------
 
 
+def check_image_options(size: int = 28, fit: str = "crop", max_pixels: int | None = None) -> None:
+    """Refuse a size, fit or pixel cap before any photo is opened (the build options check theirs here too)."""
+    _check_options(size, fit)
+    _check_max_pixels(max_pixels)
+
+
 def _check_options(size, fit) -> None:
     """Refuse a size or fit that the rest of xlcnn cannot use."""
     allowed = f"a whole number from {MIN_SIZE} to {MAX_SIZE}"
@@ -125,7 +130,7 @@ def _check_max_pixels(max_pixels) -> None:
     if max_pixels is None:
         return
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
-        raise UsageError(f"max_pixels must be a positive whole number, got {max_pixels!r}")
+        raise UsageError(f"--max-pixels must be a positive whole number, got {max_pixels!r}")
 
 
 def _check_file(path, name: str) -> None:

@@ -1,7 +1,6 @@
 """The library calls behind the commands: photo -> workbook, image folders -> trained model."""
 
 import multiprocessing
-import shlex
 import signal
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -15,18 +14,17 @@ from .datasets import IMAGE_SUFFIXES
 from .errors import OutputError, UsageError, XlcnnError
 from .image import load_image, to_gray
 from .kernels import named_filters, parse_filter_names
-from .layout import DEFAULT_MAX_FORMULAS, plan_within_limits
+from .layout import plan_within_limits
+from .options import BuildOptions, option_name
 from .network import (DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax,
-                      class_named, describe, load_model, random_model, save_model)
+                      describe, load_model, random_model, save_model)
 from .presets import load_preset
 from .resources import default_model_path, default_sample, texts as load_texts
 from .train import TrainConfig, train_model
 from .workbook import build_workbook
-from .workbook.build import partial_files
+from .workbook.build import check_workbook_target, partial_files
 
 DEFAULT_SIZE = 28
-DEFAULT_RATE = 0.01   # lowers the loss of every bundled sample in one step; 0.05 already overshoots
-MAX_STEPS = 20
 
 
 # ---------------------------------------------------------------- build
@@ -47,9 +45,8 @@ class ModelChoice:
     unfit_options: str = ""     # the options that keep the shipped trained weights out, e.g. "--grayscale"
 
 
-def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, filters=None,
-                 true_convolution=False, grayscale=False, check=None, lang="en"):
-    """Decide the network and its weights from the build options.
+def choose_model(options=None, check=None, **changes):
+    """Decide the network and its weights from the build options (``changes``: BuildOptions fields).
 
     A model file is used as it is. Otherwise the layers come from ``arch``, a preset or
     the default network, changed by ``filters``, ``true_convolution`` and ``grayscale``;
@@ -59,24 +56,23 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
     too big for a workbook is refused before its (perhaps gigabytes of) weights exist. ``lang``
     picks the language of a preset's description.
     """
-    if model_path is not None:
-        if preset or arch or filters or true_convolution or grayscale:
-            raise UsageError("--model already fixes the network; leave out --preset, --arch, --filters, "
-                             "--true-convolution and --grayscale")
-        model = load_model(model_path)
-        if size is not None and size != model.image_size:
-            raise UsageError(f"--size {size} does not fit {model_path}: that model was made for "
+    options = BuildOptions.given(options, **changes)
+    if options.model_path is not None:
+        model = load_model(options.model_path)
+        if options.size is not None and options.size != model.image_size:
+            raise UsageError(f"--size {options.size} does not fit {options.model_path}: that model was made for "
                              f"{model.image_size}x{model.image_size} images; leave out --size")
-        return ModelChoice(model, ("file", Path(model_path).name))
-    recipe = load_preset(preset, lang) if preset else None
+        return ModelChoice(model, ("file", Path(options.model_path).name))
+    recipe = load_preset(options.preset, options.lang) if options.preset else None
     classes = recipe.classes if recipe else DEFAULT_CLASSES
-    layers = parse_architecture(arch, len(classes)) if arch else recipe.layers() if recipe else DEFAULT_ARCHITECTURE
+    layers = (parse_architecture(options.arch, len(classes)) if options.arch else recipe.layers() if recipe
+              else DEFAULT_ARCHITECTURE)
     if not any(isinstance(layer, Dense) for layer in layers):
         classes = ()
-    size = size or (recipe.size if recipe else DEFAULT_SIZE)
-    names = parse_filter_names(filters) if filters else (recipe.filters if recipe else ())
-    grayscale = grayscale or (recipe.grayscale if recipe else False)
-    layers = _with_options(layers, names, true_convolution)
+    size = options.size or (recipe.size if recipe else DEFAULT_SIZE)
+    names = parse_filter_names(options.filters) if options.filters else (recipe.filters if recipe else ())
+    grayscale = options.grayscale or (recipe.grayscale if recipe else False)
+    layers = _with_options(layers, names, options.true_convolution)
     channels = 1 if grayscale else 3
     description = recipe.description if recipe else ""
     if check is not None:
@@ -85,22 +81,22 @@ def choose_model(model_path=None, size=None, seed=0, preset=None, arch=None, fil
     shipped = None if names else _shipped_if_same(layers, classes, size, channels)
     if shipped is not None:
         return ModelChoice(shipped, SHIPPED_NAME, description)
-    model = random_model(layers, classes, image_size=size, seed=seed, channels=channels)
+    model = random_model(layers, classes, image_size=size, seed=options.seed, channels=channels)
     if names:
         model.params[0]["weight"] = named_filters(names, channels)
         model.params[0]["bias"] = np.zeros(len(names))
         model.description = ", ".join(names)
     model.hand_made = bool(names)
     name = ("preset", recipe.name) if recipe else ("custom", "")
-    unfit = "" if (preset or arch or default_model_path() is None) else _unfit_options(size, names, true_convolution,
-                                                                                         grayscale)
+    unfit = "" if (options.preset or options.arch or default_model_path() is None) else _unfit_options(
+        size, names, options.true_convolution, grayscale)
     return ModelChoice(model, name, description, unfit_options=unfit)
 
 
 def _unfit_options(size, filter_names, true_convolution, grayscale):
     """The options that changed the default network away from the shipped model's, as the user typed them."""
-    given = [(size != DEFAULT_SIZE, f"--size {size}"), (bool(filter_names), "--filters"),
-             (true_convolution, "--true-convolution"), (grayscale, "--grayscale")]
+    given = [(size != DEFAULT_SIZE, f"{option_name('size')} {size}"), (bool(filter_names), option_name("filters")),
+             (true_convolution, option_name("true_convolution")), (grayscale, option_name("grayscale"))]
     return " ".join(option for changed, option in given if changed)
 
 
@@ -145,53 +141,38 @@ def guess_label(model, photo):
     return None
 
 
-def make_workbook(photo=None, output=None, size=None, model_path=None, label=None, fit=None, seed=0,
-                  preset=None, arch=None, filters=None, true_convolution=False, grayscale=False, until=None,
-                  lang="en", exercise=False, steps=0, rate=DEFAULT_RATE, max_pixels=None, progress=None,
-                  max_formulas=DEFAULT_MAX_FORMULAS):
+def make_workbook(photo=None, output=None, options=None, progress=None, **changes):
     """Load ``photo`` (default: the bundled sample), run it through the model, write the workbook.
 
     Returns the BuildResult (with ``notes`` for the user). ``output`` defaults to the
-    photo's name with .xlsx. ``until`` (a layer name such as conv1, or a number) ends
-    the workbook after that layer; ``lang`` picks the texts; ``exercise`` blanks a few
-    cells of every stage for students to work out; ``steps`` adds backpropagation and that
-    many gradient-descent steps at learning rate ``rate``. Excel's limits and the budget of
-    ``max_formulas`` formula cells are checked on the plan before any weight or cell is made.
+    photo's name with .xlsx. ``options`` is a BuildOptions (``changes`` are its fields, a
+    shorthand: ``make_workbook(photo, steps=1)``). The output, Excel's limits and the budget
+    of formula cells are checked before any weight or cell is made.
     """
-    if steps < 0 or steps > MAX_STEPS:
-        raise UsageError(f"--steps {steps}: choose from 0 to {MAX_STEPS}")
-    if not rate > 0:
-        raise UsageError(f"--rate {rate}: the learning rate must be positive")
-    options = {"size": size, "model": model_path and Path(model_path).name, "label": label, "fit": fit,
-               "seed": seed, "preset": preset, "arch": arch, "filters": filters,
-               "true-convolution": true_convolution, "grayscale": grayscale, "until": until, "lang": lang,
-               "exercise": exercise, "steps": steps, "rate": rate if steps else None,
-               "max-formulas": max_formulas if max_formulas != DEFAULT_MAX_FORMULAS else None}
+    options = BuildOptions.given(options, **changes)
     photo = Path(photo) if photo is not None else default_sample()
-    titles = load_texts(lang)["step_titles"]
+    output = workbook_path(photo, output)
+    check_workbook_target(output)
+    titles = load_texts(options.lang)["step_titles"]
 
     def check(layers, classes, input_shape):   # the layers --until keeps, planned as build will plan them
-        if until is not None and until_count(layers, until) < len(layers):
-            layers, classes = layers[:until_count(layers, until)], ()
-        plan_within_limits(layers, input_shape, classes, titles, steps, max_formulas)
-    choice = choose_model(model_path, size, seed, preset, arch, filters, true_convolution, grayscale, check, lang)
+        if options.until is not None and until_count(layers, options.until) < len(layers):
+            layers, classes = layers[:until_count(layers, options.until)], ()
+        plan_within_limits(layers, input_shape, classes, titles, options.steps, options.max_formulas)
+    choice = choose_model(options, check)
     model = choice.model
-    if until is not None:
-        model = model.truncated(until_count(model.layers, until))
-    output = workbook_path(photo, output)
-    if label is not None:
-        label = class_named(label, model.class_names)
-    image = load_image(photo, size=model.image_size, fit=fit or model.fit, max_pixels=max_pixels)
+    if options.until is not None:
+        model = model.truncated(until_count(model.layers, options.until))
+    image = load_image(photo, size=model.image_size, fit=options.fit or model.fit, max_pixels=options.max_pixels)
     if model.channels == 1:
         image = to_gray(image)
-    result = build_workbook(model, image, output, label=label or guess_label(model, photo), source=photo,
-                            seed=None if model.trained else seed, model_name=choice.name,
-                            description=choice.description, lang=lang, exercise=exercise, steps=steps,
-                            learning_rate=rate, progress=progress, max_formulas=max_formulas,
-                            options=_manifest_options(photo, output, options), unfit_options=choice.unfit_options)
+    result = build_workbook(model, image, output, options, label=options.label or guess_label(model, photo),
+                            source=photo, seed=None if model.trained else options.seed, model_name=choice.name,
+                            description=choice.description, unfit_options=choice.unfit_options,
+                            command=options.command(photo, output), progress=progress)
     result.notes = choice.notes
     if choice.unfit_options:
-        result.warnings.append(unfit_warning(choice.unfit_options, seed))
+        result.warnings.append(unfit_warning(choice.unfit_options, options.seed))
     return result
 
 
@@ -214,12 +195,14 @@ def photos_in(paths):
     return found
 
 
-def make_workbooks(photos, out_dir=".", workers=2, progress=None, **options):
+def make_workbooks(photos, out_dir=".", options=None, workers=2, progress=None, **changes):
     """Build one workbook per photo (named after it) in ``out_dir``, on ``workers`` processes.
 
+    ``options`` (a BuildOptions; ``changes`` are its fields) is the same for every photo.
     A photo that fails is reported, not fatal. Returns ([BuildResult], [(photo, message)]).
     ``progress(done, total)`` is called as workbooks finish.
     """
+    options = BuildOptions.given(options, **changes)
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         if out_dir.suffix or out_dir.exists():
@@ -268,18 +251,9 @@ def _build_one(job):
     """One build in a worker process: (photo, result, None), or (photo, None, a user error's one-line message)."""
     photo, output, options = job
     try:
-        return photo, make_workbook(photo, output, **options), None
+        return photo, make_workbook(photo, output, options), None
     except XlcnnError as exc:
         return photo, None, str(exc)
-
-
-def _manifest_options(photo, output, options):
-    """The command that rebuilds the same workbook: every build option that was given."""
-    given = {key: value for key, value in options.items() if value not in (None, False)}
-    words = ["xlcnn", "build", shlex.quote(Path(photo).name), "-o", shlex.quote(Path(output).name)]
-    for key, value in given.items():
-        words += [f"--{key}"] if value is True else [f"--{key}", shlex.quote(str(value))]
-    return {"command": " ".join(words)}
 
 
 # ---------------------------------------------------------------- train

@@ -17,7 +17,8 @@ from openpyxl.workbook.defined_name import DefinedName
 from .. import __version__
 from ..errors import OutputError, UsageError
 from ..network import class_named
-from ..layout import DEFAULT_MAX_FORMULAS, plan_within_limits
+from ..layout import plan_within_limits
+from ..options import BuildOptions
 from ..resources import texts as load_texts
 from ..targets import check_target
 from ..layout import ACTIVATION_KINDS, EXERCISES, MapStack
@@ -67,48 +68,50 @@ class BuildResult:
     probability: float | None = None
 
 
-def build_workbook(model, image, out_path, label=None, source=None, seed=None, lang="en", model_name=None,
-                   description="", options=None, exercise=False, steps=0, learning_rate=0.01, progress=None,
-                   max_formulas=DEFAULT_MAX_FORMULAS, unfit_options=""):
+def build_workbook(model, image, out_path, options=None, *, label=None, source=None, seed=None, model_name=None,
+                   description="", unfit_options="", command=None, progress=None, **changes):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
 
-    ``label`` is a class name; None leaves it blank on the loss sheet for the student to
+    ``options`` (a BuildOptions; ``changes`` are its fields, a shorthand) gives the
+    language, the exercises, the descent steps and their rate, and the formula budget
+    (LimitError beyond it). What belongs to this one build is given apart: ``label``
+    is a class name; None leaves it blank on the loss sheet for the student to
     pick (the loss stays blank until then), which backpropagation (``steps``) cannot do. ``source`` is the photo's
-    path, recorded with its SHA-256; ``model_name`` names the model in the workbook and
-    ``description`` (a preset's paragraph) opens the summary sheet. ``options`` (the
-    build options and the command that rebuilds the workbook) go on the manifest.
-    ``steps`` > 0 adds backpropagation and that many gradient-descent steps at ``learning_rate``.
-    ``progress(done, total)`` is called after each sheet of the first pass and before saving.
-    ``max_formulas`` refuses (LimitError) a workbook that would hold more formula cells; None: no budget.
+    path, recorded with its SHA-256; ``seed`` seeded the weights (None: trained ones); ``model_name`` names
+    the model in the workbook and ``description`` (a preset's paragraph) opens the summary sheet.
     ``unfit_options`` (e.g. "--grayscale") are the options that kept the shipped trained
-    weights out; the notice names them. Returns a BuildResult.
+    weights out; the notice names them. ``command`` (the one that rebuilds the workbook) goes on the manifest.
+    ``progress(done, total)`` is called after each sheet of the first pass and before saving.
+    Returns a BuildResult.
     """
+    options = BuildOptions.given(options, **changes)
+    check_workbook_target(out_path)
     pixels = np.asarray(image)
     pixels = (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
     label_index = _label_index(model, label)
-    if steps and label_index is None:
+    if options.steps and label_index is None:
         raise UsageError("backpropagation starts from the loss, which needs the photo's true class: give --label "
                          f"(one of: {', '.join(model.class_names)})")
     model.validate()
-    texts = load_texts(lang)
+    texts = load_texts(options.lang)
     # class names are shown (and verified) in the workbook's language
     pictures = class_pictures(model)   # known by the shapes' own (English) names
     model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
-    layout = plan_within_limits(model.layers, pixels.shape, model.class_names, texts["step_titles"], steps,
-                                max_formulas)
+    layout = plan_within_limits(model.layers, pixels.shape, model.class_names, texts["step_titles"], options.steps,
+                                options.max_formulas)
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
-                  description=description or "", unfit_options=unfit_options, class_pictures=pictures)
+                  description=description or "", unfit_options=unfit_options, class_pictures=pictures,
+                  options=options)
     source_entries = _source_entries(source, seed)
     ctx.source_name = source_entries.get("source")
     ctx.photo = thumbnail(source, pixels)
-    ctx.manifest = manifest_entries(ctx, lang, source_entries, options or {}, exercise)
-    ctx.learning_rate = learning_rate
+    ctx.manifest = manifest_entries(ctx, source_entries, command)
     wb = Workbook()
     wb.remove(wb.active)
     for plan in layout.sheets:  # every sheet exists before any is written: the overview's chart reads ahead
         wb.create_sheet(plan.name)
-    stages, passes = workbook_stages(layout, model, pixels, label_index, learning_rate)
-    exercises = plan_exercises(ctx, passes, EXERCISES) if exercise else None
+    stages, passes = workbook_stages(layout, model, pixels, label_index, options.rate)
+    exercises = plan_exercises(ctx, passes, EXERCISES) if options.exercise else None
     if exercises:   # before anything is written: colour scales leave the hidden cells out
         mark_hidden(wb, exercises)
     first_pass = layout.pass_sheets(0)
@@ -131,7 +134,7 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
     store_values(wb, stages, names)
     for plan in layout.sheets:
         set_up_printing(wb[plan.name], plan, texts["print"])
-    write_meta(wb, model, pixels.shape, {"lang": lang, "steps": steps, "model": ctx.model_name, **source_entries})
+    write_meta(wb, model, pixels.shape, {"lang": options.lang, "steps": options.steps, "model": ctx.model_name, **source_entries})
     wb.active = 0
     path = save_atomically(wb, out_path)
     label_name = model.class_names[label_index] if label_index is not None else None
@@ -144,10 +147,14 @@ def build_workbook(model, image, out_path, label=None, source=None, seed=None, l
 
 
 def _label_index(model, label):
-    """The true class's index; None when not given (or no classes), so nothing is invented."""
-    if label is None or not model.classifier:
+    """The true class's index; None when not given (or not a classifier), so nothing is invented.
+
+    The one check of --label: a name that is no class of the model is refused (UsageError).
+    """
+    if label is None:
         return None
-    return model.class_names.index(class_named(label, model.class_names))
+    index = model.class_names.index(class_named(label, model.class_names))
+    return index if model.classifier else None
 
 
 def _define_names(wb, layout):
@@ -243,8 +250,8 @@ def thumbnail(source, pixels, side=150):
     return buffer.getvalue()
 
 
-def manifest_entries(ctx, lang, source_entries, options, exercise=False):
-    """What the manifest sheet lists, in order: enough to rebuild the workbook."""
+def manifest_entries(ctx, source_entries, command=None):
+    """What the manifest sheet lists, in order: enough to rebuild the workbook (``command`` does it in one line)."""
     model = ctx.model
     weights = "trained" if model.trained else "random" if not model.hand_made else (
         "hand_made_random" if random_beyond_filters(model) else "hand_made")
@@ -260,10 +267,11 @@ def manifest_entries(ctx, lang, source_entries, options, exercise=False):
         "model": ctx.model_name,
         "weights": ctx.texts["manifest"]["weights"][weights],
         "seed": "-" if ctx.seed is None else str(ctx.seed),
-        "language": lang,
+        "language": ctx.options.lang,
     }
-    entries.update({key: str(value) for key, value in options.items()})
-    entries["exercise"] = ctx.texts["manifest"]["yes" if exercise else "no"]
+    if command is not None:
+        entries["command"] = command
+    entries["exercise"] = ctx.texts["manifest"]["yes" if ctx.options.exercise else "no"]
     return entries
 
 
@@ -299,12 +307,21 @@ def partial_files(out_path):
     return list(path.parent.glob(f".{glob.escape(path.stem)}-*{PART_SUFFIX}"))
 
 
-def save_atomically(wb, out_path):
-    """Save to a temporary file beside the target, then rename: never a half-written file."""
+def check_workbook_target(out_path):
+    """Refuse, before any work, a workbook path that cannot or must not be written; returns its folder."""
     path = Path(out_path)
     if path.suffix.lower() != ".xlsx":
         raise UsageError(f"-o {out_path}: the output must be an .xlsx file")
-    folder = check_target(path, out_path, written_by_xlcnn, "a workbook")
+    return check_target(path, out_path, written_by_xlcnn, "a workbook")
+
+
+def save_atomically(wb, out_path):
+    """Save to a temporary file beside the target, then rename: never a half-written file.
+
+    The target is checked again: the folder or the file may have changed while the sheets were written.
+    """
+    path = Path(out_path)
+    folder = check_workbook_target(path)
     try:
         handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=PART_SUFFIX, dir=folder)
     except OSError as exc:

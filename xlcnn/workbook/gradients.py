@@ -210,7 +210,7 @@ def write_descent(ctx, ws, plan, passes):
     for n, line in enumerate([*texts["descent"], texts["descent_table"].format(steps=steps)], start=1):
         put_text(ws, n, 0, line, styles.TEXT_FONT)
     put_text(ws, b["rate"].row, 0, texts["rate"], styles.LABEL_FONT)
-    put_value(ws, b["rate"].row, b["rate"].col, ctx.learning_rate, styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+    put_value(ws, b["rate"].row, b["rate"].col, ctx.options.rate, styles.WEIGHT_FORMAT, styles.PARAM_FILL)
     losses, numbers = b["losses"], b["steps"]
     put_text(ws, numbers.row - 1, numbers.col, texts["step"], styles.LABEL_FONT)
     put_text(ws, losses.row - 1, losses.col, texts["loss"], styles.LABEL_FONT)

@@ -1,0 +1,136 @@
+"""The build options: one value checked before any work, one table of spellings, a rebuild command that rebuilds."""
+
+import shlex
+import shutil
+from dataclasses import fields
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from xlcnn import pipeline
+from xlcnn.cli import main
+from xlcnn.errors import OutputError, UsageError
+from xlcnn.options import BUILD_FLAGS, MAX_STEPS, BuildOptions, option_name
+from xlcnn.pipeline import make_workbook
+from xlcnn.resources import sample_photos
+
+
+def _cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _manifest_command(book):
+    """The manifest's "command to rebuild" (found by its value: the sheet's title is in the book's language)."""
+    wb = openpyxl.load_workbook(book)
+    commands = [cell.value for ws in wb.worksheets for row in ws.iter_rows() for cell in row
+                if isinstance(cell.value, str) and cell.value.startswith("xlcnn build ")]
+    assert len(commands) == 1, commands
+    return commands[0]
+
+
+def _cells(book):
+    """{(sheet, cell): formula text or constant} of every filled cell of ``book``: weights and the rate too."""
+    wb = openpyxl.load_workbook(book)
+    return {(ws.title, cell.coordinate): cell.value for ws in wb.worksheets for row in ws.iter_rows()
+            for cell in row if cell.value is not None}
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["--backprop", "--steps", "2", "--seed", "3"],
+    ["--exercise", "--size", "12", "--grayscale"],
+    ["--preset", "two-blocks", "--lang", "zh", "--size", "16", "--label", "Square"],
+    ["--arch", "conv3x3x2-same,leakyrelu,avgpool2,dense", "--backprop", "--rate", "0.05", "--size", "10",
+     "--max-formulas", "100000", "--max-pixels", "100000000", "--fit", "pad"],
+])
+def test_the_manifest_command_rebuilds_the_same_formulas(args, tmp_path, monkeypatch):
+    """Build, read the rebuild command off the manifest, run it elsewhere: every formula and constant is the same."""
+    photo = sample_photos()[4]
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder in (first, second):
+        folder.mkdir()
+        shutil.copy(photo, folder / photo.name)
+    monkeypatch.chdir(first)
+    built = _cli("build", photo.name, "-o", "book.xlsx", *args)
+    assert built.exit_code == 0, built.output
+    command = _manifest_command(first / "book.xlsx")
+    words = shlex.split(command)
+    assert words[:2] == ["xlcnn", "build"] and "--lang" in words
+    monkeypatch.chdir(second)
+    rebuilt = _cli(*words[1:])
+    assert rebuilt.exit_code == 0, (command, rebuilt.output)
+    original, again = _cells(first / "book.xlsx"), _cells(second / "book.xlsx")
+    assert sum(isinstance(value, str) and value.startswith("=") for value in original.values()) > 50
+    assert again == original
+    assert _manifest_command(second / "book.xlsx") == command
+
+
+def test_the_rebuild_command_names_what_differs_from_the_defaults():
+    photo, output = "cat photo.jpg", "out/cat.xlsx"
+    assert BuildOptions().command(photo, output) == "xlcnn build 'cat photo.jpg' -o cat.xlsx --lang en"
+    options = BuildOptions(model_path="/models/m.npz", steps=2, exercise=True, max_pixels=10, seed=0)
+    assert options.command(photo, output) == ("xlcnn build 'cat photo.jpg' -o cat.xlsx --model m.npz --lang en "
+                                              "--exercise --steps 2 --rate 0.01")
+    assert "--rate" not in BuildOptions(rate=0.5).command(photo, output)   # no steps: the rate changes nothing
+
+
+def test_every_option_has_one_spelling_and_the_cli_declares_them_all():
+    spelled = [flag.field for flag in BUILD_FLAGS if flag.field is not None]
+    assert sorted(spelled) == sorted(f.name for f in fields(BuildOptions))
+    declared = {opt for param in main.commands["build"].params for opt in param.opts if opt.startswith("-")}
+    assert declared == {word for flag in BUILD_FLAGS for word in flag.decls if word.startswith("-")}
+    assert option_name("true_convolution") == "--true-convolution" and option_name("model_path") == "--model"
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"steps": MAX_STEPS + 1}, f"--steps {MAX_STEPS + 1}: choose from 0 to {MAX_STEPS}"),
+    ({"steps": -1}, "--steps -1"),
+    ({"rate": 0.0}, "--rate 0.0"),
+    ({"rate": float("nan")}, "--rate nan"),
+    ({"lang": "fr"}, "--lang"),
+    ({"fit": "zoom"}, "--fit"),
+    ({"size": 3}, "--size"),
+    ({"max_formulas": 0}, "--max-formulas 0"),
+    ({"max_pixels": 0}, "--max-pixels"),
+    ({"model_path": "m.npz", "preset": "edges"}, "--model already fixes the network"),
+])
+def test_a_bad_option_is_refused_when_the_options_are_made(changes, words):
+    with pytest.raises(UsageError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        BuildOptions(**changes)
+
+
+def test_the_cli_refuses_a_bad_option_in_one_line_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pipeline, "choose_model", _no_work)
+    result = _cli("build", "--steps", MAX_STEPS + 1)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"xlcnn: error: --steps {MAX_STEPS + 1}: choose from 0 to {MAX_STEPS}"
+
+
+def _no_work(*args, **kwargs):
+    raise AssertionError("the build started before its options and output were checked")
+
+
+@pytest.mark.parametrize("output, error, words", [
+    ("book.csv", UsageError, "must be an .xlsx file"),
+    ("missing/book.xlsx", OutputError, "does not exist"),
+    (".", UsageError, "must be an .xlsx file"),
+    ("mine.xlsx", OutputError, "not a workbook xlcnn wrote"),
+])
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(output, error, words, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.xlsx").write_text("a teacher's own file")
+    monkeypatch.setattr(pipeline, "choose_model", _no_work)
+    with pytest.raises(error, match=words):
+        make_workbook(output=output)
+    assert (tmp_path / "mine.xlsx").read_text() == "a teacher's own file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.xlsx"]
+
+
+def test_a_label_is_checked_once_against_the_model(tmp_path):
+    with pytest.raises(UsageError, match="--label 'dog' is not a class"):
+        make_workbook(output=tmp_path / "x.xlsx", label="dog")
+    with pytest.raises(UsageError, match="no classes"):
+        make_workbook(output=tmp_path / "x.xlsx", arch="conv3x3x2,relu", label="cat", size=8)
+    assert make_workbook(output=tmp_path / "x.xlsx", label="SQUARE", size=8).label == "square"

@@ -1,0 +1,201 @@
+"""The options of a build: one frozen value checked once, before any work, and the one table of their spellings.
+
+``BuildOptions`` holds what the user chose (the photo and the output are per call, not
+options). ``BUILD_FLAGS`` is the one place that says how each option is spelled on the
+command line: the CLI declares ``xlcnn build``'s options from it, and the manifest's
+"command to rebuild" is rendered from it, so the two cannot drift apart.
+"""
+
+import shlex
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from .errors import UsageError
+from .image import FITS, MAX_SIZE, MIN_SIZE, check_image_options
+from .layout import DEFAULT_MAX_FORMULAS
+from .resources import LANGUAGES
+
+DEFAULT_RATE = 0.01   # lowers the loss of every bundled sample in one step; 0.05 already overshoots
+MAX_STEPS = 20
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Every choice of ``xlcnn build``; a bad one raises UsageError when the value is made.
+
+    ``size``, ``fit``: the picture's side in pixels and how it is made square (None: the
+    model's). ``model_path`` (a .npz) fixes the network; otherwise ``preset``, ``arch``,
+    ``filters``, ``true_convolution`` and ``grayscale`` shape it and ``seed`` seeds its random
+    weights. ``label`` is the photo's true class (None: guessed from its file name). ``until``
+    ends the workbook after that layer. ``steps`` > 0 adds backpropagation and that many
+    gradient-descent steps at learning rate ``rate``. ``max_pixels`` refuses bigger photos;
+    ``max_formulas`` refuses bigger workbooks.
+    """
+
+    size: int | None = None
+    model_path: str | None = None
+    label: str | None = None
+    fit: str | None = None
+    seed: int = 0
+    preset: str | None = None
+    arch: str | None = None
+    filters: str | None = None
+    true_convolution: bool = False
+    grayscale: bool = False
+    until: str | None = None
+    lang: str = "en"
+    exercise: bool = False
+    steps: int = 0
+    rate: float = DEFAULT_RATE
+    max_pixels: int | None = None
+    max_formulas: int = DEFAULT_MAX_FORMULAS
+
+    def __post_init__(self):
+        check_image_options(MIN_SIZE if self.size is None else self.size, self.fit or FITS[0], self.max_pixels)
+        if self.lang not in LANGUAGES:
+            raise UsageError(f"--lang must be one of {', '.join(LANGUAGES)}, got {self.lang!r}")
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or not 0 <= self.steps <= MAX_STEPS:
+            raise UsageError(f"--steps {self.steps}: choose from 0 to {MAX_STEPS}")
+        if not self.rate > 0:
+            raise UsageError(f"--rate {self.rate}: the learning rate must be positive")
+        if self.max_formulas is not None and not self.max_formulas >= 1:
+            raise UsageError(f"--max-formulas {self.max_formulas}: the budget must be at least 1 formula")
+        if self.model_path is not None and (self.preset or self.arch or self.filters or self.true_convolution
+                                            or self.grayscale):
+            raise UsageError("--model already fixes the network; leave out --preset, --arch, --filters, "
+                             "--true-convolution and --grayscale")
+
+    @classmethod
+    def given(cls, options=None, **changes):
+        """``options`` (default: every default) with ``changes`` (field names) applied, checked again."""
+        return replace(options or cls(), **changes)
+
+    def command(self, photo, output):
+        """The command that rebuilds the same workbook from ``photo`` into ``output`` (both by file name)."""
+        words = ["xlcnn", "build", shlex.quote(Path(photo).name), "-o", shlex.quote(Path(output).name)]
+        for flag in BUILD_FLAGS:
+            words += flag.spell(self)
+        return " ".join(words)
+
+
+# ---------------------------------------------------------------- the command-line spellings
+
+
+def _differs(flag, options):
+    return getattr(options, flag.field) != _DEFAULTS[flag.field]
+
+
+def _always(flag, options):
+    return True
+
+
+def _when_learning(flag, options):
+    return options.steps > 0
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One option of ``xlcnn build``: its click declaration and how the rebuild command spells it.
+
+    ``field`` is the BuildOptions field it sets (None: a flag of the command alone, such
+    as --verify). The rebuild command names the option when ``shown(flag, options)``; a
+    file path is named by its file name, as the photo is.
+    """
+
+    decls: tuple
+    field: str | None = None
+    type: object = None
+    metavar: str | None = None
+    is_flag: bool = False
+    help: str = ""
+    show_default: bool = False
+    shown: object = _differs
+    file_name: bool = False
+
+    def click_option(self):
+        """The keywords of ``click.option`` for this flag (the type is click's: it converts, BuildOptions checks)."""
+        keywords = {"help": self.help, "is_flag": self.is_flag, "show_default": self.show_default}
+        if self.type is not None:
+            keywords["type"] = self.type
+        if self.metavar is not None:
+            keywords["metavar"] = self.metavar
+        if self.field is not None and self.field in _DEFAULTS:
+            keywords["default"] = _DEFAULTS[self.field]
+        return keywords
+
+    def spell(self, options):
+        """The words of the rebuild command for this option: [], ["--grayscale"] or ["--seed", "4"]."""
+        if self.field is None or not self.shown(self, options):
+            return []
+        value = getattr(options, self.field)
+        if value is None or value is False:
+            return []
+        if value is True:
+            return [self.name]
+        return [self.name, shlex.quote(Path(value).name if self.file_name else str(value))]
+
+    @property
+    def name(self):
+        """The long option, e.g. "--model" of ("--model", "model_path")."""
+        return next(word for word in reversed(self.decls) if word.startswith("--"))
+
+
+_DEFAULTS = {f.name: f.default for f in fields(BuildOptions)}
+
+# In the order of ``xlcnn build --help`` and of the rebuild command. A declaration's last word,
+# when it is not an option (``model_path``), is click's parameter name; click's type only turns
+# text into a number: every check is BuildOptions'.
+BUILD_FLAGS = (
+    Flag(("-o", "--output"), type=str, metavar="PATH",
+         help="Workbook to write (default: PHOTO's name with .xlsx); a folder when building several."),
+    Flag(("--size",), "size", int, metavar=f"[{MIN_SIZE}-{MAX_SIZE}]",
+         help="Picture side in pixels (default 28, or the model's)."),
+    Flag(("--model", "model_path"), "model_path", str, metavar="FILE", file_name=True,
+         help="Model file (.npz) with trained weights."),
+    Flag(("--label",), "label", help="True class of the photo, used for the loss (default: guessed from the file name)."),
+    Flag(("--fit",), "fit", metavar=f"[{'|'.join(FITS)}]", help="How to make the photo square: crop (default), pad or stretch."),
+    Flag(("--seed",), "seed", int, show_default=True, help="Seed of the random weights when no --model is given."),
+    Flag(("--preset",), "preset", help="A ready-made lesson (see `xlcnn presets`), e.g. edges or two-blocks."),
+    Flag(("--arch",), "arch", help='Layers as text, e.g. "conv3x3x8-same,relu,maxpool2,dense".'),
+    Flag(("--filters",), "filters", help="Hand-made first-layer filters, e.g. sobel-x,sobel-y,laplacian."),
+    Flag(("--true-convolution",), "true_convolution", is_flag=True,
+         help="Turn every kernel 180 degrees (convolution, not correlation)."),
+    Flag(("--grayscale",), "grayscale", is_flag=True, help="One gray input channel instead of red, green and blue."),
+    Flag(("--until",), "until", help="Stop the workbook after this layer (conv1, relu1, pool1, ... or a number)."),
+    Flag(("--lang",), "lang", metavar=f"[{'|'.join(LANGUAGES)}]", show_default=True, shown=_always,
+         help="Language of every text in the workbook."),
+    Flag(("--exercise",), "exercise", is_flag=True, help="Blank a few cells of every stage for students, with checks."),
+    Flag(("--backprop",), is_flag=True, help="Add gradient sheets and one step of gradient descent (--steps 1)."),
+    Flag(("--steps",), "steps", int, metavar=f"[0-{MAX_STEPS}]",
+         help="Gradient-descent steps to lay out (implies --backprop)."),
+    Flag(("--rate",), "rate", float, show_default=True, shown=_when_learning,
+         help="Learning rate of the descent steps."),
+    Flag(("--verify", "check"), is_flag=True, help="Recalculate in LibreOffice and compare with NumPy afterwards."),
+    Flag(("--pdf",), is_flag=True, help="Also print the workbook to a PDF handout beside it."),
+    Flag(("--max-pixels",), "max_pixels", int, shown=lambda flag, options: False,   # refuses photos, changes no cell
+         help="Refuse photos with more pixels than this (a lower cap)."),
+    Flag(("--max-formulas",), "max_formulas", int, show_default=True,
+         help="Refuse a network whose workbook would hold more formula cells than this."),
+)
+
+
+def option_name(field):
+    """How the command line spells a BuildOptions field, e.g. "true_convolution" -> "--true-convolution"."""
+    return next(flag.name for flag in BUILD_FLAGS if flag.field == field)
+
+
+def from_cli(params):
+    """BuildOptions from the parameters click parsed for ``xlcnn build`` (the command's own flags left out).
+
+    --backprop is --steps 1 when no --steps is given.
+    """
+    given = {flag.field: params[_param_name(flag)] for flag in BUILD_FLAGS if flag.field is not None}
+    if params.get("backprop") and not given["steps"]:
+        given["steps"] = 1
+    return BuildOptions(**given)
+
+
+def _param_name(flag):
+    """The name click gives a flag's parameter: an explicit last word, else the long option without dashes."""
+    last = flag.decls[-1]
+    return last if not last.startswith("-") else last.lstrip("-").replace("-", "_")
