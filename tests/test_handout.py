@@ -7,10 +7,10 @@ The PDFs are printed by LibreOffice and read back with poppler's pdftotext
 import re
 
 import openpyxl
-from openpyxl.utils.cell import range_boundaries
 import pytest
 from click.testing import CliRunner
 from openpyxl.styles import Font
+from openpyxl.utils.cell import range_boundaries
 
 from xlcnn import make_workbook
 from xlcnn.architecture import parse_architecture
@@ -75,6 +75,9 @@ def test_default_handout_fits_a_lesson(books, tmp_path, lang):
                     for row in range(1, 10) if isinstance(ws.cell(row, 1).value, str)]
     cut = [line for line in explanations if line not in printed and line.replace(" ", "") not in printed.replace(" ", "")]
     assert not cut, cut                  # each step's explanation, whole (long lines wrap, never run off the page)
+    legends = {words for words in load_texts(lang)["legend"].values() for ws in openpyxl.load_workbook(books[lang]).worksheets
+               for row in ws.iter_rows(max_row=12) for cell in row if cell.value == words}
+    assert legends and all(words in printed or words.replace(" ", "") in printed.replace(" ", "") for words in legends)
     assert all(page.size[0] < 842.5 and page.size[1] < 842.5 for page in pages)   # A4 either way round
 
 

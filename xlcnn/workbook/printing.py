@@ -62,8 +62,13 @@ def _print_width(ws, cells):
     widths = []
     for n in range(cells.max_col + 1):
         widths.append(cells.widths.get(n, DEFAULT_WIDTH))
-    longest = max((min(text_width(cell.value), LINE_UNITS) if cell.alignment is WRAPPED else text_width(cell.value)
-                   for row in range(10) for cell in cells.rows.get(row, {}).values() if cell.kind == "s"), default=0)
+    starts = [0.0]                          # where each column starts, in characters
+    for width in widths:
+        starts.append(starts[-1] + width)
+    # a text cell in the header rows prints whole: from where its column starts to the end of its words
+    longest = max((_start(starts, cells, col) + (min(text_width(cell.value), LINE_UNITS) if cell.alignment is WRAPPED
+                                                  else text_width(cell.value))
+                   for row in range(10) for col, cell in cells.rows.get(row, {}).items() if cell.kind == "s"), default=0)
     total, last = 0.0, 0
     for n, width in enumerate(widths):
         total += width
@@ -214,6 +219,12 @@ def shown(value, number_format):
 def shown_width(text):
     """The width of ``text`` in digits."""
     return sum(NARROW.get(ch, 1.0) for ch in text)
+
+
+def _start(starts, cells, col):
+    if col < len(starts):
+        return starts[col]
+    return starts[-1] + sum(cells.widths.get(c, DEFAULT_WIDTH) for c in range(len(starts) - 1, col))
 
 
 # ---------------------------------------------------------------- long lines
