@@ -142,6 +142,11 @@ def _columns(plan, across, last_col, page_w):
     cut = body
     while cut > 0 and across(cut) > page_w:
         cut -= 1
+    # a block the page edge would slice (the input sheet's photo in cells) is left out whole,
+    # when at least half a page is printed without it
+    for block in _all_blocks(plan.blocks):
+        if block.col <= cut < block.last_col and block.col > 0 and across(block.col - 1) >= page_w / 2:
+            cut = block.col - 1
     return cut, ((cut + 1, body) if cut < body else ())
 
 
