@@ -11,6 +11,7 @@ sheet file openpyxl wrote, streaming them into the zip.
 
 import io
 import math
+import numbers
 import re
 import zipfile
 from xml.sax.saxutils import escape
@@ -220,11 +221,16 @@ def _row_xml(row, line, height=None):
         elif kind == "s":
             parts.append(f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>')
         elif math.isfinite(value):
-            parts.append(f'<c r="{ref}"{style} t="n"><v>{value:.16g}</v></c>')
+            parts.append(f'<c r="{ref}"{style} t="n"><v>{_number_text(value)}</v></c>')
         else:   # no spreadsheet can hold it; a bug upstream, not something to write and repair later
             raise ValueError(f"cell {ref}: {value!r} is not a finite number")
     parts.append("</row>")
     return "".join(parts)
+
+
+def _number_text(value):
+    """A constant exactly as given: repr round-trips every float, where openpyxl's %.16g loses the 17th digit."""
+    return str(int(value)) if isinstance(value, numbers.Integral) else repr(float(value))
 
 
 def _formula_xml(ref, style, formula, cached, shared=None):
