@@ -179,8 +179,8 @@ def _write_sheet(target, name, xml, cells):
         out.write(head)
         out.write(b"<sheetData>")
         chunk = []
-        for n, row in enumerate(sorted(cells.rows)):
-            chunk.append(_row_xml(row, cells.rows[row], cells.heights.get(row)))
+        for n, row in enumerate(sorted(cells.rows.keys() | cells.heights.keys())):   # a tall row may be empty
+            chunk.append(_row_xml(row, cells.rows.get(row, {}), cells.heights.get(row)))
             if n % CHUNK_ROWS == CHUNK_ROWS - 1:
                 out.write("".join(chunk).encode())
                 chunk = []
@@ -191,7 +191,7 @@ def _write_sheet(target, name, xml, cells):
 
 def _xml_bytes_at_most(cells):
     """An upper bound of the sheet's XML in bytes: escaping makes one character at most 5 (&amp;)."""
-    total = 0
+    total = ROW_TAGS_AT_MOST * len(cells.heights.keys() - cells.rows.keys())
     for line in cells.rows.values():
         total += ROW_TAGS_AT_MOST
         for cell in line.values():
