@@ -95,7 +95,7 @@ def test_descent_sheet_matches_its_steps(tmp_path, steps, lang):
     import zipfile
     from xlcnn.resources import texts
     words = texts(lang)["gradients"]
-    book = make_workbook(sample_photos()[0], tmp_path / "d.xlsx", steps=steps, lang=lang).path
+    book = make_workbook(sample_photos()[0], tmp_path / "d.xlsx", steps=steps, lang=lang, size=12).path   # any size
     ws = openpyxl.load_workbook(book)[texts(lang)["step_titles"]["descent"]]
     title = ws["A1"].value
     expected = words["descent_title"] if steps == 1 else words["descent_title_steps"].format(steps=steps)
