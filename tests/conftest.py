@@ -3,15 +3,50 @@
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from xlcnn import gnumeric as gnumeric_module, libreoffice as libreoffice_module
 from xlcnn.gnumeric import find_ssconvert
 from xlcnn.libreoffice import find_soffice
 from xlcnn.network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, random_model
 
 UNDER_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+ENGINE_FIXTURES = ("libreoffice", "gnumeric")   # each also names the marker of the tests that use it
+
+
+def pytest_collection_modifyitems(items):
+    """A test that uses an engine's fixture carries its marker: `pytest -m "not libreoffice"` is the fast subset."""
+    for item in items:
+        for name in ENGINE_FIXTURES:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, name))
+
+
+_REAL_ENGINES = {Path(p).resolve() for p in (find_soffice(), find_ssconvert()) if p}
+
+
+@pytest.fixture(autouse=True)
+def _engines_only_where_marked(request, monkeypatch):
+    """A test that starts the real LibreOffice or Gnumeric without its fixture fails, so the markers stay true.
+
+    Stand-in programs (the hanging or crashing engines of the robustness tests) may run anywhere.
+    """
+    if any(request.node.get_closest_marker(name) for name in ENGINE_FIXTURES):
+        return
+    for module in (libreoffice_module, gnumeric_module):
+        real = module.run
+
+        def guarded(command, *args, real=real, **kwargs):
+            if Path(command[0]).resolve() in _REAL_ENGINES:
+                pytest.fail(f"{request.node.nodeid} starts {Path(command[0]).name} but does not use the "
+                            f"libreoffice or gnumeric fixture (so `-m \"not libreoffice\"` would run it)")
+            return real(command, *args, **kwargs)
+        monkeypatch.setattr(module, "run", guarded)
 
 
 def _engine(path, name, package):

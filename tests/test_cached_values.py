@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from openpyxl import load_workbook
 
-from xlcnn import make_workbook, verify_workbook
+from xlcnn import make_workbook, verify_workbooks
 from xlcnn.layers import maxpool_backward, predicted_class
 from xlcnn.libreoffice import recalculate
 from xlcnn.workbook.evaluate import Evaluator, FormulaError
@@ -100,10 +100,10 @@ def test_a_wrong_stored_value_fails_verify(books, tmp_path):
                 data, n = re.subn(rb"(>MAX\(0,[^<]*</f><v>)([^<]*)(</v>)", rb"\g<1>0.123456\g<3>", data, count=1)
                 assert n == 1
             target.writestr(info, data)
-    report = verify_workbook(tampered)
+    report, honest = verify_workbooks([tampered, books["default"]])     # one LibreOffice start for both
     assert not report.ok
     assert any("stored value" in problem for problem in report.problems), report.table()
-    assert verify_workbook(books["default"]).ok
+    assert honest.ok, honest.table()
 
 
 # ---------------------------------------------------------------- without any engine

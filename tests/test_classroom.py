@@ -7,7 +7,7 @@ import subprocess
 import openpyxl
 import pytest
 
-from xlcnn import make_workbook, verify_workbook
+from xlcnn import make_workbook, verify_workbooks
 from xlcnn.handout import make_handout
 from xlcnn.layout import plan_layout
 from xlcnn.libreoffice import recalculate
@@ -86,23 +86,43 @@ def test_manifest_rebuilds_the_workbook(tmp_path):
     assert entries["command to rebuild"] == f"xlcnn build {photo.name} -o m.xlsx --seed 4 --preset two-blocks --lang en"
 
 
-@pytest.mark.usefixtures("libreoffice")
-def test_moving_the_explained_cell_moves_the_worked_example(tmp_path):
-    result = make_workbook(sample_photos()[3], tmp_path / "explain.xlsx")
+@pytest.fixture(scope="module")
+def student_books(tmp_path_factory, libreoffice):
+    """The worked-example and exercise workbooks as a student leaves them, verified together in one
+    LibreOffice start and recalculated together in another: {name: (path, layout, report, values)}."""
+    folder = tmp_path_factory.mktemp("classroom")
+    books = {"explain": _moved_explanation(folder), "exercise": _answered_exercise(folder)}
+    paths = [path for path, _ in books.values()]
+    reports = verify_workbooks(paths)
+    recalculated = recalculate(paths, folder / "out")
+    return {name: (path, layout, report, openpyxl.load_workbook(copy, data_only=True))
+            for (name, (path, layout)), report, copy in zip(books.items(), reports, recalculated)}
+
+
+EXPLAINED = 3, 11, 17       # the channel, row and column chosen for the worked example
+
+
+def _moved_explanation(folder):
+    result = make_workbook(sample_photos()[3], folder / "explain.xlsx")
     wb = openpyxl.load_workbook(result.path)
     layout = plan_layout(*_layout_args(wb))
     explain = layout.sheet("conv2d").blocks["explain"]
-    k, i, j = 3, 11, 17
     ws = wb["3 Conv"]
-    for n, value in enumerate((k, i, j)):
+    for n, value in enumerate(EXPLAINED):
         row, col = explain["choose"].cell(n, 0)
         ws.cell(row + 1, col + 1).value = value
     wb.save(result.path)
-    report = verify_workbook(result.path)
+    return result.path, layout
+
+
+def test_moving_the_explained_cell_moves_the_worked_example(student_books):
+    path, layout, report, recalculated = student_books["explain"]
+    _, i, j = EXPLAINED
+    explain = layout.sheet("conv2d").blocks["explain"]
     assert report.ok, report.table()
     assert any(c.stage == "3 Conv (explained)" and c.ok for c in report.checks)
-    values = openpyxl.load_workbook(recalculate([result.path], tmp_path / "out")[0], data_only=True)["3 Conv"]
-    pixels = openpyxl.load_workbook(result.path)["1 Input"]
+    values = recalculated["3 Conv"]
+    pixels = openpyxl.load_workbook(path)["1 Input"]
     window = explain["windows"][1]              # the green channel's window follows the chosen position
     for u, v, row, col in window.cells():
         source = layout.input.interior(1).cell(i - 1 + u, j - 1 + v)
@@ -120,9 +140,8 @@ def _layout_args(wb):
     return ([layer_from_dict(d) for d in meta["architecture"]], tuple(meta["input_shape"]), meta["class_names"])
 
 
-@pytest.mark.usefixtures("libreoffice")
-def test_exercise_checks_answers_and_still_verifies(tmp_path):
-    result = make_workbook(sample_photos()[0], tmp_path / "ex.xlsx", exercise=True)
+def _answered_exercise(folder):
+    result = make_workbook(sample_photos()[0], folder / "ex.xlsx", exercise=True)
     wb = openpyxl.load_workbook(result.path)
     layout = plan_layout(*_layout_args(wb))
     plan = layout.sheet("conv2d")
@@ -137,8 +156,15 @@ def test_exercise_checks_answers_and_still_verifies(tmp_path):
     ws.cell(table.row + 2, table.col + 1).value = float(model_pass[0])
     ws.cell(table.row + 4, table.col + 1).value = float(model_pass[1]) + 1
     wb.save(result.path)
-    assert verify_workbook(result.path).ok
-    values = openpyxl.load_workbook(recalculate([result.path], tmp_path / "out")[0], data_only=True)[plan.name]
+    return result.path, layout
+
+
+def test_exercise_checks_answers_and_still_verifies(student_books):
+    _, layout, report, recalculated = student_books["exercise"]
+    plan = layout.sheet("conv2d")
+    table = plan.blocks["explain"]["exercise"]
+    assert report.ok, report.table()
+    values = recalculated[plan.name]
     assert values.cell(table.row + 2, table.col + 2).value == "right"
     assert values.cell(table.row + 4, table.col + 2).value == "try again"
 

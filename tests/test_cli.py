@@ -108,12 +108,44 @@ def test_every_command_is_documented_in_the_readme():
         assert main.commands[name].help and "Example:" in main.commands[name].help
 
 
+def documented_exit_codes(text):
+    """{code: meaning} from the README's sentence "Errors are ... a non-zero exit: 2 bad option, 3 ...".
+
+    The sentence ends at the first full stop after the list; parentheses may hold commas.
+    """
+    match = re.search(r"non-zero exit:\s*(.*?)\.\s", text, re.S)
+    assert match, "README.md: the sentence listing the exit codes is missing"
+    items = re.split(r",\s*(?![^()]*\))", " ".join(match.group(1).split()))
+    codes = {}
+    for item in items:
+        code, meaning = re.fullmatch(r"(\d+) (.+)", item.strip()).groups()
+        assert int(code) not in codes, f"README.md: exit {code} is listed twice"
+        codes[int(code)] = meaning
+    return codes
+
+
+# the word each error's line in the README must hold
+MEANINGS = {"UsageError": "option", "InputError": "input", "OutputError": "output",
+            "VerificationError": "verification", "EngineMissingError": "LibreOffice"}
+
+
 def test_readme_exit_codes_match_the_errors():
+    """Every exit code an error class gives is documented with its meaning, and every documented code is given."""
     from xlcnn import errors
-    text = README.read_text(encoding="utf-8")
-    for cls in (errors.UsageError, errors.InputError, errors.OutputError, errors.VerificationError,
-                errors.EngineMissingError):
-        assert re.search(rf"\b{cls.exit_code} [A-Za-z]", text), cls.__name__
+    documented = documented_exit_codes(README.read_text(encoding="utf-8"))
+    classes, seen = [], [errors.XlcnnError]
+    while seen:
+        cls = seen.pop()
+        classes.append(cls)
+        seen += cls.__subclasses__()
+    own = {cls.__name__: cls.exit_code for cls in classes if "exit_code" in vars(cls) and cls is not errors.XlcnnError}
+    assert set(own) == set(MEANINGS), "a new exit code: add it to the README's list and to MEANINGS here"
+    assert sorted(own.values()) == sorted(documented), (own, documented)     # both ways, no code twice
+    for name, code in own.items():
+        assert MEANINGS[name].lower() in documented[code].lower(), (name, code, documented[code])
+    # the table of refused inputs gives only documented codes (0: a workbook after all)
+    table_codes = {int(c) for c in re.findall(r"^\|.*\| (\d+) \|$", README.read_text(encoding="utf-8"), re.M)}
+    assert table_codes and table_codes <= set(documented) | {0}, table_codes
 
 
 def test_python_dash_m(tmp_path):

@@ -37,28 +37,59 @@ CASES = {
 }
 
 
+# Hand-made filters leave rounding leftovers where a map is 0 on paper: ReLU's switch and max-pool
+# routing must decide the same in every engine (the tie rule, layers.tie_margin).
+SOBEL_CASES = {"sobel": "sobel-x,sobel-y", "edges": "vertical,horizontal", "laplacian": "laplacian,blur"}
+
+
 @pytest.fixture(scope="module")
-def books(tmp_path_factory):
+def built(tmp_path_factory):
+    """{name: path} of the matrix and of the hand-made-filter workbooks, built once."""
     folder = tmp_path_factory.mktemp("matrix")
     photo = sample_photos()[1]
-    return [make_workbook(photo, folder / f"{name}.xlsx", **options).path for name, options in CASES.items()]
+    books = {name: make_workbook(photo, folder / f"{name}.xlsx", **options).path for name, options in CASES.items()}
+    books.update({name: make_workbook(sample_photos()[0], folder / f"{name}.xlsx", filters=filters, steps=1).path
+                  for name, filters in SOBEL_CASES.items()})
+    return books
 
 
-def test_every_kind_of_workbook_verifies_in_both_engines(books):
-    reports = verify_workbooks(books, engine="all")       # one LibreOffice start, one ssconvert per book
-    assert [(r.path, r.engine) for r in reports] == [(b, e) for b in books for e in ("LibreOffice", "Gnumeric")]
-    for report in reports:
-        assert report.ok, report.table()
+@pytest.fixture(scope="module")
+def books(built):
+    return [built[name] for name in CASES]
 
 
-def largest_engine_difference(books, tmp_path):
-    """The largest |LibreOffice - Gnumeric| over every formula cell, relative to the largest value of its sheet.
+@pytest.fixture(scope="module")
+def verified(built):
+    """{path: [LibreOffice's report, Gnumeric's]} for every workbook: one LibreOffice start for all."""
+    paths = list(built.values())
+    reports = verify_workbooks(paths, engine="all")       # one LibreOffice start, one ssconvert per book
+    assert [(r.path, r.engine) for r in reports] == [(b, e) for b in paths for e in ("LibreOffice", "Gnumeric")]
+    return {path: reports[2 * n:2 * n + 2] for n, path in enumerate(paths)}
+
+
+@pytest.fixture(scope="module")
+def differences(built, tmp_path_factory):
+    """{path: (largest relative difference, where)} between the engines, one recalculation of each for all."""
+    return engine_differences(list(built.values()), tmp_path_factory.mktemp("engines"))
+
+
+def test_every_kind_of_workbook_verifies_in_both_engines(books, verified):
+    for book in books:
+        assert len(verified[book]) == 2
+        for report in verified[book]:
+            assert report.ok, report.table()
+
+
+def engine_differences(books, tmp_path):
+    """Per book, the largest |LibreOffice - Gnumeric| over its formula cells, relative to the largest value of its
+    sheet, and where.
 
     Both engines' values come from recalculated .xlsx copies (full precision); text
     results must be identical.
     """
-    worst, where = 0.0, ""
+    found = {}
     for book, lo, gn in zip(books, recalculate(books, tmp_path / "lo"), gnumeric.recalculate(books, tmp_path / "gn")):
+        worst, where = 0.0, ""
         formulas, lo_values, gn_values = (_read_grids(p, data_only=d) for p, d in
                                           ((book, False), (lo, True), (gn, True)))
         for sheet, grid in formulas.items():
@@ -74,26 +105,29 @@ def largest_engine_difference(books, tmp_path):
                     continue
                 if abs(x - y) / scale > worst or not where:
                     worst, where = abs(x - y) / scale, f"{book.name} {sheet_ref(sheet, r, c)}"
-    return worst, where
+        found[book] = worst, where
+    return found
+
+
+def largest(differences, books):
+    return max((differences[book] for book in books), key=lambda found: (found[0], found[1]))
 
 
 def _cell(grid, r, c):
     return grid[r][c] if r < len(grid) and c < len(grid[r]) else None
 
 
-def test_libreoffice_and_gnumeric_agree_on_every_formula_cell(books, tmp_path):
-    worst, where = largest_engine_difference(books, tmp_path)
+def test_libreoffice_and_gnumeric_agree_on_every_formula_cell(books, differences):
+    worst, where = largest(differences, books)
     print(f"largest LibreOffice vs Gnumeric difference: {worst:.3g} of its sheet's largest value, at {where}")
     assert math.isfinite(worst) and worst < 1e-9, where
 
 
-# Hand-made filters leave rounding leftovers where a map is 0 on paper: ReLU's switch and max-pool
-# routing must decide the same in every engine (the tie rule, layers.tie_margin).
-def test_hand_made_sobel_filters_with_backprop_verify_in_both_engines(tmp_path):
-    books = [make_workbook(sample_photos()[0], tmp_path / f"{name}.xlsx", filters=filters, steps=1).path
-             for name, filters in (("sobel", "sobel-x,sobel-y"), ("edges", "vertical,horizontal"),
-                                   ("laplacian", "laplacian,blur"))]
-    for report in verify_workbooks(books, engine="all"):
-        assert report.ok, report.table()
-    worst, where = largest_engine_difference(books, tmp_path)
+def test_hand_made_sobel_filters_with_backprop_verify_in_both_engines(built, verified, differences):
+    books = [built[name] for name in SOBEL_CASES]
+    for book in books:
+        assert len(verified[book]) == 2
+        for report in verified[book]:
+            assert report.ok, report.table()
+    worst, where = largest(differences, books)
     assert math.isfinite(worst) and worst < 1e-9, where

@@ -34,6 +34,13 @@ def books(tmp_path_factory):
             for name, options in {"en": {}, "zh": {"lang": "zh"}, "backprop": {"steps": 1}}.items()}
 
 
+@pytest.fixture(scope="module")
+def default_handouts(books, tmp_path_factory, libreoffice, poppler):
+    """{lang: the default A4 handout's PDF}, printed once for the tests that read it."""
+    folder = tmp_path_factory.mktemp("handouts")
+    return {lang: make_handout(books[lang], folder / f"{lang}.pdf", paper="a4") for lang in ("en", "zh")}
+
+
 # ---------------------------------------------------------------- the measurement itself
 
 
@@ -53,12 +60,10 @@ def test_type_sizes_are_measured_as_printed(tmp_path):
 # ---------------------------------------------------------------- the classroom handout
 
 
-@pytest.mark.usefixtures("libreoffice", "poppler")
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_default_handout_fits_a_lesson(books, tmp_path, lang):
+def test_default_handout_fits_a_lesson(books, default_handouts, lang):
     """At most 12 pages, no type under 7 pt, no ###, each step on its own page, in the planned order."""
-    pdf = make_handout(books[lang], tmp_path / f"{lang}.pdf", paper="a4")
-    pages = measure_pdf(pdf)
+    pages = measure_pdf(default_handouts[lang])
     assert len(pages) <= MAX_PAGES
     assert smallest_type(pages) >= MIN_TYPE
     assert not any("###" in page.text for page in pages)
@@ -81,10 +86,8 @@ def test_default_handout_fits_a_lesson(books, tmp_path, lang):
     assert all(page.size[0] < 842.5 and page.size[1] < 842.5 for page in pages)   # A4 either way round
 
 
-@pytest.mark.usefixtures("libreoffice", "poppler")
-def test_long_vectors_say_what_they_leave_out(books, tmp_path):
-    pdf = make_handout(books["en"], tmp_path / "en.pdf", paper="a4")
-    flatten = [page for page in measure_pdf(pdf) if page.text.startswith("6 Flatten")]
+def test_long_vectors_say_what_they_leave_out(default_handouts):
+    flatten = [page for page in measure_pdf(default_handouts["en"]) if page.text.startswith("6 Flatten")]
     assert len(flatten) == 1
     assert re.search(r"rows \d+-\d+ (not )?printed", flatten[0].text)
     assert re.search(r"\.\.\. \d+ rows left out here \(rows \d+-\d+, all shown in the workbook\)", flatten[0].text)

@@ -15,43 +15,68 @@ from xlcnn.workbook import build_workbook
 from conftest import make_photo
 
 
-@pytest.mark.usefixtures("libreoffice")
-def test_backprop_presets_verify_and_one_step_lowers_the_loss(tmp_path):
-    jobs = [(photo, preset) for preset in ("terminator", "two-blocks", "average-pool") for photo in sample_photos()[::4]]
-    books = [make_workbook(photo, tmp_path / f"{preset}-{photo.stem}.xlsx", preset=preset, steps=1).path
-             for photo, preset in jobs]
-    for (photo, preset), report in zip(jobs, verify_workbooks(books)):
-        assert report.ok, report.table()
-        grads = [c for c in report.checks if c.stage.startswith("Grad")]
-        assert grads and all(c.max_error <= 1e-9 for c in grads)
-        assert len(report.losses) == 2 and report.losses[1] < report.losses[0], (preset, photo.name, report.losses)
+PRESETS = ("terminator", "two-blocks", "average-pool")
+EDITED_RATE = 0.5
 
 
-@pytest.mark.usefixtures("libreoffice")
-def test_several_steps_and_other_layers(tmp_path):
-    books = [make_workbook(sample_photos()[1], tmp_path / "steps.xlsx", steps=3).path]
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory, libreoffice):
+    """Every workbook of this module, verified with one LibreOffice start: {name: (path, report)}."""
+    folder = tmp_path_factory.mktemp("learning")
+    books = {}
+    for preset in PRESETS:
+        for photo in sample_photos()[::4]:
+            books[preset, photo.name] = make_workbook(photo, folder / f"{preset}-{photo.stem}.xlsx", preset=preset,
+                                                      steps=1).path
+    books["steps"] = make_workbook(sample_photos()[1], folder / "steps.xlsx", steps=3).path
     layers = parse_architecture("conv3x3x2-p1-d2-flip,leakyrelu0.1,avgpool2,conv3x3x3-p2,sigmoid,maxpool2,"
                                 "conv1x1x2,tanh,dense", 3)
     model = random_model(layers, ("a", "b", "c"), image_size=14, seed=3)
     for p in model.params:
         if "bias" in p:
             p["bias"] = np.random.default_rng(1).normal(0, 0.3, p["bias"].shape)
-    books.append(build_workbook(model, make_photo(14), tmp_path / "mixed.xlsx", label="c", steps=2,
-                                rate=0.05).path)
-    reports = verify_workbooks(books)
-    for report in reports:
+    books["mixed"] = build_workbook(model, make_photo(14), folder / "mixed.xlsx", label="c", steps=2,
+                                    rate=0.05).path
+    books["rate"] = make_workbook(sample_photos()[0], folder / "rate.xlsx", steps=1).path
+    wb = openpyxl.load_workbook(books["rate"])                 # a student types another rate into the book
+    wb["Descent"]["C10"].value = EDITED_RATE
+    books["edited rate"] = folder / "edited-rate.xlsx"
+    wb.save(books["edited rate"])
+    return {name: (path, report) for (name, path), report in zip(books.items(), verify_workbooks(list(books.values())))}
+
+
+def test_backprop_presets_verify_and_one_step_lowers_the_loss(verified):
+    for preset in PRESETS:
+        for photo in sample_photos()[::4]:
+            _, report = verified[preset, photo.name]
+            assert report.ok, report.table()
+            grads = [c for c in report.checks if c.stage.startswith("Grad")]
+            assert grads and all(c.max_error <= 1e-9 for c in grads)
+            assert len(report.losses) == 2 and report.losses[1] < report.losses[0], (preset, photo.name, report.losses)
+
+
+def test_several_steps_and_other_layers(verified):
+    (steps, steps_report), (_, mixed_report) = verified["steps"], verified["mixed"]
+    for report in (steps_report, mixed_report):
         assert report.ok, report.table()
-    assert len(reports[0].losses) == 4 and reports[0].losses[-1] < reports[0].losses[0]
-    wb = openpyxl.load_workbook(books[0])
+    assert len(steps_report.losses) == 4 and steps_report.losses[-1] < steps_report.losses[0]
+    wb = openpyxl.load_workbook(steps)
     assert "Descent" in wb.sheetnames and len(wb["Descent"]._charts) == 1
     assert wb["S1 2 Filters"]["B11"].value == "='2 Filters'!B11-learning_rate*'Grad 3 Conv'!B11"
 
 
-def test_changing_the_rate_in_the_workbook_is_verified(tmp_path):
-    book = make_workbook(sample_photos()[0], tmp_path / "rate.xlsx", steps=1).path
+def test_changing_the_rate_in_the_workbook_is_verified(verified):
+    """The rate is a cell the student may change: the new weights follow it and verify checks them at that rate."""
+    (book, before), (_, after) = verified["rate"], verified["edited rate"]
     wb = openpyxl.load_workbook(book)
     assert wb.defined_names["learning_rate"].attr_text == "'Descent'!$C$10"
     assert wb["Descent"]["C10"].value == 0.01
+    assert before.ok, before.table()
+    assert after.ok, after.table()
+    new_weights = [c for c in after.checks if c.stage.startswith("S1 ") and "Filters" in c.stage]
+    assert new_weights and all(c.cells > 0 for c in new_weights)
+    assert after.losses[0] == pytest.approx(before.losses[0], rel=1e-12)     # the same forward pass...
+    assert abs(after.losses[1] - before.losses[1]) > 1e-6                     # ...but a 50 times longer step
 
 
 def test_backprop_refuses_what_it_cannot_write():
@@ -70,7 +95,7 @@ def test_descent_sheet_matches_its_steps(tmp_path, steps, lang):
     import zipfile
     from xlcnn.resources import texts
     words = texts(lang)["gradients"]
-    book = make_workbook(sample_photos()[0], tmp_path / "d.xlsx", steps=steps, lang=lang).path
+    book = make_workbook(sample_photos()[0], tmp_path / "d.xlsx", steps=steps, lang=lang, size=12).path   # any size
     ws = openpyxl.load_workbook(book)[texts(lang)["step_titles"]["descent"]]
     title = ws["A1"].value
     expected = words["descent_title"] if steps == 1 else words["descent_title_steps"].format(steps=steps)

@@ -15,32 +15,47 @@ from xlcnn.workbook import build_workbook
 
 from conftest import make_photo
 
-pytestmark = pytest.mark.usefixtures("libreoffice")
-
-
 def assert_all_pass(reports):
     for report in reports:
         assert report.ok, report.table()
 
 
-def test_every_preset_verifies(tmp_path):
-    photo = sample_photos()[4]
-    books = [make_workbook(photo, tmp_path / f"{name}.xlsx", preset=name).path for name in preset_names()]
-    assert_all_pass(verify_workbooks(books))
+SWITCHES = {
+    "true-conv": dict(preset="edges", true_convolution=True, size=20),
+    "gray": dict(preset="edges", grayscale=True, size=20),
+    "until": dict(preset="two-blocks", until="pool1"),
+    "filters": dict(arch="conv3x3x2,relu,maxpool2,dense", filters="sobel-x,blur,sharpen"),
+    "dilated-flip": dict(arch="conv3x3x3-d2-flip-p1,leakyrelu0.05,avgpool3-s2,dense6,sigmoid,dense4,dense",
+                         size=18),
+}
 
 
-def test_lesson_switches_verify(tmp_path):
-    photo = sample_photos()[1]
-    builds = {
-        "true-conv": dict(preset="edges", true_convolution=True, size=20),
-        "gray": dict(preset="edges", grayscale=True, size=20),
-        "until": dict(preset="two-blocks", until="pool1"),
-        "filters": dict(arch="conv3x3x2,relu,maxpool2,dense", filters="sobel-x,blur,sharpen"),
-        "dilated-flip": dict(arch="conv3x3x3-d2-flip-p1,leakyrelu0.05,avgpool3-s2,dense6,sigmoid,dense4,dense",
-                             size=18),
-    }
-    books = {name: make_workbook(photo, tmp_path / f"{name}.xlsx", **options).path for name, options in builds.items()}
-    assert_all_pass(verify_workbooks(list(books.values())))
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory, libreoffice):
+    """Every preset, the lesson switches and ten random networks, verified with one LibreOffice start."""
+    folder = tmp_path_factory.mktemp("lessons")
+    books = {("preset", name): make_workbook(sample_photos()[4], folder / f"{name}.xlsx", preset=name).path
+             for name in preset_names()}
+    books.update({("switch", name): make_workbook(sample_photos()[1], folder / f"{name}.xlsx", **options).path
+                  for name, options in SWITCHES.items()})
+    books.update({("random", n): path for n, path in enumerate(random_books(folder))})
+    return {key: (path, report) for (key, path), report in zip(books.items(), verify_workbooks(list(books.values())))}
+
+
+def reports_of(verified, kind):
+    found = [report for (k, _), (_, report) in verified.items() if k == kind]
+    assert found
+    return found
+
+
+def test_every_preset_verifies(verified):
+    assert len(reports_of(verified, "preset")) == len(preset_names())
+    assert_all_pass(reports_of(verified, "preset"))
+
+
+def test_lesson_switches_verify(verified):
+    assert_all_pass(reports_of(verified, "switch"))
+    books = {name: verified["switch", name][0] for name in SWITCHES}
     wb = openpyxl.load_workbook(books["true-conv"])
     assert "turned 180" in str(wb["2 Filters"]["O10"].value)
     assert wb["2 Filters"]["O11"].value == "=D13"          # the turned copy's corner is the filter's far corner
@@ -66,7 +81,8 @@ def random_architecture(rng):
     return (*layers, Dense(3), Softmax())
 
 
-def test_random_architectures_verify(tmp_path):
+def random_books(folder):
+    """Ten random networks the engine accepts, built with non-zero biases."""
     rng = np.random.default_rng(2026)
     books = []
     while len(books) < 10:
@@ -81,8 +97,13 @@ def test_random_architectures_verify(tmp_path):
                 p["bias"] = rng.normal(0, 0.3, p["bias"].shape)
         photo = make_photo(size, seed=len(books))
         image = photo[..., :1] if channels == 1 else photo
-        books.append(build_workbook(model, image, tmp_path / f"random{len(books)}.xlsx", label="b").path)
-    assert_all_pass(verify_workbooks(books))
+        books.append(build_workbook(model, image, folder / f"random{len(books)}.xlsx", label="b").path)
+    return books
+
+
+def test_random_architectures_verify(verified):
+    assert len(reports_of(verified, "random")) == 10
+    assert_all_pass(reports_of(verified, "random"))
 
 
 @pytest.mark.usefixtures("libreoffice")

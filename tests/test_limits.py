@@ -100,6 +100,7 @@ def _cell_formats(path):
     return int(re.search(r'<cellXfs count="(\d+)"', styles).group(1))
 
 
+@pytest.mark.slow   # over 5 s without any engine
 def test_a_noisy_photo_at_512_stays_below_excels_cell_formats(tmp_path):
     rng = np.random.default_rng(0)
     photo = tmp_path / "noise.png"

@@ -158,6 +158,7 @@ def _recipe():
     return runpy.run_path(str(Path(__file__).resolve().parent.parent / "scripts" / "train_default.py"))
 
 
+@pytest.mark.slow   # over 5 s without any engine
 def test_shipped_model_is_reproduced_by_its_recipe():
     """scripts/train_default.py's recipe, in memory: same data, same seed, same start, same weights."""
     images, labels, names = generate_shapes(800, size=28, seed=1)

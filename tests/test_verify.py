@@ -18,9 +18,6 @@ from xlcnn.workbook import build_workbook
 
 from conftest import make_photo
 
-pytestmark = pytest.mark.usefixtures("libreoffice")
-
-
 def assert_passes(report):
     assert report.ok, report.table()
     assert {c.stage for c in report.checks} >= {"logits", "probabilities", "loss", "prediction"}
@@ -49,7 +46,7 @@ def photo_files(folder):
     return files
 
 
-def test_samples_and_photos_of_every_format_verify(tmp_path):
+def test_samples_and_photos_of_every_format_verify(tmp_path, libreoffice):
     """The default build of every shipped sample and of photos in every format: one LibreOffice start."""
     photos = [*sample_photos(), *photo_files(tmp_path)]
     # the format photos' names name no class, so they are given one: the loss is checked for every book
@@ -61,12 +58,7 @@ def test_samples_and_photos_of_every_format_verify(tmp_path):
             assert report.prediction == photo.stem.split("-")[0], photo.name
 
 
-@pytest.mark.parametrize("size", [9, 17, 64])
-def test_sizes_verify(tmp_path, size):
-    result = make_workbook(sample_photos()[1], tmp_path / f"s{size}.xlsx", size=size)
-    assert_passes(verify_workbook(result.path))
-
-
+SIZES = (9, 17, 64)
 ARCHITECTURES = {
     "stride2-pad1": (Conv2D(3, 3, stride=2, padding=1), ReLU(), MaxPool2D(2), Flatten(), Dense(3), Softmax()),
     "two-blocks-padded": (Conv2D(4, 3, padding=1), ReLU(), MaxPool2D(2), Conv2D(6, 3, padding=1), ReLU(),
@@ -75,69 +67,107 @@ ARCHITECTURES = {
 }
 
 
-def test_other_architectures_verify(tmp_path):
-    books = []
-    for n, (name, layers) in enumerate(ARCHITECTURES.items()):
-        model = random_model(layers, image_size=20, seed=n)
-        books.append(build_workbook(model, make_photo(20, seed=n), tmp_path / f"{name}.xlsx", label="triangle").path)
-    for report in verify_workbooks(books):
-        assert_passes(report)
+def _edited(path, name, edit):
+    """A copy of the workbook at ``path``, changed by ``edit(wb)`` as a student would, saved beside it."""
+    wb = openpyxl.load_workbook(path)
+    edit(wb)
+    wb.save(path.parent / name)
+    return path.parent / name
 
 
-def test_softmax_and_loss_stay_finite_for_huge_logits(tmp_path):
-    model = random_model(seed=0)
-    model.params[4]["weight"] *= 4000           # logits in the thousands
-    model.params[4]["bias"][:] = [3000.0, -3000.0, 0.0]
-    result = build_workbook(model, make_photo(28), tmp_path / "huge.xlsx", label="square")
-    report = verify_workbook(result.path)
-    assert_passes(report)
-    assert 1000 < report.loss < 1e7
-
-
-def test_edited_pixel_still_verifies_and_moves_the_loss(tmp_path):
-    result = make_workbook(sample_photos()[0], tmp_path / "edit.xlsx")
-    before = verify_workbook(result.path)
-    wb = openpyxl.load_workbook(result.path)
+def _paint_and_change_a_weight(wb):
     ws = wb["1 Input"]
     for row in range(11, 25):                    # paint a block of red pixels white
         for col in range(2, 16):
             ws.cell(row, col).value = 255
     wb["2 Filters"]["B11"].value = 2.5           # and change one filter weight
-    wb.save(result.path)
-    after = verify_workbook(result.path)
+
+
+def _set(sheet, cell, value):
+    def edit(wb):
+        wb[sheet][cell].value = value(wb[sheet][cell].value) if callable(value) else value
+    return edit
+
+
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory, libreoffice):
+    """The workbooks of the tests below, verified with one LibreOffice start: {name: report}."""
+    folder = tmp_path_factory.mktemp("verify")
+    books = {f"size {size}": make_workbook(sample_photos()[1], folder / f"s{size}.xlsx", size=size).path
+             for size in SIZES}
+    for n, (name, layers) in enumerate(ARCHITECTURES.items()):
+        model = random_model(layers, image_size=20, seed=n)
+        books[name] = build_workbook(model, make_photo(20, seed=n), folder / f"{name}.xlsx", label="triangle").path
+    model = random_model(seed=0)
+    model.params[4]["weight"] *= 4000           # logits in the thousands
+    model.params[4]["bias"][:] = [3000.0, -3000.0, 0.0]
+    books["huge"] = build_workbook(model, make_photo(28), folder / "huge.xlsx", label="square").path
+    model = random_model(class_names=("0", "1", "2.50"), seed=4)
+    books["digits"] = build_workbook(model, make_photo(28, seed=5), folder / "digits.xlsx", label="2.50").path
+    plain = books["plain"] = make_workbook(sample_photos()[0], folder / "plain.xlsx").path
+    books["edited"] = _edited(plain, "edited.xlsx", _paint_and_change_a_weight)
+    books["tampered"] = _edited(plain, "tampered.xlsx", _set("3 Conv", "F20", lambda formula: formula + "+0.001"))
+    books["pasted"] = _edited(plain, "pasted.xlsx", _set("4 ReLU", "C12", 0.5))
+    books["error"] = _edited(plain, "error.xlsx", _set("4 ReLU", "B11", "=1/0"))
+    circle = make_workbook(sample_photos()[0], folder / "label.xlsx", label="circle").path
+    books["relabelled"] = _edited(circle, "relabelled.xlsx", _set("9 Loss", "B10", "triangle"))
+    return dict(zip(books, verify_workbooks(list(books.values()))))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sizes_verify(verified, size):
+    assert_passes(verified[f"size {size}"])
+
+
+def test_other_architectures_verify(verified):
+    for name in ARCHITECTURES:
+        assert_passes(verified[name])
+
+
+def test_softmax_and_loss_stay_finite_for_huge_logits(verified):
+    report = verified["huge"]
+    assert_passes(report)
+    assert 1000 < report.loss < 1e7
+
+
+def test_edited_pixel_still_verifies_and_moves_the_loss(verified):
+    before, after = verified["plain"], verified["edited"]
+    assert_passes(before)
     assert_passes(after)
     assert abs(after.loss - before.loss) > 1e-6
 
 
-def test_tampered_formula_is_caught(tmp_path):
-    result = make_workbook(sample_photos()[0], tmp_path / "tamper.xlsx")
-    wb = openpyxl.load_workbook(result.path)
-    wb["3 Conv"]["F20"].value = wb["3 Conv"]["F20"].value + "+0.001"
-    wb.save(result.path)
-    report = verify_workbook(result.path)
+def test_tampered_formula_is_caught(verified):
+    report = verified["tampered"]
     assert not report.ok
     conv = next(c for c in report.checks if c.stage == "3 Conv")
     assert not conv.ok and conv.worst_cell == "'3 Conv'!F20" and conv.max_error == pytest.approx(0.001)
 
 
-def test_value_pasted_over_a_formula_is_caught(tmp_path):
-    result = make_workbook(sample_photos()[0], tmp_path / "paste.xlsx")
-    wb = openpyxl.load_workbook(result.path)
-    wb["4 ReLU"]["C12"].value = 0.5
-    wb.save(result.path)
-    report = verify_workbook(result.path)
+def test_value_pasted_over_a_formula_is_caught(verified):
+    report = verified["pasted"]
     assert not report.ok
     assert any("should be formulas" in p and "'4 ReLU'!C12" in p for p in report.problems)
 
 
-def test_error_values_are_caught(tmp_path):
-    result = make_workbook(sample_photos()[0], tmp_path / "err.xlsx")
-    wb = openpyxl.load_workbook(result.path)
-    wb["4 ReLU"]["B11"].value = "=1/0"
-    wb.save(result.path)
-    report = verify_workbook(result.path)
+def test_error_values_are_caught(verified):
+    report = verified["error"]
     assert not report.ok
     assert any("#DIV/0!" in p for p in report.problems)
+
+
+def test_label_chosen_in_the_workbook_is_used(verified):
+    report = verified["relabelled"]
+    assert_passes(report)
+    one_hot = next(c for c in report.checks if c.stage == "one-hot")
+    assert one_hot.ok
+
+
+def test_class_names_that_look_like_numbers_verify(verified):
+    """The recalculated values come back as CSV, where the text "1" and the number 1 look alike."""
+    report = verified["digits"]
+    assert_passes(report)
+    assert report.prediction in ("0", "1", "2.50")
 
 
 def _set_cached_value(path, sheet_index, cell, value):
@@ -155,15 +185,16 @@ def _set_cached_value(path, sheet_index, cell, value):
             z.writestr(name, data)
 
 
-def test_wrong_stored_values_are_recalculated_and_reported(tmp_path):
+def test_wrong_stored_values_are_recalculated_and_reported(tmp_path, libreoffice):
     """LibreOffice must really recalculate: stored values that lie are replaced and flagged."""
     result = make_workbook(sample_photos()[0], tmp_path / "stale.xlsx")
     saved = recalculate([result.path], tmp_path / "saved")[0]   # a copy with stored values, as Calc saves it
-    assert_passes(verify_workbook(saved))
-    names = openpyxl.load_workbook(saved, read_only=True).sheetnames    # sheetN.xml follows the tab order
-    _set_cached_value(saved, names.index("3 Conv") + 1, "F20", "123.456")
-    _set_cached_value(saved, names.index("9 Loss") + 1, "B16", "0")    # the loss
-    report = verify_workbook(saved)
+    stale = shutil.copy(saved, tmp_path / "stale-copy.xlsx")
+    names = openpyxl.load_workbook(stale, read_only=True).sheetnames    # sheetN.xml follows the tab order
+    _set_cached_value(stale, names.index("3 Conv") + 1, "F20", "123.456")
+    _set_cached_value(stale, names.index("9 Loss") + 1, "B16", "0")    # the loss
+    honest, report = verify_workbooks([saved, stale])
+    assert_passes(honest)
     assert all(c.ok for c in report.checks), report.table()   # the recalculated numbers are right...
     assert not report.ok                                        # ...but the stale stored ones are reported
     assert any("stored value" in p for p in report.problems)
@@ -181,28 +212,7 @@ def test_not_an_xlcnn_workbook(tmp_path):
         verify_workbook(broken)
 
 
-def test_label_chosen_in_the_workbook_is_used(tmp_path):
-    result = make_workbook(sample_photos()[0], tmp_path / "label.xlsx", label="circle")
-    wb = openpyxl.load_workbook(result.path)
-    wb["9 Loss"]["B10"].value = "triangle"
-    wb.save(result.path)
-    shutil.copy(result.path, tmp_path / "copy.xlsx")
-    report = verify_workbook(tmp_path / "copy.xlsx")
-    assert_passes(report)
-    one_hot = next(c for c in report.checks if c.stage == "one-hot")
-    assert one_hot.ok
-
-
-def test_class_names_that_look_like_numbers_verify(tmp_path):
-    """The recalculated values come back as CSV, where the text "1" and the number 1 look alike."""
-    model = random_model(class_names=("0", "1", "2.50"), seed=4)
-    result = build_workbook(model, make_photo(28, seed=5), tmp_path / "digits.xlsx", label="2.50")
-    report = verify_workbook(result.path)
-    assert_passes(report)
-    assert report.prediction in ("0", "1", "2.50")
-
-
-def test_older_libreoffice_without_csv_per_sheet_falls_back_to_xlsx(tmp_path, monkeypatch):
+def test_older_libreoffice_without_csv_per_sheet_falls_back_to_xlsx(tmp_path, libreoffice, monkeypatch):
     from dataclasses import replace
     from xlcnn import libreoffice, verify as verify_module
     monkeypatch.setitem(verify_module.ENGINES, "libreoffice",
@@ -232,7 +242,7 @@ def test_csv_values_are_read_as_numbers_text_and_blanks():
     assert _check_prediction(cell, "nan", {"8 Softmax": [["nan"]]}).ok
 
 
-def test_verify_under_a_decimal_comma_locale(tmp_path, monkeypatch):
+def test_verify_under_a_decimal_comma_locale(tmp_path, libreoffice, monkeypatch):
     """A German LibreOffice writes 0,5 in CSV; verify's profile asks for points."""
     monkeypatch.setenv("LANG", "de_DE.UTF-8")
     monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
@@ -240,7 +250,7 @@ def test_verify_under_a_decimal_comma_locale(tmp_path, monkeypatch):
     assert_passes(verify_workbook(result.path))
 
 
-def test_csv_files_are_matched_to_sheet_names_or_read_from_an_xlsx_copy(tmp_path, monkeypatch):
+def test_csv_files_are_matched_to_sheet_names_or_read_from_an_xlsx_copy(tmp_path, libreoffice, monkeypatch):
     from xlcnn import verify as verify_module
     assert verify_module._by_sheet_name({"cAd": [["1"]], "x": []}, ["c%41d", "x"]) == {"c%41d": [["1"]], "x": []}
     assert verify_module._by_sheet_name({"x": []}, ["x", "missing"]) is None

@@ -11,6 +11,7 @@ sheet file openpyxl wrote, streaming them into the zip.
 
 import io
 import math
+import numbers
 import re
 import zipfile
 from xml.sax.saxutils import escape
@@ -185,7 +186,7 @@ def _write_sheet(target, name, xml, cells):
         out.write(head)
         out.write(b"<sheetData>")
         chunk = []
-        for n, row in enumerate(sorted(cells.rows.keys() | cells.heights.keys())):
+        for n, row in enumerate(sorted(cells.rows.keys() | cells.heights.keys())):   # a tall row may be empty
             chunk.append(_row_xml(row, cells.rows.get(row, {}), cells.heights.get(row)))
             if n % CHUNK_ROWS == CHUNK_ROWS - 1:
                 out.write("".join(chunk).encode())
@@ -197,7 +198,7 @@ def _write_sheet(target, name, xml, cells):
 
 def _xml_bytes_at_most(cells):
     """An upper bound of the sheet's XML in bytes: escaping makes one character at most 5 (&amp;)."""
-    total = ROW_TAGS_AT_MOST * len(cells.heights)
+    total = ROW_TAGS_AT_MOST * len(cells.heights.keys() - cells.rows.keys())
     for line in cells.rows.values():
         total += ROW_TAGS_AT_MOST
         for cell in line.values():
@@ -227,11 +228,16 @@ def _row_xml(row, line, height=None):
         elif kind == "s":
             parts.append(f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>')
         elif math.isfinite(value):
-            parts.append(f'<c r="{ref}"{style} t="n"><v>{value:.16g}</v></c>')
+            parts.append(f'<c r="{ref}"{style} t="n"><v>{_number_text(value)}</v></c>')
         else:   # no spreadsheet can hold it; a bug upstream, not something to write and repair later
             raise ValueError(f"cell {ref}: {value!r} is not a finite number")
     parts.append("</row>")
     return "".join(parts)
+
+
+def _number_text(value):
+    """A constant exactly as given: repr round-trips every float, where openpyxl's %.16g loses the 17th digit."""
+    return str(int(value)) if isinstance(value, numbers.Integral) else repr(float(value))
 
 
 def _formula_xml(ref, style, formula, cached, shared=None):

@@ -1,0 +1,118 @@
+"""Every number xlcnn writes as a constant is the model's or the photo's, exactly.
+
+Verification rebuilds its NumPy reference from what the workbook holds, so a weight
+written rounded would still verify; only a comparison with the model itself catches
+it. No LibreOffice: the workbook is read as written, through the layout plan.
+"""
+
+import numpy as np
+import openpyxl
+import pytest
+
+from xlcnn.architecture import parse_architecture
+from xlcnn.image import load_image
+from xlcnn.layout import plan_layout
+from xlcnn.network import load_model, random_model
+from xlcnn.pipeline import make_workbook
+from xlcnn.resources import default_model_path, default_sample, texts
+from xlcnn.workbook import build_workbook
+
+from conftest import TINY_LAYERS, make_photo
+
+
+def expected_constants(layout, model, pixels, learning_rate):
+    """[(what, Block, array)]: every block the plan fills with a model or input value, and that value."""
+    blocks = layout.sheet("input").blocks
+    found = [("scale", blocks["scale"], np.array([[model.input_scale]]))]
+    stack = blocks["pixels"]
+    for c, area in enumerate(stack.maps):
+        padded = np.pad(pixels[c], stack.pad)          # the zero border is written too
+        found.append((f"pixels {c}", area, padded))
+    for plan in layout.pass_sheets(0):          # later passes compute their weights by formula
+        params = model.params[plan.layer] if plan.layer is not None else {}
+        if plan.kind == "filters":
+            for f, (slices, bias) in enumerate(zip(plan.blocks["weight"], plan.blocks["bias"])):
+                found += [(f"{plan.name} filter {f} channel {c}", area, params["weight"][f, c])
+                          for c, area in enumerate(slices)]
+                found.append((f"{plan.name} bias {f}", bias, params["bias"][f].reshape(1, 1)))
+        elif plan.kind == "dense" and plan.layer is not None and "weight" in plan.blocks:
+            weight = params["weight"].T if plan.blocks["rows_are_inputs"] else params["weight"]
+            found.append((f"{plan.name} weight", plan.blocks["weight"], weight))
+            found.append((f"{plan.name} bias", plan.blocks["bias"], params["bias"].reshape(plan.blocks["bias"].height,
+                                                                                          plan.blocks["bias"].width)))
+    if layout.descent is not None:
+        found.append(("learning rate", layout.descent.blocks["rate"], np.array([[learning_rate]])))
+        steps = layout.descent.blocks["steps"]
+        found.append(("step numbers", steps, np.arange(steps.height).reshape(-1, 1)))
+    return found
+
+
+def assert_constants_exact(path, layout, model, pixels, learning_rate=0.01):
+    wb = openpyxl.load_workbook(path)        # as written: formulas stay formulas
+    constants = expected_constants(layout, model, pixels, learning_rate)
+    assert any(what.endswith("weight") or "filter" in what for what, _, _ in constants)
+    covered = set()
+    for what, block, expected in constants:
+        assert expected.shape == (block.height, block.width), what
+        ws = wb[block.sheet]
+        for i, j, row, col in block.cells():
+            value = ws.cell(row + 1, col + 1).value
+            where = f"{what}: {block.sheet}!{ws.cell(row + 1, col + 1).coordinate}"
+            assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{where} holds {value!r}"
+            assert value == expected[i, j], f"{where} holds {value!r}, the model has {expected[i, j]!r}"
+            covered.add((block.sheet, row, col))
+    # and the other way: on the sheets that hold inputs, no number is written that the plan does not place,
+    # but for the cells that choose what a worked example explains, and a dilated kernel's holes (zeros)
+    choosers = {(p.name, row, col) for p in layout.sheets if "explain" in p.blocks
+                for _, _, row, col in p.blocks["explain"]["choose"].cells()}
+    for plan in layout.sheets:
+        if plan.kind == "filters" and plan.blocks["effective"] is not plan.blocks["weight"]:
+            d = plan.blocks["dilation"]
+            holes = [(block.sheet, row, col) for slices in plan.blocks["effective"] for block in slices
+                     for i, j, row, col in block.cells() if i % d or j % d]
+            assert all(wb[sheet].cell(row + 1, col + 1).value == 0 for sheet, row, col in holes)
+            covered.update(holes)
+    for name in {block.sheet for _, block, _ in constants}:
+        for line in wb[name].iter_rows():
+            for cell in line:
+                if isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool):
+                    key = (name, cell.row - 1, cell.column - 1)
+                    assert key in covered or key in choosers, f"{name}!{cell.coordinate}: {cell.value!r} is not in the plan"
+
+
+def _nonzero_biases(model, seed=1):
+    rng = np.random.default_rng(seed)
+    for p in model.params:
+        if "bias" in p:
+            p["bias"] = rng.normal(0, 0.3, p["bias"].shape)   # random init leaves them 0, which rounding cannot hurt
+    return model
+
+
+@pytest.mark.parametrize("steps", [0, 1])
+def test_tiny_model_weights_pixels_and_rate_are_written_exactly(tmp_path, steps):
+    model = _nonzero_biases(random_model(TINY_LAYERS, ("cat", "dog"), image_size=4, seed=1))
+    photo = make_photo(4)
+    path = build_workbook(model, photo, tmp_path / "tiny.xlsx", label="dog", steps=steps, rate=0.037).path
+    layout = plan_layout(model.layers, (3, 4, 4), model.class_names, texts("en")["step_titles"], steps)
+    assert_constants_exact(path, layout, model, photo.transpose(2, 0, 1), learning_rate=0.037)
+
+
+def test_grayscale_turned_dilated_kernels_and_hidden_dense_layers_are_written_exactly(tmp_path):
+    layers = parse_architecture("conv3x3x2-p2-d2-flip,sigmoid,maxpool2,conv1x1x3,tanh,flatten,dense5,leakyrelu0.1,dense",
+                                3)
+    model = _nonzero_biases(random_model(layers, ("a", "b", "c"), image_size=12, seed=4, channels=1), seed=2)
+    photo = make_photo(12)[..., 0]
+    path = build_workbook(model, photo, tmp_path / "gray.xlsx", lang="zh").path
+    classes = tuple(texts("zh")["class_names"].get(n, n) for n in model.class_names)
+    layout = plan_layout(model.layers, (1, 12, 12), classes, texts("zh")["step_titles"])
+    assert_constants_exact(path, layout, model, photo[None])
+
+
+def test_the_shipped_model_and_sample_photo_are_written_exactly(tmp_path):
+    model = load_model(default_model_path())
+    image = load_image(default_sample(), size=model.image_size, fit=model.fit)
+    path = make_workbook(output=tmp_path / "default.xlsx").path
+    classes = tuple(texts("en")["class_names"].get(n, n) for n in model.class_names)
+    layout = plan_layout(model.layers, (3, model.image_size, model.image_size), classes, texts("en")["step_titles"])
+    assert model.trained
+    assert_constants_exact(path, layout, model, image.transpose(2, 0, 1))
