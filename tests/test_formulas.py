@@ -12,6 +12,7 @@ from xlcnn.cells import Block
 from xlcnn.workbook import build_workbook
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tiny_formulas.txt"
+STEP_SNAPSHOT = Path(__file__).parent / "snapshots" / "tiny_steps1_formulas.txt"
 
 
 def formula_lines(path):
@@ -47,6 +48,19 @@ def test_tiny_network_formulas_match_the_snapshot(tiny_book):
         SNAPSHOT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert lines == SNAPSHOT.read_text(encoding="utf-8").splitlines()
     assert len(lines) == tiny_book.formulas
+
+
+def test_tiny_network_with_one_descent_step_matches_its_snapshot(tmp_path, tiny_model):
+    """steps=1: the gradient sheets, the descent sheet and the forward pass after the step."""
+    image = (np.arange(48).reshape(4, 4, 3) * 5).astype(np.uint8)
+    book = build_workbook(tiny_model, image, tmp_path / "tiny-step.xlsx", label="dog", steps=1)
+    lines = formula_lines(book.path)
+    if os.environ.get("XLCNN_UPDATE_SNAPSHOTS"):
+        STEP_SNAPSHOT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert lines == STEP_SNAPSHOT.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == book.formulas
+    sheets = {line.split("!")[0] for line in lines}
+    assert {"Grad 3 Conv", "Grad 4 ReLU", "Grad 5 Pool", "Grad 6 Flatten", "Grad 7 Dense", "Descent"} <= sheets
 
 
 def test_same_inputs_give_the_same_formulas(tmp_path, tiny_model):
