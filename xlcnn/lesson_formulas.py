@@ -130,6 +130,13 @@ def receptive_field_rule(padded, i, j, stride, dilation, span):
     return inside.replace(quote_sheet(padded.sheet) + "!", "")
 
 
+def colour_scale_size(ranges):
+    """The end of a colour scale over ``ranges`` (A1 texts of the sheet's own cells): their largest
+    size, never 0, so an all-zero map stays white instead of taking an end colour."""
+    cells = ",".join(ranges)
+    return f"MAX(MAX({cells}),-MIN({cells}),1E-9)"
+
+
 def picked_filter_rule(picked, number):
     """TRUE while filter ``number`` is the picked one (a conditional format on its own sheet)."""
     return f"{picked.a1(0, 0, absolute=True)}={number}"
