@@ -1,4 +1,8 @@
-"""One pure formula builder per layer kind, each the twin of a function in ``layers.py``.
+"""The network's formulas: pure builders, each the twin of a function in ``layers.py`` or ``engine.py``.
+
+Forward builders first, then the backward ones the gradient sheets use (each naming
+the engine function it must equal), then the gradient-descent step. The
+formulas around the network (worked examples, exercises, summary) are in ``lesson_formulas.py``.
 
 Builders take blocks (see ``cells.Block``) and return formula text. They use only
 functions that Excel 2010+, LibreOffice and Google Sheets all have, and never an
