@@ -9,6 +9,8 @@ import pytest
 
 from xlcnn import formulas
 from xlcnn.cells import Block
+from xlcnn.network import (AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, Sigmoid, Softmax, Tanh,
+                           random_model)
 from xlcnn.workbook import build_workbook
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tiny_formulas.txt"
@@ -47,6 +49,28 @@ def test_tiny_network_formulas_match_the_snapshot(tiny_book):
         SNAPSHOT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert lines == SNAPSHOT.read_text(encoding="utf-8").splitlines()
     assert len(lines) == tiny_book.formulas
+
+
+# every backward kind: leaky ReLU, average pooling, a padded dilated turned convolution (whose
+# input gradient is written), sigmoid, max pooling, tanh
+KINDS_LAYERS = (Conv2D(2, 3, padding=1), LeakyReLU(0.1), AvgPool2D(2), Conv2D(2, 3, padding=2, dilation=2, flip=True),
+                Sigmoid(), MaxPool2D(2), Tanh(), Flatten(), Dense(2), Softmax())
+
+
+@pytest.mark.parametrize("name", ["tiny_steps1", "tiny_kinds_steps1"])
+def test_tiny_networks_with_one_descent_step_match_their_snapshots(tmp_path, tiny_model, name):
+    """steps=1: the gradient sheets, the descent sheet and the forward pass after the step."""
+    model = tiny_model if name == "tiny_steps1" else random_model(KINDS_LAYERS, ("cat", "dog"), image_size=4, seed=2)
+    image = (np.arange(48).reshape(4, 4, 3) * 5).astype(np.uint8)
+    book = build_workbook(model, image, tmp_path / f"{name}.xlsx", label="dog", steps=1)
+    lines = formula_lines(book.path)
+    snapshot = SNAPSHOT.with_name(f"{name}_formulas.txt")
+    if os.environ.get("XLCNN_UPDATE_SNAPSHOTS"):
+        snapshot.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert lines == snapshot.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == book.formulas
+    grads = {line.split("!")[0] for line in lines if line.startswith("Grad ")}
+    assert len(grads) == len(model.layers) - 1 and any(line.startswith("Descent!") for line in lines)
 
 
 def test_same_inputs_give_the_same_formulas(tmp_path, tiny_model):

@@ -1,4 +1,8 @@
-"""One pure formula builder per layer kind, each the twin of a function in ``layers.py``.
+"""The network's formulas: pure builders, each the twin of a function in ``layers.py`` or ``engine.py``.
+
+Forward builders first, then the backward ones the gradient sheets use (each naming
+the engine function it must equal), then the gradient-descent step. The
+formulas around the network (worked examples, exercises, summary) are in ``lesson_formulas.py``.
 
 Builders take blocks (see ``cells.Block``) and return formula text. They use only
 functions that Excel 2010+, LibreOffice and Google Sheets all have, and never an
@@ -197,3 +201,91 @@ def maxpool_backward(x, window, earlier, margin, upstream):
     if earlier:
         condition = f"AND({condition},MAX({','.join(e.range_ref() for e in earlier)})<{threshold})"
     return f"=IF({condition},{upstream.ref()},0)"
+
+
+def leaky_relu_backward(x, margin, upstream, alpha):
+    """``layers.leaky_relu_backward``: the switch with slope ``alpha`` on the blocked side."""
+    return relu_backward(x, margin, upstream, alpha)
+
+
+def sigmoid_backward(output, upstream):
+    """``layers.sigmoid_backward``, from the sigmoid's own output s: upstream x s x (1 - s)."""
+    s = output.ref()
+    return f"={upstream.ref()}*{s}*(1-{s})"
+
+
+def tanh_backward(output, upstream):
+    """``layers.tanh_backward``, from tanh's own output t: upstream x (1 - t^2)."""
+    return f"={upstream.ref()}*(1-{output.ref()}^2)"
+
+
+def avgpool_backward(upstream, size):
+    """``layers.avgpool_backward``: each of a window's size x size cells takes an equal share."""
+    return f"={upstream.ref()}/{size * size}"
+
+
+def flatten_backward(upstream):
+    """``layers.flatten_backward``: a map cell takes back the gradient of its place in the column."""
+    return reference(upstream)
+
+
+def conv_weight_gradient(window, upstream, scale=None):
+    """One tap of ``layers.conv_backward``'s dw: SUMPRODUCT(the input the tap saw at every
+    position, the upstream map); times ``scale`` for the first layer, which reads the pixels."""
+    formula = f"=SUMPRODUCT({window.range_ref()},{upstream.range_ref()})"
+    return f"{formula}*{scale}" if scale else formula
+
+
+def conv_bias_gradient(upstream):
+    """``layers.conv_backward``'s db of one filter: the sum of its upstream map."""
+    return f"=SUM({upstream.range_ref()})"
+
+
+def conv_input_gradient(upstream_windows, turned_kernels):
+    """One cell of ``layers.conv_backward``'s dx: the zero-padded upstream maps slid under the
+    kernels turned 180 degrees, summed over filters (one window and one turned kernel each)."""
+    terms = "+".join(f"SUMPRODUCT({window.range_ref()},{kernel.range_ref(absolute=True)})"
+                     for window, kernel in zip(upstream_windows, turned_kernels))
+    return f"={terms}"
+
+
+def turned_weight(weight):
+    """One tap of a kernel turned 180 degrees: a plain reference to the weight it mirrors."""
+    return reference(weight)
+
+
+def softmax_cross_entropy_backward(probability, one_hot):
+    """``layers.softmax_cross_entropy``'s gradient for one logit: p - y."""
+    return f"={probability.ref()}-{one_hot.ref()}"
+
+
+def dense_bias_gradient(upstream):
+    """``layers.dense_backward``'s db of one output: its upstream gradient."""
+    return reference(upstream)
+
+
+def dense_weight_gradient(x, upstream):
+    """``layers.dense_backward``'s dw of one weight: its input times its output's upstream gradient."""
+    return f"={x.ref()}*{upstream.ref(absolute=True)}"
+
+
+def dense_input_gradient(weights, upstream):
+    """``layers.dense_backward``'s dx of one input: SUMPRODUCT(its weight to every output, the
+    upstream row)."""
+    return f"=SUMPRODUCT({weights.range_ref()},{upstream.range_ref(absolute=True)})"
+
+
+# ---------------------------------------------------------------- gradient descent
+
+
+RATE_NAME = "learning_rate"   # the workbook's name for the descent sheet's rate cell
+
+
+def descent_step(old, gradient):
+    """One step of gradient descent on one parameter (``engine.descent_step``): w - rate x dL/dw."""
+    return f"={old.ref()}-{RATE_NAME}*{gradient.ref()}"
+
+
+def loss_change(after, before):
+    """How much the loss moved over the steps: after - before."""
+    return f"={after.ref()}-{before.ref()}"

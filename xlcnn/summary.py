@@ -6,6 +6,7 @@ so the workbook shows the arithmetic and the verifier can check the result.
 
 from dataclasses import dataclass
 
+from . import lesson_formulas as lf
 from .architecture import layer_names
 from .network import POOLS, Conv2D, Dense, describe, infer_shapes, is_classifier
 
@@ -56,8 +57,8 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
             padding = layer.padding if isinstance(layer, Conv2D) else 0
             w = in_shape[1]
             arithmetic = f"floor(({w} - {span} + 2x{padding}) / {stride}) + 1 = {out_shape[1]}"
-            side = (f"=INT(({w}-{span}+2*{padding})/{stride})+1", out_shape[1])
-            receptive = (f"={field}+({span}-1)*{jump}", field + (span - 1) * jump)
+            side = (lf.output_side(w, span, padding, stride), out_shape[1])
+            receptive = (lf.receptive_field(field, span, jump), field + (span - 1) * jump)
             field, jump = receptive[1], jump * stride
         else:
             receptive = (None, field) if len(out_shape) == 3 else None
@@ -73,16 +74,16 @@ def _product(shape):
     value = 1
     for n in shape:
         value *= n
-    return ("=" + "*".join(str(n) for n in shape) if len(shape) > 1 else None, value)
+    return (lf.product(shape) if len(shape) > 1 else None, value)
 
 
 def _parameters(layer, in_shape):
     """F x F x C x K + K for a convolution, inputs x outputs + outputs for a dense layer."""
     if isinstance(layer, Conv2D):
         f, c, k = layer.kernel, in_shape[0], layer.filters
-        return (f"={f}*{f}*{c}*{k}+{k}", f * f * c * k + k)
+        return (lf.conv_parameters(f, c, k), f * f * c * k + k)
     if isinstance(layer, Dense):
-        return (f"={in_shape[0]}*{layer.units}+{layer.units}", in_shape[0] * layer.units + layer.units)
+        return (lf.dense_parameters(in_shape[0], layer.units), in_shape[0] * layer.units + layer.units)
     return NONE
 
 
@@ -91,7 +92,7 @@ def _multiply_adds(layer, in_shape, out_shape):
     if isinstance(layer, Conv2D):
         k, h, w = out_shape
         taps = layer.kernel * layer.kernel * in_shape[0]
-        return (f"={k}*{h}*{w}*{taps}", k * h * w * taps)
+        return (lf.product((k, h, w, taps)), k * h * w * taps)
     if isinstance(layer, Dense):
-        return (f"={in_shape[0]}*{layer.units}", in_shape[0] * layer.units)
+        return (lf.product((in_shape[0], layer.units)), in_shape[0] * layer.units)
     return NONE

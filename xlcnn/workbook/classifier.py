@@ -156,7 +156,7 @@ def write_loss(ctx, ws, plan):
     put_text(ws, label_cell.row, 0, texts["true_label"], styles.LABEL_FONT)
     if ctx.step:   # a later pass follows the label chosen on the first loss sheet
         base_label = ctx.previous.sheet("loss").blocks["true_label"]
-        put_formula(ctx, ws, label_cell, f"={base_label.ref()}").font = styles.RESULT_FONT
+        put_formula(ctx, ws, label_cell, formulas.reference(base_label)).font = styles.RESULT_FONT
     elif ctx.label is None:   # nobody said what the photo shows: the student picks it, nothing is invented
         blank = cell_at(ws, label_cell.row, label_cell.col)
         blank.fill, blank.font, blank.protection = styles.PARAM_FILL, styles.RESULT_FONT, UNLOCKED

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from .. import formulas
 from ..cells import Block, a1, quote_sheet
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Protection
@@ -44,7 +45,7 @@ class Context:
             return None
         old = pick(self.previous.sheet(kind, layer).blocks)
         gradient = pick(self.previous_gradients[layer].blocks)
-        return f"={old.ref()}-learning_rate*{gradient.ref()}"
+        return formulas.descent_step(old, gradient)
     formulas: int = 0              # counted as they are written
     notes: dict = field(default_factory=dict)
 

@@ -21,6 +21,7 @@ import numpy as np
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import PatternFill, Protection
 
+from .. import lesson_formulas as lf
 from ..cells import Block
 from . import styles
 from .common import UNLOCKED, cell_at, put_formula, put_text
@@ -39,7 +40,7 @@ COPYING = ("relu", "leakyrelu", "maxpool2d", "flatten")   # layers whose output 
 @dataclass
 class Target:
     label: str
-    truth: str                  # formula text (no "=") of the right answer
+    truth: str                  # formula text (no "=") of the right answer (``lesson_formulas.exercise_*``)
     hidden: Block | None = None  # the stage cell shown as "?", when the answer is a whole cell
 
 
@@ -102,12 +103,11 @@ def add_exercises(ctx, wb, plan):
             cell = cell_at(ws, answer.row, answer.col)
             cell.fill, cell.protection = styles.PARAM_FILL, UNLOCKED
             answers.add(cell)
-            formula = (f'=IF({answer.ref()}="","",IF(ABS({answer.ref()}-({target.truth}))<={TOLERANCE},'
-                       f'"{texts["right"]}","{texts["wrong"]}"))')
+            formula = lf.exercise_check(answer, target.truth, TOLERANCE, texts["right"], texts["wrong"])
             put_formula(ctx, ws, check, formula).protection = LOCKED_HIDDEN
             for word, fill in (("right", RIGHT_FILL), ("wrong", WRONG_FILL)):
-                ws.conditional_formatting.add(check.range(), FormulaRule(formula=[f'{check.a1(0, 0)}="{texts[word]}"'],
-                                                                         fill=fill))
+                ws.conditional_formatting.add(check.range(),
+                                              FormulaRule(formula=[lf.exercise_mark_rule(check, texts[word])], fill=fill))
     for name, cells in plan.hidden.items():
         for row, col in cells:
             cell = cell_at(wb[name], row, col)
@@ -227,16 +227,16 @@ def _map_target(ctx, sheet, position, values, rng):
     cell = _cell_of(sheet, position)
     layer = ctx.model.layers[sheet.layer]
     if sheet.kind != "conv2d":
-        return Target(label, cell.ref(), cell)
+        return Target(label, lf.exercise_cell(cell), cell)
     source = ctx.layout.output_of(sheet.layer - 1) if sheet.layer else ctx.layout.input
     channels = source.shape[0]
     if channels * layer.kernel * layer.kernel <= TERMS_BY_HAND:
-        return Target(label, cell.ref(), cell)
+        return Target(label, lf.exercise_cell(cell), cell)
     c = int(rng.integers(channels))
     filters = ctx.layout.sheet("filters", sheet.layer).blocks
     window = source.window(c, i * layer.stride, j * layer.stride, layer.span, layer.span)
     scale = ctx.scale_for(sheet.layer)
-    truth = f"SUMPRODUCT({window.range_ref()},{filters['effective'][k][c].range_ref()})" + (f"*{scale}" if scale else "")
+    truth = lf.exercise_channel_part(window, filters["effective"][k][c], scale)
     name = ctx.channel_labels(channels)[c] if sheet.layer == 0 else f"{ctx.texts['explain']['map']} {c + 1}"
     return Target(texts["channel_part"].format(k=k + 1, i=i + 1, j=j + 1, c=name), truth)
 
@@ -257,8 +257,7 @@ def _dense_part(ctx, sheet, reference, rng, hidden):
     pool = awake if len(awake) >= HANDFUL else np.flatnonzero(shown)
     picked = sorted(int(x) for x in rng.choice(pool, size=min(HANDFUL, pool.size), replace=False))
     scale = ctx.scale_for(sheet.layer)
-    truth = "+".join(f"{source.item(i).ref()}*{b['weight'].sub(i, n, 1, 1).ref()}" for i in picked)
-    truth = f"({truth})*{scale}" if scale else truth
+    truth = lf.exercise_dense_part([source.item(i) for i in picked], [b["weight"].sub(i, n, 1, 1) for i in picked], scale)
     names = ctx.model.class_names if ctx.model.classifier and units == len(ctx.model.class_names) else None
     unit = names[n] if names else f"{ctx.texts['exercise']['item'].format(n=n + 1)}"
     label = ctx.texts["exercise"]["dense_part"].format(unit=unit, inputs=", ".join(str(i + 1) for i in picked))

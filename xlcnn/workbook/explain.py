@@ -10,7 +10,8 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Border, Font, Side
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from ..cells import Block, quote_sheet
+from .. import formulas, lesson_formulas as lf
+from ..cells import Block
 from . import styles
 from .common import put_formula, put_text, put_value
 
@@ -26,8 +27,7 @@ def explain_maps(ctx, ws, plan, layer, source, out, element=None):
         _explain_conv(ctx, ws, plan, layer, source, blocks, texts, (k, i, j))
     else:
         _explain_window(ctx, ws, plan, layer, source, blocks, texts, (k, i, j), element)
-    cell = _stacked_index(out, k, i, j)
-    _write_checks(ctx, ws, blocks, texts, cell)
+    _write_checks(ctx, ws, blocks, texts, lf.example_map_cell(out, k, i, j))
 
 
 def explain_dense(ctx, ws, plan, source, scale):
@@ -39,23 +39,19 @@ def explain_dense(ctx, ws, plan, source, scale):
     put_text(ws, choose.row, choose.col - 1, texts["unit"])
     put_value(ws, choose.row, choose.col, 1, fill=styles.PARAM_FILL)
     _whole_number_choice(ws, choose, b["output"].size)
-    n = choose.ref(absolute=True)
     products = blocks["products"]
     put_text(ws, products.row - 1, products.col, texts["dense_products"], styles.LABEL_FONT)
     weights, units = b["weight"], b["output"].size
     for r in range(products.height):
-        row = weights.sub(r, 0, 1, units).range_ref(absolute=True)
-        put_formula(ctx, ws, products.item(r), f"={source.item(r).ref()}*INDEX({row},1,{n})", styles.VALUE_FORMAT)
-    total = f"SUM({products.range_ref(absolute=True)})"
-    bias = f"INDEX({b['bias'].range_ref(absolute=True)},1,{n})"
+        put_formula(ctx, ws, products.item(r), lf.example_dense_product(source.item(r), weights.sub(r, 0, 1, units), choose),
+                    styles.VALUE_FORMAT)
     put_text(ws, blocks["sum"].row, blocks["sum"].col - 1, texts["dense_sum"])
-    put_formula(ctx, ws, blocks["sum"], f"={total}", styles.VALUE_FORMAT)
+    put_formula(ctx, ws, blocks["sum"], formulas.sum_of(products), styles.VALUE_FORMAT)
     put_text(ws, blocks["bias"].row, blocks["bias"].col - 1, texts["bias"])
-    put_formula(ctx, ws, blocks["bias"], f"={bias}", styles.WEIGHT_FORMAT)
-    scaled = f"{blocks['sum'].ref()}*{scale}" if scale else blocks["sum"].ref()
+    put_formula(ctx, ws, blocks["bias"], lf.example_unit_value(b["bias"], choose), styles.WEIGHT_FORMAT)
     put_text(ws, blocks["result"].row, blocks["result"].col - 1, texts["result"], styles.LABEL_FONT)
-    put_formula(ctx, ws, blocks["result"], f"={scaled}+{blocks['bias'].ref()}", styles.VALUE_FORMAT)
-    _write_checks(ctx, ws, blocks, texts, f"INDEX({b['output'].range_ref(absolute=True)},1,{n})", result_label=False)
+    put_formula(ctx, ws, blocks["result"], lf.example_dense_result(blocks["sum"], blocks["bias"], scale), styles.VALUE_FORMAT)
+    _write_checks(ctx, ws, blocks, texts, lf.example_unit_value(b["output"], choose), result_label=False)
 
 
 def highlight_receptive_field(ctx, input_ws, filters_ws, conv_plan, layer):
@@ -67,23 +63,17 @@ def highlight_receptive_field(ctx, input_ws, filters_ws, conv_plan, layer):
     put_text(input_ws, copies.row - 1, label_col, ctx.texts["explain"]["highlight"], styles.LABEL_FONT)
     for n, word in enumerate(("map", "row", "column")):
         put_text(input_ws, copies.row + n, label_col, ctx.texts["explain"][word])
-        put_formula(ctx, input_ws, copies.item(n), f"={choose.item(n).ref()}")
-    i, j = copies.item(1).ref(absolute=True), copies.item(2).ref(absolute=True)
-    s, d, span = layer.stride, layer.dilation, layer.span
+        put_formula(ctx, input_ws, copies.item(n), formulas.reference(choose.item(n)))
     for padded in source.blocks["pixels"].maps:
-        top = f"ROW({padded.ref(absolute=True)})"
-        left = f"COLUMN({padded.ref(absolute=True)})"
-        dy, dx = f"(ROW()-{top}-({i}-1)*{s})", f"(COLUMN()-{left}-({j}-1)*{s})"
-        inside = (f"AND({dy}>=0,{dy}<={span - 1},{dx}>=0,{dx}<={span - 1},"
-                  f"MOD({dy},{d})=0,MOD({dx},{d})=0)")
-        input_ws.conditional_formatting.add(padded.range(), FormulaRule(formula=[_local(inside, input_ws)], **HIGHLIGHT))
+        inside = lf.receptive_field_rule(padded, copies.item(1), copies.item(2), layer.stride, layer.dilation, layer.span)
+        input_ws.conditional_formatting.add(padded.range(), FormulaRule(formula=[inside], **HIGHLIGHT))
     filters = ctx.layout.sheet("filters", conv_plan.layer).blocks
     k_copy = filters["highlight"]
     put_text(filters_ws, k_copy.row, 0, ctx.texts["explain"]["highlight_filter"], styles.LABEL_FONT)
-    put_formula(ctx, filters_ws, k_copy, f"={choose.item(0).ref()}")
+    put_formula(ctx, filters_ws, k_copy, formulas.reference(choose.item(0)))
     for number, slices in enumerate(filters["weight"], start=1):
         ranges = " ".join(block.range() for block in slices)
-        rule = FormulaRule(formula=[f"{k_copy.a1(0, 0, absolute=True)}={number}"], **HIGHLIGHT)
+        rule = FormulaRule(formula=[lf.picked_filter_rule(k_copy, number)], **HIGHLIGHT)
         filters_ws.conditional_formatting.add(ranges, rule)
 
 
@@ -98,7 +88,7 @@ def _write_choose(ctx, ws, blocks, shape, texts):
         put_text(ws, choose.row + n, choose.col - 1, texts[word])
         put_value(ws, choose.row + n, choose.col, 1, fill=styles.PARAM_FILL)
         _whole_number_choice(ws, choose.item(n), limit)
-    return tuple(choose.item(n).ref(absolute=True) for n in range(3))
+    return tuple(choose.item(n) for n in range(3))
 
 
 def _whole_number_choice(ws, cell, limit):
@@ -120,37 +110,31 @@ def _explain_conv(ctx, ws, plan, layer, source, blocks, texts, chosen):
         put_text(ws, window.row - 1, window.col, texts["window"].format(c=label), styles.LABEL_FONT)
         put_text(ws, weights.row - 1, weights.col, texts["weights"].format(c=label), styles.LABEL_FONT)
         put_text(ws, products.row - 1, products.col, texts["products"], styles.LABEL_FONT)
-        padded = source.maps[c].range_ref(absolute=True)
         band = _band(filters["weight"], c)
-        terms = []
-        for u, v, _, _ in window.cells():
-            x = f"INDEX({padded},({i}-1)*{s}+{u * d + 1},({j}-1)*{s}+{v * d + 1})"
+        taps = [(u, v) for u, v, _, _ in window.cells()]
+        inputs, factors = [window.sub(u, v, 1, 1) for u, v in taps], [weights.sub(u, v, 1, 1) for u, v in taps]
+        for (u, v), x, w in zip(taps, inputs, factors):
             tu, tv = layer.tap_at(u * d, v * d)
-            w = f"INDEX({band.range_ref(absolute=True)},({k}-1)*{_step(filters['weight'])}+{tu + 1},{tv + 1})"
-            put_formula(ctx, ws, window.sub(u, v, 1, 1), f"={x}", styles.VALUE_FORMAT)
-            put_formula(ctx, ws, weights.sub(u, v, 1, 1), f"={w}", styles.WEIGHT_FORMAT)
-            put_formula(ctx, ws, products.sub(u, v, 1, 1),
-                        f"={window.sub(u, v, 1, 1).ref()}*{weights.sub(u, v, 1, 1).ref()}", styles.VALUE_FORMAT)
-            terms.append(f'FIXED({window.sub(u, v, 1, 1).ref()},2,TRUE)&"×"&FIXED({weights.sub(u, v, 1, 1).ref()},3,TRUE)')
+            put_formula(ctx, ws, x, lf.example_conv_input(source.maps[c], i, j, s, u * d, v * d), styles.VALUE_FORMAT)
+            put_formula(ctx, ws, w, lf.example_filter_tap(band, k, _step(filters["weight"]), tu, tv), styles.WEIGHT_FORMAT)
+            put_formula(ctx, ws, products.sub(u, v, 1, 1), lf.example_product(x, w), styles.VALUE_FORMAT)
         put_text(ws, blocks["sums"][c].row - 1, blocks["sums"][c].col, texts["channel_sum"].format(c=label))
-        put_formula(ctx, ws, blocks["sums"][c], f"=SUM({products.range_ref()})", styles.VALUE_FORMAT)
-        spelled = '&" + "&'.join(terms)
-        prefix = texts["spelled"].format(c=label).replace('"', "'")
+        put_formula(ctx, ws, blocks["sums"][c], lf.example_channel_sum(products), styles.VALUE_FORMAT)
         put_formula(ctx, ws, blocks["spelled"][c],
-                    f'="{prefix}"&{spelled}&" = "&FIXED({blocks["sums"][c].ref()},3,TRUE)')
+                    lf.example_spelled_sum(texts["spelled"].format(c=label), inputs, factors, blocks["sums"][c]))
     biases = filters["bias"]
     bias_range = Block.spanning(biases[0], biases[-1])
     put_text(ws, blocks["bias"].row, blocks["bias"].col - 1, texts["bias"])
-    put_formula(ctx, ws, blocks["bias"], f"=INDEX({bias_range.range_ref(absolute=True)},({k}-1)*{_step(filters['weight'])}+1,1)",
+    put_formula(ctx, ws, blocks["bias"], lf.example_filter_tap(bias_range, k, _step(filters["weight"]), 0, 0),
                 styles.WEIGHT_FORMAT)
-    total = "+".join(cell.ref() for cell in blocks["sums"])
     scale = ctx.scale_for(plan.layer)
     if scale:
         put_text(ws, blocks["scale"].row, blocks["scale"].col - 1, texts["scale"])
-        put_formula(ctx, ws, blocks["scale"], f"={scale}", styles.SCALE_FORMAT)
-        total = f"({total})*{blocks['scale'].ref()}"
+        put_formula(ctx, ws, blocks["scale"], lf.example_scale(scale), styles.SCALE_FORMAT)
     put_text(ws, blocks["result"].row, blocks["result"].col - 1, texts["result"], styles.LABEL_FONT)
-    put_formula(ctx, ws, blocks["result"], f"={total}+{blocks['bias'].ref()}", styles.VALUE_FORMAT)
+    put_formula(ctx, ws, blocks["result"],
+                lf.example_conv_result(blocks["sums"], blocks["bias"], blocks["scale"] if scale else None),
+                styles.VALUE_FORMAT)
 
 
 def _explain_window(ctx, ws, plan, layer, source, blocks, texts, chosen, element):
@@ -162,14 +146,11 @@ def _explain_window(ctx, ws, plan, layer, source, blocks, texts, chosen, element
     step = layer.step if pooling else 1
     scale = ctx.scale_for(plan.layer)   # the first layer shows its window as it reads it: scaled
     for u, v, _, _ in window.cells():
-        row = f"({i}-1)*{step}+{u + 1}"
-        col = f"({j}-1)*{step}+{v + 1}"
-        fetch = _stacked_index(source, k, row, col) + (f"*{scale}" if scale else "")
-        put_formula(ctx, ws, window.sub(u, v, 1, 1), "=" + fetch, styles.VALUE_FORMAT)
+        put_formula(ctx, ws, window.sub(u, v, 1, 1), lf.example_window_value(source, k, i, j, step, u, v, scale),
+                    styles.VALUE_FORMAT)
     if pooling:
         word = "pool_max" if plan.kind == "maxpool2d" else "pool_mean"
-        function = "MAX" if plan.kind == "maxpool2d" else "AVERAGE"
-        formula = f"={function}({window.range_ref()})"
+        formula = lf.example_pool_result(window, average=plan.kind == "avgpool2d")
     else:
         word, formula = "activation_output", element(window)
     put_text(ws, blocks["result"].row, blocks["result"].col - 1, texts[word], styles.LABEL_FONT)
@@ -178,19 +159,9 @@ def _explain_window(ctx, ws, plan, layer, source, blocks, texts, chosen, element
 
 def _write_checks(ctx, ws, blocks, texts, cell_formula, result_label=True):
     put_text(ws, blocks["cell"].row, blocks["cell"].col - 1, texts["cell"])
-    put_formula(ctx, ws, blocks["cell"], f"={cell_formula}", styles.VALUE_FORMAT)
-    result, cell = blocks["result"].ref(), blocks["cell"].ref()
+    put_formula(ctx, ws, blocks["cell"], cell_formula, styles.VALUE_FORMAT)
     put_text(ws, blocks["same"].row, blocks["same"].col - 1, texts["same"])
-    put_formula(ctx, ws, blocks["same"],
-                f'=IF(ABS({result}-{cell})<=1E-9*MAX(1,ABS({cell})),"{texts["yes"]}","{texts["no"]}")')
-
-
-def _stacked_index(stack, k, row, col):
-    """INDEX into every map of a stack at once: map k (1-based), row and column inside the map."""
-    first = stack.maps[0]
-    whole = Block.spanning(first, stack.maps[-1])
-    band = stack.maps[1].row - first.row if len(stack.maps) > 1 else 0
-    return f"INDEX({whole.range_ref(absolute=True)},({k}-1)*{band}+{stack.pad}+{row},{stack.pad}+{col})"
+    put_formula(ctx, ws, blocks["same"], lf.example_agrees(blocks["result"], blocks["cell"], texts["yes"], texts["no"]))
 
 
 def _band(weights, c):
@@ -200,8 +171,3 @@ def _band(weights, c):
 
 def _step(weights):
     return weights[1][0].row - weights[0][0].row if len(weights) > 1 else 0
-
-
-def _local(formula, ws):
-    """Conditional-format formulas refer to their own sheet without its name (some engines insist)."""
-    return formula.replace(quote_sheet(ws.title) + "!", "")

@@ -45,16 +45,15 @@ def _dense(ctx, ws, plan, layer, forward, upstream, texts):
     units = b["upstream"].width
     for n in range(units):
         put_formula(ctx, ws, b["upstream"].item(n),
-                    f"={softmax['probability'].item(n).ref()}-{loss['one_hot'].item(n).ref()}", styles.PROB_FORMAT)
-        put_formula(ctx, ws, b["bias"].item(n), f"={b['upstream'].item(n).ref()}", styles.PROB_FORMAT)
-    up_row = b["upstream"].range_ref(absolute=True)
+                    formulas.softmax_cross_entropy_backward(softmax["probability"].item(n), loss["one_hot"].item(n)),
+                    styles.PROB_FORMAT)
+        put_formula(ctx, ws, b["bias"].item(n), formulas.dense_bias_gradient(b["upstream"].item(n)), styles.PROB_FORMAT)
     for i in range(b["weight"].height):
-        x = source.item(i).ref()
         for n in range(units):
-            put_formula(ctx, ws, b["weight"].sub(i, n, 1, 1), f"={x}*{b['upstream'].item(n).ref(absolute=True)}",
-                        styles.GRAD_FORMAT)
-        weights = dense["weight"].sub(i, 0, 1, units).range_ref()
-        put_formula(ctx, ws, b["input"].item(i), f"=SUMPRODUCT({weights},{up_row})", styles.GRAD_FORMAT)
+            put_formula(ctx, ws, b["weight"].sub(i, n, 1, 1),
+                        formulas.dense_weight_gradient(source.item(i), b["upstream"].item(n)), styles.GRAD_FORMAT)
+        put_formula(ctx, ws, b["input"].item(i),
+                    formulas.dense_input_gradient(dense["weight"].sub(i, 0, 1, units), b["upstream"]), styles.GRAD_FORMAT)
     for n in range(units):   # down a column, each formula is the first one moved to the next input
         share_formulas(ws, b["weight"].sub(0, n, b["weight"].height, 1))
     share_formulas(ws, b["input"])
@@ -72,7 +71,7 @@ def _flatten(ctx, ws, plan, layer, forward, upstream, texts):
         _map_label(ws, stack, c, texts)
         for i, j, _, _ in stack.interior(c).cells():
             put_formula(ctx, ws, stack.interior(c).sub(i, j, 1, 1),
-                        f"={upstream.item(c * height * width + i * width + j).ref()}", styles.GRAD_FORMAT)
+                        formulas.flatten_backward(upstream.item(c * height * width + i * width + j)), styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
 
 
@@ -93,7 +92,7 @@ def _pool(ctx, ws, plan, layer, forward, upstream, texts):
                 continue
             up = upstream.interior(c).sub(i, j, 1, 1)
             if isinstance(layer, AvgPool2D):
-                put_formula(ctx, ws, target, f"={up.ref()}/{size * size}", styles.GRAD_FORMAT)
+                put_formula(ctx, ws, target, formulas.avgpool_backward(up, size), styles.GRAD_FORMAT)
                 continue
             earlier = []
             if r > i * size:
@@ -117,13 +116,15 @@ def _activation(ctx, ws, plan, layer, forward, upstream, texts):
         for r, s, _, _ in stack.interior(c).cells():
             up = upstream.interior(c).sub(r, s, 1, 1)
             x = source.interior(c).sub(r, s, 1, 1)
-            y = output.interior(c).sub(r, s, 1, 1).ref()
+            y = output.interior(c).sub(r, s, 1, 1)
             if isinstance(layer, Sigmoid):
-                formula = f"={up.ref()}*{y}*(1-{y})"
+                formula = formulas.sigmoid_backward(y, up)
             elif isinstance(layer, Tanh):
-                formula = f"={up.ref()}*(1-{y}^2)"
+                formula = formulas.tanh_backward(y, up)
+            elif isinstance(layer, LeakyReLU):
+                formula = formulas.leaky_relu_backward(x, margin, up, layer.alpha)
             else:
-                formula = formulas.relu_backward(x, margin, up, layer.alpha if isinstance(layer, LeakyReLU) else None)
+                formula = formulas.relu_backward(x, margin, up)
             put_formula(ctx, ws, stack.interior(c).sub(r, s, 1, 1), formula, styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
@@ -149,15 +150,14 @@ def _conv(ctx, ws, plan, layer, forward, upstream, texts):
     _, h_out, w_out = upstream.shape
     for k, (slices, bias) in enumerate(zip(b["weight"], b["bias"])):
         put_text(ws, slices[0].row - 1, 0, texts["filter"].format(k=k + 1), styles.LABEL_FONT)
-        up = upstream.interior(k).range_ref()
+        up = upstream.interior(k)
         for c, block in enumerate(slices):
             for u, v, _, _ in block.cells():
                 a, e = layer.offset_of(u, v)
-                window = source.maps[c].sub(a, e, h_out, w_out).range_ref()
-                formula = f"=SUMPRODUCT({window},{up})" + (f"*{scale}" if scale else "")
+                formula = formulas.conv_weight_gradient(source.maps[c].sub(a, e, h_out, w_out), up, scale)
                 put_formula(ctx, ws, block.sub(u, v, 1, 1), formula, styles.GRAD_FORMAT)
         put_text(ws, bias.row - 1, bias.col, texts["bias"])
-        put_formula(ctx, ws, bias, f"=SUM({up})", styles.GRAD_FORMAT)
+        put_formula(ctx, ws, bias, formulas.conv_bias_gradient(up), styles.GRAD_FORMAT)
         add_scale(ws, slices, styles.diverging_scale())
     if "input" in b:
         _conv_input_gradient(ctx, ws, b, layer, filters, upstream, texts)
@@ -175,15 +175,16 @@ def _conv_input_gradient(ctx, ws, b, layer, filters, upstream, texts):
                 if tap is None:
                     put_value(ws, row, col, 0, fill=styles.PAD_FILL)
                 else:
-                    put_formula(ctx, ws, block.sub(a, e, 1, 1), f"={filters['weight'][k][c].sub(*tap, 1, 1).ref()}",
-                                styles.WEIGHT_FORMAT)
+                    put_formula(ctx, ws, block.sub(a, e, 1, 1),
+                                formulas.turned_weight(filters["weight"][k][c].sub(*tap, 1, 1)), styles.WEIGHT_FORMAT)
     stack, p = b["input"], layer.padding
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for r, s, _, _ in stack.interior(c).cells():
-            terms = "+".join(f"SUMPRODUCT({upstream.window(k, r + p, s + p, span, span).range_ref()},"
-                             f"{b['back_kernels'][k][c].range_ref(absolute=True)})" for k in range(upstream.shape[0]))
-            put_formula(ctx, ws, stack.interior(c).sub(r, s, 1, 1), f"={terms}", styles.GRAD_FORMAT)
+            windows = [upstream.window(k, r + p, s + p, span, span) for k in range(upstream.shape[0])]
+            kernels = [b["back_kernels"][k][c] for k in range(upstream.shape[0])]
+            put_formula(ctx, ws, stack.interior(c).sub(r, s, 1, 1), formulas.conv_input_gradient(windows, kernels),
+                        styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
 
@@ -216,10 +217,10 @@ def write_descent(ctx, ws, plan, passes):
     put_text(ws, losses.row - 1, losses.col, texts["loss"], styles.LABEL_FONT)
     for n, layout in enumerate(passes):
         put_value(ws, numbers.row + n, numbers.col, n)
-        put_formula(ctx, ws, losses.item(n), f"={layout.sheet('loss').blocks['loss'].ref()}", styles.PROB_FORMAT)
+        put_formula(ctx, ws, losses.item(n), formulas.reference(layout.sheet("loss").blocks["loss"]), styles.PROB_FORMAT)
     # a loss axis from 0 shows a small change as small; the number beside it says how small
     put_text(ws, b["change"].row, 0, texts["change"], styles.LABEL_FONT)
-    put_formula(ctx, ws, b["change"], f"={losses.item(steps).ref()}-{losses.item(0).ref()}", styles.PROB_FORMAT)
+    put_formula(ctx, ws, b["change"], formulas.loss_change(losses.item(steps), losses.item(0)), styles.PROB_FORMAT)
     ws.add_chart(_loss_chart(ws, texts, numbers, losses), a1(b["chart"].row, b["chart"].col))
     set_widths(ws, 0, 1, 16)
     set_widths(ws, 1, 2, 12)
@@ -239,9 +240,4 @@ def _loss_chart(ws, texts, numbers, losses):
     chart.y_axis.scaling.min = 0
     chart.height, chart.width = 7, 12
     return chart
-
-
-def new_weight_formula(old, gradient):
-    """One step of gradient descent on one weight."""
-    return f"={old.ref()}-learning_rate*{gradient.ref()}"
 

@@ -7,8 +7,8 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.drawing.image import Image as SheetImage
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
-from .. import formulas
-from ..cells import Block, a1, quote_sheet
+from .. import formulas, lesson_formulas as lf
+from ..cells import Block, a1
 from ..layout import LINK_WIDTH, PAGE_COLUMNS, RESULT_WIDTH, SQUARE_WIDTH, last_column
 from ..textwidth import display_width
 from . import styles
@@ -127,8 +127,7 @@ def _write_pictures(ctx, ws, pictures, texts):
         source = stack.interior(k)
         for i, j, _, _ in block.cells():
             patch = source.sub(*pictures.region(i, j, height, width))
-            formula = f"={patch.ref()}" if patch.size == 1 else f"=AVERAGE({patch.range_ref()})"
-            put_formula(ctx, ws, block.sub(i, j, 1, 1), formula, HIDE_NUMBERS)
+            put_formula(ctx, ws, block.sub(i, j, 1, 1), lf.patch_picture(patch), HIDE_NUMBERS)
         add_scale(ws, block, rule)
         square_rows(ws, block)
 
@@ -139,7 +138,7 @@ def _write_links(ctx, ws, b, texts):
     others = ctx.layout.sheets[1:]
     for n, plan in enumerate(others):
         link = b["links"].sub(n, 0, 1, 1)
-        put_formula(ctx, ws, link, hyperlink(plan.name, plan.name)).font = LINK_FONT
+        put_formula(ctx, ws, link, lf.hyperlink(plan.name, plan.name)).font = LINK_FONT
         merge(ws, link.row, link.col, 1, LINK_WIDTH)
 
 
@@ -149,13 +148,7 @@ def write_back_links(ctx, wb):
     back = ctx.texts["sheets"]["overview"]["back"].format(name=overview)
     for plan in ctx.layout.sheets[1:]:
         row, col = back_link_cell(wb[plan.name])
-        put_formula(ctx, wb[plan.name], Block(plan.name, row, col, 1, 1), hyperlink(overview, back)).font = LINK_FONT
-
-
-def hyperlink(sheet, text):
-    """=HYPERLINK("#'3 Conv'!A1","3 Conv"): a link to the top of ``sheet`` that every spreadsheet follows."""
-    target = f"#{quote_sheet(sheet)}!A1".replace('"', '""')
-    return f'=HYPERLINK("{target}","{text.replace(chr(34), chr(34) * 2)}")'
+        put_formula(ctx, wb[plan.name], Block(plan.name, row, col, 1, 1), lf.hyperlink(overview, back)).font = LINK_FONT
 
 
 def back_link_cell(ws):
@@ -197,7 +190,7 @@ def _write_prediction(ctx, ws, b, texts):
     for key, label, source, number_format in rows:
         put_text(ws, b[key].row, b[key].col, texts[label], styles.LABEL_FONT)
         value = b[key + "_value"]
-        formula = f"={source.ref()}"
+        formula = formulas.reference(source)
         if key == "true_label":   # a blank label would show as 0 through a plain reference
             formula = formulas.label_or_prompt(source, texts["label_not_chosen"])
         put_formula(ctx, ws, value, formula, number_format).font = styles.RESULT_FONT

@@ -8,6 +8,8 @@ import numpy as np
 from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.styles import Alignment, Font, PatternFill
 
+from ..lesson_formulas import colour_scale_size
+
 TITLE_FONT = Font(bold=True, size=14)
 TEXT_FONT = Font(italic=False, size=10, color="444444")
 LABEL_FONT = Font(bold=True, size=10)
@@ -58,9 +60,7 @@ class Scale:
         if self.kind == "channel":
             return ColorScaleRule(start_type="num", start_value=0, start_color="000000",
                                   end_type="num", end_value=255, end_color=self.colour)
-        # the largest size in the ranges, never 0: an all-zero map stays white instead of taking an end colour
-        cells = ",".join(ranges)
-        size = f"MAX(MAX({cells}),-MIN({cells}),1E-9)"
+        size = colour_scale_size(ranges)
         if self.kind == "positive":
             return ColorScaleRule(start_type="num", start_value=0, start_color=ZERO_COLOUR,
                                   end_type="formula", end_value=size, end_color=POSITIVE_COLOUR)

@@ -1,5 +1,6 @@
 """The summary sheet: one row per layer, with the arithmetic as live formulas."""
 
+from .. import lesson_formulas as lf
 from ..layout import SUMMARY_COLUMNS
 from ..summary import shape_text, summarize
 from . import styles
@@ -37,7 +38,7 @@ def write_summary(ctx, ws, plan):
     for key in TOTAL_COLUMNS:
         col = SUMMARY_COLUMNS.index(key)
         column = table.sub(0, col, table.height, 1)
-        put_formula(ctx, ws, totals.sub(0, col, 1, 1), f"=SUM({column.range()})", "#,##0").font = styles.LABEL_FONT
+        put_formula(ctx, ws, totals.sub(0, col, 1, 1), lf.column_total(column), "#,##0").font = styles.LABEL_FONT
     set_widths(ws, 0, 1, 44)
     set_widths(ws, 1, 2, 13)
     set_widths(ws, 3, 1, 30)

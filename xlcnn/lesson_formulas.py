@@ -1,0 +1,239 @@
+"""Formula text of the lesson around the network: worked examples, exercises, summary, overview.
+
+``formulas.py`` holds the network's own formulas, each the twin of an engine function;
+the builders here explain, check or describe those cells. They are pure like those: they
+take blocks (and the cells a student picks a position in) and return formula text. The
+worked example's window results reuse the forward builders, so the example computes its
+cell exactly as the layer does.
+
+Positions a student picks are 1-based (map, row, column as the sheet numbers them);
+``_position`` is the one place that turns a picked number into an INDEX row or column.
+"""
+
+from . import formulas
+from .cells import Block, quote_sheet
+from .formulas import reference, text_literal
+
+AGREEMENT = "1E-9"   # the worked example's result and the cell agree within this, relative to the cell
+
+
+# ---------------------------------------------------------------- worked example of a convolution
+
+
+def example_conv_input(padded, i, j, stride, row, col):
+    """The input under tap (row, col) of the window of picked output (i, j): INDEX into one
+    padded input map (``row`` and ``col`` are the tap's offsets, dilation included)."""
+    return (f"=INDEX({padded.range_ref(absolute=True)},"
+            f"{_position(i, stride, row)},{_position(j, stride, col)})")
+
+
+def example_filter_tap(band, k, step, row, col):
+    """Tap (row, col) of picked filter k in ``band``: filters stacked ``step`` rows apart (a
+    filter's bias, in the column of biases, is its tap (0, 0))."""
+    return f"=INDEX({band.range_ref(absolute=True)},{_position(k, step, row)},{col + 1})"
+
+
+def example_product(x, weight):
+    """One input times its weight."""
+    return f"={x.ref()}*{weight.ref()}"
+
+
+def example_channel_sum(products):
+    """The sum of one channel's products."""
+    return f"=SUM({products.range_ref()})"
+
+
+def example_spelled_sum(prefix, inputs, weights, total):
+    """The channel's sum spelled out as text, "red: 0.12×0.500 + ... = 0.31", live like the rest."""
+    terms = '&" + "&'.join(f'FIXED({x.ref()},2,TRUE)&"×"&FIXED({w.ref()},3,TRUE)' for x, w in zip(inputs, weights))
+    quoted = prefix.replace('"', "'")   # a double quote would end the literal
+    return f'="{quoted}"&{terms}&" = "&FIXED({total.ref()},3,TRUE)'
+
+
+def example_scale(scale):
+    """The input scale the first layer multiplies by, shown as a number (``scale`` is its name)."""
+    return f"={scale}"
+
+
+def example_conv_result(channel_sums, bias, scale=None):
+    """The channels' sums (times the scale cell, for the first layer) plus the bias: ``formulas.conv_forward``
+    worked out by hand."""
+    total = "+".join(cell.ref() for cell in channel_sums)
+    if scale is not None:
+        total = f"({total})*{scale.ref()}"
+    return f"={total}+{bias.ref()}"
+
+
+# ---------------------------------------------------------------- worked example of a window
+
+
+def example_window_value(stack, k, i, j, step, row, col, scale=None):
+    """Cell (row, col) of the window under picked output (i, j) of map k (a pooling window moves
+    ``step`` cells per output; an activation's window is the one cell, step 1)."""
+    fetch = _stacked_index(stack, k.ref(absolute=True), _position(i, step, row), _position(j, step, col))
+    return f"={fetch}*{scale}" if scale else f"={fetch}"
+
+
+def example_pool_result(window, average):
+    """The pooling of the example's window: the layer's own formula (``formulas.maxpool_forward`` or
+    ``formulas.avgpool_forward``) on the copied window."""
+    return formulas.avgpool_forward(window) if average else formulas.maxpool_forward(window)
+
+
+# ---------------------------------------------------------------- worked example of a dense output
+
+
+def example_dense_product(x, weight_row, unit):
+    """One input times its weight to picked output ``unit``."""
+    return f"={x.ref()}*{_unit_index(weight_row, unit)}"
+
+
+def example_unit_value(row, unit):
+    """The picked output's entry of a one-row block (its bias, or the output cell itself)."""
+    return f"={_unit_index(row, unit)}"
+
+
+def example_dense_result(total, bias, scale=None):
+    """The sum of the products (times the scale, for a first layer) plus the bias."""
+    scaled = f"{total.ref()}*{scale}" if scale else total.ref()
+    return f"={scaled}+{bias.ref()}"
+
+
+# ---------------------------------------------------------------- the example's check
+
+
+def example_map_cell(stack, k, i, j):
+    """The layer's own cell at the picked map, row and column."""
+    return "=" + _stacked_index(stack, *(cell.ref(absolute=True) for cell in (k, i, j)))
+
+
+def example_agrees(result, cell, yes, no):
+    """``yes`` when the worked example's result equals the cell (within rounding), else ``no``."""
+    r, c = result.ref(), cell.ref()
+    return f"=IF(ABS({r}-{c})<={AGREEMENT}*MAX(1,ABS({c})),{text_literal(yes)},{text_literal(no)})"
+
+
+# ---------------------------------------------------------------- highlights (conditional formats)
+
+
+def receptive_field_rule(padded, i, j, stride, dilation, span):
+    """TRUE on the cells of one padded input map that the picked conv cell's filter taps read.
+
+    ``i`` and ``j`` are the cells holding the picked row and column, on the map's own sheet;
+    conditional formats refer to their own sheet without its name (some engines insist).
+    """
+    top, left = f"ROW({padded.ref(absolute=True)})", f"COLUMN({padded.ref(absolute=True)})"
+    i, j = i.ref(absolute=True), j.ref(absolute=True)
+    dy, dx = f"(ROW()-{top}-({i}-1)*{stride})", f"(COLUMN()-{left}-({j}-1)*{stride})"
+    inside = (f"AND({dy}>=0,{dy}<={span - 1},{dx}>=0,{dx}<={span - 1},"
+              f"MOD({dy},{dilation})=0,MOD({dx},{dilation})=0)")
+    return inside.replace(quote_sheet(padded.sheet) + "!", "")
+
+
+def colour_scale_size(ranges):
+    """The end of a colour scale over ``ranges`` (A1 texts of the sheet's own cells): their largest
+    size, never 0, so an all-zero map stays white instead of taking an end colour."""
+    cells = ",".join(ranges)
+    return f"MAX(MAX({cells}),-MIN({cells}),1E-9)"
+
+
+def picked_filter_rule(picked, number):
+    """TRUE while filter ``number`` is the picked one (a conditional format on its own sheet)."""
+    return f"{picked.a1(0, 0, absolute=True)}={number}"
+
+
+# ---------------------------------------------------------------- exercises
+
+
+def exercise_cell(cell):
+    """The right answer of an exercise that hides a whole cell: the cell (text without "=")."""
+    return cell.ref()
+
+
+def exercise_channel_part(window, kernel, scale=None):
+    """One channel's part of a conv cell: SUMPRODUCT(window, kernel slice), times the scale for
+    the first layer (text without "=")."""
+    part = f"SUMPRODUCT({window.range_ref()},{kernel.range_ref()})"
+    return f"{part}*{scale}" if scale else part
+
+
+def exercise_dense_part(inputs, weights, scale=None):
+    """A handful of a dense output's products, summed (text without "=")."""
+    part = "+".join(f"{x.ref()}*{w.ref()}" for x, w in zip(inputs, weights))
+    return f"({part})*{scale}" if scale else part
+
+
+def exercise_check(answer, truth, tolerance, right, wrong):
+    """Blank until an answer is typed, then ``right`` or ``wrong`` (within ``tolerance`` of ``truth``)."""
+    a = answer.ref()
+    return f'=IF({a}="","",IF(ABS({a}-({truth}))<={tolerance},{text_literal(right)},{text_literal(wrong)}))'
+
+
+def exercise_mark_rule(check, word):
+    """TRUE while the check cell shows ``word`` (a conditional format on its own sheet)."""
+    return f"{check.a1(0, 0)}={text_literal(word)}"
+
+
+# ---------------------------------------------------------------- summary and overview
+
+
+def column_total(column):
+    """The total of a summary column (on its own sheet)."""
+    return f"=SUM({column.range()})"
+
+
+def output_side(side, span, padding, stride):
+    """The output size formula of a convolution or pooling: floor((W - F + 2P) / S) + 1."""
+    return f"=INT(({side}-{span}+2*{padding})/{stride})+1"
+
+
+def receptive_field(field, span, jump):
+    """The receptive field after a window of ``span`` whose steps are ``jump`` input pixels apart."""
+    return f"={field}+({span}-1)*{jump}"
+
+
+def product(numbers):
+    """The product of whole numbers written out (a shape's cell count, a count of multiply-adds)."""
+    return "=" + "*".join(str(n) for n in numbers)
+
+
+def conv_parameters(kernel, channels, filters):
+    """F x F x C x K weights + K biases."""
+    return f"={kernel}*{kernel}*{channels}*{filters}+{filters}"
+
+
+def dense_parameters(inputs, units):
+    """inputs x outputs weights + outputs biases."""
+    return f"={inputs}*{units}+{units}"
+
+
+def patch_picture(patch):
+    """One cell of a small feature-map picture: the patch's one cell, or the mean of the patch
+    (``formulas.avgpool_forward``: the picture pools the map)."""
+    return reference(patch) if patch.size == 1 else formulas.avgpool_forward(patch)
+
+
+def hyperlink(sheet, text):
+    """=HYPERLINK("#'3 Conv'!A1","3 Conv"): a link to the top of ``sheet`` that every spreadsheet follows."""
+    target = f"#{quote_sheet(sheet)}!A1".replace('"', '""')
+    return f'=HYPERLINK("{target}","{text.replace(chr(34), chr(34) * 2)}")'
+
+
+# ---------------------------------------------------------------- private
+
+
+def _position(picked, step, offset):
+    """The 1-based INDEX row (or column) of cell ``offset`` of the window at the position in cell ``picked``."""
+    return f"({picked.ref(absolute=True)}-1)*{step}+{offset + 1}"
+
+
+def _unit_index(row, unit):
+    return f"INDEX({row.range_ref(absolute=True)},1,{unit.ref(absolute=True)})"
+
+
+def _stacked_index(stack, k, row, col):
+    """INDEX into every map of a stack at once: map k (1-based), row and column inside the map."""
+    first = stack.maps[0]
+    whole = Block.spanning(first, stack.maps[-1])
+    band = stack.maps[1].row - first.row if len(stack.maps) > 1 else 0
+    return f"INDEX({whole.range_ref(absolute=True)},({k}-1)*{band}+{stack.pad}+{row},{stack.pad}+{col})"
