@@ -192,7 +192,10 @@ def _read_as_is(layer, shape, at):
     if layer.kind == "maxpool2d":
         k, i, j = at
         io, jo = i // layer.step, j // layer.step
-        if i - io * layer.step < layer.size and j - jo * layer.step < layer.size:
+        rows, cols = ((side - layer.size) // layer.step + 1 for side in shape[1:])
+        # the window that starts above and left of ``at``, when ``at`` is in it and it exists
+        # (rows and columns past the last whole window are read by none)
+        if i - io * layer.step < layer.size and j - jo * layer.step < layer.size and io < rows and jo < cols:
             return k, io, jo
     return None
 
