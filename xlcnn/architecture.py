@@ -9,13 +9,26 @@ Grammar, one item per layer, separated by commas (spaces and case do not matter)
 
 ``dense`` without a number has one output per class. A flatten is added before the
 first dense layer and a softmax after the last one when they are left out.
+
+Branches: each item reads the item before it (the first reads the picture) unless it
+names what it reads in parentheses; ``name=`` in front of an item names its output, and
+``input`` is the picture. ``add`` and ``concat`` join two or more named outputs:
+
+    a=conv3x3x4, b=conv3x3x4(input), add(a,b), relu, dense
+    a=conv3x3x4-same, relu, b=conv3x3x4-same, concat(a,b), maxpool2, dense
+
+Names may be written in any order (the layers are put in an order that computes), but a
+layer may not read itself or a layer that reads it, and every layer but the last must feed
+another. ``format_architecture`` writes a network back, naming only the outputs read out of
+order, after their ``--until`` names (conv1, relu1, add1, ...).
 """
 
 import re
 
-from .errors import UsageError
-from .network import (ACTIVATIONS, POOLS, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid,
-                      Softmax, Tanh)
+from .errors import ShapeError, UsageError, did_you_mean
+from .graph import INPUT, as_inputs, readers, require_chain, sources, topological_order
+from .network import (MERGES, POOLS, Add, AvgPool2D, Concat, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU,
+                      Sigmoid, Softmax, Tanh)
 
 EXAMPLES = "conv3x3x8, conv5x5x6-same, conv3x3x4-s2-p1-d2, maxpool2, avgpool3-s2, relu, leakyrelu0.1, dense16, dense"
 
@@ -23,21 +36,63 @@ _CONV = re.compile(r"conv(\d+)x(\d+)x(\d+)((?:-(?:s\d+|p\d+|same|valid|d\d+|flip
 _POOL = re.compile(r"(max|avg)pool(\d+)(?:-s(\d+))?")
 _LEAKY = re.compile(r"leakyrelu(\d*\.?\d+)?")
 _DENSE = re.compile(r"dense(\d+)?")
-_SIMPLE = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "flatten": Flatten, "softmax": Softmax}
+_SIMPLE = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "flatten": Flatten, "softmax": Softmax, "add": Add,
+           "concat": Concat}
+_NAMED = re.compile(r"(?:([a-z_][a-z0-9_]*)=)?([^=()]+)(?:\(([^()]*)\))?")
+BRANCH_EXAMPLE = "a=conv3x3x4, b=conv3x3x4(input), add(a,b), relu, dense"
 
 
 def parse_architecture(text, classes, option="--arch"):
-    """Layers from the text form; ``classes`` is the number of outputs of a plain ``dense``."""
-    items = [item.strip().lower().replace(" ", "") for item in str(text).split(",")]
+    """The layers of a chain from the text form; ``classes`` is the number of outputs of a plain ``dense``.
+
+    A branched text is refused (the workbook draws chains only, for now); ``parse_network`` reads both.
+    """
+    layers, inputs = parse_network(text, classes, option)
+    require_chain(inputs, option)
+    return layers
+
+
+def parse_network(text, classes, option="--arch"):
+    """(layers, inputs) from the text form: the layers in an order that computes and their wiring
+    (None for a chain; see ``graph.py``). ``classes`` is the number of outputs of a plain ``dense``."""
+    items = [item.strip().lower().replace(" ", "") for item in _split_items(str(text), option)]
     if not any(items):
         raise UsageError(f"{option} is empty; write the layers, e.g. {EXAMPLES}")
-    layers = [_parse_item(item, n, classes, option) for n, item in enumerate(items, start=1)]
-    return _complete(layers)
+    names, layers, refs = zip(*(_parse_named_item(item, n, classes, option) for n, item in enumerate(items, start=1)))
+    labels = [name or f"item {n} ({item})" for n, (name, item) in enumerate(zip(names, items), start=1)]
+    wiring = _resolve(names, layers, refs, labels, option)
+    try:
+        order = topological_order(wiring, labels)
+    except ShapeError as exc:
+        raise ShapeError(f"{option}: {exc}") from None
+    position = {old: new for new, old in enumerate(order)}
+    position[INPUT] = INPUT
+    layers = [layers[old] for old in order]
+    wiring = [tuple(position[source] for source in wiring[old]) for old in order]
+    for index, read_by in enumerate(readers(wiring, len(wiring))[:-1]):
+        if not read_by:
+            raise ShapeError(f"{option}: {labels[order[index]]} is never used: every layer but the last must feed "
+                             "another; join it to the rest with add(...) or concat(...), or leave it out")
+    layers, wiring = _complete(layers, wiring)
+    return layers, as_inputs(wiring)
 
 
-def format_architecture(layers):
-    """The text form of a list of layers (inverse of parse_architecture for explicit layers)."""
-    return ",".join(_format_layer(layer) for layer in layers)
+def format_architecture(layers, inputs=None):
+    """The text form of a network (inverse of parse_network for explicit layers); ``inputs``: a graph's wiring.
+
+    An item reads the one before it unless it says otherwise in parentheses; only outputs that are
+    read that way get a name, their ``--until`` name.
+    """
+    wiring = sources(inputs, len(layers))
+    named = {source for index, reads in enumerate(wiring) if reads != _default_reads(index) for source in reads}
+    names = layer_names(layers)
+    items = []
+    for index, (layer, reads) in enumerate(zip(layers, wiring)):
+        item = (f"{names[index]}=" if index in named else "") + _format_layer(layer)
+        if reads != _default_reads(index):
+            item += "(" + ",".join("input" if s == INPUT else names[s] for s in reads) + ")"
+        items.append(item)
+    return ",".join(items)
 
 
 def layer_names(layers):
@@ -62,6 +117,72 @@ def until_count(layers, name):
 
 
 # ---------------------------------------------------------------- private
+
+
+def _split_items(text, option):
+    """The items of the text: split at the commas outside parentheses (add(a,b) is one item)."""
+    items, depth, start = [], 0, 0
+    for at, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth not in (0, 1):
+            raise UsageError(f"{option}: unbalanced parentheses in {text!r}; write e.g. {BRANCH_EXAMPLE}")
+        if char == "," and depth == 0:
+            items.append(text[start:at])
+            start = at + 1
+    if depth:
+        raise UsageError(f"{option}: unbalanced parentheses in {text!r}; write e.g. {BRANCH_EXAMPLE}")
+    return items + [text[start:]]
+
+
+def _parse_named_item(item, n, classes, option):
+    """(name or None, layer, the names it reads or None for "the item before") from one item."""
+    m = _NAMED.fullmatch(item)
+    if not m:
+        raise UsageError(f"{option}: cannot read item {n}, {item!r}; write layers such as {EXAMPLES}, "
+                         f"or branches such as {BRANCH_EXAMPLE}")
+    name, body, refs = m.groups()
+    if name == "input":
+        raise UsageError(f"{option}: item {n}, {item!r}: 'input' names the picture; choose another name")
+    layer = _parse_item(body, n, classes, option)
+    refs = None if refs is None else tuple(refs.split(","))
+    if refs is not None and not all(refs):
+        raise UsageError(f"{option}: item {n}, {item!r}: a name is missing in the parentheses; write e.g. "
+                         f"{BRANCH_EXAMPLE}")
+    if isinstance(layer, MERGES) and (refs is None or len(refs) < 2):
+        raise UsageError(f"{option}: item {n}, {item!r}: {layer.kind} joins two or more named outputs; "
+                         f"write e.g. {BRANCH_EXAMPLE}")
+    if not isinstance(layer, MERGES) and refs is not None and len(refs) != 1:
+        raise UsageError(f"{option}: item {n}, {item!r}: a {layer.kind} layer reads one input; only add and concat "
+                         "join several")
+    return name, layer, refs
+
+
+def _resolve(names, layers, refs, labels, option):
+    """What each item reads, as item indices (INPUT for the picture): the names given, else the item before."""
+    known = {}
+    for n, name in enumerate(names):
+        if name in known:
+            raise UsageError(f"{option}: the name {name!r} is given twice (items {known[name] + 1} and {n + 1}); "
+                             "each output needs its own name")
+        if name:
+            known[name] = n
+    wiring = []
+    for n, reads in enumerate(refs):
+        if reads is None:
+            wiring.append(_default_reads(n))
+            continue
+        for ref in reads:
+            if ref != "input" and ref not in known:
+                hint = did_you_mean(ref, list(known)) if known else ""
+                raise UsageError(f"{option}: {labels[n]} reads {ref!r}, but no layer is named so{hint}; name an "
+                                 f"output with {ref}=..., or read the picture with (input)")
+        wiring.append(tuple(INPUT if ref == "input" else known[ref] for ref in reads))
+    return wiring
+
+
+def _default_reads(index):
+    """What an item reads when it does not say: the item before it, or the picture for the first."""
+    return (index - 1,)
 
 
 def _parse_item(item, n, classes, option):
@@ -102,17 +223,26 @@ def _conv(item, m, option):
     return Conv2D(filters, size_a, **options)
 
 
-def _complete(layers):
-    """Add the flatten before the first dense (the input itself is maps) and the softmax after a final dense."""
-    done = []
-    for layer in layers:
+def _complete(layers, wiring):
+    """Add the flatten before the first dense (the input itself is maps) and the softmax after a final dense.
+
+    ``layers`` are in an order that computes and ``wiring[i]`` is what layer i reads; both are
+    returned with the added layers wired in.
+    """
+    done, done_wiring, moved = [], [], {INPUT: INPUT}
+    for index, (layer, reads) in enumerate(zip(layers, wiring)):
+        reads = tuple(moved[source] for source in reads)
         if isinstance(layer, Dense) and not any(isinstance(d, (Flatten, Dense)) for d in done):
             done.append(Flatten())
+            done_wiring.append(reads)
+            reads = (len(done) - 1,)
+        moved[index] = len(done)
         done.append(layer)
-    if done and isinstance(done[-1], (Dense, *ACTIVATIONS)) and any(isinstance(d, Dense) for d in done):
-        if isinstance(done[-1], Dense):
-            done.append(Softmax())
-    return tuple(done)
+        done_wiring.append(reads)
+    if done and isinstance(done[-1], Dense):
+        done.append(Softmax())
+        done_wiring.append((len(done) - 2,))
+    return tuple(done), tuple(done_wiring)
 
 
 def _format_layer(layer):

@@ -1,7 +1,9 @@
 """The NumPy reference engine: forward pass (every intermediate kept) and backward pass.
 
 Internally everything runs on batches (N, C, H, W); ``forward`` wraps one picture
-in a batch of one, so the workbook is checked by the same code that trains.
+in a batch of one, so the workbook is checked by the same code that trains. Both passes
+walk the network's layers in order (a graph's layers are in topological order), each
+layer reading the outputs of its sources; see ``graph.py``.
 """
 
 from dataclasses import dataclass, replace
@@ -9,8 +11,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import layers as L
-from .network import (AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Softmax,
-                      Tanh, is_classifier)
+from .graph import INPUT
+from .network import (Add, AvgPool2D, Concat, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid,
+                      Softmax, Tanh, is_classifier)
 
 
 @dataclass
@@ -57,7 +60,7 @@ def forward(model, pixels, label=0):
     stages = [Stage(i, layer.kind, out[0]) for i, (layer, out) in enumerate(zip(model.layers, outputs[1:]))]
     if not is_classifier(model.layers):  # a lesson that stops early has no probabilities
         return ForwardPass(pixels, stages, None, None, None, label, float("nan"))
-    logits = outputs[-2][0]
+    logits = _logits(model, outputs)[0]
     return ForwardPass(
         pixels=pixels,
         stages=stages,
@@ -72,12 +75,22 @@ def forward(model, pixels, label=0):
 def forward_batch(model, pixels):
     """Pixels (N, C, H, W) -> [scaled input, output of layer 0, output of layer 1, ...].
 
-    Element i is the input of layer i, which is what the backward pass needs.
+    Element i + 1 is the output of layer i; in a chain, element i is the input of layer i.
     """
     outputs = [pixels * model.input_scale]
-    for layer, p in zip(model.layers, model.params):
-        outputs.append(_forward_layer(layer, p, outputs[-1]))
+    for layer, p, reads in zip(model.layers, model.params, model.sources()):
+        outputs.append(_forward_layer(layer, p, _read(outputs, reads)))
     return outputs
+
+
+def _read(outputs, reads):
+    """The tensors a layer reads, from ``forward_batch``'s outputs (INPUT, -1, is element 0)."""
+    return [outputs[source + 1] for source in reads]
+
+
+def _logits(model, outputs):
+    """What the final softmax reads: the logits."""
+    return _read(outputs, model.sources()[-1])[0]
 
 
 def predict(model, pixels, batch_size=256):
@@ -96,18 +109,43 @@ def loss_and_gradients(model, pixels, labels, keep=None):
     is the gradient of its input, the logits: p - y).
     """
     outputs = forward_batch(model, pixels)
-    loss, dout = L.softmax_cross_entropy(outputs[-2], labels)
-    grads = [{} for _ in model.layers]
-    upstream = [None] * len(model.layers)
-    upstream[-1] = dout
-    # softmax and the loss are handled together above: start below the softmax layer
-    for index in range(len(model.layers) - 2, -1, -1):
-        layer, p, x = model.layers[index], model.params[index], outputs[index]
-        upstream[index] = dout
-        dout, grads[index] = _backward_layer(layer, p, x, dout)
+    loss, dlogits = L.softmax_cross_entropy(_logits(model, outputs), labels)
+    grads, upstream, _ = backward_batch(model, outputs, dlogits)
     if keep is not None:
         keep[:] = upstream
     return loss, grads, outputs[-1]
+
+
+def backward_batch(model, outputs, dlogits):
+    """The backward pass from the gradient of the logits (what the final softmax reads).
+
+    ``outputs`` are ``forward_batch``'s. Returns (grads, upstream, dinput): grads[i] as in
+    ``loss_and_gradients``, upstream[i] the gradient of layer i's output (softmax's own
+    entry: dlogits) and dinput that of the scaled input. The layers are walked backwards, so
+    every layer that reads layer i has added its share to upstream[i] before layer i is reached.
+    """
+    count = len(model.layers)
+    grads = [{} for _ in model.layers]
+    upstream = [None] * count
+    dinput = None
+
+    def pass_back(source, gradient):
+        nonlocal dinput
+        if source == INPUT:
+            dinput = gradient if dinput is None else dinput + gradient
+        else:
+            upstream[source] = gradient if upstream[source] is None else upstream[source] + gradient
+
+    wiring = model.sources()
+    upstream[-1] = dlogits
+    # softmax and the loss are handled together by the caller: start below the softmax layer
+    pass_back(wiring[-1][0], dlogits)
+    for index in range(count - 2, -1, -1):
+        layer, p, reads = model.layers[index], model.params[index], wiring[index]
+        dxs, grads[index] = _backward_layer(layer, p, _read(outputs, reads), upstream[index])
+        for source, dx in zip(reads, dxs):
+            pass_back(source, dx)
+    return grads, upstream, dinput
 
 
 def descent_step(model, grads, rate):
@@ -119,7 +157,13 @@ def descent_step(model, grads, rate):
 # ---------------------------------------------------------------- one layer at a time
 
 
-def _forward_layer(layer, p, x):
+def _forward_layer(layer, p, xs):
+    """The output of one layer from the tensors ``xs`` it reads (one, except for add and concat)."""
+    if isinstance(layer, Add):
+        return L.add_forward(xs)
+    if isinstance(layer, Concat):
+        return L.concat_forward(xs)
+    (x,) = xs
     if isinstance(layer, Conv2D):
         return L.conv_forward(x, p["weight"], p["bias"], layer.stride, layer.padding, layer.dilation, layer.flip)
     if isinstance(layer, ReLU):
@@ -143,8 +187,18 @@ def _forward_layer(layer, p, x):
     raise TypeError(f"no engine for layer {layer!r}")
 
 
-def _backward_layer(layer, p, x, dout):
-    """(gradient for the layer's input, parameter gradients) from the gradient of its output."""
+def _backward_layer(layer, p, xs, dout):
+    """([gradient for each tensor the layer reads], parameter gradients) from the gradient of its output."""
+    if isinstance(layer, Add):
+        return L.add_backward(dout, xs), {}
+    if isinstance(layer, Concat):
+        return L.concat_backward(dout, xs), {}
+    dx, param_grads = _backward_one(layer, p, xs[0], dout)
+    return [dx], param_grads
+
+
+def _backward_one(layer, p, x, dout):
+    """(gradient for the layer's one input, parameter gradients) from the gradient of its output."""
     if isinstance(layer, Conv2D):
         dx, dw, db = L.conv_backward(dout, x, p["weight"], layer.stride, layer.padding, layer.dilation, layer.flip)
         return dx, {"weight": dw, "bias": db}

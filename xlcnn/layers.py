@@ -265,6 +265,40 @@ def dense_backward(dout, x, w):
     return dout @ w, flat_dout.T @ flat_x, flat_dout.sum(axis=0)
 
 
+# ---------------------------------------------------------------- joining branches: add and concat
+
+
+def add_forward(xs):
+    """The element-wise sum of a sequence of arrays of one shape (maps or vectors); same shape out."""
+    out = xs[0].copy()
+    for x in xs[1:]:
+        out += x
+    return out
+
+
+def add_backward(dout, xs):
+    """Every term of a sum gets the sum's gradient unchanged: one copy of dout per input."""
+    return [dout.copy() for _ in xs]
+
+
+def _channel_axis(x):
+    """Maps (..., C, H, W) join along C; vectors (N, D) or (D,) along D. A (C, H, W) map has 3
+    dimensions and a batch of vectors 2, so the number of dimensions tells them apart."""
+    return -3 if x.ndim >= 3 else -1
+
+
+def concat_forward(xs):
+    """Maps (..., C_i, H, W) stacked along the channels -> (..., sum C_i, H, W); vectors end to end."""
+    return np.concatenate(xs, axis=_channel_axis(xs[0]))
+
+
+def concat_backward(dout, xs):
+    """Each input gets back its own slice of channels of dout, in order."""
+    axis = _channel_axis(xs[0])
+    ends = np.cumsum([x.shape[axis] for x in xs])[:-1]
+    return np.split(dout, ends, axis=axis)
+
+
 # ---------------------------------------------------------------- softmax and loss
 
 

@@ -2,7 +2,8 @@
 
 Array order everywhere: tensors are (channels, height, width); conv weights are
 (K, C, F, F) and dense weights (outputs, inputs), as in PyTorch. Flatten reads a
-(C, H, W) tensor in C order.
+(C, H, W) tensor in C order. A network is a chain of layers, or a graph whose wiring
+(which layers each layer reads) is kept beside the layers: see ``graph.py``.
 """
 
 import json
@@ -14,8 +15,9 @@ from dataclasses import fields as dataclass_fields
 import numpy as np
 
 from .errors import ModelError, ShapeError, UsageError, did_you_mean
+from .graph import INPUT, as_inputs, check_wiring, sources
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2         # 2: each layer names the layers it reads; 1 (a chain) still loads
 MAX_CLASS_NAME = 100        # characters; names are shown in cells and in the drop-down list
 
 
@@ -134,9 +136,27 @@ class Softmax:
     kind = "softmax"
 
 
+@dataclass(frozen=True)
+class Add:
+    """The element-wise sum of two or more inputs of one shape: where branches (or a shortcut) join."""
+
+    kind = "add"
+
+
+@dataclass(frozen=True)
+class Concat:
+    """Two or more inputs stacked along the channels: (C1, H, W) and (C2, H, W) -> (C1 + C2, H, W).
+
+    Vectors are joined end to end: (N1,) and (N2,) -> (N1 + N2,).
+    """
+
+    kind = "concat"
+
+
 ACTIVATIONS = (ReLU, LeakyReLU, Sigmoid, Tanh)
 POOLS = (MaxPool2D, AvgPool2D)
-LAYER_TYPES = {cls.kind: cls for cls in (Conv2D, *ACTIVATIONS, *POOLS, Flatten, Dense, Softmax)}
+MERGES = (Add, Concat)      # the layers that read several inputs
+LAYER_TYPES = {cls.kind: cls for cls in (Conv2D, *ACTIVATIONS, *POOLS, Flatten, Dense, Softmax, *MERGES)}
 
 
 def layer_to_dict(layer):
@@ -181,7 +201,8 @@ def describe(layer):
         return f"dense, {layer.units} outputs"
     if isinstance(layer, LeakyReLU):
         return f"leaky ReLU ({layer.alpha:g})"
-    return {"relu": "ReLU", "sigmoid": "sigmoid", "tanh": "tanh", "flatten": "flatten", "softmax": "softmax"}[layer.kind]
+    return {"relu": "ReLU", "sigmoid": "sigmoid", "tanh": "tanh", "flatten": "flatten", "softmax": "softmax",
+            "add": "add", "concat": "concatenate along channels"}[layer.kind]
 
 
 # ---------------------------------------------------------------- shapes
@@ -195,24 +216,34 @@ def conv_output_size(size, kernel, stride, padding, dilation=1):
     return (size - dilation * (kernel - 1) - 1 + 2 * padding) // stride + 1
 
 
-def infer_shapes(layers, input_shape, classifier=True):
+def infer_shapes(layers, input_shape, classifier=True, inputs=None):
     """Output shape of every layer, refusing impossible combinations before anything is built.
 
     ``input_shape`` is (C, H, W). Spatial shapes are (C, H, W), vectors (N,). A
     classifier must end in dense -> softmax; other networks (a lesson that stops
-    after a convolution) may end anywhere.
+    after a convolution) may end anywhere. ``inputs`` is the wiring of a graph (None: a
+    chain); the layers are walked in order, each from the shapes of the layers it reads.
     """
+    check_wiring(inputs, len(layers), lambda index: f"layer {index + 1} ({describe(layers[index])})")
     shapes = []
-    shape = tuple(input_shape)
-    for number, layer in enumerate(layers, start=1):
-        shape = _layer_output_shape(number, layer, shape)
-        shapes.append(shape)
+    for number, (layer, reads) in enumerate(zip(layers, sources(inputs, len(layers))), start=1):
+        shapes.append(_layer_output_shape(number, layer, source_shapes(reads, shapes, input_shape)))
     _check_order(layers, classifier)
     return shapes
 
 
-def _layer_output_shape(number, layer, shape):
+def source_shapes(reads, shapes, input_shape):
+    """The shapes of the tensors a layer reads, from the layers' output ``shapes`` and the network's input."""
+    return [tuple(input_shape) if source == INPUT else shapes[source] for source in reads]
+
+
+def _layer_output_shape(number, layer, in_shapes):
     where = f"layer {number} ({describe(layer)})"
+    if isinstance(layer, MERGES):
+        return _merged_shape(where, layer, in_shapes)
+    if len(in_shapes) != 1:
+        raise ShapeError(f"{where} reads {len(in_shapes)} layers; only add and concat join several")
+    shape = in_shapes[0]
     if isinstance(layer, (Conv2D, *POOLS)):
         if len(shape) != 3:
             raise ShapeError(f"{where} needs a (channels, height, width) input, got a vector of {shape[0]}")
@@ -238,6 +269,21 @@ def _layer_output_shape(number, layer, shape):
     if isinstance(layer, Softmax) and len(shape) != 1:
         raise ShapeError(f"{where} needs a vector of logits; put flatten and dense layers before it")
     return shape  # activations and softmax keep the shape
+
+
+def _merged_shape(where, layer, in_shapes):
+    """add: the one shape all its inputs share; concat: their channels summed (maps of one height and width)."""
+    if len(in_shapes) < 2:
+        raise ShapeError(f"{where} reads {len(in_shapes)} layer; it joins two or more")
+    listed = " and ".join(str(shape) for shape in in_shapes)
+    if isinstance(layer, Add):
+        if len(set(in_shapes)) != 1:
+            raise ShapeError(f"{where}: cannot add tensors of shapes {listed}; add needs inputs of one shape")
+        return in_shapes[0]
+    if len({len(shape) for shape in in_shapes}) != 1 or len({shape[1:] for shape in in_shapes}) != 1:
+        raise ShapeError(f"{where}: cannot stack tensors of shapes {listed}; concat needs maps of one height and "
+                         "width (or vectors only)")
+    return (sum(shape[0] for shape in in_shapes), *in_shapes[0][1:])
 
 
 def _side(where, side, span, stride, padding):
@@ -285,6 +331,7 @@ class Model:
 
     ``params[i]`` holds ``{"weight": ..., "bias": ...}`` for layer i (empty for layers
     without parameters). Pixels are multiplied by ``input_scale`` before the first layer.
+    ``inputs`` is the wiring of a graph (see ``graph.py``); None for a chain.
     """
 
     layers: tuple
@@ -299,6 +346,14 @@ class Model:
     train_accuracy: float = float("nan")
     val_accuracy: float = float("nan")
     hand_made: bool = False     # the first layer's filters set by hand (named filters): not trained
+    inputs: tuple | None = None
+
+    def __post_init__(self):
+        self.inputs = as_inputs(self.inputs)   # a chain's wiring written out is still a chain: None
+
+    def sources(self):
+        """What each layer reads: layer indices, INPUT for the picture (see ``graph.sources``)."""
+        return sources(self.inputs, len(self.layers))
 
     @property
     def input_shape(self):
@@ -310,13 +365,14 @@ class Model:
         return bool(self.class_names)
 
     def shapes(self):
-        return infer_shapes(self.layers, self.input_shape, self.classifier)
+        return infer_shapes(self.layers, self.input_shape, self.classifier, self.inputs)
 
     def truncated(self, count):
         """The first ``count`` layers, with their weights: a lesson that stops early."""
         if count >= len(self.layers):
             return self
-        return replace(self, layers=self.layers[:count], params=self.params[:count], class_names=())
+        inputs = None if self.inputs is None else self.inputs[:count]
+        return replace(self, layers=self.layers[:count], params=self.params[:count], class_names=(), inputs=inputs)
 
     def validate(self):
         """Refuse a model whose weights, classes and shapes do not agree."""
@@ -325,14 +381,12 @@ class Model:
             raise ModelError(f"{len(self.layers)} layers but parameters for {len(self.params)}")
         if self.classifier:
             self._validate_classes()
-        in_shape = self.input_shape
-        for number, (layer, shape, p) in enumerate(zip(self.layers, shapes, self.params), start=1):
-            expected = parameter_shapes(layer, in_shape)
+        for number, (layer, reads, p) in enumerate(zip(self.layers, self.sources(), self.params), start=1):
+            expected = parameter_shapes(layer, source_shapes(reads, shapes, self.input_shape)[0])
             for name, want in expected.items():
                 have = np.shape(p.get(name))
                 if have != want:
                     raise ModelError(f"layer {number} ({describe(layer)}): {name} has shape {have}, expected {want}")
-            in_shape = shape
         return shapes
 
     def _validate_classes(self):
@@ -371,24 +425,24 @@ def parameter_shapes(layer, input_shape):
     return {}
 
 
-def random_model(layers=DEFAULT_ARCHITECTURE, class_names=DEFAULT_CLASSES, image_size=28, seed=0, **settings):
-    """An untrained model with seeded He-initialised weights (same seed, same weights)."""
+def random_model(layers=DEFAULT_ARCHITECTURE, class_names=DEFAULT_CLASSES, image_size=28, seed=0, inputs=None,
+                 **settings):
+    """An untrained model with seeded He-initialised weights (same seed, same weights); ``inputs``: a graph's wiring."""
     layers = tuple(layers)
-    shapes = infer_shapes(layers, (settings.get("channels", 3), image_size, image_size), bool(class_names))
+    input_shape = (settings.get("channels", 3), image_size, image_size)
+    shapes = infer_shapes(layers, input_shape, bool(class_names), as_inputs(inputs))
     rng = np.random.default_rng(seed)
     params = []
-    in_shape = (settings.get("channels", 3), image_size, image_size)
-    for layer, out_shape in zip(layers, shapes):
+    for layer, reads in zip(layers, sources(as_inputs(inputs), len(layers))):
         p = {}
-        for name, shape in parameter_shapes(layer, in_shape).items():
+        for name, shape in parameter_shapes(layer, source_shapes(reads, shapes, input_shape)[0]).items():
             if name == "weight":
                 fan_in = int(np.prod(shape[1:]))
                 p[name] = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
             else:
                 p[name] = np.zeros(shape)
         params.append(p)
-        in_shape = out_shape
-    model = Model(layers, params, tuple(class_names), image_size=image_size, **settings)
+    model = Model(layers, params, tuple(class_names), image_size=image_size, inputs=inputs, **settings)
     model.validate()
     return model
 
@@ -400,7 +454,7 @@ def save_model(model, path):
     """Write the model as an .npz of plain arrays (no pickled objects); see the README."""
     arrays = {
         "xlcnn_format": np.array(FORMAT_VERSION),
-        "architecture": np.array(json.dumps([layer_to_dict(layer) for layer in model.layers])),
+        "architecture": np.array(json.dumps(architecture_to_json(model.layers, model.inputs))),
         "class_names": np.array(list(model.class_names), dtype=str),
         "image_size": np.array(model.image_size),
         "channels": np.array(model.channels),
@@ -453,10 +507,47 @@ def load_model(path):
         raise ModelError(f"{path}: {exc}") from None
 
 
+def architecture_to_json(layers, inputs=None):
+    """The layers as JSON-ready dicts, each with the ``inputs`` it reads: "input" or "layer{i}" (format 2).
+
+    "layer{i}" is the name the layer's parameters have in the file (``layer{i}.weight``).
+    """
+    return [{**layer_to_dict(layer), "inputs": [_source_name(s) for s in reads]}
+            for layer, reads in zip(layers, sources(inputs, len(layers)))]
+
+
+def architecture_from_json(descriptions, version=FORMAT_VERSION):
+    """(layers, inputs) from ``architecture_to_json``'s dicts; format 1 lists a chain's layers without inputs."""
+    if not isinstance(descriptions, list):
+        raise ModelError(f"the architecture must be a list of layers, not {descriptions!r}")
+    if version == 1:
+        return tuple(layer_from_dict(d) for d in descriptions), None
+    layers, wiring = [], []
+    for index, data in enumerate(descriptions):
+        if not isinstance(data, dict) or not isinstance(data.get("inputs"), list):
+            raise ModelError(f"layer {index + 1}: {data!r} names no \"inputs\" (a list such as [\"input\"])")
+        layers.append(layer_from_dict({k: v for k, v in data.items() if k != "inputs"}))
+        wiring.append(tuple(_source_index(name, index, len(descriptions)) for name in data["inputs"]))
+    return tuple(layers), as_inputs(wiring)
+
+
+def _source_name(source):
+    return "input" if source == INPUT else f"layer{source}"
+
+
+def _source_index(name, index, count):
+    names = {_source_name(source): source for source in range(INPUT, count)}
+    if name not in names:
+        raise ModelError(f"layer {index + 1} reads {name!r}, which is neither \"input\" nor a layer of this file "
+                         f"(\"layer0\" to \"layer{count - 1}\")")
+    return names[name]
+
+
 def _model_from_arrays(arrays):
-    if int(arrays["xlcnn_format"]) != FORMAT_VERSION:
-        raise ModelError(f"model format {int(arrays['xlcnn_format'])} is not supported (expected {FORMAT_VERSION})")
-    layers = tuple(layer_from_dict(d) for d in json.loads(str(arrays["architecture"])))
+    version = int(arrays["xlcnn_format"])
+    if version not in (1, FORMAT_VERSION):
+        raise ModelError(f"model format {version} is not supported (this xlcnn reads 1 and {FORMAT_VERSION})")
+    layers, inputs = architecture_from_json(json.loads(str(arrays["architecture"])), version)
     params = []
     for i in range(len(layers)):
         p = {name: np.asarray(arrays[f"layer{i}.{name}"], dtype=np.float64)
@@ -477,6 +568,7 @@ def _model_from_arrays(arrays):
         description=str(arrays.get("description", "")),
         train_accuracy=float(arrays.get("train_accuracy", np.nan)),
         val_accuracy=float(arrays.get("val_accuracy", np.nan)),
+        inputs=inputs,
     )
     model.validate()
     return model

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .architecture import parse_architecture, until_count
+from .architecture import parse_architecture, parse_network, until_count
 from .datasets import load_image_folder
 from .datasets import IMAGE_SUFFIXES
 from .errors import OutputError, UsageError, XlcnnError
+from .graph import require_chain
 from .image import load_image, to_gray
 from .kernels import named_filters, parse_filter_names
 from .layout import plan_within_limits
@@ -59,6 +60,7 @@ def choose_model(options=None, check=None, **changes):
     options = BuildOptions.given(options, **changes)
     if options.model_path is not None:
         model = load_model(options.model_path)
+        require_chain(model.inputs, options.model_path)
         if options.size is not None and options.size != model.image_size:
             raise UsageError(f"--size {options.size} does not fit {options.model_path}: that model was made for "
                              f"{model.image_size}x{model.image_size} images; leave out --size")
@@ -282,15 +284,16 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
     images, labels, names, skipped = load_image_folder(data_dir, size=size, fit=fit)
     if on_skipped is not None and skipped:
         on_skipped(skipped)
+    inputs = None   # a chain, unless the text joins branches
     if arch:
-        layers = parse_architecture(arch, len(names))
+        layers, inputs = parse_network(arch, len(names))
     elif preset:
-        layers = parse_architecture(load_preset(preset).architecture, len(names), option=f"preset {preset}")
+        layers, inputs = parse_network(load_preset(preset).architecture, len(names), option=f"preset {preset}")
     else:
         layers = architecture(len(names), filters, kernel, pool)
     if not isinstance(layers[-1], Softmax):
         raise UsageError("training needs a classifier: the network must end with a dense layer")
-    model = random_model(layers, names, image_size=size, seed=config.seed, fit=fit)
+    model = random_model(layers, names, image_size=size, seed=config.seed, fit=fit, inputs=inputs)
     if init_filters:
         _start_from_filters(model, parse_filter_names(init_filters))
     result = train_model(model, images, labels, config, progress)

@@ -16,6 +16,7 @@ from openpyxl.workbook.defined_name import DefinedName
 
 from .. import __version__
 from ..errors import OutputError, UsageError
+from ..graph import require_chain
 from ..network import class_named
 from ..layout import plan_within_limits
 from ..options import BuildOptions
@@ -93,6 +94,7 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
         raise UsageError("backpropagation starts from the loss, which needs the photo's true class: give --label "
                          f"(one of: {', '.join(model.class_names)})")
     model.validate()
+    require_chain(model.inputs, "this model")
     texts = load_texts(options.lang)
     # class names are shown (and verified) in the workbook's language
     pictures = class_pictures(model)   # known by the shapes' own (English) names
