@@ -3,6 +3,7 @@
 import re
 import shutil
 import zipfile
+from types import SimpleNamespace
 
 import numpy as np
 import openpyxl
@@ -14,6 +15,7 @@ from xlcnn.errors import WorkbookError
 from xlcnn.libreoffice import recalculate
 from xlcnn.network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, random_model
 from xlcnn.resources import sample_photos
+from xlcnn.verify import _stale_values
 from xlcnn.workbook import build_workbook
 
 from conftest import make_photo
@@ -257,3 +259,12 @@ def test_csv_files_are_matched_to_sheet_names_or_read_from_an_xlsx_copy(tmp_path
     monkeypatch.setattr(verify_module, "_by_sheet_name", lambda values, sheets: None)
     result = make_workbook(sample_photos()[0], tmp_path / "odd.xlsx")
     assert_passes(verify_workbook(result.path))
+
+
+def test_a_sheet_of_text_formulas_does_not_force_an_exact_copy():
+    """A sheet whose only formula is a link back (text) is compared exactly, so it must not make the
+    finest tolerance that of a stage of zeros: that sent every verify to a second, exact conversion."""
+    book = SimpleNamespace(formulas={"links": [['=HYPERLINK("#x","back")']], "maps": [["=1+1", "=2*2"]]},
+                           cached={"links": [["back"]], "maps": [[2.0, 4.0]]})
+    problems, finest = _stale_values(book, {"links": [["back"]], "maps": [[2.0, 4.0]]})
+    assert not problems and finest == pytest.approx(4e-9)

@@ -547,9 +547,10 @@ def _stale_values(book, values):
         stored = [(r, c, _get(cached, r, c)) for r, c in cells if _get(cached, r, c) is not None]
         if not stored:
             continue
-        numbers = [_number(_get(fresh, r, c)) for r, c in cells]
-        tolerance = _tolerance([n for n in numbers if n is not None])
-        finest = min(finest, tolerance)
+        numbers = [n for n in (_number(_get(fresh, r, c)) for r, c in cells) if n is not None]
+        tolerance = _tolerance(numbers)
+        if numbers:     # a sheet of text formulas only (a link back) is compared exactly, at any rounding
+            finest = min(finest, tolerance)
         stale.extend(sheet_ref(sheet, r, c) for r, c, old in stored
                      if not _same_value(old, _get(fresh, r, c), tolerance))
     if stale:
