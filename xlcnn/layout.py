@@ -5,7 +5,8 @@ and the verifier only read positions from here; neither does offset arithmetic.
 Rows 0..HEADER_ROWS-1 of every sheet hold the title and the explanation.
 """
 
-from dataclasses import dataclass, field, replace
+from collections import Counter
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 
 from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
@@ -57,13 +58,34 @@ class MapStack:
         return self.maps[c].sub(top, left, height, width)
 
 
-@dataclass
-class SheetPlan:
-    """One worksheet: its name, what it shows and where each block lives."""
+@dataclass(frozen=True, kw_only=True)
+class Sheet:
+    """What every planned worksheet knows about itself; each kind of sheet adds its named blocks.
+
+    ``step`` is the number its name starts with ("3 Conv" is step 3; 0 for the unnumbered
+    overview, descent and manifest sheets), ``pass_index`` the forward pass it belongs to
+    (0 before any descent step; a gradient sheet: the pass it differentiates). Both are
+    planned, never read back out of a name, which a teacher may change.
+    """
 
     name: str
-    kind: str                        # "input", "filters", a layer kind, or "loss"
+    kind: str                        # "input", "filters", a layer kind, "loss", "grad", ...
     layer: int | None = None         # index into model.layers, when the sheet shows one layer
+    step: int = 0
+    pass_index: int = 0
+
+    def all_blocks(self):
+        """Every Block the sheet plans, in field order (maps of a stack, nested tuples, an example)."""
+        return _all_blocks(self)
+
+
+_SHEET_FIELDS = {item.name for item in fields(Sheet)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SheetPlan(Sheet):
+    """A sheet whose blocks are still a dict (the kinds not yet given a class of their own)."""
+
     blocks: dict = field(default_factory=dict)
 
 
@@ -72,12 +94,13 @@ class Layout:
     """The complete plan: every sheet in the order of the story."""
 
     sheets: list
-    shapes: list                     # output shape of every layer
+    shapes: list                     # output shape of every layer (the overview's boxes show them)
     input_shape: tuple
     formulas: int = 0                # formula cells the plan holds, counted from its blocks
     passes: list = field(default_factory=list)      # forward passes after each descent step (Layout views)
     gradients: list = field(default_factory=list)   # per step: {layer index: SheetPlan of its gradients}
-    descent: SheetPlan | None = None                # learning rate and the loss after each step
+    descent: Sheet | None = None                    # learning rate and the loss after each step
+    prefix: str = ""                 # a later pass's view: what its sheet names start with ("S1 ")
 
     def sheet(self, kind, layer=None):
         for plan in self.sheets:
@@ -87,12 +110,12 @@ class Layout:
 
     def output_of(self, layer):
         """The block or map stack that holds the output of ``model.layers[layer]``."""
-        return self.sheet_of(layer).blocks["output"]
+        return output_of(self.sheet_of(layer))
 
     def sheet_of(self, layer):
         """The sheet that shows the output of ``model.layers[layer]``."""
         for plan in self.sheets:
-            if plan.layer == layer and "output" in plan.blocks:
+            if plan.layer == layer and output_of(plan) is not None:
                 return plan
         raise KeyError(layer)
 
@@ -105,7 +128,21 @@ class Layout:
 
     @property
     def input(self):
-        return self.sheet("input").blocks["pixels"]
+        return output_of(self.sheet("input"))
+
+
+def output_of(plan):
+    """The block or map stack holding the output of the layer ``plan`` shows (the input sheet: the pixels), or None."""
+    if isinstance(plan, SheetPlan):
+        return plan.blocks.get("output", plan.blocks.get("pixels"))
+    return getattr(plan, "output", None)
+
+
+def example_of(plan):
+    """The worked example beside a layer's output ("explain this cell"), or None."""
+    if isinstance(plan, SheetPlan):
+        return plan.blocks.get("explain")
+    return getattr(plan, "explain", None)
 
 
 # ---------------------------------------------------------------- public
@@ -125,75 +162,72 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     """
     classifier = is_classifier(layers)
     shapes = infer_shapes(layers, input_shape, classifier)
-    titles = titles or STEP_TITLES
+    names = _SheetNames(layers, titles or STEP_TITLES, classifier)
     limits = _Limits(max_formulas)
-    input_plan = limits.add(_input_sheet(_SheetNames(layers, titles).next("input"), input_shape,
-                                         _padding_after(layers, -1)), _first_conv_extras(layers))
-    first = _forward_sheets(layers, shapes, input_shape, class_names, titles, "", input_plan, limits)
-    overview = _overview_sheet(safe_sheet_name(titles["overview"]), input_shape, layers, shapes)
+    input_plan = limits.add(_input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1)),
+                            _first_conv_extras(layers))
+    first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits)
+    overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes)
     sheets = [limits.add(overview, overview_formulas(overview, classifier)), input_plan, *first]
     layout = Layout(sheets, shapes, tuple(input_shape))
     if steps:
         check_backprop(layers)
-        _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_plan, first, steps, limits)
-    sheets.append(limits.add(_summary_sheet(_SheetNames(layers, titles).skip(first).next("summary"), len(layers)),
-                             3 * len(layers) + 3))
-    sheets.append(_manifest_sheet(safe_sheet_name(titles["manifest"])))
+        _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits)
+    sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers)), 3 * len(layers) + 3))
+    sheets.append(_manifest_sheet(names.unnumbered("manifest")))
     limits.add(overview, _link_overview(layout))
     layout.formulas = limits.formulas
     return layout
 
 
-def _forward_sheets(layers, shapes, input_shape, class_names, titles, prefix, input_plan, limits):
+def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index, input_plan, limits):
     """The sheets of one forward pass, after the input sheet (which every pass shares)."""
-    names = _SheetNames(layers, titles, prefix)
-    names.next("input")
     sheets = [input_plan]
-    later = bool(prefix)   # a later pass computes its weights: "old - rate x gradient" formulas
+    later = pass_index > 0   # a later pass computes its weights: "old - rate x gradient" formulas
+
+    def ident(kind, index=None):
+        return names.ident(kind, index, pass_index)
     for index, (layer, shape) in enumerate(zip(layers, shapes)):
         pad = _padding_after(layers, index)
         in_shape = shapes[index - 1] if index else input_shape
-        previous = sheets[-1].blocks.get("output") if index else input_plan.blocks["pixels"]
+        previous = output_of(sheets[-1])
         if isinstance(layer, Conv2D):
-            filters = _filters_sheet(names.next("filters"), index, layer, in_shape[0])
+            filters = _filters_sheet(ident("filters", index), layer, in_shape[0])
             sheets.append(limits.add(filters, _filters_formulas(filters, later)))
-            sheets.append(_maps_sheet(names.next("conv2d"), "conv2d", index, shape, pad, layer, in_shape[0]))
+            sheets.append(_maps_sheet(ident("conv2d", index), shape, pad, layer, in_shape[0]))
             _check_conv_formula(sheets[-1], previous, filters)
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
-            sheets.append(_maps_sheet(names.next(layer.kind), layer.kind, index, shape, pad, layer))
+            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer))
         elif isinstance(layer, ACTIVATIONS):
-            sheets.append(_vector_sheet(names.next(layer.kind), layer.kind, index, shape[0]))
+            sheets.append(_vector_sheet(ident(layer.kind, index), shape[0]))
         elif isinstance(layer, Flatten):
-            sheets.append(_flatten_sheet(names.next("flatten"), index, shape[0]))
+            sheets.append(_flatten_sheet(ident("flatten", index), shape[0]))
         elif isinstance(layer, Dense):
             rows_are_inputs = isinstance(previous, Block) and previous.width == 1
-            sheets.append(_dense_sheet(names.next("dense"), index, in_shape[0], layer.units, rows_are_inputs))
+            sheets.append(_dense_sheet(ident("dense", index), in_shape[0], layer.units, rows_are_inputs))
         elif isinstance(layer, Softmax):
-            sheets.append(_softmax_sheet(names.next("softmax"), index, len(class_names)))
+            sheets.append(_softmax_sheet(ident("softmax", index), len(class_names)))
         if sheets[-1].layer == index and sheets[-1].kind != "filters":
             limits.add(sheets[-1], _layer_formulas(sheets[-1], later))
     if is_classifier(layers):
-        sheets.append(limits.add(_loss_sheet(names.next("loss"), len(class_names)),
-                                 3 * len(class_names) + 1 + later))
+        sheets.append(limits.add(_loss_sheet(ident("loss"), len(class_names)), 3 * len(class_names) + 1 + later))
     return sheets[1:]
 
 
-def _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_plan, first, steps, limits):
+def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits):
     """Gradients of each pass, the descent sheet, then the forward pass on the new weights."""
     current = first
     for step in range(steps):
-        prefix = titles["step_prefix"].format(n=step) if step else ""
-        gradients = _gradient_sheets(layers, shapes, input_shape, current, titles, prefix)
+        gradients = _gradient_sheets(layers, shapes, input_shape, current, names, step)
         for plan in gradients.values():
             limits.add(plan, _gradient_formulas(plan))
         layout.gradients.append(gradients)
         layout.sheets.extend(sorted(gradients.values(), key=lambda plan: -plan.layer))
         if step == 0:
-            layout.descent = limits.add(_descent_sheet(safe_sheet_name(titles["descent"]), steps), steps + 2)
+            layout.descent = limits.add(_descent_sheet(names.unnumbered("descent"), steps), steps + 2)
             layout.sheets.append(layout.descent)
-        current = _forward_sheets(layers, shapes, input_shape, class_names, titles,
-                                  titles["step_prefix"].format(n=step + 1), input_plan, limits)
-        layout.passes.append(Layout([input_plan, *current], shapes, tuple(input_shape)))
+        current = _forward_sheets(layers, shapes, input_shape, class_names, names, step + 1, input_plan, limits)
+        layout.passes.append(Layout([input_plan, *current], shapes, tuple(input_shape), prefix=names.prefix(step + 1)))
         layout.sheets.extend(current)
 
 
@@ -213,7 +247,7 @@ def check_backprop(layers):
                              "gradients are written for windows that do not overlap (stride = size)")
 
 
-def _gradient_sheets(layers, shapes, input_shape, forward, titles, prefix):
+def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
     """One sheet per layer below softmax: the gradient of the loss for the layer's input and weights.
 
     The walk stops at the first layer with weights: the layers before it learn nothing.
@@ -224,7 +258,8 @@ def _gradient_sheets(layers, shapes, input_shape, forward, titles, prefix):
     for index in range(len(layers) - 2, first - 1, -1):
         layer = layers[index]
         in_shape = shapes[index - 1] if index else input_shape
-        name = safe_sheet_name(f"{prefix}{titles['grad']} {by_layer[index].name[len(prefix):]}")
+        ident = names.gradient(by_layer[index], pass_index)
+        name = ident["name"]
         before = layers[index - 1] if index else None
         pad = before.span - 1 if isinstance(before, Conv2D) and index - 1 > 0 else 0
         top = HEADER_ROWS + 1
@@ -239,7 +274,7 @@ def _gradient_sheets(layers, shapes, input_shape, forward, titles, prefix):
             blocks = {"input": _stack(name, top, *in_shape, pad)}
             if isinstance(layer, (MaxPool2D, ReLU, LeakyReLU)):   # layers that choose: their tie margin
                 blocks["margin"] = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1)
-        plans[index] = SheetPlan(name, "grad", index, blocks)
+        plans[index] = SheetPlan(**ident, blocks=blocks)
     return plans
 
 
@@ -262,9 +297,10 @@ def _conv_gradient_blocks(name, layer, in_shape, index, pad):
     return blocks
 
 
-def _descent_sheet(name, steps):
+def _descent_sheet(ident, steps):
+    name = ident["name"]
     top = HEADER_ROWS + 1
-    return SheetPlan(name, "descent", None, {
+    return SheetPlan(**ident, blocks={
         "rate": Block(name, top, FIRST_COL + 1, 1, 1),
         "change": Block(name, top + 1, FIRST_COL + 1, 1, 1),       # the loss after the last step minus before
         "steps": Block(name, top + 3, 0, steps + 1, 1),            # 0 (before any step) .. steps
@@ -284,7 +320,7 @@ class _Limits:
 
     def add(self, plan, formulas=0):
         """Check ``plan`` and count its ``formulas``; returns the plan."""
-        for block in _all_blocks(plan.blocks):
+        for block in plan.all_blocks():
             if block.last_row >= MAX_ROWS:
                 raise LimitError(f"sheet {plan.name!r} would need {block.last_row + 1:,} rows; "
                                  f"Excel allows {MAX_ROWS:,}")
@@ -428,8 +464,8 @@ def renamed(layout, names):
     """The same plan with its sheets called by ``names`` ({planned name: name in the workbook}).
 
     For a workbook whose tabs were renamed. Objects shared in the plan stay shared in
-    the copy (a later pass reuses the input sheet; a kernel block can be its own
-    effective block), so the identity checks on them keep working.
+    the copy (a later pass reuses the input sheet and reads the maps of the pass before),
+    so every plan keeps pointing at the same blocks as the others.
     """
     copies = {}
 
@@ -438,15 +474,11 @@ def renamed(layout, names):
             return copies[id(value)]
         if isinstance(value, Block):
             new = replace(value, sheet=names.get(value.sheet, value.sheet))
-        elif isinstance(value, MapStack):
-            new = replace(value, maps=copy(value.maps))
-        elif isinstance(value, MapPictures):
-            new = replace(value, label=copy(value.label), blocks=copy(value.blocks))
-        elif isinstance(value, SheetPlan):
-            new = replace(value, name=names.get(value.name, value.name), blocks=copy(value.blocks))
-        elif isinstance(value, Layout):
-            new = replace(value, sheets=copy(value.sheets), passes=copy(value.passes),
-                          gradients=copy(value.gradients), descent=copy(value.descent))
+        elif is_dataclass(value) and not isinstance(value, type):
+            changes = {item.name: copy(getattr(value, item.name)) for item in fields(value) if item.init}
+            if isinstance(value, Sheet):
+                changes["name"] = names.get(value.name, value.name)
+            new = replace(value, **changes)
         elif isinstance(value, dict):
             new = {key: copy(item) for key, item in value.items()}
         elif isinstance(value, (list, tuple)):
@@ -460,16 +492,16 @@ def renamed(layout, names):
 
 def last_column(plan):
     """The last column any block of ``plan`` reaches."""
-    return max(block.last_col for block in _all_blocks(plan.blocks))
+    return max(block.last_col for block in plan.all_blocks())
 
 
 def _all_blocks(value):
     if isinstance(value, Block):
         yield value
-    elif isinstance(value, MapStack):
-        yield from value.maps
-    elif isinstance(value, MapPictures):
-        yield from value.blocks
+    elif isinstance(value, (Sheet, MapStack, MapPictures)):
+        for item in fields(value):
+            if not (isinstance(value, Sheet) and item.name in _SHEET_FIELDS):
+                yield from _all_blocks(getattr(value, item.name))
     elif isinstance(value, dict):
         for item in value.values():
             yield from _all_blocks(item)
@@ -487,28 +519,47 @@ def _first_conv_extras(layers):
 
 
 class _SheetNames:
-    """"1 Input", "2 Filters", "3 Conv", ...; a number is added when a kind repeats."""
+    """"1 Input", "2 Filters", "3 Conv", ...; a number is added when a kind repeats.
 
-    def __init__(self, layers, titles, prefix=""):
-        self.titles, self.prefix = titles, prefix
-        self.total = {kind: 0 for kind in STEP_TITLES}
-        for layer in layers:
-            self.total[layer.kind] += 1
+    Worked out once, for the first forward pass; a later pass puts its prefix ("S1 ")
+    in front of the same names, and a gradient sheet is named after the sheet it
+    differentiates. ``ident`` gives a planner the sheet's name, kind, layer and step.
+    """
+
+    def __init__(self, layers, titles, classifier):
+        self.titles = titles
+        order = [("input", None)]
+        for index, layer in enumerate(layers):
             if isinstance(layer, Conv2D):
-                self.total["filters"] += 1
-        self.seen = {kind: 0 for kind in STEP_TITLES}
-        self.step = 0
+                order.append(("filters", index))
+            order.append((layer.kind, index))
+        if classifier:
+            order.append(("loss", None))
+        order.append(("summary", None))
+        repeats = Counter(kind for kind, index in order if index is not None)   # a layer's sheets, by kind
+        seen = Counter()
+        self.numbered = {}     # (kind, layer) -> (step, title)
+        for step, (kind, index) in enumerate(order, start=1):
+            seen[kind] += 1
+            suffix = f" {seen[kind]}" if repeats[kind] > 1 else ""
+            self.numbered[(kind, index)] = step, f"{titles[kind]}{suffix}"
 
-    def next(self, kind):
-        self.step += 1
-        self.seen[kind] += 1
-        suffix = f" {self.seen[kind]}" if self.total.get(kind, 0) > 1 else ""
-        return safe_sheet_name(f"{self.prefix}{self.step} {self.titles[kind]}{suffix}")
+    def prefix(self, pass_index):
+        return self.titles["step_prefix"].format(n=pass_index) if pass_index else ""
 
-    def skip(self, sheets):
-        """Count ``sheets`` (planned elsewhere) as already named."""
-        self.step += 1 + len(sheets)
-        return self
+    def ident(self, kind, layer=None, pass_index=0):
+        step, title = self.numbered[(kind, layer)]
+        name = safe_sheet_name(f"{self.prefix(pass_index)}{step} {title}")
+        return {"name": name, "kind": kind, "layer": layer, "step": step, "pass_index": pass_index}
+
+    def gradient(self, forward, pass_index):
+        """The gradient sheet of the layer ``forward`` (a planned sheet of pass ``pass_index``) shows."""
+        prefix = self.prefix(pass_index)
+        name = safe_sheet_name(f"{prefix}{self.titles['grad']} {forward.name[len(prefix):]}")
+        return {"name": name, "kind": "grad", "layer": forward.layer, "step": forward.step, "pass_index": pass_index}
+
+    def unnumbered(self, kind):
+        return {"name": safe_sheet_name(self.titles[kind]), "kind": kind}
 
 
 # ---------------------------------------------------------------- one planner per sheet kind
@@ -530,12 +581,13 @@ def _stack(sheet, top, channels, height, width, pad, left=FIRST_COL):
     return MapStack(tuple(maps), pad)
 
 
-def _input_sheet(name, input_shape, pad):
+def _input_sheet(ident, input_shape, pad):
+    name = ident["name"]
     channels, height, width = input_shape
     pixels = _stack(name, HEADER_ROWS + 1, channels, height, width, pad)
     view_col = FIRST_COL + width + 2 * pad + 2
     view = Block(name, pixels.maps[0].row + pad, view_col, height, width)
-    return SheetPlan(name, "input", None, {
+    return SheetPlan(**ident, blocks={
         "pixels": pixels,
         "scale": Block(name, HEADER_ROWS - 2, FIRST_COL + 5, 1, 1),
         "colour_view": view,
@@ -544,12 +596,13 @@ def _input_sheet(name, input_shape, pad):
     })
 
 
-def _filters_sheet(name, index, layer, channels):
+def _filters_sheet(ident, layer, channels):
     """Filter k in a band of rows: its C slices side by side, then its bias.
 
     A flipped or dilated filter also gets, to the right, the effective kernel the
     convolution really uses (turned and/or spread out), as formulas of the slices.
     """
+    name = ident["name"]
     f, span = layer.kernel, layer.span
     with_effective = layer.flip or layer.dilation != 1
     weights, effective, biases = [], [], []
@@ -567,11 +620,12 @@ def _filters_sheet(name, index, layer, channels):
     blocks = {"weight": tuple(weights), "bias": tuple(biases), "dilation": layer.dilation,
               "highlight": Block(name, HEADER_ROWS, FIRST_COL + 3, 1, 1)}
     blocks["effective"] = tuple(effective) if with_effective else blocks["weight"]
-    return SheetPlan(name, "filters", index, blocks)
+    return SheetPlan(**ident, blocks=blocks)
 
 
-def _maps_sheet(name, kind, index, shape, pad, layer, in_channels=0):
+def _maps_sheet(ident, shape, pad, layer, in_channels=0):
     """Maps one below the other, and to their right the "explain this cell" block."""
+    name, kind = ident["name"], ident["kind"]
     output = _stack(name, HEADER_ROWS + 1, *shape, pad)
     col = output.maps[0].last_col + 3
     if kind == "conv2d":
@@ -580,7 +634,7 @@ def _maps_sheet(name, kind, index, shape, pad, layer, in_channels=0):
         explain = _explain_window(name, col, layer.size)
     else:
         explain = _explain_window(name, col, 1)
-    return SheetPlan(name, kind, index, {"output": output, "explain": explain})
+    return SheetPlan(**ident, blocks={"output": output, "explain": explain})
 
 
 POOL_KINDS = ("maxpool2d", "avgpool2d")
@@ -627,20 +681,21 @@ def _explain_results(name, col, row, blocks, keys):
     return blocks
 
 
-def _vector_sheet(name, kind, index, length):
-    return SheetPlan(name, kind, index, {"output": Block(name, HEADER_ROWS + 1, FIRST_COL, length, 1)})
+def _vector_sheet(ident, length):
+    return SheetPlan(**ident, blocks={"output": Block(ident["name"], HEADER_ROWS + 1, FIRST_COL, length, 1)})
 
 
-def _flatten_sheet(name, index, length):
+def _flatten_sheet(ident, length):
+    name = ident["name"]
     """Columns: position, map, row, column, value; one row per element."""
     top = HEADER_ROWS + 1
-    return SheetPlan(name, "flatten", index, {
+    return SheetPlan(**ident, blocks={
         "labels": Block(name, top, 0, length, 4),
         "output": Block(name, top, 4, length, 1),
     })
 
 
-def _dense_sheet(name, index, inputs, units, rows_are_inputs=True):
+def _dense_sheet(ident, inputs, units, rows_are_inputs=True):
     """Dense weights laid out to match the shape of the input vector.
 
     After a column (flatten, an activation) the outputs run along a row at the top
@@ -648,6 +703,7 @@ def _dense_sheet(name, index, inputs, units, rows_are_inputs=True):
     layer) the outputs run down a column and each output's weights form a row.
     Either way one SUMPRODUCT pairs two ranges of the same shape.
     """
+    name = ident["name"]
     top = HEADER_ROWS + 1
     if rows_are_inputs:
         products = FIRST_COL + units + 1
@@ -655,7 +711,7 @@ def _dense_sheet(name, index, inputs, units, rows_are_inputs=True):
         explain["choose"] = Block(name, top + 1, products + 3, 1, 1)
         explain["products"] = Block(name, top + 5, products, inputs, 1)
         _explain_results(name, products + 3, top + 2, explain, ("sum", "bias", "result", "cell", "same"))
-        return SheetPlan(name, "dense", index, {
+        return SheetPlan(**ident, blocks={
             "units": Block(name, top, FIRST_COL, 1, units),
             "bias": Block(name, top + 1, FIRST_COL, 1, units),
             "output": Block(name, top + 2, FIRST_COL, 1, units),
@@ -664,7 +720,7 @@ def _dense_sheet(name, index, inputs, units, rows_are_inputs=True):
             "rows_are_inputs": True,
             "explain": explain,
         })
-    return SheetPlan(name, "dense", index, {
+    return SheetPlan(**ident, blocks={
         "units": Block(name, top + 1, 0, units, 1),
         "bias": Block(name, top + 1, 1, units, 1),
         "output": Block(name, top + 1, 2, units, 1),
@@ -677,7 +733,8 @@ def _dense_sheet(name, index, inputs, units, rows_are_inputs=True):
 SOFTMAX_COLUMNS = ("class", "logit", "shifted", "exp", "probability", "log_probability", "top")
 
 
-def _softmax_sheet(name, index, classes):
+def _softmax_sheet(ident, classes):
+    name = ident["name"]
     top = HEADER_ROWS + 1
     blocks = {key: Block(name, top, c, classes, 1) for c, key in enumerate(SOFTMAX_COLUMNS)}
     below = top + classes + 1
@@ -689,12 +746,13 @@ def _softmax_sheet(name, index, classes):
         "knows": Block(name, below + 6, 0, 1, 1),     # what the model can answer, and pictures of it
     })
     blocks["output"] = blocks["probability"]
-    return SheetPlan(name, "softmax", index, blocks)
+    return SheetPlan(**ident, blocks=blocks)
 
 
-def _loss_sheet(name, classes):
+def _loss_sheet(ident, classes):
+    name = ident["name"]
     top = HEADER_ROWS + 1
-    return SheetPlan(name, "loss", None, {
+    return SheetPlan(**ident, blocks={
         "true_label": Block(name, top, 1, 1, 1),
         "label_prompt": Block(name, top, 2, 1, 1),     # asks for the label while it is blank
         "classes": Block(name, top + 2, 1, 1, classes),
@@ -708,10 +766,11 @@ SUMMARY_COLUMNS = ("layer", "input", "output", "size arithmetic", "output side",
                    "activations", "multiply-adds", "receptive field")
 
 
-def _summary_sheet(name, layers):
+def _summary_sheet(ident, layers):
+    name = ident["name"]
     """One row per layer (plus the input row and a totals row)."""
     top = HEADER_ROWS + 2
-    return SheetPlan(name, "summary", None, {
+    return SheetPlan(**ident, blocks={
         "table": Block(name, top, 0, layers + 1, len(SUMMARY_COLUMNS)),
         "totals": Block(name, top + layers + 1, 0, 1, len(SUMMARY_COLUMNS)),
     })
@@ -755,12 +814,13 @@ class MapPictures:
         return sum(block.size for block in self.blocks)
 
 
-def _overview_sheet(name, input_shape, layers, shapes):
+def _overview_sheet(ident, input_shape, layers, shapes):
     """The story on one page: the network as a row of boxes, the photo in square cells, a small
     picture of every feature map, the prediction with a live chart, and a link to every sheet.
 
     The links' block is sized once every sheet is planned (``_link_overview``).
     """
+    name = ident["name"]
     _, height, width = input_shape
     blocks = {"network_label": Block(name, 4, 1, 1, 1)}
     per_row = max(1, (PAGE_COLUMNS + 1) // (BOX_WIDTH + 2))
@@ -800,7 +860,7 @@ def _overview_sheet(name, input_shape, layers, shapes):
     links_col = max(PAGE_COLUMNS, beside.last_col) + 2
     blocks["links_label"] = Block(name, 4, links_col, 1, 1)
     blocks["links"] = Block(name, 5, links_col, 1, 1)   # one per sheet, when all are known
-    return SheetPlan(name, "overview", None, blocks)
+    return SheetPlan(**ident, blocks=blocks)
 
 
 def _link_overview(layout):
@@ -816,5 +876,5 @@ def overview_formulas(plan, classifier):
     return sum(pictures.formulas for pictures in plan.blocks["pictures"]) + len(OVERVIEW_RESULTS) * classifier
 
 
-def _manifest_sheet(name):
-    return SheetPlan(name, "manifest", None, {"entries": Block(name, 2, 0, 20, 2)})
+def _manifest_sheet(ident):
+    return SheetPlan(**ident, blocks={"entries": Block(ident["name"], 2, 0, 20, 2)})

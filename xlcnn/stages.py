@@ -88,7 +88,7 @@ def _forward_stages(view, sheets, model, reference, label, step):
 def _classifier_stages(view, model, reference, label, step):
     softmax = view.sheet("softmax").blocks
     loss = view.sheet("loss").blocks
-    prefix = f"{view.sheet('softmax').name.split()[0]} " if step else ""
+    prefix = view.prefix
     z = reference.logits
     shifted = z - z.max()
     expected = {

@@ -5,7 +5,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from .. import formulas
 from . import styles
 from .common import (UNLOCKED, cell_at, share_formulas, put_parameter, add_scale, freeze_below, put_formula, put_text,
-                     put_value, set_widths, step_number, write_header, write_notice)
+                     put_value, set_widths, write_header, write_notice)
 from ..layout import HEADER_ROWS
 from .explain import explain_dense
 from .knows import write_what_it_knows
@@ -23,7 +23,7 @@ def write_flatten(ctx, ws, plan):
     if channels == 1:
         lines[0] = texts["one_map_line"]
     write_header(ws, texts["title"], lines, {
-        "step": step_number(plan.name), "channels": channels, "height": height,
+        "step": plan.step, "channels": channels, "height": height,
         "width": width, "length": out.height})
     for col, header in enumerate(texts["headers"]):
         put_text(ws, out.row - 1, labels.col + col, header, styles.LABEL_FONT)
@@ -48,7 +48,7 @@ def write_dense(ctx, ws, plan):
     units, inputs = p["weight"].shape
     b = plan.blocks
     write_header(ws, texts["title"], texts["lines"], {
-        "step": step_number(plan.name), "inputs": inputs, "units": units,
+        "step": plan.step, "inputs": inputs, "units": units,
         "params": inputs * units + units})
     write_notice(ctx, ws, HEADER_ROWS - 1)
     names = ctx.model.class_names if ctx.model.classifier and _is_last_dense(ctx, plan.layer) else [
@@ -100,7 +100,7 @@ def write_vector_activation(ctx, ws, plan):
     texts = ctx.sheet_texts(plan.kind)
     source = ctx.layout.output_of(plan.layer - 1)
     out = plan.blocks["output"]
-    values = {"step": step_number(plan.name), "shape": str(out.height), "alpha": getattr(layer, "alpha", "")}
+    values = {"step": plan.step, "shape": str(out.height), "alpha": getattr(layer, "alpha", "")}
     write_header(ws, texts["title"], texts["lines"], values)
     put_text(ws, out.row - 1, out.col, texts["map_label"].format(k=1), styles.LABEL_FONT)
     activation = element_formula(layer)
@@ -117,7 +117,7 @@ def write_softmax(ctx, ws, plan):
     texts = ctx.sheet_texts("softmax")
     b = plan.blocks
     logits_source = ctx.layout.output_of(plan.layer - 1)
-    write_header(ws, texts["title"], texts["lines"], {"step": step_number(plan.name)})
+    write_header(ws, texts["title"], texts["lines"], {"step": plan.step})
     write_notice(ctx, ws, HEADER_ROWS - 1)
     for col, header in enumerate(texts["headers"]):
         put_text(ws, b["class"].row - 1, col, header, styles.LABEL_FONT)
@@ -151,7 +151,7 @@ def write_loss(ctx, ws, plan):
     texts = ctx.sheet_texts("loss")
     b = plan.blocks
     softmax = ctx.layout.sheet("softmax").blocks
-    write_header(ws, texts["title"], texts["lines"], {"step": step_number(plan.name)})
+    write_header(ws, texts["title"], texts["lines"], {"step": plan.step})
     label_cell = b["true_label"]
     put_text(ws, label_cell.row, 0, texts["true_label"], styles.LABEL_FONT)
     if ctx.step:   # a later pass follows the label chosen on the first loss sheet

@@ -208,11 +208,6 @@ def layer_fields(layer):
     return fields
 
 
-def step_number(sheet_name):
-    """The step number in "3 Conv" or "S1 3 Conv" (a later pass keeps its step numbers)."""
-    return int(next(word for word in sheet_name.split() if word.isdigit()))
-
-
 def set_widths(ws, first_col, count, width):
     """Column widths, in characters; a later call wins where ranges overlap."""
     widths = cells_of(ws).widths

@@ -7,7 +7,7 @@ from ..network import POOLS, Conv2D, Flatten, LeakyReLU
 from . import styles
 from .explain import explain_maps
 from .common import (share_formulas, add_scale, freeze_below, paint_pixels, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
-                     step_number, write_header, write_notice)
+                     write_header, write_notice)
 
 
 # ---------------------------------------------------------------- input
@@ -18,7 +18,7 @@ def write_input(ctx, ws, plan):
     stack = plan.blocks["pixels"]
     channels, height, width = stack.shape
     pad = stack.pad
-    values = {"step": step_number(plan.name), "height": height, "width": width,
+    values = {"step": plan.step, "height": height, "width": width,
               "pixels": height * width, "padding": pad}
     lines = list(texts["lines"])
     if channels == 1:   # a grey photo: one grid, one matrix
@@ -61,7 +61,7 @@ def write_filters(ctx, ws, plan):
     layer = ctx.model.layers[plan.layer]
     p = ctx.model.params[plan.layer]
     k_count, channels, f, _ = p["weight"].shape
-    values = {"step": step_number(plan.name), "kernel": f, "channels": channels,
+    values = {"step": plan.step, "kernel": f, "channels": channels,
               "filters": k_count, "params": f * f * channels * k_count + k_count}
     lines = list(texts["lines"])
     if channels == 1:
@@ -204,7 +204,7 @@ def element_formula(layer):
 
 def _map_values(plan, layer, source, out):
     _, in_size, _ = source.shape
-    values = {"step": step_number(plan.name), "in_size": in_size, "out_size": out.shape[1],
+    values = {"step": plan.step, "in_size": in_size, "out_size": out.shape[1],
               "shape": " x ".join(str(n) for n in out.shape)}
     if isinstance(layer, Conv2D):
         values.update(kernel=layer.kernel, stride=layer.stride, padding=layer.padding, filters=layer.filters)

@@ -4,7 +4,7 @@ from .. import lesson_formulas as lf
 from ..layout import SUMMARY_COLUMNS
 from ..summary import shape_text, summarize
 from . import styles
-from .common import describe_layer, freeze_below, put_formula, put_text, put_value, set_widths, step_number, write_header
+from .common import describe_layer, freeze_below, put_formula, put_text, put_value, set_widths, write_header
 
 NUMBER_COLUMNS = ("output side", "parameters", "activations", "multiply-adds", "receptive field")
 TOTAL_COLUMNS = ("parameters", "activations", "multiply-adds")
@@ -16,7 +16,7 @@ def write_summary(ctx, ws, plan):
     lines = list(texts["lines"])
     if ctx.description:
         lines = [ctx.description] + lines
-    write_header(ws, texts["title"], lines, {"step": step_number(plan.name)})
+    write_header(ws, texts["title"], lines, {"step": plan.step})
     for col, key in enumerate(SUMMARY_COLUMNS):
         put_text(ws, table.row - 1, table.col + col, texts["columns"][key], styles.LABEL_FONT)
     rows = summarize(ctx.model.layers, ctx.layout.input_shape, lambda layer: describe_layer(layer, ctx.texts),
