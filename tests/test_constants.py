@@ -12,6 +12,7 @@ import pytest
 from xlcnn.architecture import parse_architecture
 from xlcnn.image import load_image
 from xlcnn.layout import plan_layout
+from xlcnn.plans import example_of
 from xlcnn.network import load_model, random_model
 from xlcnn.pipeline import make_workbook
 from xlcnn.resources import default_model_path, default_sample, texts
@@ -41,8 +42,8 @@ def expected_constants(layout, model, pixels, learning_rate):
             found.append((f"{plan.name} bias", plan.blocks["bias"], params["bias"].reshape(plan.blocks["bias"].height,
                                                                                           plan.blocks["bias"].width)))
     if layout.descent is not None:
-        found.append(("learning rate", layout.descent.blocks["rate"], np.array([[learning_rate]])))
-        steps = layout.descent.blocks["steps"]
+        found.append(("learning rate", layout.descent.rate, np.array([[learning_rate]])))
+        steps = layout.descent.steps
         found.append(("step numbers", steps, np.arange(steps.height).reshape(-1, 1)))
     return found
 
@@ -63,8 +64,8 @@ def assert_constants_exact(path, layout, model, pixels, learning_rate=0.01):
             covered.add((block.sheet, row, col))
     # and the other way: on the sheets that hold inputs, no number is written that the plan does not place,
     # but for the cells that choose what a worked example explains, and a dilated kernel's holes (zeros)
-    choosers = {(p.name, row, col) for p in layout.sheets if "explain" in p.blocks
-                for _, _, row, col in p.blocks["explain"]["choose"].cells()}
+    choosers = {(p.name, row, col) for p in layout.sheets if example_of(p) is not None
+                for _, _, row, col in example_of(p)["choose"].cells()}
     for plan in layout.sheets:
         if plan.kind == "filters" and plan.blocks["effective"] is not plan.blocks["weight"]:
             d = plan.blocks["dilation"]

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 
 from .layout import MapStack
+from .plans import example_of
 
 MIN_TYPE = 7.0                    # points: the smallest type a copied handout keeps legible
 POINTS_PER_CHAR = 7.0             # measured: LibreOffice without Calibri or Carlito prints a width-1 column this wide
@@ -134,8 +135,8 @@ def _columns(plan, across, last_col, page_w):
     than a landscape page are cut at its edge."""
     if across(last_col) <= page_w:
         return None, ()
-    explain = plan.blocks.get("explain")
-    example = explain["title"].col if isinstance(explain, dict) and "title" in explain else None
+    explain = example_of(plan)
+    example = None if explain is None else explain["title"].col if isinstance(explain, dict) else explain.title.col
     body = example - 1 if example else last_col
     if plan.kind == "conv2d" and example and across(body) <= page_w:
         return None, ()
@@ -155,7 +156,7 @@ def _long_span(plan):
     if plan.kind == "overview":   # the story prints whole: no photo rows or pictures left out
         return None
     best = None
-    for block in plan.blocks.values():
+    for block in plan.parts():
         if isinstance(block, MapStack):
             first, last = block.maps[0].row - 1, block.maps[-1].last_row
             cuts = [m.row - 1 for m in block.maps[1:]] + [last + 1]

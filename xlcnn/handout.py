@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from .cells import Block, col_index, col_name
 from .classroom import PAPERS, default_paper, plan_page
 from .errors import OutputError, UsageError, WorkbookError, XlcnnError
-from .layout import plan_layout, renamed
+from .layout import output_of, plan_layout, renamed
 from .libreoffice import DEFAULT_TIMEOUT, to_pdf
 from .resources import texts as load_texts
 from .targets import check_target
@@ -351,9 +351,9 @@ def _worked_rows(layout, sheet_xml):
             order = sorted((i for i, v in enumerate(values) if abs(v) > TERM_MARGIN * largest),
                            key=lambda i: -abs(values[i]))
             rows[plan.name] = [products.row + i for i in order]
-            source = next((p for p in view if p.layer == plan.layer - 1 and isinstance(p.blocks.get("output"), Block)), None)
-            if source is not None and source.blocks["output"].height == products.height:
-                rows[source.name] = [source.blocks["output"].row + i for i in order]
+            source = next((p for p in view if p.layer == plan.layer - 1 and isinstance(output_of(p), Block)), None)
+            if source is not None and output_of(source).height == products.height:
+                rows[source.name] = [output_of(source).row + i for i in order]
             gradient = layout.gradients[step].get(plan.layer) if step < len(layout.gradients) else None
             if gradient is not None:
                 rows[gradient.name] = [gradient.blocks["weight"].row + i for i in order]

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError
+from .plans import (DescentSheet, LossSheet, ManifestSheet, MapPictures, MapStack, Sheet, SheetPlan, SoftmaxSheet,
+                    SummarySheet, output_of)
 from .network import (ACTIVATIONS, POOLS, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax, infer_shapes,
                       is_classifier)
 
@@ -26,67 +28,6 @@ STEP_TITLES = {
 }
 ACTIVATION_KINDS = ("relu", "leakyrelu", "sigmoid", "tanh")
 MAP_KINDS = ("conv2d", *ACTIVATION_KINDS, "maxpool2d", "avgpool2d")
-
-
-@dataclass(frozen=True)
-class MapStack:
-    """A (C, H, W) tensor on one sheet: one map below the other, each with a label row.
-
-    ``maps[c]`` is the padded map (H + 2P) x (W + 2P); the real values sit inside a
-    border of ``pad`` zeros, which convolution windows read like any other cell.
-    """
-
-    maps: tuple
-    pad: int = 0
-
-    @property
-    def shape(self):
-        first = self.maps[0]
-        return (len(self.maps), first.height - 2 * self.pad, first.width - 2 * self.pad)
-
-    def interior(self, c):
-        """Channel c without its zero border."""
-        _, h, w = self.shape
-        return self.maps[c].sub(self.pad, self.pad, h, w)
-
-    def label_cell(self, c):
-        """(row, col) of the heading above map c."""
-        return self.maps[c].row - 1, self.maps[c].col
-
-    def window(self, c, top, left, height, width):
-        """A window of channel c in padded coordinates (row 0 is the top of the border)."""
-        return self.maps[c].sub(top, left, height, width)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Sheet:
-    """What every planned worksheet knows about itself; each kind of sheet adds its named blocks.
-
-    ``step`` is the number its name starts with ("3 Conv" is step 3; 0 for the unnumbered
-    overview, descent and manifest sheets), ``pass_index`` the forward pass it belongs to
-    (0 before any descent step; a gradient sheet: the pass it differentiates). Both are
-    planned, never read back out of a name, which a teacher may change.
-    """
-
-    name: str
-    kind: str                        # "input", "filters", a layer kind, "loss", "grad", ...
-    layer: int | None = None         # index into model.layers, when the sheet shows one layer
-    step: int = 0
-    pass_index: int = 0
-
-    def all_blocks(self):
-        """Every Block the sheet plans, in field order (maps of a stack, nested tuples, an example)."""
-        return _all_blocks(self)
-
-
-_SHEET_FIELDS = {item.name for item in fields(Sheet)}
-
-
-@dataclass(frozen=True, kw_only=True)
-class SheetPlan(Sheet):
-    """A sheet whose blocks are still a dict (the kinds not yet given a class of their own)."""
-
-    blocks: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -129,20 +70,6 @@ class Layout:
     @property
     def input(self):
         return output_of(self.sheet("input"))
-
-
-def output_of(plan):
-    """The block or map stack holding the output of the layer ``plan`` shows (the input sheet: the pixels), or None."""
-    if isinstance(plan, SheetPlan):
-        return plan.blocks.get("output", plan.blocks.get("pixels"))
-    return getattr(plan, "output", None)
-
-
-def example_of(plan):
-    """The worked example beside a layer's output ("explain this cell"), or None."""
-    if isinstance(plan, SheetPlan):
-        return plan.blocks.get("explain")
-    return getattr(plan, "explain", None)
 
 
 # ---------------------------------------------------------------- public
@@ -300,13 +227,12 @@ def _conv_gradient_blocks(name, layer, in_shape, index, pad):
 def _descent_sheet(ident, steps):
     name = ident["name"]
     top = HEADER_ROWS + 1
-    return SheetPlan(**ident, blocks={
-        "rate": Block(name, top, FIRST_COL + 1, 1, 1),
-        "change": Block(name, top + 1, FIRST_COL + 1, 1, 1),       # the loss after the last step minus before
-        "steps": Block(name, top + 3, 0, steps + 1, 1),            # 0 (before any step) .. steps
-        "losses": Block(name, top + 3, FIRST_COL, steps + 1, 1),
-        "chart": Block(name, top + steps + 6, 0, 1, 1),
-    })
+    return DescentSheet(
+        **ident, rate=Block(name, top, FIRST_COL + 1, 1, 1), rate_label=Block(name, top, 0, 1, 1),
+        change=Block(name, top + 1, FIRST_COL + 1, 1, 1), change_label=Block(name, top + 1, 0, 1, 1),
+        steps=Block(name, top + 3, 0, steps + 1, 1), steps_label=Block(name, top + 2, 0, 1, 1),
+        losses=Block(name, top + 3, FIRST_COL, steps + 1, 1), losses_label=Block(name, top + 2, FIRST_COL, 1, 1),
+        chart=Block(name, top + steps + 6, 0, 1, 1))
 
 
 DEFAULT_MAX_FORMULAS = 2_000_000   # beyond this a workbook takes minutes to open and gigabytes to hold
@@ -361,8 +287,11 @@ def legend_block(plan):
     The flatten and softmax sheets put their column headings on that row, the filters
     sheet the copy of the explained filter's number: the legend starts after them.
     """
-    if "legend" in plan.blocks:          # planned with the sheet (the overview's, above its pictures)
+    if isinstance(plan, SheetPlan) and "legend" in plan.blocks:   # planned with the sheet (the overview's)
         return plan.blocks["legend"]
+    if not isinstance(plan, SheetPlan):
+        beside = plan.on_legend_row()
+        return Block(plan.name, HEADER_ROWS, beside.last_col + 2 if beside else FIRST_COL, 1, LEGEND_CELLS)
     col = FIRST_COL
     if plan.kind == "flatten":
         col = plan.blocks["output"].last_col + 2
@@ -426,7 +355,7 @@ def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas)
 def _layer_formulas(plan, later):
     """The formula cells of a layer's sheet: its outputs, its worked example and (later passes) its weights."""
     if plan.kind == "softmax":
-        return 5 * plan.blocks["output"].size + 4    # logit, z - max, e^, p, ln p per class; max, sum, class, p
+        return 5 * plan.output.size + 4    # logit, z - max, e^, p, ln p per class; max, sum, class, p
     count = _cells(plan.blocks["output"])
     if plan.kind == "dense":
         count += later * (plan.blocks["weight"].size + plan.blocks["bias"].size)
@@ -493,21 +422,6 @@ def renamed(layout, names):
 def last_column(plan):
     """The last column any block of ``plan`` reaches."""
     return max(block.last_col for block in plan.all_blocks())
-
-
-def _all_blocks(value):
-    if isinstance(value, Block):
-        yield value
-    elif isinstance(value, (Sheet, MapStack, MapPictures)):
-        for item in fields(value):
-            if not (isinstance(value, Sheet) and item.name in _SHEET_FIELDS):
-                yield from _all_blocks(getattr(value, item.name))
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _all_blocks(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _all_blocks(item)
 
 
 def _first_conv_extras(layers):
@@ -736,30 +650,25 @@ SOFTMAX_COLUMNS = ("class", "logit", "shifted", "exp", "probability", "log_proba
 def _softmax_sheet(ident, classes):
     name = ident["name"]
     top = HEADER_ROWS + 1
-    blocks = {key: Block(name, top, c, classes, 1) for c, key in enumerate(SOFTMAX_COLUMNS)}
+    columns = {key: Block(name, top, c, classes, 1) for c, key in enumerate(SOFTMAX_COLUMNS)}
+    columns["classes"] = columns.pop("class")
     below = top + classes + 1
-    blocks.update({
-        "max": Block(name, below, 1, 1, 1),
-        "sum": Block(name, below + 1, 3, 1, 1),
-        "prediction": Block(name, below + 3, 1, 1, 1),
-        "confidence": Block(name, below + 4, 1, 1, 1),
-        "knows": Block(name, below + 6, 0, 1, 1),     # what the model can answer, and pictures of it
-    })
-    blocks["output"] = blocks["probability"]
-    return SheetPlan(**ident, blocks=blocks)
+    results = {"max": (below, 1), "sum": (below + 1, 3), "prediction": (below + 3, 1), "confidence": (below + 4, 1)}
+    for key, (row, col) in results.items():   # each value with its label in the cell before it
+        columns[key], columns[f"{key}_label"] = Block(name, row, col, 1, 1), Block(name, row, col - 1, 1, 1)
+    return SoftmaxSheet(**ident, headers=Block(name, top - 1, 0, 1, len(SOFTMAX_COLUMNS)),
+                        knows=Block(name, below + 6, 0, 1, 1), **columns)
 
 
 def _loss_sheet(ident, classes):
     name = ident["name"]
     top = HEADER_ROWS + 1
-    return SheetPlan(**ident, blocks={
-        "true_label": Block(name, top, 1, 1, 1),
-        "label_prompt": Block(name, top, 2, 1, 1),     # asks for the label while it is blank
-        "classes": Block(name, top + 2, 1, 1, classes),
-        "one_hot": Block(name, top + 3, 1, 1, classes),
-        "log_probability": Block(name, top + 4, 1, 1, classes),
-        "loss": Block(name, top + 6, 1, 1, 1),
-    })
+    rows = {"true_label": (top, 1), "classes": (top + 2, classes), "one_hot": (top + 3, classes),
+            "log_probability": (top + 4, classes), "loss": (top + 6, 1)}
+    blocks = {}
+    for key, (row, width) in rows.items():   # each row named in column A
+        blocks[key], blocks[f"{key}_label"] = Block(name, row, 1, 1, width), Block(name, row, 0, 1, 1)
+    return LossSheet(**ident, label_prompt=Block(name, top, 2, 1, 1), **blocks)
 
 
 SUMMARY_COLUMNS = ("layer", "input", "output", "size arithmetic", "output side", "parameters",
@@ -769,11 +678,10 @@ SUMMARY_COLUMNS = ("layer", "input", "output", "size arithmetic", "output side",
 def _summary_sheet(ident, layers):
     name = ident["name"]
     """One row per layer (plus the input row and a totals row)."""
-    top = HEADER_ROWS + 2
-    return SheetPlan(**ident, blocks={
-        "table": Block(name, top, 0, layers + 1, len(SUMMARY_COLUMNS)),
-        "totals": Block(name, top + layers + 1, 0, 1, len(SUMMARY_COLUMNS)),
-    })
+    top, columns = HEADER_ROWS + 2, len(SUMMARY_COLUMNS)
+    return SummarySheet(**ident, headers=Block(name, top - 1, 0, 1, columns), table=Block(name, top, 0, layers + 1, columns),
+                        totals=Block(name, top + layers + 1, 0, 1, columns),
+                        totals_label=Block(name, top + layers + 1, 0, 1, 1))
 
 
 OVERVIEW_RESULTS = ("prediction", "confidence", "true_label", "loss")
@@ -789,29 +697,6 @@ LINK_WIDTH = 14           # ... a link to a sheet (merged)
 PHOTO_ROWS = 28           # the rows beside the photo hold its picture and the chart, however small the photo
 CHART_ABOVE = 12          # the chart beside the photo starts this many rows below the picture's top
 KNOWS_COL = 17            # what the model knows sits right of the prediction and loss
-
-
-@dataclass(frozen=True)
-class MapPictures:
-    """The small pictures of one layer's feature maps on the overview.
-
-    Cell (i, j) of ``blocks[k]`` shows the mean of the ``factor`` x ``factor`` cells of
-    map k from row i x factor and column j x factor (fewer at the bottom and right edges).
-    """
-
-    layer: int
-    label: Block
-    blocks: tuple
-    factor: int
-
-    def region(self, i, j, height, width):
-        """(top, left, rows, columns) of the map cells that cell (i, j) summarises, in a map of height x width."""
-        top, left = i * self.factor, j * self.factor
-        return top, left, min(self.factor, height - top), min(self.factor, width - left)
-
-    @property
-    def formulas(self):
-        return sum(block.size for block in self.blocks)
 
 
 def _overview_sheet(ident, input_shape, layers, shapes):
@@ -877,4 +762,8 @@ def overview_formulas(plan, classifier):
 
 
 def _manifest_sheet(ident):
-    return SheetPlan(**ident, blocks={"entries": Block(ident["name"], 2, 0, 20, 2)})
+    name = ident["name"]
+    return ManifestSheet(**ident, names=Block(name, 2, 0, MANIFEST_ENTRIES, 1), values=Block(name, 2, 1, MANIFEST_ENTRIES, 1))
+
+
+MANIFEST_ENTRIES = 20   # rows kept for the manifest's entries

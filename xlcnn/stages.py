@@ -49,7 +49,7 @@ def workbook_stages(layout, model, pixels, label, learning_rate=0.0):
             gradient_stages, model = _gradient_stages(layout, step, model, pixels, label, learning_rate)
             stages += gradient_stages
     if layout.descent is not None:
-        stages.append(Stage(layout.descent.name, [layout.descent.blocks["losses"]],
+        stages.append(Stage(layout.descent.name, [layout.descent.losses],
                             np.array([p.loss for p in passes])))
     return stages, passes
 
@@ -86,26 +86,25 @@ def _forward_stages(view, sheets, model, reference, label, step):
 
 
 def _classifier_stages(view, model, reference, label, step):
-    softmax = view.sheet("softmax").blocks
-    loss = view.sheet("loss").blocks
+    softmax, loss = view.sheet("softmax"), view.sheet("loss")
     prefix = view.prefix
     z = reference.logits
     shifted = z - z.max()
     expected = {
-        "logits": (softmax["logit"], z),
-        "z - max": (softmax["shifted"], shifted),
-        "e^(z - max)": (softmax["exp"], np.exp(shifted)),
-        "softmax sum": (softmax["sum"], np.exp(shifted).sum()),
-        "probabilities": (softmax["probability"], reference.probabilities),
-        "ln p": (softmax["log_probability"], reference.log_probabilities),
-        "one-hot": (loss["one_hot"], np.zeros(len(z)) if label is None else np.eye(len(z))[label]),
-        "loss": (loss["loss"], reference.loss),
+        "logits": (softmax.logit, z),
+        "z - max": (softmax.shifted, shifted),
+        "e^(z - max)": (softmax.exp, np.exp(shifted)),
+        "softmax sum": (softmax.sum, np.exp(shifted).sum()),
+        "probabilities": (softmax.probability, reference.probabilities),
+        "ln p": (softmax.log_probability, reference.log_probabilities),
+        "one-hot": (loss.one_hot, np.zeros(len(z)) if label is None else np.eye(len(z))[label]),
+        "loss": (loss.loss, reference.loss),
     }
     if label is None:   # not chosen yet: the loss cell is blank text, worked out like any other formula cell
         del expected["loss"]
     out = [_stage(prefix + name, [block], values, step) for name, (block, values) in expected.items()]
     prediction = np.array([model.class_names[reference.prediction]], dtype=object)
-    out.append(Stage("prediction", [softmax["prediction"]], prediction, step))
+    out.append(Stage("prediction", [softmax.prediction], prediction, step))
     return out
 
 

@@ -25,6 +25,7 @@ from .cells import sheet_ref
 from .engines import stop_engines
 from .errors import UsageError, WorkbookError
 from .layout import SUMMARY_COLUMNS, plan_layout, renamed
+from .plans import example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
 from .summary import summarize
@@ -312,7 +313,7 @@ def _read_book(path):
     cached = cells.values     # what a viewer that does not recalculate shows
     reader = _Reader(path, formulas)
     model, pixels, label = _model_from_book(reader, layout, meta)
-    rate = reader.number(layout.descent.blocks["rate"]) if layout.descent is not None else 0.0
+    rate = reader.number(layout.descent.rate) if layout.descent is not None else 0.0
     return _Book(layout, model, pixels, label, formulas, cached, rate)
 
 
@@ -362,7 +363,7 @@ def _model_from_book(reader, layout, meta):
                   channels=layout.input_shape[0], trained=meta.get("trained", False))
     if not names:
         return model, pixels, 0
-    label_text = reader.text(layout.sheet("loss").blocks["true_label"])
+    label_text = reader.text(layout.sheet("loss").true_label)
     if label_text in (None, "") and layout.descent is None:
         return model, pixels, None     # not picked yet: everything but the loss is checked
     if label_text not in names:
@@ -379,7 +380,7 @@ def _compare(path, book, values, engine):
     layout = book.layout
     stages, passes = workbook_stages(layout, book.model, book.pixels, book.label, book.learning_rate)
     explained = {plan.name: (plan, passes[step]) for step in range(len(passes))
-                 for plan in layout.pass_sheets(step) if "explain" in plan.blocks}
+                 for plan in layout.pass_sheets(step) if example_of(plan) is not None}
     for stage in stages:
         if stage.name == "prediction":
             report.checks.append(_check_prediction(stage.blocks[0], stage.values[0], values))
@@ -415,7 +416,7 @@ def _check_overview(report, book, reference, values):
 
 def _check_blank_loss(book, values):
     """With no true label picked, the loss (and the overview's copy) must show nothing rather than a number."""
-    cells = [book.layout.sheet("loss").blocks["loss"], book.layout.sheet("overview").blocks["loss_value"]]
+    cells = [book.layout.sheet("loss").loss, book.layout.sheet("overview").blocks["loss_value"]]
     got = [_get(values[block.sheet], block.row, block.col) for block in cells]
     ok = all(value in (None, "") for value in got)
     where = sheet_ref(cells[0].sheet, cells[0].row, cells[0].col)
@@ -438,7 +439,7 @@ def _check_explain(book, plan, reference, values):
 
 def _check_summary(book, values):
     """The summary sheet's numbers against shapes and parameter counts worked out here."""
-    table = book.layout.sheet("summary").blocks["table"]
+    table = book.layout.sheet("summary").table
     cells, expected = [], []
     for r, row in enumerate(summarize(book.model.layers, book.layout.input_shape)):
         for key, value in row.numbers().items():
@@ -446,7 +447,7 @@ def _check_summary(book, values):
             expected.append(value)
     # parameter counts must also equal the engine's own arrays
     counted = sum(int(np.size(v)) for p in book.model.params for v in p.values())
-    totals = book.layout.sheet("summary").blocks["totals"]
+    totals = book.layout.sheet("summary").totals
     cells.append(totals.sub(0, SUMMARY_COLUMNS.index("parameters"), 1, 1))
     expected.append(counted)
     return _check_blocks(table.sheet, cells, np.array(expected, dtype=float), values)
@@ -500,10 +501,10 @@ def _derived_blocks(layout):
         elif plan.kind == "filters" and plan.blocks["effective"] is not plan.blocks["weight"]:
             yield from _tap_cells(plan)
         elif plan.kind == "softmax":
-            yield from (plan.blocks[k] for k in ("logit", "shifted", "exp", "probability", "log_probability",
-                                                 "max", "sum", "prediction", "confidence"))
+            yield from (plan.logit, plan.shifted, plan.exp, plan.probability, plan.log_probability,
+                        plan.max, plan.sum, plan.prediction, plan.confidence)
         elif plan.kind == "loss":
-            yield from (plan.blocks[k] for k in ("classes", "one_hot", "log_probability", "loss"))
+            yield from (plan.classes, plan.one_hot, plan.log_probability, plan.loss)
 
 
 def _tap_cells(plan):

@@ -115,72 +115,71 @@ def write_vector_activation(ctx, ws, plan):
 
 def write_softmax(ctx, ws, plan):
     texts = ctx.sheet_texts("softmax")
-    b = plan.blocks
     logits_source = ctx.layout.output_of(plan.layer - 1)
     write_header(ws, texts["title"], texts["lines"], {"step": plan.step})
     write_notice(ctx, ws, HEADER_ROWS - 1)
     for col, header in enumerate(texts["headers"]):
-        put_text(ws, b["class"].row - 1, col, header, styles.LABEL_FONT)
+        put_text(ws, *plan.headers.cell(0, col), header, styles.LABEL_FONT)
     for n, name in enumerate(ctx.model.class_names):
-        put_text(ws, b["class"].row + n, b["class"].col, name, styles.LABEL_FONT)
-        cells = {key: b[key].item(n) for key in ("logit", "shifted", "exp", "probability", "log_probability", "top")}
-        put_formula(ctx, ws, cells["logit"], formulas.reference(logits_source.item(n)), styles.VALUE_FORMAT)
-        put_formula(ctx, ws, cells["shifted"], formulas.shifted_logit(cells["logit"], b["max"]), styles.VALUE_FORMAT)
-        put_formula(ctx, ws, cells["exp"], formulas.exp_of(cells["shifted"]), styles.PROB_FORMAT)
-        put_formula(ctx, ws, cells["probability"], formulas.probability(cells["exp"], b["sum"]), styles.PROB_FORMAT)
-        put_formula(ctx, ws, cells["log_probability"],
-                    formulas.log_probability(cells["shifted"], b["sum"]), styles.PROB_FORMAT)
-        put_formula(ctx, ws, cells["top"], formulas.near_max(cells["probability"], b["probability"]))
-    for key, label in (("max", "max_label"), ("sum", "sum_label"),
-                       ("prediction", "prediction_label"), ("confidence", "confidence_label")):
-        put_text(ws, b[key].row, b[key].col - 1, texts[label], styles.LABEL_FONT)
-    put_formula(ctx, ws, b["max"], formulas.max_of(b["logit"]), styles.VALUE_FORMAT)
-    put_formula(ctx, ws, b["sum"], formulas.sum_of(b["exp"]), styles.PROB_FORMAT)
-    put_formula(ctx, ws, b["prediction"], formulas.predicted_class(b["class"], b["top"])).font = styles.RESULT_FONT
-    put_formula(ctx, ws, b["confidence"], formulas.max_of(b["probability"]), "0.0%").font = styles.RESULT_FONT
+        put_text(ws, *plan.classes.cell(n, 0), name, styles.LABEL_FONT)
+        logit, shifted, exp = plan.logit.item(n), plan.shifted.item(n), plan.exp.item(n)
+        probability = plan.probability.item(n)
+        put_formula(ctx, ws, logit, formulas.reference(logits_source.item(n)), styles.VALUE_FORMAT)
+        put_formula(ctx, ws, shifted, formulas.shifted_logit(logit, plan.max), styles.VALUE_FORMAT)
+        put_formula(ctx, ws, exp, formulas.exp_of(shifted), styles.PROB_FORMAT)
+        put_formula(ctx, ws, probability, formulas.probability(exp, plan.sum), styles.PROB_FORMAT)
+        put_formula(ctx, ws, plan.log_probability.item(n), formulas.log_probability(shifted, plan.sum),
+                    styles.PROB_FORMAT)
+        put_formula(ctx, ws, plan.top.item(n), formulas.near_max(probability, plan.probability))
+    for label, key in ((plan.max_label, "max_label"), (plan.sum_label, "sum_label"),
+                       (plan.prediction_label, "prediction_label"), (plan.confidence_label, "confidence_label")):
+        put_text(ws, *label.cell(0, 0), texts[key], styles.LABEL_FONT)
+    put_formula(ctx, ws, plan.max, formulas.max_of(plan.logit), styles.VALUE_FORMAT)
+    put_formula(ctx, ws, plan.sum, formulas.sum_of(plan.exp), styles.PROB_FORMAT)
+    put_formula(ctx, ws, plan.prediction, formulas.predicted_class(plan.classes, plan.top)).font = styles.RESULT_FONT
+    put_formula(ctx, ws, plan.confidence, formulas.max_of(plan.probability), "0.0%").font = styles.RESULT_FONT
     if not ctx.step:
-        write_what_it_knows(ctx, ws, b["knows"])
-    add_scale(ws, b["probability"], styles.positive_scale())
+        write_what_it_knows(ctx, ws, plan.knows)
+    add_scale(ws, plan.probability, styles.positive_scale())
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, 6, 13)
-    set_widths(ws, b["top"].col, 1, 19)   # its header is the longest: "highest? (1 = yes)"
+    set_widths(ws, plan.top.col, 1, 19)   # its header is the longest: "highest? (1 = yes)"
     freeze_below(ws, 1)
 
 
 def write_loss(ctx, ws, plan):
     texts = ctx.sheet_texts("loss")
-    b = plan.blocks
-    softmax = ctx.layout.sheet("softmax").blocks
+    softmax = ctx.layout.sheet("softmax")
     write_header(ws, texts["title"], texts["lines"], {"step": plan.step})
-    label_cell = b["true_label"]
-    put_text(ws, label_cell.row, 0, texts["true_label"], styles.LABEL_FONT)
+    label_cell = plan.true_label
+    put_text(ws, *plan.true_label_label.cell(0, 0), texts["true_label"], styles.LABEL_FONT)
     if ctx.step:   # a later pass follows the label chosen on the first loss sheet
-        base_label = ctx.previous.sheet("loss").blocks["true_label"]
+        base_label = ctx.previous.sheet("loss").true_label
         put_formula(ctx, ws, label_cell, formulas.reference(base_label)).font = styles.RESULT_FONT
     elif ctx.label is None:   # nobody said what the photo shows: the student picks it, nothing is invented
-        blank = cell_at(ws, label_cell.row, label_cell.col)
+        blank = cell_at(ws, *label_cell.cell(0, 0))
         blank.fill, blank.font, blank.protection = styles.PARAM_FILL, styles.RESULT_FONT, UNLOCKED
     else:
-        put_text(ws, label_cell.row, label_cell.col, ctx.model.class_names[ctx.label],
+        put_text(ws, *label_cell.cell(0, 0), ctx.model.class_names[ctx.label],
                  styles.RESULT_FONT).fill = styles.PARAM_FILL
     if not ctx.step:
-        put_formula(ctx, ws, b["label_prompt"], formulas.label_prompt(label_cell, texts["pick_label"])).font = \
+        put_formula(ctx, ws, plan.label_prompt, formulas.label_prompt(label_cell, texts["pick_label"])).font = \
             styles.NOTICE_FONT
-    choice = DataValidation(type="list", formula1=b["classes"].range(absolute=True), allow_blank=True,
+    choice = DataValidation(type="list", formula1=plan.classes.range(absolute=True), allow_blank=True,
                             showErrorMessage=True, errorTitle="xlcnn", error="Pick one of the class names.")
     if not ctx.step:
         choice.add(label_cell.range())
         ws.add_data_validation(choice)
-    for key, label in (("classes", "class_label"), ("one_hot", "one_hot_label"),
-                       ("log_probability", "log_probability_label"), ("loss", "loss_label")):
-        put_text(ws, b[key].row, 0, texts[label], styles.LABEL_FONT)
+    for label, key in ((plan.classes_label, "class_label"), (plan.one_hot_label, "one_hot_label"),
+                       (plan.log_probability_label, "log_probability_label"), (plan.loss_label, "loss_label")):
+        put_text(ws, *label.cell(0, 0), texts[key], styles.LABEL_FONT)
     for n in range(len(ctx.model.class_names)):
-        cls = b["classes"].item(n)
-        put_formula(ctx, ws, cls, formulas.reference(softmax["class"].item(n))).font = styles.LABEL_FONT
-        put_formula(ctx, ws, b["one_hot"].item(n), formulas.one_hot(cls, label_cell))
-        put_formula(ctx, ws, b["log_probability"].item(n),
-                    formulas.reference(softmax["log_probability"].item(n)), styles.PROB_FORMAT)
-    put_formula(ctx, ws, b["loss"], formulas.cross_entropy(b["one_hot"], b["log_probability"], label_cell),
+        cls = plan.classes.item(n)
+        put_formula(ctx, ws, cls, formulas.reference(softmax.classes.item(n))).font = styles.LABEL_FONT
+        put_formula(ctx, ws, plan.one_hot.item(n), formulas.one_hot(cls, label_cell))
+        put_formula(ctx, ws, plan.log_probability.item(n),
+                    formulas.reference(softmax.log_probability.item(n)), styles.PROB_FORMAT)
+    put_formula(ctx, ws, plan.loss, formulas.cross_entropy(plan.one_hot, plan.log_probability, label_cell),
                 styles.PROB_FORMAT).font = styles.RESULT_FONT
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, len(ctx.model.class_names), 13)

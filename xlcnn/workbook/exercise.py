@@ -22,6 +22,7 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import PatternFill, Protection
 
 from .. import lesson_formulas as lf
+from ..plans import example_of
 from ..cells import Block
 from . import styles
 from .common import UNLOCKED, cell_at, put_formula, put_text
@@ -57,7 +58,7 @@ def plan_exercises(ctx, passes, count):
     views = [layout, *layout.passes]
     plan = ExercisePlan()
     for number, sheet in enumerate(layout.sheets):
-        if "explain" not in sheet.blocks or sheet not in layout.pass_sheets(0):
+        if example_of(sheet) is None or sheet not in layout.pass_sheets(0):
             continue
         rng = np.random.default_rng(number)
         if sheet.kind == "dense":

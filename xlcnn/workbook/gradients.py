@@ -35,7 +35,7 @@ def write_gradients(ctx, ws, plan, forward, gradients):
 def _dense(ctx, ws, plan, layer, forward, upstream, texts):
     """dL/dz = p - y; dL/dW = x * dz; dL/db = dz; dL/dx = sum over outputs of W * dz."""
     b = plan.blocks
-    softmax, loss = forward.sheet("softmax").blocks, forward.sheet("loss").blocks
+    softmax, loss = forward.sheet("softmax"), forward.sheet("loss")
     dense = forward.sheet("dense", plan.layer).blocks
     source = forward.output_of(plan.layer - 1)
     for key, block in (("upstream", b["upstream"]), ("bias", b["bias"])):
@@ -45,7 +45,7 @@ def _dense(ctx, ws, plan, layer, forward, upstream, texts):
     units = b["upstream"].width
     for n in range(units):
         put_formula(ctx, ws, b["upstream"].item(n),
-                    formulas.softmax_cross_entropy_backward(softmax["probability"].item(n), loss["one_hot"].item(n)),
+                    formulas.softmax_cross_entropy_backward(softmax.probability.item(n), loss.one_hot.item(n)),
                     styles.PROB_FORMAT)
         put_formula(ctx, ws, b["bias"].item(n), formulas.dense_bias_gradient(b["upstream"].item(n)), styles.PROB_FORMAT)
     for i in range(b["weight"].height):
@@ -204,24 +204,23 @@ def _finish_maps(ws, stack):
 def write_descent(ctx, ws, plan, passes):
     """The learning rate, and the loss before any step (step 0) and after every step, with a chart."""
     texts = ctx.texts["gradients"]
-    b = plan.blocks
     steps = len(passes) - 1
     title = texts["descent_title"] if steps == 1 else texts["descent_title_steps"].format(steps=steps)
     put_text(ws, 0, 0, title, styles.TITLE_FONT)
     for n, line in enumerate([*texts["descent"], texts["descent_table"].format(steps=steps)], start=1):
         put_text(ws, n, 0, line, styles.TEXT_FONT)
-    put_text(ws, b["rate"].row, 0, texts["rate"], styles.LABEL_FONT)
-    put_value(ws, b["rate"].row, b["rate"].col, ctx.options.rate, styles.WEIGHT_FORMAT, styles.PARAM_FILL)
-    losses, numbers = b["losses"], b["steps"]
-    put_text(ws, numbers.row - 1, numbers.col, texts["step"], styles.LABEL_FONT)
-    put_text(ws, losses.row - 1, losses.col, texts["loss"], styles.LABEL_FONT)
+    put_text(ws, *plan.rate_label.cell(0, 0), texts["rate"], styles.LABEL_FONT)
+    put_value(ws, *plan.rate.cell(0, 0), ctx.options.rate, styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+    losses, numbers = plan.losses, plan.steps
+    put_text(ws, *plan.steps_label.cell(0, 0), texts["step"], styles.LABEL_FONT)
+    put_text(ws, *plan.losses_label.cell(0, 0), texts["loss"], styles.LABEL_FONT)
     for n, layout in enumerate(passes):
-        put_value(ws, numbers.row + n, numbers.col, n)
-        put_formula(ctx, ws, losses.item(n), formulas.reference(layout.sheet("loss").blocks["loss"]), styles.PROB_FORMAT)
+        put_value(ws, *numbers.cell(n, 0), n)
+        put_formula(ctx, ws, losses.item(n), formulas.reference(layout.sheet("loss").loss), styles.PROB_FORMAT)
     # a loss axis from 0 shows a small change as small; the number beside it says how small
-    put_text(ws, b["change"].row, 0, texts["change"], styles.LABEL_FONT)
-    put_formula(ctx, ws, b["change"], formulas.loss_change(losses.item(steps), losses.item(0)), styles.PROB_FORMAT)
-    ws.add_chart(_loss_chart(ws, texts, numbers, losses), a1(b["chart"].row, b["chart"].col))
+    put_text(ws, *plan.change_label.cell(0, 0), texts["change"], styles.LABEL_FONT)
+    put_formula(ctx, ws, plan.change, formulas.loss_change(losses.item(steps), losses.item(0)), styles.PROB_FORMAT)
+    ws.add_chart(_loss_chart(ws, texts, numbers, losses), a1(*plan.chart.cell(0, 0)))
     set_widths(ws, 0, 1, 16)
     set_widths(ws, 1, 2, 12)
 

@@ -181,12 +181,11 @@ def _add_picture(ctx, ws, anchor):
 
 
 def _write_prediction(ctx, ws, b, texts):
-    softmax = ctx.layout.sheet("softmax").blocks
-    loss = ctx.layout.sheet("loss").blocks
-    rows = (("prediction", "prediction_label", softmax["prediction"], None),
-            ("confidence", "confidence_label", softmax["confidence"], "0.0%"),
-            ("true_label", "true_label_label", loss["true_label"], None),
-            ("loss", "loss_label", loss["loss"], styles.PROB_FORMAT))
+    softmax, loss = ctx.layout.sheet("softmax"), ctx.layout.sheet("loss")
+    rows = (("prediction", "prediction_label", softmax.prediction, None),
+            ("confidence", "confidence_label", softmax.confidence, "0.0%"),
+            ("true_label", "true_label_label", loss.true_label, None),
+            ("loss", "loss_label", loss.loss, styles.PROB_FORMAT))
     for key, label, source, number_format in rows:
         put_text(ws, b[key].row, b[key].col, texts[label], styles.LABEL_FONT)
         value = b[key + "_value"]
@@ -203,9 +202,9 @@ def _write_prediction(ctx, ws, b, texts):
     chart.x_axis.delete = chart.y_axis.delete = False
     chart.legend = None
     # a Reference to the sheet object: one built from range text would quote a quoted name twice
-    softmax_ws = ws.parent[softmax["probability"].sheet]
-    chart.add_data(Reference(softmax_ws, **softmax["probability"].bounds()), titles_from_data=False)
-    chart.set_categories(Reference(softmax_ws, **softmax["class"].bounds()))
+    softmax_ws = ws.parent[softmax.probability.sheet]
+    chart.add_data(Reference(softmax_ws, **softmax.probability.bounds()), titles_from_data=False)
+    chart.set_categories(Reference(softmax_ws, **softmax.classes.bounds()))
     # the chart fills the square cells beside the photo, below its picture
     beside = b["beside_photo"]
     chart.width = beside.width * SQUARE_PIXELS * CM_PER_PIXEL
@@ -218,9 +217,8 @@ def write_manifest(ctx, ws, plan):
     """Everything needed to rebuild the workbook, as plain text."""
     texts = ctx.texts["manifest"]
     put_text(ws, 0, 0, texts["title"], styles.TITLE_FONT)
-    entries = plan.blocks["entries"]
     for n, (key, value) in enumerate(ctx.manifest.items()):
-        put_text(ws, entries.row + n, 0, texts["keys"].get(key, key), styles.LABEL_FONT)
-        put_text(ws, entries.row + n, 1, value)
+        put_text(ws, *plan.names.cell(n, 0), texts["keys"].get(key, key), styles.LABEL_FONT)
+        put_text(ws, *plan.values.cell(n, 0), value)
     set_widths(ws, 0, 1, 22)
     set_widths(ws, 1, 1, 90)

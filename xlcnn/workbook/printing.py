@@ -15,7 +15,7 @@ from openpyxl.worksheet.pagebreak import Break, RowBreak
 from openpyxl.worksheet.page import PageMargins
 
 from ..cells import Block, MAX_ROWS
-from ..layout import CHART_ROWS, PAGE_COLUMNS, SQUARE_WIDTH, MapStack   # CHART_ROWS: the rows a 7.5 cm chart covers
+from ..layout import CHART_ROWS, PAGE_COLUMNS, SQUARE_WIDTH, MapStack, output_of   # CHART_ROWS: the rows a 7.5 cm chart covers
 from .sheetdata import cells_of
 
 POINTS_PER_CHAR = 5.6          # a column of width 1 is about one digit of Calibri 11
@@ -87,7 +87,7 @@ def _print_width(ws, cells):
 
 def _break_between_maps(ws, plan, rows_per_page):
     """Row breaks so that whole maps (label included) share pages without being split."""
-    stack = plan.blocks.get("output") or plan.blocks.get("pixels")
+    stack = output_of(plan)
     if not isinstance(stack, MapStack) or rows_per_page < 4:
         return
     breaks = RowBreak()
