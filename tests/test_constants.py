@@ -23,16 +23,16 @@ from conftest import TINY_LAYERS, make_photo
 
 def expected_constants(layout, model, pixels, learning_rate):
     """[(what, Block, array)]: every block the plan fills with a model or input value, and that value."""
-    blocks = layout.sheet("input").blocks
-    found = [("scale", blocks["scale"], np.array([[model.input_scale]]))]
-    stack = blocks["pixels"]
+    source = layout.sheet("input")
+    found = [("scale", source.scale, np.array([[model.input_scale]]))]
+    stack = source.pixels
     for c, area in enumerate(stack.maps):
         padded = np.pad(pixels[c], stack.pad)          # the zero border is written too
         found.append((f"pixels {c}", area, padded))
     for plan in layout.pass_sheets(0):          # later passes compute their weights by formula
         params = model.params[plan.layer] if plan.layer is not None else {}
         if plan.kind == "filters":
-            for f, (slices, bias) in enumerate(zip(plan.blocks["weight"], plan.blocks["bias"])):
+            for f, (slices, bias) in enumerate(zip(plan.weight, plan.bias)):
                 found += [(f"{plan.name} filter {f} channel {c}", area, params["weight"][f, c])
                           for c, area in enumerate(slices)]
                 found.append((f"{plan.name} bias {f}", bias, params["bias"][f].reshape(1, 1)))
@@ -67,9 +67,9 @@ def assert_constants_exact(path, layout, model, pixels, learning_rate=0.01):
     choosers = {(p.name, row, col) for p in layout.sheets if example_of(p) is not None
                 for _, _, row, col in example_of(p)["choose"].cells()}
     for plan in layout.sheets:
-        if plan.kind == "filters" and plan.blocks["effective"] is not plan.blocks["weight"]:
-            d = plan.blocks["dilation"]
-            holes = [(block.sheet, row, col) for slices in plan.blocks["effective"] for block in slices
+        if plan.kind == "filters" and plan.effective is not None:
+            d = plan.conv.dilation
+            holes = [(block.sheet, row, col) for slices in plan.effective for block in slices
                      for i, j, row, col in block.cells() if i % d or j % d]
             assert all(wb[sheet].cell(row + 1, col + 1).value == 0 for sheet, row, col in holes)
             covered.update(holes)

@@ -176,7 +176,7 @@ def test_every_exercise_is_a_handful_of_terms(book):
                 assert target.number_format == HIDDEN
                 if plan.kind == "conv2d":
                     layer = layers[plan.layer]
-                    source = layout.output_of(plan.layer - 1) if plan.layer else layout.input
+                    source = layout.input_of(plan.layer)
                     assert source.shape[0] * layer.kernel ** 2 <= TERMS_BY_HAND
 
 

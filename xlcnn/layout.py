@@ -11,12 +11,13 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError
-from .plans import (DescentSheet, LossSheet, ManifestSheet, MapPictures, MapStack, Sheet, SheetPlan, SoftmaxSheet,
+from .plans import (ConvGradSheet, FiltersSheet, InputSheet, MapGradSheet, DescentSheet, LossSheet, ManifestSheet, MapPictures, MapStack, Sheet, SheetPlan, SoftmaxSheet,
                     SummarySheet, output_of)
 from .network import (ACTIVATIONS, POOLS, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax, infer_shapes,
                       is_classifier)
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
+NOTICE_ROW = HEADER_ROWS - 1   # the trained/untrained notice, the last line of the header
 FIRST_COL = 1         # column A holds row labels
 GAP = 1               # empty rows/columns between matrices
 
@@ -52,6 +53,10 @@ class Layout:
     def output_of(self, layer):
         """The block or map stack that holds the output of ``model.layers[layer]``."""
         return output_of(self.sheet_of(layer))
+
+    def input_of(self, layer):
+        """The block or map stack ``model.layers[layer]`` reads: the output of the layer before, or the pixels."""
+        return self.output_of(layer - 1) if layer else self.input
 
     def sheet_of(self, layer):
         """The sheet that shows the output of ``model.layers[layer]``."""
@@ -195,18 +200,20 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
             blocks = {"upstream": Block(name, top, FIRST_COL, 1, units), "bias": Block(name, top + 1, FIRST_COL, 1, units),
                       "weight": Block(name, top + 4, FIRST_COL, inputs, units),
                       "input": Block(name, top + 4, FIRST_COL + units + 1, inputs, 1)}
+            plans[index] = SheetPlan(**ident, blocks=blocks)
         elif isinstance(layer, Conv2D):
-            blocks = _conv_gradient_blocks(name, layer, in_shape, index, pad)
+            plans[index] = _conv_gradient_sheet(ident, layer, in_shape, index, pad, plans[index + 1].input)
         else:
-            blocks = {"input": _stack(name, top, *in_shape, pad)}
-            if isinstance(layer, (MaxPool2D, ReLU, LeakyReLU)):   # layers that choose: their tie margin
-                blocks["margin"] = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1)
-        plans[index] = SheetPlan(**ident, blocks=blocks)
+            chooses = isinstance(layer, (MaxPool2D, ReLU, LeakyReLU))   # layers that choose: their tie margin
+            margin = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1) if chooses else None
+            plans[index] = MapGradSheet(**ident, input=_stack(name, top, *in_shape, pad), margin=margin,
+                                        margin_label=Block(name, HEADER_ROWS - 2, FIRST_COL + 1, 1, 1) if chooses else None)
     return plans
 
 
-def _conv_gradient_blocks(name, layer, in_shape, index, pad):
+def _conv_gradient_sheet(ident, layer, in_shape, index, pad, upstream):
     """Filter and bias gradients in the filters sheet's arrangement; below them the input's gradient."""
+    name = ident["name"]
     channels, f, span = in_shape[0], layer.kernel, layer.span
     weights, biases, back = [], [], []
     row = HEADER_ROWS + 1
@@ -217,11 +224,21 @@ def _conv_gradient_blocks(name, layer, in_shape, index, pad):
             col = FIRST_COL + channels * (f + GAP) + 2
             back.append(tuple(Block(name, row + 1, col + c * (span + GAP), span, span) for c in range(channels)))
         row += 1 + max(f, span if index else 0) + GAP
-    blocks = {"weight": tuple(weights), "bias": tuple(biases)}
-    if index:
-        blocks["back_kernels"] = tuple(back)
-        blocks["input"] = _stack(name, row + 1, *in_shape, pad)
-    return blocks
+    return ConvGradSheet(
+        **ident, weight=tuple(weights), bias=tuple(biases), filter_labels=tuple(_label_left(s[0]) for s in weights),
+        bias_labels=tuple(_label_above(b) for b in biases), back_kernels=tuple(back) if index else None,
+        back_kernel_labels=tuple(tuple(_label_above(b) for b in kernels) for kernels in back) if index else None,
+        input=_stack(name, row + 1, *in_shape, pad) if index else None, upstream=upstream, padding=layer.padding)
+
+
+def _label_above(block):
+    """The cell above a block's top-left one, where its heading goes."""
+    return Block(block.sheet, block.row - 1, block.col, 1, 1)
+
+
+def _label_left(block):
+    """Column A on the row above a block: the heading of a band of blocks."""
+    return Block(block.sheet, block.row - 1, 0, 1, 1)
 
 
 def _descent_sheet(ident, steps):
@@ -267,11 +284,10 @@ class FormulaBudgetError(LimitError):
 
 def _check_conv_formula(plan, source, filters):
     """The longest conv formula (its last cell has the longest references) must fit Excel's 8,192."""
-    filters = filters.blocks
-    span = filters["effective"][0][0].height
+    span = filters.kernels[0][0].height
     windows = [source.window(c, source.maps[c].height - span, source.maps[c].width - span, span, span)
                for c in range(len(source.maps))]
-    text = formulas.conv_forward(windows, filters["effective"][-1], filters["bias"][-1], "input_scale", check=False)
+    text = formulas.conv_forward(windows, filters.kernels[-1], filters.bias[-1], "input_scale", check=False)
     if len(text) > MAX_FORMULA_CHARS:
         raise LimitError(f"sheet {plan.name!r}: one convolution formula would be {len(text):,} characters "
                          f"({len(source.maps)} input maps); Excel allows {MAX_FORMULA_CHARS:,}: use fewer filters "
@@ -297,8 +313,6 @@ def legend_block(plan):
         col = plan.blocks["output"].last_col + 2
     elif plan.kind == "softmax":
         col = len(SOFTMAX_COLUMNS) + 1
-    elif plan.kind == "filters":
-        col = plan.blocks["highlight"].last_col + 2
     return Block(plan.name, HEADER_ROWS, col, 1, LEGEND_CELLS)
 
 
@@ -368,14 +382,14 @@ def _layer_formulas(plan, later):
 
 def _filters_formulas(plan, later):
     """The effective kernels' taps (turned or spread copies) and, in a later pass, every weight and bias."""
-    b = plan.blocks
-    weights = _cells(b["weight"])
-    return (0 if b["effective"] is b["weight"] else weights) + later * (weights + len(b["bias"]))
+    weights = _cells(plan.weight)
+    return (0 if plan.effective is None else weights) + later * (weights + len(plan.bias))
 
 
 def _gradient_formulas(plan):
     """Every gradient cell (a few zero taps and unreached cells are counted too: an upper bound)."""
-    return sum(_cells(value) for value in plan.blocks.values())
+    parts = plan.blocks.values() if isinstance(plan, SheetPlan) else plan.formula_parts()
+    return sum(_cells(value) for value in parts)
 
 
 def _cells(value):
@@ -492,7 +506,7 @@ def _stack(sheet, top, channels, height, width, pad, left=FIRST_COL):
     for _ in range(channels):
         maps.append(Block(sheet, row + 1, left, height + 2 * pad, width + 2 * pad))
         row += 1 + height + 2 * pad + GAP
-    return MapStack(tuple(maps), pad)
+    return MapStack(tuple(maps), pad, tuple(_label_above(block) for block in maps))
 
 
 def _input_sheet(ident, input_shape, pad):
@@ -501,13 +515,13 @@ def _input_sheet(ident, input_shape, pad):
     pixels = _stack(name, HEADER_ROWS + 1, channels, height, width, pad)
     view_col = FIRST_COL + width + 2 * pad + 2
     view = Block(name, pixels.maps[0].row + pad, view_col, height, width)
-    return SheetPlan(**ident, blocks={
-        "pixels": pixels,
-        "scale": Block(name, HEADER_ROWS - 2, FIRST_COL + 5, 1, 1),
-        "colour_view": view,
-        "highlight": Block(name, view.last_row + 3, view.col + 8, 3, 1),   # copies of the explained position
-        "highlight_labels": view.col,
-    })
+    scale = Block(name, HEADER_ROWS - 2, FIRST_COL + 5, 1, 1)
+    highlight = Block(name, view.last_row + 3, view.col + 8, 3, 1)    # copies of the explained position
+    return InputSheet(
+        **ident, pixels=pixels, scale=scale, scale_label=Block(name, scale.row, FIRST_COL, 1, 1),
+        colour_view=view, colour_view_label=Block(name, pixels.labels[0].row, view.col, 1, 1),
+        highlight=highlight, highlight_title=Block(name, highlight.row - 1, view.col, 1, 1),
+        highlight_labels=Block(name, highlight.row, view.col, 3, 1))
 
 
 def _filters_sheet(ident, layer, channels):
@@ -531,10 +545,17 @@ def _filters_sheet(ident, layer, channels):
             col += channels * (span + GAP)
         biases.append(Block(name, row + 1, col, 1, 1))
         row += 1 + (span if with_effective else f) + GAP
-    blocks = {"weight": tuple(weights), "bias": tuple(biases), "dilation": layer.dilation,
-              "highlight": Block(name, HEADER_ROWS, FIRST_COL + 3, 1, 1)}
-    blocks["effective"] = tuple(effective) if with_effective else blocks["weight"]
-    return SheetPlan(**ident, blocks=blocks)
+    highlight = Block(name, HEADER_ROWS, FIRST_COL + 3, 1, 1)
+
+    def labels(bands):
+        return tuple(tuple(_label_above(block) for block in band) for band in bands)
+    return FiltersSheet(
+        **ident, conv=layer, weight=tuple(weights), bias=tuple(biases),
+        effective=tuple(effective) if with_effective else None,
+        filter_labels=tuple(_label_left(slices[0]) for slices in weights), slice_labels=labels(weights),
+        bias_labels=tuple(_label_above(bias) for bias in biases),
+        effective_labels=labels(effective) if with_effective else None,
+        highlight=highlight, highlight_label=Block(name, highlight.row, 0, 1, 1))
 
 
 def _maps_sheet(ident, shape, pad, layer, in_channels=0):

@@ -23,6 +23,7 @@ class MapStack:
 
     maps: tuple
     pad: int = 0
+    labels: tuple = ()          # labels[c]: the heading above map c
 
     @property
     def shape(self):
@@ -36,7 +37,7 @@ class MapStack:
 
     def label_cell(self, c):
         """(row, col) of the heading above map c."""
-        return self.maps[c].row - 1, self.maps[c].col
+        return self.labels[c].cell(0, 0)
 
     def window(self, c, top, left, height, width):
         """A window of channel c in padded coordinates (row 0 is the top of the border)."""
@@ -64,8 +65,10 @@ class Sheet:
         return None
 
     def parts(self):
-        """The values of the sheet's own fields (blocks, map stacks, tuples of them, a worked example)."""
-        return [getattr(self, item.name) for item in fields(self) if item.name not in _SHEET_FIELDS]
+        """The values of the sheet's own fields (blocks, map stacks, tuples of them, a worked example);
+        not what it reads from other sheets."""
+        return [getattr(self, item.name) for item in fields(self)
+                if item.name not in _SHEET_FIELDS and not item.metadata.get("elsewhere")]
 
     def all_blocks(self):
         """Every Block the sheet plans, in field order (maps of a stack, nested tuples, an example)."""
@@ -73,6 +76,7 @@ class Sheet:
 
 
 _SHEET_FIELDS = {item.name for item in fields(Sheet)}
+ELSEWHERE = {"elsewhere": True}   # metadata of a field that points at blocks of another sheet (what this one reads)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,16 +130,111 @@ def all_blocks(value):
     """Every Block inside ``value``: a block, a map stack, a planned sheet or example, nested tuples and dicts."""
     if isinstance(value, Block):
         yield value
-    elif isinstance(value, (Sheet, MapStack, MapPictures)):
+    elif isinstance(value, MapStack):
+        yield from value.maps
+    elif isinstance(value, MapPictures):
+        yield from value.blocks
+    elif isinstance(value, Sheet):
+        for part in value.parts():
+            yield from all_blocks(part)
+    elif isinstance(value, Example):
         for item in fields(value):
-            if not (isinstance(value, Sheet) and item.name in _SHEET_FIELDS):
-                yield from all_blocks(getattr(value, item.name))
+            yield from all_blocks(getattr(value, item.name))
     elif isinstance(value, dict):
         for item in value.values():
             yield from all_blocks(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from all_blocks(item)
+
+
+# ---------------------------------------------------------------- the input and the filters
+
+
+@dataclass(frozen=True, kw_only=True)
+class InputSheet(Sheet):
+    """The photo's pixels, one map per channel, the input scale, and the photo painted in cells."""
+
+    pixels: MapStack
+    scale: Block
+    scale_label: Block
+    colour_view: Block
+    colour_view_label: Block
+    highlight: Block            # copies of the position the first conv sheet explains: map, row, column
+    highlight_title: Block
+    highlight_labels: Block     # "map", "row", "column" beside the copies
+
+    @property
+    def output(self):
+        return self.pixels
+
+
+@dataclass(frozen=True, kw_only=True)
+class FiltersSheet(Sheet):
+    """A conv layer's filters: filter k's C slices side by side (``weight[k][c]``), then its bias.
+
+    A flipped or dilated filter also has ``effective[k][c]``, the kernel the convolution
+    really slides (turned and/or spread out), whose taps refer to the slices; otherwise
+    ``effective`` is None and the slices are slid as they are. ``conv`` is the layer.
+    """
+
+    conv: object
+    weight: tuple
+    bias: tuple
+    effective: tuple | None
+    filter_labels: tuple        # [k], in column A above filter k
+    slice_labels: tuple         # [k][c]
+    bias_labels: tuple          # [k]
+    effective_labels: tuple | None
+    highlight: Block            # the number of the filter the first conv sheet explains
+    highlight_label: Block
+
+    def on_legend_row(self):
+        return self.highlight
+
+    @property
+    def kernels(self):
+        """kernels[k][c]: the blocks the convolution formulas slide, effective or stored."""
+        return self.weight if self.effective is None else self.effective
+
+    def band(self, c):
+        """Channel c's slices of every filter, as one tall range (filters sit one band below another)."""
+        return Block.spanning(self.weight[0][c], self.weight[-1][c])
+
+    @property
+    def biases(self):
+        """Every filter's bias, as one tall range."""
+        return Block.spanning(self.bias[0], self.bias[-1])
+
+    @property
+    def band_step(self):
+        """Rows from one filter's band to the next (0 for a single filter): INDEX steps down the bands by it."""
+        return self.weight[1][0].row - self.weight[0][0].row if len(self.weight) > 1 else 0
+
+    def tap_offset(self, u, v):
+        """Where tap (u, v) of a kernel (taps D cells apart) sits in the effective kernel and in the window it reads."""
+        return u * self.conv.dilation, v * self.conv.dilation
+
+    def stored_at(self, a, b):
+        """(u, v) of the stored weight at position (a, b) of the effective kernel, or None for a hole."""
+        return self.conv.tap_at(a, b)
+
+    def tap(self, k, c, a, b):
+        """The stored weight's cell at position (a, b) of filter k's effective kernel for channel c; None in a hole."""
+        stored = self.stored_at(a, b)
+        return None if stored is None else self.weight[k][c].sub(*stored, 1, 1)
+
+    def turned_tap(self, k, c, a, b):
+        """``tap`` of the effective kernel turned 180 degrees (the input gradient slides it so)."""
+        span = self.conv.span
+        return self.tap(k, c, span - 1 - a, span - 1 - b)
+
+    def taps(self):
+        """Every (k, c, cell of the effective kernel, the stored weight's cell or None) of every effective kernel."""
+        for k, slices in enumerate(self.effective or ()):
+            for c, block in enumerate(slices):
+                for a, b, _, _ in block.cells():
+                    yield k, c, block.sub(a, b, 1, 1), self.tap(k, c, a, b)
 
 
 # ---------------------------------------------------------------- the classifier's end, the summary, the descent
@@ -219,3 +318,152 @@ class DescentSheet(Sheet):
     losses: Block
     losses_label: Block
     chart: Block
+
+
+# ---------------------------------------------------------------- worked examples ("explain this cell")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Example:
+    """The worked example beside a layer's output, at a position the student chooses.
+
+    Below it, the exercise table: per exercise a name row, then its answer and check.
+    """
+
+    title: Block
+    choose: Block               # map, row, column (a dense layer: the unit), 1-based
+    choose_labels: Block        # the word beside each number
+    result: Block
+    result_label: Block
+    cell: Block                 # the layer's own cell at the chosen position ...
+    cell_label: Block
+    same: Block                 # ... and whether the example agrees with it
+    same_label: Block
+    exercise: Block             # 2 rows per exercise: its name; its answer and check
+    exercise_title: Block
+    exercise_instructions: Block
+
+    def exercise_label(self, n):
+        return self.exercise.sub(2 * n, 0, 1, 1)
+
+    def answer(self, n):
+        return self.exercise.sub(2 * n + 1, 0, 1, 1)
+
+    def check(self, n):
+        return self.exercise.sub(2 * n + 1, 1, 1, 1)
+
+    def formula_cells(self):
+        """The blocks of the example that hold formulas (the count the formula budget needs)."""
+        return [self.result, self.cell, self.same]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvExample(Example):
+    """Per input channel c: the window it reads, the filter slice, their products, the channel's sum
+    (and spelled out as text); then the bias, the input scale (first layer) and the result."""
+
+    prompt: Block               # "choose a cell" beside the title
+    windows: tuple
+    window_labels: tuple
+    weights: tuple
+    weight_labels: tuple
+    products: tuple
+    product_labels: tuple
+    sums: tuple
+    sum_labels: tuple
+    spelled: tuple
+    bias: Block
+    bias_label: Block
+    scale: Block
+    scale_label: Block
+
+    def formula_cells(self, scaled=True):
+        scale = [self.scale] if scaled else []
+        return [*self.windows, *self.weights, *self.products, *self.sums, *self.spelled, self.bias, *scale,
+                *super().formula_cells()]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowExample(Example):
+    """A pooling window (or the one cell an activation reads) and the result it gives."""
+
+    prompt: Block
+    window: Block
+    window_label: Block
+
+    def formula_cells(self, scaled=True):
+        return [self.window, *super().formula_cells()]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DenseExample(Example):
+    """Every input times its weight for the chosen unit, their sum, the bias and the result."""
+
+    products: Block
+    products_label: Block
+    sum: Block
+    sum_label: Block
+    bias: Block
+    bias_label: Block
+
+    def formula_cells(self, scaled=True):
+        return [self.products, self.sum, self.bias, *super().formula_cells()]
+
+
+# ---------------------------------------------------------------- gradient sheets
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvGradSheet(Sheet):
+    """The gradients of a conv layer's filters and biases, in the filters sheet's arrangement; unless the
+    layer reads the photo, the kernels turned 180 degrees and, below, the gradient of the layer's input."""
+
+    weight: tuple               # [k][c]
+    bias: tuple                 # [k]
+    filter_labels: tuple
+    bias_labels: tuple
+    back_kernels: tuple | None  # [k][c]: the effective kernels turned, which the input's gradient slides
+    back_kernel_labels: tuple | None
+    input: MapStack | None
+    upstream: MapStack = field(metadata=ELSEWHERE)   # the gradient of the layer's output (the sheet after),
+    #                                                  padded by span - 1
+    padding: int                # the layer's own zero border
+
+    def formula_parts(self):
+        """What holds formulas (the formula budget counts it; a few zero taps too, an upper bound)."""
+        return [self.weight, self.bias, self.back_kernels or (), self.input or ()]
+
+    def upstream_window(self, k, r, s):
+        """The window of upstream map k that the gradient of input cell (r, s) slides a turned kernel over."""
+        span = self.upstream.pad + 1
+        return self.upstream.window(k, r + self.padding, s + self.padding, span, span)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DenseGradSheet(Sheet):
+    """dL/dz (the upstream row), dL/db, dL/dW (one row per input) and dL/dx (a column beside it)."""
+
+    upstream: Block
+    upstream_label: Block
+    bias: Block
+    bias_label: Block
+    weight: Block               # row = input, column = output
+    weight_label: Block
+    input: Block
+    input_label: Block
+
+    def formula_parts(self):
+        return [self.upstream, self.bias, self.weight, self.input]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MapGradSheet(Sheet):
+    """The gradient of a flatten, pooling or activation layer's input, map by map; a layer that
+    chooses (ReLU, leaky ReLU, max pooling) also has its tie margin."""
+
+    input: MapStack
+    margin: Block | None = None
+    margin_label: Block | None = None
+
+    def formula_parts(self):
+        return [self.input, self.margin or ()]

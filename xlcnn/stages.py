@@ -65,11 +65,11 @@ def _forward_stages(view, sheets, model, reference, label, step):
         if plan.kind == "filters":
             layer, p = model.layers[plan.layer], model.params[plan.layer]
             if step:
-                blocks = [block for slices in plan.blocks["weight"] for block in slices]
-                out.append(_stage(plan.name, blocks + list(plan.blocks["bias"]),
+                blocks = [block for slices in plan.weight for block in slices]
+                out.append(_stage(plan.name, blocks + list(plan.bias),
                                   np.concatenate([p["weight"].reshape(-1), p["bias"]]), step))
-            if plan.blocks["effective"] is not plan.blocks["weight"]:
-                blocks = [block for slices in plan.blocks["effective"] for block in slices]
+            if plan.effective is not None:
+                blocks = [block for slices in plan.effective for block in slices]
                 out.append(_stage(f"{plan.name} (as used)", blocks,
                                   effective_kernel(p["weight"], layer.dilation, layer.flip), step))
         if plan.kind == "dense" and step:
@@ -114,19 +114,20 @@ def _gradient_stages(layout, step, model, pixels, label, learning_rate):
     _, grads, _ = loss_and_gradients(model, pixels[None], np.array([label]), upstream)
     out = []
     for index, plan in sorted(layout.gradients[step].items(), reverse=True):
-        b, layer = plan.blocks, model.layers[index]
+        layer = model.layers[index]
         parts = []
         if isinstance(layer, Dense):
+            b = plan.blocks
             parts += [([b["upstream"]], upstream[-1][0]), ([b["bias"]], grads[index]["bias"]),
-                      ([b["weight"]], grads[index]["weight"].T)]
+                      ([b["weight"]], grads[index]["weight"].T), (output_blocks(b["input"]), upstream[index - 1][0])]
         elif isinstance(layer, Conv2D):
-            parts += [([s for slices in b["weight"] for s in slices], grads[index]["weight"]),
-                      (list(b["bias"]), grads[index]["bias"])]
-            if "back_kernels" in b:
+            parts += [([s for slices in plan.weight for s in slices], grads[index]["weight"]),
+                      (list(plan.bias), grads[index]["bias"])]
+            if plan.back_kernels is not None:
                 turned = effective_kernel(model.params[index]["weight"], layer.dilation, layer.flip)[..., ::-1, ::-1]
-                parts.append(([s for kernels in b["back_kernels"] for s in kernels], turned))
-        if "input" in b:
-            parts.append((output_blocks(b["input"]), upstream[index - 1][0]))
+                parts.append(([s for kernels in plan.back_kernels for s in kernels], turned))
+        if not isinstance(layer, Dense) and plan.input is not None:
+            parts.append((output_blocks(plan.input), upstream[index - 1][0]))
         blocks = [block for group, _ in parts for block in group]
         values = np.concatenate([np.asarray(array, dtype=float).reshape(-1) for _, array in parts])
         out.append(_stage(plan.name, blocks, values, step))

@@ -346,9 +346,9 @@ def _model_from_book(reader, layout, meta):
     params = []
     for index, layer in enumerate(layers):
         if isinstance(layer, Conv2D):
-            blocks = layout.sheet("filters", index).blocks
-            weight = np.stack([np.stack([reader.array(s) for s in slices]) for slices in blocks["weight"]])
-            bias = np.array([reader.number(b) for b in blocks["bias"]])
+            filters = layout.sheet("filters", index)
+            weight = np.stack([np.stack([reader.array(s) for s in slices]) for slices in filters.weight])
+            bias = np.array([reader.number(b) for b in filters.bias])
             params.append({"weight": weight, "bias": bias})
         elif isinstance(layer, Dense):
             blocks = layout.sheet("dense", index).blocks
@@ -357,7 +357,7 @@ def _model_from_book(reader, layout, meta):
                            "bias": reader.array(blocks["bias"]).reshape(-1)})
         else:
             params.append({})
-    scale = reader.number(layout.sheet("input").blocks["scale"])
+    scale = reader.number(layout.sheet("input").scale)
     names = meta["class_names"]
     model = Model(layers, params, names, image_size=layout.input_shape[1], input_scale=scale,
                   channels=layout.input_shape[0], trained=meta.get("trained", False))
@@ -498,23 +498,13 @@ def _derived_blocks(layout):
     for plan in layout.sheets:
         if plan.kind in LAYER_KINDS:
             yield from output_blocks(plan.blocks["output"])
-        elif plan.kind == "filters" and plan.blocks["effective"] is not plan.blocks["weight"]:
-            yield from _tap_cells(plan)
+        elif plan.kind == "filters":   # the taps of an effective kernel that hold a weight (holes are plain zeros)
+            yield from (cell for _, _, cell, stored in plan.taps() if stored is not None)
         elif plan.kind == "softmax":
             yield from (plan.logit, plan.shifted, plan.exp, plan.probability, plan.log_probability,
                         plan.max, plan.sum, plan.prediction, plan.confidence)
         elif plan.kind == "loss":
             yield from (plan.classes, plan.one_hot, plan.log_probability, plan.loss)
-
-
-def _tap_cells(plan):
-    """The cells of the effective kernels that hold a weight (the zero holes are plain zeros)."""
-    d = plan.blocks["dilation"]
-    for slices in plan.blocks["effective"]:
-        for block in slices:
-            for a, b, _, _ in block.cells():
-                if a % d == 0 and b % d == 0:
-                    yield block.sub(a, b, 1, 1)
 
 
 def _not_formulas(book):

@@ -159,7 +159,7 @@ def _label_index(model, label):
 
 def _define_names(wb, layout):
     """Workbook-level names for the key results, so formulas and readers can use them."""
-    names = {"input_scale": layout.sheet("input").blocks["scale"]}
+    names = {"input_scale": layout.sheet("input").scale}
     if layout.descent is not None:
         names["learning_rate"] = layout.descent.rate
     if any(plan.kind == "loss" for plan in layout.sheets):

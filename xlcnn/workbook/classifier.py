@@ -6,7 +6,6 @@ from .. import formulas
 from . import styles
 from .common import (UNLOCKED, cell_at, share_formulas, put_parameter, add_scale, freeze_below, put_formula, put_text,
                      put_value, set_widths, write_header, write_notice)
-from ..layout import HEADER_ROWS
 from .explain import explain_dense
 from .knows import write_what_it_knows
 from .maps import element_formula, output_scale
@@ -14,7 +13,7 @@ from .maps import element_formula, output_scale
 
 def write_flatten(ctx, ws, plan):
     texts = ctx.sheet_texts("flatten")
-    source = ctx.layout.output_of(plan.layer - 1) if plan.layer else ctx.layout.input
+    source = ctx.layout.input_of(plan.layer)
     scale = ctx.scale_for(plan.layer)
     channels, height, width = source.shape
     out = plan.blocks["output"]
@@ -44,13 +43,13 @@ def write_flatten(ctx, ws, plan):
 def write_dense(ctx, ws, plan):
     texts = ctx.sheet_texts("dense")
     p = ctx.model.params[plan.layer]
-    source = ctx.layout.output_of(plan.layer - 1)
+    source = ctx.layout.input_of(plan.layer)
     units, inputs = p["weight"].shape
     b = plan.blocks
     write_header(ws, texts["title"], texts["lines"], {
         "step": plan.step, "inputs": inputs, "units": units,
         "params": inputs * units + units})
-    write_notice(ctx, ws, HEADER_ROWS - 1)
+    write_notice(ctx, ws)
     names = ctx.model.class_names if ctx.model.classifier and _is_last_dense(ctx, plan.layer) else [
         f"{texts['units_label']} {n + 1}" for n in range(units)]
     across = b["rows_are_inputs"]   # outputs run across the top; weights: one column per output
@@ -63,7 +62,7 @@ def write_dense(ctx, ws, plan):
     for n in range(units):
         put_text(ws, *b["units"].item(n).cell(0, 0), names[n], styles.LABEL_FONT)
         put_parameter(ctx, ws, b["bias"].item(n), p["bias"][n], styles.WEIGHT_FORMAT,
-                      ctx.new_weight("dense", plan.layer, lambda blocks, n=n: blocks["bias"].item(n)))
+                      ctx.new_weight("dense", plan.layer, lambda sheet, n=n: sheet.blocks["bias"].item(n)))
         weights = b["weight"].sub(0, n, inputs, 1) if across else b["weight"].sub(n, 0, 1, inputs)
         formula = formulas.dense_forward(source, weights, b["bias"].item(n), scale)
         put_formula(ctx, ws, b["output"].item(n), formula, styles.VALUE_FORMAT)
@@ -71,7 +70,7 @@ def write_dense(ctx, ws, plan):
         put_text(ws, *b["weight_labels"].item(i).cell(0, 0), texts["input_label"].format(i=i + 1))
         for n in range(units):
             cell = b["weight"].sub(i, n, 1, 1) if across else b["weight"].sub(n, i, 1, 1)
-            pick = (lambda blocks, i=i, n=n: blocks["weight"].sub(i, n, 1, 1))   # gradients: across layout only
+            pick = (lambda sheet, i=i, n=n: sheet.blocks["weight"].sub(i, n, 1, 1))   # gradients: across layout only
             put_parameter(ctx, ws, cell, p["weight"][n, i], styles.WEIGHT_FORMAT,
                           ctx.new_weight("dense", plan.layer, pick))
     if ctx.previous is not None:   # a later pass: every weight is "old - rate x gradient", moved along
@@ -98,7 +97,7 @@ def write_vector_activation(ctx, ws, plan):
     """An activation applied to a vector (after a hidden dense layer): one formula per element."""
     layer = ctx.model.layers[plan.layer]
     texts = ctx.sheet_texts(plan.kind)
-    source = ctx.layout.output_of(plan.layer - 1)
+    source = ctx.layout.input_of(plan.layer)
     out = plan.blocks["output"]
     values = {"step": plan.step, "shape": str(out.height), "alpha": getattr(layer, "alpha", "")}
     write_header(ws, texts["title"], texts["lines"], values)
@@ -115,9 +114,9 @@ def write_vector_activation(ctx, ws, plan):
 
 def write_softmax(ctx, ws, plan):
     texts = ctx.sheet_texts("softmax")
-    logits_source = ctx.layout.output_of(plan.layer - 1)
+    logits_source = ctx.layout.input_of(plan.layer)
     write_header(ws, texts["title"], texts["lines"], {"step": plan.step})
-    write_notice(ctx, ws, HEADER_ROWS - 1)
+    write_notice(ctx, ws)
     for col, header in enumerate(texts["headers"]):
         put_text(ws, *plan.headers.cell(0, col), header, styles.LABEL_FONT)
     for n, name in enumerate(ctx.model.class_names):

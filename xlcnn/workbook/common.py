@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from .. import formulas
 from ..cells import Block, a1, quote_sheet
+from ..layout import NOTICE_ROW
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Protection
 
@@ -39,12 +40,12 @@ class Context:
     def new_weight(self, kind, layer, pick):
         """For a later pass, the formula "old - rate x gradient" of one parameter cell, else None.
 
-        ``pick(blocks)`` selects the same cell from the old parameter blocks and the gradient's.
+        ``pick(sheet)`` selects the same cell from the old parameter sheet and the gradient's.
         """
         if self.previous is None:
             return None
-        old = pick(self.previous.sheet(kind, layer).blocks)
-        gradient = pick(self.previous_gradients[layer].blocks)
+        old = pick(self.previous.sheet(kind, layer))
+        gradient = pick(self.previous_gradients[layer])
         return formulas.descent_step(old, gradient)
     formulas: int = 0              # counted as they are written
     notes: dict = field(default_factory=dict)
@@ -180,7 +181,7 @@ def random_beyond_filters(model):
     return any(model.params[1:])
 
 
-def write_notice(ctx, ws, row):
+def write_notice(ctx, ws, row=NOTICE_ROW):
     """The trained/untrained notice, so nobody mistakes random weights for a trained model."""
     text, font = notice_text(ctx)
     if ctx.step:

@@ -232,15 +232,15 @@ def _map_target(ctx, sheet, position, values, rng):
     layer = ctx.model.layers[sheet.layer]
     if sheet.kind != "conv2d":
         return Target(label, lf.exercise_cell(cell), cell)
-    source = ctx.layout.output_of(sheet.layer - 1) if sheet.layer else ctx.layout.input
+    source = ctx.layout.input_of(sheet.layer)
     channels = source.shape[0]
     if channels * layer.kernel * layer.kernel <= TERMS_BY_HAND:
         return Target(label, lf.exercise_cell(cell), cell)
     c = int(rng.integers(channels))
-    filters = ctx.layout.sheet("filters", sheet.layer).blocks
+    filters = ctx.layout.sheet("filters", sheet.layer)
     window = source.window(c, i * layer.stride, j * layer.stride, layer.span, layer.span)
     scale = ctx.scale_for(sheet.layer)
-    truth = lf.exercise_channel_part(window, filters["effective"][k][c], scale)
+    truth = lf.exercise_channel_part(window, filters.kernels[k][c], scale)
     name = ctx.channel_labels(channels)[c] if sheet.layer == 0 else f"{ctx.texts['explain']['map']} {c + 1}"
     return Target(texts["channel_part"].format(k=k + 1, i=i + 1, j=j + 1, c=name), truth)
 
@@ -252,7 +252,7 @@ def _dense_part(ctx, sheet, reference, rng, hidden):
     and no input is one shown as "?" (``hidden``: sheet -> cells) for an earlier exercise.
     """
     b = sheet.blocks
-    source = ctx.layout.output_of(sheet.layer - 1)
+    source = ctx.layout.input_of(sheet.layer)
     inputs = reference.stages[sheet.layer - 1].output.reshape(-1)
     units = b["output"].size
     n = int(rng.integers(1, units)) if units > 1 else 0

@@ -11,7 +11,6 @@ from openpyxl.styles import Border, Font, Side
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import formulas, lesson_formulas as lf
-from ..cells import Block
 from . import styles
 from .common import put_formula, put_text, put_value
 
@@ -58,20 +57,19 @@ def highlight_receptive_field(ctx, input_ws, filters_ws, conv_plan, layer):
     """Outline, on the input and filters sheets, what the chosen conv cell looks at."""
     choose = conv_plan.blocks["explain"]["choose"]
     source = ctx.layout.sheet("input")
-    copies = source.blocks["highlight"]
-    label_col = source.blocks["highlight_labels"]
-    put_text(input_ws, copies.row - 1, label_col, ctx.texts["explain"]["highlight"], styles.LABEL_FONT)
+    copies = source.highlight
+    put_text(input_ws, *source.highlight_title.cell(0, 0), ctx.texts["explain"]["highlight"], styles.LABEL_FONT)
     for n, word in enumerate(("map", "row", "column")):
-        put_text(input_ws, copies.row + n, label_col, ctx.texts["explain"][word])
+        put_text(input_ws, *source.highlight_labels.cell(n, 0), ctx.texts["explain"][word])
         put_formula(ctx, input_ws, copies.item(n), formulas.reference(choose.item(n)))
-    for padded in source.blocks["pixels"].maps:
+    for padded in source.pixels.maps:
         inside = lf.receptive_field_rule(padded, copies.item(1), copies.item(2), layer.stride, layer.dilation, layer.span)
         input_ws.conditional_formatting.add(padded.range(), FormulaRule(formula=[inside], **HIGHLIGHT))
-    filters = ctx.layout.sheet("filters", conv_plan.layer).blocks
-    k_copy = filters["highlight"]
-    put_text(filters_ws, k_copy.row, 0, ctx.texts["explain"]["highlight_filter"], styles.LABEL_FONT)
+    filters = ctx.layout.sheet("filters", conv_plan.layer)
+    k_copy = filters.highlight
+    put_text(filters_ws, *filters.highlight_label.cell(0, 0), ctx.texts["explain"]["highlight_filter"], styles.LABEL_FONT)
     put_formula(ctx, filters_ws, k_copy, formulas.reference(choose.item(0)))
-    for number, slices in enumerate(filters["weight"], start=1):
+    for number, slices in enumerate(filters.weight, start=1):
         ranges = " ".join(block.range() for block in slices)
         rule = FormulaRule(formula=[lf.picked_filter_rule(k_copy, number)], **HIGHLIGHT)
         filters_ws.conditional_formatting.add(ranges, rule)
@@ -99,8 +97,8 @@ def _whole_number_choice(ws, cell, limit):
 
 def _explain_conv(ctx, ws, plan, layer, source, blocks, texts, chosen):
     k, i, j = chosen
-    filters = ctx.layout.sheet("filters", plan.layer).blocks
-    s, d = layer.stride, layer.dilation
+    filters = ctx.layout.sheet("filters", plan.layer)
+    s = layer.stride
     channels = source.shape[0]
     # the first layer reads the photo's channels; deeper ones read the maps before them
     labels = (ctx.channel_labels(channels) if source is ctx.layout.input
@@ -110,22 +108,22 @@ def _explain_conv(ctx, ws, plan, layer, source, blocks, texts, chosen):
         put_text(ws, window.row - 1, window.col, texts["window"].format(c=label), styles.LABEL_FONT)
         put_text(ws, weights.row - 1, weights.col, texts["weights"].format(c=label), styles.LABEL_FONT)
         put_text(ws, products.row - 1, products.col, texts["products"], styles.LABEL_FONT)
-        band = _band(filters["weight"], c)
+        band = filters.band(c)
         taps = [(u, v) for u, v, _, _ in window.cells()]
         inputs, factors = [window.sub(u, v, 1, 1) for u, v in taps], [weights.sub(u, v, 1, 1) for u, v in taps]
         for (u, v), x, w in zip(taps, inputs, factors):
-            tu, tv = layer.tap_at(u * d, v * d)
-            put_formula(ctx, ws, x, lf.example_conv_input(source.maps[c], i, j, s, u * d, v * d), styles.VALUE_FORMAT)
-            put_formula(ctx, ws, w, lf.example_filter_tap(band, k, _step(filters["weight"]), tu, tv), styles.WEIGHT_FORMAT)
+            a, b = filters.tap_offset(u, v)
+            put_formula(ctx, ws, x, lf.example_conv_input(source.maps[c], i, j, s, a, b), styles.VALUE_FORMAT)
+            put_formula(ctx, ws, w, lf.example_filter_tap(band, k, filters.band_step, *filters.stored_at(a, b)),
+                        styles.WEIGHT_FORMAT)
             put_formula(ctx, ws, products.sub(u, v, 1, 1), lf.example_product(x, w), styles.VALUE_FORMAT)
         put_text(ws, blocks["sums"][c].row - 1, blocks["sums"][c].col, texts["channel_sum"].format(c=label))
         put_formula(ctx, ws, blocks["sums"][c], lf.example_channel_sum(products), styles.VALUE_FORMAT)
         put_formula(ctx, ws, blocks["spelled"][c],
                     lf.example_spelled_sum(texts["spelled"].format(c=label), inputs, factors, blocks["sums"][c]))
-    biases = filters["bias"]
-    bias_range = Block.spanning(biases[0], biases[-1])
+    bias_range = filters.biases
     put_text(ws, blocks["bias"].row, blocks["bias"].col - 1, texts["bias"])
-    put_formula(ctx, ws, blocks["bias"], lf.example_filter_tap(bias_range, k, _step(filters["weight"]), 0, 0),
+    put_formula(ctx, ws, blocks["bias"], lf.example_filter_tap(bias_range, k, filters.band_step, 0, 0),
                 styles.WEIGHT_FORMAT)
     scale = ctx.scale_for(plan.layer)
     if scale:
@@ -163,11 +161,3 @@ def _write_checks(ctx, ws, blocks, texts, cell_formula, result_label=True):
     put_text(ws, blocks["same"].row, blocks["same"].col - 1, texts["same"])
     put_formula(ctx, ws, blocks["same"], lf.example_agrees(blocks["result"], blocks["cell"], texts["yes"], texts["no"]))
 
-
-def _band(weights, c):
-    """Channel c's slices of every filter, as one tall range (filters sit one band below another)."""
-    return Block.spanning(weights[0][c], weights[-1][c])
-
-
-def _step(weights):
-    return weights[1][0].row - weights[0][0].row if len(weights) > 1 else 0

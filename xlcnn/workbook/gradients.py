@@ -9,6 +9,7 @@ from openpyxl.chart import LineChart, Reference
 from openpyxl.chart.marker import Marker
 
 from .. import formulas
+from ..plans import SheetPlan
 from ..cells import a1
 from ..network import POOLS, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, Sigmoid, Tanh
 from . import styles
@@ -26,7 +27,8 @@ def write_gradients(ctx, ws, plan, forward, gradients):
         put_text(ws, len(texts[kind]) + 2, 0, ctx.texts["step_notice"].format(n=ctx.step), styles.TEXT_FONT)
     for n, line in enumerate(texts[kind], start=1):
         put_text(ws, n, 0, line, styles.TEXT_FONT)
-    upstream = gradients[plan.layer + 1].blocks["input"] if plan.layer + 1 in gradients else None
+    after = gradients.get(plan.layer + 1)
+    upstream = None if after is None else after.blocks["input"] if isinstance(after, SheetPlan) else after.input
     {"conv2d": _conv, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation}[kind](
         ctx, ws, plan, layer, forward, upstream, texts)
     freeze_below(ws, 1)
@@ -37,7 +39,7 @@ def _dense(ctx, ws, plan, layer, forward, upstream, texts):
     b = plan.blocks
     softmax, loss = forward.sheet("softmax"), forward.sheet("loss")
     dense = forward.sheet("dense", plan.layer).blocks
-    source = forward.output_of(plan.layer - 1)
+    source = forward.input_of(plan.layer)
     for key, block in (("upstream", b["upstream"]), ("bias", b["bias"])):
         put_text(ws, block.row, 0, texts[f"dense_{key}"], styles.LABEL_FONT)
     put_text(ws, b["weight"].row - 1, 0, texts["dense_weight"], styles.LABEL_FONT)
@@ -65,7 +67,7 @@ def _dense(ctx, ws, plan, layer, forward, upstream, texts):
 
 def _flatten(ctx, ws, plan, layer, forward, upstream, texts):
     """Un-flattening: each map cell takes back the gradient of its position in the column."""
-    stack = plan.blocks["input"]
+    stack = plan.input
     _, height, width = stack.shape
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
@@ -77,8 +79,8 @@ def _flatten(ctx, ws, plan, layer, forward, upstream, texts):
 
 def _pool(ctx, ws, plan, layer, forward, upstream, texts):
     """Max pooling routes each window's gradient to its first near-largest cell; averaging shares it out."""
-    stack, size = plan.blocks["input"], layer.size
-    source = forward.output_of(plan.layer - 1) if plan.layer else forward.input
+    stack, size = plan.input, layer.size
+    source = forward.input_of(plan.layer)
     h_out, w_out = upstream.shape[1:]
     margin = _write_margin(ctx, ws, plan, source, texts)
     for c in range(stack.shape[0]):
@@ -107,8 +109,8 @@ def _pool(ctx, ws, plan, layer, forward, upstream, texts):
 
 def _activation(ctx, ws, plan, layer, forward, upstream, texts):
     """The gate: the upstream gradient times the activation's slope at its input."""
-    stack = plan.blocks["input"]
-    source = forward.output_of(plan.layer - 1) if plan.layer else forward.input
+    stack = plan.input
+    source = forward.input_of(plan.layer)
     output = forward.output_of(plan.layer)
     margin = _write_margin(ctx, ws, plan, source, texts)
     for c in range(stack.shape[0]):
@@ -132,57 +134,54 @@ def _activation(ctx, ws, plan, layer, forward, upstream, texts):
 
 def _write_margin(ctx, ws, plan, source, texts):
     """The tie margin of a layer that chooses (ReLU's switch, max pooling's routing), or None."""
-    margin = plan.blocks.get("margin")
+    margin = plan.margin
     if margin is not None:
         put_formula(ctx, ws, margin, formulas.tie_margin([source.interior(c) for c in range(source.shape[0])]),
                     styles.GRAD_FORMAT)
-        put_text(ws, margin.row, margin.col + 1, texts["margin"], styles.LABEL_FONT)
+        put_text(ws, *plan.margin_label.cell(0, 0), texts["margin"], styles.LABEL_FONT)
     return margin
 
 
 def _conv(ctx, ws, plan, layer, forward, upstream, texts):
     """dL/dw = sum over positions of input window x upstream gradient; dL/db = sum of the upstream map;
     dL/dx = the upstream maps (zero-padded) slid under the kernels turned 180 degrees."""
-    b = plan.blocks
-    source = forward.output_of(plan.layer - 1) if plan.layer else forward.input
-    filters = forward.sheet("filters", plan.layer).blocks
+    source = forward.input_of(plan.layer)
+    filters = forward.sheet("filters", plan.layer)
     scale = ctx.scale_for(plan.layer)
     _, h_out, w_out = upstream.shape
-    for k, (slices, bias) in enumerate(zip(b["weight"], b["bias"])):
-        put_text(ws, slices[0].row - 1, 0, texts["filter"].format(k=k + 1), styles.LABEL_FONT)
+    for k, (slices, bias) in enumerate(zip(plan.weight, plan.bias)):
+        put_text(ws, *plan.filter_labels[k].cell(0, 0), texts["filter"].format(k=k + 1), styles.LABEL_FONT)
         up = upstream.interior(k)
         for c, block in enumerate(slices):
             for u, v, _, _ in block.cells():
                 a, e = layer.offset_of(u, v)
                 formula = formulas.conv_weight_gradient(source.maps[c].sub(a, e, h_out, w_out), up, scale)
                 put_formula(ctx, ws, block.sub(u, v, 1, 1), formula, styles.GRAD_FORMAT)
-        put_text(ws, bias.row - 1, bias.col, texts["bias"])
+        put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias"])
         put_formula(ctx, ws, bias, formulas.conv_bias_gradient(up), styles.GRAD_FORMAT)
         add_scale(ws, slices, styles.diverging_scale())
-    if "input" in b:
-        _conv_input_gradient(ctx, ws, b, layer, filters, upstream, texts)
+    if plan.input is not None:
+        _conv_input_gradient(ctx, ws, plan, filters, texts)
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, 60, styles.VALUE_WIDTH)
 
 
-def _conv_input_gradient(ctx, ws, b, layer, filters, upstream, texts):
-    span = layer.span
-    for k, kernels in enumerate(b["back_kernels"]):
+def _conv_input_gradient(ctx, ws, plan, filters, texts):
+    for k, kernels in enumerate(plan.back_kernels):
         for c, block in enumerate(kernels):
-            put_text(ws, block.row - 1, block.col, texts["turned"].format(c=c + 1))
+            put_text(ws, *plan.back_kernel_labels[k][c].cell(0, 0), texts["turned"].format(c=c + 1))
             for a, e, row, col in block.cells():
-                tap = layer.tap_at(span - 1 - a, span - 1 - e)   # turned 180: read the far corner
+                tap = filters.turned_tap(k, c, a, e)
                 if tap is None:
                     put_value(ws, row, col, 0, fill=styles.PAD_FILL)
                 else:
-                    put_formula(ctx, ws, block.sub(a, e, 1, 1),
-                                formulas.turned_weight(filters["weight"][k][c].sub(*tap, 1, 1)), styles.WEIGHT_FORMAT)
-    stack, p = b["input"], layer.padding
+                    put_formula(ctx, ws, block.sub(a, e, 1, 1), formulas.turned_weight(tap), styles.WEIGHT_FORMAT)
+    stack, filter_count = plan.input, len(plan.back_kernels)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for r, s, _, _ in stack.interior(c).cells():
-            windows = [upstream.window(k, r + p, s + p, span, span) for k in range(upstream.shape[0])]
-            kernels = [b["back_kernels"][k][c] for k in range(upstream.shape[0])]
+            windows = [plan.upstream_window(k, r, s) for k in range(filter_count)]
+            kernels = [plan.back_kernels[k][c] for k in range(filter_count)]
             put_formula(ctx, ws, stack.interior(c).sub(r, s, 1, 1), formulas.conv_input_gradient(windows, kernels),
                         styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))

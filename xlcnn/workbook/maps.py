@@ -1,8 +1,7 @@
 """Writers for the sheets that hold stacks of maps: input, filters, conv, ReLU, pooling."""
 
 from .. import formulas
-from ..layout import FIRST_COL
-from ..layout import ACTIVATION_KINDS, HEADER_ROWS
+from ..layout import ACTIVATION_KINDS
 from ..network import POOLS, Conv2D, Flatten, LeakyReLU
 from . import styles
 from .explain import explain_maps
@@ -15,7 +14,7 @@ from .common import (share_formulas, add_scale, freeze_below, paint_pixels, merg
 
 def write_input(ctx, ws, plan):
     texts = ctx.sheet_texts("input")
-    stack = plan.blocks["pixels"]
+    stack = plan.pixels
     channels, height, width = stack.shape
     pad = stack.pad
     values = {"step": plan.step, "height": height, "width": width,
@@ -25,11 +24,11 @@ def write_input(ctx, ws, plan):
         lines[:2] = texts["gray_lines"]
     lines[3] = texts["padding_note"] if pad else ""
     write_header(ws, texts["title"], lines, values)
-    scale = plan.blocks["scale"]
-    put_text(ws, scale.row, FIRST_COL, texts["scale_label"], styles.LABEL_FONT)
-    put_value(ws, scale.row, scale.col, float(ctx.model.input_scale), styles.SCALE_FORMAT, styles.PARAM_FILL)
-    merge(ws, scale.row, scale.col, 1, 3)  # wide enough to read "1/255" between narrow pixel columns
-    write_notice(ctx, ws, scale.row + 1)
+    scale = plan.scale
+    put_text(ws, *plan.scale_label.cell(0, 0), texts["scale_label"], styles.LABEL_FONT)
+    put_value(ws, *scale.cell(0, 0), float(ctx.model.input_scale), styles.SCALE_FORMAT, styles.PARAM_FILL)
+    merge(ws, *scale.cell(0, 0), 1, 3)  # wide enough to read "1/255" between narrow pixel columns
+    write_notice(ctx, ws)
     for c in range(channels):
         label = texts["gray_label"] if channels == 1 else texts["channel_labels"][c]
         put_text(ws, *stack.label_cell(c), label, styles.LABEL_FONT)
@@ -47,8 +46,8 @@ def write_input(ctx, ws, plan):
 
 def _write_colour_view(ctx, ws, plan, texts):
     """Every cell filled with its pixel's colour: the photo itself, visible in cells."""
-    view = plan.blocks["colour_view"]
-    put_text(ws, view.row - 1 - plan.blocks["pixels"].pad, view.col, texts["colour_view"], styles.LABEL_FONT)
+    view = plan.colour_view
+    put_text(ws, *plan.colour_view_label.cell(0, 0), texts["colour_view"], styles.LABEL_FONT)
     paint_pixels(ctx, ws, view)
     set_widths(ws, view.col, view.width, styles.COLOUR_VIEW_WIDTH)
 
@@ -71,24 +70,24 @@ def write_filters(ctx, ws, plan):
     if layer.dilation != 1:
         lines.append(texts["dilation_line"].format(dilation=layer.dilation, span=layer.span, kernel=f))
     write_header(ws, texts["title"], lines[:6], values)
-    write_notice(ctx, ws, HEADER_ROWS - 1)
-    if plan.blocks["effective"] is not plan.blocks["weight"]:
+    write_notice(ctx, ws)
+    if plan.effective is not None:
         _write_effective_kernels(ctx, ws, plan, layer, texts)
     for k in range(layer.filters):
-        slices = plan.blocks["weight"][k]
-        bias = plan.blocks["bias"][k]
-        put_text(ws, slices[0].row - 1, 0, texts["filter_label"].format(k=k + 1), styles.LABEL_FONT)
+        slices = plan.weight[k]
+        bias = plan.bias[k]
+        put_text(ws, *plan.filter_labels[k].cell(0, 0), texts["filter_label"].format(k=k + 1), styles.LABEL_FONT)
         for c, block in enumerate(slices):
-            put_text(ws, block.row - 1, block.col, texts["slice_label"].format(c=c + 1))
+            put_text(ws, *plan.slice_labels[k][c].cell(0, 0), texts["slice_label"].format(c=c + 1))
             for u, v, _, _ in block.cells():
-                pick = (lambda blocks, k=k, c=c, u=u, v=v: blocks["weight"][k][c].sub(u, v, 1, 1))
+                pick = (lambda sheet, k=k, c=c, u=u, v=v: sheet.weight[k][c].sub(u, v, 1, 1))
                 put_parameter(ctx, ws, block.sub(u, v, 1, 1), p["weight"][k, c, u, v], styles.WEIGHT_FORMAT,
                               ctx.new_weight("filters", plan.layer, pick))
-        put_text(ws, bias.row - 1, bias.col, texts["bias_label"])
+        put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias_label"])
         put_parameter(ctx, ws, bias, p["bias"][k], styles.WEIGHT_FORMAT,
-                      ctx.new_weight("filters", plan.layer, lambda blocks, k=k: blocks["bias"][k]))
+                      ctx.new_weight("filters", plan.layer, lambda sheet, k=k: sheet.bias[k]))
         add_scale(ws, slices, styles.diverging_scale())
-    last = plan.blocks["bias"][0]
+    last = plan.bias[0]
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, last.col, styles.VALUE_WIDTH)
     freeze_below(ws, 1)
@@ -102,16 +101,15 @@ def _write_effective_kernels(ctx, ws, plan, layer, texts):
     """
     d = layer.dilation
     label = texts["flipped_label" if layer.flip and d == 1 else "dilated_label" if not layer.flip else "both_label"]
-    for slices, spread in zip(plan.blocks["weight"], plan.blocks["effective"]):
-        for c, (source, block) in enumerate(zip(slices, spread)):
-            put_text(ws, block.row - 1, block.col, label.format(c=c + 1))
-            for a, b, row, col in block.cells():
-                tap = layer.tap_at(a, b)
-                if tap is None:
-                    put_value(ws, row, col, 0, fill=styles.PAD_FILL)
-                else:
-                    put_formula(ctx, ws, block.sub(a, b, 1, 1), formulas.reference(source.sub(*tap, 1, 1)),
-                                styles.WEIGHT_FORMAT)
+    for labels in plan.effective_labels:
+        for c, cell in enumerate(labels):
+            put_text(ws, *cell.cell(0, 0), label.format(c=c + 1))
+    for _, _, cell, stored in plan.taps():
+        if stored is None:
+            put_value(ws, *cell.cell(0, 0), 0, fill=styles.PAD_FILL)
+        else:
+            put_formula(ctx, ws, cell, formulas.reference(stored), styles.WEIGHT_FORMAT)
+    for spread in plan.effective:
         add_scale(ws, spread, styles.diverging_scale())
 
 
@@ -123,7 +121,7 @@ def write_maps(ctx, ws, plan):
     layer = ctx.model.layers[plan.layer]
     texts = ctx.sheet_texts(plan.kind)
     out = plan.blocks["output"]
-    source = _input_of(ctx, plan.layer)
+    source = ctx.layout.input_of(plan.layer)
     channels, height, width = out.shape
     lines = list(texts["lines"])
     if plan.kind == "conv2d" and source.shape[0] == 1:   # no sum over channels to speak of
@@ -150,15 +148,10 @@ def write_maps(ctx, ws, plan):
     freeze_below(ws, 1)
 
 
-def _input_of(ctx, index):
-    """The map stack a layer reads: the previous layer's output or the input pixels."""
-    return ctx.layout.output_of(index - 1) if index else ctx.layout.input
-
-
 def _cell_formula_builder(ctx, plan, layer, source):
     """A function (k, i, j) -> the formula of output cell (i, j) of map k."""
     if plan.kind == "conv2d":
-        filters = ctx.layout.sheet("filters", plan.layer).blocks
+        filters = ctx.layout.sheet("filters", plan.layer)
         scale = ctx.scale_for(plan.layer)
         span, s = layer.span, layer.stride
         channels = source.shape[0]
@@ -169,7 +162,7 @@ def _cell_formula_builder(ctx, plan, layer, source):
             windows = windows_at.get((i, j))
             if windows is None:
                 windows = windows_at[(i, j)] = [source.window(c, i * s, j * s, span, span) for c in range(channels)]
-            return formulas.conv_forward(windows, filters["effective"][k], filters["bias"][k], scale)
+            return formulas.conv_forward(windows, filters.kernels[k], filters.bias[k], scale)
         return conv_cell
     scale = ctx.scale_for(plan.layer)
     if plan.kind in ACTIVATION_KINDS:
