@@ -36,11 +36,10 @@ def expected_constants(layout, model, pixels, learning_rate):
                 found += [(f"{plan.name} filter {f} channel {c}", area, params["weight"][f, c])
                           for c, area in enumerate(slices)]
                 found.append((f"{plan.name} bias {f}", bias, params["bias"][f].reshape(1, 1)))
-        elif plan.kind == "dense" and plan.layer is not None and "weight" in plan.blocks:
-            weight = params["weight"].T if plan.blocks["rows_are_inputs"] else params["weight"]
-            found.append((f"{plan.name} weight", plan.blocks["weight"], weight))
-            found.append((f"{plan.name} bias", plan.blocks["bias"], params["bias"].reshape(plan.blocks["bias"].height,
-                                                                                          plan.blocks["bias"].width)))
+        elif plan.kind == "dense":
+            weight = params["weight"].T if plan.rows_are_inputs else params["weight"]
+            found.append((f"{plan.name} weight", plan.weight, weight))
+            found.append((f"{plan.name} bias", plan.bias, params["bias"].reshape(plan.bias.height, plan.bias.width)))
     if layout.descent is not None:
         found.append(("learning rate", layout.descent.rate, np.array([[learning_rate]])))
         steps = layout.descent.steps
@@ -65,7 +64,7 @@ def assert_constants_exact(path, layout, model, pixels, learning_rate=0.01):
     # and the other way: on the sheets that hold inputs, no number is written that the plan does not place,
     # but for the cells that choose what a worked example explains, and a dilated kernel's holes (zeros)
     choosers = {(p.name, row, col) for p in layout.sheets if example_of(p) is not None
-                for _, _, row, col in example_of(p)["choose"].cells()}
+                for _, _, row, col in example_of(p).choose.cells()}
     for plan in layout.sheets:
         if plan.kind == "filters" and plan.effective is not None:
             d = plan.conv.dilation

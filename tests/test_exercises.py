@@ -134,7 +134,7 @@ def test_worked_examples_are_locked_away_from_the_answers(book):
         if explain is None or not wb[plan.name].protection.sheet:
             continue
         ws = wb[plan.name]
-        choose = explain["choose"]
+        choose = explain.choose
         for n in range(choose.height):
             cell = ws.cell(choose.row + n + 1, choose.col + 1)
             assert cell.value == 1 and cell.protection.locked, (plan.name, cell.coordinate)
@@ -187,7 +187,7 @@ def test_exercise_labels_have_their_row_to_themselves(book):
     for plan in layout.pass_sheets(0):
         if example_of(plan) is None:
             continue
-        ws, table = wb[plan.name], example_of(plan)["exercise"]
+        ws, table = wb[plan.name], example_of(plan).exercise
         for n in range(0, table.height, 2):
             row = table.row + n + 1
             label = ws.cell(row, table.col + 1)

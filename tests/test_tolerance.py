@@ -79,7 +79,7 @@ def _tiny_book(path):
 def _tiny_off_by_a_thousandth(path, layout, copy):
     conv = layout.sheet("conv2d", 0)
     wb = openpyxl.load_workbook(path)
-    cell = wb[conv.name].cell(*_cell(conv.blocks["output"].interior(1), 5, 7))
+    cell = wb[conv.name].cell(*_cell(conv.output.interior(1), 5, 7))
     cell.value = f"=({cell.value[1:]})*1.001"
     wb.save(copy)
     return copy, layout
@@ -97,4 +97,4 @@ def test_tiny_stages_are_compared_at_full_precision(verified):
     for report in off_reports:
         check = next(c for c in report.checks if c.stage == conv.name)
         assert not check.ok, report.table()
-        assert check.worst_cell == sheet_ref(conv.name, *conv.blocks["output"].interior(1).cell(5, 7))
+        assert check.worst_cell == sheet_ref(conv.name, *conv.output.interior(1).cell(5, 7))

@@ -136,7 +136,7 @@ def _columns(plan, across, last_col, page_w):
     if across(last_col) <= page_w:
         return None, ()
     explain = example_of(plan)
-    example = None if explain is None else explain["title"].col if isinstance(explain, dict) else explain.title.col
+    example = explain.title.col if explain is not None else None
     body = example - 1 if example else last_col
     if plan.kind == "conv2d" and example and across(body) <= page_w:
         return None, ()

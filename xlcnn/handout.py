@@ -340,10 +340,10 @@ def _worked_rows(layout, sheet_xml):
     views = [layout.pass_sheets(step) for step in range(len(layout.passes) + 1)]
     for step, view in enumerate(views):
         for plan in view:
-            explain = plan.blocks.get("explain") if plan.kind == "dense" else None
-            if not isinstance(explain, dict) or "products" not in explain:
+            explain = plan.explain if plan.kind == "dense" else None
+            if explain is None:
                 continue
-            products = explain["products"]
+            products = explain.products
             values = _column_values(sheet_xml(plan.name), products.col, products.row, products.last_row)
             if values is None:
                 continue                    # no stored values: print the first rows only
@@ -356,7 +356,7 @@ def _worked_rows(layout, sheet_xml):
                 rows[source.name] = [output_of(source).row + i for i in order]
             gradient = layout.gradients[step].get(plan.layer) if step < len(layout.gradients) else None
             if gradient is not None:
-                rows[gradient.name] = [gradient.blocks["weight"].row + i for i in order]
+                rows[gradient.name] = [gradient.weight.row + i for i in order]
     return rows
 
 

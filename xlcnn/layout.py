@@ -11,8 +11,9 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError
-from .plans import (ConvGradSheet, FiltersSheet, InputSheet, MapGradSheet, DescentSheet, LossSheet, ManifestSheet, MapPictures, MapStack, Sheet, SheetPlan, SoftmaxSheet,
-                    SummarySheet, output_of)
+from .plans import (ConvExample, ConvSheet, DenseExample, DenseSheet, FlattenSheet, MapSheet, PoolSheet, VectorSheet,
+                    WindowExample, ConvGradSheet, DenseGradSheet, FiltersSheet, InputSheet, MapGradSheet, DescentSheet, LossSheet, ManifestSheet, MapPictures, MapStack, Sheet, SheetPlan, SoftmaxSheet,
+                    SummarySheet, example_of, output_of)
 from .network import (ACTIVATIONS, POOLS, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax, infer_shapes,
                       is_classifier)
 
@@ -126,14 +127,14 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
         if isinstance(layer, Conv2D):
             filters = _filters_sheet(ident("filters", index), layer, in_shape[0])
             sheets.append(limits.add(filters, _filters_formulas(filters, later)))
-            sheets.append(_maps_sheet(ident("conv2d", index), shape, pad, layer, in_shape[0]))
+            sheets.append(_maps_sheet(ident("conv2d", index), shape, pad, layer, previous, in_shape[0]))
             _check_conv_formula(sheets[-1], previous, filters)
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
-            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer))
+            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous))
         elif isinstance(layer, ACTIVATIONS):
-            sheets.append(_vector_sheet(ident(layer.kind, index), shape[0]))
+            sheets.append(_vector_sheet(ident(layer.kind, index), shape[0], previous))
         elif isinstance(layer, Flatten):
-            sheets.append(_flatten_sheet(ident("flatten", index), shape[0]))
+            sheets.append(_flatten_sheet(ident("flatten", index), shape[0], previous))
         elif isinstance(layer, Dense):
             rows_are_inputs = isinstance(previous, Block) and previous.width == 1
             sheets.append(_dense_sheet(ident("dense", index), in_shape[0], layer.units, rows_are_inputs))
@@ -197,10 +198,11 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
         top = HEADER_ROWS + 1
         if isinstance(layer, Dense):
             units, inputs = layer.units, in_shape[0]
-            blocks = {"upstream": Block(name, top, FIRST_COL, 1, units), "bias": Block(name, top + 1, FIRST_COL, 1, units),
-                      "weight": Block(name, top + 4, FIRST_COL, inputs, units),
-                      "input": Block(name, top + 4, FIRST_COL + units + 1, inputs, 1)}
-            plans[index] = SheetPlan(**ident, blocks=blocks)
+            weight, gradient = Block(name, top + 4, FIRST_COL, inputs, units), Block(name, top + 4, FIRST_COL + units + 1, inputs, 1)
+            plans[index] = DenseGradSheet(
+                **ident, upstream=Block(name, top, FIRST_COL, 1, units), upstream_label=Block(name, top, 0, 1, 1),
+                bias=Block(name, top + 1, FIRST_COL, 1, units), bias_label=Block(name, top + 1, 0, 1, 1),
+                weight=weight, weight_label=_label_left(weight), input=gradient, input_label=_label_above(gradient))
         elif isinstance(layer, Conv2D):
             plans[index] = _conv_gradient_sheet(ident, layer, in_shape, index, pad, plans[index + 1].input)
         else:
@@ -370,13 +372,12 @@ def _layer_formulas(plan, later):
     """The formula cells of a layer's sheet: its outputs, its worked example and (later passes) its weights."""
     if plan.kind == "softmax":
         return 5 * plan.output.size + 4    # logit, z - max, e^, p, ln p per class; max, sum, class, p
-    count = _cells(plan.blocks["output"])
+    count = _cells(plan.output)
     if plan.kind == "dense":
-        count += later * (plan.blocks["weight"].size + plan.blocks["bias"].size)
-    explain = plan.blocks.get("explain")
-    if explain is not None:
-        count += sum(_cells(value) for key, value in explain.items() if key not in ("title", "choose", "exercise"))
-        count -= "scale" in explain and plan.layer != 0     # only the first layer's example shows the scale
+        count += later * (plan.weight.size + plan.bias.size)
+    explain = example_of(plan)
+    if explain is not None:   # only the first layer's example shows the scale
+        count += _cells(explain.formula_cells(scaled=plan.layer == 0))
     return count
 
 
@@ -558,27 +559,28 @@ def _filters_sheet(ident, layer, channels):
         highlight=highlight, highlight_label=Block(name, highlight.row, 0, 1, 1))
 
 
-def _maps_sheet(ident, shape, pad, layer, in_channels=0):
+def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
     """Maps one below the other, and to their right the "explain this cell" block."""
     name, kind = ident["name"], ident["kind"]
     output = _stack(name, HEADER_ROWS + 1, *shape, pad)
     col = output.maps[0].last_col + 3
     if kind == "conv2d":
-        explain = _explain_conv(name, col, in_channels, layer.kernel)
-    elif kind in POOL_KINDS:
-        explain = _explain_window(name, col, layer.size)
-    else:
-        explain = _explain_window(name, col, 1)
-    return SheetPlan(**ident, blocks={"output": output, "explain": explain})
+        return ConvSheet(**ident, output=output, explain=_explain_conv(name, col, in_channels, layer.kernel),
+                         source=source, size=layer.span, stride=layer.stride, conv=layer)
+    if kind in POOL_KINDS:
+        return PoolSheet(**ident, output=output, explain=_explain_window(name, col, layer.size), source=source,
+                         size=layer.size, stride=layer.step)
+    return MapSheet(**ident, output=output, explain=_explain_window(name, col, 1), source=source, size=1, stride=1)
 
 
 POOL_KINDS = ("maxpool2d", "avgpool2d")
 
 
 def _explain_header(name, col):
-    """Title row, then the chosen map, row and column (1-based numbers a student can change)."""
+    """Title row, then the chosen map, row and column (1-based numbers a student can change), each labelled."""
     top = HEADER_ROWS + 1
-    return {"title": Block(name, top, col, 1, 1), "choose": Block(name, top + 1, col + 1, 3, 1)}, top + 5
+    return {"title": Block(name, top, col, 1, 1), "prompt": Block(name, top, col + 1, 1, 1),
+            "choose": Block(name, top + 1, col + 1, 3, 1), "choose_labels": Block(name, top + 1, col, 3, 1)}, top + 5
 
 
 def _explain_conv(name, col, channels, kernel):
@@ -593,41 +595,49 @@ def _explain_conv(name, col, channels, kernel):
         sums.append(Block(name, row + 1, col + 3 * f + 3, 1, 1))
         spelled.append(Block(name, row + 1 + f, col, 1, 1))
         row += f + 3
+
+    def above(blocks):
+        return tuple(_label_above(block) for block in blocks)
     blocks.update(windows=tuple(windows), weights=tuple(weights), products=tuple(products), sums=tuple(sums),
-                  spelled=tuple(spelled))
-    return _explain_results(name, col + 1, row, blocks, ("bias", "scale", "result", "cell", "same"))
+                  spelled=tuple(spelled), window_labels=above(windows), weight_labels=above(weights),
+                  product_labels=above(products), sum_labels=above(sums))
+    return ConvExample(**_explain_results(name, col + 1, row, blocks, ("bias", "scale", "result", "cell", "same")))
 
 
 def _explain_window(name, col, size):
     """A pooling window (or one cell, for an activation) and the result it gives."""
     blocks, row = _explain_header(name, col)
-    blocks["windows"] = (Block(name, row + 1, col, size, size),)
-    return _explain_results(name, col + 1, row + size + 2, blocks, ("result", "cell", "same"))
+    window = Block(name, row + 1, col, size, size)
+    blocks.update(window=window, window_label=_label_above(window))
+    return WindowExample(**_explain_results(name, col + 1, row + size + 2, blocks, ("result", "cell", "same")))
 
 
 EXERCISES = 2   # cells per stage that --exercise hides for students to work out
 
 
 def _explain_results(name, col, row, blocks, keys):
-    """Result rows of a worked example, then room for the exercise table (cell, answer, check)."""
+    """Result rows of a worked example, each labelled in the column before it, then room for the
+    exercise table (its title and instructions, then per exercise: its name; answer, check)."""
     for n, key in enumerate(keys):
-        blocks[key] = Block(name, row + n, col, 1, 1)
-    blocks["exercise"] = Block(name, row + len(keys) + 3, col, 2 * EXERCISES, 2)   # per exercise: its name; answer, check
+        blocks[key], blocks[f"{key}_label"] = Block(name, row + n, col, 1, 1), Block(name, row + n, col - 1, 1, 1)
+    table = Block(name, row + len(keys) + 3, col, 2 * EXERCISES, 2)
+    blocks.update(exercise=table, exercise_title=Block(name, table.row - 2, col, 1, 1),
+                  exercise_instructions=Block(name, table.row - 1, col, 1, 1))
     return blocks
 
 
-def _vector_sheet(ident, length):
-    return SheetPlan(**ident, blocks={"output": Block(ident["name"], HEADER_ROWS + 1, FIRST_COL, length, 1)})
-
-
-def _flatten_sheet(ident, length):
+def _vector_sheet(ident, length, source):
     name = ident["name"]
+    output = Block(name, HEADER_ROWS + 1, FIRST_COL, length, 1)
+    return VectorSheet(**ident, output=output, output_label=_label_above(output),
+                       numbers=Block(name, output.row, 0, length, 1), source=source)
+
+
+def _flatten_sheet(ident, length, source):
     """Columns: position, map, row, column, value; one row per element."""
-    top = HEADER_ROWS + 1
-    return SheetPlan(**ident, blocks={
-        "labels": Block(name, top, 0, length, 4),
-        "output": Block(name, top, 4, length, 1),
-    })
+    name, top = ident["name"], HEADER_ROWS + 1
+    return FlattenSheet(**ident, headers=Block(name, top - 1, 0, 1, 5), labels=Block(name, top, 0, length, 4),
+                        output=Block(name, top, 4, length, 1), source=source)
 
 
 def _dense_sheet(ident, inputs, units, rows_are_inputs=True):
@@ -642,27 +652,27 @@ def _dense_sheet(ident, inputs, units, rows_are_inputs=True):
     top = HEADER_ROWS + 1
     if rows_are_inputs:
         products = FIRST_COL + units + 1
-        explain, _ = _explain_header(name, products + 2)
-        explain["choose"] = Block(name, top + 1, products + 3, 1, 1)
-        explain["products"] = Block(name, top + 5, products, inputs, 1)
-        _explain_results(name, products + 3, top + 2, explain, ("sum", "bias", "result", "cell", "same"))
-        return SheetPlan(**ident, blocks={
-            "units": Block(name, top, FIRST_COL, 1, units),
-            "bias": Block(name, top + 1, FIRST_COL, 1, units),
-            "output": Block(name, top + 2, FIRST_COL, 1, units),
-            "weight_labels": Block(name, top + 5, 0, inputs, 1),
-            "weight": Block(name, top + 5, FIRST_COL, inputs, units),   # row = input, column = output
-            "rows_are_inputs": True,
-            "explain": explain,
-        })
-    return SheetPlan(**ident, blocks={
-        "units": Block(name, top + 1, 0, units, 1),
-        "bias": Block(name, top + 1, 1, units, 1),
-        "output": Block(name, top + 1, 2, units, 1),
-        "weight_labels": Block(name, top, 4, 1, inputs),
-        "weight": Block(name, top + 1, 4, units, inputs),             # row = output, column = input
-        "rows_are_inputs": False,
-    })
+        blocks, _ = _explain_header(name, products + 2)
+        del blocks["prompt"]
+        blocks["choose"] = Block(name, top + 1, products + 3, 1, 1)
+        blocks["choose_labels"] = Block(name, top + 1, products + 2, 1, 1)
+        blocks["products"] = Block(name, top + 5, products, inputs, 1)
+        blocks["products_label"] = _label_above(blocks["products"])
+        explain = DenseExample(**_explain_results(name, products + 3, top + 2, blocks,
+                                                  ("sum", "bias", "result", "cell", "same")))
+        units_row, bias, output = (Block(name, top + n, FIRST_COL, 1, units) for n in range(3))
+        return DenseSheet(**ident, units=units_row, bias=bias, output=output,
+                          units_label=Block(name, top, 0, 1, 1), bias_label=Block(name, top + 1, 0, 1, 1),
+                          output_label=Block(name, top + 2, 0, 1, 1),
+                          weight_labels=Block(name, top + 5, 0, inputs, 1),
+                          weight=Block(name, top + 5, FIRST_COL, inputs, units),   # row = input, column = output
+                          rows_are_inputs=True, explain=explain)
+    units_col, bias, output = (Block(name, top + 1, n, units, 1) for n in range(3))
+    return DenseSheet(**ident, units=units_col, bias=bias, output=output,
+                      units_label=_label_above(units_col), bias_label=_label_above(bias), output_label=_label_above(output),
+                      weight_labels=Block(name, top, 4, 1, inputs),
+                      weight=Block(name, top + 1, 4, units, inputs),             # row = output, column = input
+                      rows_are_inputs=False, explain=None)
 
 
 SOFTMAX_COLUMNS = ("class", "logit", "shifted", "exp", "probability", "log_probability", "top")

@@ -8,6 +8,8 @@ plan instead of working positions out again. Beside each block a writer labels s
 its label block: a writer puts text there, it never steps a row up or a column left.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field, fields
 
 from .cells import Block
@@ -34,6 +36,10 @@ class MapStack:
         """Channel c without its zero border."""
         _, h, w = self.shape
         return self.maps[c].sub(self.pad, self.pad, h, w)
+
+    def at(self, c, i, j):
+        """Cell (i, j) of map c (inside its border), as a 1 x 1 block."""
+        return self.interior(c).sub(i, j, 1, 1)
 
     def label_cell(self, c):
         """(row, col) of the heading above map c."""
@@ -115,6 +121,10 @@ class MapPictures:
     label: Block
     blocks: tuple
     factor: int
+
+    def cell_for(self, k, i, j):
+        """The picture cell that summarises cell (i, j) of map k."""
+        return self.blocks[k].sub(i // self.factor, j // self.factor, 1, 1)
 
     def region(self, i, j, height, width):
         """(top, left, rows, columns) of the map cells that cell (i, j) summarises, in a map of height x width."""
@@ -235,6 +245,128 @@ class FiltersSheet(Sheet):
             for c, block in enumerate(slices):
                 for a, b, _, _ in block.cells():
                     yield k, c, block.sub(a, b, 1, 1), self.tap(k, c, a, b)
+
+
+# ---------------------------------------------------------------- layers over maps, vectors, flatten, dense
+
+
+@dataclass(frozen=True, kw_only=True)
+class MapSheet(Sheet):
+    """An activation over maps (conv and pooling sheets add to it): the output maps, the worked example.
+
+    Output cell (i, j) of map k reads ``window(k, i, j)`` of the ``source`` maps (a conv:
+    ``window(c, i, j)`` of every input channel c): ``size`` x ``size`` cells, ``stride`` apart.
+    """
+
+    output: MapStack
+    explain: Example
+    source: MapStack = field(metadata=ELSEWHERE)
+    size: int
+    stride: int
+
+    def window(self, c, i, j):
+        """The cells of input map c that output cell (i, j) reads (padded coordinates: a conv reads its border)."""
+        return self.source.window(c, i * self.stride, j * self.stride, self.size, self.size)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvSheet(MapSheet):
+    """A convolution's output maps; ``size`` is its span D * (F - 1) + 1. ``conv`` is the layer."""
+
+    conv: object
+
+    def reach(self, c, u, v):
+        """Every cell of input map c that stored weight (u, v) multiplies, one per output cell, as a block
+        the shape of an output map (stride 1; the weight's gradient pairs it with the upstream map)."""
+        _, height, width = self.output.shape
+        return self.source.maps[c].sub(*self.conv.offset_of(u, v), height, width)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolSheet(MapSheet):
+    """A pooling layer's output maps: window (i, j) is ``size`` x ``size`` cells from (i x stride, j x stride)."""
+
+    def pooled_by(self, r, s):
+        """(i, j) of the window that starts above and left of input cell (r, s), when the cell is in it
+        and the window exists; None for rows and columns past the last whole window."""
+        i, j = r // self.stride, s // self.stride
+        _, rows, cols = self.output.shape
+        inside = r - i * self.stride < self.size and s - j * self.stride < self.size
+        return (i, j) if inside and i < rows and j < cols else None
+
+    def before_in_window(self, c, r, s):
+        """The cells of (r, s)'s window in map c that come before it in reading order (rows above; cells left)."""
+        i, j = self.pooled_by(r, s)
+        top, left = i * self.stride, j * self.stride
+        x_map, earlier = self.source.interior(c), []
+        if r > top:
+            earlier.append(x_map.sub(top, left, r - top, self.size))
+        if s > left:
+            earlier.append(x_map.sub(r, left, 1, s - left))
+        return earlier
+
+
+@dataclass(frozen=True, kw_only=True)
+class VectorSheet(Sheet):
+    """An activation over a vector (after a hidden dense layer): one cell per element."""
+
+    output: Block
+    output_label: Block
+    numbers: Block              # 1, 2, ... beside the elements
+    source: Block = field(metadata=ELSEWHERE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlattenSheet(Sheet):
+    """The ``source`` maps as one column, map by map and row by row: position, map, row, column, value."""
+
+    headers: Block
+    labels: Block
+    output: Block
+    source: MapStack = field(metadata=ELSEWHERE)
+
+    def on_legend_row(self):
+        return self.headers
+
+    def flat_index(self, c, i, j):
+        """Where cell (i, j) of map c lands in the flattened vector (NumPy's reshape order: C, H, W)."""
+        _, height, width = self.source.shape
+        return (c * height + i) * width + j
+
+
+@dataclass(frozen=True, kw_only=True)
+class DenseSheet(Sheet):
+    """A dense layer: its units, biases and outputs, and the weights laid out to match its input.
+
+    ``rows_are_inputs`` (after a column): outputs along a row, weight (i, n) in row i and
+    column n, and the worked example beside them; otherwise (after a row) outputs down a
+    column and weight (i, n) in row n and column i.
+    """
+
+    units: Block
+    units_label: Block
+    bias: Block
+    bias_label: Block
+    output: Block
+    output_label: Block
+    weight_labels: Block
+    weight: Block
+    rows_are_inputs: bool
+    explain: DenseExample | None
+
+    def weights_of(self, n):
+        """Output n's weights, the shape of the input vector."""
+        inputs = self.weight.height if self.rows_are_inputs else self.weight.width
+        return self.weight.sub(0, n, inputs, 1) if self.rows_are_inputs else self.weight.sub(n, 0, 1, inputs)
+
+    def weights_from(self, i):
+        """Input i's weights, one for every output (the shape of the output vector)."""
+        units = self.output.size
+        return self.weight.sub(i, 0, 1, units) if self.rows_are_inputs else self.weight.sub(0, i, units, 1)
+
+    def weight_cell(self, i, n):
+        """The weight of input i for output n."""
+        return self.weight.sub(i, n, 1, 1) if self.rows_are_inputs else self.weight.sub(n, i, 1, 1)
 
 
 # ---------------------------------------------------------------- the classifier's end, the summary, the descent

@@ -74,11 +74,11 @@ def _forward_stages(view, sheets, model, reference, label, step):
                                   effective_kernel(p["weight"], layer.dilation, layer.flip), step))
         if plan.kind == "dense" and step:
             p = model.params[plan.layer]
-            weight = p["weight"].T if plan.blocks["rows_are_inputs"] else p["weight"]
-            out.append(_stage(f"{plan.name} (weights)", [plan.blocks["weight"], plan.blocks["bias"]],
+            weight = p["weight"].T if plan.rows_are_inputs else p["weight"]
+            out.append(_stage(f"{plan.name} (weights)", [plan.weight, plan.bias],
                               np.concatenate([weight.reshape(-1), p["bias"]]), step))
         if plan.kind in LAYER_KINDS:
-            out.append(_stage(plan.name, output_blocks(plan.blocks["output"]),
+            out.append(_stage(plan.name, output_blocks(plan.output),
                               reference.stages[plan.layer].output, step))
     if model.classifier:
         out += _classifier_stages(view, model, reference, label, step)
@@ -117,16 +117,15 @@ def _gradient_stages(layout, step, model, pixels, label, learning_rate):
         layer = model.layers[index]
         parts = []
         if isinstance(layer, Dense):
-            b = plan.blocks
-            parts += [([b["upstream"]], upstream[-1][0]), ([b["bias"]], grads[index]["bias"]),
-                      ([b["weight"]], grads[index]["weight"].T), (output_blocks(b["input"]), upstream[index - 1][0])]
+            parts += [([plan.upstream], upstream[-1][0]), ([plan.bias], grads[index]["bias"]),
+                      ([plan.weight], grads[index]["weight"].T)]
         elif isinstance(layer, Conv2D):
             parts += [([s for slices in plan.weight for s in slices], grads[index]["weight"]),
                       (list(plan.bias), grads[index]["bias"])]
             if plan.back_kernels is not None:
                 turned = effective_kernel(model.params[index]["weight"], layer.dilation, layer.flip)[..., ::-1, ::-1]
                 parts.append(([s for kernels in plan.back_kernels for s in kernels], turned))
-        if not isinstance(layer, Dense) and plan.input is not None:
+        if plan.input is not None:
             parts.append((output_blocks(plan.input), upstream[index - 1][0]))
         blocks = [block for group, _ in parts for block in group]
         values = np.concatenate([np.asarray(array, dtype=float).reshape(-1) for _, array in parts])

@@ -351,10 +351,10 @@ def _model_from_book(reader, layout, meta):
             bias = np.array([reader.number(b) for b in filters.bias])
             params.append({"weight": weight, "bias": bias})
         elif isinstance(layer, Dense):
-            blocks = layout.sheet("dense", index).blocks
-            weight = reader.array(blocks["weight"])
-            params.append({"weight": weight.T if blocks["rows_are_inputs"] else weight,
-                           "bias": reader.array(blocks["bias"]).reshape(-1)})
+            dense = layout.sheet("dense", index)
+            weight = reader.array(dense.weight)
+            params.append({"weight": weight.T if dense.rows_are_inputs else weight,
+                           "bias": reader.array(dense.bias).reshape(-1)})
         else:
             params.append({})
     scale = reader.number(layout.sheet("input").scale)
@@ -425,15 +425,15 @@ def _check_blank_loss(book, values):
 
 def _check_explain(book, plan, reference, values):
     """The worked example's result, and the cell it fetched, equal the engine at the chosen position."""
-    blocks = plan.blocks["explain"]
+    example = plan.explain
     stage = reference.stages[plan.layer].output
     try:
-        chosen = [int(_get(book.formulas[plan.name], row, col)) - 1 for _, _, row, col in blocks["choose"].cells()]
+        chosen = [int(_get(book.formulas[plan.name], row, col)) - 1 for _, _, row, col in example.choose.cells()]
         expected = float(stage[tuple(chosen)])
     except (IndexError, TypeError, ValueError):
         expected = float("nan")     # an out-of-range position shows as an error cell, reported below
     # at the tolerance of the whole map: one cell of it may be a rounding leftover near zero
-    return _check_blocks(f"{plan.name} (explained)", [blocks["result"], blocks["cell"]],
+    return _check_blocks(f"{plan.name} (explained)", [example.result, example.cell],
                          np.array([expected, expected]), values, scale_of=stage)
 
 
@@ -497,7 +497,7 @@ def _derived_blocks(layout):
     """Every block whose cells must be formulas."""
     for plan in layout.sheets:
         if plan.kind in LAYER_KINDS:
-            yield from output_blocks(plan.blocks["output"])
+            yield from output_blocks(plan.output)
         elif plan.kind == "filters":   # the taps of an effective kernel that hold a weight (holes are plain zeros)
             yield from (cell for _, _, cell, stored in plan.taps() if stored is not None)
         elif plan.kind == "softmax":

@@ -42,7 +42,7 @@ from ..stages import workbook_stages
 
 def write_activation(ctx, ws, plan):
     """Activations work on maps and on vectors alike; the plan says which."""
-    if isinstance(plan.blocks["output"], MapStack):
+    if isinstance(plan.output, MapStack):
         return write_maps(ctx, ws, plan)
     return write_vector_activation(ctx, ws, plan)
 

@@ -13,11 +13,10 @@ from .maps import element_formula, output_scale
 
 def write_flatten(ctx, ws, plan):
     texts = ctx.sheet_texts("flatten")
-    source = ctx.layout.input_of(plan.layer)
+    source = plan.source
     scale = ctx.scale_for(plan.layer)
     channels, height, width = source.shape
-    out = plan.blocks["output"]
-    labels = plan.blocks["labels"]
+    out, labels = plan.output, plan.labels
     lines = list(texts["lines"])
     if channels == 1:
         lines[0] = texts["one_map_line"]
@@ -25,16 +24,13 @@ def write_flatten(ctx, ws, plan):
         "step": plan.step, "channels": channels, "height": height,
         "width": width, "length": out.height})
     for col, header in enumerate(texts["headers"]):
-        put_text(ws, out.row - 1, labels.col + col, header, styles.LABEL_FONT)
-    n = 0
+        put_text(ws, *plan.headers.cell(0, col), header, styles.LABEL_FONT)
     for c in range(channels):
-        inner = source.interior(c)
-        for i, j, _, _ in inner.cells():
-            row = out.row + n
-            for col, value in enumerate((n + 1, c + 1, i + 1, j + 1)):
-                put_value(ws, row, labels.col + col, value)
-            put_formula(ctx, ws, out.item(n), formulas.flatten_forward(inner.sub(i, j, 1, 1), scale), styles.VALUE_FORMAT)
-            n += 1
+        for i, j, _, _ in source.interior(c).cells():
+            n = plan.flat_index(c, i, j)
+            for col, value in enumerate((n + 1, c + 1, i + 1, j + 1)):   # 1-based, as a student counts
+                put_value(ws, *labels.cell(n, col), value)
+            put_formula(ctx, ws, out.item(n), formulas.flatten_forward(source.at(c, i, j), scale), styles.VALUE_FORMAT)
     add_scale(ws, out, output_scale(ctx.model.layers, plan.layer))   # white zeros, as on the sheet before
     set_widths(ws, 0, 5, 8)
     freeze_below(ws, out.row)
@@ -45,48 +41,42 @@ def write_dense(ctx, ws, plan):
     p = ctx.model.params[plan.layer]
     source = ctx.layout.input_of(plan.layer)
     units, inputs = p["weight"].shape
-    b = plan.blocks
     write_header(ws, texts["title"], texts["lines"], {
         "step": plan.step, "inputs": inputs, "units": units,
         "params": inputs * units + units})
     write_notice(ctx, ws)
     names = ctx.model.class_names if ctx.model.classifier and _is_last_dense(ctx, plan.layer) else [
         f"{texts['units_label']} {n + 1}" for n in range(units)]
-    across = b["rows_are_inputs"]   # outputs run across the top; weights: one column per output
-    for label, block in (("units_label", b["units"]), ("bias_label", b["bias"]), ("output_label", b["output"])):
-        if across:
-            put_text(ws, block.row, 0, texts[label], styles.LABEL_FONT)
-        else:
-            put_text(ws, block.row - 1, block.col, texts[label], styles.LABEL_FONT)
+    for key, label in (("units_label", plan.units_label), ("bias_label", plan.bias_label),
+                       ("output_label", plan.output_label)):
+        put_text(ws, *label.cell(0, 0), texts[key], styles.LABEL_FONT)
     scale = ctx.scale_for(plan.layer)
     for n in range(units):
-        put_text(ws, *b["units"].item(n).cell(0, 0), names[n], styles.LABEL_FONT)
-        put_parameter(ctx, ws, b["bias"].item(n), p["bias"][n], styles.WEIGHT_FORMAT,
-                      ctx.new_weight("dense", plan.layer, lambda sheet, n=n: sheet.blocks["bias"].item(n)))
-        weights = b["weight"].sub(0, n, inputs, 1) if across else b["weight"].sub(n, 0, 1, inputs)
-        formula = formulas.dense_forward(source, weights, b["bias"].item(n), scale)
-        put_formula(ctx, ws, b["output"].item(n), formula, styles.VALUE_FORMAT)
+        put_text(ws, *plan.units.item(n).cell(0, 0), names[n], styles.LABEL_FONT)
+        put_parameter(ctx, ws, plan.bias.item(n), p["bias"][n], styles.WEIGHT_FORMAT,
+                      ctx.new_weight("dense", plan.layer, lambda sheet, n=n: sheet.bias.item(n)))
+        formula = formulas.dense_forward(source, plan.weights_of(n), plan.bias.item(n), scale)
+        put_formula(ctx, ws, plan.output.item(n), formula, styles.VALUE_FORMAT)
     for i in range(inputs):
-        put_text(ws, *b["weight_labels"].item(i).cell(0, 0), texts["input_label"].format(i=i + 1))
+        put_text(ws, *plan.weight_labels.item(i).cell(0, 0), texts["input_label"].format(i=i + 1))
         for n in range(units):
-            cell = b["weight"].sub(i, n, 1, 1) if across else b["weight"].sub(n, i, 1, 1)
-            pick = (lambda sheet, i=i, n=n: sheet.blocks["weight"].sub(i, n, 1, 1))   # gradients: across layout only
-            put_parameter(ctx, ws, cell, p["weight"][n, i], styles.WEIGHT_FORMAT,
+            pick = (lambda sheet, i=i, n=n: sheet.weight.sub(i, n, 1, 1))   # gradients: rows are inputs only
+            put_parameter(ctx, ws, plan.weight_cell(i, n), p["weight"][n, i], styles.WEIGHT_FORMAT,
                           ctx.new_weight("dense", plan.layer, pick))
     if ctx.previous is not None:   # a later pass: every weight is "old - rate x gradient", moved along
-        share_formulas(ws, b["weight"])
-    add_scale(ws, b["weight"], styles.diverging_scale())
-    add_scale(ws, b["output"], styles.diverging_scale())
-    if "explain" in b:
+        share_formulas(ws, plan.weight)
+    add_scale(ws, plan.weight, styles.diverging_scale())
+    add_scale(ws, plan.output, styles.diverging_scale())
+    if plan.explain is not None:
         explain_dense(ctx, ws, plan, source, scale)
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
-    if across:
-        set_widths(ws, b["weight"].col, units, 11)
-        freeze_below(ws, b["weight"].row, 1)
+    if plan.rows_are_inputs:   # outputs run across the top; weights: one column per output
+        set_widths(ws, plan.weight.col, units, 11)
+        freeze_below(ws, plan.weight.row, 1)
     else:
         set_widths(ws, 1, 2, 11)
-        set_widths(ws, b["weight"].col, inputs, styles.VALUE_WIDTH)
-        freeze_below(ws, b["weight"].row, b["weight"].col)
+        set_widths(ws, plan.weight.col, inputs, styles.VALUE_WIDTH)
+        freeze_below(ws, plan.weight.row, plan.weight.col)
 
 
 def _is_last_dense(ctx, index):
@@ -97,14 +87,13 @@ def write_vector_activation(ctx, ws, plan):
     """An activation applied to a vector (after a hidden dense layer): one formula per element."""
     layer = ctx.model.layers[plan.layer]
     texts = ctx.sheet_texts(plan.kind)
-    source = ctx.layout.input_of(plan.layer)
-    out = plan.blocks["output"]
+    source, out = plan.source, plan.output
     values = {"step": plan.step, "shape": str(out.height), "alpha": getattr(layer, "alpha", "")}
     write_header(ws, texts["title"], texts["lines"], values)
-    put_text(ws, out.row - 1, out.col, texts["map_label"].format(k=1), styles.LABEL_FONT)
+    put_text(ws, *plan.output_label.cell(0, 0), texts["map_label"].format(k=1), styles.LABEL_FONT)
     activation = element_formula(layer)
     for n in range(out.height):
-        put_text(ws, out.row + n, 0, f"{n + 1}")
+        put_text(ws, *plan.numbers.cell(n, 0), f"{n + 1}")
         put_formula(ctx, ws, out.item(n), activation(source.item(n)), styles.VALUE_FORMAT)
     rule = output_scale(ctx.model.layers, plan.layer)
     add_scale(ws, out, rule)

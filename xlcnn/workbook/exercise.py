@@ -22,7 +22,7 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import PatternFill, Protection
 
 from .. import lesson_formulas as lf
-from ..plans import example_of
+from ..plans import example_of, output_of
 from ..cells import Block
 from . import styles
 from .common import UNLOCKED, cell_at, put_formula, put_text
@@ -94,14 +94,14 @@ def add_exercises(ctx, wb, plan):
     answers = set()
     for name, targets in plan.targets.items():
         ws = wb[name]
-        table = next(p for p in ctx.layout.sheets if p.name == name).blocks["explain"]["exercise"]
-        put_text(ws, table.row - 2, table.col, texts["title"], styles.LABEL_FONT)
-        put_text(ws, table.row - 1, table.col, texts["instructions"].format(tolerance=TOLERANCE))
+        example = next(p for p in ctx.layout.sheets if p.name == name).explain
+        put_text(ws, *example.exercise_title.cell(0, 0), texts["title"], styles.LABEL_FONT)
+        put_text(ws, *example.exercise_instructions.cell(0, 0), texts["instructions"].format(tolerance=TOLERANCE))
         for n, target in enumerate(targets):
             # the name on a row of its own, so nothing cuts it; the answer and its check below it
-            put_text(ws, table.row + 2 * n, table.col, target.label, styles.LABEL_FONT)
-            answer, check = table.sub(2 * n + 1, 0, 1, 1), table.sub(2 * n + 1, 1, 1, 1)
-            cell = cell_at(ws, answer.row, answer.col)
+            put_text(ws, *example.exercise_label(n).cell(0, 0), target.label, styles.LABEL_FONT)
+            answer, check = example.answer(n), example.check(n)
+            cell = cell_at(ws, *answer.cell(0, 0))
             cell.fill, cell.protection = styles.PARAM_FILL, UNLOCKED
             answers.add(cell)
             formula = lf.exercise_check(answer, target.truth, TOLERANCE, texts["right"], texts["wrong"])
@@ -202,10 +202,9 @@ def _read_as_is(layer, shape, at):
 
 
 def _cell_of(plan, position):
-    output = plan.blocks["output"]
+    output = output_of(plan)
     if hasattr(output, "maps"):
-        k, i, j = position
-        return output.interior(int(k)).sub(int(i), int(j), 1, 1)
+        return output.at(*(int(n) for n in position))
     return output.item(int(position[0]))
 
 
@@ -219,8 +218,7 @@ def _mark_picture(plan, layout, layer, position):
         return
     for pictures in layout.sheets[0].blocks.get("pictures", ()):
         if pictures.layer == layer:
-            k, i, j = (int(n) for n in position)
-            _mark(plan, pictures.blocks[k].sub(i // pictures.factor, j // pictures.factor, 1, 1))
+            _mark(plan, pictures.cell_for(*(int(n) for n in position)))
 
 
 def _map_target(ctx, sheet, position, values, rng):
@@ -238,7 +236,7 @@ def _map_target(ctx, sheet, position, values, rng):
         return Target(label, lf.exercise_cell(cell), cell)
     c = int(rng.integers(channels))
     filters = ctx.layout.sheet("filters", sheet.layer)
-    window = source.window(c, i * layer.stride, j * layer.stride, layer.span, layer.span)
+    window = sheet.window(c, i, j)
     scale = ctx.scale_for(sheet.layer)
     truth = lf.exercise_channel_part(window, filters.kernels[k][c], scale)
     name = ctx.channel_labels(channels)[c] if sheet.layer == 0 else f"{ctx.texts['explain']['map']} {c + 1}"
@@ -251,17 +249,16 @@ def _dense_part(ctx, sheet, reference, rng, hidden):
     The output is not the one the worked example explains (its products are shown there),
     and no input is one shown as "?" (``hidden``: sheet -> cells) for an earlier exercise.
     """
-    b = sheet.blocks
     source = ctx.layout.input_of(sheet.layer)
     inputs = reference.stages[sheet.layer - 1].output.reshape(-1)
-    units = b["output"].size
+    units = sheet.output.size
     n = int(rng.integers(1, units)) if units > 1 else 0
     shown = np.array([source.item(i).cell(0, 0) not in hidden.get(source.sheet, ()) for i in range(inputs.size)])
     awake = np.flatnonzero((np.abs(inputs) > 0.01) & shown)
     pool = awake if len(awake) >= HANDFUL else np.flatnonzero(shown)
     picked = sorted(int(x) for x in rng.choice(pool, size=min(HANDFUL, pool.size), replace=False))
     scale = ctx.scale_for(sheet.layer)
-    truth = lf.exercise_dense_part([source.item(i) for i in picked], [b["weight"].sub(i, n, 1, 1) for i in picked], scale)
+    truth = lf.exercise_dense_part([source.item(i) for i in picked], [sheet.weight_cell(i, n) for i in picked], scale)
     names = ctx.model.class_names if ctx.model.classifier and units == len(ctx.model.class_names) else None
     unit = names[n] if names else f"{ctx.texts['exercise']['item'].format(n=n + 1)}"
     label = ctx.texts["exercise"]["dense_part"].format(unit=unit, inputs=", ".join(str(i + 1) for i in picked))

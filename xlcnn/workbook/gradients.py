@@ -9,7 +9,6 @@ from openpyxl.chart import LineChart, Reference
 from openpyxl.chart.marker import Marker
 
 from .. import formulas
-from ..plans import SheetPlan
 from ..cells import a1
 from ..network import POOLS, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, Sigmoid, Tanh
 from . import styles
@@ -28,7 +27,7 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     for n, line in enumerate(texts[kind], start=1):
         put_text(ws, n, 0, line, styles.TEXT_FONT)
     after = gradients.get(plan.layer + 1)
-    upstream = None if after is None else after.blocks["input"] if isinstance(after, SheetPlan) else after.input
+    upstream = None if after is None else after.input
     {"conv2d": _conv, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation}[kind](
         ctx, ws, plan, layer, forward, upstream, texts)
     freeze_below(ws, 1)
@@ -36,73 +35,62 @@ def write_gradients(ctx, ws, plan, forward, gradients):
 
 def _dense(ctx, ws, plan, layer, forward, upstream, texts):
     """dL/dz = p - y; dL/dW = x * dz; dL/db = dz; dL/dx = sum over outputs of W * dz."""
-    b = plan.blocks
     softmax, loss = forward.sheet("softmax"), forward.sheet("loss")
-    dense = forward.sheet("dense", plan.layer).blocks
+    dense = forward.sheet("dense", plan.layer)
     source = forward.input_of(plan.layer)
-    for key, block in (("upstream", b["upstream"]), ("bias", b["bias"])):
-        put_text(ws, block.row, 0, texts[f"dense_{key}"], styles.LABEL_FONT)
-    put_text(ws, b["weight"].row - 1, 0, texts["dense_weight"], styles.LABEL_FONT)
-    put_text(ws, b["input"].row - 1, b["input"].col, texts["dense_input"], styles.LABEL_FONT)
-    units = b["upstream"].width
+    for label, key in ((plan.upstream_label, "dense_upstream"), (plan.bias_label, "dense_bias"),
+                       (plan.weight_label, "dense_weight"), (plan.input_label, "dense_input")):
+        put_text(ws, *label.cell(0, 0), texts[key], styles.LABEL_FONT)
+    units = plan.upstream.width
     for n in range(units):
-        put_formula(ctx, ws, b["upstream"].item(n),
+        put_formula(ctx, ws, plan.upstream.item(n),
                     formulas.softmax_cross_entropy_backward(softmax.probability.item(n), loss.one_hot.item(n)),
                     styles.PROB_FORMAT)
-        put_formula(ctx, ws, b["bias"].item(n), formulas.dense_bias_gradient(b["upstream"].item(n)), styles.PROB_FORMAT)
-    for i in range(b["weight"].height):
+        put_formula(ctx, ws, plan.bias.item(n), formulas.dense_bias_gradient(plan.upstream.item(n)), styles.PROB_FORMAT)
+    for i in range(plan.weight.height):
         for n in range(units):
-            put_formula(ctx, ws, b["weight"].sub(i, n, 1, 1),
-                        formulas.dense_weight_gradient(source.item(i), b["upstream"].item(n)), styles.GRAD_FORMAT)
-        put_formula(ctx, ws, b["input"].item(i),
-                    formulas.dense_input_gradient(dense["weight"].sub(i, 0, 1, units), b["upstream"]), styles.GRAD_FORMAT)
+            put_formula(ctx, ws, plan.weight.sub(i, n, 1, 1),
+                        formulas.dense_weight_gradient(source.item(i), plan.upstream.item(n)), styles.GRAD_FORMAT)
+        put_formula(ctx, ws, plan.input.item(i),
+                    formulas.dense_input_gradient(dense.weights_from(i), plan.upstream), styles.GRAD_FORMAT)
     for n in range(units):   # down a column, each formula is the first one moved to the next input
-        share_formulas(ws, b["weight"].sub(0, n, b["weight"].height, 1))
-    share_formulas(ws, b["input"])
-    add_scale(ws, b["weight"], styles.diverging_scale())
-    add_scale(ws, b["input"], styles.diverging_scale())
+        share_formulas(ws, plan.weight.sub(0, n, plan.weight.height, 1))
+    share_formulas(ws, plan.input)
+    add_scale(ws, plan.weight, styles.diverging_scale())
+    add_scale(ws, plan.input, styles.diverging_scale())
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, units + 2, 11)
 
 
 def _flatten(ctx, ws, plan, layer, forward, upstream, texts):
     """Un-flattening: each map cell takes back the gradient of its position in the column."""
-    stack = plan.input
-    _, height, width = stack.shape
+    stack, flatten = plan.input, forward.sheet_of(plan.layer)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for i, j, _, _ in stack.interior(c).cells():
-            put_formula(ctx, ws, stack.interior(c).sub(i, j, 1, 1),
-                        formulas.flatten_backward(upstream.item(c * height * width + i * width + j)), styles.GRAD_FORMAT)
+            put_formula(ctx, ws, stack.at(c, i, j), formulas.flatten_backward(upstream.item(flatten.flat_index(c, i, j))),
+                        styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
 
 
 def _pool(ctx, ws, plan, layer, forward, upstream, texts):
     """Max pooling routes each window's gradient to its first near-largest cell; averaging shares it out."""
-    stack, size = plan.input, layer.size
-    source = forward.input_of(plan.layer)
-    h_out, w_out = upstream.shape[1:]
+    stack, pool = plan.input, forward.sheet_of(plan.layer)
+    source = pool.source
     margin = _write_margin(ctx, ws, plan, source, texts)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
-        inner, x_map = stack.interior(c), source.interior(c)
-        for r, s, _, _ in inner.cells():
-            i, j = r // size, s // size
-            target = inner.sub(r, s, 1, 1)
-            if i >= h_out or j >= w_out:        # rows and columns no window reaches
-                put_value(ws, target.row, target.col, 0)
+        for r, s, _, _ in stack.interior(c).cells():
+            target, window = stack.at(c, r, s), pool.pooled_by(r, s)
+            if window is None:        # rows and columns no window reaches
+                put_value(ws, *target.cell(0, 0), 0)
                 continue
-            up = upstream.interior(c).sub(i, j, 1, 1)
+            up = upstream.at(c, *window)
             if isinstance(layer, AvgPool2D):
-                put_formula(ctx, ws, target, formulas.avgpool_backward(up, size), styles.GRAD_FORMAT)
+                put_formula(ctx, ws, target, formulas.avgpool_backward(up, layer.size), styles.GRAD_FORMAT)
                 continue
-            earlier = []
-            if r > i * size:
-                earlier.append(x_map.sub(i * size, j * size, r - i * size, size))
-            if s > j * size:
-                earlier.append(x_map.sub(r, j * size, 1, s - j * size))
-            formula = formulas.maxpool_backward(x_map.sub(r, s, 1, 1), x_map.sub(i * size, j * size, size, size),
-                                                earlier, margin, up)
+            formula = formulas.maxpool_backward(source.at(c, r, s), pool.window(c, *window),
+                                                pool.before_in_window(c, r, s), margin, up)
             put_formula(ctx, ws, target, formula, styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
 
@@ -116,9 +104,7 @@ def _activation(ctx, ws, plan, layer, forward, upstream, texts):
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for r, s, _, _ in stack.interior(c).cells():
-            up = upstream.interior(c).sub(r, s, 1, 1)
-            x = source.interior(c).sub(r, s, 1, 1)
-            y = output.interior(c).sub(r, s, 1, 1)
+            up, x, y = upstream.at(c, r, s), source.at(c, r, s), output.at(c, r, s)
             if isinstance(layer, Sigmoid):
                 formula = formulas.sigmoid_backward(y, up)
             elif isinstance(layer, Tanh):
@@ -127,7 +113,7 @@ def _activation(ctx, ws, plan, layer, forward, upstream, texts):
                 formula = formulas.leaky_relu_backward(x, margin, up, layer.alpha)
             else:
                 formula = formulas.relu_backward(x, margin, up)
-            put_formula(ctx, ws, stack.interior(c).sub(r, s, 1, 1), formula, styles.GRAD_FORMAT)
+            put_formula(ctx, ws, stack.at(c, r, s), formula, styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
 
@@ -145,17 +131,14 @@ def _write_margin(ctx, ws, plan, source, texts):
 def _conv(ctx, ws, plan, layer, forward, upstream, texts):
     """dL/dw = sum over positions of input window x upstream gradient; dL/db = sum of the upstream map;
     dL/dx = the upstream maps (zero-padded) slid under the kernels turned 180 degrees."""
-    source = forward.input_of(plan.layer)
-    filters = forward.sheet("filters", plan.layer)
+    conv, filters = forward.sheet_of(plan.layer), forward.sheet("filters", plan.layer)
     scale = ctx.scale_for(plan.layer)
-    _, h_out, w_out = upstream.shape
     for k, (slices, bias) in enumerate(zip(plan.weight, plan.bias)):
         put_text(ws, *plan.filter_labels[k].cell(0, 0), texts["filter"].format(k=k + 1), styles.LABEL_FONT)
         up = upstream.interior(k)
         for c, block in enumerate(slices):
             for u, v, _, _ in block.cells():
-                a, e = layer.offset_of(u, v)
-                formula = formulas.conv_weight_gradient(source.maps[c].sub(a, e, h_out, w_out), up, scale)
+                formula = formulas.conv_weight_gradient(conv.reach(c, u, v), up, scale)
                 put_formula(ctx, ws, block.sub(u, v, 1, 1), formula, styles.GRAD_FORMAT)
         put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias"])
         put_formula(ctx, ws, bias, formulas.conv_bias_gradient(up), styles.GRAD_FORMAT)
@@ -182,7 +165,7 @@ def _conv_input_gradient(ctx, ws, plan, filters, texts):
         for r, s, _, _ in stack.interior(c).cells():
             windows = [plan.upstream_window(k, r, s) for k in range(filter_count)]
             kernels = [plan.back_kernels[k][c] for k in range(filter_count)]
-            put_formula(ctx, ws, stack.interior(c).sub(r, s, 1, 1), formulas.conv_input_gradient(windows, kernels),
+            put_formula(ctx, ws, stack.at(c, r, s), formulas.conv_input_gradient(windows, kernels),
                         styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)

@@ -120,8 +120,8 @@ def write_maps(ctx, ws, plan):
     """A conv, ReLU or pooling sheet: one formula per output cell."""
     layer = ctx.model.layers[plan.layer]
     texts = ctx.sheet_texts(plan.kind)
-    out = plan.blocks["output"]
-    source = ctx.layout.input_of(plan.layer)
+    out = plan.output
+    source = plan.source
     channels, height, width = out.shape
     lines = list(texts["lines"])
     if plan.kind == "conv2d" and source.shape[0] == 1:   # no sum over channels to speak of
@@ -129,14 +129,14 @@ def write_maps(ctx, ws, plan):
     write_header(ws, texts["title"], lines, _map_values(plan, layer, source, out))
     cell_formula = _cell_formula_builder(ctx, plan, layer, source)
     # next cell, next window: every formula of a map is the first one moved (the file stores it once)
-    slides_by_one = getattr(layer, "step", getattr(layer, "stride", 1)) == 1   # pools: step; conv: stride
+    slides_by_one = plan.stride == 1
     number_format = styles.VALUE_FORMAT
     for k in range(channels):
         put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
         write_padding(ws, out, k)
         inner = out.interior(k)
-        for i, j, row, col in inner.cells():
-            put_formula(ctx, ws, inner.sub(i, j, 1, 1), cell_formula(k, i, j), number_format)
+        for i, j, _, _ in inner.cells():
+            put_formula(ctx, ws, out.at(k, i, j), cell_formula(k, i, j), number_format)
         if slides_by_one:
             share_formulas(ws, inner)
         rule = output_scale(ctx.model.layers, plan.layer)
@@ -144,34 +144,29 @@ def write_maps(ctx, ws, plan):
     element = element_formula(layer) if plan.kind in ACTIVATION_KINDS else None
     explain_maps(ctx, ws, plan, layer, source, out, element)
     set_widths(ws, 0, 1, 3)
-    set_widths(ws, out.maps[0].col, plan.blocks["explain"]["title"].col + 40, styles.VALUE_WIDTH)
+    set_widths(ws, out.maps[0].col, plan.explain.title.col + 40, styles.VALUE_WIDTH)
     freeze_below(ws, 1)
 
 
 def _cell_formula_builder(ctx, plan, layer, source):
     """A function (k, i, j) -> the formula of output cell (i, j) of map k."""
+    scale = ctx.scale_for(plan.layer)
     if plan.kind == "conv2d":
         filters = ctx.layout.sheet("filters", plan.layer)
-        scale = ctx.scale_for(plan.layer)
-        span, s = layer.span, layer.stride
         channels = source.shape[0]
-
         windows_at = {}   # (i, j) -> the input windows every filter reads there
 
         def conv_cell(k, i, j):
             windows = windows_at.get((i, j))
             if windows is None:
-                windows = windows_at[(i, j)] = [source.window(c, i * s, j * s, span, span) for c in range(channels)]
+                windows = windows_at[(i, j)] = [plan.window(c, i, j) for c in range(channels)]
             return formulas.conv_forward(windows, filters.kernels[k], filters.bias[k], scale)
         return conv_cell
-    scale = ctx.scale_for(plan.layer)
     if plan.kind in ACTIVATION_KINDS:
         activation = element_formula(layer)
-        return lambda k, i, j: activation(source.interior(k).sub(i, j, 1, 1), scale)
-    size, step = layer.size, layer.step
+        return lambda k, i, j: activation(plan.window(k, i, j), scale)
     pool = formulas.avgpool_forward if plan.kind == "avgpool2d" else formulas.maxpool_forward
-    # pooling reads the unpadded source: windows start inside the interior
-    return lambda k, i, j: pool(source.interior(k).sub(i * step, j * step, size, size), scale)
+    return lambda k, i, j: pool(plan.window(k, i, j), scale)
 
 
 def output_scale(layers, index):

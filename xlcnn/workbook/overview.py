@@ -113,7 +113,7 @@ def _shape_text(shape):
 def _write_pictures(ctx, ws, pictures, texts):
     """A small live picture of each feature map of one layer: each cell the mean of a patch of the map."""
     stage = ctx.layout.sheet_of(pictures.layer)
-    stack = stage.blocks["output"]
+    stack = stage.output
     channels, height, width = stack.shape
     label = texts["pictures_one" if channels == 1 else "pictures_label"].format(
         sheet=stage.name, channels=channels, height=height, width=width)
