@@ -1,6 +1,6 @@
 """Where every tensor lives, decided before the first cell is written.
 
-``plan_layout`` turns an architecture into a list of ``SheetPlan``s. Sheet writers
+``plan_layout`` turns an architecture into a list of planned sheets (``plans``). Sheet writers
 and the verifier only read positions from here; neither does offset arithmetic.
 Rows 0..HEADER_ROWS-1 of every sheet hold the title and the explanation.
 """
@@ -11,9 +11,10 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError
-from .plans import (ConvExample, ConvSheet, DenseExample, DenseSheet, FlattenSheet, MapSheet, PoolSheet, VectorSheet,
-                    WindowExample, ConvGradSheet, DenseGradSheet, FiltersSheet, InputSheet, MapGradSheet, DescentSheet, LossSheet, ManifestSheet, MapPictures, MapStack, Sheet, SheetPlan, SoftmaxSheet,
-                    SummarySheet, example_of, output_of)
+from .plans import (ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+                    FiltersSheet, FlattenSheet, InputSheet, Knows, LossSheet, ManifestSheet, MapGradSheet,
+                    MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SummarySheet,
+                    VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, POOLS, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax, infer_shapes,
                       is_classifier)
 
@@ -41,7 +42,7 @@ class Layout:
     input_shape: tuple
     formulas: int = 0                # formula cells the plan holds, counted from its blocks
     passes: list = field(default_factory=list)      # forward passes after each descent step (Layout views)
-    gradients: list = field(default_factory=list)   # per step: {layer index: SheetPlan of its gradients}
+    gradients: list = field(default_factory=list)   # per step: {layer index: its gradient sheet}
     descent: Sheet | None = None                    # learning rate and the loss after each step
     prefix: str = ""                 # a later pass's view: what its sheet names start with ("S1 ")
 
@@ -100,7 +101,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     input_plan = limits.add(_input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1)),
                             _first_conv_extras(layers))
     first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits)
-    overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes)
+    overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names))
     sheets = [limits.add(overview, overview_formulas(overview, classifier)), input_plan, *first]
     layout = Layout(sheets, shapes, tuple(input_shape))
     if steps:
@@ -108,7 +109,8 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
         _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits)
     sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers)), 3 * len(layers) + 3))
     sheets.append(_manifest_sheet(names.unnumbered("manifest")))
-    limits.add(overview, _link_overview(layout))
+    sheets[0], links = _link_overview(layout)
+    limits.add(sheets[0], links)
     layout.formulas = limits.formulas
     return layout
 
@@ -305,17 +307,10 @@ def legend_block(plan):
     The flatten and softmax sheets put their column headings on that row, the filters
     sheet the copy of the explained filter's number: the legend starts after them.
     """
-    if isinstance(plan, SheetPlan) and "legend" in plan.blocks:   # planned with the sheet (the overview's)
-        return plan.blocks["legend"]
-    if not isinstance(plan, SheetPlan):
-        beside = plan.on_legend_row()
-        return Block(plan.name, HEADER_ROWS, beside.last_col + 2 if beside else FIRST_COL, 1, LEGEND_CELLS)
-    col = FIRST_COL
-    if plan.kind == "flatten":
-        col = plan.blocks["output"].last_col + 2
-    elif plan.kind == "softmax":
-        col = len(SOFTMAX_COLUMNS) + 1
-    return Block(plan.name, HEADER_ROWS, col, 1, LEGEND_CELLS)
+    if isinstance(plan, OverviewSheet):   # planned with the sheet, above its pictures
+        return plan.legend
+    beside = plan.on_legend_row()
+    return Block(plan.name, HEADER_ROWS, beside.last_col + 2 if beside else FIRST_COL, 1, LEGEND_CELLS)
 
 
 def plan_within_limits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=DEFAULT_MAX_FORMULAS):
@@ -389,8 +384,7 @@ def _filters_formulas(plan, later):
 
 def _gradient_formulas(plan):
     """Every gradient cell (a few zero taps and unreached cells are counted too: an upper bound)."""
-    parts = plan.blocks.values() if isinstance(plan, SheetPlan) else plan.formula_parts()
-    return sum(_cells(value) for value in parts)
+    return sum(_cells(value) for value in plan.formula_parts())
 
 
 def _cells(value):
@@ -688,7 +682,7 @@ def _softmax_sheet(ident, classes):
     for key, (row, col) in results.items():   # each value with its label in the cell before it
         columns[key], columns[f"{key}_label"] = Block(name, row, col, 1, 1), Block(name, row, col - 1, 1, 1)
     return SoftmaxSheet(**ident, headers=Block(name, top - 1, 0, 1, len(SOFTMAX_COLUMNS)),
-                        knows=Block(name, below + 6, 0, 1, 1), **columns)
+                        knows=_knows(name, below + 6, 0, classes), **columns)
 
 
 def _loss_sheet(ident, classes):
@@ -730,7 +724,7 @@ CHART_ABOVE = 12          # the chart beside the photo starts this many rows bel
 KNOWS_COL = 17            # what the model knows sits right of the prediction and loss
 
 
-def _overview_sheet(ident, input_shape, layers, shapes):
+def _overview_sheet(ident, input_shape, layers, shapes, classes):
     """The story on one page: the network as a row of boxes, the photo in square cells, a small
     picture of every feature map, the prediction with a live chart, and a link to every sheet.
 
@@ -740,19 +734,21 @@ def _overview_sheet(ident, input_shape, layers, shapes):
     _, height, width = input_shape
     blocks = {"network_label": Block(name, 4, 1, 1, 1)}
     per_row = max(1, (PAGE_COLUMNS + 1) // (BOX_WIDTH + 2))
-    blocks["boxes"] = tuple(Block(name, 5 + 2 * (n // per_row), 1 + (n % per_row) * (BOX_WIDTH + 2), 1, BOX_WIDTH)
-                            for n in range(len(layers) + 1))   # the input, then every layer
-    row = blocks["boxes"][-1].row + 2
-    blocks["photo_label"] = Block(name, row, 1, 1, 1)
+    boxes = tuple(Block(name, 5 + 2 * (n // per_row), 1 + (n % per_row) * (BOX_WIDTH + 2), 1, BOX_WIDTH)
+                  for n in range(len(layers) + 1))   # the input, then every layer
+    blocks["boxes"] = boxes
+    blocks["arrows"] = tuple(Block(name, box.row, box.last_col + 1, 1, 1) for box in boxes[:-1])
+    row = boxes[-1].row + 2
     blocks["colour_view"] = Block(name, row + 1, 1, height, width)
     beside = Block(name, row + 1, width + 3, max(height, PHOTO_ROWS), max(PAGE_COLUMNS - width - 2, 12))
-    blocks["beside_photo"] = beside           # square rows: only floating things (picture, chart) sit here
+    blocks["beside_photo"] = beside
+    blocks["photo_label"], blocks["picture_label"] = Block(name, row, 1, 1, 1), Block(name, row, beside.col, 1, 1)
     blocks["picture"] = beside.sub(0, 0, 1, 1)
-    blocks["chart"] = beside.sub(CHART_ABOVE, 0, 1, 1)
+    blocks["chart"] = beside.sub(CHART_ABOVE, 0, beside.height - CHART_ABOVE, beside.width)   # it fills the rest
     row = beside.last_row + 2
     blocks.update({key: Block(name, row + n, 1, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)})
     blocks.update({f"{key}_value": Block(name, row + n, 7, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)})
-    blocks["knows"] = Block(name, row, KNOWS_COL, 1, 1)
+    blocks["knows"] = _knows(name, row, KNOWS_COL, classes, PAGE_COLUMNS - KNOWS_COL + 1)
     row += 6     # below the results, and the sentence, pictures and names of what the model knows
     blocks["pictures_title"] = Block(name, row, 0, 1, 1)   # a long line: the first column's text wraps in print
     blocks["legend"] = Block(name, row + 1, 1, 1, LEGEND_CELLS)
@@ -776,20 +772,45 @@ def _overview_sheet(ident, input_shape, layers, shapes):
     links_col = max(PAGE_COLUMNS, beside.last_col) + 2
     blocks["links_label"] = Block(name, 4, links_col, 1, 1)
     blocks["links"] = Block(name, 5, links_col, 1, 1)   # one per sheet, when all are known
-    return SheetPlan(**ident, blocks=blocks)
+    return OverviewSheet(**ident, **blocks, gap_rows=_gap_rows(boxes, beside, pictures), last_printed_col=links_col - 2)
+
+
+def _gap_rows(boxes, beside, pictures):
+    """The overview's empty rows that only separate parts (rows of boxes, the photo and the results,
+    bands of pictures): printed thin, so the whole story fits one page."""
+    gaps = set(range(boxes[0].row, boxes[-1].row)) - {box.row for box in boxes}
+    gaps.add(beside.last_row + 1)
+    for group in pictures:
+        rows = range(group.label.row + 1, group.blocks[-1].last_row + 2)
+        gaps.update(row for row in rows if not any(block.row <= row <= block.last_row for block in group.blocks))
+    return tuple(gaps)
+
+
+PICTURE_ROWS = 3         # rows a class's picture covers at the default row height
+PICTURE_COLUMNS = 5      # square columns (14 pixels) a picture and its gap take on the overview
+
+
+def _knows(name, row, col, classes, columns=None):
+    """What the model knows at (row, col): the sentence, then a picture per class with its name below.
+
+    With ``columns`` (the overview's narrow columns) the sentence wraps over two rows that
+    many columns wide and each picture takes PICTURE_COLUMNS of them; else one column each.
+    """
+    sentence, step = (Block(name, row, col, 2, columns), PICTURE_COLUMNS) if columns else (Block(name, row, col, 1, 1), 1)
+    top = sentence.last_row + 1
+    return Knows(sentence=sentence, pictures=tuple(Block(name, top, col + n * step, 1, 1) for n in range(classes)),
+                 names=tuple(Block(name, top + PICTURE_ROWS, col + n * step, 1, 1) for n in range(classes)))
 
 
 def _link_overview(layout):
-    """One link on the overview to every other sheet, one back on every other sheet; returns their formulas."""
+    """The overview with one link to every other sheet (one back on every other sheet); and their formulas."""
     overview, others = layout.sheets[0], len(layout.sheets) - 1
-    first = overview.blocks["links"]
-    overview.blocks["links"] = Block(first.sheet, first.row, first.col, others, 1)
-    return 2 * others
+    return replace(overview, links=Block(overview.name, overview.links.row, overview.links.col, others, 1)), 2 * others
 
 
 def overview_formulas(plan, classifier):
     """The overview's own formula cells: the feature-map pictures and the results."""
-    return sum(pictures.formulas for pictures in plan.blocks["pictures"]) + len(OVERVIEW_RESULTS) * classifier
+    return sum(pictures.formulas for pictures in plan.pictures) + len(OVERVIEW_RESULTS) * classifier
 
 
 def _manifest_sheet(ident):

@@ -85,27 +85,13 @@ _SHEET_FIELDS = {item.name for item in fields(Sheet)}
 ELSEWHERE = {"elsewhere": True}   # metadata of a field that points at blocks of another sheet (what this one reads)
 
 
-@dataclass(frozen=True, kw_only=True)
-class SheetPlan(Sheet):
-    """A sheet whose blocks are still a dict (the kinds not yet given a class of their own)."""
-
-    blocks: dict = field(default_factory=dict)
-
-    def parts(self):
-        return list(self.blocks.values())
-
-
 def output_of(plan):
     """The block or map stack holding the output of the layer ``plan`` shows (the input sheet: the pixels), or None."""
-    if isinstance(plan, SheetPlan):
-        return plan.blocks.get("output", plan.blocks.get("pixels"))
     return getattr(plan, "output", None)
 
 
 def example_of(plan):
     """The worked example beside a layer's output ("explain this cell"), or None."""
-    if isinstance(plan, SheetPlan):
-        return plan.blocks.get("explain")
     return getattr(plan, "explain", None)
 
 
@@ -147,7 +133,7 @@ def all_blocks(value):
     elif isinstance(value, Sheet):
         for part in value.parts():
             yield from all_blocks(part)
-    elif isinstance(value, Example):
+    elif isinstance(value, (Example, Knows)):
         for item in fields(value):
             yield from all_blocks(getattr(value, item.name))
     elif isinstance(value, dict):
@@ -392,7 +378,7 @@ class SoftmaxSheet(Sheet):
     prediction_label: Block
     confidence: Block
     confidence_label: Block
-    knows: Block                # what the model can answer, and pictures of it
+    knows: Knows                # what the model can answer, and pictures of it
 
     def on_legend_row(self):
         return self.headers
@@ -599,3 +585,48 @@ class MapGradSheet(Sheet):
 
     def formula_parts(self):
         return [self.input, self.margin or ()]
+
+
+# ---------------------------------------------------------------- what the model knows, the overview
+
+
+@dataclass(frozen=True, kw_only=True)
+class Knows:
+    """The sentence saying which classes the model answers with; below it, when the classes are the
+    generated shapes, a picture of each (``pictures``: where each floats) with its name under it."""
+
+    sentence: Block             # more than one cell: merged, the sentence wraps in it
+    pictures: tuple
+    names: tuple
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverviewSheet(Sheet):
+    """The story on one page: the network as boxes, the photo in square cells beside its picture and the
+    chart, the results, a small picture of every feature map, and a link to every sheet."""
+
+    network_label: Block
+    boxes: tuple                # the input's, then one per layer
+    arrows: tuple               # "->" after every box but the last
+    photo_label: Block          # above the photo in cells ...
+    picture_label: Block        # ... and above its picture
+    colour_view: Block
+    beside_photo: Block         # square rows: only floating things (picture, chart) sit here
+    picture: Block
+    chart: Block
+    prediction: Block
+    prediction_value: Block
+    confidence: Block
+    confidence_value: Block
+    true_label: Block
+    true_label_value: Block
+    loss: Block
+    loss_value: Block
+    knows: Knows
+    pictures_title: Block
+    legend: Block
+    pictures: tuple             # MapPictures of every layer with maps
+    links_label: Block
+    links: Block                # one link a row, to every other sheet
+    gap_rows: tuple             # empty rows that only separate parts: printed thin
+    last_printed_col: int       # the links right of it are for the screen

@@ -407,16 +407,16 @@ def _check_overview(report, book, reference, values):
     report.prediction = book.model.class_names[reference.prediction]
     report.loss = reference.loss
     report.label_chosen = book.label is not None
-    overview = book.layout.sheet("overview").blocks
-    shown = [overview["confidence_value"]] + ([overview["loss_value"]] if book.label is not None else [])
+    overview = book.layout.sheet("overview")
+    shown = [overview.confidence_value] + ([overview.loss_value] if book.label is not None else [])
     expected = [reference.probabilities.max()] + ([reference.loss] if book.label is not None else [])
     report.checks.append(_check_blocks("overview", shown, np.array(expected), values))
-    report.checks.append(_check_prediction(overview["prediction_value"], report.prediction, values))
+    report.checks.append(_check_prediction(overview.prediction_value, report.prediction, values))
 
 
 def _check_blank_loss(book, values):
     """With no true label picked, the loss (and the overview's copy) must show nothing rather than a number."""
-    cells = [book.layout.sheet("loss").loss, book.layout.sheet("overview").blocks["loss_value"]]
+    cells = [book.layout.sheet("loss").loss, book.layout.sheet("overview").loss_value]
     got = [_get(values[block.sheet], block.row, block.col) for block in cells]
     ok = all(value in (None, "") for value in got)
     where = sheet_ref(cells[0].sheet, cells[0].row, cells[0].col)

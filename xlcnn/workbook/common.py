@@ -32,7 +32,7 @@ class Context:
     manifest: dict = field(default_factory=dict)
     step: int = 0                  # 0: the first forward pass; n: the pass after n descent steps
     previous: object = None        # for a later pass: the Layout of the pass before it ...
-    previous_gradients: dict = None   # ... and its gradient sheets, {layer: SheetPlan}
+    previous_gradients: dict = None   # ... and its gradient sheets, {layer: its gradient sheet}
     unfit_options: str = ""        # options that kept the shipped trained weights out (notice_text names them)
     class_pictures: list = None    # PNG bytes of one training picture per class (knows.class_pictures), or None
     options: object = None         # the BuildOptions: the language, the exercises, the steps and their rate

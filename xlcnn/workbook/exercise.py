@@ -216,7 +216,7 @@ def _mark_picture(plan, layout, layer, position):
     """Hide the overview's picture cell that summarises a hidden map cell: it may show it as is."""
     if len(position) != 3:
         return
-    for pictures in layout.sheets[0].blocks.get("pictures", ()):
+    for pictures in layout.sheets[0].pictures:
         if pictures.layer == layer:
             _mark(plan, pictures.cell_for(*(int(n) for n in position)))
 

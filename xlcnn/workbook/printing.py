@@ -28,7 +28,7 @@ def set_up_printing(ws, plan, texts):
     cells = cells_of(ws)
     if plan.kind == "overview":    # square columns, sized by the layout; its links are for the screen only
         wrap_long_lines(ws, cells, PAGE_COLUMNS * SQUARE_WIDTH)
-        last_col = plan.blocks["links_label"].col - 2
+        last_col = plan.last_printed_col
         width_chars = sum(cells.widths.get(c, DEFAULT_WIDTH) for c in range(last_col + 1))
         last_row = cells.max_row   # its chart floats beside the photo, not below the last cell
     else:
