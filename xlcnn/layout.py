@@ -12,7 +12,7 @@ from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError
 from .plans import (ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
-                    FiltersSheet, FlattenSheet, InputSheet, Knows, LossSheet, ManifestSheet, MapGradSheet,
+                    FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SummarySheet,
                     VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, POOLS, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax, infer_shapes,
@@ -310,7 +310,14 @@ def legend_block(plan):
     if isinstance(plan, OverviewSheet):   # planned with the sheet, above its pictures
         return plan.legend
     beside = plan.on_legend_row()
-    return Block(plan.name, HEADER_ROWS, beside.last_col + 2 if beside else FIRST_COL, 1, LEGEND_CELLS)
+    return _legend(plan.name, HEADER_ROWS, beside.last_col + 2 if beside else FIRST_COL)
+
+
+def _legend(name, row, col, words_to=None):
+    """A legend's bar from (row, col), its words in the cell after it (or, with ``words_to``, up to that column)."""
+    bar = Block(name, row, col, 1, LEGEND_CELLS)
+    words = bar.last_col + 1
+    return Legend(bar=bar, words=Block(name, row, words, 1, (words_to or words) - words + 1))
 
 
 def plan_within_limits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=DEFAULT_MAX_FORMULAS):
@@ -751,7 +758,7 @@ def _overview_sheet(ident, input_shape, layers, shapes, classes):
     blocks["knows"] = _knows(name, row, KNOWS_COL, classes, PAGE_COLUMNS - KNOWS_COL + 1)
     row += 6     # below the results, and the sentence, pictures and names of what the model knows
     blocks["pictures_title"] = Block(name, row, 0, 1, 1)   # a long line: the first column's text wraps in print
-    blocks["legend"] = Block(name, row + 1, 1, 1, LEGEND_CELLS)
+    blocks["legend"] = _legend(name, row + 1, 1, PAGE_COLUMNS)   # its words wrap within the printed page
     row += 2
     pictures = []
     for index, shape in enumerate(shapes):

@@ -133,7 +133,7 @@ def all_blocks(value):
     elif isinstance(value, Sheet):
         for part in value.parts():
             yield from all_blocks(part)
-    elif isinstance(value, (Example, Knows)):
+    elif isinstance(value, (Example, Knows, Legend)):
         for item in fields(value):
             yield from all_blocks(getattr(value, item.name))
     elif isinstance(value, dict):
@@ -249,6 +249,11 @@ class MapSheet(Sheet):
     source: MapStack = field(metadata=ELSEWHERE)
     size: int
     stride: int
+
+    @property
+    def value_columns(self):
+        """How many columns from the maps' first are sized for numbers: the maps, the example and some room."""
+        return self.explain.title.col + 40
 
     def window(self, c, i, j):
         """The cells of input map c that output cell (i, j) reads (padded coordinates: a conv reads its border)."""
@@ -587,7 +592,16 @@ class MapGradSheet(Sheet):
         return [self.input, self.margin or ()]
 
 
-# ---------------------------------------------------------------- what the model knows, the overview
+# ---------------------------------------------------------------- legends, what the model knows, the overview
+
+
+@dataclass(frozen=True, kw_only=True)
+class Legend:
+    """A sheet's colour legend: the painted bar, then its words (several cells: merged, the words wrap)."""
+
+    bar: Block
+    words: Block
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -624,7 +638,7 @@ class OverviewSheet(Sheet):
     loss_value: Block
     knows: Knows
     pictures_title: Block
-    legend: Block
+    legend: Legend
     pictures: tuple             # MapPictures of every layer with maps
     links_label: Block
     links: Block                # one link a row, to every other sheet

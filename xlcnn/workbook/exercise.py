@@ -176,7 +176,7 @@ def _copies(layers, views, passes, layer, position, value):
             found.append((view, layer, position))   # the same cell after a descent step
         at, index = position, layer
         while index + 1 < len(layers):
-            at = _read_as_is(layers[index + 1], outputs[index].shape, at)
+            at = _read_as_is(layers[index + 1], view.sheet_of(index + 1), at)
             index += 1
             if at is None or abs(outputs[index][at] - value) > TOLERANCE:
                 break
@@ -184,20 +184,15 @@ def _copies(layers, views, passes, layer, position, value):
     return found
 
 
-def _read_as_is(layer, shape, at):
-    """The output cell of ``layer`` that may show its input cell ``at`` (of an input of ``shape``) unchanged."""
+def _read_as_is(layer, sheet, at):
+    """The output cell of ``layer`` (planned as ``sheet``) that may show its input cell ``at`` unchanged."""
     if layer.kind in ("relu", "leakyrelu"):
         return at
     if layer.kind == "flatten":
-        return (int(np.ravel_multi_index(at, shape)),)
+        return (sheet.flat_index(*(int(n) for n in at)),)
     if layer.kind == "maxpool2d":
-        k, i, j = at
-        io, jo = i // layer.step, j // layer.step
-        rows, cols = ((side - layer.size) // layer.step + 1 for side in shape[1:])
-        # the window that starts above and left of ``at``, when ``at`` is in it and it exists
-        # (rows and columns past the last whole window are read by none)
-        if i - io * layer.step < layer.size and j - jo * layer.step < layer.size and io < rows and jo < cols:
-            return k, io, jo
+        window = sheet.pooled_by(*(int(n) for n in at[1:]))
+        return None if window is None else (at[0], *window)
     return None
 
 

@@ -144,7 +144,7 @@ def write_maps(ctx, ws, plan):
     element = element_formula(layer) if plan.kind in ACTIVATION_KINDS else None
     explain_maps(ctx, ws, plan, layer, source, out, element)
     set_widths(ws, 0, 1, 3)
-    set_widths(ws, out.maps[0].col, plan.explain.title.col + 40, styles.VALUE_WIDTH)
+    set_widths(ws, out.maps[0].col, plan.value_columns, styles.VALUE_WIDTH)
     freeze_below(ws, 1)
 
 

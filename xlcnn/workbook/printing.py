@@ -92,9 +92,8 @@ def _break_between_maps(ws, plan, rows_per_page):
         return
     breaks = RowBreak()
     page_top = 0
-    for block in stack.maps:
-        top = block.row - 1                       # the label row above the map
-        bottom = block.last_row
+    for block, label in zip(stack.maps, stack.labels):
+        top, bottom = label.row, block.last_row   # the map with the label row above it
         if bottom - page_top + 1 > rows_per_page and top > page_top and top < MAX_ROWS:
             breaks.append(Break(id=top))          # openpyxl counts rows from 1: break after row `top`
             page_top = top
