@@ -38,7 +38,6 @@ class Layout:
     """The complete plan: every sheet in the order of the story."""
 
     sheets: list
-    shapes: list                     # output shape of every layer (the overview's boxes show them)
     input_shape: tuple
     formulas: int = 0                # formula cells the plan holds, counted from its blocks
     passes: list = field(default_factory=list)      # forward passes after each descent step (Layout views)
@@ -103,7 +102,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits)
     overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names))
     sheets = [limits.add(overview, overview_formulas(overview, classifier)), input_plan, *first]
-    layout = Layout(sheets, shapes, tuple(input_shape))
+    layout = Layout(sheets, tuple(input_shape))
     if steps:
         check_backprop(layers)
         _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits)
@@ -162,7 +161,7 @@ def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_p
             layout.descent = limits.add(_descent_sheet(names.unnumbered("descent"), steps), steps + 2)
             layout.sheets.append(layout.descent)
         current = _forward_sheets(layers, shapes, input_shape, class_names, names, step + 1, input_plan, limits)
-        layout.passes.append(Layout([input_plan, *current], shapes, tuple(input_shape), prefix=names.prefix(step + 1)))
+        layout.passes.append(Layout([input_plan, *current], tuple(input_shape), prefix=names.prefix(step + 1)))
         layout.sheets.extend(current)
 
 
@@ -743,7 +742,7 @@ def _overview_sheet(ident, input_shape, layers, shapes, classes):
     per_row = max(1, (PAGE_COLUMNS + 1) // (BOX_WIDTH + 2))
     boxes = tuple(Block(name, 5 + 2 * (n // per_row), 1 + (n % per_row) * (BOX_WIDTH + 2), 1, BOX_WIDTH)
                   for n in range(len(layers) + 1))   # the input, then every layer
-    blocks["boxes"] = boxes
+    blocks["boxes"], blocks["box_shapes"] = boxes, (tuple(input_shape), *shapes)
     blocks["arrows"] = tuple(Block(name, box.row, box.last_col + 1, 1, 1) for box in boxes[:-1])
     row = boxes[-1].row + 2
     blocks["colour_view"] = Block(name, row + 1, 1, height, width)

@@ -621,6 +621,7 @@ class OverviewSheet(Sheet):
 
     network_label: Block
     boxes: tuple                # the input's, then one per layer
+    box_shapes: tuple           # the shape each box hands on
     arrows: tuple               # "->" after every box but the last
     photo_label: Block          # above the photo in cells ...
     picture_label: Block        # ... and above its picture

@@ -157,6 +157,15 @@ def write_header(ws, title, lines, step_values):
             put_text(ws, n, 0, line.format(**step_values), styles.TEXT_FONT)
 
 
+def write_lines(ws, lines, then=None, gap=0):
+    """Explanation lines, one per row from row 1 (blank ones too); ``then`` = (text, font): one more
+    line below them after ``gap`` blank rows. All within the HEADER_ROWS the plan keeps for the header."""
+    for n, line in enumerate(lines, start=1):
+        put_text(ws, n, 0, line, styles.TEXT_FONT)
+    if then is not None:
+        put_text(ws, len(lines) + 1 + gap, 0, *then)
+
+
 def notice_text(ctx):
     """What the weights are: trained (with accuracy), hand-made, or random; and the font to show it in."""
     model = ctx.model

@@ -12,7 +12,7 @@ from .. import formulas
 from ..cells import a1
 from ..network import POOLS, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, Sigmoid, Tanh
 from . import styles
-from .common import share_formulas, add_scale, freeze_below, put_formula, put_text, put_value, set_widths, write_padding
+from .common import write_lines, share_formulas, add_scale, freeze_below, put_formula, put_text, put_value, set_widths, write_padding
 
 
 def write_gradients(ctx, ws, plan, forward, gradients):
@@ -22,10 +22,8 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     kind = "conv2d" if isinstance(layer, Conv2D) else "dense" if isinstance(layer, Dense) else (
         "flatten" if isinstance(layer, Flatten) else "pool" if isinstance(layer, POOLS) else "activation")
     put_text(ws, 0, 0, texts["title"].format(sheet=forward.sheet_of(plan.layer).name), styles.TITLE_FONT)
-    if ctx.step:
-        put_text(ws, len(texts[kind]) + 2, 0, ctx.texts["step_notice"].format(n=ctx.step), styles.TEXT_FONT)
-    for n, line in enumerate(texts[kind], start=1):
-        put_text(ws, n, 0, line, styles.TEXT_FONT)
+    notice = (ctx.texts["step_notice"].format(n=ctx.step), styles.TEXT_FONT) if ctx.step else None
+    write_lines(ws, texts[kind], then=notice, gap=1)
     after = gradients.get(plan.layer + 1)
     upstream = None if after is None else after.input
     {"conv2d": _conv, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation}[kind](
@@ -189,8 +187,7 @@ def write_descent(ctx, ws, plan, passes):
     steps = len(passes) - 1
     title = texts["descent_title"] if steps == 1 else texts["descent_title_steps"].format(steps=steps)
     put_text(ws, 0, 0, title, styles.TITLE_FONT)
-    for n, line in enumerate([*texts["descent"], texts["descent_table"].format(steps=steps)], start=1):
-        put_text(ws, n, 0, line, styles.TEXT_FONT)
+    write_lines(ws, [*texts["descent"], texts["descent_table"].format(steps=steps)])
     put_text(ws, *plan.rate_label.cell(0, 0), texts["rate"], styles.LABEL_FONT)
     put_value(ws, *plan.rate.cell(0, 0), ctx.options.rate, styles.WEIGHT_FORMAT, styles.PARAM_FILL)
     losses, numbers = plan.losses, plan.steps

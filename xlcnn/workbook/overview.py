@@ -13,7 +13,7 @@ from ..layout import LINK_WIDTH, RESULT_WIDTH, SQUARE_WIDTH, last_column
 from ..textwidth import display_width
 from . import styles
 from .common import (add_scale, cell_at, describe_layer, layer_fields, merge, notice_text, paint_pixels, put_formula,
-                     put_text, set_widths)
+                     put_text, set_widths, write_lines)
 from .knows import write_what_it_knows
 from .sheetdata import cells_of
 
@@ -35,10 +35,7 @@ HIDE_NUMBERS = ";;;"   # the pictures show colours only: numbers would not fit i
 def write_overview(ctx, ws, plan):
     texts = ctx.texts["sheets"]["overview"]
     put_text(ws, 0, 0, texts["title"].format(source=ctx.source_name or "xlcnn"), styles.TITLE_FONT)
-    for n, line in enumerate(texts["lines"], start=1):
-        put_text(ws, n, 0, line, styles.TEXT_FONT)
-    notice, font = notice_text(ctx)
-    put_text(ws, len(texts["lines"]) + 1, 0, notice, font)
+    write_lines(ws, texts["lines"], then=notice_text(ctx))
     set_widths(ws, 0, last_column(plan) + 1, SQUARE_WIDTH)
     _write_boxes(ctx, ws, plan, texts)
     _, height, width = ctx.layout.input_shape
@@ -73,11 +70,9 @@ def _write_boxes(ctx, ws, plan, texts):
     """The network as a row of boxes, each with what the stage does and the shape it hands on."""
     put_text(ws, *plan.network_label.cell(0, 0), texts["architecture_label"], styles.LABEL_FONT)
     words = texts["boxes"]
-    stages = [(words["input"], ctx.layout.input_shape)]
-    stages += [(words[layer.kind].format(**layer_fields(layer)), shape)
-               for layer, shape in zip(ctx.model.layers, ctx.layout.shapes)]
+    stages = [words["input"], *(words[layer.kind].format(**layer_fields(layer)) for layer in ctx.model.layers)]
     boxes = plan.boxes
-    for box, (what, shape) in zip(boxes, stages):
+    for box, what, shape in zip(boxes, stages, plan.box_shapes):
         cell = put_text(ws, *box.cell(0, 0), f"{what}\n{_shape_text(shape)}", styles.BOX_FONT)
         for _, _, row, col in box.cells():
             cell_at(ws, row, col).border = BOX_BORDER
