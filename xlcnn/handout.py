@@ -350,13 +350,13 @@ def _worked_rows(layout, sheet_xml):
             largest = max((abs(v) for v in values), default=0.0)
             order = sorted((i for i, v in enumerate(values) if abs(v) > TERM_MARGIN * largest),
                            key=lambda i: -abs(values[i]))
-            rows[plan.name] = [products.row + i for i in order]
+            rows[plan.name] = [products.item(i).row for i in order]
             source = next((p for p in view if p.layer == plan.layer - 1 and isinstance(output_of(p), Block)), None)
             if source is not None and output_of(source).height == products.height:
-                rows[source.name] = [output_of(source).row + i for i in order]
+                rows[source.name] = [output_of(source).item(i).row for i in order]
             gradient = layout.gradients[step].get(plan.layer) if step < len(layout.gradients) else None
             if gradient is not None:
-                rows[gradient.name] = [gradient.weight.row + i for i in order]
+                rows[gradient.name] = [gradient.weight.sub(i, 0, 1, 1).row for i in order]
     return rows
 
 
