@@ -106,10 +106,10 @@ def _moved_explanation(folder):
     result = make_workbook(sample_photos()[3], folder / "explain.xlsx")
     wb = openpyxl.load_workbook(result.path)
     layout = plan_layout(*_layout_args(wb))
-    explain = layout.sheet("conv2d").blocks["explain"]
+    explain = layout.sheet("conv2d").explain
     ws = wb["3 Conv"]
     for n, value in enumerate(EXPLAINED):
-        row, col = explain["choose"].cell(n, 0)
+        row, col = explain.choose.cell(n, 0)
         ws.cell(row + 1, col + 1).value = value
     wb.save(result.path)
     return result.path, layout
@@ -118,19 +118,19 @@ def _moved_explanation(folder):
 def test_moving_the_explained_cell_moves_the_worked_example(student_books):
     path, layout, report, recalculated = student_books["explain"]
     _, i, j = EXPLAINED
-    explain = layout.sheet("conv2d").blocks["explain"]
+    explain = layout.sheet("conv2d").explain
     assert report.ok, report.table()
     assert any(c.stage == "3 Conv (explained)" and c.ok for c in report.checks)
     values = recalculated["3 Conv"]
     pixels = openpyxl.load_workbook(path)["1 Input"]
-    window = explain["windows"][1]              # the green channel's window follows the chosen position
+    window = explain.windows[1]              # the green channel's window follows the chosen position
     for u, v, row, col in window.cells():
         source = layout.input.interior(1).cell(i - 1 + u, j - 1 + v)
         assert values.cell(row + 1, col + 1).value == pixels.cell(source[0] + 1, source[1] + 1).value
-    result_cell, own_cell = explain["result"].cell(0, 0), explain["cell"].cell(0, 0)
+    result_cell, own_cell = explain.result.cell(0, 0), explain.cell.cell(0, 0)
     assert values.cell(result_cell[0] + 1, result_cell[1] + 1).value == pytest.approx(
         values.cell(own_cell[0] + 1, own_cell[1] + 1).value, abs=1e-12)
-    assert values.cell(explain["same"].row + 1, explain["same"].col + 1).value == "yes"
+    assert values.cell(explain.same.row + 1, explain.same.col + 1).value == "yes"
 
 
 def _layout_args(wb):
@@ -145,7 +145,7 @@ def _answered_exercise(folder):
     wb = openpyxl.load_workbook(result.path)
     layout = plan_layout(*_layout_args(wb))
     plan = layout.sheet("conv2d")
-    table = plan.blocks["explain"]["exercise"]
+    table = plan.explain.exercise
     ws = wb[plan.name]
     assert ws.protection.sheet
     hidden = [c for row in ws.iter_rows() for c in row if c.number_format == '"?";"?";"?"']
@@ -162,7 +162,7 @@ def _answered_exercise(folder):
 def test_exercise_checks_answers_and_still_verifies(student_books):
     _, layout, report, recalculated = student_books["exercise"]
     plan = layout.sheet("conv2d")
-    table = plan.blocks["explain"]["exercise"]
+    table = plan.explain.exercise
     assert report.ok, report.table()
     values = recalculated[plan.name]
     assert values.cell(table.row + 2, table.col + 2).value == "right"

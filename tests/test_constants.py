@@ -12,6 +12,7 @@ import pytest
 from xlcnn.architecture import parse_architecture
 from xlcnn.image import load_image
 from xlcnn.layout import plan_layout
+from xlcnn.plans import example_of
 from xlcnn.network import load_model, random_model
 from xlcnn.pipeline import make_workbook
 from xlcnn.resources import default_model_path, default_sample, texts
@@ -22,27 +23,26 @@ from conftest import TINY_LAYERS, make_photo
 
 def expected_constants(layout, model, pixels, learning_rate):
     """[(what, Block, array)]: every block the plan fills with a model or input value, and that value."""
-    blocks = layout.sheet("input").blocks
-    found = [("scale", blocks["scale"], np.array([[model.input_scale]]))]
-    stack = blocks["pixels"]
+    source = layout.sheet("input")
+    found = [("scale", source.scale, np.array([[model.input_scale]]))]
+    stack = source.pixels
     for c, area in enumerate(stack.maps):
         padded = np.pad(pixels[c], stack.pad)          # the zero border is written too
         found.append((f"pixels {c}", area, padded))
     for plan in layout.pass_sheets(0):          # later passes compute their weights by formula
         params = model.params[plan.layer] if plan.layer is not None else {}
         if plan.kind == "filters":
-            for f, (slices, bias) in enumerate(zip(plan.blocks["weight"], plan.blocks["bias"])):
+            for f, (slices, bias) in enumerate(zip(plan.weight, plan.bias)):
                 found += [(f"{plan.name} filter {f} channel {c}", area, params["weight"][f, c])
                           for c, area in enumerate(slices)]
                 found.append((f"{plan.name} bias {f}", bias, params["bias"][f].reshape(1, 1)))
-        elif plan.kind == "dense" and plan.layer is not None and "weight" in plan.blocks:
-            weight = params["weight"].T if plan.blocks["rows_are_inputs"] else params["weight"]
-            found.append((f"{plan.name} weight", plan.blocks["weight"], weight))
-            found.append((f"{plan.name} bias", plan.blocks["bias"], params["bias"].reshape(plan.blocks["bias"].height,
-                                                                                          plan.blocks["bias"].width)))
+        elif plan.kind == "dense":
+            weight = params["weight"].T if plan.rows_are_inputs else params["weight"]
+            found.append((f"{plan.name} weight", plan.weight, weight))
+            found.append((f"{plan.name} bias", plan.bias, params["bias"].reshape(plan.bias.height, plan.bias.width)))
     if layout.descent is not None:
-        found.append(("learning rate", layout.descent.blocks["rate"], np.array([[learning_rate]])))
-        steps = layout.descent.blocks["steps"]
+        found.append(("learning rate", layout.descent.rate, np.array([[learning_rate]])))
+        steps = layout.descent.steps
         found.append(("step numbers", steps, np.arange(steps.height).reshape(-1, 1)))
     return found
 
@@ -63,12 +63,12 @@ def assert_constants_exact(path, layout, model, pixels, learning_rate=0.01):
             covered.add((block.sheet, row, col))
     # and the other way: on the sheets that hold inputs, no number is written that the plan does not place,
     # but for the cells that choose what a worked example explains, and a dilated kernel's holes (zeros)
-    choosers = {(p.name, row, col) for p in layout.sheets if "explain" in p.blocks
-                for _, _, row, col in p.blocks["explain"]["choose"].cells()}
+    choosers = {(p.name, row, col) for p in layout.sheets if example_of(p) is not None
+                for _, _, row, col in example_of(p).choose.cells()}
     for plan in layout.sheets:
-        if plan.kind == "filters" and plan.blocks["effective"] is not plan.blocks["weight"]:
-            d = plan.blocks["dilation"]
-            holes = [(block.sheet, row, col) for slices in plan.blocks["effective"] for block in slices
+        if plan.kind == "filters" and plan.effective is not None:
+            d = plan.conv.dilation
+            holes = [(block.sheet, row, col) for slices in plan.effective for block in slices
                      for i, j, row, col in block.cells() if i % d or j % d]
             assert all(wb[sheet].cell(row + 1, col + 1).value == 0 for sheet, row, col in holes)
             covered.update(holes)

@@ -19,6 +19,7 @@ from openpyxl.utils.cell import column_index_from_string, range_boundaries
 
 from xlcnn import make_workbook
 from xlcnn.layout import plan_layout
+from xlcnn.plans import example_of, output_of
 from xlcnn.network import layer_from_dict
 from xlcnn.resources import sample_photos, texts
 from xlcnn.workbook.exercise import TOLERANCE
@@ -129,16 +130,16 @@ def test_worked_examples_are_locked_away_from_the_answers(book):
     wb, _ = book
     layers, layout = _plan(wb)
     for plan in layout.sheets:
-        explain = plan.blocks.get("explain")
+        explain = example_of(plan)
         if explain is None or not wb[plan.name].protection.sheet:
             continue
         ws = wb[plan.name]
-        choose = explain["choose"]
+        choose = explain.choose
         for n in range(choose.height):
             cell = ws.cell(choose.row + n + 1, choose.col + 1)
             assert cell.value == 1 and cell.protection.locked, (plan.name, cell.coordinate)
     for plan in layout.sheets:
-        out = plan.blocks.get("output")
+        out = output_of(plan)
         if not hasattr(out, "maps"):
             continue
         following = layers[plan.layer + 1] if plan.layer is not None and plan.layer + 1 < len(layers) else None
@@ -158,7 +159,7 @@ def test_every_exercise_is_a_handful_of_terms(book):
     wb, _ = book
     layers, layout = _plan(wb)
     for plan in layout.pass_sheets(0):
-        if "explain" not in plan.blocks:
+        if example_of(plan) is None:
             continue
         ws = wb[plan.name]
         checks = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str) and CHECK.match(c.value)]
@@ -175,7 +176,7 @@ def test_every_exercise_is_a_handful_of_terms(book):
                 assert target.number_format == HIDDEN
                 if plan.kind == "conv2d":
                     layer = layers[plan.layer]
-                    source = layout.output_of(plan.layer - 1) if plan.layer else layout.input
+                    source = layout.input_of(plan.layer)
                     assert source.shape[0] * layer.kernel ** 2 <= TERMS_BY_HAND
 
 
@@ -184,9 +185,9 @@ def test_exercise_labels_have_their_row_to_themselves(book):
     wb, _ = book
     _, layout = _plan(wb)
     for plan in layout.pass_sheets(0):
-        if "explain" not in plan.blocks:
+        if example_of(plan) is None:
             continue
-        ws, table = wb[plan.name], plan.blocks["explain"]["exercise"]
+        ws, table = wb[plan.name], example_of(plan).exercise
         for n in range(0, table.height, 2):
             row = table.row + n + 1
             label = ws.cell(row, table.col + 1)

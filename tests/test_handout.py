@@ -102,7 +102,7 @@ def _vector_plans():
 def test_a_long_vector_keeps_its_first_rows_and_the_worked_rows():
     """The first rows, then the worked rows most important first while they fit; the rest in marked runs."""
     flatten, _ = _vector_plans()
-    top, last = flatten.blocks["output"].row, flatten.blocks["output"].last_row
+    top, last = flatten.output.row, flatten.output.last_row
     heights = {r: 15.0 for r in range(last + 1)}
     worked = [top + 500, top + 100, top + 101, top + 3, top + 600]       # most important first
     page = plan_page(flatten, {}, heights, last, 5, "a4", 10.0, worked)
@@ -117,17 +117,17 @@ def test_a_long_vector_keeps_its_first_rows_and_the_worked_rows():
 
 def test_a_dense_sheet_keeps_its_worked_example_lines():
     _, dense = _vector_plans()
-    weight = dense.blocks["weight"]
+    weight = dense.weight
     heights = {r: 15.0 for r in range(weight.last_row + 1)}
     page = plan_page(dense, {}, heights, weight.last_row, 12, "a4", 10.0, [weight.last_row])
-    assert page.hidden_rows[0][0] > dense.blocks["explain"]["exercise"].last_row
+    assert page.hidden_rows[0][0] > dense.explain.exercise.last_row
     assert page.worked_rows == (weight.last_row,) and page.hidden_rows[-1][1] == weight.last_row - 1
 
 
 def test_a_vector_of_zeros_says_why():
     """A vector whose worked example has no term that is not 0 prints that it is all 0, and why."""
     flatten, _ = _vector_plans()
-    last = flatten.blocks["output"].last_row
+    last = flatten.output.last_row
     rows = "".join(f'<row r="{r + 1}"><c r="A{r + 1}"><v>0</v></c></row>' for r in range(last + 1))
     xml = (f'<worksheet><sheetFormatPr defaultRowHeight="15"/><sheetData>{rows}</sheetData><pageSetup/>'
            '<headerFooter><oddFooter>&amp;P</oddFooter></headerFooter></worksheet>')

@@ -45,9 +45,9 @@ def test_square_cells_have_the_same_pixels_across_and_down():
 
 def test_the_photo_and_the_pictures_are_drawn_in_square_cells(book, layout):
     ws = openpyxl.load_workbook(book)["Overview"]
-    overview = layout.sheets[0].blocks
-    view = overview["colour_view"]
-    blocks = [view, *(block for pictures in overview["pictures"] for block in pictures.blocks)]
+    overview = layout.sheets[0]
+    view = overview.colour_view
+    blocks = [view, *(block for pictures in overview.pictures for block in pictures.blocks)]
     for block in blocks:
         for row in range(block.row, block.last_row + 1):
             assert ws.row_dimensions[row + 1].height == SQUARE_HEIGHT, (block, row)
@@ -57,11 +57,11 @@ def test_the_photo_and_the_pictures_are_drawn_in_square_cells(book, layout):
 
 def test_the_network_is_a_row_of_boxes_with_their_shapes(book, layout):
     ws = openpyxl.load_workbook(book)["Overview"]
-    boxes = [ws.cell(box.row + 1, box.col + 1).value for box in layout.sheets[0].blocks["boxes"]]
+    boxes = [ws.cell(box.row + 1, box.col + 1).value for box in layout.sheets[0].boxes]
     assert boxes == ["photo\n28 x 28 x 3", "conv 3x3 x4\n26 x 26 x 4", "ReLU\n26 x 26 x 4",
                      "max pool 2x2\n13 x 13 x 4", "flatten\n676", "dense x3\n3", "softmax\n3"]
     merged = {str(r) for r in ws.merged_cells.ranges}
-    assert all(box.range() in merged for box in layout.sheets[0].blocks["boxes"])
+    assert all(box.range() in merged for box in layout.sheets[0].boxes)
 
 
 def test_every_sheet_is_linked_from_the_overview_and_links_back(book):
@@ -123,12 +123,12 @@ def test_the_feature_map_pictures_follow_an_edited_pixel(libreoffice, book, layo
     before = openpyxl.load_workbook(book, data_only=True)
     after = openpyxl.load_workbook(recalculated, data_only=True)
     overview = layout.sheets[0]
-    assert [p.layer for p in overview.blocks["pictures"]] == [0, 1, 2]   # conv, ReLU and pool maps
+    assert [p.layer for p in overview.pictures] == [0, 1, 2]   # conv, ReLU and pool maps
     changed = 0
-    for pictures in overview.blocks["pictures"]:
+    for pictures in overview.pictures:
         stage = layout.sheet_of(pictures.layer)
         shown = _picture_values(after[overview.name], pictures)
-        expected = _patch_means(after[stage.name], stage.blocks["output"], pictures)
+        expected = _patch_means(after[stage.name], stage.output, pictures)
         for got, want in zip(shown, expected):
             np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
         old = _picture_values(before[overview.name], pictures)

@@ -39,12 +39,12 @@ def _gradient_off_by_a_thousandth(path):
     upstream = []
     _, grads, _ = loss_and_gradients(book.model, book.pixels[None], np.array([book.label]), upstream)
     largest = max([np.abs(u).max() for u in upstream] + [np.abs(v).max() for g in grads for v in g.values()])
-    index, plan = min((i, p) for i, p in book.layout.gradients[0].items() if "input" in p.blocks)
+    index, plan = min((i, p) for i, p in book.layout.gradients[0].items() if getattr(p, "input", None) is not None)
     grad = upstream[index - 1][0]
     # 0.1% of the cell is under 1e-9, yet over 3 x 1e-9 x the largest gradient anywhere
     small = (1e-3 * np.abs(grad) < 1e-9) & (1e-3 * np.abs(grad) > 3e-9 * largest)
     c, i, j = next(zip(*np.nonzero(small)))
-    block = plan.blocks["input"].interior(c)
+    block = plan.input.interior(c)
     wb = openpyxl.load_workbook(path)
     target = wb[plan.name].cell(*_cell(block, i, j))
     target.value = f"=({target.value[1:]})*1.001"
@@ -68,9 +68,9 @@ def _tiny_book(path):
     layout = _read_book(path).layout
     wb = openpyxl.load_workbook(path)
     ws = wb[layout.sheet("input").name]
-    ws.cell(*_cell(layout.sheet("input").blocks["scale"])).value = 2e-15
+    ws.cell(*_cell(layout.sheet("input").scale)).value = 2e-15
     ws = wb[layout.sheet("filters", 0).name]
-    for bias in layout.sheet("filters", 0).blocks["bias"]:
+    for bias in layout.sheet("filters", 0).bias:
         ws.cell(*_cell(bias)).value = 0
     wb.save(path)
     return path, layout
@@ -79,7 +79,7 @@ def _tiny_book(path):
 def _tiny_off_by_a_thousandth(path, layout, copy):
     conv = layout.sheet("conv2d", 0)
     wb = openpyxl.load_workbook(path)
-    cell = wb[conv.name].cell(*_cell(conv.blocks["output"].interior(1), 5, 7))
+    cell = wb[conv.name].cell(*_cell(conv.output.interior(1), 5, 7))
     cell.value = f"=({cell.value[1:]})*1.001"
     wb.save(copy)
     return copy, layout
@@ -97,4 +97,4 @@ def test_tiny_stages_are_compared_at_full_precision(verified):
     for report in off_reports:
         check = next(c for c in report.checks if c.stage == conv.name)
         assert not check.ok, report.table()
-        assert check.worst_cell == sheet_ref(conv.name, *conv.blocks["output"].interior(1).cell(5, 7))
+        assert check.worst_cell == sheet_ref(conv.name, *conv.output.interior(1).cell(5, 7))

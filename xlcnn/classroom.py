@@ -13,7 +13,8 @@ import math
 import os
 from dataclasses import dataclass
 
-from .layout import MapStack, _all_blocks
+from .layout import MapStack
+from .plans import example_of
 
 MIN_TYPE = 7.0                    # points: the smallest type a copied handout keeps legible
 POINTS_PER_CHAR = 7.0             # measured: LibreOffice without Calibri or Carlito prints a width-1 column this wide
@@ -121,7 +122,7 @@ def _runs_left_out(keep_until, last, kept):
 def _beside_until(plan, first, last):
     """The last row a shorter block beside the long one uses (a worked example's lines), or ``first``."""
     length = last - first + 1
-    rows = [block.last_row for block in _all_blocks(plan.blocks)
+    rows = [block.last_row for block in plan.all_blocks()
             if first <= block.row <= last and block.height < length]
     return max(rows, default=first)
 
@@ -134,8 +135,8 @@ def _columns(plan, across, last_col, page_w):
     than a landscape page are cut at its edge."""
     if across(last_col) <= page_w:
         return None, ()
-    explain = plan.blocks.get("explain")
-    example = explain["title"].col if isinstance(explain, dict) and "title" in explain else None
+    explain = example_of(plan)
+    example = explain.title.col if explain is not None else None
     body = example - 1 if example else last_col
     if plan.kind == "conv2d" and example and across(body) <= page_w:
         return None, ()
@@ -144,7 +145,7 @@ def _columns(plan, across, last_col, page_w):
         cut -= 1
     # a block the page edge would slice (the input sheet's photo in cells) is left out whole,
     # when at least half a page is printed without it
-    for block in _all_blocks(plan.blocks):
+    for block in plan.all_blocks():
         if block.col <= cut < block.last_col and block.col > 0 and across(block.col - 1) >= page_w / 2:
             cut = block.col - 1
     return cut, ((cut + 1, body) if cut < body else ())
@@ -155,7 +156,7 @@ def _long_span(plan):
     if plan.kind == "overview":   # the story prints whole: no photo rows or pictures left out
         return None
     best = None
-    for block in plan.blocks.values():
+    for block in plan.parts():
         if isinstance(block, MapStack):
             first, last = block.maps[0].row - 1, block.maps[-1].last_row
             cuts = [m.row - 1 for m in block.maps[1:]] + [last + 1]

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from .cells import Block, col_index, col_name
 from .classroom import PAPERS, default_paper, plan_page
 from .errors import OutputError, UsageError, WorkbookError, XlcnnError
-from .layout import plan_layout, renamed
+from .layout import output_of, plan_layout, renamed
 from .libreoffice import DEFAULT_TIMEOUT, to_pdf
 from .resources import texts as load_texts
 from .targets import check_target
@@ -340,23 +340,23 @@ def _worked_rows(layout, sheet_xml):
     views = [layout.pass_sheets(step) for step in range(len(layout.passes) + 1)]
     for step, view in enumerate(views):
         for plan in view:
-            explain = plan.blocks.get("explain") if plan.kind == "dense" else None
-            if not isinstance(explain, dict) or "products" not in explain:
+            explain = plan.explain if plan.kind == "dense" else None
+            if explain is None:
                 continue
-            products = explain["products"]
+            products = explain.products
             values = _column_values(sheet_xml(plan.name), products.col, products.row, products.last_row)
             if values is None:
                 continue                    # no stored values: print the first rows only
             largest = max((abs(v) for v in values), default=0.0)
             order = sorted((i for i, v in enumerate(values) if abs(v) > TERM_MARGIN * largest),
                            key=lambda i: -abs(values[i]))
-            rows[plan.name] = [products.row + i for i in order]
-            source = next((p for p in view if p.layer == plan.layer - 1 and isinstance(p.blocks.get("output"), Block)), None)
-            if source is not None and source.blocks["output"].height == products.height:
-                rows[source.name] = [source.blocks["output"].row + i for i in order]
+            rows[plan.name] = [products.item(i).row for i in order]
+            source = next((p for p in view if p.layer == plan.layer - 1 and isinstance(output_of(p), Block)), None)
+            if source is not None and output_of(source).height == products.height:
+                rows[source.name] = [output_of(source).item(i).row for i in order]
             gradient = layout.gradients[step].get(plan.layer) if step < len(layout.gradients) else None
             if gradient is not None:
-                rows[gradient.name] = [gradient.blocks["weight"].row + i for i in order]
+                rows[gradient.name] = [gradient.weight.sub(i, 0, 1, 1).row for i in order]
     return rows
 
 

@@ -1,19 +1,25 @@
 """Where every tensor lives, decided before the first cell is written.
 
-``plan_layout`` turns an architecture into a list of ``SheetPlan``s. Sheet writers
+``plan_layout`` turns an architecture into a list of planned sheets (``plans``). Sheet writers
 and the verifier only read positions from here; neither does offset arithmetic.
 Rows 0..HEADER_ROWS-1 of every sheet hold the title and the explanation.
 """
 
-from dataclasses import dataclass, field, replace
+from collections import Counter
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 
 from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError
+from .plans import (ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+                    FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
+                    MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SummarySheet,
+                    VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, POOLS, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax, infer_shapes,
                       is_classifier)
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
+NOTICE_ROW = HEADER_ROWS - 1   # the trained/untrained notice, the last line of the header
 FIRST_COL = 1         # column A holds row labels
 GAP = 1               # empty rows/columns between matrices
 
@@ -27,57 +33,17 @@ ACTIVATION_KINDS = ("relu", "leakyrelu", "sigmoid", "tanh")
 MAP_KINDS = ("conv2d", *ACTIVATION_KINDS, "maxpool2d", "avgpool2d")
 
 
-@dataclass(frozen=True)
-class MapStack:
-    """A (C, H, W) tensor on one sheet: one map below the other, each with a label row.
-
-    ``maps[c]`` is the padded map (H + 2P) x (W + 2P); the real values sit inside a
-    border of ``pad`` zeros, which convolution windows read like any other cell.
-    """
-
-    maps: tuple
-    pad: int = 0
-
-    @property
-    def shape(self):
-        first = self.maps[0]
-        return (len(self.maps), first.height - 2 * self.pad, first.width - 2 * self.pad)
-
-    def interior(self, c):
-        """Channel c without its zero border."""
-        _, h, w = self.shape
-        return self.maps[c].sub(self.pad, self.pad, h, w)
-
-    def label_cell(self, c):
-        """(row, col) of the heading above map c."""
-        return self.maps[c].row - 1, self.maps[c].col
-
-    def window(self, c, top, left, height, width):
-        """A window of channel c in padded coordinates (row 0 is the top of the border)."""
-        return self.maps[c].sub(top, left, height, width)
-
-
-@dataclass
-class SheetPlan:
-    """One worksheet: its name, what it shows and where each block lives."""
-
-    name: str
-    kind: str                        # "input", "filters", a layer kind, or "loss"
-    layer: int | None = None         # index into model.layers, when the sheet shows one layer
-    blocks: dict = field(default_factory=dict)
-
-
 @dataclass
 class Layout:
     """The complete plan: every sheet in the order of the story."""
 
     sheets: list
-    shapes: list                     # output shape of every layer
     input_shape: tuple
     formulas: int = 0                # formula cells the plan holds, counted from its blocks
     passes: list = field(default_factory=list)      # forward passes after each descent step (Layout views)
-    gradients: list = field(default_factory=list)   # per step: {layer index: SheetPlan of its gradients}
-    descent: SheetPlan | None = None                # learning rate and the loss after each step
+    gradients: list = field(default_factory=list)   # per step: {layer index: its gradient sheet}
+    descent: Sheet | None = None                    # learning rate and the loss after each step
+    prefix: str = ""                 # a later pass's view: what its sheet names start with ("S1 ")
 
     def sheet(self, kind, layer=None):
         for plan in self.sheets:
@@ -87,12 +53,16 @@ class Layout:
 
     def output_of(self, layer):
         """The block or map stack that holds the output of ``model.layers[layer]``."""
-        return self.sheet_of(layer).blocks["output"]
+        return output_of(self.sheet_of(layer))
+
+    def input_of(self, layer):
+        """The block or map stack ``model.layers[layer]`` reads: the output of the layer before, or the pixels."""
+        return self.output_of(layer - 1) if layer else self.input
 
     def sheet_of(self, layer):
         """The sheet that shows the output of ``model.layers[layer]``."""
         for plan in self.sheets:
-            if plan.layer == layer and "output" in plan.blocks:
+            if plan.layer == layer and output_of(plan) is not None:
                 return plan
         raise KeyError(layer)
 
@@ -105,7 +75,7 @@ class Layout:
 
     @property
     def input(self):
-        return self.sheet("input").blocks["pixels"]
+        return output_of(self.sheet("input"))
 
 
 # ---------------------------------------------------------------- public
@@ -125,75 +95,73 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     """
     classifier = is_classifier(layers)
     shapes = infer_shapes(layers, input_shape, classifier)
-    titles = titles or STEP_TITLES
+    names = _SheetNames(layers, titles or STEP_TITLES, classifier)
     limits = _Limits(max_formulas)
-    input_plan = limits.add(_input_sheet(_SheetNames(layers, titles).next("input"), input_shape,
-                                         _padding_after(layers, -1)), _first_conv_extras(layers))
-    first = _forward_sheets(layers, shapes, input_shape, class_names, titles, "", input_plan, limits)
-    overview = _overview_sheet(safe_sheet_name(titles["overview"]), input_shape, layers, shapes)
+    input_plan = limits.add(_input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1)),
+                            _first_conv_extras(layers))
+    first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits)
+    overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names))
     sheets = [limits.add(overview, overview_formulas(overview, classifier)), input_plan, *first]
-    layout = Layout(sheets, shapes, tuple(input_shape))
+    layout = Layout(sheets, tuple(input_shape))
     if steps:
         check_backprop(layers)
-        _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_plan, first, steps, limits)
-    sheets.append(limits.add(_summary_sheet(_SheetNames(layers, titles).skip(first).next("summary"), len(layers)),
-                             3 * len(layers) + 3))
-    sheets.append(_manifest_sheet(safe_sheet_name(titles["manifest"])))
-    limits.add(overview, _link_overview(layout))
+        _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits)
+    sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers)), 3 * len(layers) + 3))
+    sheets.append(_manifest_sheet(names.unnumbered("manifest")))
+    sheets[0], links = _link_overview(layout)
+    limits.add(sheets[0], links)
     layout.formulas = limits.formulas
     return layout
 
 
-def _forward_sheets(layers, shapes, input_shape, class_names, titles, prefix, input_plan, limits):
+def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index, input_plan, limits):
     """The sheets of one forward pass, after the input sheet (which every pass shares)."""
-    names = _SheetNames(layers, titles, prefix)
-    names.next("input")
     sheets = [input_plan]
-    later = bool(prefix)   # a later pass computes its weights: "old - rate x gradient" formulas
+    later = pass_index > 0   # a later pass computes its weights: "old - rate x gradient" formulas
+
+    def ident(kind, index=None):
+        return names.ident(kind, index, pass_index)
     for index, (layer, shape) in enumerate(zip(layers, shapes)):
         pad = _padding_after(layers, index)
         in_shape = shapes[index - 1] if index else input_shape
-        previous = sheets[-1].blocks.get("output") if index else input_plan.blocks["pixels"]
+        previous = output_of(sheets[-1])
         if isinstance(layer, Conv2D):
-            filters = _filters_sheet(names.next("filters"), index, layer, in_shape[0])
+            filters = _filters_sheet(ident("filters", index), layer, in_shape[0])
             sheets.append(limits.add(filters, _filters_formulas(filters, later)))
-            sheets.append(_maps_sheet(names.next("conv2d"), "conv2d", index, shape, pad, layer, in_shape[0]))
+            sheets.append(_maps_sheet(ident("conv2d", index), shape, pad, layer, previous, in_shape[0]))
             _check_conv_formula(sheets[-1], previous, filters)
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
-            sheets.append(_maps_sheet(names.next(layer.kind), layer.kind, index, shape, pad, layer))
+            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous))
         elif isinstance(layer, ACTIVATIONS):
-            sheets.append(_vector_sheet(names.next(layer.kind), layer.kind, index, shape[0]))
+            sheets.append(_vector_sheet(ident(layer.kind, index), shape[0], previous))
         elif isinstance(layer, Flatten):
-            sheets.append(_flatten_sheet(names.next("flatten"), index, shape[0]))
+            sheets.append(_flatten_sheet(ident("flatten", index), shape[0], previous))
         elif isinstance(layer, Dense):
             rows_are_inputs = isinstance(previous, Block) and previous.width == 1
-            sheets.append(_dense_sheet(names.next("dense"), index, in_shape[0], layer.units, rows_are_inputs))
+            sheets.append(_dense_sheet(ident("dense", index), in_shape[0], layer.units, rows_are_inputs))
         elif isinstance(layer, Softmax):
-            sheets.append(_softmax_sheet(names.next("softmax"), index, len(class_names)))
+            sheets.append(_softmax_sheet(ident("softmax", index), len(class_names)))
         if sheets[-1].layer == index and sheets[-1].kind != "filters":
             limits.add(sheets[-1], _layer_formulas(sheets[-1], later))
     if is_classifier(layers):
-        sheets.append(limits.add(_loss_sheet(names.next("loss"), len(class_names)),
-                                 3 * len(class_names) + 1 + later))
+        sheets.append(limits.add(_loss_sheet(ident("loss"), len(class_names)), 3 * len(class_names) + 1 + later))
     return sheets[1:]
 
 
-def _plan_steps(layout, layers, shapes, input_shape, class_names, titles, input_plan, first, steps, limits):
+def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits):
     """Gradients of each pass, the descent sheet, then the forward pass on the new weights."""
     current = first
     for step in range(steps):
-        prefix = titles["step_prefix"].format(n=step) if step else ""
-        gradients = _gradient_sheets(layers, shapes, input_shape, current, titles, prefix)
+        gradients = _gradient_sheets(layers, shapes, input_shape, current, names, step)
         for plan in gradients.values():
             limits.add(plan, _gradient_formulas(plan))
         layout.gradients.append(gradients)
         layout.sheets.extend(sorted(gradients.values(), key=lambda plan: -plan.layer))
         if step == 0:
-            layout.descent = limits.add(_descent_sheet(safe_sheet_name(titles["descent"]), steps), steps + 2)
+            layout.descent = limits.add(_descent_sheet(names.unnumbered("descent"), steps), steps + 2)
             layout.sheets.append(layout.descent)
-        current = _forward_sheets(layers, shapes, input_shape, class_names, titles,
-                                  titles["step_prefix"].format(n=step + 1), input_plan, limits)
-        layout.passes.append(Layout([input_plan, *current], shapes, tuple(input_shape)))
+        current = _forward_sheets(layers, shapes, input_shape, class_names, names, step + 1, input_plan, limits)
+        layout.passes.append(Layout([input_plan, *current], tuple(input_shape), prefix=names.prefix(step + 1)))
         layout.sheets.extend(current)
 
 
@@ -213,7 +181,7 @@ def check_backprop(layers):
                              "gradients are written for windows that do not overlap (stride = size)")
 
 
-def _gradient_sheets(layers, shapes, input_shape, forward, titles, prefix):
+def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
     """One sheet per layer below softmax: the gradient of the loss for the layer's input and weights.
 
     The walk stops at the first layer with weights: the layers before it learn nothing.
@@ -224,27 +192,31 @@ def _gradient_sheets(layers, shapes, input_shape, forward, titles, prefix):
     for index in range(len(layers) - 2, first - 1, -1):
         layer = layers[index]
         in_shape = shapes[index - 1] if index else input_shape
-        name = safe_sheet_name(f"{prefix}{titles['grad']} {by_layer[index].name[len(prefix):]}")
+        ident = names.gradient(by_layer[index], pass_index)
+        name = ident["name"]
         before = layers[index - 1] if index else None
         pad = before.span - 1 if isinstance(before, Conv2D) and index - 1 > 0 else 0
         top = HEADER_ROWS + 1
         if isinstance(layer, Dense):
             units, inputs = layer.units, in_shape[0]
-            blocks = {"upstream": Block(name, top, FIRST_COL, 1, units), "bias": Block(name, top + 1, FIRST_COL, 1, units),
-                      "weight": Block(name, top + 4, FIRST_COL, inputs, units),
-                      "input": Block(name, top + 4, FIRST_COL + units + 1, inputs, 1)}
+            weight, gradient = Block(name, top + 4, FIRST_COL, inputs, units), Block(name, top + 4, FIRST_COL + units + 1, inputs, 1)
+            plans[index] = DenseGradSheet(
+                **ident, upstream=Block(name, top, FIRST_COL, 1, units), upstream_label=Block(name, top, 0, 1, 1),
+                bias=Block(name, top + 1, FIRST_COL, 1, units), bias_label=Block(name, top + 1, 0, 1, 1),
+                weight=weight, weight_label=_label_left(weight), input=gradient, input_label=_label_above(gradient))
         elif isinstance(layer, Conv2D):
-            blocks = _conv_gradient_blocks(name, layer, in_shape, index, pad)
+            plans[index] = _conv_gradient_sheet(ident, layer, in_shape, index, pad, plans[index + 1].input)
         else:
-            blocks = {"input": _stack(name, top, *in_shape, pad)}
-            if isinstance(layer, (MaxPool2D, ReLU, LeakyReLU)):   # layers that choose: their tie margin
-                blocks["margin"] = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1)
-        plans[index] = SheetPlan(name, "grad", index, blocks)
+            chooses = isinstance(layer, (MaxPool2D, ReLU, LeakyReLU))   # layers that choose: their tie margin
+            margin = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1) if chooses else None
+            plans[index] = MapGradSheet(**ident, input=_stack(name, top, *in_shape, pad), margin=margin,
+                                        margin_label=Block(name, HEADER_ROWS - 2, FIRST_COL + 1, 1, 1) if chooses else None)
     return plans
 
 
-def _conv_gradient_blocks(name, layer, in_shape, index, pad):
+def _conv_gradient_sheet(ident, layer, in_shape, index, pad, upstream):
     """Filter and bias gradients in the filters sheet's arrangement; below them the input's gradient."""
+    name = ident["name"]
     channels, f, span = in_shape[0], layer.kernel, layer.span
     weights, biases, back = [], [], []
     row = HEADER_ROWS + 1
@@ -255,22 +227,32 @@ def _conv_gradient_blocks(name, layer, in_shape, index, pad):
             col = FIRST_COL + channels * (f + GAP) + 2
             back.append(tuple(Block(name, row + 1, col + c * (span + GAP), span, span) for c in range(channels)))
         row += 1 + max(f, span if index else 0) + GAP
-    blocks = {"weight": tuple(weights), "bias": tuple(biases)}
-    if index:
-        blocks["back_kernels"] = tuple(back)
-        blocks["input"] = _stack(name, row + 1, *in_shape, pad)
-    return blocks
+    return ConvGradSheet(
+        **ident, weight=tuple(weights), bias=tuple(biases), filter_labels=tuple(_label_left(s[0]) for s in weights),
+        bias_labels=tuple(_label_above(b) for b in biases), back_kernels=tuple(back) if index else None,
+        back_kernel_labels=tuple(tuple(_label_above(b) for b in kernels) for kernels in back) if index else None,
+        input=_stack(name, row + 1, *in_shape, pad) if index else None, upstream=upstream, padding=layer.padding)
 
 
-def _descent_sheet(name, steps):
+def _label_above(block):
+    """The cell above a block's top-left one, where its heading goes."""
+    return Block(block.sheet, block.row - 1, block.col, 1, 1)
+
+
+def _label_left(block):
+    """Column A on the row above a block: the heading of a band of blocks."""
+    return Block(block.sheet, block.row - 1, 0, 1, 1)
+
+
+def _descent_sheet(ident, steps):
+    name = ident["name"]
     top = HEADER_ROWS + 1
-    return SheetPlan(name, "descent", None, {
-        "rate": Block(name, top, FIRST_COL + 1, 1, 1),
-        "change": Block(name, top + 1, FIRST_COL + 1, 1, 1),       # the loss after the last step minus before
-        "steps": Block(name, top + 3, 0, steps + 1, 1),            # 0 (before any step) .. steps
-        "losses": Block(name, top + 3, FIRST_COL, steps + 1, 1),
-        "chart": Block(name, top + steps + 6, 0, 1, 1),
-    })
+    return DescentSheet(
+        **ident, rate=Block(name, top, FIRST_COL + 1, 1, 1), rate_label=Block(name, top, 0, 1, 1),
+        change=Block(name, top + 1, FIRST_COL + 1, 1, 1), change_label=Block(name, top + 1, 0, 1, 1),
+        steps=Block(name, top + 3, 0, steps + 1, 1), steps_label=Block(name, top + 2, 0, 1, 1),
+        losses=Block(name, top + 3, FIRST_COL, steps + 1, 1), losses_label=Block(name, top + 2, FIRST_COL, 1, 1),
+        chart=Block(name, top + steps + 6, 0, 1, 1))
 
 
 DEFAULT_MAX_FORMULAS = 2_000_000   # beyond this a workbook takes minutes to open and gigabytes to hold
@@ -284,7 +266,7 @@ class _Limits:
 
     def add(self, plan, formulas=0):
         """Check ``plan`` and count its ``formulas``; returns the plan."""
-        for block in _all_blocks(plan.blocks):
+        for block in plan.all_blocks():
             if block.last_row >= MAX_ROWS:
                 raise LimitError(f"sheet {plan.name!r} would need {block.last_row + 1:,} rows; "
                                  f"Excel allows {MAX_ROWS:,}")
@@ -305,11 +287,10 @@ class FormulaBudgetError(LimitError):
 
 def _check_conv_formula(plan, source, filters):
     """The longest conv formula (its last cell has the longest references) must fit Excel's 8,192."""
-    filters = filters.blocks
-    span = filters["effective"][0][0].height
+    span = filters.kernels[0][0].height
     windows = [source.window(c, source.maps[c].height - span, source.maps[c].width - span, span, span)
                for c in range(len(source.maps))]
-    text = formulas.conv_forward(windows, filters["effective"][-1], filters["bias"][-1], "input_scale", check=False)
+    text = formulas.conv_forward(windows, filters.kernels[-1], filters.bias[-1], "input_scale", check=False)
     if len(text) > MAX_FORMULA_CHARS:
         raise LimitError(f"sheet {plan.name!r}: one convolution formula would be {len(text):,} characters "
                          f"({len(source.maps)} input maps); Excel allows {MAX_FORMULA_CHARS:,}: use fewer filters "
@@ -325,16 +306,17 @@ def legend_block(plan):
     The flatten and softmax sheets put their column headings on that row, the filters
     sheet the copy of the explained filter's number: the legend starts after them.
     """
-    if "legend" in plan.blocks:          # planned with the sheet (the overview's, above its pictures)
-        return plan.blocks["legend"]
-    col = FIRST_COL
-    if plan.kind == "flatten":
-        col = plan.blocks["output"].last_col + 2
-    elif plan.kind == "softmax":
-        col = len(SOFTMAX_COLUMNS) + 1
-    elif plan.kind == "filters":
-        col = plan.blocks["highlight"].last_col + 2
-    return Block(plan.name, HEADER_ROWS, col, 1, LEGEND_CELLS)
+    if isinstance(plan, OverviewSheet):   # planned with the sheet, above its pictures
+        return plan.legend
+    beside = plan.on_legend_row()
+    return _legend(plan.name, HEADER_ROWS, beside.last_col + 2 if beside else FIRST_COL)
+
+
+def _legend(name, row, col, words_to=None):
+    """A legend's bar from (row, col), its words in the cell after it (or, with ``words_to``, up to that column)."""
+    bar = Block(name, row, col, 1, LEGEND_CELLS)
+    words = bar.last_col + 1
+    return Legend(bar=bar, words=Block(name, row, words, 1, (words_to or words) - words + 1))
 
 
 def plan_within_limits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=DEFAULT_MAX_FORMULAS):
@@ -390,27 +372,25 @@ def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas)
 def _layer_formulas(plan, later):
     """The formula cells of a layer's sheet: its outputs, its worked example and (later passes) its weights."""
     if plan.kind == "softmax":
-        return 5 * plan.blocks["output"].size + 4    # logit, z - max, e^, p, ln p per class; max, sum, class, p
-    count = _cells(plan.blocks["output"])
+        return 5 * plan.output.size + 4    # logit, z - max, e^, p, ln p per class; max, sum, class, p
+    count = _cells(plan.output)
     if plan.kind == "dense":
-        count += later * (plan.blocks["weight"].size + plan.blocks["bias"].size)
-    explain = plan.blocks.get("explain")
-    if explain is not None:
-        count += sum(_cells(value) for key, value in explain.items() if key not in ("title", "choose", "exercise"))
-        count -= "scale" in explain and plan.layer != 0     # only the first layer's example shows the scale
+        count += later * (plan.weight.size + plan.bias.size)
+    explain = example_of(plan)
+    if explain is not None:   # only the first layer's example shows the scale
+        count += _cells(explain.formula_cells(scaled=plan.layer == 0))
     return count
 
 
 def _filters_formulas(plan, later):
     """The effective kernels' taps (turned or spread copies) and, in a later pass, every weight and bias."""
-    b = plan.blocks
-    weights = _cells(b["weight"])
-    return (0 if b["effective"] is b["weight"] else weights) + later * (weights + len(b["bias"]))
+    weights = _cells(plan.weight)
+    return (0 if plan.effective is None else weights) + later * (weights + len(plan.bias))
 
 
 def _gradient_formulas(plan):
     """Every gradient cell (a few zero taps and unreached cells are counted too: an upper bound)."""
-    return sum(_cells(value) for value in plan.blocks.values())
+    return sum(_cells(value) for value in plan.formula_parts())
 
 
 def _cells(value):
@@ -428,8 +408,8 @@ def renamed(layout, names):
     """The same plan with its sheets called by ``names`` ({planned name: name in the workbook}).
 
     For a workbook whose tabs were renamed. Objects shared in the plan stay shared in
-    the copy (a later pass reuses the input sheet; a kernel block can be its own
-    effective block), so the identity checks on them keep working.
+    the copy (a later pass reuses the input sheet and reads the maps of the pass before),
+    so every plan keeps pointing at the same blocks as the others.
     """
     copies = {}
 
@@ -438,15 +418,11 @@ def renamed(layout, names):
             return copies[id(value)]
         if isinstance(value, Block):
             new = replace(value, sheet=names.get(value.sheet, value.sheet))
-        elif isinstance(value, MapStack):
-            new = replace(value, maps=copy(value.maps))
-        elif isinstance(value, MapPictures):
-            new = replace(value, label=copy(value.label), blocks=copy(value.blocks))
-        elif isinstance(value, SheetPlan):
-            new = replace(value, name=names.get(value.name, value.name), blocks=copy(value.blocks))
-        elif isinstance(value, Layout):
-            new = replace(value, sheets=copy(value.sheets), passes=copy(value.passes),
-                          gradients=copy(value.gradients), descent=copy(value.descent))
+        elif is_dataclass(value) and not isinstance(value, type):
+            changes = {item.name: copy(getattr(value, item.name)) for item in fields(value) if item.init}
+            if isinstance(value, Sheet):
+                changes["name"] = names.get(value.name, value.name)
+            new = replace(value, **changes)
         elif isinstance(value, dict):
             new = {key: copy(item) for key, item in value.items()}
         elif isinstance(value, (list, tuple)):
@@ -460,22 +436,7 @@ def renamed(layout, names):
 
 def last_column(plan):
     """The last column any block of ``plan`` reaches."""
-    return max(block.last_col for block in _all_blocks(plan.blocks))
-
-
-def _all_blocks(value):
-    if isinstance(value, Block):
-        yield value
-    elif isinstance(value, MapStack):
-        yield from value.maps
-    elif isinstance(value, MapPictures):
-        yield from value.blocks
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _all_blocks(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _all_blocks(item)
+    return max(block.last_col for block in plan.all_blocks())
 
 
 def _first_conv_extras(layers):
@@ -487,28 +448,47 @@ def _first_conv_extras(layers):
 
 
 class _SheetNames:
-    """"1 Input", "2 Filters", "3 Conv", ...; a number is added when a kind repeats."""
+    """"1 Input", "2 Filters", "3 Conv", ...; a number is added when a kind repeats.
 
-    def __init__(self, layers, titles, prefix=""):
-        self.titles, self.prefix = titles, prefix
-        self.total = {kind: 0 for kind in STEP_TITLES}
-        for layer in layers:
-            self.total[layer.kind] += 1
+    Worked out once, for the first forward pass; a later pass puts its prefix ("S1 ")
+    in front of the same names, and a gradient sheet is named after the sheet it
+    differentiates. ``ident`` gives a planner the sheet's name, kind, layer and step.
+    """
+
+    def __init__(self, layers, titles, classifier):
+        self.titles = titles
+        order = [("input", None)]
+        for index, layer in enumerate(layers):
             if isinstance(layer, Conv2D):
-                self.total["filters"] += 1
-        self.seen = {kind: 0 for kind in STEP_TITLES}
-        self.step = 0
+                order.append(("filters", index))
+            order.append((layer.kind, index))
+        if classifier:
+            order.append(("loss", None))
+        order.append(("summary", None))
+        repeats = Counter(kind for kind, index in order if index is not None)   # a layer's sheets, by kind
+        seen = Counter()
+        self.numbered = {}     # (kind, layer) -> (step, title)
+        for step, (kind, index) in enumerate(order, start=1):
+            seen[kind] += 1
+            suffix = f" {seen[kind]}" if repeats[kind] > 1 else ""
+            self.numbered[(kind, index)] = step, f"{titles[kind]}{suffix}"
 
-    def next(self, kind):
-        self.step += 1
-        self.seen[kind] += 1
-        suffix = f" {self.seen[kind]}" if self.total.get(kind, 0) > 1 else ""
-        return safe_sheet_name(f"{self.prefix}{self.step} {self.titles[kind]}{suffix}")
+    def prefix(self, pass_index):
+        return self.titles["step_prefix"].format(n=pass_index) if pass_index else ""
 
-    def skip(self, sheets):
-        """Count ``sheets`` (planned elsewhere) as already named."""
-        self.step += 1 + len(sheets)
-        return self
+    def ident(self, kind, layer=None, pass_index=0):
+        step, title = self.numbered[(kind, layer)]
+        name = safe_sheet_name(f"{self.prefix(pass_index)}{step} {title}")
+        return {"name": name, "kind": kind, "layer": layer, "step": step, "pass_index": pass_index}
+
+    def gradient(self, forward, pass_index):
+        """The gradient sheet of the layer ``forward`` (a planned sheet of pass ``pass_index``) shows."""
+        prefix = self.prefix(pass_index)
+        name = safe_sheet_name(f"{prefix}{self.titles['grad']} {forward.name[len(prefix):]}")
+        return {"name": name, "kind": "grad", "layer": forward.layer, "step": forward.step, "pass_index": pass_index}
+
+    def unnumbered(self, kind):
+        return {"name": safe_sheet_name(self.titles[kind]), "kind": kind}
 
 
 # ---------------------------------------------------------------- one planner per sheet kind
@@ -527,29 +507,31 @@ def _stack(sheet, top, channels, height, width, pad, left=FIRST_COL):
     for _ in range(channels):
         maps.append(Block(sheet, row + 1, left, height + 2 * pad, width + 2 * pad))
         row += 1 + height + 2 * pad + GAP
-    return MapStack(tuple(maps), pad)
+    return MapStack(tuple(maps), pad, tuple(_label_above(block) for block in maps))
 
 
-def _input_sheet(name, input_shape, pad):
+def _input_sheet(ident, input_shape, pad):
+    name = ident["name"]
     channels, height, width = input_shape
     pixels = _stack(name, HEADER_ROWS + 1, channels, height, width, pad)
     view_col = FIRST_COL + width + 2 * pad + 2
     view = Block(name, pixels.maps[0].row + pad, view_col, height, width)
-    return SheetPlan(name, "input", None, {
-        "pixels": pixels,
-        "scale": Block(name, HEADER_ROWS - 2, FIRST_COL + 5, 1, 1),
-        "colour_view": view,
-        "highlight": Block(name, view.last_row + 3, view.col + 8, 3, 1),   # copies of the explained position
-        "highlight_labels": view.col,
-    })
+    scale = Block(name, HEADER_ROWS - 2, FIRST_COL + 5, 1, 1)
+    highlight = Block(name, view.last_row + 3, view.col + 8, 3, 1)    # copies of the explained position
+    return InputSheet(
+        **ident, pixels=pixels, scale=scale, scale_label=Block(name, scale.row, FIRST_COL, 1, 1),
+        colour_view=view, colour_view_label=Block(name, pixels.labels[0].row, view.col, 1, 1),
+        highlight=highlight, highlight_title=Block(name, highlight.row - 1, view.col, 1, 1),
+        highlight_labels=Block(name, highlight.row, view.col, 3, 1))
 
 
-def _filters_sheet(name, index, layer, channels):
+def _filters_sheet(ident, layer, channels):
     """Filter k in a band of rows: its C slices side by side, then its bias.
 
     A flipped or dilated filter also gets, to the right, the effective kernel the
     convolution really uses (turned and/or spread out), as formulas of the slices.
     """
+    name = ident["name"]
     f, span = layer.kernel, layer.span
     with_effective = layer.flip or layer.dilation != 1
     weights, effective, biases = [], [], []
@@ -564,32 +546,41 @@ def _filters_sheet(name, index, layer, channels):
             col += channels * (span + GAP)
         biases.append(Block(name, row + 1, col, 1, 1))
         row += 1 + (span if with_effective else f) + GAP
-    blocks = {"weight": tuple(weights), "bias": tuple(biases), "dilation": layer.dilation,
-              "highlight": Block(name, HEADER_ROWS, FIRST_COL + 3, 1, 1)}
-    blocks["effective"] = tuple(effective) if with_effective else blocks["weight"]
-    return SheetPlan(name, "filters", index, blocks)
+    highlight = Block(name, HEADER_ROWS, FIRST_COL + 3, 1, 1)
+
+    def labels(bands):
+        return tuple(tuple(_label_above(block) for block in band) for band in bands)
+    return FiltersSheet(
+        **ident, conv=layer, weight=tuple(weights), bias=tuple(biases),
+        effective=tuple(effective) if with_effective else None,
+        filter_labels=tuple(_label_left(slices[0]) for slices in weights), slice_labels=labels(weights),
+        bias_labels=tuple(_label_above(bias) for bias in biases),
+        effective_labels=labels(effective) if with_effective else None,
+        highlight=highlight, highlight_label=Block(name, highlight.row, 0, 1, 1))
 
 
-def _maps_sheet(name, kind, index, shape, pad, layer, in_channels=0):
+def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
     """Maps one below the other, and to their right the "explain this cell" block."""
+    name, kind = ident["name"], ident["kind"]
     output = _stack(name, HEADER_ROWS + 1, *shape, pad)
     col = output.maps[0].last_col + 3
     if kind == "conv2d":
-        explain = _explain_conv(name, col, in_channels, layer.kernel)
-    elif kind in POOL_KINDS:
-        explain = _explain_window(name, col, layer.size)
-    else:
-        explain = _explain_window(name, col, 1)
-    return SheetPlan(name, kind, index, {"output": output, "explain": explain})
+        return ConvSheet(**ident, output=output, explain=_explain_conv(name, col, in_channels, layer.kernel),
+                         source=source, size=layer.span, stride=layer.stride, conv=layer)
+    if kind in POOL_KINDS:
+        return PoolSheet(**ident, output=output, explain=_explain_window(name, col, layer.size), source=source,
+                         size=layer.size, stride=layer.step)
+    return MapSheet(**ident, output=output, explain=_explain_window(name, col, 1), source=source, size=1, stride=1)
 
 
 POOL_KINDS = ("maxpool2d", "avgpool2d")
 
 
 def _explain_header(name, col):
-    """Title row, then the chosen map, row and column (1-based numbers a student can change)."""
+    """Title row, then the chosen map, row and column (1-based numbers a student can change), each labelled."""
     top = HEADER_ROWS + 1
-    return {"title": Block(name, top, col, 1, 1), "choose": Block(name, top + 1, col + 1, 3, 1)}, top + 5
+    return {"title": Block(name, top, col, 1, 1), "prompt": Block(name, top, col + 1, 1, 1),
+            "choose": Block(name, top + 1, col + 1, 3, 1), "choose_labels": Block(name, top + 1, col, 3, 1)}, top + 5
 
 
 def _explain_conv(name, col, channels, kernel):
@@ -604,43 +595,52 @@ def _explain_conv(name, col, channels, kernel):
         sums.append(Block(name, row + 1, col + 3 * f + 3, 1, 1))
         spelled.append(Block(name, row + 1 + f, col, 1, 1))
         row += f + 3
+
+    def above(blocks):
+        return tuple(_label_above(block) for block in blocks)
     blocks.update(windows=tuple(windows), weights=tuple(weights), products=tuple(products), sums=tuple(sums),
-                  spelled=tuple(spelled))
-    return _explain_results(name, col + 1, row, blocks, ("bias", "scale", "result", "cell", "same"))
+                  spelled=tuple(spelled), window_labels=above(windows), weight_labels=above(weights),
+                  product_labels=above(products), sum_labels=above(sums))
+    return ConvExample(**_explain_results(name, col + 1, row, blocks, ("bias", "scale", "result", "cell", "same")))
 
 
 def _explain_window(name, col, size):
     """A pooling window (or one cell, for an activation) and the result it gives."""
     blocks, row = _explain_header(name, col)
-    blocks["windows"] = (Block(name, row + 1, col, size, size),)
-    return _explain_results(name, col + 1, row + size + 2, blocks, ("result", "cell", "same"))
+    window = Block(name, row + 1, col, size, size)
+    blocks.update(window=window, window_label=_label_above(window))
+    return WindowExample(**_explain_results(name, col + 1, row + size + 2, blocks, ("result", "cell", "same")))
 
 
 EXERCISES = 2   # cells per stage that --exercise hides for students to work out
 
 
 def _explain_results(name, col, row, blocks, keys):
-    """Result rows of a worked example, then room for the exercise table (cell, answer, check)."""
+    """Result rows of a worked example, each labelled in the column before it, then room for the
+    exercise table (its title and instructions, then per exercise: its name; answer, check)."""
     for n, key in enumerate(keys):
-        blocks[key] = Block(name, row + n, col, 1, 1)
-    blocks["exercise"] = Block(name, row + len(keys) + 3, col, 2 * EXERCISES, 2)   # per exercise: its name; answer, check
+        blocks[key], blocks[f"{key}_label"] = Block(name, row + n, col, 1, 1), Block(name, row + n, col - 1, 1, 1)
+    table = Block(name, row + len(keys) + 3, col, 2 * EXERCISES, 2)
+    blocks.update(exercise=table, exercise_title=Block(name, table.row - 2, col, 1, 1),
+                  exercise_instructions=Block(name, table.row - 1, col, 1, 1))
     return blocks
 
 
-def _vector_sheet(name, kind, index, length):
-    return SheetPlan(name, kind, index, {"output": Block(name, HEADER_ROWS + 1, FIRST_COL, length, 1)})
+def _vector_sheet(ident, length, source):
+    name = ident["name"]
+    output = Block(name, HEADER_ROWS + 1, FIRST_COL, length, 1)
+    return VectorSheet(**ident, output=output, output_label=_label_above(output),
+                       numbers=Block(name, output.row, 0, length, 1), source=source)
 
 
-def _flatten_sheet(name, index, length):
+def _flatten_sheet(ident, length, source):
     """Columns: position, map, row, column, value; one row per element."""
-    top = HEADER_ROWS + 1
-    return SheetPlan(name, "flatten", index, {
-        "labels": Block(name, top, 0, length, 4),
-        "output": Block(name, top, 4, length, 1),
-    })
+    name, top = ident["name"], HEADER_ROWS + 1
+    return FlattenSheet(**ident, headers=Block(name, top - 1, 0, 1, 5), labels=Block(name, top, 0, length, 4),
+                        output=Block(name, top, 4, length, 1), source=source)
 
 
-def _dense_sheet(name, index, inputs, units, rows_are_inputs=True):
+def _dense_sheet(ident, inputs, units, rows_are_inputs=True):
     """Dense weights laid out to match the shape of the input vector.
 
     After a column (flatten, an activation) the outputs run along a row at the top
@@ -648,73 +648,71 @@ def _dense_sheet(name, index, inputs, units, rows_are_inputs=True):
     layer) the outputs run down a column and each output's weights form a row.
     Either way one SUMPRODUCT pairs two ranges of the same shape.
     """
+    name = ident["name"]
     top = HEADER_ROWS + 1
     if rows_are_inputs:
         products = FIRST_COL + units + 1
-        explain, _ = _explain_header(name, products + 2)
-        explain["choose"] = Block(name, top + 1, products + 3, 1, 1)
-        explain["products"] = Block(name, top + 5, products, inputs, 1)
-        _explain_results(name, products + 3, top + 2, explain, ("sum", "bias", "result", "cell", "same"))
-        return SheetPlan(name, "dense", index, {
-            "units": Block(name, top, FIRST_COL, 1, units),
-            "bias": Block(name, top + 1, FIRST_COL, 1, units),
-            "output": Block(name, top + 2, FIRST_COL, 1, units),
-            "weight_labels": Block(name, top + 5, 0, inputs, 1),
-            "weight": Block(name, top + 5, FIRST_COL, inputs, units),   # row = input, column = output
-            "rows_are_inputs": True,
-            "explain": explain,
-        })
-    return SheetPlan(name, "dense", index, {
-        "units": Block(name, top + 1, 0, units, 1),
-        "bias": Block(name, top + 1, 1, units, 1),
-        "output": Block(name, top + 1, 2, units, 1),
-        "weight_labels": Block(name, top, 4, 1, inputs),
-        "weight": Block(name, top + 1, 4, units, inputs),             # row = output, column = input
-        "rows_are_inputs": False,
-    })
+        blocks, _ = _explain_header(name, products + 2)
+        del blocks["prompt"]
+        blocks["choose"] = Block(name, top + 1, products + 3, 1, 1)
+        blocks["choose_labels"] = Block(name, top + 1, products + 2, 1, 1)
+        blocks["products"] = Block(name, top + 5, products, inputs, 1)
+        blocks["products_label"] = _label_above(blocks["products"])
+        explain = DenseExample(**_explain_results(name, products + 3, top + 2, blocks,
+                                                  ("sum", "bias", "result", "cell", "same")))
+        units_row, bias, output = (Block(name, top + n, FIRST_COL, 1, units) for n in range(3))
+        return DenseSheet(**ident, units=units_row, bias=bias, output=output,
+                          units_label=Block(name, top, 0, 1, 1), bias_label=Block(name, top + 1, 0, 1, 1),
+                          output_label=Block(name, top + 2, 0, 1, 1),
+                          weight_labels=Block(name, top + 5, 0, inputs, 1),
+                          weight=Block(name, top + 5, FIRST_COL, inputs, units),   # row = input, column = output
+                          rows_are_inputs=True, explain=explain)
+    units_col, bias, output = (Block(name, top + 1, n, units, 1) for n in range(3))
+    return DenseSheet(**ident, units=units_col, bias=bias, output=output,
+                      units_label=_label_above(units_col), bias_label=_label_above(bias), output_label=_label_above(output),
+                      weight_labels=Block(name, top, 4, 1, inputs),
+                      weight=Block(name, top + 1, 4, units, inputs),             # row = output, column = input
+                      rows_are_inputs=False, explain=None)
 
 
 SOFTMAX_COLUMNS = ("class", "logit", "shifted", "exp", "probability", "log_probability", "top")
 
 
-def _softmax_sheet(name, index, classes):
+def _softmax_sheet(ident, classes):
+    name = ident["name"]
     top = HEADER_ROWS + 1
-    blocks = {key: Block(name, top, c, classes, 1) for c, key in enumerate(SOFTMAX_COLUMNS)}
+    columns = {key: Block(name, top, c, classes, 1) for c, key in enumerate(SOFTMAX_COLUMNS)}
+    columns["classes"] = columns.pop("class")
     below = top + classes + 1
-    blocks.update({
-        "max": Block(name, below, 1, 1, 1),
-        "sum": Block(name, below + 1, 3, 1, 1),
-        "prediction": Block(name, below + 3, 1, 1, 1),
-        "confidence": Block(name, below + 4, 1, 1, 1),
-        "knows": Block(name, below + 6, 0, 1, 1),     # what the model can answer, and pictures of it
-    })
-    blocks["output"] = blocks["probability"]
-    return SheetPlan(name, "softmax", index, blocks)
+    results = {"max": (below, 1), "sum": (below + 1, 3), "prediction": (below + 3, 1), "confidence": (below + 4, 1)}
+    for key, (row, col) in results.items():   # each value with its label in the cell before it
+        columns[key], columns[f"{key}_label"] = Block(name, row, col, 1, 1), Block(name, row, col - 1, 1, 1)
+    return SoftmaxSheet(**ident, headers=Block(name, top - 1, 0, 1, len(SOFTMAX_COLUMNS)),
+                        knows=_knows(name, below + 6, 0, classes), **columns)
 
 
-def _loss_sheet(name, classes):
+def _loss_sheet(ident, classes):
+    name = ident["name"]
     top = HEADER_ROWS + 1
-    return SheetPlan(name, "loss", None, {
-        "true_label": Block(name, top, 1, 1, 1),
-        "label_prompt": Block(name, top, 2, 1, 1),     # asks for the label while it is blank
-        "classes": Block(name, top + 2, 1, 1, classes),
-        "one_hot": Block(name, top + 3, 1, 1, classes),
-        "log_probability": Block(name, top + 4, 1, 1, classes),
-        "loss": Block(name, top + 6, 1, 1, 1),
-    })
+    rows = {"true_label": (top, 1), "classes": (top + 2, classes), "one_hot": (top + 3, classes),
+            "log_probability": (top + 4, classes), "loss": (top + 6, 1)}
+    blocks = {}
+    for key, (row, width) in rows.items():   # each row named in column A
+        blocks[key], blocks[f"{key}_label"] = Block(name, row, 1, 1, width), Block(name, row, 0, 1, 1)
+    return LossSheet(**ident, label_prompt=Block(name, top, 2, 1, 1), **blocks)
 
 
 SUMMARY_COLUMNS = ("layer", "input", "output", "size arithmetic", "output side", "parameters",
                    "activations", "multiply-adds", "receptive field")
 
 
-def _summary_sheet(name, layers):
+def _summary_sheet(ident, layers):
+    name = ident["name"]
     """One row per layer (plus the input row and a totals row)."""
-    top = HEADER_ROWS + 2
-    return SheetPlan(name, "summary", None, {
-        "table": Block(name, top, 0, layers + 1, len(SUMMARY_COLUMNS)),
-        "totals": Block(name, top + layers + 1, 0, 1, len(SUMMARY_COLUMNS)),
-    })
+    top, columns = HEADER_ROWS + 2, len(SUMMARY_COLUMNS)
+    return SummarySheet(**ident, headers=Block(name, top - 1, 0, 1, columns), table=Block(name, top, 0, layers + 1, columns),
+                        totals=Block(name, top + layers + 1, 0, 1, columns),
+                        totals_label=Block(name, top + layers + 1, 0, 1, 1))
 
 
 OVERVIEW_RESULTS = ("prediction", "confidence", "true_label", "loss")
@@ -732,54 +730,34 @@ CHART_ABOVE = 12          # the chart beside the photo starts this many rows bel
 KNOWS_COL = 17            # what the model knows sits right of the prediction and loss
 
 
-@dataclass(frozen=True)
-class MapPictures:
-    """The small pictures of one layer's feature maps on the overview.
-
-    Cell (i, j) of ``blocks[k]`` shows the mean of the ``factor`` x ``factor`` cells of
-    map k from row i x factor and column j x factor (fewer at the bottom and right edges).
-    """
-
-    layer: int
-    label: Block
-    blocks: tuple
-    factor: int
-
-    def region(self, i, j, height, width):
-        """(top, left, rows, columns) of the map cells that cell (i, j) summarises, in a map of height x width."""
-        top, left = i * self.factor, j * self.factor
-        return top, left, min(self.factor, height - top), min(self.factor, width - left)
-
-    @property
-    def formulas(self):
-        return sum(block.size for block in self.blocks)
-
-
-def _overview_sheet(name, input_shape, layers, shapes):
+def _overview_sheet(ident, input_shape, layers, shapes, classes):
     """The story on one page: the network as a row of boxes, the photo in square cells, a small
     picture of every feature map, the prediction with a live chart, and a link to every sheet.
 
     The links' block is sized once every sheet is planned (``_link_overview``).
     """
+    name = ident["name"]
     _, height, width = input_shape
     blocks = {"network_label": Block(name, 4, 1, 1, 1)}
     per_row = max(1, (PAGE_COLUMNS + 1) // (BOX_WIDTH + 2))
-    blocks["boxes"] = tuple(Block(name, 5 + 2 * (n // per_row), 1 + (n % per_row) * (BOX_WIDTH + 2), 1, BOX_WIDTH)
-                            for n in range(len(layers) + 1))   # the input, then every layer
-    row = blocks["boxes"][-1].row + 2
-    blocks["photo_label"] = Block(name, row, 1, 1, 1)
+    boxes = tuple(Block(name, 5 + 2 * (n // per_row), 1 + (n % per_row) * (BOX_WIDTH + 2), 1, BOX_WIDTH)
+                  for n in range(len(layers) + 1))   # the input, then every layer
+    blocks["boxes"], blocks["box_shapes"] = boxes, (tuple(input_shape), *shapes)
+    blocks["arrows"] = tuple(Block(name, box.row, box.last_col + 1, 1, 1) for box in boxes[:-1])
+    row = boxes[-1].row + 2
     blocks["colour_view"] = Block(name, row + 1, 1, height, width)
     beside = Block(name, row + 1, width + 3, max(height, PHOTO_ROWS), max(PAGE_COLUMNS - width - 2, 12))
-    blocks["beside_photo"] = beside           # square rows: only floating things (picture, chart) sit here
+    blocks["beside_photo"] = beside
+    blocks["photo_label"], blocks["picture_label"] = Block(name, row, 1, 1, 1), Block(name, row, beside.col, 1, 1)
     blocks["picture"] = beside.sub(0, 0, 1, 1)
-    blocks["chart"] = beside.sub(CHART_ABOVE, 0, 1, 1)
+    blocks["chart"] = beside.sub(CHART_ABOVE, 0, beside.height - CHART_ABOVE, beside.width)   # it fills the rest
     row = beside.last_row + 2
     blocks.update({key: Block(name, row + n, 1, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)})
     blocks.update({f"{key}_value": Block(name, row + n, 7, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)})
-    blocks["knows"] = Block(name, row, KNOWS_COL, 1, 1)
+    blocks["knows"] = _knows(name, row, KNOWS_COL, classes, PAGE_COLUMNS - KNOWS_COL + 1)
     row += 6     # below the results, and the sentence, pictures and names of what the model knows
     blocks["pictures_title"] = Block(name, row, 0, 1, 1)   # a long line: the first column's text wraps in print
-    blocks["legend"] = Block(name, row + 1, 1, 1, LEGEND_CELLS)
+    blocks["legend"] = _legend(name, row + 1, 1, PAGE_COLUMNS)   # its words wrap within the printed page
     row += 2
     pictures = []
     for index, shape in enumerate(shapes):
@@ -800,21 +778,50 @@ def _overview_sheet(name, input_shape, layers, shapes):
     links_col = max(PAGE_COLUMNS, beside.last_col) + 2
     blocks["links_label"] = Block(name, 4, links_col, 1, 1)
     blocks["links"] = Block(name, 5, links_col, 1, 1)   # one per sheet, when all are known
-    return SheetPlan(name, "overview", None, blocks)
+    return OverviewSheet(**ident, **blocks, gap_rows=_gap_rows(boxes, beside, pictures), last_printed_col=links_col - 2)
+
+
+def _gap_rows(boxes, beside, pictures):
+    """The overview's empty rows that only separate parts (rows of boxes, the photo and the results,
+    bands of pictures): printed thin, so the whole story fits one page."""
+    gaps = set(range(boxes[0].row, boxes[-1].row)) - {box.row for box in boxes}
+    gaps.add(beside.last_row + 1)
+    for group in pictures:
+        rows = range(group.label.row + 1, group.blocks[-1].last_row + 2)
+        gaps.update(row for row in rows if not any(block.row <= row <= block.last_row for block in group.blocks))
+    return tuple(gaps)
+
+
+PICTURE_ROWS = 3         # rows a class's picture covers at the default row height
+PICTURE_COLUMNS = 5      # square columns (14 pixels) a picture and its gap take on the overview
+
+
+def _knows(name, row, col, classes, columns=None):
+    """What the model knows at (row, col): the sentence, then a picture per class with its name below.
+
+    With ``columns`` (the overview's narrow columns) the sentence wraps over two rows that
+    many columns wide and each picture takes PICTURE_COLUMNS of them; else one column each.
+    """
+    sentence, step = (Block(name, row, col, 2, columns), PICTURE_COLUMNS) if columns else (Block(name, row, col, 1, 1), 1)
+    top = sentence.last_row + 1
+    return Knows(sentence=sentence, pictures=tuple(Block(name, top, col + n * step, 1, 1) for n in range(classes)),
+                 names=tuple(Block(name, top + PICTURE_ROWS, col + n * step, 1, 1) for n in range(classes)))
 
 
 def _link_overview(layout):
-    """One link on the overview to every other sheet, one back on every other sheet; returns their formulas."""
+    """The overview with one link to every other sheet (one back on every other sheet); and their formulas."""
     overview, others = layout.sheets[0], len(layout.sheets) - 1
-    first = overview.blocks["links"]
-    overview.blocks["links"] = Block(first.sheet, first.row, first.col, others, 1)
-    return 2 * others
+    return replace(overview, links=Block(overview.name, overview.links.row, overview.links.col, others, 1)), 2 * others
 
 
 def overview_formulas(plan, classifier):
     """The overview's own formula cells: the feature-map pictures and the results."""
-    return sum(pictures.formulas for pictures in plan.blocks["pictures"]) + len(OVERVIEW_RESULTS) * classifier
+    return sum(pictures.formulas for pictures in plan.pictures) + len(OVERVIEW_RESULTS) * classifier
 
 
-def _manifest_sheet(name):
-    return SheetPlan(name, "manifest", None, {"entries": Block(name, 2, 0, 20, 2)})
+def _manifest_sheet(ident):
+    name = ident["name"]
+    return ManifestSheet(**ident, names=Block(name, 2, 0, MANIFEST_ENTRIES, 1), values=Block(name, 2, 1, MANIFEST_ENTRIES, 1))
+
+
+MANIFEST_ENTRIES = 20   # rows kept for the manifest's entries

@@ -49,7 +49,7 @@ def workbook_stages(layout, model, pixels, label, learning_rate=0.0):
             gradient_stages, model = _gradient_stages(layout, step, model, pixels, label, learning_rate)
             stages += gradient_stages
     if layout.descent is not None:
-        stages.append(Stage(layout.descent.name, [layout.descent.blocks["losses"]],
+        stages.append(Stage(layout.descent.name, [layout.descent.losses],
                             np.array([p.loss for p in passes])))
     return stages, passes
 
@@ -65,20 +65,20 @@ def _forward_stages(view, sheets, model, reference, label, step):
         if plan.kind == "filters":
             layer, p = model.layers[plan.layer], model.params[plan.layer]
             if step:
-                blocks = [block for slices in plan.blocks["weight"] for block in slices]
-                out.append(_stage(plan.name, blocks + list(plan.blocks["bias"]),
+                blocks = [block for slices in plan.weight for block in slices]
+                out.append(_stage(plan.name, blocks + list(plan.bias),
                                   np.concatenate([p["weight"].reshape(-1), p["bias"]]), step))
-            if plan.blocks["effective"] is not plan.blocks["weight"]:
-                blocks = [block for slices in plan.blocks["effective"] for block in slices]
+            if plan.effective is not None:
+                blocks = [block for slices in plan.effective for block in slices]
                 out.append(_stage(f"{plan.name} (as used)", blocks,
                                   effective_kernel(p["weight"], layer.dilation, layer.flip), step))
         if plan.kind == "dense" and step:
             p = model.params[plan.layer]
-            weight = p["weight"].T if plan.blocks["rows_are_inputs"] else p["weight"]
-            out.append(_stage(f"{plan.name} (weights)", [plan.blocks["weight"], plan.blocks["bias"]],
+            weight = p["weight"].T if plan.rows_are_inputs else p["weight"]
+            out.append(_stage(f"{plan.name} (weights)", [plan.weight, plan.bias],
                               np.concatenate([weight.reshape(-1), p["bias"]]), step))
         if plan.kind in LAYER_KINDS:
-            out.append(_stage(plan.name, output_blocks(plan.blocks["output"]),
+            out.append(_stage(plan.name, output_blocks(plan.output),
                               reference.stages[plan.layer].output, step))
     if model.classifier:
         out += _classifier_stages(view, model, reference, label, step)
@@ -86,26 +86,25 @@ def _forward_stages(view, sheets, model, reference, label, step):
 
 
 def _classifier_stages(view, model, reference, label, step):
-    softmax = view.sheet("softmax").blocks
-    loss = view.sheet("loss").blocks
-    prefix = f"{view.sheet('softmax').name.split()[0]} " if step else ""
+    softmax, loss = view.sheet("softmax"), view.sheet("loss")
+    prefix = view.prefix
     z = reference.logits
     shifted = z - z.max()
     expected = {
-        "logits": (softmax["logit"], z),
-        "z - max": (softmax["shifted"], shifted),
-        "e^(z - max)": (softmax["exp"], np.exp(shifted)),
-        "softmax sum": (softmax["sum"], np.exp(shifted).sum()),
-        "probabilities": (softmax["probability"], reference.probabilities),
-        "ln p": (softmax["log_probability"], reference.log_probabilities),
-        "one-hot": (loss["one_hot"], np.zeros(len(z)) if label is None else np.eye(len(z))[label]),
-        "loss": (loss["loss"], reference.loss),
+        "logits": (softmax.logit, z),
+        "z - max": (softmax.shifted, shifted),
+        "e^(z - max)": (softmax.exp, np.exp(shifted)),
+        "softmax sum": (softmax.sum, np.exp(shifted).sum()),
+        "probabilities": (softmax.probability, reference.probabilities),
+        "ln p": (softmax.log_probability, reference.log_probabilities),
+        "one-hot": (loss.one_hot, np.zeros(len(z)) if label is None else np.eye(len(z))[label]),
+        "loss": (loss.loss, reference.loss),
     }
     if label is None:   # not chosen yet: the loss cell is blank text, worked out like any other formula cell
         del expected["loss"]
     out = [_stage(prefix + name, [block], values, step) for name, (block, values) in expected.items()]
     prediction = np.array([model.class_names[reference.prediction]], dtype=object)
-    out.append(Stage("prediction", [softmax["prediction"]], prediction, step))
+    out.append(Stage("prediction", [softmax.prediction], prediction, step))
     return out
 
 
@@ -115,19 +114,19 @@ def _gradient_stages(layout, step, model, pixels, label, learning_rate):
     _, grads, _ = loss_and_gradients(model, pixels[None], np.array([label]), upstream)
     out = []
     for index, plan in sorted(layout.gradients[step].items(), reverse=True):
-        b, layer = plan.blocks, model.layers[index]
+        layer = model.layers[index]
         parts = []
         if isinstance(layer, Dense):
-            parts += [([b["upstream"]], upstream[-1][0]), ([b["bias"]], grads[index]["bias"]),
-                      ([b["weight"]], grads[index]["weight"].T)]
+            parts += [([plan.upstream], upstream[-1][0]), ([plan.bias], grads[index]["bias"]),
+                      ([plan.weight], grads[index]["weight"].T)]
         elif isinstance(layer, Conv2D):
-            parts += [([s for slices in b["weight"] for s in slices], grads[index]["weight"]),
-                      (list(b["bias"]), grads[index]["bias"])]
-            if "back_kernels" in b:
+            parts += [([s for slices in plan.weight for s in slices], grads[index]["weight"]),
+                      (list(plan.bias), grads[index]["bias"])]
+            if plan.back_kernels is not None:
                 turned = effective_kernel(model.params[index]["weight"], layer.dilation, layer.flip)[..., ::-1, ::-1]
-                parts.append(([s for kernels in b["back_kernels"] for s in kernels], turned))
-        if "input" in b:
-            parts.append((output_blocks(b["input"]), upstream[index - 1][0]))
+                parts.append(([s for kernels in plan.back_kernels for s in kernels], turned))
+        if plan.input is not None:
+            parts.append((output_blocks(plan.input), upstream[index - 1][0]))
         blocks = [block for group, _ in parts for block in group]
         values = np.concatenate([np.asarray(array, dtype=float).reshape(-1) for _, array in parts])
         out.append(_stage(plan.name, blocks, values, step))

@@ -25,6 +25,7 @@ from .cells import sheet_ref
 from .engines import stop_engines
 from .errors import UsageError, WorkbookError
 from .layout import SUMMARY_COLUMNS, plan_layout, renamed
+from .plans import example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
 from .summary import summarize
@@ -312,7 +313,7 @@ def _read_book(path):
     cached = cells.values     # what a viewer that does not recalculate shows
     reader = _Reader(path, formulas)
     model, pixels, label = _model_from_book(reader, layout, meta)
-    rate = reader.number(layout.descent.blocks["rate"]) if layout.descent is not None else 0.0
+    rate = reader.number(layout.descent.rate) if layout.descent is not None else 0.0
     return _Book(layout, model, pixels, label, formulas, cached, rate)
 
 
@@ -345,24 +346,24 @@ def _model_from_book(reader, layout, meta):
     params = []
     for index, layer in enumerate(layers):
         if isinstance(layer, Conv2D):
-            blocks = layout.sheet("filters", index).blocks
-            weight = np.stack([np.stack([reader.array(s) for s in slices]) for slices in blocks["weight"]])
-            bias = np.array([reader.number(b) for b in blocks["bias"]])
+            filters = layout.sheet("filters", index)
+            weight = np.stack([np.stack([reader.array(s) for s in slices]) for slices in filters.weight])
+            bias = np.array([reader.number(b) for b in filters.bias])
             params.append({"weight": weight, "bias": bias})
         elif isinstance(layer, Dense):
-            blocks = layout.sheet("dense", index).blocks
-            weight = reader.array(blocks["weight"])
-            params.append({"weight": weight.T if blocks["rows_are_inputs"] else weight,
-                           "bias": reader.array(blocks["bias"]).reshape(-1)})
+            dense = layout.sheet("dense", index)
+            weight = reader.array(dense.weight)
+            params.append({"weight": weight.T if dense.rows_are_inputs else weight,
+                           "bias": reader.array(dense.bias).reshape(-1)})
         else:
             params.append({})
-    scale = reader.number(layout.sheet("input").blocks["scale"])
+    scale = reader.number(layout.sheet("input").scale)
     names = meta["class_names"]
     model = Model(layers, params, names, image_size=layout.input_shape[1], input_scale=scale,
                   channels=layout.input_shape[0], trained=meta.get("trained", False))
     if not names:
         return model, pixels, 0
-    label_text = reader.text(layout.sheet("loss").blocks["true_label"])
+    label_text = reader.text(layout.sheet("loss").true_label)
     if label_text in (None, "") and layout.descent is None:
         return model, pixels, None     # not picked yet: everything but the loss is checked
     if label_text not in names:
@@ -379,7 +380,7 @@ def _compare(path, book, values, engine):
     layout = book.layout
     stages, passes = workbook_stages(layout, book.model, book.pixels, book.label, book.learning_rate)
     explained = {plan.name: (plan, passes[step]) for step in range(len(passes))
-                 for plan in layout.pass_sheets(step) if "explain" in plan.blocks}
+                 for plan in layout.pass_sheets(step) if example_of(plan) is not None}
     for stage in stages:
         if stage.name == "prediction":
             report.checks.append(_check_prediction(stage.blocks[0], stage.values[0], values))
@@ -406,16 +407,16 @@ def _check_overview(report, book, reference, values):
     report.prediction = book.model.class_names[reference.prediction]
     report.loss = reference.loss
     report.label_chosen = book.label is not None
-    overview = book.layout.sheet("overview").blocks
-    shown = [overview["confidence_value"]] + ([overview["loss_value"]] if book.label is not None else [])
+    overview = book.layout.sheet("overview")
+    shown = [overview.confidence_value] + ([overview.loss_value] if book.label is not None else [])
     expected = [reference.probabilities.max()] + ([reference.loss] if book.label is not None else [])
     report.checks.append(_check_blocks("overview", shown, np.array(expected), values))
-    report.checks.append(_check_prediction(overview["prediction_value"], report.prediction, values))
+    report.checks.append(_check_prediction(overview.prediction_value, report.prediction, values))
 
 
 def _check_blank_loss(book, values):
     """With no true label picked, the loss (and the overview's copy) must show nothing rather than a number."""
-    cells = [book.layout.sheet("loss").blocks["loss"], book.layout.sheet("overview").blocks["loss_value"]]
+    cells = [book.layout.sheet("loss").loss, book.layout.sheet("overview").loss_value]
     got = [_get(values[block.sheet], block.row, block.col) for block in cells]
     ok = all(value in (None, "") for value in got)
     where = sheet_ref(cells[0].sheet, cells[0].row, cells[0].col)
@@ -424,21 +425,21 @@ def _check_blank_loss(book, values):
 
 def _check_explain(book, plan, reference, values):
     """The worked example's result, and the cell it fetched, equal the engine at the chosen position."""
-    blocks = plan.blocks["explain"]
+    example = plan.explain
     stage = reference.stages[plan.layer].output
     try:
-        chosen = [int(_get(book.formulas[plan.name], row, col)) - 1 for _, _, row, col in blocks["choose"].cells()]
+        chosen = [int(_get(book.formulas[plan.name], row, col)) - 1 for _, _, row, col in example.choose.cells()]
         expected = float(stage[tuple(chosen)])
     except (IndexError, TypeError, ValueError):
         expected = float("nan")     # an out-of-range position shows as an error cell, reported below
     # at the tolerance of the whole map: one cell of it may be a rounding leftover near zero
-    return _check_blocks(f"{plan.name} (explained)", [blocks["result"], blocks["cell"]],
+    return _check_blocks(f"{plan.name} (explained)", [example.result, example.cell],
                          np.array([expected, expected]), values, scale_of=stage)
 
 
 def _check_summary(book, values):
     """The summary sheet's numbers against shapes and parameter counts worked out here."""
-    table = book.layout.sheet("summary").blocks["table"]
+    table = book.layout.sheet("summary").table
     cells, expected = [], []
     for r, row in enumerate(summarize(book.model.layers, book.layout.input_shape)):
         for key, value in row.numbers().items():
@@ -446,7 +447,7 @@ def _check_summary(book, values):
             expected.append(value)
     # parameter counts must also equal the engine's own arrays
     counted = sum(int(np.size(v)) for p in book.model.params for v in p.values())
-    totals = book.layout.sheet("summary").blocks["totals"]
+    totals = book.layout.sheet("summary").totals
     cells.append(totals.sub(0, SUMMARY_COLUMNS.index("parameters"), 1, 1))
     expected.append(counted)
     return _check_blocks(table.sheet, cells, np.array(expected, dtype=float), values)
@@ -496,24 +497,14 @@ def _derived_blocks(layout):
     """Every block whose cells must be formulas."""
     for plan in layout.sheets:
         if plan.kind in LAYER_KINDS:
-            yield from output_blocks(plan.blocks["output"])
-        elif plan.kind == "filters" and plan.blocks["effective"] is not plan.blocks["weight"]:
-            yield from _tap_cells(plan)
+            yield from output_blocks(plan.output)
+        elif plan.kind == "filters":   # the taps of an effective kernel that hold a weight (holes are plain zeros)
+            yield from (cell for _, _, cell, stored in plan.taps() if stored is not None)
         elif plan.kind == "softmax":
-            yield from (plan.blocks[k] for k in ("logit", "shifted", "exp", "probability", "log_probability",
-                                                 "max", "sum", "prediction", "confidence"))
+            yield from (plan.logit, plan.shifted, plan.exp, plan.probability, plan.log_probability,
+                        plan.max, plan.sum, plan.prediction, plan.confidence)
         elif plan.kind == "loss":
-            yield from (plan.blocks[k] for k in ("classes", "one_hot", "log_probability", "loss"))
-
-
-def _tap_cells(plan):
-    """The cells of the effective kernels that hold a weight (the zero holes are plain zeros)."""
-    d = plan.blocks["dilation"]
-    for slices in plan.blocks["effective"]:
-        for block in slices:
-            for a, b, _, _ in block.cells():
-                if a % d == 0 and b % d == 0:
-                    yield block.sub(a, b, 1, 1)
+            yield from (plan.classes, plan.one_hot, plan.log_probability, plan.loss)
 
 
 def _not_formulas(book):

@@ -43,7 +43,7 @@ from ..stages import workbook_stages
 
 def write_activation(ctx, ws, plan):
     """Activations work on maps and on vectors alike; the plan says which."""
-    if isinstance(plan.blocks["output"], MapStack):
+    if isinstance(plan.output, MapStack):
         return write_maps(ctx, ws, plan)
     return write_vector_activation(ctx, ws, plan)
 
@@ -161,16 +161,15 @@ def _label_index(model, label):
 
 def _define_names(wb, layout):
     """Workbook-level names for the key results, so formulas and readers can use them."""
-    names = {"input_scale": layout.sheet("input").blocks["scale"]}
+    names = {"input_scale": layout.sheet("input").scale}
     if layout.descent is not None:
-        names["learning_rate"] = layout.descent.blocks["rate"]
+        names["learning_rate"] = layout.descent.rate
     if any(plan.kind == "loss" for plan in layout.sheets):
-        softmax = layout.sheet("softmax").blocks
-        loss = layout.sheet("loss").blocks
+        softmax, loss = layout.sheet("softmax"), layout.sheet("loss")
         names.update({
-            "logits": softmax["logit"], "probabilities": softmax["probability"],
-            "prediction": softmax["prediction"], "class_names": softmax["class"],
-            "true_label": loss["true_label"], "loss": loss["loss"],
+            "logits": softmax.logit, "probabilities": softmax.probability,
+            "prediction": softmax.prediction, "class_names": softmax.classes,
+            "true_label": loss.true_label, "loss": loss.loss,
         })
     for name, block in names.items():
         wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))

@@ -5,8 +5,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from .. import formulas
 from . import styles
 from .common import (UNLOCKED, cell_at, share_formulas, put_parameter, add_scale, freeze_below, put_formula, put_text,
-                     put_value, set_widths, step_number, write_header, write_notice)
-from ..layout import HEADER_ROWS
+                     put_value, set_widths, write_header, write_notice)
 from .explain import explain_dense
 from .knows import write_what_it_knows
 from .maps import element_formula, output_scale
@@ -14,28 +13,24 @@ from .maps import element_formula, output_scale
 
 def write_flatten(ctx, ws, plan):
     texts = ctx.sheet_texts("flatten")
-    source = ctx.layout.output_of(plan.layer - 1) if plan.layer else ctx.layout.input
+    source = plan.source
     scale = ctx.scale_for(plan.layer)
     channels, height, width = source.shape
-    out = plan.blocks["output"]
-    labels = plan.blocks["labels"]
+    out, labels = plan.output, plan.labels
     lines = list(texts["lines"])
     if channels == 1:
         lines[0] = texts["one_map_line"]
     write_header(ws, texts["title"], lines, {
-        "step": step_number(plan.name), "channels": channels, "height": height,
+        "step": plan.step, "channels": channels, "height": height,
         "width": width, "length": out.height})
     for col, header in enumerate(texts["headers"]):
-        put_text(ws, out.row - 1, labels.col + col, header, styles.LABEL_FONT)
-    n = 0
+        put_text(ws, *plan.headers.cell(0, col), header, styles.LABEL_FONT)
     for c in range(channels):
-        inner = source.interior(c)
-        for i, j, _, _ in inner.cells():
-            row = out.row + n
-            for col, value in enumerate((n + 1, c + 1, i + 1, j + 1)):
-                put_value(ws, row, labels.col + col, value)
-            put_formula(ctx, ws, out.item(n), formulas.flatten_forward(inner.sub(i, j, 1, 1), scale), styles.VALUE_FORMAT)
-            n += 1
+        for i, j, _, _ in source.interior(c).cells():
+            n = plan.flat_index(c, i, j)
+            for col, value in enumerate((n + 1, c + 1, i + 1, j + 1)):   # 1-based, as a student counts
+                put_value(ws, *labels.cell(n, col), value)
+            put_formula(ctx, ws, out.item(n), formulas.flatten_forward(source.at(c, i, j), scale), styles.VALUE_FORMAT)
     add_scale(ws, out, output_scale(ctx.model.layers, plan.layer))   # white zeros, as on the sheet before
     set_widths(ws, 0, 5, 8)
     freeze_below(ws, out.row)
@@ -44,50 +39,44 @@ def write_flatten(ctx, ws, plan):
 def write_dense(ctx, ws, plan):
     texts = ctx.sheet_texts("dense")
     p = ctx.model.params[plan.layer]
-    source = ctx.layout.output_of(plan.layer - 1)
+    source = ctx.layout.input_of(plan.layer)
     units, inputs = p["weight"].shape
-    b = plan.blocks
     write_header(ws, texts["title"], texts["lines"], {
-        "step": step_number(plan.name), "inputs": inputs, "units": units,
+        "step": plan.step, "inputs": inputs, "units": units,
         "params": inputs * units + units})
-    write_notice(ctx, ws, HEADER_ROWS - 1)
+    write_notice(ctx, ws)
     names = ctx.model.class_names if ctx.model.classifier and _is_last_dense(ctx, plan.layer) else [
         f"{texts['units_label']} {n + 1}" for n in range(units)]
-    across = b["rows_are_inputs"]   # outputs run across the top; weights: one column per output
-    for label, block in (("units_label", b["units"]), ("bias_label", b["bias"]), ("output_label", b["output"])):
-        if across:
-            put_text(ws, block.row, 0, texts[label], styles.LABEL_FONT)
-        else:
-            put_text(ws, block.row - 1, block.col, texts[label], styles.LABEL_FONT)
+    for key, label in (("units_label", plan.units_label), ("bias_label", plan.bias_label),
+                       ("output_label", plan.output_label)):
+        put_text(ws, *label.cell(0, 0), texts[key], styles.LABEL_FONT)
     scale = ctx.scale_for(plan.layer)
     for n in range(units):
-        put_text(ws, *b["units"].item(n).cell(0, 0), names[n], styles.LABEL_FONT)
-        put_parameter(ctx, ws, b["bias"].item(n), p["bias"][n], styles.WEIGHT_FORMAT,
-                      ctx.new_weight("dense", plan.layer, lambda blocks, n=n: blocks["bias"].item(n)))
-        weights = b["weight"].sub(0, n, inputs, 1) if across else b["weight"].sub(n, 0, 1, inputs)
-        formula = formulas.dense_forward(source, weights, b["bias"].item(n), scale)
-        put_formula(ctx, ws, b["output"].item(n), formula, styles.VALUE_FORMAT)
+        put_text(ws, *plan.units.item(n).cell(0, 0), names[n], styles.LABEL_FONT)
+        put_parameter(ctx, ws, plan.bias.item(n), p["bias"][n], styles.WEIGHT_FORMAT,
+                      ctx.new_weight("dense", plan.layer, lambda sheet, n=n: sheet.bias.item(n)))
+        formula = formulas.dense_forward(source, plan.weights_of(n), plan.bias.item(n), scale)
+        put_formula(ctx, ws, plan.output.item(n), formula, styles.VALUE_FORMAT)
     for i in range(inputs):
-        put_text(ws, *b["weight_labels"].item(i).cell(0, 0), texts["input_label"].format(i=i + 1))
+        put_text(ws, *plan.weight_labels.item(i).cell(0, 0), texts["input_label"].format(i=i + 1))
         for n in range(units):
-            cell = b["weight"].sub(i, n, 1, 1) if across else b["weight"].sub(n, i, 1, 1)
-            pick = (lambda blocks, i=i, n=n: blocks["weight"].sub(i, n, 1, 1))   # gradients: across layout only
-            put_parameter(ctx, ws, cell, p["weight"][n, i], styles.WEIGHT_FORMAT,
+            pick = (lambda sheet, i=i, n=n: sheet.weight.sub(i, n, 1, 1))   # gradients: rows are inputs only
+            put_parameter(ctx, ws, plan.weight_cell(i, n), p["weight"][n, i], styles.WEIGHT_FORMAT,
                           ctx.new_weight("dense", plan.layer, pick))
     if ctx.previous is not None:   # a later pass: every weight is "old - rate x gradient", moved along
-        share_formulas(ws, b["weight"])
-    add_scale(ws, b["weight"], styles.diverging_scale())
-    add_scale(ws, b["output"], styles.diverging_scale())
-    if "explain" in b:
+        share_formulas(ws, plan.weight)
+    add_scale(ws, plan.weight, styles.diverging_scale())
+    add_scale(ws, plan.output, styles.diverging_scale())
+    if plan.explain is not None:
         explain_dense(ctx, ws, plan, source, scale)
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
-    if across:
-        set_widths(ws, b["weight"].col, units, 11)
-        freeze_below(ws, b["weight"].row, 1)
+    if plan.rows_are_inputs:   # outputs run across the top; weights: one column per output
+        set_widths(ws, plan.weight.col, units, 11)
+        freeze_below(ws, plan.weight.row, 1)
     else:
         set_widths(ws, 1, 2, 11)
-        set_widths(ws, b["weight"].col, inputs, styles.VALUE_WIDTH)
-        freeze_below(ws, b["weight"].row, b["weight"].col)
+        set_widths(ws, plan.weight.col, inputs, styles.VALUE_WIDTH)
+        freeze_below(ws, plan.weight.row, plan.weight.col)
 
 
 def _is_last_dense(ctx, index):
@@ -98,14 +87,13 @@ def write_vector_activation(ctx, ws, plan):
     """An activation applied to a vector (after a hidden dense layer): one formula per element."""
     layer = ctx.model.layers[plan.layer]
     texts = ctx.sheet_texts(plan.kind)
-    source = ctx.layout.output_of(plan.layer - 1)
-    out = plan.blocks["output"]
-    values = {"step": step_number(plan.name), "shape": str(out.height), "alpha": getattr(layer, "alpha", "")}
+    source, out = plan.source, plan.output
+    values = {"step": plan.step, "shape": str(out.height), "alpha": getattr(layer, "alpha", "")}
     write_header(ws, texts["title"], texts["lines"], values)
-    put_text(ws, out.row - 1, out.col, texts["map_label"].format(k=1), styles.LABEL_FONT)
+    put_text(ws, *plan.output_label.cell(0, 0), texts["map_label"].format(k=1), styles.LABEL_FONT)
     activation = element_formula(layer)
     for n in range(out.height):
-        put_text(ws, out.row + n, 0, f"{n + 1}")
+        put_text(ws, *plan.numbers.cell(n, 0), f"{n + 1}")
         put_formula(ctx, ws, out.item(n), activation(source.item(n)), styles.VALUE_FORMAT)
     rule = output_scale(ctx.model.layers, plan.layer)
     add_scale(ws, out, rule)
@@ -115,72 +103,71 @@ def write_vector_activation(ctx, ws, plan):
 
 def write_softmax(ctx, ws, plan):
     texts = ctx.sheet_texts("softmax")
-    b = plan.blocks
-    logits_source = ctx.layout.output_of(plan.layer - 1)
-    write_header(ws, texts["title"], texts["lines"], {"step": step_number(plan.name)})
-    write_notice(ctx, ws, HEADER_ROWS - 1)
+    logits_source = ctx.layout.input_of(plan.layer)
+    write_header(ws, texts["title"], texts["lines"], {"step": plan.step})
+    write_notice(ctx, ws)
     for col, header in enumerate(texts["headers"]):
-        put_text(ws, b["class"].row - 1, col, header, styles.LABEL_FONT)
+        put_text(ws, *plan.headers.cell(0, col), header, styles.LABEL_FONT)
     for n, name in enumerate(ctx.model.class_names):
-        put_text(ws, b["class"].row + n, b["class"].col, name, styles.LABEL_FONT)
-        cells = {key: b[key].item(n) for key in ("logit", "shifted", "exp", "probability", "log_probability", "top")}
-        put_formula(ctx, ws, cells["logit"], formulas.reference(logits_source.item(n)), styles.VALUE_FORMAT)
-        put_formula(ctx, ws, cells["shifted"], formulas.shifted_logit(cells["logit"], b["max"]), styles.VALUE_FORMAT)
-        put_formula(ctx, ws, cells["exp"], formulas.exp_of(cells["shifted"]), styles.PROB_FORMAT)
-        put_formula(ctx, ws, cells["probability"], formulas.probability(cells["exp"], b["sum"]), styles.PROB_FORMAT)
-        put_formula(ctx, ws, cells["log_probability"],
-                    formulas.log_probability(cells["shifted"], b["sum"]), styles.PROB_FORMAT)
-        put_formula(ctx, ws, cells["top"], formulas.near_max(cells["probability"], b["probability"]))
-    for key, label in (("max", "max_label"), ("sum", "sum_label"),
-                       ("prediction", "prediction_label"), ("confidence", "confidence_label")):
-        put_text(ws, b[key].row, b[key].col - 1, texts[label], styles.LABEL_FONT)
-    put_formula(ctx, ws, b["max"], formulas.max_of(b["logit"]), styles.VALUE_FORMAT)
-    put_formula(ctx, ws, b["sum"], formulas.sum_of(b["exp"]), styles.PROB_FORMAT)
-    put_formula(ctx, ws, b["prediction"], formulas.predicted_class(b["class"], b["top"])).font = styles.RESULT_FONT
-    put_formula(ctx, ws, b["confidence"], formulas.max_of(b["probability"]), "0.0%").font = styles.RESULT_FONT
+        put_text(ws, *plan.classes.cell(n, 0), name, styles.LABEL_FONT)
+        logit, shifted, exp = plan.logit.item(n), plan.shifted.item(n), plan.exp.item(n)
+        probability = plan.probability.item(n)
+        put_formula(ctx, ws, logit, formulas.reference(logits_source.item(n)), styles.VALUE_FORMAT)
+        put_formula(ctx, ws, shifted, formulas.shifted_logit(logit, plan.max), styles.VALUE_FORMAT)
+        put_formula(ctx, ws, exp, formulas.exp_of(shifted), styles.PROB_FORMAT)
+        put_formula(ctx, ws, probability, formulas.probability(exp, plan.sum), styles.PROB_FORMAT)
+        put_formula(ctx, ws, plan.log_probability.item(n), formulas.log_probability(shifted, plan.sum),
+                    styles.PROB_FORMAT)
+        put_formula(ctx, ws, plan.top.item(n), formulas.near_max(probability, plan.probability))
+    for label, key in ((plan.max_label, "max_label"), (plan.sum_label, "sum_label"),
+                       (plan.prediction_label, "prediction_label"), (plan.confidence_label, "confidence_label")):
+        put_text(ws, *label.cell(0, 0), texts[key], styles.LABEL_FONT)
+    put_formula(ctx, ws, plan.max, formulas.max_of(plan.logit), styles.VALUE_FORMAT)
+    put_formula(ctx, ws, plan.sum, formulas.sum_of(plan.exp), styles.PROB_FORMAT)
+    put_formula(ctx, ws, plan.prediction, formulas.predicted_class(plan.classes, plan.top)).font = styles.RESULT_FONT
+    put_formula(ctx, ws, plan.confidence, formulas.max_of(plan.probability), "0.0%").font = styles.RESULT_FONT
     if not ctx.step:
-        write_what_it_knows(ctx, ws, b["knows"])
-    add_scale(ws, b["probability"], styles.positive_scale())
+        write_what_it_knows(ctx, ws, plan.knows)
+    add_scale(ws, plan.probability, styles.positive_scale())
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, 6, 13)
-    set_widths(ws, b["top"].col, 1, 19)   # its header is the longest: "highest? (1 = yes)"
+    set_widths(ws, plan.top.col, 1, 19)   # its header is the longest: "highest? (1 = yes)"
     freeze_below(ws, 1)
 
 
 def write_loss(ctx, ws, plan):
     texts = ctx.sheet_texts("loss")
-    b = plan.blocks
-    softmax = ctx.layout.sheet("softmax").blocks
-    write_header(ws, texts["title"], texts["lines"], {"step": step_number(plan.name)})
-    label_cell = b["true_label"]
-    put_text(ws, label_cell.row, 0, texts["true_label"], styles.LABEL_FONT)
+    softmax = ctx.layout.sheet("softmax")
+    write_header(ws, texts["title"], texts["lines"], {"step": plan.step})
+    label_cell = plan.true_label
+    put_text(ws, *plan.true_label_label.cell(0, 0), texts["true_label"], styles.LABEL_FONT)
     if ctx.step:   # a later pass follows the label chosen on the first loss sheet
-        base_label = ctx.previous.sheet("loss").blocks["true_label"]
+        base_label = ctx.previous.sheet("loss").true_label
         put_formula(ctx, ws, label_cell, formulas.reference(base_label)).font = styles.RESULT_FONT
     elif ctx.label is None:   # nobody said what the photo shows: the student picks it, nothing is invented
-        blank = cell_at(ws, label_cell.row, label_cell.col)
+        blank = cell_at(ws, *label_cell.cell(0, 0))
         blank.fill, blank.font, blank.protection = styles.PARAM_FILL, styles.RESULT_FONT, UNLOCKED
     else:
-        put_text(ws, label_cell.row, label_cell.col, ctx.model.class_names[ctx.label],
+        put_text(ws, *label_cell.cell(0, 0), ctx.model.class_names[ctx.label],
                  styles.RESULT_FONT).fill = styles.PARAM_FILL
     if not ctx.step:
-        put_formula(ctx, ws, b["label_prompt"], formulas.label_prompt(label_cell, texts["pick_label"])).font = \
+        put_formula(ctx, ws, plan.label_prompt, formulas.label_prompt(label_cell, texts["pick_label"])).font = \
             styles.NOTICE_FONT
-    choice = DataValidation(type="list", formula1=b["classes"].range(absolute=True), allow_blank=True,
+    choice = DataValidation(type="list", formula1=plan.classes.range(absolute=True), allow_blank=True,
                             showErrorMessage=True, errorTitle="xlcnn", error="Pick one of the class names.")
     if not ctx.step:
         choice.add(label_cell.range())
         ws.add_data_validation(choice)
-    for key, label in (("classes", "class_label"), ("one_hot", "one_hot_label"),
-                       ("log_probability", "log_probability_label"), ("loss", "loss_label")):
-        put_text(ws, b[key].row, 0, texts[label], styles.LABEL_FONT)
+    for label, key in ((plan.classes_label, "class_label"), (plan.one_hot_label, "one_hot_label"),
+                       (plan.log_probability_label, "log_probability_label"), (plan.loss_label, "loss_label")):
+        put_text(ws, *label.cell(0, 0), texts[key], styles.LABEL_FONT)
     for n in range(len(ctx.model.class_names)):
-        cls = b["classes"].item(n)
-        put_formula(ctx, ws, cls, formulas.reference(softmax["class"].item(n))).font = styles.LABEL_FONT
-        put_formula(ctx, ws, b["one_hot"].item(n), formulas.one_hot(cls, label_cell))
-        put_formula(ctx, ws, b["log_probability"].item(n),
-                    formulas.reference(softmax["log_probability"].item(n)), styles.PROB_FORMAT)
-    put_formula(ctx, ws, b["loss"], formulas.cross_entropy(b["one_hot"], b["log_probability"], label_cell),
+        cls = plan.classes.item(n)
+        put_formula(ctx, ws, cls, formulas.reference(softmax.classes.item(n))).font = styles.LABEL_FONT
+        put_formula(ctx, ws, plan.one_hot.item(n), formulas.one_hot(cls, label_cell))
+        put_formula(ctx, ws, plan.log_probability.item(n),
+                    formulas.reference(softmax.log_probability.item(n)), styles.PROB_FORMAT)
+    put_formula(ctx, ws, plan.loss, formulas.cross_entropy(plan.one_hot, plan.log_probability, label_cell),
                 styles.PROB_FORMAT).font = styles.RESULT_FONT
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, len(ctx.model.class_names), 13)

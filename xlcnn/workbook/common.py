@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from .. import formulas
 from ..cells import Block, a1, quote_sheet
+from ..layout import NOTICE_ROW
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Protection
 
@@ -31,7 +32,7 @@ class Context:
     manifest: dict = field(default_factory=dict)
     step: int = 0                  # 0: the first forward pass; n: the pass after n descent steps
     previous: object = None        # for a later pass: the Layout of the pass before it ...
-    previous_gradients: dict = None   # ... and its gradient sheets, {layer: SheetPlan}
+    previous_gradients: dict = None   # ... and its gradient sheets, {layer: its gradient sheet}
     unfit_options: str = ""        # options that kept the shipped trained weights out (notice_text names them)
     class_pictures: list = None    # PNG bytes of one training picture per class (knows.class_pictures), or None
     options: object = None         # the BuildOptions: the language, the exercises, the steps and their rate
@@ -39,12 +40,12 @@ class Context:
     def new_weight(self, kind, layer, pick):
         """For a later pass, the formula "old - rate x gradient" of one parameter cell, else None.
 
-        ``pick(blocks)`` selects the same cell from the old parameter blocks and the gradient's.
+        ``pick(sheet)`` selects the same cell from the old parameter sheet and the gradient's.
         """
         if self.previous is None:
             return None
-        old = pick(self.previous.sheet(kind, layer).blocks)
-        gradient = pick(self.previous_gradients[layer].blocks)
+        old = pick(self.previous.sheet(kind, layer))
+        gradient = pick(self.previous_gradients[layer])
         return formulas.descent_step(old, gradient)
     formulas: int = 0              # counted as they are written
     notes: dict = field(default_factory=dict)
@@ -156,6 +157,15 @@ def write_header(ws, title, lines, step_values):
             put_text(ws, n, 0, line.format(**step_values), styles.TEXT_FONT)
 
 
+def write_lines(ws, lines, then=None, gap=0):
+    """Explanation lines, one per row from row 1 (blank ones too); ``then`` = (text, font): one more
+    line below them after ``gap`` blank rows. All within the HEADER_ROWS the plan keeps for the header."""
+    for n, line in enumerate(lines, start=1):
+        put_text(ws, n, 0, line, styles.TEXT_FONT)
+    if then is not None:
+        put_text(ws, len(lines) + 1 + gap, 0, *then)
+
+
 def notice_text(ctx):
     """What the weights are: trained (with accuracy), hand-made, or random; and the font to show it in."""
     model = ctx.model
@@ -180,7 +190,7 @@ def random_beyond_filters(model):
     return any(model.params[1:])
 
 
-def write_notice(ctx, ws, row):
+def write_notice(ctx, ws, row=NOTICE_ROW):
     """The trained/untrained notice, so nobody mistakes random weights for a trained model."""
     text, font = notice_text(ctx)
     if ctx.step:
@@ -206,11 +216,6 @@ def layer_fields(layer):
     if hasattr(layer, "step"):   # a pool's stride
         fields["stride"] = layer.step
     return fields
-
-
-def step_number(sheet_name):
-    """The step number in "3 Conv" or "S1 3 Conv" (a later pass keeps its step numbers)."""
-    return int(next(word for word in sheet_name.split() if word.isdigit()))
 
 
 def set_widths(ws, first_col, count, width):

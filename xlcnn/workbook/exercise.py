@@ -22,6 +22,7 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import PatternFill, Protection
 
 from .. import lesson_formulas as lf
+from ..plans import example_of, output_of
 from ..cells import Block
 from . import styles
 from .common import UNLOCKED, cell_at, put_formula, put_text
@@ -57,7 +58,7 @@ def plan_exercises(ctx, passes, count):
     views = [layout, *layout.passes]
     plan = ExercisePlan()
     for number, sheet in enumerate(layout.sheets):
-        if "explain" not in sheet.blocks or sheet not in layout.pass_sheets(0):
+        if example_of(sheet) is None or sheet not in layout.pass_sheets(0):
             continue
         rng = np.random.default_rng(number)
         if sheet.kind == "dense":
@@ -93,14 +94,14 @@ def add_exercises(ctx, wb, plan):
     answers = set()
     for name, targets in plan.targets.items():
         ws = wb[name]
-        table = next(p for p in ctx.layout.sheets if p.name == name).blocks["explain"]["exercise"]
-        put_text(ws, table.row - 2, table.col, texts["title"], styles.LABEL_FONT)
-        put_text(ws, table.row - 1, table.col, texts["instructions"].format(tolerance=TOLERANCE))
+        example = next(p for p in ctx.layout.sheets if p.name == name).explain
+        put_text(ws, *example.exercise_title.cell(0, 0), texts["title"], styles.LABEL_FONT)
+        put_text(ws, *example.exercise_instructions.cell(0, 0), texts["instructions"].format(tolerance=TOLERANCE))
         for n, target in enumerate(targets):
             # the name on a row of its own, so nothing cuts it; the answer and its check below it
-            put_text(ws, table.row + 2 * n, table.col, target.label, styles.LABEL_FONT)
-            answer, check = table.sub(2 * n + 1, 0, 1, 1), table.sub(2 * n + 1, 1, 1, 1)
-            cell = cell_at(ws, answer.row, answer.col)
+            put_text(ws, *example.exercise_label(n).cell(0, 0), target.label, styles.LABEL_FONT)
+            answer, check = example.answer(n), example.check(n)
+            cell = cell_at(ws, *answer.cell(0, 0))
             cell.fill, cell.protection = styles.PARAM_FILL, UNLOCKED
             answers.add(cell)
             formula = lf.exercise_check(answer, target.truth, TOLERANCE, texts["right"], texts["wrong"])
@@ -175,7 +176,7 @@ def _copies(layers, views, passes, layer, position, value):
             found.append((view, layer, position))   # the same cell after a descent step
         at, index = position, layer
         while index + 1 < len(layers):
-            at = _read_as_is(layers[index + 1], outputs[index].shape, at)
+            at = _read_as_is(layers[index + 1], view.sheet_of(index + 1), at)
             index += 1
             if at is None or abs(outputs[index][at] - value) > TOLERANCE:
                 break
@@ -183,28 +184,22 @@ def _copies(layers, views, passes, layer, position, value):
     return found
 
 
-def _read_as_is(layer, shape, at):
-    """The output cell of ``layer`` that may show its input cell ``at`` (of an input of ``shape``) unchanged."""
+def _read_as_is(layer, sheet, at):
+    """The output cell of ``layer`` (planned as ``sheet``) that may show its input cell ``at`` unchanged."""
     if layer.kind in ("relu", "leakyrelu"):
         return at
     if layer.kind == "flatten":
-        return (int(np.ravel_multi_index(at, shape)),)
+        return (sheet.flat_index(*(int(n) for n in at)),)
     if layer.kind == "maxpool2d":
-        k, i, j = at
-        io, jo = i // layer.step, j // layer.step
-        rows, cols = ((side - layer.size) // layer.step + 1 for side in shape[1:])
-        # the window that starts above and left of ``at``, when ``at`` is in it and it exists
-        # (rows and columns past the last whole window are read by none)
-        if i - io * layer.step < layer.size and j - jo * layer.step < layer.size and io < rows and jo < cols:
-            return k, io, jo
+        window = sheet.pooled_by(*(int(n) for n in at[1:]))
+        return None if window is None else (at[0], *window)
     return None
 
 
 def _cell_of(plan, position):
-    output = plan.blocks["output"]
+    output = output_of(plan)
     if hasattr(output, "maps"):
-        k, i, j = position
-        return output.interior(int(k)).sub(int(i), int(j), 1, 1)
+        return output.at(*(int(n) for n in position))
     return output.item(int(position[0]))
 
 
@@ -216,10 +211,9 @@ def _mark_picture(plan, layout, layer, position):
     """Hide the overview's picture cell that summarises a hidden map cell: it may show it as is."""
     if len(position) != 3:
         return
-    for pictures in layout.sheets[0].blocks.get("pictures", ()):
+    for pictures in layout.sheets[0].pictures:
         if pictures.layer == layer:
-            k, i, j = (int(n) for n in position)
-            _mark(plan, pictures.blocks[k].sub(i // pictures.factor, j // pictures.factor, 1, 1))
+            _mark(plan, pictures.cell_for(*(int(n) for n in position)))
 
 
 def _map_target(ctx, sheet, position, values, rng):
@@ -231,15 +225,15 @@ def _map_target(ctx, sheet, position, values, rng):
     layer = ctx.model.layers[sheet.layer]
     if sheet.kind != "conv2d":
         return Target(label, lf.exercise_cell(cell), cell)
-    source = ctx.layout.output_of(sheet.layer - 1) if sheet.layer else ctx.layout.input
+    source = ctx.layout.input_of(sheet.layer)
     channels = source.shape[0]
     if channels * layer.kernel * layer.kernel <= TERMS_BY_HAND:
         return Target(label, lf.exercise_cell(cell), cell)
     c = int(rng.integers(channels))
-    filters = ctx.layout.sheet("filters", sheet.layer).blocks
-    window = source.window(c, i * layer.stride, j * layer.stride, layer.span, layer.span)
+    filters = ctx.layout.sheet("filters", sheet.layer)
+    window = sheet.window(c, i, j)
     scale = ctx.scale_for(sheet.layer)
-    truth = lf.exercise_channel_part(window, filters["effective"][k][c], scale)
+    truth = lf.exercise_channel_part(window, filters.kernels[k][c], scale)
     name = ctx.channel_labels(channels)[c] if sheet.layer == 0 else f"{ctx.texts['explain']['map']} {c + 1}"
     return Target(texts["channel_part"].format(k=k + 1, i=i + 1, j=j + 1, c=name), truth)
 
@@ -250,17 +244,16 @@ def _dense_part(ctx, sheet, reference, rng, hidden):
     The output is not the one the worked example explains (its products are shown there),
     and no input is one shown as "?" (``hidden``: sheet -> cells) for an earlier exercise.
     """
-    b = sheet.blocks
-    source = ctx.layout.output_of(sheet.layer - 1)
+    source = ctx.layout.input_of(sheet.layer)
     inputs = reference.stages[sheet.layer - 1].output.reshape(-1)
-    units = b["output"].size
+    units = sheet.output.size
     n = int(rng.integers(1, units)) if units > 1 else 0
     shown = np.array([source.item(i).cell(0, 0) not in hidden.get(source.sheet, ()) for i in range(inputs.size)])
     awake = np.flatnonzero((np.abs(inputs) > 0.01) & shown)
     pool = awake if len(awake) >= HANDFUL else np.flatnonzero(shown)
     picked = sorted(int(x) for x in rng.choice(pool, size=min(HANDFUL, pool.size), replace=False))
     scale = ctx.scale_for(sheet.layer)
-    truth = lf.exercise_dense_part([source.item(i) for i in picked], [b["weight"].sub(i, n, 1, 1) for i in picked], scale)
+    truth = lf.exercise_dense_part([source.item(i) for i in picked], [sheet.weight_cell(i, n) for i in picked], scale)
     names = ctx.model.class_names if ctx.model.classifier and units == len(ctx.model.class_names) else None
     unit = names[n] if names else f"{ctx.texts['exercise']['item'].format(n=n + 1)}"
     label = ctx.texts["exercise"]["dense_part"].format(unit=unit, inputs=", ".join(str(i + 1) for i in picked))

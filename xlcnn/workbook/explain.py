@@ -11,7 +11,6 @@ from openpyxl.styles import Border, Font, Side
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import formulas, lesson_formulas as lf
-from ..cells import Block
 from . import styles
 from .common import put_formula, put_text, put_value
 
@@ -20,58 +19,55 @@ HIGHLIGHT = dict(border=Border(*(Side(style="medium", color="FF8C00"),) * 4), fo
 
 def explain_maps(ctx, ws, plan, layer, source, out, element=None):
     """The worked example of a conv, pooling or activation sheet."""
-    blocks = plan.blocks["explain"]
+    example = plan.explain
     texts = ctx.texts["explain"]
-    k, i, j = _write_choose(ctx, ws, blocks, out.shape, texts)
+    k, i, j = _write_choose(ctx, ws, example, out.shape, texts)
     if plan.kind == "conv2d":
-        _explain_conv(ctx, ws, plan, layer, source, blocks, texts, (k, i, j))
+        _explain_conv(ctx, ws, plan, layer, source, example, texts, (k, i, j))
     else:
-        _explain_window(ctx, ws, plan, layer, source, blocks, texts, (k, i, j), element)
-    _write_checks(ctx, ws, blocks, texts, lf.example_map_cell(out, k, i, j))
+        _explain_window(ctx, ws, plan, layer, source, example, texts, (k, i, j), element)
+    _write_checks(ctx, ws, example, texts, lf.example_map_cell(out, k, i, j))
 
 
 def explain_dense(ctx, ws, plan, source, scale):
     """The worked example of a dense output: every input times its weight, summed, plus the bias."""
-    b = plan.blocks
-    blocks, texts = b["explain"], ctx.texts["explain"]
-    put_text(ws, *blocks["title"].cell(0, 0), texts["title"], styles.LABEL_FONT)
-    choose = blocks["choose"]
-    put_text(ws, choose.row, choose.col - 1, texts["unit"])
-    put_value(ws, choose.row, choose.col, 1, fill=styles.PARAM_FILL)
-    _whole_number_choice(ws, choose, b["output"].size)
-    products = blocks["products"]
-    put_text(ws, products.row - 1, products.col, texts["dense_products"], styles.LABEL_FONT)
-    weights, units = b["weight"], b["output"].size
+    example, texts = plan.explain, ctx.texts["explain"]
+    put_text(ws, *example.title.cell(0, 0), texts["title"], styles.LABEL_FONT)
+    choose = example.choose
+    put_text(ws, *example.choose_labels.cell(0, 0), texts["unit"])
+    put_value(ws, *choose.cell(0, 0), 1, fill=styles.PARAM_FILL)
+    _whole_number_choice(ws, choose, plan.output.size)
+    products = example.products
+    put_text(ws, *example.products_label.cell(0, 0), texts["dense_products"], styles.LABEL_FONT)
     for r in range(products.height):
-        put_formula(ctx, ws, products.item(r), lf.example_dense_product(source.item(r), weights.sub(r, 0, 1, units), choose),
+        put_formula(ctx, ws, products.item(r), lf.example_dense_product(source.item(r), plan.weights_from(r), choose),
                     styles.VALUE_FORMAT)
-    put_text(ws, blocks["sum"].row, blocks["sum"].col - 1, texts["dense_sum"])
-    put_formula(ctx, ws, blocks["sum"], formulas.sum_of(products), styles.VALUE_FORMAT)
-    put_text(ws, blocks["bias"].row, blocks["bias"].col - 1, texts["bias"])
-    put_formula(ctx, ws, blocks["bias"], lf.example_unit_value(b["bias"], choose), styles.WEIGHT_FORMAT)
-    put_text(ws, blocks["result"].row, blocks["result"].col - 1, texts["result"], styles.LABEL_FONT)
-    put_formula(ctx, ws, blocks["result"], lf.example_dense_result(blocks["sum"], blocks["bias"], scale), styles.VALUE_FORMAT)
-    _write_checks(ctx, ws, blocks, texts, lf.example_unit_value(b["output"], choose), result_label=False)
+    put_text(ws, *example.sum_label.cell(0, 0), texts["dense_sum"])
+    put_formula(ctx, ws, example.sum, formulas.sum_of(products), styles.VALUE_FORMAT)
+    put_text(ws, *example.bias_label.cell(0, 0), texts["bias"])
+    put_formula(ctx, ws, example.bias, lf.example_unit_value(plan.bias, choose), styles.WEIGHT_FORMAT)
+    put_text(ws, *example.result_label.cell(0, 0), texts["result"], styles.LABEL_FONT)
+    put_formula(ctx, ws, example.result, lf.example_dense_result(example.sum, example.bias, scale), styles.VALUE_FORMAT)
+    _write_checks(ctx, ws, example, texts, lf.example_unit_value(plan.output, choose), result_label=False)
 
 
 def highlight_receptive_field(ctx, input_ws, filters_ws, conv_plan, layer):
     """Outline, on the input and filters sheets, what the chosen conv cell looks at."""
-    choose = conv_plan.blocks["explain"]["choose"]
+    choose = conv_plan.explain.choose
     source = ctx.layout.sheet("input")
-    copies = source.blocks["highlight"]
-    label_col = source.blocks["highlight_labels"]
-    put_text(input_ws, copies.row - 1, label_col, ctx.texts["explain"]["highlight"], styles.LABEL_FONT)
+    copies = source.highlight
+    put_text(input_ws, *source.highlight_title.cell(0, 0), ctx.texts["explain"]["highlight"], styles.LABEL_FONT)
     for n, word in enumerate(("map", "row", "column")):
-        put_text(input_ws, copies.row + n, label_col, ctx.texts["explain"][word])
+        put_text(input_ws, *source.highlight_labels.cell(n, 0), ctx.texts["explain"][word])
         put_formula(ctx, input_ws, copies.item(n), formulas.reference(choose.item(n)))
-    for padded in source.blocks["pixels"].maps:
+    for padded in source.pixels.maps:
         inside = lf.receptive_field_rule(padded, copies.item(1), copies.item(2), layer.stride, layer.dilation, layer.span)
         input_ws.conditional_formatting.add(padded.range(), FormulaRule(formula=[inside], **HIGHLIGHT))
-    filters = ctx.layout.sheet("filters", conv_plan.layer).blocks
-    k_copy = filters["highlight"]
-    put_text(filters_ws, k_copy.row, 0, ctx.texts["explain"]["highlight_filter"], styles.LABEL_FONT)
+    filters = ctx.layout.sheet("filters", conv_plan.layer)
+    k_copy = filters.highlight
+    put_text(filters_ws, *filters.highlight_label.cell(0, 0), ctx.texts["explain"]["highlight_filter"], styles.LABEL_FONT)
     put_formula(ctx, filters_ws, k_copy, formulas.reference(choose.item(0)))
-    for number, slices in enumerate(filters["weight"], start=1):
+    for number, slices in enumerate(filters.weight, start=1):
         ranges = " ".join(block.range() for block in slices)
         rule = FormulaRule(formula=[lf.picked_filter_rule(k_copy, number)], **HIGHLIGHT)
         filters_ws.conditional_formatting.add(ranges, rule)
@@ -80,13 +76,13 @@ def highlight_receptive_field(ctx, input_ws, filters_ws, conv_plan, layer):
 # ---------------------------------------------------------------- private
 
 
-def _write_choose(ctx, ws, blocks, shape, texts):
-    put_text(ws, *blocks["title"].cell(0, 0), texts["title"], styles.LABEL_FONT)
-    put_text(ws, blocks["title"].row, blocks["title"].col + 1, texts["choose"])
-    choose = blocks["choose"]
+def _write_choose(ctx, ws, example, shape, texts):
+    put_text(ws, *example.title.cell(0, 0), texts["title"], styles.LABEL_FONT)
+    put_text(ws, *example.prompt.cell(0, 0), texts["choose"])
+    choose = example.choose
     for n, (word, limit) in enumerate(zip(("map", "row", "column"), shape)):
-        put_text(ws, choose.row + n, choose.col - 1, texts[word])
-        put_value(ws, choose.row + n, choose.col, 1, fill=styles.PARAM_FILL)
+        put_text(ws, *example.choose_labels.cell(n, 0), texts[word])
+        put_value(ws, *choose.cell(n, 0), 1, fill=styles.PARAM_FILL)
         _whole_number_choice(ws, choose.item(n), limit)
     return tuple(choose.item(n) for n in range(3))
 
@@ -97,77 +93,65 @@ def _whole_number_choice(ws, cell, limit):
     ws.add_data_validation(rule)
 
 
-def _explain_conv(ctx, ws, plan, layer, source, blocks, texts, chosen):
+def _explain_conv(ctx, ws, plan, layer, source, example, texts, chosen):
     k, i, j = chosen
-    filters = ctx.layout.sheet("filters", plan.layer).blocks
-    s, d = layer.stride, layer.dilation
+    filters = ctx.layout.sheet("filters", plan.layer)
     channels = source.shape[0]
     # the first layer reads the photo's channels; deeper ones read the maps before them
     labels = (ctx.channel_labels(channels) if source is ctx.layout.input
               else [f"{texts['map']} {c + 1}" for c in range(channels)])
     for c, label in enumerate(labels):
-        window, weights, products = blocks["windows"][c], blocks["weights"][c], blocks["products"][c]
-        put_text(ws, window.row - 1, window.col, texts["window"].format(c=label), styles.LABEL_FONT)
-        put_text(ws, weights.row - 1, weights.col, texts["weights"].format(c=label), styles.LABEL_FONT)
-        put_text(ws, products.row - 1, products.col, texts["products"], styles.LABEL_FONT)
-        band = _band(filters["weight"], c)
+        window, weights, products = example.windows[c], example.weights[c], example.products[c]
+        put_text(ws, *example.window_labels[c].cell(0, 0), texts["window"].format(c=label), styles.LABEL_FONT)
+        put_text(ws, *example.weight_labels[c].cell(0, 0), texts["weights"].format(c=label), styles.LABEL_FONT)
+        put_text(ws, *example.product_labels[c].cell(0, 0), texts["products"], styles.LABEL_FONT)
+        band = filters.band(c)
         taps = [(u, v) for u, v, _, _ in window.cells()]
         inputs, factors = [window.sub(u, v, 1, 1) for u, v in taps], [weights.sub(u, v, 1, 1) for u, v in taps]
         for (u, v), x, w in zip(taps, inputs, factors):
-            tu, tv = layer.tap_at(u * d, v * d)
-            put_formula(ctx, ws, x, lf.example_conv_input(source.maps[c], i, j, s, u * d, v * d), styles.VALUE_FORMAT)
-            put_formula(ctx, ws, w, lf.example_filter_tap(band, k, _step(filters["weight"]), tu, tv), styles.WEIGHT_FORMAT)
+            a, b = filters.tap_offset(u, v)
+            put_formula(ctx, ws, x, lf.example_conv_input(source.maps[c], i, j, plan.stride, a, b), styles.VALUE_FORMAT)
+            put_formula(ctx, ws, w, lf.example_filter_tap(band, k, filters.band_step, *filters.stored_at(a, b)),
+                        styles.WEIGHT_FORMAT)
             put_formula(ctx, ws, products.sub(u, v, 1, 1), lf.example_product(x, w), styles.VALUE_FORMAT)
-        put_text(ws, blocks["sums"][c].row - 1, blocks["sums"][c].col, texts["channel_sum"].format(c=label))
-        put_formula(ctx, ws, blocks["sums"][c], lf.example_channel_sum(products), styles.VALUE_FORMAT)
-        put_formula(ctx, ws, blocks["spelled"][c],
-                    lf.example_spelled_sum(texts["spelled"].format(c=label), inputs, factors, blocks["sums"][c]))
-    biases = filters["bias"]
-    bias_range = Block.spanning(biases[0], biases[-1])
-    put_text(ws, blocks["bias"].row, blocks["bias"].col - 1, texts["bias"])
-    put_formula(ctx, ws, blocks["bias"], lf.example_filter_tap(bias_range, k, _step(filters["weight"]), 0, 0),
+        put_text(ws, *example.sum_labels[c].cell(0, 0), texts["channel_sum"].format(c=label))
+        put_formula(ctx, ws, example.sums[c], lf.example_channel_sum(products), styles.VALUE_FORMAT)
+        put_formula(ctx, ws, example.spelled[c],
+                    lf.example_spelled_sum(texts["spelled"].format(c=label), inputs, factors, example.sums[c]))
+    put_text(ws, *example.bias_label.cell(0, 0), texts["bias"])
+    put_formula(ctx, ws, example.bias, lf.example_filter_tap(filters.biases, k, filters.band_step, 0, 0),
                 styles.WEIGHT_FORMAT)
     scale = ctx.scale_for(plan.layer)
     if scale:
-        put_text(ws, blocks["scale"].row, blocks["scale"].col - 1, texts["scale"])
-        put_formula(ctx, ws, blocks["scale"], lf.example_scale(scale), styles.SCALE_FORMAT)
-    put_text(ws, blocks["result"].row, blocks["result"].col - 1, texts["result"], styles.LABEL_FONT)
-    put_formula(ctx, ws, blocks["result"],
-                lf.example_conv_result(blocks["sums"], blocks["bias"], blocks["scale"] if scale else None),
+        put_text(ws, *example.scale_label.cell(0, 0), texts["scale"])
+        put_formula(ctx, ws, example.scale, lf.example_scale(scale), styles.SCALE_FORMAT)
+    put_text(ws, *example.result_label.cell(0, 0), texts["result"], styles.LABEL_FONT)
+    put_formula(ctx, ws, example.result,
+                lf.example_conv_result(example.sums, example.bias, example.scale if scale else None),
                 styles.VALUE_FORMAT)
 
 
-def _explain_window(ctx, ws, plan, layer, source, blocks, texts, chosen, element):
+def _explain_window(ctx, ws, plan, layer, source, example, texts, chosen, element):
     k, i, j = chosen
-    window = blocks["windows"][0]
+    window = example.window
     pooling = plan.kind in ("maxpool2d", "avgpool2d")
     label = texts["pool_window"] if pooling else texts["activation_input"]
-    put_text(ws, window.row - 1, window.col, label, styles.LABEL_FONT)
-    step = layer.step if pooling else 1
+    put_text(ws, *example.window_label.cell(0, 0), label, styles.LABEL_FONT)
     scale = ctx.scale_for(plan.layer)   # the first layer shows its window as it reads it: scaled
     for u, v, _, _ in window.cells():
-        put_formula(ctx, ws, window.sub(u, v, 1, 1), lf.example_window_value(source, k, i, j, step, u, v, scale),
+        put_formula(ctx, ws, window.sub(u, v, 1, 1), lf.example_window_value(source, k, i, j, plan.stride, u, v, scale),
                     styles.VALUE_FORMAT)
     if pooling:
         word = "pool_max" if plan.kind == "maxpool2d" else "pool_mean"
         formula = lf.example_pool_result(window, average=plan.kind == "avgpool2d")
     else:
         word, formula = "activation_output", element(window)
-    put_text(ws, blocks["result"].row, blocks["result"].col - 1, texts[word], styles.LABEL_FONT)
-    put_formula(ctx, ws, blocks["result"], formula, styles.VALUE_FORMAT)
+    put_text(ws, *example.result_label.cell(0, 0), texts[word], styles.LABEL_FONT)
+    put_formula(ctx, ws, example.result, formula, styles.VALUE_FORMAT)
 
 
-def _write_checks(ctx, ws, blocks, texts, cell_formula, result_label=True):
-    put_text(ws, blocks["cell"].row, blocks["cell"].col - 1, texts["cell"])
-    put_formula(ctx, ws, blocks["cell"], cell_formula, styles.VALUE_FORMAT)
-    put_text(ws, blocks["same"].row, blocks["same"].col - 1, texts["same"])
-    put_formula(ctx, ws, blocks["same"], lf.example_agrees(blocks["result"], blocks["cell"], texts["yes"], texts["no"]))
-
-
-def _band(weights, c):
-    """Channel c's slices of every filter, as one tall range (filters sit one band below another)."""
-    return Block.spanning(weights[0][c], weights[-1][c])
-
-
-def _step(weights):
-    return weights[1][0].row - weights[0][0].row if len(weights) > 1 else 0
+def _write_checks(ctx, ws, example, texts, cell_formula, result_label=True):
+    put_text(ws, *example.cell_label.cell(0, 0), texts["cell"])
+    put_formula(ctx, ws, example.cell, cell_formula, styles.VALUE_FORMAT)
+    put_text(ws, *example.same_label.cell(0, 0), texts["same"])
+    put_formula(ctx, ws, example.same, lf.example_agrees(example.result, example.cell, texts["yes"], texts["no"]))

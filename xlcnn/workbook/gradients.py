@@ -12,7 +12,7 @@ from .. import formulas
 from ..cells import a1
 from ..network import POOLS, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, Sigmoid, Tanh
 from . import styles
-from .common import share_formulas, add_scale, freeze_below, put_formula, put_text, put_value, set_widths, write_padding
+from .common import write_lines, share_formulas, add_scale, freeze_below, put_formula, put_text, put_value, set_widths, write_padding
 
 
 def write_gradients(ctx, ws, plan, forward, gradients):
@@ -22,11 +22,10 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     kind = "conv2d" if isinstance(layer, Conv2D) else "dense" if isinstance(layer, Dense) else (
         "flatten" if isinstance(layer, Flatten) else "pool" if isinstance(layer, POOLS) else "activation")
     put_text(ws, 0, 0, texts["title"].format(sheet=forward.sheet_of(plan.layer).name), styles.TITLE_FONT)
-    if ctx.step:
-        put_text(ws, len(texts[kind]) + 2, 0, ctx.texts["step_notice"].format(n=ctx.step), styles.TEXT_FONT)
-    for n, line in enumerate(texts[kind], start=1):
-        put_text(ws, n, 0, line, styles.TEXT_FONT)
-    upstream = gradients[plan.layer + 1].blocks["input"] if plan.layer + 1 in gradients else None
+    notice = (ctx.texts["step_notice"].format(n=ctx.step), styles.TEXT_FONT) if ctx.step else None
+    write_lines(ws, texts[kind], then=notice, gap=1)
+    after = gradients.get(plan.layer + 1)
+    upstream = None if after is None else after.input
     {"conv2d": _conv, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation}[kind](
         ctx, ws, plan, layer, forward, upstream, texts)
     freeze_below(ws, 1)
@@ -34,89 +33,76 @@ def write_gradients(ctx, ws, plan, forward, gradients):
 
 def _dense(ctx, ws, plan, layer, forward, upstream, texts):
     """dL/dz = p - y; dL/dW = x * dz; dL/db = dz; dL/dx = sum over outputs of W * dz."""
-    b = plan.blocks
-    softmax, loss = forward.sheet("softmax").blocks, forward.sheet("loss").blocks
-    dense = forward.sheet("dense", plan.layer).blocks
-    source = forward.output_of(plan.layer - 1)
-    for key, block in (("upstream", b["upstream"]), ("bias", b["bias"])):
-        put_text(ws, block.row, 0, texts[f"dense_{key}"], styles.LABEL_FONT)
-    put_text(ws, b["weight"].row - 1, 0, texts["dense_weight"], styles.LABEL_FONT)
-    put_text(ws, b["input"].row - 1, b["input"].col, texts["dense_input"], styles.LABEL_FONT)
-    units = b["upstream"].width
+    softmax, loss = forward.sheet("softmax"), forward.sheet("loss")
+    dense = forward.sheet("dense", plan.layer)
+    source = forward.input_of(plan.layer)
+    for label, key in ((plan.upstream_label, "dense_upstream"), (plan.bias_label, "dense_bias"),
+                       (plan.weight_label, "dense_weight"), (plan.input_label, "dense_input")):
+        put_text(ws, *label.cell(0, 0), texts[key], styles.LABEL_FONT)
+    units = plan.upstream.width
     for n in range(units):
-        put_formula(ctx, ws, b["upstream"].item(n),
-                    formulas.softmax_cross_entropy_backward(softmax["probability"].item(n), loss["one_hot"].item(n)),
+        put_formula(ctx, ws, plan.upstream.item(n),
+                    formulas.softmax_cross_entropy_backward(softmax.probability.item(n), loss.one_hot.item(n)),
                     styles.PROB_FORMAT)
-        put_formula(ctx, ws, b["bias"].item(n), formulas.dense_bias_gradient(b["upstream"].item(n)), styles.PROB_FORMAT)
-    for i in range(b["weight"].height):
+        put_formula(ctx, ws, plan.bias.item(n), formulas.dense_bias_gradient(plan.upstream.item(n)), styles.PROB_FORMAT)
+    for i in range(plan.weight.height):
         for n in range(units):
-            put_formula(ctx, ws, b["weight"].sub(i, n, 1, 1),
-                        formulas.dense_weight_gradient(source.item(i), b["upstream"].item(n)), styles.GRAD_FORMAT)
-        put_formula(ctx, ws, b["input"].item(i),
-                    formulas.dense_input_gradient(dense["weight"].sub(i, 0, 1, units), b["upstream"]), styles.GRAD_FORMAT)
+            put_formula(ctx, ws, plan.weight.sub(i, n, 1, 1),
+                        formulas.dense_weight_gradient(source.item(i), plan.upstream.item(n)), styles.GRAD_FORMAT)
+        put_formula(ctx, ws, plan.input.item(i),
+                    formulas.dense_input_gradient(dense.weights_from(i), plan.upstream), styles.GRAD_FORMAT)
     for n in range(units):   # down a column, each formula is the first one moved to the next input
-        share_formulas(ws, b["weight"].sub(0, n, b["weight"].height, 1))
-    share_formulas(ws, b["input"])
-    add_scale(ws, b["weight"], styles.diverging_scale())
-    add_scale(ws, b["input"], styles.diverging_scale())
+        share_formulas(ws, plan.weight.sub(0, n, plan.weight.height, 1))
+    share_formulas(ws, plan.input)
+    add_scale(ws, plan.weight, styles.diverging_scale())
+    add_scale(ws, plan.input, styles.diverging_scale())
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, units + 2, 11)
 
 
 def _flatten(ctx, ws, plan, layer, forward, upstream, texts):
     """Un-flattening: each map cell takes back the gradient of its position in the column."""
-    stack = plan.blocks["input"]
-    _, height, width = stack.shape
+    stack, flatten = plan.input, forward.sheet_of(plan.layer)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for i, j, _, _ in stack.interior(c).cells():
-            put_formula(ctx, ws, stack.interior(c).sub(i, j, 1, 1),
-                        formulas.flatten_backward(upstream.item(c * height * width + i * width + j)), styles.GRAD_FORMAT)
+            put_formula(ctx, ws, stack.at(c, i, j), formulas.flatten_backward(upstream.item(flatten.flat_index(c, i, j))),
+                        styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
 
 
 def _pool(ctx, ws, plan, layer, forward, upstream, texts):
     """Max pooling routes each window's gradient to its first near-largest cell; averaging shares it out."""
-    stack, size = plan.blocks["input"], layer.size
-    source = forward.output_of(plan.layer - 1) if plan.layer else forward.input
-    h_out, w_out = upstream.shape[1:]
+    stack, pool = plan.input, forward.sheet_of(plan.layer)
+    source = pool.source
     margin = _write_margin(ctx, ws, plan, source, texts)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
-        inner, x_map = stack.interior(c), source.interior(c)
-        for r, s, _, _ in inner.cells():
-            i, j = r // size, s // size
-            target = inner.sub(r, s, 1, 1)
-            if i >= h_out or j >= w_out:        # rows and columns no window reaches
-                put_value(ws, target.row, target.col, 0)
+        for r, s, _, _ in stack.interior(c).cells():
+            target, window = stack.at(c, r, s), pool.pooled_by(r, s)
+            if window is None:        # rows and columns no window reaches
+                put_value(ws, *target.cell(0, 0), 0)
                 continue
-            up = upstream.interior(c).sub(i, j, 1, 1)
+            up = upstream.at(c, *window)
             if isinstance(layer, AvgPool2D):
-                put_formula(ctx, ws, target, formulas.avgpool_backward(up, size), styles.GRAD_FORMAT)
+                put_formula(ctx, ws, target, formulas.avgpool_backward(up, layer.size), styles.GRAD_FORMAT)
                 continue
-            earlier = []
-            if r > i * size:
-                earlier.append(x_map.sub(i * size, j * size, r - i * size, size))
-            if s > j * size:
-                earlier.append(x_map.sub(r, j * size, 1, s - j * size))
-            formula = formulas.maxpool_backward(x_map.sub(r, s, 1, 1), x_map.sub(i * size, j * size, size, size),
-                                                earlier, margin, up)
+            formula = formulas.maxpool_backward(source.at(c, r, s), pool.window(c, *window),
+                                                pool.before_in_window(c, r, s), margin, up)
             put_formula(ctx, ws, target, formula, styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
 
 
 def _activation(ctx, ws, plan, layer, forward, upstream, texts):
     """The gate: the upstream gradient times the activation's slope at its input."""
-    stack = plan.blocks["input"]
-    source = forward.output_of(plan.layer - 1) if plan.layer else forward.input
+    stack = plan.input
+    source = forward.input_of(plan.layer)
     output = forward.output_of(plan.layer)
     margin = _write_margin(ctx, ws, plan, source, texts)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for r, s, _, _ in stack.interior(c).cells():
-            up = upstream.interior(c).sub(r, s, 1, 1)
-            x = source.interior(c).sub(r, s, 1, 1)
-            y = output.interior(c).sub(r, s, 1, 1)
+            up, x, y = upstream.at(c, r, s), source.at(c, r, s), output.at(c, r, s)
             if isinstance(layer, Sigmoid):
                 formula = formulas.sigmoid_backward(y, up)
             elif isinstance(layer, Tanh):
@@ -125,65 +111,59 @@ def _activation(ctx, ws, plan, layer, forward, upstream, texts):
                 formula = formulas.leaky_relu_backward(x, margin, up, layer.alpha)
             else:
                 formula = formulas.relu_backward(x, margin, up)
-            put_formula(ctx, ws, stack.interior(c).sub(r, s, 1, 1), formula, styles.GRAD_FORMAT)
+            put_formula(ctx, ws, stack.at(c, r, s), formula, styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
 
 
 def _write_margin(ctx, ws, plan, source, texts):
     """The tie margin of a layer that chooses (ReLU's switch, max pooling's routing), or None."""
-    margin = plan.blocks.get("margin")
+    margin = plan.margin
     if margin is not None:
         put_formula(ctx, ws, margin, formulas.tie_margin([source.interior(c) for c in range(source.shape[0])]),
                     styles.GRAD_FORMAT)
-        put_text(ws, margin.row, margin.col + 1, texts["margin"], styles.LABEL_FONT)
+        put_text(ws, *plan.margin_label.cell(0, 0), texts["margin"], styles.LABEL_FONT)
     return margin
 
 
 def _conv(ctx, ws, plan, layer, forward, upstream, texts):
     """dL/dw = sum over positions of input window x upstream gradient; dL/db = sum of the upstream map;
     dL/dx = the upstream maps (zero-padded) slid under the kernels turned 180 degrees."""
-    b = plan.blocks
-    source = forward.output_of(plan.layer - 1) if plan.layer else forward.input
-    filters = forward.sheet("filters", plan.layer).blocks
+    conv, filters = forward.sheet_of(plan.layer), forward.sheet("filters", plan.layer)
     scale = ctx.scale_for(plan.layer)
-    _, h_out, w_out = upstream.shape
-    for k, (slices, bias) in enumerate(zip(b["weight"], b["bias"])):
-        put_text(ws, slices[0].row - 1, 0, texts["filter"].format(k=k + 1), styles.LABEL_FONT)
+    for k, (slices, bias) in enumerate(zip(plan.weight, plan.bias)):
+        put_text(ws, *plan.filter_labels[k].cell(0, 0), texts["filter"].format(k=k + 1), styles.LABEL_FONT)
         up = upstream.interior(k)
         for c, block in enumerate(slices):
             for u, v, _, _ in block.cells():
-                a, e = layer.offset_of(u, v)
-                formula = formulas.conv_weight_gradient(source.maps[c].sub(a, e, h_out, w_out), up, scale)
+                formula = formulas.conv_weight_gradient(conv.reach(c, u, v), up, scale)
                 put_formula(ctx, ws, block.sub(u, v, 1, 1), formula, styles.GRAD_FORMAT)
-        put_text(ws, bias.row - 1, bias.col, texts["bias"])
+        put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias"])
         put_formula(ctx, ws, bias, formulas.conv_bias_gradient(up), styles.GRAD_FORMAT)
         add_scale(ws, slices, styles.diverging_scale())
-    if "input" in b:
-        _conv_input_gradient(ctx, ws, b, layer, filters, upstream, texts)
+    if plan.input is not None:
+        _conv_input_gradient(ctx, ws, plan, filters, texts)
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, 60, styles.VALUE_WIDTH)
 
 
-def _conv_input_gradient(ctx, ws, b, layer, filters, upstream, texts):
-    span = layer.span
-    for k, kernels in enumerate(b["back_kernels"]):
+def _conv_input_gradient(ctx, ws, plan, filters, texts):
+    for k, kernels in enumerate(plan.back_kernels):
         for c, block in enumerate(kernels):
-            put_text(ws, block.row - 1, block.col, texts["turned"].format(c=c + 1))
+            put_text(ws, *plan.back_kernel_labels[k][c].cell(0, 0), texts["turned"].format(c=c + 1))
             for a, e, row, col in block.cells():
-                tap = layer.tap_at(span - 1 - a, span - 1 - e)   # turned 180: read the far corner
+                tap = filters.turned_tap(k, c, a, e)
                 if tap is None:
                     put_value(ws, row, col, 0, fill=styles.PAD_FILL)
                 else:
-                    put_formula(ctx, ws, block.sub(a, e, 1, 1),
-                                formulas.turned_weight(filters["weight"][k][c].sub(*tap, 1, 1)), styles.WEIGHT_FORMAT)
-    stack, p = b["input"], layer.padding
+                    put_formula(ctx, ws, block.sub(a, e, 1, 1), formulas.turned_weight(tap), styles.WEIGHT_FORMAT)
+    stack, filter_count = plan.input, len(plan.back_kernels)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for r, s, _, _ in stack.interior(c).cells():
-            windows = [upstream.window(k, r + p, s + p, span, span) for k in range(upstream.shape[0])]
-            kernels = [b["back_kernels"][k][c] for k in range(upstream.shape[0])]
-            put_formula(ctx, ws, stack.interior(c).sub(r, s, 1, 1), formulas.conv_input_gradient(windows, kernels),
+            windows = [plan.upstream_window(k, r, s) for k in range(filter_count)]
+            kernels = [plan.back_kernels[k][c] for k in range(filter_count)]
+            put_formula(ctx, ws, stack.at(c, r, s), formulas.conv_input_gradient(windows, kernels),
                         styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
@@ -204,24 +184,22 @@ def _finish_maps(ws, stack):
 def write_descent(ctx, ws, plan, passes):
     """The learning rate, and the loss before any step (step 0) and after every step, with a chart."""
     texts = ctx.texts["gradients"]
-    b = plan.blocks
     steps = len(passes) - 1
     title = texts["descent_title"] if steps == 1 else texts["descent_title_steps"].format(steps=steps)
     put_text(ws, 0, 0, title, styles.TITLE_FONT)
-    for n, line in enumerate([*texts["descent"], texts["descent_table"].format(steps=steps)], start=1):
-        put_text(ws, n, 0, line, styles.TEXT_FONT)
-    put_text(ws, b["rate"].row, 0, texts["rate"], styles.LABEL_FONT)
-    put_value(ws, b["rate"].row, b["rate"].col, ctx.options.rate, styles.WEIGHT_FORMAT, styles.PARAM_FILL)
-    losses, numbers = b["losses"], b["steps"]
-    put_text(ws, numbers.row - 1, numbers.col, texts["step"], styles.LABEL_FONT)
-    put_text(ws, losses.row - 1, losses.col, texts["loss"], styles.LABEL_FONT)
+    write_lines(ws, [*texts["descent"], texts["descent_table"].format(steps=steps)])
+    put_text(ws, *plan.rate_label.cell(0, 0), texts["rate"], styles.LABEL_FONT)
+    put_value(ws, *plan.rate.cell(0, 0), ctx.options.rate, styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+    losses, numbers = plan.losses, plan.steps
+    put_text(ws, *plan.steps_label.cell(0, 0), texts["step"], styles.LABEL_FONT)
+    put_text(ws, *plan.losses_label.cell(0, 0), texts["loss"], styles.LABEL_FONT)
     for n, layout in enumerate(passes):
-        put_value(ws, numbers.row + n, numbers.col, n)
-        put_formula(ctx, ws, losses.item(n), formulas.reference(layout.sheet("loss").blocks["loss"]), styles.PROB_FORMAT)
+        put_value(ws, *numbers.cell(n, 0), n)
+        put_formula(ctx, ws, losses.item(n), formulas.reference(layout.sheet("loss").loss), styles.PROB_FORMAT)
     # a loss axis from 0 shows a small change as small; the number beside it says how small
-    put_text(ws, b["change"].row, 0, texts["change"], styles.LABEL_FONT)
-    put_formula(ctx, ws, b["change"], formulas.loss_change(losses.item(steps), losses.item(0)), styles.PROB_FORMAT)
-    ws.add_chart(_loss_chart(ws, texts, numbers, losses), a1(b["chart"].row, b["chart"].col))
+    put_text(ws, *plan.change_label.cell(0, 0), texts["change"], styles.LABEL_FONT)
+    put_formula(ctx, ws, plan.change, formulas.loss_change(losses.item(steps), losses.item(0)), styles.PROB_FORMAT)
+    ws.add_chart(_loss_chart(ws, texts, numbers, losses), a1(*plan.chart.cell(0, 0)))
     set_widths(ws, 0, 1, 16)
     set_widths(ws, 1, 2, 12)
 

@@ -18,9 +18,7 @@ from . import styles
 from .common import merge, put_text
 
 PICTURE_PIXELS = 56      # drawn at the training size (64) and shown a little smaller: fits a 9-wide column
-PICTURE_ROWS = 3         # rows a picture covers at the default row height
 WRAPPED = Alignment(wrap_text=True, vertical="top")
-PICTURE_COLUMNS = 5      # square columns (14 pixels) a picture and its gap take on the overview
 PICTURE_SEED = 7         # the same pictures in every workbook
 
 
@@ -37,27 +35,22 @@ def class_pictures(model):
     return pictures
 
 
-def write_what_it_knows(ctx, ws, block, columns=None):
-    """The sentence at ``block``; below it one picture per class with its name (when there are pictures).
-
-    ``block`` is 1 x 1; the pictures take the columns to its right, one per class. With
-    ``columns`` (on the overview, whose columns are narrow) the sentence wraps over two rows
-    that many columns wide and each picture takes PICTURE_COLUMNS of them.
-    """
+def write_what_it_knows(ctx, ws, knows):
+    """The sentence, and below it one picture per class with its name (when there are pictures): where
+    ``knows`` (a planned Knows) puts them. A sentence of several cells is merged and wraps in them."""
     names = ctx.model.class_names
     drawn = ctx.class_pictures is not None and ctx.model.trained
     text = (ctx.texts["model_knows_drawn"].format(count=len(names)) if drawn else
             ctx.texts["model_knows"].format(count=len(names), classes=", ".join(names)))
-    cell = put_text(ws, block.row, block.col, text, styles.TEXT_FONT)
-    top, step = block.row + 1, 1
-    if columns:
+    sentence = knows.sentence
+    cell = put_text(ws, *sentence.cell(0, 0), text, styles.TEXT_FONT)
+    if sentence.size > 1:
         cell.alignment = WRAPPED
-        merge(ws, block.row, block.col, 2, columns)
-        top, step = block.row + 2, PICTURE_COLUMNS
+        merge(ws, *sentence.cell(0, 0), sentence.height, sentence.width)
     if not drawn:
         return
-    for n, (name, png) in enumerate(zip(names, ctx.class_pictures)):
+    for name, png, anchor, label in zip(names, ctx.class_pictures, knows.pictures, knows.names):
         picture = SheetImage(io.BytesIO(png))
         picture.width = picture.height = PICTURE_PIXELS
-        ws.add_image(picture, a1(top, block.col + n * step))
-        put_text(ws, top + PICTURE_ROWS, block.col + n * step, name, styles.LABEL_FONT)
+        ws.add_image(picture, a1(*anchor.cell(0, 0)))
+        put_text(ws, *label.cell(0, 0), name, styles.LABEL_FONT)

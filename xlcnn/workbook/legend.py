@@ -4,7 +4,7 @@ from functools import lru_cache
 
 from openpyxl.styles import PatternFill
 
-from ..layout import PAGE_COLUMNS, legend_block
+from ..layout import legend_block
 from . import styles
 from .common import cell_at, merge, put_text
 from .printing import LINE_POINTS, WRAPPED
@@ -20,30 +20,26 @@ def write_legends(ctx, wb, layout):
         scale = cells_of(ws).scale
         if scale is not None:
             write_legend(ctx, ws, legend_block(plan), scale)
-            if plan.kind == "overview":    # narrow columns: the words wrap within the printed page
-                _wrap_words(ws, legend_block(plan))
 
 
-def _wrap_words(ws, bar):
-    words = bar.last_col + 1
-    cell_at(ws, bar.row, words).alignment = WRAPPED
-    merge(ws, bar.row, words, 1, PAGE_COLUMNS - words + 1)
-    cells_of(ws).heights[bar.row] = 2 * LINE_POINTS
-
-
-def write_legend(ctx, ws, bar, scale):
+def write_legend(ctx, ws, legend, scale):
     """The bar's cells painted from the scale's low end to its high end, marked at both ends and
-    (for a diverging scale) at zero, then one line of words in the cell after it."""
+    (for a diverging scale) at zero, then one line of words after it (wrapped, when planned wider)."""
     colours = scale.legend()
     low, middle, high = END_MARKS[scale.kind]
     marks = {0: low, len(colours) // 2: middle, len(colours) - 1: high}
     font = styles.PIXEL_FONT if scale.kind == "channel" else None   # white marks read on black
     for n, colour in enumerate(colours):
-        row, col = bar.cell(0, n)
+        row, col = legend.bar.cell(0, n)
         if marks.get(n):
             put_text(ws, row, col, marks[n], font)
         cell_at(ws, row, col).fill = _fill(colour)
-    put_text(ws, bar.row, bar.last_col + 1, ctx.texts["legend"][scale.kind], styles.TEXT_FONT)
+    words = legend.words
+    put_text(ws, *words.cell(0, 0), ctx.texts["legend"][scale.kind], styles.TEXT_FONT)
+    if words.width > 1:    # the overview's narrow columns: the words wrap within the printed page
+        cell_at(ws, *words.cell(0, 0)).alignment = WRAPPED
+        merge(ws, *words.cell(0, 0), 1, words.width)
+        cells_of(ws).heights[words.row] = 2 * LINE_POINTS
 
 
 @lru_cache(maxsize=None)

@@ -1,13 +1,12 @@
 """Writers for the sheets that hold stacks of maps: input, filters, conv, ReLU, pooling."""
 
 from .. import formulas
-from ..layout import FIRST_COL
-from ..layout import ACTIVATION_KINDS, HEADER_ROWS
+from ..layout import ACTIVATION_KINDS
 from ..network import POOLS, Conv2D, Flatten, LeakyReLU
 from . import styles
 from .explain import explain_maps
 from .common import (share_formulas, add_scale, freeze_below, paint_pixels, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
-                     step_number, write_header, write_notice)
+                     write_header, write_notice)
 
 
 # ---------------------------------------------------------------- input
@@ -15,21 +14,21 @@ from .common import (share_formulas, add_scale, freeze_below, paint_pixels, merg
 
 def write_input(ctx, ws, plan):
     texts = ctx.sheet_texts("input")
-    stack = plan.blocks["pixels"]
+    stack = plan.pixels
     channels, height, width = stack.shape
     pad = stack.pad
-    values = {"step": step_number(plan.name), "height": height, "width": width,
+    values = {"step": plan.step, "height": height, "width": width,
               "pixels": height * width, "padding": pad}
     lines = list(texts["lines"])
     if channels == 1:   # a grey photo: one grid, one matrix
         lines[:2] = texts["gray_lines"]
     lines[3] = texts["padding_note"] if pad else ""
     write_header(ws, texts["title"], lines, values)
-    scale = plan.blocks["scale"]
-    put_text(ws, scale.row, FIRST_COL, texts["scale_label"], styles.LABEL_FONT)
-    put_value(ws, scale.row, scale.col, float(ctx.model.input_scale), styles.SCALE_FORMAT, styles.PARAM_FILL)
-    merge(ws, scale.row, scale.col, 1, 3)  # wide enough to read "1/255" between narrow pixel columns
-    write_notice(ctx, ws, scale.row + 1)
+    scale = plan.scale
+    put_text(ws, *plan.scale_label.cell(0, 0), texts["scale_label"], styles.LABEL_FONT)
+    put_value(ws, *scale.cell(0, 0), float(ctx.model.input_scale), styles.SCALE_FORMAT, styles.PARAM_FILL)
+    merge(ws, *scale.cell(0, 0), 1, 3)  # wide enough to read "1/255" between narrow pixel columns
+    write_notice(ctx, ws)
     for c in range(channels):
         label = texts["gray_label"] if channels == 1 else texts["channel_labels"][c]
         put_text(ws, *stack.label_cell(c), label, styles.LABEL_FONT)
@@ -47,8 +46,8 @@ def write_input(ctx, ws, plan):
 
 def _write_colour_view(ctx, ws, plan, texts):
     """Every cell filled with its pixel's colour: the photo itself, visible in cells."""
-    view = plan.blocks["colour_view"]
-    put_text(ws, view.row - 1 - plan.blocks["pixels"].pad, view.col, texts["colour_view"], styles.LABEL_FONT)
+    view = plan.colour_view
+    put_text(ws, *plan.colour_view_label.cell(0, 0), texts["colour_view"], styles.LABEL_FONT)
     paint_pixels(ctx, ws, view)
     set_widths(ws, view.col, view.width, styles.COLOUR_VIEW_WIDTH)
 
@@ -61,7 +60,7 @@ def write_filters(ctx, ws, plan):
     layer = ctx.model.layers[plan.layer]
     p = ctx.model.params[plan.layer]
     k_count, channels, f, _ = p["weight"].shape
-    values = {"step": step_number(plan.name), "kernel": f, "channels": channels,
+    values = {"step": plan.step, "kernel": f, "channels": channels,
               "filters": k_count, "params": f * f * channels * k_count + k_count}
     lines = list(texts["lines"])
     if channels == 1:
@@ -71,24 +70,24 @@ def write_filters(ctx, ws, plan):
     if layer.dilation != 1:
         lines.append(texts["dilation_line"].format(dilation=layer.dilation, span=layer.span, kernel=f))
     write_header(ws, texts["title"], lines[:6], values)
-    write_notice(ctx, ws, HEADER_ROWS - 1)
-    if plan.blocks["effective"] is not plan.blocks["weight"]:
+    write_notice(ctx, ws)
+    if plan.effective is not None:
         _write_effective_kernels(ctx, ws, plan, layer, texts)
     for k in range(layer.filters):
-        slices = plan.blocks["weight"][k]
-        bias = plan.blocks["bias"][k]
-        put_text(ws, slices[0].row - 1, 0, texts["filter_label"].format(k=k + 1), styles.LABEL_FONT)
+        slices = plan.weight[k]
+        bias = plan.bias[k]
+        put_text(ws, *plan.filter_labels[k].cell(0, 0), texts["filter_label"].format(k=k + 1), styles.LABEL_FONT)
         for c, block in enumerate(slices):
-            put_text(ws, block.row - 1, block.col, texts["slice_label"].format(c=c + 1))
+            put_text(ws, *plan.slice_labels[k][c].cell(0, 0), texts["slice_label"].format(c=c + 1))
             for u, v, _, _ in block.cells():
-                pick = (lambda blocks, k=k, c=c, u=u, v=v: blocks["weight"][k][c].sub(u, v, 1, 1))
+                pick = (lambda sheet, k=k, c=c, u=u, v=v: sheet.weight[k][c].sub(u, v, 1, 1))
                 put_parameter(ctx, ws, block.sub(u, v, 1, 1), p["weight"][k, c, u, v], styles.WEIGHT_FORMAT,
                               ctx.new_weight("filters", plan.layer, pick))
-        put_text(ws, bias.row - 1, bias.col, texts["bias_label"])
+        put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias_label"])
         put_parameter(ctx, ws, bias, p["bias"][k], styles.WEIGHT_FORMAT,
-                      ctx.new_weight("filters", plan.layer, lambda blocks, k=k: blocks["bias"][k]))
+                      ctx.new_weight("filters", plan.layer, lambda sheet, k=k: sheet.bias[k]))
         add_scale(ws, slices, styles.diverging_scale())
-    last = plan.blocks["bias"][0]
+    last = plan.bias[0]
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, last.col, styles.VALUE_WIDTH)
     freeze_below(ws, 1)
@@ -102,16 +101,15 @@ def _write_effective_kernels(ctx, ws, plan, layer, texts):
     """
     d = layer.dilation
     label = texts["flipped_label" if layer.flip and d == 1 else "dilated_label" if not layer.flip else "both_label"]
-    for slices, spread in zip(plan.blocks["weight"], plan.blocks["effective"]):
-        for c, (source, block) in enumerate(zip(slices, spread)):
-            put_text(ws, block.row - 1, block.col, label.format(c=c + 1))
-            for a, b, row, col in block.cells():
-                tap = layer.tap_at(a, b)
-                if tap is None:
-                    put_value(ws, row, col, 0, fill=styles.PAD_FILL)
-                else:
-                    put_formula(ctx, ws, block.sub(a, b, 1, 1), formulas.reference(source.sub(*tap, 1, 1)),
-                                styles.WEIGHT_FORMAT)
+    for labels in plan.effective_labels:
+        for c, cell in enumerate(labels):
+            put_text(ws, *cell.cell(0, 0), label.format(c=c + 1))
+    for _, _, cell, stored in plan.taps():
+        if stored is None:
+            put_value(ws, *cell.cell(0, 0), 0, fill=styles.PAD_FILL)
+        else:
+            put_formula(ctx, ws, cell, formulas.reference(stored), styles.WEIGHT_FORMAT)
+    for spread in plan.effective:
         add_scale(ws, spread, styles.diverging_scale())
 
 
@@ -122,8 +120,8 @@ def write_maps(ctx, ws, plan):
     """A conv, ReLU or pooling sheet: one formula per output cell."""
     layer = ctx.model.layers[plan.layer]
     texts = ctx.sheet_texts(plan.kind)
-    out = plan.blocks["output"]
-    source = _input_of(ctx, plan.layer)
+    out = plan.output
+    source = plan.source
     channels, height, width = out.shape
     lines = list(texts["lines"])
     if plan.kind == "conv2d" and source.shape[0] == 1:   # no sum over channels to speak of
@@ -131,14 +129,14 @@ def write_maps(ctx, ws, plan):
     write_header(ws, texts["title"], lines, _map_values(plan, layer, source, out))
     cell_formula = _cell_formula_builder(ctx, plan, layer, source)
     # next cell, next window: every formula of a map is the first one moved (the file stores it once)
-    slides_by_one = getattr(layer, "step", getattr(layer, "stride", 1)) == 1   # pools: step; conv: stride
+    slides_by_one = plan.stride == 1
     number_format = styles.VALUE_FORMAT
     for k in range(channels):
         put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
         write_padding(ws, out, k)
         inner = out.interior(k)
-        for i, j, row, col in inner.cells():
-            put_formula(ctx, ws, inner.sub(i, j, 1, 1), cell_formula(k, i, j), number_format)
+        for i, j, _, _ in inner.cells():
+            put_formula(ctx, ws, out.at(k, i, j), cell_formula(k, i, j), number_format)
         if slides_by_one:
             share_formulas(ws, inner)
         rule = output_scale(ctx.model.layers, plan.layer)
@@ -146,39 +144,29 @@ def write_maps(ctx, ws, plan):
     element = element_formula(layer) if plan.kind in ACTIVATION_KINDS else None
     explain_maps(ctx, ws, plan, layer, source, out, element)
     set_widths(ws, 0, 1, 3)
-    set_widths(ws, out.maps[0].col, plan.blocks["explain"]["title"].col + 40, styles.VALUE_WIDTH)
+    set_widths(ws, out.maps[0].col, plan.value_columns, styles.VALUE_WIDTH)
     freeze_below(ws, 1)
-
-
-def _input_of(ctx, index):
-    """The map stack a layer reads: the previous layer's output or the input pixels."""
-    return ctx.layout.output_of(index - 1) if index else ctx.layout.input
 
 
 def _cell_formula_builder(ctx, plan, layer, source):
     """A function (k, i, j) -> the formula of output cell (i, j) of map k."""
+    scale = ctx.scale_for(plan.layer)
     if plan.kind == "conv2d":
-        filters = ctx.layout.sheet("filters", plan.layer).blocks
-        scale = ctx.scale_for(plan.layer)
-        span, s = layer.span, layer.stride
+        filters = ctx.layout.sheet("filters", plan.layer)
         channels = source.shape[0]
-
         windows_at = {}   # (i, j) -> the input windows every filter reads there
 
         def conv_cell(k, i, j):
             windows = windows_at.get((i, j))
             if windows is None:
-                windows = windows_at[(i, j)] = [source.window(c, i * s, j * s, span, span) for c in range(channels)]
-            return formulas.conv_forward(windows, filters["effective"][k], filters["bias"][k], scale)
+                windows = windows_at[(i, j)] = [plan.window(c, i, j) for c in range(channels)]
+            return formulas.conv_forward(windows, filters.kernels[k], filters.bias[k], scale)
         return conv_cell
-    scale = ctx.scale_for(plan.layer)
     if plan.kind in ACTIVATION_KINDS:
         activation = element_formula(layer)
-        return lambda k, i, j: activation(source.interior(k).sub(i, j, 1, 1), scale)
-    size, step = layer.size, layer.step
+        return lambda k, i, j: activation(plan.window(k, i, j), scale)
     pool = formulas.avgpool_forward if plan.kind == "avgpool2d" else formulas.maxpool_forward
-    # pooling reads the unpadded source: windows start inside the interior
-    return lambda k, i, j: pool(source.interior(k).sub(i * step, j * step, size, size), scale)
+    return lambda k, i, j: pool(plan.window(k, i, j), scale)
 
 
 def output_scale(layers, index):
@@ -204,7 +192,7 @@ def element_formula(layer):
 
 def _map_values(plan, layer, source, out):
     _, in_size, _ = source.shape
-    values = {"step": step_number(plan.name), "in_size": in_size, "out_size": out.shape[1],
+    values = {"step": plan.step, "in_size": in_size, "out_size": out.shape[1],
               "shape": " x ".join(str(n) for n in out.shape)}
     if isinstance(layer, Conv2D):
         values.update(kernel=layer.kernel, stride=layer.stride, padding=layer.padding, filters=layer.filters)

@@ -9,11 +9,11 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 from .. import formulas, lesson_formulas as lf
 from ..cells import Block, a1
-from ..layout import LINK_WIDTH, PAGE_COLUMNS, RESULT_WIDTH, SQUARE_WIDTH, last_column
+from ..layout import LINK_WIDTH, RESULT_WIDTH, SQUARE_WIDTH, last_column
 from ..textwidth import display_width
 from . import styles
 from .common import (add_scale, cell_at, describe_layer, layer_fields, merge, notice_text, paint_pixels, put_formula,
-                     put_text, set_widths)
+                     put_text, set_widths, write_lines)
 from .knows import write_what_it_knows
 from .sheetdata import cells_of
 
@@ -34,70 +34,52 @@ HIDE_NUMBERS = ";;;"   # the pictures show colours only: numbers would not fit i
 
 def write_overview(ctx, ws, plan):
     texts = ctx.texts["sheets"]["overview"]
-    b = plan.blocks
     put_text(ws, 0, 0, texts["title"].format(source=ctx.source_name or "xlcnn"), styles.TITLE_FONT)
-    for n, line in enumerate(texts["lines"], start=1):
-        put_text(ws, n, 0, line, styles.TEXT_FONT)
-    notice, font = notice_text(ctx)
-    put_text(ws, len(texts["lines"]) + 1, 0, notice, font)
+    write_lines(ws, texts["lines"], then=notice_text(ctx))
     set_widths(ws, 0, last_column(plan) + 1, SQUARE_WIDTH)
-    _write_boxes(ctx, ws, b, texts)
+    _write_boxes(ctx, ws, plan, texts)
     _, height, width = ctx.layout.input_shape
-    view = b["colour_view"]
-    put_text(ws, b["photo_label"].row, view.col, texts["cells_label"].format(height=height, width=width),
+    view = plan.colour_view
+    put_text(ws, *plan.photo_label.cell(0, 0), texts["cells_label"].format(height=height, width=width),
              styles.LABEL_FONT)
-    put_text(ws, b["photo_label"].row, b["picture"].col, texts["photo_label"], styles.LABEL_FONT)
-    _add_picture(ctx, ws, b["picture"])
+    put_text(ws, *plan.picture_label.cell(0, 0), texts["photo_label"], styles.LABEL_FONT)
+    _add_picture(ctx, ws, plan.picture)
     paint_pixels(ctx, ws, view)
-    square_rows(ws, b["beside_photo"])
-    if b["pictures"]:
-        put_text(ws, b["pictures_title"].row, b["pictures_title"].col, texts["pictures_title"], styles.TEXT_FONT)
-    for pictures in b["pictures"]:
+    square_rows(ws, plan.beside_photo)
+    if plan.pictures:
+        put_text(ws, *plan.pictures_title.cell(0, 0), texts["pictures_title"], styles.TEXT_FONT)
+    for pictures in plan.pictures:
         _write_pictures(ctx, ws, pictures, texts)
     if ctx.model.classifier:
-        _write_prediction(ctx, ws, b, texts)
+        _write_prediction(ctx, ws, plan, texts)
     else:
         last = describe_layer(ctx.model.layers[-1], ctx.texts)
-        put_text(ws, b["prediction"].row, b["prediction"].col, texts["no_classifier"].format(last=last))
-    _write_links(ctx, ws, b, texts)
-    _thin_gaps(ws, b)
-
-
-def _thin_gaps(ws, b):
-    """The empty rows that only separate parts (rows of boxes, the photo and the results, bands of
-    pictures) are thin, so the whole story fits one printed page."""
-    boxes = b["boxes"]
-    gaps = set(range(boxes[0].row, boxes[-1].row)) - {box.row for box in boxes}
-    gaps.add(b["beside_photo"].last_row + 1)
-    for pictures in b["pictures"]:
-        rows = range(pictures.label.row + 1, pictures.blocks[-1].last_row + 2)
-        gaps.update(row for row in rows if not any(block.row <= row <= block.last_row for block in pictures.blocks))
-    for row in gaps:
+        put_text(ws, *plan.prediction.cell(0, 0), texts["no_classifier"].format(last=last))
+    _write_links(ctx, ws, plan, texts)
+    for row in plan.gap_rows:   # thin, so the whole story fits one printed page
         cells_of(ws).heights[row] = GAP_HEIGHT
 
 
 def square_rows(ws, block):
     """Rows as tall as the overview's columns are wide, so ``block``'s cells are square."""
-    for row in range(block.row, block.last_row + 1):
+    for _, _, row, _ in block.sub(0, 0, block.height, 1).cells():
         cells_of(ws).heights[row] = SQUARE_HEIGHT
 
 
-def _write_boxes(ctx, ws, b, texts):
+def _write_boxes(ctx, ws, plan, texts):
     """The network as a row of boxes, each with what the stage does and the shape it hands on."""
-    put_text(ws, b["network_label"].row, b["network_label"].col, texts["architecture_label"], styles.LABEL_FONT)
+    put_text(ws, *plan.network_label.cell(0, 0), texts["architecture_label"], styles.LABEL_FONT)
     words = texts["boxes"]
-    stages = [(words["input"], ctx.layout.input_shape)]
-    stages += [(words[layer.kind].format(**layer_fields(layer)), shape)
-               for layer, shape in zip(ctx.model.layers, ctx.layout.shapes)]
-    boxes = b["boxes"]
-    for box, (what, shape) in zip(boxes, stages):
-        cell = put_text(ws, box.row, box.col, f"{what}\n{_shape_text(shape)}", styles.BOX_FONT)
+    stages = [words["input"], *(words[layer.kind].format(**layer_fields(layer)) for layer in ctx.model.layers)]
+    boxes = plan.boxes
+    for box, what, shape in zip(boxes, stages, plan.box_shapes):
+        cell = put_text(ws, *box.cell(0, 0), f"{what}\n{_shape_text(shape)}", styles.BOX_FONT)
         for _, _, row, col in box.cells():
             cell_at(ws, row, col).border = BOX_BORDER
         cell.fill, cell.alignment = BOX_FILL, BOX_ALIGNMENT
-        merge(ws, box.row, box.col, 1, box.width)
-        if box is not boxes[-1]:
-            put_text(ws, box.row, box.last_col + 1, "->", styles.LABEL_FONT)
+        merge(ws, *box.cell(0, 0), 1, box.width)
+    for arrow in plan.arrows:
+        put_text(ws, *arrow.cell(0, 0), "->", styles.LABEL_FONT)
     for box in boxes:
         cells_of(ws).heights[box.row] = BOX_HEIGHT
 
@@ -113,13 +95,13 @@ def _shape_text(shape):
 def _write_pictures(ctx, ws, pictures, texts):
     """A small live picture of each feature map of one layer: each cell the mean of a patch of the map."""
     stage = ctx.layout.sheet_of(pictures.layer)
-    stack = stage.blocks["output"]
+    stack = stage.output
     channels, height, width = stack.shape
     label = texts["pictures_one" if channels == 1 else "pictures_label"].format(
         sheet=stage.name, channels=channels, height=height, width=width)
     if pictures.factor > 1:
         label += texts["pictures_mean"].format(factor=pictures.factor)
-    put_text(ws, pictures.label.row, pictures.label.col, label, styles.LABEL_FONT)
+    put_text(ws, *pictures.label.cell(0, 0), label, styles.LABEL_FONT)
     # one rule for every picture, so the overview has one legend: on a map that cannot go
     # negative the diverging scale runs white to red, as the positive scale does
     rule = styles.diverging_scale()
@@ -132,14 +114,14 @@ def _write_pictures(ctx, ws, pictures, texts):
         square_rows(ws, block)
 
 
-def _write_links(ctx, ws, b, texts):
+def _write_links(ctx, ws, overview, texts):
     """A link to every sheet, in the order of the story."""
-    put_text(ws, b["links_label"].row, b["links_label"].col, texts["links_label"], styles.LABEL_FONT)
+    put_text(ws, *overview.links_label.cell(0, 0), texts["links_label"], styles.LABEL_FONT)
     others = ctx.layout.sheets[1:]
     for n, plan in enumerate(others):
-        link = b["links"].sub(n, 0, 1, 1)
+        link = overview.links.item(n)
         put_formula(ctx, ws, link, lf.hyperlink(plan.name, plan.name)).font = LINK_FONT
-        merge(ws, link.row, link.col, 1, LINK_WIDTH)
+        merge(ws, *link.cell(0, 0), 1, LINK_WIDTH)
 
 
 def write_back_links(ctx, wb):
@@ -177,24 +159,23 @@ def _add_picture(ctx, ws, anchor):
     picture = SheetImage(io.BytesIO(ctx.photo))
     shrink = min(1.0, PICTURE_SIDE / max(picture.width, picture.height, 1))
     picture.width, picture.height = round(picture.width * shrink), round(picture.height * shrink)
-    ws.add_image(picture, a1(anchor.row, anchor.col))
+    ws.add_image(picture, a1(*anchor.cell(0, 0)))
 
 
-def _write_prediction(ctx, ws, b, texts):
-    softmax = ctx.layout.sheet("softmax").blocks
-    loss = ctx.layout.sheet("loss").blocks
-    rows = (("prediction", "prediction_label", softmax["prediction"], None),
-            ("confidence", "confidence_label", softmax["confidence"], "0.0%"),
-            ("true_label", "true_label_label", loss["true_label"], None),
-            ("loss", "loss_label", loss["loss"], styles.PROB_FORMAT))
+def _write_prediction(ctx, ws, plan, texts):
+    softmax, loss = ctx.layout.sheet("softmax"), ctx.layout.sheet("loss")
+    rows = (("prediction", "prediction_label", softmax.prediction, None),
+            ("confidence", "confidence_label", softmax.confidence, "0.0%"),
+            ("true_label", "true_label_label", loss.true_label, None),
+            ("loss", "loss_label", loss.loss, styles.PROB_FORMAT))
     for key, label, source, number_format in rows:
-        put_text(ws, b[key].row, b[key].col, texts[label], styles.LABEL_FONT)
-        value = b[key + "_value"]
+        put_text(ws, *getattr(plan, key).cell(0, 0), texts[label], styles.LABEL_FONT)
+        value = getattr(plan, key + "_value")
         formula = formulas.reference(source)
         if key == "true_label":   # a blank label would show as 0 through a plain reference
             formula = formulas.label_or_prompt(source, texts["label_not_chosen"])
         put_formula(ctx, ws, value, formula, number_format).font = styles.RESULT_FONT
-        merge(ws, value.row, value.col, 1, RESULT_WIDTH)   # square columns are too narrow for a number
+        merge(ws, *value.cell(0, 0), 1, RESULT_WIDTH)   # square columns are too narrow for a number
     chart = BarChart()
     chart.type = "col"
     chart.title = texts["chart_title"]
@@ -203,24 +184,22 @@ def _write_prediction(ctx, ws, b, texts):
     chart.x_axis.delete = chart.y_axis.delete = False
     chart.legend = None
     # a Reference to the sheet object: one built from range text would quote a quoted name twice
-    softmax_ws = ws.parent[softmax["probability"].sheet]
-    chart.add_data(Reference(softmax_ws, **softmax["probability"].bounds()), titles_from_data=False)
-    chart.set_categories(Reference(softmax_ws, **softmax["class"].bounds()))
+    softmax_ws = ws.parent[softmax.probability.sheet]
+    chart.add_data(Reference(softmax_ws, **softmax.probability.bounds()), titles_from_data=False)
+    chart.set_categories(Reference(softmax_ws, **softmax.classes.bounds()))
     # the chart fills the square cells beside the photo, below its picture
-    beside = b["beside_photo"]
-    chart.width = beside.width * SQUARE_PIXELS * CM_PER_PIXEL
-    chart.height = (beside.last_row - b["chart"].row + 1) * SQUARE_PIXELS * CM_PER_PIXEL
-    ws.add_chart(chart, a1(b["chart"].row, b["chart"].col))
-    write_what_it_knows(ctx, ws, b["knows"], PAGE_COLUMNS - b["knows"].col + 1)
+    chart.width = plan.chart.width * SQUARE_PIXELS * CM_PER_PIXEL
+    chart.height = plan.chart.height * SQUARE_PIXELS * CM_PER_PIXEL
+    ws.add_chart(chart, a1(*plan.chart.cell(0, 0)))
+    write_what_it_knows(ctx, ws, plan.knows)
 
 
 def write_manifest(ctx, ws, plan):
     """Everything needed to rebuild the workbook, as plain text."""
     texts = ctx.texts["manifest"]
     put_text(ws, 0, 0, texts["title"], styles.TITLE_FONT)
-    entries = plan.blocks["entries"]
     for n, (key, value) in enumerate(ctx.manifest.items()):
-        put_text(ws, entries.row + n, 0, texts["keys"].get(key, key), styles.LABEL_FONT)
-        put_text(ws, entries.row + n, 1, value)
+        put_text(ws, *plan.names.cell(n, 0), texts["keys"].get(key, key), styles.LABEL_FONT)
+        put_text(ws, *plan.values.cell(n, 0), value)
     set_widths(ws, 0, 1, 22)
     set_widths(ws, 1, 1, 90)

@@ -15,7 +15,7 @@ from openpyxl.worksheet.pagebreak import Break, RowBreak
 from openpyxl.worksheet.page import PageMargins
 
 from ..cells import Block, MAX_ROWS
-from ..layout import CHART_ROWS, PAGE_COLUMNS, SQUARE_WIDTH, MapStack   # CHART_ROWS: the rows a 7.5 cm chart covers
+from ..layout import CHART_ROWS, PAGE_COLUMNS, SQUARE_WIDTH, MapStack, output_of   # CHART_ROWS: the rows a 7.5 cm chart covers
 from .sheetdata import cells_of
 
 POINTS_PER_CHAR = 5.6          # a column of width 1 is about one digit of Calibri 11
@@ -28,7 +28,7 @@ def set_up_printing(ws, plan, texts):
     cells = cells_of(ws)
     if plan.kind == "overview":    # square columns, sized by the layout; its links are for the screen only
         wrap_long_lines(ws, cells, PAGE_COLUMNS * SQUARE_WIDTH)
-        last_col = plan.blocks["links_label"].col - 2
+        last_col = plan.last_printed_col
         width_chars = sum(cells.widths.get(c, DEFAULT_WIDTH) for c in range(last_col + 1))
         last_row = cells.max_row   # its chart floats beside the photo, not below the last cell
     else:
@@ -87,14 +87,13 @@ def _print_width(ws, cells):
 
 def _break_between_maps(ws, plan, rows_per_page):
     """Row breaks so that whole maps (label included) share pages without being split."""
-    stack = plan.blocks.get("output") or plan.blocks.get("pixels")
+    stack = output_of(plan)
     if not isinstance(stack, MapStack) or rows_per_page < 4:
         return
     breaks = RowBreak()
     page_top = 0
-    for block in stack.maps:
-        top = block.row - 1                       # the label row above the map
-        bottom = block.last_row
+    for block, label in zip(stack.maps, stack.labels):
+        top, bottom = label.row, block.last_row   # the map with the label row above it
         if bottom - page_top + 1 > rows_per_page and top > page_top and top < MAX_ROWS:
             breaks.append(Break(id=top))          # openpyxl counts rows from 1: break after row `top`
             page_top = top

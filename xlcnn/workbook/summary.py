@@ -4,7 +4,7 @@ from .. import lesson_formulas as lf
 from ..layout import SUMMARY_COLUMNS
 from ..summary import shape_text, summarize
 from . import styles
-from .common import describe_layer, freeze_below, put_formula, put_text, put_value, set_widths, step_number, write_header
+from .common import describe_layer, freeze_below, put_formula, put_text, put_value, set_widths, write_header
 
 NUMBER_COLUMNS = ("output side", "parameters", "activations", "multiply-adds", "receptive field")
 TOTAL_COLUMNS = ("parameters", "activations", "multiply-adds")
@@ -12,13 +12,13 @@ TOTAL_COLUMNS = ("parameters", "activations", "multiply-adds")
 
 def write_summary(ctx, ws, plan):
     texts = ctx.sheet_texts("summary")
-    table, totals = plan.blocks["table"], plan.blocks["totals"]
+    table, totals = plan.table, plan.totals
     lines = list(texts["lines"])
     if ctx.description:
         lines = [ctx.description] + lines
-    write_header(ws, texts["title"], lines, {"step": step_number(plan.name)})
+    write_header(ws, texts["title"], lines, {"step": plan.step})
     for col, key in enumerate(SUMMARY_COLUMNS):
-        put_text(ws, table.row - 1, table.col + col, texts["columns"][key], styles.LABEL_FONT)
+        put_text(ws, *plan.headers.cell(0, col), texts["columns"][key], styles.LABEL_FONT)
     rows = summarize(ctx.model.layers, ctx.layout.input_shape, lambda layer: describe_layer(layer, ctx.texts),
                      texts["input_row"], texts["row_name"])
     for r, row in enumerate(rows):
@@ -34,7 +34,7 @@ def write_summary(ctx, ws, plan):
                 put_formula(ctx, ws, table.sub(r, col, 1, 1), value[0], "#,##0")
             elif value:
                 put_text(ws, *table.cell(r, col), value)
-    put_text(ws, totals.row, 0, texts["total"], styles.LABEL_FONT)
+    put_text(ws, *plan.totals_label.cell(0, 0), texts["total"], styles.LABEL_FONT)
     for key in TOTAL_COLUMNS:
         col = SUMMARY_COLUMNS.index(key)
         column = table.sub(0, col, table.height, 1)

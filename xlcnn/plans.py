@@ -1,0 +1,647 @@
+"""The plan's types: one frozen class per kind of sheet, with a named block for each thing on it.
+
+``layout.plan_layout`` decides every position; the classes here only hold them and
+answer geometric questions about them (which input window an output cell reads, where
+a map cell lands in the flattened vector, which stored weight a tap of a spread-out
+kernel holds), so that writers, worked examples, gradients and the verifier ask the
+plan instead of working positions out again. Beside each block a writer labels sits
+its label block: a writer puts text there, it never steps a row up or a column left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from .cells import Block
+
+
+@dataclass(frozen=True)
+class MapStack:
+    """A (C, H, W) tensor on one sheet: one map below the other, each with a label row.
+
+    ``maps[c]`` is the padded map (H + 2P) x (W + 2P); the real values sit inside a
+    border of ``pad`` zeros, which convolution windows read like any other cell.
+    """
+
+    maps: tuple
+    pad: int = 0
+    labels: tuple = ()          # labels[c]: the heading above map c
+
+    @property
+    def shape(self):
+        first = self.maps[0]
+        return (len(self.maps), first.height - 2 * self.pad, first.width - 2 * self.pad)
+
+    def interior(self, c):
+        """Channel c without its zero border."""
+        _, h, w = self.shape
+        return self.maps[c].sub(self.pad, self.pad, h, w)
+
+    def at(self, c, i, j):
+        """Cell (i, j) of map c (inside its border), as a 1 x 1 block."""
+        return self.interior(c).sub(i, j, 1, 1)
+
+    def label_cell(self, c):
+        """(row, col) of the heading above map c."""
+        return self.labels[c].cell(0, 0)
+
+    def window(self, c, top, left, height, width):
+        """A window of channel c in padded coordinates (row 0 is the top of the border)."""
+        return self.maps[c].sub(top, left, height, width)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sheet:
+    """What every planned worksheet knows about itself; each kind of sheet adds its named blocks.
+
+    ``step`` is the number its name starts with ("3 Conv" is step 3; 0 for the unnumbered
+    overview, descent and manifest sheets), ``pass_index`` the forward pass it belongs to
+    (0 before any descent step; a gradient sheet: the pass it differentiates). Both are
+    planned, never read back out of a name, which a teacher may change.
+    """
+
+    name: str
+    kind: str                        # "input", "filters", a layer kind, "loss", "grad", ...
+    layer: int | None = None         # index into model.layers, when the sheet shows one layer
+    step: int = 0
+    pass_index: int = 0
+
+    def on_legend_row(self):
+        """The block on the row under the header, if any: the sheet's colour legend starts after it."""
+        return None
+
+    def parts(self):
+        """The values of the sheet's own fields (blocks, map stacks, tuples of them, a worked example);
+        not what it reads from other sheets."""
+        return [getattr(self, item.name) for item in fields(self)
+                if item.name not in _SHEET_FIELDS and not item.metadata.get("elsewhere")]
+
+    def all_blocks(self):
+        """Every Block the sheet plans, in field order (maps of a stack, nested tuples, an example)."""
+        return all_blocks(self)
+
+
+_SHEET_FIELDS = {item.name for item in fields(Sheet)}
+ELSEWHERE = {"elsewhere": True}   # metadata of a field that points at blocks of another sheet (what this one reads)
+
+
+def output_of(plan):
+    """The block or map stack holding the output of the layer ``plan`` shows (the input sheet: the pixels), or None."""
+    return getattr(plan, "output", None)
+
+
+def example_of(plan):
+    """The worked example beside a layer's output ("explain this cell"), or None."""
+    return getattr(plan, "explain", None)
+
+
+@dataclass(frozen=True)
+class MapPictures:
+    """The small pictures of one layer's feature maps on the overview.
+
+    Cell (i, j) of ``blocks[k]`` shows the mean of the ``factor`` x ``factor`` cells of
+    map k from row i x factor and column j x factor (fewer at the bottom and right edges).
+    """
+
+    layer: int
+    label: Block
+    blocks: tuple
+    factor: int
+
+    def cell_for(self, k, i, j):
+        """The picture cell that summarises cell (i, j) of map k."""
+        return self.blocks[k].sub(i // self.factor, j // self.factor, 1, 1)
+
+    def region(self, i, j, height, width):
+        """(top, left, rows, columns) of the map cells that cell (i, j) summarises, in a map of height x width."""
+        top, left = i * self.factor, j * self.factor
+        return top, left, min(self.factor, height - top), min(self.factor, width - left)
+
+    @property
+    def formulas(self):
+        return sum(block.size for block in self.blocks)
+
+
+def all_blocks(value):
+    """Every Block inside ``value``: a block, a map stack, a planned sheet or example, nested tuples and dicts."""
+    if isinstance(value, Block):
+        yield value
+    elif isinstance(value, MapStack):
+        yield from value.maps
+    elif isinstance(value, MapPictures):
+        yield from value.blocks
+    elif isinstance(value, Sheet):
+        for part in value.parts():
+            yield from all_blocks(part)
+    elif isinstance(value, (Example, Knows, Legend)):
+        for item in fields(value):
+            yield from all_blocks(getattr(value, item.name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from all_blocks(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from all_blocks(item)
+
+
+# ---------------------------------------------------------------- the input and the filters
+
+
+@dataclass(frozen=True, kw_only=True)
+class InputSheet(Sheet):
+    """The photo's pixels, one map per channel, the input scale, and the photo painted in cells."""
+
+    pixels: MapStack
+    scale: Block
+    scale_label: Block
+    colour_view: Block
+    colour_view_label: Block
+    highlight: Block            # copies of the position the first conv sheet explains: map, row, column
+    highlight_title: Block
+    highlight_labels: Block     # "map", "row", "column" beside the copies
+
+    @property
+    def output(self):
+        return self.pixels
+
+
+@dataclass(frozen=True, kw_only=True)
+class FiltersSheet(Sheet):
+    """A conv layer's filters: filter k's C slices side by side (``weight[k][c]``), then its bias.
+
+    A flipped or dilated filter also has ``effective[k][c]``, the kernel the convolution
+    really slides (turned and/or spread out), whose taps refer to the slices; otherwise
+    ``effective`` is None and the slices are slid as they are. ``conv`` is the layer.
+    """
+
+    conv: object
+    weight: tuple
+    bias: tuple
+    effective: tuple | None
+    filter_labels: tuple        # [k], in column A above filter k
+    slice_labels: tuple         # [k][c]
+    bias_labels: tuple          # [k]
+    effective_labels: tuple | None
+    highlight: Block            # the number of the filter the first conv sheet explains
+    highlight_label: Block
+
+    def on_legend_row(self):
+        return self.highlight
+
+    @property
+    def kernels(self):
+        """kernels[k][c]: the blocks the convolution formulas slide, effective or stored."""
+        return self.weight if self.effective is None else self.effective
+
+    def band(self, c):
+        """Channel c's slices of every filter, as one tall range (filters sit one band below another)."""
+        return Block.spanning(self.weight[0][c], self.weight[-1][c])
+
+    @property
+    def biases(self):
+        """Every filter's bias, as one tall range."""
+        return Block.spanning(self.bias[0], self.bias[-1])
+
+    @property
+    def band_step(self):
+        """Rows from one filter's band to the next (0 for a single filter): INDEX steps down the bands by it."""
+        return self.weight[1][0].row - self.weight[0][0].row if len(self.weight) > 1 else 0
+
+    def tap_offset(self, u, v):
+        """Where tap (u, v) of a kernel (taps D cells apart) sits in the effective kernel and in the window it reads."""
+        return u * self.conv.dilation, v * self.conv.dilation
+
+    def stored_at(self, a, b):
+        """(u, v) of the stored weight at position (a, b) of the effective kernel, or None for a hole."""
+        return self.conv.tap_at(a, b)
+
+    def tap(self, k, c, a, b):
+        """The stored weight's cell at position (a, b) of filter k's effective kernel for channel c; None in a hole."""
+        stored = self.stored_at(a, b)
+        return None if stored is None else self.weight[k][c].sub(*stored, 1, 1)
+
+    def turned_tap(self, k, c, a, b):
+        """``tap`` of the effective kernel turned 180 degrees (the input gradient slides it so)."""
+        span = self.conv.span
+        return self.tap(k, c, span - 1 - a, span - 1 - b)
+
+    def taps(self):
+        """Every (k, c, cell of the effective kernel, the stored weight's cell or None) of every effective kernel."""
+        for k, slices in enumerate(self.effective or ()):
+            for c, block in enumerate(slices):
+                for a, b, _, _ in block.cells():
+                    yield k, c, block.sub(a, b, 1, 1), self.tap(k, c, a, b)
+
+
+# ---------------------------------------------------------------- layers over maps, vectors, flatten, dense
+
+
+@dataclass(frozen=True, kw_only=True)
+class MapSheet(Sheet):
+    """An activation over maps (conv and pooling sheets add to it): the output maps, the worked example.
+
+    Output cell (i, j) of map k reads ``window(k, i, j)`` of the ``source`` maps (a conv:
+    ``window(c, i, j)`` of every input channel c): ``size`` x ``size`` cells, ``stride`` apart.
+    """
+
+    output: MapStack
+    explain: Example
+    source: MapStack = field(metadata=ELSEWHERE)
+    size: int
+    stride: int
+
+    @property
+    def value_columns(self):
+        """How many columns from the maps' first are sized for numbers: the maps, the example and some room."""
+        return self.explain.title.col + 40
+
+    def window(self, c, i, j):
+        """The cells of input map c that output cell (i, j) reads (padded coordinates: a conv reads its border)."""
+        return self.source.window(c, i * self.stride, j * self.stride, self.size, self.size)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvSheet(MapSheet):
+    """A convolution's output maps; ``size`` is its span D * (F - 1) + 1. ``conv`` is the layer."""
+
+    conv: object
+
+    def reach(self, c, u, v):
+        """Every cell of input map c that stored weight (u, v) multiplies, one per output cell, as a block
+        the shape of an output map (stride 1; the weight's gradient pairs it with the upstream map)."""
+        _, height, width = self.output.shape
+        return self.source.maps[c].sub(*self.conv.offset_of(u, v), height, width)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolSheet(MapSheet):
+    """A pooling layer's output maps: window (i, j) is ``size`` x ``size`` cells from (i x stride, j x stride)."""
+
+    def pooled_by(self, r, s):
+        """(i, j) of the window that starts above and left of input cell (r, s), when the cell is in it
+        and the window exists; None for rows and columns past the last whole window."""
+        i, j = r // self.stride, s // self.stride
+        _, rows, cols = self.output.shape
+        inside = r - i * self.stride < self.size and s - j * self.stride < self.size
+        return (i, j) if inside and i < rows and j < cols else None
+
+    def before_in_window(self, c, r, s):
+        """The cells of (r, s)'s window in map c that come before it in reading order (rows above; cells left)."""
+        i, j = self.pooled_by(r, s)
+        top, left = i * self.stride, j * self.stride
+        x_map, earlier = self.source.interior(c), []
+        if r > top:
+            earlier.append(x_map.sub(top, left, r - top, self.size))
+        if s > left:
+            earlier.append(x_map.sub(r, left, 1, s - left))
+        return earlier
+
+
+@dataclass(frozen=True, kw_only=True)
+class VectorSheet(Sheet):
+    """An activation over a vector (after a hidden dense layer): one cell per element."""
+
+    output: Block
+    output_label: Block
+    numbers: Block              # 1, 2, ... beside the elements
+    source: Block = field(metadata=ELSEWHERE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlattenSheet(Sheet):
+    """The ``source`` maps as one column, map by map and row by row: position, map, row, column, value."""
+
+    headers: Block
+    labels: Block
+    output: Block
+    source: MapStack = field(metadata=ELSEWHERE)
+
+    def on_legend_row(self):
+        return self.headers
+
+    def flat_index(self, c, i, j):
+        """Where cell (i, j) of map c lands in the flattened vector (NumPy's reshape order: C, H, W)."""
+        _, height, width = self.source.shape
+        return (c * height + i) * width + j
+
+
+@dataclass(frozen=True, kw_only=True)
+class DenseSheet(Sheet):
+    """A dense layer: its units, biases and outputs, and the weights laid out to match its input.
+
+    ``rows_are_inputs`` (after a column): outputs along a row, weight (i, n) in row i and
+    column n, and the worked example beside them; otherwise (after a row) outputs down a
+    column and weight (i, n) in row n and column i.
+    """
+
+    units: Block
+    units_label: Block
+    bias: Block
+    bias_label: Block
+    output: Block
+    output_label: Block
+    weight_labels: Block
+    weight: Block
+    rows_are_inputs: bool
+    explain: DenseExample | None
+
+    def weights_of(self, n):
+        """Output n's weights, the shape of the input vector."""
+        inputs = self.weight.height if self.rows_are_inputs else self.weight.width
+        return self.weight.sub(0, n, inputs, 1) if self.rows_are_inputs else self.weight.sub(n, 0, 1, inputs)
+
+    def weights_from(self, i):
+        """Input i's weights, one for every output (the shape of the output vector)."""
+        units = self.output.size
+        return self.weight.sub(i, 0, 1, units) if self.rows_are_inputs else self.weight.sub(0, i, units, 1)
+
+    def weight_cell(self, i, n):
+        """The weight of input i for output n."""
+        return self.weight.sub(i, n, 1, 1) if self.rows_are_inputs else self.weight.sub(n, i, 1, 1)
+
+
+# ---------------------------------------------------------------- the classifier's end, the summary, the descent
+
+
+@dataclass(frozen=True, kw_only=True)
+class SoftmaxSheet(Sheet):
+    """One row per class: its name, logit, logit - max, e^(...), probability, ln p and "highest?"."""
+
+    headers: Block              # the row of column headings above the table
+    classes: Block
+    logit: Block
+    shifted: Block
+    exp: Block
+    probability: Block
+    log_probability: Block
+    top: Block
+    max: Block
+    max_label: Block
+    sum: Block
+    sum_label: Block
+    prediction: Block
+    prediction_label: Block
+    confidence: Block
+    confidence_label: Block
+    knows: Knows                # what the model can answer, and pictures of it
+
+    def on_legend_row(self):
+        return self.headers
+
+    @property
+    def output(self):
+        return self.probability
+
+
+@dataclass(frozen=True, kw_only=True)
+class LossSheet(Sheet):
+    """The true label (picked by the student), its one-hot row and the cross-entropy."""
+
+    true_label: Block
+    true_label_label: Block
+    label_prompt: Block         # asks for the label while it is blank
+    classes: Block
+    classes_label: Block
+    one_hot: Block
+    one_hot_label: Block
+    log_probability: Block
+    log_probability_label: Block
+    loss: Block
+    loss_label: Block
+
+
+@dataclass(frozen=True, kw_only=True)
+class SummarySheet(Sheet):
+    """One row per layer (and the input's), then the totals."""
+
+    headers: Block
+    table: Block
+    totals: Block
+    totals_label: Block
+
+
+@dataclass(frozen=True, kw_only=True)
+class ManifestSheet(Sheet):
+    """What rebuilds the workbook: one entry a row, its name then its value."""
+
+    names: Block
+    values: Block
+
+
+@dataclass(frozen=True, kw_only=True)
+class DescentSheet(Sheet):
+    """The learning rate, and the loss before any step (step 0) and after each one, with a chart."""
+
+    rate: Block
+    rate_label: Block
+    change: Block               # the loss after the last step minus before
+    change_label: Block
+    steps: Block                # 0 (before any step) .. steps
+    steps_label: Block
+    losses: Block
+    losses_label: Block
+    chart: Block
+
+
+# ---------------------------------------------------------------- worked examples ("explain this cell")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Example:
+    """The worked example beside a layer's output, at a position the student chooses.
+
+    Below it, the exercise table: per exercise a name row, then its answer and check.
+    """
+
+    title: Block
+    choose: Block               # map, row, column (a dense layer: the unit), 1-based
+    choose_labels: Block        # the word beside each number
+    result: Block
+    result_label: Block
+    cell: Block                 # the layer's own cell at the chosen position ...
+    cell_label: Block
+    same: Block                 # ... and whether the example agrees with it
+    same_label: Block
+    exercise: Block             # 2 rows per exercise: its name; its answer and check
+    exercise_title: Block
+    exercise_instructions: Block
+
+    def exercise_label(self, n):
+        return self.exercise.sub(2 * n, 0, 1, 1)
+
+    def answer(self, n):
+        return self.exercise.sub(2 * n + 1, 0, 1, 1)
+
+    def check(self, n):
+        return self.exercise.sub(2 * n + 1, 1, 1, 1)
+
+    def formula_cells(self):
+        """The blocks of the example that hold formulas (the count the formula budget needs)."""
+        return [self.result, self.cell, self.same]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvExample(Example):
+    """Per input channel c: the window it reads, the filter slice, their products, the channel's sum
+    (and spelled out as text); then the bias, the input scale (first layer) and the result."""
+
+    prompt: Block               # "choose a cell" beside the title
+    windows: tuple
+    window_labels: tuple
+    weights: tuple
+    weight_labels: tuple
+    products: tuple
+    product_labels: tuple
+    sums: tuple
+    sum_labels: tuple
+    spelled: tuple
+    bias: Block
+    bias_label: Block
+    scale: Block
+    scale_label: Block
+
+    def formula_cells(self, scaled=True):
+        scale = [self.scale] if scaled else []
+        return [*self.windows, *self.weights, *self.products, *self.sums, *self.spelled, self.bias, *scale,
+                *super().formula_cells()]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowExample(Example):
+    """A pooling window (or the one cell an activation reads) and the result it gives."""
+
+    prompt: Block
+    window: Block
+    window_label: Block
+
+    def formula_cells(self, scaled=True):
+        return [self.window, *super().formula_cells()]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DenseExample(Example):
+    """Every input times its weight for the chosen unit, their sum, the bias and the result."""
+
+    products: Block
+    products_label: Block
+    sum: Block
+    sum_label: Block
+    bias: Block
+    bias_label: Block
+
+    def formula_cells(self, scaled=True):
+        return [self.products, self.sum, self.bias, *super().formula_cells()]
+
+
+# ---------------------------------------------------------------- gradient sheets
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvGradSheet(Sheet):
+    """The gradients of a conv layer's filters and biases, in the filters sheet's arrangement; unless the
+    layer reads the photo, the kernels turned 180 degrees and, below, the gradient of the layer's input."""
+
+    weight: tuple               # [k][c]
+    bias: tuple                 # [k]
+    filter_labels: tuple
+    bias_labels: tuple
+    back_kernels: tuple | None  # [k][c]: the effective kernels turned, which the input's gradient slides
+    back_kernel_labels: tuple | None
+    input: MapStack | None
+    upstream: MapStack = field(metadata=ELSEWHERE)   # the gradient of the layer's output (the sheet after),
+    #                                                  padded by span - 1
+    padding: int                # the layer's own zero border
+
+    def formula_parts(self):
+        """What holds formulas (the formula budget counts it; a few zero taps too, an upper bound)."""
+        return [self.weight, self.bias, self.back_kernels or (), self.input or ()]
+
+    def upstream_window(self, k, r, s):
+        """The window of upstream map k that the gradient of input cell (r, s) slides a turned kernel over."""
+        span = self.upstream.pad + 1
+        return self.upstream.window(k, r + self.padding, s + self.padding, span, span)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DenseGradSheet(Sheet):
+    """dL/dz (the upstream row), dL/db, dL/dW (one row per input) and dL/dx (a column beside it)."""
+
+    upstream: Block
+    upstream_label: Block
+    bias: Block
+    bias_label: Block
+    weight: Block               # row = input, column = output
+    weight_label: Block
+    input: Block
+    input_label: Block
+
+    def formula_parts(self):
+        return [self.upstream, self.bias, self.weight, self.input]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MapGradSheet(Sheet):
+    """The gradient of a flatten, pooling or activation layer's input, map by map; a layer that
+    chooses (ReLU, leaky ReLU, max pooling) also has its tie margin."""
+
+    input: MapStack
+    margin: Block | None = None
+    margin_label: Block | None = None
+
+    def formula_parts(self):
+        return [self.input, self.margin or ()]
+
+
+# ---------------------------------------------------------------- legends, what the model knows, the overview
+
+
+@dataclass(frozen=True, kw_only=True)
+class Legend:
+    """A sheet's colour legend: the painted bar, then its words (several cells: merged, the words wrap)."""
+
+    bar: Block
+    words: Block
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class Knows:
+    """The sentence saying which classes the model answers with; below it, when the classes are the
+    generated shapes, a picture of each (``pictures``: where each floats) with its name under it."""
+
+    sentence: Block             # more than one cell: merged, the sentence wraps in it
+    pictures: tuple
+    names: tuple
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverviewSheet(Sheet):
+    """The story on one page: the network as boxes, the photo in square cells beside its picture and the
+    chart, the results, a small picture of every feature map, and a link to every sheet."""
+
+    network_label: Block
+    boxes: tuple                # the input's, then one per layer
+    box_shapes: tuple           # the shape each box hands on
+    arrows: tuple               # "->" after every box but the last
+    photo_label: Block          # above the photo in cells ...
+    picture_label: Block        # ... and above its picture
+    colour_view: Block
+    beside_photo: Block         # square rows: only floating things (picture, chart) sit here
+    picture: Block
+    chart: Block
+    prediction: Block
+    prediction_value: Block
+    confidence: Block
+    confidence_value: Block
+    true_label: Block
+    true_label_value: Block
+    loss: Block
+    loss_value: Block
+    knows: Knows
+    pictures_title: Block
+    legend: Legend
+    pictures: tuple             # MapPictures of every layer with maps
+    links_label: Block
+    links: Block                # one link a row, to every other sheet
+    gap_rows: tuple             # empty rows that only separate parts: printed thin
+    last_printed_col: int       # the links right of it are for the screen
