@@ -14,11 +14,12 @@ from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
+from .architecture import parse_architecture
 from .errors import ModelError, ShapeError, UsageError, did_you_mean
 from .graph import INPUT, as_inputs, check_wiring, sources
 # the layer classes live in kinds/, one module per kind; re-exported here, their old address
 from .kinds import *  # noqa: F401,F403
-from .kinds import LAYER_TYPES, parse_layer
+from .kinds import LAYER_TYPES
 
 FORMAT_VERSION = 2         # 2: each layer names the layers it reads; 1 (a chain) still loads
 MAX_CLASS_NAME = 100        # characters; names are shown in cells and in the drop-down list
@@ -96,7 +97,7 @@ def _check_order(layers, classifier):
         return
     if not layers[-1].gives_probabilities:
         raise ShapeError("the last layer must be softmax (the classifier's output)")
-    if not any(layer.makes_logits for layer in layers):
+    if not any(layer.fully_connected for layer in layers):
         raise ShapeError("the network needs a dense layer to produce one logit per class")
 
 
@@ -108,9 +109,8 @@ def is_classifier(layers):
 # ---------------------------------------------------------------- the model
 
 
-DEFAULT_ARCHITECTURE = tuple(parse_layer(item, 3, "the default network")
-                             for item in ("conv3x3x4", "relu", "maxpool2", "flatten", "dense3", "softmax"))
 DEFAULT_CLASSES = ("circle", "square", "triangle")
+DEFAULT_ARCHITECTURE = parse_architecture("conv3x3x4,relu,maxpool2,dense", len(DEFAULT_CLASSES))
 
 
 @dataclass
@@ -178,7 +178,7 @@ class Model:
         return shapes
 
     def _validate_classes(self):
-        last_dense = max(i for i, layer in enumerate(self.layers) if layer.makes_logits)
+        last_dense = max(i for i, layer in enumerate(self.layers) if layer.fully_connected)
         if self.layers[last_dense].units != len(self.class_names):
             raise ModelError(
                 f"the last dense layer has {self.layers[last_dense].units} outputs "

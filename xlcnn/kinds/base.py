@@ -62,6 +62,14 @@ def window_side(where, side, span, stride, padding):
     return room // stride + 1
 
 
+def lesson_formulas():
+    """The summary's formula builders, imported when first asked for: ``lesson_formulas`` reaches
+    back to the layer kinds through ``formulas`` -> ``layers``, so importing it at the top of a
+    kind's module would be a cycle."""
+    from .. import lesson_formulas as lf
+    return lf
+
+
 def require_positive(where, **values):
     for name, value in values.items():
         if value < 1:
@@ -80,9 +88,10 @@ class Layer:
 
     kind = ""
     joins = False           # reads two or more tensors (add, concat)
-    makes_logits = False    # may end a classifier's layers: one output per class (its ``units``)
+    fully_connected = False   # every output a weighted sum of every input; a classifier needs one (``units``)
     gives_probabilities = False   # ends a classifier: the last layer, and nowhere else
     has_backward = True     # False: the engine folds its gradient into the loss
+    has_filters = False     # its weights are kernels slid over maps (--filters, --true-convolution apply)
 
     # -- the --arch text
 
@@ -124,6 +133,16 @@ class Layer:
 
     def window(self):
         """(span, stride, padding) of a layer that slides a window over maps, None for the others."""
+        return None
+
+    # -- the summary sheet: (formula text, value) pairs, None when there is nothing to count
+
+    def parameter_count(self, input_shape):
+        """How many weights and biases the layer learns."""
+        return None
+
+    def multiply_adds(self, input_shape, output_shape):
+        """How many multiply-adds one picture costs: one per weight tap per output cell."""
         return None
 
     # -- the NumPy pair, on batches

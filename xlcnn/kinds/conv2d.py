@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ShapeError, UsageError
-from .base import Layer, pad_input, require_positive, window_side, windows
+from .base import Layer, lesson_formulas, pad_input, require_positive, window_side, windows
 
 _SPELLING = re.compile(r"conv(\d+)x(\d+)x(\d+)((?:-(?:s\d+|p\d+|same|valid|d\d+|flip))*)")
 
@@ -31,6 +31,7 @@ class Conv2D(Layer):
     dilation: int = 1
     flip: bool = False
     kind = "conv2d"
+    has_filters = True
 
     @property
     def span(self):
@@ -107,6 +108,16 @@ class Conv2D(Layer):
 
     def window(self):
         return self.span, self.stride, self.padding
+
+    def parameter_count(self, input_shape):
+        """F x F x C x K weights + K biases."""
+        f, c, k = self.kernel, input_shape[0], self.filters
+        return lesson_formulas().conv_parameters(f, c, k), f * f * c * k + k
+
+    def multiply_adds(self, input_shape, output_shape):
+        k, h, w = output_shape
+        taps = self.kernel * self.kernel * input_shape[0]
+        return lesson_formulas().product((k, h, w, taps)), k * h * w * taps
 
     # -- the NumPy pair
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import ShapeError
-from .base import Layer, require_positive
+from .base import Layer, lesson_formulas, require_positive
 
 _SPELLING = re.compile(r"dense(\d+)?")
 
@@ -18,7 +18,7 @@ class Dense(Layer):
 
     units: int
     kind = "dense"
-    makes_logits = True
+    fully_connected = True
 
     @classmethod
     def parse(cls, item, classes, option):
@@ -42,6 +42,13 @@ class Dense(Layer):
 
     def parameter_shapes(self, input_shape):
         return {"weight": (self.units, input_shape[0]), "bias": (self.units,)}
+
+    def parameter_count(self, input_shape):
+        """inputs x outputs weights + outputs biases."""
+        return lesson_formulas().dense_parameters(input_shape[0], self.units), input_shape[0] * self.units + self.units
+
+    def multiply_adds(self, input_shape, output_shape):
+        return lesson_formulas().product((input_shape[0], self.units)), input_shape[0] * self.units
 
     def forward_one(self, x, params):
         return dense_forward(x, params["weight"], params["bias"])

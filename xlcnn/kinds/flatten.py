@@ -1,4 +1,7 @@
-"""Flatten: maps (..., C, H, W) -> a vector (..., C*H*W), in C order. Its formula twin is ``formulas.flatten_forward``."""
+"""Flatten: maps (..., C, H, W) -> a vector (..., C*H*W), in C order.
+
+Its formula twin is ``formulas.flatten_forward``.
+"""
 
 from dataclasses import dataclass
 
