@@ -8,8 +8,9 @@ import pytest
 from xlcnn import engine
 from xlcnn import layers as L
 from xlcnn.errors import ModelError, ShapeError
+from xlcnn.kinds.conv2d import conv_output_size
 from xlcnn.network import (DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, Conv2D, Dense, Flatten, MaxPool2D, Model,
-                           ReLU, Softmax, conv_output_size, infer_shapes, load_model, random_model, save_model)
+                           ReLU, Softmax, infer_shapes, load_model, random_model, save_model)
 
 # ---------------------------------------------------------------- output sizes
 

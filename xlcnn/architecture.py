@@ -27,17 +27,10 @@ import re
 
 from .errors import ShapeError, UsageError, did_you_mean
 from .graph import INPUT, as_inputs, readers, require_chain, sources, topological_order
-from .network import (MERGES, POOLS, Add, AvgPool2D, Concat, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU,
-                      Sigmoid, Softmax, Tanh)
+from .kinds import complete, parse_layer
 
 EXAMPLES = "conv3x3x8, conv5x5x6-same, conv3x3x4-s2-p1-d2, maxpool2, avgpool3-s2, relu, leakyrelu0.1, dense16, dense"
 
-_CONV = re.compile(r"conv(\d+)x(\d+)x(\d+)((?:-(?:s\d+|p\d+|same|valid|d\d+|flip))*)")
-_POOL = re.compile(r"(max|avg)pool(\d+)(?:-s(\d+))?")
-_LEAKY = re.compile(r"leakyrelu(\d*\.?\d+)?")
-_DENSE = re.compile(r"dense(\d+)?")
-_SIMPLE = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "flatten": Flatten, "softmax": Softmax, "add": Add,
-           "concat": Concat}
 _NAMED = re.compile(r"(?:([a-z_][a-z0-9_]*)=)?([^=()]+)(?:\(([^()]*)\))?")
 BRANCH_EXAMPLE = "a=conv3x3x4, b=conv3x3x4(input), add(a,b), relu, dense"
 
@@ -73,7 +66,7 @@ def parse_network(text, classes, option="--arch"):
         if not read_by:
             raise ShapeError(f"{option}: {labels[order[index]]} is never used: every layer but the last must feed "
                              "another; join it to the rest with add(...) or concat(...), or leave it out")
-    layers, wiring = _complete(layers, wiring)
+    layers, wiring = complete(layers, wiring)
     return layers, as_inputs(wiring)
 
 
@@ -88,7 +81,7 @@ def format_architecture(layers, inputs=None):
     names = layer_names(layers)
     items = []
     for index, (layer, reads) in enumerate(zip(layers, wiring)):
-        item = (f"{names[index]}=" if index in named else "") + _format_layer(layer)
+        item = (f"{names[index]}=" if index in named else "") + layer.spelling()
         if reads != _default_reads(index):
             item += "(" + ",".join("input" if s == INPUT else names[s] for s in reads) + ")"
         items.append(item)
@@ -99,7 +92,7 @@ def layer_names(layers):
     """Short names for --until: conv1, relu1, pool1, conv2, ..., flatten1, dense1, softmax1."""
     counts, names = {}, []
     for layer in layers:
-        stem = "pool" if isinstance(layer, POOLS) else layer.kind.replace("2d", "")
+        stem = layer.stem
         counts[stem] = counts.get(stem, 0) + 1
         names.append(f"{stem}{counts[stem]}")
     return names
@@ -148,10 +141,10 @@ def _parse_named_item(item, n, classes, option):
     if refs is not None and not all(refs):
         raise UsageError(f"{option}: item {n}, {item!r}: a name is missing in the parentheses; write e.g. "
                          f"{BRANCH_EXAMPLE}")
-    if isinstance(layer, MERGES) and (refs is None or len(refs) < 2):
+    if layer.joins and (refs is None or len(refs) < 2):
         raise UsageError(f"{option}: item {n}, {item!r}: {layer.kind} joins two or more named outputs; "
                          f"write e.g. {BRANCH_EXAMPLE}")
-    if not isinstance(layer, MERGES) and refs is not None and len(refs) != 1:
+    if not layer.joins and refs is not None and len(refs) != 1:
         raise UsageError(f"{option}: item {n}, {item!r}: a {layer.kind} layer reads one input; only add and concat "
                          "join several")
     return name, layer, refs
@@ -186,77 +179,7 @@ def _default_reads(index):
 
 
 def _parse_item(item, n, classes, option):
-    if item in _SIMPLE:
-        return _SIMPLE[item]()
-    if m := _CONV.fullmatch(item):
-        return _conv(item, m, option)
-    if m := _POOL.fullmatch(item):
-        cls = MaxPool2D if m.group(1) == "max" else AvgPool2D
-        return cls(int(m.group(2)), int(m.group(3) or 0))
-    if m := _LEAKY.fullmatch(item):
-        return LeakyReLU(float(m.group(1))) if m.group(1) else LeakyReLU()
-    if m := _DENSE.fullmatch(item):
-        return Dense(int(m.group(1)) if m.group(1) else classes)
-    raise UsageError(f"{option}: cannot read item {n}, {item!r}; write layers such as {EXAMPLES}")
-
-
-def _conv(item, m, option):
-    size_a, size_b, filters = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    if size_a != size_b:
-        raise UsageError(f"{option}: {item!r} has a {size_a}x{size_b} kernel; only square kernels are supported")
-    options = dict(stride=1, padding=0, dilation=1, flip=False)
-    same = False
-    for part in filter(None, m.group(4).split("-")):
-        if part == "same":
-            same = True
-        elif part == "valid":
-            options["padding"] = 0
-        elif part == "flip":
-            options["flip"] = True
-        else:
-            options[{"s": "stride", "p": "padding", "d": "dilation"}[part[0]]] = int(part[1:])
-    if same:
-        span = options["dilation"] * (size_a - 1) + 1
-        if span % 2 == 0:
-            raise UsageError(f"{option}: {item!r}: 'same' padding needs an odd window, and this one spans {span}")
-        options["padding"] = (span - 1) // 2
-    return Conv2D(filters, size_a, **options)
-
-
-def _complete(layers, wiring):
-    """Add the flatten before the first dense (the input itself is maps) and the softmax after a final dense.
-
-    ``layers`` are in an order that computes and ``wiring[i]`` is what layer i reads; both are
-    returned with the added layers wired in.
-    """
-    done, done_wiring, moved = [], [], {INPUT: INPUT}
-    for index, (layer, reads) in enumerate(zip(layers, wiring)):
-        reads = tuple(moved[source] for source in reads)
-        if isinstance(layer, Dense) and not any(isinstance(d, (Flatten, Dense)) for d in done):
-            done.append(Flatten())
-            done_wiring.append(reads)
-            reads = (len(done) - 1,)
-        moved[index] = len(done)
-        done.append(layer)
-        done_wiring.append(reads)
-    if done and isinstance(done[-1], Dense):
-        done.append(Softmax())
-        done_wiring.append((len(done) - 2,))
-    return tuple(done), tuple(done_wiring)
-
-
-def _format_layer(layer):
-    if isinstance(layer, Conv2D):
-        text = f"conv{layer.kernel}x{layer.kernel}x{layer.filters}"
-        text += f"-s{layer.stride}" if layer.stride != 1 else ""
-        text += f"-p{layer.padding}" if layer.padding else ""
-        text += f"-d{layer.dilation}" if layer.dilation != 1 else ""
-        return text + ("-flip" if layer.flip else "")
-    if isinstance(layer, POOLS):
-        word = "avg" if isinstance(layer, AvgPool2D) else "max"
-        return f"{word}pool{layer.size}" + (f"-s{layer.stride}" if layer.stride and layer.stride != layer.size else "")
-    if isinstance(layer, LeakyReLU):
-        return f"leakyrelu{layer.alpha:g}"
-    if isinstance(layer, Dense):
-        return f"dense{layer.units}"
-    return layer.kind
+    layer = parse_layer(item, classes, option)
+    if layer is None:
+        raise UsageError(f"{option}: cannot read item {n}, {item!r}; write layers such as {EXAMPLES}")
+    return layer

@@ -3,7 +3,8 @@
 Internally everything runs on batches (N, C, H, W); ``forward`` wraps one picture
 in a batch of one, so the workbook is checked by the same code that trains. Both passes
 walk the network's layers in order (a graph's layers are in topological order), each
-layer reading the outputs of its sources; see ``graph.py``.
+layer reading the outputs of its sources (see ``graph.py``) through its own ``forward`` and
+``backward`` (see ``kinds/``).
 """
 
 from dataclasses import dataclass, replace
@@ -12,8 +13,7 @@ import numpy as np
 
 from . import layers as L
 from .graph import INPUT
-from .network import (Add, AvgPool2D, Concat, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid,
-                      Softmax, Tanh, is_classifier)
+from .network import is_classifier
 
 
 @dataclass
@@ -79,7 +79,7 @@ def forward_batch(model, pixels):
     """
     outputs = [pixels * model.input_scale]
     for layer, p, reads in zip(model.layers, model.params, model.sources()):
-        outputs.append(_forward_layer(layer, p, _read(outputs, reads)))
+        outputs.append(layer.forward(_read(outputs, reads), p))
     return outputs
 
 
@@ -142,7 +142,7 @@ def backward_batch(model, outputs, dlogits):
     pass_back(wiring[-1][0], dlogits)
     for index in range(count - 2, -1, -1):
         layer, p, reads = model.layers[index], model.params[index], wiring[index]
-        dxs, grads[index] = _backward_layer(layer, p, _read(outputs, reads), upstream[index])
+        dxs, grads[index] = layer.backward(upstream[index], _read(outputs, reads), p)
         for source, dx in zip(reads, dxs):
             pass_back(source, dx)
     return grads, upstream, dinput
@@ -152,71 +152,3 @@ def descent_step(model, grads, rate):
     """A copy of ``model`` after one step of gradient descent: w <- w - rate * dL/dw."""
     params = [{key: value - rate * g[key] for key, value in p.items()} for p, g in zip(model.params, grads)]
     return replace(model, params=params)
-
-
-# ---------------------------------------------------------------- one layer at a time
-
-
-def _forward_layer(layer, p, xs):
-    """The output of one layer from the tensors ``xs`` it reads (one, except for add and concat)."""
-    if isinstance(layer, Add):
-        return L.add_forward(xs)
-    if isinstance(layer, Concat):
-        return L.concat_forward(xs)
-    (x,) = xs
-    if isinstance(layer, Conv2D):
-        return L.conv_forward(x, p["weight"], p["bias"], layer.stride, layer.padding, layer.dilation, layer.flip)
-    if isinstance(layer, ReLU):
-        return L.relu_forward(x)
-    if isinstance(layer, LeakyReLU):
-        return L.leaky_relu_forward(x, layer.alpha)
-    if isinstance(layer, Sigmoid):
-        return L.sigmoid_forward(x)
-    if isinstance(layer, Tanh):
-        return L.tanh_forward(x)
-    if isinstance(layer, AvgPool2D):
-        return L.avgpool_forward(x, layer.size, layer.step)
-    if isinstance(layer, MaxPool2D):
-        return L.maxpool_forward(x, layer.size, layer.step)
-    if isinstance(layer, Flatten):
-        return x.reshape(x.shape[0], -1)
-    if isinstance(layer, Dense):
-        return L.dense_forward(x, p["weight"], p["bias"])
-    if isinstance(layer, Softmax):
-        return L.softmax_forward(x)
-    raise TypeError(f"no engine for layer {layer!r}")
-
-
-def _backward_layer(layer, p, xs, dout):
-    """([gradient for each tensor the layer reads], parameter gradients) from the gradient of its output."""
-    if isinstance(layer, Add):
-        return L.add_backward(dout, xs), {}
-    if isinstance(layer, Concat):
-        return L.concat_backward(dout, xs), {}
-    dx, param_grads = _backward_one(layer, p, xs[0], dout)
-    return [dx], param_grads
-
-
-def _backward_one(layer, p, x, dout):
-    """(gradient for the layer's one input, parameter gradients) from the gradient of its output."""
-    if isinstance(layer, Conv2D):
-        dx, dw, db = L.conv_backward(dout, x, p["weight"], layer.stride, layer.padding, layer.dilation, layer.flip)
-        return dx, {"weight": dw, "bias": db}
-    if isinstance(layer, ReLU):
-        return L.relu_backward(dout, x, L.tie_margin(x)), {}
-    if isinstance(layer, LeakyReLU):
-        return L.leaky_relu_backward(dout, x, layer.alpha, L.tie_margin(x)), {}
-    if isinstance(layer, Sigmoid):
-        return L.sigmoid_backward(dout, x), {}
-    if isinstance(layer, Tanh):
-        return L.tanh_backward(dout, x), {}
-    if isinstance(layer, AvgPool2D):
-        return L.avgpool_backward(dout, x, layer.size, layer.step), {}
-    if isinstance(layer, MaxPool2D):
-        return L.maxpool_backward(dout, x, layer.size, layer.step, L.tie_margin(x)), {}
-    if isinstance(layer, Flatten):
-        return L.flatten_backward(dout, x.shape), {}
-    if isinstance(layer, Dense):
-        dx, dw, db = L.dense_backward(dout, x, p["weight"])
-        return dx, {"weight": dw, "bias": db}
-    raise TypeError(f"no backward pass for layer {layer!r}")

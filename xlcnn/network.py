@@ -14,150 +14,18 @@ from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
+from .architecture import parse_architecture
 from .errors import ModelError, ShapeError, UsageError, did_you_mean
 from .graph import INPUT, as_inputs, check_wiring, sources
+# the layer classes live in kinds/, one module per kind; re-exported here, their old address
+from .kinds import *  # noqa: F401,F403
+from .kinds import LAYER_TYPES
 
 FORMAT_VERSION = 2         # 2: each layer names the layers it reads; 1 (a chain) still loads
 MAX_CLASS_NAME = 100        # characters; names are shown in cells and in the drop-down list
 
 
 # ---------------------------------------------------------------- layer descriptions
-
-
-@dataclass(frozen=True)
-class Conv2D:
-    """K filters of F x F x C, moved with stride S over the input with P zeros around it.
-
-    ``dilation`` D spreads the filter's taps D cells apart (D - 1 holes between them);
-    ``flip`` makes it a true convolution: the kernel is turned 180 degrees before use.
-    """
-
-    filters: int
-    kernel: int
-    stride: int = 1
-    padding: int = 0
-    dilation: int = 1
-    flip: bool = False
-    kind = "conv2d"
-
-    @property
-    def span(self):
-        """Side of the window the filter covers: D * (F - 1) + 1."""
-        return self.dilation * (self.kernel - 1) + 1
-
-    def tap_at(self, a, b):
-        """The stored weight (u, v) that position (a, b) of the effective kernel holds, or None for a hole."""
-        if a % self.dilation or b % self.dilation:
-            return None
-        u, v = a // self.dilation, b // self.dilation
-        return (self.kernel - 1 - u, self.kernel - 1 - v) if self.flip else (u, v)
-
-    def offset_of(self, u, v):
-        """Where stored weight (u, v) sits in the effective kernel: the inverse of ``tap_at``."""
-        if self.flip:
-            u, v = self.kernel - 1 - u, self.kernel - 1 - v
-        return u * self.dilation, v * self.dilation
-
-
-@dataclass(frozen=True)
-class ReLU:
-    """max(0, x), cell by cell."""
-
-    kind = "relu"
-
-
-@dataclass(frozen=True)
-class LeakyReLU:
-    """x where x > 0, alpha * x elsewhere: a switch that lets a little through."""
-
-    alpha: float = 0.01
-    kind = "leakyrelu"
-
-
-@dataclass(frozen=True)
-class Sigmoid:
-    """1 / (1 + e^-x): squeezes any number into (0, 1)."""
-
-    kind = "sigmoid"
-
-
-@dataclass(frozen=True)
-class Tanh:
-    """tanh(x): squeezes any number into (-1, 1)."""
-
-    kind = "tanh"
-
-
-@dataclass(frozen=True)
-class _Pool:
-    """Windows of size x size, moved by stride (0 means "same as size")."""
-
-    size: int = 2
-    stride: int = 0
-
-    @property
-    def step(self):
-        return self.stride or self.size
-
-
-@dataclass(frozen=True)
-class MaxPool2D(_Pool):
-    """The largest value of each size x size window, windows moved by stride."""
-
-    kind = "maxpool2d"
-
-
-@dataclass(frozen=True)
-class AvgPool2D(_Pool):
-    """The mean of each size x size window, windows moved by stride."""
-
-    kind = "avgpool2d"
-
-
-@dataclass(frozen=True)
-class Flatten:
-    """(C, H, W) -> a vector of C*H*W values in C order."""
-
-    kind = "flatten"
-
-
-@dataclass(frozen=True)
-class Dense:
-    """Every output is a weighted sum of every input plus a bias."""
-
-    units: int
-    kind = "dense"
-
-
-@dataclass(frozen=True)
-class Softmax:
-    """Logits -> probabilities; the loss is the cross-entropy against the true label."""
-
-    kind = "softmax"
-
-
-@dataclass(frozen=True)
-class Add:
-    """The element-wise sum of two or more inputs of one shape: where branches (or a shortcut) join."""
-
-    kind = "add"
-
-
-@dataclass(frozen=True)
-class Concat:
-    """Two or more inputs stacked along the channels: (C1, H, W) and (C2, H, W) -> (C1 + C2, H, W).
-
-    Vectors are joined end to end: (N1,) and (N2,) -> (N1 + N2,).
-    """
-
-    kind = "concat"
-
-
-ACTIVATIONS = (ReLU, LeakyReLU, Sigmoid, Tanh)
-POOLS = (MaxPool2D, AvgPool2D)
-MERGES = (Add, Concat)      # the layers that read several inputs
-LAYER_TYPES = {cls.kind: cls for cls in (Conv2D, *ACTIVATIONS, *POOLS, Flatten, Dense, Softmax, *MERGES)}
-
 
 def layer_to_dict(layer):
     return {"type": layer.kind, **asdict(layer)}
@@ -189,31 +57,10 @@ _TYPE_WORDS = {int: "a whole number", float: "a number", bool: "true or false"}
 
 def describe(layer):
     """Short human text for one layer, e.g. "conv 3x3, 4 filters, stride 1, padding 0"."""
-    if isinstance(layer, Conv2D):
-        text = f"conv {layer.kernel}x{layer.kernel}, {layer.filters} filters, stride {layer.stride}, padding {layer.padding}"
-        if layer.dilation != 1:
-            text += f", dilation {layer.dilation}"
-        return text + (", flipped (true convolution)" if layer.flip else "")
-    if isinstance(layer, POOLS):
-        word = "max" if isinstance(layer, MaxPool2D) else "average"
-        return f"{word} pool {layer.size}x{layer.size}, stride {layer.step}"
-    if isinstance(layer, Dense):
-        return f"dense, {layer.units} outputs"
-    if isinstance(layer, LeakyReLU):
-        return f"leaky ReLU ({layer.alpha:g})"
-    return {"relu": "ReLU", "sigmoid": "sigmoid", "tanh": "tanh", "flatten": "flatten", "softmax": "softmax",
-            "add": "add", "concat": "concatenate along channels"}[layer.kind]
+    return layer.describe()
 
 
 # ---------------------------------------------------------------- shapes
-
-
-def conv_output_size(size, kernel, stride, padding, dilation=1):
-    """floor((W - F + 2P) / S) + 1, the number of window positions along one side.
-
-    With dilation D the window spans D(F - 1) + 1 cells, which takes the place of F.
-    """
-    return (size - dilation * (kernel - 1) - 1 + 2 * padding) // stride + 1
 
 
 def infer_shapes(layers, input_shape, classifier=True, inputs=None):
@@ -238,91 +85,32 @@ def source_shapes(reads, shapes, input_shape):
 
 
 def _layer_output_shape(number, layer, in_shapes):
-    where = f"layer {number} ({describe(layer)})"
-    if isinstance(layer, MERGES):
-        return _merged_shape(where, layer, in_shapes)
-    if len(in_shapes) != 1:
-        raise ShapeError(f"{where} reads {len(in_shapes)} layers; only add and concat join several")
-    shape = in_shapes[0]
-    if isinstance(layer, (Conv2D, *POOLS)):
-        if len(shape) != 3:
-            raise ShapeError(f"{where} needs a (channels, height, width) input, got a vector of {shape[0]}")
-        if isinstance(layer, Conv2D):
-            _require_positive(where, filters=layer.filters, kernel=layer.kernel, stride=layer.stride,
-                              dilation=layer.dilation)
-            if layer.padding < 0:
-                raise ShapeError(f"{where}: padding must be 0 or more, not {layer.padding}")
-            span, stride, padding, channels = layer.span, layer.stride, layer.padding, layer.filters
-        else:
-            _require_positive(where, size=layer.size, stride=layer.step)
-            span, stride, padding, channels = layer.size, layer.step, 0, shape[0]
-        return (channels, *(_side(where, side, span, stride, padding) for side in shape[1:]))
-    if isinstance(layer, Flatten):
-        if len(shape) != 3:
-            raise ShapeError(f"{where}: the input is already a vector of {shape[0]}; remove this flatten")
-        return (int(np.prod(shape)),)
-    if isinstance(layer, Dense):
-        if len(shape) != 1:
-            raise ShapeError(f"{where} needs a vector input; put a flatten layer before it")
-        _require_positive(where, units=layer.units)
-        return (layer.units,)
-    if isinstance(layer, Softmax) and len(shape) != 1:
-        raise ShapeError(f"{where} needs a vector of logits; put flatten and dense layers before it")
-    return shape  # activations and softmax keep the shape
-
-
-def _merged_shape(where, layer, in_shapes):
-    """add: the one shape all its inputs share; concat: their channels summed (maps of one height and width)."""
-    if len(in_shapes) < 2:
-        raise ShapeError(f"{where} reads {len(in_shapes)} layer; it joins two or more")
-    listed = " and ".join(str(shape) for shape in in_shapes)
-    if isinstance(layer, Add):
-        if len(set(in_shapes)) != 1:
-            raise ShapeError(f"{where}: cannot add tensors of shapes {listed}; add needs inputs of one shape")
-        return in_shapes[0]
-    if len({len(shape) for shape in in_shapes}) != 1 or len({shape[1:] for shape in in_shapes}) != 1:
-        raise ShapeError(f"{where}: cannot stack tensors of shapes {listed}; concat needs maps of one height and "
-                         "width (or vectors only)")
-    return (sum(shape[0] for shape in in_shapes), *in_shapes[0][1:])
-
-
-def _side(where, side, span, stride, padding):
-    room = side - span + 2 * padding
-    if room < 0:
-        raise ShapeError(f"{where}: window {span} does not fit in {side}: "
-                         f"W - F + 2P = {side} - {span} + 2*{padding} = {room} < 0")
-    return room // stride + 1
-
-
-def _require_positive(where, **values):
-    for name, value in values.items():
-        if value < 1:
-            raise ShapeError(f"{where}: {name} must be at least 1, not {value}")
+    return layer.output_shape(in_shapes, f"layer {number} ({describe(layer)})")
 
 
 def _check_order(layers, classifier):
     if not layers:
         raise ShapeError("the network has no layers; a classifier needs at least flatten, dense and softmax")
-    if any(isinstance(layer, Softmax) for layer in layers[:-1]):
+    if any(layer.gives_probabilities for layer in layers[:-1]):
         raise ShapeError("softmax may appear only as the last layer")
     if not classifier:
         return
-    if not isinstance(layers[-1], Softmax):
+    if not layers[-1].gives_probabilities:
         raise ShapeError("the last layer must be softmax (the classifier's output)")
-    if not any(isinstance(layer, Dense) for layer in layers):
+    if not any(layer.fully_connected for layer in layers):
         raise ShapeError("the network needs a dense layer to produce one logit per class")
 
 
 def is_classifier(layers):
     """True when the network ends in softmax, so the workbook ends with probabilities and a loss."""
-    return bool(layers) and isinstance(layers[-1], Softmax)
+    return bool(layers) and layers[-1].gives_probabilities
 
 
 # ---------------------------------------------------------------- the model
 
 
-DEFAULT_ARCHITECTURE = (Conv2D(4, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(3), Softmax())
 DEFAULT_CLASSES = ("circle", "square", "triangle")
+DEFAULT_ARCHITECTURE = parse_architecture("conv3x3x4,relu,maxpool2,dense", len(DEFAULT_CLASSES))
 
 
 @dataclass
@@ -390,7 +178,7 @@ class Model:
         return shapes
 
     def _validate_classes(self):
-        last_dense = max(i for i, layer in enumerate(self.layers) if isinstance(layer, Dense))
+        last_dense = max(i for i, layer in enumerate(self.layers) if layer.fully_connected)
         if self.layers[last_dense].units != len(self.class_names):
             raise ModelError(
                 f"the last dense layer has {self.layers[last_dense].units} outputs "
@@ -418,11 +206,7 @@ def class_named(label, class_names):
 
 def parameter_shapes(layer, input_shape):
     """The weight and bias shapes a layer needs for a given input shape."""
-    if isinstance(layer, Conv2D):
-        return {"weight": (layer.filters, input_shape[0], layer.kernel, layer.kernel), "bias": (layer.filters,)}
-    if isinstance(layer, Dense):
-        return {"weight": (layer.units, input_shape[0]), "bias": (layer.units,)}
-    return {}
+    return layer.parameter_shapes(input_shape)
 
 
 def random_model(layers=DEFAULT_ARCHITECTURE, class_names=DEFAULT_CLASSES, image_size=28, seed=0, inputs=None,

@@ -17,8 +17,8 @@ from .image import load_image, to_gray
 from .kernels import named_filters, parse_filter_names
 from .layout import plan_within_limits
 from .options import BuildOptions, option_name
-from .network import (DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax,
-                      describe, load_model, random_model, save_model)
+from .network import (DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, describe, is_classifier, load_model, random_model,
+                      save_model)
 from .presets import load_preset
 from .resources import default_model_path, default_sample, texts as load_texts
 from .train import TrainConfig, train_model
@@ -69,7 +69,7 @@ def choose_model(options=None, check=None, **changes):
     classes = recipe.classes if recipe else DEFAULT_CLASSES
     layers = (parse_architecture(options.arch, len(classes)) if options.arch else recipe.layers() if recipe
               else DEFAULT_ARCHITECTURE)
-    if not any(isinstance(layer, Dense) for layer in layers):
+    if not any(layer.fully_connected for layer in layers):
         classes = ()
     size = options.size or (recipe.size if recipe else DEFAULT_SIZE)
     names = parse_filter_names(options.filters) if options.filters else (recipe.filters if recipe else ())
@@ -113,7 +113,7 @@ def unfit_warning(unfit_options, seed):
 def _with_options(layers, filter_names, true_convolution):
     """Named filters set the first convolution's size (3x3) and count; --true-convolution flips every conv."""
     layers = list(layers)
-    convs = [i for i, layer in enumerate(layers) if isinstance(layer, Conv2D)]
+    convs = [i for i, layer in enumerate(layers) if layer.has_filters]
     if filter_names:
         if not convs or convs[0] != 0:
             raise UsageError("--filters needs a network that starts with a convolution")
@@ -263,7 +263,8 @@ def _build_one(job):
 
 def architecture(classes, filters=4, kernel=3, pool=2):
     """The classic lesson network: conv -> ReLU -> max pool -> flatten -> dense -> softmax."""
-    return (Conv2D(filters, kernel), ReLU(), MaxPool2D(pool), Flatten(), Dense(classes), Softmax())
+    text = f"conv{kernel}x{kernel}x{filters},relu,maxpool{pool},flatten,dense{classes},softmax"
+    return parse_architecture(text, classes)
 
 
 def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, pool=2, config=TrainConfig(),
@@ -291,7 +292,7 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
         layers, inputs = parse_network(load_preset(preset).architecture, len(names), option=f"preset {preset}")
     else:
         layers = architecture(len(names), filters, kernel, pool)
-    if not isinstance(layers[-1], Softmax):
+    if not is_classifier(layers):
         raise UsageError("training needs a classifier: the network must end with a dense layer")
     model = random_model(layers, names, image_size=size, seed=config.seed, fit=fit, inputs=inputs)
     if init_filters:
@@ -310,7 +311,7 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
 def _start_from_filters(model, names):
     """The first convolution's weights become the named 3x3 kernels (biases 0); it must have that shape."""
     first = model.layers[0]
-    if not isinstance(first, Conv2D) or first.kernel != 3 or first.filters != len(names):
+    if not first.has_filters or first.kernel != 3 or first.filters != len(names):
         raise UsageError(f"--init-filters names {len(names)} 3x3 kernels; the network must start with "
                          f"{len(names)} filters of 3x3 (e.g. --filters {len(names)} --kernel 3)")
     model.params[0]["weight"] = named_filters(names, model.channels)

@@ -12,7 +12,6 @@ import numpy as np
 from .engine import descent_step, forward, loss_and_gradients
 from .layers import effective_kernel
 from .layout import MAP_KINDS
-from .network import Conv2D, Dense
 
 LAYER_KINDS = (*MAP_KINDS, "flatten", "dense")   # sheets that hold one layer's output
 
@@ -116,10 +115,10 @@ def _gradient_stages(layout, step, model, pixels, label, learning_rate):
     for index, plan in sorted(layout.gradients[step].items(), reverse=True):
         layer = model.layers[index]
         parts = []
-        if isinstance(layer, Dense):
+        if layer.fully_connected:
             parts += [([plan.upstream], upstream[-1][0]), ([plan.bias], grads[index]["bias"]),
                       ([plan.weight], grads[index]["weight"].T)]
-        elif isinstance(layer, Conv2D):
+        elif layer.has_filters:
             parts += [([s for slices in plan.weight for s in slices], grads[index]["weight"]),
                       (list(plan.bias), grads[index]["bias"])]
             if plan.back_kernels is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from . import lesson_formulas as lf
 from .architecture import layer_names
-from .network import POOLS, Conv2D, Dense, describe, infer_shapes, is_classifier
+from .network import describe, infer_shapes, is_classifier
 
 
 NONE = (None, 0)   # a plain 0: nothing to compute
@@ -52,9 +52,8 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
     in_shape = tuple(input_shape)
     for number, (name, layer, out_shape) in enumerate(zip(layer_names(layers), layers, shapes), start=1):
         side = arithmetic = None
-        if isinstance(layer, (Conv2D, *POOLS)):
-            span, stride = (layer.span, layer.stride) if isinstance(layer, Conv2D) else (layer.size, layer.step)
-            padding = layer.padding if isinstance(layer, Conv2D) else 0
+        if layer.window() is not None:
+            span, stride, padding = layer.window()
             w = in_shape[1]
             arithmetic = f"floor(({w} - {span} + 2x{padding}) / {stride}) + 1 = {out_shape[1]}"
             side = (lf.output_side(w, span, padding, stride), out_shape[1])
@@ -64,8 +63,8 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
             receptive = (None, field) if len(out_shape) == 3 else None
         title = row_name.format(id=name, number=number, description=describe(layer))
         rows.append(SummaryRow(title, in_shape, out_shape, arithmetic or "",
-                               side, _parameters(layer, in_shape), _product(out_shape),
-                               _multiply_adds(layer, in_shape, out_shape), receptive))
+                               side, layer.parameter_count(in_shape) or NONE, _product(out_shape),
+                               layer.multiply_adds(in_shape, out_shape) or NONE, receptive))
         in_shape = out_shape
     return rows
 
@@ -75,24 +74,3 @@ def _product(shape):
     for n in shape:
         value *= n
     return (lf.product(shape) if len(shape) > 1 else None, value)
-
-
-def _parameters(layer, in_shape):
-    """F x F x C x K + K for a convolution, inputs x outputs + outputs for a dense layer."""
-    if isinstance(layer, Conv2D):
-        f, c, k = layer.kernel, in_shape[0], layer.filters
-        return (lf.conv_parameters(f, c, k), f * f * c * k + k)
-    if isinstance(layer, Dense):
-        return (lf.dense_parameters(in_shape[0], layer.units), in_shape[0] * layer.units + layer.units)
-    return NONE
-
-
-def _multiply_adds(layer, in_shape, out_shape):
-    """One multiply-add per weight tap per output cell."""
-    if isinstance(layer, Conv2D):
-        k, h, w = out_shape
-        taps = layer.kernel * layer.kernel * in_shape[0]
-        return (lf.product((k, h, w, taps)), k * h * w * taps)
-    if isinstance(layer, Dense):
-        return (lf.product((in_shape[0], layer.units)), in_shape[0] * layer.units)
-    return NONE

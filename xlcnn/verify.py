@@ -31,7 +31,7 @@ from .stages import LAYER_KINDS, output_blocks, workbook_stages
 from .summary import summarize
 from .xlsxread import read_workbook
 from .libreoffice import DEFAULT_TIMEOUT
-from .network import Conv2D, Dense, Model
+from .network import Model
 from .workbook.meta import META_SHEET, read_meta, sheet_titles
 
 TOLERANCE = 1e-9        # relative to each stage's largest absolute value
@@ -345,12 +345,12 @@ def _model_from_book(reader, layout, meta):
     pixels = np.stack([reader.array(layout.input.interior(c)) for c in range(layout.input_shape[0])])
     params = []
     for index, layer in enumerate(layers):
-        if isinstance(layer, Conv2D):
+        if layer.has_filters:
             filters = layout.sheet("filters", index)
             weight = np.stack([np.stack([reader.array(s) for s in slices]) for slices in filters.weight])
             bias = np.array([reader.number(b) for b in filters.bias])
             params.append({"weight": weight, "bias": bias})
-        elif isinstance(layer, Dense):
+        elif layer.fully_connected:
             dense = layout.sheet("dense", index)
             weight = reader.array(dense.weight)
             params.append({"weight": weight.T if dense.rows_are_inputs else weight,

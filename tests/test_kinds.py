@@ -1,0 +1,156 @@
+"""The registry of layer kinds and the interface every kind module provides.
+
+Every module of ``xlcnn/kinds/`` (but the shared ``base``) is one kind, listed once in the
+registry; every kind class reads its own ``--arch`` spelling back, survives the model
+file, gives outputs of the shape it infers, and (when it has one) a backward pass that
+agrees with central differences on a tiny random input.
+"""
+
+import pkgutil
+
+import numpy as np
+import pytest
+
+from xlcnn import kinds
+from xlcnn.errors import ShapeError
+from xlcnn.kinds import LAYER_TYPES, MODULES, Layer, parse_layer
+from xlcnn.kinds.base import Merge
+from xlcnn.kinds.softmax import softmax_cross_entropy, softmax_forward
+from xlcnn.network import layer_from_dict, layer_to_dict
+
+# A small example of every kind (several where options change the arithmetic) and the shapes
+# of one picture's inputs. A kind missing here fails test_every_kind_has_an_example.
+EXAMPLES = {
+    "conv2d": [({"filters": 2, "kernel": 3}, [(2, 5, 5)]),
+               ({"filters": 3, "kernel": 2, "stride": 2, "padding": 1}, [(2, 6, 6)]),
+               ({"filters": 2, "kernel": 2, "padding": 1, "dilation": 2, "flip": True}, [(3, 6, 6)])],
+    "relu": [({}, [(2, 3, 3)]), ({}, [(5,)])],
+    "leakyrelu": [({"alpha": 0.2}, [(2, 3, 3)])],
+    "sigmoid": [({}, [(2, 3, 3)])],
+    "tanh": [({}, [(4,)])],
+    "maxpool2d": [({"size": 2}, [(2, 4, 4)]), ({"size": 3, "stride": 2}, [(1, 7, 7)])],
+    "avgpool2d": [({"size": 2}, [(2, 5, 5)]), ({"size": 3, "stride": 1}, [(1, 5, 5)])],
+    "flatten": [({}, [(2, 3, 2)])],
+    "dense": [({"units": 3}, [(5,)])],
+    "softmax": [({}, [(4,)])],
+    "add": [({}, [(2, 3, 3), (2, 3, 3)]), ({}, [(4,), (4,), (4,)])],
+    "concat": [({}, [(1, 3, 3), (2, 3, 3)]), ({}, [(2,), (3,)])],
+}
+CASES = [(kind, fields, shapes) for kind, examples in EXAMPLES.items() for fields, shapes in examples]
+CASE_IDS = [f"{kind}-{n}" for kind, examples in EXAMPLES.items() for n in range(len(examples))]
+
+
+def tiny_case(kind, fields, shapes, seed=0):
+    """(layer, batch of inputs (2, ...) each, parameters), all random but seeded."""
+    rng = np.random.default_rng(seed)
+    layer = LAYER_TYPES[kind](**fields)
+    xs = [rng.normal(size=(2, *shape)) for shape in shapes]
+    params = {name: rng.normal(size=shape) for name, shape in layer.parameter_shapes(shapes[0]).items()}
+    return layer, xs, params
+
+
+def numerical_gradient(f, x, h=1e-6):
+    """d f / d x by central differences, one element at a time (``x`` is changed and restored)."""
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        x[index] = old + h
+        plus = f()
+        x[index] = old - h
+        minus = f()
+        x[index] = old
+        grad[index] = (plus - minus) / (2 * h)
+    return grad
+
+
+# ---------------------------------------------------------------- the registry
+
+
+def test_the_registry_lists_every_kind_module_exactly_once():
+    found = {info.name for info in pkgutil.iter_modules(kinds.__path__)} - {"base"}
+    listed = [module.__name__.rsplit(".", 1)[1] for module in MODULES]
+    assert sorted(listed) == sorted(found)
+    assert len(listed) == len(set(listed))
+    assert list(LAYER_TYPES) == listed   # each module's kind is named after it, in the registry's order
+
+
+def test_each_kind_module_holds_its_one_layer_class():
+    for module in MODULES:
+        classes = [value for value in vars(module).values()
+                   if isinstance(value, type) and issubclass(value, Layer) and value.__module__ == module.__name__]
+        assert len(classes) == 1, module.__name__
+        assert LAYER_TYPES[classes[0].kind] is classes[0]
+
+
+def test_every_kind_has_an_example():
+    assert sorted(EXAMPLES) == sorted(LAYER_TYPES)
+
+
+def test_the_families_are_read_from_the_classes():
+    assert {cls.kind for cls in kinds.ACTIVATIONS} == {"relu", "leakyrelu", "sigmoid", "tanh"}
+    assert {cls.kind for cls in kinds.POOLS} == {"maxpool2d", "avgpool2d"}
+    assert {cls.kind for cls in kinds.MERGES} == {"add", "concat"}
+
+
+# ---------------------------------------------------------------- the interface, kind by kind
+
+
+@pytest.mark.parametrize("kind, fields, shapes", CASES, ids=CASE_IDS)
+def test_the_spelling_reads_back_and_the_model_file_round_trips(kind, fields, shapes):
+    layer = LAYER_TYPES[kind](**fields)
+    assert parse_layer(layer.spelling(), 7, "--arch") == layer
+    assert layer_from_dict(layer_to_dict(layer)) == layer
+    assert layer.describe() and isinstance(layer.describe(), str)
+
+
+@pytest.mark.parametrize("kind, fields, shapes", CASES, ids=CASE_IDS)
+def test_forward_gives_the_inferred_shape_for_a_batch_and_for_one_picture(kind, fields, shapes):
+    layer, xs, params = tiny_case(kind, fields, shapes)
+    out_shape = layer.output_shape([tuple(s) for s in shapes], "layer 1")
+    out = layer.forward(xs, params)
+    assert out.shape == (2, *out_shape)
+    np.testing.assert_allclose(layer.forward([x[0] for x in xs], params), out[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind, fields, shapes", CASES, ids=CASE_IDS)
+def test_backward_matches_central_differences(kind, fields, shapes):
+    layer, xs, params = tiny_case(kind, fields, shapes, seed=1)
+    if not layer.has_backward:
+        with pytest.raises(NotImplementedError):
+            layer.backward(np.ones_like(xs[0]), xs, params)
+        return
+    weights = np.random.default_rng(2).normal(size=layer.forward(xs, params).shape)
+
+    def loss():   # a random weighting of every output: its gradient is the backward pass of dout = weights
+        return float(np.sum(layer.forward(xs, params) * weights))
+
+    dxs, grads = layer.backward(weights, xs, params)
+    assert len(dxs) == len(xs)
+    assert sorted(grads) == sorted(params)
+    for x, dx in zip(xs, dxs):
+        assert dx.shape == x.shape
+        np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-5, atol=1e-7)
+    for name, value in params.items():
+        assert grads[name].shape == value.shape
+        np.testing.assert_allclose(grads[name], numerical_gradient(loss, value), rtol=1e-5, atol=1e-7)
+
+
+def test_the_softmax_gradient_comes_with_the_loss():
+    """Softmax has no backward of its own: softmax_cross_entropy gives (p - y) / N for the logits."""
+    z, labels = np.random.default_rng(3).normal(size=(3, 4)), np.array([0, 3, 1])
+    _, dz = softmax_cross_entropy(z, labels)
+    np.testing.assert_allclose(dz, numerical_gradient(lambda: softmax_cross_entropy(z, labels)[0], z),
+                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(dz * 3 + np.eye(4)[labels], softmax_forward(z), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", sorted(LAYER_TYPES))
+def test_only_merges_read_several_inputs(kind):
+    layer, _, _ = tiny_case(kind, *EXAMPLES[kind][0])
+    shapes = EXAMPLES[kind][0][1]
+    if isinstance(layer, Merge):
+        with pytest.raises(ShapeError, match="joins two or more"):
+            layer.output_shape([shapes[0]], "layer 1")
+    else:
+        with pytest.raises(ShapeError, match="only add and concat join several"):
+            layer.output_shape([shapes[0], shapes[0]], "layer 1")

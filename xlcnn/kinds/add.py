@@ -1,0 +1,37 @@
+"""Add: the element-wise sum of two or more tensors of one shape (maps or vectors); same shape out."""
+
+from dataclasses import dataclass
+
+from ..errors import ShapeError
+from .base import Merge
+
+
+@dataclass(frozen=True)
+class Add(Merge):
+    """The element-wise sum of two or more inputs of one shape: where branches (or a shortcut) join."""
+
+    kind = "add"
+
+    def merged_shape(self, in_shapes, where, listed):
+        if len(set(in_shapes)) != 1:
+            raise ShapeError(f"{where}: cannot add tensors of shapes {listed}; add needs inputs of one shape")
+        return in_shapes[0]
+
+    def forward_all(self, xs):
+        return add_forward(xs)
+
+    def backward_all(self, dout, xs):
+        return add_backward(dout, xs)
+
+
+def add_forward(xs):
+    """The element-wise sum of a sequence of arrays of one shape (maps or vectors); same shape out."""
+    out = xs[0].copy()
+    for x in xs[1:]:
+        out += x
+    return out
+
+
+def add_backward(dout, xs):
+    """Every term of a sum gets the sum's gradient unchanged: one copy of dout per input."""
+    return [dout.copy() for _ in xs]

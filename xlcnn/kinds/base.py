@@ -1,0 +1,224 @@
+"""What every layer kind shares: the ``Layer`` interface, its families, and the array helpers.
+
+A kind is one module of this package holding one frozen dataclass derived from ``Layer``
+(or a family below). The class says, for its kind, everything the engine needs:
+
+- ``kind``: the name in model files and stage lists ("conv2d", "relu", ...);
+- ``parse(item, classes, option)`` / ``spelling()``: its item in the ``--arch`` text, both ways;
+- ``describe()``: a short plain-text description ("conv 3x3, 4 filters, stride 1, padding 0");
+- ``output_shape(in_shapes, where)`` and ``parameter_shapes(input_shape)``;
+- ``forward(xs, params)`` and ``backward(dout, xs, params)``: the NumPy pair on batches.
+
+Array order everywhere: tensors (..., C, H, W) with an optional leading batch axis, vectors
+(..., N); conv weights (K, C, F, F), dense weights (outputs, inputs), as in PyTorch.
+"""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..errors import ShapeError
+
+# ---------------------------------------------------------------- the tie rule
+
+# Where a layer chooses (a ReLU gradient's switch, max pooling's routing, the predicted
+# class), two numbers equal on paper can differ in their last bits, and differently in
+# every spreadsheet engine (and in NumPy). Choosing on exact comparisons would give each
+# engine its own answer, so every choice counts numbers within a margin as equal. The
+# margin scales with the whole tensor, not with a window: in a window of rounding
+# leftovers near zero, a margin relative to the window would still be decided by them.
+# The workbook's formulas apply the same rule.
+TIE_MARGIN = 1e-12
+
+
+def tie_margin(x):
+    """TIE_MARGIN x the largest |value| of each picture's whole tensor; ``x`` is a batch (N, ...)."""
+    return TIE_MARGIN * np.abs(x).max(axis=tuple(range(1, x.ndim)), keepdims=True)
+
+
+# ---------------------------------------------------------------- windows
+
+
+def pad_input(x, padding):
+    """(..., C, H, W) -> (..., C, H + 2P, W + 2P) with a border of zeros."""
+    if padding == 0:
+        return x
+    return np.pad(x, [(0, 0)] * (x.ndim - 2) + [(padding, padding), (padding, padding)])
+
+
+def windows(x, size, stride):
+    """Every size x size window at the given stride: (..., C, H_out, W_out, size, size), a view."""
+    return sliding_window_view(x, (size, size), axis=(-2, -1))[..., ::stride, ::stride, :, :]
+
+
+def window_side(where, side, span, stride, padding):
+    """floor((W - F + 2P) / S) + 1 window positions along a side of W cells; ShapeError if none fits."""
+    room = side - span + 2 * padding
+    if room < 0:
+        raise ShapeError(f"{where}: window {span} does not fit in {side}: "
+                         f"W - F + 2P = {side} - {span} + 2*{padding} = {room} < 0")
+    return room // stride + 1
+
+
+def lesson_formulas():
+    """The summary's formula builders, imported when first asked for: ``lesson_formulas`` reaches
+    back to the layer kinds through ``formulas`` -> ``layers``, so importing it at the top of a
+    kind's module would be a cycle."""
+    from .. import lesson_formulas as lf
+    return lf
+
+
+def require_positive(where, **values):
+    for name, value in values.items():
+        if value < 1:
+            raise ShapeError(f"{where}: {name} must be at least 1, not {value}")
+
+
+# ---------------------------------------------------------------- the interface
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer that reads one tensor; subclasses set ``kind`` and override what differs.
+
+    The defaults describe a layer without parameters that keeps its input's shape.
+    """
+
+    kind = ""
+    joins = False           # reads two or more tensors (add, concat)
+    fully_connected = False   # every output a weighted sum of every input; a classifier needs one (``units``)
+    gives_probabilities = False   # ends a classifier: the last layer, and nowhere else
+    has_backward = True     # False: the engine folds its gradient into the loss
+    has_filters = False     # its weights are kernels slid over maps (--filters, --true-convolution apply)
+
+    # -- the --arch text
+
+    @classmethod
+    def parse(cls, item, classes, option):
+        """The layer an ``--arch`` item spells (lower case, no spaces), or None when it is another kind's.
+
+        ``classes`` is the number of outputs of a layer that leaves it out (``dense``).
+        """
+        return cls() if item == cls.kind else None
+
+    def spelling(self):
+        """The ``--arch`` item of this layer; ``parse`` reads it back."""
+        return self.kind
+
+    @property
+    def stem(self):
+        """The stem of the layer's ``--until`` name: conv for conv1, conv2, ..."""
+        return self.kind.replace("2d", "")
+
+    def describe(self):
+        """Short plain text for the layer."""
+        return self.kind
+
+    # -- shapes
+
+    def output_shape(self, in_shapes, where):
+        """The output shape from the shapes of the tensors read; ShapeError (starting with ``where``) if impossible."""
+        if len(in_shapes) != 1:
+            raise ShapeError(f"{where} reads {len(in_shapes)} layers; only add and concat join several")
+        return self.output_shape_one(in_shapes[0], where)
+
+    def output_shape_one(self, shape, where):
+        return shape
+
+    def parameter_shapes(self, input_shape):
+        """{"weight": shape, "bias": shape} for a layer with parameters, {} otherwise."""
+        return {}
+
+    def window(self):
+        """(span, stride, padding) of a layer that slides a window over maps, None for the others."""
+        return None
+
+    # -- the summary sheet: (formula text, value) pairs, None when there is nothing to count
+
+    def parameter_count(self, input_shape):
+        """How many weights and biases the layer learns."""
+        return None
+
+    def multiply_adds(self, input_shape, output_shape):
+        """How many multiply-adds one picture costs: one per weight tap per output cell."""
+        return None
+
+    # -- the NumPy pair, on batches
+
+    def forward(self, xs, params):
+        """The output from the tensors ``xs`` the layer reads and its ``params`` ({} when it has none)."""
+        (x,) = xs
+        return self.forward_one(x, params)
+
+    def backward(self, dout, xs, params):
+        """([the gradient of each tensor in ``xs``], {parameter name: gradient}) from that of the output."""
+        dx, grads = self.backward_one(dout, xs[0], params)
+        return [dx], grads
+
+    def forward_one(self, x, params):
+        raise NotImplementedError(f"no engine for layer {self!r}")
+
+    def backward_one(self, dout, x, params):
+        raise NotImplementedError(f"no backward pass for layer {self!r}")
+
+
+@dataclass(frozen=True)
+class Activation(Layer):
+    """A function applied cell by cell: any shape in, the same shape out."""
+
+
+@dataclass(frozen=True)
+class Pool(Layer):
+    """Windows of size x size, moved by stride (0 means "same as size"), one value each."""
+
+    size: int = 2
+    stride: int = 0
+    word = ""       # "max" or "avg" in the --arch text
+
+    @property
+    def step(self):
+        return self.stride or self.size
+
+    @property
+    def stem(self):
+        return "pool"
+
+    @classmethod
+    def parse(cls, item, classes, option):
+        m = re.fullmatch(rf"{cls.word}pool(\d+)(?:-s(\d+))?", item)
+        return cls(int(m.group(1)), int(m.group(2) or 0)) if m else None
+
+    def spelling(self):
+        return f"{self.word}pool{self.size}" + (f"-s{self.stride}" if self.stride and self.stride != self.size else "")
+
+    def output_shape_one(self, shape, where):
+        if len(shape) != 3:
+            raise ShapeError(f"{where} needs a (channels, height, width) input, got a vector of {shape[0]}")
+        require_positive(where, size=self.size, stride=self.step)
+        return (shape[0], *(window_side(where, side, self.size, self.step, 0) for side in shape[1:]))
+
+    def window(self):
+        return self.size, self.step, 0
+
+
+@dataclass(frozen=True)
+class Merge(Layer):
+    """A layer that joins two or more tensors: where branches (or a shortcut) meet."""
+
+    joins = True
+
+    def output_shape(self, in_shapes, where):
+        if len(in_shapes) < 2:
+            raise ShapeError(f"{where} reads {len(in_shapes)} layer; it joins two or more")
+        return self.merged_shape(in_shapes, where, " and ".join(str(shape) for shape in in_shapes))
+
+    def merged_shape(self, in_shapes, where, listed):
+        raise NotImplementedError
+
+    def forward(self, xs, params):
+        return self.forward_all(xs)
+
+    def backward(self, dout, xs, params):
+        return self.backward_all(dout, xs), {}

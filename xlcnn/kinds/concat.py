@@ -1,0 +1,51 @@
+"""Concat: maps (..., C_i, H, W) stacked along the channels -> (..., sum C_i, H, W); vectors end to end."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ShapeError
+from .base import Merge
+
+
+@dataclass(frozen=True)
+class Concat(Merge):
+    """Two or more inputs stacked along the channels: (C1, H, W) and (C2, H, W) -> (C1 + C2, H, W).
+
+    Vectors are joined end to end: (N1,) and (N2,) -> (N1 + N2,).
+    """
+
+    kind = "concat"
+
+    def describe(self):
+        return "concatenate along channels"
+
+    def merged_shape(self, in_shapes, where, listed):
+        if len({len(shape) for shape in in_shapes}) != 1 or len({shape[1:] for shape in in_shapes}) != 1:
+            raise ShapeError(f"{where}: cannot stack tensors of shapes {listed}; concat needs maps of one height "
+                             "and width (or vectors only)")
+        return (sum(shape[0] for shape in in_shapes), *in_shapes[0][1:])
+
+    def forward_all(self, xs):
+        return concat_forward(xs)
+
+    def backward_all(self, dout, xs):
+        return concat_backward(dout, xs)
+
+
+def _channel_axis(x):
+    """Maps (..., C, H, W) join along C; vectors (N, D) or (D,) along D. A (C, H, W) map has 3
+    dimensions and a batch of vectors 2, so the number of dimensions tells them apart."""
+    return -3 if x.ndim >= 3 else -1
+
+
+def concat_forward(xs):
+    """Maps (..., C_i, H, W) stacked along the channels -> (..., sum C_i, H, W); vectors end to end."""
+    return np.concatenate(xs, axis=_channel_axis(xs[0]))
+
+
+def concat_backward(dout, xs):
+    """Each input gets back its own slice of channels of dout, in order."""
+    axis = _channel_axis(xs[0])
+    ends = np.cumsum([x.shape[axis] for x in xs])[:-1]
+    return np.split(dout, ends, axis=axis)

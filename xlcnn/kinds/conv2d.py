@@ -1,0 +1,231 @@
+"""The convolution: K filters of F x F x C slid over the input, one weighted sum per position.
+
+Shapes: x (..., C, H, W), w (K, C, F, F), b (K,) -> (..., K, H_out, W_out), with
+H_out = floor((H - D(F - 1) - 1 + 2P) / S) + 1. ``conv_forward`` has a formula twin of the
+same name in ``formulas.py``.
+"""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ShapeError, UsageError
+from .base import Layer, lesson_formulas, pad_input, require_positive, window_side, windows
+
+_SPELLING = re.compile(r"conv(\d+)x(\d+)x(\d+)((?:-(?:s\d+|p\d+|same|valid|d\d+|flip))*)")
+
+
+@dataclass(frozen=True)
+class Conv2D(Layer):
+    """K filters of F x F x C, moved with stride S over the input with P zeros around it.
+
+    ``dilation`` D spreads the filter's taps D cells apart (D - 1 holes between them);
+    ``flip`` makes it a true convolution: the kernel is turned 180 degrees before use.
+    """
+
+    filters: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+    flip: bool = False
+    kind = "conv2d"
+    has_filters = True
+
+    @property
+    def span(self):
+        """Side of the window the filter covers: D * (F - 1) + 1."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    def tap_at(self, a, b):
+        """The stored weight (u, v) that position (a, b) of the effective kernel holds, or None for a hole."""
+        if a % self.dilation or b % self.dilation:
+            return None
+        u, v = a // self.dilation, b // self.dilation
+        return (self.kernel - 1 - u, self.kernel - 1 - v) if self.flip else (u, v)
+
+    def offset_of(self, u, v):
+        """Where stored weight (u, v) sits in the effective kernel: the inverse of ``tap_at``."""
+        if self.flip:
+            u, v = self.kernel - 1 - u, self.kernel - 1 - v
+        return u * self.dilation, v * self.dilation
+
+    # -- text
+
+    @classmethod
+    def parse(cls, item, classes, option):
+        """conv{F}x{F}x{K}[-s{S}][-p{P}|-same|-valid][-d{D}][-flip]"""
+        m = _SPELLING.fullmatch(item)
+        if not m:
+            return None
+        size_a, size_b, filters = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if size_a != size_b:
+            raise UsageError(f"{option}: {item!r} has a {size_a}x{size_b} kernel; only square kernels are supported")
+        options = dict(stride=1, padding=0, dilation=1, flip=False)
+        same = False
+        for part in filter(None, m.group(4).split("-")):
+            if part == "same":
+                same = True
+            elif part == "valid":
+                options["padding"] = 0
+            elif part == "flip":
+                options["flip"] = True
+            else:
+                options[{"s": "stride", "p": "padding", "d": "dilation"}[part[0]]] = int(part[1:])
+        if same:
+            span = options["dilation"] * (size_a - 1) + 1
+            if span % 2 == 0:
+                raise UsageError(f"{option}: {item!r}: 'same' padding needs an odd window, and this one spans {span}")
+            options["padding"] = (span - 1) // 2
+        return cls(filters, size_a, **options)
+
+    def spelling(self):
+        text = f"conv{self.kernel}x{self.kernel}x{self.filters}"
+        text += f"-s{self.stride}" if self.stride != 1 else ""
+        text += f"-p{self.padding}" if self.padding else ""
+        text += f"-d{self.dilation}" if self.dilation != 1 else ""
+        return text + ("-flip" if self.flip else "")
+
+    def describe(self):
+        text = f"conv {self.kernel}x{self.kernel}, {self.filters} filters, stride {self.stride}, padding {self.padding}"
+        if self.dilation != 1:
+            text += f", dilation {self.dilation}"
+        return text + (", flipped (true convolution)" if self.flip else "")
+
+    # -- shapes
+
+    def output_shape_one(self, shape, where):
+        if len(shape) != 3:
+            raise ShapeError(f"{where} needs a (channels, height, width) input, got a vector of {shape[0]}")
+        require_positive(where, filters=self.filters, kernel=self.kernel, stride=self.stride, dilation=self.dilation)
+        if self.padding < 0:
+            raise ShapeError(f"{where}: padding must be 0 or more, not {self.padding}")
+        return (self.filters, *(window_side(where, side, self.span, self.stride, self.padding) for side in shape[1:]))
+
+    def parameter_shapes(self, input_shape):
+        return {"weight": (self.filters, input_shape[0], self.kernel, self.kernel), "bias": (self.filters,)}
+
+    def window(self):
+        return self.span, self.stride, self.padding
+
+    def parameter_count(self, input_shape):
+        """F x F x C x K weights + K biases."""
+        f, c, k = self.kernel, input_shape[0], self.filters
+        return lesson_formulas().conv_parameters(f, c, k), f * f * c * k + k
+
+    def multiply_adds(self, input_shape, output_shape):
+        k, h, w = output_shape
+        taps = self.kernel * self.kernel * input_shape[0]
+        return lesson_formulas().product((k, h, w, taps)), k * h * w * taps
+
+    # -- the NumPy pair
+
+    def forward_one(self, x, params):
+        return conv_forward(x, params["weight"], params["bias"], self.stride, self.padding, self.dilation, self.flip)
+
+    def backward_one(self, dout, x, params):
+        dx, dw, db = conv_backward(dout, x, params["weight"], self.stride, self.padding, self.dilation, self.flip)
+        return dx, {"weight": dw, "bias": db}
+
+
+def conv_output_size(size, kernel, stride, padding, dilation=1):
+    """floor((W - F + 2P) / S) + 1, the number of window positions along one side.
+
+    With dilation D the window spans D(F - 1) + 1 cells, which takes the place of F.
+    """
+    return (size - dilation * (kernel - 1) - 1 + 2 * padding) // stride + 1
+
+
+# ---------------------------------------------------------------- the NumPy functions
+
+
+def effective_kernel(w, dilation=1, flip=False):
+    """The kernel a convolution really slides: turned 180 degrees for a true convolution,
+    then spread out with dilation - 1 zeros between taps. (K, C, F, F) -> (K, C, span, span).
+
+    The workbook draws this same block beside each filter, so one SUMPRODUCT per
+    channel covers dilated and flipped filters too.
+    """
+    if flip:
+        w = w[..., ::-1, ::-1]
+    if dilation == 1:
+        return w
+    span = dilation * (w.shape[-1] - 1) + 1
+    spread = np.zeros((*w.shape[:-2], span, span), dtype=w.dtype)
+    spread[..., ::dilation, ::dilation] = w
+    return spread
+
+
+def kernel_gradient(dw_effective, dilation=1, flip=False):
+    """The gradient of the stored kernel from that of its effective kernel (the inverse map)."""
+    dw = dw_effective[..., ::dilation, ::dilation]
+    return dw[..., ::-1, ::-1] if flip else dw
+
+
+def conv_forward(x, w, b, stride=1, padding=0, dilation=1, flip=False):
+    """Cross-correlation of x (..., C, H, W) with K filters w (K, C, F, F), plus bias b (K,).
+
+    out[k, i, j] = sum over c, u, v of xp[c, i*S + u, j*S + v] * w[k, c, u, v] + b[k],
+    where xp is x with P zeros around it and w the effective kernel (see
+    ``effective_kernel``). Returns (..., K, H_out, W_out).
+    """
+    w = effective_kernel(w, dilation, flip)
+    slides = windows(pad_input(x, padding), w.shape[-1], stride)
+    return np.einsum("...cijuv,kcuv->...kij", slides, w, optimize=True) + b[:, None, None]
+
+
+def conv_backward(dout, x, w, stride=1, padding=0, dilation=1, flip=False):
+    """Gradients of conv_forward: dout (..., K, H_out, W_out) -> (dx, dw, db).
+
+    dw[k, c, u, v] = sum over positions of the input window times dout (what the
+    workbook's filter-gradient cells will compute); dx spreads each dout back over
+    the window it came from, through the same weights.
+    """
+    if dilation != 1 or flip:
+        dx, dw, db = conv_backward(dout, x, effective_kernel(w, dilation, flip), stride, padding)
+        return dx, kernel_gradient(dw, dilation, flip), db
+    kernel = w.shape[-1]
+    xp = pad_input(x, padding)
+    dw = np.einsum("...kij,...cijuv->kcuv", dout, windows(xp, kernel, stride), optimize=True)
+    db = dout.sum(axis=(-2, -1)).reshape(-1, w.shape[0]).sum(axis=0)
+    dxp = np.zeros_like(xp, dtype=np.result_type(dout, w))
+    h_out, w_out = dout.shape[-2:]
+    for u in range(kernel):
+        for v in range(kernel):
+            rows = slice(u, u + stride * (h_out - 1) + 1, stride)
+            cols = slice(v, v + stride * (w_out - 1) + 1, stride)
+            dxp[..., rows, cols] += np.einsum("...kij,kc->...cij", dout, w[:, :, u, v], optimize=True)
+    height, width = x.shape[-2:]
+    return dxp[..., padding:padding + height, padding:padding + width], dw, db
+
+
+def conv_forward_naive(x, w, b, stride=1, padding=0):
+    """The same convolution of one picture (C, H, W) as plain loops; the test reference."""
+    xp = pad_input(x, padding)
+    n_filters, _, kernel, _ = w.shape
+    h_out = (xp.shape[1] - kernel) // stride + 1
+    w_out = (xp.shape[2] - kernel) // stride + 1
+    out = np.zeros((n_filters, h_out, w_out))
+    for k in range(n_filters):
+        for i in range(h_out):
+            for j in range(w_out):
+                window = xp[:, i * stride:i * stride + kernel, j * stride:j * stride + kernel]
+                out[k, i, j] = np.sum(window * w[k]) + b[k]
+    return out
+
+
+def conv_backward_naive(dout, x, w, stride=1, padding=0):
+    """conv_backward for one picture as plain loops; the test reference."""
+    xp = pad_input(x, padding)
+    dxp, dw = np.zeros_like(xp, dtype=float), np.zeros_like(w, dtype=float)
+    kernel = w.shape[-1]
+    for k in range(w.shape[0]):
+        for i in range(dout.shape[1]):
+            for j in range(dout.shape[2]):
+                rows = slice(i * stride, i * stride + kernel)
+                cols = slice(j * stride, j * stride + kernel)
+                dw[k] += xp[:, rows, cols] * dout[k, i, j]
+                dxp[:, rows, cols] += w[k] * dout[k, i, j]
+    height, width = x.shape[-2:]
+    return dxp[:, padding:padding + height, padding:padding + width], dw, dout.sum(axis=(1, 2))

@@ -1,0 +1,69 @@
+"""The fully connected layer: every output a weighted sum of every input plus a bias.
+
+Shapes: x (..., D), w (M, D), b (M,) -> (..., M). ``dense_forward`` has a formula twin in ``formulas.py``.
+"""
+
+import re
+from dataclasses import dataclass
+
+from ..errors import ShapeError
+from .base import Layer, lesson_formulas, require_positive
+
+_SPELLING = re.compile(r"dense(\d+)?")
+
+
+@dataclass(frozen=True)
+class Dense(Layer):
+    """Every output is a weighted sum of every input plus a bias."""
+
+    units: int
+    kind = "dense"
+    fully_connected = True
+
+    @classmethod
+    def parse(cls, item, classes, option):
+        """dense[{units}]; without a number, one output per class."""
+        m = _SPELLING.fullmatch(item)
+        if not m:
+            return None
+        return cls(int(m.group(1)) if m.group(1) else classes)
+
+    def spelling(self):
+        return f"dense{self.units}"
+
+    def describe(self):
+        return f"dense, {self.units} outputs"
+
+    def output_shape_one(self, shape, where):
+        if len(shape) != 1:
+            raise ShapeError(f"{where} needs a vector input; put a flatten layer before it")
+        require_positive(where, units=self.units)
+        return (self.units,)
+
+    def parameter_shapes(self, input_shape):
+        return {"weight": (self.units, input_shape[0]), "bias": (self.units,)}
+
+    def parameter_count(self, input_shape):
+        """inputs x outputs weights + outputs biases."""
+        return lesson_formulas().dense_parameters(input_shape[0], self.units), input_shape[0] * self.units + self.units
+
+    def multiply_adds(self, input_shape, output_shape):
+        return lesson_formulas().product((input_shape[0], self.units)), input_shape[0] * self.units
+
+    def forward_one(self, x, params):
+        return dense_forward(x, params["weight"], params["bias"])
+
+    def backward_one(self, dout, x, params):
+        dx, dw, db = dense_backward(dout, x, params["weight"])
+        return dx, {"weight": dw, "bias": db}
+
+
+def dense_forward(x, w, b):
+    """x (..., D), w (M, D), b (M,) -> x @ w.T + b, shape (..., M)."""
+    return x @ w.T + b
+
+
+def dense_backward(dout, x, w):
+    """dout (..., M) -> dx (..., D), dw (M, D), db (M,)."""
+    flat_dout, flat_x = dout.reshape(-1, w.shape[0]), x.reshape(-1, w.shape[1])
+    return dout @ w, flat_dout.T @ flat_x, flat_dout.sum(axis=0)

@@ -1,0 +1,62 @@
+"""Max pooling: the largest value of each window. ``maxpool_forward`` has a formula twin in ``formulas.py``.
+
+Shapes: x (..., C, H, W) -> (..., C, H_out, W_out), H_out = floor((H - size) / stride) + 1.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import Pool, tie_margin, windows
+
+
+@dataclass(frozen=True)
+class MaxPool2D(Pool):
+    """The largest value of each size x size window, windows moved by stride."""
+
+    kind = "maxpool2d"
+    word = "max"
+
+    def describe(self):
+        return f"max pool {self.size}x{self.size}, stride {self.step}"
+
+    def forward_one(self, x, params):
+        return maxpool_forward(x, self.size, self.step)
+
+    def backward_one(self, dout, x, params):
+        return maxpool_backward(dout, x, self.size, self.step, tie_margin(x)), {}
+
+
+def maxpool_forward(x, size=2, stride=2):
+    """Largest value of each size x size window of x (..., C, H, W) -> (..., C, H_out, W_out)."""
+    return windows(x, size, stride).max(axis=(-2, -1))
+
+
+def maxpool_backward(dout, x, size=2, stride=2, margin=None):
+    """Each window's gradient goes to its first near-maximum in row-major order.
+
+    A cell is a near-maximum when it is within ``margin`` (default ``tie_margin``: TIE_MARGIN
+    x the largest |value| of the picture's whole input to this layer) of its window's maximum;
+    the workbook's routing formulas apply the same rule, so every engine agrees. Exact
+    ties (a flat background) send the gradient to one cell only, as in PyTorch.
+    """
+    slides = windows(x, size, stride)
+    h_out, w_out = slides.shape[-4:-2]
+    flat_windows = slides.reshape(*slides.shape[:-2], size * size)
+    if margin is None:
+        margin = tie_margin(x) if x.ndim == 4 else tie_margin(x[None])[0]
+    maximum = flat_windows.max(axis=-1, keepdims=True)
+    first_max = (flat_windows >= maximum - np.asarray(margin)[..., None]).argmax(axis=-1)
+    dx = np.zeros(x.shape, dtype=np.result_type(dout, float))
+    if stride == size:  # windows tile the map: build the routed blocks in one go
+        routed = np.zeros((*first_max.shape, size * size))
+        np.put_along_axis(routed, first_max[..., None], dout[..., None], axis=-1)
+        routed = routed.reshape(*first_max.shape, size, size).swapaxes(-3, -2)
+        dx[..., :h_out * size, :w_out * size] = routed.reshape(*first_max.shape[:-2], h_out * size, w_out * size)
+        return dx
+    rows = np.arange(h_out)[:, None] * stride + first_max // size
+    cols = np.arange(w_out)[None, :] * stride + first_max % size
+    flat = dx.reshape(-1, *x.shape[-2:])
+    maps = np.arange(flat.shape[0]).reshape(first_max.shape[:-2])[..., None, None]
+    np.add.at(flat, (np.broadcast_to(maps, rows.shape), rows, cols), dout)
+    return flat.reshape(x.shape)

@@ -1,0 +1,64 @@
+"""Softmax and the cross-entropy loss: logits (..., N) -> probabilities (..., N).
+
+The engine never runs softmax backwards by itself: the gradient of the loss with respect to
+the logits, p - y, comes from ``softmax_cross_entropy`` in one step. ``softmax_forward`` has
+a formula twin in ``formulas.py``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ShapeError
+from .base import TIE_MARGIN, Layer
+
+
+@dataclass(frozen=True)
+class Softmax(Layer):
+    """Logits -> probabilities; the loss is the cross-entropy against the true label."""
+
+    kind = "softmax"
+    gives_probabilities = True
+    has_backward = False
+
+    def output_shape_one(self, shape, where):
+        if len(shape) != 1:
+            raise ShapeError(f"{where} needs a vector of logits; put flatten and dense layers before it")
+        return shape
+
+    def forward_one(self, x, params):
+        return softmax_forward(x)
+
+
+def softmax_forward(z):
+    """Probabilities from logits z (..., N); subtracting max(z) keeps e^z finite for any z."""
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(z):
+    """ln(softmax(z)) computed as (z - max) - ln(sum e^(z - max)): finite for any z."""
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def cross_entropy(z, label):
+    """-ln p[label] of one picture, through log-softmax so it stays finite when p underflows."""
+    return float(-log_softmax(z)[label])
+
+
+def softmax_cross_entropy(z, labels):
+    """Mean loss of a batch z (N, M) with integer labels (N,), and its gradient dz = (p - y) / N."""
+    n = z.shape[0]
+    log_p = log_softmax(z)
+    loss = -log_p[np.arange(n), labels].mean()
+    dz = np.exp(log_p)
+    dz[np.arange(n), labels] -= 1.0
+    return float(loss), dz / n
+
+
+def predicted_class(probabilities):
+    """The first class within TIE_MARGIN x the largest probability of it (the tie rule in ``base``)."""
+    p = np.asarray(probabilities)
+    return int(np.argmax(p >= p.max() - TIE_MARGIN * p.max()))   # argmax of booleans: the first True
