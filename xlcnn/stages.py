@@ -14,7 +14,7 @@ from .layers import effective_kernel
 from .layout import MAP_KINDS
 from .network import Conv2D, Dense
 
-LAYER_KINDS = (*MAP_KINDS, "flatten", "dense")   # sheets that hold one layer's output
+LAYER_KINDS = (*MAP_KINDS, "add", "flatten", "dense")   # sheets that hold one layer's output
 
 
 @dataclass
