@@ -322,14 +322,16 @@ def _one_line_error(result, code):
     return lines[0]
 
 
-def test_build_refuses_a_branched_network_in_one_line(tmp_path, monkeypatch):
+def test_build_draws_a_branched_model_file_and_refuses_concat_in_one_line(tmp_path, monkeypatch):
+    """The workbook side is tested in test_branches.py; here: a model file's wiring reaches the workbook."""
     monkeypatch.chdir(tmp_path)
-    line = _one_line_error(CliRunner().invoke(main, ["build", "--arch", ADDED, "-o", "b.xlsx"]), 2)
-    assert "--arch: branched networks" in line and "cannot be drawn as a workbook yet" in line
-    save_model(branched_model(ADDED), tmp_path / "g.npz")
-    line = _one_line_error(CliRunner().invoke(main, ["build", "--model", "g.npz", "-o", "b.xlsx"]), 2)
-    assert "g.npz: branched networks" in line
-    assert not list(tmp_path.glob("*.xlsx"))
+    for name, text in (("g", ADDED), ("s", STACKED)):   # photos have three channels (branched_model: two)
+        save_model(random_model(*parse_network(text, 3)[:1], image_size=8, channels=3,
+                                inputs=parse_network(text, 3)[1]), tmp_path / f"{name}.npz")
+    result = CliRunner().invoke(main, ["build", "--model", "g.npz", "-o", "b.xlsx"])
+    assert result.exit_code == 0, result.output
+    line = _one_line_error(CliRunner().invoke(main, ["build", "--model", "s.npz", "-o", "s.xlsx"]), 2)
+    assert "draws add joins only" in line and not (tmp_path / "s.xlsx").exists()
 
 
 def test_train_command_trains_a_branched_network(tmp_path):

@@ -86,6 +86,12 @@ def maxpool_forward(window, scale=None):
     return f"=MAX(MAX({r})*{scale},MIN({r})*{scale})"
 
 
+def add_forward(operands):
+    """The element-wise sum of one cell of each operand (an add layer: where branches join); twin of
+    ``layers.add_forward``. Each operand is a 1 x 1 block, e.g. ``='a'!B11+'b'!B11``."""
+    return _checked("=" + "+".join(operand.ref() for operand in operands))
+
+
 def flatten_forward(source, scale=None):
     """A plain reference: flattening moves values, it computes nothing (the first layer scales them)."""
     return f"={scaled(source, scale)}"

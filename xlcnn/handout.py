@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from .cells import Block, col_index, col_name
 from .classroom import PAPERS, default_paper, plan_page
 from .errors import OutputError, UsageError, WorkbookError, XlcnnError
+from .graph import sources
 from .layout import output_of, plan_layout, renamed
 from .libreoffice import DEFAULT_TIMEOUT, to_pdf
 from .resources import texts as load_texts
@@ -200,7 +201,7 @@ def _planned_layout(book, workbook, titles):
             wb.close()
         lang = meta.get("lang", "en")
         layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"],
-                             load_texts(lang)["step_titles"], meta.get("steps", 0))
+                             load_texts(lang)["step_titles"], meta.get("steps", 0), inputs=meta["inputs"])
     except (XlcnnError, OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
         return None, "en"              # a damaged workbook still prints, as it is
     names = {m.group(1): ElementTree.fromstring(m.group(0)).text or ""
@@ -351,7 +352,8 @@ def _worked_rows(layout, sheet_xml):
             order = sorted((i for i, v in enumerate(values) if abs(v) > TERM_MARGIN * largest),
                            key=lambda i: -abs(values[i]))
             rows[plan.name] = [products.item(i).row for i in order]
-            source = next((p for p in view if p.layer == plan.layer - 1 and isinstance(output_of(p), Block)), None)
+            read = sources(layout.inputs, plan.layer + 1)[plan.layer][0]   # the layer the dense one reads
+            source = next((p for p in view if p.layer == read and isinstance(output_of(p), Block)), None)
             if source is not None and output_of(source).height == products.height:
                 rows[source.name] = [output_of(source).item(i).row for i in order]
             gradient = layout.gradients[step].get(plan.layer) if step < len(layout.gradients) else None

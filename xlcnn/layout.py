@@ -11,12 +11,13 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError
-from .plans import (ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+from .graph import INPUT, sources
+from .plans import (AddSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SummarySheet,
                     VectorSheet, WindowExample, example_of, output_of)
-from .network import (ACTIVATIONS, POOLS, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax, infer_shapes,
-                      is_classifier)
+from .network import (ACTIVATIONS, POOLS, Add, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax,
+                      infer_shapes, is_classifier)
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
 NOTICE_ROW = HEADER_ROWS - 1   # the trained/untrained notice, the last line of the header
@@ -27,7 +28,7 @@ STEP_TITLES = {
     "input": "Input", "filters": "Filters", "conv2d": "Conv", "relu": "ReLU", "leakyrelu": "Leaky ReLU",
     "sigmoid": "Sigmoid", "tanh": "Tanh", "maxpool2d": "Pool", "avgpool2d": "Avg Pool", "flatten": "Flatten",
     "dense": "Dense", "softmax": "Softmax", "loss": "Loss", "summary": "Summary", "overview": "Overview",
-    "manifest": "Manifest", "grad": "Grad", "descent": "Descent", "step_prefix": "S{n} ",
+    "manifest": "Manifest", "grad": "Grad", "descent": "Descent", "step_prefix": "S{n} ", "add": "Add",
 }
 ACTIVATION_KINDS = ("relu", "leakyrelu", "sigmoid", "tanh")
 MAP_KINDS = ("conv2d", *ACTIVATION_KINDS, "maxpool2d", "avgpool2d")
@@ -44,6 +45,7 @@ class Layout:
     gradients: list = field(default_factory=list)   # per step: {layer index: its gradient sheet}
     descent: Sheet | None = None                    # learning rate and the loss after each step
     prefix: str = ""                 # a later pass's view: what its sheet names start with ("S1 ")
+    inputs: tuple | None = None      # a graph's wiring (see graph.py); None for a chain
 
     def sheet(self, kind, layer=None):
         for plan in self.sheets:
@@ -56,8 +58,10 @@ class Layout:
         return output_of(self.sheet_of(layer))
 
     def input_of(self, layer):
-        """The block or map stack ``model.layers[layer]`` reads: the output of the layer before, or the pixels."""
-        return self.output_of(layer - 1) if layer else self.input
+        """The block or map stack ``model.layers[layer]`` reads (its first source): the output of the layer
+        before in a chain, or the pixels."""
+        source = sources(self.inputs, layer + 1)[layer][0]
+        return self.input if source == INPUT else self.output_of(source)
 
     def sheet_of(self, layer):
         """The sheet that shows the output of ``model.layers[layer]``."""
@@ -81,7 +85,7 @@ class Layout:
 # ---------------------------------------------------------------- public
 
 
-def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None):
+def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None, inputs=None):
     """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W).
 
     A network that ends in softmax gets softmax and loss sheets; every network ends
@@ -92,17 +96,21 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     Excel's limits (rows, columns, formula length) and, when given, ``max_formulas``
     are checked sheet by sheet as the plan grows, so an impossible network is refused
     (LimitError) before the rest is planned and long before any cell is written.
+
+    ``inputs`` is a graph's wiring (None: a chain); each layer's sheet reads its sources' sheets.
     """
     classifier = is_classifier(layers)
-    shapes = infer_shapes(layers, input_shape, classifier)
+    shapes = infer_shapes(layers, input_shape, classifier, inputs)
+    if inputs is not None:
+        check_graph(layers, inputs, steps)
     names = _SheetNames(layers, titles or STEP_TITLES, classifier)
     limits = _Limits(max_formulas)
-    input_plan = limits.add(_input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1)),
+    input_plan = limits.add(_input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1, inputs)),
                             _first_conv_extras(layers))
-    first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits)
+    first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits, inputs)
     overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names))
     sheets = [limits.add(overview, overview_formulas(overview, classifier)), input_plan, *first]
-    layout = Layout(sheets, tuple(input_shape))
+    layout = Layout(sheets, tuple(input_shape), inputs=inputs)
     if steps:
         check_backprop(layers)
         _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits)
@@ -114,22 +122,29 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     return layout
 
 
-def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index, input_plan, limits):
-    """The sheets of one forward pass, after the input sheet (which every pass shares)."""
+def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index, input_plan, limits, inputs=None):
+    """The sheets of one forward pass, after the input sheet (which every pass shares).
+
+    Each layer reads the output of its sources (``inputs``; a chain: the layer before).
+    """
     sheets = [input_plan]
     later = pass_index > 0   # a later pass computes its weights: "old - rate x gradient" formulas
+    outputs = {INPUT: output_of(input_plan)}
 
     def ident(kind, index=None):
         return names.ident(kind, index, pass_index)
-    for index, (layer, shape) in enumerate(zip(layers, shapes)):
-        pad = _padding_after(layers, index)
-        in_shape = shapes[index - 1] if index else input_shape
-        previous = output_of(sheets[-1])
+    for index, (layer, shape, reads) in enumerate(zip(layers, shapes, sources(inputs, len(layers)))):
+        pad = _padding_after(layers, index, inputs)
+        in_shape = shapes[reads[0]] if reads[0] != INPUT else input_shape
+        previous = outputs[reads[0]]
         if isinstance(layer, Conv2D):
+            previous = previous.with_border(layer.padding)   # another reader may have asked for a wider border
             filters = _filters_sheet(ident("filters", index), layer, in_shape[0])
             sheets.append(limits.add(filters, _filters_formulas(filters, later)))
             sheets.append(_maps_sheet(ident("conv2d", index), shape, pad, layer, previous, in_shape[0]))
             _check_conv_formula(sheets[-1], previous, filters)
+        elif isinstance(layer, Add):
+            sheets.append(_add_sheet(ident("add", index), shape, pad, tuple(outputs[s] for s in reads)))
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
             sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous))
         elif isinstance(layer, ACTIVATIONS):
@@ -143,6 +158,7 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
             sheets.append(_softmax_sheet(ident("softmax", index), len(class_names)))
         if sheets[-1].layer == index and sheets[-1].kind != "filters":
             limits.add(sheets[-1], _layer_formulas(sheets[-1], later))
+        outputs[index] = output_of(sheets[-1])
     if is_classifier(layers):
         sheets.append(limits.add(_loss_sheet(ident("loss"), len(class_names)), 3 * len(class_names) + 1 + later))
     return sheets[1:]
@@ -163,6 +179,20 @@ def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_p
         current = _forward_sheets(layers, shapes, input_shape, class_names, names, step + 1, input_plan, limits)
         layout.passes.append(Layout([input_plan, *current], tuple(input_shape), prefix=names.prefix(step + 1)))
         layout.sheets.extend(current)
+
+
+def check_graph(layers, inputs, steps):
+    """What a branched network's workbook cannot show yet, refused in one line each."""
+    if steps:
+        raise ShapeError("--backprop/--steps: gradient sheets are written for chains of layers only; "
+                         "leave out --steps to build the forward pass of a branched network")
+    for index, (layer, reads) in enumerate(zip(layers, inputs)):
+        if len(reads) > 1 and not isinstance(layer, Add):
+            raise ShapeError(f"layer {index + 1} ({layer.kind}): the workbook draws add joins only, for now; "
+                             "use add(...) instead")
+        if isinstance(layer, Add) and INPUT in reads:
+            raise ShapeError(f"layer {index + 1} (add) reads the input pixels directly; the workbook adds "
+                             "the outputs of layers only (put a layer on that branch)")
 
 
 def check_backprop(layers):
@@ -319,24 +349,25 @@ def _legend(name, row, col, words_to=None):
     return Legend(bar=bar, words=Block(name, row, words, 1, (words_to or words) - words + 1))
 
 
-def plan_within_limits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=DEFAULT_MAX_FORMULAS):
+def plan_within_limits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=DEFAULT_MAX_FORMULAS,
+                       inputs=None):
     """``plan_layout`` with the formula budget; a refusal names the largest --size that fits, when one does."""
     try:
-        return plan_layout(layers, input_shape, class_names, titles, steps, max_formulas)
+        return plan_layout(layers, input_shape, class_names, titles, steps, max_formulas, inputs)
     except LimitError as exc:
-        side, refusal = _largest_side(layers, input_shape, class_names, titles, steps, max_formulas)
+        side, refusal = _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs)
         if side is not None:
             raise type(exc)(f"{exc}: the largest --size that fits this network is {side}") from None
         # no picture size helps: say why at the smallest size, which names what to change instead
         raise type(refusal or exc)(f"{refusal or exc}; no --size makes this network fit") from None
 
 
-def largest_size_that_fits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None):
+def largest_size_that_fits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None, inputs=None):
     """The largest picture side below the one given whose workbook fits, or None."""
-    return _largest_side(layers, input_shape, class_names, titles, steps, max_formulas)[0]
+    return _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs)[0]
 
 
-def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas):
+def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs=None):
     """(largest side that fits or None, the limit refused at the smallest side tried).
 
     Every map, row count, formula length and formula count grows with the side, and a
@@ -348,7 +379,7 @@ def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas)
 
     def fits(side):
         try:
-            plan_layout(layers, (channels, side, side), class_names, titles, steps, max_formulas)
+            plan_layout(layers, (channels, side, side), class_names, titles, steps, max_formulas, inputs)
             return True
         except LimitError as exc:
             refusals[side] = exc
@@ -494,10 +525,14 @@ class _SheetNames:
 # ---------------------------------------------------------------- one planner per sheet kind
 
 
-def _padding_after(layers, index):
-    """Zero border needed around the output of layer ``index`` (-1: the input)."""
-    following = layers[index + 1] if index + 1 < len(layers) else None
-    return following.padding if isinstance(following, Conv2D) else 0
+def _padding_after(layers, index, inputs=None):
+    """Zero border needed around the output of layer ``index`` (-1: the input): the widest padding of the
+    convolutions that read it (a chain: the layer after)."""
+    if inputs is None:
+        following = layers[index + 1] if index + 1 < len(layers) else None
+        return following.padding if isinstance(following, Conv2D) else 0
+    read_by = [i for i, reads in enumerate(inputs) if index in reads]
+    return max((layers[i].padding for i in read_by if isinstance(layers[i], Conv2D)), default=0)
 
 
 def _stack(sheet, top, channels, height, width, pad, left=FIRST_COL):
@@ -624,6 +659,13 @@ def _explain_results(name, col, row, blocks, keys):
     blocks.update(exercise=table, exercise_title=Block(name, table.row - 2, col, 1, 1),
                   exercise_instructions=Block(name, table.row - 1, col, 1, 1))
     return blocks
+
+
+def _add_sheet(ident, shape, pad, operands):
+    """Maps one below the other, as on the sheets it adds; each cell sums the same cell of every operand."""
+    if len(shape) != 3:
+        raise ShapeError(f"sheet {ident['name']!r}: the workbook adds feature maps only, not vectors")
+    return AddSheet(**ident, output=_stack(ident["name"], HEADER_ROWS + 1, *shape, pad), sources=operands)
 
 
 def _vector_sheet(ident, length, source):

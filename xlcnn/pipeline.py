@@ -12,7 +12,6 @@ from .architecture import parse_architecture, parse_network, until_count
 from .datasets import load_image_folder
 from .datasets import IMAGE_SUFFIXES
 from .errors import OutputError, UsageError, XlcnnError
-from .graph import require_chain
 from .image import load_image, to_gray
 from .kernels import named_filters, parse_filter_names
 from .layout import plan_within_limits
@@ -60,15 +59,14 @@ def choose_model(options=None, check=None, **changes):
     options = BuildOptions.given(options, **changes)
     if options.model_path is not None:
         model = load_model(options.model_path)
-        require_chain(model.inputs, options.model_path)
         if options.size is not None and options.size != model.image_size:
             raise UsageError(f"--size {options.size} does not fit {options.model_path}: that model was made for "
                              f"{model.image_size}x{model.image_size} images; leave out --size")
         return ModelChoice(model, ("file", Path(options.model_path).name))
     recipe = load_preset(options.preset, options.lang) if options.preset else None
     classes = recipe.classes if recipe else DEFAULT_CLASSES
-    layers = (parse_architecture(options.arch, len(classes)) if options.arch else recipe.layers() if recipe
-              else DEFAULT_ARCHITECTURE)
+    layers, inputs = (parse_network(options.arch, len(classes)) if options.arch
+                      else (recipe.layers() if recipe else DEFAULT_ARCHITECTURE, None))
     if not any(layer.fully_connected for layer in layers):
         classes = ()
     size = options.size or (recipe.size if recipe else DEFAULT_SIZE)
@@ -78,12 +76,12 @@ def choose_model(options=None, check=None, **changes):
     channels = 1 if grayscale else 3
     description = recipe.description if recipe else ""
     if check is not None:
-        check(layers, classes, (channels, size, size))
+        check(layers, classes, (channels, size, size), inputs)
     # named filters replace the first layer's weights, so the shipped model can never stand in
     shipped = None if names else _shipped_if_same(layers, classes, size, channels)
     if shipped is not None:
         return ModelChoice(shipped, SHIPPED_NAME, description)
-    model = random_model(layers, classes, image_size=size, seed=options.seed, channels=channels)
+    model = random_model(layers, classes, image_size=size, seed=options.seed, channels=channels, inputs=inputs)
     if names:
         model.params[0]["weight"] = named_filters(names, channels)
         model.params[0]["bias"] = np.zeros(len(names))
@@ -157,12 +155,14 @@ def make_workbook(photo=None, output=None, options=None, progress=None, **change
     check_workbook_target(output)
     titles = load_texts(options.lang)["step_titles"]
 
-    def check(layers, classes, input_shape):   # the layers --until keeps, planned as build will plan them
+    def check(layers, classes, input_shape, inputs=None):   # the layers --until keeps, planned as build will plan them
+        _refuse_until_on_graph(options, inputs)
         if options.until is not None and until_count(layers, options.until) < len(layers):
             layers, classes = layers[:until_count(layers, options.until)], ()
-        plan_within_limits(layers, input_shape, classes, titles, options.steps, options.max_formulas)
+        plan_within_limits(layers, input_shape, classes, titles, options.steps, options.max_formulas, inputs)
     choice = choose_model(options, check)
     model = choice.model
+    _refuse_until_on_graph(options, model.inputs)
     if options.until is not None:
         model = model.truncated(until_count(model.layers, options.until))
     image = load_image(photo, size=model.image_size, fit=options.fit or model.fit, max_pixels=options.max_pixels)
@@ -176,6 +176,11 @@ def make_workbook(photo=None, output=None, options=None, progress=None, **change
     if choice.unfit_options:
         result.warnings.append(unfit_warning(choice.unfit_options, options.seed))
     return result
+
+
+def _refuse_until_on_graph(options, inputs):
+    if options.until is not None and inputs is not None:
+        raise UsageError(f"{option_name('until')}: a branched network cannot be cut short yet; leave it out")
 
 
 def workbook_path(photo=None, output=None):

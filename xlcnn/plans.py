@@ -49,6 +49,15 @@ class MapStack:
         """A window of channel c in padded coordinates (row 0 is the top of the border)."""
         return self.maps[c].sub(top, left, height, width)
 
+    def with_border(self, pad):
+        """The same maps seen with a border of ``pad`` zeros (at most their own): what a convolution
+        with that padding reads, when another layer reading these maps needs a wider border."""
+        if pad == self.pad:
+            return self
+        cut = self.pad - pad
+        _, height, width = self.shape
+        return MapStack(tuple(m.sub(cut, cut, height + 2 * pad, width + 2 * pad) for m in self.maps), pad, self.labels)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Sheet:
@@ -295,6 +304,25 @@ class PoolSheet(MapSheet):
         if s > left:
             earlier.append(x_map.sub(r, left, 1, s - left))
         return earlier
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddSheet(Sheet):
+    """An add layer's output maps: cell (i, j) of map k is the sum of that cell in every source.
+
+    ``sources`` are the map stacks it adds, in the order the network names them.
+    """
+
+    output: MapStack
+    sources: tuple = field(metadata=ELSEWHERE)
+
+    @property
+    def value_columns(self):
+        return self.output.maps[0].width + 4
+
+    def operands(self, k, i, j):
+        """Cell (i, j) of map k in every source, as 1 x 1 blocks."""
+        return tuple(source.at(k, i, j) for source in self.sources)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from . import lesson_formulas as lf
 from .architecture import layer_names
+from .graph import INPUT, sources
 from .network import describe, infer_shapes, is_classifier
 
 
@@ -39,18 +40,22 @@ def shape_text(shape):
     return " x ".join(str(n) for n in shape)
 
 
-def summarize(layers, input_shape, describe=describe, input_name="input", row_name="{id}: {description}"):
+def summarize(layers, input_shape, describe=describe, input_name="input", row_name="{id}: {description}",
+              inputs=None):
     """One SummaryRow per layer, preceded by the input's row.
 
     ``describe`` words each layer and ``row_name`` puts its --until name ({id}) and number
-    ({number}) around that description.
+    ({number}) around that description. ``inputs``: a graph's wiring; a layer's input shape
+    is that of its first source, and where branches join, the receptive field is the widest.
     """
-    shapes = infer_shapes(layers, input_shape, is_classifier(layers))
+    shapes = infer_shapes(layers, input_shape, is_classifier(layers), inputs)
     rows = [SummaryRow(input_name, (), tuple(input_shape), "", (None, input_shape[1]), NONE,
                        _product(input_shape), NONE, (None, 1))]
-    field, jump = 1, 1
-    in_shape = tuple(input_shape)
-    for number, (name, layer, out_shape) in enumerate(zip(layer_names(layers), layers, shapes), start=1):
+    reach = {INPUT: (1, 1)}      # layer -> (receptive field, jump) of its output
+    for number, (name, layer, out_shape, reads) in enumerate(
+            zip(layer_names(layers), layers, shapes, sources(inputs, len(layers))), start=1):
+        in_shape = tuple(input_shape) if reads[0] == INPUT else shapes[reads[0]]
+        field, jump = max(reach[source] for source in reads)
         side = arithmetic = None
         if layer.window() is not None:
             span, stride, padding = layer.window()
@@ -65,7 +70,7 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
         rows.append(SummaryRow(title, in_shape, out_shape, arithmetic or "",
                                side, layer.parameter_count(in_shape) or NONE, _product(out_shape),
                                layer.multiply_adds(in_shape, out_shape) or NONE, receptive))
-        in_shape = out_shape
+        reach[number - 1] = field, jump
     return rows
 
 

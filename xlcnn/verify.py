@@ -304,7 +304,8 @@ def _read_book(path):
         raise WorkbookError(f"{path}: not a workbook written by xlcnn (no '{META_SHEET}' sheet)")
     meta = read_meta(formulas[META_SHEET], path)
     titles = load_texts(meta.get("lang", "en"))["step_titles"]
-    layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0))
+    layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0),
+                         inputs=meta["inputs"])
     # each planned sheet is found through its hidden name, so renamed tabs and changed texts do not matter
     layout = renamed(layout, sheet_titles(layout, names, formulas))
     missing = [plan.name for plan in layout.sheets if plan.name not in formulas]
@@ -360,7 +361,7 @@ def _model_from_book(reader, layout, meta):
     scale = reader.number(layout.sheet("input").scale)
     names = meta["class_names"]
     model = Model(layers, params, names, image_size=layout.input_shape[1], input_scale=scale,
-                  channels=layout.input_shape[0], trained=meta.get("trained", False))
+                  channels=layout.input_shape[0], trained=meta.get("trained", False), inputs=meta["inputs"])
     if not names:
         return model, pixels, 0
     label_text = reader.text(layout.sheet("loss").true_label)
@@ -441,7 +442,7 @@ def _check_summary(book, values):
     """The summary sheet's numbers against shapes and parameter counts worked out here."""
     table = book.layout.sheet("summary").table
     cells, expected = [], []
-    for r, row in enumerate(summarize(book.model.layers, book.layout.input_shape)):
+    for r, row in enumerate(summarize(book.model.layers, book.layout.input_shape, inputs=book.model.inputs)):
         for key, value in row.numbers().items():
             cells.append(table.sub(r, SUMMARY_COLUMNS.index(key), 1, 1))
             expected.append(value)

@@ -16,7 +16,6 @@ from openpyxl.workbook.defined_name import DefinedName
 
 from .. import __version__
 from ..errors import OutputError, UsageError
-from ..graph import require_chain
 from ..network import class_named
 from ..layout import plan_within_limits
 from ..options import BuildOptions
@@ -25,7 +24,7 @@ from ..targets import check_target
 from ..layout import ACTIVATION_KINDS, EXERCISES, MapStack
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
-from .maps import write_filters, write_input, write_maps
+from .maps import write_add, write_filters, write_input, write_maps
 from .meta import META_SHEET, write_meta, write_sheet_ids
 from ..image import to_rgb
 from .exercise import add_exercises, mark_hidden, plan_exercises
@@ -52,6 +51,7 @@ WRITERS = {
     "input": write_input, "filters": write_filters, "conv2d": write_maps, "maxpool2d": write_maps,
     "avgpool2d": write_maps, "flatten": write_flatten, "dense": write_dense, "softmax": write_softmax,
     "loss": write_loss, "summary": write_summary, "overview": write_overview, "manifest": write_manifest,
+    "add": write_add,
     **{kind: write_activation for kind in ACTIVATION_KINDS},
 }
 
@@ -94,13 +94,15 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
         raise UsageError("backpropagation starts from the loss, which needs the photo's true class: give --label "
                          f"(one of: {', '.join(model.class_names)})")
     model.validate()
-    require_chain(model.inputs, "this model")
+    if model.inputs is not None and options.exercise:
+        raise UsageError("--exercise: exercises are planned for chains of layers only; leave it out to build "
+                         "a branched network")
     texts = load_texts(options.lang)
     # class names are shown (and verified) in the workbook's language
     pictures = class_pictures(model)   # known by the shapes' own (English) names
     model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
     layout = plan_within_limits(model.layers, pixels.shape, model.class_names, texts["step_titles"], options.steps,
-                                options.max_formulas)
+                                options.max_formulas, model.inputs)
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
                   description=description or "", unfit_options=unfit_options, class_pictures=pictures,
                   options=options)

@@ -31,7 +31,7 @@ def write_flatten(ctx, ws, plan):
             for col, value in enumerate((n + 1, c + 1, i + 1, j + 1)):   # 1-based, as a student counts
                 put_value(ws, *labels.cell(n, col), value)
             put_formula(ctx, ws, out.item(n), formulas.flatten_forward(source.at(c, i, j), scale), styles.VALUE_FORMAT)
-    add_scale(ws, out, output_scale(ctx.model.layers, plan.layer))   # white zeros, as on the sheet before
+    add_scale(ws, out, output_scale(ctx.model, plan.layer))   # white zeros, as on the sheet before
     set_widths(ws, 0, 5, 8)
     freeze_below(ws, out.row)
 
@@ -95,7 +95,7 @@ def write_vector_activation(ctx, ws, plan):
     for n in range(out.height):
         put_text(ws, *plan.numbers.cell(n, 0), f"{n + 1}")
         put_formula(ctx, ws, out.item(n), activation(source.item(n)), styles.VALUE_FORMAT)
-    rule = output_scale(ctx.model.layers, plan.layer)
+    rule = output_scale(ctx.model, plan.layer)
     add_scale(ws, out, rule)
     set_widths(ws, 0, 2, 9)
     freeze_below(ws, 1)

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from .. import formulas
 from ..cells import Block, a1, quote_sheet
+from ..graph import INPUT
 from ..layout import NOTICE_ROW
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Protection
@@ -66,7 +67,7 @@ class Context:
         as 0-255 numbers, so the first layer's formulas (and its gradients) multiply what
         they read by ``input_scale`` and every later layer reads numbers already scaled.
         """
-        return "input_scale" if index == 0 else None
+        return "input_scale" if INPUT in self.model.sources()[index] else None
 
     def sheet_texts(self, kind):
         return self.texts["sheets"][kind]

@@ -1,8 +1,9 @@
 """Writers for the sheets that hold stacks of maps: input, filters, conv, ReLU, pooling."""
 
 from .. import formulas
+from ..graph import INPUT
 from ..layout import ACTIVATION_KINDS
-from ..network import POOLS, Conv2D, Flatten, LeakyReLU
+from ..network import POOLS, Add, Conv2D, Flatten, LeakyReLU
 from . import styles
 from .explain import explain_maps
 from .common import (share_formulas, add_scale, freeze_below, paint_pixels, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
@@ -139,10 +140,32 @@ def write_maps(ctx, ws, plan):
             put_formula(ctx, ws, out.at(k, i, j), cell_formula(k, i, j), number_format)
         if slides_by_one:
             share_formulas(ws, inner)
-        rule = output_scale(ctx.model.layers, plan.layer)
+        rule = output_scale(ctx.model, plan.layer)
         add_scale(ws, inner, rule)
     element = element_formula(layer) if plan.kind in ACTIVATION_KINDS else None
     explain_maps(ctx, ws, plan, layer, source, out, element)
+    set_widths(ws, 0, 1, 3)
+    set_widths(ws, out.maps[0].col, plan.value_columns, styles.VALUE_WIDTH)
+    freeze_below(ws, 1)
+
+
+def write_add(ctx, ws, plan):
+    """An add sheet: each cell the sum of the same cell on every sheet it adds (where branches join)."""
+    texts = ctx.sheet_texts("add")
+    out = plan.output
+    channels, height, width = out.shape
+    operands = ", ".join(f"'{source.maps[0].sheet}'" for source in plan.sources)
+    write_header(ws, texts["title"], texts["lines"], {"step": plan.step, "sheets": operands,
+                                                      "shape": " x ".join(str(n) for n in out.shape)})
+    write_notice(ctx, ws)
+    for k in range(channels):
+        put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
+        write_padding(ws, out, k)
+        inner = out.interior(k)
+        for i, j, _, _ in inner.cells():
+            put_formula(ctx, ws, out.at(k, i, j), formulas.add_forward(plan.operands(k, i, j)), styles.VALUE_FORMAT)
+        share_formulas(ws, inner)
+        add_scale(ws, inner, output_scale(ctx.model, plan.layer))
     set_widths(ws, 0, 1, 3)
     set_widths(ws, out.maps[0].col, plan.value_columns, styles.VALUE_WIDTH)
     freeze_below(ws, 1)
@@ -169,16 +192,17 @@ def _cell_formula_builder(ctx, plan, layer, source):
     return lambda k, i, j: pool(plan.window(k, i, j), scale)
 
 
-def output_scale(layers, index):
+def output_scale(model, index):
     """The colour scale for layer ``index``'s output: diverging when it can go negative."""
-    return styles.diverging_scale() if can_be_negative(layers, index) else styles.positive_scale()
+    return styles.diverging_scale() if can_be_negative(model, index) else styles.positive_scale()
 
 
-def can_be_negative(layers, index):
-    """Whether layer ``index``'s output may hold negative numbers (picks the colour scale)."""
-    layer = layers[index]
-    if isinstance(layer, (*POOLS, Flatten)):
-        return index > 0 and can_be_negative(layers, index - 1)
+def can_be_negative(model, index):
+    """Whether layer ``index``'s output may hold negative numbers (picks the colour scale): pooling,
+    flattening and adding keep the sign of what they read; the pixels are never negative."""
+    layer = model.layers[index]
+    if isinstance(layer, (*POOLS, Flatten, Add)):
+        return any(source != INPUT and can_be_negative(model, source) for source in model.sources()[index])
     return layer.kind not in ("relu", "sigmoid", "softmax")
 
 

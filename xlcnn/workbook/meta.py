@@ -11,6 +11,7 @@ from openpyxl.workbook.defined_name import DefinedName
 
 from ..cells import sheet_of_ref, sheet_ref
 from ..errors import WorkbookError
+from ..graph import as_inputs
 from ..network import layer_from_dict, layer_to_dict
 from .common import put_text
 
@@ -30,6 +31,8 @@ def write_meta(wb, model, input_shape, extra):
         "trained": bool(model.trained),
         **extra,
     }
+    if model.inputs is not None:   # a graph's wiring; a chain's metadata stays as it always was
+        entries["inputs"] = [list(reads) for reads in model.inputs]
     for row, (key, value) in enumerate(entries.items()):
         put_text(ws, row, 0, key)
         put_text(ws, row, 1, json.dumps(value, ensure_ascii=False))
@@ -42,6 +45,7 @@ def read_meta(rows, path):
         meta["layers"] = tuple(layer_from_dict(d) for d in meta["architecture"])
         meta["input_shape"] = tuple(meta["input_shape"])
         meta["class_names"] = tuple(meta["class_names"])
+        meta["inputs"] = as_inputs(meta.get("inputs"))
     except (KeyError, TypeError, ValueError) as exc:
         raise WorkbookError(f"{path}: the hidden '{META_SHEET}' sheet is damaged ({exc}); rebuild the workbook") from None
     if meta.get("format") != FORMAT:

@@ -20,7 +20,7 @@ def write_summary(ctx, ws, plan):
     for col, key in enumerate(SUMMARY_COLUMNS):
         put_text(ws, *plan.headers.cell(0, col), texts["columns"][key], styles.LABEL_FONT)
     rows = summarize(ctx.model.layers, ctx.layout.input_shape, lambda layer: describe_layer(layer, ctx.texts),
-                     texts["input_row"], texts["row_name"])
+                     texts["input_row"], texts["row_name"], ctx.model.inputs)
     for r, row in enumerate(rows):
         cells = {"layer": row.name, "input": shape_text(row.input_shape), "output": shape_text(row.output_shape),
                  "size arithmetic": row.arithmetic, "output side": row.side, "parameters": row.parameters,
