@@ -10,6 +10,7 @@ import pytest
 
 from test_cli import one_line_error, run  # noqa: F401  (run is a fixture)
 from xlcnn.handout import HANDOUT_KEYWORD, handout_written_by_xlcnn
+from xlcnn.network import random_model, save_model
 from xlcnn.resources import resource_dir, sample_photos
 
 PDF = b"%PDF-1.4\n1 0 obj\n<</Title (notes)>>\nendobj\ntrailer\n<</Info 1 0 R>>\n%%EOF\n"
@@ -121,6 +122,13 @@ def test_a_photo_given_as_model_is_one_clear_line(run, tmp_path):
         assert name in line and "allow_pickle" not in line, line
     assert "not an xlcnn model file" in one_line_error(run("build", "--model", "photo.jpg"), 3)
     assert "pickled" in one_line_error(run("build", "--model", "objects.npz"), 3)
+
+
+def test_a_model_reading_neither_grey_nor_rgb_is_one_clear_line(run, tmp_path):
+    """A photo becomes 1 or 3 channels: a 2-channel model once failed with a NumPy traceback."""
+    save_model(random_model(channels=2, image_size=12), tmp_path / "two.npz")
+    assert "2 input channels" in one_line_error(run("build", "--model", "two.npz", "-o", "two.xlsx"), 3)
+    assert not (tmp_path / "two.xlsx").exists()
 
 
 # ---------------------------------------------------------------- presets a teacher adds

@@ -11,7 +11,7 @@ import numpy as np
 from .architecture import parse_architecture, parse_network, until_count
 from .datasets import load_image_folder
 from .datasets import IMAGE_SUFFIXES
-from .errors import OutputError, UsageError, XlcnnError
+from .errors import ModelError, OutputError, UsageError, XlcnnError
 from .image import load_image, to_gray
 from .kernels import named_filters, parse_filter_names
 from .layout import plan_within_limits
@@ -62,6 +62,9 @@ def choose_model(options=None, check=None, **changes):
         if options.size is not None and options.size != model.image_size:
             raise UsageError(f"--size {options.size} does not fit {options.model_path}: that model was made for "
                              f"{model.image_size}x{model.image_size} images; leave out --size")
+        if model.channels not in (1, 3):     # a photo becomes 1 (grey) or 3 (red, green, blue) matrices
+            raise ModelError(f"{options.model_path}: the model reads {model.channels} input channels; "
+                             "xlcnn feeds it a photo as 1 (grayscale) or 3 (RGB)")
         return ModelChoice(model, ("file", Path(options.model_path).name))
     recipe = load_preset(options.preset, options.lang) if options.preset else None
     classes = recipe.classes if recipe else DEFAULT_CLASSES
