@@ -144,8 +144,9 @@ def _columns(plan, across, last_col, page_w):
     while cut > 0 and across(cut) > page_w:
         cut -= 1
     # a block the page edge would slice (the input sheet's photo in cells) is left out whole,
-    # when at least half a page is printed without it
-    for block in plan.all_blocks():
+    # when at least half a page is printed without it; right to left, so a cut moved left of
+    # one block is checked against the blocks before it
+    for block in sorted(plan.all_blocks(), key=lambda b: b.col, reverse=True):
         if block.col <= cut < block.last_col and block.col > 0 and across(block.col - 1) >= page_w / 2:
             cut = block.col - 1
     return cut, ((cut + 1, body) if cut < body else ())

@@ -10,15 +10,14 @@ import io
 
 import numpy as np
 from openpyxl.drawing.image import Image as SheetImage
-from openpyxl.styles import Alignment
 
 from ..cells import a1
 from ..shapes import SHAPES, draw_shape
 from . import styles
 from .common import merge, put_text
+from .printing import WRAPPED
 
 PICTURE_PIXELS = 56      # drawn at the training size (64) and shown a little smaller: fits a 9-wide column
-WRAPPED = Alignment(wrap_text=True, vertical="top")
 PICTURE_SEED = 7         # the same pictures in every workbook
 
 
