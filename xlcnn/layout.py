@@ -12,11 +12,11 @@ from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError
 from .graph import INPUT, sources
-from .plans import (AddSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+from .plans import (AddSheet, ConcatSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SummarySheet,
                     VectorSheet, WindowExample, example_of, output_of)
-from .network import (ACTIVATIONS, POOLS, Add, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax,
+from .network import (ACTIVATIONS, POOLS, Add, Concat, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax,
                       infer_shapes, is_classifier)
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
@@ -29,6 +29,7 @@ STEP_TITLES = {
     "sigmoid": "Sigmoid", "tanh": "Tanh", "maxpool2d": "Pool", "avgpool2d": "Avg Pool", "flatten": "Flatten",
     "dense": "Dense", "softmax": "Softmax", "loss": "Loss", "summary": "Summary", "overview": "Overview",
     "manifest": "Manifest", "grad": "Grad", "descent": "Descent", "step_prefix": "S{n} ", "add": "Add",
+    "concat": "Concat",
 }
 ACTIVATION_KINDS = ("relu", "leakyrelu", "sigmoid", "tanh")
 MAP_KINDS = ("conv2d", *ACTIVATION_KINDS, "maxpool2d", "avgpool2d")
@@ -145,8 +146,11 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
             _check_conv_formula(sheets[-1], previous, filters)
         elif isinstance(layer, Add):
             sheets.append(_add_sheet(ident("add", index), shape, pad, tuple(outputs[s] for s in reads)))
+        elif isinstance(layer, Concat):
+            sheets.append(_concat_sheet(ident("concat", index), shape, pad, tuple(outputs[s] for s in reads)))
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
-            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous))
+            # windows start at the maps' first cell, not in a border another reader (a conv) asked for
+            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous.with_border(0)))
         elif isinstance(layer, ACTIVATIONS):
             sheets.append(_vector_sheet(ident(layer.kind, index), shape[0], previous))
         elif isinstance(layer, Flatten):
@@ -187,12 +191,12 @@ def check_graph(layers, inputs, steps):
         raise ShapeError("--backprop/--steps: gradient sheets are written for chains of layers only; "
                          "leave out --steps to build the forward pass of a branched network")
     for index, (layer, reads) in enumerate(zip(layers, inputs)):
-        if len(reads) > 1 and not isinstance(layer, Add):
-            raise ShapeError(f"layer {index + 1} ({layer.kind}): the workbook draws add joins only, for now; "
-                             "use add(...) instead")
-        if isinstance(layer, Add) and INPUT in reads:
-            raise ShapeError(f"layer {index + 1} (add) reads the input pixels directly; the workbook adds "
-                             "the outputs of layers only (put a layer on that branch)")
+        if len(reads) > 1 and not isinstance(layer, (Add, Concat)):
+            raise ShapeError(f"layer {index + 1} ({layer.kind}): the workbook draws add and concat joins only, "
+                             "for now")
+        if isinstance(layer, (Add, Concat)) and INPUT in reads:
+            raise ShapeError(f"layer {index + 1} ({layer.kind}) reads the input pixels directly; the workbook "
+                             f"joins the outputs of layers only (put a layer on that branch)")
 
 
 def check_backprop(layers):
@@ -666,6 +670,14 @@ def _add_sheet(ident, shape, pad, operands):
     if len(shape) != 3:
         raise ShapeError(f"sheet {ident['name']!r}: the workbook adds feature maps only, not vectors")
     return AddSheet(**ident, output=_stack(ident["name"], HEADER_ROWS + 1, *shape, pad), sources=operands)
+
+
+def _concat_sheet(ident, shape, pad, operands):
+    """Maps one below the other, as on the sheets it stacks; each map copies one map of one operand."""
+    if len(shape) != 3:
+        raise ShapeError(f"sheet {ident['name']!r}: the workbook stacks feature maps only, not vectors "
+                         "(concat the maps before flatten)")
+    return ConcatSheet(**ident, output=_stack(ident["name"], HEADER_ROWS + 1, *shape, pad), sources=operands)
 
 
 def _vector_sheet(ident, length, source):

@@ -326,6 +326,34 @@ class AddSheet(Sheet):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConcatSheet(Sheet):
+    """A concat layer's output maps: the maps of every source, stacked in the order the network names them.
+
+    Output map k is map c of source n (``origin(k)``), cell by cell; ``sources`` are the map stacks it stacks.
+    """
+
+    output: MapStack
+    sources: tuple = field(metadata=ELSEWHERE)
+
+    @property
+    def value_columns(self):
+        return self.output.maps[0].width + 4
+
+    def origin(self, k):
+        """(n, c): output map k is map c of source n."""
+        for n, source in enumerate(self.sources):
+            if k < len(source.maps):
+                return n, k
+            k -= len(source.maps)
+        raise IndexError(k)
+
+    def operand(self, k, i, j):
+        """The cell output cell (i, j) of map k copies: cell (i, j) of its source map, as a 1 x 1 block."""
+        n, c = self.origin(k)
+        return self.sources[n].at(c, i, j)
+
+
+@dataclass(frozen=True, kw_only=True)
 class VectorSheet(Sheet):
     """An activation over a vector (after a hidden dense layer): one cell per element."""
 

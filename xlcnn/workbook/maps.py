@@ -3,7 +3,7 @@
 from .. import formulas
 from ..graph import INPUT
 from ..layout import ACTIVATION_KINDS
-from ..network import POOLS, Add, Conv2D, Flatten, LeakyReLU
+from ..network import POOLS, Add, Concat, Conv2D, Flatten, LeakyReLU
 from . import styles
 from .explain import explain_maps
 from .common import (share_formulas, add_scale, freeze_below, paint_pixels, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
@@ -171,6 +171,43 @@ def write_add(ctx, ws, plan):
     freeze_below(ws, 1)
 
 
+def write_concat(ctx, ws, plan):
+    """A concat sheet: the maps of every sheet it stacks, one after the other, each cell a reference to
+    the cell it copies (where branches join and keep what each found)."""
+    texts = ctx.sheet_texts("concat")
+    out = plan.output
+    channels, height, width = out.shape
+    names = [f"'{source.maps[0].sheet}'" for source in plan.sources]
+    write_header(ws, texts["title"], texts["lines"], {
+        "step": plan.step, "sheets": ", ".join(names), "origins": _origins(plan, names, texts),
+        "counts": " + ".join(str(len(source.maps)) for source in plan.sources), "channels": channels,
+        "shape": " x ".join(str(n) for n in out.shape)})
+    write_notice(ctx, ws)
+    for k in range(channels):
+        n, c = plan.origin(k)
+        put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1, c=c + 1, sheet=names[n]),
+                 styles.LABEL_FONT)
+        write_padding(ws, out, k)
+        inner = out.interior(k)
+        for i, j, _, _ in inner.cells():
+            put_formula(ctx, ws, out.at(k, i, j), formulas.concat_forward(plan.operand(k, i, j)), styles.VALUE_FORMAT)
+        share_formulas(ws, inner)
+        add_scale(ws, inner, output_scale(ctx.model, plan.layer))
+    set_widths(ws, 0, 1, 3)
+    set_widths(ws, out.maps[0].col, plan.value_columns, styles.VALUE_WIDTH)
+    freeze_below(ws, 1)
+
+
+def _origins(plan, names, texts):
+    """Which maps of the result come from which sheet: "maps 1-2 from '3 Conv 1', maps 3-5 from '5 Conv 2'"."""
+    parts, first = [], 1
+    for name, source in zip(names, plan.sources):
+        last = first + len(source.maps) - 1
+        parts.append(texts["origin" if last > first else "origin_one"].format(first=first, last=last, sheet=name))
+        first = last + 1
+    return ", ".join(parts)
+
+
 def _cell_formula_builder(ctx, plan, layer, source):
     """A function (k, i, j) -> the formula of output cell (i, j) of map k."""
     scale = ctx.scale_for(plan.layer)
@@ -199,9 +236,9 @@ def output_scale(model, index):
 
 def can_be_negative(model, index):
     """Whether layer ``index``'s output may hold negative numbers (picks the colour scale): pooling,
-    flattening and adding keep the sign of what they read; the pixels are never negative."""
+    flattening, adding and stacking keep the sign of what they read; the pixels are never negative."""
     layer = model.layers[index]
-    if isinstance(layer, (*POOLS, Flatten, Add)):
+    if isinstance(layer, (*POOLS, Flatten, Add, Concat)):
         return any(source != INPUT and can_be_negative(model, source) for source in model.sources()[index])
     return layer.kind not in ("relu", "sigmoid", "softmax")
 
