@@ -179,7 +179,7 @@ def write_concat(ctx, ws, plan):
     channels, height, width = out.shape
     names = [f"'{source.maps[0].sheet}'" for source in plan.sources]
     write_header(ws, texts["title"], texts["lines"], {
-        "step": plan.step, "sheets": ", ".join(names), "origins": _origins(plan, names, texts),
+        "step": plan.step, "sheets": ", ".join(names), "origins": _origins(plan, names, texts, ctx.texts["separator"]),
         "counts": " + ".join(str(len(source.maps)) for source in plan.sources), "channels": channels,
         "shape": " x ".join(str(n) for n in out.shape)})
     write_notice(ctx, ws)
@@ -198,14 +198,14 @@ def write_concat(ctx, ws, plan):
     freeze_below(ws, 1)
 
 
-def _origins(plan, names, texts):
-    """Which maps of the result come from which sheet: "maps 1-2 from '3 Conv 1', maps 3-5 from '5 Conv 2'"."""
+def _origins(plan, names, texts, separator):
+    """Which maps of the result come from which sheet: "maps 1-2 from '3 Conv 1'; maps 3-5 from '5 Conv 2'"."""
     parts, first = [], 1
     for name, source in zip(names, plan.sources):
         last = first + len(source.maps) - 1
         parts.append(texts["origin" if last > first else "origin_one"].format(first=first, last=last, sheet=name))
         first = last + 1
-    return ", ".join(parts)
+    return separator.join(parts)
 
 
 def _cell_formula_builder(ctx, plan, layer, source):
