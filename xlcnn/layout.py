@@ -109,7 +109,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     input_plan = limits.add(_input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1, inputs)),
                             _first_conv_extras(layers))
     first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits, inputs)
-    overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names))
+    overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names), inputs)
     sheets = [limits.add(overview, overview_formulas(overview, classifier)), input_plan, *first]
     layout = Layout(sheets, tuple(input_shape), inputs=inputs)
     if steps:
@@ -784,7 +784,7 @@ CHART_ABOVE = 12          # the chart beside the photo starts this many rows bel
 KNOWS_COL = 17            # what the model knows sits right of the prediction and loss
 
 
-def _overview_sheet(ident, input_shape, layers, shapes, classes):
+def _overview_sheet(ident, input_shape, layers, shapes, classes, inputs=None):
     """The story on one page: the network as a row of boxes, the photo in square cells, a small
     picture of every feature map, the prediction with a live chart, and a link to every sheet.
 
@@ -797,7 +797,7 @@ def _overview_sheet(ident, input_shape, layers, shapes, classes):
     boxes = tuple(Block(name, 5 + 2 * (n // per_row), 1 + (n % per_row) * (BOX_WIDTH + 2), 1, BOX_WIDTH)
                   for n in range(len(layers) + 1))   # the input, then every layer
     blocks["boxes"], blocks["box_shapes"] = boxes, (tuple(input_shape), *shapes)
-    blocks["arrows"] = tuple(Block(name, box.row, box.last_col + 1, 1, 1) for box in boxes[:-1])
+    blocks["arrows"] = _box_arrows(boxes, inputs)
     row = boxes[-1].row + 2
     blocks["colour_view"] = Block(name, row + 1, 1, height, width)
     beside = Block(name, row + 1, width + 3, max(height, PHOTO_ROWS), max(PAGE_COLUMNS - width - 2, 12))
@@ -833,6 +833,14 @@ def _overview_sheet(ident, input_shape, layers, shapes, classes):
     blocks["links_label"] = Block(name, 4, links_col, 1, 1)
     blocks["links"] = Block(name, 5, links_col, 1, 1)   # one per sheet, when all are known
     return OverviewSheet(**ident, **blocks, gap_rows=_gap_rows(boxes, beside, pictures), last_printed_col=links_col - 2)
+
+
+def _box_arrows(boxes, inputs):
+    """An arrow after each box that the next box reads: every box but the last, in a chain. In a branched
+    network a box that reads another box (or the photo) says so in words instead (see the overview writer)."""
+    reads = sources(inputs, len(boxes) - 1)
+    return tuple(Block(box.sheet, box.row, box.last_col + 1, 1, 1) for n, box in enumerate(boxes[:-1])
+                 if reads[n] == (n - 1,))
 
 
 def _gap_rows(boxes, beside, pictures):
