@@ -55,6 +55,8 @@ def test_the_add_sheet_reads_both_branches(tiny_book):
     # the layer after the join reads the add sheet
     assert book["7 ReLU"]["B11"].value == "=MAX(0,'6 Add'!B11)"
     assert "'3 Conv 1', '5 Conv 2'" in add["A2"].value
+    row = next(r for r in book["12 Summary"].iter_rows(values_only=True) if str(r[0]).startswith("add1"))
+    assert row[1:3] == ("2 x 8 x 8 + 2 x 8 x 8", "2 x 8 x 8") and row[8] == 3   # the widest receptive field
 
 
 def test_the_cli_builds_a_branched_network(tmp_path, monkeypatch):
@@ -106,7 +108,8 @@ def test_the_concat_sheet_stacks_both_branches_maps(stacked_book):
     assert book["7 ReLU"]["B11"].value == "=MAX(0,'6 Concat'!B11)"   # the layer after the join reads it
     summary = book["13 Summary"]
     row = next(r for r in summary.iter_rows(values_only=True) if str(r[0]).startswith("concat1"))
-    assert row[2] == "5 x 8 x 8" and row[8] == 3     # the widest receptive field of what it stacks
+    assert row[1:3] == ("2 x 8 x 8 + 3 x 8 x 8", "5 x 8 x 8")
+    assert row[8] == 3     # the widest receptive field of what it stacks (3 x 3 and 1 x 1)
 
 
 def test_the_cli_builds_a_concat_network_in_chinese(tmp_path, monkeypatch):
