@@ -16,7 +16,6 @@ from xlcnn import make_workbook, verify_workbooks
 from xlcnn.architecture import parse_network
 from xlcnn.cli import main
 from xlcnn.engine import loss_and_gradients
-from xlcnn.errors import ShapeError, UsageError
 from xlcnn.network import random_model
 
 from test_gradients import numerical_gradient, rel_error
@@ -132,11 +131,20 @@ def test_a_concat_of_three_pads_its_maps_for_the_conv_after_it(tmp_path):
     assert "maps 1-2 from" in lines and "map 3 from" in lines and "maps 6-7 from" in lines
 
 
-def test_concat_of_vectors_is_refused_in_one_line(tmp_path):
-    text = "a=conv3x3x2-same, f=flatten(a), b=conv1x1x2(input), g=flatten(b), concat(f,g), dense"
-    with pytest.raises(ShapeError, match="stacks feature maps only, not vectors"):
-        make_workbook(output=tmp_path / "v.xlsx", arch=text, size=SIZE)
-    assert issubclass(ShapeError, UsageError) and not list(tmp_path.glob("*.xlsx"))
+# a flattened branch (a column) and a dense branch (outputs along a row) joined into one column
+VECTORS = ("a=conv3x3x2-same, f=flatten, d=dense4, r=relu, b=conv1x1x1(input), maxpool2, g=flatten, e=dense3, "
+           "concat(r,e), dense")
+
+
+def test_concat_of_vectors_joins_them_into_one_column(tmp_path):
+    book = openpyxl.load_workbook(make_workbook(output=tmp_path / "v.xlsx", arch=VECTORS, size=SIZE).path)
+    joined = book["12 Concat"]
+    assert [joined.cell(row, 2).value for row in range(10, 17)] == [
+        "='6 ReLU'!B10", "='6 ReLU'!B11", "='6 ReLU'!B12", "='6 ReLU'!B13",
+        "='11 Dense 2'!B12", "='11 Dense 2'!C12", "='11 Dense 2'!D12"]
+    assert [joined.cell(row, 1).value for row in (10, 16)] == ["1", "7"] and joined["B9"].value == "joined vector"
+    assert "elements 1-4 from '6 ReLU'; elements 5-7 from '11 Dense 2'" in joined["A2"].value
+    assert "'12 Concat'!$B$10:$B$16" in book["13 Dense 3"]["B12"].value     # the dense layer after it reads the column
 
 
 def test_the_engines_concat_gradient_matches_central_differences():
@@ -166,16 +174,18 @@ def _tampered(path, sheet, cell, formula, out):
 @pytest.mark.libreoffice
 def test_branched_workbooks_verify_and_a_tampered_join_cell_fails(tiny_book, stacked_book, tmp_path, libreoffice):
     three = make_workbook(output=tmp_path / "three.xlsx", arch=THREE, size=SIZE).path
+    vectors = make_workbook(output=tmp_path / "vectors.xlsx", arch=VECTORS, size=SIZE).path
     # the add reads branch a twice, branch b never; the concat's map 3 copies branch a instead of branch b
     bad_add = _tampered(tiny_book, "6 Add", "C12", "='3 Conv 1'!C12+'3 Conv 1'!C12", tmp_path / "bad_add.xlsx")
     bad_concat = _tampered(stacked_book, "6 Concat", "C32", "='3 Conv 1'!C12", tmp_path / "bad_concat.xlsx")
-    reports = verify_workbooks([tiny_book, stacked_book, three, bad_add, bad_concat])   # one LibreOffice start
-    for report in reports[:3]:
+    reports = verify_workbooks([tiny_book, stacked_book, three, vectors, bad_add, bad_concat])   # one LibreOffice start
+    for report in reports[:4]:
         assert report.ok, report.table()
     assert {"3 Conv 1", "5 Conv 2", "6 Add", "7 ReLU"} <= {check.stage for check in reports[0].checks}
     assert {"6 Concat", "7 ReLU", "8 Pool"} <= {check.stage for check in reports[1].checks}
     assert any(check.stage.endswith("Concat") for check in reports[2].checks)
-    for report, stage in zip(reports[3:], ("6 Add", "6 Concat")):
+    assert "12 Concat" in {check.stage for check in reports[3].checks}
+    for report, stage in zip(reports[4:], ("6 Add", "6 Concat")):
         assert not report.ok
         failed = [check for check in report.checks if not check.ok]
         assert failed and failed[0].stage == stage

@@ -673,11 +673,14 @@ def _add_sheet(ident, shape, pad, operands):
 
 
 def _concat_sheet(ident, shape, pad, operands):
-    """Maps one below the other, as on the sheets it stacks; each map copies one map of one operand."""
-    if len(shape) != 3:
-        raise ShapeError(f"sheet {ident['name']!r}: the workbook stacks feature maps only, not vectors "
-                         "(concat the maps before flatten)")
-    return ConcatSheet(**ident, output=_stack(ident["name"], HEADER_ROWS + 1, *shape, pad), sources=operands)
+    """Maps one below the other, as on the sheets it stacks, each a copy of one map of one operand; or
+    vectors joined into one column, numbered, as on a vector activation's sheet."""
+    name = ident["name"]
+    if len(shape) == 3:
+        return ConcatSheet(**ident, output=_stack(name, HEADER_ROWS + 1, *shape, pad), sources=operands)
+    output = Block(name, HEADER_ROWS + 1, FIRST_COL, shape[0], 1)
+    return ConcatSheet(**ident, output=output, output_label=_label_above(output),
+                       numbers=Block(name, output.row, 0, shape[0], 1), sources=operands)
 
 
 def _vector_sheet(ident, length, source):

@@ -176,13 +176,18 @@ def write_concat(ctx, ws, plan):
     the cell it copies (where branches join and keep what each found)."""
     texts = ctx.sheet_texts("concat")
     out = plan.output
-    channels, height, width = out.shape
-    names = [f"'{source.maps[0].sheet}'" for source in plan.sources]
-    write_header(ws, texts["title"], texts["lines"], {
-        "step": plan.step, "sheets": ", ".join(names), "origins": _origins(plan, names, texts, ctx.texts["separator"]),
-        "counts": " + ".join(str(len(source.maps)) for source in plan.sources), "channels": channels,
-        "shape": " x ".join(str(n) for n in out.shape)})
+    names = [f"'{sheet}'" for sheet in plan.source_sheets()]
+    vector = plan.numbers is not None
+    shape = str(out.height) if vector else " x ".join(str(n) for n in out.shape)
+    write_header(ws, texts["title"], texts["vector_lines" if vector else "lines"], {
+        "step": plan.step, "sheets": ", ".join(names),
+        "origins": _origins(plan, names, texts, ctx.texts["separator"], "vector_" if vector else ""),
+        "counts": " + ".join(str(count) for count in plan.counts()), "channels": sum(plan.counts()),
+        "shape": shape})
     write_notice(ctx, ws)
+    if vector:
+        return _write_joined_vector(ctx, ws, plan, texts)
+    channels = len(out.maps)
     for k in range(channels):
         n, c = plan.origin(k)
         put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1, c=c + 1, sheet=names[n]),
@@ -198,12 +203,26 @@ def write_concat(ctx, ws, plan):
     freeze_below(ws, 1)
 
 
-def _origins(plan, names, texts, separator):
-    """Which maps of the result come from which sheet: "maps 1-2 from '3 Conv 1'; maps 3-5 from '5 Conv 2'"."""
+def _write_joined_vector(ctx, ws, plan, texts):
+    """Vectors joined end to end into one numbered column, each element a reference to the one it copies."""
+    out = plan.output
+    put_text(ws, *plan.output_label.cell(0, 0), texts["vector_label"], styles.LABEL_FONT)
+    for n in range(out.height):
+        put_text(ws, *plan.numbers.cell(n, 0), f"{n + 1}")
+        put_formula(ctx, ws, out.item(n), formulas.concat_forward(plan.operand(n)), styles.VALUE_FORMAT)
+    add_scale(ws, out, output_scale(ctx.model, plan.layer))
+    set_widths(ws, 0, 2, 9)
+    freeze_below(ws, 1)
+
+
+def _origins(plan, names, texts, separator, prefix=""):
+    """Which maps (elements, with ``prefix`` "vector_") of the result come from which sheet:
+    "maps 1-2 from '3 Conv 1'; maps 3-5 from '5 Conv 2'"."""
     parts, first = [], 1
-    for name, source in zip(names, plan.sources):
-        last = first + len(source.maps) - 1
-        parts.append(texts["origin" if last > first else "origin_one"].format(first=first, last=last, sheet=name))
+    for name, count in zip(names, plan.counts()):
+        last = first + count - 1
+        key = prefix + ("origin" if last > first else "origin_one")
+        parts.append(texts[key].format(first=first, last=last, sheet=name))
         first = last + 1
     return separator.join(parts)
 
