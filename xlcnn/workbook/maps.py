@@ -153,22 +153,12 @@ def write_add(ctx, ws, plan):
     """An add sheet: each cell the sum of the same cell on every sheet it adds (where branches join)."""
     texts = ctx.sheet_texts("add")
     out = plan.output
-    channels, height, width = out.shape
     operands = ", ".join(f"'{source.maps[0].sheet}'" for source in plan.sources)
     write_header(ws, texts["title"], texts["lines"], {"step": plan.step, "sheets": operands,
                                                       "shape": " x ".join(str(n) for n in out.shape)})
     write_notice(ctx, ws)
-    for k in range(channels):
-        put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
-        write_padding(ws, out, k)
-        inner = out.interior(k)
-        for i, j, _, _ in inner.cells():
-            put_formula(ctx, ws, out.at(k, i, j), formulas.add_forward(plan.operands(k, i, j)), styles.VALUE_FORMAT)
-        share_formulas(ws, inner)
-        add_scale(ws, inner, output_scale(ctx.model, plan.layer))
-    set_widths(ws, 0, 1, 3)
-    set_widths(ws, out.maps[0].col, plan.value_columns, styles.VALUE_WIDTH)
-    freeze_below(ws, 1)
+    _write_joined_maps(ctx, ws, plan, lambda k: texts["map_label"].format(k=k + 1),
+                       lambda k, i, j: formulas.add_forward(plan.operands(k, i, j)))
 
 
 def write_concat(ctx, ws, plan):
@@ -187,16 +177,24 @@ def write_concat(ctx, ws, plan):
     write_notice(ctx, ws)
     if vector:
         return _write_joined_vector(ctx, ws, plan, texts)
-    channels = len(out.maps)
-    for k in range(channels):
+
+    def label(k):
         n, c = plan.origin(k)
-        put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1, c=c + 1, sheet=names[n]),
-                 styles.LABEL_FONT)
+        return texts["map_label"].format(k=k + 1, c=c + 1, sheet=names[n])
+    _write_joined_maps(ctx, ws, plan, label, lambda k, i, j: formulas.concat_forward(plan.operand(k, i, j)))
+
+
+def _write_joined_maps(ctx, ws, plan, label, cell_formula):
+    """The maps of a join (add, concat), one below the other: heading ``label(k)`` above map k, a zero
+    border where a conv after it pads, and ``cell_formula(k, i, j)`` in every cell."""
+    out = plan.output
+    for k in range(len(out.maps)):
+        put_text(ws, *out.label_cell(k), label(k), styles.LABEL_FONT)
         write_padding(ws, out, k)
         inner = out.interior(k)
         for i, j, _, _ in inner.cells():
-            put_formula(ctx, ws, out.at(k, i, j), formulas.concat_forward(plan.operand(k, i, j)), styles.VALUE_FORMAT)
-        share_formulas(ws, inner)
+            put_formula(ctx, ws, out.at(k, i, j), cell_formula(k, i, j), styles.VALUE_FORMAT)
+        share_formulas(ws, inner)   # every cell reads the same cell of its sources: the first formula, moved
         add_scale(ws, inner, output_scale(ctx.model, plan.layer))
     set_widths(ws, 0, 1, 3)
     set_widths(ws, out.maps[0].col, plan.value_columns, styles.VALUE_WIDTH)
