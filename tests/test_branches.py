@@ -147,6 +147,18 @@ def test_concat_of_vectors_joins_them_into_one_column(tmp_path):
     assert "'12 Concat'!$B$10:$B$16" in book["13 Dense 3"]["B12"].value     # the dense layer after it reads the column
 
 
+@pytest.mark.parametrize("join", ["add", "concat"])
+def test_a_join_that_reads_the_pixels_is_refused_in_one_line(tmp_path, monkeypatch, join):
+    """The pixels on the input sheet are not yet scaled (the first layer's formulas scale them)."""
+    monkeypatch.chdir(tmp_path)
+    arch = f"a=conv1x1x3, {join}(a,input), flatten, dense"
+    result = CliRunner().invoke(main, ["build", "--arch", arch, "--size", str(SIZE), "-o", "j.xlsx"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"({join}) reads the input pixels directly" in lines[0]
+    assert not list(tmp_path.glob("*.xlsx"))
+
+
 def test_the_engines_concat_gradient_matches_central_differences():
     layers, inputs = parse_network(STACKED, 3)
     model = random_model(layers, image_size=6, seed=3, channels=3, inputs=inputs)
