@@ -92,6 +92,12 @@ def add_forward(operands):
     return _checked("=" + "+".join(operand.ref() for operand in operands))
 
 
+def concat_forward(operand):
+    """One cell of a concat layer: a plain reference to the cell of the source map it copies (stacking
+    moves maps, it computes nothing); twin of ``layers.concat_forward``, e.g. ``='5 Conv 2'!B11``."""
+    return reference(operand)
+
+
 def flatten_forward(source, scale=None):
     """A plain reference: flattening moves values, it computes nothing (the first layer scales them)."""
     return f"={scaled(source, scale)}"

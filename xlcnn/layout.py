@@ -12,11 +12,11 @@ from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError
 from .graph import INPUT, sources
-from .plans import (AddSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+from .plans import (AddSheet, ConcatSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SummarySheet,
                     VectorSheet, WindowExample, example_of, output_of)
-from .network import (ACTIVATIONS, POOLS, Add, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax,
+from .network import (ACTIVATIONS, POOLS, Add, Concat, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax,
                       infer_shapes, is_classifier)
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
@@ -29,6 +29,7 @@ STEP_TITLES = {
     "sigmoid": "Sigmoid", "tanh": "Tanh", "maxpool2d": "Pool", "avgpool2d": "Avg Pool", "flatten": "Flatten",
     "dense": "Dense", "softmax": "Softmax", "loss": "Loss", "summary": "Summary", "overview": "Overview",
     "manifest": "Manifest", "grad": "Grad", "descent": "Descent", "step_prefix": "S{n} ", "add": "Add",
+    "concat": "Concat",
 }
 ACTIVATION_KINDS = ("relu", "leakyrelu", "sigmoid", "tanh")
 MAP_KINDS = ("conv2d", *ACTIVATION_KINDS, "maxpool2d", "avgpool2d")
@@ -108,7 +109,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     input_plan = limits.add(_input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1, inputs)),
                             _first_conv_extras(layers))
     first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits, inputs)
-    overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names))
+    overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names), inputs)
     sheets = [limits.add(overview, overview_formulas(overview, classifier)), input_plan, *first]
     layout = Layout(sheets, tuple(input_shape), inputs=inputs)
     if steps:
@@ -145,8 +146,11 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
             _check_conv_formula(sheets[-1], previous, filters)
         elif isinstance(layer, Add):
             sheets.append(_add_sheet(ident("add", index), shape, pad, tuple(outputs[s] for s in reads)))
+        elif isinstance(layer, Concat):
+            sheets.append(_concat_sheet(ident("concat", index), shape, pad, tuple(outputs[s] for s in reads)))
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
-            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous))
+            # windows start at the maps' first cell, not in a border another reader (a conv) asked for
+            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous.with_border(0)))
         elif isinstance(layer, ACTIVATIONS):
             sheets.append(_vector_sheet(ident(layer.kind, index), shape[0], previous))
         elif isinstance(layer, Flatten):
@@ -187,12 +191,12 @@ def check_graph(layers, inputs, steps):
         raise ShapeError("--backprop/--steps: gradient sheets are written for chains of layers only; "
                          "leave out --steps to build the forward pass of a branched network")
     for index, (layer, reads) in enumerate(zip(layers, inputs)):
-        if len(reads) > 1 and not isinstance(layer, Add):
-            raise ShapeError(f"layer {index + 1} ({layer.kind}): the workbook draws add joins only, for now; "
-                             "use add(...) instead")
-        if isinstance(layer, Add) and INPUT in reads:
-            raise ShapeError(f"layer {index + 1} (add) reads the input pixels directly; the workbook adds "
-                             "the outputs of layers only (put a layer on that branch)")
+        if len(reads) > 1 and not isinstance(layer, (Add, Concat)):
+            raise ShapeError(f"layer {index + 1} ({layer.kind}): the workbook draws add and concat joins only, "
+                             "for now")
+        if isinstance(layer, (Add, Concat)) and INPUT in reads:
+            raise ShapeError(f"layer {index + 1} ({layer.kind}) reads the input pixels directly; the workbook "
+                             f"joins the outputs of layers only (put a layer on that branch)")
 
 
 def check_backprop(layers):
@@ -668,6 +672,17 @@ def _add_sheet(ident, shape, pad, operands):
     return AddSheet(**ident, output=_stack(ident["name"], HEADER_ROWS + 1, *shape, pad), sources=operands)
 
 
+def _concat_sheet(ident, shape, pad, operands):
+    """Maps one below the other, as on the sheets it stacks, each a copy of one map of one operand; or
+    vectors joined into one column, numbered, as on a vector activation's sheet."""
+    name = ident["name"]
+    if len(shape) == 3:
+        return ConcatSheet(**ident, output=_stack(name, HEADER_ROWS + 1, *shape, pad), sources=operands)
+    output = Block(name, HEADER_ROWS + 1, FIRST_COL, shape[0], 1)
+    return ConcatSheet(**ident, output=output, output_label=_label_above(output),
+                       numbers=Block(name, output.row, 0, shape[0], 1), sources=operands)
+
+
 def _vector_sheet(ident, length, source):
     name = ident["name"]
     output = Block(name, HEADER_ROWS + 1, FIRST_COL, length, 1)
@@ -772,7 +787,7 @@ CHART_ABOVE = 12          # the chart beside the photo starts this many rows bel
 KNOWS_COL = 17            # what the model knows sits right of the prediction and loss
 
 
-def _overview_sheet(ident, input_shape, layers, shapes, classes):
+def _overview_sheet(ident, input_shape, layers, shapes, classes, inputs=None):
     """The story on one page: the network as a row of boxes, the photo in square cells, a small
     picture of every feature map, the prediction with a live chart, and a link to every sheet.
 
@@ -785,7 +800,7 @@ def _overview_sheet(ident, input_shape, layers, shapes, classes):
     boxes = tuple(Block(name, 5 + 2 * (n // per_row), 1 + (n % per_row) * (BOX_WIDTH + 2), 1, BOX_WIDTH)
                   for n in range(len(layers) + 1))   # the input, then every layer
     blocks["boxes"], blocks["box_shapes"] = boxes, (tuple(input_shape), *shapes)
-    blocks["arrows"] = tuple(Block(name, box.row, box.last_col + 1, 1, 1) for box in boxes[:-1])
+    blocks["arrows"] = _box_arrows(boxes, inputs)
     row = boxes[-1].row + 2
     blocks["colour_view"] = Block(name, row + 1, 1, height, width)
     beside = Block(name, row + 1, width + 3, max(height, PHOTO_ROWS), max(PAGE_COLUMNS - width - 2, 12))
@@ -821,6 +836,14 @@ def _overview_sheet(ident, input_shape, layers, shapes, classes):
     blocks["links_label"] = Block(name, 4, links_col, 1, 1)
     blocks["links"] = Block(name, 5, links_col, 1, 1)   # one per sheet, when all are known
     return OverviewSheet(**ident, **blocks, gap_rows=_gap_rows(boxes, beside, pictures), last_printed_col=links_col - 2)
+
+
+def _box_arrows(boxes, inputs):
+    """An arrow after each box that the next box reads: every box but the last, in a chain. In a branched
+    network a box that reads another box (or the photo) says so in words instead (see the overview writer)."""
+    reads = sources(inputs, len(boxes) - 1)
+    return tuple(Block(box.sheet, box.row, box.last_col + 1, 1, 1) for n, box in enumerate(boxes[:-1])
+                 if reads[n] == (n - 1,))
 
 
 def _gap_rows(boxes, beside, pictures):

@@ -13,7 +13,7 @@ from .engine import descent_step, forward, loss_and_gradients
 from .layers import effective_kernel
 from .layout import MAP_KINDS
 
-LAYER_KINDS = (*MAP_KINDS, "add", "flatten", "dense")   # sheets that hold one layer's output
+LAYER_KINDS = (*MAP_KINDS, "add", "concat", "flatten", "dense")   # sheets that hold one layer's output
 
 
 @dataclass

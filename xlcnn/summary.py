@@ -27,6 +27,11 @@ class SummaryRow:
     activations: tuple         # (formula, value)
     multiply_adds: tuple       # (formula, value)
     receptive_field: tuple     # (formula, value), or None once the picture is flattened
+    joined: tuple = ()         # the shape of every input of a layer that joins several (add, concat)
+
+    def input_text(self):
+        """The input column: "2 x 8 x 8", or every joined input's, "2 x 8 x 8 + 3 x 8 x 8"."""
+        return " + ".join(shape_text(shape) for shape in self.joined) or shape_text(self.input_shape)
 
     def numbers(self):
         """The values the workbook's formulas must produce, by column name."""
@@ -46,7 +51,8 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
 
     ``describe`` words each layer and ``row_name`` puts its --until name ({id}) and number
     ({number}) around that description. ``inputs``: a graph's wiring; a layer's input shape
-    is that of its first source, and where branches join, the receptive field is the widest.
+    is that of its first source (a join also lists every source's, ``joined``), and where
+    branches join, the receptive field is the widest of theirs.
     """
     shapes = infer_shapes(layers, input_shape, is_classifier(layers), inputs)
     rows = [SummaryRow(input_name, (), tuple(input_shape), "", (None, input_shape[1]), NONE,
@@ -69,9 +75,17 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
         title = row_name.format(id=name, number=number, description=describe(layer))
         rows.append(SummaryRow(title, in_shape, out_shape, arithmetic or "",
                                side, layer.parameter_count(in_shape) or NONE, _product(out_shape),
-                               layer.multiply_adds(in_shape, out_shape) or NONE, receptive))
+                               layer.multiply_adds(in_shape, out_shape) or NONE, receptive,
+                               _joined(reads, shapes, input_shape)))
         reach[number - 1] = field, jump
     return rows
+
+
+def _joined(reads, shapes, input_shape):
+    """The shapes a layer that reads several inputs joins, in order; () for a layer that reads one."""
+    if len(reads) < 2:
+        return ()
+    return tuple(tuple(input_shape) if source == INPUT else shapes[source] for source in reads)
 
 
 def _product(shape):

@@ -24,7 +24,7 @@ from ..targets import check_target
 from ..layout import ACTIVATION_KINDS, EXERCISES, MapStack
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
-from .maps import write_add, write_filters, write_input, write_maps
+from .maps import write_add, write_concat, write_filters, write_input, write_maps
 from .meta import META_SHEET, write_meta, write_sheet_ids
 from ..image import to_rgb
 from .exercise import add_exercises, mark_hidden, plan_exercises
@@ -51,7 +51,7 @@ WRITERS = {
     "input": write_input, "filters": write_filters, "conv2d": write_maps, "maxpool2d": write_maps,
     "avgpool2d": write_maps, "flatten": write_flatten, "dense": write_dense, "softmax": write_softmax,
     "loss": write_loss, "summary": write_summary, "overview": write_overview, "manifest": write_manifest,
-    "add": write_add,
+    "add": write_add, "concat": write_concat,
     **{kind: write_activation for kind in ACTIVATION_KINDS},
 }
 

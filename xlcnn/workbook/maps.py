@@ -3,7 +3,7 @@
 from .. import formulas
 from ..graph import INPUT
 from ..layout import ACTIVATION_KINDS
-from ..network import POOLS, Add, Conv2D, Flatten, LeakyReLU
+from ..network import POOLS, Add, Concat, Conv2D, Flatten, LeakyReLU
 from . import styles
 from .explain import explain_maps
 from .common import (share_formulas, add_scale, freeze_below, paint_pixels, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
@@ -153,22 +153,76 @@ def write_add(ctx, ws, plan):
     """An add sheet: each cell the sum of the same cell on every sheet it adds (where branches join)."""
     texts = ctx.sheet_texts("add")
     out = plan.output
-    channels, height, width = out.shape
     operands = ", ".join(f"'{source.maps[0].sheet}'" for source in plan.sources)
     write_header(ws, texts["title"], texts["lines"], {"step": plan.step, "sheets": operands,
                                                       "shape": " x ".join(str(n) for n in out.shape)})
     write_notice(ctx, ws)
-    for k in range(channels):
-        put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
+    _write_joined_maps(ctx, ws, plan, lambda k: texts["map_label"].format(k=k + 1),
+                       lambda k, i, j: formulas.add_forward(plan.operands(k, i, j)))
+
+
+def write_concat(ctx, ws, plan):
+    """A concat sheet: the maps of every sheet it stacks, one after the other, each cell a reference to
+    the cell it copies (where branches join and keep what each found)."""
+    texts = ctx.sheet_texts("concat")
+    out = plan.output
+    names = [f"'{sheet}'" for sheet in plan.source_sheets()]
+    vector = plan.numbers is not None
+    shape = str(out.height) if vector else " x ".join(str(n) for n in out.shape)
+    write_header(ws, texts["title"], texts["vector_lines" if vector else "lines"], {
+        "step": plan.step, "sheets": ", ".join(names),
+        "origins": _origins(plan, names, texts, ctx.texts["separator"], "vector_" if vector else ""),
+        "counts": " + ".join(str(count) for count in plan.counts()), "channels": sum(plan.counts()),
+        "shape": shape})
+    write_notice(ctx, ws)
+    if vector:
+        return _write_joined_vector(ctx, ws, plan, texts)
+
+    def label(k):
+        n, c = plan.origin(k)
+        return texts["map_label"].format(k=k + 1, c=c + 1, sheet=names[n])
+    _write_joined_maps(ctx, ws, plan, label, lambda k, i, j: formulas.concat_forward(plan.operand(k, i, j)))
+
+
+def _write_joined_maps(ctx, ws, plan, label, cell_formula):
+    """The maps of a join (add, concat), one below the other: heading ``label(k)`` above map k, a zero
+    border where a conv after it pads, and ``cell_formula(k, i, j)`` in every cell."""
+    out = plan.output
+    for k in range(len(out.maps)):
+        put_text(ws, *out.label_cell(k), label(k), styles.LABEL_FONT)
         write_padding(ws, out, k)
         inner = out.interior(k)
         for i, j, _, _ in inner.cells():
-            put_formula(ctx, ws, out.at(k, i, j), formulas.add_forward(plan.operands(k, i, j)), styles.VALUE_FORMAT)
-        share_formulas(ws, inner)
+            put_formula(ctx, ws, out.at(k, i, j), cell_formula(k, i, j), styles.VALUE_FORMAT)
+        share_formulas(ws, inner)   # every cell reads the same cell of its sources: the first formula, moved
         add_scale(ws, inner, output_scale(ctx.model, plan.layer))
     set_widths(ws, 0, 1, 3)
     set_widths(ws, out.maps[0].col, plan.value_columns, styles.VALUE_WIDTH)
     freeze_below(ws, 1)
+
+
+def _write_joined_vector(ctx, ws, plan, texts):
+    """Vectors joined end to end into one numbered column, each element a reference to the one it copies."""
+    out = plan.output
+    put_text(ws, *plan.output_label.cell(0, 0), texts["vector_label"], styles.LABEL_FONT)
+    for n in range(out.height):
+        put_text(ws, *plan.numbers.cell(n, 0), f"{n + 1}")
+        put_formula(ctx, ws, out.item(n), formulas.concat_forward(plan.operand(n)), styles.VALUE_FORMAT)
+    add_scale(ws, out, output_scale(ctx.model, plan.layer))
+    set_widths(ws, 0, 2, 9)
+    freeze_below(ws, 1)
+
+
+def _origins(plan, names, texts, separator, prefix=""):
+    """Which maps (elements, with ``prefix`` "vector_") of the result come from which sheet:
+    "maps 1-2 from '3 Conv 1'; maps 3-5 from '5 Conv 2'"."""
+    parts, first = [], 1
+    for name, count in zip(names, plan.counts()):
+        last = first + count - 1
+        key = prefix + ("origin" if last > first else "origin_one")
+        parts.append(texts[key].format(first=first, last=last, sheet=name))
+        first = last + 1
+    return separator.join(parts)
 
 
 def _cell_formula_builder(ctx, plan, layer, source):
@@ -199,9 +253,9 @@ def output_scale(model, index):
 
 def can_be_negative(model, index):
     """Whether layer ``index``'s output may hold negative numbers (picks the colour scale): pooling,
-    flattening and adding keep the sign of what they read; the pixels are never negative."""
+    flattening, adding and stacking keep the sign of what they read; the pixels are never negative."""
     layer = model.layers[index]
-    if isinstance(layer, (*POOLS, Flatten, Add)):
+    if isinstance(layer, (*POOLS, Flatten, Add, Concat)):
         return any(source != INPUT and can_be_negative(model, source) for source in model.sources()[index])
     return layer.kind not in ("relu", "sigmoid", "softmax")
 

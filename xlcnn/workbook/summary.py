@@ -22,7 +22,7 @@ def write_summary(ctx, ws, plan):
     rows = summarize(ctx.model.layers, ctx.layout.input_shape, lambda layer: describe_layer(layer, ctx.texts),
                      texts["input_row"], texts["row_name"], ctx.model.inputs)
     for r, row in enumerate(rows):
-        cells = {"layer": row.name, "input": shape_text(row.input_shape), "output": shape_text(row.output_shape),
+        cells = {"layer": row.name, "input": row.input_text(), "output": shape_text(row.output_shape),
                  "size arithmetic": row.arithmetic, "output side": row.side, "parameters": row.parameters,
                  "activations": row.activations, "multiply-adds": row.multiply_adds,
                  "receptive field": row.receptive_field}
@@ -41,6 +41,9 @@ def write_summary(ctx, ws, plan):
         put_formula(ctx, ws, totals.sub(0, col, 1, 1), lf.column_total(column), "#,##0").font = styles.LABEL_FONT
     set_widths(ws, 0, 1, 44)
     set_widths(ws, 1, 2, 13)
+    joins = [row.input_text() for row in rows if row.joined]
+    if joins:   # "2 x 8 x 8 + 3 x 8 x 8" would be cut off by the output column's text
+        set_widths(ws, 1, 1, max(13, max(len(text) for text in joins) + 2))
     set_widths(ws, 3, 1, 30)
     set_widths(ws, 4, 5, 13)
     freeze_below(ws, table.row, 1)
