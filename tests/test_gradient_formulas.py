@@ -11,7 +11,7 @@ import pytest
 from xlcnn import engine, formulas, lesson_formulas
 from xlcnn import layers as L
 from xlcnn.cells import Block
-from xlcnn.network import Conv2D
+from xlcnn.network import AvgPool2D, Conv2D, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
 from xlcnn.workbook.evaluate import Evaluator, Range
 from xlcnn.workbook.sheetdata import SheetCells
 
@@ -84,11 +84,11 @@ def test_relu_and_leaky_relu_gradients_pass_where_the_engine_does(alpha):
     assert grid.value(formulas.reference(margin)) == pytest.approx(margin_value.item(), rel=1e-12)
     if alpha is None:
         expected = L.relu_backward(dout, x, margin_value)
-        got = grid.values(x.shape[1:], lambda i, j: formulas.relu_backward(one(xs, i, j), margin, one(ups, i, j)))
+        got = grid.values(x.shape[1:], lambda i, j: ReLU().backward_formula(one(xs, i, j), None, margin, one(ups, i, j)))
     else:
         expected = L.leaky_relu_backward(dout, x, alpha, margin_value)
-        got = grid.values(x.shape[1:], lambda i, j: formulas.leaky_relu_backward(one(xs, i, j), margin,
-                                                                                  one(ups, i, j), alpha))
+        got = grid.values(x.shape[1:], lambda i, j: LeakyReLU(alpha).backward_formula(one(xs, i, j), None, margin,
+                                                                                       one(ups, i, j)))
     assert_close(got, expected[0])
 
 
@@ -96,11 +96,11 @@ def test_relu_and_leaky_relu_gradients_pass_where_the_engine_does(alpha):
 def test_sigmoid_and_tanh_gradients_match_the_engine(kind):
     rng = np.random.default_rng(2)
     x, dout = rng.normal(scale=3, size=(3, 4)), rng.normal(size=(3, 4))
-    forward, backward, builder = {"sigmoid": (L.sigmoid_forward, L.sigmoid_backward, formulas.sigmoid_backward),
-                                  "tanh": (L.tanh_forward, L.tanh_backward, formulas.tanh_backward)}[kind]
+    forward, backward, layer = {"sigmoid": (L.sigmoid_forward, L.sigmoid_backward, Sigmoid()),
+                                "tanh": (L.tanh_forward, L.tanh_backward, Tanh())}[kind]
     grid = Grid()
     ys, ups = grid.place(forward(x)), grid.place(dout)   # the gradient sheet reads the activation's output
-    got = grid.values(x.shape, lambda i, j: builder(one(ys, i, j), one(ups, i, j)))
+    got = grid.values(x.shape, lambda i, j: layer.backward_formula(None, one(ys, i, j), None, one(ups, i, j)))
     assert_close(got, backward(dout, x))
 
 
@@ -130,7 +130,8 @@ def test_maxpool_routing_sends_each_window_to_its_first_near_maximum_like_the_en
         top, left = i * size, j * size
         earlier = ([xs.sub(top, left, r - top, size)] if r > top else []) + \
                   ([xs.sub(r, left, 1, s - left)] if s > left else [])   # the window's cells before (r, s)
-        return formulas.maxpool_backward(one(xs, r, s), xs.sub(top, left, size, size), earlier, margin, one(ups, i, j))
+        return MaxPool2D(size).backward_formula(one(xs, r, s), xs.sub(top, left, size, size), earlier, margin,
+                                                one(ups, i, j))
     got = grid.values(x.shape[1:], routed)
     assert_close(got, expected)
     assert got[2, 0] == 2.5 and got[2, 1] == 0   # the near-tie goes to the first of the two, in every engine
@@ -146,7 +147,7 @@ def test_avgpool_gradient_shares_each_window_equally_like_the_engine():
 
     def shared(r, s):
         i, j = r // size, s // size
-        return "=0" if i >= 2 or j >= 2 else formulas.avgpool_backward(one(ups, i, j), size)
+        return "=0" if i >= 2 or j >= 2 else AvgPool2D(size).backward_formula(None, None, (), None, one(ups, i, j))
     assert_close(grid.values((5, 5), shared), L.avgpool_backward(dout, x, size, size)[0])
 
 
@@ -154,7 +155,7 @@ def test_flatten_gradient_takes_back_each_cells_place_in_the_column():
     dout = np.arange(12.0) / 7
     grid = Grid()
     ups = grid.place(dout[:, None])
-    got = grid.values((3, 2, 2), lambda c, i, j: formulas.flatten_backward(ups.item(c * 4 + i * 2 + j)))
+    got = grid.values((3, 2, 2), lambda c, i, j: Flatten().backward_formula(ups.item(c * 4 + i * 2 + j)))
     assert_close(got, L.flatten_backward(dout, (3, 2, 2)))
 
 
@@ -248,7 +249,9 @@ def test_loss_change_is_after_minus_before():
 # ---------------------------------------------------------------- the worked example's twins
 
 
-def test_the_worked_example_pools_with_the_layers_own_builders():
+def test_the_pooling_builders_and_the_pictures_mean():
     window = Block("4 ReLU", 10, 1, 2, 2)
-    assert lesson_formulas.example_pool_result(window, average=False) == formulas.maxpool_forward(window)
-    assert lesson_formulas.example_pool_result(window, average=True) == formulas.avgpool_forward(window)
+    assert MaxPool2D(2).forward_formula(window) == "=MAX('4 ReLU'!B11:C12)"
+    assert AvgPool2D(2).forward_formula(window) == "=AVERAGE('4 ReLU'!B11:C12)"
+    assert AvgPool2D(2).forward_formula(window, "s") == "=AVERAGE('4 ReLU'!B11:C12)*s"
+    assert lesson_formulas.patch_picture(window) == formulas.mean_of(window) == AvgPool2D(2).forward_formula(window)

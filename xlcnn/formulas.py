@@ -1,8 +1,11 @@
-"""The network's formulas: pure builders, each the twin of a function in ``layers.py`` or ``engine.py``.
+"""The network's shared formulas: pure builders, each the twin of a function in ``kinds/`` or ``engine.py``.
 
-Forward builders first, then the backward ones the gradient sheets use (each naming
-the engine function it must equal), then the gradient-descent step. The
-formulas around the network (worked examples, exercises, summary) are in ``lesson_formulas.py``.
+A kind's own forward and backward formulas live in its module (``kinds/``) beside the NumPy
+pair they must equal, and its layer class offers them (``forward_formula``,
+``backward_formula``). Here are the ones several kinds share (a scaled reference, the tie
+margin), the structural layers' (convolution, fully connected, probabilities and loss)
+and the gradient-descent step. The formulas around the network (worked examples,
+exercises, summary) are in ``lesson_formulas.py``.
 
 Builders take blocks (see ``cells.Block``) and return formula text. They use only
 functions that Excel 2010+, LibreOffice and Google Sheets all have, and never an
@@ -10,12 +13,12 @@ array formula: a sum of exponentials is a column of EXP cells and a SUM.
 """
 
 from .cells import MAX_FORMULA_CHARS
-from .layers import TIE_MARGIN
+from .kinds.base import TIE_MARGIN
 
 MARGIN = f"{TIE_MARGIN:.0E}"   # "1E-12", as spreadsheets write it
 
 
-def _checked(formula):
+def checked(formula):
     if len(formula) > MAX_FORMULA_CHARS:
         raise ValueError(f"formula of {len(formula)} characters exceeds Excel's {MAX_FORMULA_CHARS}")
     return formula
@@ -34,7 +37,7 @@ def conv_forward(windows, filter_slices, bias, scale=None, check=True):
     if scale is not None:
         products = f"({products})*{scale}"
     formula = f"={products}+{bias.ref(absolute=True)}"
-    return _checked(formula) if check else formula
+    return checked(formula) if check else formula
 
 
 def scaled(source, scale=None):
@@ -46,57 +49,6 @@ def scaled(source, scale=None):
     return f"{source.ref()}*{scale}" if scale is not None else source.ref()
 
 
-def relu_forward(source, scale=None):
-    """max(0, x) of one cell."""
-    return f"=MAX(0,{scaled(source, scale)})"
-
-
-def leaky_relu_forward(source, alpha, scale=None):
-    """x where x > 0, alpha * x elsewhere."""
-    x = scaled(source, scale)
-    return f"=IF({x}>0,{x},{alpha!r}*{x})"
-
-
-def sigmoid_forward(source, scale=None):
-    """1 / (1 + e^-x), with the branch that cannot overflow EXP for any x (IF evaluates only one)."""
-    x = scaled(source, scale)
-    return f"=IF({x}>=0,1/(1+EXP(-{x})),EXP({x})/(1+EXP({x})))"
-
-
-def tanh_forward(source, scale=None):
-    return f"=TANH({scaled(source, scale)})"
-
-
-def avgpool_forward(window, scale=None):
-    """The mean of one pooling window (times ``scale``: the mean is linear)."""
-    mean = f"AVERAGE({window.range_ref()})"
-    return f"={mean}*{scale}" if scale is not None else f"={mean}"
-
-
-def maxpool_forward(window, scale=None):
-    """The largest value in one pooling window.
-
-    With ``scale`` (a first layer reading the pixels) the largest of the scaled window is
-    the largest scaled MAX or MIN: a negative scale would turn the smallest pixel into the
-    largest value, and no array formula may multiply the window cell by cell.
-    """
-    r = window.range_ref()
-    if scale is None:
-        return f"=MAX({r})"
-    return f"=MAX(MAX({r})*{scale},MIN({r})*{scale})"
-
-
-def add_forward(operands):
-    """The element-wise sum of one cell of each operand (an add layer: where branches join); twin of
-    ``layers.add_forward``. Each operand is a 1 x 1 block, e.g. ``='a'!B11+'b'!B11``."""
-    return _checked("=" + "+".join(operand.ref() for operand in operands))
-
-
-def flatten_forward(source, scale=None):
-    """A plain reference: flattening moves values, it computes nothing (the first layer scales them)."""
-    return f"={scaled(source, scale)}"
-
-
 def dense_forward(inputs, weights, bias, scale=None):
     """One output: SUMPRODUCT of the input column and this output's weight column, plus bias.
 
@@ -105,7 +57,7 @@ def dense_forward(inputs, weights, bias, scale=None):
     products = f"SUMPRODUCT({inputs.range_ref(absolute=True)},{weights.range_ref(absolute=True)})"
     if scale is not None:
         products = f"{products}*{scale}"
-    return _checked(f"={products}+{bias.ref()}")
+    return checked(f"={products}+{bias.ref()}")
 
 
 # ---------------------------------------------------------------- softmax and loss
@@ -126,6 +78,11 @@ def exp_of(cell):
 
 def sum_of(block):
     return f"=SUM({block.range_ref(absolute=True)})"
+
+
+def mean_of(block):
+    """The mean of a block (relative references: a window's mean, moved cell by cell)."""
+    return f"=AVERAGE({block.range_ref()})"
 
 
 def probability(exp_cell, total):
@@ -185,54 +142,6 @@ def tie_margin(maps):
     """The routing rule's margin: TIE_MARGIN x the largest |value| of a layer's whole input."""
     ranges = ",".join(block.range_ref() for block in maps)
     return f"={MARGIN}*MAX(MAX({ranges}),-MIN({ranges}))"
-
-
-def relu_backward(x, margin, upstream, alpha=None):
-    """The switch (``layers.relu_backward``): the gradient passes where x is above the tie margin.
-
-    With ``alpha`` (leaky ReLU) the blocked side passes alpha times the gradient.
-    """
-    blocked = "0" if alpha is None else f"{alpha!r}*{upstream.ref()}"
-    return f"=IF({x.ref()}>{margin.ref(absolute=True)},{upstream.ref()},{blocked})"
-
-
-def maxpool_backward(x, window, earlier, margin, upstream):
-    """The gradient one input cell of max pooling receives (``layers.maxpool_backward``).
-
-    The window's gradient goes to the first cell, in reading order, within ``margin``
-    of the window's maximum; ``earlier`` are the blocks of the window before ``x``.
-    """
-    threshold = f"MAX({window.range_ref()})-{margin.ref(absolute=True)}"
-    condition = f"{x.ref()}>={threshold}"
-    if earlier:
-        condition = f"AND({condition},MAX({','.join(e.range_ref() for e in earlier)})<{threshold})"
-    return f"=IF({condition},{upstream.ref()},0)"
-
-
-def leaky_relu_backward(x, margin, upstream, alpha):
-    """``layers.leaky_relu_backward``: the switch with slope ``alpha`` on the blocked side."""
-    return relu_backward(x, margin, upstream, alpha)
-
-
-def sigmoid_backward(output, upstream):
-    """``layers.sigmoid_backward``, from the sigmoid's own output s: upstream x s x (1 - s)."""
-    s = output.ref()
-    return f"={upstream.ref()}*{s}*(1-{s})"
-
-
-def tanh_backward(output, upstream):
-    """``layers.tanh_backward``, from tanh's own output t: upstream x (1 - t^2)."""
-    return f"={upstream.ref()}*(1-{output.ref()}^2)"
-
-
-def avgpool_backward(upstream, size):
-    """``layers.avgpool_backward``: each of a window's size x size cells takes an equal share."""
-    return f"={upstream.ref()}/{size * size}"
-
-
-def flatten_backward(upstream):
-    """``layers.flatten_backward``: a map cell takes back the gradient of its place in the column."""
-    return reference(upstream)
 
 
 def conv_weight_gradient(window, upstream, scale=None):

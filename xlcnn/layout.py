@@ -16,22 +16,19 @@ from .plans import (AddSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExampl
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SummarySheet,
                     VectorSheet, WindowExample, example_of, output_of)
-from .network import (ACTIVATIONS, POOLS, Add, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax,
-                      infer_shapes, is_classifier)
+from .network import (ACTIVATIONS, CLASSES, POOLS, Add, Conv2D, Dense, Flatten, Softmax, infer_shapes,
+                      is_classifier)
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
 NOTICE_ROW = HEADER_ROWS - 1   # the trained/untrained notice, the last line of the header
 FIRST_COL = 1         # column A holds row labels
 GAP = 1               # empty rows/columns between matrices
 
-STEP_TITLES = {
-    "input": "Input", "filters": "Filters", "conv2d": "Conv", "relu": "ReLU", "leakyrelu": "Leaky ReLU",
-    "sigmoid": "Sigmoid", "tanh": "Tanh", "maxpool2d": "Pool", "avgpool2d": "Avg Pool", "flatten": "Flatten",
-    "dense": "Dense", "softmax": "Softmax", "loss": "Loss", "summary": "Summary", "overview": "Overview",
-    "manifest": "Manifest", "grad": "Grad", "descent": "Descent", "step_prefix": "S{n} ", "add": "Add",
+STEP_TITLES = {   # the English stems of the sheet names; each layer kind names its own (``title``)
+    "input": "Input", "filters": "Filters", **{cls.kind: cls.title for cls in CLASSES}, "loss": "Loss",
+    "summary": "Summary", "overview": "Overview", "manifest": "Manifest", "grad": "Grad", "descent": "Descent",
+    "step_prefix": "S{n} ",
 }
-ACTIVATION_KINDS = ("relu", "leakyrelu", "sigmoid", "tanh")
-MAP_KINDS = ("conv2d", *ACTIVATION_KINDS, "maxpool2d", "avgpool2d")
 
 
 @dataclass
@@ -237,10 +234,9 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
         elif isinstance(layer, Conv2D):
             plans[index] = _conv_gradient_sheet(ident, layer, in_shape, index, pad, plans[index + 1].input)
         else:
-            chooses = isinstance(layer, (MaxPool2D, ReLU, LeakyReLU))   # layers that choose: their tie margin
-            margin = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1) if chooses else None
+            margin = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1) if layer.chooses else None   # its tie margin
             plans[index] = MapGradSheet(**ident, input=_stack(name, top, *in_shape, pad), margin=margin,
-                                        margin_label=Block(name, HEADER_ROWS - 2, FIRST_COL + 1, 1, 1) if chooses else None)
+                                        margin_label=Block(name, HEADER_ROWS - 2, FIRST_COL + 1, 1, 1) if layer.chooses else None)
     return plans
 
 
@@ -602,13 +598,11 @@ def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
     if kind == "conv2d":
         return ConvSheet(**ident, output=output, explain=_explain_conv(name, col, in_channels, layer.kernel),
                          source=source, size=layer.span, stride=layer.stride, conv=layer)
-    if kind in POOL_KINDS:
+    if isinstance(layer, POOLS):
         return PoolSheet(**ident, output=output, explain=_explain_window(name, col, layer.size), source=source,
                          size=layer.size, stride=layer.step)
     return MapSheet(**ident, output=output, explain=_explain_window(name, col, 1), source=source, size=1, stride=1)
 
-
-POOL_KINDS = ("maxpool2d", "avgpool2d")
 
 
 def _explain_header(name, col):

@@ -16,6 +16,7 @@ class Concat(Merge):
     """
 
     kind = "concat"
+    title = "Concat"
 
     def describe(self):
         return "concatenate along channels"

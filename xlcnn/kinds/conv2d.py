@@ -31,6 +31,8 @@ class Conv2D(Layer):
     dilation: int = 1
     flip: bool = False
     kind = "conv2d"
+    gradient_sheet = "conv2d"
+    title = "Conv"
     has_filters = True
 
     @property
@@ -108,6 +110,14 @@ class Conv2D(Layer):
 
     def window(self):
         return self.span, self.stride, self.padding
+
+    def text_values(self):
+        return {"kernel": self.kernel, "stride": self.stride, "padding": self.padding, "filters": self.filters}
+
+    def example_reads(self, at):
+        """Every channel's window; the padding takes the first rows and columns."""
+        _, i, j = at
+        return i < self.span - self.padding and j < self.span - self.padding
 
     def parameter_count(self, input_shape):
         """F x F x C x K weights + K biases."""

@@ -18,6 +18,8 @@ class Dense(Layer):
 
     units: int
     kind = "dense"
+    gradient_sheet = "dense"
+    title = "Dense"
     fully_connected = True
 
     @classmethod

@@ -10,7 +10,6 @@ from openpyxl.chart.marker import Marker
 
 from .. import formulas
 from ..cells import a1
-from ..network import POOLS, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, Sigmoid, Tanh
 from . import styles
 from .common import write_lines, share_formulas, add_scale, freeze_below, put_formula, put_text, put_value, set_widths, write_padding
 
@@ -19,8 +18,7 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     """The gradient sheet of layer ``plan.layer``; ``forward`` is the pass it differentiates."""
     layer = ctx.model.layers[plan.layer]
     texts = ctx.texts["gradients"]
-    kind = "conv2d" if isinstance(layer, Conv2D) else "dense" if isinstance(layer, Dense) else (
-        "flatten" if isinstance(layer, Flatten) else "pool" if isinstance(layer, POOLS) else "activation")
+    kind = layer.gradient_sheet
     put_text(ws, 0, 0, texts["title"].format(sheet=forward.sheet_of(plan.layer).name), styles.TITLE_FONT)
     notice = (ctx.texts["step_notice"].format(n=ctx.step), styles.TEXT_FONT) if ctx.step else None
     write_lines(ws, texts[kind], then=notice, gap=1)
@@ -66,13 +64,13 @@ def _flatten(ctx, ws, plan, layer, forward, upstream, texts):
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for i, j, _, _ in stack.interior(c).cells():
-            put_formula(ctx, ws, stack.at(c, i, j), formulas.flatten_backward(upstream.item(flatten.flat_index(c, i, j))),
+            put_formula(ctx, ws, stack.at(c, i, j), layer.backward_formula(upstream.item(flatten.flat_index(c, i, j))),
                         styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
 
 
 def _pool(ctx, ws, plan, layer, forward, upstream, texts):
-    """Max pooling routes each window's gradient to its first near-largest cell; averaging shares it out."""
+    """Each cell takes its share of the gradient of the window that pools it, by the layer's own formula."""
     stack, pool = plan.input, forward.sheet_of(plan.layer)
     source = pool.source
     margin = _write_margin(ctx, ws, plan, source, texts)
@@ -83,12 +81,8 @@ def _pool(ctx, ws, plan, layer, forward, upstream, texts):
             if window is None:        # rows and columns no window reaches
                 put_value(ws, *target.cell(0, 0), 0)
                 continue
-            up = upstream.at(c, *window)
-            if isinstance(layer, AvgPool2D):
-                put_formula(ctx, ws, target, formulas.avgpool_backward(up, layer.size), styles.GRAD_FORMAT)
-                continue
-            formula = formulas.maxpool_backward(source.at(c, r, s), pool.window(c, *window),
-                                                pool.before_in_window(c, r, s), margin, up)
+            formula = layer.backward_formula(source.at(c, r, s), pool.window(c, *window),
+                                             pool.before_in_window(c, r, s), margin, upstream.at(c, *window))
             put_formula(ctx, ws, target, formula, styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
 
@@ -102,22 +96,14 @@ def _activation(ctx, ws, plan, layer, forward, upstream, texts):
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for r, s, _, _ in stack.interior(c).cells():
-            up, x, y = upstream.at(c, r, s), source.at(c, r, s), output.at(c, r, s)
-            if isinstance(layer, Sigmoid):
-                formula = formulas.sigmoid_backward(y, up)
-            elif isinstance(layer, Tanh):
-                formula = formulas.tanh_backward(y, up)
-            elif isinstance(layer, LeakyReLU):
-                formula = formulas.leaky_relu_backward(x, margin, up, layer.alpha)
-            else:
-                formula = formulas.relu_backward(x, margin, up)
+            formula = layer.backward_formula(source.at(c, r, s), output.at(c, r, s), margin, upstream.at(c, r, s))
             put_formula(ctx, ws, stack.at(c, r, s), formula, styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
 
 
 def _write_margin(ctx, ws, plan, source, texts):
-    """The tie margin of a layer that chooses (ReLU's switch, max pooling's routing), or None."""
+    """The tie margin of a layer that ``chooses`` (a switch, a window's largest cell), or None."""
     margin = plan.margin
     if margin is not None:
         put_formula(ctx, ws, margin, formulas.tie_margin([source.interior(c) for c in range(source.shape[0])]),
