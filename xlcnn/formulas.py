@@ -144,6 +144,12 @@ def tie_margin(maps):
     return f"={MARGIN}*MAX(MAX({ranges}),-MIN({ranges}))"
 
 
+def switch_gradient(x, margin, upstream, blocked="0"):
+    """The gradient through a switch: ``upstream`` where x is above the tie margin, ``blocked`` (formula
+    text) elsewhere. The layers that switch say what their blocked side passes."""
+    return f"=IF({x.ref()}>{margin.ref(absolute=True)},{upstream.ref()},{blocked})"
+
+
 def conv_weight_gradient(window, upstream, scale=None):
     """One tap of ``layers.conv_backward``'s dw: SUMPRODUCT(the input the tap saw at every
     position, the upstream map); times ``scale`` for the first layer, which reads the pixels."""

@@ -610,7 +610,7 @@ class DenseGradSheet(Sheet):
 @dataclass(frozen=True, kw_only=True)
 class MapGradSheet(Sheet):
     """The gradient of a flatten, pooling or activation layer's input, map by map; a layer that
-    chooses (ReLU, leaky ReLU, max pooling) also has its tie margin."""
+    ``chooses`` (a switch, a window's largest cell) also has its tie margin."""
 
     input: MapStack
     margin: Block | None = None

@@ -15,6 +15,8 @@ class Add(Merge):
     """The element-wise sum of two or more inputs of one shape: where branches (or a shortcut) join."""
 
     kind = "add"
+    grammar = "add(a,b,...)"
+    branch_example = "a=conv3x3x4, b=conv3x3x4(input), add(a,b), dense"
     title = "Add"
 
     def merged_shape(self, in_shapes, where, listed):

@@ -17,6 +17,8 @@ class AvgPool2D(Pool):
 
     kind = "avgpool2d"
     word = "avg"
+    grammar = "avgpool{N}[-s{S}]"
+    examples = ("avgpool3-s2",)
     title = "Avg Pool"
     example_words = ("pool_window", "pool_mean")   # its worked example's labels (text keys)
 

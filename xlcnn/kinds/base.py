@@ -5,6 +5,7 @@ A kind is one module of this package holding one frozen dataclass derived from `
 
 - ``kind``: the name in model files and stage lists (each module's own name);
 - ``parse(item, classes, option)`` / ``spelling()``: its item in the ``--arch`` text, both ways;
+  ``grammar`` and ``examples`` document that item (``architecture.GRAMMAR`` gathers them);
 - ``describe()``: a short plain-text description ("conv 3x3, 4 filters, stride 1, padding 0");
 - ``output_shape(in_shapes, where)`` and ``parameter_shapes(input_shape)``;
 - ``forward(xs, params)`` and ``backward(dout, xs, params)``: the NumPy pair on batches;
@@ -74,9 +75,14 @@ def lesson_formulas():
     return lf
 
 
+def merge_kinds():
+    """The kinds that join several inputs (every ``Merge``), in the registry's import order."""
+    return [cls.kind for cls in _subclasses(Merge)]
+
+
 def joining_kinds():
     """The kinds that join several inputs, as a message names them: "a and b"."""
-    return " and ".join(cls.kind for cls in _subclasses(Merge))
+    return " and ".join(merge_kinds())
 
 
 def _subclasses(cls):
@@ -107,6 +113,8 @@ class Layer:
     gives_probabilities = False   # ends a classifier: the last layer, and nowhere else
     has_backward = True     # False: the engine folds its gradient into the loss
     has_filters = False     # its weights are kernels slid over maps (--filters, --true-convolution apply)
+    grammar = ""            # its --arch item in the grammar's notation (the kind's name when empty)
+    examples = ()           # --arch items of this kind the messages and the grammar show
     title = ""              # the English stem of its sheets' names ("Conv" for "3 Conv")
     chooses = False         # its gradient picks cells (a switch, a window's largest): the tie margin applies
     keeps_sign = False      # its output is negative only where what it reads is (it moves, averages or sums)
@@ -278,6 +286,7 @@ class Merge(Layer):
 
     joins = True
     keeps_sign = True
+    branch_example = ""   # a whole --arch text that joins branches with this kind
 
     def output_shape(self, in_shapes, where):
         if len(in_shapes) < 2:

@@ -16,6 +16,8 @@ class Concat(Merge):
     """
 
     kind = "concat"
+    grammar = "concat(a,b,...)"
+    branch_example = "a=conv3x3x4-same, b=conv3x3x4-same(input), concat(a,b), dense"
     title = "Concat"
 
     def describe(self):

@@ -31,6 +31,8 @@ class Conv2D(Layer):
     dilation: int = 1
     flip: bool = False
     kind = "conv2d"
+    grammar = "conv{F}x{F}x{K}[-s{S}][-p{P}|-same|-valid][-d{D}][-flip]"
+    examples = ("conv3x3x8", "conv5x5x6-same", "conv3x3x4-s2-p1-d2")
     gradient_sheet = "conv2d"
     title = "Conv"
     has_filters = True

@@ -18,6 +18,8 @@ class Dense(Layer):
 
     units: int
     kind = "dense"
+    grammar = "dense[{units}]"
+    examples = ("dense16", "dense")
     gradient_sheet = "dense"
     title = "Dense"
     fully_connected = True

@@ -7,7 +7,6 @@ import numpy as np
 
 from .. import formulas
 from .base import Activation, tie_margin
-from .relu import relu_backward_formula
 
 _SPELLING = re.compile(r"leakyrelu(\d*\.?\d+)?")
 
@@ -18,6 +17,8 @@ class LeakyReLU(Activation):
 
     alpha: float = 0.01
     kind = "leakyrelu"
+    grammar = "leakyrelu[{alpha}]"
+    examples = ("leakyrelu0.1",)
     title = "Leaky ReLU"
     chooses = True
 
@@ -60,7 +61,7 @@ def leaky_relu_forward(x, alpha=0.01):
 
 
 def leaky_relu_backward(dout, x, alpha=0.01, margin=0.0):
-    """Slope 1 where x > margin, alpha elsewhere (``margin`` as in ``relu_backward``)."""
+    """Slope 1 where x > margin, alpha elsewhere (``margin``: see ``base.tie_margin``)."""
     return dout * np.where(x > margin, 1.0, alpha)
 
 
@@ -72,4 +73,4 @@ def leaky_relu_forward_formula(source, alpha, scale=None):
 
 def leaky_relu_backward_formula(x, margin, upstream, alpha):
     """``leaky_relu_backward``: the switch with slope ``alpha`` on the blocked side."""
-    return relu_backward_formula(x, margin, upstream, alpha)
+    return formulas.switch_gradient(x, margin, upstream, f"{alpha!r}*{upstream.ref()}")

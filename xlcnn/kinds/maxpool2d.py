@@ -16,6 +16,8 @@ class MaxPool2D(Pool):
 
     kind = "maxpool2d"
     word = "max"
+    grammar = "maxpool{N}[-s{S}]"
+    examples = ("maxpool2",)
     title = "Pool"
     chooses = True
     example_words = ("pool_window", "pool_max")   # its worked example's labels (text keys)

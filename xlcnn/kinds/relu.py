@@ -13,6 +13,7 @@ class ReLU(Activation):
     """max(0, x), cell by cell."""
 
     kind = "relu"
+    examples = ("relu",)
     title = "ReLU"
     chooses = True
     never_negative = True
@@ -55,10 +56,6 @@ def relu_forward_formula(source, scale=None):
     return f"=MAX(0,{formulas.scaled(source, scale)})"
 
 
-def relu_backward_formula(x, margin, upstream, alpha=None):
-    """The switch (``relu_backward``): the gradient passes where x is above the tie margin.
-
-    With ``alpha`` (the leaky switch) the blocked side passes alpha times the gradient.
-    """
-    blocked = "0" if alpha is None else f"{alpha!r}*{upstream.ref()}"
-    return f"=IF({x.ref()}>{margin.ref(absolute=True)},{upstream.ref()},{blocked})"
+def relu_backward_formula(x, margin, upstream):
+    """The switch (``relu_backward``): the gradient passes where x is above the tie margin, else 0."""
+    return formulas.switch_gradient(x, margin, upstream)
