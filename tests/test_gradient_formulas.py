@@ -11,6 +11,7 @@ import pytest
 from xlcnn import engine, formulas, lesson_formulas
 from xlcnn import layers as L
 from xlcnn.cells import Block
+from xlcnn.kinds import conv2d, dense
 from xlcnn.network import AvgPool2D, Conv2D, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
 from xlcnn.workbook.evaluate import Evaluator, Range
 from xlcnn.workbook.sheetdata import SheetCells
@@ -179,17 +180,17 @@ def test_conv_weight_bias_and_input_gradients_match_the_engine(padding, dilation
     ups = grid.place_maps(dout)
     for k in range(2):
         for c in range(2):
-            got = grid.values((3, 3), lambda u, v: formulas.conv_weight_gradient(
+            got = grid.values((3, 3), lambda u, v: conv2d.conv_weight_gradient_formula(
                 padded[c].sub(*layer.offset_of(u, v), h_out, h_out), ups[k], scale_name))
             assert_close(got, dw[k, c])   # the first layer reads raw pixels and scales the sum
-        assert grid.value(formulas.conv_bias_gradient(ups[k])) == pytest.approx(db[k], rel=1e-12)
+        assert grid.value(conv2d.conv_bias_gradient_formula(ups[k])) == pytest.approx(db[k], rel=1e-12)
 
     # dx: the upstream maps, zero-padded by span - 1, under the kernels turned 180 degrees
     weights = [grid.place_maps(w[k]) for k in range(2)]
     turned = [[grid.formulas((span, span), lambda a, e, k=k, c=c: _turned_tap(layer, weights[k][c], a, e))
                for c in range(2)] for k in range(2)]
     spread = grid.place_maps(np.pad(dout, ((0, 0), (span - 1, span - 1), (span - 1, span - 1))))
-    got = grid.values(x.shape, lambda c, r, s: formulas.conv_input_gradient(
+    got = grid.values(x.shape, lambda c, r, s: conv2d.conv_input_gradient_formula(
         [spread[k].sub(r + padding, s + padding, span, span) for k in range(2)], [turned[k][c] for k in range(2)]))
     assert_close(got, dx)
 
@@ -197,7 +198,7 @@ def test_conv_weight_bias_and_input_gradients_match_the_engine(padding, dilation
 def _turned_tap(layer, weights, a, e):
     """As the gradient sheet writes a turned kernel: the far corner's weight, or 0 in a dilation hole."""
     tap = layer.tap_at(layer.span - 1 - a, layer.span - 1 - e)
-    return "=0" if tap is None else formulas.turned_weight(weights.sub(*tap, 1, 1))
+    return "=0" if tap is None else conv2d.turned_weight_formula(weights.sub(*tap, 1, 1))
 
 
 # ---------------------------------------------------------------- softmax, dense, descent
@@ -215,9 +216,9 @@ def test_softmax_cross_entropy_and_dense_gradients_match_the_engine():
                                                                                           one(one_hot, 0, n)))
     assert_close(grid.values((3,), lambda n: formulas.reference(upstream.item(n))), dz[0])
     inputs, weights = grid.place(x[:, None]), grid.place(w.T)   # the dense sheet: one weight column per output
-    assert_close(grid.values((3, 5), lambda n, i: formulas.dense_weight_gradient(inputs.item(i), upstream.item(n))), dw)
-    assert_close(grid.values((5,), lambda i: formulas.dense_input_gradient(weights.sub(i, 0, 1, 3), upstream)), dx)
-    assert_close(grid.values((3,), lambda n: formulas.dense_bias_gradient(upstream.item(n))), db)
+    assert_close(grid.values((3, 5), lambda n, i: dense.dense_weight_gradient_formula(inputs.item(i), upstream.item(n))), dw)
+    assert_close(grid.values((5,), lambda i: dense.dense_input_gradient_formula(weights.sub(i, 0, 1, 3), upstream)), dx)
+    assert_close(grid.values((3,), lambda n: dense.dense_bias_gradient_formula(upstream.item(n))), db)
 
 
 def test_new_weights_are_one_descent_step_like_the_engine(tiny_model):

@@ -185,7 +185,7 @@ MENTIONS = {
 # classifier's end is built around them. Moving those into the kinds is the typed plan's work
 # (issue 14, item 2); until then each is held to the modules that name it today, so the
 # number can only fall.
-STRUCTURAL = {"conv2d": 18, "dense": 20, "flatten": 11, "softmax": 12}
+STRUCTURAL = {"conv2d": 18, "dense": 19, "flatten": 11, "softmax": 12}
 
 
 def modules_mentioning(kind):

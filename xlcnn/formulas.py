@@ -2,9 +2,9 @@
 
 A kind's own forward and backward formulas live in its module (``kinds/``) beside the NumPy
 pair they must equal, and its layer class offers them (``forward_formula``,
-``backward_formula``). Here are the ones several kinds share (a scaled reference, the tie
-margin), the structural layers' (convolution, fully connected, probabilities and loss)
-and the gradient-descent step. The formulas around the network (worked examples,
+``backward_formula``, ...). Here are the ones several kinds share (a scaled reference, a
+switch, the tie margin, sums and means), the probabilities and the loss, and the
+gradient-descent step. The formulas around the network (worked examples,
 exercises, summary) are in ``lesson_formulas.py``.
 
 Builders take blocks (see ``cells.Block``) and return formula text. They use only
@@ -24,22 +24,6 @@ def checked(formula):
     return formula
 
 
-def conv_forward(windows, filter_slices, bias, scale=None, check=True):
-    """One output cell: sum over channels of SUMPRODUCT(window, filter slice), plus bias.
-
-    ``windows`` and ``filter_slices`` are equal-sized blocks, one per input channel.
-    ``scale`` (a cell reference) multiplies the sum; the first layer uses it to turn
-    0-255 pixels into the 0-1 range the weights expect.
-    """
-    products = "+".join(
-        f"SUMPRODUCT({w.range_ref()},{f.range_ref(absolute=True)})"
-        for w, f in zip(windows, filter_slices))
-    if scale is not None:
-        products = f"({products})*{scale}"
-    formula = f"={products}+{bias.ref(absolute=True)}"
-    return checked(formula) if check else formula
-
-
 def scaled(source, scale=None):
     """The reference of one cell as the layer reads it: times ``scale`` for the first layer.
 
@@ -47,17 +31,6 @@ def scaled(source, scale=None):
     its kind; a first layer that is not a convolution multiplies each cell it reads.
     """
     return f"{source.ref()}*{scale}" if scale is not None else source.ref()
-
-
-def dense_forward(inputs, weights, bias, scale=None):
-    """One output: SUMPRODUCT of the input column and this output's weight column, plus bias.
-
-    ``scale`` is as in ``conv_forward``, used only when no conv layer comes first.
-    """
-    products = f"SUMPRODUCT({inputs.range_ref(absolute=True)},{weights.range_ref(absolute=True)})"
-    if scale is not None:
-        products = f"{products}*{scale}"
-    return checked(f"={products}+{bias.ref()}")
 
 
 # ---------------------------------------------------------------- softmax and loss
@@ -150,50 +123,9 @@ def switch_gradient(x, margin, upstream, blocked="0"):
     return f"=IF({x.ref()}>{margin.ref(absolute=True)},{upstream.ref()},{blocked})"
 
 
-def conv_weight_gradient(window, upstream, scale=None):
-    """One tap of ``layers.conv_backward``'s dw: SUMPRODUCT(the input the tap saw at every
-    position, the upstream map); times ``scale`` for the first layer, which reads the pixels."""
-    formula = f"=SUMPRODUCT({window.range_ref()},{upstream.range_ref()})"
-    return f"{formula}*{scale}" if scale else formula
-
-
-def conv_bias_gradient(upstream):
-    """``layers.conv_backward``'s db of one filter: the sum of its upstream map."""
-    return f"=SUM({upstream.range_ref()})"
-
-
-def conv_input_gradient(upstream_windows, turned_kernels):
-    """One cell of ``layers.conv_backward``'s dx: the zero-padded upstream maps slid under the
-    kernels turned 180 degrees, summed over filters (one window and one turned kernel each)."""
-    terms = "+".join(f"SUMPRODUCT({window.range_ref()},{kernel.range_ref(absolute=True)})"
-                     for window, kernel in zip(upstream_windows, turned_kernels))
-    return f"={terms}"
-
-
-def turned_weight(weight):
-    """One tap of a kernel turned 180 degrees: a plain reference to the weight it mirrors."""
-    return reference(weight)
-
-
 def softmax_cross_entropy_backward(probability, one_hot):
     """``layers.softmax_cross_entropy``'s gradient for one logit: p - y."""
     return f"={probability.ref()}-{one_hot.ref()}"
-
-
-def dense_bias_gradient(upstream):
-    """``layers.dense_backward``'s db of one output: its upstream gradient."""
-    return reference(upstream)
-
-
-def dense_weight_gradient(x, upstream):
-    """``layers.dense_backward``'s dw of one weight: its input times its output's upstream gradient."""
-    return f"={x.ref()}*{upstream.ref(absolute=True)}"
-
-
-def dense_input_gradient(weights, upstream):
-    """``layers.dense_backward``'s dx of one input: SUMPRODUCT(its weight to every output, the
-    upstream row)."""
-    return f"=SUMPRODUCT({weights.range_ref()},{upstream.range_ref(absolute=True)})"
 
 
 # ---------------------------------------------------------------- gradient descent

@@ -8,7 +8,6 @@ Rows 0..HEADER_ROWS-1 of every sheet hold the title and the explanation.
 from collections import Counter
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 
-from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError
 from .graph import INPUT, sources
@@ -139,7 +138,7 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
             filters = _filters_sheet(ident("filters", index), layer, in_shape[0])
             sheets.append(limits.add(filters, _filters_formulas(filters, later)))
             sheets.append(_maps_sheet(ident("conv2d", index), shape, pad, layer, previous, in_shape[0]))
-            _check_conv_formula(sheets[-1], previous, filters)
+            _check_conv_formula(sheets[-1], layer, previous, filters)
         elif isinstance(layer, Add):
             sheets.append(_add_sheet(ident("add", index), shape, pad, tuple(outputs[s] for s in reads)))
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
@@ -311,12 +310,12 @@ class FormulaBudgetError(LimitError):
     """A network that fits Excel but whose workbook would hold more formulas than the budget."""
 
 
-def _check_conv_formula(plan, source, filters):
+def _check_conv_formula(plan, layer, source, filters):
     """The longest conv formula (its last cell has the longest references) must fit Excel's 8,192."""
     span = filters.kernels[0][0].height
     windows = [source.window(c, source.maps[c].height - span, source.maps[c].width - span, span, span)
                for c in range(len(source.maps))]
-    text = formulas.conv_forward(windows, filters.kernels[-1], filters.bias[-1], "input_scale", check=False)
+    text = layer.forward_formula(windows, filters.kernels[-1], filters.bias[-1], "input_scale", check=False)
     if len(text) > MAX_FORMULA_CHARS:
         raise LimitError(f"sheet {plan.name!r}: one convolution formula would be {len(text):,} characters "
                          f"({len(source.maps)} input maps); Excel allows {MAX_FORMULA_CHARS:,}: use fewer filters "

@@ -56,8 +56,8 @@ def example_scale(scale):
 
 
 def example_conv_result(channel_sums, bias, scale=None):
-    """The channels' sums (times the scale cell, for the first layer) plus the bias: ``formulas.conv_forward``
-    worked out by hand."""
+    """The channels' sums (times the scale cell, for the first layer) plus the bias: the layer's own
+    ``forward_formula`` (``kinds/conv2d.py``) worked out by hand."""
     total = "+".join(cell.ref() for cell in channel_sums)
     if scale is not None:
         total = f"({total})*{scale.ref()}"

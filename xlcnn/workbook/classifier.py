@@ -39,6 +39,7 @@ def write_flatten(ctx, ws, plan):
 
 def write_dense(ctx, ws, plan):
     texts = ctx.sheet_texts("dense")
+    layer = ctx.model.layers[plan.layer]
     p = ctx.model.params[plan.layer]
     source = ctx.layout.input_of(plan.layer)
     units, inputs = p["weight"].shape
@@ -56,7 +57,7 @@ def write_dense(ctx, ws, plan):
         put_text(ws, *plan.units.item(n).cell(0, 0), names[n], styles.LABEL_FONT)
         put_parameter(ctx, ws, plan.bias.item(n), p["bias"][n], styles.WEIGHT_FORMAT,
                       ctx.new_weight("dense", plan.layer, lambda sheet, n=n: sheet.bias.item(n)))
-        formula = formulas.dense_forward(source, plan.weights_of(n), plan.bias.item(n), scale)
+        formula = layer.forward_formula(source, plan.weights_of(n), plan.bias.item(n), scale)
         put_formula(ctx, ws, plan.output.item(n), formula, styles.VALUE_FORMAT)
     for i in range(inputs):
         put_text(ws, *plan.weight_labels.item(i).cell(0, 0), texts["input_label"].format(i=i + 1))

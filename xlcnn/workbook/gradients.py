@@ -42,13 +42,13 @@ def _dense(ctx, ws, plan, layer, forward, upstream, texts):
         put_formula(ctx, ws, plan.upstream.item(n),
                     formulas.softmax_cross_entropy_backward(softmax.probability.item(n), loss.one_hot.item(n)),
                     styles.PROB_FORMAT)
-        put_formula(ctx, ws, plan.bias.item(n), formulas.dense_bias_gradient(plan.upstream.item(n)), styles.PROB_FORMAT)
+        put_formula(ctx, ws, plan.bias.item(n), layer.bias_gradient_formula(plan.upstream.item(n)), styles.PROB_FORMAT)
     for i in range(plan.weight.height):
         for n in range(units):
             put_formula(ctx, ws, plan.weight.sub(i, n, 1, 1),
-                        formulas.dense_weight_gradient(source.item(i), plan.upstream.item(n)), styles.GRAD_FORMAT)
+                        layer.weight_gradient_formula(source.item(i), plan.upstream.item(n)), styles.GRAD_FORMAT)
         put_formula(ctx, ws, plan.input.item(i),
-                    formulas.dense_input_gradient(dense.weights_from(i), plan.upstream), styles.GRAD_FORMAT)
+                    layer.input_gradient_formula(dense.weights_from(i), plan.upstream), styles.GRAD_FORMAT)
     for n in range(units):   # down a column, each formula is the first one moved to the next input
         share_formulas(ws, plan.weight.sub(0, n, plan.weight.height, 1))
     share_formulas(ws, plan.input)
@@ -122,18 +122,18 @@ def _conv(ctx, ws, plan, layer, forward, upstream, texts):
         up = upstream.interior(k)
         for c, block in enumerate(slices):
             for u, v, _, _ in block.cells():
-                formula = formulas.conv_weight_gradient(conv.reach(c, u, v), up, scale)
+                formula = layer.weight_gradient_formula(conv.reach(c, u, v), up, scale)
                 put_formula(ctx, ws, block.sub(u, v, 1, 1), formula, styles.GRAD_FORMAT)
         put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias"])
-        put_formula(ctx, ws, bias, formulas.conv_bias_gradient(up), styles.GRAD_FORMAT)
+        put_formula(ctx, ws, bias, layer.bias_gradient_formula(up), styles.GRAD_FORMAT)
         add_scale(ws, slices, styles.diverging_scale())
     if plan.input is not None:
-        _conv_input_gradient(ctx, ws, plan, filters, texts)
+        _conv_input_gradient(ctx, ws, plan, layer, filters, texts)
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, 60, styles.VALUE_WIDTH)
 
 
-def _conv_input_gradient(ctx, ws, plan, filters, texts):
+def _conv_input_gradient(ctx, ws, plan, layer, filters, texts):
     for k, kernels in enumerate(plan.back_kernels):
         for c, block in enumerate(kernels):
             put_text(ws, *plan.back_kernel_labels[k][c].cell(0, 0), texts["turned"].format(c=c + 1))
@@ -142,14 +142,14 @@ def _conv_input_gradient(ctx, ws, plan, filters, texts):
                 if tap is None:
                     put_value(ws, row, col, 0, fill=styles.PAD_FILL)
                 else:
-                    put_formula(ctx, ws, block.sub(a, e, 1, 1), formulas.turned_weight(tap), styles.WEIGHT_FORMAT)
+                    put_formula(ctx, ws, block.sub(a, e, 1, 1), layer.turned_weight_formula(tap), styles.WEIGHT_FORMAT)
     stack, filter_count = plan.input, len(plan.back_kernels)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for r, s, _, _ in stack.interior(c).cells():
             windows = [plan.upstream_window(k, r, s) for k in range(filter_count)]
             kernels = [plan.back_kernels[k][c] for k in range(filter_count)]
-            put_formula(ctx, ws, stack.at(c, r, s), formulas.conv_input_gradient(windows, kernels),
+            put_formula(ctx, ws, stack.at(c, r, s), layer.input_gradient_formula(windows, kernels),
                         styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)

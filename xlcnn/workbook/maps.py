@@ -181,7 +181,7 @@ def _cell_formula_builder(ctx, plan, layer, source):
             windows = windows_at.get((i, j))
             if windows is None:
                 windows = windows_at[(i, j)] = [plan.window(c, i, j) for c in range(channels)]
-            return formulas.conv_forward(windows, filters.kernels[k], filters.bias[k], scale)
+            return layer.forward_formula(windows, filters.kernels[k], filters.bias[k], scale)
         return conv_cell
     return lambda k, i, j: layer.forward_formula(plan.window(k, i, j), scale)
 
