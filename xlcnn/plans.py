@@ -326,8 +326,8 @@ class AddSheet(Sheet):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConcatSheet(Sheet):
-    """A concat layer's output: the maps of every source stacked in the order the network names them, or
+class StackedSheet(Sheet):
+    """A stacking join's output: the maps of every source stacked in the order the network names them, or
     (after flatten or dense) their vectors joined end to end into one column.
 
     Output map k (element k) is map (element) c of source n, ``origin(k)``; ``sources`` are the map
@@ -654,7 +654,7 @@ class DenseGradSheet(Sheet):
 @dataclass(frozen=True, kw_only=True)
 class MapGradSheet(Sheet):
     """The gradient of a flatten, pooling or activation layer's input, map by map; a layer that
-    chooses (ReLU, leaky ReLU, max pooling) also has its tie margin."""
+    ``chooses`` (a switch, a window's largest cell) also has its tie margin."""
 
     input: MapStack
     margin: Block | None = None

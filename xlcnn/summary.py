@@ -27,7 +27,7 @@ class SummaryRow:
     activations: tuple         # (formula, value)
     multiply_adds: tuple       # (formula, value)
     receptive_field: tuple     # (formula, value), or None once the picture is flattened
-    joined: tuple = ()         # the shape of every input of a layer that joins several (add, concat)
+    joined: tuple = ()         # the shape of every input of a layer that joins several
 
     def input_text(self):
         """The input column: "2 x 8 x 8", or every joined input's, "2 x 8 x 8 + 3 x 8 x 8"."""
