@@ -2,7 +2,6 @@
 and cell formats below Excel's 64,000 at every accepted size."""
 
 import re
-import time
 import zipfile
 
 import numpy as np
@@ -29,9 +28,7 @@ CLASSES = ("circle", "square", "triangle")
 
 def _build(tmp_path, *args):
     out = tmp_path / "x.xlsx"
-    start = time.perf_counter()
-    result = CliRunner().invoke(main, ["build", "-o", str(out), *map(str, args)])
-    return result, time.perf_counter() - start, out
+    return CliRunner().invoke(main, ["build", "-o", str(out), *map(str, args)]), out
 
 
 def _one_line(result):
@@ -42,20 +39,21 @@ def _one_line(result):
 
 
 @pytest.mark.parametrize("size", [224, 512])
-def test_a_vgg_like_network_is_refused_in_under_two_seconds(tmp_path, monkeypatch, size):
-    # its weights (a 25,088 x 4,096 dense layer alone) must never be made: the plan refuses first
+def test_a_vgg_like_network_is_refused_before_any_weight_is_made(tmp_path, monkeypatch, size):
+    # its weights (a 25,088 x 4,096 dense layer alone) must never be made: the plan refuses first.
+    # How fast that is is measured in benchmarks/ (a timed test fails on a busy machine, not a slow xlcnn)
     monkeypatch.setattr(pipeline, "random_model", lambda *a, **k: pytest.fail("weights made before the check"))
-    result, seconds, out = _build(tmp_path, "--size", size, "--arch", VGG)
+    result, out = _build(tmp_path, "--size", size, "--arch", VGG)
     line = _one_line(result)
     assert "8,192" in line and "no --size makes this network fit" in line
-    assert seconds < 2 and not out.exists()
+    assert not out.exists()
 
 
 def test_the_formula_budget_names_the_largest_size_and_the_option_raises_it(tmp_path):
     arch = "conv3x3x8,relu,maxpool2,dense"
-    result, seconds, out = _build(tmp_path, "--size", 512, "--arch", arch)
+    result, out = _build(tmp_path, "--size", 512, "--arch", arch)
     line = _one_line(result)
-    assert "--max-formulas" in line and f"{DEFAULT_MAX_FORMULAS:,}" in line and seconds < 2 and not out.exists()
+    assert "--max-formulas" in line and f"{DEFAULT_MAX_FORMULAS:,}" in line and not out.exists()
     side = int(re.search(r"largest --size that fits this network is (\d+)", line).group(1))
     layers = parse_architecture(arch, 3)
     assert plan_within_limits(layers, (3, side, side), CLASSES).formulas <= DEFAULT_MAX_FORMULAS
