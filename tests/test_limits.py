@@ -29,9 +29,10 @@ CLASSES = ("circle", "square", "triangle")
 
 def _build(tmp_path, *args):
     out = tmp_path / "x.xlsx"
-    start = time.perf_counter()
+    # this process's CPU seconds, not the clock's: a parallel worker on the other core must not make a refusal slow
+    start = time.process_time()
     result = CliRunner().invoke(main, ["build", "-o", str(out), *map(str, args)])
-    return result, time.perf_counter() - start, out
+    return result, time.process_time() - start, out
 
 
 def _one_line(result):
