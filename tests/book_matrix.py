@@ -5,7 +5,8 @@ formulas use). Small sizes keep it to a few seconds; what matters is that every 
 writer, every layer kind, both languages, the exercises and the descent steps appear.
 """
 
-from pathlib import Path
+import fcntl
+import os
 
 from xlcnn.pipeline import make_workbook
 from xlcnn.presets import preset_names
@@ -25,13 +26,21 @@ MATRIX = {
     **{f"preset-{name}": {"preset": name, "size": 16} for name in preset_names()},
 }
 
-_built = {}
+def matrix_books(tmp_path_factory):
+    """{name: path} of every workbook in MATRIX, built the first time only.
 
-
-def matrix_books(folder):
-    """{name: path} of every workbook in MATRIX, built into ``folder`` the first time only."""
-    if not _built:
-        folder = Path(folder)
-        for name, options in MATRIX.items():
-            _built[name] = make_workbook(output=folder / f"{name}.xlsx", **options).path
-    return dict(_built)
+    Parallel workers (pytest-xdist) share one build: the first to ask builds the matrix in
+    the run's own temporary folder while the others wait on a lock, then all read it.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent             # pytest-N/popen-gwK: pytest-N belongs to this run, shared by its workers
+    folder = root / "book-matrix"
+    with open(root / "book-matrix.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "built").exists():
+            folder.mkdir(exist_ok=True)
+            for name, options in MATRIX.items():
+                make_workbook(output=folder / f"{name}.xlsx", **options)
+            (folder / "built").touch()
+    return {name: folder / f"{name}.xlsx" for name in MATRIX}

@@ -152,13 +152,14 @@ def test_the_evaluator_agrees_with_the_engine_on_every_stage_cell(books):
 
 def _defined_names(path):
     from xlcnn.workbook.evaluate import Range, _col_index
-    wb = load_workbook(path, read_only=False)
+    wb = load_workbook(path, read_only=True)     # the names are read from workbook.xml alone, without the sheets
     names = {}
     for name, defined in wb.defined_names.items():
         (sheet, ref), = defined.destinations
         cells = ref.replace("$", "").split(":")
         (c0, r0), (c1, r1) = [re.match(r"([A-Z]+)(\d+)", x).groups() for x in (cells[0], cells[-1])]
         names[name.lower()] = Range(sheet, int(r0) - 1, _col_index(c0), int(r1) - 1, _col_index(c1))
+    wb.close()
     return names
 
 

@@ -57,7 +57,7 @@ def test_function_names_are_found_where_they_are_called():
 
 def test_the_readme_lists_exactly_the_functions_the_workbooks_use(tmp_path_factory):
     used = {}
-    for path in matrix_books(tmp_path_factory.mktemp("matrix")).values():
+    for path in matrix_books(tmp_path_factory).values():
         for function, place in functions_of(path).items():
             used.setdefault(function, place)
     listed = readme_functions()
@@ -71,5 +71,5 @@ def test_the_readme_lists_exactly_the_functions_the_workbooks_use(tmp_path_facto
 @pytest.mark.parametrize("name", ["COLUMN", "MOD", "ROW"])
 def test_conditional_formats_are_searched_too(tmp_path_factory, name):
     """These appear only in conditional-format rules, so the search must reach them there."""
-    path = matrix_books(tmp_path_factory.mktemp("matrix"))["default"]
+    path = matrix_books(tmp_path_factory)["default"]
     assert name in functions_of(path)

@@ -117,7 +117,7 @@ def problems_of(path):
 
 @pytest.fixture(scope="module")
 def books(tmp_path_factory):
-    return matrix_books(tmp_path_factory.mktemp("matrix"))
+    return matrix_books(tmp_path_factory)
 
 
 def test_every_part_of_every_workbook_is_schema_valid(books):

@@ -136,12 +136,15 @@ def verify_workbooks(paths, timeout=DEFAULT_TIMEOUT, engine="libreoffice"):
                 if isinstance(exc, KeyboardInterrupt):   # Ctrl-C: stop the engines, which the pool would wait for
                     stop_engines()
                 raise
-        reports = []
-        for n, (path, book) in enumerate(zip(paths, books)):
-            for e, values in zip(engines, recalculated):
-                exact = Path(tmp) / f"{e.name}-exact{n}"
-                reports.append(_verify_book(e, path, book, None if values is None else values[n],
-                                            lambda e=e, n=n, exact=exact: _xlsx_values(e, copies[n], exact, timeout)))
+        reports = [_csv_report(e, path, book, None if values is None else values[n])
+                   for n, (path, book) in enumerate(zip(paths, books)) for e, values in zip(engines, recalculated)]
+        # the books whose CSV cannot be trusted go back to each engine in one more start, for an exact .xlsx copy
+        for k, e in enumerate(engines):
+            untrusted = [n for n in range(len(paths)) if reports[n * len(engines) + k] is None]
+            if untrusted:
+                exact = e.to_xlsx([copies[n] for n in untrusted], Path(tmp) / f"{e.name}-exact", timeout)
+                for n, copy in zip(untrusted, exact):
+                    reports[n * len(engines) + k] = _compare(paths[n], books[n], _read_values(copy), e.title)
         return reports
 
 
@@ -153,12 +156,8 @@ def _csv_values(engine, paths, out_dir, timeout):
     return [{name: _csv_grid(file) for name, file in files.items()} for files in sheets]
 
 
-def _xlsx_values(engine, path, out_dir, timeout):
-    return _read_values(engine.to_xlsx([path], out_dir, timeout)[0])
-
-
-def _verify_book(engine, path, book, csv_values, exact_values):
-    """Compare with the engine's CSV values when they can be trusted, else with an exact .xlsx copy.
+def _csv_report(engine, path, book, csv_values):
+    """The report from the engine's CSV values when they can be trusted, else None (an exact .xlsx copy is needed).
 
     Not trusted: a sheet whose CSV file cannot be matched to its name, a CSV that need
     not start at A1 (Gnumeric's starts at the first cell holding something) when some
@@ -170,7 +169,7 @@ def _verify_book(engine, path, book, csv_values, exact_values):
         report = _compare(path, book, values, engine.title)
         if report.finest_tolerance >= CSV_MARGIN * engine.csv_step:
             return report
-    return _compare(path, book, exact_values(), engine.title)
+    return None
 
 
 def _starts_at_a1(book):
