@@ -744,8 +744,16 @@ def _loss_sheet(ident, classes):
     return LossSheet(**ident, label_prompt=Block(name, top, 2, 1, 1), **blocks)
 
 
-SUMMARY_COLUMNS = ("layer", "input", "output", "size arithmetic", "output side", "parameters",
-                   "activations", "multiply-adds", "receptive field")
+SUMMARY_COLUMNS = ("layer", "input", "output", "size arithmetic", "output side", "weights", "biases", "parameters",
+                   "activations", "multiply-adds", "forward memory", "training memory", "parameter memory",
+                   "with Adam", "receptive field")
+
+
+def plan_summary_only(layer_count, titles, input_shape, inputs=None):
+    """The Layout of a workbook holding only the summary sheet (``xlcnn summary``): for networks
+    of any size, since it holds one row per layer and no tensor."""
+    ident = {"name": safe_sheet_name(titles["summary"]), "kind": "summary", "step": 1}
+    return Layout([_summary_sheet(ident, layer_count)], tuple(input_shape), inputs=inputs)
 
 
 def _summary_sheet(ident, layers):

@@ -182,6 +182,16 @@ def column_total(column):
     return f"=SUM({column.range()})"
 
 
+def cell_sum(first, second):
+    """Two cells of a row added: a layer's weights and biases make its parameters."""
+    return f"={first.ref()}+{second.ref()}"
+
+
+def times(cell, factor):
+    """A cell times a whole number: bytes from a count of 4-byte numbers."""
+    return f"={cell.ref()}*{factor}"
+
+
 def output_side(side, span, padding, stride):
     """The output size formula of a convolution or pooling: floor((W - F + 2P) / S) + 1."""
     return f"=INT(({side}-{span}+2*{padding})/{stride})+1"

@@ -110,7 +110,8 @@ def is_classifier(layers):
 
 
 DEFAULT_CLASSES = ("circle", "square", "triangle")
-DEFAULT_ARCHITECTURE = parse_architecture("conv3x3x4,relu,maxpool2,dense", len(DEFAULT_CLASSES))
+DEFAULT_ARCH_TEXT = "conv3x3x4,relu,maxpool2,dense"
+DEFAULT_ARCHITECTURE = parse_architecture(DEFAULT_ARCH_TEXT, len(DEFAULT_CLASSES))
 
 
 @dataclass

@@ -16,18 +16,48 @@ from .image import load_image, to_gray
 from .kernels import named_filters, parse_filter_names
 from .layout import plan_within_limits
 from .options import BuildOptions, option_name
-from .network import (DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, describe, is_classifier, load_model, random_model,
+from .network import (DEFAULT_ARCH_TEXT, DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, describe, is_classifier, load_model, random_model,
                       save_model)
-from .presets import load_preset
+from .presets import load_preset, preset_names
 from .resources import default_model_path, default_sample, texts as load_texts
 from .train import TrainConfig, train_model
 from .workbook import build_workbook
-from .workbook.build import check_workbook_target, partial_files
+from .summary import summarize
+from .workbook.build import build_summary_book, check_workbook_target, partial_files
 
 DEFAULT_SIZE = 28
 
 
 # ---------------------------------------------------------------- build
+
+
+@dataclass
+class SummaryResult:
+    rows: list              # summary.SummaryRow, the input's first
+    path: Path | None       # the workbook written, if one was asked for
+    title: str              # what the table is of: a preset's name or "custom"
+
+
+def make_summary(preset=None, arch=None, size=None, channels=None, classes=None, output=None, lang="en"):
+    """The per-layer table of a network of any size (``xlcnn summary``), and with ``output`` a
+    workbook holding it as live formulas. The network is a preset (any, including the real
+    networks too big to build: lenet5, alexnet, vgg16) or an ``--arch`` text, else the default;
+    ``size``, ``channels`` (1 or 3) and ``classes`` (a count) change its input and outputs."""
+    if output is not None:
+        check_workbook_target(output)
+    recipe = load_preset(preset, lang) if preset else None
+    count = classes or (len(recipe.classes) if recipe else len(DEFAULT_CLASSES))
+    text = arch or (recipe.architecture if recipe else DEFAULT_ARCH_TEXT)
+    layers, inputs = parse_network(text, count, option="--arch" if arch else f"preset {preset}")
+    shape = (channels or (recipe.channels if recipe else 3), size or (recipe.size if recipe else DEFAULT_SIZE))
+    input_shape = (shape[0], shape[1], shape[1])
+    texts = load_texts(lang)["sheets"]["summary"]
+    rows = summarize(layers, input_shape, input_name=texts["input_row"], row_name="{id}", inputs=inputs)
+    path = None
+    if output is not None:
+        path = build_summary_book(layers, input_shape, output, inputs=inputs, lang=lang,
+                                  description=recipe.description if recipe else "")
+    return SummaryResult(rows, path, recipe.name if recipe else "custom")
 
 
 # model names are worded by the workbook's texts: ("shipped", ""), ("preset", name), ("custom", ""), ("file", name)
@@ -67,6 +97,9 @@ def choose_model(options=None, check=None, **changes):
                              "xlcnn feeds it a photo as 1 (grayscale) or 3 (RGB)")
         return ModelChoice(model, ("file", Path(options.model_path).name))
     recipe = load_preset(options.preset, options.lang) if options.preset else None
+    if recipe and recipe.tables_only:
+        raise UsageError(f"--preset {recipe.name} is a real network too big for a workbook; see its table with "
+                         f"`xlcnn summary --preset {recipe.name}`, or build a lesson preset ({', '.join(preset_names())})")
     classes = recipe.classes if recipe else DEFAULT_CLASSES
     layers, inputs = (parse_network(options.arch, len(classes)) if options.arch
                       else (recipe.layers() if recipe else DEFAULT_ARCHITECTURE, None))

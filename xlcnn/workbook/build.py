@@ -17,7 +17,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from .. import __version__
 from ..errors import OutputError, UsageError
 from ..network import class_named
-from ..layout import plan_within_limits
+from ..layout import plan_summary_only, plan_within_limits
 from ..options import BuildOptions
 from ..resources import texts as load_texts
 from ..targets import check_target
@@ -35,7 +35,7 @@ from .knows import class_pictures
 from .overview import write_back_links, write_manifest, write_overview
 from .printing import set_up_printing
 from . import sheetdata
-from .summary import write_summary
+from .summary import total_cells, write_summary
 from .evaluate import Evaluator, Range
 from .sheetdata import cells_of
 from ..stages import workbook_stages
@@ -150,6 +150,41 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     return result
 
 
+@dataclass(frozen=True)
+class Network:
+    """What the summary reads of a model: its layers and their wiring, no weights. A table of a
+    network too big for a workbook (VGG-16's 138 million parameters) needs nothing more."""
+
+    layers: tuple
+    inputs: tuple | None = None
+    class_names: tuple = ()
+    trained: bool = False
+    params: None = None      # no weights
+
+
+def build_summary_book(layers, input_shape, out_path, *, inputs=None, lang="en", description=""):
+    """A workbook holding only the summary sheet of a network of any size: shapes, parameters,
+    activations, multiply-adds, memory and receptive fields as live formulas, with the totals named
+    ``total_parameters``, ``total_activations`` and ``total_multiply_adds``. Returns its path."""
+    check_workbook_target(out_path)
+    texts = load_texts(lang)
+    network = Network(tuple(layers), inputs)
+    layout = plan_summary_only(len(network.layers), texts["step_titles"], input_shape, inputs)
+    (plan,) = layout.sheets
+    ctx = Context(network, layout, texts, None, None, description=description or "")
+    wb = Workbook()
+    wb.remove(wb.active)
+    write_summary(ctx, wb.create_sheet(plan.name), plan)
+    names = total_cells(plan)
+    for name, block in names.items():
+        wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))
+    store_values(wb, [], names)
+    set_up_printing(wb[plan.name], plan, texts["print"])
+    write_meta(wb, network, input_shape, {"lang": lang, "table": True})
+    wb.active = 0
+    return save_atomically(wb, out_path)
+
+
 def _label_index(model, label):
     """The true class's index; None when not given (or not a classifier), so nothing is invented.
 
@@ -173,6 +208,7 @@ def _define_names(wb, layout):
             "prediction": softmax.prediction, "class_names": softmax.classes,
             "true_label": loss.true_label, "loss": loss.loss,
         })
+    names.update(total_cells(layout.sheet("summary")))
     for name, block in names.items():
         wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))
     write_sheet_ids(wb, layout)     # and, hidden, which sheet is which: verify finds renamed tabs
