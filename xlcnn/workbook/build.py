@@ -17,6 +17,8 @@ from openpyxl.workbook.defined_name import DefinedName
 from .. import __version__
 from ..errors import OutputError, UsageError
 from ..network import class_named
+from ..architecture import layer_names
+from ..cells import looks_like_a_cell
 from ..layout import plan_summary_only, plan_within_limits
 from ..options import BuildOptions
 from ..resources import texts as load_texts
@@ -134,7 +136,7 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     if exercises:
         add_exercises(ctx, wb, exercises)
     write_legends(ctx, wb, layout)
-    names = _define_names(wb, layout)
+    names = _define_names(wb, layout, model.layers)
     store_values(wb, stages, names)
     for plan in layout.sheets:
         set_up_printing(wb[plan.name], plan, texts["print"])
@@ -196,7 +198,23 @@ def _label_index(model, label):
     return index if model.classifier else None
 
 
-def _define_names(wb, layout):
+def output_names(layout, layers):
+    """{name: block} of every layer's output in the first pass, named as ``--until`` names the layer:
+    conv1_1 ... conv1_K for the K maps of the first convolution (inside any padding border), relu1_1,
+    pool1_1, ..., and flatten1, dense1 for vectors. The softmax's is ``probabilities``."""
+    names = {}
+    for index, name in enumerate(layer_names(layers)):
+        if layers[index].gives_probabilities:
+            continue
+        output = layout.output_of(index)
+        if isinstance(output, MapStack):
+            names.update({f"{name}_{c + 1}": output.interior(c) for c in range(output.shape[0])})
+        elif not looks_like_a_cell(name):     # "add1" is a cell of column ADD: no name may look like one
+            names[name] = output
+    return names
+
+
+def _define_names(wb, layout, layers):
     """Workbook-level names for the key results, so formulas and readers can use them."""
     names = {"input_scale": layout.sheet("input").scale}
     if layout.descent is not None:
@@ -209,6 +227,7 @@ def _define_names(wb, layout):
             "true_label": loss.true_label, "loss": loss.loss,
         })
     names.update(total_cells(layout.sheet("summary")))
+    names.update(output_names(layout, layers))
     for name, block in names.items():
         wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))
     write_sheet_ids(wb, layout)     # and, hidden, which sheet is which: verify finds renamed tabs
