@@ -4,6 +4,7 @@ pool1_1, flatten1, dense1, numbered by kind in network order as --until names th
 import numpy as np
 import openpyxl
 
+from named import named_values
 from xlcnn import make_workbook
 from xlcnn.cells import looks_like_a_cell
 from xlcnn.engine import forward
@@ -17,14 +18,6 @@ ARCH = "conv3x3x2-p1,relu,maxpool2,conv3x3x3,tanh,flatten,dense4,sigmoid,dense"
 SIZE = 10
 
 
-def _named(wb, name):
-    """The values of a defined name's range, as a 2-D array."""
-    sheet, ref = next(iter(wb.defined_names[name].destinations))
-    cells = wb[sheet][ref.replace("$", "")]
-    return np.array([[cell.value for cell in row] for row in (cells if isinstance(cells, tuple) else ((cells,),))],
-                     dtype=float)
-
-
 def test_every_output_is_named_and_recalculates_to_the_engine(tmp_path, libreoffice):
     book = make_workbook(output=tmp_path / "n.xlsx", arch=ARCH, size=SIZE).path
     model = choose_model(BuildOptions(arch=ARCH, size=SIZE)).model
@@ -34,11 +27,11 @@ def test_every_output_is_named_and_recalculates_to_the_engine(tmp_path, libreoff
     for name, index in expected.items():
         maps = stages[index].output
         for c in range(maps.shape[0]):     # interior only: conv1 reads a padded input, its maps have no border
-            np.testing.assert_allclose(_named(wb, f"{name}_{c + 1}"), maps[c], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(named_values(wb, f"{name}_{c + 1}"), maps[c], rtol=1e-12, atol=1e-12)
         assert f"{name}_{maps.shape[0] + 1}" not in wb.defined_names
     for name, index in {"flatten1": 5, "dense1": 6, "sigmoid1": 7, "dense2": 8}.items():
-        np.testing.assert_allclose(_named(wb, name).ravel(), stages[index].output, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(_named(wb, "dense2"), _named(wb, "logits").T)
+        np.testing.assert_allclose(named_values(wb, name).ravel(), stages[index].output, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(named_values(wb, "dense2"), named_values(wb, "logits").T)
     assert {"logits", "probabilities", "loss", "total_parameters"} <= set(wb.defined_names)
 
 

@@ -6,6 +6,7 @@ command line: the CLI declares ``xlcnn build``'s options from it, and the manife
 "command to rebuild" is rendered from it, so the two cannot drift apart.
 """
 
+import math
 import shlex
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -29,7 +30,7 @@ class BuildOptions:
     weights. ``label`` is the photo's true class (None: guessed from its file name). ``until``
     ends the workbook after that layer. ``steps`` > 0 adds backpropagation and that many
     gradient-descent steps at learning rate ``rate``. ``max_pixels`` refuses bigger photos;
-    ``max_formulas`` refuses bigger workbooks.
+    ``max_formulas`` refuses bigger workbooks. ``input_scale`` multiplies the input before the first layer.
     """
 
     size: int | None = None
@@ -49,6 +50,7 @@ class BuildOptions:
     rate: float = DEFAULT_RATE
     max_pixels: int | None = None
     max_formulas: int = DEFAULT_MAX_FORMULAS
+    input_scale: float | None = None    # what the pixels are multiplied by (None: 1/255 for a photo, 1 for a matrix)
 
     def __post_init__(self):
         check_image_options(MIN_SIZE if self.size is None else self.size, self.fit or FITS[0], self.max_pixels)
@@ -58,6 +60,8 @@ class BuildOptions:
             raise UsageError(f"--steps {self.steps}: choose from 0 to {MAX_STEPS}")
         if not self.rate > 0:
             raise UsageError(f"--rate {self.rate}: the learning rate must be positive")
+        if self.input_scale is not None and not (math.isfinite(self.input_scale) and self.input_scale != 0):
+            raise UsageError(f"--input-scale {self.input_scale}: choose a finite number other than 0")
         if self.max_formulas is not None and not self.max_formulas >= 1:
             raise UsageError(f"--max-formulas {self.max_formulas}: the budget must be at least 1 formula")
         if self.model_path is not None and (self.preset or self.arch or self.filters or self.true_convolution
@@ -150,6 +154,8 @@ BUILD_FLAGS = (
          help="Workbook to write (default: PHOTO's name with .xlsx); a folder when building several."),
     Flag(("--size",), "size", int, metavar=f"[{MIN_SIZE}-{MAX_SIZE}]",
          help="Picture side in pixels (default 28, or the model's)."),
+    Flag(("--input-scale",), "input_scale", float, metavar="X",
+         help="Multiply the input by X before the first layer (default 1/255 for a photo, 1 for a matrix)."),
     Flag(("--model", "model_path"), "model_path", str, metavar="FILE", file_name=True,
          help="Model file (.npz) with trained weights."),
     Flag(("--label",), "label", help="True class of the photo, used for the loss (default: guessed from the file name)."),

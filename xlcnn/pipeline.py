@@ -14,6 +14,7 @@ from .datasets import IMAGE_SUFFIXES
 from .errors import ModelError, OutputError, UsageError, XlcnnError
 from .image import load_image, to_gray
 from .kernels import named_filters, parse_filter_names
+from .matrices import is_matrix_file, load_matrix
 from .layout import plan_within_limits
 from .options import BuildOptions, option_name
 from .network import (DEFAULT_ARCH_TEXT, DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, describe, is_classifier, load_model, random_model,
@@ -75,7 +76,7 @@ class ModelChoice:
     unfit_options: str = ""     # the options that keep the shipped trained weights out, e.g. "--grayscale"
 
 
-def choose_model(options=None, check=None, **changes):
+def choose_model(options=None, check=None, input_shape=None, **changes):
     """Decide the network and its weights from the build options (``changes``: BuildOptions fields).
 
     A model file is used as it is. Otherwise the layers come from ``arch``, a preset or
@@ -84,15 +85,31 @@ def choose_model(options=None, check=None, **changes):
     weights are seeded random numbers (and the workbook says the network is untrained).
     ``check(layers, class_names, input_shape)`` runs before any weight is made: a network
     too big for a workbook is refused before its (perhaps gigabytes of) weights exist. ``lang``
-    picks the language of a preset's description.
+    picks the language of a preset's description. ``input_shape`` (C, H, W) is a matrix's, which
+    fixes the input (and makes its scale 1 unless ``input_scale`` says otherwise); None for a photo.
     """
     options = BuildOptions.given(options, **changes)
+    choice = _choose_model(options, check, input_shape)
+    if options.input_scale is not None:
+        choice.model = replace(choice.model, input_scale=options.input_scale)
+    elif input_shape is not None:    # a matrix's numbers are used as they are
+        choice.model = replace(choice.model, input_scale=1.0)
+    return choice
+
+
+def _choose_model(options, check, input_shape):
+    if input_shape is not None and (options.size is not None or options.grayscale or options.fit is not None):
+        raise UsageError("a matrix is used as it is: leave out --size, --grayscale and --fit (its rows, columns "
+                         "and blank-line-separated channels give the input's shape)")
     if options.model_path is not None:
         model = load_model(options.model_path)
+        if input_shape is not None and tuple(input_shape) != model.input_shape:
+            raise UsageError(f"the matrix is {' x '.join(map(str, input_shape))} (channels x height x width) but "
+                             f"{options.model_path} reads {' x '.join(map(str, model.input_shape))}")
         if options.size is not None and options.size != model.image_size:
             raise UsageError(f"--size {options.size} does not fit {options.model_path}: that model was made for "
                              f"{model.image_size}x{model.image_size} images; leave out --size")
-        if model.channels not in (1, 3):     # a photo becomes 1 (grey) or 3 (red, green, blue) matrices
+        if input_shape is None and model.channels not in (1, 3):   # a photo becomes 1 (grey) or 3 (RGB) matrices
             raise ModelError(f"{options.model_path}: the model reads {model.channels} input channels; "
                              "xlcnn feeds it a photo as 1 (grayscale) or 3 (RGB)")
         return ModelChoice(model, ("file", Path(options.model_path).name))
@@ -109,23 +126,24 @@ def choose_model(options=None, check=None, **changes):
     names = parse_filter_names(options.filters) if options.filters else (recipe.filters if recipe else ())
     grayscale = options.grayscale or (recipe.grayscale if recipe else False)
     layers = _with_options(layers, names, options.true_convolution)
-    channels = 1 if grayscale else 3
+    channels, size, width = input_shape or (1 if grayscale else 3, size, size)
     description = recipe.description if recipe else ""
     if check is not None:
-        check(layers, classes, (channels, size, size), inputs)
-    # named filters replace the first layer's weights, so the shipped model can never stand in
-    shipped = None if names else _shipped_if_same(layers, classes, size, channels)
+        check(layers, classes, (channels, size, width), inputs)
+    # named filters replace the first layer's weights, and a matrix is no photo: the shipped model stands in for neither
+    shipped = None if names or input_shape else _shipped_if_same(layers, classes, size, channels)
     if shipped is not None:
         return ModelChoice(shipped, SHIPPED_NAME, description)
-    model = random_model(layers, classes, image_size=size, seed=options.seed, channels=channels, inputs=inputs)
+    model = random_model(layers, classes, image_size=size, seed=options.seed, channels=channels, inputs=inputs,
+                         image_width=None if width == size else width)
     if names:
         model.params[0]["weight"] = named_filters(names, channels)
         model.params[0]["bias"] = np.zeros(len(names))
         model.description = ", ".join(names)
     model.hand_made = bool(names)
     name = ("preset", recipe.name) if recipe else ("custom", "")
-    unfit = "" if (options.preset or options.arch or default_model_path() is None) else _unfit_options(
-        size, names, options.true_convolution, grayscale)
+    fixed = input_shape or options.preset or options.arch or default_model_path() is None   # never the shipped model
+    unfit = "" if fixed else _unfit_options(size, names, options.true_convolution, grayscale)
     return ModelChoice(model, name, description, unfit_options=unfit)
 
 
@@ -196,18 +214,22 @@ def make_workbook(photo=None, output=None, options=None, progress=None, **change
         if options.until is not None and until_count(layers, options.until) < len(layers):
             layers, classes = layers[:until_count(layers, options.until)], ()
         plan_within_limits(layers, input_shape, classes, titles, options.steps, options.max_formulas, inputs)
-    choice = choose_model(options, check)
+    matrix = load_matrix(photo) if is_matrix_file(photo) else None
+    choice = choose_model(options, check, None if matrix is None else matrix.shape)
     model = choice.model
     _refuse_until_on_graph(options, model.inputs)
     if options.until is not None:
         model = model.truncated(until_count(model.layers, options.until))
-    image = load_image(photo, size=model.image_size, fit=options.fit or model.fit, max_pixels=options.max_pixels)
-    if model.channels == 1:
-        image = to_gray(image)
+    if matrix is not None:
+        image = matrix
+    else:
+        image = load_image(photo, size=model.image_size, fit=options.fit or model.fit, max_pixels=options.max_pixels)
+        if model.channels == 1:
+            image = to_gray(image)
     result = build_workbook(model, image, output, options, label=options.label or guess_label(model, photo),
                             source=photo, seed=None if model.trained else options.seed, model_name=choice.name,
                             description=choice.description, unfit_options=choice.unfit_options,
-                            command=options.command(photo, output), progress=progress)
+                            command=options.command(photo, output), progress=progress, matrix=matrix is not None)
     result.notes = choice.notes
     if choice.unfit_options:
         result.warnings.append(unfit_warning(choice.unfit_options, options.seed))

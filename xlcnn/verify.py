@@ -367,8 +367,9 @@ def _model_from_book(reader, layout, meta):
             params.append({})
     scale = reader.number(layout.sheet("input").scale)
     names = meta["class_names"]
-    model = Model(layers, params, names, image_size=layout.input_shape[1], input_scale=scale,
-                  channels=layout.input_shape[0], trained=meta.get("trained", False), inputs=meta["inputs"])
+    _, height, width = layout.input_shape
+    model = Model(layers, params, names, image_size=height, image_width=None if width == height else width,
+                  input_scale=scale, channels=layout.input_shape[0], trained=meta.get("trained", False), inputs=meta["inputs"])
     if not names:
         return model, pixels, 0
     label_text = reader.text(layout.sheet("loss").true_label)

@@ -36,7 +36,7 @@ from .gradients import write_descent, write_gradients
 from .knows import class_pictures
 from .overview import write_back_links, write_manifest, write_overview
 from .printing import set_up_printing
-from . import sheetdata
+from . import sheetdata, styles
 from .summary import total_cells, write_summary
 from .evaluate import Evaluator, Range
 from .sheetdata import cells_of
@@ -72,7 +72,7 @@ class BuildResult:
 
 
 def build_workbook(model, image, out_path, options=None, *, label=None, source=None, seed=None, model_name=None,
-                   description="", unfit_options="", command=None, progress=None, **changes):
+                   description="", unfit_options="", command=None, progress=None, matrix=False, **changes):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
 
     ``options`` (a BuildOptions; ``changes`` are its fields, a shorthand) gives the
@@ -85,12 +85,14 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     ``unfit_options`` (e.g. "--grayscale") are the options that kept the shipped trained
     weights out; the notice names them. ``command`` (the one that rebuilds the workbook) goes on the manifest.
     ``progress(done, total)`` is called after each sheet of the first pass and before saving.
+    With ``matrix``, ``image`` is a (C, H, W) array of any numbers (a textbook's matrix), not a photo.
     Returns a BuildResult.
     """
     options = BuildOptions.given(options, **changes)
     check_workbook_target(out_path)
     pixels = np.asarray(image)
-    pixels = (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
+    if not matrix:    # a photo's (H, W, 3) or (H, W) as (C, H, W); a matrix of any numbers already is
+        pixels = (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
     label_index = _label_index(model, label)
     if options.steps and label_index is None:
         raise UsageError("backpropagation starts from the loss, which needs the photo's true class: give --label "
@@ -107,10 +109,10 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
                                 options.max_formulas, model.inputs)
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
                   description=description or "", unfit_options=unfit_options, class_pictures=pictures,
-                  options=options)
+                  options=options, matrix=matrix)
     source_entries = _source_entries(source, seed)
     ctx.source_name = source_entries.get("source")
-    ctx.photo = thumbnail(source, pixels)
+    ctx.photo = thumbnail(None if matrix else source, styles.as_grey_levels(pixels) if matrix else pixels)
     ctx.manifest = manifest_entries(ctx, source_entries, command)
     wb = Workbook()
     wb.remove(wb.active)
