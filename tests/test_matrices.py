@@ -93,3 +93,56 @@ def test_photo_options_are_refused_for_a_matrix(tmp_path, monkeypatch):
 def test_input_scale_applies_to_photos_too(tmp_path):
     book = make_workbook(output=tmp_path / "p.xlsx", input_scale=1.0, size=8).path
     assert named_values(openpyxl.load_workbook(book), "input_scale")[0, 0] == 1
+
+
+# ---------------------------------------------------------------- exact filters, biases and classes
+
+
+def _block_text(blocks):
+    return "\n\n".join("\n".join(",".join(f"{v:g}" for v in row) for row in block) for block in blocks) + "\n"
+
+
+def test_cs231n_demo_with_exact_filters_and_biases(tmp_path, libreoffice):
+    """A 5 x 5 x 3 input, two 3 x 3 x 3 filters with stride 2 and padding 1, biases 1 and 0 (CS231n's demo)."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 3, size=(3, 5, 5)).astype(float)
+    w = rng.integers(-1, 2, size=(2, 3, 3, 3)).astype(float)
+    files = [_write(tmp_path, f"w{k}.csv", _block_text(w[k])) for k in range(2)]
+    book = make_workbook(_write(tmp_path, "x.csv", _block_text(x)), tmp_path / "demo.xlsx",
+                         arch="conv3x3x2-s2-p1", filters=",".join(map(str, files)), bias="1,0").path
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    want = np.array([[[np.sum(padded[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3] * w[k]) + (1, 0)[k] for j in range(3)]
+                      for i in range(3)] for k in range(2)])
+    wb = openpyxl.load_workbook(recalculate([book], tmp_path / "out")[0], data_only=True)
+    for k in range(2):
+        np.testing.assert_array_equal(named_values(wb, f"conv1_{k + 1}"), want[k])
+
+
+def test_one_block_is_spread_over_the_channels(tmp_path):
+    """One 3 x 3 block for a 3-channel input is divided by 3, as the named kernels are."""
+    kernel = _write(tmp_path, "edge.csv", "-1,0,1\n-1,0,1\n-1,0,1\n")
+    book = make_workbook(output=tmp_path / "b.xlsx", size=8, filters=f"{kernel},vertical", classes="a,b,c,d,e").path
+    wb = openpyxl.load_workbook(book)
+    weights = [cell.value for row in wb["2 Filters"]["B11:L11"] for cell in row if isinstance(cell.value, float)]
+    assert weights[:3] == [-1 / 3, 0, 1 / 3] and weights[3:6] == weights[:3]
+    assert named_values(openpyxl.load_workbook(book, data_only=True), "probabilities").size == 5
+
+
+@pytest.mark.parametrize("args, files, words, code", [
+    (["--filters", "a.csv,b.csv"], {"a.csv": "1,0\n0,1\n", "b.csv": "1,0,0\n0,1,0\n0,0,1\n"}, "different sizes", 2),
+    (["--filters", "a.csv"], {"a.csv": "1,0\n0,1\n\n1,1\n1,1\n"}, "2 blocks", 2),
+    (["--filters", "a.csv"], {"a.csv": "1,0,1\n0,1\n"}, "line 2", 3),
+    (["--filters", "a.csv"], {"a.csv": "1,0,1\n0,1,0\n"}, "square", 3),
+    (["--filters", "missing.csv"], {}, "not found", 3),
+    (["--filters", "vertical", "--bias", "1,2"], {}, "one bias per filter", 2),
+    (["--bias", "1,two"], {}, "numbers separated by commas", 2),
+    (["--classes", "cat"], {}, "2 to 1,000 classes", 2),
+    (["--classes", "cat,Cat"], {}, "named twice", 2),
+])
+def test_bad_filters_biases_and_classes_get_one_line(tmp_path, monkeypatch, args, files, words, code):
+    monkeypatch.chdir(tmp_path)
+    for name, text in files.items():
+        _write(tmp_path, name, text)
+    run = CliRunner().invoke(main, ["build", "-o", "out.xlsx", *args])
+    assert run.exit_code == code and words in run.output, run.output
+    assert len(run.output.strip().splitlines()) == 1 and not (tmp_path / "out.xlsx").exists()

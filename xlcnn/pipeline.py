@@ -13,7 +13,7 @@ from .datasets import load_image_folder
 from .datasets import IMAGE_SUFFIXES
 from .errors import ModelError, OutputError, UsageError, XlcnnError
 from .image import load_image, to_gray
-from .kernels import named_filters, parse_filter_names
+from .kernels import filter_weights, named_filters, parse_filter_names, parse_filters
 from .matrices import is_matrix_file, load_matrix
 from .layout import plan_within_limits
 from .options import BuildOptions, option_name
@@ -117,40 +117,60 @@ def _choose_model(options, check, input_shape):
     if recipe and recipe.tables_only:
         raise UsageError(f"--preset {recipe.name} is a real network too big for a workbook; see its table with "
                          f"`xlcnn summary --preset {recipe.name}`, or build a lesson preset ({', '.join(preset_names())})")
-    classes = recipe.classes if recipe else DEFAULT_CLASSES
-    layers, inputs = (parse_network(options.arch, len(classes)) if options.arch
-                      else (recipe.layers() if recipe else DEFAULT_ARCHITECTURE, None))
+    classes = options.class_names or (recipe.classes if recipe else DEFAULT_CLASSES)
+    # parsed with the number of classes: a plain "dense" at the end has one output a class
+    if options.arch:
+        layers, inputs = parse_network(options.arch, len(classes))
+    else:
+        text, option = (recipe.architecture, f"preset {recipe.name}") if recipe else (DEFAULT_ARCH_TEXT, "--arch")
+        layers, inputs = parse_network(text, len(classes), option)
     if not any(layer.fully_connected for layer in layers):
         classes = ()
     size = options.size or (recipe.size if recipe else DEFAULT_SIZE)
-    names = parse_filter_names(options.filters) if options.filters else (recipe.filters if recipe else ())
+    chosen = options.filters or (",".join(recipe.filters) if recipe and recipe.filters else None)
+    hand = parse_filters(chosen) if chosen else ()
     grayscale = options.grayscale or (recipe.grayscale if recipe else False)
-    layers = _with_options(layers, names, options.true_convolution)
+    layers = _with_options(layers, hand, options.true_convolution)
     channels, size, width = input_shape or (1 if grayscale else 3, size, size)
     description = recipe.description if recipe else ""
     if check is not None:
         check(layers, classes, (channels, size, width), inputs)
-    # named filters replace the first layer's weights, and a matrix is no photo: the shipped model stands in for neither
-    shipped = None if names or input_shape else _shipped_if_same(layers, classes, size, channels)
+    # hand-made filters replace the first layer's weights, and a matrix is no photo: the shipped model stands in for neither
+    changed = hand or input_shape or options.class_names or options.bias_values
+    shipped = None if changed else _shipped_if_same(layers, classes, size, channels)
     if shipped is not None:
         return ModelChoice(shipped, SHIPPED_NAME, description)
     model = random_model(layers, classes, image_size=size, seed=options.seed, channels=channels, inputs=inputs,
                          image_width=None if width == size else width)
-    if names:
-        model.params[0]["weight"] = named_filters(names, channels)
-        model.params[0]["bias"] = np.zeros(len(names))
-        model.description = ", ".join(names)
-    model.hand_made = bool(names)
+    if hand:
+        model.params[0]["weight"] = filter_weights(hand, channels)
+        model.params[0]["bias"] = np.zeros(len(hand))
+        model.description = ", ".join(f.name for f in hand)
+    if options.bias_values:
+        model.params[0]["bias"] = _first_biases(layers, options.bias_values)
+    model.hand_made = bool(hand)
     name = ("preset", recipe.name) if recipe else ("custom", "")
     fixed = input_shape or options.preset or options.arch or default_model_path() is None   # never the shipped model
-    unfit = "" if fixed else _unfit_options(size, names, options.true_convolution, grayscale)
+    unfit = "" if fixed else _unfit_options(size, hand, options, grayscale)
     return ModelChoice(model, name, description, unfit_options=unfit)
 
 
-def _unfit_options(size, filter_names, true_convolution, grayscale):
+def _first_biases(layers, values):
+    """--bias: one number per filter of the first convolution."""
+    if not layers[0].has_filters:
+        raise UsageError(f"{option_name('bias')} sets the biases of the first convolution, and this network starts "
+                         f"with {layers[0].describe()}")
+    if len(values) != layers[0].filters:
+        raise UsageError(f"{option_name('bias')}: {len(values)} number(s) for {layers[0].filters} filters; "
+                         "give one bias per filter")
+    return np.array(values, dtype=float)
+
+
+def _unfit_options(size, hand, options, grayscale):
     """The options that changed the default network away from the shipped model's, as the user typed them."""
-    given = [(size != DEFAULT_SIZE, f"{option_name('size')} {size}"), (bool(filter_names), option_name("filters")),
-             (true_convolution, option_name("true_convolution")), (grayscale, option_name("grayscale"))]
+    given = [(size != DEFAULT_SIZE, f"{option_name('size')} {size}"), (bool(hand), option_name("filters")),
+             (options.true_convolution, option_name("true_convolution")), (grayscale, option_name("grayscale")),
+             (bool(options.class_names), option_name("classes")), (bool(options.bias_values), option_name("bias"))]
     return " ".join(option for changed, option in given if changed)
 
 
@@ -162,14 +182,14 @@ def unfit_warning(unfit_options, seed):
             f"{'it' if ' --' not in unfit_options else 'them'} out to use the trained model")
 
 
-def _with_options(layers, filter_names, true_convolution):
-    """Named filters set the first convolution's size (3x3) and count; --true-convolution flips every conv."""
+def _with_options(layers, hand, true_convolution):
+    """Hand-made filters set the first convolution's size and count; --true-convolution flips every conv."""
     layers = list(layers)
     convs = [i for i, layer in enumerate(layers) if layer.has_filters]
-    if filter_names:
+    if hand:
         if not convs or convs[0] != 0:
             raise UsageError("--filters needs a network that starts with a convolution")
-        layers[0] = replace(layers[0], filters=len(filter_names), kernel=3)
+        layers[0] = replace(layers[0], filters=len(hand), kernel=hand[0].side)
     if true_convolution:
         for i in convs:
             layers[i] = replace(layers[i], flip=True)
