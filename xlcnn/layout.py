@@ -356,10 +356,11 @@ def plan_within_limits(layers, input_shape, class_names, titles=None, steps=0, m
         return plan_layout(layers, input_shape, class_names, titles, steps, max_formulas, inputs)
     except LimitError as exc:
         side, refusal = _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs)
+        table = "; `xlcnn summary` shows its table at any size"   # the numbers a teacher may have come for
         if side is not None:
-            raise type(exc)(f"{exc}: the largest --size that fits this network is {side}") from None
+            raise type(exc)(f"{exc}: the largest --size that fits this network is {side}{table}") from None
         # no picture size helps: say why at the smallest size, which names what to change instead
-        raise type(refusal or exc)(f"{refusal or exc}; no --size makes this network fit") from None
+        raise type(refusal or exc)(f"{refusal or exc}; no --size makes this network fit{table}") from None
 
 
 def largest_size_that_fits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None, inputs=None):
