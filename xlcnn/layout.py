@@ -16,6 +16,7 @@ from .plans import (AddSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExampl
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SummarySheet,
                     VectorSheet, WindowExample, example_of, output_of)
+from .summary import formula_count as summary_formulas, summarize
 from .network import (ACTIVATIONS, POOLS, Add, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax,
                       infer_shapes, is_classifier)
 
@@ -114,7 +115,8 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     if steps:
         check_backprop(layers)
         _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits)
-    sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers)), 3 * len(layers) + 3))
+    summary = summarize(layers, input_shape, inputs=inputs)
+    sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers)), summary_formulas(summary)))
     sheets.append(_manifest_sheet(names.unnumbered("manifest")))
     sheets[0], links = _link_overview(layout)
     limits.add(sheets[0], links)

@@ -106,6 +106,17 @@ def _product(shape):
         value *= n
     return (lf.product(shape) if len(shape) > 1 else None, value)
 
+# the columns with a total under them
+TOTAL_COLUMNS = ("weights", "biases", "parameters", "activations", "multiply-adds", *MEMORY)
+
+
+def formula_count(rows):
+    """How many formula cells the summary sheet of these rows holds: the plan's budget counts them."""
+    computed = sum(pair is not None and pair[0] is not None
+                   for row in rows for pair in (row.side, row.weights, row.biases, row.parameters, row.activations,
+                                                row.multiply_adds, row.receptive_field))
+    return computed + len(MEMORY) * len(rows) + len(TOTAL_COLUMNS)
+
 
 # ---------------------------------------------------------------- the table as text (xlcnn summary)
 

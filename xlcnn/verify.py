@@ -28,12 +28,11 @@ from .layout import SUMMARY_COLUMNS, plan_layout, plan_summary_only, renamed
 from .plans import example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
-from .summary import summarize
+from .summary import TOTAL_COLUMNS, summarize
 from .xlsxread import read_workbook
 from .libreoffice import DEFAULT_TIMEOUT
 from .network import Model
 from .workbook.build import Network
-from .workbook.summary import TOTAL_COLUMNS
 from .workbook.meta import META_SHEET, read_meta, sheet_titles
 
 TOLERANCE = 1e-9        # relative to each stage's largest absolute value

@@ -2,11 +2,10 @@
 
 from .. import lesson_formulas as lf
 from ..layout import SUMMARY_COLUMNS
-from ..summary import MEMORY, shape_text, summarize
+from ..summary import MEMORY, TOTAL_COLUMNS, shape_text, summarize
 from . import styles
 from .common import cell_at, describe_layer, freeze_below, put_formula, put_text, put_value, set_widths, write_header
 
-TOTAL_COLUMNS = ("weights", "biases", "parameters", "activations", "multiply-adds", *MEMORY)
 TOTAL_NAMES = {"parameters": "total_parameters", "activations": "total_activations",
                "multiply-adds": "total_multiply_adds"}   # workbook-level names of the totals
 
