@@ -37,6 +37,15 @@ def conv_forward(windows, filter_slices, bias, scale=None, check=True):
     return _checked(formula) if check else formula
 
 
+def im2col_product(filter_row, window_column, bias, scale=None):
+    """``conv_forward`` as im2col computes it: filter k unrolled into a row times the input window
+    unrolled into a column (one matrix product, MMULT of 1 x N and N x 1), plus the bias."""
+    product = f"MMULT({filter_row.range_ref(absolute=True)},{window_column.range_ref()})"
+    if scale is not None:
+        product = f"{product}*{scale}"
+    return _checked(f"={product}+{bias.ref(absolute=True)}")
+
+
 def scaled(source, scale=None):
     """The reference of one cell as the layer reads it: times ``scale`` for the first layer.
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 
 from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
-from .errors import LimitError, ShapeError
+from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
-from .plans import (AddSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+from .plans import (AddSheet, Im2colSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SummarySheet,
                     VectorSheet, WindowExample, example_of, output_of)
@@ -30,6 +30,7 @@ STEP_TITLES = {
     "sigmoid": "Sigmoid", "tanh": "Tanh", "maxpool2d": "Pool", "avgpool2d": "Avg Pool", "flatten": "Flatten",
     "dense": "Dense", "softmax": "Softmax", "loss": "Loss", "summary": "Summary", "overview": "Overview",
     "manifest": "Manifest", "grad": "Grad", "descent": "Descent", "step_prefix": "S{n} ", "add": "Add",
+    "im2col": "im2col",
 }
 ACTIVATION_KINDS = ("relu", "leakyrelu", "sigmoid", "tanh")
 MAP_KINDS = ("conv2d", *ACTIVATION_KINDS, "maxpool2d", "avgpool2d")
@@ -86,7 +87,7 @@ class Layout:
 # ---------------------------------------------------------------- public
 
 
-def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None, inputs=None):
+def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None, inputs=None, im2col=False):
     """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W).
 
     A network that ends in softmax gets softmax and loss sheets; every network ends
@@ -99,16 +100,19 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     (LimitError) before the rest is planned and long before any cell is written.
 
     ``inputs`` is a graph's wiring (None: a chain); each layer's sheet reads its sources' sheets.
+    ``im2col`` adds, after the first convolution, the same convolution as a matrix product.
     """
     classifier = is_classifier(layers)
     shapes = infer_shapes(layers, input_shape, classifier, inputs)
     if inputs is not None:
         check_graph(layers, inputs, steps)
-    names = _SheetNames(layers, titles or STEP_TITLES, classifier)
+    names = _SheetNames(layers, titles or STEP_TITLES, classifier, im2col)
     limits = _Limits(max_formulas)
     input_plan = limits.add(_input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1, inputs)),
                             _first_conv_extras(layers))
     first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits, inputs)
+    if im2col:
+        _add_im2col(first, layers, names, limits)
     overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names))
     sheets = [limits.add(overview, overview_formulas(overview, classifier)), input_plan, *first]
     layout = Layout(sheets, tuple(input_shape), inputs=inputs)
@@ -352,12 +356,12 @@ def _legend(name, row, col, words_to=None):
 
 
 def plan_within_limits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=DEFAULT_MAX_FORMULAS,
-                       inputs=None):
+                       inputs=None, im2col=False):
     """``plan_layout`` with the formula budget; a refusal names the largest --size that fits, when one does."""
     try:
-        return plan_layout(layers, input_shape, class_names, titles, steps, max_formulas, inputs)
+        return plan_layout(layers, input_shape, class_names, titles, steps, max_formulas, inputs, im2col)
     except LimitError as exc:
-        side, refusal = _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs)
+        side, refusal = _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs, im2col)
         table = "; `xlcnn summary` shows its table at any size"   # the numbers a teacher may have come for
         if side is not None:
             raise type(exc)(f"{exc}: the largest --size that fits this network is {side}{table}") from None
@@ -370,7 +374,7 @@ def largest_size_that_fits(layers, input_shape, class_names, titles=None, steps=
     return _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs)[0]
 
 
-def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs=None):
+def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs=None, im2col=False):
     """(largest side that fits or None, the limit refused at the smallest side tried).
 
     Every map, row count, formula length and formula count grows with the side, and a
@@ -382,7 +386,7 @@ def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas,
 
     def fits(side):
         try:
-            plan_layout(layers, (channels, side, side), class_names, titles, steps, max_formulas, inputs)
+            plan_layout(layers, (channels, side, side), class_names, titles, steps, max_formulas, inputs, im2col)
             return True
         except LimitError as exc:
             refusals[side] = exc
@@ -489,13 +493,15 @@ class _SheetNames:
     differentiates. ``ident`` gives a planner the sheet's name, kind, layer and step.
     """
 
-    def __init__(self, layers, titles, classifier):
+    def __init__(self, layers, titles, classifier, im2col=False):
         self.titles = titles
         order = [("input", None)]
         for index, layer in enumerate(layers):
             if isinstance(layer, Conv2D):
                 order.append(("filters", index))
             order.append((layer.kind, index))
+            if im2col and index == first_convolution(layers):
+                order.append(("im2col", index))
         if classifier:
             order.append(("loss", None))
         order.append(("summary", None))
@@ -612,6 +618,46 @@ def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
 
 
 POOL_KINDS = ("maxpool2d", "avgpool2d")
+
+
+def first_convolution(layers):
+    """The index of the first layer that slides filters; UsageError when there is none (--im2col)."""
+    for index, layer in enumerate(layers):
+        if layer.has_filters:
+            return index
+    raise UsageError("--im2col shows a convolution as a matrix product, and this network has no convolution")
+
+
+def _add_im2col(sheets, layers, names, limits):
+    """The im2col sheet, right after the first convolution's sheet."""
+    index = first_convolution(layers)
+    conv = next(plan for plan in sheets if plan.kind == "conv2d" and plan.layer == index)
+    filters = next(plan for plan in sheets if plan.kind == "filters" and plan.layer == index)
+    plan = _im2col_sheet(names.ident("im2col", index), conv, filters)
+    taps, positions = plan.windows.height, plan.windows.width
+    kernels = plan.filter_rows.height
+    limits.add(plan, kernels * taps + kernels + taps * positions + kernels * positions)
+    sheets.insert(sheets.index(conv) + 1, plan)
+
+
+def _im2col_sheet(ident, conv, filters):
+    """Filters as rows (and their biases), input windows as columns below them, then the output maps."""
+    name = ident["name"]
+    layer = conv.conv
+    kernels, height, width = conv.output.shape
+    taps = conv.source.shape[0] * layer.kernel * layer.kernel
+    top = HEADER_ROWS + 1
+    filter_rows = Block(name, top + 1, FIRST_COL, kernels, taps)
+    bias = Block(name, filter_rows.row, filter_rows.last_col + 2, kernels, 1)
+    windows = Block(name, filter_rows.last_row + 4, FIRST_COL, taps, height * width)
+    return Im2colSheet(
+        **ident, filter_rows=filter_rows, filter_labels=Block(name, filter_rows.row, 0, kernels, 1),
+        tap_labels=Block(name, top, FIRST_COL, 1, taps), bias=bias, bias_label=_label_above(bias),
+        filters_label=Block(name, top, 0, 1, 1), windows=windows, window_labels=Block(name, windows.row, 0, taps, 1),
+        position_labels=Block(name, windows.row - 1, FIRST_COL, 1, height * width),
+        windows_label=Block(name, windows.row - 1, 0, 1, 1),
+        output=_stack(name, windows.last_row + 3, kernels, height, width, 0),
+        conv=layer, source=conv.source, kernels=filters.weight, biases=filters.bias)
 
 
 def _explain_header(name, col):

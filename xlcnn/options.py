@@ -54,6 +54,7 @@ class BuildOptions:
     input_scale: float | None = None    # what the pixels are multiplied by (None: 1/255 for a photo, 1 for a matrix)
     bias: str | None = None       # "1,0": the first convolution's biases, as typed
     classes: str | None = None    # "cat,dog": the class names of an untrained network, as typed
+    im2col: bool = False          # the first convolution again, as a matrix product
 
     def __post_init__(self):
         check_image_options(MIN_SIZE if self.size is None else self.size, self.fit or FITS[0], self.max_pixels)
@@ -207,6 +208,7 @@ BUILD_FLAGS = (
     Flag(("--until",), "until", help="Stop the workbook after this layer (conv1, relu1, pool1, ... or a number)."),
     Flag(("--lang",), "lang", metavar=f"[{'|'.join(LANGUAGES)}]", show_default=True, shown=_always,
          help="Language of every text in the workbook."),
+    Flag(("--im2col",), "im2col", is_flag=True, help="Show the first convolution as a matrix product (im2col)."),
     Flag(("--exercise",), "exercise", is_flag=True, help="Blank a few cells of every stage for students, with checks."),
     Flag(("--backprop",), is_flag=True, help="Add gradient sheets and one step of gradient descent (--steps 1)."),
     Flag(("--steps",), "steps", int, metavar=f"[0-{MAX_STEPS}]",

@@ -233,7 +233,8 @@ def make_workbook(photo=None, output=None, options=None, progress=None, **change
         _refuse_until_on_graph(options, inputs)
         if options.until is not None and until_count(layers, options.until) < len(layers):
             layers, classes = layers[:until_count(layers, options.until)], ()
-        plan_within_limits(layers, input_shape, classes, titles, options.steps, options.max_formulas, inputs)
+        plan_within_limits(layers, input_shape, classes, titles, options.steps, options.max_formulas, inputs,
+                           options.im2col)
     matrix = load_matrix(photo) if is_matrix_file(photo) else None
     choice = choose_model(options, check, None if matrix is None else matrix.shape)
     model = choice.model

@@ -307,6 +307,69 @@ class PoolSheet(MapSheet):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Im2colSheet(Sheet):
+    """The first convolution as a matrix product (im2col).
+
+    Row k of ``filter_rows`` is filter k unrolled, column n its weight (c, u, v) in reading order;
+    column p of ``windows`` is the input window under output position p = i x width + j, unrolled
+    the same way, so row n of both is the same tap. Output cell (i, j) of map k is row k times
+    column p, times the input scale where the convolution reads the pixels, plus bias k.
+    """
+
+    filter_rows: Block          # K x N, N = C x F x F
+    filter_labels: Block        # K x 1, in column A
+    tap_labels: Block           # 1 x N, above ``filter_rows``: which (c, u, v) each column holds
+    bias: Block                 # K x 1, right of ``filter_rows``
+    bias_label: Block
+    windows: Block              # N x P, P = output height x width
+    window_labels: Block        # N x 1, in column A: the tap of each row
+    position_labels: Block      # 1 x P, above ``windows``: the output position (i, j) of each column
+    windows_label: Block
+    filters_label: Block
+    output: MapStack
+    conv: object = field(metadata=ELSEWHERE)      # the layer
+    source: MapStack = field(metadata=ELSEWHERE)  # what the convolution reads
+    kernels: tuple = field(metadata=ELSEWHERE)    # the filters sheet's stored weights, [k][c]
+    biases: tuple = field(metadata=ELSEWHERE)     # the filters sheet's biases, [k]
+
+    def tap(self, n):
+        """(c, u, v) of row n: channel, then kernel row, then kernel column."""
+        side = self.conv.kernel
+        c, rest = divmod(n, side * side)
+        return (c, *divmod(rest, side))
+
+    def position(self, p):
+        """(i, j) of output position p, in reading order."""
+        return divmod(p, self.output.shape[2])
+
+    def output_position(self, i, j):
+        """The column of ``windows`` that output cell (i, j) reads: ``position``'s inverse."""
+        return i * self.output.shape[2] + j
+
+    def weight_cell(self, k, n):
+        c, u, v = self.tap(n)
+        return self.kernels[k][c].sub(u, v, 1, 1)
+
+    def input_index(self, n, p):
+        """(c, row, column) in the padded source of the cell tap n of window p multiplies: the
+        convolution's own geometry (stride, dilation, a turned kernel) through ``conv.offset_of``."""
+        c, u, v = self.tap(n)
+        i, j = self.position(p)
+        a, b = self.conv.offset_of(u, v)
+        return c, i * self.conv.stride + a, j * self.conv.stride + b
+
+    def input_cell(self, n, p):
+        c, row, col = self.input_index(n, p)
+        return self.source.maps[c].sub(row, col, 1, 1)
+
+    def row(self, k):
+        return self.filter_rows.sub(k, 0, 1, self.filter_rows.width)
+
+    def column(self, p):
+        return self.windows.sub(0, p, self.windows.height, 1)
+
+
+@dataclass(frozen=True, kw_only=True)
 class AddSheet(Sheet):
     """An add layer's output maps: cell (i, j) of map k is the sum of that cell in every source.
 

@@ -309,7 +309,7 @@ def _read_book(path):
         layout = plan_summary_only(len(meta["layers"]), titles, meta["input_shape"], meta["inputs"])
     else:
         layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0),
-                             inputs=meta["inputs"])
+                             inputs=meta["inputs"], im2col=meta.get("im2col", False))
     # each planned sheet is found through its hidden name, so renamed tabs and changed texts do not matter
     layout = renamed(layout, sheet_titles(layout, names, formulas))
     missing = [plan.name for plan in layout.sheets if plan.name not in formulas]

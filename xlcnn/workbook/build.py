@@ -38,6 +38,7 @@ from .overview import write_back_links, write_manifest, write_overview
 from .printing import set_up_printing
 from . import sheetdata, styles
 from .summary import total_cells, write_summary
+from .im2col import write_im2col
 from .evaluate import Evaluator, Range
 from .sheetdata import cells_of
 from ..stages import workbook_stages
@@ -53,7 +54,7 @@ WRITERS = {
     "input": write_input, "filters": write_filters, "conv2d": write_maps, "maxpool2d": write_maps,
     "avgpool2d": write_maps, "flatten": write_flatten, "dense": write_dense, "softmax": write_softmax,
     "loss": write_loss, "summary": write_summary, "overview": write_overview, "manifest": write_manifest,
-    "add": write_add,
+    "add": write_add, "im2col": write_im2col,
     **{kind: write_activation for kind in ACTIVATION_KINDS},
 }
 
@@ -106,7 +107,7 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     pictures = class_pictures(model)   # known by the shapes' own (English) names
     model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
     layout = plan_within_limits(model.layers, pixels.shape, model.class_names, texts["step_titles"], options.steps,
-                                options.max_formulas, model.inputs)
+                                options.max_formulas, model.inputs, options.im2col)
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
                   description=description or "", unfit_options=unfit_options, class_pictures=pictures,
                   options=options, matrix=matrix)
@@ -142,7 +143,8 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     store_values(wb, stages, names)
     for plan in layout.sheets:
         set_up_printing(wb[plan.name], plan, texts["print"])
-    write_meta(wb, model, pixels.shape, {"lang": options.lang, "steps": options.steps, "model": ctx.model_name, **source_entries})
+    extra = {"lang": options.lang, "steps": options.steps, "model": ctx.model_name, **source_entries}
+    write_meta(wb, model, pixels.shape, {**extra, "im2col": True} if options.im2col else extra)
     wb.active = 0
     path = save_atomically(wb, out_path)
     label_name = model.class_names[label_index] if label_index is not None else None
