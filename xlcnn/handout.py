@@ -319,7 +319,8 @@ def _one_page(xml, plan, area, paper, smallest_font, notes, worked=None):
                 xml = _mark_gap(xml, first - 1, gap.format(first=first + 1, last=last + 1, count=last - first + 1))
     if page.columns_cut:
         first, last = (col_name(c) for c in page.columns_cut)
-        said += "&R" + notes["columns_left_out"].format(first=first, last=last).replace("&", "&&")
+        cut = notes["column_left_out" if first == last else "columns_left_out"].format(first=first, last=last)
+        said += "&R" + cut.replace("&", "&&")
     elif page.last_col is not None:
         said += "&R" + notes["example_left_out"].replace("&", "&&")
     if said:
