@@ -16,7 +16,7 @@ from .cells import Block, col_index, col_name
 from .classroom import PAPERS, default_paper, plan_page
 from .errors import OutputError, UsageError, WorkbookError, XlcnnError
 from .graph import sources
-from .layout import output_of, plan_layout, renamed
+from .layout import output_of, renamed, replan
 from .libreoffice import DEFAULT_TIMEOUT, to_pdf
 from .resources import texts as load_texts
 from .targets import check_target
@@ -200,8 +200,7 @@ def _planned_layout(book, workbook, titles):
         finally:
             wb.close()
         lang = meta.get("lang", "en")
-        layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"],
-                             load_texts(lang)["step_titles"], meta.get("steps", 0), inputs=meta["inputs"])
+        layout = replan(meta, load_texts(lang)["step_titles"])
     except (XlcnnError, OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
         return None, "en"              # a damaged workbook still prints, as it is
     names = {m.group(1): ElementTree.fromstring(m.group(0)).text or ""

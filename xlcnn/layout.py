@@ -798,6 +798,15 @@ SUMMARY_COLUMNS = ("layer", "input", "output", "size arithmetic", "output side",
                    "with Adam", "receptive field")
 
 
+def replan(meta, titles):
+    """The layout a workbook's hidden metadata (``meta.read_meta``) says its build planned: verify
+    and handout find every block through it. No formula budget: the build already kept to one."""
+    if meta.get("table"):   # ``xlcnn summary``'s book: the summary sheet only, no weights
+        return plan_summary_only(len(meta["layers"]), titles, meta["input_shape"], meta["inputs"])
+    return plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0),
+                       inputs=meta["inputs"], im2col=meta.get("im2col", False))
+
+
 def plan_summary_only(layer_count, titles, input_shape, inputs=None):
     """The Layout of a workbook holding only the summary sheet (``xlcnn summary``): for networks
     of any size, since it holds one row per layer and no tensor."""

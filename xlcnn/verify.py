@@ -24,7 +24,7 @@ from . import gnumeric, libreoffice
 from .cells import sheet_ref
 from .engines import stop_engines
 from .errors import UsageError, WorkbookError
-from .layout import SUMMARY_COLUMNS, plan_layout, plan_summary_only, renamed
+from .layout import SUMMARY_COLUMNS, renamed, replan
 from .plans import example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
@@ -305,11 +305,7 @@ def _read_book(path):
         raise WorkbookError(f"{path}: not a workbook written by xlcnn (no '{META_SHEET}' sheet)")
     meta = read_meta(formulas[META_SHEET], path)
     titles = load_texts(meta.get("lang", "en"))["step_titles"]
-    if meta.get("table"):   # ``xlcnn summary``'s book: the summary sheet only, no weights
-        layout = plan_summary_only(len(meta["layers"]), titles, meta["input_shape"], meta["inputs"])
-    else:
-        layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0),
-                             inputs=meta["inputs"], im2col=meta.get("im2col", False))
+    layout = replan(meta, titles)
     # each planned sheet is found through its hidden name, so renamed tabs and changed texts do not matter
     layout = renamed(layout, sheet_titles(layout, names, formulas))
     missing = [plan.name for plan in layout.sheets if plan.name not in formulas]
