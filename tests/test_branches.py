@@ -1,20 +1,31 @@
-"""Branched networks as workbooks: two convolutions on the photo whose maps an add sheet sums.
+"""Branched networks as workbooks: two convolutions on the photo whose maps an add sheet sums or a
+concat sheet stacks.
 
-The add sheet must read both branches, LibreOffice must recalculate the whole book to the
-engine's numbers, and a tampered add cell must fail verification.
+The join sheet must read every branch, LibreOffice must recalculate the whole book to the
+engine's numbers, and a tampered join cell must fail verification at the join's sheet.
 """
 
 import re
 
+import numpy as np
 import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from xlcnn import make_workbook, verify_workbook
+from xlcnn import make_workbook, verify_workbooks
+from xlcnn.architecture import parse_network
 from xlcnn.cli import main
-from xlcnn.errors import ShapeError, UsageError
+from xlcnn.engine import loss_and_gradients
+from xlcnn.network import random_model
+
+from test_gradients import numerical_gradient, rel_error
 
 TINY = "a=conv3x3x2-p1, b=conv1x1x2(input), add(a,b), relu, flatten, dense"
+STACKED = "a=conv3x3x2-same, b=conv1x1x3(input), concat(a,b), relu, maxpool2, dense"
+# three sources, one of them read twice; a conv after the join pads the stacked maps; a ReLU and a
+# pool read maps that a conv on another branch pads (they must read the maps, not the border)
+THREE = ("a=conv3x3x2-same, r=relu(a), b=conv3x3x1-p1(a), c=conv1x1x1(input), m=maxpool1(b), d=conv3x3x1-p1(b), "
+         "concat(r,m,c,d,r), conv3x3x2-p1, flatten, dense")
 SIZE = 8
 
 
@@ -43,6 +54,8 @@ def test_the_add_sheet_reads_both_branches(tiny_book):
     # the layer after the join reads the add sheet
     assert book["7 ReLU"]["B11"].value == "=MAX(0,'6 Add'!B11)"
     assert "'3 Conv 1', '5 Conv 2'" in add["A2"].value
+    row = next(r for r in book["12 Summary"].iter_rows(values_only=True) if str(r[0]).startswith("add1"))
+    assert row[1:3] == ("2 x 8 x 8 + 2 x 8 x 8", "2 x 8 x 8") and row[8] == 3   # the widest receptive field
 
 
 def test_the_cli_builds_a_branched_network(tmp_path, monkeypatch):
@@ -66,24 +79,125 @@ def test_what_branched_workbooks_cannot_show_yet_is_refused_in_one_line(tmp_path
     assert not list(tmp_path.glob("*.xlsx"))
 
 
-def test_concat_is_refused_in_one_line(tmp_path):
-    with pytest.raises(ShapeError, match="draws add joins only"):
-        make_workbook(output=tmp_path / "c.xlsx", arch="a=conv3x3x2-same, b=conv1x1x3(input), concat(a,b), dense",
-                      size=SIZE)
-    assert issubclass(ShapeError, UsageError) and not list(tmp_path.glob("*.xlsx"))
+@pytest.fixture(scope="module")
+def stacked_book(tmp_path_factory):
+    return make_workbook(output=tmp_path_factory.mktemp("concat") / "stacked.xlsx", arch=STACKED, size=SIZE).path
+
+
+def _formulas(ws):
+    return [cell.value for row in ws.iter_rows() for cell in row
+            if isinstance(cell.value, str) and cell.value.startswith("=") and "HYPERLINK" not in cell.value]
+
+
+def test_the_concat_sheet_stacks_both_branches_maps(stacked_book):
+    book = openpyxl.load_workbook(stacked_book)
+    assert book.sheetnames[:9] == ["Overview", "1 Input", "2 Filters 1", "3 Conv 1", "4 Filters 2", "5 Conv 2",
+                                   "6 Concat", "7 ReLU", "8 Pool"]
+    stacked = book["6 Concat"]
+    copies = _formulas(stacked)
+    assert len(copies) == 5 * SIZE * SIZE
+    # maps 1-2 copy branch a's maps, maps 3-5 branch b's, cell by cell (maps sit 10 rows apart)
+    assert copies[:SIZE] == [f"='3 Conv 1'!{col}11" for col in "BCDEFGHI"]
+    assert stacked["B21"].value == "='3 Conv 1'!B21" and stacked["B31"].value == "='5 Conv 2'!B11"
+    assert stacked["I58"].value == "='5 Conv 2'!I38"
+    assert sum(text.startswith("='3 Conv 1'!") for text in copies) == 2 * SIZE * SIZE
+    assert all(re.fullmatch(r"='[35] Conv [12]'![B-I]\d+", text) for text in copies)
+    assert stacked["A10"].value is None and stacked["B30"].value == "map 3 = map 1 of '5 Conv 2'"
+    assert "maps 1-2 from '3 Conv 1'; maps 3-5 from '5 Conv 2'" in stacked["A2"].value
+    assert book["7 ReLU"]["B11"].value == "=MAX(0,'6 Concat'!B11)"   # the layer after the join reads it
+    summary = book["13 Summary"]
+    row = next(r for r in summary.iter_rows(values_only=True) if str(r[0]).startswith("concat1"))
+    assert row[1:3] == ("2 x 8 x 8 + 3 x 8 x 8", "5 x 8 x 8")
+    assert row[8] == 3     # the widest receptive field of what it stacks (3 x 3 and 1 x 1)
+
+
+def test_the_cli_builds_a_concat_network_in_chinese(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["build", "--arch", STACKED, "--size", str(SIZE), "-o", "c.xlsx", "--lang", "zh"])
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(tmp_path / "c.xlsx")
+    assert "6 拼接" in book.sheetnames
+    assert "第 1-2 张来自 '3 卷积 1'；第 3-5 张来自 '5 卷积 2'" in book["6 拼接"]["A2"].value
+
+
+def test_a_concat_of_three_pads_its_maps_for_the_conv_after_it(tmp_path):
+    book = openpyxl.load_workbook(make_workbook(output=tmp_path / "three.xlsx", arch=THREE, size=SIZE).path)
+    name = next(n for n in book.sheetnames if n.endswith("Concat"))
+    stacked = book[name]
+    copies = _formulas(stacked)
+    assert len(copies) == 7 * SIZE * SIZE
+    assert stacked["B11"].value == 0 and stacked["C12"].value.endswith(" ReLU'!B11")   # a border of zeros
+    lines = stacked["A2"].value
+    assert "maps 1-2 from" in lines and "map 3 from" in lines and "maps 6-7 from" in lines
+
+
+# a flattened branch (a column) and a dense branch (outputs along a row) joined into one column
+VECTORS = ("a=conv3x3x2-same, f=flatten, d=dense4, r=relu, b=conv1x1x1(input), maxpool2, g=flatten, e=dense3, "
+           "concat(r,e), dense")
+
+
+def test_concat_of_vectors_joins_them_into_one_column(tmp_path):
+    book = openpyxl.load_workbook(make_workbook(output=tmp_path / "v.xlsx", arch=VECTORS, size=SIZE).path)
+    joined = book["12 Concat"]
+    assert [joined.cell(row, 2).value for row in range(10, 17)] == [
+        "='6 ReLU'!B10", "='6 ReLU'!B11", "='6 ReLU'!B12", "='6 ReLU'!B13",
+        "='11 Dense 2'!B12", "='11 Dense 2'!C12", "='11 Dense 2'!D12"]
+    assert [joined.cell(row, 1).value for row in (10, 16)] == ["1", "7"] and joined["B9"].value == "joined vector"
+    assert "elements 1-4 from '6 ReLU'; elements 5-7 from '11 Dense 2'" in joined["A2"].value
+    assert "'12 Concat'!$B$10:$B$16" in book["13 Dense 3"]["B12"].value     # the dense layer after it reads the column
+
+
+@pytest.mark.parametrize("join", ["add", "concat"])
+def test_a_join_that_reads_the_pixels_is_refused_in_one_line(tmp_path, monkeypatch, join):
+    """The pixels on the input sheet are not yet scaled (the first layer's formulas scale them)."""
+    monkeypatch.chdir(tmp_path)
+    arch = f"a=conv1x1x3, {join}(a,input), flatten, dense"
+    result = CliRunner().invoke(main, ["build", "--arch", arch, "--size", str(SIZE), "-o", "j.xlsx"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"({join}) reads the input pixels directly" in lines[0]
+    assert not list(tmp_path.glob("*.xlsx"))
+
+
+def test_the_engines_concat_gradient_matches_central_differences():
+    layers, inputs = parse_network(STACKED, 3)
+    model = random_model(layers, image_size=6, seed=3, channels=3, inputs=inputs)
+    rng = np.random.default_rng(4)
+    for p in model.params:
+        if "bias" in p:   # zero biases would put cells on ReLU's kink
+            p["bias"] = rng.normal(0, 0.5, p["bias"].shape)
+    pixels, labels = rng.uniform(0, 255, size=(2, 3, 6, 6)), np.array([0, 2])
+
+    def loss():
+        return np.array(loss_and_gradients(model, pixels, labels)[0])
+    _, grads, _ = loss_and_gradients(model, pixels, labels)
+    for p, g in zip(model.params, grads):
+        for key, value in p.items():   # both branches' filters get their gradient back through the concat
+            assert rel_error(g[key], numerical_gradient(lambda v: loss(), value, np.array(1.0))) < 1e-6, key
+
+
+def _tampered(path, sheet, cell, formula, out):
+    book = openpyxl.load_workbook(path)
+    book[sheet][cell] = formula
+    book.save(out)
+    return out
 
 
 @pytest.mark.libreoffice
-def test_a_branched_workbook_verifies_and_a_tampered_add_cell_fails(tiny_book, tmp_path, libreoffice):
-    report = verify_workbook(tiny_book)
-    assert report.ok, report.table()
-    checked = {check.stage for check in report.checks}
-    assert {"3 Conv 1", "5 Conv 2", "6 Add", "7 ReLU"} <= checked
-    book = openpyxl.load_workbook(tiny_book)
-    book["6 Add"]["C12"] = "='3 Conv 1'!C12+'3 Conv 1'!C12"    # reads branch a twice, branch b never
-    tampered = tmp_path / "tampered.xlsx"
-    book.save(tampered)
-    report = verify_workbook(tampered)
-    assert not report.ok
-    failed = [check for check in report.checks if not check.ok]
-    assert failed and failed[0].stage == "6 Add"
+def test_branched_workbooks_verify_and_a_tampered_join_cell_fails(tiny_book, stacked_book, tmp_path, libreoffice):
+    three = make_workbook(output=tmp_path / "three.xlsx", arch=THREE, size=SIZE).path
+    vectors = make_workbook(output=tmp_path / "vectors.xlsx", arch=VECTORS, size=SIZE).path
+    # the add reads branch a twice, branch b never; the concat's map 3 copies branch a instead of branch b
+    bad_add = _tampered(tiny_book, "6 Add", "C12", "='3 Conv 1'!C12+'3 Conv 1'!C12", tmp_path / "bad_add.xlsx")
+    bad_concat = _tampered(stacked_book, "6 Concat", "C32", "='3 Conv 1'!C12", tmp_path / "bad_concat.xlsx")
+    reports = verify_workbooks([tiny_book, stacked_book, three, vectors, bad_add, bad_concat])   # one LibreOffice start
+    for report in reports[:4]:
+        assert report.ok, report.table()
+    assert {"3 Conv 1", "5 Conv 2", "6 Add", "7 ReLU"} <= {check.stage for check in reports[0].checks}
+    assert {"6 Concat", "7 ReLU", "8 Pool"} <= {check.stage for check in reports[1].checks}
+    assert any(check.stage.endswith("Concat") for check in reports[2].checks)
+    assert "12 Concat" in {check.stage for check in reports[3].checks}
+    for report, stage in zip(reports[4:], ("6 Add", "6 Concat")):
+        assert not report.ok
+        failed = [check for check in report.checks if not check.ok]
+        assert failed and failed[0].stage == stage

@@ -8,10 +8,10 @@ import pytest
 
 from xlcnn import load_image, make_workbook, verify_workbooks
 from xlcnn.architecture import parse_architecture
-from xlcnn.formulas import avgpool_forward, flatten_forward, maxpool_forward, relu_forward, sigmoid_forward
 from xlcnn.cells import Block
 from xlcnn.kernels import named_filters
-from xlcnn.network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, random_model, save_model
+from xlcnn.network import (AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sigmoid, Softmax, random_model,
+                           save_model)
 from xlcnn.pipeline import choose_model
 from xlcnn.resources import sample_photos
 from xlcnn.workbook import build_workbook
@@ -23,13 +23,13 @@ from conftest import make_photo
 
 def test_first_layer_formulas_scale_what_they_read():
     cell, window = Block("1 Input", 10, 1, 1, 1), Block("1 Input", 10, 1, 2, 2)
-    assert relu_forward(cell, "input_scale") == "=MAX(0,'1 Input'!B11*input_scale)"
-    assert sigmoid_forward(cell, "input_scale").count("'1 Input'!B11*input_scale") == 4
-    assert avgpool_forward(window, "input_scale") == "=AVERAGE('1 Input'!B11:C12)*input_scale"
-    assert flatten_forward(cell, "input_scale") == "='1 Input'!B11*input_scale"
+    assert ReLU().forward_formula(cell, "input_scale") == "=MAX(0,'1 Input'!B11*input_scale)"
+    assert Sigmoid().forward_formula(cell, "input_scale").count("'1 Input'!B11*input_scale") == 4
+    assert AvgPool2D(2).forward_formula(window, "input_scale") == "=AVERAGE('1 Input'!B11:C12)*input_scale"
+    assert Flatten().forward_formula(cell, "input_scale") == "='1 Input'!B11*input_scale"
     # MAX(window) * scale is the largest scaled value only for a positive scale
-    assert maxpool_forward(window, "s") == "=MAX(MAX('1 Input'!B11:C12)*s,MIN('1 Input'!B11:C12)*s)"
-    assert maxpool_forward(window) == "=MAX('1 Input'!B11:C12)"   # later layers read scaled numbers
+    assert MaxPool2D(2).forward_formula(window, "s") == "=MAX(MAX('1 Input'!B11:C12)*s,MIN('1 Input'!B11:C12)*s)"
+    assert MaxPool2D(2).forward_formula(window) == "=MAX('1 Input'!B11:C12)"   # later layers read scaled numbers
 
 
 def _sigmoid(x):

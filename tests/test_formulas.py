@@ -9,7 +9,7 @@ import pytest
 
 from xlcnn import formulas
 from xlcnn.cells import Block
-from xlcnn.network import (AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, Sigmoid, Softmax, Tanh,
+from xlcnn.network import (AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Softmax, Tanh,
                            random_model)
 from xlcnn.workbook import build_workbook
 
@@ -33,13 +33,13 @@ def test_builders_mirror_the_engine():
     windows = [Block("1 Input", 10, 1, 3, 3), Block("1 Input", 18, 1, 3, 3)]
     slices = [Block("2 Filters", 10, 1, 3, 3), Block("2 Filters", 10, 5, 3, 3)]
     bias = Block("2 Filters", 10, 9, 1, 1)
-    assert formulas.conv_forward(windows, slices, bias) == (
+    assert Conv2D(2, 3).forward_formula(windows, slices, bias) == (
         "=SUMPRODUCT('1 Input'!B11:D13,'2 Filters'!$B$11:$D$13)"
         "+SUMPRODUCT('1 Input'!B19:D21,'2 Filters'!$F$11:$H$13)+'2 Filters'!$J$11")
-    assert formulas.conv_forward(windows[:1], slices[:1], bias, "input_scale").startswith(
+    assert Conv2D(2, 3).forward_formula(windows[:1], slices[:1], bias, "input_scale").startswith(
         "=(SUMPRODUCT('1 Input'!B11:D13,'2 Filters'!$B$11:$D$13))*input_scale+")
-    assert formulas.relu_forward(Block("3 Conv", 10, 1, 1, 1)) == "=MAX(0,'3 Conv'!B11)"
-    assert formulas.maxpool_forward(Block("4 ReLU", 10, 1, 2, 2)) == "=MAX('4 ReLU'!B11:C12)"
+    assert ReLU().forward_formula(Block("3 Conv", 10, 1, 1, 1)) == "=MAX(0,'3 Conv'!B11)"
+    assert MaxPool2D(2).forward_formula(Block("4 ReLU", 10, 1, 2, 2)) == "=MAX('4 ReLU'!B11:C12)"
     assert formulas.log_probability(Block("S", 9, 2, 1, 1), Block("S", 13, 3, 1, 1)) == "='S'!C10-LN('S'!$D$14)"
 
 

@@ -11,7 +11,8 @@ import pytest
 from xlcnn import engine, formulas, lesson_formulas
 from xlcnn import layers as L
 from xlcnn.cells import Block
-from xlcnn.network import Conv2D
+from xlcnn.kinds import conv2d, dense
+from xlcnn.network import AvgPool2D, Conv2D, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
 from xlcnn.workbook.evaluate import Evaluator, Range
 from xlcnn.workbook.sheetdata import SheetCells
 
@@ -84,11 +85,11 @@ def test_relu_and_leaky_relu_gradients_pass_where_the_engine_does(alpha):
     assert grid.value(formulas.reference(margin)) == pytest.approx(margin_value.item(), rel=1e-12)
     if alpha is None:
         expected = L.relu_backward(dout, x, margin_value)
-        got = grid.values(x.shape[1:], lambda i, j: formulas.relu_backward(one(xs, i, j), margin, one(ups, i, j)))
+        got = grid.values(x.shape[1:], lambda i, j: ReLU().backward_formula(one(xs, i, j), None, margin, one(ups, i, j)))
     else:
         expected = L.leaky_relu_backward(dout, x, alpha, margin_value)
-        got = grid.values(x.shape[1:], lambda i, j: formulas.leaky_relu_backward(one(xs, i, j), margin,
-                                                                                  one(ups, i, j), alpha))
+        got = grid.values(x.shape[1:], lambda i, j: LeakyReLU(alpha).backward_formula(one(xs, i, j), None, margin,
+                                                                                       one(ups, i, j)))
     assert_close(got, expected[0])
 
 
@@ -96,11 +97,11 @@ def test_relu_and_leaky_relu_gradients_pass_where_the_engine_does(alpha):
 def test_sigmoid_and_tanh_gradients_match_the_engine(kind):
     rng = np.random.default_rng(2)
     x, dout = rng.normal(scale=3, size=(3, 4)), rng.normal(size=(3, 4))
-    forward, backward, builder = {"sigmoid": (L.sigmoid_forward, L.sigmoid_backward, formulas.sigmoid_backward),
-                                  "tanh": (L.tanh_forward, L.tanh_backward, formulas.tanh_backward)}[kind]
+    forward, backward, layer = {"sigmoid": (L.sigmoid_forward, L.sigmoid_backward, Sigmoid()),
+                                "tanh": (L.tanh_forward, L.tanh_backward, Tanh())}[kind]
     grid = Grid()
     ys, ups = grid.place(forward(x)), grid.place(dout)   # the gradient sheet reads the activation's output
-    got = grid.values(x.shape, lambda i, j: builder(one(ys, i, j), one(ups, i, j)))
+    got = grid.values(x.shape, lambda i, j: layer.backward_formula(None, one(ys, i, j), None, one(ups, i, j)))
     assert_close(got, backward(dout, x))
 
 
@@ -130,7 +131,8 @@ def test_maxpool_routing_sends_each_window_to_its_first_near_maximum_like_the_en
         top, left = i * size, j * size
         earlier = ([xs.sub(top, left, r - top, size)] if r > top else []) + \
                   ([xs.sub(r, left, 1, s - left)] if s > left else [])   # the window's cells before (r, s)
-        return formulas.maxpool_backward(one(xs, r, s), xs.sub(top, left, size, size), earlier, margin, one(ups, i, j))
+        return MaxPool2D(size).backward_formula(one(xs, r, s), xs.sub(top, left, size, size), earlier, margin,
+                                                one(ups, i, j))
     got = grid.values(x.shape[1:], routed)
     assert_close(got, expected)
     assert got[2, 0] == 2.5 and got[2, 1] == 0   # the near-tie goes to the first of the two, in every engine
@@ -146,7 +148,7 @@ def test_avgpool_gradient_shares_each_window_equally_like_the_engine():
 
     def shared(r, s):
         i, j = r // size, s // size
-        return "=0" if i >= 2 or j >= 2 else formulas.avgpool_backward(one(ups, i, j), size)
+        return "=0" if i >= 2 or j >= 2 else AvgPool2D(size).backward_formula(None, None, (), None, one(ups, i, j))
     assert_close(grid.values((5, 5), shared), L.avgpool_backward(dout, x, size, size)[0])
 
 
@@ -154,7 +156,7 @@ def test_flatten_gradient_takes_back_each_cells_place_in_the_column():
     dout = np.arange(12.0) / 7
     grid = Grid()
     ups = grid.place(dout[:, None])
-    got = grid.values((3, 2, 2), lambda c, i, j: formulas.flatten_backward(ups.item(c * 4 + i * 2 + j)))
+    got = grid.values((3, 2, 2), lambda c, i, j: Flatten().backward_formula(ups.item(c * 4 + i * 2 + j)))
     assert_close(got, L.flatten_backward(dout, (3, 2, 2)))
 
 
@@ -178,17 +180,17 @@ def test_conv_weight_bias_and_input_gradients_match_the_engine(padding, dilation
     ups = grid.place_maps(dout)
     for k in range(2):
         for c in range(2):
-            got = grid.values((3, 3), lambda u, v: formulas.conv_weight_gradient(
+            got = grid.values((3, 3), lambda u, v: conv2d.conv_weight_gradient_formula(
                 padded[c].sub(*layer.offset_of(u, v), h_out, h_out), ups[k], scale_name))
             assert_close(got, dw[k, c])   # the first layer reads raw pixels and scales the sum
-        assert grid.value(formulas.conv_bias_gradient(ups[k])) == pytest.approx(db[k], rel=1e-12)
+        assert grid.value(conv2d.conv_bias_gradient_formula(ups[k])) == pytest.approx(db[k], rel=1e-12)
 
     # dx: the upstream maps, zero-padded by span - 1, under the kernels turned 180 degrees
     weights = [grid.place_maps(w[k]) for k in range(2)]
     turned = [[grid.formulas((span, span), lambda a, e, k=k, c=c: _turned_tap(layer, weights[k][c], a, e))
                for c in range(2)] for k in range(2)]
     spread = grid.place_maps(np.pad(dout, ((0, 0), (span - 1, span - 1), (span - 1, span - 1))))
-    got = grid.values(x.shape, lambda c, r, s: formulas.conv_input_gradient(
+    got = grid.values(x.shape, lambda c, r, s: conv2d.conv_input_gradient_formula(
         [spread[k].sub(r + padding, s + padding, span, span) for k in range(2)], [turned[k][c] for k in range(2)]))
     assert_close(got, dx)
 
@@ -196,7 +198,7 @@ def test_conv_weight_bias_and_input_gradients_match_the_engine(padding, dilation
 def _turned_tap(layer, weights, a, e):
     """As the gradient sheet writes a turned kernel: the far corner's weight, or 0 in a dilation hole."""
     tap = layer.tap_at(layer.span - 1 - a, layer.span - 1 - e)
-    return "=0" if tap is None else formulas.turned_weight(weights.sub(*tap, 1, 1))
+    return "=0" if tap is None else conv2d.turned_weight_formula(weights.sub(*tap, 1, 1))
 
 
 # ---------------------------------------------------------------- softmax, dense, descent
@@ -214,9 +216,9 @@ def test_softmax_cross_entropy_and_dense_gradients_match_the_engine():
                                                                                           one(one_hot, 0, n)))
     assert_close(grid.values((3,), lambda n: formulas.reference(upstream.item(n))), dz[0])
     inputs, weights = grid.place(x[:, None]), grid.place(w.T)   # the dense sheet: one weight column per output
-    assert_close(grid.values((3, 5), lambda n, i: formulas.dense_weight_gradient(inputs.item(i), upstream.item(n))), dw)
-    assert_close(grid.values((5,), lambda i: formulas.dense_input_gradient(weights.sub(i, 0, 1, 3), upstream)), dx)
-    assert_close(grid.values((3,), lambda n: formulas.dense_bias_gradient(upstream.item(n))), db)
+    assert_close(grid.values((3, 5), lambda n, i: dense.dense_weight_gradient_formula(inputs.item(i), upstream.item(n))), dw)
+    assert_close(grid.values((5,), lambda i: dense.dense_input_gradient_formula(weights.sub(i, 0, 1, 3), upstream)), dx)
+    assert_close(grid.values((3,), lambda n: dense.dense_bias_gradient_formula(upstream.item(n))), db)
 
 
 def test_new_weights_are_one_descent_step_like_the_engine(tiny_model):
@@ -248,7 +250,9 @@ def test_loss_change_is_after_minus_before():
 # ---------------------------------------------------------------- the worked example's twins
 
 
-def test_the_worked_example_pools_with_the_layers_own_builders():
+def test_the_pooling_builders_and_the_pictures_mean():
     window = Block("4 ReLU", 10, 1, 2, 2)
-    assert lesson_formulas.example_pool_result(window, average=False) == formulas.maxpool_forward(window)
-    assert lesson_formulas.example_pool_result(window, average=True) == formulas.avgpool_forward(window)
+    assert MaxPool2D(2).forward_formula(window) == "=MAX('4 ReLU'!B11:C12)"
+    assert AvgPool2D(2).forward_formula(window) == "=AVERAGE('4 ReLU'!B11:C12)"
+    assert AvgPool2D(2).forward_formula(window, "s") == "=AVERAGE('4 ReLU'!B11:C12)*s"
+    assert lesson_formulas.patch_picture(window) == formulas.mean_of(window) == AvgPool2D(2).forward_formula(window)

@@ -322,16 +322,18 @@ def _one_line_error(result, code):
     return lines[0]
 
 
-def test_build_draws_a_branched_model_file_and_refuses_concat_in_one_line(tmp_path, monkeypatch):
+def test_build_draws_branched_model_files_and_refuses_added_vectors_in_one_line(tmp_path, monkeypatch):
     """The workbook side is tested in test_branches.py; here: a model file's wiring reaches the workbook."""
     monkeypatch.chdir(tmp_path)
-    for name, text in (("g", ADDED), ("s", STACKED)):   # photos have three channels (branched_model: two)
+    vectors = "a=conv3x3x2-same, f=flatten(a), b=conv1x1x2(input), g=flatten(b), add(f,g), dense"
+    for name, text in (("g", ADDED), ("s", STACKED), ("v", vectors)):   # photos have three channels (branched_model: two)
         save_model(random_model(*parse_network(text, 3)[:1], image_size=8, channels=3,
                                 inputs=parse_network(text, 3)[1]), tmp_path / f"{name}.npz")
-    result = CliRunner().invoke(main, ["build", "--model", "g.npz", "-o", "b.xlsx"])
-    assert result.exit_code == 0, result.output
-    line = _one_line_error(CliRunner().invoke(main, ["build", "--model", "s.npz", "-o", "s.xlsx"]), 2)
-    assert "draws add joins only" in line and not (tmp_path / "s.xlsx").exists()
+    for name in ("g", "s"):
+        result = CliRunner().invoke(main, ["build", "--model", f"{name}.npz", "-o", f"{name}.xlsx"])
+        assert result.exit_code == 0, result.output
+    line = _one_line_error(CliRunner().invoke(main, ["build", "--model", "v.npz", "-o", "v.xlsx"]), 2)
+    assert "adds feature maps only" in line and not (tmp_path / "v.xlsx").exists()
 
 
 def test_train_command_trains_a_branched_network(tmp_path):

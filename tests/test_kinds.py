@@ -7,6 +7,8 @@ agrees with central differences on a tiny random input.
 """
 
 import pkgutil
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,3 +156,64 @@ def test_only_merges_read_several_inputs(kind):
     else:
         with pytest.raises(ShapeError, match="only add and concat join several"):
             layer.output_shape([shapes[0], shapes[0]], "layer 1")
+
+
+# ---------------------------------------------------------------- one home per kind
+
+# How source text names each kind: its class, its kind string and their natural spellings in
+# code, comments and messages. Spreadsheet function names (TANH, MAX, AVERAGE) are the
+# spreadsheet's words, not the kind's; NumPy's ``.flatten()``, ``np.concatenate`` and
+# ``math.tanh`` are NumPy's and Python's.
+MENTIONS = {
+    "conv2d": [r"Conv2D|conv2d|\bconv_|[Cc]onvolution"],
+    "relu": [r"(?i)(?<![a-z_])(?<!leaky )relu"],
+    "leakyrelu": [r"(?i)leaky"],
+    "sigmoid": [r"(?i)sigmoid"],
+    "tanh": [r"(?<!math\.)(?<!np\.)\b[Tt]anh"],
+    "maxpool2d": [r"(?i)max[ _]?pool"],
+    "avgpool2d": [r"(?i)(avg|average)[ _]?pool"],
+    "flatten": [r"(?i)(?<!\.)flatten"],
+    "dense": [r"(?i)dense"],
+    "softmax": [r"(?i)softmax"],
+    "add": [r"\bAdd\b(?! [a-z])", r"[\"']add[\"']", r"\badd_(?:forward|backward)", r"(?<![.\w])(?<!def )add\("],
+    "concat": [r"(?i)concat(?!enate)"],
+}
+
+# The structural kinds: each has its own sheet plan and writer (ConvSheet and FiltersSheet,
+# FlattenSheet, DenseSheet, SoftmaxSheet and the loss), gradients written for one shape of
+# network (flatten -> dense -> softmax), worked examples and exercises of their own, and the
+# classifier's end is built around them. Moving those into the kinds is the typed plan's work
+# (issue 14, item 2); until then each is held to the modules that name it today, so the
+# number can only fall.
+STRUCTURAL = {"conv2d": 18, "dense": 19, "flatten": 11, "softmax": 12}
+
+
+def modules_mentioning(kind):
+    """The modules of xlcnn/ outside the kind's own module and the registry whose source names the kind."""
+    root = Path(kinds.__file__).parent.parent
+    own = {root / "kinds" / f"{kind}.py", root / "kinds" / "__init__.py"}
+    patterns = [re.compile(pattern) for pattern in MENTIONS[kind]]
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*.py")
+                  if path not in own and any(p.search(path.read_text(encoding="utf-8")) for p in patterns))
+
+
+def test_every_kind_has_its_spellings():
+    assert sorted(MENTIONS) == sorted(LAYER_TYPES)
+    for kind, cls in LAYER_TYPES.items():   # the patterns find the class's name and the quoted kind string
+        for spelled in (cls.__name__, f'"{kind}"'):
+            assert any(re.search(pattern, spelled) for pattern in MENTIONS[kind]), (kind, spelled)
+
+
+@pytest.mark.parametrize("kind", sorted(LAYER_TYPES))
+def test_a_kind_is_named_in_at_most_one_module_outside_its_own(kind):
+    """Adding or changing a kind means its module, the registry, its texts and at most one more
+    module (today: ``network.py``'s example networks, or the layout's join rules)."""
+    found = modules_mentioning(kind)
+    limit = STRUCTURAL.get(kind, 1)
+    assert len(found) <= limit, f"{kind} is named in {len(found)} modules: {', '.join(found)}"
+
+
+@pytest.mark.parametrize("kind", sorted(LAYER_TYPES))
+def test_each_example_item_reads_back_as_its_kind(kind):
+    for item in LAYER_TYPES[kind].examples:
+        assert parse_layer(item, 3, "--arch").kind == kind

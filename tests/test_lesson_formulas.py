@@ -15,7 +15,7 @@ from xlcnn import formulas
 from xlcnn.cells import Block
 from xlcnn import layers as L
 from xlcnn import lesson_formulas as lf
-from xlcnn.network import Conv2D
+from xlcnn.network import AvgPool2D, Conv2D, MaxPool2D, Sigmoid
 
 
 def picked(grid, *numbers):
@@ -64,10 +64,10 @@ def test_the_window_worked_example_computes_the_engines_cell(kind):
     rng = np.random.default_rng(8)
     x = rng.integers(-3, 4, size=(2, 5, 5)).astype(float)   # whole numbers: ties in the pooling windows
     if kind == "sigmoid":
-        out, size, result_of = L.sigmoid_forward(x), 1, formulas.sigmoid_forward
+        out, size, result_of = L.sigmoid_forward(x), 1, Sigmoid().forward_formula
     else:
         out = (L.maxpool_forward if kind == "maxpool" else L.avgpool_forward)(x, 2, 2)
-        size, result_of = 2, (lambda window: lf.example_pool_result(window, average=kind == "avgpool"))
+        size, result_of = 2, (MaxPool2D(2) if kind == "maxpool" else AvgPool2D(2)).forward_formula
     grid = Grid()
     source = stack_of(grid, x, pad=1)
     layer_cells = stack_of(grid, out)

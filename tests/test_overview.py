@@ -64,6 +64,35 @@ def test_the_network_is_a_row_of_boxes_with_their_shapes(book, layout):
     assert all(box.range() in merged for box in layout.sheets[0].boxes)
 
 
+@pytest.mark.parametrize("lang, third", [
+    ("en", ["conv1", "conv2: reads photo", "concat1: reads conv1, conv2", "relu1"]),
+    ("zh", ["conv1", "conv2：读取 照片", "concat1：读取 conv1、conv2", "relu1"]),
+])
+def test_a_branched_networks_boxes_say_what_they_read(tmp_path, lang, third):
+    """Boxes in layer order would make a parallel branch look like the next step: a box that does not read
+    the box before it says what it reads, gets no arrow from it, and its row is tall enough for the words."""
+    arch = "a=conv3x3x2-same, b=conv1x1x3(input), concat(a,b), relu, maxpool2, dense"
+    path = make_workbook(output=tmp_path / "b.xlsx", arch=arch, size=8, lang=lang).path
+    layers, inputs = _branched(arch)
+    overview = plan_layout(layers, (3, 8, 8), DEFAULT_CLASSES, inputs=inputs).sheets[0]
+    ws = openpyxl.load_workbook(path).worksheets[0]
+    boxes = [ws.cell(box.row + 1, box.col + 1).value for box in overview.boxes]
+    assert [text.split("\n")[2] for text in boxes[1:5]] == third
+    assert boxes[0].count("\n") == 1 and boxes[2].startswith(("conv 1x1 x3\n8 x 8 x 3", "卷积 1x1 x3\n8 x 8 x 3"))
+    arrows = [(arrow.row, arrow.col) for arrow in overview.arrows]
+    assert (overview.boxes[0].row, overview.boxes[0].last_col + 1) in arrows          # photo -> conv1
+    for box in overview.boxes[1:3]:                                                   # conv1 / conv2 / concat
+        assert (box.row, box.last_col + 1) not in arrows and ws.cell(box.row + 1, box.last_col + 2).value is None
+    assert len(arrows) == len(overview.boxes) - 3
+    assert ws.row_dimensions[overview.boxes[0].row + 1].height > 28    # three lines and a wrapped one
+
+
+def _branched(arch):
+    from xlcnn.architecture import parse_network
+    layers, inputs = parse_network(arch, len(DEFAULT_CLASSES))
+    return layers, inputs
+
+
 def test_every_sheet_is_linked_from_the_overview_and_links_back(book):
     wb = openpyxl.load_workbook(book)
     overview = wb.worksheets[0]

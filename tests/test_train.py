@@ -11,8 +11,8 @@ from xlcnn.datasets import generate_shapes, load_image_folder, write_shapes
 from xlcnn.engine import forward
 from xlcnn.errors import UsageError
 from xlcnn.kernels import named_filters
-from xlcnn.network import random_model
-from xlcnn.pipeline import architecture, guess_label
+from xlcnn.network import lesson_architecture, random_model
+from xlcnn.pipeline import guess_label
 from xlcnn.resources import default_model_path, sample_photos
 from xlcnn.shapes import SHAPES, draw_shape
 from xlcnn.train import Adam, SGD, TrainConfig, augment, split, train_model
@@ -24,7 +24,7 @@ def small_shapes():
 
 
 def fresh_model(names, size=16, seed=0):
-    return random_model(architecture(len(names)), names, image_size=size, seed=seed)
+    return random_model(lesson_architecture(len(names)), names, image_size=size, seed=seed)
 
 
 def test_same_seed_gives_the_same_weights_bit_for_bit(small_shapes):
@@ -163,7 +163,7 @@ def test_shipped_model_is_reproduced_by_its_recipe():
     """scripts/train_default.py's recipe, in memory: same data, same seed, same start, same weights."""
     images, labels, names = generate_shapes(800, size=28, seed=1)
     order = np.argsort(labels, kind="stable")          # the recipe reads the folders class by class
-    model = random_model(architecture(3), names, image_size=28, seed=0)
+    model = random_model(lesson_architecture(3), names, image_size=28, seed=0)
     init = _recipe()["INIT_FILTERS"]
     model.params[0]["weight"], model.params[0]["bias"] = named_filters(init, 3), np.zeros(len(init))
     result = train_model(model, images[order], labels[order], TrainConfig(seed=0))

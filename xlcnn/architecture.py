@@ -1,38 +1,36 @@
-"""Networks written as text, e.g. "conv3x3x8-same,relu,maxpool2,dense", and named layer positions.
+"""Networks written as text, e.g. ``network.EXAMPLE_ARCHITECTURE``, and named layer positions.
 
-Grammar, one item per layer, separated by commas (spaces and case do not matter):
-
-    conv{F}x{F}x{K}[-s{S}][-p{P}|-same|-valid][-d{D}][-flip]
-    relu | leakyrelu[{alpha}] | sigmoid | tanh
-    maxpool{N}[-s{S}] | avgpool{N}[-s{S}]
-    flatten | dense[{units}] | softmax
-
-``dense`` without a number has one output per class. A flatten is added before the
-first dense layer and a softmax after the last one when they are left out.
+Grammar: one item per layer, separated by commas (spaces and case do not matter). Each
+layer kind reads its own item (``parse``) and documents it (``grammar``, ``examples``);
+``GRAMMAR`` gathers them, one line per family of kinds, as the README lists them.
+The layers a classifier's end needs are added when left out (``kinds.complete``).
 
 Branches: each item reads the item before it (the first reads the picture) unless it
 names what it reads in parentheses; ``name=`` in front of an item names its output, and
-``input`` is the picture. ``add`` and ``concat`` join two or more named outputs:
-
-    a=conv3x3x4, b=conv3x3x4(input), add(a,b), relu, dense
-    a=conv3x3x4-same, relu, b=conv3x3x4-same, concat(a,b), maxpool2, dense
+``input`` is the picture. The joining kinds (``kinds.MERGES``) read two or more named
+outputs; each kind's ``branch_example`` shows one.
 
 Names may be written in any order (the layers are put in an order that computes), but a
 layer may not read itself or a layer that reads it, and every layer but the last must feed
 another. ``format_architecture`` writes a network back, naming only the outputs read out of
-order, after their ``--until`` names (conv1, relu1, add1, ...).
+order, after their ``--until`` names (``layer_names``).
 """
 
 import re
+from itertools import groupby
 
 from .errors import ShapeError, UsageError, did_you_mean
 from .graph import INPUT, as_inputs, readers, require_chain, sources, topological_order
-from .kinds import complete, parse_layer
+from .kinds import CLASSES, MERGES, complete, parse_layer
+from .kinds.base import joining_kinds
 
-EXAMPLES = "conv3x3x8, conv5x5x6-same, conv3x3x4-s2-p1-d2, maxpool2, avgpool3-s2, relu, leakyrelu0.1, dense16, dense"
+# one line per family of kinds (the classes' first base), in the registry's order
+GRAMMAR = "\n".join(" | ".join(cls.grammar or cls.kind for cls in family)
+                     for _, family in groupby(CLASSES, key=lambda cls: cls.__mro__[1]))
+EXAMPLES = ", ".join(item for cls in CLASSES for item in cls.examples)
 
 _NAMED = re.compile(r"(?:([a-z_][a-z0-9_]*)=)?([^=()]+)(?:\(([^()]*)\))?")
-BRANCH_EXAMPLE = "a=conv3x3x4, b=conv3x3x4(input), add(a,b), relu, dense"
+BRANCH_EXAMPLE = MERGES[0].branch_example
 
 
 def parse_architecture(text, classes, option="--arch"):
@@ -65,7 +63,7 @@ def parse_network(text, classes, option="--arch"):
     for index, read_by in enumerate(readers(wiring, len(wiring))[:-1]):
         if not read_by:
             raise ShapeError(f"{option}: {labels[order[index]]} is never used: every layer but the last must feed "
-                             "another; join it to the rest with add(...) or concat(...), or leave it out")
+                             f"another; join it to the rest with {_joins()}, or leave it out")
     layers, wiring = complete(layers, wiring)
     return layers, as_inputs(wiring)
 
@@ -89,7 +87,7 @@ def format_architecture(layers, inputs=None):
 
 
 def layer_names(layers):
-    """Short names for --until: conv1, relu1, pool1, conv2, ..., flatten1, dense1, softmax1."""
+    """Short names for --until: each layer's ``stem`` and its count, e.g. conv1, conv2."""
     counts, names = {}, []
     for layer in layers:
         stem = layer.stem
@@ -113,7 +111,7 @@ def until_count(layers, name):
 
 
 def _split_items(text, option):
-    """The items of the text: split at the commas outside parentheses (add(a,b) is one item)."""
+    """The items of the text: split at the commas outside parentheses (a join's "x(a,b)" is one item)."""
     items, depth, start = [], 0, 0
     for at, char in enumerate(text):
         depth += {"(": 1, ")": -1}.get(char, 0)
@@ -145,7 +143,7 @@ def _parse_named_item(item, n, classes, option):
         raise UsageError(f"{option}: item {n}, {item!r}: {layer.kind} joins two or more named outputs; "
                          f"write e.g. {BRANCH_EXAMPLE}")
     if not layer.joins and refs is not None and len(refs) != 1:
-        raise UsageError(f"{option}: item {n}, {item!r}: a {layer.kind} layer reads one input; only add and concat "
+        raise UsageError(f"{option}: item {n}, {item!r}: a {layer.kind} layer reads one input; only {joining_kinds()} "
                          "join several")
     return name, layer, refs
 
@@ -171,6 +169,11 @@ def _resolve(names, layers, refs, labels, option):
                                  f"output with {ref}=..., or read the picture with (input)")
         wiring.append(tuple(INPUT if ref == "input" else known[ref] for ref in reads))
     return wiring
+
+
+def _joins():
+    """The joining kinds as the text writes them: "a(...) or b(...)"."""
+    return " or ".join(f"{cls.kind}(...)" for cls in MERGES)
 
 
 def _default_reads(index):

@@ -13,6 +13,7 @@ from .errors import InputError, VerificationError, XlcnnError
 from .image import MAX_SIZE, MIN_SIZE
 from .datasets import write_shapes
 from .handout import check_handout_target, make_handout
+from .network import EXAMPLE_ARCHITECTURE
 from .engines import DEFAULT_TIMEOUT
 from .options import BUILD_FLAGS, from_cli
 from .pipeline import DEFAULT_SIZE, make_summary, make_workbook, make_workbooks, photos_in, train_from_folder, workbook_path
@@ -276,8 +277,9 @@ def verify(books, engine, timeout):
 @click.option("--augment/--no-augment", default=TrainConfig.augment, show_default=True,
               help="Random flips, small shifts and brightness changes while learning.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same weights.")
-@click.option("--preset", help="Train a preset's network (see `xlcnn presets`) instead of conv/ReLU/pool/dense.")
-@click.option("--arch", help='Train this network, e.g. "conv3x3x8-same,relu,maxpool2,dense".')
+@click.option("--preset", help="Train a preset's network (see `xlcnn presets`) instead of the lesson network "
+                               "(--filters, --kernel, --pool).")
+@click.option("--arch", help=f'Train this network, e.g. "{EXAMPLE_ARCHITECTURE}".')
 @click.option("--init-filters", help="Start the first conv from these hand-made 3x3 kernels, e.g. vertical,horizontal.")
 def train(data_dir, output, size, filters, kernel, pool, epochs, lr, optimizer, batch_size, val_split, augment, seed,
           preset, arch, init_filters):

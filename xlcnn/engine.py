@@ -21,7 +21,7 @@ class Stage:
     """One layer's output in the forward pass."""
 
     index: int      # position of the layer in model.layers
-    kind: str       # the layer kind ("conv2d", "relu", ...)
+    kind: str       # the layer's kind (``Layer.kind``)
     output: np.ndarray
 
 

@@ -12,6 +12,7 @@ one of those has been computed.
 """
 
 from .errors import ShapeError, UsageError
+from .kinds.base import merge_kinds
 
 INPUT = -1      # "the network's input" among a layer's sources; never an index into the layers
 
@@ -84,7 +85,7 @@ def topological_order(wiring, names):
 def require_chain(inputs, where):
     """The workbook draws chains only, for now: refuse a branched network with one clear line."""
     if inputs is not None:
-        raise UsageError(f"{where}: branched networks (add, concat, named layers) cannot be drawn as a workbook "
+        raise UsageError(f"{where}: branched networks ({', '.join(merge_kinds())}, named layers) cannot be drawn as a workbook "
                          "yet; `xlcnn train` trains them, and a chain of layers builds a workbook")
 
 

@@ -8,32 +8,27 @@ Rows 0..HEADER_ROWS-1 of every sheet hold the title and the explanation.
 from collections import Counter
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 
-from . import formulas
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
-from .plans import (AddSheet, Im2colSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SummarySheet,
                     VectorSheet, WindowExample, example_of, output_of)
+from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
+                      is_classifier)
 from .summary import formula_count as summary_formulas, summarize
-from .network import (ACTIVATIONS, POOLS, Add, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Softmax,
-                      infer_shapes, is_classifier)
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
 NOTICE_ROW = HEADER_ROWS - 1   # the trained/untrained notice, the last line of the header
 FIRST_COL = 1         # column A holds row labels
 GAP = 1               # empty rows/columns between matrices
 
-STEP_TITLES = {
-    "input": "Input", "filters": "Filters", "conv2d": "Conv", "relu": "ReLU", "leakyrelu": "Leaky ReLU",
-    "sigmoid": "Sigmoid", "tanh": "Tanh", "maxpool2d": "Pool", "avgpool2d": "Avg Pool", "flatten": "Flatten",
-    "dense": "Dense", "softmax": "Softmax", "loss": "Loss", "summary": "Summary", "overview": "Overview",
-    "manifest": "Manifest", "grad": "Grad", "descent": "Descent", "step_prefix": "S{n} ", "add": "Add",
-    "im2col": "im2col",
+STEP_TITLES = {   # the English stems of the sheet names; each layer kind names its own (``title``)
+    "input": "Input", "filters": "Filters", **{cls.kind: cls.title for cls in CLASSES}, "loss": "Loss",
+    "summary": "Summary", "overview": "Overview", "manifest": "Manifest", "grad": "Grad", "descent": "Descent",
+    "step_prefix": "S{n} ", "im2col": "im2col",
 }
-ACTIVATION_KINDS = ("relu", "leakyrelu", "sigmoid", "tanh")
-MAP_KINDS = ("conv2d", *ACTIVATION_KINDS, "maxpool2d", "avgpool2d")
 
 
 @dataclass
@@ -113,7 +108,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits, inputs)
     if im2col:
         _add_im2col(first, layers, names, limits)
-    overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names))
+    overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names), inputs)
     sheets = [limits.add(overview, overview_formulas(overview, classifier)), input_plan, *first]
     layout = Layout(sheets, tuple(input_shape), inputs=inputs)
     if steps:
@@ -148,11 +143,13 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
             filters = _filters_sheet(ident("filters", index), layer, in_shape[0])
             sheets.append(limits.add(filters, _filters_formulas(filters, later)))
             sheets.append(_maps_sheet(ident("conv2d", index), shape, pad, layer, previous, in_shape[0]))
-            _check_conv_formula(sheets[-1], previous, filters)
-        elif isinstance(layer, Add):
-            sheets.append(_add_sheet(ident("add", index), shape, pad, tuple(outputs[s] for s in reads)))
+            _check_conv_formula(sheets[-1], layer, previous, filters)
+        elif layer.joins:    # stacked maps are copied one after the other; added ones summed cell by cell
+            planner = _stacked_sheet if layer.stacks else _add_sheet
+            sheets.append(planner(ident(layer.kind, index), shape, pad, tuple(outputs[s] for s in reads)))
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
-            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous))
+            # windows start at the maps' first cell, not in a border another reader (a conv) asked for
+            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous.with_border(0)))
         elif isinstance(layer, ACTIVATIONS):
             sheets.append(_vector_sheet(ident(layer.kind, index), shape[0], previous))
         elif isinstance(layer, Flatten):
@@ -193,12 +190,13 @@ def check_graph(layers, inputs, steps):
         raise ShapeError("--backprop/--steps: gradient sheets are written for chains of layers only; "
                          "leave out --steps to build the forward pass of a branched network")
     for index, (layer, reads) in enumerate(zip(layers, inputs)):
-        if len(reads) > 1 and not isinstance(layer, Add):
-            raise ShapeError(f"layer {index + 1} ({layer.kind}): the workbook draws add joins only, for now; "
-                             "use add(...) instead")
-        if isinstance(layer, Add) and INPUT in reads:
-            raise ShapeError(f"layer {index + 1} (add) reads the input pixels directly; the workbook adds "
-                             "the outputs of layers only (put a layer on that branch)")
+        if len(reads) > 1 and not layer.joins:
+            joiners = " and ".join(cls.kind for cls in MERGES)
+            raise ShapeError(f"layer {index + 1} ({layer.kind}) reads {len(reads)} layers; in the workbook only "
+                             f"{joiners} join several")
+        if layer.joins and INPUT in reads:
+            raise ShapeError(f"layer {index + 1} ({layer.kind}) reads the input pixels directly; the workbook "
+                             f"joins the outputs of layers only (put a layer on that branch)")
 
 
 def check_backprop(layers):
@@ -243,10 +241,9 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
         elif isinstance(layer, Conv2D):
             plans[index] = _conv_gradient_sheet(ident, layer, in_shape, index, pad, plans[index + 1].input)
         else:
-            chooses = isinstance(layer, (MaxPool2D, ReLU, LeakyReLU))   # layers that choose: their tie margin
-            margin = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1) if chooses else None
+            margin = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1) if layer.chooses else None   # its tie margin
             plans[index] = MapGradSheet(**ident, input=_stack(name, top, *in_shape, pad), margin=margin,
-                                        margin_label=Block(name, HEADER_ROWS - 2, FIRST_COL + 1, 1, 1) if chooses else None)
+                                        margin_label=Block(name, HEADER_ROWS - 2, FIRST_COL + 1, 1, 1) if layer.chooses else None)
     return plans
 
 
@@ -321,12 +318,12 @@ class FormulaBudgetError(LimitError):
     """A network that fits Excel but whose workbook would hold more formulas than the budget."""
 
 
-def _check_conv_formula(plan, source, filters):
+def _check_conv_formula(plan, layer, source, filters):
     """The longest conv formula (its last cell has the longest references) must fit Excel's 8,192."""
     span = filters.kernels[0][0].height
     windows = [source.window(c, source.maps[c].height - span, source.maps[c].width - span, span, span)
                for c in range(len(source.maps))]
-    text = formulas.conv_forward(windows, filters.kernels[-1], filters.bias[-1], "input_scale", check=False)
+    text = layer.forward_formula(windows, filters.kernels[-1], filters.bias[-1], "input_scale", check=False)
     if len(text) > MAX_FORMULA_CHARS:
         raise LimitError(f"sheet {plan.name!r}: one convolution formula would be {len(text):,} characters "
                          f"({len(source.maps)} input maps); Excel allows {MAX_FORMULA_CHARS:,}: use fewer filters "
@@ -611,13 +608,11 @@ def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
     if kind == "conv2d":
         return ConvSheet(**ident, output=output, explain=_explain_conv(name, col, in_channels, layer.kernel),
                          source=source, size=layer.span, stride=layer.stride, conv=layer)
-    if kind in POOL_KINDS:
+    if isinstance(layer, POOLS):
         return PoolSheet(**ident, output=output, explain=_explain_window(name, col, layer.size), source=source,
                          size=layer.size, stride=layer.step)
     return MapSheet(**ident, output=output, explain=_explain_window(name, col, 1), source=source, size=1, stride=1)
 
-
-POOL_KINDS = ("maxpool2d", "avgpool2d")
 
 
 def first_convolution(layers):
@@ -715,6 +710,17 @@ def _add_sheet(ident, shape, pad, operands):
     if len(shape) != 3:
         raise ShapeError(f"sheet {ident['name']!r}: the workbook adds feature maps only, not vectors")
     return AddSheet(**ident, output=_stack(ident["name"], HEADER_ROWS + 1, *shape, pad), sources=operands)
+
+
+def _stacked_sheet(ident, shape, pad, operands):
+    """Maps one below the other, as on the sheets it stacks, each a copy of one map of one operand; or
+    vectors joined into one column, numbered, as on a vector activation's sheet."""
+    name = ident["name"]
+    if len(shape) == 3:
+        return StackedSheet(**ident, output=_stack(name, HEADER_ROWS + 1, *shape, pad), sources=operands)
+    output = Block(name, HEADER_ROWS + 1, FIRST_COL, shape[0], 1)
+    return StackedSheet(**ident, output=output, output_label=_label_above(output),
+                       numbers=Block(name, output.row, 0, shape[0], 1), sources=operands)
 
 
 def _vector_sheet(ident, length, source):
@@ -838,7 +844,7 @@ CHART_ABOVE = 12          # the chart beside the photo starts this many rows bel
 KNOWS_COL = 17            # what the model knows sits right of the prediction and loss
 
 
-def _overview_sheet(ident, input_shape, layers, shapes, classes):
+def _overview_sheet(ident, input_shape, layers, shapes, classes, inputs=None):
     """The story on one page: the network as a row of boxes, the photo in square cells, a small
     picture of every feature map, the prediction with a live chart, and a link to every sheet.
 
@@ -851,7 +857,7 @@ def _overview_sheet(ident, input_shape, layers, shapes, classes):
     boxes = tuple(Block(name, 5 + 2 * (n // per_row), 1 + (n % per_row) * (BOX_WIDTH + 2), 1, BOX_WIDTH)
                   for n in range(len(layers) + 1))   # the input, then every layer
     blocks["boxes"], blocks["box_shapes"] = boxes, (tuple(input_shape), *shapes)
-    blocks["arrows"] = tuple(Block(name, box.row, box.last_col + 1, 1, 1) for box in boxes[:-1])
+    blocks["arrows"] = _box_arrows(boxes, inputs)
     row = boxes[-1].row + 2
     blocks["colour_view"] = Block(name, row + 1, 1, height, width)
     beside = Block(name, row + 1, width + 3, max(height, PHOTO_ROWS), max(PAGE_COLUMNS - width - 2, 12))
@@ -887,6 +893,14 @@ def _overview_sheet(ident, input_shape, layers, shapes, classes):
     blocks["links_label"] = Block(name, 4, links_col, 1, 1)
     blocks["links"] = Block(name, 5, links_col, 1, 1)   # one per sheet, when all are known
     return OverviewSheet(**ident, **blocks, gap_rows=_gap_rows(boxes, beside, pictures), last_printed_col=links_col - 2)
+
+
+def _box_arrows(boxes, inputs):
+    """An arrow after each box that the next box reads: every box but the last, in a chain. In a branched
+    network a box that reads another box (or the photo) says so in words instead (see the overview writer)."""
+    reads = sources(inputs, len(boxes) - 1)
+    return tuple(Block(box.sheet, box.row, box.last_col + 1, 1, 1) for n, box in enumerate(boxes[:-1])
+                 if reads[n] == (n - 1,))
 
 
 def _gap_rows(boxes, beside, pictures):

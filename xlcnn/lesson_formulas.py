@@ -56,8 +56,8 @@ def example_scale(scale):
 
 
 def example_conv_result(channel_sums, bias, scale=None):
-    """The channels' sums (times the scale cell, for the first layer) plus the bias: ``formulas.conv_forward``
-    worked out by hand."""
+    """The channels' sums (times the scale cell, for the first layer) plus the bias: the layer's own
+    ``forward_formula`` (``kinds/conv2d.py``) worked out by hand."""
     total = "+".join(cell.ref() for cell in channel_sums)
     if scale is not None:
         total = f"({total})*{scale.ref()}"
@@ -72,12 +72,6 @@ def example_window_value(stack, k, i, j, step, row, col, scale=None):
     ``step`` cells per output; an activation's window is the one cell, step 1)."""
     fetch = _stacked_index(stack, k.ref(absolute=True), _position(i, step, row), _position(j, step, col))
     return f"={fetch}*{scale}" if scale else f"={fetch}"
-
-
-def example_pool_result(window, average):
-    """The pooling of the example's window: the layer's own formula (``formulas.maxpool_forward`` or
-    ``formulas.avgpool_forward``) on the copied window."""
-    return formulas.avgpool_forward(window) if average else formulas.maxpool_forward(window)
 
 
 # ---------------------------------------------------------------- worked example of a dense output
@@ -219,8 +213,8 @@ def dense_parameters(inputs, units):
 
 def patch_picture(patch):
     """One cell of a small feature-map picture: the patch's one cell, or the mean of the patch
-    (``formulas.avgpool_forward``: the picture pools the map)."""
-    return reference(patch) if patch.size == 1 else formulas.avgpool_forward(patch)
+    (``formulas.mean_of``: the picture averages the map, as a pooling layer would)."""
+    return reference(patch) if patch.size == 1 else formulas.mean_of(patch)
 
 
 def hyperlink(sheet, text):

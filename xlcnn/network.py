@@ -110,8 +110,16 @@ def is_classifier(layers):
 
 
 DEFAULT_CLASSES = ("circle", "square", "triangle")
+# the example networks, as text: the one place outside ``kinds/`` that spells particular layers
+EXAMPLE_ARCHITECTURE = "conv3x3x8-same,relu,maxpool2,dense"   # the --arch help's example
 DEFAULT_ARCH_TEXT = "conv3x3x4,relu,maxpool2,dense"
 DEFAULT_ARCHITECTURE = parse_architecture(DEFAULT_ARCH_TEXT, len(DEFAULT_CLASSES))
+
+
+def lesson_architecture(classes, filters=4, kernel=3, pool=2):
+    """The classic lesson network: convolution, the switch, pooling, then the classifier's end."""
+    text = f"conv{kernel}x{kernel}x{filters},relu,maxpool{pool},flatten,dense{classes},softmax"
+    return parse_architecture(text, classes)
 
 
 @dataclass

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from .errors import UsageError
 from .image import FITS, MAX_SIZE, MIN_SIZE, check_image_options
+from .architecture import layer_names
 from .layout import DEFAULT_MAX_FORMULAS
+from .network import DEFAULT_ARCHITECTURE, EXAMPLE_ARCHITECTURE
 from .resources import LANGUAGES
 
 DEFAULT_RATE = 0.01   # lowers the loss of every bundled sample in one step; 0.05 already overshoots
@@ -197,7 +199,7 @@ BUILD_FLAGS = (
     Flag(("--fit",), "fit", metavar=f"[{'|'.join(FITS)}]", help="How to make the photo square: crop (default), pad or stretch."),
     Flag(("--seed",), "seed", int, show_default=True, help="Seed of the random weights when no --model is given."),
     Flag(("--preset",), "preset", help="A ready-made lesson (see `xlcnn presets`), e.g. edges or two-blocks."),
-    Flag(("--arch",), "arch", help='Layers as text, e.g. "conv3x3x8-same,relu,maxpool2,dense".'),
+    Flag(("--arch",), "arch", help=f'Layers as text, e.g. "{EXAMPLE_ARCHITECTURE}".'),
     Flag(("--filters",), "filters",
          help="Hand-made first-layer filters: names (sobel-x,sobel-y,laplacian) or files of numbers (edge.csv)."),
     Flag(("--bias",), "bias", metavar="NUMBERS", help="Biases of the first convolution, one per filter, e.g. 1,0."),
@@ -205,7 +207,8 @@ BUILD_FLAGS = (
     Flag(("--true-convolution",), "true_convolution", is_flag=True,
          help="Turn every kernel 180 degrees (convolution, not correlation)."),
     Flag(("--grayscale",), "grayscale", is_flag=True, help="One gray input channel instead of red, green and blue."),
-    Flag(("--until",), "until", help="Stop the workbook after this layer (conv1, relu1, pool1, ... or a number)."),
+    Flag(("--until",), "until", help=f"Stop the workbook after this layer ({', '.join(layer_names(DEFAULT_ARCHITECTURE)[:3])}, "
+                                     "... or a number)."),
     Flag(("--lang",), "lang", metavar=f"[{'|'.join(LANGUAGES)}]", show_default=True, shown=_always,
          help="Language of every text in the workbook."),
     Flag(("--im2col",), "im2col", is_flag=True, help="Show the first convolution as a matrix product (im2col)."),

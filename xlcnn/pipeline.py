@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .architecture import parse_architecture, parse_network, until_count
+from .architecture import parse_network, until_count
 from .datasets import load_image_folder
 from .datasets import IMAGE_SUFFIXES
 from .errors import ModelError, OutputError, UsageError, XlcnnError
@@ -17,8 +17,8 @@ from .kernels import filter_weights, named_filters, parse_filter_names, parse_fi
 from .matrices import is_matrix_file, load_matrix
 from .layout import plan_within_limits
 from .options import BuildOptions, option_name
-from .network import (DEFAULT_ARCH_TEXT, DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, describe, is_classifier, load_model, random_model,
-                      save_model)
+from .network import (DEFAULT_ARCH_TEXT, DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, describe, is_classifier,
+                      lesson_architecture, load_model, random_model, save_model)
 from .presets import load_preset, preset_names
 from .resources import default_model_path, default_sample, texts as load_texts
 from .train import TrainConfig, train_model
@@ -345,17 +345,11 @@ def _build_one(job):
 # ---------------------------------------------------------------- train
 
 
-def architecture(classes, filters=4, kernel=3, pool=2):
-    """The classic lesson network: conv -> ReLU -> max pool -> flatten -> dense -> softmax."""
-    text = f"conv{kernel}x{kernel}x{filters},relu,maxpool{pool},flatten,dense{classes},softmax"
-    return parse_architecture(text, classes)
-
-
 def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, pool=2, config=TrainConfig(),
                       fit="crop", progress=None, preset=None, arch=None, on_skipped=None, init_filters=None):
     """Train a new model on an image folder and save it to ``output``.
 
-    The network is conv(filters, kernel) -> ReLU -> max pool -> dense, or the layers
+    The network is the classic lesson network (``network.lesson_architecture``), or the layers
     of ``arch`` or a preset. Returns (model, TrainResult, skipped files). Nothing is
     written unless training succeeds. ``on_skipped(skipped)`` hears of the unreadable
     files as soon as the folder is read, before the first epoch. ``init_filters`` (names
@@ -375,7 +369,7 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
     elif preset:
         layers, inputs = parse_network(load_preset(preset).architecture, len(names), option=f"preset {preset}")
     else:
-        layers = architecture(len(names), filters, kernel, pool)
+        layers = lesson_architecture(len(names), filters, kernel, pool)
     if not is_classifier(layers):
         raise UsageError("training needs a classifier: the network must end with a dense layer")
     model = random_model(layers, names, image_size=size, seed=config.seed, fit=fit, inputs=inputs)

@@ -389,6 +389,50 @@ class AddSheet(Sheet):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StackedSheet(Sheet):
+    """A stacking join's output: the maps of every source stacked in the order the network names them, or
+    (after flatten or dense) their vectors joined end to end into one column.
+
+    Output map k (element k) is map (element) c of source n, ``origin(k)``; ``sources`` are the map
+    stacks (blocks) it joins. A vector has its heading above it and numbers 1, 2, ... beside it.
+    """
+
+    output: MapStack | Block
+    sources: tuple = field(metadata=ELSEWHERE)
+    output_label: Block | None = None
+    numbers: Block | None = None
+
+    @property
+    def value_columns(self):
+        return self.output.maps[0].width + 4
+
+    def on_legend_row(self):
+        return self.output_label     # a vector's heading; None for maps (their headings sit lower)
+
+    def source_sheets(self):
+        """The names of the sheets it joins, in order."""
+        return tuple(next(all_blocks(source)).sheet for source in self.sources)
+
+    def counts(self):
+        """How many maps (elements) each source hands on."""
+        return tuple(len(source.maps) if isinstance(source, MapStack) else source.size for source in self.sources)
+
+    def origin(self, k):
+        """(n, c): output map (element) k is map (element) c of source n."""
+        for n, count in enumerate(self.counts()):
+            if k < count:
+                return n, k
+            k -= count
+        raise IndexError(k)
+
+    def operand(self, k, i=0, j=0):
+        """The cell output cell (i, j) of map k (element k) copies, as a 1 x 1 block."""
+        n, c = self.origin(k)
+        source = self.sources[n]
+        return source.at(c, i, j) if isinstance(source, MapStack) else source.item(c)
+
+
+@dataclass(frozen=True, kw_only=True)
 class VectorSheet(Sheet):
     """An activation over a vector (after a hidden dense layer): one cell per element."""
 
@@ -673,7 +717,7 @@ class DenseGradSheet(Sheet):
 @dataclass(frozen=True, kw_only=True)
 class MapGradSheet(Sheet):
     """The gradient of a flatten, pooling or activation layer's input, map by map; a layer that
-    chooses (ReLU, leaky ReLU, max pooling) also has its tie margin."""
+    ``chooses`` (a switch, a window's largest cell) also has its tie margin."""
 
     input: MapStack
     margin: Block | None = None

@@ -11,10 +11,11 @@ import numpy as np
 
 from .engine import descent_step, forward, loss_and_gradients
 from .graph import INPUT
+from .kinds import CLASSES
 from .layers import effective_kernel, pad_input
-from .layout import MAP_KINDS
 
-LAYER_KINDS = (*MAP_KINDS, "add", "flatten", "dense")   # sheets that hold one layer's output
+# the sheets that hold one layer's output: every kind's but the probabilities' (checked with the loss)
+LAYER_KINDS = tuple(cls.kind for cls in CLASSES if not cls.gives_probabilities)
 
 
 @dataclass

@@ -32,12 +32,17 @@ class SummaryRow:
     multiply_adds: tuple       # (formula, value)
     receptive_field: tuple     # (formula, value), or None once the picture is flattened
     quotient: object = None    # (W - F + 2P) / S as an exact Fraction for a layer that slides a window
+    joined: tuple = ()         # the shape of every input of a layer that joins several
 
     @property
     def whole(self):
         """False when (W - F + 2P) / S is not a whole number: the course calls the setting invalid,
         frameworks round down (and lose the last rows and columns)."""
         return self.quotient is None or self.quotient.denominator == 1
+
+    def input_text(self):
+        """The input column: "2 x 8 x 8", or every joined input's, "2 x 8 x 8 + 3 x 8 x 8"."""
+        return " + ".join(shape_text(shape) for shape in self.joined) or shape_text(self.input_shape)
 
     def numbers(self):
         """The values the workbook's formulas must produce, by column name."""
@@ -67,7 +72,8 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
 
     ``describe`` words each layer and ``row_name`` puts its --until name ({id}) and number
     ({number}) around that description. ``inputs``: a graph's wiring; a layer's input shape
-    is that of its first source, and where branches join, the receptive field is the widest.
+    is that of its first source (a join also lists every source's, ``joined``), and where
+    branches join, the receptive field is the widest of theirs.
     """
     shapes = infer_shapes(layers, input_shape, is_classifier(layers), inputs)
     rows = [SummaryRow(input_name, (), tuple(input_shape), "", (None, input_shape[1]), NONE, NONE, NONE,
@@ -95,9 +101,17 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
         weights, biases = (_product(shapes_of[name]) if name in shapes_of else NONE for name in ("weight", "bias"))
         rows.append(SummaryRow(title, in_shape, out_shape, arithmetic or "", side, weights, biases,
                                layer.parameter_count(in_shape) or NONE, _product(out_shape),
-                               layer.multiply_adds(in_shape, out_shape) or NONE, receptive, quotient))
+                               layer.multiply_adds(in_shape, out_shape) or NONE, receptive, quotient,
+                               _joined(reads, shapes, input_shape)))
         reach[number - 1] = field, jump
     return rows
+
+
+def _joined(reads, shapes, input_shape):
+    """The shapes a layer that reads several inputs joins, in order; () for a layer that reads one."""
+    if len(reads) < 2:
+        return ()
+    return tuple(tuple(input_shape) if source == INPUT else shapes[source] for source in reads)
 
 
 def _product(shape):

@@ -1,7 +1,11 @@
-"""Add: the element-wise sum of two or more tensors of one shape (maps or vectors); same shape out."""
+"""Add: the element-wise sum of two or more tensors of one shape (maps or vectors); same shape out.
+
+Each NumPy function has its formula twin below it (``*_formula``).
+"""
 
 from dataclasses import dataclass
 
+from .. import formulas
 from ..errors import ShapeError
 from .base import Merge
 
@@ -11,6 +15,9 @@ class Add(Merge):
     """The element-wise sum of two or more inputs of one shape: where branches (or a shortcut) join."""
 
     kind = "add"
+    grammar = "add(a,b,...)"
+    branch_example = "a=conv3x3x4, b=conv3x3x4(input), add(a,b), dense"
+    title = "Add"
 
     def merged_shape(self, in_shapes, where, listed):
         if len(set(in_shapes)) != 1:
@@ -22,6 +29,9 @@ class Add(Merge):
 
     def backward_all(self, dout, xs):
         return add_backward(dout, xs)
+
+    def forward_formula(self, operands):
+        return add_forward_formula(operands)
 
 
 def add_forward(xs):
@@ -35,3 +45,9 @@ def add_forward(xs):
 def add_backward(dout, xs):
     """Every term of a sum gets the sum's gradient unchanged: one copy of dout per input."""
     return [dout.copy() for _ in xs]
+
+
+def add_forward_formula(operands):
+    """The element-wise sum of one cell of each operand (where branches join); twin of
+    ``add_forward``. Each operand is a 1 x 1 block, e.g. ``='a'!B11+'b'!B11``."""
+    return formulas.checked("=" + "+".join(operand.ref() for operand in operands))

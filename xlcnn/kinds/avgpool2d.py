@@ -1,4 +1,4 @@
-"""Average pooling: the mean of each window. ``avgpool_forward`` has a formula twin in ``formulas.py``.
+"""Average pooling: the mean of each window. Each NumPy function has its formula twin below it (``*_formula``).
 
 Shapes: x (..., C, H, W) -> (..., C, H_out, W_out), H_out = floor((H - size) / stride) + 1.
 """
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import formulas
 from .base import Pool, windows
 
 
@@ -16,6 +17,10 @@ class AvgPool2D(Pool):
 
     kind = "avgpool2d"
     word = "avg"
+    grammar = "avgpool{N}[-s{S}]"
+    examples = ("avgpool3-s2",)
+    title = "Avg Pool"
+    example_words = ("pool_window", "pool_mean")   # its worked example's labels (text keys)
 
     def describe(self):
         return f"average pool {self.size}x{self.size}, stride {self.step}"
@@ -25,6 +30,12 @@ class AvgPool2D(Pool):
 
     def backward_one(self, dout, x, params):
         return avgpool_backward(dout, x, self.size, self.step), {}
+
+    def forward_formula(self, window, scale=None):
+        return avgpool_forward_formula(window, scale)
+
+    def backward_formula(self, x, window, earlier, margin, upstream):
+        return avgpool_backward_formula(upstream, self.size)
 
 
 def avgpool_forward(x, size=2, stride=2):
@@ -41,3 +52,14 @@ def avgpool_backward(dout, x, size=2, stride=2):
         for v in range(size):
             dx[..., u:u + stride * (h_out - 1) + 1:stride, v:v + stride * (w_out - 1) + 1:stride] += share
     return dx
+
+
+def avgpool_forward_formula(window, scale=None):
+    """The mean of one pooling window (times ``scale``: the mean is linear)."""
+    mean = formulas.mean_of(window)
+    return f"{mean}*{scale}" if scale is not None else mean
+
+
+def avgpool_backward_formula(upstream, size):
+    """``avgpool_backward``: each of a window's size x size cells takes an equal share."""
+    return f"={upstream.ref()}/{size * size}"

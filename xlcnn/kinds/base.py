@@ -3,11 +3,16 @@
 A kind is one module of this package holding one frozen dataclass derived from ``Layer``
 (or a family below). The class says, for its kind, everything the engine needs:
 
-- ``kind``: the name in model files and stage lists ("conv2d", "relu", ...);
+- ``kind``: the name in model files and stage lists (each module's own name);
 - ``parse(item, classes, option)`` / ``spelling()``: its item in the ``--arch`` text, both ways;
+  ``grammar`` and ``examples`` document that item (``architecture.GRAMMAR`` gathers them);
 - ``describe()``: a short plain-text description ("conv 3x3, 4 filters, stride 1, padding 0");
 - ``output_shape(in_shapes, where)`` and ``parameter_shapes(input_shape)``;
-- ``forward(xs, params)`` and ``backward(dout, xs, params)``: the NumPy pair on batches.
+- ``forward(xs, params)`` and ``backward(dout, xs, params)``: the NumPy pair on batches;
+- ``forward_formula`` / ``backward_formula`` (activations, pools, joins): their formula twins, pure
+  builders on blocks (see ``cells.Block``) returning formula text;
+- what the workbook asks of a kind instead of its name: ``title``, ``chooses``, ``keeps_sign``,
+  ``never_negative``, ``text_values()``, ``example_reads(at)``, ``copied_cell(sheet, at)``.
 
 Array order everywhere: tensors (..., C, H, W) with an optional leading batch axis, vectors
 (..., N); conv weights (K, C, F, F), dense weights (outputs, inputs), as in PyTorch.
@@ -23,7 +28,7 @@ from ..errors import ShapeError
 
 # ---------------------------------------------------------------- the tie rule
 
-# Where a layer chooses (a ReLU gradient's switch, max pooling's routing, the predicted
+# Where a layer chooses (a switch's gradient, the routing of a window's largest cell, the predicted
 # class), two numbers equal on paper can differ in their last bits, and differently in
 # every spreadsheet engine (and in NumPy). Choosing on exact comparisons would give each
 # engine its own answer, so every choice counts numbers within a margin as equal. The
@@ -70,6 +75,22 @@ def lesson_formulas():
     return lf
 
 
+def merge_kinds():
+    """The kinds that join several inputs (every ``Merge``), in the registry's import order."""
+    return [cls.kind for cls in _subclasses(Merge)]
+
+
+def joining_kinds():
+    """The kinds that join several inputs, as a message names them: "a and b"."""
+    return " and ".join(merge_kinds())
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
 def require_positive(where, **values):
     for name, value in values.items():
         if value < 1:
@@ -87,11 +108,19 @@ class Layer:
     """
 
     kind = ""
-    joins = False           # reads two or more tensors (add, concat)
+    joins = False           # reads two or more tensors (a ``Merge``)
+    stacks = False          # a join that puts its inputs one after the other, not cell on cell
     fully_connected = False   # every output a weighted sum of every input; a classifier needs one (``units``)
     gives_probabilities = False   # ends a classifier: the last layer, and nowhere else
     has_backward = True     # False: the engine folds its gradient into the loss
     has_filters = False     # its weights are kernels slid over maps (--filters, --true-convolution apply)
+    grammar = ""            # its --arch item in the grammar's notation (the kind's name when empty)
+    examples = ()           # --arch items of this kind the messages and the grammar show
+    title = ""              # the English stem of its sheets' names ("Conv" for "3 Conv")
+    chooses = False         # its gradient picks cells (a switch, a window's largest): the tie margin applies
+    keeps_sign = False      # its output is negative only where what it reads is (it moves, averages or sums)
+    never_negative = False  # its output is never negative, whatever it reads
+    gradient_sheet = ""     # which writer draws its gradient sheet (and that sheet's text key)
 
     # -- the --arch text
 
@@ -121,7 +150,7 @@ class Layer:
     def output_shape(self, in_shapes, where):
         """The output shape from the shapes of the tensors read; ShapeError (starting with ``where``) if impossible."""
         if len(in_shapes) != 1:
-            raise ShapeError(f"{where} reads {len(in_shapes)} layers; only add and concat join several")
+            raise ShapeError(f"{where} reads {len(in_shapes)} layers; only {joining_kinds()} join several")
         return self.output_shape_one(in_shapes[0], where)
 
     def output_shape_one(self, shape, where):
@@ -133,6 +162,20 @@ class Layer:
 
     def window(self):
         """(span, stride, padding) of a layer that slides a window over maps, None for the others."""
+        return None
+
+    # -- the workbook
+
+    def text_values(self):
+        """The layer's own numbers its sheet's text lines quote ({alpha}, {size}, ...)."""
+        return {}
+
+    def example_reads(self, at):
+        """Whether this layer's worked example, at its first cell, reads cell ``at`` (k, i, j) of its input."""
+        return False
+
+    def copied_cell(self, sheet, at):
+        """The output cell (planned on ``sheet``) that may show input cell ``at`` unchanged, or None."""
         return None
 
     # -- the summary sheet: (formula text, value) pairs, None when there is nothing to count
@@ -168,6 +211,22 @@ class Layer:
 class Activation(Layer):
     """A function applied cell by cell: any shape in, the same shape out."""
 
+    example_words = ("activation_input", "activation_output")   # its worked example's labels (text keys)
+    gradient_sheet = "activation"
+
+    def example_reads(self, at):
+        return at == (0, 0, 0)
+
+    def forward_formula(self, source, scale=None):
+        """The formula of one output cell from the 1 x 1 block ``source`` it reads (times ``scale``
+        for a first layer; see ``formulas.scaled``)."""
+        raise NotImplementedError
+
+    def backward_formula(self, x, y, margin, upstream):
+        """The gradient of one input cell: ``x`` the layer's input cell, ``y`` its output cell, ``margin``
+        the tie margin's cell (None unless the layer ``chooses``), ``upstream`` the output's gradient."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Pool(Layer):
@@ -175,7 +234,9 @@ class Pool(Layer):
 
     size: int = 2
     stride: int = 0
-    word = ""       # "max" or "avg" in the --arch text
+    word = ""       # the word before "pool" in the --arch text
+    keeps_sign = True
+    gradient_sheet = "pool"
 
     @property
     def step(self):
@@ -202,12 +263,31 @@ class Pool(Layer):
     def window(self):
         return self.size, self.step, 0
 
+    def text_values(self):
+        return {"size": self.size, "stride": self.step}
+
+    def example_reads(self, at):
+        k, i, j = at
+        return k == 0 and i < self.size and j < self.size
+
+    def forward_formula(self, window, scale=None):
+        """The formula of one output cell from its size x size ``window`` block (times ``scale`` for a first layer)."""
+        raise NotImplementedError
+
+    def backward_formula(self, x, window, earlier, margin, upstream):
+        """The gradient input cell ``x`` receives from the ``window`` that pools it: ``earlier`` the blocks
+        of the window before ``x`` in reading order, ``margin`` the tie margin's cell (None unless the
+        layer ``chooses``), ``upstream`` the window's output gradient."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Merge(Layer):
     """A layer that joins two or more tensors: where branches (or a shortcut) meet."""
 
     joins = True
+    keeps_sign = True
+    branch_example = ""   # a whole --arch text that joins branches with this kind
 
     def output_shape(self, in_shapes, where):
         if len(in_shapes) < 2:

@@ -1,9 +1,13 @@
-"""Concat: maps (..., C_i, H, W) stacked along the channels -> (..., sum C_i, H, W); vectors end to end."""
+"""Concat: maps (..., C_i, H, W) stacked along the channels -> (..., sum C_i, H, W); vectors end to end.
+
+Each NumPy function has its formula twin below it (``*_formula``).
+"""
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import formulas
 from ..errors import ShapeError
 from .base import Merge
 
@@ -16,6 +20,10 @@ class Concat(Merge):
     """
 
     kind = "concat"
+    grammar = "concat(a,b,...)"
+    branch_example = "a=conv3x3x4-same, b=conv3x3x4-same(input), concat(a,b), dense"
+    title = "Concat"
+    stacks = True
 
     def describe(self):
         return "concatenate along channels"
@@ -31,6 +39,9 @@ class Concat(Merge):
 
     def backward_all(self, dout, xs):
         return concat_backward(dout, xs)
+
+    def forward_formula(self, operand):
+        return concat_forward_formula(operand)
 
 
 def _channel_axis(x):
@@ -49,3 +60,9 @@ def concat_backward(dout, xs):
     axis = _channel_axis(xs[0])
     ends = np.cumsum([x.shape[axis] for x in xs])[:-1]
     return np.split(dout, ends, axis=axis)
+
+
+def concat_forward_formula(operand):
+    """One cell of a concat: a plain reference to the cell of the source it copies (stacking moves
+    values, it computes nothing); twin of ``concat_forward``, e.g. ``='5 Conv 2'!B11``."""
+    return formulas.reference(operand)

@@ -1,8 +1,8 @@
 """The convolution: K filters of F x F x C slid over the input, one weighted sum per position.
 
 Shapes: x (..., C, H, W), w (K, C, F, F), b (K,) -> (..., K, H_out, W_out), with
-H_out = floor((H - D(F - 1) - 1 + 2P) / S) + 1. ``conv_forward`` has a formula twin of the
-same name in ``formulas.py``.
+H_out = floor((H - D(F - 1) - 1 + 2P) / S) + 1. The NumPy functions' formula twins
+(``*_formula``) close the module.
 """
 
 import re
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import formulas
 from ..errors import ShapeError, UsageError
 from .base import Layer, lesson_formulas, pad_input, require_positive, window_side, windows
 
@@ -31,6 +32,10 @@ class Conv2D(Layer):
     dilation: int = 1
     flip: bool = False
     kind = "conv2d"
+    grammar = "conv{F}x{F}x{K}[-s{S}][-p{P}|-same|-valid][-d{D}][-flip]"
+    examples = ("conv3x3x8", "conv5x5x6-same", "conv3x3x4-s2-p1-d2")
+    gradient_sheet = "conv2d"
+    title = "Conv"
     has_filters = True
 
     @property
@@ -108,6 +113,34 @@ class Conv2D(Layer):
 
     def window(self):
         return self.span, self.stride, self.padding
+
+    def text_values(self):
+        return {"kernel": self.kernel, "stride": self.stride, "padding": self.padding, "filters": self.filters}
+
+    def example_reads(self, at):
+        """Every channel's window; the padding takes the first rows and columns."""
+        _, i, j = at
+        return i < self.span - self.padding and j < self.span - self.padding
+
+    # -- the formula twins, on blocks
+
+    def forward_formula(self, windows, filter_slices, bias, scale=None, check=True):
+        return conv_forward_formula(windows, filter_slices, bias, scale, check)
+
+    def im2col_formula(self, filter_row, window_column, bias, scale=None):
+        return im2col_forward_formula(filter_row, window_column, bias, scale)
+
+    def weight_gradient_formula(self, window, upstream, scale=None):
+        return conv_weight_gradient_formula(window, upstream, scale)
+
+    def bias_gradient_formula(self, upstream):
+        return conv_bias_gradient_formula(upstream)
+
+    def input_gradient_formula(self, upstream_windows, turned_kernels):
+        return conv_input_gradient_formula(upstream_windows, turned_kernels)
+
+    def turned_weight_formula(self, weight):
+        return turned_weight_formula(weight)
 
     def parameter_count(self, input_shape):
         """F x F x C x K weights + K biases."""
@@ -229,3 +262,56 @@ def conv_backward_naive(dout, x, w, stride=1, padding=0):
                 dxp[:, rows, cols] += w[k] * dout[k, i, j]
     height, width = x.shape[-2:]
     return dxp[:, padding:padding + height, padding:padding + width], dw, dout.sum(axis=(1, 2))
+
+
+# ---------------------------------------------------------------- the formula twins
+
+
+def conv_forward_formula(windows, filter_slices, bias, scale=None, check=True):
+    """One output cell: sum over channels of SUMPRODUCT(window, filter slice), plus bias.
+
+    ``windows`` and ``filter_slices`` are equal-sized blocks, one per input channel.
+    ``scale`` (a cell reference) multiplies the sum; the first layer uses it to turn
+    0-255 pixels into the 0-1 range the weights expect.
+    """
+    products = "+".join(
+        f"SUMPRODUCT({w.range_ref()},{f.range_ref(absolute=True)})"
+        for w, f in zip(windows, filter_slices))
+    if scale is not None:
+        products = f"({products})*{scale}"
+    formula = f"={products}+{bias.ref(absolute=True)}"
+    return formulas.checked(formula) if check else formula
+
+
+def im2col_forward_formula(filter_row, window_column, bias, scale=None):
+    """``conv_forward_formula`` as im2col computes it: the filter unrolled into a row times the input
+    window unrolled into a column (one matrix product, MMULT of 1 x N and N x 1), plus the bias."""
+    product = f"MMULT({filter_row.range_ref(absolute=True)},{window_column.range_ref()})"
+    if scale is not None:
+        product = f"{product}*{scale}"
+    return formulas.checked(f"={product}+{bias.ref(absolute=True)}")
+
+
+def conv_weight_gradient_formula(window, upstream, scale=None):
+    """One tap of ``conv_backward``'s dw: SUMPRODUCT(the input the tap saw at every
+    position, the upstream map); times ``scale`` for the first layer, which reads the pixels."""
+    formula = f"=SUMPRODUCT({window.range_ref()},{upstream.range_ref()})"
+    return f"{formula}*{scale}" if scale else formula
+
+
+def conv_bias_gradient_formula(upstream):
+    """``conv_backward``'s db of one filter: the sum of its upstream map."""
+    return f"=SUM({upstream.range_ref()})"
+
+
+def conv_input_gradient_formula(upstream_windows, turned_kernels):
+    """One cell of ``conv_backward``'s dx: the zero-padded upstream maps slid under the
+    kernels turned 180 degrees, summed over filters (one window and one turned kernel each)."""
+    terms = "+".join(f"SUMPRODUCT({window.range_ref()},{kernel.range_ref(absolute=True)})"
+                     for window, kernel in zip(upstream_windows, turned_kernels))
+    return f"={terms}"
+
+
+def turned_weight_formula(weight):
+    """One tap of a kernel turned 180 degrees: a plain reference to the weight it mirrors."""
+    return formulas.reference(weight)

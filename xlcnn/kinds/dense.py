@@ -1,11 +1,13 @@
 """The fully connected layer: every output a weighted sum of every input plus a bias.
 
-Shapes: x (..., D), w (M, D), b (M,) -> (..., M). ``dense_forward`` has a formula twin in ``formulas.py``.
+Shapes: x (..., D), w (M, D), b (M,) -> (..., M). The NumPy functions' formula twins (``*_formula``)
+close the module.
 """
 
 import re
 from dataclasses import dataclass
 
+from .. import formulas
 from ..errors import ShapeError
 from .base import Layer, lesson_formulas, require_positive
 
@@ -18,6 +20,10 @@ class Dense(Layer):
 
     units: int
     kind = "dense"
+    grammar = "dense[{units}]"
+    examples = ("dense16", "dense")
+    gradient_sheet = "dense"
+    title = "Dense"
     fully_connected = True
 
     @classmethod
@@ -50,6 +56,18 @@ class Dense(Layer):
     def multiply_adds(self, input_shape, output_shape):
         return lesson_formulas().product((input_shape[0], self.units)), input_shape[0] * self.units
 
+    def forward_formula(self, inputs, weights, bias, scale=None):
+        return dense_forward_formula(inputs, weights, bias, scale)
+
+    def weight_gradient_formula(self, x, upstream):
+        return dense_weight_gradient_formula(x, upstream)
+
+    def bias_gradient_formula(self, upstream):
+        return dense_bias_gradient_formula(upstream)
+
+    def input_gradient_formula(self, weights, upstream):
+        return dense_input_gradient_formula(weights, upstream)
+
     def forward_one(self, x, params):
         return dense_forward(x, params["weight"], params["bias"])
 
@@ -67,3 +85,30 @@ def dense_backward(dout, x, w):
     """dout (..., M) -> dx (..., D), dw (M, D), db (M,)."""
     flat_dout, flat_x = dout.reshape(-1, w.shape[0]), x.reshape(-1, w.shape[1])
     return dout @ w, flat_dout.T @ flat_x, flat_dout.sum(axis=0)
+
+
+def dense_forward_formula(inputs, weights, bias, scale=None):
+    """One output: SUMPRODUCT of the input column and this output's weight column, plus bias.
+
+    ``scale`` (a cell reference) multiplies the sum for a first layer, which reads the pixels.
+    """
+    products = f"SUMPRODUCT({inputs.range_ref(absolute=True)},{weights.range_ref(absolute=True)})"
+    if scale is not None:
+        products = f"{products}*{scale}"
+    return formulas.checked(f"={products}+{bias.ref()}")
+
+
+def dense_bias_gradient_formula(upstream):
+    """``dense_backward``'s db of one output: its upstream gradient."""
+    return formulas.reference(upstream)
+
+
+def dense_weight_gradient_formula(x, upstream):
+    """``dense_backward``'s dw of one weight: its input times its output's upstream gradient."""
+    return f"={x.ref()}*{upstream.ref(absolute=True)}"
+
+
+def dense_input_gradient_formula(weights, upstream):
+    """``dense_backward``'s dx of one input: SUMPRODUCT(its weight to every output, the
+    upstream row)."""
+    return f"=SUMPRODUCT({weights.range_ref()},{upstream.range_ref(absolute=True)})"

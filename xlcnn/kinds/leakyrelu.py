@@ -1,10 +1,11 @@
-"""Leaky ReLU: x where x > 0, alpha * x elsewhere. ``leaky_relu_forward``'s formula twin is in ``formulas.py``."""
+"""Leaky ReLU: x where x > 0, alpha * x elsewhere. Each NumPy function has its formula twin below it (``*_formula``)."""
 
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import formulas
 from .base import Activation, tie_margin
 
 _SPELLING = re.compile(r"leakyrelu(\d*\.?\d+)?")
@@ -16,6 +17,10 @@ class LeakyReLU(Activation):
 
     alpha: float = 0.01
     kind = "leakyrelu"
+    grammar = "leakyrelu[{alpha}]"
+    examples = ("leakyrelu0.1",)
+    title = "Leaky ReLU"
+    chooses = True
 
     @classmethod
     def parse(cls, item, classes, option):
@@ -37,6 +42,18 @@ class LeakyReLU(Activation):
     def backward_one(self, dout, x, params):
         return leaky_relu_backward(dout, x, self.alpha, tie_margin(x)), {}
 
+    def forward_formula(self, source, scale=None):
+        return leaky_relu_forward_formula(source, self.alpha, scale)
+
+    def backward_formula(self, x, y, margin, upstream):
+        return leaky_relu_backward_formula(x, margin, upstream, self.alpha)
+
+    def text_values(self):
+        return {"alpha": self.alpha}
+
+    def copied_cell(self, sheet, at):
+        return at
+
 
 def leaky_relu_forward(x, alpha=0.01):
     """x where x > 0, alpha * x elsewhere."""
@@ -44,5 +61,16 @@ def leaky_relu_forward(x, alpha=0.01):
 
 
 def leaky_relu_backward(dout, x, alpha=0.01, margin=0.0):
-    """Slope 1 where x > margin, alpha elsewhere (``margin`` as in ``relu_backward``)."""
+    """Slope 1 where x > margin, alpha elsewhere (``margin``: see ``base.tie_margin``)."""
     return dout * np.where(x > margin, 1.0, alpha)
+
+
+def leaky_relu_forward_formula(source, alpha, scale=None):
+    """x where x > 0, alpha * x elsewhere."""
+    x = formulas.scaled(source, scale)
+    return f"=IF({x}>0,{x},{alpha!r}*{x})"
+
+
+def leaky_relu_backward_formula(x, margin, upstream, alpha):
+    """``leaky_relu_backward``: the switch with slope ``alpha`` on the blocked side."""
+    return formulas.switch_gradient(x, margin, upstream, f"{alpha!r}*{upstream.ref()}")

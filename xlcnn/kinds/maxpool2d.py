@@ -1,4 +1,4 @@
-"""Max pooling: the largest value of each window. ``maxpool_forward`` has a formula twin in ``formulas.py``.
+"""Max pooling: the largest value of each window. Each NumPy function has its formula twin below it (``*_formula``).
 
 Shapes: x (..., C, H, W) -> (..., C, H_out, W_out), H_out = floor((H - size) / stride) + 1.
 """
@@ -16,6 +16,11 @@ class MaxPool2D(Pool):
 
     kind = "maxpool2d"
     word = "max"
+    grammar = "maxpool{N}[-s{S}]"
+    examples = ("maxpool2",)
+    title = "Pool"
+    chooses = True
+    example_words = ("pool_window", "pool_max")   # its worked example's labels (text keys)
 
     def describe(self):
         return f"max pool {self.size}x{self.size}, stride {self.step}"
@@ -25,6 +30,16 @@ class MaxPool2D(Pool):
 
     def backward_one(self, dout, x, params):
         return maxpool_backward(dout, x, self.size, self.step, tie_margin(x)), {}
+
+    def forward_formula(self, window, scale=None):
+        return maxpool_forward_formula(window, scale)
+
+    def backward_formula(self, x, window, earlier, margin, upstream):
+        return maxpool_backward_formula(x, window, earlier, margin, upstream)
+
+    def copied_cell(self, sheet, at):
+        window = sheet.pooled_by(*(int(n) for n in at[1:]))
+        return None if window is None else (at[0], *window)
 
 
 def maxpool_forward(x, size=2, stride=2):
@@ -60,3 +75,29 @@ def maxpool_backward(dout, x, size=2, stride=2, margin=None):
     maps = np.arange(flat.shape[0]).reshape(first_max.shape[:-2])[..., None, None]
     np.add.at(flat, (np.broadcast_to(maps, rows.shape), rows, cols), dout)
     return flat.reshape(x.shape)
+
+
+def maxpool_forward_formula(window, scale=None):
+    """The largest value in one pooling window.
+
+    With ``scale`` (a first layer reading the pixels) the largest of the scaled window is
+    the largest scaled MAX or MIN: a negative scale would turn the smallest pixel into the
+    largest value, and no array formula may multiply the window cell by cell.
+    """
+    r = window.range_ref()
+    if scale is None:
+        return f"=MAX({r})"
+    return f"=MAX(MAX({r})*{scale},MIN({r})*{scale})"
+
+
+def maxpool_backward_formula(x, window, earlier, margin, upstream):
+    """The gradient one input cell receives (``maxpool_backward``).
+
+    The window's gradient goes to the first cell, in reading order, within ``margin``
+    of the window's maximum; ``earlier`` are the blocks of the window before ``x``.
+    """
+    threshold = f"MAX({window.range_ref()})-{margin.ref(absolute=True)}"
+    condition = f"{x.ref()}>={threshold}"
+    if earlier:
+        condition = f"AND({condition},MAX({','.join(e.range_ref() for e in earlier)})<{threshold})"
+    return f"=IF({condition},{upstream.ref()},0)"

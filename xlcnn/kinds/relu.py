@@ -1,9 +1,10 @@
-"""ReLU: max(0, x), cell by cell. ``relu_forward`` has a formula twin in ``formulas.py``."""
+"""ReLU: max(0, x), cell by cell. Each NumPy function has its formula twin below it (``*_formula``)."""
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import formulas
 from .base import Activation, tie_margin
 
 
@@ -12,6 +13,10 @@ class ReLU(Activation):
     """max(0, x), cell by cell."""
 
     kind = "relu"
+    examples = ("relu",)
+    title = "ReLU"
+    chooses = True
+    never_negative = True
 
     def describe(self):
         return "ReLU"
@@ -21,6 +26,15 @@ class ReLU(Activation):
 
     def backward_one(self, dout, x, params):
         return relu_backward(dout, x, tie_margin(x)), {}
+
+    def forward_formula(self, source, scale=None):
+        return relu_forward_formula(source, scale)
+
+    def backward_formula(self, x, y, margin, upstream):
+        return relu_backward_formula(x, margin, upstream)
+
+    def copied_cell(self, sheet, at):
+        return at
 
 
 def relu_forward(x):
@@ -35,3 +49,13 @@ def relu_backward(dout, x, margin=0.0):
     leftovers such as 1e-17, positive in one spreadsheet and not in another.
     """
     return dout * (x > margin)
+
+
+def relu_forward_formula(source, scale=None):
+    """max(0, x) of one cell."""
+    return f"=MAX(0,{formulas.scaled(source, scale)})"
+
+
+def relu_backward_formula(x, margin, upstream):
+    """The switch (``relu_backward``): the gradient passes where x is above the tie margin, else 0."""
+    return formulas.switch_gradient(x, margin, upstream)

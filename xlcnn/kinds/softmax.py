@@ -18,6 +18,8 @@ class Softmax(Layer):
     """Logits -> probabilities; the loss is the cross-entropy against the true label."""
 
     kind = "softmax"
+    title = "Softmax"
+    never_negative = True
     gives_probabilities = True
     has_backward = False
 

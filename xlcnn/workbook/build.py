@@ -23,10 +23,12 @@ from ..layout import plan_summary_only, plan_within_limits
 from ..options import BuildOptions
 from ..resources import texts as load_texts
 from ..targets import check_target
-from ..layout import ACTIVATION_KINDS, EXERCISES, MapStack
+from ..layout import EXERCISES
+from ..plans import (AddSheet, Im2colSheet, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, InputSheet, LossSheet, ManifestSheet,
+                     MapSheet, OverviewSheet, PoolSheet, SoftmaxSheet, SummarySheet, VectorSheet)
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
-from .maps import write_add, write_filters, write_input, write_maps
+from .maps import write_add, write_stacked, write_filters, write_input, write_maps
 from .meta import META_SHEET, write_meta, write_sheet_ids
 from ..image import to_rgb
 from .exercise import add_exercises, mark_hidden, plan_exercises
@@ -43,19 +45,13 @@ from .evaluate import Evaluator, Range
 from .sheetdata import cells_of
 from ..stages import workbook_stages
 
-def write_activation(ctx, ws, plan):
-    """Activations work on maps and on vectors alike; the plan says which."""
-    if isinstance(plan.output, MapStack):
-        return write_maps(ctx, ws, plan)
-    return write_vector_activation(ctx, ws, plan)
-
-
+# the writer of each planned sheet, by the plan's type: the layout chose it from the layer's kind
 WRITERS = {
-    "input": write_input, "filters": write_filters, "conv2d": write_maps, "maxpool2d": write_maps,
-    "avgpool2d": write_maps, "flatten": write_flatten, "dense": write_dense, "softmax": write_softmax,
-    "loss": write_loss, "summary": write_summary, "overview": write_overview, "manifest": write_manifest,
-    "add": write_add, "im2col": write_im2col,
-    **{kind: write_activation for kind in ACTIVATION_KINDS},
+    InputSheet: write_input, FiltersSheet: write_filters, ConvSheet: write_maps, PoolSheet: write_maps,
+    MapSheet: write_maps, VectorSheet: write_vector_activation, FlattenSheet: write_flatten, DenseSheet: write_dense,
+    SoftmaxSheet: write_softmax, LossSheet: write_loss, SummarySheet: write_summary, OverviewSheet: write_overview,
+    ManifestSheet: write_manifest, AddSheet: write_add, StackedSheet: write_stacked,
+    Im2colSheet: write_im2col,
 }
 
 
@@ -126,8 +122,8 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     first_pass = layout.pass_sheets(0)
     total = len(first_pass) + 1
     for done, plan in enumerate(first_pass, start=1):
-        if plan.kind in WRITERS:
-            WRITERS[plan.kind](ctx, wb[plan.name], plan)
+        if type(plan) in WRITERS:
+            WRITERS[type(plan)](ctx, wb[plan.name], plan)
         if progress:
             progress(done, total)
     ctx.formulas += write_learning(ctx, wb, layout)
@@ -271,7 +267,7 @@ def write_learning(ctx, wb, layout):
         later = replace(ctx, layout=passes[step + 1], step=step + 1, previous=forward,
                         previous_gradients=gradients, formulas=0)
         for plan in passes[step + 1].sheets[1:]:
-            WRITERS[plan.kind](later, wb[plan.name], plan)
+            WRITERS[type(plan)](later, wb[plan.name], plan)
         count += grad_ctx.formulas + later.formulas
     descent_ctx = replace(ctx, formulas=0)
     write_descent(descent_ctx, wb[layout.descent.name], layout.descent, passes)

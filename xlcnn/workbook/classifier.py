@@ -8,11 +8,12 @@ from .common import (UNLOCKED, cell_at, share_formulas, put_parameter, add_scale
                      put_value, set_widths, write_header, write_notice)
 from .explain import explain_dense
 from .knows import write_what_it_knows
-from .maps import element_formula, output_scale
+from .maps import output_scale
 
 
 def write_flatten(ctx, ws, plan):
     texts = ctx.sheet_texts("flatten")
+    layer = ctx.model.layers[plan.layer]
     source = plan.source
     scale = ctx.scale_for(plan.layer)
     channels, height, width = source.shape
@@ -30,7 +31,7 @@ def write_flatten(ctx, ws, plan):
             n = plan.flat_index(c, i, j)
             for col, value in enumerate((n + 1, c + 1, i + 1, j + 1)):   # 1-based, as a student counts
                 put_value(ws, *labels.cell(n, col), value)
-            put_formula(ctx, ws, out.item(n), formulas.flatten_forward(source.at(c, i, j), scale), styles.VALUE_FORMAT)
+            put_formula(ctx, ws, out.item(n), layer.forward_formula(source.at(c, i, j), scale), styles.VALUE_FORMAT)
     add_scale(ws, out, output_scale(ctx.model, plan.layer))   # white zeros, as on the sheet before
     set_widths(ws, 0, 5, 8)
     freeze_below(ws, out.row)
@@ -38,6 +39,7 @@ def write_flatten(ctx, ws, plan):
 
 def write_dense(ctx, ws, plan):
     texts = ctx.sheet_texts("dense")
+    layer = ctx.model.layers[plan.layer]
     p = ctx.model.params[plan.layer]
     source = ctx.layout.input_of(plan.layer)
     units, inputs = p["weight"].shape
@@ -55,7 +57,7 @@ def write_dense(ctx, ws, plan):
         put_text(ws, *plan.units.item(n).cell(0, 0), names[n], styles.LABEL_FONT)
         put_parameter(ctx, ws, plan.bias.item(n), p["bias"][n], styles.WEIGHT_FORMAT,
                       ctx.new_weight("dense", plan.layer, lambda sheet, n=n: sheet.bias.item(n)))
-        formula = formulas.dense_forward(source, plan.weights_of(n), plan.bias.item(n), scale)
+        formula = layer.forward_formula(source, plan.weights_of(n), plan.bias.item(n), scale)
         put_formula(ctx, ws, plan.output.item(n), formula, styles.VALUE_FORMAT)
     for i in range(inputs):
         put_text(ws, *plan.weight_labels.item(i).cell(0, 0), texts["input_label"].format(i=i + 1))
@@ -88,13 +90,12 @@ def write_vector_activation(ctx, ws, plan):
     layer = ctx.model.layers[plan.layer]
     texts = ctx.sheet_texts(plan.kind)
     source, out = plan.source, plan.output
-    values = {"step": plan.step, "shape": str(out.height), "alpha": getattr(layer, "alpha", "")}
+    values = {"step": plan.step, "shape": str(out.height), "alpha": "", **layer.text_values()}
     write_header(ws, texts["title"], texts["lines"], values)
     put_text(ws, *plan.output_label.cell(0, 0), texts["map_label"].format(k=1), styles.LABEL_FONT)
-    activation = element_formula(layer)
     for n in range(out.height):
         put_text(ws, *plan.numbers.cell(n, 0), f"{n + 1}")
-        put_formula(ctx, ws, out.item(n), activation(source.item(n)), styles.VALUE_FORMAT)
+        put_formula(ctx, ws, out.item(n), layer.forward_formula(source.item(n)), styles.VALUE_FORMAT)
     rule = output_scale(ctx.model, plan.layer)
     add_scale(ws, out, rule)
     set_widths(ws, 0, 2, 9)

@@ -139,7 +139,7 @@ def put_formula(ctx, ws, block, formula, number_format=None):
     """Write a live formula into a 1 x 1 block (or the top-left of a block).
 
     References to the sheet's own cells drop the sheet name, so students read
-    ``=MAX(0,B11)`` rather than ``=MAX(0,'4 ReLU'!B11)``.
+    ``=MAX(0,B11)`` rather than ``=MAX(0,'4 Sheet'!B11)``.
     """
     cell = cells_of(ws).at(block.row, block.col)
     cell.value, cell.kind = formula.replace(ctx.own_prefix(ws.title), ""), "f"

@@ -8,8 +8,8 @@ Hidden cells keep their formulas, so the network and the verifier are untouched.
 Nothing may give a hidden answer away (planned before any sheet is written):
 - the worked example is locked at the first cell, so no hidden cell sits where it, or the
   next layer's worked example, reads;
-- a later cell that shows the same number (ReLU of a positive cell, the largest cell of a
-  pooling window, flatten, the same cell after a descent step) is hidden too;
+- a later cell that shows the same number (a switch passing a positive cell, the largest cell
+  of a window, a cell moved into a column, the same cell after a descent step) is hidden too;
 - colour scales leave hidden cells out (``cells_of(ws).hidden``), so "?" carries no colour;
 - every sheet holding a hidden cell is protected with only the answer cells unlocked.
 """
@@ -35,7 +35,6 @@ HIDDEN_FORMAT = '"?";"?";"?"'
 RIGHT_FILL = PatternFill("solid", fgColor="C6EFCE")
 WRONG_FILL = PatternFill("solid", fgColor="FFC7CE")
 LOCKED_HIDDEN = Protection(locked=True, hidden=True)
-COPYING = ("relu", "leakyrelu", "maxpool2d", "flatten")   # layers whose output may be an input cell as is
 
 
 @dataclass
@@ -159,12 +158,7 @@ def _read_by_next_example(layers, index, at):
     """Whether the worked example of layer ``index + 1`` reads cell ``at`` of layer ``index``'s output."""
     if index + 1 >= len(layers) or len(at) != 3:
         return False
-    layer, (k, i, j) = layers[index + 1], at
-    if layer.kind == "conv2d":      # every channel's window; its padding takes the first rows and columns
-        return i < layer.span - layer.padding and j < layer.span - layer.padding
-    if layer.kind in ("maxpool2d", "avgpool2d"):
-        return k == 0 and i < layer.size and j < layer.size
-    return layer.kind in ("relu", "leakyrelu", "sigmoid", "tanh") and at == (0, 0, 0)
+    return layers[index + 1].example_reads(tuple(at))
 
 
 def _copies(layers, views, passes, layer, position, value):
@@ -176,24 +170,12 @@ def _copies(layers, views, passes, layer, position, value):
             found.append((view, layer, position))   # the same cell after a descent step
         at, index = position, layer
         while index + 1 < len(layers):
-            at = _read_as_is(layers[index + 1], view.sheet_of(index + 1), at)
+            at = layers[index + 1].copied_cell(view.sheet_of(index + 1), at)
             index += 1
             if at is None or abs(outputs[index][at] - value) > TOLERANCE:
                 break
             found.append((view, index, at))
     return found
-
-
-def _read_as_is(layer, sheet, at):
-    """The output cell of ``layer`` (planned as ``sheet``) that may show its input cell ``at`` unchanged."""
-    if layer.kind in ("relu", "leakyrelu"):
-        return at
-    if layer.kind == "flatten":
-        return (sheet.flat_index(*(int(n) for n in at)),)
-    if layer.kind == "maxpool2d":
-        window = sheet.pooled_by(*(int(n) for n in at[1:]))
-        return None if window is None else (at[0], *window)
-    return None
 
 
 def _cell_of(plan, position):

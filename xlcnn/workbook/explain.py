@@ -17,7 +17,7 @@ from .common import put_formula, put_text, put_value
 HIGHLIGHT = dict(border=Border(*(Side(style="medium", color="FF8C00"),) * 4), font=Font(bold=True))
 
 
-def explain_maps(ctx, ws, plan, layer, source, out, element=None):
+def explain_maps(ctx, ws, plan, layer, source, out):
     """The worked example of a conv, pooling or activation sheet."""
     example = plan.explain
     texts = ctx.texts["explain"]
@@ -25,7 +25,7 @@ def explain_maps(ctx, ws, plan, layer, source, out, element=None):
     if plan.kind == "conv2d":
         _explain_conv(ctx, ws, plan, layer, source, example, texts, (k, i, j))
     else:
-        _explain_window(ctx, ws, plan, layer, source, example, texts, (k, i, j), element)
+        _explain_window(ctx, ws, plan, layer, source, example, texts, (k, i, j))
     _write_checks(ctx, ws, example, texts, lf.example_map_cell(out, k, i, j))
 
 
@@ -131,23 +131,18 @@ def _explain_conv(ctx, ws, plan, layer, source, example, texts, chosen):
                 styles.VALUE_FORMAT)
 
 
-def _explain_window(ctx, ws, plan, layer, source, example, texts, chosen, element):
+def _explain_window(ctx, ws, plan, layer, source, example, texts, chosen):
+    """The window the layer reads (one cell for an activation) and the layer's own formula on it."""
     k, i, j = chosen
     window = example.window
-    pooling = plan.kind in ("maxpool2d", "avgpool2d")
-    label = texts["pool_window"] if pooling else texts["activation_input"]
-    put_text(ws, *example.window_label.cell(0, 0), label, styles.LABEL_FONT)
+    window_word, result_word = layer.example_words
+    put_text(ws, *example.window_label.cell(0, 0), texts[window_word], styles.LABEL_FONT)
     scale = ctx.scale_for(plan.layer)   # the first layer shows its window as it reads it: scaled
     for u, v, _, _ in window.cells():
         put_formula(ctx, ws, window.sub(u, v, 1, 1), lf.example_window_value(source, k, i, j, plan.stride, u, v, scale),
                     styles.VALUE_FORMAT)
-    if pooling:
-        word = "pool_max" if plan.kind == "maxpool2d" else "pool_mean"
-        formula = lf.example_pool_result(window, average=plan.kind == "avgpool2d")
-    else:
-        word, formula = "activation_output", element(window)
-    put_text(ws, *example.result_label.cell(0, 0), texts[word], styles.LABEL_FONT)
-    put_formula(ctx, ws, example.result, formula, styles.VALUE_FORMAT)
+    put_text(ws, *example.result_label.cell(0, 0), texts[result_word], styles.LABEL_FONT)
+    put_formula(ctx, ws, example.result, layer.forward_formula(window), styles.VALUE_FORMAT)
 
 
 def _write_checks(ctx, ws, example, texts, cell_formula, result_label=True):

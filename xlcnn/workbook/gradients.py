@@ -10,7 +10,6 @@ from openpyxl.chart.marker import Marker
 
 from .. import formulas
 from ..cells import a1
-from ..network import POOLS, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, Sigmoid, Tanh
 from . import styles
 from .common import write_lines, share_formulas, add_scale, freeze_below, put_formula, put_text, put_value, set_widths, write_padding
 
@@ -19,8 +18,7 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     """The gradient sheet of layer ``plan.layer``; ``forward`` is the pass it differentiates."""
     layer = ctx.model.layers[plan.layer]
     texts = ctx.texts["gradients"]
-    kind = "conv2d" if isinstance(layer, Conv2D) else "dense" if isinstance(layer, Dense) else (
-        "flatten" if isinstance(layer, Flatten) else "pool" if isinstance(layer, POOLS) else "activation")
+    kind = layer.gradient_sheet
     put_text(ws, 0, 0, texts["title"].format(sheet=forward.sheet_of(plan.layer).name), styles.TITLE_FONT)
     notice = (ctx.texts["step_notice"].format(n=ctx.step), styles.TEXT_FONT) if ctx.step else None
     write_lines(ws, texts[kind], then=notice, gap=1)
@@ -44,13 +42,13 @@ def _dense(ctx, ws, plan, layer, forward, upstream, texts):
         put_formula(ctx, ws, plan.upstream.item(n),
                     formulas.softmax_cross_entropy_backward(softmax.probability.item(n), loss.one_hot.item(n)),
                     styles.PROB_FORMAT)
-        put_formula(ctx, ws, plan.bias.item(n), formulas.dense_bias_gradient(plan.upstream.item(n)), styles.PROB_FORMAT)
+        put_formula(ctx, ws, plan.bias.item(n), layer.bias_gradient_formula(plan.upstream.item(n)), styles.PROB_FORMAT)
     for i in range(plan.weight.height):
         for n in range(units):
             put_formula(ctx, ws, plan.weight.sub(i, n, 1, 1),
-                        formulas.dense_weight_gradient(source.item(i), plan.upstream.item(n)), styles.GRAD_FORMAT)
+                        layer.weight_gradient_formula(source.item(i), plan.upstream.item(n)), styles.GRAD_FORMAT)
         put_formula(ctx, ws, plan.input.item(i),
-                    formulas.dense_input_gradient(dense.weights_from(i), plan.upstream), styles.GRAD_FORMAT)
+                    layer.input_gradient_formula(dense.weights_from(i), plan.upstream), styles.GRAD_FORMAT)
     for n in range(units):   # down a column, each formula is the first one moved to the next input
         share_formulas(ws, plan.weight.sub(0, n, plan.weight.height, 1))
     share_formulas(ws, plan.input)
@@ -66,13 +64,13 @@ def _flatten(ctx, ws, plan, layer, forward, upstream, texts):
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for i, j, _, _ in stack.interior(c).cells():
-            put_formula(ctx, ws, stack.at(c, i, j), formulas.flatten_backward(upstream.item(flatten.flat_index(c, i, j))),
+            put_formula(ctx, ws, stack.at(c, i, j), layer.backward_formula(upstream.item(flatten.flat_index(c, i, j))),
                         styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
 
 
 def _pool(ctx, ws, plan, layer, forward, upstream, texts):
-    """Max pooling routes each window's gradient to its first near-largest cell; averaging shares it out."""
+    """Each cell takes its share of the gradient of the window that pools it, by the layer's own formula."""
     stack, pool = plan.input, forward.sheet_of(plan.layer)
     source = pool.source
     margin = _write_margin(ctx, ws, plan, source, texts)
@@ -83,12 +81,8 @@ def _pool(ctx, ws, plan, layer, forward, upstream, texts):
             if window is None:        # rows and columns no window reaches
                 put_value(ws, *target.cell(0, 0), 0)
                 continue
-            up = upstream.at(c, *window)
-            if isinstance(layer, AvgPool2D):
-                put_formula(ctx, ws, target, formulas.avgpool_backward(up, layer.size), styles.GRAD_FORMAT)
-                continue
-            formula = formulas.maxpool_backward(source.at(c, r, s), pool.window(c, *window),
-                                                pool.before_in_window(c, r, s), margin, up)
+            formula = layer.backward_formula(source.at(c, r, s), pool.window(c, *window),
+                                             pool.before_in_window(c, r, s), margin, upstream.at(c, *window))
             put_formula(ctx, ws, target, formula, styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
 
@@ -102,22 +96,14 @@ def _activation(ctx, ws, plan, layer, forward, upstream, texts):
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for r, s, _, _ in stack.interior(c).cells():
-            up, x, y = upstream.at(c, r, s), source.at(c, r, s), output.at(c, r, s)
-            if isinstance(layer, Sigmoid):
-                formula = formulas.sigmoid_backward(y, up)
-            elif isinstance(layer, Tanh):
-                formula = formulas.tanh_backward(y, up)
-            elif isinstance(layer, LeakyReLU):
-                formula = formulas.leaky_relu_backward(x, margin, up, layer.alpha)
-            else:
-                formula = formulas.relu_backward(x, margin, up)
+            formula = layer.backward_formula(source.at(c, r, s), output.at(c, r, s), margin, upstream.at(c, r, s))
             put_formula(ctx, ws, stack.at(c, r, s), formula, styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
 
 
 def _write_margin(ctx, ws, plan, source, texts):
-    """The tie margin of a layer that chooses (ReLU's switch, max pooling's routing), or None."""
+    """The tie margin of a layer that ``chooses`` (a switch, a window's largest cell), or None."""
     margin = plan.margin
     if margin is not None:
         put_formula(ctx, ws, margin, formulas.tie_margin([source.interior(c) for c in range(source.shape[0])]),
@@ -136,18 +122,18 @@ def _conv(ctx, ws, plan, layer, forward, upstream, texts):
         up = upstream.interior(k)
         for c, block in enumerate(slices):
             for u, v, _, _ in block.cells():
-                formula = formulas.conv_weight_gradient(conv.reach(c, u, v), up, scale)
+                formula = layer.weight_gradient_formula(conv.reach(c, u, v), up, scale)
                 put_formula(ctx, ws, block.sub(u, v, 1, 1), formula, styles.GRAD_FORMAT)
         put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias"])
-        put_formula(ctx, ws, bias, formulas.conv_bias_gradient(up), styles.GRAD_FORMAT)
+        put_formula(ctx, ws, bias, layer.bias_gradient_formula(up), styles.GRAD_FORMAT)
         add_scale(ws, slices, styles.diverging_scale())
     if plan.input is not None:
-        _conv_input_gradient(ctx, ws, plan, filters, texts)
+        _conv_input_gradient(ctx, ws, plan, layer, filters, texts)
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, 60, styles.VALUE_WIDTH)
 
 
-def _conv_input_gradient(ctx, ws, plan, filters, texts):
+def _conv_input_gradient(ctx, ws, plan, layer, filters, texts):
     for k, kernels in enumerate(plan.back_kernels):
         for c, block in enumerate(kernels):
             put_text(ws, *plan.back_kernel_labels[k][c].cell(0, 0), texts["turned"].format(c=c + 1))
@@ -156,14 +142,14 @@ def _conv_input_gradient(ctx, ws, plan, filters, texts):
                 if tap is None:
                     put_value(ws, row, col, 0, fill=styles.PAD_FILL)
                 else:
-                    put_formula(ctx, ws, block.sub(a, e, 1, 1), formulas.turned_weight(tap), styles.WEIGHT_FORMAT)
+                    put_formula(ctx, ws, block.sub(a, e, 1, 1), layer.turned_weight_formula(tap), styles.WEIGHT_FORMAT)
     stack, filter_count = plan.input, len(plan.back_kernels)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for r, s, _, _ in stack.interior(c).cells():
             windows = [plan.upstream_window(k, r, s) for k in range(filter_count)]
             kernels = [plan.back_kernels[k][c] for k in range(filter_count)]
-            put_formula(ctx, ws, stack.at(c, r, s), formulas.conv_input_gradient(windows, kernels),
+            put_formula(ctx, ws, stack.at(c, r, s), layer.input_gradient_formula(windows, kernels),
                         styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)

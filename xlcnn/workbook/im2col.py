@@ -46,7 +46,7 @@ def write_im2col(ctx, ws, plan):
         for i, j, _, _ in plan.output.interior(k).cells():
             p = plan.output_position(i, j)
             put_formula(ctx, ws, plan.output.at(k, i, j),
-                        formulas.im2col_product(plan.row(k), plan.column(p), plan.bias.sub(k, 0, 1, 1), scale),
+                        plan.conv.im2col_formula(plan.row(k), plan.column(p), plan.bias.sub(k, 0, 1, 1), scale),
                         styles.VALUE_FORMAT)
         add_scale(ws, plan.output.interior(k), output_scale(ctx.model, plan.layer))
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)

@@ -1,9 +1,7 @@
-"""Writers for the sheets that hold stacks of maps: input, filters, conv, ReLU, pooling."""
+"""Writers for the sheets that hold stacks of maps: input, filters, conv, activations, pooling, joins."""
 
 from .. import formulas
 from ..graph import INPUT
-from ..layout import ACTIVATION_KINDS
-from ..network import POOLS, Add, Conv2D, Flatten, LeakyReLU
 from . import styles
 from .explain import explain_maps
 from .common import (share_formulas, add_scale, freeze_below, paint_pixels, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
@@ -125,11 +123,11 @@ def _write_effective_kernels(ctx, ws, plan, layer, texts):
         add_scale(ws, spread, styles.diverging_scale())
 
 
-# ---------------------------------------------------------------- conv, ReLU, pooling
+# ---------------------------------------------------------------- conv, activations, pooling
 
 
 def write_maps(ctx, ws, plan):
-    """A conv, ReLU or pooling sheet: one formula per output cell."""
+    """A conv, activation or pooling sheet: one formula per output cell."""
     layer = ctx.model.layers[plan.layer]
     texts = ctx.sheet_texts(plan.kind)
     out = plan.output
@@ -153,8 +151,7 @@ def write_maps(ctx, ws, plan):
             share_formulas(ws, inner)
         rule = output_scale(ctx.model, plan.layer)
         add_scale(ws, inner, rule)
-    element = element_formula(layer) if plan.kind in ACTIVATION_KINDS else None
-    explain_maps(ctx, ws, plan, layer, source, out, element)
+    explain_maps(ctx, ws, plan, layer, source, out)
     set_widths(ws, 0, 1, 3)
     set_widths(ws, out.maps[0].col, plan.value_columns, styles.VALUE_WIDTH)
     freeze_below(ws, 1)
@@ -162,24 +159,80 @@ def write_maps(ctx, ws, plan):
 
 def write_add(ctx, ws, plan):
     """An add sheet: each cell the sum of the same cell on every sheet it adds (where branches join)."""
-    texts = ctx.sheet_texts("add")
+    layer = ctx.model.layers[plan.layer]
+    texts = ctx.sheet_texts(plan.kind)
     out = plan.output
-    channels, height, width = out.shape
     operands = ", ".join(f"'{source.maps[0].sheet}'" for source in plan.sources)
     write_header(ws, texts["title"], texts["lines"], {"step": plan.step, "sheets": operands,
                                                       "shape": " x ".join(str(n) for n in out.shape)})
     write_notice(ctx, ws)
-    for k in range(channels):
-        put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
+    _write_joined_maps(ctx, ws, plan, lambda k: texts["map_label"].format(k=k + 1),
+                       lambda k, i, j: layer.forward_formula(plan.operands(k, i, j)))
+
+
+def write_stacked(ctx, ws, plan):
+    """A stacking join's sheet: the maps of every sheet it stacks, one after the other, each cell a reference to
+    the cell it copies (where branches join and keep what each found)."""
+    layer = ctx.model.layers[plan.layer]
+    texts = ctx.sheet_texts(plan.kind)
+    out = plan.output
+    names = [f"'{sheet}'" for sheet in plan.source_sheets()]
+    vector = plan.numbers is not None
+    shape = str(out.height) if vector else " x ".join(str(n) for n in out.shape)
+    write_header(ws, texts["title"], texts["vector_lines" if vector else "lines"], {
+        "step": plan.step, "sheets": ", ".join(names),
+        "origins": _origins(plan, names, texts, ctx.texts["separator"], "vector_" if vector else ""),
+        "counts": " + ".join(str(count) for count in plan.counts()), "channels": sum(plan.counts()),
+        "shape": shape})
+    write_notice(ctx, ws)
+    if vector:
+        return _write_joined_vector(ctx, ws, plan, layer, texts)
+
+    def label(k):
+        n, c = plan.origin(k)
+        return texts["map_label"].format(k=k + 1, c=c + 1, sheet=names[n])
+    _write_joined_maps(ctx, ws, plan, label, lambda k, i, j: layer.forward_formula(plan.operand(k, i, j)))
+
+
+def _write_joined_maps(ctx, ws, plan, label, cell_formula):
+    """The maps of a join, one below the other: heading ``label(k)`` above map k, a zero
+    border where a conv after it pads, and ``cell_formula(k, i, j)`` in every cell."""
+    out = plan.output
+    for k in range(len(out.maps)):
+        put_text(ws, *out.label_cell(k), label(k), styles.LABEL_FONT)
         write_padding(ws, out, k)
         inner = out.interior(k)
         for i, j, _, _ in inner.cells():
-            put_formula(ctx, ws, out.at(k, i, j), formulas.add_forward(plan.operands(k, i, j)), styles.VALUE_FORMAT)
-        share_formulas(ws, inner)
+            put_formula(ctx, ws, out.at(k, i, j), cell_formula(k, i, j), styles.VALUE_FORMAT)
+        share_formulas(ws, inner)   # every cell reads the same cell of its sources: the first formula, moved
         add_scale(ws, inner, output_scale(ctx.model, plan.layer))
     set_widths(ws, 0, 1, 3)
     set_widths(ws, out.maps[0].col, plan.value_columns, styles.VALUE_WIDTH)
     freeze_below(ws, 1)
+
+
+def _write_joined_vector(ctx, ws, plan, layer, texts):
+    """Vectors joined end to end into one numbered column, each element a reference to the one it copies."""
+    out = plan.output
+    put_text(ws, *plan.output_label.cell(0, 0), texts["vector_label"], styles.LABEL_FONT)
+    for n in range(out.height):
+        put_text(ws, *plan.numbers.cell(n, 0), f"{n + 1}")
+        put_formula(ctx, ws, out.item(n), layer.forward_formula(plan.operand(n)), styles.VALUE_FORMAT)
+    add_scale(ws, out, output_scale(ctx.model, plan.layer))
+    set_widths(ws, 0, 2, 9)
+    freeze_below(ws, 1)
+
+
+def _origins(plan, names, texts, separator, prefix=""):
+    """Which maps (elements, with ``prefix`` "vector_") of the result come from which sheet:
+    "maps 1-2 from '3 Conv 1'; maps 3-5 from '5 Conv 2'"."""
+    parts, first = [], 1
+    for name, count in zip(names, plan.counts()):
+        last = first + count - 1
+        key = prefix + ("origin" if last > first else "origin_one")
+        parts.append(texts[key].format(first=first, last=last, sheet=name))
+        first = last + 1
+    return separator.join(parts)
 
 
 def _cell_formula_builder(ctx, plan, layer, source):
@@ -194,13 +247,9 @@ def _cell_formula_builder(ctx, plan, layer, source):
             windows = windows_at.get((i, j))
             if windows is None:
                 windows = windows_at[(i, j)] = [plan.window(c, i, j) for c in range(channels)]
-            return formulas.conv_forward(windows, filters.kernels[k], filters.bias[k], scale)
+            return layer.forward_formula(windows, filters.kernels[k], filters.bias[k], scale)
         return conv_cell
-    if plan.kind in ACTIVATION_KINDS:
-        activation = element_formula(layer)
-        return lambda k, i, j: activation(plan.window(k, i, j), scale)
-    pool = formulas.avgpool_forward if plan.kind == "avgpool2d" else formulas.maxpool_forward
-    return lambda k, i, j: pool(plan.window(k, i, j), scale)
+    return lambda k, i, j: layer.forward_formula(plan.window(k, i, j), scale)
 
 
 def output_scale(model, index):
@@ -209,30 +258,17 @@ def output_scale(model, index):
 
 
 def can_be_negative(model, index):
-    """Whether layer ``index``'s output may hold negative numbers (picks the colour scale): pooling,
-    flattening and adding keep the sign of what they read; the pixels are never negative."""
+    """Whether layer ``index``'s output may hold negative numbers (picks the colour scale): a layer
+    that ``keeps_sign`` is negative only where what it reads is; the pixels are never negative."""
     layer = model.layers[index]
-    if isinstance(layer, (*POOLS, Flatten, Add)):
+    if layer.keeps_sign:
         return any(source != INPUT and can_be_negative(model, source) for source in model.sources()[index])
-    return layer.kind not in ("relu", "sigmoid", "softmax")
-
-
-def element_formula(layer):
-    """The formula builder (cell, scale=None) -> text of an element-wise activation layer."""
-    if isinstance(layer, LeakyReLU):
-        return lambda cell, scale=None: formulas.leaky_relu_forward(cell, layer.alpha, scale)
-    return {"relu": formulas.relu_forward, "sigmoid": formulas.sigmoid_forward,
-            "tanh": formulas.tanh_forward}[layer.kind]
+    return not layer.never_negative
 
 
 def _map_values(plan, layer, source, out):
     _, in_size, _ = source.shape
     values = {"step": plan.step, "in_size": in_size, "out_size": out.shape[1],
               "shape": " x ".join(str(n) for n in out.shape)}
-    if isinstance(layer, Conv2D):
-        values.update(kernel=layer.kernel, stride=layer.stride, padding=layer.padding, filters=layer.filters)
-    elif isinstance(layer, POOLS):
-        values.update(size=layer.size, stride=layer.step)
-    elif isinstance(layer, LeakyReLU):
-        values.update(alpha=layer.alpha)
+    values.update(layer.text_values())
     return values

@@ -10,7 +10,9 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from .. import formulas, lesson_formulas as lf
 from ..cells import Block, a1
 from ..layout import LINK_WIDTH, RESULT_WIDTH, SQUARE_WIDTH, last_column
-from ..textwidth import display_width
+from ..architecture import layer_names
+from ..graph import INPUT
+from ..textwidth import display_width, wrap
 from . import styles
 from .common import (add_scale, cell_at, describe_layer, layer_fields, merge, notice_text, paint_pixels, put_formula,
                      put_text, set_widths, write_lines)
@@ -24,6 +26,7 @@ SQUARE_HEIGHT = 10.5
 SQUARE_PIXELS = 14
 CM_PER_PIXEL = 2.54 / 96
 BOX_HEIGHT = 28      # points: two lines of a network box
+BOX_CHARACTERS = 18  # about as many 10-point characters fit on one line of a box (10 square columns)
 GAP_HEIGHT = 5       # points: an empty row between parts
 BOX_FILL = PatternFill("solid", fgColor="DDEBF7")
 BOX_BORDER = Border(*(Side(style="thin", color="5B9BD5"),) * 4)
@@ -73,16 +76,44 @@ def _write_boxes(ctx, ws, plan, texts):
     words = texts["boxes"]
     stages = [words["matrix" if ctx.matrix else "input"], *(words[layer.kind].format(**layer_fields(layer)) for layer in ctx.model.layers)]
     boxes = plan.boxes
-    for box, what, shape in zip(boxes, stages, plan.box_shapes):
-        cell = put_text(ws, *box.cell(0, 0), f"{what}\n{_shape_text(shape)}", styles.BOX_FONT)
+    texts_of = [f"{what}\n{_shape_text(shape)}" for what, shape in zip(stages, plan.box_shapes)]
+    if ctx.model.inputs is not None:
+        texts_of = [text + line for text, line in zip(texts_of, _branch_lines(ctx.model, words["input"], texts))]
+    for box, text in zip(boxes, texts_of):
+        cell = put_text(ws, *box.cell(0, 0), text, styles.BOX_FONT)
         for _, _, row, col in box.cells():
             cell_at(ws, row, col).border = BOX_BORDER
         cell.fill, cell.alignment = BOX_FILL, BOX_ALIGNMENT
         merge(ws, *box.cell(0, 0), 1, box.width)
     for arrow in plan.arrows:
         put_text(ws, *arrow.cell(0, 0), "->", styles.LABEL_FONT)
+    heights = cells_of(ws).heights
     for box in boxes:
-        cells_of(ws).heights[box.row] = BOX_HEIGHT
+        heights[box.row] = BOX_HEIGHT
+    if ctx.model.inputs is not None:   # a third line, and names that may wrap: as tall as a row's fullest box
+        for box, text in zip(boxes, texts_of):
+            heights[box.row] = max(heights[box.row], _box_height(text))
+
+
+def _branch_lines(model, photo, texts):
+    """A third line for each box of a branched network: its name (as in ``--until`` and the summary) and,
+    when it reads something other than the box before it, what it reads; the photo's box has none."""
+    names = layer_names(model.layers)
+    lines = [""]
+    for index, reads in enumerate(model.sources()):
+        name = names[index]
+        if reads == (index - 1,):
+            lines.append("\n" + texts["box_name"].format(name=name))
+            continue
+        read = texts["box_sources_separator"].join(photo if source == INPUT else names[source] for source in reads)
+        lines.append("\n" + texts["box_reads"].format(name=name, sources=read))
+    return lines
+
+
+def _box_height(text):
+    """Points for a box's lines, each wrapped at the box's width (BOX_HEIGHT holds two)."""
+    count = sum(len(wrap(line, BOX_CHARACTERS)) or 1 for line in text.split("\n"))
+    return BOX_HEIGHT * count // 2
 
 
 def _shape_text(shape):

@@ -97,7 +97,7 @@ def diverging_scale():
 
 
 def positive_scale():
-    """White at zero, red at the largest value (ReLU, pooling, probabilities are >= 0)."""
+    """White at zero, red at the largest value (for outputs that are never negative, e.g. probabilities)."""
     return Scale("positive")
 
 

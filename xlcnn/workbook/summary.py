@@ -25,7 +25,7 @@ def write_summary(ctx, ws, plan):
     for r, row in enumerate(rows):
         cell = {key: table.sub(r, col, 1, 1) for key, col in column.items()}
         arithmetic = row.arithmetic if row.whole else f"{row.arithmetic} {texts['not_whole']}"
-        values = {"layer": row.name, "input": shape_text(row.input_shape), "output": shape_text(row.output_shape),
+        values = {"layer": row.name, "input": row.input_text(), "output": shape_text(row.output_shape),
                   "size arithmetic": arithmetic, "output side": row.side, "weights": row.weights,
                   "biases": row.biases, "parameters": row.parameters, "activations": row.activations,
                   "multiply-adds": row.multiply_adds, "receptive field": row.receptive_field}
@@ -49,6 +49,9 @@ def write_summary(ctx, ws, plan):
                     "#,##0").font = styles.LABEL_FONT
     set_widths(ws, 0, 1, 44)
     set_widths(ws, 1, 2, 13)
+    joins = [row.input_text() for row in rows if row.joined]
+    if joins:   # "2 x 8 x 8 + 3 x 8 x 8" would be cut off by the output column's text
+        set_widths(ws, 1, 1, max(13, max(len(text) for text in joins) + 2))
     set_widths(ws, 3, 1, 30)
     set_widths(ws, 4, len(SUMMARY_COLUMNS) - 4, 13)
     freeze_below(ws, table.row, 1)
