@@ -1,4 +1,4 @@
-"""Hand-made filters for the first convolution: the classic named 3x3 kernels of the
+"""Hand-made filters for the first layer of filters: the classic named 3x3 kernels of the
 edge-detection lesson, or a textbook's exact numbers from a file."""
 
 from dataclasses import dataclass
@@ -70,7 +70,7 @@ def parse_filters(text):
     sides = sorted({f.side for f in filters})
     if len(sides) > 1:
         raise UsageError(f"--filters: the filters are of different sizes ({', '.join(f'{n}x{n}' for n in sides)}); "
-                         "one convolution slides filters of one size")
+                         "one layer slides filters of one size")
     return filters
 
 

@@ -89,7 +89,7 @@ def _forward_stages(view, sheets, model, reference, label, step):
 
 
 def _im2col_stages(plan, model, reference, step):
-    """The unrolled filters and windows, and their product: the convolution's output."""
+    """The unrolled filters and windows, and their product: the same maps as the layer's own sheet."""
     p = model.params[plan.layer]
     kernels = len(p["weight"])
     read = model.sources()[plan.layer][0]    # the windows hold the cells as the sheets show them: pixels unscaled

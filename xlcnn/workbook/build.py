@@ -24,7 +24,7 @@ from ..options import BuildOptions
 from ..resources import texts as load_texts
 from ..targets import check_target
 from ..layout import EXERCISES
-from ..plans import (AddSheet, Im2colSheet, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, InputSheet, LossSheet, ManifestSheet,
+from ..plans import (AddSheet, Im2colSheet, MapStack, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, InputSheet, LossSheet, ManifestSheet,
                      MapSheet, OverviewSheet, PoolSheet, SoftmaxSheet, SummarySheet, VectorSheet)
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
@@ -199,9 +199,9 @@ def _label_index(model, label):
 
 
 def output_names(layout, layers):
-    """{name: block} of every layer's output in the first pass, named as ``--until`` names the layer:
-    conv1_1 ... conv1_K for the K maps of the first convolution (inside any padding border), relu1_1,
-    pool1_1, ..., and flatten1, dense1 for vectors. The softmax's is ``probabilities``."""
+    """{name: block} of every layer's output in the first pass, named as ``--until`` names the layer,
+    with the map's number for maps (inside any padding border): conv1_1 ... conv1_K for the K maps of
+    the first layer of filters, and the name alone for vectors (dense1). The probabilities keep theirs."""
     names = {}
     for index, name in enumerate(layer_names(layers)):
         if layers[index].gives_probabilities:

@@ -1,9 +1,9 @@
-"""The im2col sheet: the first convolution as one matrix product.
+"""The im2col sheet: the first layer of filters as one matrix product.
 
 Every filter is unrolled into a row and every input window into a column (the same tap on
 the same row), and each output cell is one row times one column. The cells are references
 to the filters and input sheets, so an edited weight or pixel moves here too; verify checks
-the product against the convolution sheet.
+the product against the layer's own sheet.
 """
 
 from .. import formulas
