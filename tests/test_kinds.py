@@ -30,6 +30,7 @@ EXAMPLES = {
     "leakyrelu": [({"alpha": 0.2}, [(2, 3, 3)])],
     "sigmoid": [({}, [(2, 3, 3)])],
     "tanh": [({}, [(4,)])],
+    "abs": [({}, [(2, 3, 3)]), ({}, [(5,)])],
     "maxpool2d": [({"size": 2}, [(2, 4, 4)]), ({"size": 3, "stride": 2}, [(1, 7, 7)])],
     "avgpool2d": [({"size": 2}, [(2, 5, 5)]), ({"size": 3, "stride": 1}, [(1, 5, 5)])],
     "flatten": [({}, [(2, 3, 2)])],
@@ -89,7 +90,7 @@ def test_every_kind_has_an_example():
 
 
 def test_the_families_are_read_from_the_classes():
-    assert {cls.kind for cls in kinds.ACTIVATIONS} == {"relu", "leakyrelu", "sigmoid", "tanh"}
+    assert {cls.kind for cls in kinds.ACTIVATIONS} == {"relu", "leakyrelu", "sigmoid", "tanh", "abs"}
     assert {cls.kind for cls in kinds.POOLS} == {"maxpool2d", "avgpool2d"}
     assert {cls.kind for cls in kinds.MERGES} == {"add", "concat"}
 
@@ -169,6 +170,7 @@ MENTIONS = {
     "relu": [r"(?i)(?<![a-z_])(?<!leaky )relu"],
     "leakyrelu": [r"(?i)leaky"],
     "sigmoid": [r"(?i)sigmoid"],
+    "abs": [r"\bAbs\b", r"[\"']abs[\"']", r"\babs_(?:forward|backward)"],
     "tanh": [r"(?<!math\.)(?<!np\.)\b[Tt]anh"],
     "maxpool2d": [r"(?i)max[ _]?pool"],
     "avgpool2d": [r"(?i)(avg|average)[ _]?pool"],
