@@ -20,6 +20,11 @@ ACTIVATIONS = {
 POOLS = {
     "maxpool2": lambda x: F.max_pool2d(x, 2), "maxpool3-s2": lambda x: F.max_pool2d(x, 3, 2),
     "avgpool2": lambda x: F.avg_pool2d(x, 2), "avgpool3-s1": lambda x: F.avg_pool2d(x, 3, 1),
+    # padding (never a max; zeros counted in a mean) and ceil mode, as frameworks do them
+    "maxpool3-s2-p1": lambda x: F.max_pool2d(x, 3, 2, 1), "maxpool3-s2-ceil": lambda x: F.max_pool2d(x, 3, 2, ceil_mode=True),
+    "maxpool2-p1-ceil": lambda x: F.max_pool2d(x, 2, 2, 1, ceil_mode=True),
+    "avgpool3-s2-p1": lambda x: F.avg_pool2d(x, 3, 2, 1), "avgpool3-s2-ceil": lambda x: F.avg_pool2d(x, 3, 2, ceil_mode=True),
+    "avgpool3-s2-p1-ceil": lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
 }
 
 
@@ -49,8 +54,9 @@ def test_activations_agree_with_pytorch(item):
 
 
 @pytest.mark.parametrize("item", POOLS)
-def test_pools_agree_with_pytorch(item):
-    _compare(item, POOLS[item], (2, 3, 7, 7), seed=1)
+@pytest.mark.parametrize("side", [5, 6, 7, 8])
+def test_pools_agree_with_pytorch(item, side):
+    _compare(item, POOLS[item], (2, 3, side, side + 1), seed=side)
 
 
 def test_every_activation_is_compared():
