@@ -146,3 +146,43 @@ def test_bad_filters_biases_and_classes_get_one_line(tmp_path, monkeypatch, args
     run = CliRunner().invoke(main, ["build", "-o", "out.xlsx", *args])
     assert run.exit_code == code and words in run.output, run.output
     assert len(run.output.strip().splitlines()) == 1 and not (tmp_path / "out.xlsx").exists()
+
+
+# ---------------------------------------------------------------- pooling as frameworks do it
+
+POOLINGS = {   # --arch item: the PyTorch call it means
+    "maxpool3-s2-p1": ("max_pool2d", dict(kernel_size=3, stride=2, padding=1)),
+    "maxpool3-s2-ceil": ("max_pool2d", dict(kernel_size=3, stride=2, ceil_mode=True)),
+    "avgpool3-s2-p1": ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1)),
+    "avgpool3-s2-p1-ceil": ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+}
+
+
+def test_padded_and_ceil_pooling_of_random_matrices(tmp_path, libreoffice):
+    """Negative numbers, so a padded cell would win a max if it counted; sides 7 and 8, so ceil mode
+    adds a window; read back through pool1_1 after LibreOffice, against the engine and (when
+    installed) PyTorch."""
+    from xlcnn.engine import forward
+    from xlcnn.options import BuildOptions
+    from xlcnn.pipeline import choose_model
+    rng = np.random.default_rng(11)
+    books, expected = [], {}
+    for n, item in enumerate(POOLINGS):
+        matrix = rng.normal(size=(2, 7 + n % 2, 8)).round(3) - 0.5
+        path = _write(tmp_path, f"m{n}.csv", _block_text(matrix))
+        books.append(make_workbook(path, tmp_path / f"m{n}.xlsx", arch=item).path)
+        model = choose_model(BuildOptions(arch=item), input_shape=matrix.shape).model
+        expected[item] = forward(model, matrix).stages[0].output
+        try:
+            import torch
+            name, options = POOLINGS[item]
+            oracle = getattr(torch.nn.functional, name)(torch.from_numpy(matrix)[None], **options)[0].numpy()
+            np.testing.assert_allclose(expected[item], oracle, rtol=1e-12, atol=1e-12)
+        except ImportError:
+            pass
+    for item, copy in zip(POOLINGS, recalculate(books, tmp_path / "out")):
+        wb = openpyxl.load_workbook(copy, data_only=True)
+        for c in range(2):
+            np.testing.assert_allclose(named_values(wb, f"pool1_{c + 1}"), expected[item][c], rtol=1e-12, atol=1e-12)
+    for report in verify_workbooks(books):    # the worked examples (their windows show padding as blank) too
+        assert report.ok, report.table()

@@ -149,7 +149,8 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
             sheets.append(planner(ident(layer.kind, index), shape, pad, tuple(outputs[s] for s in reads)))
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
             # windows start at the maps' first cell, not in a border another reader (a conv) asked for
-            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous.with_border(0)))
+            border = layer.window()[2] if layer.window() else 0     # a padded pool reads its own border
+            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous.with_border(border)))
         elif isinstance(layer, ACTIVATIONS):
             sheets.append(_vector_sheet(ident(layer.kind, index), shape[0], previous))
         elif isinstance(layer, Flatten):
@@ -213,6 +214,9 @@ def check_backprop(layers):
         if isinstance(layer, POOLS) and layer.step != layer.size:
             raise ShapeError(f"--backprop: layer {number} pools {layer.size}x{layer.size} with stride {layer.step}; "
                              "gradients are written for windows that do not overlap (stride = size)")
+        if isinstance(layer, POOLS) and not layer.plain:
+            raise ShapeError(f"--backprop: layer {number} pools with padding or ceil mode; gradient sheets are "
+                             "written for windows inside the maps (the engine's gradients cover both)")
 
 
 def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
@@ -533,12 +537,9 @@ class _SheetNames:
 
 def _padding_after(layers, index, inputs=None):
     """Zero border needed around the output of layer ``index`` (-1: the input): the widest padding of the
-    convolutions that read it (a chain: the layer after)."""
-    if inputs is None:
-        following = layers[index + 1] if index + 1 < len(layers) else None
-        return following.padding if isinstance(following, Conv2D) else 0
-    read_by = [i for i, reads in enumerate(inputs) if index in reads]
-    return max((layers[i].padding for i in read_by if isinstance(layers[i], Conv2D)), default=0)
+    layers that read it with a window (a chain: the layer after)."""
+    read_by = [index + 1] if inputs is None else [i for i, reads in enumerate(inputs) if index in reads]
+    return max((layers[i].window()[2] for i in read_by if i < len(layers) and layers[i].window()), default=0)
 
 
 def _stack(sheet, top, channels, height, width, pad, left=FIRST_COL):
@@ -610,7 +611,7 @@ def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
                          source=source, size=layer.span, stride=layer.stride, conv=layer)
     if isinstance(layer, POOLS):
         return PoolSheet(**ident, output=output, explain=_explain_window(name, col, layer.size), source=source,
-                         size=layer.size, stride=layer.step)
+                         size=layer.size, stride=layer.step, padding=layer.padding, counts_padding=layer.counts_padding)
     return MapSheet(**ident, output=output, explain=_explain_window(name, col, 1), source=source, size=1, stride=1)
 
 

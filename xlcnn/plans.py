@@ -264,6 +264,10 @@ class MapSheet(Sheet):
         """How many columns from the maps' first are sized for numbers: the maps, the example and some room."""
         return self.explain.title.col + 40
 
+    def example_reach(self):
+        """(padding, bounds) of the worked example's window: see ``PoolSheet.example_reach``."""
+        return 0, None
+
     def window(self, c, i, j):
         """The cells of input map c that output cell (i, j) reads (padded coordinates: a conv reads its border)."""
         return self.source.window(c, i * self.stride, j * self.stride, self.size, self.size)
@@ -284,7 +288,34 @@ class ConvSheet(MapSheet):
 
 @dataclass(frozen=True, kw_only=True)
 class PoolSheet(MapSheet):
-    """A pooling layer's output maps: window (i, j) is ``size`` x ``size`` cells from (i x stride, j x stride)."""
+    """A pooling layer's output maps: window (i, j) is ``size`` x ``size`` cells from (i x stride, j x stride),
+    in padded coordinates. With ``padding`` the window is cut to the cells that count: the maps
+    themselves for a max (padding never wins), the padded maps for a mean that ``counts_padding``;
+    in ceil mode, cells past the padded maps never count."""
+
+    padding: int = 0
+    counts_padding: bool = False
+
+    def window(self, c, i, j):
+        top, left = i * self.stride, j * self.stride
+        if not self.padding and top + self.size <= self.source.maps[c].height \
+                and left + self.size <= self.source.maps[c].width:
+            return super().window(c, i, j)
+        low = 0 if self.counts_padding else self.padding
+        high_rows, high_cols = (side - low for side in (self.source.maps[c].height, self.source.maps[c].width))
+        rows = (max(top, low), min(top + self.size, high_rows))
+        cols = (max(left, low), min(left + self.size, high_cols))
+        return self.source.window(c, rows[0], cols[0], rows[1] - rows[0], cols[1] - cols[0])
+
+    def example_reach(self):
+        """(padding, (first row, last row, first column, last column)) of the cells a window may take,
+        counted from 1 inside the maps as the worked example's INDEX counts; (0, None) for a plain pool."""
+        if not self.padding and self.output.shape[1] * self.stride + self.size - self.stride <= self.source.shape[1] \
+                and self.output.shape[2] * self.stride + self.size - self.stride <= self.source.shape[2]:
+            return 0, None
+        _, height, width = self.source.shape
+        low = -self.padding if self.counts_padding else 0
+        return self.padding, (low + 1, height - low, low + 1, width - low)
 
     def pooled_by(self, r, s):
         """(i, j) of the window that starts above and left of input cell (r, s), when the cell is in it

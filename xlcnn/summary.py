@@ -88,10 +88,11 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
             span, stride, padding = layer.window()
             w = in_shape[1]
             quotient = Fraction(w - span + 2 * padding, stride)
-            arithmetic = f"floor(({w} - {span} + 2x{padding}) / {stride}) + 1 = {out_shape[1]}"
+            rounding = "ceil" if layer.ceil else "floor"
+            arithmetic = f"{rounding}(({w} - {span} + 2x{padding}) / {stride}) + 1 = {out_shape[1]}"
             if quotient.denominator != 1:   # the exact quotient too, so the reader sees what was rounded away
                 arithmetic += f"; ({w} - {span} + 2x{padding}) / {stride} = {float(quotient):g}"
-            side = (lf.output_side(w, span, padding, stride), out_shape[1])
+            side = (lf.output_side(w, span, padding, stride, layer.ceil), out_shape[1])
             receptive = (lf.receptive_field(field, span, jump), field + (span - 1) * jump)
             field, jump = receptive[1], jump * stride
         else:

@@ -20,6 +20,7 @@ class AvgPool2D(Pool):
     grammar = "avgpool{N}[-s{S}][-p{P}][-ceil]"
     examples = ("avgpool3-s2",)
     title = "Avg Pool"
+    counts_padding = True   # the padding's zeros are part of the mean (PyTorch's count_include_pad)
     example_words = ("pool_window", "pool_mean")   # its worked example's labels (text keys)
 
     def describe(self):

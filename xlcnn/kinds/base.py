@@ -189,6 +189,10 @@ class Layer:
         """The layer's own numbers its sheet's text lines quote ({alpha}, {size}, ...)."""
         return {}
 
+    def text_extras(self):
+        """Text keys (under "layers") of what the description adds for options away from the default."""
+        return ()
+
     def example_reads(self, at):
         """Whether this layer's worked example, at its first cell, reads cell ``at`` (k, i, j) of its input."""
         return False
@@ -256,6 +260,7 @@ class Pool(Layer):
     padding: int = 0
     ceil: bool = False      # ceil mode: the last window may run past the edge (PyTorch's ceil_mode)
     word = ""       # the word before "pool" in the --arch text
+    counts_padding = False   # padded cells count (a mean's zeros) or never count (a max)
     keeps_sign = True
     gradient_sheet = "pool"
 
@@ -307,6 +312,9 @@ class Pool(Layer):
 
     def text_values(self):
         return {"size": self.size, "stride": self.step}
+
+    def text_extras(self):
+        return (("pool_padding",) if self.padding else ()) + (("pool_ceil",) if self.ceil else ())
 
     def example_reads(self, at):
         k, i, j = at

@@ -92,6 +92,9 @@ class Conv2D(Layer):
         text += f"-d{self.dilation}" if self.dilation != 1 else ""
         return text + ("-flip" if self.flip else "")
 
+    def text_extras(self):
+        return (("dilation",) if self.dilation != 1 else ()) + (("flip",) if self.flip else ())
+
     def describe(self):
         text = f"conv {self.kernel}x{self.kernel}, {self.filters} filters, stride {self.stride}, padding {self.padding}"
         if self.dilation != 1:

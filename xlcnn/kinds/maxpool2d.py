@@ -42,6 +42,8 @@ class MaxPool2D(Pool):
         return maxpool_backward_formula(x, window, earlier, margin, upstream)
 
     def copied_cell(self, sheet, at):
+        if not self.plain:     # windows that reach into padding: no simple map from an input cell
+            return None
         window = sheet.pooled_by(*(int(n) for n in at[1:]))
         return None if window is None else (at[0], *window)
 

@@ -206,11 +206,7 @@ def describe_layer(layer, texts):
     """One layer in the workbook's language, e.g. "conv 3x3, 4 filters, stride 1, padding 0"."""
     words = texts["layers"]
     fields = layer_fields(layer)
-    text = words[layer.kind].format(**fields)
-    if layer.kind == "conv2d":
-        text += words["dilation"].format(**fields) if layer.dilation != 1 else ""
-        text += words["flip"] if layer.flip else ""
-    return text
+    return words[layer.kind].format(**fields) + "".join(words[key].format(**fields) for key in layer.text_extras())
 
 
 def layer_fields(layer):
