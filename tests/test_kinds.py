@@ -35,6 +35,7 @@ EXAMPLES = {
                   ({"size": 3, "stride": 2, "padding": 1}, [(2, 6, 6)]), ({"size": 2, "ceil": True}, [(1, 5, 5)])],
     "avgpool2d": [({"size": 2}, [(2, 5, 5)]), ({"size": 3, "stride": 1}, [(1, 5, 5)]),
                   ({"size": 3, "stride": 2, "padding": 1, "ceil": True}, [(2, 6, 6)])],
+    "gap": [({}, [(2, 3, 4)])],
     "flatten": [({}, [(2, 3, 2)])],
     "dense": [({"units": 3}, [(5,)])],
     "softmax": [({}, [(4,)])],
@@ -93,7 +94,7 @@ def test_every_kind_has_an_example():
 
 def test_the_families_are_read_from_the_classes():
     assert {cls.kind for cls in kinds.ACTIVATIONS} == {"relu", "leakyrelu", "sigmoid", "tanh", "abs"}
-    assert {cls.kind for cls in kinds.POOLS} == {"maxpool2d", "avgpool2d"}
+    assert {cls.kind for cls in kinds.POOLS} == {"maxpool2d", "avgpool2d", "gap"}
     assert {cls.kind for cls in kinds.MERGES} == {"add", "concat"}
 
 
@@ -176,6 +177,7 @@ MENTIONS = {
     "tanh": [r"(?<!math\.)(?<!np\.)\b[Tt]anh"],
     "maxpool2d": [r"(?i)max[ _]?pool"],
     "avgpool2d": [r"(?i)(avg|average)[ _]?pool"],
+    "gap": [r"GlobalAvgPool", r"[\"']gap[\"']", r"\bgap_(?:forward|backward)"],
     "flatten": [r"(?i)(?<!\.)flatten"],
     "dense": [r"(?i)dense"],
     "softmax": [r"(?i)softmax"],

@@ -25,6 +25,7 @@ POOLS = {
     "maxpool2-p1-ceil": lambda x: F.max_pool2d(x, 2, 2, 1, ceil_mode=True),
     "avgpool3-s2-p1": lambda x: F.avg_pool2d(x, 3, 2, 1), "avgpool3-s2-ceil": lambda x: F.avg_pool2d(x, 3, 2, ceil_mode=True),
     "avgpool3-s2-p1-ceil": lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
+    "gap": lambda x: F.adaptive_avg_pool2d(x, 1),
 }
 
 

@@ -610,8 +610,10 @@ def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
         return ConvSheet(**ident, output=output, explain=_explain_conv(name, col, in_channels, layer.kernel),
                          source=source, size=layer.span, stride=layer.stride, conv=layer)
     if isinstance(layer, POOLS):
-        return PoolSheet(**ident, output=output, explain=_explain_window(name, col, layer.size), source=source,
-                         size=layer.size, stride=layer.step, padding=layer.padding, counts_padding=layer.counts_padding)
+        rows, cols = layer.window_shape(source.shape)
+        return PoolSheet(**ident, output=output, explain=_explain_window(name, col, rows, cols), source=source,
+                         size=rows, across=cols, stride=layer.step or 1, padding=layer.padding,
+                         counts_padding=layer.counts_padding)
     return MapSheet(**ident, output=output, explain=_explain_window(name, col, 1), source=source, size=1, stride=1)
 
 
@@ -684,10 +686,10 @@ def _explain_conv(name, col, channels, kernel):
     return ConvExample(**_explain_results(name, col + 1, row, blocks, ("bias", "scale", "result", "cell", "same")))
 
 
-def _explain_window(name, col, size):
+def _explain_window(name, col, size, across=None):
     """A pooling window (or one cell, for an activation) and the result it gives."""
     blocks, row = _explain_header(name, col)
-    window = Block(name, row + 1, col, size, size)
+    window = Block(name, row + 1, col, size, across or size)
     blocks.update(window=window, window_label=_label_above(window))
     return WindowExample(**_explain_results(name, col + 1, row + size + 2, blocks, ("result", "cell", "same")))
 

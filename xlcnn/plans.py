@@ -268,6 +268,11 @@ class MapSheet(Sheet):
         """(padding, bounds) of the worked example's window: see ``PoolSheet.example_reach``."""
         return 0, None
 
+    @property
+    def uniform_windows(self):
+        """Every output cell reads a window of the same shape (so its formula is the first one moved)."""
+        return self.example_reach()[1] is None
+
     def window(self, c, i, j):
         """The cells of input map c that output cell (i, j) reads (padded coordinates: a conv reads its border)."""
         return self.source.window(c, i * self.stride, j * self.stride, self.size, self.size)
@@ -295,9 +300,12 @@ class PoolSheet(MapSheet):
 
     padding: int = 0
     counts_padding: bool = False
+    across: int = 0     # the window's width where it is not ``size`` (global pooling of a map that is not square)
 
     def window(self, c, i, j):
         top, left = i * self.stride, j * self.stride
+        if self.across and self.across != self.size:
+            return self.source.window(c, top, left, self.size, self.across)
         if not self.padding and top + self.size <= self.source.maps[c].height \
                 and left + self.size <= self.source.maps[c].width:
             return super().window(c, i, j)

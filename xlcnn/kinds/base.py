@@ -193,6 +193,10 @@ class Layer:
         """Text keys (under "layers") of what the description adds for options away from the default."""
         return ()
 
+    def size_lines(self):
+        """Text keys (of its sheet's texts) that replace the sheet's output-size line, or () to keep it."""
+        return ()
+
     def example_reads(self, at):
         """Whether this layer's worked example, at its first cell, reads cell ``at`` (k, i, j) of its input."""
         return False
@@ -295,6 +299,10 @@ class Pool(Layer):
                              f"({self.size // 2})")
         return (shape[0], *self.sides(shape[1:], where))
 
+    def window_shape(self, shape):
+        """(rows, columns) of one window over maps of ``shape`` (C, H, W)."""
+        return self.size, self.size
+
     def sides(self, sides, where="pooling"):
         """How many windows fit down and across maps of ``sides`` (height, width)."""
         return tuple(window_side(where, side, self.size, self.step, self.padding, self.ceil) for side in sides)
@@ -311,7 +319,10 @@ class Pool(Layer):
         return self.size, self.step, self.padding
 
     def text_values(self):
-        return {"size": self.size, "stride": self.step}
+        return {"size": self.size, "stride": self.step, "padding": self.padding}
+
+    def size_lines(self):
+        return () if self.plain else ("ceil_size_line" if self.ceil else "padded_size_line",)
 
     def text_extras(self):
         return (("pool_padding",) if self.padding else ()) + (("pool_ceil",) if self.ceil else ())

@@ -136,10 +136,11 @@ def write_maps(ctx, ws, plan):
     lines = list(texts["lines"])
     if plan.kind == "conv2d" and source.shape[0] == 1:   # no sum over channels to speak of
         lines[0] = texts["one_channel_line"]
+    lines[2:3] = [texts[key] for key in layer.size_lines()] or lines[2:3]
     write_header(ws, texts["title"], lines, _map_values(plan, layer, source, out))
     cell_formula = _cell_formula_builder(ctx, plan, layer, source)
     # next cell, next window: every formula of a map is the first one moved (the file stores it once)
-    slides_by_one = plan.stride == 1
+    slides_by_one = plan.stride == 1 and plan.uniform_windows
     number_format = styles.VALUE_FORMAT
     for k in range(channels):
         put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
