@@ -5,7 +5,8 @@
 Runs ``run.py`` for the default, two-blocks and backprop workbooks at 28, 64 and 128
 pixels and for 8 filters at 128 (the largest book), measures the peak memory of
 ``xlcnn verify`` on that largest book, runs ``train.py`` and ``handout.py`` (pages and
-smallest type of the printed handouts), and writes ``summary.md``
+smallest type of the printed handouts) and ``tables.py`` (``xlcnn summary`` of real networks,
+refusals of networks too big to build), and writes ``summary.md``
 and ``summary.json`` in ``--out``. ``--quick`` runs 28 and 64 only, once each.
 """
 
@@ -91,6 +92,8 @@ def main():
     train = json.loads((args.out / "train.json").read_text())
     run("handout.py", "--out", args.out, *(["--quick"] if args.quick else []))
     handout = (args.out / "handout.md").read_text(encoding="utf-8").split("\n", 2)[2]   # its table, without its title
+    run("tables.py", "--out", args.out, "--repeat", repeat)
+    tables = (args.out / "tables.md").read_text(encoding="utf-8")
     machine = json.loads((args.out / plan[0][0] / "latest.json").read_text())["machine"]
     lines = [
         "# xlcnn benchmark summary", "",
@@ -107,6 +110,7 @@ def main():
         + (f"{train['torch_epoch_seconds']:.2f} | {mark(train['epoch_over_torch'], TARGETS['epoch'])} |"
            if train.get("torch_epoch_seconds") else "- | torch not installed |"),
         "", "## Handouts (A4)", "", handout.rstrip(),
+        "", "## Tables of real networks (xlcnn summary) and refusals", "", tables.rstrip(),
     ]
     text = "\n".join(lines) + "\n"
     (args.out / "summary.md").write_text(text, encoding="utf-8")

@@ -21,6 +21,7 @@ MATRIX = {
     # every activation and pooling kind, a dilated and a turned kernel, hidden dense layers, with gradients
     "kinds": {"arch": "conv3x3x2-same,leakyrelu,avgpool2,conv3x3x2-p2-d2-flip,sigmoid,maxpool2,tanh,dense",
               "steps": 1, "size": 12},
+    "im2col": {"arch": "conv3x3x2-s2-p1,relu,dense", "im2col": True, "size": 9},
     "hidden-dense": {"arch": "conv3x3x2-s2,sigmoid,flatten,dense5,leakyrelu0.1,dense", "size": 12},
     "lenet-like-zh-exercise": {"preset": "lenet-like", "size": 16, "lang": "zh", "exercise": True},
     **{f"preset-{name}": {"preset": name, "size": 16} for name in preset_names()},

@@ -16,10 +16,12 @@ from xlcnn import make_workbook, verify_workbooks
 from xlcnn.architecture import parse_network
 from xlcnn.cli import main
 from xlcnn.engine import loss_and_gradients
+from xlcnn.layout import SUMMARY_COLUMNS
 from xlcnn.network import random_model
 
 from test_gradients import numerical_gradient, rel_error
 
+FIELD = SUMMARY_COLUMNS.index("receptive field")
 TINY = "a=conv3x3x2-p1, b=conv1x1x2(input), add(a,b), relu, flatten, dense"
 STACKED = "a=conv3x3x2-same, b=conv1x1x3(input), concat(a,b), relu, maxpool2, dense"
 # three sources, one of them read twice; a conv after the join pads the stacked maps; a ReLU and a
@@ -55,7 +57,7 @@ def test_the_add_sheet_reads_both_branches(tiny_book):
     assert book["7 ReLU"]["B11"].value == "=MAX(0,'6 Add'!B11)"
     assert "'3 Conv 1', '5 Conv 2'" in add["A2"].value
     row = next(r for r in book["12 Summary"].iter_rows(values_only=True) if str(r[0]).startswith("add1"))
-    assert row[1:3] == ("2 x 8 x 8 + 2 x 8 x 8", "2 x 8 x 8") and row[8] == 3   # the widest receptive field
+    assert row[1:3] == ("2 x 8 x 8 + 2 x 8 x 8", "2 x 8 x 8") and row[FIELD] == 3   # the widest receptive field
 
 
 def test_the_cli_builds_a_branched_network(tmp_path, monkeypatch):
@@ -108,7 +110,7 @@ def test_the_concat_sheet_stacks_both_branches_maps(stacked_book):
     summary = book["13 Summary"]
     row = next(r for r in summary.iter_rows(values_only=True) if str(r[0]).startswith("concat1"))
     assert row[1:3] == ("2 x 8 x 8 + 3 x 8 x 8", "5 x 8 x 8")
-    assert row[8] == 3     # the widest receptive field of what it stacks (3 x 3 and 1 x 1)
+    assert row[FIELD] == 3     # the widest receptive field of what it stacks (3 x 3 and 1 x 1)
 
 
 def test_the_cli_builds_a_concat_network_in_chinese(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ from xlcnn.resources import sample_photos, texts
 
 ALLOWED_ASCII = {"ReLU", "Softmax", "SUMPRODUCT", "MAX", "EXP", "LN", "TANH", "AVERAGE", "INT", "SUM", "IF",
                  "INDEX", "MATCH", "FIXED", "xlcnn", "SHA", "floor", "max", "sigmoid", "tanh", "Sobel",
-                 "Laplacian", "model", "train", "r_prev", "TRUE", "npz", "default_model"}
+                 "Laplacian", "Adam", "model", "train", "r_prev", "TRUE", "npz", "default_model"}
 
 
 def visible_words(path, skip_values_of=()):

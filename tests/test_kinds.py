@@ -30,8 +30,12 @@ EXAMPLES = {
     "leakyrelu": [({"alpha": 0.2}, [(2, 3, 3)])],
     "sigmoid": [({}, [(2, 3, 3)])],
     "tanh": [({}, [(4,)])],
-    "maxpool2d": [({"size": 2}, [(2, 4, 4)]), ({"size": 3, "stride": 2}, [(1, 7, 7)])],
-    "avgpool2d": [({"size": 2}, [(2, 5, 5)]), ({"size": 3, "stride": 1}, [(1, 5, 5)])],
+    "abs": [({}, [(2, 3, 3)]), ({}, [(5,)])],
+    "maxpool2d": [({"size": 2}, [(2, 4, 4)]), ({"size": 3, "stride": 2}, [(1, 7, 7)]),
+                  ({"size": 3, "stride": 2, "padding": 1}, [(2, 6, 6)]), ({"size": 2, "ceil": True}, [(1, 5, 5)])],
+    "avgpool2d": [({"size": 2}, [(2, 5, 5)]), ({"size": 3, "stride": 1}, [(1, 5, 5)]),
+                  ({"size": 3, "stride": 2, "padding": 1, "ceil": True}, [(2, 6, 6)])],
+    "gap": [({}, [(2, 3, 4)])],
     "flatten": [({}, [(2, 3, 2)])],
     "dense": [({"units": 3}, [(5,)])],
     "softmax": [({}, [(4,)])],
@@ -89,8 +93,8 @@ def test_every_kind_has_an_example():
 
 
 def test_the_families_are_read_from_the_classes():
-    assert {cls.kind for cls in kinds.ACTIVATIONS} == {"relu", "leakyrelu", "sigmoid", "tanh"}
-    assert {cls.kind for cls in kinds.POOLS} == {"maxpool2d", "avgpool2d"}
+    assert {cls.kind for cls in kinds.ACTIVATIONS} == {"relu", "leakyrelu", "sigmoid", "tanh", "abs"}
+    assert {cls.kind for cls in kinds.POOLS} == {"maxpool2d", "avgpool2d", "gap"}
     assert {cls.kind for cls in kinds.MERGES} == {"add", "concat"}
 
 
@@ -169,9 +173,11 @@ MENTIONS = {
     "relu": [r"(?i)(?<![a-z_])(?<!leaky )relu"],
     "leakyrelu": [r"(?i)leaky"],
     "sigmoid": [r"(?i)sigmoid"],
+    "abs": [r"\bAbs\b", r"[\"']abs[\"']", r"\babs_(?:forward|backward)"],
     "tanh": [r"(?<!math\.)(?<!np\.)\b[Tt]anh"],
     "maxpool2d": [r"(?i)max[ _]?pool"],
     "avgpool2d": [r"(?i)(avg|average)[ _]?pool"],
+    "gap": [r"GlobalAvgPool", r"[\"']gap[\"']", r"\bgap_(?:forward|backward)"],
     "flatten": [r"(?i)(?<!\.)flatten"],
     "dense": [r"(?i)dense"],
     "softmax": [r"(?i)softmax"],

@@ -5,6 +5,7 @@ This module adds the +1 that Excel and openpyxl expect, names columns, adds ``$`
 anchors and quotes sheet names. A rectangular group of cells is a ``Block``.
 """
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,6 +37,19 @@ def col_index(letters):
     if n > MAX_COLS:
         raise ValueError(f"column {letters!r} is beyond XFD")
     return n - 1
+
+
+def looks_like_a_cell(name):
+    """Whether a defined name would read as an A1 reference ("add1" is column ADD, row 1) and so
+    cannot be a name in Excel: letters up to XFD, then a row number within the sheet."""
+    match = re.fullmatch(r"([A-Za-z]{1,3})([0-9]+)", name)
+    if not match:
+        return False
+    try:
+        col_index(match.group(1))
+    except ValueError:
+        return False
+    return 1 <= int(match.group(2)) <= MAX_ROWS
 
 
 def a1(row, col, absolute=False):

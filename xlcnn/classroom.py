@@ -154,7 +154,7 @@ def _columns(plan, across, last_col, page_w):
 
 def _long_span(plan):
     """The sheet's longest block as (first row, last row, rows where it may be cut)."""
-    if plan.kind == "overview":   # the story prints whole: no photo rows or pictures left out
+    if plan.kind in ("overview", "summary"):   # the story, and a table whose every row differs, print whole
         return None
     best = None
     for block in plan.parts():

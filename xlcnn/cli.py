@@ -16,8 +16,9 @@ from .handout import check_handout_target, make_handout
 from .network import EXAMPLE_ARCHITECTURE
 from .engines import DEFAULT_TIMEOUT
 from .options import BUILD_FLAGS, from_cli
-from .pipeline import DEFAULT_SIZE, make_workbook, make_workbooks, photos_in, train_from_folder, workbook_path
-from .resources import LANGUAGES
+from .pipeline import DEFAULT_SIZE, make_summary, make_workbook, make_workbooks, photos_in, train_from_folder, workbook_path
+from .resources import LANGUAGES, texts
+from .summary import table_text
 from .textwidth import display_width, ljust, rjust, wrap
 from .presets import load_preset, preset_names
 from .train import OPTIMISERS, TrainConfig
@@ -205,11 +206,35 @@ def presets(lang):
 
     Example: xlcnn presets --lang zh && xlcnn build photo.jpg --preset edges --lang zh
     """
-    for name in preset_names():
-        recipe = load_preset(name, lang)
-        click.echo(f"{name}: {recipe.architecture}")
-        if recipe.description:
-            click.echo("\n".join(wrap(recipe.description, 88, indent="    ")))
+    for tables in (False, True):
+        if tables:
+            click.echo("\nReal networks, too big to build: tables only, with xlcnn summary --preset NAME")
+        for name in preset_names(tables):
+            recipe = load_preset(name, lang)
+            click.echo(f"{name}: {recipe.architecture}")
+            if recipe.description:
+                click.echo("\n".join(wrap(recipe.description, 88, indent="    ")))
+
+
+@main.command()
+@click.option("--preset", help="A lesson preset or a real network: lenet5, alexnet, vgg16 (see `xlcnn presets`).")
+@click.option("--arch", help=f'The network as text, e.g. "{EXAMPLE_ARCHITECTURE}".')
+@click.option("--size", type=click.IntRange(1, 100_000), help="Side of the square input (default: the preset's, else 28).")
+@click.option("--channels", type=click.IntRange(1, 4096), help="Input channels (default: the preset's, else 3).")
+@click.option("--classes", type=click.IntRange(2, 100_000), help="Number of classes, the outputs of a final dense.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the table as a workbook (.xlsx).")
+@click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True)
+def summary(preset, arch, size, channels, classes, output, lang):
+    """Print the per-layer table of a network of any size: output shapes, weights and biases,
+    activations, multiply-adds, memory and receptive field, with totals. With -o, also a
+    workbook holding the table as live formulas (totals named total_parameters, ...).
+
+    Example: xlcnn summary --preset vgg16 -o vgg16.xlsx
+    """
+    result = make_summary(preset, arch, size, channels, classes, output, lang)
+    click.echo(table_text(result.rows, texts(lang)["sheets"]["summary"]))
+    if result.path is not None:
+        click.echo(f"wrote {result.path}")
 
 
 @main.command()

@@ -16,7 +16,7 @@ from .cells import Block, col_index, col_name
 from .classroom import PAPERS, default_paper, plan_page
 from .errors import OutputError, UsageError, WorkbookError, XlcnnError
 from .graph import sources
-from .layout import output_of, plan_layout, renamed
+from .layout import output_of, renamed, replan
 from .libreoffice import DEFAULT_TIMEOUT, to_pdf
 from .resources import texts as load_texts
 from .targets import check_target
@@ -200,8 +200,7 @@ def _planned_layout(book, workbook, titles):
         finally:
             wb.close()
         lang = meta.get("lang", "en")
-        layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"],
-                             load_texts(lang)["step_titles"], meta.get("steps", 0), inputs=meta["inputs"])
+        layout = replan(meta, load_texts(lang)["step_titles"])
     except (XlcnnError, OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
         return None, "en"              # a damaged workbook still prints, as it is
     names = {m.group(1): ElementTree.fromstring(m.group(0)).text or ""
@@ -319,7 +318,8 @@ def _one_page(xml, plan, area, paper, smallest_font, notes, worked=None):
                 xml = _mark_gap(xml, first - 1, gap.format(first=first + 1, last=last + 1, count=last - first + 1))
     if page.columns_cut:
         first, last = (col_name(c) for c in page.columns_cut)
-        said += "&R" + notes["columns_left_out"].format(first=first, last=last).replace("&", "&&")
+        cut = notes["column_left_out" if first == last else "columns_left_out"].format(first=first, last=last)
+        said += "&R" + cut.replace("&", "&&")
     elif page.last_col is not None:
         said += "&R" + notes["example_left_out"].replace("&", "&&")
     if said:

@@ -9,14 +9,15 @@ from collections import Counter
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
-from .errors import LimitError, ShapeError
+from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
-from .plans import (AddSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SummarySheet,
                     VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
                       is_classifier)
+from .summary import formula_count as summary_formulas, summarize
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
 NOTICE_ROW = HEADER_ROWS - 1   # the trained/untrained notice, the last line of the header
@@ -26,7 +27,7 @@ GAP = 1               # empty rows/columns between matrices
 STEP_TITLES = {   # the English stems of the sheet names; each layer kind names its own (``title``)
     "input": "Input", "filters": "Filters", **{cls.kind: cls.title for cls in CLASSES}, "loss": "Loss",
     "summary": "Summary", "overview": "Overview", "manifest": "Manifest", "grad": "Grad", "descent": "Descent",
-    "step_prefix": "S{n} ",
+    "step_prefix": "S{n} ", "im2col": "im2col",
 }
 
 
@@ -81,7 +82,7 @@ class Layout:
 # ---------------------------------------------------------------- public
 
 
-def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None, inputs=None):
+def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None, inputs=None, im2col=False):
     """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W).
 
     A network that ends in softmax gets softmax and loss sheets; every network ends
@@ -94,23 +95,27 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     (LimitError) before the rest is planned and long before any cell is written.
 
     ``inputs`` is a graph's wiring (None: a chain); each layer's sheet reads its sources' sheets.
+    ``im2col`` adds, after the first convolution, the same convolution as a matrix product.
     """
     classifier = is_classifier(layers)
     shapes = infer_shapes(layers, input_shape, classifier, inputs)
     if inputs is not None:
         check_graph(layers, inputs, steps)
-    names = _SheetNames(layers, titles or STEP_TITLES, classifier)
+    names = _SheetNames(layers, titles or STEP_TITLES, classifier, im2col)
     limits = _Limits(max_formulas)
     input_plan = limits.add(_input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1, inputs)),
                             _first_conv_extras(layers))
     first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits, inputs)
+    if im2col:
+        _add_im2col(first, layers, names, limits)
     overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names), inputs)
     sheets = [limits.add(overview, overview_formulas(overview, classifier)), input_plan, *first]
     layout = Layout(sheets, tuple(input_shape), inputs=inputs)
     if steps:
         check_backprop(layers)
         _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits)
-    sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers)), 3 * len(layers) + 3))
+    summary = summarize(layers, input_shape, inputs=inputs)
+    sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers)), summary_formulas(summary)))
     sheets.append(_manifest_sheet(names.unnumbered("manifest")))
     sheets[0], links = _link_overview(layout)
     limits.add(sheets[0], links)
@@ -144,7 +149,8 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
             sheets.append(planner(ident(layer.kind, index), shape, pad, tuple(outputs[s] for s in reads)))
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
             # windows start at the maps' first cell, not in a border another reader (a conv) asked for
-            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous.with_border(0)))
+            border = layer.window()[2] if layer.window() else 0     # a padded pool reads its own border
+            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous.with_border(border)))
         elif isinstance(layer, ACTIVATIONS):
             sheets.append(_vector_sheet(ident(layer.kind, index), shape[0], previous))
         elif isinstance(layer, Flatten):
@@ -208,6 +214,9 @@ def check_backprop(layers):
         if isinstance(layer, POOLS) and layer.step != layer.size:
             raise ShapeError(f"--backprop: layer {number} pools {layer.size}x{layer.size} with stride {layer.step}; "
                              "gradients are written for windows that do not overlap (stride = size)")
+        if isinstance(layer, POOLS) and not layer.plain:
+            raise ShapeError(f"--backprop: layer {number} pools with padding or ceil mode; gradient sheets are "
+                             "written for windows inside the maps (the engine's gradients cover both)")
 
 
 def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
@@ -348,16 +357,17 @@ def _legend(name, row, col, words_to=None):
 
 
 def plan_within_limits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=DEFAULT_MAX_FORMULAS,
-                       inputs=None):
+                       inputs=None, im2col=False):
     """``plan_layout`` with the formula budget; a refusal names the largest --size that fits, when one does."""
     try:
-        return plan_layout(layers, input_shape, class_names, titles, steps, max_formulas, inputs)
+        return plan_layout(layers, input_shape, class_names, titles, steps, max_formulas, inputs, im2col)
     except LimitError as exc:
-        side, refusal = _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs)
+        side, refusal = _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs, im2col)
+        table = "; `xlcnn summary` shows its table at any size"   # the numbers a teacher may have come for
         if side is not None:
-            raise type(exc)(f"{exc}: the largest --size that fits this network is {side}") from None
+            raise type(exc)(f"{exc}: the largest --size that fits this network is {side}{table}") from None
         # no picture size helps: say why at the smallest size, which names what to change instead
-        raise type(refusal or exc)(f"{refusal or exc}; no --size makes this network fit") from None
+        raise type(refusal or exc)(f"{refusal or exc}; no --size makes this network fit{table}") from None
 
 
 def largest_size_that_fits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None, inputs=None):
@@ -365,7 +375,7 @@ def largest_size_that_fits(layers, input_shape, class_names, titles=None, steps=
     return _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs)[0]
 
 
-def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs=None):
+def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs=None, im2col=False):
     """(largest side that fits or None, the limit refused at the smallest side tried).
 
     Every map, row count, formula length and formula count grows with the side, and a
@@ -377,7 +387,7 @@ def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas,
 
     def fits(side):
         try:
-            plan_layout(layers, (channels, side, side), class_names, titles, steps, max_formulas, inputs)
+            plan_layout(layers, (channels, side, side), class_names, titles, steps, max_formulas, inputs, im2col)
             return True
         except LimitError as exc:
             refusals[side] = exc
@@ -484,13 +494,15 @@ class _SheetNames:
     differentiates. ``ident`` gives a planner the sheet's name, kind, layer and step.
     """
 
-    def __init__(self, layers, titles, classifier):
+    def __init__(self, layers, titles, classifier, im2col=False):
         self.titles = titles
         order = [("input", None)]
         for index, layer in enumerate(layers):
             if isinstance(layer, Conv2D):
                 order.append(("filters", index))
             order.append((layer.kind, index))
+            if im2col and index == first_convolution(layers):
+                order.append(("im2col", index))
         if classifier:
             order.append(("loss", None))
         order.append(("summary", None))
@@ -525,12 +537,9 @@ class _SheetNames:
 
 def _padding_after(layers, index, inputs=None):
     """Zero border needed around the output of layer ``index`` (-1: the input): the widest padding of the
-    convolutions that read it (a chain: the layer after)."""
-    if inputs is None:
-        following = layers[index + 1] if index + 1 < len(layers) else None
-        return following.padding if isinstance(following, Conv2D) else 0
-    read_by = [i for i, reads in enumerate(inputs) if index in reads]
-    return max((layers[i].padding for i in read_by if isinstance(layers[i], Conv2D)), default=0)
+    layers that read it with a window (a chain: the layer after)."""
+    read_by = [index + 1] if inputs is None else [i for i, reads in enumerate(inputs) if index in reads]
+    return max((layers[i].window()[2] for i in read_by if i < len(layers) and layers[i].window()), default=0)
 
 
 def _stack(sheet, top, channels, height, width, pad, left=FIRST_COL):
@@ -601,10 +610,52 @@ def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
         return ConvSheet(**ident, output=output, explain=_explain_conv(name, col, in_channels, layer.kernel),
                          source=source, size=layer.span, stride=layer.stride, conv=layer)
     if isinstance(layer, POOLS):
-        return PoolSheet(**ident, output=output, explain=_explain_window(name, col, layer.size), source=source,
-                         size=layer.size, stride=layer.step)
+        rows, cols = layer.window_shape(source.shape)
+        return PoolSheet(**ident, output=output, explain=_explain_window(name, col, rows, cols), source=source,
+                         size=rows, across=cols, stride=layer.step or 1, padding=layer.padding,
+                         counts_padding=layer.counts_padding)
     return MapSheet(**ident, output=output, explain=_explain_window(name, col, 1), source=source, size=1, stride=1)
 
+
+
+def first_convolution(layers):
+    """The index of the first layer that slides filters; UsageError when there is none (--im2col)."""
+    for index, layer in enumerate(layers):
+        if layer.has_filters:
+            return index
+    raise UsageError("--im2col shows a convolution as a matrix product, and this network has no convolution")
+
+
+def _add_im2col(sheets, layers, names, limits):
+    """The im2col sheet, right after the first convolution's sheet."""
+    index = first_convolution(layers)
+    conv = next(plan for plan in sheets if plan.kind == "conv2d" and plan.layer == index)
+    filters = next(plan for plan in sheets if plan.kind == "filters" and plan.layer == index)
+    plan = _im2col_sheet(names.ident("im2col", index), conv, filters)
+    taps, positions = plan.windows.height, plan.windows.width
+    kernels = plan.filter_rows.height
+    limits.add(plan, kernels * taps + kernels + taps * positions + kernels * positions)
+    sheets.insert(sheets.index(conv) + 1, plan)
+
+
+def _im2col_sheet(ident, conv, filters):
+    """Filters as rows (and their biases), input windows as columns below them, then the output maps."""
+    name = ident["name"]
+    layer = conv.conv
+    kernels, height, width = conv.output.shape
+    taps = conv.source.shape[0] * layer.kernel * layer.kernel
+    top = HEADER_ROWS + 1
+    filter_rows = Block(name, top + 1, FIRST_COL, kernels, taps)
+    bias = Block(name, filter_rows.row, filter_rows.last_col + 2, kernels, 1)
+    windows = Block(name, filter_rows.last_row + 4, FIRST_COL, taps, height * width)
+    return Im2colSheet(
+        **ident, filter_rows=filter_rows, filter_labels=Block(name, filter_rows.row, 0, kernels, 1),
+        tap_labels=Block(name, top, FIRST_COL, 1, taps), bias=bias, bias_label=_label_above(bias),
+        filters_label=Block(name, top, 0, 1, 1), windows=windows, window_labels=Block(name, windows.row, 0, taps, 1),
+        position_labels=Block(name, windows.row - 1, FIRST_COL, 1, height * width),
+        windows_label=Block(name, windows.row - 1, 0, 1, 1),
+        output=_stack(name, windows.last_row + 3, kernels, height, width, 0),
+        conv=layer, source=conv.source, kernels=filters.weight, biases=filters.bias)
 
 
 def _explain_header(name, col):
@@ -635,10 +686,10 @@ def _explain_conv(name, col, channels, kernel):
     return ConvExample(**_explain_results(name, col + 1, row, blocks, ("bias", "scale", "result", "cell", "same")))
 
 
-def _explain_window(name, col, size):
+def _explain_window(name, col, size, across=None):
     """A pooling window (or one cell, for an activation) and the result it gives."""
     blocks, row = _explain_header(name, col)
-    window = Block(name, row + 1, col, size, size)
+    window = Block(name, row + 1, col, size, across or size)
     blocks.update(window=window, window_label=_label_above(window))
     return WindowExample(**_explain_results(name, col + 1, row + size + 2, blocks, ("result", "cell", "same")))
 
@@ -751,8 +802,25 @@ def _loss_sheet(ident, classes):
     return LossSheet(**ident, label_prompt=Block(name, top, 2, 1, 1), **blocks)
 
 
-SUMMARY_COLUMNS = ("layer", "input", "output", "size arithmetic", "output side", "parameters",
-                   "activations", "multiply-adds", "receptive field")
+SUMMARY_COLUMNS = ("layer", "input", "output", "size arithmetic", "output side", "weights", "biases", "parameters",
+                   "activations", "multiply-adds", "forward memory", "training memory", "parameter memory",
+                   "with Adam", "receptive field")
+
+
+def replan(meta, titles):
+    """The layout a workbook's hidden metadata (``meta.read_meta``) says its build planned: verify
+    and handout find every block through it. No formula budget: the build already kept to one."""
+    if meta.get("table"):   # ``xlcnn summary``'s book: the summary sheet only, no weights
+        return plan_summary_only(len(meta["layers"]), titles, meta["input_shape"], meta["inputs"])
+    return plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0),
+                       inputs=meta["inputs"], im2col=meta.get("im2col", False))
+
+
+def plan_summary_only(layer_count, titles, input_shape, inputs=None):
+    """The Layout of a workbook holding only the summary sheet (``xlcnn summary``): for networks
+    of any size, since it holds one row per layer and no tensor."""
+    ident = {"name": safe_sheet_name(titles["summary"]), "kind": "summary", "step": 1}
+    return Layout([_summary_sheet(ident, layer_count)], tuple(input_shape), inputs=inputs)
 
 
 def _summary_sheet(ident, layers):

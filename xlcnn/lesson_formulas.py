@@ -67,11 +67,21 @@ def example_conv_result(channel_sums, bias, scale=None):
 # ---------------------------------------------------------------- worked example of a window
 
 
-def example_window_value(stack, k, i, j, step, row, col, scale=None):
+def example_window_value(stack, k, i, j, step, row, col, scale=None, padding=0, bounds=None):
     """Cell (row, col) of the window under picked output (i, j) of map k (a pooling window moves
-    ``step`` cells per output; an activation's window is the one cell, step 1)."""
-    fetch = _stacked_index(stack, k.ref(absolute=True), _position(i, step, row), _position(j, step, col))
-    return f"={fetch}*{scale}" if scale else f"={fetch}"
+    ``step`` cells per output; an activation's window is the one cell, step 1).
+
+    A padded pool's window starts ``padding`` cells above and left of the maps; ``bounds`` (first
+    row, last row, first column, last column, counted from 1 inside the maps) are the cells that
+    count, and a window cell outside them shows "" (text: MAX and AVERAGE skip it).
+    """
+    down, across = _position(i, step, row - padding), _position(j, step, col - padding)
+    fetch = _stacked_index(stack, k.ref(absolute=True), down, across)
+    value = f"{fetch}*{scale}" if scale else fetch
+    if bounds is None:
+        return f"={value}"
+    first, last, left, right = bounds
+    return f'=IF(AND({down}>={first},{down}<={last},{across}>={left},{across}<={right}),{value},"")'
 
 
 # ---------------------------------------------------------------- worked example of a dense output
@@ -176,9 +186,23 @@ def column_total(column):
     return f"=SUM({column.range()})"
 
 
-def output_side(side, span, padding, stride):
-    """The output size formula of a convolution or pooling: floor((W - F + 2P) / S) + 1."""
-    return f"=INT(({side}-{span}+2*{padding})/{stride})+1"
+def cell_sum(first, second):
+    """Two cells of a row added: a layer's weights and biases make its parameters."""
+    return f"={first.ref()}+{second.ref()}"
+
+
+def times(cell, factor):
+    """A cell times a whole number: bytes from a count of 4-byte numbers."""
+    return f"={cell.ref()}*{factor}"
+
+
+def output_side(side, span, padding, stride, ceil=False):
+    """The output size formula of a convolution or pooling: floor((W - F + 2P) / S) + 1. In ceil mode
+    the quotient rounds up (-INT(-x)), but the last window must start inside the input or its left
+    padding: at most floor((W + P - 1) / S) + 1 windows."""
+    if not ceil:
+        return f"=INT(({side}-{span}+2*{padding})/{stride})+1"
+    return f"=MIN(-INT(-({side}-{span}+2*{padding})/{stride}),INT(({side}+{padding}-1)/{stride}))+1"
 
 
 def receptive_field(field, span, jump):

@@ -112,7 +112,8 @@ def is_classifier(layers):
 DEFAULT_CLASSES = ("circle", "square", "triangle")
 # the example networks, as text: the one place outside ``kinds/`` that spells particular layers
 EXAMPLE_ARCHITECTURE = "conv3x3x8-same,relu,maxpool2,dense"   # the --arch help's example
-DEFAULT_ARCHITECTURE = parse_architecture("conv3x3x4,relu,maxpool2,dense", len(DEFAULT_CLASSES))
+DEFAULT_ARCH_TEXT = "conv3x3x4,relu,maxpool2,dense"
+DEFAULT_ARCHITECTURE = parse_architecture(DEFAULT_ARCH_TEXT, len(DEFAULT_CLASSES))
 
 
 def lesson_architecture(classes, filters=4, kernel=3, pool=2):
@@ -143,6 +144,7 @@ class Model:
     val_accuracy: float = float("nan")
     hand_made: bool = False     # the first layer's filters set by hand (named filters): not trained
     inputs: tuple | None = None
+    image_width: int | None = None   # a matrix's width when it is not square; None: image_size
 
     def __post_init__(self):
         self.inputs = as_inputs(self.inputs)   # a chain's wiring written out is still a chain: None
@@ -153,7 +155,7 @@ class Model:
 
     @property
     def input_shape(self):
-        return (self.channels, self.image_size, self.image_size)
+        return (self.channels, self.image_size, self.image_width or self.image_size)
 
     @property
     def classifier(self):
@@ -221,7 +223,7 @@ def random_model(layers=DEFAULT_ARCHITECTURE, class_names=DEFAULT_CLASSES, image
                  **settings):
     """An untrained model with seeded He-initialised weights (same seed, same weights); ``inputs``: a graph's wiring."""
     layers = tuple(layers)
-    input_shape = (settings.get("channels", 3), image_size, image_size)
+    input_shape = (settings.get("channels", 3), image_size, settings.get("image_width") or image_size)
     shapes = infer_shapes(layers, input_shape, bool(class_names), as_inputs(inputs))
     rng = np.random.default_rng(seed)
     params = []

@@ -6,6 +6,7 @@ command line: the CLI declares ``xlcnn build``'s options from it, and the manife
 "command to rebuild" is rendered from it, so the two cannot drift apart.
 """
 
+import math
 import shlex
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from .resources import LANGUAGES
 
 DEFAULT_RATE = 0.01   # lowers the loss of every bundled sample in one step; 0.05 already overshoots
 MAX_STEPS = 20
+MIN_CLASSES, MAX_CLASSES = 2, 1000
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class BuildOptions:
     weights. ``label`` is the photo's true class (None: guessed from its file name). ``until``
     ends the workbook after that layer. ``steps`` > 0 adds backpropagation and that many
     gradient-descent steps at learning rate ``rate``. ``max_pixels`` refuses bigger photos;
-    ``max_formulas`` refuses bigger workbooks.
+    ``max_formulas`` refuses bigger workbooks. ``input_scale`` multiplies the input before the first layer.
     """
 
     size: int | None = None
@@ -51,6 +53,10 @@ class BuildOptions:
     rate: float = DEFAULT_RATE
     max_pixels: int | None = None
     max_formulas: int = DEFAULT_MAX_FORMULAS
+    input_scale: float | None = None    # what the pixels are multiplied by (None: 1/255 for a photo, 1 for a matrix)
+    bias: str | None = None       # "1,0": the first convolution's biases, as typed
+    classes: str | None = None    # "cat,dog": the class names of an untrained network, as typed
+    im2col: bool = False          # the first convolution again, as a matrix product
 
     def __post_init__(self):
         check_image_options(MIN_SIZE if self.size is None else self.size, self.fit or FITS[0], self.max_pixels)
@@ -60,12 +66,45 @@ class BuildOptions:
             raise UsageError(f"--steps {self.steps}: choose from 0 to {MAX_STEPS}")
         if not self.rate > 0:
             raise UsageError(f"--rate {self.rate}: the learning rate must be positive")
+        if self.input_scale is not None and not (math.isfinite(self.input_scale) and self.input_scale != 0):
+            raise UsageError(f"--input-scale {self.input_scale}: choose a finite number other than 0")
         if self.max_formulas is not None and not self.max_formulas >= 1:
             raise UsageError(f"--max-formulas {self.max_formulas}: the budget must be at least 1 formula")
         if self.model_path is not None and (self.preset or self.arch or self.filters or self.true_convolution
-                                            or self.grayscale):
+                                            or self.grayscale or self.bias or self.classes):
             raise UsageError("--model already fixes the network; leave out --preset, --arch, --filters, "
-                             "--true-convolution and --grayscale")
+                             "--true-convolution, --grayscale, --bias and --classes")
+        self.bias_values, self.class_names    # checked now, not halfway through a build
+
+    @property
+    def bias_values(self):
+        """--bias as numbers, () when not given."""
+        if self.bias is None:
+            return ()
+        items = [item.strip() for item in str(self.bias).split(",")]
+        try:
+            values = tuple(float(item) for item in items)
+        except ValueError:
+            raise UsageError(f"--bias {self.bias!r}: give numbers separated by commas, e.g. 1,0") from None
+        if not all(math.isfinite(value) for value in values):
+            raise UsageError(f"--bias {self.bias!r}: every bias must be a finite number")
+        return values
+
+    @property
+    def class_names(self):
+        """--classes as names, () when not given."""
+        if self.classes is None:
+            return ()
+        names = tuple(name.strip() for name in str(self.classes).split(","))
+        if not MIN_CLASSES <= len(names) <= MAX_CLASSES or not all(names):
+            raise UsageError(f"--classes: name {MIN_CLASSES} to {MAX_CLASSES:,} classes, separated by commas, "
+                             "none of them empty")
+        seen = set()
+        for name in names:     # the label is matched without regard to case, so "Cat" and "cat" are one class
+            if name.lower() in seen:
+                raise UsageError(f"--classes: {name!r} is named twice; each class needs its own name")
+            seen.add(name.lower())
+        return names
 
     @classmethod
     def given(cls, options=None, **changes):
@@ -152,6 +191,8 @@ BUILD_FLAGS = (
          help="Workbook to write (default: PHOTO's name with .xlsx); a folder when building several."),
     Flag(("--size",), "size", int, metavar=f"[{MIN_SIZE}-{MAX_SIZE}]",
          help="Picture side in pixels (default 28, or the model's)."),
+    Flag(("--input-scale",), "input_scale", float, metavar="X",
+         help="Multiply the input by X before the first layer (default 1/255 for a photo, 1 for a matrix)."),
     Flag(("--model", "model_path"), "model_path", str, metavar="FILE", file_name=True,
          help="Model file (.npz) with trained weights."),
     Flag(("--label",), "label", help="True class of the photo, used for the loss (default: guessed from the file name)."),
@@ -159,7 +200,10 @@ BUILD_FLAGS = (
     Flag(("--seed",), "seed", int, show_default=True, help="Seed of the random weights when no --model is given."),
     Flag(("--preset",), "preset", help="A ready-made lesson (see `xlcnn presets`), e.g. edges or two-blocks."),
     Flag(("--arch",), "arch", help=f'Layers as text, e.g. "{EXAMPLE_ARCHITECTURE}".'),
-    Flag(("--filters",), "filters", help="Hand-made first-layer filters, e.g. sobel-x,sobel-y,laplacian."),
+    Flag(("--filters",), "filters",
+         help="Hand-made first-layer filters: names (sobel-x,sobel-y,laplacian) or files of numbers (edge.csv)."),
+    Flag(("--bias",), "bias", metavar="NUMBERS", help="Biases of the first convolution, one per filter, e.g. 1,0."),
+    Flag(("--classes",), "classes", metavar="NAMES", help="Class names of an untrained network, e.g. cat,dog,bird."),
     Flag(("--true-convolution",), "true_convolution", is_flag=True,
          help="Turn every kernel 180 degrees (convolution, not correlation)."),
     Flag(("--grayscale",), "grayscale", is_flag=True, help="One gray input channel instead of red, green and blue."),
@@ -167,6 +211,7 @@ BUILD_FLAGS = (
                                      "... or a number)."),
     Flag(("--lang",), "lang", metavar=f"[{'|'.join(LANGUAGES)}]", show_default=True, shown=_always,
          help="Language of every text in the workbook."),
+    Flag(("--im2col",), "im2col", is_flag=True, help="Show the first convolution as a matrix product (im2col)."),
     Flag(("--exercise",), "exercise", is_flag=True, help="Blank a few cells of every stage for students, with checks."),
     Flag(("--backprop",), is_flag=True, help="Add gradient sheets and one step of gradient descent (--steps 1)."),
     Flag(("--steps",), "steps", int, metavar=f"[0-{MAX_STEPS}]",

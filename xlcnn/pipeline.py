@@ -13,21 +13,52 @@ from .datasets import load_image_folder
 from .datasets import IMAGE_SUFFIXES
 from .errors import ModelError, OutputError, UsageError, XlcnnError
 from .image import load_image, to_gray
-from .kernels import named_filters, parse_filter_names
+from .kernels import filter_weights, named_filters, parse_filter_names, parse_filters
+from .matrices import is_matrix_file, load_matrix
 from .layout import plan_within_limits
 from .options import BuildOptions, option_name
-from .network import (DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, describe, is_classifier, lesson_architecture, load_model,
-                      random_model, save_model)
-from .presets import load_preset
+from .network import (DEFAULT_ARCH_TEXT, DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, describe, is_classifier,
+                      lesson_architecture, load_model, random_model, save_model)
+from .presets import load_preset, preset_names
 from .resources import default_model_path, default_sample, texts as load_texts
 from .train import TrainConfig, train_model
 from .workbook import build_workbook
-from .workbook.build import check_workbook_target, partial_files
+from .summary import summarize
+from .workbook.build import build_summary_book, check_workbook_target, partial_files
 
 DEFAULT_SIZE = 28
 
 
 # ---------------------------------------------------------------- build
+
+
+@dataclass
+class SummaryResult:
+    rows: list              # summary.SummaryRow, the input's first
+    path: Path | None       # the workbook written, if one was asked for
+    title: str              # what the table is of: a preset's name or "custom"
+
+
+def make_summary(preset=None, arch=None, size=None, channels=None, classes=None, output=None, lang="en"):
+    """The per-layer table of a network of any size (``xlcnn summary``), and with ``output`` a
+    workbook holding it as live formulas. The network is a preset (any, including the real
+    networks too big to build: lenet5, alexnet, vgg16) or an ``--arch`` text, else the default;
+    ``size``, ``channels`` (1 or 3) and ``classes`` (a count) change its input and outputs."""
+    if output is not None:
+        check_workbook_target(output)
+    recipe = load_preset(preset, lang) if preset else None
+    count = classes or (len(recipe.classes) if recipe else len(DEFAULT_CLASSES))
+    text = arch or (recipe.architecture if recipe else DEFAULT_ARCH_TEXT)
+    layers, inputs = parse_network(text, count, option="--arch" if arch else f"preset {preset}")
+    shape = (channels or (recipe.channels if recipe else 3), size or (recipe.size if recipe else DEFAULT_SIZE))
+    input_shape = (shape[0], shape[1], shape[1])
+    texts = load_texts(lang)["sheets"]["summary"]
+    rows = summarize(layers, input_shape, input_name=texts["input_row"], row_name="{id}", inputs=inputs)
+    path = None
+    if output is not None:
+        path = build_summary_book(layers, input_shape, output, inputs=inputs, lang=lang,
+                                  description=recipe.description if recipe else "")
+    return SummaryResult(rows, path, recipe.name if recipe else "custom")
 
 
 # model names are worded by the workbook's texts: ("shipped", ""), ("preset", name), ("custom", ""), ("file", name)
@@ -45,7 +76,7 @@ class ModelChoice:
     unfit_options: str = ""     # the options that keep the shipped trained weights out, e.g. "--grayscale"
 
 
-def choose_model(options=None, check=None, **changes):
+def choose_model(options=None, check=None, input_shape=None, **changes):
     """Decide the network and its weights from the build options (``changes``: BuildOptions fields).
 
     A model file is used as it is. Otherwise the layers come from ``arch``, a preset or
@@ -54,52 +85,92 @@ def choose_model(options=None, check=None, **changes):
     weights are seeded random numbers (and the workbook says the network is untrained).
     ``check(layers, class_names, input_shape)`` runs before any weight is made: a network
     too big for a workbook is refused before its (perhaps gigabytes of) weights exist. ``lang``
-    picks the language of a preset's description.
+    picks the language of a preset's description. ``input_shape`` (C, H, W) is a matrix's, which
+    fixes the input (and makes its scale 1 unless ``input_scale`` says otherwise); None for a photo.
     """
     options = BuildOptions.given(options, **changes)
+    choice = _choose_model(options, check, input_shape)
+    if options.input_scale is not None:
+        choice.model = replace(choice.model, input_scale=options.input_scale)
+    elif input_shape is not None:    # a matrix's numbers are used as they are
+        choice.model = replace(choice.model, input_scale=1.0)
+    return choice
+
+
+def _choose_model(options, check, input_shape):
+    if input_shape is not None and (options.size is not None or options.grayscale or options.fit is not None):
+        raise UsageError("a matrix is used as it is: leave out --size, --grayscale and --fit (its rows, columns "
+                         "and blank-line-separated channels give the input's shape)")
     if options.model_path is not None:
         model = load_model(options.model_path)
+        if input_shape is not None and tuple(input_shape) != model.input_shape:
+            raise UsageError(f"the matrix is {' x '.join(map(str, input_shape))} (channels x height x width) but "
+                             f"{options.model_path} reads {' x '.join(map(str, model.input_shape))}")
         if options.size is not None and options.size != model.image_size:
             raise UsageError(f"--size {options.size} does not fit {options.model_path}: that model was made for "
                              f"{model.image_size}x{model.image_size} images; leave out --size")
-        if model.channels not in (1, 3):     # a photo becomes 1 (grey) or 3 (red, green, blue) matrices
+        if input_shape is None and model.channels not in (1, 3):   # a photo becomes 1 (grey) or 3 (RGB) matrices
             raise ModelError(f"{options.model_path}: the model reads {model.channels} input channels; "
                              "xlcnn feeds it a photo as 1 (grayscale) or 3 (RGB)")
         return ModelChoice(model, ("file", Path(options.model_path).name))
     recipe = load_preset(options.preset, options.lang) if options.preset else None
-    classes = recipe.classes if recipe else DEFAULT_CLASSES
-    layers, inputs = (parse_network(options.arch, len(classes)) if options.arch
-                      else (recipe.layers() if recipe else DEFAULT_ARCHITECTURE, None))
+    if recipe and recipe.tables_only:
+        raise UsageError(f"--preset {recipe.name} is a real network too big for a workbook; see its table with "
+                         f"`xlcnn summary --preset {recipe.name}`, or build a lesson preset ({', '.join(preset_names())})")
+    classes = options.class_names or (recipe.classes if recipe else DEFAULT_CLASSES)
+    # parsed with the number of classes: a plain "dense" at the end has one output a class
+    if options.arch:
+        layers, inputs = parse_network(options.arch, len(classes))
+    else:
+        text, option = (recipe.architecture, f"preset {recipe.name}") if recipe else (DEFAULT_ARCH_TEXT, "--arch")
+        layers, inputs = parse_network(text, len(classes), option)
     if not any(layer.fully_connected for layer in layers):
         classes = ()
     size = options.size or (recipe.size if recipe else DEFAULT_SIZE)
-    names = parse_filter_names(options.filters) if options.filters else (recipe.filters if recipe else ())
+    chosen = options.filters or (",".join(recipe.filters) if recipe and recipe.filters else None)
+    hand = parse_filters(chosen) if chosen else ()
     grayscale = options.grayscale or (recipe.grayscale if recipe else False)
-    layers = _with_options(layers, names, options.true_convolution)
-    channels = 1 if grayscale else 3
+    layers = _with_options(layers, hand, options.true_convolution)
+    channels, size, width = input_shape or (1 if grayscale else 3, size, size)
     description = recipe.description if recipe else ""
     if check is not None:
-        check(layers, classes, (channels, size, size), inputs)
-    # named filters replace the first layer's weights, so the shipped model can never stand in
-    shipped = None if names else _shipped_if_same(layers, classes, size, channels)
+        check(layers, classes, (channels, size, width), inputs)
+    # hand-made filters replace the first layer's weights, and a matrix is no photo: the shipped model stands in for neither
+    changed = hand or input_shape or options.class_names or options.bias_values
+    shipped = None if changed else _shipped_if_same(layers, classes, size, channels)
     if shipped is not None:
         return ModelChoice(shipped, SHIPPED_NAME, description)
-    model = random_model(layers, classes, image_size=size, seed=options.seed, channels=channels, inputs=inputs)
-    if names:
-        model.params[0]["weight"] = named_filters(names, channels)
-        model.params[0]["bias"] = np.zeros(len(names))
-        model.description = ", ".join(names)
-    model.hand_made = bool(names)
+    model = random_model(layers, classes, image_size=size, seed=options.seed, channels=channels, inputs=inputs,
+                         image_width=None if width == size else width)
+    if hand:
+        model.params[0]["weight"] = filter_weights(hand, channels)
+        model.params[0]["bias"] = np.zeros(len(hand))
+        model.description = ", ".join(f.name for f in hand)
+    if options.bias_values:
+        model.params[0]["bias"] = _first_biases(layers, options.bias_values)
+    model.hand_made = bool(hand)
     name = ("preset", recipe.name) if recipe else ("custom", "")
-    unfit = "" if (options.preset or options.arch or default_model_path() is None) else _unfit_options(
-        size, names, options.true_convolution, grayscale)
+    fixed = input_shape or options.preset or options.arch or default_model_path() is None   # never the shipped model
+    unfit = "" if fixed else _unfit_options(size, hand, options, grayscale)
     return ModelChoice(model, name, description, unfit_options=unfit)
 
 
-def _unfit_options(size, filter_names, true_convolution, grayscale):
+def _first_biases(layers, values):
+    """--bias: one number per filter of the first convolution."""
+    if not layers[0].has_filters:
+        raise UsageError(f"{option_name('bias')} sets the biases of the first convolution, and this network starts "
+                         f"with {layers[0].describe()}")
+    if len(values) != layers[0].filters:
+        raise UsageError(f"{option_name('bias')}: {len(values)} number(s) for {layers[0].filters} filters; "
+                         "give one bias per filter")
+    return np.array(values, dtype=float)
+
+
+def _unfit_options(size, hand, options, grayscale):
     """The options that changed the default network away from the shipped model's, as the user typed them."""
-    given = [(size != DEFAULT_SIZE, f"{option_name('size')} {size}"), (bool(filter_names), option_name("filters")),
-             (true_convolution, option_name("true_convolution")), (grayscale, option_name("grayscale"))]
+    given = [(size != DEFAULT_SIZE, f"{option_name('size')} {size}"), (bool(hand), option_name("filters")),
+             (options.true_convolution, option_name("true_convolution")), (grayscale, option_name("grayscale")),
+             (bool(options.class_names), option_name("classes")), (bool(options.bias_values), option_name("bias"))]
     return " ".join(option for changed, option in given if changed)
 
 
@@ -111,14 +182,14 @@ def unfit_warning(unfit_options, seed):
             f"{'it' if ' --' not in unfit_options else 'them'} out to use the trained model")
 
 
-def _with_options(layers, filter_names, true_convolution):
-    """Named filters set the first convolution's size (3x3) and count; --true-convolution flips every conv."""
+def _with_options(layers, hand, true_convolution):
+    """Hand-made filters set the first convolution's size and count; --true-convolution flips every conv."""
     layers = list(layers)
     convs = [i for i, layer in enumerate(layers) if layer.has_filters]
-    if filter_names:
+    if hand:
         if not convs or convs[0] != 0:
             raise UsageError("--filters needs a network that starts with a convolution")
-        layers[0] = replace(layers[0], filters=len(filter_names), kernel=3)
+        layers[0] = replace(layers[0], filters=len(hand), kernel=hand[0].side)
     if true_convolution:
         for i in convs:
             layers[i] = replace(layers[i], flip=True)
@@ -162,19 +233,24 @@ def make_workbook(photo=None, output=None, options=None, progress=None, **change
         _refuse_until_on_graph(options, inputs)
         if options.until is not None and until_count(layers, options.until) < len(layers):
             layers, classes = layers[:until_count(layers, options.until)], ()
-        plan_within_limits(layers, input_shape, classes, titles, options.steps, options.max_formulas, inputs)
-    choice = choose_model(options, check)
+        plan_within_limits(layers, input_shape, classes, titles, options.steps, options.max_formulas, inputs,
+                           options.im2col)
+    matrix = load_matrix(photo) if is_matrix_file(photo) else None
+    choice = choose_model(options, check, None if matrix is None else matrix.shape)
     model = choice.model
     _refuse_until_on_graph(options, model.inputs)
     if options.until is not None:
         model = model.truncated(until_count(model.layers, options.until))
-    image = load_image(photo, size=model.image_size, fit=options.fit or model.fit, max_pixels=options.max_pixels)
-    if model.channels == 1:
-        image = to_gray(image)
+    if matrix is not None:
+        image = matrix
+    else:
+        image = load_image(photo, size=model.image_size, fit=options.fit or model.fit, max_pixels=options.max_pixels)
+        if model.channels == 1:
+            image = to_gray(image)
     result = build_workbook(model, image, output, options, label=options.label or guess_label(model, photo),
                             source=photo, seed=None if model.trained else options.seed, model_name=choice.name,
                             description=choice.description, unfit_options=choice.unfit_options,
-                            command=options.command(photo, output), progress=progress)
+                            command=options.command(photo, output), progress=progress, matrix=matrix is not None)
     result.notes = choice.notes
     if choice.unfit_options:
         result.warnings.append(unfit_warning(choice.unfit_options, options.seed))

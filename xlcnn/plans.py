@@ -264,6 +264,15 @@ class MapSheet(Sheet):
         """How many columns from the maps' first are sized for numbers: the maps, the example and some room."""
         return self.explain.title.col + 40
 
+    def example_reach(self):
+        """(padding, bounds) of the worked example's window: see ``PoolSheet.example_reach``."""
+        return 0, None
+
+    @property
+    def uniform_windows(self):
+        """Every output cell reads a window of the same shape (so its formula is the first one moved)."""
+        return self.example_reach()[1] is None
+
     def window(self, c, i, j):
         """The cells of input map c that output cell (i, j) reads (padded coordinates: a conv reads its border)."""
         return self.source.window(c, i * self.stride, j * self.stride, self.size, self.size)
@@ -284,7 +293,37 @@ class ConvSheet(MapSheet):
 
 @dataclass(frozen=True, kw_only=True)
 class PoolSheet(MapSheet):
-    """A pooling layer's output maps: window (i, j) is ``size`` x ``size`` cells from (i x stride, j x stride)."""
+    """A pooling layer's output maps: window (i, j) is ``size`` x ``size`` cells from (i x stride, j x stride),
+    in padded coordinates. With ``padding`` the window is cut to the cells that count: the maps
+    themselves for a max (padding never wins), the padded maps for a mean that ``counts_padding``;
+    in ceil mode, cells past the padded maps never count."""
+
+    padding: int = 0
+    counts_padding: bool = False
+    across: int = 0     # the window's width where it is not ``size`` (global pooling of a map that is not square)
+
+    def window(self, c, i, j):
+        top, left = i * self.stride, j * self.stride
+        if self.across and self.across != self.size:
+            return self.source.window(c, top, left, self.size, self.across)
+        if not self.padding and top + self.size <= self.source.maps[c].height \
+                and left + self.size <= self.source.maps[c].width:
+            return super().window(c, i, j)
+        low = 0 if self.counts_padding else self.padding
+        high_rows, high_cols = (side - low for side in (self.source.maps[c].height, self.source.maps[c].width))
+        rows = (max(top, low), min(top + self.size, high_rows))
+        cols = (max(left, low), min(left + self.size, high_cols))
+        return self.source.window(c, rows[0], cols[0], rows[1] - rows[0], cols[1] - cols[0])
+
+    def example_reach(self):
+        """(padding, (first row, last row, first column, last column)) of the cells a window may take,
+        counted from 1 inside the maps as the worked example's INDEX counts; (0, None) for a plain pool."""
+        if not self.padding and self.output.shape[1] * self.stride + self.size - self.stride <= self.source.shape[1] \
+                and self.output.shape[2] * self.stride + self.size - self.stride <= self.source.shape[2]:
+            return 0, None
+        _, height, width = self.source.shape
+        low = -self.padding if self.counts_padding else 0
+        return self.padding, (low + 1, height - low, low + 1, width - low)
 
     def pooled_by(self, r, s):
         """(i, j) of the window that starts above and left of input cell (r, s), when the cell is in it
@@ -304,6 +343,69 @@ class PoolSheet(MapSheet):
         if s > left:
             earlier.append(x_map.sub(r, left, 1, s - left))
         return earlier
+
+
+@dataclass(frozen=True, kw_only=True)
+class Im2colSheet(Sheet):
+    """The first convolution as a matrix product (im2col).
+
+    Row k of ``filter_rows`` is filter k unrolled, column n its weight (c, u, v) in reading order;
+    column p of ``windows`` is the input window under output position p = i x width + j, unrolled
+    the same way, so row n of both is the same tap. Output cell (i, j) of map k is row k times
+    column p, times the input scale where the convolution reads the pixels, plus bias k.
+    """
+
+    filter_rows: Block          # K x N, N = C x F x F
+    filter_labels: Block        # K x 1, in column A
+    tap_labels: Block           # 1 x N, above ``filter_rows``: which (c, u, v) each column holds
+    bias: Block                 # K x 1, right of ``filter_rows``
+    bias_label: Block
+    windows: Block              # N x P, P = output height x width
+    window_labels: Block        # N x 1, in column A: the tap of each row
+    position_labels: Block      # 1 x P, above ``windows``: the output position (i, j) of each column
+    windows_label: Block
+    filters_label: Block
+    output: MapStack
+    conv: object = field(metadata=ELSEWHERE)      # the layer
+    source: MapStack = field(metadata=ELSEWHERE)  # what the convolution reads
+    kernels: tuple = field(metadata=ELSEWHERE)    # the filters sheet's stored weights, [k][c]
+    biases: tuple = field(metadata=ELSEWHERE)     # the filters sheet's biases, [k]
+
+    def tap(self, n):
+        """(c, u, v) of row n: channel, then kernel row, then kernel column."""
+        side = self.conv.kernel
+        c, rest = divmod(n, side * side)
+        return (c, *divmod(rest, side))
+
+    def position(self, p):
+        """(i, j) of output position p, in reading order."""
+        return divmod(p, self.output.shape[2])
+
+    def output_position(self, i, j):
+        """The column of ``windows`` that output cell (i, j) reads: ``position``'s inverse."""
+        return i * self.output.shape[2] + j
+
+    def weight_cell(self, k, n):
+        c, u, v = self.tap(n)
+        return self.kernels[k][c].sub(u, v, 1, 1)
+
+    def input_index(self, n, p):
+        """(c, row, column) in the padded source of the cell tap n of window p multiplies: the
+        convolution's own geometry (stride, dilation, a turned kernel) through ``conv.offset_of``."""
+        c, u, v = self.tap(n)
+        i, j = self.position(p)
+        a, b = self.conv.offset_of(u, v)
+        return c, i * self.conv.stride + a, j * self.conv.stride + b
+
+    def input_cell(self, n, p):
+        c, row, col = self.input_index(n, p)
+        return self.source.maps[c].sub(row, col, 1, 1)
+
+    def row(self, k):
+        return self.filter_rows.sub(k, 0, 1, self.filter_rows.width)
+
+    def column(self, p):
+        return self.windows.sub(0, p, self.windows.height, 1)
 
 
 @dataclass(frozen=True, kw_only=True)

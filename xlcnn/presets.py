@@ -18,13 +18,29 @@ class Preset:
     size: int = 28
     filters: tuple = ()
     grayscale: bool = False
+    tables_only: bool = False   # a real network too big for a workbook: ``xlcnn summary`` shows its table
+
+    @property
+    def channels(self):
+        return 1 if self.grayscale else 3
 
     def layers(self):
         return parse_architecture(self.architecture, len(self.classes), option=f"preset {self.name}")
 
 
-def preset_names():
-    return sorted(p.stem for p in (resource_dir("templates") / "presets").glob("*.json"))
+def preset_names(tables=False):
+    """The presets a workbook can be built from; with ``tables``, the real networks that
+    ``xlcnn summary`` tabulates (too big to build) instead."""
+    names = sorted(p.stem for p in (resource_dir("templates") / "presets").glob("*.json"))
+    return [name for name in names if _tables_only(name) == tables]
+
+
+def _tables_only(name):
+    try:
+        data = json.loads((resource_dir("templates") / "presets" / f"{name}.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False     # load_preset says what is wrong with it
+    return isinstance(data, dict) and bool(data.get("tables_only"))
 
 
 def load_preset(name, lang="en"):
@@ -35,8 +51,9 @@ def load_preset(name, lang="en"):
     """
     path = resource_dir("templates") / "presets" / f"{name}.json"
     if not path.is_file():
-        raise UsageError(f"--preset {name!r}: no such preset{did_you_mean(name, preset_names())}; "
-                         f"choose one of {', '.join(preset_names())}")
+        every = preset_names() + preset_names(tables=True)
+        raise UsageError(f"--preset {name!r}: no such preset{did_you_mean(name, every)}; "
+                         f"choose one of {', '.join(every)}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         architecture = data["architecture"]
@@ -47,5 +64,7 @@ def load_preset(name, lang="en"):
     filters = parse_filter_names(",".join(data["filters"])) if data.get("filters") else ()
     # a preset a teacher adds may leave out everything but the architecture
     description = data.get(f"description_{lang}") or data.get("description", "")
-    return Preset(data.get("name", name), description, architecture, tuple(data.get("classes", ())),
-                  int(data.get("size", 28)), filters, bool(data.get("grayscale", False)))
+    # a real network's thousand classes are counted, not named
+    classes = tuple(data.get("classes", ())) or tuple(str(n) for n in range(1, int(data.get("class_count", 0)) + 1))
+    return Preset(data.get("name", name), description, architecture, classes, int(data.get("size", 28)), filters,
+                  bool(data.get("grayscale", False)), bool(data.get("tables_only", False)))

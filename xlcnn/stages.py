@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .engine import descent_step, forward, loss_and_gradients
+from .graph import INPUT
 from .kinds import CLASSES
-from .layers import effective_kernel
+from .layers import effective_kernel, pad_input
 
 # the sheets that hold one layer's output: every kind's but the probabilities' (checked with the loss)
 LAYER_KINDS = tuple(cls.kind for cls in CLASSES if not cls.gives_probabilities)
@@ -80,9 +81,26 @@ def _forward_stages(view, sheets, model, reference, label, step):
         if plan.kind in LAYER_KINDS:
             out.append(_stage(plan.name, output_blocks(plan.output),
                               reference.stages[plan.layer].output, step))
+        if plan.kind == "im2col":
+            out += _im2col_stages(plan, model, reference, step)
     if model.classifier:
         out += _classifier_stages(view, model, reference, label, step)
     return out
+
+
+def _im2col_stages(plan, model, reference, step):
+    """The unrolled filters and windows, and their product: the same maps as the layer's own sheet."""
+    p = model.params[plan.layer]
+    kernels = len(p["weight"])
+    read = model.sources()[plan.layer][0]    # the windows hold the cells as the sheets show them: pixels unscaled
+    source = reference.pixels if read == INPUT else reference.stages[read].output
+    padded = pad_input(source, plan.conv.padding)
+    windows = np.array([[padded[plan.input_index(n, q)] for q in range(plan.windows.width)]
+                        for n in range(plan.windows.height)])
+    return [_stage(f"{plan.name} (filters)", [plan.filter_rows, plan.bias],
+                   np.concatenate([p["weight"].reshape(kernels, -1).reshape(-1), p["bias"]]), step),
+            _stage(f"{plan.name} (windows)", [plan.windows], windows, step),
+            _stage(plan.name, output_blocks(plan.output), reference.stages[plan.layer].output, step)]
 
 
 def _classifier_stages(view, model, reference, label, step):

@@ -5,11 +5,13 @@ so the workbook shows the arithmetic and the verifier can check the result.
 """
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from . import lesson_formulas as lf
 from .architecture import layer_names
 from .graph import INPUT, sources
 from .network import describe, infer_shapes, is_classifier
+from .textwidth import display_width, ljust, rjust
 
 
 NONE = (None, 0)   # a plain 0: nothing to compute
@@ -23,11 +25,20 @@ class SummaryRow:
     arithmetic: str            # the size formula written out, or ""
     side: tuple                # (formula, value) of the output side, or None for vectors;
                                # a formula of None means the value is written as it is
+    weights: tuple             # (formula, value)
+    biases: tuple              # (formula, value)
     parameters: tuple          # (formula, value)
     activations: tuple         # (formula, value)
     multiply_adds: tuple       # (formula, value)
     receptive_field: tuple     # (formula, value), or None once the picture is flattened
+    quotient: object = None    # (W - F + 2P) / S as an exact Fraction for a layer that slides a window
     joined: tuple = ()         # the shape of every input of a layer that joins several
+
+    @property
+    def whole(self):
+        """False when (W - F + 2P) / S is not a whole number: the course calls the setting invalid,
+        frameworks round down (and lose the last rows and columns)."""
+        return self.quotient is None or self.quotient.denominator == 1
 
     def input_text(self):
         """The input column: "2 x 8 x 8", or every joined input's, "2 x 8 x 8 + 3 x 8 x 8"."""
@@ -35,10 +46,20 @@ class SummaryRow:
 
     def numbers(self):
         """The values the workbook's formulas must produce, by column name."""
-        cells = {"parameters": self.parameters, "activations": self.activations,
-                 "multiply-adds": self.multiply_adds, "output side": self.side,
+        cells = {"weights": self.weights, "biases": self.biases, "parameters": self.parameters,
+                 "activations": self.activations, "multiply-adds": self.multiply_adds, "output side": self.side,
                  "receptive field": self.receptive_field}
-        return {key: pair[1] for key, pair in cells.items() if pair is not None}
+        numbers = {key: pair[1] for key, pair in cells.items() if pair is not None}
+        numbers.update({key: numbers[source] * factor for key, (source, factor) in MEMORY.items()})
+        return numbers
+
+
+# memory in bytes, each from a column before it: 4-byte numbers; training keeps every
+# activation for the backward pass (x 2), and an optimiser like Adam keeps two more
+# numbers per parameter (x 3)
+BYTES = 4
+MEMORY = {"forward memory": ("activations", BYTES), "training memory": ("activations", 2 * BYTES),
+          "parameter memory": ("parameters", BYTES), "with Adam": ("parameters", 3 * BYTES)}
 
 
 def shape_text(shape):
@@ -55,27 +76,33 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
     branches join, the receptive field is the widest of theirs.
     """
     shapes = infer_shapes(layers, input_shape, is_classifier(layers), inputs)
-    rows = [SummaryRow(input_name, (), tuple(input_shape), "", (None, input_shape[1]), NONE,
+    rows = [SummaryRow(input_name, (), tuple(input_shape), "", (None, input_shape[1]), NONE, NONE, NONE,
                        _product(input_shape), NONE, (None, 1))]
     reach = {INPUT: (1, 1)}      # layer -> (receptive field, jump) of its output
     for number, (name, layer, out_shape, reads) in enumerate(
             zip(layer_names(layers), layers, shapes, sources(inputs, len(layers))), start=1):
         in_shape = tuple(input_shape) if reads[0] == INPUT else shapes[reads[0]]
         field, jump = max(reach[source] for source in reads)
-        side = arithmetic = None
+        side = arithmetic = quotient = None
         if layer.window() is not None:
             span, stride, padding = layer.window()
             w = in_shape[1]
-            arithmetic = f"floor(({w} - {span} + 2x{padding}) / {stride}) + 1 = {out_shape[1]}"
-            side = (lf.output_side(w, span, padding, stride), out_shape[1])
+            quotient = Fraction(w - span + 2 * padding, stride)
+            rounding = "ceil" if layer.ceil else "floor"
+            arithmetic = f"{rounding}(({w} - {span} + 2x{padding}) / {stride}) + 1 = {out_shape[1]}"
+            if quotient.denominator != 1:   # the exact quotient too, so the reader sees what was rounded away
+                arithmetic += f"; ({w} - {span} + 2x{padding}) / {stride} = {float(quotient):g}"
+            side = (lf.output_side(w, span, padding, stride, layer.ceil), out_shape[1])
             receptive = (lf.receptive_field(field, span, jump), field + (span - 1) * jump)
             field, jump = receptive[1], jump * stride
         else:
             receptive = (None, field) if len(out_shape) == 3 else None
         title = row_name.format(id=name, number=number, description=describe(layer))
-        rows.append(SummaryRow(title, in_shape, out_shape, arithmetic or "",
-                               side, layer.parameter_count(in_shape) or NONE, _product(out_shape),
-                               layer.multiply_adds(in_shape, out_shape) or NONE, receptive,
+        shapes_of = layer.parameter_shapes(in_shape)
+        weights, biases = (_product(shapes_of[name]) if name in shapes_of else NONE for name in ("weight", "bias"))
+        rows.append(SummaryRow(title, in_shape, out_shape, arithmetic or "", side, weights, biases,
+                               layer.parameter_count(in_shape) or NONE, _product(out_shape),
+                               layer.multiply_adds(in_shape, out_shape) or NONE, receptive, quotient,
                                _joined(reads, shapes, input_shape)))
         reach[number - 1] = field, jump
     return rows
@@ -93,3 +120,43 @@ def _product(shape):
     for n in shape:
         value *= n
     return (lf.product(shape) if len(shape) > 1 else None, value)
+
+# the columns with a total under them
+TOTAL_COLUMNS = ("weights", "biases", "parameters", "activations", "multiply-adds", *MEMORY)
+
+
+def formula_count(rows):
+    """How many formula cells the summary sheet of these rows holds: the plan's budget counts them."""
+    computed = sum(pair is not None and pair[0] is not None
+                   for row in rows for pair in (row.side, row.weights, row.biases, row.parameters, row.activations,
+                                                row.multiply_adds, row.receptive_field))
+    return computed + len(MEMORY) * len(rows) + len(TOTAL_COLUMNS)
+
+
+# ---------------------------------------------------------------- the table as text (xlcnn summary)
+
+TEXT_COLUMNS = ("output", "weights", "biases", "parameters", "activations", "multiply-adds", "receptive field")
+
+
+def table_text(rows, texts):
+    """The summary as aligned plain text, one line per layer and a totals line; a layer whose
+    (W - F + 2P) / S is not whole is marked with "!" and its arithmetic printed under the table.
+    ``texts`` is the summary sheet's texts (column names in the workbook's language)."""
+    header = [texts["columns"]["layer"]] + [texts["columns"][key] for key in TEXT_COLUMNS]
+    lines = [header]
+    for row in rows:
+        numbers = row.numbers()
+        cells = [shape_text(row.output_shape)] + [
+            f"{numbers[key]:,}" if key in numbers and (numbers[key] or key != "receptive field") else ""
+            for key in TEXT_COLUMNS[1:]]
+        lines.append([row.name + ("" if row.whole else " !")] + cells)
+    totals = {key: sum(row.numbers().get(key, 0) for row in rows) for key in TEXT_COLUMNS[1:-1]}
+    lines.append([texts["total"], ""] + [f"{totals[key]:,}" for key in TEXT_COLUMNS[1:-1]] + [""])
+    widths = [max(display_width(line[n]) for line in lines) for n in range(len(header))]
+    text = ["  ".join([ljust(line[0], widths[0])] + [rjust(cell, width) for cell, width in zip(line[1:], widths[1:])])
+            .rstrip() for line in lines]
+    memory = {key: sum(row.numbers()[key] for row in rows) for key in MEMORY}
+    text.append("; ".join(f"{texts['columns'][key]} {value:,} ({value / 2 ** 20:,.1f} MiB)"
+                          for key, value in memory.items()))
+    text += [f"! {row.name}: {row.arithmetic} {texts['not_whole']}" for row in rows if not row.whole]
+    return "\n".join(text)

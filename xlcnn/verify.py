@@ -24,14 +24,15 @@ from . import gnumeric, libreoffice
 from .cells import sheet_ref
 from .engines import stop_engines
 from .errors import UsageError, WorkbookError
-from .layout import SUMMARY_COLUMNS, plan_layout, renamed
+from .layout import SUMMARY_COLUMNS, renamed, replan
 from .plans import example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
-from .summary import summarize
+from .summary import TOTAL_COLUMNS, summarize
 from .xlsxread import read_workbook
 from .libreoffice import DEFAULT_TIMEOUT
 from .network import Model
+from .workbook.build import Network
 from .workbook.meta import META_SHEET, read_meta, sheet_titles
 
 TOLERANCE = 1e-9        # relative to each stage's largest absolute value
@@ -303,14 +304,15 @@ def _read_book(path):
         raise WorkbookError(f"{path}: not a workbook written by xlcnn (no '{META_SHEET}' sheet)")
     meta = read_meta(formulas[META_SHEET], path)
     titles = load_texts(meta.get("lang", "en"))["step_titles"]
-    layout = plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0),
-                         inputs=meta["inputs"])
+    layout = replan(meta, titles)
     # each planned sheet is found through its hidden name, so renamed tabs and changed texts do not matter
     layout = renamed(layout, sheet_titles(layout, names, formulas))
     missing = [plan.name for plan in layout.sheets if plan.name not in formulas]
     if missing:
         raise WorkbookError(f"{path}: sheet {missing[0]!r} is missing; rebuild the workbook")
     cached = cells.values     # what a viewer that does not recalculate shows
+    if meta.get("table"):
+        return _Book(layout, Network(meta["layers"], meta["inputs"]), None, None, formulas, cached, 0.0)
     reader = _Reader(path, formulas)
     model, pixels, label = _model_from_book(reader, layout, meta)
     rate = reader.number(layout.descent.rate) if layout.descent is not None else 0.0
@@ -359,8 +361,9 @@ def _model_from_book(reader, layout, meta):
             params.append({})
     scale = reader.number(layout.sheet("input").scale)
     names = meta["class_names"]
-    model = Model(layers, params, names, image_size=layout.input_shape[1], input_scale=scale,
-                  channels=layout.input_shape[0], trained=meta.get("trained", False), inputs=meta["inputs"])
+    _, height, width = layout.input_shape
+    model = Model(layers, params, names, image_size=height, image_width=None if width == height else width,
+                  input_scale=scale, channels=layout.input_shape[0], trained=meta.get("trained", False), inputs=meta["inputs"])
     if not names:
         return model, pixels, 0
     label_text = reader.text(layout.sheet("loss").true_label)
@@ -377,6 +380,9 @@ def _model_from_book(reader, layout, meta):
 
 def _compare(path, book, values, engine):
     report = Report(path, engine=engine)
+    if book.pixels is None:    # a table of a network: its summary is all there is
+        report.checks.append(_check_summary(book, values))
+        return _finish(report, book, values)
     layout = book.layout
     stages, passes = workbook_stages(layout, book.model, book.pixels, book.label, book.learning_rate)
     explained = {plan.name: (plan, passes[step]) for step in range(len(passes))
@@ -394,6 +400,11 @@ def _compare(path, book, values, engine):
         if book.label is None:
             report.checks.append(_check_blank_loss(book, values))
     report.checks.append(_check_summary(book, values))
+    return _finish(report, book, values)
+
+
+def _finish(report, book, values):
+    """What every workbook is checked for last: error cells, typed-in values, stale stored results."""
     report.problems.extend(_error_cells(values))
     report.problems.extend(_not_formulas(book))
     stale, finest = _stale_values(book, values)
@@ -441,15 +452,18 @@ def _check_summary(book, values):
     """The summary sheet's numbers against shapes and parameter counts worked out here."""
     table = book.layout.sheet("summary").table
     cells, expected = [], []
-    for r, row in enumerate(summarize(book.model.layers, book.layout.input_shape, inputs=book.model.inputs)):
+    rows = summarize(book.model.layers, book.layout.input_shape, inputs=book.model.inputs)
+    for r, row in enumerate(rows):
         for key, value in row.numbers().items():
             cells.append(table.sub(r, SUMMARY_COLUMNS.index(key), 1, 1))
             expected.append(value)
-    # parameter counts must also equal the engine's own arrays
-    counted = sum(int(np.size(v)) for p in book.model.params for v in p.values())
     totals = book.layout.sheet("summary").totals
-    cells.append(totals.sub(0, SUMMARY_COLUMNS.index("parameters"), 1, 1))
-    expected.append(counted)
+    for key in TOTAL_COLUMNS:
+        cells.append(totals.sub(0, SUMMARY_COLUMNS.index(key), 1, 1))
+        expected.append(sum(row.numbers().get(key, 0) for row in rows))
+    if book.model.params is not None:    # the parameter count must also equal the engine's own arrays
+        cells.append(totals.sub(0, SUMMARY_COLUMNS.index("parameters"), 1, 1))
+        expected.append(sum(int(np.size(v)) for p in book.model.params for v in p.values()))
     return _check_blocks(table.sheet, cells, np.array(expected, dtype=float), values)
 
 

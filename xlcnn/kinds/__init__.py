@@ -6,7 +6,8 @@ and adding its texts; nothing else branches on kinds.
 """
 
 from ..graph import INPUT
-from . import add, avgpool2d, concat, conv2d, dense, flatten, leakyrelu, maxpool2d, relu, sigmoid, softmax, tanh
+from . import abs, add, avgpool2d, concat, conv2d, dense, flatten, gap, leakyrelu, maxpool2d, relu, sigmoid, softmax, tanh
+from .abs import Abs
 from .add import Add
 from .avgpool2d import AvgPool2D
 from .base import Activation, Layer, Merge, Pool
@@ -14,6 +15,7 @@ from .concat import Concat
 from .conv2d import Conv2D
 from .dense import Dense
 from .flatten import Flatten
+from .gap import GlobalAvgPool
 from .leakyrelu import LeakyReLU
 from .maxpool2d import MaxPool2D
 from .relu import ReLU
@@ -22,8 +24,8 @@ from .softmax import Softmax
 from .tanh import Tanh
 
 # in the order the README lists them; ``parse_layer`` tries them in this order
-MODULES = (conv2d, relu, leakyrelu, sigmoid, tanh, maxpool2d, avgpool2d, flatten, dense, softmax, add, concat)
-CLASSES = (Conv2D, ReLU, LeakyReLU, Sigmoid, Tanh, MaxPool2D, AvgPool2D, Flatten, Dense, Softmax, Add, Concat)
+MODULES = (conv2d, relu, leakyrelu, sigmoid, tanh, abs, maxpool2d, avgpool2d, gap, flatten, dense, softmax, add, concat)
+CLASSES = (Conv2D, ReLU, LeakyReLU, Sigmoid, Tanh, Abs, MaxPool2D, AvgPool2D, GlobalAvgPool, Flatten, Dense, Softmax, Add, Concat)
 LAYER_TYPES = {cls.kind: cls for cls in CLASSES}          # kind name -> class
 KIND_MODULES = {cls.kind: module for cls, module in zip(CLASSES, MODULES)}   # kind name -> its module
 

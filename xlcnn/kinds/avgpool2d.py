@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import formulas
-from .base import Pool, windows
+from .base import Pool, padded_windows, windows
 
 
 @dataclass(frozen=True)
@@ -17,19 +17,30 @@ class AvgPool2D(Pool):
 
     kind = "avgpool2d"
     word = "avg"
-    grammar = "avgpool{N}[-s{S}]"
+    grammar = "avgpool{N}[-s{S}][-p{P}][-ceil]"
     examples = ("avgpool3-s2",)
     title = "Avg Pool"
+    counts_padding = True   # the padding's zeros are part of the mean (PyTorch's count_include_pad)
     example_words = ("pool_window", "pool_mean")   # its worked example's labels (text keys)
 
     def describe(self):
-        return f"average pool {self.size}x{self.size}, stride {self.step}"
+        return f"average pool {self.size}x{self.size}, stride {self.step}{self.describe_window()}"
 
     def forward_one(self, x, params):
-        return avgpool_forward(x, self.size, self.step)
+        if self.plain:
+            return avgpool_forward(x, self.size, self.step)
+        return self.pooled(x, 0.0).sum(axis=(-2, -1)) / self.divisors(x.shape[-2:])
 
     def backward_one(self, dout, x, params):
-        return avgpool_backward(dout, x, self.size, self.step), {}
+        if self.plain:
+            return avgpool_backward(dout, x, self.size, self.step), {}
+        return avgpool_backward_padded(dout, x, self), {}
+
+    def divisors(self, sides):
+        """How many cells each window's mean divides by: its cells inside the padded maps. The padding
+        zeros count (PyTorch's default count_include_pad); ceil mode's cells past them do not."""
+        inside = np.ones(tuple(side + 2 * self.padding for side in sides))
+        return padded_windows(inside, self.size, self.step, 0, self.sides(sides), 0.0).sum(axis=(-2, -1))
 
     def forward_formula(self, window, scale=None):
         return avgpool_forward_formula(window, scale)
@@ -52,6 +63,22 @@ def avgpool_backward(dout, x, size=2, stride=2):
         for v in range(size):
             dx[..., u:u + stride * (h_out - 1) + 1:stride, v:v + stride * (w_out - 1) + 1:stride] += share
     return dx
+
+
+def avgpool_backward_padded(dout, x, pool):
+    """``avgpool_backward`` where padding or ceil mode reaches past the maps: each window's gradient,
+    divided by its divisor, goes to each of its cells; what lands in the padding is dropped."""
+    h, w = x.shape[-2:]
+    padding, size, step = pool.padding, pool.size, pool.step
+    share = dout / pool.divisors((h, w))
+    rows, cols = share.shape[-2:]
+    dx = np.zeros((*x.shape[:-2], (rows - 1) * step + size, (cols - 1) * step + size))
+    for u in range(size):
+        for v in range(size):
+            dx[..., u:u + step * (rows - 1) + 1:step, v:v + step * (cols - 1) + 1:step] += share
+    dx = np.pad(dx, [(0, 0)] * (x.ndim - 2) + [(0, max(0, h + padding - dx.shape[-2])),
+                                                (0, max(0, w + padding - dx.shape[-1]))])
+    return dx[..., padding:padding + h, padding:padding + w]
 
 
 def avgpool_forward_formula(window, scale=None):

@@ -58,13 +58,30 @@ def windows(x, size, stride):
     return sliding_window_view(x, (size, size), axis=(-2, -1))[..., ::stride, ::stride, :, :]
 
 
-def window_side(where, side, span, stride, padding):
-    """floor((W - F + 2P) / S) + 1 window positions along a side of W cells; ShapeError if none fits."""
+def window_side(where, side, span, stride, padding, ceil=False):
+    """floor((W - F + 2P) / S) + 1 window positions along a side of W cells; ShapeError if none fits.
+
+    With ``ceil`` (PyTorch's ``ceil_mode``) the quotient is rounded up, keeping a last window that
+    runs past the edge as long as it starts inside the input or its left padding.
+    """
     room = side - span + 2 * padding
     if room < 0:
         raise ShapeError(f"{where}: window {span} does not fit in {side}: "
                          f"W - F + 2P = {side} - {span} + 2*{padding} = {room} < 0")
-    return room // stride + 1
+    if not ceil:
+        return room // stride + 1
+    count = -(-room // stride) + 1
+    return count - 1 if (count - 1) * stride >= side + padding else count
+
+
+def padded_windows(x, size, stride, padding, counts, fill):
+    """The ``counts`` (rows, columns) windows of x (..., C, H, W) with ``padding`` cells of ``fill`` on
+    every side and, for ceil mode's last windows, as many more at the bottom and right as they reach."""
+    need = [(n - 1) * stride + size for n in counts]
+    extra = [max(0, n - side - 2 * padding) for n, side in zip(need, x.shape[-2:])]
+    widths = [(0, 0)] * (x.ndim - 2) + [(padding, padding + e) for e in extra]
+    xp = np.pad(x, widths, constant_values=fill)[..., :need[0], :need[1]]
+    return windows(xp, size, stride)
 
 
 def lesson_formulas():
@@ -164,11 +181,21 @@ class Layer:
         """(span, stride, padding) of a layer that slides a window over maps, None for the others."""
         return None
 
+    ceil = False    # a windowed layer whose output size rounds up (pooling's ceil mode), not down
+
     # -- the workbook
 
     def text_values(self):
         """The layer's own numbers its sheet's text lines quote ({alpha}, {size}, ...)."""
         return {}
+
+    def text_extras(self):
+        """Text keys (under "layers") of what the description adds for options away from the default."""
+        return ()
+
+    def size_lines(self):
+        """Text keys (of its sheet's texts) that replace the sheet's output-size line, or () to keep it."""
+        return ()
 
     def example_reads(self, at):
         """Whether this layer's worked example, at its first cell, reads cell ``at`` (k, i, j) of its input."""
@@ -234,7 +261,10 @@ class Pool(Layer):
 
     size: int = 2
     stride: int = 0
+    padding: int = 0
+    ceil: bool = False      # ceil mode: the last window may run past the edge (PyTorch's ceil_mode)
     word = ""       # the word before "pool" in the --arch text
+    counts_padding = False   # padded cells count (a mean's zeros) or never count (a max)
     keeps_sign = True
     gradient_sheet = "pool"
 
@@ -246,25 +276,56 @@ class Pool(Layer):
     def stem(self):
         return "pool"
 
+    @property
+    def plain(self):
+        """No padding and no ceil mode: every window lies inside the input."""
+        return not self.padding and not self.ceil
+
     @classmethod
     def parse(cls, item, classes, option):
-        m = re.fullmatch(rf"{cls.word}pool(\d+)(?:-s(\d+))?", item)
-        return cls(int(m.group(1)), int(m.group(2) or 0)) if m else None
+        m = re.fullmatch(rf"{cls.word}pool(\d+)(?:-s(\d+))?(?:-p(\d+))?(-ceil)?", item)
+        return cls(int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0), bool(m.group(4))) if m else None
 
     def spelling(self):
-        return f"{self.word}pool{self.size}" + (f"-s{self.stride}" if self.stride and self.stride != self.size else "")
+        text = f"{self.word}pool{self.size}" + (f"-s{self.stride}" if self.stride and self.stride != self.size else "")
+        return text + (f"-p{self.padding}" if self.padding else "") + ("-ceil" if self.ceil else "")
 
     def output_shape_one(self, shape, where):
         if len(shape) != 3:
             raise ShapeError(f"{where} needs a (channels, height, width) input, got a vector of {shape[0]}")
         require_positive(where, size=self.size, stride=self.step)
-        return (shape[0], *(window_side(where, side, self.size, self.step, 0) for side in shape[1:]))
+        if not 0 <= self.padding <= self.size // 2:     # PyTorch's rule: a window never lies all in the padding
+            raise ShapeError(f"{where}: pooling padding {self.padding} must be from 0 to half the window "
+                             f"({self.size // 2})")
+        return (shape[0], *self.sides(shape[1:], where))
+
+    def window_shape(self, shape):
+        """(rows, columns) of one window over maps of ``shape`` (C, H, W)."""
+        return self.size, self.size
+
+    def sides(self, sides, where="pooling"):
+        """How many windows fit down and across maps of ``sides`` (height, width)."""
+        return tuple(window_side(where, side, self.size, self.step, self.padding, self.ceil) for side in sides)
+
+    def pooled(self, x, fill):
+        """Every window of x, padded with ``fill`` where padding or ceil mode reaches past the maps."""
+        return padded_windows(x, self.size, self.step, self.padding, self.sides(x.shape[-2:]), fill)
+
+    def describe_window(self):
+        """", padding 1, ceil mode" for the descriptions; "" for a plain pool."""
+        return (f", padding {self.padding}" if self.padding else "") + (", ceil mode" if self.ceil else "")
 
     def window(self):
-        return self.size, self.step, 0
+        return self.size, self.step, self.padding
 
     def text_values(self):
-        return {"size": self.size, "stride": self.step}
+        return {"size": self.size, "stride": self.step, "padding": self.padding}
+
+    def size_lines(self):
+        return () if self.plain else ("ceil_size_line" if self.ceil else "padded_size_line",)
+
+    def text_extras(self):
+        return (("pool_padding",) if self.padding else ()) + (("pool_ceil",) if self.ceil else ())
 
     def example_reads(self, at):
         k, i, j = at

@@ -92,6 +92,9 @@ class Conv2D(Layer):
         text += f"-d{self.dilation}" if self.dilation != 1 else ""
         return text + ("-flip" if self.flip else "")
 
+    def text_extras(self):
+        return (("dilation",) if self.dilation != 1 else ()) + (("flip",) if self.flip else ())
+
     def describe(self):
         text = f"conv {self.kernel}x{self.kernel}, {self.filters} filters, stride {self.stride}, padding {self.padding}"
         if self.dilation != 1:
@@ -126,6 +129,9 @@ class Conv2D(Layer):
 
     def forward_formula(self, windows, filter_slices, bias, scale=None, check=True):
         return conv_forward_formula(windows, filter_slices, bias, scale, check)
+
+    def im2col_formula(self, filter_row, window_column, bias, scale=None):
+        return im2col_forward_formula(filter_row, window_column, bias, scale)
 
     def weight_gradient_formula(self, window, upstream, scale=None):
         return conv_weight_gradient_formula(window, upstream, scale)
@@ -278,6 +284,15 @@ def conv_forward_formula(windows, filter_slices, bias, scale=None, check=True):
         products = f"({products})*{scale}"
     formula = f"={products}+{bias.ref(absolute=True)}"
     return formulas.checked(formula) if check else formula
+
+
+def im2col_forward_formula(filter_row, window_column, bias, scale=None):
+    """``conv_forward_formula`` as im2col computes it: the filter unrolled into a row times the input
+    window unrolled into a column (one matrix product, MMULT of 1 x N and N x 1), plus the bias."""
+    product = f"MMULT({filter_row.range_ref(absolute=True)},{window_column.range_ref()})"
+    if scale is not None:
+        product = f"{product}*{scale}"
+    return formulas.checked(f"={product}+{bias.ref(absolute=True)}")
 
 
 def conv_weight_gradient_formula(window, upstream, scale=None):

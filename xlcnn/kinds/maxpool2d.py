@@ -16,20 +16,24 @@ class MaxPool2D(Pool):
 
     kind = "maxpool2d"
     word = "max"
-    grammar = "maxpool{N}[-s{S}]"
+    grammar = "maxpool{N}[-s{S}][-p{P}][-ceil]"
     examples = ("maxpool2",)
     title = "Pool"
     chooses = True
     example_words = ("pool_window", "pool_max")   # its worked example's labels (text keys)
 
     def describe(self):
-        return f"max pool {self.size}x{self.size}, stride {self.step}"
+        return f"max pool {self.size}x{self.size}, stride {self.step}{self.describe_window()}"
 
     def forward_one(self, x, params):
-        return maxpool_forward(x, self.size, self.step)
+        if self.plain:
+            return maxpool_forward(x, self.size, self.step)
+        return self.pooled(x, -np.inf).max(axis=(-2, -1))     # padding never wins a max, as in PyTorch
 
     def backward_one(self, dout, x, params):
-        return maxpool_backward(dout, x, self.size, self.step, tie_margin(x)), {}
+        if self.plain:
+            return maxpool_backward(dout, x, self.size, self.step, tie_margin(x)), {}
+        return maxpool_backward_padded(dout, x, self), {}
 
     def forward_formula(self, window, scale=None):
         return maxpool_forward_formula(window, scale)
@@ -38,6 +42,8 @@ class MaxPool2D(Pool):
         return maxpool_backward_formula(x, window, earlier, margin, upstream)
 
     def copied_cell(self, sheet, at):
+        if not self.plain:     # windows that reach into padding: no simple map from an input cell
+            return None
         window = sheet.pooled_by(*(int(n) for n in at[1:]))
         return None if window is None else (at[0], *window)
 
@@ -75,6 +81,20 @@ def maxpool_backward(dout, x, size=2, stride=2, margin=None):
     maps = np.arange(flat.shape[0]).reshape(first_max.shape[:-2])[..., None, None]
     np.add.at(flat, (np.broadcast_to(maps, rows.shape), rows, cols), dout)
     return flat.reshape(x.shape)
+
+
+def maxpool_backward_padded(dout, x, pool):
+    """``maxpool_backward`` where padding or ceil mode reaches past the maps: the padded cells hold
+    -inf, so they never win and take no gradient; the padded map's gradient is cut back to x's."""
+    h, w = x.shape[-2:]
+    rows, cols = ((n - 1) * pool.step + pool.size for n in pool.sides((h, w)))
+    padding = pool.padding
+    margin = tie_margin(x) if x.ndim == 4 else tie_margin(x[None])[0]
+    widths = [(0, 0)] * (x.ndim - 2) + [(padding, max(padding, rows - h - padding)),
+                                         (padding, max(padding, cols - w - padding))]
+    padded = np.pad(x, widths, constant_values=-np.inf)[..., :rows, :cols]
+    dx = maxpool_backward(dout, padded, pool.size, pool.step, margin)
+    return dx[..., padding:padding + h, padding:padding + w]
 
 
 def maxpool_forward_formula(window, scale=None):

@@ -17,12 +17,14 @@ from openpyxl.workbook.defined_name import DefinedName
 from .. import __version__
 from ..errors import OutputError, UsageError
 from ..network import class_named
-from ..layout import plan_within_limits
+from ..architecture import layer_names
+from ..cells import looks_like_a_cell
+from ..layout import plan_summary_only, plan_within_limits
 from ..options import BuildOptions
 from ..resources import texts as load_texts
 from ..targets import check_target
 from ..layout import EXERCISES
-from ..plans import (AddSheet, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, InputSheet, LossSheet, ManifestSheet,
+from ..plans import (AddSheet, Im2colSheet, MapStack, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, InputSheet, LossSheet, ManifestSheet,
                      MapSheet, OverviewSheet, PoolSheet, SoftmaxSheet, SummarySheet, VectorSheet)
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
@@ -36,8 +38,9 @@ from .gradients import write_descent, write_gradients
 from .knows import class_pictures
 from .overview import write_back_links, write_manifest, write_overview
 from .printing import set_up_printing
-from . import sheetdata
-from .summary import write_summary
+from . import sheetdata, styles
+from .summary import total_cells, write_summary
+from .im2col import write_im2col
 from .evaluate import Evaluator, Range
 from .sheetdata import cells_of
 from ..stages import workbook_stages
@@ -48,6 +51,7 @@ WRITERS = {
     MapSheet: write_maps, VectorSheet: write_vector_activation, FlattenSheet: write_flatten, DenseSheet: write_dense,
     SoftmaxSheet: write_softmax, LossSheet: write_loss, SummarySheet: write_summary, OverviewSheet: write_overview,
     ManifestSheet: write_manifest, AddSheet: write_add, StackedSheet: write_stacked,
+    Im2colSheet: write_im2col,
 }
 
 
@@ -65,7 +69,7 @@ class BuildResult:
 
 
 def build_workbook(model, image, out_path, options=None, *, label=None, source=None, seed=None, model_name=None,
-                   description="", unfit_options="", command=None, progress=None, **changes):
+                   description="", unfit_options="", command=None, progress=None, matrix=False, **changes):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
 
     ``options`` (a BuildOptions; ``changes`` are its fields, a shorthand) gives the
@@ -78,12 +82,14 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     ``unfit_options`` (e.g. "--grayscale") are the options that kept the shipped trained
     weights out; the notice names them. ``command`` (the one that rebuilds the workbook) goes on the manifest.
     ``progress(done, total)`` is called after each sheet of the first pass and before saving.
+    With ``matrix``, ``image`` is a (C, H, W) array of any numbers (a textbook's matrix), not a photo.
     Returns a BuildResult.
     """
     options = BuildOptions.given(options, **changes)
     check_workbook_target(out_path)
     pixels = np.asarray(image)
-    pixels = (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
+    if not matrix:    # a photo's (H, W, 3) or (H, W) as (C, H, W); a matrix of any numbers already is
+        pixels = (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
     label_index = _label_index(model, label)
     if options.steps and label_index is None:
         raise UsageError("backpropagation starts from the loss, which needs the photo's true class: give --label "
@@ -97,13 +103,13 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     pictures = class_pictures(model)   # known by the shapes' own (English) names
     model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
     layout = plan_within_limits(model.layers, pixels.shape, model.class_names, texts["step_titles"], options.steps,
-                                options.max_formulas, model.inputs)
+                                options.max_formulas, model.inputs, options.im2col)
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
                   description=description or "", unfit_options=unfit_options, class_pictures=pictures,
-                  options=options)
+                  options=options, matrix=matrix)
     source_entries = _source_entries(source, seed)
     ctx.source_name = source_entries.get("source")
-    ctx.photo = thumbnail(source, pixels)
+    ctx.photo = thumbnail(None if matrix else source, styles.as_grey_levels(pixels) if matrix else pixels)
     ctx.manifest = manifest_entries(ctx, source_entries, command)
     wb = Workbook()
     wb.remove(wb.active)
@@ -129,11 +135,12 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     if exercises:
         add_exercises(ctx, wb, exercises)
     write_legends(ctx, wb, layout)
-    names = _define_names(wb, layout)
+    names = _define_names(wb, layout, model.layers)
     store_values(wb, stages, names)
     for plan in layout.sheets:
         set_up_printing(wb[plan.name], plan, texts["print"])
-    write_meta(wb, model, pixels.shape, {"lang": options.lang, "steps": options.steps, "model": ctx.model_name, **source_entries})
+    extra = {"lang": options.lang, "steps": options.steps, "model": ctx.model_name, **source_entries}
+    write_meta(wb, model, pixels.shape, {**extra, "im2col": True} if options.im2col else extra)
     wb.active = 0
     path = save_atomically(wb, out_path)
     label_name = model.class_names[label_index] if label_index is not None else None
@@ -143,6 +150,41 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
         result.prediction = model.class_names[passes[0].prediction]
         result.probability = float(passes[0].probabilities.max())
     return result
+
+
+@dataclass(frozen=True)
+class Network:
+    """What the summary reads of a model: its layers and their wiring, no weights. A table of a
+    network too big for a workbook (VGG-16's 138 million parameters) needs nothing more."""
+
+    layers: tuple
+    inputs: tuple | None = None
+    class_names: tuple = ()
+    trained: bool = False
+    params: None = None      # no weights
+
+
+def build_summary_book(layers, input_shape, out_path, *, inputs=None, lang="en", description=""):
+    """A workbook holding only the summary sheet of a network of any size: shapes, parameters,
+    activations, multiply-adds, memory and receptive fields as live formulas, with the totals named
+    ``total_parameters``, ``total_activations`` and ``total_multiply_adds``. Returns its path."""
+    check_workbook_target(out_path)
+    texts = load_texts(lang)
+    network = Network(tuple(layers), inputs)
+    layout = plan_summary_only(len(network.layers), texts["step_titles"], input_shape, inputs)
+    (plan,) = layout.sheets
+    ctx = Context(network, layout, texts, None, None, description=description or "")
+    wb = Workbook()
+    wb.remove(wb.active)
+    write_summary(ctx, wb.create_sheet(plan.name), plan)
+    names = total_cells(plan)
+    for name, block in names.items():
+        wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))
+    store_values(wb, [], names)
+    set_up_printing(wb[plan.name], plan, texts["print"])
+    write_meta(wb, network, input_shape, {"lang": lang, "table": True})
+    wb.active = 0
+    return save_atomically(wb, out_path)
 
 
 def _label_index(model, label):
@@ -156,7 +198,23 @@ def _label_index(model, label):
     return index if model.classifier else None
 
 
-def _define_names(wb, layout):
+def output_names(layout, layers):
+    """{name: block} of every layer's output in the first pass, named as ``--until`` names the layer,
+    with the map's number for maps (inside any padding border): conv1_1 ... conv1_K for the K maps of
+    the first layer of filters, and the name alone for vectors (dense1). The probabilities keep theirs."""
+    names = {}
+    for index, name in enumerate(layer_names(layers)):
+        if layers[index].gives_probabilities:
+            continue
+        output = layout.output_of(index)
+        if isinstance(output, MapStack):
+            names.update({f"{name}_{c + 1}": output.interior(c) for c in range(output.shape[0])})
+        elif not looks_like_a_cell(name):     # "add1" is a cell of column ADD: no name may look like one
+            names[name] = output
+    return names
+
+
+def _define_names(wb, layout, layers):
     """Workbook-level names for the key results, so formulas and readers can use them."""
     names = {"input_scale": layout.sheet("input").scale}
     if layout.descent is not None:
@@ -168,6 +226,8 @@ def _define_names(wb, layout):
             "prediction": softmax.prediction, "class_names": softmax.classes,
             "true_label": loss.true_label, "loss": loss.loss,
         })
+    names.update(total_cells(layout.sheet("summary")))
+    names.update(output_names(layout, layers))
     for name, block in names.items():
         wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))
     write_sheet_ids(wb, layout)     # and, hidden, which sheet is which: verify finds renamed tabs

@@ -22,7 +22,7 @@ class Context:
     model: object
     layout: object
     texts: dict
-    pixels: object                 # (C, H, W) integers 0..255
+    pixels: object                 # (C, H, W): a photo's integers 0..255, or a matrix's numbers
     label: int
     seed: int | None = None
     model_name: str = "(unnamed)"
@@ -37,6 +37,7 @@ class Context:
     unfit_options: str = ""        # options that kept the shipped trained weights out (notice_text names them)
     class_pictures: list = None    # PNG bytes of one training picture per class (knows.class_pictures), or None
     options: object = None         # the BuildOptions: the language, the exercises, the steps and their rate
+    matrix: bool = False           # the input is a matrix of any numbers (a text file), not a photo's 0..255
 
     def new_weight(self, kind, layer, pick):
         """For a later pass, the formula "old - rate x gradient" of one parameter cell, else None.
@@ -55,8 +56,10 @@ class Context:
         return quote_sheet(sheet) + "!"
 
     def channel_labels(self, channels):
-        """"red (R)", "green (G)", "blue (B)"; or the grey channel's name."""
+        """"red (R)", "green (G)", "blue (B)"; or the grey channel's name; a matrix's "channel 1", ..."""
         words = self.texts["sheets"]["input"]
+        if self.matrix:
+            return [words["matrix_channel"].format(c=c + 1) for c in range(channels)]
         return [words["gray_label"]] if channels == 1 else words["channel_labels"][:channels]
 
     def scale_for(self, index):
@@ -98,7 +101,7 @@ def paint_pixels(ctx, ws, view):
     would need more cell formats than Excel allows), the same for every painted view.
     """
     if ctx.colours is None:
-        ctx.colours = styles.painted_colours(ctx.pixels)
+        ctx.colours = styles.painted_colours(styles.as_grey_levels(ctx.pixels) if ctx.matrix else ctx.pixels)
     for i, j, row, col in view.cells():
         cell_at(ws, row, col).fill = styles.pixel_fill(*ctx.colours[i, j])
 
@@ -203,11 +206,7 @@ def describe_layer(layer, texts):
     """One layer in the workbook's language, e.g. "conv 3x3, 4 filters, stride 1, padding 0"."""
     words = texts["layers"]
     fields = layer_fields(layer)
-    text = words[layer.kind].format(**fields)
-    if layer.kind == "conv2d":
-        text += words["dilation"].format(**fields) if layer.dilation != 1 else ""
-        text += words["flip"] if layer.flip else ""
-    return text
+    return words[layer.kind].format(**fields) + "".join(words[key].format(**fields) for key in layer.text_extras())
 
 
 def layer_fields(layer):

@@ -207,6 +207,13 @@ class Evaluator:
     def _min(self, args):
         return min(self._numbers(args), default=0.0)
 
+    def _mmult(self, args):
+        """A row times a column: the 1 x 1 matrix products xlcnn writes (im2col), as one number."""
+        row, column = args
+        if not (isinstance(row, Range) and isinstance(column, Range) and row.r0 == row.r1 and column.c0 == column.c1):
+            raise FormulaError("MMULT is written for a row times a column only")
+        return self._sumproduct(args)
+
     def _sumproduct(self, args):
         columns = [self._values(arg) for arg in args]
         if len({len(c) for c in columns}) != 1:
@@ -278,7 +285,7 @@ def _unary(function):
 
 FUNCTIONS = {
     "AND": Evaluator._and, "SUM": Evaluator._sum, "AVERAGE": Evaluator._average, "MAX": Evaluator._max,
-    "MIN": Evaluator._min, "SUMPRODUCT": Evaluator._sumproduct, "LN": Evaluator._ln, "MOD": Evaluator._mod,
+    "MIN": Evaluator._min, "SUMPRODUCT": Evaluator._sumproduct, "MMULT": Evaluator._mmult, "LN": Evaluator._ln, "MOD": Evaluator._mod,
     "COUNTIF": Evaluator._countif, "FIXED": Evaluator._fixed, "INDEX": Evaluator._index,
     "MATCH": Evaluator._match_call,
     "ROW": lambda e, args: e._row_or_column(args, "ROW"), "COLUMN": lambda e, args: e._row_or_column(args, "COLUMN"),

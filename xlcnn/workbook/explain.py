@@ -139,7 +139,8 @@ def _explain_window(ctx, ws, plan, layer, source, example, texts, chosen):
     put_text(ws, *example.window_label.cell(0, 0), texts[window_word], styles.LABEL_FONT)
     scale = ctx.scale_for(plan.layer)   # the first layer shows its window as it reads it: scaled
     for u, v, _, _ in window.cells():
-        put_formula(ctx, ws, window.sub(u, v, 1, 1), lf.example_window_value(source, k, i, j, plan.stride, u, v, scale),
+        put_formula(ctx, ws, window.sub(u, v, 1, 1),
+                    lf.example_window_value(source, k, i, j, plan.stride, u, v, scale, *plan.example_reach()),
                     styles.VALUE_FORMAT)
     put_text(ws, *example.result_label.cell(0, 0), texts[result_word], styles.LABEL_FONT)
     put_formula(ctx, ws, example.result, layer.forward_formula(window), styles.VALUE_FORMAT)

@@ -19,7 +19,10 @@ def write_input(ctx, ws, plan):
     values = {"step": plan.step, "height": height, "width": width,
               "pixels": height * width, "padding": pad}
     lines = list(texts["lines"])
-    if channels == 1:   # a grey photo: one grid, one matrix
+    if ctx.matrix:      # a textbook's numbers: no light, no 0..255
+        lines[:3] = [line.format(channels=channels, height=height, width=width) for line in texts["matrix_lines"]]
+        lines[4] = texts["matrix_scale_line"]
+    elif channels == 1:   # a grey photo: one grid, one matrix
         lines[:2] = texts["gray_lines"]
     lines[3] = texts["padding_note"] if pad else ""
     write_header(ws, texts["title"], lines, values)
@@ -28,25 +31,33 @@ def write_input(ctx, ws, plan):
     put_value(ws, *scale.cell(0, 0), float(ctx.model.input_scale), styles.SCALE_FORMAT, styles.PARAM_FILL)
     merge(ws, *scale.cell(0, 0), 1, 3)  # wide enough to read "1/255" between narrow pixel columns
     write_notice(ctx, ws)
-    for c in range(channels):
-        label = texts["gray_label"] if channels == 1 else texts["channel_labels"][c]
+    for c, label in enumerate(ctx.channel_labels(channels)):
         put_text(ws, *stack.label_cell(c), label, styles.LABEL_FONT)
         write_padding(ws, stack, c)
         inner = stack.interior(c)
         for i, j, row, col in inner.cells():
-            put_value(ws, row, col, int(ctx.pixels[c, i, j])).font = styles.PIXEL_FONT
-        colour = styles.CHANNEL_COLOURS[c] if channels == 3 else styles.GRAY_COLOUR
-        add_scale(ws, inner, styles.channel_scale(colour))
+            value = float(ctx.pixels[c, i, j]) if ctx.matrix else int(ctx.pixels[c, i, j])
+            put_value(ws, row, col, value).font = styles.PIXEL_FONT
+        add_scale(ws, inner, _input_scale(ctx, c))
     _write_colour_view(ctx, ws, plan, texts)
     set_widths(ws, 0, 1, 3)
-    set_widths(ws, stack.maps[0].col, stack.maps[0].width, styles.PIXEL_WIDTH)
+    set_widths(ws, stack.maps[0].col, stack.maps[0].width, styles.MATRIX_WIDTH if ctx.matrix else styles.PIXEL_WIDTH)
     freeze_below(ws, 1)
+
+
+def _input_scale(ctx, c):
+    """A photo's channel from black to its colour; a matrix's numbers like any map's: diverging when negative."""
+    if ctx.matrix:
+        return styles.diverging_scale() if (ctx.pixels < 0).any() else styles.positive_scale()
+    channels = ctx.pixels.shape[0]
+    return styles.channel_scale(styles.CHANNEL_COLOURS[c] if channels == 3 else styles.GRAY_COLOUR)
 
 
 def _write_colour_view(ctx, ws, plan, texts):
     """Every cell filled with its pixel's colour: the photo itself, visible in cells."""
     view = plan.colour_view
-    put_text(ws, *plan.colour_view_label.cell(0, 0), texts["colour_view"], styles.LABEL_FONT)
+    put_text(ws, *plan.colour_view_label.cell(0, 0), texts["matrix_view" if ctx.matrix else "colour_view"],
+             styles.LABEL_FONT)
     paint_pixels(ctx, ws, view)
     set_widths(ws, view.col, view.width, styles.COLOUR_VIEW_WIDTH)
 
@@ -125,10 +136,11 @@ def write_maps(ctx, ws, plan):
     lines = list(texts["lines"])
     if plan.kind == "conv2d" and source.shape[0] == 1:   # no sum over channels to speak of
         lines[0] = texts["one_channel_line"]
+    lines[2:3] = [texts[key] for key in layer.size_lines()] or lines[2:3]
     write_header(ws, texts["title"], lines, _map_values(plan, layer, source, out))
     cell_formula = _cell_formula_builder(ctx, plan, layer, source)
     # next cell, next window: every formula of a map is the first one moved (the file stores it once)
-    slides_by_one = plan.stride == 1
+    slides_by_one = plan.stride == 1 and plan.uniform_windows
     number_format = styles.VALUE_FORMAT
     for k in range(channels):
         put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)

@@ -43,9 +43,10 @@ def write_overview(ctx, ws, plan):
     _write_boxes(ctx, ws, plan, texts)
     _, height, width = ctx.layout.input_shape
     view = plan.colour_view
-    put_text(ws, *plan.photo_label.cell(0, 0), texts["cells_label"].format(height=height, width=width),
+    matrix = "matrix_" if ctx.matrix else ""     # a textbook's matrix, in grey, is no photo
+    put_text(ws, *plan.photo_label.cell(0, 0), texts[f"{matrix}cells_label"].format(height=height, width=width),
              styles.LABEL_FONT)
-    put_text(ws, *plan.picture_label.cell(0, 0), texts["photo_label"], styles.LABEL_FONT)
+    put_text(ws, *plan.picture_label.cell(0, 0), texts[f"{matrix}photo_label"], styles.LABEL_FONT)
     _add_picture(ctx, ws, plan.picture)
     paint_pixels(ctx, ws, view)
     square_rows(ws, plan.beside_photo)
@@ -73,7 +74,7 @@ def _write_boxes(ctx, ws, plan, texts):
     """The network as a row of boxes, each with what the stage does and the shape it hands on."""
     put_text(ws, *plan.network_label.cell(0, 0), texts["architecture_label"], styles.LABEL_FONT)
     words = texts["boxes"]
-    stages = [words["input"], *(words[layer.kind].format(**layer_fields(layer)) for layer in ctx.model.layers)]
+    stages = [words["matrix" if ctx.matrix else "input"], *(words[layer.kind].format(**layer_fields(layer)) for layer in ctx.model.layers)]
     boxes = plan.boxes
     texts_of = [f"{what}\n{_shape_text(shape)}" for what, shape in zip(stages, plan.box_shapes)]
     if ctx.model.inputs is not None:

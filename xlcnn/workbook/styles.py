@@ -18,6 +18,7 @@ BOX_FONT = Font(size=10)   # no smaller than the rest: the handout scales by its
 NOTICE_FONT = Font(bold=True, size=10, color="C00000")
 PARAM_FILL = PatternFill("solid", fgColor="FFF2CC")     # cells a student may edit
 PAD_FILL = PatternFill("solid", fgColor="D9D9D9")       # zero padding border
+WARNING_FILL = PatternFill("solid", fgColor="F8CBAD")   # a setting the course calls invalid (a rounded-away quotient)
 CENTER = Alignment(horizontal="center")
 
 PIXEL_FORMAT = "0"
@@ -30,6 +31,7 @@ GRAD_FORMAT = "0.00E+0;-0.00E+0;0"
 SCALE_FORMAT = "# ?/???"   # shows 0.00392... as 1/255
 
 PIXEL_WIDTH = 4.7
+MATRIX_WIDTH = 7     # a matrix's numbers may be negative and fractional: -0.125
 VALUE_WIDTH = 6.5
 COLOUR_VIEW_WIDTH = 2.6
 LABEL_WIDTH = 12
@@ -104,6 +106,15 @@ def pixel_fill(r, g, b):
     """One shared fill per colour: the workbook's style table holds each colour once."""
     return PatternFill("solid", fgColor=f"{int(r):02X}{int(g):02X}{int(b):02X}")
 
+
+
+def as_grey_levels(matrix):
+    """A matrix of any numbers as one grey picture, (1, H, W) in 0..255: the mean over its channels,
+    from its smallest (black) to its largest (white) value, to paint and to show as a thumbnail."""
+    mean = np.asarray(matrix, dtype=np.float64).mean(axis=0)
+    low, span = mean.min(), np.ptp(mean)
+    levels = np.zeros_like(mean) if span <= 0 else (mean - low) / span * 255
+    return np.rint(levels)[None].astype(np.uint8)
 
 
 def painted_colours(pixels):

@@ -2,12 +2,12 @@
 
 from .. import lesson_formulas as lf
 from ..layout import SUMMARY_COLUMNS
-from ..summary import shape_text, summarize
+from ..summary import MEMORY, TOTAL_COLUMNS, shape_text, summarize
 from . import styles
-from .common import describe_layer, freeze_below, put_formula, put_text, put_value, set_widths, write_header
+from .common import cell_at, describe_layer, freeze_below, put_formula, put_text, put_value, set_widths, write_header
 
-NUMBER_COLUMNS = ("output side", "parameters", "activations", "multiply-adds", "receptive field")
-TOTAL_COLUMNS = ("parameters", "activations", "multiply-adds")
+TOTAL_NAMES = {"parameters": "total_parameters", "activations": "total_activations",
+               "multiply-adds": "total_multiply_adds"}   # workbook-level names of the totals
 
 
 def write_summary(ctx, ws, plan):
@@ -21,29 +21,42 @@ def write_summary(ctx, ws, plan):
         put_text(ws, *plan.headers.cell(0, col), texts["columns"][key], styles.LABEL_FONT)
     rows = summarize(ctx.model.layers, ctx.layout.input_shape, lambda layer: describe_layer(layer, ctx.texts),
                      texts["input_row"], texts["row_name"], ctx.model.inputs)
+    column = {key: col for col, key in enumerate(SUMMARY_COLUMNS)}
     for r, row in enumerate(rows):
-        cells = {"layer": row.name, "input": row.input_text(), "output": shape_text(row.output_shape),
-                 "size arithmetic": row.arithmetic, "output side": row.side, "parameters": row.parameters,
-                 "activations": row.activations, "multiply-adds": row.multiply_adds,
-                 "receptive field": row.receptive_field}
-        for col, key in enumerate(SUMMARY_COLUMNS):
-            value = cells[key]
+        cell = {key: table.sub(r, col, 1, 1) for key, col in column.items()}
+        arithmetic = row.arithmetic if row.whole else f"{row.arithmetic} {texts['not_whole']}"
+        values = {"layer": row.name, "input": row.input_text(), "output": shape_text(row.output_shape),
+                  "size arithmetic": arithmetic, "output side": row.side, "weights": row.weights,
+                  "biases": row.biases, "parameters": row.parameters, "activations": row.activations,
+                  "multiply-adds": row.multiply_adds, "receptive field": row.receptive_field}
+        if row.parameters[1]:    # the parameters are the two cells before them, added
+            values["parameters"] = (lf.cell_sum(cell["weights"], cell["biases"]), row.parameters[1])
+        for key, (source, factor) in MEMORY.items():
+            values[key] = (lf.times(cell[source], factor), None)
+        for key, value in values.items():
             if isinstance(value, tuple) and value[0] is None:
-                put_value(ws, *table.cell(r, col), value[1], "#,##0")
+                put_value(ws, *cell[key].cell(0, 0), value[1], "#,##0")
             elif isinstance(value, tuple):
-                put_formula(ctx, ws, table.sub(r, col, 1, 1), value[0], "#,##0")
+                put_formula(ctx, ws, cell[key], value[0], "#,##0")
             elif value:
-                put_text(ws, *table.cell(r, col), value)
+                put_text(ws, *cell[key].cell(0, 0), value)
+        if not row.whole:    # the course calls such a setting invalid; frameworks round down
+            cell_at(ws, *cell["size arithmetic"].cell(0, 0)).fill = styles.WARNING_FILL
     put_text(ws, *plan.totals_label.cell(0, 0), texts["total"], styles.LABEL_FONT)
     for key in TOTAL_COLUMNS:
-        col = SUMMARY_COLUMNS.index(key)
-        column = table.sub(0, col, table.height, 1)
-        put_formula(ctx, ws, totals.sub(0, col, 1, 1), lf.column_total(column), "#,##0").font = styles.LABEL_FONT
+        col = column[key]
+        put_formula(ctx, ws, totals.sub(0, col, 1, 1), lf.column_total(table.sub(0, col, table.height, 1)),
+                    "#,##0").font = styles.LABEL_FONT
     set_widths(ws, 0, 1, 44)
     set_widths(ws, 1, 2, 13)
     joins = [row.input_text() for row in rows if row.joined]
     if joins:   # "2 x 8 x 8 + 3 x 8 x 8" would be cut off by the output column's text
         set_widths(ws, 1, 1, max(13, max(len(text) for text in joins) + 2))
     set_widths(ws, 3, 1, 30)
-    set_widths(ws, 4, 5, 13)
+    set_widths(ws, 4, len(SUMMARY_COLUMNS) - 4, 13)
     freeze_below(ws, table.row, 1)
+
+
+def total_cells(plan):
+    """{defined name: the totals cell} of a summary sheet."""
+    return {name: plan.totals.sub(0, SUMMARY_COLUMNS.index(key), 1, 1) for key, name in TOTAL_NAMES.items()}

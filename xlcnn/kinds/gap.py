@@ -1,0 +1,87 @@
+"""Global average pooling: each map to one number, its mean (a classifier's head without a big fully connected layer).
+
+Shapes: x (..., C, H, W) -> (..., C, 1, 1). Each NumPy function has its formula twin below it
+(``*_formula``): the mean of a whole map is ``avgpool2d``'s formula on a window as large as the map.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .avgpool2d import avgpool_forward_formula
+from .base import Pool, require_positive
+from ..errors import ShapeError
+
+
+@dataclass(frozen=True)
+class GlobalAvgPool(Pool):
+    """The mean of each whole map: (C, H, W) -> (C, 1, 1)."""
+
+    size: int = 0           # the window is the whole map, whatever its size
+    kind = "gap"
+    grammar = "gap"
+    examples = ("gap",)
+    title = "GAP"
+    counts_padding = True
+    example_words = ("pool_window", "pool_mean")
+
+    @property
+    def stem(self):
+        return "gap"
+
+    @property
+    def plain(self):
+        return False      # its window is the map: gradient sheets are written for fixed windows only
+
+    @classmethod
+    def parse(cls, item, classes, option):
+        return cls() if item == "gap" else None
+
+    def spelling(self):
+        return "gap"
+
+    def describe(self):
+        return "global average pool"
+
+    def output_shape_one(self, shape, where):
+        if len(shape) != 3:
+            raise ShapeError(f"{where} needs a (channels, height, width) input, got a vector of {shape[0]}")
+        require_positive(where, height=shape[1], width=shape[2])
+        return (shape[0], 1, 1)
+
+    def window(self):
+        return None       # no window slides: the summary shows no size arithmetic
+
+    def window_shape(self, shape):
+        return tuple(shape[1:])
+
+    def text_values(self):
+        return {}
+
+    def size_lines(self):
+        return ()
+
+    def text_extras(self):
+        return ()
+
+    def forward_one(self, x, params):
+        return gap_forward(x)
+
+    def backward_one(self, dout, x, params):
+        return gap_backward(dout, x), {}
+
+    def forward_formula(self, window, scale=None):
+        return avgpool_forward_formula(window, scale)
+
+    def example_reads(self, at):
+        return at[0] == 0
+
+
+def gap_forward(x):
+    """The mean of every map: (..., C, H, W) -> (..., C, 1, 1)."""
+    return x.mean(axis=(-2, -1), keepdims=True)
+
+
+def gap_backward(dout, x):
+    """Every cell of a map takes an equal share of its mean's gradient."""
+    return np.broadcast_to(dout / (x.shape[-2] * x.shape[-1]), x.shape).copy()
