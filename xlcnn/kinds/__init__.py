@@ -6,6 +6,7 @@ and adding its texts; nothing else branches on kinds.
 """
 
 from ..graph import INPUT
+# each kind's module is named after its kind; ``abs`` hides the builtin here, which this file never calls
 from . import abs, add, avgpool2d, concat, conv2d, dense, flatten, gap, leakyrelu, maxpool2d, relu, sigmoid, softmax, tanh
 from .abs import Abs
 from .add import Add
