@@ -50,8 +50,8 @@ def make_summary(preset=None, arch=None, size=None, channels=None, classes=None,
     count = classes or (len(recipe.classes) if recipe else len(DEFAULT_CLASSES))
     text = arch or (recipe.architecture if recipe else DEFAULT_ARCH_TEXT)
     layers, inputs = parse_network(text, count, option="--arch" if arch else f"preset {preset}")
-    shape = (channels or (recipe.channels if recipe else 3), size or (recipe.size if recipe else DEFAULT_SIZE))
-    input_shape = (shape[0], shape[1], shape[1])
+    side = size or (recipe.size if recipe else DEFAULT_SIZE)
+    input_shape = (channels or (recipe.channels if recipe else 3), side, side)
     texts = load_texts(lang)["sheets"]["summary"]
     rows = summarize(layers, input_shape, input_name=texts["input_row"], row_name="{id}", inputs=inputs)
     path = None

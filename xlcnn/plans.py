@@ -268,10 +268,7 @@ class MapSheet(Sheet):
         """(padding, bounds) of the worked example's window: see ``PoolSheet.example_reach``."""
         return 0, None
 
-    @property
-    def uniform_windows(self):
-        """Every output cell reads a window of the same shape (so its formula is the first one moved)."""
-        return self.example_reach()[1] is None
+    uniform_windows = True   # every output cell reads a window of one shape: its formula is the first one moved
 
     def window(self, c, i, j):
         """The cells of input map c that output cell (i, j) reads (padded coordinates: a conv reads its border)."""
@@ -304,22 +301,24 @@ class PoolSheet(MapSheet):
 
     def window(self, c, i, j):
         top, left = i * self.stride, j * self.stride
-        if self.across and self.across != self.size:
-            return self.source.window(c, top, left, self.size, self.across)
-        if not self.padding and top + self.size <= self.source.maps[c].height \
-                and left + self.size <= self.source.maps[c].width:
-            return super().window(c, i, j)
-        low = 0 if self.counts_padding else self.padding
-        high_rows, high_cols = (side - low for side in (self.source.maps[c].height, self.source.maps[c].width))
-        rows = (max(top, low), min(top + self.size, high_rows))
-        cols = (max(left, low), min(left + self.size, high_cols))
+        low = 0 if self.counts_padding else self.padding      # the first padded row and column that count
+        bottom, right = (side - low for side in (self.source.maps[c].height, self.source.maps[c].width))
+        rows = (max(top, low), min(top + self.size, bottom))
+        cols = (max(left, low), min(left + (self.across or self.size), right))
         return self.source.window(c, rows[0], cols[0], rows[1] - rows[0], cols[1] - cols[0])
+
+    @property
+    def uniform_windows(self):
+        """No padding, and the last window down and across still inside the maps: nothing is cut."""
+        _, rows, cols = self.output.shape
+        _, height, width = self.source.shape
+        return (not self.padding and (rows - 1) * self.stride + self.size <= height
+                and (cols - 1) * self.stride + (self.across or self.size) <= width)
 
     def example_reach(self):
         """(padding, (first row, last row, first column, last column)) of the cells a window may take,
         counted from 1 inside the maps as the worked example's INDEX counts; (0, None) for a plain pool."""
-        if not self.padding and self.output.shape[1] * self.stride + self.size - self.stride <= self.source.shape[1] \
-                and self.output.shape[2] * self.stride + self.size - self.stride <= self.source.shape[2]:
+        if self.uniform_windows:
             return 0, None
         _, height, width = self.source.shape
         low = -self.padding if self.counts_padding else 0

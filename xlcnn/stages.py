@@ -91,14 +91,13 @@ def _forward_stages(view, sheets, model, reference, label, step):
 def _im2col_stages(plan, model, reference, step):
     """The unrolled filters and windows, and their product: the same maps as the layer's own sheet."""
     p = model.params[plan.layer]
-    kernels = len(p["weight"])
     read = model.sources()[plan.layer][0]    # the windows hold the cells as the sheets show them: pixels unscaled
     source = reference.pixels if read == INPUT else reference.stages[read].output
     padded = pad_input(source, plan.conv.padding)
     windows = np.array([[padded[plan.input_index(n, q)] for q in range(plan.windows.width)]
                         for n in range(plan.windows.height)])
     return [_stage(f"{plan.name} (filters)", [plan.filter_rows, plan.bias],
-                   np.concatenate([p["weight"].reshape(kernels, -1).reshape(-1), p["bias"]]), step),
+                   np.concatenate([p["weight"].reshape(-1), p["bias"]]), step),   # (K, C, F, F): row k, tap (c, u, v)
             _stage(f"{plan.name} (windows)", [plan.windows], windows, step),
             _stage(plan.name, output_blocks(plan.output), reference.stages[plan.layer].output, step)]
 

@@ -55,14 +55,8 @@ class GlobalAvgPool(Pool):
     def window_shape(self, shape):
         return tuple(shape[1:])
 
-    def text_values(self):
-        return {}
-
     def size_lines(self):
-        return ()
-
-    def text_extras(self):
-        return ()
+        return ()     # no window arithmetic to say
 
     def forward_one(self, x, params):
         return gap_forward(x)

@@ -178,8 +178,7 @@ def build_summary_book(layers, input_shape, out_path, *, inputs=None, lang="en",
     wb.remove(wb.active)
     write_summary(ctx, wb.create_sheet(plan.name), plan)
     names = total_cells(plan)
-    for name, block in names.items():
-        wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))
+    _name_blocks(wb, names)
     store_values(wb, [], names)
     set_up_printing(wb[plan.name], plan, texts["print"])
     write_meta(wb, network, input_shape, {"lang": lang, "table": True})
@@ -228,10 +227,15 @@ def _define_names(wb, layout, layers):
         })
     names.update(total_cells(layout.sheet("summary")))
     names.update(output_names(layout, layers))
-    for name, block in names.items():
-        wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))
+    _name_blocks(wb, names)
     write_sheet_ids(wb, layout)     # and, hidden, which sheet is which: verify finds renamed tabs
     return names
+
+
+def _name_blocks(wb, names):
+    """A workbook-level defined name for each {name: block}."""
+    for name, block in names.items():
+        wb.defined_names[name] = DefinedName(name, attr_text=block.range_ref(absolute=True))
 
 
 def store_values(wb, stages, names):
