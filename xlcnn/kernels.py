@@ -97,5 +97,4 @@ def named_filters(names, channels):
     Dividing by C makes the filter respond to the average of the channels (the photo
     in grey), so a Sobel filter finds the same edges whatever the colours.
     """
-    kernels = np.array([NAMED_KERNELS[name] for name in names], dtype=float)
-    return np.repeat(kernels[:, None] / channels, channels, axis=1)
+    return filter_weights([_hand_filter(name) for name in names], channels)
