@@ -16,6 +16,7 @@ class Abs(Activation):
     """|x|, cell by cell: a dark-to-light edge and a light-to-dark one give the same strength."""
 
     kind = "abs"
+    onnx_ops = ("Abs",)
     examples = ("abs",)
     title = "Abs"
     chooses = True          # its slope flips at 0: the tie margin decides what counts as 0

@@ -15,6 +15,7 @@ class Add(Merge):
     """The element-wise sum of two or more inputs of one shape: where branches (or a shortcut) join."""
 
     kind = "add"
+    onnx_ops = ("Add",)
     grammar = "add(a,b,...)"
     branch_example = "a=conv3x3x4, b=conv3x3x4(input), add(a,b), dense"
     title = "Add"

@@ -16,6 +16,7 @@ class AvgPool2D(Pool):
     """The mean of each size x size window, windows moved by stride."""
 
     kind = "avgpool2d"
+    onnx_ops = ("AveragePool",)
     word = "avg"
     grammar = "avgpool{N}[-s{S}][-p{P}][-ceil]"
     examples = ("avgpool3-s2",)

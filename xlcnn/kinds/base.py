@@ -138,6 +138,7 @@ class Layer:
     keeps_sign = False      # its output is negative only where what it reads is (it moves, averages or sums)
     never_negative = False  # its output is never negative, whatever it reads
     gradient_sheet = ""     # which writer draws its gradient sheet (and that sheet's text key)
+    onnx_ops = ()           # the ONNX operators read as this kind; the first is the one written out
 
     # -- the --arch text
 
@@ -215,6 +216,18 @@ class Layer:
         """How many multiply-adds one picture costs: one per weight tap per output cell."""
         return None
 
+    # -- ONNX files (onnx_import.py, onnx_export.py)
+
+    @classmethod
+    def from_onnx(cls, node, in_shape):
+        """(layer, params) for one ONNX ``node`` of this kind reading a tensor of ``in_shape``; (None, {}) when
+        the node changes nothing xlcnn keeps (a reshape of a vector to itself). ModelError when it cannot fit."""
+        return cls(), {}
+
+    def to_onnx(self, params):
+        """(operator, attributes, [weights after the node's first input]) of the ONNX node computing this layer."""
+        return self.onnx_ops[0], {}, []
+
     # -- the NumPy pair, on batches
 
     def forward(self, xs, params):
@@ -289,6 +302,25 @@ class Pool(Layer):
     def spelling(self):
         text = f"{self.word}pool{self.size}" + (f"-s{self.stride}" if self.stride and self.stride != self.size else "")
         return text + (f"-p{self.padding}" if self.padding else "") + ("-ceil" if self.ceil else "")
+
+    @classmethod
+    def from_onnx(cls, node, in_shape):
+        """A pooling node with square windows (the kind's own operator); ONNX's stride is 1 unless given."""
+        if len(in_shape) != 3:
+            raise node.fail(f"pools a vector of {in_shape[0]}", "xlcnn pools maps")
+        size, stride = node.one("kernel_shape", ()), node.one("strides", (1, 1))
+        if node.one("dilations", (1, 1)) != 1:
+            raise node.fail("spreads its window (dilations)", "xlcnn pools neighbouring cells")
+        padding = node.padding(in_shape[1], size, stride)
+        if padding and cls.counts_padding != bool(node.attrs.get("count_include_pad", 0)):
+            raise node.fail("averages the real cells of a padded window only (count_include_pad 0)",
+                            "xlcnn counts the padding zeros, as PyTorch does by default (count_include_pad=True)")
+        return cls(size, 0 if stride == size else stride, padding, bool(node.attrs.get("ceil_mode", 0))), {}
+
+    def to_onnx(self, params):
+        attrs = {"kernel_shape": [self.size] * 2, "strides": [self.step] * 2, "pads": [self.padding] * 4,
+                 "ceil_mode": int(self.ceil)}
+        return self.onnx_ops[0], {**attrs, "count_include_pad": 1} if self.counts_padding else attrs, []
 
     def output_shape_one(self, shape, where):
         if len(shape) != 3:

@@ -20,10 +20,20 @@ class Concat(Merge):
     """
 
     kind = "concat"
+    onnx_ops = ("Concat",)
     grammar = "concat(a,b,...)"
     branch_example = "a=conv3x3x4-same, b=conv3x3x4-same(input), concat(a,b), dense"
     title = "Concat"
     stacks = True
+
+    @classmethod
+    def from_onnx(cls, node, in_shape):
+        if int(node.attrs.get("axis", 1)) not in (1, -len(in_shape)):
+            raise node.fail(f"joins along axis {node.attrs.get('axis')}", "xlcnn joins along channels (axis 1)")
+        return cls(), {}
+
+    def to_onnx(self, params):
+        return "Concat", {"axis": 1}, []
 
     def describe(self):
         return "concatenate along channels"

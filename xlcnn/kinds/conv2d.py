@@ -32,6 +32,7 @@ class Conv2D(Layer):
     dilation: int = 1
     flip: bool = False
     kind = "conv2d"
+    onnx_ops = ("Conv",)
     grammar = "conv{F}x{F}x{K}[-s{S}][-p{P}|-same|-valid][-d{D}][-flip]"
     examples = ("conv3x3x8", "conv5x5x6-same", "conv3x3x4-s2-p1-d2")
     gradient_sheet = "conv2d"
@@ -94,6 +95,31 @@ class Conv2D(Layer):
 
     def text_extras(self):
         return (("dilation",) if self.dilation != 1 else ()) + (("flip",) if self.flip else ())
+
+    @classmethod
+    def from_onnx(cls, node, in_shape):
+        """Conv with a stored (K, C, F, F) weight, square windows and equal padding on every side."""
+        weight = node.weight(1, "weight")
+        if weight.ndim != 4:
+            raise node.fail(f"convolves {weight.ndim - 2}-d inputs", "xlcnn convolves 2-d maps")
+        if int(node.attrs.get("group", 1)) != 1:
+            raise node.fail(f"is a group convolution (group {node.attrs['group']})", "xlcnn convolves all channels")
+        if len(in_shape) != 3 or weight.shape[1] != in_shape[0]:
+            raise node.fail(f"has filters of {weight.shape[1]} channels for an input of shape {in_shape}")
+        stride, dilation = node.one("strides", (1, 1)), node.one("dilations", (1, 1))
+        layer = cls(weight.shape[0], node.one("kernel_shape", weight.shape[2:]), stride, 0, dilation)
+        if weight.shape[2] != weight.shape[3] or weight.shape[2] != layer.kernel:
+            raise node.fail(f"has {weight.shape[2]}x{weight.shape[3]} filters", "xlcnn's filters are square")
+        bias = node.optional(2)
+        layer = cls(layer.filters, layer.kernel, stride, node.padding(in_shape[1], layer.span, stride), dilation)
+        return layer, {"weight": weight, "bias": np.zeros(layer.filters) if bias is None else bias.reshape(-1)}
+
+    def to_onnx(self, params):
+        """ONNX's Conv slides the kernel as it is stored: a true convolution's is written turned."""
+        weight = params["weight"][..., ::-1, ::-1] if self.flip else params["weight"]
+        attrs = {"kernel_shape": [self.kernel] * 2, "strides": [self.stride] * 2, "pads": [self.padding] * 4,
+                 "dilations": [self.dilation] * 2}
+        return "Conv", attrs, [weight, params["bias"]]
 
     def describe(self):
         text = f"conv {self.kernel}x{self.kernel}, {self.filters} filters, stride {self.stride}, padding {self.padding}"

@@ -7,6 +7,8 @@ close the module.
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from .. import formulas
 from ..errors import ShapeError
 from .base import Layer, lesson_formulas, require_positive
@@ -33,6 +35,30 @@ class Dense(Layer):
         if not m:
             return None
         return cls(int(m.group(1)) if m.group(1) else classes)
+
+    @classmethod
+    def from_onnx(cls, node, in_shape):
+        """Gemm (alpha A B' + beta C, B stored) or MatMul by a stored matrix, whose bias a later Add brings."""
+        if len(in_shape) != 1:
+            raise node.fail(f"reads maps of shape {tuple(in_shape)}", "flatten them into a vector first")
+        matrix = node.weight(1, "weight matrix")
+        if matrix.ndim != 2:
+            raise node.fail(f"multiplies by a {matrix.ndim}-d array", "a dense layer's weights are a matrix")
+        if node.op == "MatMul":
+            weight, bias = matrix.T, np.zeros(matrix.shape[1])
+        else:
+            if int(node.attrs.get("transA", 0)):
+                raise node.fail("transposes its input (transA)", "xlcnn's inputs are one vector per picture")
+            weight = (matrix if int(node.attrs.get("transB", 0)) else matrix.T) * float(node.attrs.get("alpha", 1.0))
+            stored = node.optional(2)
+            bias = np.zeros(weight.shape[0]) if stored is None else np.broadcast_to(
+                stored.reshape(-1) * float(node.attrs.get("beta", 1.0)), (weight.shape[0],)).copy()
+        if weight.shape[1] != in_shape[0]:
+            raise node.fail(f"has weights for {weight.shape[1]} inputs but reads {in_shape[0]}")
+        return cls(weight.shape[0]), {"weight": weight, "bias": bias}
+
+    def to_onnx(self, params):
+        return "Gemm", {"transB": 1}, [params["weight"], params["bias"]]
 
     def spelling(self):
         return f"dense{self.units}"

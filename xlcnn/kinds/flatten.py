@@ -17,6 +17,7 @@ class Flatten(Layer):
     """(C, H, W) -> a vector of C*H*W values in C order."""
 
     kind = "flatten"
+    onnx_ops = ("Flatten", "Reshape")
     gradient_sheet = "flatten"
     title = "Flatten"
     keeps_sign = True
@@ -25,6 +26,22 @@ class Flatten(Layer):
         if len(shape) != 3:
             raise ShapeError(f"{where}: the input is already a vector of {shape[0]}; remove this flatten")
         return (int(np.prod(shape)),)
+
+    @classmethod
+    def from_onnx(cls, node, in_shape):
+        """Flatten from axis 1, or a Reshape to (pictures, every value): nothing to do for a vector."""
+        count = int(np.prod(in_shape))
+        if node.op == "Flatten" and int(node.attrs.get("axis", 1)) != 1:
+            raise node.fail(f"flattens from axis {node.attrs['axis']}", "xlcnn flattens each picture's maps (axis 1)")
+        if node.op == "Reshape":
+            target = [int(n) for n in node.weight(1, "target shape").reshape(-1)]
+            if len(target) != 2 or target[0] not in (-1, 0, 1) or target[1] not in (-1, count) or target == [-1, -1]:
+                raise node.fail(f"reshapes {tuple(in_shape)} to {target}",
+                                "xlcnn reshapes a picture's maps into one vector only")
+        return (cls(), {}) if len(in_shape) == 3 else (None, {})
+
+    def to_onnx(self, params):
+        return "Flatten", {"axis": 1}, []
 
     def forward_one(self, x, params):
         return flatten_forward(x)

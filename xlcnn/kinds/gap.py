@@ -19,6 +19,7 @@ class GlobalAvgPool(Pool):
 
     size: int = 0           # the window is the whole map, whatever its size
     kind = "gap"
+    onnx_ops = ("GlobalAveragePool",)
     grammar = "gap"
     examples = ("gap",)
     title = "GAP"
@@ -39,6 +40,13 @@ class GlobalAvgPool(Pool):
 
     def spelling(self):
         return "gap"
+
+    @classmethod
+    def from_onnx(cls, node, in_shape):
+        return cls(), {}
+
+    def to_onnx(self, params):
+        return "GlobalAveragePool", {}, []
 
     def describe(self):
         return "global average pool"

@@ -17,6 +17,7 @@ class LeakyReLU(Activation):
 
     alpha: float = 0.01
     kind = "leakyrelu"
+    onnx_ops = ("LeakyRelu",)
     grammar = "leakyrelu[{alpha}]"
     examples = ("leakyrelu0.1",)
     title = "Leaky ReLU"
@@ -32,6 +33,13 @@ class LeakyReLU(Activation):
 
     def spelling(self):
         return f"leakyrelu{self.alpha:g}"
+
+    @classmethod
+    def from_onnx(cls, node, in_shape):
+        return cls(float(node.attrs.get("alpha", 0.01))), {}
+
+    def to_onnx(self, params):
+        return "LeakyRelu", {"alpha": self.alpha}, []
 
     def describe(self):
         return f"leaky ReLU ({self.alpha:g})"

@@ -15,6 +15,7 @@ class MaxPool2D(Pool):
     """The largest value of each size x size window, windows moved by stride."""
 
     kind = "maxpool2d"
+    onnx_ops = ("MaxPool",)
     word = "max"
     grammar = "maxpool{N}[-s{S}][-p{P}][-ceil]"
     examples = ("maxpool2",)

@@ -13,6 +13,7 @@ class ReLU(Activation):
     """max(0, x), cell by cell."""
 
     kind = "relu"
+    onnx_ops = ("Relu",)
     examples = ("relu",)
     title = "ReLU"
     chooses = True

@@ -13,6 +13,7 @@ class Sigmoid(Activation):
     """1 / (1 + e^-x): squeezes any number into (0, 1)."""
 
     kind = "sigmoid"
+    onnx_ops = ("Sigmoid",)
     title = "Sigmoid"
     never_negative = True
 

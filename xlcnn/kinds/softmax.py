@@ -18,6 +18,7 @@ class Softmax(Layer):
     """Logits -> probabilities; the loss is the cross-entropy against the true label."""
 
     kind = "softmax"
+    onnx_ops = ("Softmax",)
     title = "Softmax"
     never_negative = True
     gives_probabilities = True
@@ -27,6 +28,16 @@ class Softmax(Layer):
         if len(shape) != 1:
             raise ShapeError(f"{where} needs a vector of logits; put flatten and dense layers before it")
         return shape
+
+    @classmethod
+    def from_onnx(cls, node, in_shape):
+        if int(node.attrs.get("axis", -1)) not in (-1, 1) or len(in_shape) != 1:
+            raise node.fail(f"takes the softmax of shape {tuple(in_shape)} along axis {node.attrs.get('axis')}",
+                            "xlcnn's softmax turns one vector of logits per picture into probabilities")
+        return cls(), {}
+
+    def to_onnx(self, params):
+        return "Softmax", {"axis": -1}, []
 
     def forward_one(self, x, params):
         return softmax_forward(x)

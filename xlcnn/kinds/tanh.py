@@ -13,6 +13,7 @@ class Tanh(Activation):
     """tanh(x): squeezes any number into (-1, 1)."""
 
     kind = "tanh"
+    onnx_ops = ("Tanh",)
     title = "Tanh"
 
     def forward_one(self, x, params):
