@@ -238,6 +238,23 @@ def summary(preset, arch, size, channels, classes, output, lang):
 
 
 @main.command()
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The ONNX file to write (.onnx).")
+def export(source, output):
+    """Write SOURCE, a model file (.npz) or a workbook xlcnn built (.xlsx), as an ONNX model.
+
+    From a workbook the weights are read as they stand in its cells, a student's edits
+    included. The ONNX model reads pixels already scaled and gives the logits; the class
+    names and the input scale are in its metadata. Needs the onnx extra.
+
+    Example: xlcnn export cat.xlsx -o edited.onnx
+    """
+    from .onnx_export import export_model     # the onnx package is an optional extra
+    model = export_model(source, output)
+    click.echo(f"wrote {output} ({len(model.layers)} layers, {len(model.class_names)} classes)")
+
+
+@main.command()
 @click.argument("books", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--engine", type=click.Choice(ENGINE_CHOICES), default="libreoffice", show_default=True,
               help="Spreadsheet engine that recalculates: libreoffice, gnumeric, or all (a report from each).")

@@ -61,6 +61,10 @@ class EngineMissingError(XlcnnError):
     exit_code = 6
 
 
+class ExtraMissingError(EngineMissingError):
+    """An optional package a command needs (``onnx`` for ONNX models) is not installed."""
+
+
 def did_you_mean(word, choices):
     """" (did you mean edges?)" when one of ``choices`` is close to the mistyped ``word``, else ""."""
     import difflib   # only when a name was mistyped

@@ -70,10 +70,12 @@ class BuildOptions:
             raise UsageError(f"--input-scale {self.input_scale}: choose a finite number other than 0")
         if self.max_formulas is not None and not self.max_formulas >= 1:
             raise UsageError(f"--max-formulas {self.max_formulas}: the budget must be at least 1 formula")
+        onnx = self.model_path is not None and str(self.model_path).lower().endswith(".onnx")
         if self.model_path is not None and (self.preset or self.arch or self.filters or self.true_convolution
-                                            or self.grayscale or self.bias or self.classes):
+                                            or self.grayscale or self.bias or (self.classes and not onnx)):
             raise UsageError("--model already fixes the network; leave out --preset, --arch, --filters, "
-                             "--true-convolution, --grayscale, --bias and --classes")
+                             "--true-convolution, --grayscale, --bias and --classes (--classes names an "
+                             "ONNX model's outputs)")
         self.bias_values, self.class_names    # checked now, not halfway through a build
 
     @property

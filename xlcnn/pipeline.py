@@ -102,17 +102,20 @@ def _choose_model(options, check, input_shape):
         raise UsageError("a matrix is used as it is: leave out --size, --grayscale and --fit (its rows, columns "
                          "and blank-line-separated channels give the input's shape)")
     if options.model_path is not None:
-        model = load_model(options.model_path)
+        model, notes = _load_any_model(options.model_path, options.size, options.class_names)
         if input_shape is not None and tuple(input_shape) != model.input_shape:
             raise UsageError(f"the matrix is {' x '.join(map(str, input_shape))} (channels x height x width) but "
                              f"{options.model_path} reads {' x '.join(map(str, model.input_shape))}")
         if options.size is not None and options.size != model.image_size:
             raise UsageError(f"--size {options.size} does not fit {options.model_path}: that model was made for "
                              f"{model.image_size}x{model.image_size} images; leave out --size")
+        if input_shape is None and model.image_width:
+            raise UsageError(f"{options.model_path}: the model reads {model.image_size} x {model.image_width} pixels; "
+                             "a photo is fitted to a square, so give it a matrix of that shape instead")
         if input_shape is None and model.channels not in (1, 3):   # a photo becomes 1 (grey) or 3 (RGB) matrices
             raise ModelError(f"{options.model_path}: the model reads {model.channels} input channels; "
                              "xlcnn feeds it a photo as 1 (grayscale) or 3 (RGB)")
-        return ModelChoice(model, ("file", Path(options.model_path).name))
+        return ModelChoice(model, ("file", Path(options.model_path).name), notes=notes)
     recipe = load_preset(options.preset, options.lang) if options.preset else None
     if recipe and recipe.tables_only:
         raise UsageError(f"--preset {recipe.name} is a real network too big for a workbook; see its table with "
@@ -153,6 +156,15 @@ def _choose_model(options, check, input_shape):
     fixed = input_shape or options.preset or options.arch or default_model_path() is None   # never the shipped model
     unfit = "" if fixed else _unfit_options(size, hand, options, grayscale)
     return ModelChoice(model, name, description, unfit_options=unfit)
+
+
+def _load_any_model(path, size, class_names):
+    """(model, notes) from an xlcnn model file (.npz) or an ONNX file (.onnx), whose open input size ``size``
+    fixes (a fixed one it must equal)."""
+    if str(path).lower().endswith(".onnx"):
+        from .onnx_import import load_onnx     # the onnx package is an optional extra
+        return load_onnx(path, size, class_names)
+    return load_model(path), []
 
 
 def _first_biases(layers, values):

@@ -295,6 +295,15 @@ def _same_value(old, new, tolerance):
     return old == ("" if new is None else new)
 
 
+def model_from_workbook(path):
+    """The model of a workbook xlcnn built, with its weights as they stand in the cells (edits included)."""
+    path = Path(path)
+    book = _read_book(path)
+    if book.pixels is None:
+        raise WorkbookError(f"{path}: holds a table only, no weights")
+    return book.model
+
+
 def _read_book(path):
     if not path.is_file():
         raise WorkbookError(f"{path}: workbook not found")

@@ -22,6 +22,7 @@ class Dense(Layer):
 
     units: int
     kind = "dense"
+    onnx_ops = ("Gemm", "MatMul")
     grammar = "dense[{units}]"
     examples = ("dense16", "dense")
     gradient_sheet = "dense"

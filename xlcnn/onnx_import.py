@@ -1,0 +1,332 @@
+"""ONNX models in: a network trained in PyTorch or Keras and exported to ONNX becomes an xlcnn model.
+
+The file is only read, never run: the graph's nodes are walked in their stored order (ONNX
+stores them so that every node comes after what it reads), and each one becomes a layer
+through the kind that names its operator (``onnx_ops`` and ``from_onnx`` in ``kinds/``).
+Around the layers the importer keeps what the exporters add: stored tensors (weights,
+target shapes), the shape arithmetic of ``x.view(x.size(0), -1)`` (Shape, Gather,
+Unsqueeze, Concat on known shapes), nodes that pass their input on (Identity, Dropout)
+and a bias added after a matrix product (MatMul then Add). Anything else is refused in one
+line that names the node, its operator and what would make it fit.
+
+Weights become float64. The input is (batch, channels, height, width); a height or width
+left open by the exporter is the one ``size`` chooses.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ExtraMissingError, ModelError, ShapeError, UsageError
+from .graph import INPUT
+from .kinds import LAYER_TYPES
+from .network import Model
+from .onnx_node import Node
+
+OLDEST_OPSET = 11
+PASSED_ON = ("Identity", "Dropout")         # at inference they hand their input on unchanged
+KINDS_BY_OP = {op: cls for cls in LAYER_TYPES.values() for op in cls.onnx_ops}
+PROBABILITIES = next(cls for cls in LAYER_TYPES.values() if cls.gives_probabilities)
+CLASS_NAMES_KEY = "class_names"     # metadata_props: a JSON list of the classes, in output order
+INPUT_SCALE_KEY = "xlcnn_input_scale"   # metadata_props: what each 0-255 pixel is multiplied by
+
+
+def onnx_package():
+    """The ``onnx`` package, or a one-line error naming the extra that installs it."""
+    try:
+        import onnx
+    except ImportError:
+        raise ExtraMissingError("ONNX models need the onnx package; install it with: pip install 'xlcnn[onnx]'") from None
+    return onnx
+
+
+def load_onnx(path, size=None, class_names=()):
+    """(Model, notes) from the ONNX file at ``path``; ``notes`` are lines the user should read.
+
+    ``size`` fixes a height and width the graph leaves open (and must equal a fixed one);
+    ``class_names`` (from --classes) win over the names stored in the file's metadata.
+    """
+    onnx = onnx_package()
+    proto = _read(onnx, Path(path))
+    _check_opset(onnx, proto, path)
+    graph = proto.graph
+    stored = {tensor.name: _array(onnx, tensor, path) for tensor in graph.initializer}
+    walk = _Walk(onnx, stored)
+    input_name, input_shape = _input(graph, stored, size, path)
+    walk.tensors[input_name] = Tensor(INPUT, input_shape)
+    for node in graph.node:
+        walk.node(node)
+    notes = []
+    layers, params, wiring = walk.finish(graph, notes)
+    metadata = {entry.key: entry.value for entry in proto.metadata_props}
+    classes = class_names or _stored_classes(metadata, path)
+    outputs = next((layer.units for layer in reversed(layers) if layer.fully_connected), 0)
+    if outputs and not classes:
+        classes = tuple(f"class {n}" for n in range(1, outputs + 1))
+    elif outputs and len(classes) != outputs:
+        raise UsageError(f"{path} gives {outputs} outputs, but {len(classes)} class names are given")
+    channels, height, width = input_shape
+    model = Model(layers=tuple(layers), params=params, class_names=tuple(classes) if outputs else (),
+                  image_size=height, image_width=None if width == height else width, channels=channels,
+                  input_scale=float(metadata.get(INPUT_SCALE_KEY, 1 / 255)), trained=True,
+                  description=f"imported from {Path(path).name}", inputs=wiring)
+    try:
+        model.validate()
+    except (ModelError, ShapeError) as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    return model, notes
+
+
+# ---------------------------------------------------------------- the file
+
+
+def _read(onnx, path):
+    from google.protobuf.message import DecodeError    # onnx's own dependency
+    try:
+        proto = onnx.load_model(str(path), load_external_data=False)
+    except FileNotFoundError:
+        raise ModelError(f"{path}: no such file") from None
+    except (DecodeError, ValueError, OSError, RuntimeError) as exc:
+        raise ModelError(f"{path}: not an ONNX model ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    if not proto.ir_version or not proto.HasField("graph") or not proto.graph.node:
+        raise ModelError(f"{path}: not an ONNX model (no graph of nodes in it)")
+    for tensor in proto.graph.initializer:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            raise ModelError(f"{path}: its weights are kept in external files ({tensor.name}); save the model with "
+                             "every tensor inside it (onnx.save_model(model, path, save_as_external_data=False))")
+    return proto
+
+
+def _check_opset(onnx, proto, path):
+    newest = onnx.defs.onnx_opset_version()
+    versions = [entry.version for entry in proto.opset_import if entry.domain in ("", "ai.onnx")]
+    if not versions:
+        raise ModelError(f"{path}: names no version of the standard ONNX operators (opset_import)")
+    if not OLDEST_OPSET <= versions[0] <= newest:
+        raise ModelError(f"{path}: uses opset {versions[0]}; xlcnn reads opsets {OLDEST_OPSET} to {newest} "
+                         "(export again with opset_version in that range)")
+
+
+def _array(onnx, tensor, path):
+    from onnx import numpy_helper
+    try:
+        value = numpy_helper.to_array(tensor)
+    except (ValueError, TypeError) as exc:
+        raise ModelError(f"{path}: tensor {tensor.name!r} cannot be read ({exc})") from None
+    if value.dtype.kind == "f":
+        value = value.astype(np.float64)
+        if not np.all(np.isfinite(value)):
+            raise ModelError(f"{path}: tensor {tensor.name!r} holds NaN or infinite values")
+    return value
+
+
+def _input(graph, stored, size, path):
+    """The one input the graph reads, as (name, (channels, height, width))."""
+    real = [value for value in graph.input if value.name not in stored]
+    if len(real) != 1:
+        raise ModelError(f"{path}: reads {len(real)} inputs; xlcnn feeds a network one picture")
+    value = real[0]
+    dims = value.type.tensor_type.shape.dim
+    if len(dims) != 4:
+        raise ModelError(f"{path}: its input {value.name!r} has {len(dims)} dimensions; xlcnn feeds pictures as "
+                         "(batch, channels, height, width)")
+    sides = []
+    for axis, dim in zip(("channels", "height", "width"), dims[1:]):
+        if dim.HasField("dim_value") and dim.dim_value > 0:
+            fixed = dim.dim_value
+            if size is not None and axis != "channels" and fixed != size:
+                raise UsageError(f"--size {size} does not fit {path}: the model reads {fixed} pixels of {axis}; "
+                                 "leave out --size")
+            sides.append(fixed)
+        elif axis != "channels" and size is not None:
+            sides.append(size)
+        else:
+            how = "choose it with --size" if axis != "channels" else "export the model with a fixed channel count"
+            raise UsageError(f"{path}: the model leaves its input's {axis} open ({dim.dim_param or '?'}); {how}")
+    return value.name, tuple(sides)
+
+
+def _stored_classes(metadata, path):
+    if CLASS_NAMES_KEY not in metadata:
+        return ()
+    try:
+        names = json.loads(metadata[CLASS_NAMES_KEY])
+    except json.JSONDecodeError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(name, str) and name for name in names):
+        raise ModelError(f"{path}: metadata {CLASS_NAMES_KEY} must be a JSON list of names, "
+                         f"not {metadata[CLASS_NAMES_KEY][:60]!r}")
+    return tuple(names)
+
+
+# ---------------------------------------------------------------- the walk
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A tensor the layers compute: the layer that gives it (``INPUT``: the picture) and its shape per picture."""
+
+    source: int
+    shape: tuple
+
+
+class _Walk:
+    """The layers found so far, and what every tensor name of the graph stands for."""
+
+    def __init__(self, onnx, stored):
+        self.onnx = onnx
+        self.stored = dict(stored)     # tensor name -> array known without running the network
+        self.tensors = {}              # tensor name -> Tensor
+        self.layers, self.params, self.wiring = [], [], []
+        self.read = set()              # layers another node reads (a bias may join only a layer read once)
+
+    def node(self, proto):
+        attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in proto.attribute}
+        node = Node(proto.op_type, proto.name, attrs)
+        if proto.domain not in ("", "ai.onnx"):
+            raise node.fail(f"is an operator of the {proto.domain!r} domain", "xlcnn reads the standard operators")
+        inputs = [name for name in proto.input]
+        if proto.op_type in FOLDED:
+            value = FOLDED[proto.op_type](self, node, inputs)
+            if value is not None:
+                self.stored[proto.output[0]] = value
+                return
+        if proto.op_type in PASSED_ON:
+            self._alias(node, proto.output[0], self._tensor(node, inputs[0]))
+        elif proto.op_type == "Add" and any(name in self.stored for name in inputs):
+            self._bias(node, inputs, proto.output[0])
+        elif proto.op_type in KINDS_BY_OP:
+            self._layer(node, KINDS_BY_OP[proto.op_type], inputs, proto.output)
+        else:
+            known = ", ".join(sorted({*KINDS_BY_OP, *PASSED_ON, *FOLDED}))
+            raise node.fail("has no xlcnn layer", f"xlcnn reads {known}")
+
+    def finish(self, graph, notes):
+        if len(graph.output) != 1:
+            raise ModelError(f"the graph gives {len(graph.output)} outputs; xlcnn shows a network with one")
+        out = self.tensors.get(graph.output[0].name)
+        if out is None or out.source != len(self.layers) - 1 or not self.layers:
+            raise ModelError(f"the graph's output {graph.output[0].name!r} is not the last layer's")
+        last = self.layers[-1]
+        if last.fully_connected:     # PyTorch's loss takes logits: the softmax is not in the file
+            self._append(PROBABILITIES(), {}, (len(self.layers) - 1,), (last.units,))
+            notes.append(f"the model ends with {last.units} logits; the workbook adds the softmax that turns them "
+                         "into probabilities")
+        return self.layers, self.params, self.wiring
+
+    # -- helpers
+
+    def _tensor(self, node, name):
+        if name not in self.tensors:
+            raise node.fail(f"reads {name!r}, which is stored or computed from stored values only",
+                            "xlcnn's layers read the picture or another layer")
+        return self.tensors[name]
+
+    def _alias(self, node, output, tensor):
+        self.tensors[output] = tensor
+
+    def _layer(self, node, cls, inputs, outputs):
+        data = [name for name in inputs if name] if cls.joins else inputs[:1]
+        sources = [self._tensor(node, name) for name in data]
+        node.constants = [self.stored.get(name) for name in inputs[1:]] if not cls.joins else []
+        if any(name for name in outputs[1:]):
+            raise node.fail("gives a second output (such as a pooling's indices)", "xlcnn keeps one output per node")
+        layer, params = cls.from_onnx(node, sources[0].shape)
+        if layer is None:
+            self._alias(node, outputs[0], sources[0])
+            return
+        where = f"{node.where}, layer {len(self.layers) + 1}"
+        try:
+            shape = layer.output_shape([tensor.shape for tensor in sources], where)
+        except ShapeError as exc:
+            raise ModelError(str(exc)) from None
+        self.tensors[outputs[0]] = self._append(layer, params, tuple(t.source for t in sources), shape)
+
+    def _append(self, layer, params, sources, shape):
+        self.read.update(s for s in sources if s != INPUT)
+        self.layers.append(layer)
+        self.params.append({name: np.asarray(value, dtype=np.float64) for name, value in params.items()})
+        self.wiring.append(sources)
+        return Tensor(len(self.layers) - 1, tuple(int(n) for n in shape))
+
+    def _bias(self, node, inputs, output):
+        """Add of a stored vector after a layer with biases (MatMul then Add): the vector joins the biases."""
+        names = [name for name in inputs if name not in self.stored]
+        if len(names) != 1:
+            raise node.fail("adds stored values only")
+        tensor = self._tensor(node, names[0])
+        added = next(self.stored[name] for name in inputs if name in self.stored)
+        own = self.params[tensor.source] if tensor.source != INPUT else {}
+        channels = tensor.shape[0]
+        if "bias" not in own or tensor.source in self.read or added.size not in (1, channels):
+            raise node.fail(f"adds a stored array of shape {added.shape} to a tensor of shape {tensor.shape}",
+                            "xlcnn adds a constant only as the bias of the layer just before")
+        own["bias"] = own["bias"] + added.reshape(-1).astype(np.float64)
+        self.tensors[output] = tensor
+
+
+# ---------------------------------------------------------------- shape arithmetic on known values
+
+
+def _shape(walk, node, inputs):
+    tensor = walk.tensors.get(inputs[0])
+    return None if tensor is None else np.array([1, *tensor.shape], dtype=np.int64)
+
+
+def _stored(walk, inputs):
+    """The stored values of every input (None where one is computed; '' is an input left out)."""
+    values = [walk.stored.get(name) if name else None for name in inputs]
+    return None if any(value is None for name, value in zip(inputs, values) if name) else values
+
+
+def _gather(walk, node, inputs):
+    values = _stored(walk, inputs)
+    return None if values is None else np.take(values[0], values[1], axis=int(node.attrs.get("axis", 0)))
+
+
+def _unsqueeze(walk, node, inputs):
+    values = _stored(walk, inputs)
+    if values is None:
+        return None
+    axes = node.attrs.get("axes", values[1] if len(values) > 1 else None)
+    result = values[0]
+    for axis in sorted(int(a) for a in np.ravel(axes)):
+        result = np.expand_dims(result, axis if axis >= 0 else axis + result.ndim + 1)
+    return result
+
+
+def _squeeze(walk, node, inputs):
+    values = _stored(walk, inputs)
+    if values is None:
+        return None
+    axes = node.attrs.get("axes", values[1] if len(values) > 1 and values[1] is not None else None)
+    return np.squeeze(values[0], axis=None if axes is None else tuple(int(a) for a in np.ravel(axes)))
+
+
+def _concat(walk, node, inputs):
+    values = _stored(walk, inputs)
+    return None if values is None else np.concatenate([np.atleast_1d(v) for v in values],
+                                                      axis=int(node.attrs.get("axis", 0)))
+
+
+def _first(walk, node, inputs):
+    values = _stored(walk, inputs)
+    return None if values is None else values[0]
+
+
+def _constant(walk, node, inputs):
+    from onnx import numpy_helper
+    if "value" in node.attrs:
+        value = numpy_helper.to_array(node.attrs["value"])
+        return value.astype(np.float64) if value.dtype.kind == "f" else value
+    for key in ("value_float", "value_floats", "value_int", "value_ints"):
+        if key in node.attrs:
+            return np.array(node.attrs[key])
+    raise node.fail("holds a kind of constant xlcnn does not read", "store numbers (value, value_float(s), value_int(s))")
+
+
+# operators computed here when every value they read is known before the picture is
+FOLDED = {"Constant": _constant, "Shape": _shape, "Gather": _gather, "Unsqueeze": _unsqueeze, "Squeeze": _squeeze,
+          "Concat": _concat, "Cast": _first, "Identity": _first}
