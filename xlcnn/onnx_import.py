@@ -94,8 +94,10 @@ def _read(onnx, path):
         raise ModelError(f"{path}: not an ONNX model (no graph of nodes in it)")
     for tensor in proto.graph.initializer:
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            raise ModelError(f"{path}: its weights are kept in external files ({tensor.name}); save the model with "
-                             "every tensor inside it (onnx.save_model(model, path, save_as_external_data=False))")
+            where = dict((entry.key, entry.value) for entry in tensor.external_data).get("location", "another file")
+            raise ModelError(f"{path}: keeps its weights in a separate file ({tensor.name} in {where}); xlcnn reads "
+                             "one self-contained file: export with torch.onnx.export(..., external_data=False) or "
+                             "save with onnx.save_model(model, path, save_as_external_data=False)")
     return proto
 
 
