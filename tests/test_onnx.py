@@ -1,0 +1,351 @@
+"""ONNX models in and out, against onnxruntime: every operator xlcnn reads, the workbook recalculated in
+LibreOffice, the refusals, and the export of a model file and of an edited workbook.
+
+The models are made here with ``onnx.helper`` (no PyTorch needed), with float32 weights as frameworks
+write them; xlcnn computes in float64, so the agreement asked is 1e-5 of the largest logit.
+"""
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from onnx import TensorProto, helper, numpy_helper
+
+from named import named_values
+from xlcnn.cli import main
+from xlcnn.engine import forward
+from xlcnn.errors import ModelError, UsageError
+from xlcnn.libreoffice import recalculate
+from xlcnn.network import random_model, save_model
+from xlcnn.onnx_import import KINDS_BY_OP, load_onnx
+from xlcnn.pipeline import make_workbook
+
+RELATIVE = 1e-5
+
+
+class Graph:
+    """A small ONNX graph written node by node: ``add`` returns the new tensor's name."""
+
+    def __init__(self, shape, seed=0, opset=17):
+        self.rng = np.random.default_rng(seed)
+        self.shape, self.opset = shape, opset
+        self.nodes, self.stored, self.last, self.count = [], [], "x", 0
+
+    def weight(self, *shape, scale=0.5, dtype=np.float32):
+        self.count += 1
+        value = (self.rng.normal(size=shape) * scale).astype(dtype)
+        self.stored.append(numpy_helper.from_array(value, f"w{self.count}"))
+        return f"w{self.count}"
+
+    def const(self, value):
+        self.count += 1
+        self.stored.append(numpy_helper.from_array(np.asarray(value), f"k{self.count}"))
+        return f"k{self.count}"
+
+    def add(self, op, *inputs, **attrs):
+        self.count += 1
+        out = f"t{self.count}"
+        self.nodes.append(helper.make_node(op, list(inputs) or [self.last], [out], name=f"n{self.count}", **attrs))
+        self.last = out
+        return out
+
+    def model(self, metadata=None, input_shape=None):
+        graph = helper.make_graph(self.nodes, "test", [helper.make_tensor_value_info(
+            "x", TensorProto.FLOAT, input_shape or ["N", *self.shape])],
+            [helper.make_tensor_value_info(self.last, TensorProto.FLOAT, None)], self.stored)
+        proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
+        proto.ir_version = 8
+        if metadata:
+            helper.set_model_props(proto, metadata)
+        return proto
+
+    def save(self, path, **kwargs):
+        onnx.save_model(self.model(**kwargs), str(path))
+        return path
+
+
+def conv(g, channels, filters, kernel=3, **attrs):
+    return g.add("Conv", g.last, g.weight(filters, channels, kernel, kernel), g.weight(filters, scale=0.1),
+                 kernel_shape=[kernel, kernel], **attrs)
+
+
+def head(g, inputs, classes=3):
+    """Flatten, then a Gemm to ``classes`` logits."""
+    g.add("Flatten", axis=1)
+    return g.add("Gemm", g.last, g.weight(classes, inputs), g.weight(classes, scale=0.1), transB=1)
+
+
+# Each case: (name, input shape, builder). Together they use every operator the importer reads.
+def _chain(g):
+    conv(g, 3, 4, pads=[1, 1, 1, 1])
+    g.add("Relu")
+    g.add("MaxPool", kernel_shape=[2, 2], strides=[2, 2])
+    conv(g, 4, 5, kernel=2, strides=[2, 2], dilations=[1, 1])
+    g.add("Relu")
+    head(g, 5 * 2 * 2)
+
+
+def _activations(g):
+    conv(g, 1, 3, auto_pad="SAME_UPPER")
+    g.add("LeakyRelu", alpha=0.2)
+    g.add("Identity")
+    conv(g, 3, 3, dilations=[2, 2])
+    g.add("Sigmoid")
+    g.add("Dropout")
+    conv(g, 3, 2)
+    g.add("Tanh")
+    g.add("Abs")
+    head(g, 2 * 3 * 3, classes=4)
+
+
+def _pools(g):
+    conv(g, 2, 3)
+    g.add("MaxPool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    g.add("AveragePool", kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=1, ceil_mode=1)
+    g.add("MaxPool", kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)
+    g.add("Relu")
+    head(g, 3 * 2 * 2)
+
+
+def _global(g):
+    conv(g, 3, 6)
+    g.add("Relu")
+    g.add("GlobalAveragePool")
+    g.add("Flatten", axis=1)
+    g.add("MatMul", g.last, g.weight(6, 3))
+    g.add("Add", g.last, g.weight(3, scale=0.1))
+    g.add("Softmax", axis=-1)
+
+
+def _reshapes(g):
+    """What PyTorch's x.view(x.size(0), -1) becomes in the legacy exporter, then a Gemm with alpha and beta."""
+    conv(g, 1, 2)
+    g.add("Relu")
+    maps = g.last
+    g.add("Shape", maps)
+    g.add("Gather", g.last, g.const(np.array(0, dtype=np.int64)), axis=0)
+    g.add("Unsqueeze", g.last, g.const(np.array([0], dtype=np.int64)))
+    g.add("Concat", g.last, g.const(np.array([-1], dtype=np.int64)), axis=0)
+    g.add("Reshape", maps, g.last)
+    g.add("Gemm", g.last, g.weight(2 * 4 * 4, 3), g.weight(1, 3, scale=0.1), alpha=0.5, beta=2.0)
+    g.add("Reshape", g.last, g.const(np.array([1, -1], dtype=np.int64)))
+
+
+def _branches(g):
+    """A residual add and a concatenation along channels."""
+    stem = conv(g, 3, 4, pads=[1, 1, 1, 1])
+    g.add("Relu")
+    left = conv(g, 4, 4, pads=[1, 1, 1, 1])
+    g.add("Add", stem, left)
+    joined = g.add("Relu")
+    g.last = stem
+    right = conv(g, 4, 2, kernel=1)
+    g.add("Concat", joined, right, axis=1)
+    g.add("MaxPool", kernel_shape=[2, 2], strides=[2, 2])
+    head(g, 6 * 3 * 3)
+
+
+CASES = {"chain": ((3, 8, 8), _chain), "activations": ((1, 9, 9), _activations), "pools": ((2, 9, 9), _pools),
+         "global": ((3, 6, 6), _global), "reshapes": ((1, 6, 6), _reshapes), "branches": ((3, 6, 6), _branches)}
+
+
+def make_case(name, folder, seed=0, opset=17):
+    shape, build = CASES[name]
+    g = Graph(shape, seed, opset)
+    build(g)
+    return g.save(folder / f"{name}.onnx"), shape
+
+
+def runtime_output(path, x):
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x[None].astype(np.float32)})[0][0]
+
+
+def engine_logits(model, x):
+    """The engine's logits for input ``x`` (already scaled, as the ONNX model reads it)."""
+    passed = forward(model, x / model.input_scale)
+    return passed.logits
+
+
+def assert_close(ours, theirs):
+    ours, theirs = np.ravel(ours), np.ravel(theirs)
+    assert ours.shape == theirs.shape
+    assert np.max(np.abs(ours - theirs)) <= RELATIVE * np.max(np.abs(theirs)), (ours, theirs)
+
+
+# ---------------------------------------------------------------- every operator, engine vs onnxruntime
+
+
+def test_the_cases_use_every_operator_xlcnn_reads(tmp_path):
+    used = set()
+    for name in CASES:
+        path, _ = make_case(name, tmp_path)
+        used |= {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert set(KINDS_BY_OP) | {"Identity", "Dropout", "Shape", "Gather", "Unsqueeze"} <= used
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("opset", [11, 13, onnx.defs.onnx_opset_version()])
+def test_the_engine_gives_onnxruntime_s_outputs(name, opset, tmp_path):
+    if opset < 13 and name == "reshapes":    # Unsqueeze's axes became an input in opset 13
+        pytest.skip("written for opset 13 and later")
+    path, shape = make_case(name, tmp_path, opset=opset)
+    if opset > 21:     # onnxruntime lags the newest opset: the model is stamped newer, its nodes read the same
+        proto = onnx.load(str(path))
+        proto.opset_import[0].version = 21
+        onnx.save_model(proto, str(path))
+    x = np.random.default_rng(1).random(shape)
+    model, notes = load_onnx(path)
+    expected = runtime_output(path, x)
+    probabilities = forward(model, x / model.input_scale).probabilities
+    if name == "global":      # the graph ends in its own softmax
+        assert_close(probabilities, expected)
+        assert not notes
+    else:
+        assert_close(engine_logits(model, x), expected)
+        assert "adds the softmax" in notes[0]
+
+
+def test_weights_become_float64_and_the_input_size_comes_from_the_graph(tmp_path):
+    path, shape = make_case("chain", tmp_path)
+    model, _ = load_onnx(path)
+    assert model.input_shape == shape and model.image_size == 8
+    assert all(value.dtype == np.float64 for params in model.params for value in params.values())
+    assert model.class_names == ("class 1", "class 2", "class 3")
+
+
+def test_class_names_come_from_the_metadata_or_from_classes(tmp_path):
+    g = Graph((3, 8, 8))
+    _chain(g)
+    path = g.save(tmp_path / "named.onnx", metadata={"class_names": json.dumps(["cat", "dog", "fish"])})
+    assert load_onnx(path)[0].class_names == ("cat", "dog", "fish")
+    assert load_onnx(path, class_names=("a", "b", "c"))[0].class_names == ("a", "b", "c")
+    with pytest.raises(UsageError, match="3 outputs, but 2 class names"):
+        load_onnx(path, class_names=("a", "b"))
+
+
+def test_an_open_input_size_is_chosen_with_size(tmp_path):
+    g = Graph((3, 8, 8))
+    _chain(g)
+    path = g.save(tmp_path / "open.onnx", input_shape=["N", 3, "h", "w"])
+    with pytest.raises(UsageError, match="leaves its input's height open.*--size"):
+        load_onnx(path)
+    assert load_onnx(path, size=8)[0].image_size == 8
+    with pytest.raises(ModelError, match="has weights for 20 inputs but reads 5"):
+        load_onnx(path, size=12)     # the dense layer's weights fix the size: 12 does not fit them
+    fixed, _ = make_case("chain", tmp_path)
+    with pytest.raises(UsageError, match="--size 10 does not fit"):
+        load_onnx(fixed, size=10)
+
+
+# ---------------------------------------------------------------- refusals: one line, exit 3
+
+
+def _cli(*args):
+    result = CliRunner().invoke(main, list(map(str, args)))
+    return result.exit_code, result.output.strip().splitlines()
+
+
+def _refused(tmp_path, path, pattern):
+    code, lines = _cli("build", "--model", path, "-o", tmp_path / "never.xlsx")
+    assert code == 3 and len(lines) == 1 and lines[0].startswith("xlcnn: error: "), lines
+    assert pattern in lines[0], lines[0]
+    assert not (tmp_path / "never.xlsx").exists()
+
+
+def test_a_file_that_is_not_onnx_is_refused(tmp_path):
+    (tmp_path / "photo.onnx").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    _refused(tmp_path, tmp_path / "photo.onnx", "not an ONNX model")
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    _refused(tmp_path, tmp_path / "empty.onnx", "not an ONNX model")
+
+
+def test_a_truncated_file_is_refused(tmp_path):
+    path, _ = make_case("chain", tmp_path)
+    data = path.read_bytes()
+    for cut in (len(data) // 2, len(data) - 7, 40):
+        (tmp_path / "cut.onnx").write_bytes(data[:cut])
+        _refused(tmp_path, tmp_path / "cut.onnx", "not an ONNX model")
+
+
+def test_an_operator_xlcnn_cannot_show_is_named(tmp_path):
+    g = Graph((1, 6, 6))
+    conv(g, 1, 2)
+    g.add("Erf")
+    head(g, 2 * 4 * 4)
+    _refused(tmp_path, g.save(tmp_path / "erf.onnx"), f"node 'n{4}' (Erf): has no xlcnn layer; xlcnn reads Abs, Add")
+
+
+def test_weights_in_a_separate_file_are_refused(tmp_path):
+    path, _ = make_case("chain", tmp_path)
+    proto = onnx.load(str(path))
+    onnx.save_model(proto, str(tmp_path / "external.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="external.onnx.data", size_threshold=0)
+    _refused(tmp_path, tmp_path / "external.onnx", "keeps its weights in a separate file")
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda g: conv(g, 1, 2, pads=[1, 0, 1, 0]), "pads [1, 0, 1, 0] differ between sides"),
+    (lambda g: conv(g, 1, 2, strides=[1, 2]), "strides [1, 2] differs between height and width"),
+    (lambda g: g.add("AveragePool", kernel_shape=[2, 2], pads=[1, 1, 1, 1]), "count_include_pad"),
+    (lambda g: g.add("Conv", "x", g.weight(2, 1, 3, 3), kernel_shape=[3, 3], group=1, strides=[1, 1])
+     and g.add("Mul", g.last, g.last), "(Mul): has no xlcnn layer"),
+])
+def test_what_does_not_fit_is_refused_with_the_node_and_the_fix(tmp_path, change, words):
+    g = Graph((1, 6, 6))
+    change(g)
+    _refused(tmp_path, g.save(tmp_path / "bad.onnx"), words)
+
+
+def test_an_opset_older_than_11_is_refused(tmp_path):
+    path, _ = make_case("chain", tmp_path, opset=9)
+    _refused(tmp_path, path, "uses opset 9; xlcnn reads opsets 11 to")
+
+
+# ---------------------------------------------------------------- the workbook, recalculated
+
+
+def _matrix_file(path, x):
+    path.write_text("\n\n".join("\n".join(",".join(repr(float(v)) for v in row) for row in channel) for channel in x))
+    return path
+
+
+@pytest.mark.libreoffice
+def test_workbooks_of_onnx_models_recalculate_to_onnxruntime_s_logits(tmp_path, libreoffice):
+    books, expected = [], []
+    for seed, name in enumerate(CASES):
+        path, shape = make_case(name, tmp_path, seed=seed)
+        x = np.random.default_rng(seed + 10).random(shape)
+        matrix = _matrix_file(tmp_path / f"{name}.csv", x)
+        books.append(make_workbook(matrix, tmp_path / f"{name}.xlsx", model_path=str(path)).path)
+        expected.append(runtime_output(path, x))
+    for name, fresh, want in zip(CASES, recalculate(books, tmp_path / "out"), expected):
+        wb = openpyxl.load_workbook(fresh, data_only=True)
+        got = named_values(wb, "probabilities" if name == "global" else "logits")
+        assert_close(got, want)
+
+
+# ---------------------------------------------------------------- export
+
+
+def test_an_exported_model_runs_in_onnxruntime_and_reads_back(tmp_path):
+    model = random_model(seed=3)
+    save_model(model, tmp_path / "m.npz")
+    code, lines = _cli("export", tmp_path / "m.npz", "-o", tmp_path / "m.onnx")
+    assert code == 0, lines
+    x = np.random.default_rng(0).random(model.input_shape) * 255
+    assert_close(runtime_output(tmp_path / "m.onnx", x * model.input_scale), forward(model, x).logits)
+    again, _ = load_onnx(tmp_path / "m.onnx")
+    assert again.class_names == model.class_names and again.input_scale == model.input_scale
+    assert again.layers == model.layers
+
+
+def test_export_refuses_a_wrong_suffix_and_leaves_nothing(tmp_path):
+    save_model(random_model(), tmp_path / "m.npz")
+    code, lines = _cli("export", tmp_path / "m.npz", "-o", tmp_path / "m.onx")
+    assert code == 2 and len(lines) == 1 and "must end in .onnx" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
