@@ -235,7 +235,7 @@ def test_an_open_input_size_is_chosen_with_size(tmp_path):
     with pytest.raises(UsageError, match="leaves its input's height open.*--size"):
         load_onnx(path)
     assert load_onnx(path, size=8)[0].image_size == 8
-    with pytest.raises(ModelError, match="has weights for 20 inputs but reads 5"):
+    with pytest.raises(ModelError, match="has weights for 20 inputs but reads 45"):
         load_onnx(path, size=12)     # the dense layer's weights fix the size: 12 does not fit them
     fixed, _ = make_case("chain", tmp_path)
     with pytest.raises(UsageError, match="--size 10 does not fit"):
