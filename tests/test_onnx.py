@@ -5,6 +5,7 @@ The models are made here with ``onnx.helper`` (no PyTorch needed), with float32 
 write them; xlcnn computes in float64, so the agreement asked is 1e-5 of the largest logit.
 """
 
+import importlib.util
 import json
 
 import numpy as np
@@ -349,3 +350,81 @@ def test_export_refuses_a_wrong_suffix_and_leaves_nothing(tmp_path):
     code, lines = _cli("export", tmp_path / "m.npz", "-o", tmp_path / "m.onx")
     assert code == 2 and len(lines) == 1 and "must end in .onnx" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+@pytest.mark.libreoffice
+def test_an_edited_workbook_exports_its_own_weights(tmp_path, libreoffice):
+    """A student changes a filter weight; the ONNX model gives the logits the recalculated workbook shows."""
+    from xlcnn.verify import model_from_workbook
+    book = make_workbook(None, tmp_path / "book.xlsx").path
+    wb = openpyxl.load_workbook(book)
+    wb["2 Filters"]["B11"].value = 2.5
+    wb.save(tmp_path / "edited.xlsx")
+    code, lines = _cli("export", tmp_path / "edited.xlsx", "-o", tmp_path / "edited.onnx")
+    assert code == 0, lines
+    model, pixels = model_from_workbook(tmp_path / "edited.xlsx")
+    assert model.params[0]["weight"][0, 0, 0, 0] == 2.5
+    fresh = openpyxl.load_workbook(recalculate([tmp_path / "edited.xlsx"], tmp_path / "out")[0], data_only=True)
+    logits = named_values(fresh, "logits")
+    assert_close(runtime_output(tmp_path / "edited.onnx", pixels * model.input_scale), logits)
+    original, _ = model_from_workbook(book)
+    assert not np.allclose(forward(original, pixels).logits, np.ravel(logits))   # the edit moved the logits
+
+
+# ---------------------------------------------------------------- from PyTorch (an optional oracle)
+
+
+def _torch_lenet(torch):
+    nn = torch.nn
+
+    class LeNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 6, 3)
+            self.pool = nn.MaxPool2d(2)
+            self.fc1, self.fc2 = nn.Linear(6 * 5 * 5, 16), nn.Linear(16, 3)
+
+        def forward(self, x):
+            x = self.pool(torch.relu(self.conv1(x)))
+            x = torch.relu(self.conv2(x))
+            x = x.view(x.size(0), -1)
+            return self.fc2(torch.relu(self.fc1(x)))
+    return LeNet()
+
+
+def _train_a_few_steps(torch, net, shape, steps=20):
+    torch.manual_seed(0)
+    optimiser = torch.optim.SGD(net.parameters(), lr=0.05)
+    x = torch.rand(16, *shape)
+    y = (x.mean(dim=(1, 2, 3)) * 3).long().clamp(0, 2)
+    for _ in range(steps):
+        optimiser.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        optimiser.step()
+    return net.eval()
+
+
+@pytest.mark.libreoffice
+def test_a_pytorch_trained_lenet_builds_verifies_and_matches_onnxruntime(tmp_path, libreoffice):
+    """Exported by both of PyTorch's exporters (dynamo, the default, writes Reshape; the legacy one Flatten's
+    shape arithmetic); every book verifies, and its recalculated logits are onnxruntime's and PyTorch's."""
+    torch = pytest.importorskip("torch")
+    from xlcnn.verify import verify_workbooks
+    shape = (1, 14, 14)
+    net = _train_a_few_steps(torch, _torch_lenet(torch), shape)
+    x = np.random.default_rng(5).random(shape)
+    with torch.no_grad():
+        want = net(torch.tensor(x[None], dtype=torch.float32)).numpy()[0]
+    matrix = _matrix_file(tmp_path / "x.csv", x)
+    books, exporters = [], {"legacy": {"dynamo": False}}
+    if importlib.util.find_spec("onnxscript"):      # the dynamo exporter's own dependency
+        exporters["dynamo"] = {"dynamo": True, "external_data": False}
+    for name, how in exporters.items():
+        path = tmp_path / f"{name}.onnx"
+        torch.onnx.export(net, (torch.rand(1, *shape),), str(path), **how)
+        assert_close(runtime_output(path, x), want)
+        books.append(make_workbook(matrix, tmp_path / f"{name}.xlsx", model_path=str(path)).path)
+    assert all(report.ok for report in verify_workbooks(books))
+    for fresh in recalculate(books, tmp_path / "out"):
+        assert_close(named_values(openpyxl.load_workbook(fresh, data_only=True), "logits"), want)

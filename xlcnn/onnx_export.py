@@ -35,7 +35,7 @@ def export_model(source, output):
         model = load_model(source)
     else:
         from .verify import model_from_workbook    # reading a workbook needs its plan
-        model = model_from_workbook(source)
+        model, _ = model_from_workbook(source)
     proto = model_to_onnx(onnx, model)
     _write(onnx, proto, output)
     return model

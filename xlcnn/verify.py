@@ -296,12 +296,13 @@ def _same_value(old, new, tolerance):
 
 
 def model_from_workbook(path):
-    """The model of a workbook xlcnn built, with its weights as they stand in the cells (edits included)."""
+    """(model, pixels) of a workbook xlcnn built, as they stand in its cells (a student's edits included);
+    the pixels are (C, H, W), before the input scale."""
     path = Path(path)
     book = _read_book(path)
     if book.pixels is None:
         raise WorkbookError(f"{path}: holds a table only, no weights")
-    return book.model
+    return book.model, book.pixels
 
 
 def _read_book(path):
