@@ -222,16 +222,17 @@ def presets(lang):
 @click.option("--size", type=click.IntRange(1, 100_000), help="Side of the square input (default: the preset's, else 28).")
 @click.option("--channels", type=click.IntRange(1, 4096), help="Input channels (default: the preset's, else 3).")
 @click.option("--classes", type=click.IntRange(2, 100_000), help="Number of classes, the outputs of a final dense.")
+@click.option("--model", type=click.Path(dir_okay=False), help="A model file: xlcnn's .npz or an ONNX model (.onnx).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the table as a workbook (.xlsx).")
 @click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True)
-def summary(preset, arch, size, channels, classes, output, lang):
+def summary(preset, arch, size, channels, classes, model, output, lang):
     """Print the per-layer table of a network of any size: output shapes, weights and biases,
     activations, multiply-adds, memory and receptive field, with totals. With -o, also a
     workbook holding the table as live formulas (totals named total_parameters, ...).
 
     Example: xlcnn summary --preset vgg16 -o vgg16.xlsx
     """
-    result = make_summary(preset, arch, size, channels, classes, output, lang)
+    result = make_summary(preset, arch, size, channels, classes, output, lang, model)
     click.echo(table_text(result.rows, texts(lang)["sheets"]["summary"]))
     if result.path is not None:
         click.echo(f"wrote {result.path}")

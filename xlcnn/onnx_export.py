@@ -17,6 +17,7 @@ from .errors import OutputError, UsageError
 from .graph import INPUT, sources
 from .network import load_model
 from .onnx_import import CLASS_NAMES_KEY, INPUT_SCALE_KEY, onnx_package
+from .verify import XLSX_SUFFIXES, model_from_workbook
 
 OPSET = 17          # old enough for every runtime of the last years, new enough for every operator written
 INPUT_NAME, OUTPUT_NAME = "pixels", "logits"
@@ -31,10 +32,11 @@ def export_model(source, output):
     if output.suffix.lower() != ".onnx":
         raise UsageError(f"-o {output}: an ONNX model file must end in .onnx")
     source = Path(source)
+    if source.suffix.lower() not in (".npz", *XLSX_SUFFIXES):
+        raise UsageError(f"{source}: xlcnn export reads a model file (.npz) or a workbook xlcnn built (.xlsx)")
     if source.suffix.lower() == ".npz":
         model = load_model(source)
     else:
-        from .verify import model_from_workbook    # reading a workbook needs its plan
         model, _ = model_from_workbook(source)
     proto = model_to_onnx(onnx, model)
     _write(onnx, proto, output)

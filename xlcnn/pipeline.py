@@ -39,26 +39,34 @@ class SummaryResult:
     title: str              # what the table is of: a preset's name or "custom"
 
 
-def make_summary(preset=None, arch=None, size=None, channels=None, classes=None, output=None, lang="en"):
+def make_summary(preset=None, arch=None, size=None, channels=None, classes=None, output=None, lang="en", model=None):
     """The per-layer table of a network of any size (``xlcnn summary``), and with ``output`` a
     workbook holding it as live formulas. The network is a preset (any, including the real
-    networks too big to build: lenet5, alexnet, vgg16) or an ``--arch`` text, else the default;
-    ``size``, ``channels`` (1 or 3) and ``classes`` (a count) change its input and outputs."""
+    networks too big to build: lenet5, alexnet, vgg16), an ``--arch`` text or a ``model`` file (.npz
+    or .onnx), else the default; ``size``, ``channels`` (1 or 3) and ``classes`` (a count) change
+    its input and outputs (a model file's only through ``size``, where it leaves the size open)."""
     if output is not None:
         check_workbook_target(output)
-    recipe = load_preset(preset, lang) if preset else None
-    count = classes or (len(recipe.classes) if recipe else len(DEFAULT_CLASSES))
-    text = arch or (recipe.architecture if recipe else DEFAULT_ARCH_TEXT)
-    layers, inputs = parse_network(text, count, option="--arch" if arch else f"preset {preset}")
-    side = size or (recipe.size if recipe else DEFAULT_SIZE)
-    input_shape = (channels or (recipe.channels if recipe else 3), side, side)
+    if model is not None:
+        if preset or arch or channels or classes:
+            raise UsageError("--model already fixes the network; leave out --preset, --arch, --channels and --classes")
+        found, _ = _load_any_model(model, size, ())
+        layers, inputs, input_shape = found.layers, found.inputs, found.input_shape
+        recipe = None
+    else:
+        recipe = load_preset(preset, lang) if preset else None
+        count = classes or (len(recipe.classes) if recipe else len(DEFAULT_CLASSES))
+        text = arch or (recipe.architecture if recipe else DEFAULT_ARCH_TEXT)
+        layers, inputs = parse_network(text, count, option="--arch" if arch else f"preset {preset}")
+        side = size or (recipe.size if recipe else DEFAULT_SIZE)
+        input_shape = (channels or (recipe.channels if recipe else 3), side, side)
     texts = load_texts(lang)["sheets"]["summary"]
     rows = summarize(layers, input_shape, input_name=texts["input_row"], row_name="{id}", inputs=inputs)
     path = None
     if output is not None:
         path = build_summary_book(layers, input_shape, output, inputs=inputs, lang=lang,
                                   description=recipe.description if recipe else "")
-    return SummaryResult(rows, path, recipe.name if recipe else "custom")
+    return SummaryResult(rows, path, recipe.name if recipe else Path(model).name if model else "custom")
 
 
 # model names are worded by the workbook's texts: ("shipped", ""), ("preset", name), ("custom", ""), ("file", name)
