@@ -208,7 +208,7 @@ def test_the_engine_gives_onnxruntime_s_outputs(name, opset, tmp_path):
         assert not notes
     else:
         assert_close(engine_logits(model, x), expected)
-        assert "adds the softmax" in notes[0]
+        assert "turns them into probabilities" in notes[0]
 
 
 def test_weights_become_float64_and_the_input_size_comes_from_the_graph(tmp_path):

@@ -2,7 +2,7 @@
 every framework that reads ONNX.
 
 Each layer writes its own node (``to_onnx`` in ``kinds/``). The graph ends with the logits, as
-PyTorch's models do (the loss there takes logits): a final softmax is left out, and ``xlcnn
+PyTorch's models do (the loss there takes logits): the final probabilities layer is left out, and ``xlcnn
 build --model`` adds it back. The class names and the input scale travel in the metadata.
 Weights are written as float32, the type every ONNX runtime computes in.
 """

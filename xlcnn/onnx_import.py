@@ -212,9 +212,9 @@ class _Walk:
         if out is None or out.source != len(self.layers) - 1 or not self.layers:
             raise ModelError(f"the graph's output {graph.output[0].name!r} is not the last layer's")
         last = self.layers[-1]
-        if last.fully_connected:     # PyTorch's loss takes logits: the softmax is not in the file
+        if last.fully_connected:     # PyTorch's loss takes logits: the probabilities are not in the file
             self._append(PROBABILITIES(), {}, (len(self.layers) - 1,), (last.units,))
-            notes.append(f"the model ends with {last.units} logits; the workbook adds the softmax that turns them "
+            notes.append(f"the model ends with {last.units} logits; the workbook adds the layer that turns them "
                          "into probabilities")
         return self.layers, self.params, self.wiring
 
