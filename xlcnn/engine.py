@@ -77,7 +77,7 @@ def forward_batch(model, pixels):
 
     Element i + 1 is the output of layer i; in a chain, element i is the input of layer i.
     """
-    outputs = [pixels * model.input_scale]
+    outputs = [model.network_input(pixels)]
     for layer, p, reads in zip(model.layers, model.params, model.sources()):
         outputs.append(layer.forward(_read(outputs, reads), p))
     return outputs

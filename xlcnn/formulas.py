@@ -33,6 +33,11 @@ def scaled(source, scale=None):
     return f"{source.ref()}*{scale}" if scale is not None else source.ref()
 
 
+def normalised(pixel, scale, mean, std):
+    """(pixel x scale - mean) / std: one channel of the input normalised (``Model.network_input``)."""
+    return f"=({pixel.ref()}*{scale.ref(absolute=True)}-{mean.ref(absolute=True)})/{std.ref(absolute=True)}"
+
+
 # ---------------------------------------------------------------- softmax and loss
 
 

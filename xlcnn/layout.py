@@ -82,7 +82,8 @@ class Layout:
 # ---------------------------------------------------------------- public
 
 
-def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None, inputs=None, im2col=False):
+def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None, inputs=None, im2col=False,
+                normalised=False):
     """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W).
 
     A network that ends in softmax gets softmax and loss sheets; every network ends
@@ -96,6 +97,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
 
     ``inputs`` is a graph's wiring (None: a chain); each layer's sheet reads its sources' sheets.
     ``im2col`` adds, after the first convolution, the same convolution as a matrix product.
+    ``normalised`` puts the input normalised per channel beside the pixels (the first layer reads it).
     """
     classifier = is_classifier(layers)
     shapes = infer_shapes(layers, input_shape, classifier, inputs)
@@ -103,8 +105,8 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
         check_graph(layers, inputs, steps)
     names = _SheetNames(layers, titles or STEP_TITLES, classifier, im2col)
     limits = _Limits(max_formulas)
-    input_plan = limits.add(_input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1, inputs)),
-                            _first_conv_extras(layers))
+    input_plan = _input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1, inputs), normalised)
+    limits.add(input_plan, _first_conv_extras(layers) + (_cells(input_plan.normalised) if normalised else 0))
     first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits, inputs)
     if im2col:
         _add_im2col(first, layers, names, limits)
@@ -161,7 +163,7 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
         elif isinstance(layer, Softmax):
             sheets.append(_softmax_sheet(ident("softmax", index), len(class_names)))
         if sheets[-1].layer == index and sheets[-1].kind != "filters":
-            limits.add(sheets[-1], _layer_formulas(sheets[-1], later))
+            limits.add(sheets[-1], _layer_formulas(sheets[-1], later, scaled=input_plan.normalised is None))
         outputs[index] = output_of(sheets[-1])
     if is_classifier(layers):
         sheets.append(limits.add(_loss_sheet(ident("loss"), len(class_names)), 3 * len(class_names) + 1 + later))
@@ -276,6 +278,11 @@ def _label_above(block):
     return Block(block.sheet, block.row - 1, block.col, 1, 1)
 
 
+def _label_before(block):
+    """The cell left of a one-cell block: its name ("mean =")."""
+    return Block(block.sheet, block.row, block.col - 1, 1, 1)
+
+
 def _label_left(block):
     """Column A on the row above a block: the heading of a band of blocks."""
     return Block(block.sheet, block.row - 1, 0, 1, 1)
@@ -357,12 +364,13 @@ def _legend(name, row, col, words_to=None):
 
 
 def plan_within_limits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=DEFAULT_MAX_FORMULAS,
-                       inputs=None, im2col=False):
+                       inputs=None, im2col=False, normalised=False):
     """``plan_layout`` with the formula budget; a refusal names the largest --size that fits, when one does."""
     try:
-        return plan_layout(layers, input_shape, class_names, titles, steps, max_formulas, inputs, im2col)
+        return plan_layout(layers, input_shape, class_names, titles, steps, max_formulas, inputs, im2col, normalised)
     except LimitError as exc:
-        side, refusal = _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs, im2col)
+        side, refusal = _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs, im2col,
+                                      normalised)
         table = "; `xlcnn summary` shows its table at any size"   # the numbers a teacher may have come for
         if side is not None:
             raise type(exc)(f"{exc}: the largest --size that fits this network is {side}{table}") from None
@@ -375,7 +383,8 @@ def largest_size_that_fits(layers, input_shape, class_names, titles=None, steps=
     return _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs)[0]
 
 
-def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs=None, im2col=False):
+def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs=None, im2col=False,
+                  normalised=False):
     """(largest side that fits or None, the limit refused at the smallest side tried).
 
     Every map, row count, formula length and formula count grows with the side, and a
@@ -387,7 +396,8 @@ def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas,
 
     def fits(side):
         try:
-            plan_layout(layers, (channels, side, side), class_names, titles, steps, max_formulas, inputs, im2col)
+            plan_layout(layers, (channels, side, side), class_names, titles, steps, max_formulas, inputs, im2col,
+                        normalised)
             return True
         except LimitError as exc:
             refusals[side] = exc
@@ -408,7 +418,7 @@ def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas,
 # ---------------------------------------------------------------- formulas each sheet holds, from its blocks
 
 
-def _layer_formulas(plan, later):
+def _layer_formulas(plan, later, scaled=True):
     """The formula cells of a layer's sheet: its outputs, its worked example and (later passes) its weights."""
     if plan.kind == "softmax":
         return 5 * plan.output.size + 4    # logit, z - max, e^, p, ln p per class; max, sum, class, p
@@ -416,8 +426,8 @@ def _layer_formulas(plan, later):
     if plan.kind == "dense":
         count += later * (plan.weight.size + plan.bias.size)
     explain = example_of(plan)
-    if explain is not None:   # only the first layer's example shows the scale
-        count += _cells(explain.formula_cells(scaled=plan.layer == 0))
+    if explain is not None:   # only the first layer's example shows the scale, and not when it reads normalised maps
+        count += _cells(explain.formula_cells(scaled=plan.layer == 0 and scaled))
     return count
 
 
@@ -552,19 +562,30 @@ def _stack(sheet, top, channels, height, width, pad, left=FIRST_COL):
     return MapStack(tuple(maps), pad, tuple(_label_above(block) for block in maps))
 
 
-def _input_sheet(ident, input_shape, pad):
+def _input_sheet(ident, input_shape, pad, normalised=False):
+    """The pixels, the photo in colour to their right and, for a normalised input, between the two the
+    normalised maps (with the first layer's padding) and each channel's mean and std."""
     name = ident["name"]
     channels, height, width = input_shape
-    pixels = _stack(name, HEADER_ROWS + 1, channels, height, width, pad)
-    view_col = FIRST_COL + width + 2 * pad + 2
-    view = Block(name, pixels.maps[0].row + pad, view_col, height, width)
+    pixels = _stack(name, HEADER_ROWS + 1, channels, height, width, 0 if normalised else pad)
+    view_col = pixels.maps[0].last_col + 3
+    extra = {}
+    if normalised:
+        result = _stack(name, HEADER_ROWS + 1, channels, height, width, pad, left=view_col)
+        labels = result.maps[0].last_col + 2
+        mean = tuple(Block(name, m.row, labels + 1, 1, 1) for m in result.maps)
+        std = tuple(Block(name, m.row + 1, labels + 1, 1, 1) for m in result.maps)
+        extra = dict(normalised=result, mean=mean, std=std, mean_labels=tuple(_label_before(b) for b in mean),
+                     std_labels=tuple(_label_before(b) for b in std))
+        view_col = labels + 3
+    view = Block(name, pixels.maps[0].row + pixels.pad, view_col, height, width)
     scale = Block(name, HEADER_ROWS - 2, FIRST_COL + 5, 1, 1)
     highlight = Block(name, view.last_row + 3, view.col + 8, 3, 1)    # copies of the explained position
     return InputSheet(
         **ident, pixels=pixels, scale=scale, scale_label=Block(name, scale.row, FIRST_COL, 1, 1),
         colour_view=view, colour_view_label=Block(name, pixels.labels[0].row, view.col, 1, 1),
         highlight=highlight, highlight_title=Block(name, highlight.row - 1, view.col, 1, 1),
-        highlight_labels=Block(name, highlight.row, view.col, 3, 1))
+        highlight_labels=Block(name, highlight.row, view.col, 3, 1), **extra)
 
 
 def _filters_sheet(ident, layer, channels):
@@ -813,7 +834,7 @@ def replan(meta, titles):
     if meta.get("table"):   # ``xlcnn summary``'s book: the summary sheet only, no weights
         return plan_summary_only(len(meta["layers"]), titles, meta["input_shape"], meta["inputs"])
     return plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0),
-                       inputs=meta["inputs"], im2col=meta.get("im2col", False))
+                       inputs=meta["inputs"], im2col=meta.get("im2col", False), normalised=meta.get("normalised", False))
 
 
 def plan_summary_only(layer_count, titles, input_shape, inputs=None):

@@ -145,9 +145,26 @@ class Model:
     hand_made: bool = False     # the first layer's filters set by hand (named filters): not trained
     inputs: tuple | None = None
     image_width: int | None = None   # a matrix's width when it is not square; None: image_size
+    input_mean: tuple | None = None  # per channel, subtracted after scaling (torchvision's Normalize); None: not
+    input_std: tuple | None = None   # per channel, divides after the mean is taken away
 
     def __post_init__(self):
         self.inputs = as_inputs(self.inputs)   # a chain's wiring written out is still a chain: None
+        if self.input_mean is not None:
+            self.input_mean = tuple(float(v) for v in self.input_mean)
+            self.input_std = tuple(float(v) for v in self.input_std)
+
+    @property
+    def normalised(self):
+        """Whether the input is normalised per channel, (pixel x scale - mean) / std, before the first layer."""
+        return self.input_mean is not None
+
+    def network_input(self, pixels):
+        """What the first layer reads, from pixels (..., C, H, W): scaled, then normalised when the model is."""
+        x = pixels * self.input_scale
+        if not self.normalised:
+            return x
+        return (x - np.array(self.input_mean)[:, None, None]) / np.array(self.input_std)[:, None, None]
 
     def sources(self):
         """What each layer reads: layer indices, INPUT for the picture (see ``graph.sources``)."""
@@ -175,6 +192,8 @@ class Model:
     def validate(self):
         """Refuse a model whose weights, classes and shapes do not agree."""
         shapes = self.shapes()
+        if self.normalised:
+            check_normalisation(self.input_mean, self.input_std, self.channels)
         if len(self.params) != len(self.layers):
             raise ModelError(f"{len(self.layers)} layers but parameters for {len(self.params)}")
         if self.classifier:
@@ -198,6 +217,17 @@ class Model:
         for name in self.class_names:
             if not isinstance(name, str) or not name.strip() or len(name) > MAX_CLASS_NAME:
                 raise ModelError(f"class name {name!r}: must be 1 to {MAX_CLASS_NAME} characters of text")
+
+
+def check_normalisation(mean, std, channels, where="the model", error=ModelError):
+    """One finite mean and one positive finite std per input channel, or one line saying what is wrong."""
+    for name, values in (("mean", mean), ("std", std)):
+        if len(values) != channels:
+            raise error(f"{where}: {len(values)} {name} values for {channels} input channels; give one per channel")
+        if not all(np.isfinite(values)):
+            raise error(f"{where}: the {name} values must be finite numbers, not {list(values)}")
+    if not all(v > 0 for v in std):
+        raise error(f"{where}: every std must be above 0, not {list(std)}")
 
 
 def class_named(label, class_names):
@@ -259,6 +289,8 @@ def save_model(model, path):
         "train_accuracy": np.array(float(model.train_accuracy)),
         "val_accuracy": np.array(float(model.val_accuracy)),
     }
+    if model.normalised:
+        arrays["input_mean"], arrays["input_std"] = np.array(model.input_mean), np.array(model.input_std)
     for i, p in enumerate(model.params):
         for name, value in p.items():
             arrays[f"layer{i}.{name}"] = np.asarray(value, dtype=np.float64)
@@ -358,6 +390,8 @@ def _model_from_arrays(arrays):
         channels=int(arrays.get("channels", 3)),
         fit=str(arrays.get("fit", "crop")),
         input_scale=float(arrays.get("input_scale", 1 / 255)),
+        input_mean=tuple(arrays["input_mean"]) if "input_mean" in arrays else None,
+        input_std=tuple(arrays["input_std"]) if "input_std" in arrays else None,
         trained=bool(arrays.get("trained", False)),
         description=str(arrays.get("description", "")),
         train_accuracy=float(arrays.get("train_accuracy", np.nan)),

@@ -49,9 +49,17 @@ def model_to_onnx(onnx, model):
     layers = list(model.layers)
     count = len(layers) - 1 if layers[-1].gives_probabilities else len(layers)
     nodes, stored = [], []
+    first = INPUT_NAME
+    if model.normalised:     # (pixels - mean) / std, as torchvision's Normalize, before every layer
+        for op, values in (("Sub", model.input_mean), ("Div", model.input_std)):
+            stored.append(onnx.numpy_helper.from_array(np.array(values, dtype=np.float32).reshape(1, -1, 1, 1),
+                                                       f"input.{op.lower()}"))
+            nodes.append(helper.make_node(op, [first, stored[-1].name], [f"normalised.{op.lower()}"],
+                                          name=f"normalise ({op})"))
+            first = nodes[-1].output[0]
     for index, (layer, reads) in enumerate(zip(layers[:count], sources(model.inputs, count))):
         op, attrs, weights = layer.to_onnx(model.params[index])
-        names = [INPUT_NAME if source == INPUT else f"layer{source}" for source in reads]
+        names = [first if source == INPUT else f"layer{source}" for source in reads]
         for name, value in zip(PARAMETER_ORDER, weights):
             stored.append(onnx.numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32),
                                                        f"layer{index}.{name}"))

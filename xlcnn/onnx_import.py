@@ -27,6 +27,7 @@ from .onnx_node import Node
 
 OLDEST_OPSET = 11
 PASSED_ON = ("Identity", "Dropout")         # at inference they hand their input on unchanged
+NORMALISING = ("Sub", "Div", "Mul")         # read as the input's normalisation when they apply to the picture
 KINDS_BY_OP = {op: cls for cls in LAYER_TYPES.values() for op in cls.onnx_ops}
 PROBABILITIES = next(cls for cls in LAYER_TYPES.values() if cls.gives_probabilities)
 CLASS_NAMES_KEY = "class_names"     # metadata_props: a JSON list of the classes, in output order
@@ -68,7 +69,10 @@ def load_onnx(path, size=None, class_names=()):
     elif outputs and len(classes) != outputs:
         raise UsageError(f"{path} gives {outputs} outputs, but {len(classes)} class names are given")
     channels, height, width = input_shape
+    normalised = walk.mean is not None
     model = Model(layers=tuple(layers), params=params, class_names=tuple(classes) if outputs else (),
+                  input_mean=tuple(walk.mean) if normalised else None,
+                  input_std=tuple(walk.std if walk.std is not None else np.ones(len(walk.mean))) if normalised else None,
                   image_size=height, image_width=None if width == height else width, channels=channels,
                   input_scale=float(metadata.get(INPUT_SCALE_KEY, 1 / 255)), trained=True,
                   description=f"imported from {Path(path).name}", inputs=wiring)
@@ -183,6 +187,8 @@ class _Walk:
         self.tensors = {}              # tensor name -> Tensor
         self.layers, self.params, self.wiring = [], [], []
         self.read = set()              # layers another node reads (a bias may join only a layer read once)
+        self.mean, self.std = None, None   # a normalisation of the input at the graph's start (Sub, Div)
+        self.raw_read = False          # a layer reads the input before its normalisation
 
     def node(self, proto):
         attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in proto.attribute}
@@ -197,13 +203,15 @@ class _Walk:
                 return
         if proto.op_type in PASSED_ON:
             self._alias(node, proto.output[0], self._tensor(node, inputs[0]))
+        elif proto.op_type in NORMALISING and self._reads_input(inputs):
+            self._normalise(node, inputs, proto.output[0])
         elif proto.op_type == "Add" and any(name in self.stored for name in inputs):
             self._bias(node, inputs, proto.output[0])
         elif proto.op_type in KINDS_BY_OP:
             self._layer(node, KINDS_BY_OP[proto.op_type], inputs, proto.output)
         else:
             known = ", ".join(sorted({*KINDS_BY_OP, *PASSED_ON, *FOLDED}))
-            raise node.fail("has no xlcnn layer", f"xlcnn reads {known}")
+            raise node.fail("has no xlcnn layer", f"xlcnn reads {known}, and Sub, Div or Mul normalising the input")
 
     def finish(self, graph, notes):
         if len(graph.output) != 1:
@@ -220,6 +228,31 @@ class _Walk:
 
     # -- helpers
 
+    def _reads_input(self, inputs):
+        return any(self.tensors.get(name, Tensor(0, ())).source == INPUT for name in inputs)
+
+    def _normalise(self, node, inputs, output):
+        """(x - mean) / std per channel at the input (torchvision's Normalize written into the graph); a Mul by
+        1 / std as some exporters write it. Kept as the model's input_mean and input_std."""
+        tensor = next(self.tensors[name] for name in inputs if name in self.tensors)
+        stored = [self.stored.get(name) for name in inputs if name not in self.tensors]
+        channels = tensor.shape[0]
+        if self.raw_read or len(stored) != 1 or stored[0] is None or stored[0].size not in (1, channels) \
+                or inputs[0] not in self.tensors:
+            raise node.fail("changes the input in a way xlcnn cannot show",
+                            "xlcnn shows a normalisation (x - mean) / std, one number per channel, at the start")
+        values = np.broadcast_to(stored[0].reshape(-1).astype(np.float64), (channels,))
+        mean = self.mean if self.mean is not None else np.zeros(channels)
+        std = self.std if self.std is not None else np.ones(channels)
+        if node.op == "Sub" and self.std is None:
+            self.mean = mean + values
+        elif node.op in ("Div", "Mul") and np.all(values > 0):
+            self.mean, self.std = mean, std * (values if node.op == "Div" else 1 / values)
+        else:
+            raise node.fail("changes the input in a way xlcnn cannot show",
+                            "xlcnn shows a normalisation (x - mean) / std with every std above 0, at the start")
+        self.tensors[output] = tensor
+
     def _tensor(self, node, name):
         if name not in self.tensors:
             raise node.fail(f"reads {name!r}, which is stored or computed from stored values only",
@@ -232,6 +265,8 @@ class _Walk:
     def _layer(self, node, cls, inputs, outputs):
         data = [name for name in inputs if name] if cls.joins else inputs[:1]
         sources = [self._tensor(node, name) for name in data]
+        if any(tensor.source == INPUT for tensor in sources) and self.mean is None:
+            self.raw_read = True
         node.constants = [self.stored.get(name) for name in inputs[1:]] if not cls.joins else []
         if any(name for name in outputs[1:]):
             raise node.fail("gives a second output (such as a pooling's indices)", "xlcnn keeps one output per node")

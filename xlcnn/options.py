@@ -57,6 +57,8 @@ class BuildOptions:
     bias: str | None = None       # "1,0": the first convolution's biases, as typed
     classes: str | None = None    # "cat,dog": the class names of an untrained network, as typed
     im2col: bool = False          # the first convolution again, as a matrix product
+    mean: str | None = None       # "0.485,0.456,0.406": per channel, taken from the scaled input, as typed
+    std: str | None = None        # "0.229,0.224,0.225": per channel, dividing it after the mean
 
     def __post_init__(self):
         check_image_options(MIN_SIZE if self.size is None else self.size, self.fit or FITS[0], self.max_pixels)
@@ -76,7 +78,7 @@ class BuildOptions:
             raise UsageError("--model already fixes the network; leave out --preset, --arch, --filters, "
                              "--true-convolution, --grayscale, --bias and --classes (--classes names an "
                              "ONNX model's outputs)")
-        self.bias_values, self.class_names    # checked now, not halfway through a build
+        self.bias_values, self.class_names, self.normalisation    # checked now, not halfway through a build
 
     @property
     def bias_values(self):
@@ -91,6 +93,26 @@ class BuildOptions:
         if not all(math.isfinite(value) for value in values):
             raise UsageError(f"--bias {self.bias!r}: every bias must be a finite number")
         return values
+
+    @property
+    def normalisation(self):
+        """(mean, std) per channel from --mean and --std, None when neither is given."""
+        if self.mean is None and self.std is None:
+            return None
+        if self.mean is None or self.std is None:
+            raise UsageError("--mean and --std go together: give one number per input channel to each")
+        values = []
+        for option, text in (("--mean", self.mean), ("--std", self.std)):
+            try:
+                numbers = tuple(float(item) for item in str(text).split(","))
+            except ValueError:
+                raise UsageError(f"{option} {text!r}: give numbers separated by commas, e.g. 0.485,0.456,0.406") from None
+            if not all(math.isfinite(n) for n in numbers):
+                raise UsageError(f"{option} {text!r}: every value must be a finite number")
+            values.append(numbers)
+        if len(values[0]) != len(values[1]) or not all(n > 0 for n in values[1]):
+            raise UsageError(f"--mean {self.mean} --std {self.std}: one mean and one std above 0 per input channel")
+        return tuple(values)
 
     @property
     def class_names(self):
@@ -195,8 +217,12 @@ BUILD_FLAGS = (
          help="Picture side in pixels (default 28, or the model's)."),
     Flag(("--input-scale",), "input_scale", float, metavar="X",
          help="Multiply the input by X before the first layer (default 1/255 for a photo, 1 for a matrix)."),
+    Flag(("--mean",), "mean", metavar="NUMBERS",
+         help="Per channel, taken from the scaled input before the first layer, e.g. 0.485,0.456,0.406 (with --std)."),
+    Flag(("--std",), "std", metavar="NUMBERS",
+         help="Per channel, dividing the input after --mean, e.g. 0.229,0.224,0.225, as torchvision's Normalize."),
     Flag(("--model", "model_path"), "model_path", str, metavar="FILE", file_name=True,
-         help="Model file (.npz) with trained weights."),
+         help="Model file: xlcnn's .npz or an ONNX model (.onnx)."),
     Flag(("--label",), "label", help="True class of the photo, used for the loss (default: guessed from the file name)."),
     Flag(("--fit",), "fit", metavar=f"[{'|'.join(FITS)}]", help="How to make the photo square: crop (default), pad or stretch."),
     Flag(("--seed",), "seed", int, show_default=True, help="Seed of the random weights when no --model is given."),

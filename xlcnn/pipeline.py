@@ -17,7 +17,7 @@ from .kernels import filter_weights, named_filters, parse_filter_names, parse_fi
 from .matrices import is_matrix_file, load_matrix
 from .layout import plan_within_limits
 from .options import BuildOptions, option_name
-from .network import (DEFAULT_ARCH_TEXT, DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, describe, is_classifier,
+from .network import (DEFAULT_ARCH_TEXT, DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, check_normalisation, describe, is_classifier,
                       lesson_architecture, load_model, random_model, save_model)
 from .presets import load_preset, preset_names
 from .resources import default_model_path, default_sample, texts as load_texts
@@ -100,6 +100,10 @@ def choose_model(options=None, check=None, input_shape=None, **changes):
     choice = _choose_model(options, check, input_shape)
     if options.input_scale is not None:
         choice.model = replace(choice.model, input_scale=options.input_scale)
+    if options.normalisation is not None:
+        mean, std = options.normalisation
+        check_normalisation(mean, std, choice.model.channels, "--mean/--std", UsageError)
+        choice.model = replace(choice.model, input_mean=mean, input_std=std)
     elif input_shape is not None:    # a matrix's numbers are used as they are
         choice.model = replace(choice.model, input_scale=1.0)
     return choice

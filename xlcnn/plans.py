@@ -168,10 +168,17 @@ class InputSheet(Sheet):
     highlight: Block            # copies of the position the first conv sheet explains: map, row, column
     highlight_title: Block
     highlight_labels: Block     # "map", "row", "column" beside the copies
+    # a normalised input (torchvision's Normalize): (pixel x scale - mean) / std beside the pixels, which the
+    # first layer reads; each channel's editable mean and std beside its map
+    normalised: MapStack | None = None
+    mean: tuple | None = None
+    std: tuple | None = None
+    mean_labels: tuple | None = None
+    std_labels: tuple | None = None
 
     @property
     def output(self):
-        return self.pixels
+        return self.pixels if self.normalised is None else self.normalised
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -63,6 +63,9 @@ def _forward_stages(view, sheets, model, reference, label, step):
     """Every stage of one forward pass; in a later pass also its new weights."""
     out = []
     for plan in sheets:
+        if plan.kind == "input" and plan.normalised is not None:
+            out.append(_stage(f"{plan.name} (normalised)", output_blocks(plan.normalised),
+                              model.network_input(reference.pixels), step))
         if plan.kind == "filters":
             layer, p = model.layers[plan.layer], model.params[plan.layer]
             if step:
@@ -92,7 +95,8 @@ def _im2col_stages(plan, model, reference, step):
     """The unrolled filters and windows, and their product: the same maps as the layer's own sheet."""
     p = model.params[plan.layer]
     read = model.sources()[plan.layer][0]    # the windows hold the cells as the sheets show them: pixels unscaled
-    source = reference.pixels if read == INPUT else reference.stages[read].output
+    source = reference.stages[read].output if read != INPUT else (
+        model.network_input(reference.pixels) if model.normalised else reference.pixels)
     padded = pad_input(source, plan.conv.padding)
     windows = np.array([[padded[plan.input_index(n, q)] for q in range(plan.windows.width)]
                         for n in range(plan.windows.height)])

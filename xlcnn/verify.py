@@ -354,7 +354,8 @@ class _Reader:
 
 def _model_from_book(reader, layout, meta):
     layers = meta["layers"]
-    pixels = np.stack([reader.array(layout.input.interior(c)) for c in range(layout.input_shape[0])])
+    first = layout.sheet("input")
+    pixels = np.stack([reader.array(first.pixels.interior(c)) for c in range(layout.input_shape[0])])
     params = []
     for index, layer in enumerate(layers):
         if layer.has_filters:
@@ -369,11 +370,14 @@ def _model_from_book(reader, layout, meta):
                            "bias": reader.array(dense.bias).reshape(-1)})
         else:
             params.append({})
-    scale = reader.number(layout.sheet("input").scale)
+    scale = reader.number(first.scale)
     names = meta["class_names"]
     _, height, width = layout.input_shape
+    mean, std = ((tuple(reader.number(cell) for cell in cells) for cells in (first.mean, first.std))
+                 if first.normalised is not None else (None, None))
     model = Model(layers, params, names, image_size=height, image_width=None if width == height else width,
-                  input_scale=scale, channels=layout.input_shape[0], trained=meta.get("trained", False), inputs=meta["inputs"])
+                  input_scale=scale, channels=layout.input_shape[0], trained=meta.get("trained", False), inputs=meta["inputs"],
+                  input_mean=mean, input_std=std)
     if not names:
         return model, pixels, 0
     label_text = reader.text(layout.sheet("loss").true_label)
@@ -520,6 +524,8 @@ def _error_cells(values):
 def _derived_blocks(layout):
     """Every block whose cells must be formulas."""
     for plan in layout.sheets:
+        if plan.kind == "input" and plan.normalised is not None:
+            yield from output_blocks(plan.normalised)
         if plan.kind in LAYER_KINDS:
             yield from output_blocks(plan.output)
         elif plan.kind == "filters":   # the taps of an effective kernel that hold a weight (holes are plain zeros)

@@ -103,7 +103,7 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     pictures = class_pictures(model)   # known by the shapes' own (English) names
     model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
     layout = plan_within_limits(model.layers, pixels.shape, model.class_names, texts["step_titles"], options.steps,
-                                options.max_formulas, model.inputs, options.im2col)
+                                options.max_formulas, model.inputs, options.im2col, model.normalised)
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
                   description=description or "", unfit_options=unfit_options, class_pictures=pictures,
                   options=options, matrix=matrix)
@@ -140,7 +140,11 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     for plan in layout.sheets:
         set_up_printing(wb[plan.name], plan, texts["print"])
     extra = {"lang": options.lang, "steps": options.steps, "model": ctx.model_name, **source_entries}
-    write_meta(wb, model, pixels.shape, {**extra, "im2col": True} if options.im2col else extra)
+    if options.im2col:     # only a workbook that has one says so: older workbooks' metadata stays as it was
+        extra["im2col"] = True
+    if model.normalised:
+        extra["normalised"] = True
+    write_meta(wb, model, pixels.shape, extra)
     wb.active = 0
     path = save_atomically(wb, out_path)
     label_name = model.class_names[label_index] if label_index is not None else None

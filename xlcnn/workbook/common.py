@@ -69,8 +69,9 @@ class Context:
         by it before the first layer, whatever that layer is; the workbook keeps the pixels
         as 0-255 numbers, so the first layer's formulas (and its gradients) multiply what
         they read by ``input_scale`` and every later layer reads numbers already scaled.
+        A normalised input is scaled on the input sheet itself: the first layer reads it as it is.
         """
-        return "input_scale" if INPUT in self.model.sources()[index] else None
+        return "input_scale" if INPUT in self.model.sources()[index] and not self.model.normalised else None
 
     def sheet_texts(self, kind):
         return self.texts["sheets"][kind]

@@ -60,7 +60,7 @@ def highlight_receptive_field(ctx, input_ws, filters_ws, conv_plan, layer):
     for n, word in enumerate(("map", "row", "column")):
         put_text(input_ws, *source.highlight_labels.cell(n, 0), ctx.texts["explain"][word])
         put_formula(ctx, input_ws, copies.item(n), formulas.reference(choose.item(n)))
-    for padded in source.pixels.maps:
+    for padded in source.output.maps:     # the maps the first layer reads: the pixels, or normalised
         inside = lf.receptive_field_rule(padded, copies.item(1), copies.item(2), layer.stride, layer.dilation, layer.span)
         input_ws.conditional_formatting.add(padded.range(), FormulaRule(formula=[inside], **HIGHLIGHT))
     filters = ctx.layout.sheet("filters", conv_plan.layer)

@@ -24,6 +24,9 @@ def write_input(ctx, ws, plan):
         lines[4] = texts["matrix_scale_line"]
     elif channels == 1:   # a grey photo: one grid, one matrix
         lines[:2] = texts["gray_lines"]
+    if plan.normalised is not None:   # the padding is around the normalised maps, which the first layer reads
+        values["padding"] = pad = plan.normalised.pad
+        lines[4] = texts["normalised_line"]
     lines[3] = texts["padding_note"] if pad else ""
     write_header(ws, texts["title"], lines, values)
     scale = plan.scale
@@ -39,10 +42,32 @@ def write_input(ctx, ws, plan):
             value = float(ctx.pixels[c, i, j]) if ctx.matrix else int(ctx.pixels[c, i, j])
             put_value(ws, row, col, value).font = styles.PIXEL_FONT
         add_scale(ws, inner, _input_scale(ctx, c))
+    if plan.normalised is not None:
+        _write_normalised(ctx, ws, plan, texts)
     _write_colour_view(ctx, ws, plan, texts)
     set_widths(ws, 0, 1, 3)
     set_widths(ws, stack.maps[0].col, stack.maps[0].width, styles.MATRIX_WIDTH if ctx.matrix else styles.PIXEL_WIDTH)
     freeze_below(ws, 1)
+
+
+def _write_normalised(ctx, ws, plan, texts):
+    """(pixel x scale - mean) / std for each channel, beside the pixels: what the first layer reads."""
+    model, result = ctx.model, plan.normalised
+    for c, label in enumerate(ctx.channel_labels(len(result.maps))):
+        put_text(ws, *result.label_cell(c), texts["normalised_label"].format(channel=label), styles.LABEL_FONT)
+        for labels, cells, values, key in ((plan.mean_labels, plan.mean, model.input_mean, "mean_label"),
+                                           (plan.std_labels, plan.std, model.input_std, "std_label")):
+            put_text(ws, *labels[c].cell(0, 0), texts[key])
+            put_value(ws, *cells[c].cell(0, 0), float(values[c]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
+        write_padding(ws, result, c)
+        inner, pixels = result.interior(c), plan.pixels.interior(c)
+        for i, j, _, _ in inner.cells():
+            put_formula(ctx, ws, inner.sub(i, j, 1, 1),
+                        formulas.normalised(pixels.sub(i, j, 1, 1), plan.scale, plan.mean[c], plan.std[c]),
+                        styles.VALUE_FORMAT)
+        add_scale(ws, inner, styles.diverging_scale())
+    set_widths(ws, result.maps[0].col, result.maps[0].width, styles.VALUE_WIDTH)
+    set_widths(ws, plan.mean_labels[0].col, 1, styles.VALUE_WIDTH)
 
 
 def _input_scale(ctx, c):
