@@ -7,6 +7,7 @@ write them; xlcnn computes in float64, so the agreement asked is 1e-5 of the lar
 
 import importlib.util
 import json
+from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -21,7 +22,7 @@ from xlcnn.cli import main
 from xlcnn.engine import forward
 from xlcnn.errors import ModelError, UsageError
 from xlcnn.libreoffice import recalculate
-from xlcnn.network import random_model, save_model
+from xlcnn.network import load_model, random_model, save_model
 from xlcnn.onnx_import import KINDS_BY_OP, load_onnx
 from xlcnn.pipeline import make_workbook
 
@@ -150,7 +151,17 @@ def _branches(g):
     head(g, 6 * 3 * 3)
 
 
-CASES = {"chain": ((3, 8, 8), _chain), "activations": ((1, 9, 9), _activations), "pools": ((2, 9, 9), _pools),
+def _normalised(g):
+    """torchvision's Normalize written into the graph: (x - mean) / std per channel, then a chain."""
+    g.add("Sub", "x", g.const(np.array([0.4, 0.5, 0.6], dtype=np.float32).reshape(1, 3, 1, 1)))
+    g.add("Div", g.last, g.const(np.array([0.2, 0.3, 0.25], dtype=np.float32).reshape(1, 3, 1, 1)))
+    conv(g, 3, 4, pads=[1, 1, 1, 1])
+    g.add("Relu")
+    g.add("MaxPool", kernel_shape=[2, 2], strides=[2, 2])
+    head(g, 4 * 3 * 3)
+
+
+CASES = {"chain": ((3, 8, 8), _chain), "normalised": ((3, 6, 6), _normalised), "activations": ((1, 9, 9), _activations), "pools": ((2, 9, 9), _pools),
          "global": ((3, 6, 6), _global), "reshapes": ((1, 6, 6), _reshapes), "branches": ((3, 6, 6), _branches)}
 
 
@@ -217,6 +228,18 @@ def test_weights_become_float64_and_the_input_size_comes_from_the_graph(tmp_path
     assert model.input_shape == shape and model.image_size == 8
     assert all(value.dtype == np.float64 for params in model.params for value in params.values())
     assert model.class_names == ("class 1", "class 2", "class 3")
+
+
+def test_a_normalisation_at_the_start_becomes_the_input_s_mean_and_std(tmp_path):
+    model, _ = load_onnx(make_case("normalised", tmp_path)[0])
+    np.testing.assert_allclose(model.input_mean, [0.4, 0.5, 0.6], rtol=1e-7)
+    np.testing.assert_allclose(model.input_std, [0.2, 0.3, 0.25], rtol=1e-7)
+    g = Graph((1, 6, 6))       # a Mul by 1 / std, as some exporters write the division
+    g.add("Mul", "x", g.const(np.array([4.0], dtype=np.float32)))
+    conv(g, 1, 2)
+    head(g, 2 * 4 * 4)
+    model, _ = load_onnx(g.save(tmp_path / "mul.onnx"))
+    assert model.input_mean == (0.0,) and model.input_std == (0.25,)
 
 
 def test_class_names_come_from_the_metadata_or_from_classes(tmp_path):
@@ -302,6 +325,13 @@ def test_what_does_not_fit_is_refused_with_the_node_and_the_fix(tmp_path, change
     _refused(tmp_path, g.save(tmp_path / "bad.onnx"), words)
 
 
+def test_a_normalisation_after_a_layer_read_the_raw_input_is_refused(tmp_path):
+    g = Graph((1, 6, 6))
+    conv(g, 1, 2)
+    g.add("Sub", "x", g.const(np.array([0.5], dtype=np.float32)))
+    _refused(tmp_path, g.save(tmp_path / "late.onnx"), "(Sub): changes the input in a way xlcnn cannot show")
+
+
 def test_an_opset_older_than_11_is_refused(tmp_path):
     path, _ = make_case("chain", tmp_path, opset=9)
     _refused(tmp_path, path, "uses opset 9; xlcnn reads opsets 11 to")
@@ -330,6 +360,24 @@ def test_workbooks_of_onnx_models_recalculate_to_onnxruntime_s_logits(tmp_path, 
         assert_close(got, want)
 
 
+@pytest.mark.libreoffice
+def test_a_normalised_photo_verifies_forward_backward_and_im2col(tmp_path, libreoffice):
+    """--mean/--std on a photo: the normalised maps, the first layer reading them, its gradients and im2col
+    all recalculate to the engine; a student's changed std moves the prediction's inputs and still verifies."""
+    from xlcnn.verify import verify_workbooks
+    normal = {"mean": "0.5,0.4,0.3", "std": "0.2,0.25,0.3", "size": 12}
+    books = [make_workbook(None, tmp_path / "steps.xlsx", steps=1, label="circle", **normal).path,
+             make_workbook(None, tmp_path / "im2col.xlsx", arch="conv3x3x2-same,relu,maxpool2,dense", im2col=True,
+                           exercise=True, **normal).path]
+    wb = openpyxl.load_workbook(books[0])
+    label = next(cell for row in wb["1 Input"].iter_rows() for cell in row if cell.value == "std =")
+    wb["1 Input"].cell(label.row, label.column + 1).value = 0.5      # the first channel's std
+    wb.save(tmp_path / "edited.xlsx")
+    reports = verify_workbooks([*books, tmp_path / "edited.xlsx"])
+    assert all(report.ok for report in reports), [r.table() for r in reports if not r.ok]
+    assert any(check.stage == "1 Input (normalised)" for check in reports[0].checks)
+
+
 # ---------------------------------------------------------------- export
 
 
@@ -343,6 +391,28 @@ def test_an_exported_model_runs_in_onnxruntime_and_reads_back(tmp_path):
     again, _ = load_onnx(tmp_path / "m.onnx")
     assert again.class_names == model.class_names and again.input_scale == model.input_scale
     assert again.layers == model.layers
+
+
+def test_a_normalised_model_exports_its_mean_and_std(tmp_path):
+    model = replace(random_model(seed=4), input_mean=(0.4, 0.5, 0.6), input_std=(0.2, 0.3, 0.25))
+    save_model(model, tmp_path / "n.npz")
+    assert load_model(tmp_path / "n.npz").input_std == (0.2, 0.3, 0.25)     # the model file keeps them
+    assert _cli("export", tmp_path / "n.npz", "-o", tmp_path / "n.onnx")[0] == 0
+    x = np.random.default_rng(2).random(model.input_shape) * 255
+    assert_close(runtime_output(tmp_path / "n.onnx", x * model.input_scale), forward(model, x).logits)
+    again, _ = load_onnx(tmp_path / "n.onnx")
+    np.testing.assert_allclose(again.input_mean, model.input_mean, rtol=1e-7)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--mean", "0.5,0.5,0.5"], "--mean and --std go together"),
+    (["--mean", "0.5,0.5", "--std", "0.2,0.2"], "2 mean values for 3 input channels"),
+    (["--mean", "0.5,0.5,0.5", "--std", "0.2,0,0.2"], "one mean and one std above 0"),
+    (["--mean", "a,b,c", "--std", "1,1,1"], "give numbers separated by commas"),
+])
+def test_bad_mean_and_std_are_refused(tmp_path, args, words):
+    code, lines = _cli("build", "-o", tmp_path / "n.xlsx", *args)
+    assert code == 2 and len(lines) == 1 and words in lines[0], lines
 
 
 def test_export_refuses_a_wrong_suffix_and_leaves_nothing(tmp_path):
