@@ -161,7 +161,26 @@ def _normalised(g):
     head(g, 4 * 3 * 3)
 
 
-CASES = {"chain": ((3, 8, 8), _chain), "normalised": ((3, 6, 6), _normalised), "activations": ((1, 9, 9), _activations), "pools": ((2, 9, 9), _pools),
+def _batch_norm(g):
+    """Batch norm after a convolution and after a dense layer (as a graph exported without folding keeps
+    it), then the mean over height and width as PyTorch's exporter writes adaptive_avg_pool2d(x, 1)."""
+    def norm(channels):
+        g.add("BatchNormalization", g.last, g.weight(channels, scale=0.3), g.weight(channels, scale=0.2),
+              g.weight(channels, scale=0.2), g.const(np.abs(g.rng.normal(size=channels)).astype(np.float32) + 0.5),
+              epsilon=1e-3)
+    conv(g, 2, 5, pads=[1, 1, 1, 1])
+    norm(5)
+    g.add("Relu")
+    if g.opset >= 18:      # the axes became an input in opset 18
+        g.add("ReduceMean", g.last, g.const(np.array([2, 3], dtype=np.int64)), keepdims=1)
+    else:
+        g.add("ReduceMean", axes=[2, 3], keepdims=1)
+    g.add("Flatten", axis=1)
+    g.add("Gemm", g.last, g.weight(4, 5), g.weight(4, scale=0.1), transB=1)
+    norm(4)
+
+
+CASES = {"chain": ((3, 8, 8), _chain), "batch-norm": ((2, 5, 5), _batch_norm), "normalised": ((3, 6, 6), _normalised), "activations": ((1, 9, 9), _activations), "pools": ((2, 9, 9), _pools),
          "global": ((3, 6, 6), _global), "reshapes": ((1, 6, 6), _reshapes), "branches": ((3, 6, 6), _branches)}
 
 
@@ -197,7 +216,8 @@ def test_the_cases_use_every_operator_xlcnn_reads(tmp_path):
     for name in CASES:
         path, _ = make_case(name, tmp_path)
         used |= {node.op_type for node in onnx.load(str(path)).graph.node}
-    assert set(KINDS_BY_OP) | {"Identity", "Dropout", "Shape", "Gather", "Unsqueeze"} <= used
+    assert set(KINDS_BY_OP) | {"Identity", "Dropout", "Shape", "Gather", "Unsqueeze", "BatchNormalization",
+                               "Sub", "Div"} <= used
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -219,7 +239,7 @@ def test_the_engine_gives_onnxruntime_s_outputs(name, opset, tmp_path):
         assert not notes
     else:
         assert_close(engine_logits(model, x), expected)
-        assert "turns them into probabilities" in notes[0]
+        assert "turns them into probabilities" in notes[-1]
 
 
 def test_weights_become_float64_and_the_input_size_comes_from_the_graph(tmp_path):
@@ -444,6 +464,26 @@ def test_an_edited_workbook_exports_its_own_weights(tmp_path, libreoffice):
 # ---------------------------------------------------------------- from PyTorch (an optional oracle)
 
 
+def _torch_residual(torch):
+    """A stem and one residual block with batch norm (conv-BN-ReLU-conv-BN, the input added back, ReLU),
+    global average pooling and a linear layer."""
+    nn = torch.nn
+
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem, self.bn0 = nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)
+            self.conv1, self.bn1 = nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)
+            self.conv2, self.bn2 = nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)
+            self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(4, 3)
+
+        def forward(self, x):
+            x = torch.relu(self.bn0(self.stem(x)))
+            y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+            return self.fc(self.pool(torch.relu(x + y)).flatten(1))
+    return Residual()
+
+
 def _torch_lenet(torch):
     nn = torch.nn
 
@@ -476,25 +516,29 @@ def _train_a_few_steps(torch, net, shape, steps=20):
 
 
 @pytest.mark.libreoffice
-def test_a_pytorch_trained_lenet_builds_verifies_and_matches_onnxruntime(tmp_path, libreoffice):
-    """Exported by both of PyTorch's exporters (dynamo, the default, writes Reshape; the legacy one Flatten's
-    shape arithmetic); every book verifies, and its recalculated logits are onnxruntime's and PyTorch's."""
+def test_pytorch_trained_models_build_verify_and_match_onnxruntime(tmp_path, libreoffice):
+    """A LeNet-style network and a small residual network with batch norm, trained a few steps in PyTorch and
+    exported by both of its exporters (dynamo, the default, writes Reshape and ReduceMean; the legacy one
+    Flatten and GlobalAveragePool): every book verifies, and its recalculated logits are onnxruntime's."""
     torch = pytest.importorskip("torch")
     from xlcnn.verify import verify_workbooks
-    shape = (1, 14, 14)
-    net = _train_a_few_steps(torch, _torch_lenet(torch), shape)
-    x = np.random.default_rng(5).random(shape)
-    with torch.no_grad():
-        want = net(torch.tensor(x[None], dtype=torch.float32)).numpy()[0]
-    matrix = _matrix_file(tmp_path / "x.csv", x)
-    books, exporters = [], {"legacy": {"dynamo": False}}
+    exporters = {"legacy": {"dynamo": False}}
     if importlib.util.find_spec("onnxscript"):      # the dynamo exporter's own dependency
         exporters["dynamo"] = {"dynamo": True, "external_data": False}
-    for name, how in exporters.items():
-        path = tmp_path / f"{name}.onnx"
-        torch.onnx.export(net, (torch.rand(1, *shape),), str(path), **how)
-        assert_close(runtime_output(path, x), want)
-        books.append(make_workbook(matrix, tmp_path / f"{name}.xlsx", model_path=str(path)).path)
-    assert all(report.ok for report in verify_workbooks(books))
-    for fresh in recalculate(books, tmp_path / "out"):
+    books, wanted = [], []
+    for net_name, make, shape in (("lenet", _torch_lenet, (1, 14, 14)), ("residual", _torch_residual, (3, 8, 8))):
+        net = _train_a_few_steps(torch, make(torch), shape)
+        x = np.random.default_rng(5).random(shape)
+        with torch.no_grad():
+            want = net(torch.tensor(x[None], dtype=torch.float32)).numpy()[0]
+        matrix = _matrix_file(tmp_path / f"{net_name}.csv", x)
+        for name, how in exporters.items():
+            path = tmp_path / f"{net_name}-{name}.onnx"
+            torch.onnx.export(net, (torch.rand(1, *shape),), str(path), **how)
+            assert_close(runtime_output(path, x), want)
+            books.append(make_workbook(matrix, tmp_path / f"{net_name}-{name}.xlsx", model_path=str(path)).path)
+            wanted.append(runtime_output(path, x))
+    reports = verify_workbooks(books)
+    assert all(report.ok for report in reports), [r.table() for r in reports if not r.ok]
+    for fresh, want in zip(recalculate(books, tmp_path / "out"), wanted):
         assert_close(named_values(openpyxl.load_workbook(fresh, data_only=True), "logits"), want)

@@ -19,7 +19,7 @@ class GlobalAvgPool(Pool):
 
     size: int = 0           # the window is the whole map, whatever its size
     kind = "gap"
-    onnx_ops = ("GlobalAveragePool",)
+    onnx_ops = ("GlobalAveragePool", "ReduceMean")   # PyTorch's exporter writes adaptive_avg_pool2d(x, 1) as the mean
     grammar = "gap"
     examples = ("gap",)
     title = "GAP"
@@ -43,6 +43,14 @@ class GlobalAvgPool(Pool):
 
     @classmethod
     def from_onnx(cls, node, in_shape):
+        """GlobalAveragePool, or ReduceMean over height and width that keeps them (as size 1)."""
+        if node.op == "ReduceMean":
+            axes = node.attrs.get("axes", node.optional(1))
+            axes = sorted(int(a) % 4 for a in np.ravel(axes)) if axes is not None else None
+            if axes != [2, 3] or not int(node.attrs.get("keepdims", 1)):
+                raise node.fail(f"takes the mean over axes {axes} (keepdims {node.attrs.get('keepdims', 1)})",
+                                "xlcnn averages each whole map and keeps it as 1 x 1: nn.AdaptiveAvgPool2d(1), or "
+                                "x.mean((2, 3), keepdim=True), then flatten")
         return cls(), {}
 
     def to_onnx(self, params):
