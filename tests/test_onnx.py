@@ -542,3 +542,26 @@ def test_pytorch_trained_models_build_verify_and_match_onnxruntime(tmp_path, lib
     assert all(report.ok for report in reports), [r.table() for r in reports if not r.ok]
     for fresh, want in zip(recalculate(books, tmp_path / "out"), wanted):
         assert_close(named_values(openpyxl.load_workbook(fresh, data_only=True), "logits"), want)
+
+
+def test_summary_reads_an_onnx_model(tmp_path):
+    path, _ = make_case("chain", tmp_path)
+    code, lines = _cli("summary", "--model", path)
+    assert code == 0, lines
+    model, _ = load_onnx(path)
+    total = sum(value.size for params in model.params for value in params.values())
+    assert lines[-2].split()[0] == "total" and f"{total:,}" in lines[-2].split()
+
+
+def test_without_the_onnx_package_one_line_names_the_extra(tmp_path, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_onnx(name, *args, **kwargs):
+        if name == "onnx" or name.startswith("onnx."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_onnx)
+    code, lines = _cli("build", "--model", tmp_path / "m.onnx", "-o", tmp_path / "m.xlsx")
+    assert code == 6 and lines == ["xlcnn: error: ONNX models need the onnx package; install it with: "
+                                   "pip install 'xlcnn[onnx]'"]
