@@ -19,7 +19,7 @@ Array order everywhere: tensors (..., C, H, W) with an optional leading batch ax
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -84,6 +84,23 @@ def padded_windows(x, size, stride, padding, counts, fill):
     return windows(xp, size, stride)
 
 
+def channel_axis(x):
+    """The axis of channels (or units): maps (..., C, H, W) have them at -3, vectors (N, D) or (D,) at -1.
+    A (C, H, W) map has 3 dimensions and a batch of vectors 2, so the number of dimensions tells them apart."""
+    return -3 if x.ndim >= 3 else -1
+
+
+def per_channel(values, x):
+    """A (C,) array shaped to broadcast over the channels of ``x``: (C, 1, 1) for maps, (C,) for vectors."""
+    return values[:, None, None] if channel_axis(x) == -3 else values
+
+
+def optional(default):
+    """A dataclass field written in model files only when away from its ``default``: an option added
+    after files were written, so every file and workbook written before stays as it was."""
+    return field(default=default, metadata={"optional": True})
+
+
 def lesson_formulas():
     """The summary's formula builders, imported when first asked for: ``lesson_formulas`` reaches
     back to the layer kinds through ``formulas`` -> ``layers``, so importing it at the top of a
@@ -138,6 +155,7 @@ class Layer:
     keeps_sign = False      # its output is negative only where what it reads is (it moves, averages or sums)
     never_negative = False  # its output is never negative, whatever it reads
     gradient_sheet = ""     # which writer draws its gradient sheet (and that sheet's text key)
+    positive_parameters = ()   # parameters that must stay above zero (a variance)
 
     # -- the --arch text
 
@@ -177,6 +195,10 @@ class Layer:
         """{"weight": shape, "bias": shape} for a layer with parameters, {} otherwise."""
         return {}
 
+    def initial_value(self, name, shape):
+        """The starting value of parameter ``name`` when it is not drawn at random (a scale of 1), else None."""
+        return None
+
     def window(self):
         """(span, stride, padding) of a layer that slides a window over maps, None for the others."""
         return None
@@ -205,6 +227,10 @@ class Layer:
         """The output cell (planned on ``sheet``) that may show input cell ``at`` unchanged, or None."""
         return None
 
+    def drawn(self):
+        """Whether the workbook has sheets for this layer; the others are engine and tables only, for now."""
+        return True
+
     # -- the summary sheet: (formula text, value) pairs, None when there is nothing to count
 
     def parameter_count(self, input_shape):
@@ -213,6 +239,15 @@ class Layer:
 
     def multiply_adds(self, input_shape, output_shape):
         """How many multiply-adds one picture costs: one per weight tap per output cell."""
+        return None
+
+    def buffer_count(self, input_shape):
+        """How many numbers the layer keeps without learning them (PyTorch's buffers): not parameters."""
+        return 0
+
+    def side_arithmetic(self, side, out_side):
+        """(text, formula) of the output side of a layer that computes it otherwise than a sliding
+        window (``window``), from the input's ``side``; None for the others."""
         return None
 
     # -- the NumPy pair, on batches
