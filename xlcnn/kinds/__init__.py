@@ -26,12 +26,12 @@ from .relu import ReLU
 from .sigmoid import Sigmoid
 from .softmax import Softmax
 from .tanh import Tanh
-from .tconv import TransposedConv2D
+from .tconv import TransposedConv
 
 # in the order the README lists them; ``parse_layer`` tries them in this order
 MODULES = (conv2d, tconv, bn, relu, leakyrelu, sigmoid, tanh, abs, maxpool2d, avgpool2d, gap, flatten, dense, softmax,
            add, concat)
-CLASSES = (Conv2D, TransposedConv2D, BatchNorm, ReLU, LeakyReLU, Sigmoid, Tanh, Abs, MaxPool2D, AvgPool2D, GlobalAvgPool,
+CLASSES = (Conv2D, TransposedConv, BatchNorm, ReLU, LeakyReLU, Sigmoid, Tanh, Abs, MaxPool2D, AvgPool2D, GlobalAvgPool,
            Flatten, Dense, Softmax, Add, Concat)
 LAYER_TYPES = {cls.kind: cls for cls in CLASSES}          # kind name -> class
 KIND_MODULES = {cls.kind: module for cls, module in zip(CLASSES, MODULES)}   # kind name -> its module

@@ -19,7 +19,7 @@ _SPELLING = re.compile(r"tconv(\d+)x(\d+)x(\d+)((?:-(?:s\d+|p\d+))*)")
 
 
 @dataclass(frozen=True)
-class TransposedConv2D(Layer):
+class TransposedConv(Layer):
     """K kernels of F x F x C scattered from every input cell at stride S, P cells cut from each side."""
 
     filters: int
