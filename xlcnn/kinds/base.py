@@ -156,6 +156,7 @@ class Layer:
     never_negative = False  # its output is never negative, whatever it reads
     gradient_sheet = ""     # which writer draws its gradient sheet (and that sheet's text key)
     positive_parameters = ()   # parameters that must stay above zero (a variance)
+    buffers = ()            # parameters kept but not learned (PyTorch's buffers): training leaves them as they are
 
     # -- the --arch text
 
@@ -242,8 +243,9 @@ class Layer:
         return None
 
     def buffer_count(self, input_shape):
-        """How many numbers the layer keeps without learning them (PyTorch's buffers): not parameters."""
-        return 0
+        """How many numbers the layer keeps without learning them (its ``buffers``): not parameters."""
+        shapes = self.parameter_shapes(input_shape)
+        return sum(int(np.prod(shapes[name])) for name in self.buffers)
 
     def side_arithmetic(self, side, out_side):
         """(text, formula) of the output side of a layer that computes it otherwise than a sliding

@@ -30,6 +30,7 @@ class BatchNorm(Layer):
     examples = ("bn", "bn-eps0.001")
     title = "BN"
     positive_parameters = ("running_var",)
+    buffers = STATISTICS
 
     @classmethod
     def parse(cls, item, classes, option):
@@ -80,9 +81,6 @@ class BatchNorm(Layer):
         """One per cell: gamma / sqrt(var + eps) and the shift fold into one multiply and one add."""
         count = int(np.prod(output_shape))
         return lesson_formulas().product(output_shape) if len(output_shape) > 1 else None, count
-
-    def buffer_count(self, input_shape):
-        return len(STATISTICS) * input_shape[0]
 
     # -- the NumPy pair
 
