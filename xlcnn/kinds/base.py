@@ -12,7 +12,11 @@ A kind is one module of this package holding one frozen dataclass derived from `
 - ``forward_formula`` / ``backward_formula`` (activations, pools, joins): their formula twins, pure
   builders on blocks (see ``cells.Block``) returning formula text;
 - what the workbook asks of a kind instead of its name: ``title``, ``chooses``, ``keeps_sign``,
-  ``never_negative``, ``text_values()``, ``example_reads(at)``, ``copied_cell(sheet, at)``.
+  ``never_negative``, ``text_values()``, ``example_reads(at)``, ``copied_cell(sheet, at)``, and
+  ``drawn()``: whether it has sheets at all (the others are engine and tables only);
+- what the summary and the model ask: ``parameter_count``, ``multiply_adds``, ``side_arithmetic``,
+  ``buffers`` (parameters kept, not learned) and ``buffer_count``, ``initial_value`` and
+  ``positive_parameters``.
 
 Array order everywhere: tensors (..., C, H, W) with an optional leading batch axis, vectors
 (..., N); conv weights (K, C, F, F), dense weights (outputs, inputs), as in PyTorch.

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ShapeError
 from .base import Layer, channel_axis, lesson_formulas, per_channel
 
-_SPELLING = re.compile(r"bn(?:-eps([0-9.]+(?:e-?\d+)?))?")
+_SPELLING = re.compile(r"bn(?:-eps([0-9.]+(?:e[-+]?\d+)?))?")
 STATISTICS = ("running_mean", "running_var")   # PyTorch's buffers: kept, not learned
 DEFAULT_EPS = 1e-5      # PyTorch's
 
@@ -39,18 +39,16 @@ class BatchNorm(Layer):
 
     @property
     def own_eps(self):
-        """eps as text when it is not the default (compared as text: the spelling writes it so), else ""."""
-        text = f"{self.eps:g}"
-        return "" if text == f"{DEFAULT_EPS:g}" else text
+        """eps as text when it is not the default (compared as the text the spelling writes), else ""; Python's
+        shortest text of a float reads back as the same float."""
+        text = repr(float(self.eps))
+        return "" if text == repr(DEFAULT_EPS) else text
 
     def spelling(self):
         return "bn" + (f"-eps{self.own_eps}" if self.own_eps else "")
 
     def describe(self):
         return "batch norm" + (f", eps {self.own_eps}" if self.own_eps else "")
-
-    def text_values(self):
-        return {"eps": f"{self.eps:g}"}
 
     def text_extras(self):
         return ("eps",) if self.own_eps else ()

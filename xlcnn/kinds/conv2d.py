@@ -244,20 +244,13 @@ def conv_forward(x, w, b, stride=1, padding=0, dilation=1, flip=False, groups=1)
     g = k // (K/G), and c runs over those. Returns (..., K, H_out, W_out).
     """
     w = effective_kernel(w, dilation, flip)
-    slides = windows(pad_input(x, padding), w.shape[-1], stride)
-    if groups == 1:
-        out = np.einsum("...cijuv,kcuv->...kij", slides, w, optimize=True)
+    if groups != 1:     # each group a convolution of its own: its channels of x, its filters
+        out = np.concatenate([conv_forward(part, filters, None, stride, padding) for part, filters in
+                              zip(np.split(x, groups, axis=-3), np.split(w, groups, axis=0))], axis=-3)
     else:
-        out = np.einsum("...gcijuv,gkcuv->...gkij", _grouped(slides, groups, -5), _grouped(w, groups, 0),
-                        optimize=True)
-        out = out.reshape(*out.shape[:-4], -1, *out.shape[-2:])
+        slides = windows(pad_input(x, padding), w.shape[-1], stride)
+        out = np.einsum("...cijuv,kcuv->...kij", slides, w, optimize=True)
     return out if b is None else out + b[:, None, None]
-
-
-def _grouped(a, groups, axis):
-    """``a`` with its ``axis`` (channels or filters) split into (groups, the rest): a view."""
-    axis %= a.ndim
-    return a.reshape(*a.shape[:axis], groups, a.shape[axis] // groups, *a.shape[axis + 1:])
 
 
 def conv_backward(dout, x, w, stride=1, padding=0, dilation=1, flip=False, groups=1):
