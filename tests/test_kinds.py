@@ -25,7 +25,13 @@ from xlcnn.network import layer_from_dict, layer_to_dict
 EXAMPLES = {
     "conv2d": [({"filters": 2, "kernel": 3}, [(2, 5, 5)]),
                ({"filters": 3, "kernel": 2, "stride": 2, "padding": 1}, [(2, 6, 6)]),
-               ({"filters": 2, "kernel": 2, "padding": 1, "dilation": 2, "flip": True}, [(3, 6, 6)])],
+               ({"filters": 2, "kernel": 2, "padding": 1, "dilation": 2, "flip": True}, [(3, 6, 6)]),
+               ({"filters": 4, "kernel": 3, "groups": 2, "padding": 1}, [(4, 5, 5)]),
+               ({"filters": 6, "kernel": 2, "stride": 2, "depthwise": True, "bias": False}, [(3, 5, 5)]),
+               ({"filters": 3, "kernel": 3, "dilation": 2, "flip": True, "groups": 3}, [(3, 6, 6)])],
+    "tconv": [({"filters": 2, "kernel": 3, "stride": 2, "padding": 1}, [(3, 3, 3)]),
+              ({"filters": 3, "kernel": 2, "stride": 2}, [(2, 3, 4)]), ({"filters": 1, "kernel": 3}, [(2, 2, 2)])],
+    "bn": [({}, [(3, 4, 4)]), ({"eps": 0.001}, [(5,)])],
     "relu": [({}, [(2, 3, 3)]), ({}, [(5,)])],
     "leakyrelu": [({"alpha": 0.2}, [(2, 3, 3)])],
     "sigmoid": [({}, [(2, 3, 3)])],
@@ -52,6 +58,8 @@ def tiny_case(kind, fields, shapes, seed=0):
     layer = LAYER_TYPES[kind](**fields)
     xs = [rng.normal(size=(2, *shape)) for shape in shapes]
     params = {name: rng.normal(size=shape) for name, shape in layer.parameter_shapes(shapes[0]).items()}
+    for name in layer.positive_parameters:   # a variance: its size drawn at random, its sign not
+        params[name] = np.abs(params[name]) + 0.1
     return layer, xs, params
 
 
@@ -170,6 +178,8 @@ def test_only_merges_read_several_inputs(kind):
 # ``math.tanh`` are NumPy's and Python's.
 MENTIONS = {
     "conv2d": [r"Conv2D|conv2d|\bconv_|[Cc]onvolution"],
+    "tconv": [r"TransposedConv", r"[\"']tconv[\"']", r"\btconv_", r"(?i)transposed[ _]conv"],
+    "bn": [r"BatchNorm", r"[\"']bn[\"']", r"\bbn_(?:forward|backward)", r"(?i)batch[ _]?norm"],
     "relu": [r"(?i)(?<![a-z_])(?<!leaky )relu"],
     "leakyrelu": [r"(?i)leaky"],
     "sigmoid": [r"(?i)sigmoid"],
@@ -223,3 +233,73 @@ def test_a_kind_is_named_in_at_most_one_module_outside_its_own(kind):
 def test_each_example_item_reads_back_as_its_kind(kind):
     for item in LAYER_TYPES[kind].examples:
         assert parse_layer(item, 3, "--arch").kind == kind
+
+
+# ---------------------------------------------------------------- options and kinds added after files were written
+
+
+def test_options_added_later_leave_the_files_written_before_as_they_were():
+    """A plain conv layer's description has no groups, depthwise or bias entries (every model file and
+    workbook written before them stays byte for byte); a layer that uses them writes and reads them."""
+    plain = parse_layer("conv3x3x4", 3, "--arch")
+    assert layer_to_dict(plain) == {"type": "conv2d", "filters": 4, "kernel": 3, "stride": 1, "padding": 0,
+                                    "dilation": 1, "flip": False}
+    grouped = parse_layer("conv3x3x4-g2-nobias", 3, "--arch")
+    assert layer_to_dict(grouped)["groups"] == 2 and layer_to_dict(grouped)["bias"] is False
+    assert layer_from_dict(layer_to_dict(grouped)) == grouped
+
+
+@pytest.mark.parametrize("item, words", [("conv3x3x4-dw-g2", "leave out -g"), ("tconv3x2x4", "square")])
+def test_contradictory_options_are_refused(item, words):
+    with pytest.raises(Exception, match=words):
+        parse_layer(item, 3, "--arch")
+
+
+@pytest.mark.parametrize("item, shape, words", [
+    ("conv3x3x4-g3", (6, 5, 5), "must divide"), ("conv3x3x5-dw", (2, 5, 5), "must divide"),
+    ("tconv3x3x2-p2", (1, 1, 1), "cuts away"), ("bn-eps0", (3,), None)])
+def test_shapes_that_do_not_fit_are_refused(item, shape, words):
+    layer = parse_layer(item, 3, "--arch")
+    if words is None:
+        assert layer.output_shape([shape], "layer 1") == shape
+        return
+    with pytest.raises(ShapeError, match=words):
+        layer.output_shape([shape], "layer 1")
+
+
+def test_grouped_parameters_have_pytorch_shapes():
+    depthwise = parse_layer("conv3x3x8-dw-nobias", 3, "--arch")
+    assert depthwise.parameter_shapes((4, 9, 9)) == {"weight": (8, 1, 3, 3)}
+    assert parse_layer("conv3x3x6-g3", 3, "--arch").parameter_shapes((3, 9, 9))["weight"] == (6, 1, 3, 3)
+    assert parse_layer("tconv3x3x5", 3, "--arch").parameter_shapes((2, 4, 4))["weight"] == (2, 5, 3, 3)
+
+
+def test_the_course_transposed_example_and_the_naive_loops():
+    """3 x 3 input, stride 2, kernel 3, padding 1 -> 5 x 5 ((3 - 1) 2 - 2 + 3); overlaps add up."""
+    from xlcnn.kinds.tconv import tconv_forward, tconv_forward_naive
+    layer = parse_layer("tconv3x3x1-s2-p1", 3, "--arch")
+    assert layer.output_shape([(1, 3, 3)], "layer 1") == (1, 5, 5)
+    x, w, b = np.ones((1, 3, 3)), np.ones((1, 1, 3, 3)), np.zeros(1)
+    out = tconv_forward(x, w, b, 2, 1)[0]
+    assert out[0, 0] == 1 and out[1, 1] == 4 and out[0, 1] == 2   # one patch; four patches overlap; two
+    rng = np.random.default_rng(4)
+    x, w, b = rng.normal(size=(3, 4, 3)), rng.normal(size=(3, 2, 4, 4)), rng.normal(size=2)
+    np.testing.assert_allclose(tconv_forward(x, w, b, 3, 1), tconv_forward_naive(x, w, b, 3, 1), rtol=1e-12)
+
+
+def test_batch_norm_starts_as_frameworks_start_it_and_its_statistics_survive_the_model_file(tmp_path):
+    from xlcnn.architecture import parse_network
+    from xlcnn.errors import ModelError
+    from xlcnn.network import load_model, random_model, save_model
+    layers, inputs = parse_network("conv3x3x4-nobias,bn,relu,dense", 3)
+    model = random_model(layers, inputs=inputs, image_size=6)
+    bn = model.params[1]
+    assert sorted(bn) == ["bias", "running_mean", "running_var", "weight"] and sorted(model.params[0]) == ["weight"]
+    assert (bn["weight"] == 1).all() and (bn["running_var"] == 1).all() and not bn["bias"].any()
+    bn["running_mean"][:] = [0.5, -1, 2, 3]
+    save_model(model, tmp_path / "m.npz")
+    np.testing.assert_array_equal(load_model(tmp_path / "m.npz").params[1]["running_mean"], [0.5, -1, 2, 3])
+    bn["running_var"][0] = -1
+    save_model(model, tmp_path / "bad.npz")
+    with pytest.raises(ModelError, match="running_var must be above 0"):
+        load_model(tmp_path / "bad.npz")

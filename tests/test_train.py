@@ -53,6 +53,19 @@ def test_both_optimisers_learn(optimizer):
     assert result.confusion.sum() == result.val_count and model.trained
 
 
+def test_batch_norm_learns_gamma_and_beta_and_keeps_its_statistics(small_shapes):
+    """Inference form: the running mean and variance are buffers, held fixed while gamma and beta learn."""
+    from xlcnn.architecture import parse_network
+    images, labels, names = small_shapes
+    layers, inputs = parse_network("conv3x3x4-nobias,bn,relu,maxpool2,dense", len(names))
+    model = random_model(layers, names, image_size=16, inputs=inputs)
+    model.params[1]["running_mean"][:] = 0.25
+    train_model(model, images, labels, TrainConfig(epochs=1, seed=2))
+    bn = model.params[1]
+    assert (bn["running_mean"] == 0.25).all() and (bn["running_var"] == 1).all()
+    assert not (bn["weight"] == 1).all() and bn["bias"].any()
+
+
 def test_optimiser_steps_by_hand():
     params, grads = [{"weight": np.array([1.0, -1.0])}], [{"weight": np.array([0.5, -2.0])}]
     SGD(lr=0.1, momentum=0.9).step(params, grads)

@@ -217,7 +217,7 @@ def presets(lang):
 
 
 @main.command()
-@click.option("--preset", help="A lesson preset or a real network: lenet5, alexnet, vgg16 (see `xlcnn presets`).")
+@click.option("--preset", help="A lesson preset or a real network: lenet5, alexnet, vgg16, resnet18 (see `xlcnn presets`).")
 @click.option("--arch", help=f'The network as text, e.g. "{EXAMPLE_ARCHITECTURE}".')
 @click.option("--size", type=click.IntRange(1, 100_000), help="Side of the square input (default: the preset's, else 28).")
 @click.option("--channels", type=click.IntRange(1, 4096), help="Input channels (default: the preset's, else 3).")

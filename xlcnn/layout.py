@@ -16,7 +16,7 @@ from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSh
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SummarySheet,
                     VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
-                      is_classifier)
+                      is_classifier, require_drawn)
 from .summary import formula_count as summary_formulas, summarize
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
@@ -101,6 +101,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     """
     classifier = is_classifier(layers)
     shapes = infer_shapes(layers, input_shape, classifier, inputs)
+    require_drawn(layers)
     if inputs is not None:
         check_graph(layers, inputs, steps)
     names = _SheetNames(layers, titles or STEP_TITLES, classifier, im2col)

@@ -28,7 +28,10 @@ MAX_CLASS_NAME = 100        # characters; names are shown in cells and in the dr
 # ---------------------------------------------------------------- layer descriptions
 
 def layer_to_dict(layer):
-    return {"type": layer.kind, **asdict(layer)}
+    """The layer as a JSON-ready dict; an ``optional`` field (see ``kinds.base``) only when away from its default."""
+    skipped = {f.name for f in dataclass_fields(layer)
+               if f.metadata.get("optional") and getattr(layer, f.name) == f.default}
+    return {"type": layer.kind, **{k: v for k, v in asdict(layer).items() if k not in skipped}}
 
 
 def layer_from_dict(data):
@@ -204,6 +207,9 @@ class Model:
                 have = np.shape(p.get(name))
                 if have != want:
                     raise ModelError(f"layer {number} ({describe(layer)}): {name} has shape {have}, expected {want}")
+            for name in layer.positive_parameters:
+                if not np.all(np.asarray(p[name]) > 0):
+                    raise ModelError(f"layer {number} ({describe(layer)}): every {name} must be above 0")
         return shapes
 
     def _validate_classes(self):
@@ -260,7 +266,10 @@ def random_model(layers=DEFAULT_ARCHITECTURE, class_names=DEFAULT_CLASSES, image
     for layer, reads in zip(layers, sources(as_inputs(inputs), len(layers))):
         p = {}
         for name, shape in parameter_shapes(layer, source_shapes(reads, shapes, input_shape)[0]).items():
-            if name == "weight":
+            fixed = layer.initial_value(name, shape)
+            if fixed is not None:
+                p[name] = fixed
+            elif name == "weight":
                 fan_in = int(np.prod(shape[1:]))
                 p[name] = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
             else:
@@ -376,8 +385,9 @@ def _model_from_arrays(arrays):
     layers, inputs = architecture_from_json(json.loads(str(arrays["architecture"])), version)
     params = []
     for i in range(len(layers)):
-        p = {name: np.asarray(arrays[f"layer{i}.{name}"], dtype=np.float64)
-             for name in ("weight", "bias") if f"layer{i}.{name}" in arrays}
+        prefix = f"layer{i}."
+        p = {key[len(prefix):]: np.asarray(value, dtype=np.float64)
+             for key, value in arrays.items() if key.startswith(prefix)}
         for name, value in p.items():
             if not np.all(np.isfinite(value)):
                 raise ModelError(f"layer {i + 1} {name} holds NaN or infinite values")

@@ -42,8 +42,8 @@ class SummaryResult:
 def make_summary(preset=None, arch=None, size=None, channels=None, classes=None, output=None, lang="en", model=None):
     """The per-layer table of a network of any size (``xlcnn summary``), and with ``output`` a
     workbook holding it as live formulas. The network is a preset (any, including the real
-    networks too big to build: lenet5, alexnet, vgg16), an ``--arch`` text or a ``model`` file (.npz
-    or .onnx), else the default; ``size``, ``channels`` (1 or 3) and ``classes`` (a count) change
+    networks too big to build: lenet5, alexnet, vgg16, resnet18), an ``--arch`` text or a ``model`` file
+    (.npz or .onnx), else the default; ``size``, ``channels`` (1 or 3) and ``classes`` (a count) change
     its input and outputs (a model file's only through ``size``, where it leaves the size open)."""
     if output is not None:
         check_workbook_target(output)

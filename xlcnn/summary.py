@@ -33,6 +33,7 @@ class SummaryRow:
     receptive_field: tuple     # (formula, value), or None once the picture is flattened
     quotient: object = None    # (W - F + 2P) / S as an exact Fraction for a layer that slides a window
     joined: tuple = ()         # the shape of every input of a layer that joins several
+    buffers: int = 0           # numbers kept but not learned (batch norm's running statistics): not parameters
 
     @property
     def whole(self):
@@ -84,6 +85,7 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
         in_shape = tuple(input_shape) if reads[0] == INPUT else shapes[reads[0]]
         field, jump = max(reach[source] for source in reads)
         side = arithmetic = quotient = None
+        own_side = layer.side_arithmetic(in_shape[-1], out_shape[-1])
         if layer.window() is not None:
             span, stride, padding = layer.window()
             w = in_shape[1]
@@ -95,6 +97,10 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
             side = (lf.output_side(w, span, padding, stride, layer.ceil), out_shape[1])
             receptive = (lf.receptive_field(field, span, jump), field + (span - 1) * jump)
             field, jump = receptive[1], jump * stride
+        elif own_side is not None:     # an output side computed otherwise than by a sliding window
+            arithmetic, formula = own_side
+            side = (formula, out_shape[1])
+            receptive = None      # an upsampled cell's field is not one window's: not shown
         else:
             receptive = (None, field) if len(out_shape) == 3 else None
         title = row_name.format(id=name, number=number, description=describe(layer))
@@ -103,7 +109,7 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
         rows.append(SummaryRow(title, in_shape, out_shape, arithmetic or "", side, weights, biases,
                                layer.parameter_count(in_shape) or NONE, _product(out_shape),
                                layer.multiply_adds(in_shape, out_shape) or NONE, receptive, quotient,
-                               _joined(reads, shapes, input_shape)))
+                               _joined(reads, shapes, input_shape), layer.buffer_count(in_shape)))
         reach[number - 1] = field, jump
     return rows
 
@@ -159,4 +165,7 @@ def table_text(rows, texts):
     text.append("; ".join(f"{texts['columns'][key]} {value:,} ({value / 2 ** 20:,.1f} MiB)"
                           for key, value in memory.items()))
     text += [f"! {row.name}: {row.arithmetic} {texts['not_whole']}" for row in rows if not row.whole]
+    buffers = sum(row.buffers for row in rows)
+    if buffers:
+        text.append(texts["buffers"].format(count=f"{buffers:,}"))
     return "\n".join(text)

@@ -5,13 +5,16 @@ class provides). Adding a kind means writing its module, listing it in ``MODULES
 and adding its texts; nothing else branches on kinds.
 """
 
+from ..errors import UsageError
 from ..graph import INPUT
 # each kind's module is named after its kind; ``abs`` hides the builtin here, which this file never calls
-from . import abs, add, avgpool2d, concat, conv2d, dense, flatten, gap, leakyrelu, maxpool2d, relu, sigmoid, softmax, tanh
+from . import (abs, add, avgpool2d, bn, concat, conv2d, dense, flatten, gap, leakyrelu, maxpool2d, relu, sigmoid,
+               softmax, tanh, tconv)
 from .abs import Abs
 from .add import Add
 from .avgpool2d import AvgPool2D
 from .base import Activation, Layer, Merge, Pool
+from .bn import BatchNorm
 from .concat import Concat
 from .conv2d import Conv2D
 from .dense import Dense
@@ -23,10 +26,13 @@ from .relu import ReLU
 from .sigmoid import Sigmoid
 from .softmax import Softmax
 from .tanh import Tanh
+from .tconv import TransposedConv
 
 # in the order the README lists them; ``parse_layer`` tries them in this order
-MODULES = (conv2d, relu, leakyrelu, sigmoid, tanh, abs, maxpool2d, avgpool2d, gap, flatten, dense, softmax, add, concat)
-CLASSES = (Conv2D, ReLU, LeakyReLU, Sigmoid, Tanh, Abs, MaxPool2D, AvgPool2D, GlobalAvgPool, Flatten, Dense, Softmax, Add, Concat)
+MODULES = (conv2d, tconv, bn, relu, leakyrelu, sigmoid, tanh, abs, maxpool2d, avgpool2d, gap, flatten, dense, softmax,
+           add, concat)
+CLASSES = (Conv2D, TransposedConv, BatchNorm, ReLU, LeakyReLU, Sigmoid, Tanh, Abs, MaxPool2D, AvgPool2D, GlobalAvgPool,
+           Flatten, Dense, Softmax, Add, Concat)
 LAYER_TYPES = {cls.kind: cls for cls in CLASSES}          # kind name -> class
 KIND_MODULES = {cls.kind: module for cls, module in zip(CLASSES, MODULES)}   # kind name -> its module
 
@@ -34,6 +40,14 @@ KIND_MODULES = {cls.kind: module for cls, module in zip(CLASSES, MODULES)}   # k
 ACTIVATIONS = tuple(cls for cls in CLASSES if issubclass(cls, Activation))
 POOLS = tuple(cls for cls in CLASSES if issubclass(cls, Pool))
 MERGES = tuple(cls for cls in CLASSES if issubclass(cls, Merge))   # the layers that read several inputs
+
+
+def require_drawn(layers):
+    """Refuse, in one line, a network with a layer the workbook has no sheets for yet (``Layer.drawn``)."""
+    for number, layer in enumerate(layers, start=1):
+        if not layer.drawn():
+            raise UsageError(f"layer {number} ({layer.describe()}): the workbook has no sheets for this layer yet; "
+                             "`xlcnn summary` shows its table")
 
 
 def parse_layer(item, classes, option):
@@ -70,4 +84,4 @@ def complete(layers, wiring):
 
 __all__ = [cls.__name__ for cls in CLASSES] + [
     "ACTIVATIONS", "CLASSES", "KIND_MODULES", "LAYER_TYPES", "MERGES", "MODULES", "POOLS", "Activation", "Layer",
-    "Merge", "Pool", "complete", "parse_layer"]
+    "Merge", "Pool", "complete", "parse_layer", "require_drawn"]

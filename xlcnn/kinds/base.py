@@ -12,14 +12,18 @@ A kind is one module of this package holding one frozen dataclass derived from `
 - ``forward_formula`` / ``backward_formula`` (activations, pools, joins): their formula twins, pure
   builders on blocks (see ``cells.Block``) returning formula text;
 - what the workbook asks of a kind instead of its name: ``title``, ``chooses``, ``keeps_sign``,
-  ``never_negative``, ``text_values()``, ``example_reads(at)``, ``copied_cell(sheet, at)``.
+  ``never_negative``, ``text_values()``, ``example_reads(at)``, ``copied_cell(sheet, at)``, and
+  ``drawn()``: whether it has sheets at all (the others are engine and tables only);
+- what the summary and the model ask: ``parameter_count``, ``multiply_adds``, ``side_arithmetic``,
+  ``buffers`` (parameters kept, not learned) and ``buffer_count``, ``initial_value`` and
+  ``positive_parameters``.
 
 Array order everywhere: tensors (..., C, H, W) with an optional leading batch axis, vectors
 (..., N); conv weights (K, C, F, F), dense weights (outputs, inputs), as in PyTorch.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -84,6 +88,23 @@ def padded_windows(x, size, stride, padding, counts, fill):
     return windows(xp, size, stride)
 
 
+def channel_axis(x):
+    """The axis of channels (or units): maps (..., C, H, W) have them at -3, vectors (N, D) or (D,) at -1.
+    A (C, H, W) map has 3 dimensions and a batch of vectors 2, so the number of dimensions tells them apart."""
+    return -3 if x.ndim >= 3 else -1
+
+
+def per_channel(values, x):
+    """A (C,) array shaped to broadcast over the channels of ``x``: (C, 1, 1) for maps, (C,) for vectors."""
+    return values[:, None, None] if channel_axis(x) == -3 else values
+
+
+def optional(default):
+    """A dataclass field written in model files only when away from its ``default``: an option added
+    after files were written, so every file and workbook written before stays as it was."""
+    return field(default=default, metadata={"optional": True})
+
+
 def lesson_formulas():
     """The summary's formula builders, imported when first asked for: ``lesson_formulas`` reaches
     back to the layer kinds through ``formulas`` -> ``layers``, so importing it at the top of a
@@ -138,7 +159,12 @@ class Layer:
     keeps_sign = False      # its output is negative only where what it reads is (it moves, averages or sums)
     never_negative = False  # its output is never negative, whatever it reads
     gradient_sheet = ""     # which writer draws its gradient sheet (and that sheet's text key)
+<<<<<<< HEAD
     onnx_ops = ()           # the ONNX operators read as this kind; the first is the one written out
+=======
+    positive_parameters = ()   # parameters that must stay above zero (a variance)
+    buffers = ()            # parameters kept but not learned (PyTorch's buffers): training leaves them as they are
+>>>>>>> main
 
     # -- the --arch text
 
@@ -178,6 +204,10 @@ class Layer:
         """{"weight": shape, "bias": shape} for a layer with parameters, {} otherwise."""
         return {}
 
+    def initial_value(self, name, shape):
+        """The starting value of parameter ``name`` when it is not drawn at random (a scale of 1), else None."""
+        return None
+
     def window(self):
         """(span, stride, padding) of a layer that slides a window over maps, None for the others."""
         return None
@@ -206,6 +236,10 @@ class Layer:
         """The output cell (planned on ``sheet``) that may show input cell ``at`` unchanged, or None."""
         return None
 
+    def drawn(self):
+        """Whether the workbook has sheets for this layer; the others are engine and tables only, for now."""
+        return True
+
     # -- the summary sheet: (formula text, value) pairs, None when there is nothing to count
 
     def parameter_count(self, input_shape):
@@ -216,6 +250,7 @@ class Layer:
         """How many multiply-adds one picture costs: one per weight tap per output cell."""
         return None
 
+<<<<<<< HEAD
     # -- ONNX files (onnx_import.py, onnx_export.py)
 
     @classmethod
@@ -227,6 +262,17 @@ class Layer:
     def to_onnx(self, params):
         """(operator, attributes, [weights after the node's first input]) of the ONNX node computing this layer."""
         return self.onnx_ops[0], {}, []
+=======
+    def buffer_count(self, input_shape):
+        """How many numbers the layer keeps without learning them (its ``buffers``): not parameters."""
+        shapes = self.parameter_shapes(input_shape)
+        return sum(int(np.prod(shapes[name])) for name in self.buffers)
+
+    def side_arithmetic(self, side, out_side):
+        """(text, formula) of the output side of a layer that computes it otherwise than a sliding
+        window (``window``), from the input's ``side``; None for the others."""
+        return None
+>>>>>>> main
 
     # -- the NumPy pair, on batches
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import formulas
 from ..errors import ShapeError
-from .base import Merge
+from .base import Merge, channel_axis
 
 
 @dataclass(frozen=True)
@@ -54,20 +54,14 @@ class Concat(Merge):
         return concat_forward_formula(operand)
 
 
-def _channel_axis(x):
-    """Maps (..., C, H, W) join along C; vectors (N, D) or (D,) along D. A (C, H, W) map has 3
-    dimensions and a batch of vectors 2, so the number of dimensions tells them apart."""
-    return -3 if x.ndim >= 3 else -1
-
-
 def concat_forward(xs):
     """Maps (..., C_i, H, W) stacked along the channels -> (..., sum C_i, H, W); vectors end to end."""
-    return np.concatenate(xs, axis=_channel_axis(xs[0]))
+    return np.concatenate(xs, axis=channel_axis(xs[0]))
 
 
 def concat_backward(dout, xs):
     """Each input gets back its own slice of channels of dout, in order."""
-    axis = _channel_axis(xs[0])
+    axis = channel_axis(xs[0])
     ends = np.cumsum([x.shape[axis] for x in xs])[:-1]
     return np.split(dout, ends, axis=axis)
 

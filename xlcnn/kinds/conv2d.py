@@ -1,8 +1,8 @@
 """The convolution: K filters of F x F x C slid over the input, one weighted sum per position.
 
-Shapes: x (..., C, H, W), w (K, C, F, F), b (K,) -> (..., K, H_out, W_out), with
-H_out = floor((H - D(F - 1) - 1 + 2P) / S) + 1. The NumPy functions' formula twins
-(``*_formula``) close the module.
+Shapes: x (..., C, H, W), w (K, C/G, F, F), b (K,) -> (..., K, H_out, W_out), with
+H_out = floor((H - D(F - 1) - 1 + 2P) / S) + 1 and G groups (1 unless the layer is grouped or
+depthwise). The NumPy functions' formula twins (``*_formula``) close the module.
 """
 
 import re
@@ -12,9 +12,9 @@ import numpy as np
 
 from .. import formulas
 from ..errors import ShapeError, UsageError
-from .base import Layer, lesson_formulas, pad_input, require_positive, window_side, windows
+from .base import Layer, lesson_formulas, optional, pad_input, require_positive, window_side, windows
 
-_SPELLING = re.compile(r"conv(\d+)x(\d+)x(\d+)((?:-(?:s\d+|p\d+|same|valid|d\d+|flip))*)")
+_SPELLING = re.compile(r"conv(\d+)x(\d+)x(\d+)((?:-(?:s\d+|p\d+|same|valid|d\d+|flip|g\d+|dw|nobias))*)")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,10 @@ class Conv2D(Layer):
 
     ``dilation`` D spreads the filter's taps D cells apart (D - 1 holes between them);
     ``flip`` makes it a true convolution: the kernel is turned 180 degrees before use.
+    ``groups`` G splits the channels into G groups, each filter reading the C/G channels of its
+    group (filters 1 to K/G the first group, ...); ``depthwise`` makes G the number of input
+    channels (each filter reads one channel); without ``bias`` the layer adds none (a batch
+    norm after it shifts instead, as in ResNet).
     """
 
     filters: int
@@ -31,13 +35,25 @@ class Conv2D(Layer):
     padding: int = 0
     dilation: int = 1
     flip: bool = False
+    groups: int = optional(1)
+    depthwise: bool = optional(False)
+    bias: bool = optional(True)
     kind = "conv2d"
+<<<<<<< HEAD
     onnx_ops = ("Conv",)
     grammar = "conv{F}x{F}x{K}[-s{S}][-p{P}|-same|-valid][-d{D}][-flip]"
     examples = ("conv3x3x8", "conv5x5x6-same", "conv3x3x4-s2-p1-d2")
+=======
+    grammar = "conv{F}x{F}x{K}[-s{S}][-p{P}|-same|-valid][-d{D}][-flip][-g{G}|-dw][-nobias]"
+    examples = ("conv3x3x8", "conv5x5x6-same", "conv3x3x4-s2-p1-d2", "conv3x3x8-g2", "conv3x3x4-dw-nobias")
+>>>>>>> main
     gradient_sheet = "conv2d"
     title = "Conv"
     has_filters = True
+
+    def groups_for(self, channels):
+        """G for an input of ``channels``: the channels themselves for a depthwise layer."""
+        return channels if self.depthwise else self.groups
 
     @property
     def span(self):
@@ -61,7 +77,7 @@ class Conv2D(Layer):
 
     @classmethod
     def parse(cls, item, classes, option):
-        """conv{F}x{F}x{K}[-s{S}][-p{P}|-same|-valid][-d{D}][-flip]"""
+        """conv{F}x{F}x{K}[-s{S}][-p{P}|-same|-valid][-d{D}][-flip][-g{G}|-dw][-nobias]"""
         m = _SPELLING.fullmatch(item)
         if not m:
             return None
@@ -70,15 +86,18 @@ class Conv2D(Layer):
             raise UsageError(f"{option}: {item!r} has a {size_a}x{size_b} kernel; only square kernels are supported")
         options = dict(stride=1, padding=0, dilation=1, flip=False)
         same = False
+        words = {"flip": ("flip", True), "dw": ("depthwise", True), "nobias": ("bias", False)}
         for part in filter(None, m.group(4).split("-")):
             if part == "same":
                 same = True
             elif part == "valid":
                 options["padding"] = 0
-            elif part == "flip":
-                options["flip"] = True
+            elif part in words:
+                options[words[part][0]] = words[part][1]
             else:
-                options[{"s": "stride", "p": "padding", "d": "dilation"}[part[0]]] = int(part[1:])
+                options[{"s": "stride", "p": "padding", "d": "dilation", "g": "groups"}[part[0]]] = int(part[1:])
+        if options.get("depthwise") and "groups" in options:
+            raise UsageError(f"{option}: {item!r}: -dw makes the groups the input channels; leave out -g")
         if same:
             span = options["dilation"] * (size_a - 1) + 1
             if span % 2 == 0:
@@ -91,10 +110,14 @@ class Conv2D(Layer):
         text += f"-s{self.stride}" if self.stride != 1 else ""
         text += f"-p{self.padding}" if self.padding else ""
         text += f"-d{self.dilation}" if self.dilation != 1 else ""
-        return text + ("-flip" if self.flip else "")
+        text += "-flip" if self.flip else ""
+        text += f"-g{self.groups}" if self.groups != 1 else ""
+        return text + ("-dw" if self.depthwise else "") + ("" if self.bias else "-nobias")
 
     def text_extras(self):
-        return (("dilation",) if self.dilation != 1 else ()) + (("flip",) if self.flip else ())
+        extras = {"dilation": self.dilation != 1, "flip": self.flip, "groups": self.groups != 1,
+                  "depthwise": self.depthwise, "no_bias": not self.bias}
+        return tuple(key for key, shown in extras.items() if shown)
 
     @classmethod
     def from_onnx(cls, node, in_shape):
@@ -125,20 +148,33 @@ class Conv2D(Layer):
         text = f"conv {self.kernel}x{self.kernel}, {self.filters} filters, stride {self.stride}, padding {self.padding}"
         if self.dilation != 1:
             text += f", dilation {self.dilation}"
-        return text + (", flipped (true convolution)" if self.flip else "")
+        text += ", flipped (true convolution)" if self.flip else ""
+        text += f", {self.groups} groups" if self.groups != 1 else ""
+        return text + (", depthwise" if self.depthwise else "") + ("" if self.bias else ", no bias")
+
+    def drawn(self):
+        """The workbook draws plain convolutions: one group, with biases."""
+        return self.groups == 1 and not self.depthwise and self.bias
 
     # -- shapes
 
     def output_shape_one(self, shape, where):
         if len(shape) != 3:
             raise ShapeError(f"{where} needs a (channels, height, width) input, got a vector of {shape[0]}")
-        require_positive(where, filters=self.filters, kernel=self.kernel, stride=self.stride, dilation=self.dilation)
+        require_positive(where, filters=self.filters, kernel=self.kernel, stride=self.stride, dilation=self.dilation,
+                         groups=self.groups)
         if self.padding < 0:
             raise ShapeError(f"{where}: padding must be 0 or more, not {self.padding}")
+        groups = self.groups_for(shape[0])
+        if shape[0] % groups or self.filters % groups:
+            raise ShapeError(f"{where}: {groups} groups must divide both the {shape[0]} input channels and the "
+                             f"{self.filters} filters")
         return (self.filters, *(window_side(where, side, self.span, self.stride, self.padding) for side in shape[1:]))
 
     def parameter_shapes(self, input_shape):
-        return {"weight": (self.filters, input_shape[0], self.kernel, self.kernel), "bias": (self.filters,)}
+        """weight (K, C/G, F, F), as PyTorch stores a grouped convolution's; bias (K,) unless left out."""
+        weight = (self.filters, input_shape[0] // self.groups_for(input_shape[0]), self.kernel, self.kernel)
+        return {"weight": weight, "bias": (self.filters,)} if self.bias else {"weight": weight}
 
     def window(self):
         return self.span, self.stride, self.padding
@@ -172,23 +208,28 @@ class Conv2D(Layer):
         return turned_weight_formula(weight)
 
     def parameter_count(self, input_shape):
-        """F x F x C x K weights + K biases."""
-        f, c, k = self.kernel, input_shape[0], self.filters
+        """F x F x C/G x K weights (a filter reads the C/G channels of its group) + K biases, if any."""
+        f, c, k = self.kernel, input_shape[0] // self.groups_for(input_shape[0]), self.filters
+        if not self.bias:
+            return lesson_formulas().product((f, f, c, k)), f * f * c * k
         return lesson_formulas().conv_parameters(f, c, k), f * f * c * k + k
 
     def multiply_adds(self, input_shape, output_shape):
+        """One per weight tap per output cell: K x H_out x W_out x F x F x C/G."""
         k, h, w = output_shape
-        taps = self.kernel * self.kernel * input_shape[0]
+        taps = self.kernel * self.kernel * input_shape[0] // self.groups_for(input_shape[0])
         return lesson_formulas().product((k, h, w, taps)), k * h * w * taps
 
     # -- the NumPy pair
 
     def forward_one(self, x, params):
-        return conv_forward(x, params["weight"], params["bias"], self.stride, self.padding, self.dilation, self.flip)
+        return conv_forward(x, params["weight"], params.get("bias"), self.stride, self.padding, self.dilation,
+                            self.flip, self.groups_for(x.shape[-3]))
 
     def backward_one(self, dout, x, params):
-        dx, dw, db = conv_backward(dout, x, params["weight"], self.stride, self.padding, self.dilation, self.flip)
-        return dx, {"weight": dw, "bias": db}
+        dx, dw, db = conv_backward(dout, x, params["weight"], self.stride, self.padding, self.dilation, self.flip,
+                                   self.groups_for(x.shape[-3]))
+        return dx, ({"weight": dw, "bias": db} if self.bias else {"weight": dw})
 
 
 def conv_output_size(size, kernel, stride, padding, dilation=1):
@@ -225,28 +266,40 @@ def kernel_gradient(dw_effective, dilation=1, flip=False):
     return dw[..., ::-1, ::-1] if flip else dw
 
 
-def conv_forward(x, w, b, stride=1, padding=0, dilation=1, flip=False):
-    """Cross-correlation of x (..., C, H, W) with K filters w (K, C, F, F), plus bias b (K,).
+def conv_forward(x, w, b, stride=1, padding=0, dilation=1, flip=False, groups=1):
+    """Cross-correlation of x (..., C, H, W) with K filters w (K, C/G, F, F), plus bias b (K,) (None: no bias).
 
     out[k, i, j] = sum over c, u, v of xp[c, i*S + u, j*S + v] * w[k, c, u, v] + b[k],
     where xp is x with P zeros around it and w the effective kernel (see
-    ``effective_kernel``). Returns (..., K, H_out, W_out).
+    ``effective_kernel``). With G groups, filter k reads only the C/G channels of its group,
+    g = k // (K/G), and c runs over those. Returns (..., K, H_out, W_out).
     """
     w = effective_kernel(w, dilation, flip)
-    slides = windows(pad_input(x, padding), w.shape[-1], stride)
-    return np.einsum("...cijuv,kcuv->...kij", slides, w, optimize=True) + b[:, None, None]
+    if groups != 1:     # each group a convolution of its own: its channels of x, its filters
+        out = np.concatenate([conv_forward(part, filters, None, stride, padding) for part, filters in
+                              zip(np.split(x, groups, axis=-3), np.split(w, groups, axis=0))], axis=-3)
+    else:
+        slides = windows(pad_input(x, padding), w.shape[-1], stride)
+        out = np.einsum("...cijuv,kcuv->...kij", slides, w, optimize=True)
+    return out if b is None else out + b[:, None, None]
 
 
-def conv_backward(dout, x, w, stride=1, padding=0, dilation=1, flip=False):
+def conv_backward(dout, x, w, stride=1, padding=0, dilation=1, flip=False, groups=1):
     """Gradients of conv_forward: dout (..., K, H_out, W_out) -> (dx, dw, db).
 
     dw[k, c, u, v] = sum over positions of the input window times dout (what the
     workbook's filter-gradient cells will compute); dx spreads each dout back over
-    the window it came from, through the same weights.
+    the window it came from, through the same weights. With G groups each group is a
+    convolution of its own: its channels of x, its filters, its maps of dout.
     """
     if dilation != 1 or flip:
-        dx, dw, db = conv_backward(dout, x, effective_kernel(w, dilation, flip), stride, padding)
+        dx, dw, db = conv_backward(dout, x, effective_kernel(w, dilation, flip), stride, padding, groups=groups)
         return dx, kernel_gradient(dw, dilation, flip), db
+    if groups != 1:
+        parts = [conv_backward(d, part, filters, stride, padding) for d, part, filters in
+                 zip(np.split(dout, groups, axis=-3), np.split(x, groups, axis=-3), np.split(w, groups, axis=0))]
+        dx, dw, db = zip(*parts)
+        return np.concatenate(dx, axis=-3), np.concatenate(dw, axis=0), np.concatenate(db)
     kernel = w.shape[-1]
     xp = pad_input(x, padding)
     dw = np.einsum("...kij,...cijuv->kcuv", dout, windows(xp, kernel, stride), optimize=True)

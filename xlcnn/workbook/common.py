@@ -213,7 +213,7 @@ def describe_layer(layer, texts):
 def layer_fields(layer):
     """The numbers a layer's texts may name: {kernel}, {filters}, {stride}, {padding}, {size}, {units}, ..."""
     fields = {f: getattr(layer, f) for f in ("kernel", "filters", "stride", "padding", "dilation",
-                                              "size", "units", "alpha") if hasattr(layer, f)}
+                                              "size", "units", "alpha", "groups", "eps") if hasattr(layer, f)}
     if hasattr(layer, "step"):   # a pool's stride
         fields["stride"] = layer.step
     return fields

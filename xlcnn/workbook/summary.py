@@ -25,6 +25,8 @@ def write_summary(ctx, ws, plan):
     for r, row in enumerate(rows):
         cell = {key: table.sub(r, col, 1, 1) for key, col in column.items()}
         arithmetic = row.arithmetic if row.whole else f"{row.arithmetic} {texts['not_whole']}"
+        if row.buffers:     # said where the parameters are counted, so the total is not misread
+            arithmetic = texts["buffers_row"].format(count=f"{row.buffers:,}")
         values = {"layer": row.name, "input": row.input_text(), "output": shape_text(row.output_shape),
                   "size arithmetic": arithmetic, "output side": row.side, "weights": row.weights,
                   "biases": row.biases, "parameters": row.parameters, "activations": row.activations,

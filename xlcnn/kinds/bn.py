@@ -1,0 +1,119 @@
+"""Batch normalization in its inference form: each channel (or unit) shifted and scaled by four numbers.
+
+y = gamma (x - mean) / sqrt(var + eps) + beta, per channel of a map or per unit of a vector (after a
+conv layer or a fully connected one). Shapes: x (..., C, H, W) or (..., N); gamma (``weight``), beta
+(``bias``), the running mean and the running variance all (C,) or (N,), named as PyTorch names them.
+The mean and variance are held fixed: training's batch statistics are not part of this form, so the
+backward pass treats them as the other parameters (their gradients are the derivatives of y).
+"""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ShapeError
+from .base import Layer, channel_axis, lesson_formulas, per_channel
+
+_SPELLING = re.compile(r"bn(?:-eps([0-9.]+(?:e[-+]?\d+)?))?")
+STATISTICS = ("running_mean", "running_var")   # PyTorch's buffers: kept, not learned
+DEFAULT_EPS = 1e-5      # PyTorch's
+
+
+@dataclass(frozen=True)
+class BatchNorm(Layer):
+    """Each channel normalised by its running mean and variance, then scaled by gamma and shifted by beta."""
+
+    eps: float = DEFAULT_EPS   # added to the variance so a channel that never varies divides by no zero
+    kind = "bn"
+    grammar = "bn[-eps{E}]"
+    examples = ("bn", "bn-eps0.001")
+    title = "BN"
+    positive_parameters = ("running_var",)
+    buffers = STATISTICS
+
+    @classmethod
+    def parse(cls, item, classes, option):
+        m = _SPELLING.fullmatch(item)
+        return (cls(float(m.group(1))) if m.group(1) else cls()) if m else None
+
+    @property
+    def own_eps(self):
+        """eps as text when it is not the default (compared as the text the spelling writes), else ""; Python's
+        shortest text of a float reads back as the same float."""
+        text = repr(float(self.eps))
+        return "" if text == repr(DEFAULT_EPS) else text
+
+    def spelling(self):
+        return "bn" + (f"-eps{self.own_eps}" if self.own_eps else "")
+
+    def describe(self):
+        return "batch norm" + (f", eps {self.own_eps}" if self.own_eps else "")
+
+    def text_extras(self):
+        return ("eps",) if self.own_eps else ()
+
+    def output_shape_one(self, shape, where):
+        if not self.eps >= 0:
+            raise ShapeError(f"{where}: eps must be 0 or more, not {self.eps}")
+        return shape
+
+    def drawn(self):
+        return False
+
+    def parameter_shapes(self, input_shape):
+        """gamma, beta, mean and variance: one each per channel of a map, or per unit of a vector."""
+        return {name: (input_shape[0],) for name in ("weight", "bias", *STATISTICS)}
+
+    def initial_value(self, name, shape):
+        """What a fresh layer holds, as frameworks start it: gamma 1, beta 0, mean 0, variance 1."""
+        return np.ones(shape) if name in ("weight", "running_var") else np.zeros(shape)
+
+    # -- the summary: gamma and beta are its weights and biases; the statistics are buffers
+
+    def parameter_count(self, input_shape):
+        """C gammas + C betas, as PyTorch's ``parameters()`` counts them (the statistics are buffers)."""
+        return lesson_formulas().product((2, input_shape[0])), 2 * input_shape[0]
+
+    def multiply_adds(self, input_shape, output_shape):
+        """One per cell: gamma / sqrt(var + eps) and the shift fold into one multiply and one add."""
+        count = int(np.prod(output_shape))
+        return lesson_formulas().product(output_shape) if len(output_shape) > 1 else None, count
+
+    # -- the NumPy pair
+
+    def forward_one(self, x, params):
+        return bn_forward(x, params["weight"], params["bias"], params["running_mean"], params["running_var"], self.eps)
+
+    def backward_one(self, dout, x, params):
+        dx, grads = bn_backward(dout, x, params["weight"], params["running_mean"], params["running_var"], self.eps)
+        return dx, grads
+
+
+def bn_forward(x, gamma, beta, mean, var, eps=1e-5):
+    """gamma (x - mean) / sqrt(var + eps) + beta, channel by channel: x (..., C, H, W) or (..., N), the rest (C,)."""
+    def along(values):
+        return per_channel(values, x)
+    return along(gamma) * (x - along(mean)) / np.sqrt(along(var) + eps) + along(beta)
+
+
+def bn_backward(dout, x, gamma, mean, var, eps=1e-5):
+    """(dx, {parameter: gradient}) of ``bn_forward`` with the statistics held fixed.
+
+    dx = dout gamma / s with s = sqrt(var + eps); dgamma = sum of dout x_hat and dbeta = sum of dout over
+    every cell of the channel (and the batch); dmean = -sum of dout gamma / s; dvar = -sum of dout gamma
+    (x - mean) / (2 s^3).
+    """
+    def along(values):
+        return per_channel(values, x)
+
+    def channel_sum(a):   # over the batch and the cells of each map: one number per channel
+        axis = channel_axis(x)
+        return np.moveaxis(a, axis, -1).reshape(-1, a.shape[axis]).sum(axis=0)
+
+    s = np.sqrt(along(var) + eps)
+    centred = x - along(mean)
+    grads = {"weight": channel_sum(dout * centred / s), "bias": channel_sum(dout),
+             "running_mean": -channel_sum(dout) * gamma / np.sqrt(var + eps),
+             "running_var": -channel_sum(dout * centred) * gamma / (2 * (var + eps) ** 1.5)}
+    return dout * along(gamma) / s, grads

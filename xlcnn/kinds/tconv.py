@@ -1,0 +1,152 @@
+"""The transposed conv layer: each input cell scatters a weighted copy of the kernel onto a larger output.
+
+Shapes: x (..., C, H, W), w (C, K, F, F) as PyTorch stores it (input channels first), b (K,)
+-> (..., K, H_out, W_out) with H_out = (H - 1) S - 2P + F: cell (i, j) of channel c adds
+x[c, i, j] w[c, k] onto the F x F patch at (i S, j S) of map k, overlapping patches add up,
+and P rows and columns are cut from every side. It is the gradient of a plain conv layer's
+input turned into a layer of its own: it upsamples (3 x 3, stride 2, kernel 3, padding 1 gives 5 x 5).
+"""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ShapeError, UsageError
+from .base import Layer, lesson_formulas, pad_input, require_positive, windows
+
+_SPELLING = re.compile(r"tconv(\d+)x(\d+)x(\d+)((?:-(?:s\d+|p\d+))*)")
+
+
+@dataclass(frozen=True)
+class TransposedConv(Layer):
+    """K kernels of F x F x C scattered from every input cell at stride S, P cells cut from each side."""
+
+    filters: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    kind = "tconv"
+    grammar = "tconv{F}x{F}x{K}[-s{S}][-p{P}]"
+    examples = ("tconv3x3x4-s2-p1", "tconv2x2x8-s2")
+    title = "TConv"
+
+    @classmethod
+    def parse(cls, item, classes, option):
+        m = _SPELLING.fullmatch(item)
+        if not m:
+            return None
+        if m.group(1) != m.group(2):
+            raise UsageError(f"{option}: {item!r} has a {m.group(1)}x{m.group(2)} kernel; only square kernels "
+                             "are supported")
+        options = {{"s": "stride", "p": "padding"}[part[0]]: int(part[1:]) for part in m.group(4).split("-") if part}
+        return cls(int(m.group(3)), int(m.group(1)), **options)
+
+    def spelling(self):
+        text = f"tconv{self.kernel}x{self.kernel}x{self.filters}"
+        return text + (f"-s{self.stride}" if self.stride != 1 else "") + (f"-p{self.padding}" if self.padding else "")
+
+    def describe(self):
+        return (f"transposed conv {self.kernel}x{self.kernel}, {self.filters} filters, stride {self.stride}, "
+                f"padding {self.padding}")
+
+    def drawn(self):
+        return False
+
+    def text_values(self):
+        return {"kernel": self.kernel, "stride": self.stride, "padding": self.padding, "filters": self.filters}
+
+    # -- shapes
+
+    def output_shape_one(self, shape, where):
+        if len(shape) != 3:
+            raise ShapeError(f"{where} needs a (channels, height, width) input, got a vector of {shape[0]}")
+        require_positive(where, filters=self.filters, kernel=self.kernel, stride=self.stride)
+        sides = [tconv_output_size(side, self.kernel, self.stride, self.padding) for side in shape[1:]]
+        if self.padding < 0 or min(sides) < 1:
+            raise ShapeError(f"{where}: (W - 1) S - 2P + F = ({shape[1]} - 1) x {self.stride} - 2x{self.padding} + "
+                             f"{self.kernel} = {sides[0]}; the padding cuts away the whole output")
+        return (self.filters, *sides)
+
+    def parameter_shapes(self, input_shape):
+        return {"weight": (input_shape[0], self.filters, self.kernel, self.kernel), "bias": (self.filters,)}
+
+    # -- the summary
+
+    def side_arithmetic(self, side, out_side):
+        f, s, p = self.kernel, self.stride, self.padding
+        return f"({side} - 1) x {s} - 2x{p} + {f} = {out_side}", f"=({side}-1)*{s}-2*{p}+{f}"
+
+    def parameter_count(self, input_shape):
+        """F x F x C x K weights + K biases."""
+        f, c, k = self.kernel, input_shape[0], self.filters
+        return lesson_formulas().product((f, f, c, k)) + f"+{k}", f * f * c * k + k
+
+    def multiply_adds(self, input_shape, output_shape):
+        """One per weight per input cell: each of the C x H x W cells is scattered through F x F x K taps
+        (the taps that land in the cut border are counted too: they are computed, then thrown away)."""
+        c, h, w = input_shape
+        taps = self.kernel * self.kernel * self.filters
+        return lesson_formulas().product((c, h, w, taps)), c * h * w * taps
+
+    # -- the NumPy pair
+
+    def forward_one(self, x, params):
+        return tconv_forward(x, params["weight"], params["bias"], self.stride, self.padding)
+
+    def backward_one(self, dout, x, params):
+        dx, dw, db = tconv_backward(dout, x, params["weight"], self.stride, self.padding)
+        return dx, {"weight": dw, "bias": db}
+
+
+def tconv_output_size(size, kernel, stride, padding):
+    """(W - 1) S - 2P + F: the last input cell's patch starts at (W - 1) S and is F wide; P cut from each end."""
+    return (size - 1) * stride - 2 * padding + kernel
+
+
+# ---------------------------------------------------------------- the NumPy functions
+
+
+def tconv_forward(x, w, b, stride=1, padding=0):
+    """x (..., C, H, W), w (C, K, F, F), b (K,) -> (..., K, H_out, W_out).
+
+    full[k, i S + u, j S + v] += sum over c of x[c, i, j] w[c, k, u, v]; the output is full
+    without its first and last P rows and columns, plus b[k].
+    """
+    kernel = w.shape[-1]
+    height, width = x.shape[-2:]
+    full_h, full_w = (height - 1) * stride + kernel, (width - 1) * stride + kernel
+    full = np.zeros((*x.shape[:-3], w.shape[1], full_h, full_w), dtype=np.result_type(x, w))
+    for u in range(kernel):
+        for v in range(kernel):
+            rows = slice(u, u + stride * (height - 1) + 1, stride)
+            cols = slice(v, v + stride * (width - 1) + 1, stride)
+            full[..., rows, cols] += np.einsum("...cij,ck->...kij", x, w[:, :, u, v], optimize=True)
+    return full[..., padding:full_h - padding, padding:full_w - padding] + b[:, None, None]
+
+
+def tconv_backward(dout, x, w, stride=1, padding=0):
+    """Gradients of tconv_forward: dout (..., K, H_out, W_out) -> (dx, dw, db).
+
+    The cut border got no gradient (zeros put back around dout); each input cell's F x F patch of
+    that is a window at stride S: dx[c, i, j] = sum of the window times w[c], and dw[c, k] = sum over
+    input cells of x[c, i, j] times their window of map k.
+    """
+    kernel = w.shape[-1]
+    patches = windows(pad_input(dout, padding), kernel, stride)     # (..., K, H, W, F, F)
+    dx = np.einsum("...kijuv,ckuv->...cij", patches, w, optimize=True)
+    dw = np.einsum("...cij,...kijuv->ckuv", x, patches, optimize=True)
+    db = dout.sum(axis=(-2, -1)).reshape(-1, w.shape[1]).sum(axis=0)
+    return dx, dw, db
+
+
+def tconv_forward_naive(x, w, b, stride=1, padding=0):
+    """tconv_forward of one picture (C, H, W) as plain loops, scattering cell by cell; the test reference."""
+    channels, height, width = x.shape
+    _, filters, kernel, _ = w.shape
+    full = np.zeros((filters, (height - 1) * stride + kernel, (width - 1) * stride + kernel))
+    for c in range(channels):
+        for i in range(height):
+            for j in range(width):
+                full[:, i * stride:i * stride + kernel, j * stride:j * stride + kernel] += x[c, i, j] * w[c]
+    return full[:, padding:full.shape[1] - padding, padding:full.shape[2] - padding] + b[:, None, None]
