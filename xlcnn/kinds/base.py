@@ -159,12 +159,9 @@ class Layer:
     keeps_sign = False      # its output is negative only where what it reads is (it moves, averages or sums)
     never_negative = False  # its output is never negative, whatever it reads
     gradient_sheet = ""     # which writer draws its gradient sheet (and that sheet's text key)
-<<<<<<< HEAD
     onnx_ops = ()           # the ONNX operators read as this kind; the first is the one written out
-=======
     positive_parameters = ()   # parameters that must stay above zero (a variance)
     buffers = ()            # parameters kept but not learned (PyTorch's buffers): training leaves them as they are
->>>>>>> main
 
     # -- the --arch text
 
@@ -250,7 +247,16 @@ class Layer:
         """How many multiply-adds one picture costs: one per weight tap per output cell."""
         return None
 
-<<<<<<< HEAD
+    def buffer_count(self, input_shape):
+        """How many numbers the layer keeps without learning them (its ``buffers``): not parameters."""
+        shapes = self.parameter_shapes(input_shape)
+        return sum(int(np.prod(shapes[name])) for name in self.buffers)
+
+    def side_arithmetic(self, side, out_side):
+        """(text, formula) of the output side of a layer that computes it otherwise than a sliding
+        window (``window``), from the input's ``side``; None for the others."""
+        return None
+
     # -- ONNX files (onnx_import.py, onnx_export.py)
 
     @classmethod
@@ -262,17 +268,6 @@ class Layer:
     def to_onnx(self, params):
         """(operator, attributes, [weights after the node's first input]) of the ONNX node computing this layer."""
         return self.onnx_ops[0], {}, []
-=======
-    def buffer_count(self, input_shape):
-        """How many numbers the layer keeps without learning them (its ``buffers``): not parameters."""
-        shapes = self.parameter_shapes(input_shape)
-        return sum(int(np.prod(shapes[name])) for name in self.buffers)
-
-    def side_arithmetic(self, side, out_side):
-        """(text, formula) of the output side of a layer that computes it otherwise than a sliding
-        window (``window``), from the input's ``side``; None for the others."""
-        return None
->>>>>>> main
 
     # -- the NumPy pair, on batches
 

@@ -39,14 +39,9 @@ class Conv2D(Layer):
     depthwise: bool = optional(False)
     bias: bool = optional(True)
     kind = "conv2d"
-<<<<<<< HEAD
     onnx_ops = ("Conv",)
-    grammar = "conv{F}x{F}x{K}[-s{S}][-p{P}|-same|-valid][-d{D}][-flip]"
-    examples = ("conv3x3x8", "conv5x5x6-same", "conv3x3x4-s2-p1-d2")
-=======
     grammar = "conv{F}x{F}x{K}[-s{S}][-p{P}|-same|-valid][-d{D}][-flip][-g{G}|-dw][-nobias]"
     examples = ("conv3x3x8", "conv5x5x6-same", "conv3x3x4-s2-p1-d2", "conv3x3x8-g2", "conv3x3x4-dw-nobias")
->>>>>>> main
     gradient_sheet = "conv2d"
     title = "Conv"
     has_filters = True
