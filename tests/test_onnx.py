@@ -565,3 +565,25 @@ def test_without_the_onnx_package_one_line_names_the_extra(tmp_path, monkeypatch
     code, lines = _cli("build", "--model", tmp_path / "m.onnx", "-o", tmp_path / "m.xlsx")
     assert code == 6 and lines == ["xlcnn: error: ONNX models need the onnx package; install it with: "
                                    "pip install 'xlcnn[onnx]'"]
+
+
+@pytest.mark.parametrize("arch", ["conv3x3x4-g2,relu,conv3x3x4-dw-nobias,bn,gap,flatten,dense",
+                                  "conv3x3x4-s2-p1,tconv3x3x2-s2-p1,relu,flatten,dense"])
+def test_layers_without_sheets_travel_through_onnx(tmp_path, arch):
+    """Grouped, depthwise and bias-free convolutions, batch norm and transposed convolution: written by
+    export, run by onnxruntime as the engine runs them, read back as the same layers for the tables."""
+    from xlcnn.architecture import parse_network
+    layers, _ = parse_network(arch, 3)
+    model = random_model(layers, image_size=9, seed=2, channels=2)
+    for params in model.params:      # a batch norm that does something: statistics away from 0 and 1
+        if "running_var" in params:
+            params.update(running_mean=np.full_like(params["running_mean"], 0.3),
+                          running_var=np.full_like(params["running_var"], 2.0))
+    save_model(model, tmp_path / "m.npz")
+    assert _cli("export", tmp_path / "m.npz", "-o", tmp_path / "m.onnx")[0] == 0
+    x = np.random.default_rng(3).random(model.input_shape) * 255
+    assert_close(runtime_output(tmp_path / "m.onnx", x * model.input_scale), forward(model, x).logits)
+    again, notes = load_onnx(tmp_path / "m.onnx")
+    assert_close(forward(again, x).logits, forward(model, x).logits)
+    code, lines = _cli("summary", "--model", tmp_path / "m.onnx")
+    assert code == 0, lines

@@ -21,7 +21,6 @@ from .verify import XLSX_SUFFIXES, model_from_workbook
 
 OPSET = 17          # old enough for every runtime of the last years, new enough for every operator written
 INPUT_NAME, OUTPUT_NAME = "pixels", "logits"
-PARAMETER_ORDER = ("weight", "bias")
 
 
 def export_model(source, output):
@@ -57,12 +56,14 @@ def model_to_onnx(onnx, model):
             nodes.append(helper.make_node(op, [first, stored[-1].name], [f"normalised.{op.lower()}"],
                                           name=f"normalise ({op})"))
             first = nodes[-1].output[0]
+    shapes = model.shapes()
     for index, (layer, reads) in enumerate(zip(layers[:count], sources(model.inputs, count))):
-        op, attrs, weights = layer.to_onnx(model.params[index])
+        in_shape = model.input_shape if reads[0] == INPUT else shapes[reads[0]]
+        op, attrs, weights = layer.to_onnx(model.params[index], in_shape)
         names = [first if source == INPUT else f"layer{source}" for source in reads]
-        for name, value in zip(PARAMETER_ORDER, weights):
+        for number, value in enumerate(weights, start=1):    # named after the node's input they are
             stored.append(onnx.numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32),
-                                                       f"layer{index}.{name}"))
+                                                       f"layer{index}.input{number}"))
             names.append(stored[-1].name)
         out = OUTPUT_NAME if index == count - 1 else f"layer{index}"
         nodes.append(helper.make_node(op, names, [out], name=f"{index + 1} {layer.spelling()}", **attrs))

@@ -189,7 +189,7 @@ class _Walk:
         self.read = set()              # layers another node reads (a bias may join only a layer read once)
         self.mean, self.std = None, None   # a normalisation of the input at the graph's start (Sub, Div)
         self.raw_read = False          # a layer reads the input before its normalisation
-        self.folded = []               # the layers (numbered from 1) a batch norm was folded into
+        self.folded = []               # (what was folded, the layer it went into, numbered from 1)
 
     def node(self, proto):
         attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in proto.attribute}
@@ -206,14 +206,12 @@ class _Walk:
             self._alias(node, proto.output[0], self._tensor(node, inputs[0]))
         elif proto.op_type in NORMALISING and self._reads_input(inputs):
             self._normalise(node, inputs, proto.output[0])
-        elif proto.op_type == "BatchNormalization":
-            self._fold_batch_norm(node, inputs, proto.output)
         elif proto.op_type == "Add" and any(name in self.stored for name in inputs):
             self._bias(node, inputs, proto.output[0])
         elif proto.op_type in KINDS_BY_OP:
             self._layer(node, KINDS_BY_OP[proto.op_type], inputs, proto.output)
         else:
-            known = ", ".join(sorted({*KINDS_BY_OP, *PASSED_ON, *FOLDED, "BatchNormalization"}))
+            known = ", ".join(sorted({*KINDS_BY_OP, *PASSED_ON, *FOLDED}))
             raise node.fail("has no xlcnn layer", f"xlcnn reads {known}, and Sub, Div or Mul normalising the input")
 
     def finish(self, graph, notes):
@@ -222,9 +220,9 @@ class _Walk:
         out = self.tensors.get(graph.output[0].name)
         if out is None or out.source != len(self.layers) - 1 or not self.layers:
             raise ModelError(f"the graph's output {graph.output[0].name!r} is not the last layer's")
-        if self.folded:
-            notes.append(f"batch norm folded into the weights and biases of layer(s) "
-                         f"{', '.join(map(str, self.folded))}: the same numbers, one sheet fewer each")
+        for what, number in self.folded:
+            notes.append(f"{what} folded into the weights and biases of layer {number}: the same numbers, "
+                         "which the workbook has no sheet for yet")
         last = self.layers[-1]
         if last.fully_connected:     # PyTorch's loss takes logits: the probabilities are not in the file
             self._append(PROBABILITIES(), {}, (len(self.layers) - 1,), (last.units,))
@@ -259,22 +257,17 @@ class _Walk:
                             "xlcnn shows a normalisation (x - mean) / std with every std above 0, at the start")
         self.tensors[output] = tensor
 
-    def _fold_batch_norm(self, node, inputs, outputs):
-        """Batch norm at inference, gamma (x - mean) / sqrt(var + eps) + beta per channel, folded into the
-        weights and biases of the layer before it: exactly the same maps, one layer fewer to show."""
-        tensor = self._tensor(node, inputs[0])
-        node.constants = [self.stored.get(name) for name in inputs[1:]]
-        gamma, beta, mean, var = (node.weight(n, what) for n, what in
-                                  enumerate(("scale", "bias", "running mean", "running variance"), start=1))
-        own = self.params[tensor.source] if tensor.source != INPUT else {}
-        if "weight" not in own or tensor.source in self.read or any(name for name in outputs[1:]):
-            raise node.fail("normalises what no convolution or dense layer just computed",
-                            "xlcnn folds a batch norm into the weights of the layer right before it")
-        factor = gamma / np.sqrt(var + float(node.attrs.get("epsilon", 1e-5)))
-        own["weight"] = own["weight"] * factor.reshape(-1, *([1] * (own["weight"].ndim - 1)))
-        own["bias"] = (own["bias"] - mean) * factor + beta
-        self.folded.append(tensor.source + 1)
-        self.tensors[outputs[0]] = tensor
+    def _fold(self, node, layer, params, tensor, output):
+        """A scale and shift per output that the workbook cannot show yet, folded into the weights and
+        biases of the layer just before it: exactly the same numbers come out."""
+        before = self.layers[tensor.source] if tensor.source != INPUT else None
+        own = self.params[tensor.source] if before is not None else {}
+        if "weight" not in own or "bias" not in own or tensor.source in self.read:
+            raise node.fail("scales what no layer with weights just computed",
+                            f"xlcnn folds a {layer.describe()} into the weights of the layer right before it")
+        own.update(layer.folded(params, own, before.output_axis))
+        self.folded.append((layer.describe(), tensor.source + 1))
+        self.tensors[output] = tensor
 
     def _tensor(self, node, name):
         if name not in self.tensors:
@@ -296,6 +289,9 @@ class _Walk:
         layer, params = cls.from_onnx(node, sources[0].shape)
         if layer is None:
             self._alias(node, outputs[0], sources[0])
+            return
+        if layer.folds and not layer.drawn():
+            self._fold(node, layer, params, sources[0], outputs[0])
             return
         where = f"{node.where}, layer {len(self.layers) + 1}"
         try:

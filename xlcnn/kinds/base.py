@@ -160,6 +160,8 @@ class Layer:
     never_negative = False  # its output is never negative, whatever it reads
     gradient_sheet = ""     # which writer draws its gradient sheet (and that sheet's text key)
     onnx_ops = ()           # the ONNX operators read as this kind; the first is the one written out
+    folds = False           # a per-output scale and shift that can fold into the weights of the layer before
+    output_axis = 0         # the axis of ``weight`` that counts the layer's outputs (channels or units)
     positive_parameters = ()   # parameters that must stay above zero (a variance)
     buffers = ()            # parameters kept but not learned (PyTorch's buffers): training leaves them as they are
 
@@ -265,8 +267,9 @@ class Layer:
         the node changes nothing xlcnn keeps (a reshape of a vector to itself). ModelError when it cannot fit."""
         return cls(), {}
 
-    def to_onnx(self, params):
-        """(operator, attributes, [weights after the node's first input]) of the ONNX node computing this layer."""
+    def to_onnx(self, params, in_shape):
+        """(operator, attributes, [weights after the node's first input]) of the ONNX node computing this layer,
+        which reads a tensor of ``in_shape``."""
         return self.onnx_ops[0], {}, []
 
     # -- the NumPy pair, on batches
@@ -358,7 +361,7 @@ class Pool(Layer):
                             "xlcnn counts the padding zeros, as PyTorch does by default (count_include_pad=True)")
         return cls(size, 0 if stride == size else stride, padding, bool(node.attrs.get("ceil_mode", 0))), {}
 
-    def to_onnx(self, params):
+    def to_onnx(self, params, in_shape):
         attrs = {"kernel_shape": [self.size] * 2, "strides": [self.step] * 2, "pads": [self.padding] * 4,
                  "ceil_mode": int(self.ceil)}
         return self.onnx_ops[0], {**attrs, "count_include_pad": 1} if self.counts_padding else attrs, []

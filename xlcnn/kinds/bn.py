@@ -26,6 +26,8 @@ class BatchNorm(Layer):
 
     eps: float = DEFAULT_EPS   # added to the variance so a channel that never varies divides by no zero
     kind = "bn"
+    onnx_ops = ("BatchNormalization",)
+    folds = True
     grammar = "bn[-eps{E}]"
     examples = ("bn", "bn-eps0.001")
     title = "BN"
@@ -60,6 +62,29 @@ class BatchNorm(Layer):
 
     def drawn(self):
         return False
+
+    @classmethod
+    def from_onnx(cls, node, in_shape):
+        """BatchNormalization at inference: its four stored inputs, in ONNX's order, and epsilon."""
+        if int(node.attrs.get("training_mode", 0)):
+            raise node.fail("normalises with the batch's own statistics (training_mode)",
+                            "export the model in eval mode (model.eval())")
+        names = ("weight", "bias", *STATISTICS)
+        words = ("scale", "bias", "running mean", "running variance")
+        params = {name: node.weight(n, word).reshape(-1) for n, (name, word) in enumerate(zip(names, words), start=1)}
+        return cls(float(node.attrs.get("epsilon", DEFAULT_EPS))), params
+
+    def to_onnx(self, params, in_shape):
+        return "BatchNormalization", {"epsilon": self.eps}, [params[name] for name in ("weight", "bias", *STATISTICS)]
+
+    def folded(self, params, before, axis=0):
+        """The weights and biases of the layer before (its outputs along ``axis`` of the weight) with this
+        batch norm folded in: gamma / sqrt(var + eps) scales each output, the shift joins its bias."""
+        factor = params["weight"] / np.sqrt(params["running_var"] + self.eps)
+        shape = [1] * before["weight"].ndim
+        shape[axis] = -1
+        return {**before, "weight": before["weight"] * factor.reshape(shape),
+                "bias": (before["bias"] - params["running_mean"]) * factor + params["bias"]}
 
     def parameter_shapes(self, input_shape):
         """gamma, beta, mean and variance: one each per channel of a map, or per unit of a vector."""

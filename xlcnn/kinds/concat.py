@@ -32,7 +32,7 @@ class Concat(Merge):
             raise node.fail(f"joins along axis {node.attrs.get('axis')}", "xlcnn joins along channels (axis 1)")
         return cls(), {}
 
-    def to_onnx(self, params):
+    def to_onnx(self, params, in_shape):
         return "Concat", {"axis": 1}, []
 
     def describe(self):

@@ -116,28 +116,29 @@ class Conv2D(Layer):
 
     @classmethod
     def from_onnx(cls, node, in_shape):
-        """Conv with a stored (K, C, F, F) weight, square windows and equal padding on every side."""
+        """Conv with a stored (K, C/G, F, F) weight, square windows and equal padding on every side; a missing
+        bias is zeros (a batch norm after it may fold its shift there)."""
         weight = node.weight(1, "weight")
         if weight.ndim != 4:
             raise node.fail(f"convolves {weight.ndim - 2}-d inputs", "xlcnn convolves 2-d maps")
-        if int(node.attrs.get("group", 1)) != 1:
-            raise node.fail(f"is a group convolution (group {node.attrs['group']})", "xlcnn convolves all channels")
-        if len(in_shape) != 3 or weight.shape[1] != in_shape[0]:
-            raise node.fail(f"has filters of {weight.shape[1]} channels for an input of shape {in_shape}")
-        stride, dilation = node.one("strides", (1, 1)), node.one("dilations", (1, 1))
-        layer = cls(weight.shape[0], node.one("kernel_shape", weight.shape[2:]), stride, 0, dilation)
-        if weight.shape[2] != weight.shape[3] or weight.shape[2] != layer.kernel:
+        groups = int(node.attrs.get("group", 1))
+        if len(in_shape) != 3 or weight.shape[1] * groups != in_shape[0] or weight.shape[0] % groups:
+            raise node.fail(f"has filters of {weight.shape[1]} channels in {groups} group(s) for an input of shape "
+                            f"{tuple(in_shape)}")
+        stride, dilation, kernel = node.one("strides", (1, 1)), node.one("dilations", (1, 1)), weight.shape[2]
+        if weight.shape[3] != kernel or node.one("kernel_shape", weight.shape[2:]) != kernel:
             raise node.fail(f"has {weight.shape[2]}x{weight.shape[3]} filters", "xlcnn's filters are square")
+        padding = node.padding(in_shape[1], dilation * (kernel - 1) + 1, stride)
+        layer = cls(weight.shape[0], kernel, stride, padding, dilation, groups=groups)
         bias = node.optional(2)
-        layer = cls(layer.filters, layer.kernel, stride, node.padding(in_shape[1], layer.span, stride), dilation)
         return layer, {"weight": weight, "bias": np.zeros(layer.filters) if bias is None else bias.reshape(-1)}
 
-    def to_onnx(self, params):
+    def to_onnx(self, params, in_shape):
         """ONNX's Conv slides the kernel as it is stored: a true convolution's is written turned."""
         weight = params["weight"][..., ::-1, ::-1] if self.flip else params["weight"]
         attrs = {"kernel_shape": [self.kernel] * 2, "strides": [self.stride] * 2, "pads": [self.padding] * 4,
-                 "dilations": [self.dilation] * 2}
-        return "Conv", attrs, [weight, params["bias"]]
+                 "dilations": [self.dilation] * 2, "group": self.groups_for(in_shape[0])}
+        return "Conv", attrs, [weight, params["bias"]] if self.bias else [weight]
 
     def describe(self):
         text = f"conv {self.kernel}x{self.kernel}, {self.filters} filters, stride {self.stride}, padding {self.padding}"

@@ -58,7 +58,7 @@ class Dense(Layer):
             raise node.fail(f"has weights for {weight.shape[1]} inputs but reads {in_shape[0]}")
         return cls(weight.shape[0]), {"weight": weight, "bias": bias}
 
-    def to_onnx(self, params):
+    def to_onnx(self, params, in_shape):
         return "Gemm", {"transB": 1}, [params["weight"], params["bias"]]
 
     def spelling(self):

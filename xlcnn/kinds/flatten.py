@@ -40,7 +40,7 @@ class Flatten(Layer):
                                 "xlcnn reshapes a picture's maps into one vector only")
         return (cls(), {}) if len(in_shape) == 3 else (None, {})
 
-    def to_onnx(self, params):
+    def to_onnx(self, params, in_shape):
         return "Flatten", {"axis": 1}, []
 
     def forward_one(self, x, params):

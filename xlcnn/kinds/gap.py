@@ -50,10 +50,10 @@ class GlobalAvgPool(Pool):
             if axes != [2, 3] or not int(node.attrs.get("keepdims", 1)):
                 raise node.fail(f"takes the mean over axes {axes} (keepdims {node.attrs.get('keepdims', 1)})",
                                 "xlcnn averages each whole map and keeps it as 1 x 1: nn.AdaptiveAvgPool2d(1), or "
-                                "x.mean((2, 3), keepdim=True), then flatten")
+                                "x.mean((2, 3), keepdim=True), then make it one vector")
         return cls(), {}
 
-    def to_onnx(self, params):
+    def to_onnx(self, params, in_shape):
         return "GlobalAveragePool", {}, []
 
     def describe(self):

@@ -38,7 +38,7 @@ class LeakyReLU(Activation):
     def from_onnx(cls, node, in_shape):
         return cls(float(node.attrs.get("alpha", 0.01))), {}
 
-    def to_onnx(self, params):
+    def to_onnx(self, params, in_shape):
         return "LeakyRelu", {"alpha": self.alpha}, []
 
     def describe(self):

@@ -36,7 +36,7 @@ class Softmax(Layer):
                             "xlcnn's softmax turns one vector of logits per picture into probabilities")
         return cls(), {}
 
-    def to_onnx(self, params):
+    def to_onnx(self, params, in_shape):
         return "Softmax", {"axis": -1}, []
 
     def forward_one(self, x, params):

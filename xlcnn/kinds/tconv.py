@@ -27,6 +27,8 @@ class TransposedConv(Layer):
     stride: int = 1
     padding: int = 0
     kind = "tconv"
+    onnx_ops = ("ConvTranspose",)
+    output_axis = 1         # weights (C, K, F, F), as PyTorch stores a transposed convolution's
     grammar = "tconv{F}x{F}x{K}[-s{S}][-p{P}]"
     examples = ("tconv3x3x4-s2-p1", "tconv2x2x8-s2")
     title = "TConv"
@@ -52,6 +54,30 @@ class TransposedConv(Layer):
 
     def drawn(self):
         return False
+
+    @classmethod
+    def from_onnx(cls, node, in_shape):
+        """ConvTranspose with a stored (C, K, F, F) weight, one group, no output padding."""
+        weight = node.weight(1, "weight")
+        if weight.ndim != 4 or len(in_shape) != 3 or weight.shape[0] != in_shape[0]:
+            raise node.fail(f"has weights of shape {weight.shape} for an input of shape {tuple(in_shape)}")
+        if int(node.attrs.get("group", 1)) != 1 or any(node.attrs.get("output_padding", ())) \
+                or node.one("dilations", (1, 1)) != 1 or "output_shape" in node.attrs:
+            raise node.fail("uses groups, dilations, output_padding or output_shape",
+                            "xlcnn's transposed convolution has one group and its output size from S, P and F")
+        kernel, stride = weight.shape[2], node.one("strides", (1, 1))
+        if weight.shape[3] != kernel or node.one("kernel_shape", weight.shape[2:]) != kernel:
+            raise node.fail(f"has {weight.shape[2]}x{weight.shape[3]} kernels", "xlcnn's kernels are square")
+        pads = node.attrs.get("pads", (0, 0, 0, 0))
+        if len(set(int(p) for p in pads)) > 1:
+            raise node.fail(f"pads {list(pads)} differ between sides", "xlcnn cuts every side alike")
+        bias = node.optional(2)
+        layer = cls(weight.shape[1], kernel, stride, int(pads[0]) if len(pads) else 0)
+        return layer, {"weight": weight, "bias": np.zeros(layer.filters) if bias is None else bias.reshape(-1)}
+
+    def to_onnx(self, params, in_shape):
+        attrs = {"kernel_shape": [self.kernel] * 2, "strides": [self.stride] * 2, "pads": [self.padding] * 4}
+        return "ConvTranspose", attrs, [params["weight"], params["bias"]]
 
     def text_values(self):
         return {"kernel": self.kernel, "stride": self.stride, "padding": self.padding, "filters": self.filters}
