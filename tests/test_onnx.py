@@ -216,8 +216,9 @@ def test_the_cases_use_every_operator_xlcnn_reads(tmp_path):
     for name in CASES:
         path, _ = make_case(name, tmp_path)
         used |= {node.op_type for node in onnx.load(str(path)).graph.node}
-    assert set(KINDS_BY_OP) | {"Identity", "Dropout", "Shape", "Gather", "Unsqueeze", "BatchNormalization",
-                               "Sub", "Div"} <= used
+    # the kinds the workbook has no sheets for yet travel through export: test_layers_without_sheets_...
+    assert set(KINDS_BY_OP) - {"ConvTranspose"} | {"Identity", "Dropout", "Shape", "Gather", "Unsqueeze",
+                                                   "Sub", "Div"} <= used
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -117,7 +117,7 @@ class Conv2D(Layer):
     @classmethod
     def from_onnx(cls, node, in_shape):
         """Conv with a stored (K, C/G, F, F) weight, square windows and equal padding on every side; a missing
-        bias is zeros (a batch norm after it may fold its shift there)."""
+        bias is zeros (a per-channel shift after it may fold into it)."""
         weight = node.weight(1, "weight")
         if weight.ndim != 4:
             raise node.fail(f"convolves {weight.ndim - 2}-d inputs", "xlcnn convolves 2-d maps")
