@@ -588,3 +588,19 @@ def test_layers_without_sheets_travel_through_onnx(tmp_path, arch):
     assert_close(forward(again, x).logits, forward(model, x).logits)
     code, lines = _cli("summary", "--model", tmp_path / "m.onnx")
     assert code == 0, lines
+
+
+def test_the_shipped_model_exports_and_gives_its_workbook_s_logits(tmp_path):
+    """The trained model xlcnn ships, exported: onnxruntime gives the logits its default workbook shows."""
+    from xlcnn.image import load_image
+    from xlcnn.resources import default_model_path, default_sample
+    shipped = default_model_path()
+    code, lines = _cli("export", shipped, "-o", tmp_path / "shipped.onnx")
+    assert code == 0, lines
+    book = make_workbook(None, tmp_path / "default.xlsx").path
+    shown = named_values(openpyxl.load_workbook(book, data_only=True), "logits")   # the true values, stored
+    model = load_model(shipped)
+    pixels = load_image(default_sample(), size=model.image_size).transpose(2, 0, 1)
+    assert_close(runtime_output(tmp_path / "shipped.onnx", pixels * model.input_scale), shown)
+    again, _ = load_onnx(tmp_path / "shipped.onnx")
+    assert again.class_names == model.class_names and again.layers == model.layers
