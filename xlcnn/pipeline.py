@@ -100,12 +100,12 @@ def choose_model(options=None, check=None, input_shape=None, **changes):
     choice = _choose_model(options, check, input_shape)
     if options.input_scale is not None:
         choice.model = replace(choice.model, input_scale=options.input_scale)
+    elif input_shape is not None:    # a matrix's numbers are used as they are
+        choice.model = replace(choice.model, input_scale=1.0)
     if options.normalisation is not None:
         mean, std = options.normalisation
         check_normalisation(mean, std, choice.model.channels, "--mean/--std", UsageError)
         choice.model = replace(choice.model, input_mean=mean, input_std=std)
-    elif input_shape is not None:    # a matrix's numbers are used as they are
-        choice.model = replace(choice.model, input_scale=1.0)
     return choice
 
 
