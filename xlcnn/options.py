@@ -15,6 +15,7 @@ from .errors import UsageError
 from .image import FITS, MAX_SIZE, MIN_SIZE, check_image_options
 from .architecture import layer_names
 from .layout import DEFAULT_MAX_FORMULAS
+from .losses import LOSSES, REGRESSION, parse_targets
 from .network import DEFAULT_ARCHITECTURE, EXAMPLE_ARCHITECTURE
 from .resources import LANGUAGES
 
@@ -34,6 +35,8 @@ class BuildOptions:
     ends the workbook after that layer. ``steps`` > 0 adds backpropagation and that many
     gradient-descent steps at learning rate ``rate``. ``max_pixels`` refuses bigger photos;
     ``max_formulas`` refuses bigger workbooks. ``input_scale`` multiplies the input before the first layer.
+    ``loss`` "mse" makes the network a regression (None: the preset's, else cross-entropy) whose
+    ``target`` ("0.5,-0.25") holds one number per output.
     """
 
     size: int | None = None
@@ -57,6 +60,8 @@ class BuildOptions:
     bias: str | None = None       # "1,0": the first convolution's biases, as typed
     classes: str | None = None    # "cat,dog": the class names of an untrained network, as typed
     im2col: bool = False          # the first convolution again, as a matrix product
+    loss: str | None = None       # "cross-entropy" or "mse"; None: the preset's, else cross-entropy
+    target: str | None = None     # "0.5,-0.25": a regression's targets, as typed
 
     def __post_init__(self):
         check_image_options(MIN_SIZE if self.size is None else self.size, self.fit or FITS[0], self.max_pixels)
@@ -74,7 +79,14 @@ class BuildOptions:
                                             or self.grayscale or self.bias or self.classes):
             raise UsageError("--model already fixes the network; leave out --preset, --arch, --filters, "
                              "--true-convolution, --grayscale, --bias and --classes")
-        self.bias_values, self.class_names    # checked now, not halfway through a build
+        if self.loss is not None and self.loss not in LOSSES:
+            raise UsageError(f"--loss {self.loss!r}: choose one of {', '.join(LOSSES)}")
+        if self.model_path is not None and (self.loss == REGRESSION or self.target is not None):
+            raise UsageError("--loss mse and --target build a regression from --arch or a preset; a model file "
+                             "is a classifier: leave them out")
+        if self.target is not None and self.loss not in (None, REGRESSION):
+            raise UsageError(f"--target sets the targets of --loss mse, not of --loss {self.loss}; leave it out")
+        self.bias_values, self.class_names, self.target_values    # checked now, not halfway through a build
 
     @property
     def bias_values(self):
@@ -89,6 +101,11 @@ class BuildOptions:
         if not all(math.isfinite(value) for value in values):
             raise UsageError(f"--bias {self.bias!r}: every bias must be a finite number")
         return values
+
+    @property
+    def target_values(self):
+        """--target as numbers, () when not given."""
+        return () if self.target is None else parse_targets(self.target)
 
     @property
     def class_names(self):
@@ -211,6 +228,10 @@ BUILD_FLAGS = (
                                      "... or a number)."),
     Flag(("--lang",), "lang", metavar=f"[{'|'.join(LANGUAGES)}]", show_default=True, shown=_always,
          help="Language of every text in the workbook."),
+    Flag(("--loss",), "loss", metavar=f"[{'|'.join(LOSSES)}]",
+         help="The loss: cross-entropy for a classifier (default), mse for a regression (its last layer's outputs are the predictions)."),
+    Flag(("--target",), "target", metavar="NUMBERS",
+         help="The targets of --loss mse, one per output, e.g. 0.5,-0.25 (default: the preset's, else 0)."),
     Flag(("--im2col",), "im2col", is_flag=True, help="Show the first convolution as a matrix product (im2col)."),
     Flag(("--exercise",), "exercise", is_flag=True, help="Blank a few cells of every stage for students, with checks."),
     Flag(("--backprop",), is_flag=True, help="Add gradient sheets and one step of gradient descent (--steps 1)."),

@@ -38,6 +38,7 @@ class Context:
     class_pictures: list = None    # PNG bytes of one training picture per class (knows.class_pictures), or None
     options: object = None         # the BuildOptions: the language, the exercises, the steps and their rate
     matrix: bool = False           # the input is a matrix of any numbers (a text file), not a photo's 0..255
+    targets: tuple = ()            # a regression's targets (--loss mse), one per output
 
     def new_weight(self, kind, layer, pick):
         """For a later pass, the formula "old - rate x gradient" of one parameter cell, else None.
