@@ -120,6 +120,8 @@ def _choose_model(options, check, input_shape):
         raise UsageError(f"--preset {recipe.name} is a real network too big for a workbook; see its table with "
                          f"`xlcnn summary --preset {recipe.name}`, or build a lesson preset ({', '.join(preset_names())})")
     regression = regression_loss(options, recipe)
+    if options.target is not None and not regression:
+        raise UsageError("--target gives the targets of a regression; add --loss mse (a classifier has --label instead)")
     classes = options.class_names or (recipe.classes if recipe else DEFAULT_CLASSES)
     if regression:   # no classes: the outputs are compared with targets, one per output
         classes = ()
@@ -127,11 +129,12 @@ def _choose_model(options, check, input_shape):
             raise UsageError("--classes names the classes of a classifier; --loss mse has targets instead (--target)")
     outputs = len(options.target_values or (recipe.targets if recipe else ())) if regression else len(classes)
     # parsed with the number of classes (a regression's targets): a plain "dense" at the end has one output each
-    if options.arch:
-        layers, inputs = parse_network(options.arch, outputs, probabilities=not regression)
-    else:
-        text, option = (recipe.architecture, f"preset {recipe.name}") if recipe else (DEFAULT_ARCH_TEXT, "--arch")
-        layers, inputs = parse_network(text, outputs, option, probabilities=not regression)
+    text, option = (options.arch, "--arch") if options.arch else (
+        (recipe.architecture, f"preset {recipe.name}") if recipe else (DEFAULT_ARCH_TEXT, "--arch"))
+    layers, inputs = parse_network(text, outputs, option, probabilities=not regression)
+    if regression and any(layer.fully_connected and not layer.units for layer in layers):
+        raise UsageError("--loss mse: a plain 'dense' has one output per target; give --target "
+                         "(e.g. --target 0.5,-0.25) or write the count (dense2)")
     if regression and not layers[-1].fully_connected:
         raise UsageError(f"--loss mse: the network must end with a dense layer, whose outputs are compared with "
                          f"the targets; it ends with {layers[-1].describe()}")

@@ -68,6 +68,8 @@ class BuildResult:
     source: str | None = None          # the photo's file name
     prediction: str | None = None      # the predicted class and its probability (a classifier only)
     probability: float | None = None
+    targets: tuple = ()                # a regression's targets, and the loss its outputs give
+    loss: float | None = None
 
 
 def build_workbook(model, image, out_path, options=None, *, label=None, source=None, seed=None, model_name=None,
@@ -155,6 +157,8 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     label_name = model.class_names[label_index] if label_index is not None else None
     result = BuildResult(path, ctx.formulas, [plan.name for plan in layout.sheets], label_name,
                          source=ctx.source_name)
+    if regression:
+        result.targets, result.loss = ctx.targets, passes[0].loss
     if model.classifier:
         result.prediction = model.class_names[passes[0].prediction]
         result.probability = float(passes[0].probabilities.max())
