@@ -187,6 +187,8 @@ def notice_text(ctx):
         return f"{text} {ctx.texts['hand_made_rest_random'].format(seed=seed)}", styles.NOTICE_FONT
     if ctx.unfit_options:   # the default network, changed by an option: say which one cost the trained weights
         return ctx.texts["shipped_unfit"].format(options=ctx.unfit_options, seed=seed), styles.NOTICE_FONT
+    if ctx.targets:   # a regression: xlcnn train teaches classifiers only, so no --model to point at
+        return ctx.texts["untrained_regression"].format(seed=seed), styles.NOTICE_FONT
     return ctx.texts["untrained"].format(seed=seed), styles.NOTICE_FONT
 
 
