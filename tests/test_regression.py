@@ -16,6 +16,7 @@ from xlcnn.workbook.meta import META_SHEET
 from xlcnn.xlsxread import read_workbook
 from test_cli import one_line_error, run  # noqa: F401  (run is a fixture)
 from test_gradient_formulas import Grid, assert_close, one
+from test_kinds import numerical_gradient
 
 ARCH = "conv3x3x2,relu,maxpool2,dense3"
 TARGETS = (0.5, -0.25, 0.125)
@@ -24,20 +25,6 @@ TARGETS = (0.5, -0.25, 0.125)
 def small_regression(seed=0, size=8):
     layers = parse_architecture(ARCH, len(TARGETS), probabilities=False)
     return random_model(layers, (), image_size=size, seed=seed, channels=1, input_scale=1.0)
-
-
-def central_difference(f, x, h=1e-6):
-    """d f / d x by central differences, one element at a time (``x`` is changed and restored)."""
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        old = x[index]
-        x[index] = old + h
-        plus = f()
-        x[index] = old - h
-        minus = f()
-        x[index] = old
-        grad[index] = (plus - minus) / (2 * h)
-    return grad
 
 
 # ---------------------------------------------------------------- the engine
@@ -54,7 +41,7 @@ def test_mse_gradient_agrees_with_central_differences():
     rng = np.random.default_rng(3)
     y, t = rng.normal(size=(2, 5)), rng.normal(size=(2, 5))
     _, dy = losses.mse_loss(y, t)
-    assert np.max(np.abs(dy - central_difference(lambda: losses.mse_forward(y, t), y))) < 1e-8
+    assert np.max(np.abs(dy - numerical_gradient(lambda: losses.mse_forward(y, t), y))) < 1e-8
 
 
 def test_every_weight_of_a_regression_gets_its_numerical_gradient():
@@ -64,7 +51,7 @@ def test_every_weight_of_a_regression_gets_its_numerical_gradient():
     _, grads, _ = loss_and_gradients(model, pixels, targets)
     for index, p in enumerate(model.params):
         for name, value in p.items():
-            numeric = central_difference(lambda: loss_and_gradients(model, pixels, targets)[0], value)
+            numeric = numerical_gradient(lambda: loss_and_gradients(model, pixels, targets)[0], value)
             assert np.max(np.abs(grads[index][name] - numeric)) < 1e-7, (index, name)
 
 
@@ -137,6 +124,11 @@ def test_bad_regression_options_are_one_line_and_exit_2(run, tmp_path, args, wor
     line = one_line_error(run("build", *args, "-o", "out.xlsx"), 2)
     assert words in line
     assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_train_refuses_a_regression_preset_before_reading_the_folder(run, tmp_path):
+    line = one_line_error(run("train", tmp_path / "nowhere", "-o", "m.npz", "--preset", "keypoints"), 2)
+    assert "classifiers only" in line
 
 
 def test_a_model_file_is_no_regression(tmp_path):

@@ -6,8 +6,6 @@ backward pass starts from dL/dy = 2 (y - t) / n. The classifier's loss (cross-en
 with its probabilities in ``kinds/``; this module holds the other one.
 """
 
-import math
-
 import numpy as np
 
 from .errors import UsageError
@@ -55,18 +53,6 @@ def mse_backward_formula(output, target, count):
 
 
 # ---------------------------------------------------------------- --target
-
-
-def parse_targets(text, option="--target"):
-    """"0.5,-0.25" -> (0.5, -0.25): finite numbers separated by commas; UsageError quoting the text."""
-    items = [item.strip() for item in str(text).split(",")]
-    try:
-        values = tuple(float(item) for item in items)
-    except ValueError:
-        raise UsageError(f"{option} {text!r}: give numbers separated by commas, e.g. 0.5,-0.25") from None
-    if not all(math.isfinite(value) for value in values):
-        raise UsageError(f"{option} {text!r}: every target must be a finite number")
-    return values
 
 
 def check_target_count(targets, outputs, option="--target"):

@@ -15,7 +15,7 @@ from .errors import UsageError
 from .image import FITS, MAX_SIZE, MIN_SIZE, check_image_options
 from .architecture import layer_names
 from .layout import DEFAULT_MAX_FORMULAS
-from .losses import LOSSES, REGRESSION, parse_targets
+from .losses import LOSSES, REGRESSION
 from .network import DEFAULT_ARCHITECTURE, EXAMPLE_ARCHITECTURE
 from .resources import LANGUAGES
 
@@ -91,21 +91,12 @@ class BuildOptions:
     @property
     def bias_values(self):
         """--bias as numbers, () when not given."""
-        if self.bias is None:
-            return ()
-        items = [item.strip() for item in str(self.bias).split(",")]
-        try:
-            values = tuple(float(item) for item in items)
-        except ValueError:
-            raise UsageError(f"--bias {self.bias!r}: give numbers separated by commas, e.g. 1,0") from None
-        if not all(math.isfinite(value) for value in values):
-            raise UsageError(f"--bias {self.bias!r}: every bias must be a finite number")
-        return values
+        return () if self.bias is None else numbers_from_text(self.bias, "--bias", "1,0", "bias")
 
     @property
     def target_values(self):
         """--target as numbers, () when not given."""
-        return () if self.target is None else parse_targets(self.target)
+        return () if self.target is None else numbers_from_text(self.target, "--target", "0.5,-0.25", "target")
 
     @property
     def class_names(self):
@@ -134,6 +125,19 @@ class BuildOptions:
         for flag in BUILD_FLAGS:
             words += flag.spell(self)
         return " ".join(words)
+
+
+def numbers_from_text(text, option, example, each):
+    """"1,0" -> (1.0, 0.0): finite numbers separated by commas, or UsageError quoting the text
+    (``example`` shows the form, ``each`` names one item)."""
+    items = [item.strip() for item in str(text).split(",")]
+    try:
+        values = tuple(float(item) for item in items)
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: give numbers separated by commas, e.g. {example}") from None
+    if not all(math.isfinite(value) for value in values):
+        raise UsageError(f"{option} {text!r}: every {each} must be a finite number")
+    return values
 
 
 # ---------------------------------------------------------------- the command-line spellings

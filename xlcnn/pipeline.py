@@ -386,6 +386,9 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
         raise UsageError(f"-o {output}: a model file must end in .npz")
     if not Path(output).resolve().parent.is_dir():
         raise OutputError(f"-o {output}: folder {Path(output).parent} does not exist")
+    if preset and load_preset(preset).regression:    # before the folder is read: nothing there can help
+        raise UsageError(f"--preset {preset} is a regression (--loss mse); xlcnn train teaches classifiers only, "
+                         "from folders of labelled photos")
     images, labels, names, skipped = load_image_folder(data_dir, size=size, fit=fit)
     if on_skipped is not None and skipped:
         on_skipped(skipped)
