@@ -9,9 +9,12 @@ from xlcnn.architecture import parse_architecture
 from xlcnn.cells import Block
 from xlcnn.engine import forward, loss_and_gradients
 from xlcnn.errors import UsageError
+from xlcnn.handout import make_handout
 from xlcnn.network import random_model
+from xlcnn.pdfmeasure import measure_pdf, smallest_type
 from xlcnn.pipeline import choose_model
 from xlcnn.presets import load_preset
+from xlcnn.resources import texts as load_texts
 from xlcnn.workbook.meta import META_SHEET
 from xlcnn.xlsxread import read_workbook
 from test_cli import one_line_error, run  # noqa: F401  (run is a fixture)
@@ -190,3 +193,17 @@ def test_the_loss_sheet_holds_editable_targets_and_named_results(regression_book
     assert [round(n, 6) for n in numbers[:8]] == list(load_preset("keypoints").targets)   # typed numbers, not formulas
     meta = dict((row[0], row[1]) for row in book.formulas[META_SHEET] if row and row[0])
     assert meta["loss"] == '"mse"'
+
+
+@pytest.mark.libreoffice
+@pytest.mark.usefixtures("poppler")
+@pytest.mark.parametrize("name, lang", [("keypoints", "en"), ("keypoints-zh", "zh")])
+def test_the_handout_prints_the_loss_sheet_whole(regression_books, tmp_path, name, lang):
+    results, _ = regression_books
+    pages = measure_pdf(make_handout(results[name].path, tmp_path / f"{name}.pdf", paper="a4"))
+    assert not any("###" in page.text for page in pages)
+    assert smallest_type(pages) >= 7.0
+    printed = "".join(page.text for page in pages).replace(" ", "")
+    texts = load_texts(lang)["sheets"]["mse"]
+    for words in (texts["title"].format(step=14, count=8), *texts["lines"], texts["loss_label"]):
+        assert words.replace(" ", "") in printed, words
