@@ -12,7 +12,7 @@ from xlcnn.errors import UsageError
 from xlcnn.handout import make_handout
 from xlcnn.network import random_model
 from xlcnn.pdfmeasure import measure_pdf, smallest_type
-from xlcnn.pipeline import choose_model
+from xlcnn.pipeline import choose_model, make_summary
 from xlcnn.presets import load_preset
 from xlcnn.resources import texts as load_texts
 from xlcnn.workbook.meta import META_SHEET
@@ -102,6 +102,12 @@ def test_the_keypoints_preset_is_a_regression_with_targets_for_every_output():
     assert not any(layer.gives_probabilities for layer in layers)
     assert all(-1 <= t <= 1 for t in recipe.targets)      # scaled like (y - 48) / 48
     assert load_preset("keypoints", "zh").description != recipe.description
+
+
+def test_the_summary_of_the_keypoints_preset_ends_with_its_outputs():
+    rows = make_summary(preset="keypoints").rows
+    assert rows[-1].output_shape == (8,) and rows[-1].name.startswith("dense")
+    assert sum(row.parameters[1] for row in rows) == 4 * 9 + 4 + 8 * 4 * 9 + 8 + 288 * 16 + 16 + 16 * 8 + 8
 
 
 def test_targets_default_to_the_presets_then_to_zero():

@@ -48,9 +48,11 @@ def make_summary(preset=None, arch=None, size=None, channels=None, classes=None,
     if output is not None:
         check_workbook_target(output)
     recipe = load_preset(preset, lang) if preset else None
-    count = classes or (len(recipe.classes) if recipe else len(DEFAULT_CLASSES))
+    regression = bool(recipe and recipe.regression and not arch)   # a regression preset ends without softmax
+    count = classes or (len(recipe.targets if regression else recipe.classes) if recipe else len(DEFAULT_CLASSES))
     text = arch or (recipe.architecture if recipe else DEFAULT_ARCH_TEXT)
-    layers, inputs = parse_network(text, count, option="--arch" if arch else f"preset {preset}")
+    layers, inputs = parse_network(text, count, option="--arch" if arch else f"preset {preset}",
+                                   probabilities=not regression)
     side = size or (recipe.size if recipe else DEFAULT_SIZE)
     input_shape = (channels or (recipe.channels if recipe else 3), side, side)
     texts = load_texts(lang)["sheets"]["summary"]
