@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
+from .losses import REGRESSION
 from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
@@ -841,7 +842,7 @@ def replan(meta, titles):
     if meta.get("table"):   # ``xlcnn summary``'s book: the summary sheet only, no weights
         return plan_summary_only(len(meta["layers"]), titles, meta["input_shape"], meta["inputs"])
     return plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0),
-                       inputs=meta["inputs"], im2col=meta.get("im2col", False), regression=meta.get("loss") == "mse")
+                       inputs=meta["inputs"], im2col=meta.get("im2col", False), regression=meta.get("loss") == REGRESSION)
 
 
 def plan_summary_only(layer_count, titles, input_shape, inputs=None):
