@@ -48,7 +48,7 @@ def make_summary(preset=None, arch=None, size=None, channels=None, classes=None,
     if output is not None:
         check_workbook_target(output)
     recipe = load_preset(preset, lang) if preset else None
-    regression = bool(recipe and recipe.regression and not arch)   # a regression preset ends without softmax
+    regression = bool(recipe and recipe.regression and not arch)   # a regression preset ends with its outputs, no probabilities
     count = classes or (len(recipe.targets if regression else recipe.classes) if recipe else len(DEFAULT_CLASSES))
     text = arch or (recipe.architecture if recipe else DEFAULT_ARCH_TEXT)
     layers, inputs = parse_network(text, count, option="--arch" if arch else f"preset {preset}",
