@@ -33,19 +33,20 @@ _NAMED = re.compile(r"(?:([a-z_][a-z0-9_]*)=)?([^=()]+)(?:\(([^()]*)\))?")
 BRANCH_EXAMPLE = MERGES[0].branch_example
 
 
-def parse_architecture(text, classes, option="--arch"):
+def parse_architecture(text, classes, option="--arch", probabilities=True):
     """The layers of a chain from the text form; ``classes`` is the number of outputs of a plain ``dense``.
 
     A branched text is refused (the workbook draws chains only, for now); ``parse_network`` reads both.
     """
-    layers, inputs = parse_network(text, classes, option)
+    layers, inputs = parse_network(text, classes, option, probabilities)
     require_chain(inputs, option)
     return layers
 
 
-def parse_network(text, classes, option="--arch"):
+def parse_network(text, classes, option="--arch", probabilities=True):
     """(layers, inputs) from the text form: the layers in an order that computes and their wiring
-    (None for a chain; see ``graph.py``). ``classes`` is the number of outputs of a plain ``dense``."""
+    (None for a chain; see ``graph.py``). ``classes`` is the number of outputs of a plain ``dense``.
+    Without ``probabilities`` (a regression) nothing is added after the last layer (``kinds.complete``)."""
     items = [item.strip().lower().replace(" ", "") for item in _split_items(str(text), option)]
     if not any(items):
         raise UsageError(f"{option} is empty; write the layers, e.g. {EXAMPLES}")
@@ -64,7 +65,7 @@ def parse_network(text, classes, option="--arch"):
         if not read_by:
             raise ShapeError(f"{option}: {labels[order[index]]} is never used: every layer but the last must feed "
                              f"another; join it to the rest with {_joins()}, or leave it out")
-    layers, wiring = complete(layers, wiring)
+    layers, wiring = complete(layers, wiring, probabilities)
     return layers, as_inputs(wiring)
 
 

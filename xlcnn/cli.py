@@ -144,6 +144,9 @@ def _what_it_did(result, photo):
         if result.label is None:
             yield ("true label: not chosen (neither --label nor the file name names a class); pick it from the "
                    "list on the loss sheet, where the loss stays blank until then, or build with --label")
+    if result.targets:
+        yield (f"loss: {result.loss:.6g}, the mean squared error of {len(result.targets)} outputs against the "
+               "targets " + ",".join(f"{t:g}" for t in result.targets) + " (edit them on the loss sheet)")
 
 
 class _Quiet:

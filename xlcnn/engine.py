@@ -13,6 +13,7 @@ import numpy as np
 
 from . import layers as L
 from .graph import INPUT
+from .losses import mse_forward, mse_loss
 from .network import is_classifier
 
 
@@ -50,16 +51,19 @@ def as_channels_first(pixels, channels=3):
     return pixels
 
 
-def forward(model, pixels, label=0):
+def forward(model, pixels, label=0, targets=None):
     """Run ``model`` on one picture, (C, H, W) or (H, W, C); return a ForwardPass.
 
     ``label`` is the true class's index, or None when nobody has chosen it (the loss is then nan).
+    A regression (no probabilities) gives its ``targets``, one per output: the loss is then
+    the mean squared error of the last layer's outputs.
     """
     pixels = as_channels_first(pixels, model.channels)
     outputs = forward_batch(model, pixels[None])
     stages = [Stage(i, layer.kind, out[0]) for i, (layer, out) in enumerate(zip(model.layers, outputs[1:]))]
-    if not is_classifier(model.layers):  # a lesson that stops early has no probabilities
-        return ForwardPass(pixels, stages, None, None, None, label, float("nan"))
+    if not is_classifier(model.layers):  # a lesson that stops early, or a regression: no probabilities
+        loss = float("nan") if targets is None else mse_forward(outputs[-1][0], targets)
+        return ForwardPass(pixels, stages, None, None, None, label, loss)
     logits = _logits(model, outputs)[0]
     return ForwardPass(
         pixels=pixels,
@@ -101,28 +105,36 @@ def predict(model, pixels, batch_size=256):
 
 
 def loss_and_gradients(model, pixels, labels, keep=None):
-    """Mean cross-entropy of a batch and the gradient of every parameter.
+    """Mean loss of a batch and the gradient of every parameter.
 
-    Returns (loss, grads, probabilities); grads[i] is {"weight": ..., "bias": ...}
-    for layers with parameters and {} otherwise. If ``keep`` is a list, keep[i] receives
-    the gradient of the loss with respect to the output of layer i (softmax's own entry
-    is the gradient of its input, the logits: p - y).
+    A classifier's loss is the cross-entropy of integer ``labels`` (N,); a network without
+    probabilities (a regression) takes target vectors (N, outputs) as ``labels`` and its
+    loss is their mean squared error. Returns (loss, grads, last outputs); grads[i] is
+    {"weight": ..., "bias": ...} for layers with parameters and {} otherwise. If ``keep`` is
+    a list, keep[i] receives the gradient of the loss with respect to the output of layer i
+    (softmax's own entry is the gradient of its input, the logits: p - y).
     """
     outputs = forward_batch(model, pixels)
-    loss, dlogits = L.softmax_cross_entropy(_logits(model, outputs), labels)
-    grads, upstream, _ = backward_batch(model, outputs, dlogits)
+    if is_classifier(model.layers):
+        loss, dlogits = L.softmax_cross_entropy(_logits(model, outputs), labels)
+        grads, upstream, _ = backward_batch(model, outputs, dlogits)
+    else:
+        loss, doutput = mse_loss(outputs[-1], labels)
+        grads, upstream, _ = backward_batch(model, outputs, doutput, through_last=True)
     if keep is not None:
         keep[:] = upstream
     return loss, grads, outputs[-1]
 
 
-def backward_batch(model, outputs, dlogits):
+def backward_batch(model, outputs, dlogits, through_last=False):
     """The backward pass from the gradient of the logits (what the final softmax reads).
 
     ``outputs`` are ``forward_batch``'s. Returns (grads, upstream, dinput): grads[i] as in
     ``loss_and_gradients``, upstream[i] the gradient of layer i's output (softmax's own
     entry: dlogits) and dinput that of the scaled input. The layers are walked backwards, so
     every layer that reads layer i has added its share to upstream[i] before layer i is reached.
+    With ``through_last`` (a regression) ``dlogits`` is the gradient of the last layer's output,
+    and the walk starts at that layer.
     """
     count = len(model.layers)
     grads = [{} for _ in model.layers]
@@ -138,9 +150,11 @@ def backward_batch(model, outputs, dlogits):
 
     wiring = model.sources()
     upstream[-1] = dlogits
-    # softmax and the loss are handled together by the caller: start below the softmax layer
-    pass_back(wiring[-1][0], dlogits)
-    for index in range(count - 2, -1, -1):
+    start = count - 1
+    if not through_last:   # softmax and the loss are handled together by the caller: start below the softmax layer
+        pass_back(wiring[-1][0], dlogits)
+        start = count - 2
+    for index in range(start, -1, -1):
         layer, p, reads = model.layers[index], model.params[index], wiring[index]
         dxs, grads[index] = layer.backward(upstream[index], _read(outputs, reads), p)
         for source, dx in zip(reads, dxs):

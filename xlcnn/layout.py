@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
+from .losses import REGRESSION
 from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
-                    MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SummarySheet,
-                    VectorSheet, WindowExample, example_of, output_of)
+                    MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
+                    SummarySheet, VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
                       is_classifier, require_drawn)
 from .summary import formula_count as summary_formulas, summarize
@@ -83,10 +84,11 @@ class Layout:
 
 
 def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None, inputs=None, im2col=False,
-                normalised=False):
+                normalised=False, regression=False):
     """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W).
 
-    A network that ends in softmax gets softmax and loss sheets; every network ends
+    A network that ends in softmax gets softmax and loss sheets; a ``regression`` (--loss mse)
+    ends with its last layer and a loss sheet of squared errors; every network ends
     with a summary sheet of shapes, parameters and receptive fields. With ``steps`` > 0
     the workbook also walks backwards (one gradient sheet per layer), takes that many
     steps of gradient descent, and runs the forward pass again after each one.
@@ -102,21 +104,23 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     classifier = is_classifier(layers)
     shapes = infer_shapes(layers, input_shape, classifier, inputs)
     require_drawn(layers)
+    regression = regression and not classifier
     if inputs is not None:
         check_graph(layers, inputs, steps)
-    names = _SheetNames(layers, titles or STEP_TITLES, classifier, im2col)
+    names = _SheetNames(layers, titles or STEP_TITLES, classifier or regression, im2col)
     limits = _Limits(max_formulas)
     input_plan = _input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1, inputs), normalised)
     limits.add(input_plan, _first_conv_extras(layers) + (_cells(input_plan.normalised) if normalised else 0))
-    first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits, inputs)
+    first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits, inputs, regression)
     if im2col:
         _add_im2col(first, layers, names, limits)
     overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names), inputs)
-    sheets = [limits.add(overview, overview_formulas(overview, classifier)), input_plan, *first]
+    sheets = [limits.add(overview, overview_formulas(overview, classifier, regression)), input_plan, *first]
     layout = Layout(sheets, tuple(input_shape), inputs=inputs)
     if steps:
-        check_backprop(layers)
-        _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits)
+        check_backprop(layers, regression)
+        _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits,
+                    regression)
     summary = summarize(layers, input_shape, inputs=inputs)
     sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers)), summary_formulas(summary)))
     sheets.append(_manifest_sheet(names.unnumbered("manifest")))
@@ -126,7 +130,8 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     return layout
 
 
-def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index, input_plan, limits, inputs=None):
+def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index, input_plan, limits, inputs=None,
+                    regression=False):
     """The sheets of one forward pass, after the input sheet (which every pass shares).
 
     Each layer reads the output of its sources (``inputs``; a chain: the layer before).
@@ -168,10 +173,14 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
         outputs[index] = output_of(sheets[-1])
     if is_classifier(layers):
         sheets.append(limits.add(_loss_sheet(ident("loss"), len(class_names)), 3 * len(class_names) + 1 + later))
+    elif regression:   # outputs and squared errors, the loss, and (a later pass) targets that follow the first
+        count = shapes[-1][0]
+        sheets.append(limits.add(_squared_error_sheet(ident("loss"), outputs[len(layers) - 1]), (2 + later) * count + 1))
     return sheets[1:]
 
 
-def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits):
+def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits,
+                regression=False):
     """Gradients of each pass, the descent sheet, then the forward pass on the new weights."""
     current = first
     for step in range(steps):
@@ -183,7 +192,8 @@ def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_p
         if step == 0:
             layout.descent = limits.add(_descent_sheet(names.unnumbered("descent"), steps), steps + 2)
             layout.sheets.append(layout.descent)
-        current = _forward_sheets(layers, shapes, input_shape, class_names, names, step + 1, input_plan, limits)
+        current = _forward_sheets(layers, shapes, input_shape, class_names, names, step + 1, input_plan, limits,
+                                  regression=regression)
         layout.passes.append(Layout([input_plan, *current], tuple(input_shape), prefix=names.prefix(step + 1)))
         layout.sheets.extend(current)
 
@@ -203,14 +213,17 @@ def check_graph(layers, inputs, steps):
                              f"joins the outputs of layers only (put a layer on that branch)")
 
 
-def check_backprop(layers):
-    """The layers whose gradients the workbook can write as plain formulas."""
+def check_backprop(layers, regression=False):
+    """The layers whose gradients the workbook can write as plain formulas (a ``regression``: without softmax)."""
     dense = [i for i, layer in enumerate(layers) if isinstance(layer, Dense)]
-    if not is_classifier(layers) or len(dense) != 1:
+    if regression and len(dense) != 1:
+        raise ShapeError("--backprop with --loss mse needs exactly one dense layer (the last one)")
+    if not regression and (not is_classifier(layers) or len(dense) != 1):
         raise ShapeError("--backprop needs a classifier with exactly one dense layer (the last one)")
     flatten = next((i for i, layer in enumerate(layers) if isinstance(layer, Flatten)), None)
-    if flatten is None or tuple(type(layer) for layer in layers[flatten + 1:]) != (Dense, Softmax):
-        raise ShapeError("--backprop needs the network to end flatten -> dense -> softmax")
+    end = (Dense,) if regression else (Dense, Softmax)
+    if flatten is None or tuple(type(layer) for layer in layers[flatten + 1:]) != end:
+        raise ShapeError("--backprop needs the network to end flatten -> dense" + ("" if regression else " -> softmax"))
     for number, layer in enumerate(layers, start=1):
         if isinstance(layer, Conv2D) and layer.stride != 1:
             raise ShapeError(f"--backprop: layer {number} has stride {layer.stride}; gradients are written for stride 1")
@@ -230,7 +243,8 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
     plans = {}
     by_layer = {plan.layer: plan for plan in forward if plan.layer is not None and plan.kind != "filters"}
     first = next(i for i, layer in enumerate(layers) if isinstance(layer, (Conv2D, Dense)))
-    for index in range(len(layers) - 2, first - 1, -1):
+    last = len(layers) - (2 if is_classifier(layers) else 1)   # softmax goes back with its loss, in one step
+    for index in range(last, first - 1, -1):
         layer = layers[index]
         in_shape = shapes[index - 1] if index else input_shape
         ident = names.gradient(by_layer[index], pass_index)
@@ -365,13 +379,13 @@ def _legend(name, row, col, words_to=None):
 
 
 def plan_within_limits(layers, input_shape, class_names, titles=None, steps=0, max_formulas=DEFAULT_MAX_FORMULAS,
-                       inputs=None, im2col=False, normalised=False):
-    """``plan_layout`` with the formula budget; a refusal names the largest --size that fits, when one does."""
+                       inputs=None, **choices):
+    """``plan_layout`` with the formula budget; a refusal names the largest --size that fits, when one does.
+    ``choices`` are plan_layout's own (im2col, normalised, regression)."""
     try:
-        return plan_layout(layers, input_shape, class_names, titles, steps, max_formulas, inputs, im2col, normalised)
+        return plan_layout(layers, input_shape, class_names, titles, steps, max_formulas, inputs, **choices)
     except LimitError as exc:
-        side, refusal = _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs, im2col,
-                                      normalised)
+        side, refusal = _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs, **choices)
         table = "; `xlcnn summary` shows its table at any size"   # the numbers a teacher may have come for
         if side is not None:
             raise type(exc)(f"{exc}: the largest --size that fits this network is {side}{table}") from None
@@ -384,8 +398,7 @@ def largest_size_that_fits(layers, input_shape, class_names, titles=None, steps=
     return _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs)[0]
 
 
-def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs=None, im2col=False,
-                  normalised=False):
+def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas, inputs=None, **choices):
     """(largest side that fits or None, the limit refused at the smallest side tried).
 
     Every map, row count, formula length and formula count grows with the side, and a
@@ -397,8 +410,7 @@ def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas,
 
     def fits(side):
         try:
-            plan_layout(layers, (channels, side, side), class_names, titles, steps, max_formulas, inputs, im2col,
-                        normalised)
+            plan_layout(layers, (channels, side, side), class_names, titles, steps, max_formulas, inputs, **choices)
             return True
         except LimitError as exc:
             refusals[side] = exc
@@ -813,6 +825,17 @@ def _softmax_sheet(ident, classes):
                         knows=_knows(name, below + 6, 0, classes), **columns)
 
 
+def _squared_error_sheet(ident, source):
+    """One row per output: its number, the output, the target and the squared error; the loss below."""
+    name, count = ident["name"], source.size
+    top = HEADER_ROWS + 1
+    outputs, targets, errors = (Block(name, top, col, count, 1) for col in (1, 2, 3))
+    loss = Block(name, top + count + 1, 3, 1, 1)
+    return SquaredErrorSheet(**ident, headers=Block(name, top - 1, 0, 1, 4), numbers=Block(name, top, 0, count, 1),
+                             outputs=outputs, targets=targets, errors=errors, loss=loss,
+                             loss_label=Block(name, loss.row, 2, 1, 1), source=source)
+
+
 def _loss_sheet(ident, classes):
     name = ident["name"]
     top = HEADER_ROWS + 1
@@ -835,7 +858,8 @@ def replan(meta, titles):
     if meta.get("table"):   # ``xlcnn summary``'s book: the summary sheet only, no weights
         return plan_summary_only(len(meta["layers"]), titles, meta["input_shape"], meta["inputs"])
     return plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0),
-                       inputs=meta["inputs"], im2col=meta.get("im2col", False), normalised=meta.get("normalised", False))
+                       inputs=meta["inputs"], im2col=meta.get("im2col", False), normalised=meta.get("normalised", False),
+                       regression=meta.get("loss") == REGRESSION)
 
 
 def plan_summary_only(layer_count, titles, input_shape, inputs=None):
@@ -961,9 +985,9 @@ def _link_overview(layout):
     return replace(overview, links=Block(overview.name, overview.links.row, overview.links.col, others, 1)), 2 * others
 
 
-def overview_formulas(plan, classifier):
-    """The overview's own formula cells: the feature-map pictures and the results."""
-    return sum(pictures.formulas for pictures in plan.pictures) + len(OVERVIEW_RESULTS) * classifier
+def overview_formulas(plan, classifier, regression=False):
+    """The overview's own formula cells: the feature-map pictures and the results (a regression: its loss)."""
+    return sum(pictures.formulas for pictures in plan.pictures) + len(OVERVIEW_RESULTS) * classifier + regression
 
 
 def _manifest_sheet(ident):

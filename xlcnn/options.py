@@ -15,6 +15,7 @@ from .errors import UsageError
 from .image import FITS, MAX_SIZE, MIN_SIZE, check_image_options
 from .architecture import layer_names
 from .layout import DEFAULT_MAX_FORMULAS
+from .losses import LOSSES, REGRESSION
 from .network import DEFAULT_ARCHITECTURE, EXAMPLE_ARCHITECTURE
 from .resources import LANGUAGES
 
@@ -34,6 +35,8 @@ class BuildOptions:
     ends the workbook after that layer. ``steps`` > 0 adds backpropagation and that many
     gradient-descent steps at learning rate ``rate``. ``max_pixels`` refuses bigger photos;
     ``max_formulas`` refuses bigger workbooks. ``input_scale`` multiplies the input before the first layer.
+    ``loss`` "mse" makes the network a regression (None: the preset's, else cross-entropy) whose
+    ``target`` ("0.5,-0.25") holds one number per output.
     """
 
     size: int | None = None
@@ -59,6 +62,8 @@ class BuildOptions:
     im2col: bool = False          # the first convolution again, as a matrix product
     mean: str | None = None       # "0.485,0.456,0.406": per channel, taken from the scaled input, as typed
     std: str | None = None        # "0.229,0.224,0.225": per channel, dividing it after the mean
+    loss: str | None = None       # "cross-entropy" or "mse"; None: the preset's, else cross-entropy
+    target: str | None = None     # "0.5,-0.25": a regression's targets, as typed
 
     def __post_init__(self):
         check_image_options(MIN_SIZE if self.size is None else self.size, self.fit or FITS[0], self.max_pixels)
@@ -78,21 +83,24 @@ class BuildOptions:
             raise UsageError("--model already fixes the network; leave out --preset, --arch, --filters, "
                              "--true-convolution, --grayscale, --bias and --classes (--classes names an "
                              "ONNX model's outputs)")
-        self.bias_values, self.class_names, self.normalisation    # checked now, not halfway through a build
+        if self.loss is not None and self.loss not in LOSSES:
+            raise UsageError(f"--loss {self.loss!r}: choose one of {', '.join(LOSSES)}")
+        if self.model_path is not None and (self.loss == REGRESSION or self.target is not None):
+            raise UsageError("--loss mse and --target build a regression from --arch or a preset; a model file "
+                             "is a classifier: leave them out")
+        if self.target is not None and self.loss not in (None, REGRESSION):
+            raise UsageError(f"--target sets the targets of --loss mse, not of --loss {self.loss}; leave it out")
+        self.bias_values, self.class_names, self.normalisation, self.target_values   # checked now, not halfway
 
     @property
     def bias_values(self):
         """--bias as numbers, () when not given."""
-        if self.bias is None:
-            return ()
-        items = [item.strip() for item in str(self.bias).split(",")]
-        try:
-            values = tuple(float(item) for item in items)
-        except ValueError:
-            raise UsageError(f"--bias {self.bias!r}: give numbers separated by commas, e.g. 1,0") from None
-        if not all(math.isfinite(value) for value in values):
-            raise UsageError(f"--bias {self.bias!r}: every bias must be a finite number")
-        return values
+        return () if self.bias is None else numbers_from_text(self.bias, "--bias", "1,0", "bias")
+
+    @property
+    def target_values(self):
+        """--target as numbers, () when not given."""
+        return () if self.target is None else numbers_from_text(self.target, "--target", "0.5,-0.25", "target")
 
     @property
     def normalisation(self):
@@ -141,6 +149,19 @@ class BuildOptions:
         for flag in BUILD_FLAGS:
             words += flag.spell(self)
         return " ".join(words)
+
+
+def numbers_from_text(text, option, example, each):
+    """"1,0" -> (1.0, 0.0): finite numbers separated by commas, or UsageError quoting the text
+    (``example`` shows the form, ``each`` names one item)."""
+    items = [item.strip() for item in str(text).split(",")]
+    try:
+        values = tuple(float(item) for item in items)
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: give numbers separated by commas, e.g. {example}") from None
+    if not all(math.isfinite(value) for value in values):
+        raise UsageError(f"{option} {text!r}: every {each} must be a finite number")
+    return values
 
 
 # ---------------------------------------------------------------- the command-line spellings
@@ -239,6 +260,10 @@ BUILD_FLAGS = (
                                      "... or a number)."),
     Flag(("--lang",), "lang", metavar=f"[{'|'.join(LANGUAGES)}]", show_default=True, shown=_always,
          help="Language of every text in the workbook."),
+    Flag(("--loss",), "loss", metavar=f"[{'|'.join(LOSSES)}]",
+         help="The loss: cross-entropy for a classifier (default), mse for a regression (its last layer's outputs are the predictions)."),
+    Flag(("--target",), "target", metavar="NUMBERS",
+         help="The targets of --loss mse, one per output, e.g. 0.5,-0.25 (default: the preset's, else 0)."),
     Flag(("--im2col",), "im2col", is_flag=True, help="Show the first convolution as a matrix product (im2col)."),
     Flag(("--exercise",), "exercise", is_flag=True, help="Blank a few cells of every stage for students, with checks."),
     Flag(("--backprop",), is_flag=True, help="Add gradient sheets and one step of gradient descent (--steps 1)."),

@@ -14,6 +14,7 @@ from .datasets import IMAGE_SUFFIXES
 from .errors import ModelError, OutputError, UsageError, XlcnnError
 from .image import load_image, to_gray
 from .kernels import filter_weights, named_filters, parse_filter_names, parse_filters
+from .losses import REGRESSION, check_target_count
 from .matrices import is_matrix_file, load_matrix
 from .layout import plan_within_limits
 from .options import BuildOptions, option_name
@@ -55,9 +56,11 @@ def make_summary(preset=None, arch=None, size=None, channels=None, classes=None,
         recipe = None
     else:
         recipe = load_preset(preset, lang) if preset else None
-        count = classes or (len(recipe.classes) if recipe else len(DEFAULT_CLASSES))
+        regression = bool(recipe and recipe.regression and not arch)   # a regression preset ends with its outputs
+        count = classes or (len(recipe.targets if regression else recipe.classes) if recipe else len(DEFAULT_CLASSES))
         text = arch or (recipe.architecture if recipe else DEFAULT_ARCH_TEXT)
-        layers, inputs = parse_network(text, count, option="--arch" if arch else f"preset {preset}")
+        layers, inputs = parse_network(text, count, option="--arch" if arch else f"preset {preset}",
+                                       probabilities=not regression)
         side = size or (recipe.size if recipe else DEFAULT_SIZE)
         input_shape = (channels or (recipe.channels if recipe else 3), side, side)
     texts = load_texts(lang)["sheets"]["summary"]
@@ -82,6 +85,7 @@ class ModelChoice:
     description: str = ""
     notes: list = field(default_factory=list)
     unfit_options: str = ""     # the options that keep the shipped trained weights out, e.g. "--grayscale"
+    targets: tuple = ()         # a regression's targets, one per output; () for a classifier
 
 
 def choose_model(options=None, check=None, input_shape=None, **changes):
@@ -132,13 +136,25 @@ def _choose_model(options, check, input_shape):
     if recipe and recipe.tables_only:
         raise UsageError(f"--preset {recipe.name} is a real network too big for a workbook; see its table with "
                          f"`xlcnn summary --preset {recipe.name}`, or build a lesson preset ({', '.join(preset_names())})")
+    regression = regression_loss(options, recipe)
+    if options.target is not None and not regression:
+        raise UsageError("--target gives the targets of a regression; add --loss mse (a classifier has --label instead)")
     classes = options.class_names or (recipe.classes if recipe else DEFAULT_CLASSES)
-    # parsed with the number of classes: a plain "dense" at the end has one output a class
-    if options.arch:
-        layers, inputs = parse_network(options.arch, len(classes))
-    else:
-        text, option = (recipe.architecture, f"preset {recipe.name}") if recipe else (DEFAULT_ARCH_TEXT, "--arch")
-        layers, inputs = parse_network(text, len(classes), option)
+    if regression:   # no classes: the outputs are compared with targets, one per output
+        classes = ()
+        if options.class_names:
+            raise UsageError("--classes names the classes of a classifier; --loss mse has targets instead (--target)")
+    outputs = len(options.target_values or (recipe.targets if recipe else ())) if regression else len(classes)
+    # parsed with the number of classes (a regression's targets): a plain "dense" at the end has one output each
+    text, option = (options.arch, "--arch") if options.arch else (
+        (recipe.architecture, f"preset {recipe.name}") if recipe else (DEFAULT_ARCH_TEXT, "--arch"))
+    layers, inputs = parse_network(text, outputs, option, probabilities=not regression)
+    if regression and any(layer.fully_connected and not layer.units for layer in layers):
+        raise UsageError("--loss mse: a plain 'dense' has one output per target; give --target "
+                         "(e.g. --target 0.5,-0.25) or write the count (dense2)")
+    if regression and not layers[-1].fully_connected:
+        raise UsageError(f"--loss mse: the network must end with a dense layer, whose outputs are compared with "
+                         f"the targets; it ends with {layers[-1].describe()}")
     if not any(layer.fully_connected for layer in layers):
         classes = ()
     size = options.size or (recipe.size if recipe else DEFAULT_SIZE)
@@ -149,7 +165,7 @@ def _choose_model(options, check, input_shape):
     channels, size, width = input_shape or (1 if grayscale else 3, size, size)
     description = recipe.description if recipe else ""
     if check is not None:
-        check(layers, classes, (channels, size, width), inputs)
+        check(layers, classes, (channels, size, width), inputs, regression)
     # hand-made filters replace the first layer's weights, and a matrix is no photo: the shipped model stands in for neither
     changed = hand or input_shape or options.class_names or options.bias_values
     shipped = None if changed else _shipped_if_same(layers, classes, size, channels)
@@ -167,7 +183,17 @@ def _choose_model(options, check, input_shape):
     name = ("preset", recipe.name) if recipe else ("custom", "")
     fixed = input_shape or options.preset or options.arch or default_model_path() is None   # never the shipped model
     unfit = "" if fixed else _unfit_options(size, hand, options, grayscale)
-    return ModelChoice(model, name, description, unfit_options=unfit)
+    targets = ()
+    if regression:   # --target, else the preset's, else 0 for every output (the middle of the picture)
+        given = options.target_values or (recipe.targets if recipe else ())
+        targets = check_target_count(given or (0.0,) * layers[-1].units, layers[-1].units)
+    return ModelChoice(model, name, description, unfit_options=unfit, targets=targets)
+
+
+def regression_loss(options, recipe=None):
+    """Whether the build is a regression (--loss mse, or a preset whose loss it is, unless --loss says otherwise)."""
+    loss = options.loss or (recipe.loss if recipe else None)
+    return loss == REGRESSION
 
 
 def _load_any_model(path, size, class_names):
@@ -253,18 +279,19 @@ def make_workbook(photo=None, output=None, options=None, progress=None, **change
     check_workbook_target(output)
     titles = load_texts(options.lang)["step_titles"]
 
-    def check(layers, classes, input_shape, inputs=None):   # the layers --until keeps, planned as build will plan them
-        _refuse_until_on_graph(options, inputs)
+    def check(layers, classes, input_shape, inputs=None, regression=False):   # the layers --until keeps, planned
+        _refuse_until_on_graph(options, inputs)                             # as build will plan them
         if options.until is not None and until_count(layers, options.until) < len(layers):
-            layers, classes = layers[:until_count(layers, options.until)], ()
+            layers, classes, regression = layers[:until_count(layers, options.until)], (), False
         plan_within_limits(layers, input_shape, classes, titles, options.steps, options.max_formulas, inputs,
-                           options.im2col)
+                           im2col=options.im2col, normalised=options.normalisation is not None, regression=regression)
     matrix = load_matrix(photo) if is_matrix_file(photo) else None
     choice = choose_model(options, check, None if matrix is None else matrix.shape)
     model = choice.model
     _refuse_until_on_graph(options, model.inputs)
-    if options.until is not None:
-        model = model.truncated(until_count(model.layers, options.until))
+    targets = choice.targets
+    if options.until is not None and until_count(model.layers, options.until) < len(model.layers):
+        model, targets = model.truncated(until_count(model.layers, options.until)), ()   # a lesson: no loss
     if matrix is not None:
         image = matrix
     else:
@@ -274,7 +301,8 @@ def make_workbook(photo=None, output=None, options=None, progress=None, **change
     result = build_workbook(model, image, output, options, label=options.label or guess_label(model, photo),
                             source=photo, seed=None if model.trained else options.seed, model_name=choice.name,
                             description=choice.description, unfit_options=choice.unfit_options,
-                            command=options.command(photo, output), progress=progress, matrix=matrix is not None)
+                            command=options.command(photo, output), progress=progress, matrix=matrix is not None,
+                            targets=targets)
     result.notes = choice.notes
     if choice.unfit_options:
         result.warnings.append(unfit_warning(choice.unfit_options, options.seed))
@@ -384,6 +412,9 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
         raise UsageError(f"-o {output}: a model file must end in .npz")
     if not Path(output).resolve().parent.is_dir():
         raise OutputError(f"-o {output}: folder {Path(output).parent} does not exist")
+    if preset and load_preset(preset).regression:    # before the folder is read: nothing there can help
+        raise UsageError(f"--preset {preset} is a regression (--loss mse); xlcnn train teaches classifiers only, "
+                         "from folders of labelled photos")
     images, labels, names, skipped = load_image_folder(data_dir, size=size, fit=fit)
     if on_skipped is not None and skipped:
         on_skipped(skipped)

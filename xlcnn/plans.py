@@ -589,6 +589,32 @@ class LossSheet(Sheet):
     loss: Block
     loss_label: Block
 
+    def derived(self):
+        """The blocks that must hold formulas (the true label is the student's choice)."""
+        return (self.classes, self.one_hot, self.log_probability, self.loss)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SquaredErrorSheet(Sheet):
+    """A regression's loss (--loss mse): one row per output, its number, the output y (read from the
+    last layer), the target t (typed in by the student) and (y - t)^2; below them their mean, the loss."""
+
+    headers: Block              # the row of column headings above the table
+    numbers: Block              # 1, 2, ... in column A
+    outputs: Block
+    targets: Block
+    errors: Block
+    loss: Block
+    loss_label: Block
+    source: Block = field(metadata=ELSEWHERE)   # the last layer's outputs
+
+    def on_legend_row(self):
+        return self.headers
+
+    def derived(self):
+        """The blocks that must hold formulas (the targets are the student's numbers)."""
+        return (self.outputs, self.errors, self.loss)
+
 
 @dataclass(frozen=True, kw_only=True)
 class SummarySheet(Sheet):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from .architecture import parse_architecture
 from .errors import InputError, UsageError, did_you_mean
 from .kernels import parse_filter_names
+from .losses import REGRESSION
 from .resources import resource_dir
 
 
@@ -19,13 +20,21 @@ class Preset:
     filters: tuple = ()
     grayscale: bool = False
     tables_only: bool = False   # a real network too big for a workbook: ``xlcnn summary`` shows its table
+    loss: str | None = None     # "mse": a regression (see ``losses.py``); None: a classifier
+    targets: tuple = ()         # a regression's targets when --target leaves them out
 
     @property
     def channels(self):
         return 1 if self.grayscale else 3
 
+    @property
+    def regression(self):
+        return self.loss == REGRESSION
+
     def layers(self):
-        return parse_architecture(self.architecture, len(self.classes), option=f"preset {self.name}")
+        outputs = len(self.targets) if self.regression else len(self.classes)
+        return parse_architecture(self.architecture, outputs, option=f"preset {self.name}",
+                                  probabilities=not self.regression)
 
 
 def preset_names(tables=False):
@@ -66,5 +75,6 @@ def load_preset(name, lang="en"):
     description = data.get(f"description_{lang}") or data.get("description", "")
     # a real network's thousand classes are counted, not named
     classes = tuple(data.get("classes", ())) or tuple(str(n) for n in range(1, int(data.get("class_count", 0)) + 1))
+    targets = tuple(float(value) for value in data.get("targets", ()))
     return Preset(data.get("name", name), description, architecture, classes, int(data.get("size", 28)), filters,
-                  bool(data.get("grayscale", False)), bool(data.get("tables_only", False)))
+                  bool(data.get("grayscale", False)), bool(data.get("tables_only", False)), data.get("loss"), targets)

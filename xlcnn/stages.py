@@ -33,21 +33,25 @@ def output_blocks(output):
     return [output.interior(c) for c in range(len(output.maps))] if hasattr(output, "maps") else [output]
 
 
-def workbook_stages(layout, model, pixels, label, learning_rate=0.0):
+def workbook_stages(layout, model, pixels, label, learning_rate=0.0, targets=None):
     """Every stage of every pass (forward, gradients, descent steps) with the engine's values.
 
     ``model`` holds the weights of the first pass; later passes use the weights after
     each gradient-descent step at ``learning_rate``, as the workbook's formulas do.
     ``label`` None (not chosen yet) leaves out the loss, which the workbook shows blank.
+    A regression gives its ``targets`` (one per output) instead of a label.
     Returns (stages, forward passes).
     """
     stages, passes = [], []
     for step, view in enumerate([layout, *layout.passes]):
-        reference = forward(model, pixels, label)
+        reference = forward(model, pixels, label, targets)
         passes.append(reference)
         stages += _forward_stages(view, layout.pass_sheets(step), model, reference, label, step)
+        if targets is not None:
+            stages += _regression_stages(view, reference, targets, step)
         if step < len(layout.gradients):
-            gradient_stages, model = _gradient_stages(layout, step, model, pixels, label, learning_rate)
+            truth = np.array([label]) if targets is None else np.asarray(targets, dtype=float)[None]
+            gradient_stages, model = _gradient_stages(layout, step, model, pixels, truth, learning_rate)
             stages += gradient_stages
     if layout.descent is not None:
         stages.append(Stage(layout.descent.name, [layout.descent.losses],
@@ -129,10 +133,23 @@ def _classifier_stages(view, model, reference, label, step):
     return out
 
 
-def _gradient_stages(layout, step, model, pixels, label, learning_rate):
-    """Every gradient sheet of one pass; returns them and the model after the descent step."""
+def _regression_stages(view, reference, targets, step):
+    """A regression's loss sheet: the outputs it reads, their squared errors and their mean."""
+    loss = view.sheet("loss")
+    outputs = reference.stages[-1].output
+    errors = (outputs - np.asarray(targets, dtype=float)) ** 2
+    expected = {"outputs": (loss.outputs, outputs), "squared errors": (loss.errors, errors),
+                "loss": (loss.loss, reference.loss)}
+    return [_stage(view.prefix + name, [block], values, step) for name, (block, values) in expected.items()]
+
+
+def _gradient_stages(layout, step, model, pixels, truth, learning_rate):
+    """Every gradient sheet of one pass; returns them and the model after the descent step.
+
+    ``truth`` is what the loss compares with: the label (1,) of a classifier, the targets (1, n) of a regression.
+    """
     upstream = []
-    _, grads, _ = loss_and_gradients(model, pixels[None], np.array([label]), upstream)
+    _, grads, _ = loss_and_gradients(model, pixels[None], truth, upstream)
     out = []
     for index, plan in sorted(layout.gradients[step].items(), reverse=True):
         layer = model.layers[index]

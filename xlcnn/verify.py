@@ -25,6 +25,7 @@ from .cells import sheet_ref
 from .engines import stop_engines
 from .errors import UsageError, WorkbookError
 from .layout import SUMMARY_COLUMNS, renamed, replan
+from .losses import REGRESSION
 from .plans import example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
@@ -82,7 +83,8 @@ class Report:
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         lines.extend(f"problem: {p}" for p in self.problems)
         verdict = "PASS" if self.ok else "FAIL"
-        result = f"prediction {self.prediction}, loss {self.loss:.6g}, " if self.prediction else ""
+        result = f"prediction {self.prediction}, loss {self.loss:.6g}, " if self.prediction else (
+            "" if math.isnan(self.loss) else f"loss {self.loss:.6g}, ")
         if self.prediction and not self.label_chosen:
             result = f"prediction {self.prediction}, true label not chosen yet (loss not checked), "
         if len(self.losses) > 1:
@@ -213,6 +215,7 @@ class _Book:
     formulas: dict      # sheet -> grid of raw cell contents (formula text or constants)
     cached: dict        # sheet -> grid of stored values (None where nothing is stored)
     learning_rate: float = 0.0
+    targets: np.ndarray | None = None   # a regression's targets, as the loss sheet holds them
 
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
@@ -326,7 +329,9 @@ def _read_book(path):
     reader = _Reader(path, formulas)
     model, pixels, label = _model_from_book(reader, layout, meta)
     rate = reader.number(layout.descent.rate) if layout.descent is not None else 0.0
-    return _Book(layout, model, pixels, label, formulas, cached, rate)
+    # a regression's targets are the student's numbers on the loss sheet, like a classifier's label
+    targets = reader.array(layout.sheet("loss").targets).reshape(-1) if meta.get("loss") == REGRESSION else None
+    return _Book(layout, model, pixels, label, formulas, cached, rate, targets)
 
 
 class _Reader:
@@ -398,7 +403,7 @@ def _compare(path, book, values, engine):
         report.checks.append(_check_summary(book, values))
         return _finish(report, book, values)
     layout = book.layout
-    stages, passes = workbook_stages(layout, book.model, book.pixels, book.label, book.learning_rate)
+    stages, passes = workbook_stages(layout, book.model, book.pixels, book.label, book.learning_rate, book.targets)
     explained = {plan.name: (plan, passes[step]) for step in range(len(passes))
                  for plan in layout.pass_sheets(step) if example_of(plan) is not None}
     for stage in stages:
@@ -413,6 +418,10 @@ def _compare(path, book, values, engine):
         _check_overview(report, book, passes[0], values)
         if book.label is None:
             report.checks.append(_check_blank_loss(book, values))
+    elif book.targets is not None:    # a regression: the overview repeats its loss, and there is no prediction
+        report.loss = passes[0].loss
+        overview = book.layout.sheet("overview")
+        report.checks.append(_check_blocks("overview", [overview.loss_value], np.array([report.loss]), values))
     report.checks.append(_check_summary(book, values))
     return _finish(report, book, values)
 
@@ -534,7 +543,7 @@ def _derived_blocks(layout):
             yield from (plan.logit, plan.shifted, plan.exp, plan.probability, plan.log_probability,
                         plan.max, plan.sum, plan.prediction, plan.confidence)
         elif plan.kind == "loss":
-            yield from (plan.classes, plan.one_hot, plan.log_probability, plan.loss)
+            yield from plan.derived()
 
 
 def _not_formulas(book):

@@ -59,13 +59,18 @@ def parse_layer(item, classes, option):
     return None
 
 
-def complete(layers, wiring):
+def complete(layers, wiring, probabilities=True):
     """The layers the ``--arch`` text may leave out, put in: a flatten before the first dense layer
     (when nothing before it made a vector) and a softmax after a final dense layer.
 
     ``layers`` are in an order that computes and ``wiring[i]`` is what layer i reads (INPUT for the
-    picture); both are returned with the added layers wired in.
+    picture); both are returned with the added layers wired in. Without ``probabilities`` (a
+    regression, --loss mse) the network ends with its last dense layer: no softmax is added,
+    and one in the text is refused.
     """
+    if not probabilities and any(isinstance(layer, Softmax) for layer in layers):
+        raise UsageError("--loss mse: the network ends with its last dense layer (its outputs are the "
+                         "predictions); leave softmax out of the layers")
     done, done_wiring, moved = [], [], {INPUT: INPUT}
     for index, (layer, reads) in enumerate(zip(layers, wiring)):
         reads = tuple(moved[source] for source in reads)
@@ -76,7 +81,7 @@ def complete(layers, wiring):
         moved[index] = len(done)
         done.append(layer)
         done_wiring.append(reads)
-    if done and isinstance(done[-1], Dense):
+    if done and isinstance(done[-1], Dense) and probabilities:
         done.append(Softmax())
         done_wiring.append((len(done) - 2,))
     return tuple(done), tuple(done_wiring)

@@ -24,8 +24,9 @@ from ..options import BuildOptions
 from ..resources import texts as load_texts
 from ..targets import check_target
 from ..layout import EXERCISES
+from ..losses import REGRESSION, check_target_count
 from ..plans import (AddSheet, Im2colSheet, MapStack, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, InputSheet, LossSheet, ManifestSheet,
-                     MapSheet, OverviewSheet, PoolSheet, SoftmaxSheet, SummarySheet, VectorSheet)
+                     MapSheet, OverviewSheet, PoolSheet, SoftmaxSheet, SquaredErrorSheet, SummarySheet, VectorSheet)
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
 from .maps import write_add, write_stacked, write_filters, write_input, write_maps
@@ -41,6 +42,7 @@ from .printing import set_up_printing
 from . import sheetdata, styles
 from .summary import total_cells, write_summary
 from .im2col import write_im2col
+from .regression import write_squared_errors
 from .evaluate import Evaluator, Range
 from .sheetdata import cells_of
 from ..stages import workbook_stages
@@ -51,7 +53,7 @@ WRITERS = {
     MapSheet: write_maps, VectorSheet: write_vector_activation, FlattenSheet: write_flatten, DenseSheet: write_dense,
     SoftmaxSheet: write_softmax, LossSheet: write_loss, SummarySheet: write_summary, OverviewSheet: write_overview,
     ManifestSheet: write_manifest, AddSheet: write_add, StackedSheet: write_stacked,
-    Im2colSheet: write_im2col,
+    Im2colSheet: write_im2col, SquaredErrorSheet: write_squared_errors,
 }
 
 
@@ -66,10 +68,12 @@ class BuildResult:
     source: str | None = None          # the photo's file name
     prediction: str | None = None      # the predicted class and its probability (a classifier only)
     probability: float | None = None
+    targets: tuple = ()                # a regression's targets, and the loss its outputs give
+    loss: float | None = None
 
 
 def build_workbook(model, image, out_path, options=None, *, label=None, source=None, seed=None, model_name=None,
-                   description="", unfit_options="", command=None, progress=None, matrix=False, **changes):
+                   description="", unfit_options="", command=None, progress=None, matrix=False, targets=(), **changes):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
 
     ``options`` (a BuildOptions; ``changes`` are its fields, a shorthand) gives the
@@ -83,6 +87,8 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     weights out; the notice names them. ``command`` (the one that rebuilds the workbook) goes on the manifest.
     ``progress(done, total)`` is called after each sheet of the first pass and before saving.
     With ``matrix``, ``image`` is a (C, H, W) array of any numbers (a textbook's matrix), not a photo.
+    ``targets`` (one number per output of the last layer) make a network without probabilities a
+    regression: its loss sheet holds them, editable, and the mean squared error.
     Returns a BuildResult.
     """
     options = BuildOptions.given(options, **changes)
@@ -91,7 +97,10 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     if not matrix:    # a photo's (H, W, 3) or (H, W) as (C, H, W); a matrix of any numbers already is
         pixels = (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
     label_index = _label_index(model, label)
-    if options.steps and label_index is None:
+    regression = bool(targets) and not model.classifier
+    if regression:
+        check_target_count(targets, model.layers[-1].units)
+    if options.steps and label_index is None and not regression:
         raise UsageError("backpropagation starts from the loss, which needs the photo's true class: give --label "
                          f"(one of: {', '.join(model.class_names)})")
     model.validate()
@@ -103,10 +112,11 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     pictures = class_pictures(model)   # known by the shapes' own (English) names
     model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
     layout = plan_within_limits(model.layers, pixels.shape, model.class_names, texts["step_titles"], options.steps,
-                                options.max_formulas, model.inputs, options.im2col, model.normalised)
+                                options.max_formulas, model.inputs, im2col=options.im2col, normalised=model.normalised,
+                                regression=regression)
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
                   description=description or "", unfit_options=unfit_options, class_pictures=pictures,
-                  options=options, matrix=matrix)
+                  options=options, matrix=matrix, targets=tuple(targets) if regression else ())
     source_entries = _source_entries(source, seed)
     ctx.source_name = source_entries.get("source")
     ctx.photo = thumbnail(None if matrix else source, styles.as_grey_levels(pixels) if matrix else pixels)
@@ -115,7 +125,7 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     wb.remove(wb.active)
     for plan in layout.sheets:  # every sheet exists before any is written: the overview's chart reads ahead
         wb.create_sheet(plan.name)
-    stages, passes = workbook_stages(layout, model, pixels, label_index, options.rate)
+    stages, passes = workbook_stages(layout, model, pixels, label_index, options.rate, ctx.targets or None)
     exercises = plan_exercises(ctx, passes, EXERCISES) if options.exercise else None
     if exercises:   # before anything is written: colour scales leave the hidden cells out
         mark_hidden(wb, exercises)
@@ -135,7 +145,7 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     if exercises:
         add_exercises(ctx, wb, exercises)
     write_legends(ctx, wb, layout)
-    names = _define_names(wb, layout, model.layers)
+    names = _define_names(wb, layout, model.layers, regression)
     store_values(wb, stages, names)
     for plan in layout.sheets:
         set_up_printing(wb[plan.name], plan, texts["print"])
@@ -144,12 +154,16 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
         extra["im2col"] = True
     if model.normalised:
         extra["normalised"] = True
+    if regression:   # a classifier's metadata stays as it always was
+        extra["loss"] = REGRESSION
     write_meta(wb, model, pixels.shape, extra)
     wb.active = 0
     path = save_atomically(wb, out_path)
     label_name = model.class_names[label_index] if label_index is not None else None
     result = BuildResult(path, ctx.formulas, [plan.name for plan in layout.sheets], label_name,
                          source=ctx.source_name)
+    if regression:
+        result.targets, result.loss = ctx.targets, passes[0].loss
     if model.classifier:
         result.prediction = model.class_names[passes[0].prediction]
         result.probability = float(passes[0].probabilities.max())
@@ -217,12 +231,15 @@ def output_names(layout, layers):
     return names
 
 
-def _define_names(wb, layout, layers):
+def _define_names(wb, layout, layers, regression=False):
     """Workbook-level names for the key results, so formulas and readers can use them."""
     names = {"input_scale": layout.sheet("input").scale}
     if layout.descent is not None:
         names["learning_rate"] = layout.descent.rate
-    if any(plan.kind == "loss" for plan in layout.sheets):
+    if regression:
+        loss = layout.sheet("loss")
+        names.update({"outputs": loss.outputs, "targets": loss.targets, "loss": loss.loss})
+    elif any(plan.kind == "loss" for plan in layout.sheets):
         softmax, loss = layout.sheet("softmax"), layout.sheet("loss")
         names.update({
             "logits": softmax.logit, "probabilities": softmax.probability,

@@ -38,6 +38,7 @@ class Context:
     class_pictures: list = None    # PNG bytes of one training picture per class (knows.class_pictures), or None
     options: object = None         # the BuildOptions: the language, the exercises, the steps and their rate
     matrix: bool = False           # the input is a matrix of any numbers (a text file), not a photo's 0..255
+    targets: tuple = ()            # a regression's targets (--loss mse), one per output
 
     def new_weight(self, kind, layer, pick):
         """For a later pass, the formula "old - rate x gradient" of one parameter cell, else None.
@@ -187,6 +188,8 @@ def notice_text(ctx):
         return f"{text} {ctx.texts['hand_made_rest_random'].format(seed=seed)}", styles.NOTICE_FONT
     if ctx.unfit_options:   # the default network, changed by an option: say which one cost the trained weights
         return ctx.texts["shipped_unfit"].format(options=ctx.unfit_options, seed=seed), styles.NOTICE_FONT
+    if ctx.targets:   # a regression: xlcnn train teaches classifiers only, so no --model to point at
+        return ctx.texts["untrained_regression"].format(seed=seed), styles.NOTICE_FONT
     return ctx.texts["untrained"].format(seed=seed), styles.NOTICE_FONT
 
 

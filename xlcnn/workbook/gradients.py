@@ -8,7 +8,7 @@ Every cell is a formula of the forward sheets and of the gradient sheet after it
 from openpyxl.chart import LineChart, Reference
 from openpyxl.chart.marker import Marker
 
-from .. import formulas
+from .. import formulas, losses
 from ..cells import a1
 from . import styles
 from .common import write_lines, share_formulas, add_scale, freeze_below, put_formula, put_text, put_value, set_widths, write_padding
@@ -21,7 +21,8 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     kind = layer.gradient_sheet
     put_text(ws, 0, 0, texts["title"].format(sheet=forward.sheet_of(plan.layer).name), styles.TITLE_FONT)
     notice = (ctx.texts["step_notice"].format(n=ctx.step), styles.TEXT_FONT) if ctx.step else None
-    write_lines(ws, texts[kind], then=notice, gap=1)
+    lines = texts["dense_mse"] if ctx.targets and kind == "dense" else texts[kind]   # a regression starts elsewhere
+    write_lines(ws, lines, then=notice, gap=1)
     after = gradients.get(plan.layer + 1)
     upstream = None if after is None else after.input
     {"conv2d": _conv, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation}[kind](
@@ -30,18 +31,17 @@ def write_gradients(ctx, ws, plan, forward, gradients):
 
 
 def _dense(ctx, ws, plan, layer, forward, upstream, texts):
-    """dL/dz = p - y; dL/dW = x * dz; dL/db = dz; dL/dx = sum over outputs of W * dz."""
-    softmax, loss = forward.sheet("softmax"), forward.sheet("loss")
+    """dL/dz = p - y (a regression: 2 (y - t) / n); dL/dW = x * dz; dL/db = dz; dL/dx = sum over outputs of W * dz."""
     dense = forward.sheet("dense", plan.layer)
     source = forward.input_of(plan.layer)
-    for label, key in ((plan.upstream_label, "dense_upstream"), (plan.bias_label, "dense_bias"),
-                       (plan.weight_label, "dense_weight"), (plan.input_label, "dense_input")):
+    regression = bool(ctx.targets)
+    for label, key in ((plan.upstream_label, "mse_upstream" if regression else "dense_upstream"),
+                       (plan.bias_label, "dense_bias"), (plan.weight_label, "dense_weight"),
+                       (plan.input_label, "dense_input")):
         put_text(ws, *label.cell(0, 0), texts[key], styles.LABEL_FONT)
     units = plan.upstream.width
     for n in range(units):
-        put_formula(ctx, ws, plan.upstream.item(n),
-                    formulas.softmax_cross_entropy_backward(softmax.probability.item(n), loss.one_hot.item(n)),
-                    styles.PROB_FORMAT)
+        put_formula(ctx, ws, plan.upstream.item(n), _output_gradient(forward, n, units, regression), styles.PROB_FORMAT)
         put_formula(ctx, ws, plan.bias.item(n), layer.bias_gradient_formula(plan.upstream.item(n)), styles.PROB_FORMAT)
     for i in range(plan.weight.height):
         for n in range(units):
@@ -56,6 +56,15 @@ def _dense(ctx, ws, plan, layer, forward, upstream, texts):
     add_scale(ws, plan.input, styles.diverging_scale())
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, units + 2, 11)
+
+
+def _output_gradient(forward, n, units, regression):
+    """dL/dz of output n, where the backward walk starts: from the loss sheet of ``forward``'s pass."""
+    loss = forward.sheet("loss")
+    if regression:
+        return losses.mse_backward_formula(loss.outputs.item(n), loss.targets.item(n), units)
+    softmax = forward.sheet("softmax")
+    return formulas.softmax_cross_entropy_backward(softmax.probability.item(n), loss.one_hot.item(n))
 
 
 def _flatten(ctx, ws, plan, layer, forward, upstream, texts):

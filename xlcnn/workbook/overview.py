@@ -38,7 +38,8 @@ HIDE_NUMBERS = ";;;"   # the pictures show colours only: numbers would not fit i
 def write_overview(ctx, ws, plan):
     texts = ctx.texts["sheets"]["overview"]
     put_text(ws, 0, 0, texts["title"].format(source=ctx.source_name or "xlcnn"), styles.TITLE_FONT)
-    write_lines(ws, texts["lines"], then=notice_text(ctx))
+    lines = texts["lines"] if not ctx.targets else [texts["lines"][0], texts["regression_line"]]
+    write_lines(ws, lines, then=notice_text(ctx))
     set_widths(ws, 0, last_column(plan) + 1, SQUARE_WIDTH)
     _write_boxes(ctx, ws, plan, texts)
     _, height, width = ctx.layout.input_shape
@@ -56,6 +57,8 @@ def write_overview(ctx, ws, plan):
         _write_pictures(ctx, ws, pictures, texts)
     if ctx.model.classifier:
         _write_prediction(ctx, ws, plan, texts)
+    elif ctx.targets:
+        _write_regression_loss(ctx, ws, plan, texts)
     else:
         last = describe_layer(ctx.model.layers[-1], ctx.texts)
         put_text(ws, *plan.prediction.cell(0, 0), texts["no_classifier"].format(last=last))
@@ -224,6 +227,16 @@ def _write_prediction(ctx, ws, plan, texts):
     chart.height = plan.chart.height * SQUARE_PIXELS * CM_PER_PIXEL
     ws.add_chart(chart, a1(*plan.chart.cell(0, 0)))
     write_what_it_knows(ctx, ws, plan.knows)
+
+
+def _write_regression_loss(ctx, ws, plan, texts):
+    """A regression predicts numbers, not a class: the overview says so and shows the loss (no chart, no prediction)."""
+    put_text(ws, *plan.prediction.cell(0, 0), texts["regression"].format(count=len(ctx.targets)))
+    put_text(ws, *plan.loss.cell(0, 0), texts["loss_label"], styles.LABEL_FONT)
+    value = plan.loss_value
+    put_formula(ctx, ws, value, formulas.reference(ctx.layout.sheet("loss").loss), styles.PROB_FORMAT).font = \
+        styles.RESULT_FONT
+    merge(ws, *value.cell(0, 0), 1, RESULT_WIDTH)
 
 
 def write_manifest(ctx, ws, plan):
