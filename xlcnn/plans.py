@@ -332,22 +332,30 @@ class PoolSheet(MapSheet):
         return self.padding, (low + 1, height - low, low + 1, width - low)
 
     def pooled_by(self, r, s):
-        """(i, j) of the window that starts above and left of input cell (r, s), when the cell is in it
-        and the window exists; None for rows and columns past the last whole window."""
-        i, j = r // self.stride, s // self.stride
+        """(i, j) of the window that holds input cell (r, s) (inside the maps), for windows that do not
+        overlap: the last one starting at or before the cell; None for a cell no window reaches (past
+        the last window, or between windows moved by more than their size). A global pool's one
+        window holds every cell."""
         _, rows, cols = self.output.shape
-        inside = r - i * self.stride < self.size and s - j * self.stride < self.size
-        return (i, j) if inside and i < rows and j < cols else None
+        found = []
+        for at, count, span in ((r, rows, self.size), (s, cols, self.across or self.size)):
+            at += self.padding                       # padded coordinates, as ``window`` counts
+            index = min(at // self.stride, count - 1)
+            if at - index * self.stride >= span:
+                return None
+            found.append(index)
+        return tuple(found)
 
     def before_in_window(self, c, r, s):
-        """The cells of (r, s)'s window in map c that come before it in reading order (rows above; cells left)."""
-        i, j = self.pooled_by(r, s)
-        top, left = i * self.stride, j * self.stride
-        x_map, earlier = self.source.interior(c), []
-        if r > top:
-            earlier.append(x_map.sub(top, left, r - top, self.size))
-        if s > left:
-            earlier.append(x_map.sub(r, left, 1, s - left))
+        """The cells of (r, s)'s window in map c that come before it in reading order (rows above; cells
+        left), within the cells the window reads (a max's window never reaches into padding)."""
+        window, cell = self.window(c, *self.pooled_by(r, s)), self.source.at(c, r, s)
+        above, left = cell.row - window.row, cell.col - window.col
+        earlier = []
+        if above:
+            earlier.append(window.sub(0, 0, above, window.width))
+        if left:
+            earlier.append(window.sub(above, 0, 1, left))
         return earlier
 
 

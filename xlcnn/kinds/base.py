@@ -105,6 +105,15 @@ def optional(default):
     return field(default=default, metadata={"optional": True})
 
 
+def cut_to_input(dx, shape, padding):
+    """A padded pool's gradient for its padded maps (..., rows, cols) cut back to the input's (..., H, W):
+    what landed in the padding is dropped (no input cell holds it), and input cells past the last
+    window (windows moved by more than their size) take 0."""
+    h, w = shape[-2:]
+    grow = [(0, 0)] * (dx.ndim - 2) + [(0, max(0, h + padding - dx.shape[-2])), (0, max(0, w + padding - dx.shape[-1]))]
+    return np.pad(dx, grow)[..., padding:padding + h, padding:padding + w]
+
+
 def lesson_formulas():
     """The summary's formula builders, imported when first asked for: ``lesson_formulas`` reaches
     back to the layer kinds through ``formulas`` -> ``layers``, so importing it at the top of a
@@ -337,6 +346,12 @@ class Pool(Layer):
     def plain(self):
         """No padding and no ceil mode: every window lies inside the input."""
         return not self.padding and not self.ceil
+
+    @property
+    def overlaps(self):
+        """Windows share cells (stride below size): a cell's gradient adds up from several windows,
+        which the gradient sheets do not write (one window per cell, one formula)."""
+        return self.step < self.size
 
     @classmethod
     def parse(cls, item, classes, option):
