@@ -633,7 +633,7 @@ def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
         rows, cols = layer.window_shape(source.shape)
         return PoolSheet(**ident, output=output, explain=_explain_window(name, col, rows, cols), source=source,
                          size=rows, across=cols, stride=layer.step or 1, padding=layer.padding,
-                         counts_padding=layer.counts_padding)
+                         counts_padding=layer.counts_padding, slides=layer.window() is not None)
     return MapSheet(**ident, output=output, explain=_explain_window(name, col, 1), source=source, size=1, stride=1)
 
 

@@ -305,6 +305,7 @@ class PoolSheet(MapSheet):
     padding: int = 0
     counts_padding: bool = False
     across: int = 0     # the window's width where it is not ``size`` (global pooling of a map that is not square)
+    slides: bool = True   # False: one window, the whole map (global pooling), whatever ``stride`` says
 
     def window(self, c, i, j):
         top, left = i * self.stride, j * self.stride
@@ -332,16 +333,17 @@ class PoolSheet(MapSheet):
         return self.padding, (low + 1, height - low, low + 1, width - low)
 
     def pooled_by(self, r, s):
-        """(i, j) of the window that holds input cell (r, s) (inside the maps), for windows that do not
-        overlap: the last one starting at or before the cell; None for a cell no window reaches (past
-        the last window, or between windows moved by more than their size). A global pool's one
+        """(i, j) of the window from input cell (r, s)'s own stride step (the one starting on or before the
+        cell, in padded coordinates), when that window exists and holds the cell; None otherwise. For
+        windows that do not overlap it is the one window that reads the cell. A global pool's one
         window holds every cell."""
+        if not self.slides:
+            return 0, 0
         _, rows, cols = self.output.shape
         found = []
-        for at, count, span in ((r, rows, self.size), (s, cols, self.across or self.size)):
-            at += self.padding                       # padded coordinates, as ``window`` counts
-            index = min(at // self.stride, count - 1)
-            if at - index * self.stride >= span:
+        for at, count in ((r + self.padding, rows), (s + self.padding, cols)):
+            index = at // self.stride
+            if index >= count or at - index * self.stride >= self.size:
                 return None
             found.append(index)
         return tuple(found)
