@@ -11,7 +11,7 @@ from xlcnn.layout import plan_layout
 from xlcnn.network import random_model
 from xlcnn.architecture import parse_architecture
 from xlcnn.cli import main
-from xlcnn.resources import sample_photos
+from xlcnn.resources import sample_photos, texts
 from xlcnn.workbook import build_workbook
 
 from conftest import make_photo
@@ -101,6 +101,8 @@ def test_padded_ceil_and_global_pools_are_backpropagated(verified, item):
     assert len(pool) == 1 and pool[0].cells == conv.cells      # a gradient for every cell of the maps it pools
     assert pool[0].max_error <= 1e-12, report.table()
     assert len(report.losses) == 2
+    lines = texts("en")["gradients"]["pool" if item == "gap" else "pool_reaching"]   # says where the padding's share goes
+    assert openpyxl.load_workbook(book)[pool[0].stage]["A2"].value == lines[0]
 
 
 def test_changing_the_rate_in_the_workbook_is_verified(verified):
@@ -136,7 +138,6 @@ def test_descent_sheet_matches_its_steps(tmp_path, steps, lang):
     """Title and text name the number of steps; the chart draws the table: x 0..N, straight, marked, y from 0."""
     import re
     import zipfile
-    from xlcnn.resources import texts
     words = texts(lang)["gradients"]
     book = make_workbook(sample_photos()[0], tmp_path / "d.xlsx", steps=steps, lang=lang, size=12).path   # any size
     ws = openpyxl.load_workbook(book)[texts(lang)["step_titles"]["descent"]]

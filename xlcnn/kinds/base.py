@@ -167,7 +167,7 @@ class Layer:
     chooses = False         # its gradient picks cells (a switch, a window's largest): the tie margin applies
     keeps_sign = False      # its output is negative only where what it reads is (it moves, averages or sums)
     never_negative = False  # its output is never negative, whatever it reads
-    gradient_sheet = ""     # which writer draws its gradient sheet (and that sheet's text key)
+    gradient_sheet = ""     # which writer draws its gradient sheet (and, unless ``gradient_text`` says, its text key)
     onnx_ops = ()           # the ONNX operators read as this kind; the first is the one written out
     folds = False           # a per-output scale and shift that can fold into the weights of the layer before
     output_axis = 0         # the axis of ``weight`` that counts the layer's outputs (channels or units)
@@ -231,6 +231,11 @@ class Layer:
     def text_extras(self):
         """Text keys (under "layers") of what the description adds for options away from the default."""
         return ()
+
+    @property
+    def gradient_text(self):
+        """The text key (under "gradients") of its gradient sheet's explanation lines."""
+        return self.gradient_sheet
 
     def size_lines(self):
         """Text keys (of its sheet's texts) that replace the sheet's output-size line, or () to keep it."""
@@ -417,6 +422,10 @@ class Pool(Layer):
 
     def text_extras(self):
         return (("pool_padding",) if self.padding else ()) + (("pool_ceil",) if self.ceil else ())
+
+    @property
+    def gradient_text(self):
+        return "pool_reaching" if self.padding or self.ceil else "pool"     # windows reaching past the maps
 
     def example_reads(self, at):
         k, i, j = at

@@ -21,7 +21,7 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     kind = layer.gradient_sheet
     put_text(ws, 0, 0, texts["title"].format(sheet=forward.sheet_of(plan.layer).name), styles.TITLE_FONT)
     notice = (ctx.texts["step_notice"].format(n=ctx.step), styles.TEXT_FONT) if ctx.step else None
-    write_lines(ws, texts[kind], then=notice, gap=1)
+    write_lines(ws, texts[layer.gradient_text], then=notice, gap=1)
     after = gradients.get(plan.layer + 1)
     upstream = None if after is None else after.input
     {"conv2d": _conv, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation}[kind](
