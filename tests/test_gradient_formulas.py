@@ -11,8 +11,10 @@ import pytest
 from xlcnn import engine, formulas, lesson_formulas
 from xlcnn import layers as L
 from xlcnn.cells import Block
-from xlcnn.kinds import conv2d, dense
+from xlcnn.kinds import conv2d, dense, parse_layer
+from xlcnn.layout import _maps_sheet
 from xlcnn.network import AvgPool2D, Conv2D, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
+from xlcnn.plans import MapStack
 from xlcnn.workbook.evaluate import Evaluator, Range
 from xlcnn.workbook.sheetdata import SheetCells
 
@@ -144,12 +146,57 @@ def test_avgpool_gradient_shares_each_window_equally_like_the_engine():
     x, size = rng.normal(size=(1, 5, 5)), 2
     dout = rng.normal(size=(1, 2, 2))
     grid = Grid()
-    ups = grid.place(dout[0])
+    xs, ups = grid.place(x[0]), grid.place(dout[0])
 
     def shared(r, s):
         i, j = r // size, s // size
-        return "=0" if i >= 2 or j >= 2 else AvgPool2D(size).backward_formula(None, None, (), None, one(ups, i, j))
+        return "=0" if i >= 2 or j >= 2 else AvgPool2D(size).backward_formula(None, xs.sub(i * size, j * size, size, size),
+                                                                              (), None, one(ups, i, j))
     assert_close(grid.values((5, 5), shared), L.avgpool_backward(dout, x, size, size)[0])
+
+
+# windows that do not overlap but reach into padding, past the maps (ceil mode), or are the whole map
+PADDED_POOLS = ["maxpool2-s2-p1", "maxpool2-ceil", "maxpool2-s3-p1-ceil", "maxpool3-p1",
+                "avgpool2-s2-p1", "avgpool2-ceil", "avgpool3-s3-p1-ceil", "gap"]
+
+
+@pytest.mark.parametrize("item", PADDED_POOLS)
+@pytest.mark.parametrize("sides", [(5, 7), (6, 6)])
+def test_padded_ceil_and_global_pool_gradients_match_the_engine(item, sides):
+    """Each input cell's gradient as the gradient sheet writes it: the window the pool's planned sheet
+    says holds the cell, the cells before it in that window, and the layer's own builder."""
+    layer = parse_layer(item, 3, "--arch")
+    rng = np.random.default_rng(sum(sides))
+    x = rng.normal(size=(2, *sides)) - 1.0    # mostly negative: a padded zero would win a max if it counted
+    x[0, 1:3, 1:3] = 3.0                      # exact ties, and one within the tie margin of them
+    x[0, 2, 2] += 1e-13
+    out_shape = layer.output_shape([x.shape], "test")
+    dout = rng.normal(size=out_shape)
+    expected = layer.backward(dout[None], [x[None]], {})[0][0][0]
+    grid = Grid()
+    padding = layer.padding
+    fill = 1e6 if layer.chooses else 0.0      # a max must never read its padding; a mean's holds zeros
+    padded = np.pad(x, ((0, 0), (padding, padding), (padding, padding)), constant_values=fill)
+    source, ups = MapStack(tuple(grid.place_maps(padded)), padding), MapStack(tuple(grid.place_maps(dout)))
+    margin = (grid.formulas((1, 1), lambda i, j: formulas.tie_margin([source.interior(c) for c in range(2)]))
+              if layer.chooses else None)
+    pool = _maps_sheet({"name": "Pool", "kind": layer.kind}, out_shape, 0, layer, source)
+
+    def gradient(c, r, s):
+        window = pool.pooled_by(r, s)
+        if window is None:          # between windows moved by more than their size
+            return "=0"
+        return layer.backward_formula(source.at(c, r, s), pool.window(c, *window), pool.before_in_window(c, r, s),
+                                      margin, ups.at(c, *window))
+    got = grid.values(x.shape, gradient)
+    assert_close(got, expected)
+    assert np.count_nonzero(got) > 0
+
+
+def test_a_global_pools_gradient_divides_by_the_whole_map():
+    window, upstream = Block("5 GAP", 10, 1, 3, 4), Block("Grad 6 Flatten", 9, 1, 1, 1)
+    assert parse_layer("gap", 3, "--arch").backward_formula(None, window, (), None, upstream) == \
+        "='Grad 6 Flatten'!B10/12"
 
 
 def test_flatten_gradient_takes_back_each_cells_place_in_the_column():

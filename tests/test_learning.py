@@ -3,13 +3,15 @@
 import numpy as np
 import openpyxl
 import pytest
+from click.testing import CliRunner
 
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.errors import ShapeError, UsageError
 from xlcnn.layout import plan_layout
 from xlcnn.network import random_model
 from xlcnn.architecture import parse_architecture
-from xlcnn.resources import sample_photos
+from xlcnn.cli import main
+from xlcnn.resources import sample_photos, texts
 from xlcnn.workbook import build_workbook
 
 from conftest import make_photo
@@ -17,6 +19,28 @@ from conftest import make_photo
 
 PRESETS = ("terminator", "two-blocks", "average-pool")
 EDITED_RATE = 0.5
+# pools whose windows do not overlap but reach into padding or past the maps, and global pooling,
+# each built from a matrix of odd sides with the command line: (--arch, options)
+POOLED = {
+    "maxpool2-s2-p1": ("conv2x2x2,maxpool2-s2-p1,dense", ["--backprop"]),     # no ReLU: negatives beside the padding
+    "avgpool2-s2-p1": ("conv2x2x2,tanh,avgpool2-s2-p1,dense", ["--backprop"]),
+    "maxpool2-ceil": ("conv3x3x2,relu,maxpool2-ceil,dense", ["--backprop"]),    # 5 x 7 maps: a last window more
+    "maxpool2-s3-p1-ceil": ("conv2x2x2,maxpool2-s3-p1-ceil,dense", ["--backprop"]),   # cells between windows
+    "gap": ("conv3x3x3,leakyrelu0.1,gap,dense", ["--steps", "1"]),
+}
+
+
+def _pooled_book(folder, item):
+    """A 2 x 7 x 9 matrix through the network of ``POOLED[item]``, with its gradient sheets."""
+    matrix = np.random.default_rng(len(item)).normal(size=(2, 7, 9)).round(3)
+    path = folder / f"{item}.csv"
+    path.write_text("\n\n".join("\n".join(",".join(f"{v:g}" for v in row) for row in channel) for channel in matrix))
+    arch, options = POOLED[item]
+    book = folder / f"{item}.xlsx"
+    result = CliRunner().invoke(main, ["build", str(path), "--arch", arch, *options, "--label", "circle",
+                                       "-o", str(book)])
+    assert result.exit_code == 0, result.output
+    return book
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +66,8 @@ def verified(tmp_path_factory, libreoffice):
     wb["Descent"]["C10"].value = EDITED_RATE
     books["edited rate"] = folder / "edited-rate.xlsx"
     wb.save(books["edited rate"])
+    for item in POOLED:
+        books["pooled", item] = _pooled_book(folder, item)
     return {name: (path, report) for (name, path), report in zip(books.items(), verify_workbooks(list(books.values())))}
 
 
@@ -65,6 +91,20 @@ def test_several_steps_and_other_layers(verified):
     assert wb["S1 2 Filters"]["B11"].value == "='2 Filters'!B11-learning_rate*'Grad 3 Conv'!B11"
 
 
+@pytest.mark.parametrize("item", POOLED)
+def test_padded_ceil_and_global_pools_are_backpropagated(verified, item):
+    """The gradient sheet of each such pool equals the engine's (which PyTorch's matches) after LibreOffice."""
+    book, report = verified["pooled", item]
+    assert report.ok, report.table()
+    pool = [c for c in report.checks if c.stage.startswith("Grad") and ("Pool" in c.stage or "GAP" in c.stage)]
+    conv = next(c for c in report.checks if c.stage == "3 Conv")
+    assert len(pool) == 1 and pool[0].cells == conv.cells      # a gradient for every cell of the maps it pools
+    assert pool[0].max_error <= 1e-12, report.table()
+    assert len(report.losses) == 2
+    lines = texts("en")["gradients"]["pool" if item == "gap" else "pool_reaching"]   # says where the padding's share goes
+    assert openpyxl.load_workbook(book)[pool[0].stage]["A2"].value == lines[0]
+
+
 def test_changing_the_rate_in_the_workbook_is_verified(verified):
     """The rate is a cell the student may change: the new weights follow it and verify checks them at that rate."""
     (book, before), (_, after) = verified["rate"], verified["edited rate"]
@@ -81,9 +121,14 @@ def test_changing_the_rate_in_the_workbook_is_verified(verified):
 
 def test_backprop_refuses_what_it_cannot_write():
     for text, words in (("conv3x3x2-s2,relu,maxpool2,dense", "stride"), ("conv3x3x2,relu,maxpool3-s2,dense", "overlap"),
-                        ("conv3x3x2,relu,maxpool2,dense8,relu,dense", "one dense")):
+                        ("conv3x3x2,relu,maxpool2,dense8,relu,dense", "one dense"),
+        ("conv3x3x2,relu,maxpool3-s2-p1,dense", r"layer 3 \(maxpool3-s2-p1\) .* overlap"),
+        ("conv3x3x2,relu,avgpool3-s2-ceil,dense", r"layer 3 \(avgpool3-s2-ceil\) .* overlap")):
         with pytest.raises(ShapeError, match=words):
             plan_layout(parse_architecture(text, 3), (3, 16, 16), ("a", "b", "c"), steps=1)
+    for text in ("conv3x3x2,relu,maxpool2-s2-p1,dense", "conv3x3x2,avgpool2-ceil,dense", "conv3x3x2,maxpool2-s3,dense",
+                 "conv3x3x2,relu,gap,dense"):    # windows that do not overlap: written
+        assert plan_layout(parse_architecture(text, 3), (3, 15, 15), ("a", "b", "c"), steps=1).gradients
     with pytest.raises(UsageError, match="--steps"):
         make_workbook(sample_photos()[0], "x.xlsx", steps=99)
 
@@ -93,7 +138,6 @@ def test_descent_sheet_matches_its_steps(tmp_path, steps, lang):
     """Title and text name the number of steps; the chart draws the table: x 0..N, straight, marked, y from 0."""
     import re
     import zipfile
-    from xlcnn.resources import texts
     words = texts(lang)["gradients"]
     book = make_workbook(sample_photos()[0], tmp_path / "d.xlsx", steps=steps, lang=lang, size=12).path   # any size
     ws = openpyxl.load_workbook(book)[texts(lang)["step_titles"]["descent"]]

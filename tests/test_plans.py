@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from xlcnn import layers as L
+from xlcnn.kinds import parse_layer
 from xlcnn.layout import plan_layout
 from xlcnn.network import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax
 
@@ -142,6 +143,34 @@ def test_pooled_by_names_the_window_that_starts_above_and_left_of_a_cell(pool):
         dx = L.avgpool_backward(np.ones((2, rows, cols)), np.zeros((2, 9, 9)), pool.size, pool.step)
         routed = np.array([[sheet.pooled_by(r, s) is not None for s in range(9)] for r in range(9)])
         np.testing.assert_array_equal(routed, dx[0] != 0)
+
+
+# windows that do not overlap, reaching into padding, past the maps (ceil mode), or the whole map
+REACHING = ["maxpool2-s2-p1", "maxpool2-ceil", "maxpool2-s3-p1-ceil", "avgpool2-s2-p1", "avgpool3-p1-ceil", "gap"]
+
+
+@pytest.mark.parametrize("item", REACHING)
+def test_a_reaching_pools_cell_is_read_by_the_one_window_pooled_by_names(item):
+    """pooled_by names the one window that reads the cell (None: no window does), the cells before it
+    are those of that window in reading order, and the windows that read some cell are those the
+    engine sends gradient back through."""
+    pool = parse_layer(item, 3, "--arch")
+    layout = _plan([Conv2D(2, 2), pool], side=10)       # 9 x 9 maps
+    sheet = layout.sheet_of(1)
+    _, rows, cols = sheet.output.shape
+    reached = np.zeros((9, 9), dtype=bool)
+    for r, s in np.ndindex(9, 9):
+        cell = sheet.source.at(1, r, s)
+        holding = [(i, j) for i, j in np.ndindex(rows, cols) if _inside(cell, sheet.window(1, i, j))]
+        assert len(holding) <= 1 and sheet.pooled_by(r, s) == (holding[0] if holding else None), (r, s)
+        reached[r, s] = bool(holding)
+        if holding:
+            order = [(row, col) for _, _, row, col in sheet.window(1, *holding[0]).cells()]
+            got = [(row, col) for block in sheet.before_in_window(1, r, s) for _, _, row, col in block.cells()]
+            assert got == order[:order.index((cell.row, cell.col))]
+    dx = pool.backward(np.ones((1, 2, rows, cols)), [np.zeros((1, 2, 9, 9))], {})[0][0] if pool.counts_padding else None
+    if dx is not None:     # a mean sends gradient to every cell a window reads, and to no other
+        np.testing.assert_array_equal(reached, dx[0, 0] != 0)
 
 
 def _inside(cell, block):

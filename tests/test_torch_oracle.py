@@ -26,6 +26,13 @@ POOLS = {
     "avgpool3-s2-p1": lambda x: F.avg_pool2d(x, 3, 2, 1), "avgpool3-s2-ceil": lambda x: F.avg_pool2d(x, 3, 2, ceil_mode=True),
     "avgpool3-s2-p1-ceil": lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
     "gap": lambda x: F.adaptive_avg_pool2d(x, 1),
+    # windows that do not overlap, as the gradient sheets write them; stride above size and a last
+    # window that ends before the maps do leave input cells no window reaches (gradient 0)
+    "maxpool2-s2-p1": lambda x: F.max_pool2d(x, 2, 2, 1), "avgpool2-s2-p1": lambda x: F.avg_pool2d(x, 2, 2, 1),
+    "maxpool2-ceil": lambda x: F.max_pool2d(x, 2, ceil_mode=True), "avgpool2-ceil": lambda x: F.avg_pool2d(x, 2, ceil_mode=True),
+    "maxpool2-s3-p1-ceil": lambda x: F.max_pool2d(x, 2, 3, 1, ceil_mode=True),
+    "avgpool2-s3-p1-ceil": lambda x: F.avg_pool2d(x, 2, 3, 1, ceil_mode=True),
+    "maxpool4-p1": lambda x: F.max_pool2d(x, 4, 4, 1), "avgpool4-p1": lambda x: F.avg_pool2d(x, 4, 4, 1),
 }
 
 

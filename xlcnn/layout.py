@@ -227,12 +227,10 @@ def check_backprop(layers, regression=False):
     for number, layer in enumerate(layers, start=1):
         if isinstance(layer, Conv2D) and layer.stride != 1:
             raise ShapeError(f"--backprop: layer {number} has stride {layer.stride}; gradients are written for stride 1")
-        if isinstance(layer, POOLS) and layer.step != layer.size:
-            raise ShapeError(f"--backprop: layer {number} pools {layer.size}x{layer.size} with stride {layer.step}; "
-                             "gradients are written for windows that do not overlap (stride = size)")
-        if isinstance(layer, POOLS) and not layer.plain:
-            raise ShapeError(f"--backprop: layer {number} pools with padding or ceil mode; gradient sheets are "
-                             "written for windows inside the maps (the engine's gradients cover both)")
+        if isinstance(layer, POOLS) and layer.overlaps:
+            raise ShapeError(f"--backprop: layer {number} ({layer.spelling()}) pools {layer.size}x{layer.size} windows "
+                             f"with stride {layer.step}, so they overlap; gradients are written for windows that do "
+                             "not overlap (stride >= size)")
 
 
 def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
@@ -647,7 +645,7 @@ def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
         rows, cols = layer.window_shape(source.shape)
         return PoolSheet(**ident, output=output, explain=_explain_window(name, col, rows, cols), source=source,
                          size=rows, across=cols, stride=layer.step or 1, padding=layer.padding,
-                         counts_padding=layer.counts_padding)
+                         counts_padding=layer.counts_padding, slides=layer.window() is not None)
     return MapSheet(**ident, output=output, explain=_explain_window(name, col, 1), source=source, size=1, stride=1)
 
 

@@ -305,6 +305,7 @@ class PoolSheet(MapSheet):
     padding: int = 0
     counts_padding: bool = False
     across: int = 0     # the window's width where it is not ``size`` (global pooling of a map that is not square)
+    slides: bool = True   # False: one window, the whole map (global pooling), whatever ``stride`` says
 
     def window(self, c, i, j):
         top, left = i * self.stride, j * self.stride
@@ -332,22 +333,31 @@ class PoolSheet(MapSheet):
         return self.padding, (low + 1, height - low, low + 1, width - low)
 
     def pooled_by(self, r, s):
-        """(i, j) of the window that starts above and left of input cell (r, s), when the cell is in it
-        and the window exists; None for rows and columns past the last whole window."""
-        i, j = r // self.stride, s // self.stride
+        """(i, j) of the window from input cell (r, s)'s own stride step (the one starting on or before the
+        cell, in padded coordinates), when that window exists and holds the cell; None otherwise. For
+        windows that do not overlap it is the one window that reads the cell. A global pool's one
+        window holds every cell."""
+        if not self.slides:
+            return 0, 0
         _, rows, cols = self.output.shape
-        inside = r - i * self.stride < self.size and s - j * self.stride < self.size
-        return (i, j) if inside and i < rows and j < cols else None
+        found = []
+        for at, count in ((r + self.padding, rows), (s + self.padding, cols)):
+            index = at // self.stride
+            if index >= count or at - index * self.stride >= self.size:
+                return None
+            found.append(index)
+        return tuple(found)
 
     def before_in_window(self, c, r, s):
-        """The cells of (r, s)'s window in map c that come before it in reading order (rows above; cells left)."""
-        i, j = self.pooled_by(r, s)
-        top, left = i * self.stride, j * self.stride
-        x_map, earlier = self.source.interior(c), []
-        if r > top:
-            earlier.append(x_map.sub(top, left, r - top, self.size))
-        if s > left:
-            earlier.append(x_map.sub(r, left, 1, s - left))
+        """The cells of (r, s)'s window in map c that come before it in reading order (rows above; cells
+        left), within the cells the window reads (a max's window never reaches into padding)."""
+        window, cell = self.window(c, *self.pooled_by(r, s)), self.source.at(c, r, s)
+        above, left = cell.row - window.row, cell.col - window.col
+        earlier = []
+        if above:
+            earlier.append(window.sub(0, 0, above, window.width))
+        if left:
+            earlier.append(window.sub(above, 0, 1, left))
         return earlier
 
 

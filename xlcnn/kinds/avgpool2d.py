@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import formulas
-from .base import Pool, padded_windows, windows
+from .base import Pool, cut_to_input, padded_windows, windows
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class AvgPool2D(Pool):
         return avgpool_forward_formula(window, scale)
 
     def backward_formula(self, x, window, earlier, margin, upstream):
-        return avgpool_backward_formula(upstream, self.size)
+        return avgpool_backward_formula(upstream, window)
 
 
 def avgpool_forward(x, size=2, stride=2):
@@ -77,9 +77,7 @@ def avgpool_backward_padded(dout, x, pool):
     for u in range(size):
         for v in range(size):
             dx[..., u:u + step * (rows - 1) + 1:step, v:v + step * (cols - 1) + 1:step] += share
-    dx = np.pad(dx, [(0, 0)] * (x.ndim - 2) + [(0, max(0, h + padding - dx.shape[-2])),
-                                                (0, max(0, w + padding - dx.shape[-1]))])
-    return dx[..., padding:padding + h, padding:padding + w]
+    return cut_to_input(dx, x.shape, padding)
 
 
 def avgpool_forward_formula(window, scale=None):
@@ -88,6 +86,7 @@ def avgpool_forward_formula(window, scale=None):
     return f"{mean}*{scale}" if scale is not None else mean
 
 
-def avgpool_backward_formula(upstream, size):
-    """``avgpool_backward``: each of a window's size x size cells takes an equal share."""
-    return f"={upstream.ref()}/{size * size}"
+def avgpool_backward_formula(upstream, window):
+    """``avgpool_backward``: each cell of the ``window`` the mean read takes an equal share (a padded
+    window's zeros take theirs too, as they count in the mean; no input cell holds them)."""
+    return f"={upstream.ref()}/{window.size}"

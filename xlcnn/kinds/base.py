@@ -105,6 +105,15 @@ def optional(default):
     return field(default=default, metadata={"optional": True})
 
 
+def cut_to_input(dx, shape, padding):
+    """A padded pool's gradient for its padded maps (..., rows, cols) cut back to the input's (..., H, W):
+    what landed in the padding is dropped (no input cell holds it), and input cells past the last
+    window (windows moved by more than their size) take 0."""
+    h, w = shape[-2:]
+    grow = [(0, 0)] * (dx.ndim - 2) + [(0, max(0, h + padding - dx.shape[-2])), (0, max(0, w + padding - dx.shape[-1]))]
+    return np.pad(dx, grow)[..., padding:padding + h, padding:padding + w]
+
+
 def lesson_formulas():
     """The summary's formula builders, imported when first asked for: ``lesson_formulas`` reaches
     back to the layer kinds through ``formulas`` -> ``layers``, so importing it at the top of a
@@ -158,7 +167,7 @@ class Layer:
     chooses = False         # its gradient picks cells (a switch, a window's largest): the tie margin applies
     keeps_sign = False      # its output is negative only where what it reads is (it moves, averages or sums)
     never_negative = False  # its output is never negative, whatever it reads
-    gradient_sheet = ""     # which writer draws its gradient sheet (and that sheet's text key)
+    gradient_sheet = ""     # which writer draws its gradient sheet (and, unless ``gradient_text`` says, its text key)
     onnx_ops = ()           # the ONNX operators read as this kind; the first is the one written out
     folds = False           # a per-output scale and shift that can fold into the weights of the layer before
     output_axis = 0         # the axis of ``weight`` that counts the layer's outputs (channels or units)
@@ -222,6 +231,11 @@ class Layer:
     def text_extras(self):
         """Text keys (under "layers") of what the description adds for options away from the default."""
         return ()
+
+    @property
+    def gradient_text(self):
+        """The text key (under "gradients") of its gradient sheet's explanation lines."""
+        return self.gradient_sheet
 
     def size_lines(self):
         """Text keys (of its sheet's texts) that replace the sheet's output-size line, or () to keep it."""
@@ -338,6 +352,12 @@ class Pool(Layer):
         """No padding and no ceil mode: every window lies inside the input."""
         return not self.padding and not self.ceil
 
+    @property
+    def overlaps(self):
+        """Windows share cells (stride below size): a cell's gradient adds up from several windows,
+        which the gradient sheets do not write (one window per cell, one formula)."""
+        return self.step < self.size
+
     @classmethod
     def parse(cls, item, classes, option):
         m = re.fullmatch(rf"{cls.word}pool(\d+)(?:-s(\d+))?(?:-p(\d+))?(-ceil)?", item)
@@ -402,6 +422,10 @@ class Pool(Layer):
 
     def text_extras(self):
         return (("pool_padding",) if self.padding else ()) + (("pool_ceil",) if self.ceil else ())
+
+    @property
+    def gradient_text(self):
+        return "pool_reaching" if self.padding or self.ceil else "pool"     # windows reaching past the maps
 
     def example_reads(self, at):
         k, i, j = at

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .avgpool2d import avgpool_forward_formula
+from .avgpool2d import avgpool_backward_formula, avgpool_forward_formula
 from .base import Pool, require_positive
 from ..errors import ShapeError
 
@@ -32,7 +32,11 @@ class GlobalAvgPool(Pool):
 
     @property
     def plain(self):
-        return False      # its window is the map: gradient sheets are written for fixed windows only
+        return False      # its window is the map's size, not a fixed size x size
+
+    @property
+    def overlaps(self):
+        return False      # one window per map
 
     @classmethod
     def parse(cls, item, classes, option):
@@ -82,6 +86,9 @@ class GlobalAvgPool(Pool):
 
     def forward_formula(self, window, scale=None):
         return avgpool_forward_formula(window, scale)
+
+    def backward_formula(self, x, window, earlier, margin, upstream):
+        return avgpool_backward_formula(upstream, window)
 
     def example_reads(self, at):
         return at[0] == 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Pool, tie_margin, windows
+from .base import Pool, cut_to_input, tie_margin, windows
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,7 @@ def maxpool_backward_padded(dout, x, pool):
     widths = [(0, 0)] * (x.ndim - 2) + [(padding, max(padding, rows - h - padding)),
                                          (padding, max(padding, cols - w - padding))]
     padded = np.pad(x, widths, constant_values=-np.inf)[..., :rows, :cols]
-    dx = maxpool_backward(dout, padded, pool.size, pool.step, margin)
-    return dx[..., padding:padding + h, padding:padding + w]
+    return cut_to_input(maxpool_backward(dout, padded, pool.size, pool.step, margin), x.shape, padding)
 
 
 def maxpool_forward_formula(window, scale=None):

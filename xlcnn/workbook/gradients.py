@@ -21,7 +21,8 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     kind = layer.gradient_sheet
     put_text(ws, 0, 0, texts["title"].format(sheet=forward.sheet_of(plan.layer).name), styles.TITLE_FONT)
     notice = (ctx.texts["step_notice"].format(n=ctx.step), styles.TEXT_FONT) if ctx.step else None
-    lines = texts["dense_mse"] if ctx.targets and kind == "dense" else texts[kind]   # a regression starts elsewhere
+    # a regression's last layer starts from 2 (y - t) / n, not p - y
+    lines = texts["dense_mse"] if ctx.targets and kind == "dense" else texts[layer.gradient_text]
     write_lines(ws, lines, then=notice, gap=1)
     after = gradients.get(plan.layer + 1)
     upstream = None if after is None else after.input
