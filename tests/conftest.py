@@ -19,12 +19,40 @@ UNDER_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ENGINE_FIXTURES = ("libreoffice", "gnumeric")   # each also names the marker of the tests that use it
 
 
-def pytest_collection_modifyitems(items):
+def pytest_itemcollected(item):
     """A test that uses an engine's fixture carries its marker: `pytest -m "not libreoffice"` is the fast subset."""
-    for item in items:
-        for name in ENGINE_FIXTURES:
-            if name in getattr(item, "fixturenames", ()):
-                item.add_marker(getattr(pytest.mark, name))
+    for name in ENGINE_FIXTURES:
+        if name in getattr(item, "fixturenames", ()):
+            item.add_marker(getattr(pytest.mark, name))
+
+
+# CPU seconds each file took on a 2-core machine (2026-12-01): its tests without an engine, and with one.
+# pytest-xdist (--dist loadfile --no-loadscope-reorder) deals whole files to its workers in the order
+# collected, so the longest of what is selected goes first: a long file dealt last leaves the other core
+# idle (the whole suite lost minutes that way). Only the order depends on these numbers; a file not
+# listed here goes after them, in its usual place.
+FILE_SECONDS = {
+    "test_engine_matrix.py": (0, 148), "test_learning.py": (6, 79), "test_verify.py": (0, 84),
+    "test_lessons.py": (0, 54), "test_sheet_identity.py": (0, 42), "test_train.py": (38, 0),
+    "test_handout.py": (0, 20), "test_classroom.py": (16, 19), "test_cached_values.py": (8, 23),
+    "test_engines.py": (0, 28), "test_corners.py": (5, 20), "test_robustness.py": (14, 11),
+    "test_limits.py": (25, 0), "test_honest.py": (8, 16), "test_cli.py": (7, 16), "test_tolerance.py": (0, 21),
+    "test_xlsxread.py": (4, 13), "test_matrices.py": (1, 15), "test_branches.py": (4, 8), "test_colours.py": (11, 0),
+    "test_interrupt.py": (6, 5), "test_functions.py": (11, 0), "test_workbook.py": (5, 0),
+    "test_exercises.py": (10, 0), "test_options.py": (9, 0), "test_overview.py": (4, 4), "test_choices.py": (7, 0),
+    "test_im2col.py": (0, 6),
+}
+
+
+@pytest.hookimpl(trylast=True)      # after `-m` has deselected what will not run
+def pytest_collection_modifyitems(items):
+    """The slowest files first, counting a file's engine tests only when they are selected."""
+    engines = {item.path.name for item in items if any(item.get_closest_marker(name) for name in ENGINE_FIXTURES)}
+
+    def seconds(item):
+        alone, with_engines = FILE_SECONDS.get(item.path.name, (0, 0))
+        return alone + (with_engines if item.path.name in engines else 0)
+    items.sort(key=seconds, reverse=True)    # stable: each file's tests keep their order
 
 
 _REAL_ENGINES = {Path(p).resolve() for p in (find_soffice(), find_ssconvert()) if p}

@@ -16,7 +16,7 @@ from xlcnn import make_workbook
 from xlcnn.architecture import parse_architecture
 from xlcnn.classroom import FIRST_ROWS, WORKED_ROWS, default_paper, plan_page
 from xlcnn.cli import main
-from xlcnn.handout import _names_sheet, _one_page, make_handout
+from xlcnn.handout import Handout, _names_sheet, _one_page, make_handouts
 from xlcnn.layout import plan_layout
 from xlcnn.libreoffice import to_pdf
 from xlcnn.pdfmeasure import measure_pdf, smallest_type
@@ -34,11 +34,18 @@ def books(tmp_path_factory):
             for name, options in {"en": {}, "zh": {"lang": "zh"}, "backprop": {"steps": 1}}.items()}
 
 
+# name: (book, options) of every A4 handout the tests read
+HANDOUTS = {**{name: (name, {}) for name in ("en", "zh", "backprop")},
+            **{f"full-{name}": (name, {"full": True}) for name in ("en", "zh", "backprop")}}
+
+
 @pytest.fixture(scope="module")
-def default_handouts(books, tmp_path_factory, libreoffice, poppler):
-    """{lang: the default A4 handout's PDF}, printed once for the tests that read it."""
+def handouts(books, tmp_path_factory, libreoffice, poppler):
+    """{name: PDF} of HANDOUTS, printed by one LibreOffice start (each test below reads its own book's)."""
     folder = tmp_path_factory.mktemp("handouts")
-    return {lang: make_handout(books[lang], folder / f"{lang}.pdf", paper="a4") for lang in ("en", "zh")}
+    pdfs = make_handouts([Handout(books[book], folder / f"{name}.pdf", paper="a4", **options)
+                          for name, (book, options) in HANDOUTS.items()])
+    return dict(zip(HANDOUTS, pdfs))
 
 
 # ---------------------------------------------------------------- the measurement itself
@@ -61,9 +68,9 @@ def test_type_sizes_are_measured_as_printed(tmp_path):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_default_handout_fits_a_lesson(books, default_handouts, lang):
+def test_default_handout_fits_a_lesson(books, handouts, lang):
     """At most 12 pages, no type under 7 pt, no ###, each step on its own page, in the planned order."""
-    pages = measure_pdf(default_handouts[lang])
+    pages = measure_pdf(handouts[lang])
     assert len(pages) <= MAX_PAGES
     assert smallest_type(pages) >= MIN_TYPE
     assert not any("###" in page.text for page in pages)
@@ -86,8 +93,8 @@ def test_default_handout_fits_a_lesson(books, default_handouts, lang):
     assert all(page.size[0] < 842.5 and page.size[1] < 842.5 for page in pages)   # A4 either way round
 
 
-def test_long_vectors_say_what_they_leave_out(default_handouts):
-    flatten = [page for page in measure_pdf(default_handouts["en"]) if page.text.startswith("6 Flatten")]
+def test_long_vectors_say_what_they_leave_out(handouts):
+    flatten = [page for page in measure_pdf(handouts["en"]) if page.text.startswith("6 Flatten")]
     assert len(flatten) == 1
     assert re.search(r"rows \d+-\d+ (not )?printed", flatten[0].text)
     assert re.search(r"\.\.\. \d+ rows left out here \(rows \d+-\d+, all shown in the workbook\)", flatten[0].text)
@@ -157,13 +164,12 @@ def _value_at(book, sheet, heading_text, index, column_offset=0):
     return shown(cell.value, cell.number_format if cell.number_format != "General" else None)
 
 
-@pytest.mark.usefixtures("libreoffice", "poppler")
 @pytest.mark.parametrize("name", ["en", "backprop"])
-def test_long_vectors_print_the_rows_the_worked_example_uses(books, tmp_path, name):
+def test_long_vectors_print_the_rows_the_worked_example_uses(books, handouts, name):
     """The dense worked example's largest term prints on the Dense page, its input on the Flatten page and
     (with --backprop) its weight gradient on the gradient page, though it lies far below the first rows;
     no page prints only zeros; the handout stays within its pages and type size."""
-    pages = measure_pdf(make_handout(books[name], tmp_path / f"{name}.pdf", paper="a4"))
+    pages = measure_pdf(handouts[name])
     index, label, value = _largest_term(books[name])
     assert index >= 40                               # far below the rows a page holds from the top
     by_sheet = {}
@@ -248,11 +254,10 @@ def _labels(book):
     return labels
 
 
-@pytest.mark.usefixtures("libreoffice", "poppler")
 @pytest.mark.parametrize("name", ["en", "zh", "backprop"])
-def test_full_handout_prints_every_label_whole_and_no_hashes(books, tmp_path, name):
+def test_full_handout_prints_every_label_whole_and_no_hashes(books, handouts, name):
     """No ``###`` and no label cut at a cell edge or the page edge: each text cell is in the PDF whole."""
-    pages = measure_pdf(make_handout(books[name], tmp_path / f"{name}.pdf", full=True, paper="a4"))
+    pages = measure_pdf(handouts[f"full-{name}"])
     assert not any("###" in page.text for page in pages)
     printed = " ".join(page.text for page in pages)
     squeezed = printed.replace(" ", "")

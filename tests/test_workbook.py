@@ -2,6 +2,7 @@
 
 import openpyxl
 import pytest
+from conftest import make_photo
 
 from xlcnn.errors import OutputError, ShapeError, UsageError
 from xlcnn.layout import plan_layout
@@ -12,9 +13,11 @@ NINE_STEPS = ["1 Input", "2 Filters", "3 Conv", "4 ReLU", "5 Pool", "6 Flatten",
               "10 Summary"]
 
 
-@pytest.fixture
-def book(tmp_path, photo_array):
-    result = build_workbook(random_model(seed=0), photo_array, tmp_path / "book.xlsx", label="square")
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    """Built and read once for the tests that only look at it (the same picture as photo_array)."""
+    result = build_workbook(random_model(seed=0), make_photo(28), tmp_path_factory.mktemp("book") / "book.xlsx",
+                            label="square")
     return result, openpyxl.load_workbook(result.path)
 
 

@@ -39,27 +39,56 @@ def make_handout(book, output=None, timeout=DEFAULT_TIMEOUT, full=False, sheets=
     ``full`` prints every visible sheet whole, fitted to the page width; ``sheets`` (step
     numbers or names) picks sheets; ``paper`` is "a4" or "letter" (default: from the locale).
     """
-    book = Path(book)
-    if not book.is_file():
-        raise WorkbookError(f"{book}: workbook not found")
-    output = Path(output) if output is not None else book.with_suffix(".pdf")
-    check_handout_target(output)
-    paper = paper or default_paper()
+    [written] = make_handouts([Handout(book, output, full, sheets, paper)], timeout)
+    return written
+
+
+@dataclass(frozen=True)
+class Handout:
+    """One handout to print: make_handout's arguments, for make_handouts."""
+    book: object
+    output: object = None
+    full: bool = False
+    sheets: object = None
+    paper: object = None
+
+
+def make_handouts(handouts, timeout=DEFAULT_TIMEOUT):
+    """Print every ``Handout`` with one LibreOffice start (a start costs seconds; a page does not).
+
+    Every book and output is checked before LibreOffice starts; returns the PDFs' paths, in order.
+    """
+    jobs = []
+    for handout in handouts:
+        book = Path(handout.book)
+        if not book.is_file():
+            raise WorkbookError(f"{book}: workbook not found")
+        output = Path(handout.output) if handout.output is not None else book.with_suffix(".pdf")
+        check_handout_target(output)
+        jobs.append((book, output, _PrintChoices(handout.full, handout.sheets, handout.paper or default_paper())))
     with tempfile.TemporaryDirectory(prefix="xlcnn-handout-") as tmp:
-        copy = Path(tmp) / "in" / "handout.xlsx"
-        copy.parent.mkdir()
-        _copy_with_keyword(book, copy, _PrintChoices(full, sheets, paper))
-        [pdf] = to_pdf([copy], Path(tmp) / "out", timeout)
-        partial = output.with_name(f".{output.name}.part")
-        try:
-            shutil.copyfile(pdf, partial)
-            os.replace(partial, output)   # only a complete PDF ever takes the name
-        except OSError as exc:
-            raise OutputError(f"{output}: cannot write the handout ({exc.strerror or exc})") from None
-        finally:
-            if partial.exists():
-                partial.unlink()
-    return output
+        (Path(tmp) / "in").mkdir()
+        # LibreOffice names each PDF after its input, so each copy needs a name of its own
+        names = ["handout"] if len(jobs) == 1 else [f"handout-{n + 1}" for n in range(len(jobs))]
+        copies = [Path(tmp) / "in" / f"{name}.xlsx" for name in names]
+        for (book, _, choices), copy in zip(jobs, copies):
+            _copy_with_keyword(book, copy, choices)
+        pdfs = to_pdf(copies, Path(tmp) / "out", timeout)
+        for (_, output, _), pdf in zip(jobs, pdfs):
+            _put(pdf, output)
+    return [output for _, output, _ in jobs]
+
+
+def _put(pdf, output):
+    partial = output.with_name(f".{output.name}.part")
+    try:
+        shutil.copyfile(pdf, partial)
+        os.replace(partial, output)   # only a complete PDF ever takes the name
+    except OSError as exc:
+        raise OutputError(f"{output}: cannot write the handout ({exc.strerror or exc})") from None
+    finally:
+        if partial.exists():
+            partial.unlink()
 
 
 def check_handout_target(output):
