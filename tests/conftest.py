@@ -40,7 +40,7 @@ FILE_SECONDS = {
     "test_xlsxread.py": (4, 13), "test_matrices.py": (1, 15), "test_branches.py": (4, 8), "test_colours.py": (11, 0),
     "test_interrupt.py": (6, 5), "test_functions.py": (11, 0), "test_workbook.py": (5, 0),
     "test_exercises.py": (10, 0), "test_options.py": (9, 0), "test_overview.py": (4, 4), "test_choices.py": (7, 0),
-    "test_im2col.py": (0, 6),
+    "test_im2col.py": (0, 6), "test_onnx.py": (12, 150), "test_regression.py": (8, 40),
 }
 
 
