@@ -604,3 +604,123 @@ def test_the_shipped_model_exports_and_gives_its_workbook_s_logits(tmp_path):
     assert_close(runtime_output(tmp_path / "shipped.onnx", pixels * model.input_scale), shown)
     again, _ = load_onnx(tmp_path / "shipped.onnx")
     assert again.class_names == model.class_names and again.layers == model.layers
+
+
+# ---------------------------------------------------------------- what must never be read wrong (a review's findings)
+
+
+def _graph_of(shape, build):
+    g = Graph(shape)
+    build(g)
+    return g
+
+
+def _late_reader_of_a_bias(g):
+    """The conv's output is read again after a stored vector was added to it: that vector is no bias."""
+    c = conv(g, 3, 4, pads=[1, 1, 1, 1])
+    added = g.add("Add", c, g.const(np.full((4, 1, 1), 5.0, dtype=np.float32)))
+    raw = g.add("Relu", c)
+    g.add("Concat", raw, added, axis=1)
+    head(g, 8 * 4 * 4)
+
+
+def _late_reader_of_a_batch_norm(g):
+    c = conv(g, 3, 4, pads=[1, 1, 1, 1])
+    normed = g.add("BatchNormalization", c, *(g.weight(4) for _ in range(3)),
+                   g.const(np.ones(4, dtype=np.float32)))
+    raw = g.add("Relu", c)
+    g.add("Concat", raw, normed, axis=1)
+    head(g, 8 * 4 * 4)
+
+
+def _raw_input_read_beside_a_normalisation(g):
+    normed = g.add("Sub", "x", g.const(np.full((1, 3, 1, 1), 0.5, dtype=np.float32)))
+    first = g.add("Conv", normed, g.weight(2, 3, 3, 3), kernel_shape=[3, 3])
+    second = g.add("Conv", "x", g.weight(2, 3, 3, 3), kernel_shape=[3, 3])
+    g.add("Add", first, second)
+    head(g, 2 * 2 * 2)
+
+
+def _a_vector_of_c_numbers_broadcast_along_the_width(g):
+    g.add("Sub", "x", g.const(np.array([0.1, 0.5, 0.9], dtype=np.float32)))
+    conv(g, 3, 2)
+    head(g, 2 * 1 * 1)
+
+
+def _same_padding_that_differs_between_axes(g):
+    g.add("Conv", "x", g.weight(2, 3, 3, 3), kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER")
+    head(g, 2 * 5 * 4)
+
+
+def _a_gemm_whose_bias_is_computed(g):
+    g.add("Flatten", axis=1)
+    flat = g.last
+    computed = g.add("Gemm", flat, g.weight(3, 27), transB=1)
+    g.add("Gemm", flat, g.weight(3, 27), computed, transB=1)
+
+
+@pytest.mark.parametrize("shape, build, words", [
+    ((3, 4, 4), _late_reader_of_a_bias, "which nothing else reads"),
+    ((3, 4, 4), _late_reader_of_a_batch_norm, "scales what no layer with weights just computed"),
+    ((3, 4, 4), _raw_input_read_beside_a_normalisation, "alone reads the picture"),
+    ((3, 3, 3), _a_vector_of_c_numbers_broadcast_along_the_width, "one number per channel here"),
+    ((3, 9, 8), _same_padding_that_differs_between_axes, "not the same on every side"),
+    ((3, 3, 3), _a_gemm_whose_bias_is_computed, "as weights, and the graph computes it"),
+])
+def test_what_onnx_computes_otherwise_is_refused_never_read_wrong(tmp_path, shape, build, words):
+    """Each of these graphs runs in onnxruntime; read loosely, xlcnn would give other numbers than it."""
+    path = _graph_of(shape, build).save(tmp_path / "m.onnx", input_shape=[1, *shape])
+    runtime_output(path, np.random.default_rng(0).random(shape))      # a valid model
+    _refused(tmp_path, path, words)
+
+
+@pytest.mark.parametrize("build, words", [
+    (lambda g: g.add("Gather", g.add("Shape", "x"), g.const(np.array(9, dtype=np.int64))), "cannot be read (IndexError"),
+    (lambda g: g.add("Unsqueeze", g.const(np.array([1, 2], dtype=np.int64)), g.const(np.array([9], dtype=np.int64))),
+     "cannot be read (AxisError"),
+    (lambda g: g.add("Relu", "nowhere"), "reads 'nowhere', which no earlier node gives and no initializer holds"),
+    (lambda g: g.nodes.append(helper.make_node("Relu", [], ["y"], name="empty")), "node 'empty' (Relu): reads no input"),
+])
+def test_malformed_graphs_give_one_line(tmp_path, build, words):
+    g = Graph((1, 6, 6))
+    build(g)
+    _refused(tmp_path, g.save(tmp_path / "bad.onnx"), words)
+
+
+def test_a_constant_kept_in_another_file_is_refused_before_it_is_read(tmp_path):
+    value = numpy_helper.from_array(np.ones(2, dtype=np.float32), "k")
+    value.data_location = TensorProto.EXTERNAL
+    value.external_data.add(key="location", value="secret.bin")
+    g = Graph((1, 6, 6))
+    g.nodes.append(helper.make_node("Constant", [], ["k"], value=value))
+    conv(g, 1, 2)
+    head(g, 2 * 4 * 4)
+    (tmp_path / "secret.bin").write_bytes(b"\0" * 8)
+    _refused(tmp_path, g.save(tmp_path / "m.onnx"), "keeps its weights in a separate file (k in secret.bin)")
+
+
+@pytest.mark.parametrize("scale", ["0", "nan", "inf", "abc"])
+def test_a_bad_input_scale_in_the_metadata_is_refused(tmp_path, scale):
+    g = Graph((3, 8, 8))
+    _chain(g)
+    path = g.save(tmp_path / "m.onnx", metadata={"xlcnn_input_scale": scale})
+    _refused(tmp_path, path, f"metadata xlcnn_input_scale must be a finite number other than 0, not {scale!r}")
+
+
+def test_a_model_that_is_not_square_survives_its_model_file(tmp_path):
+    from xlcnn.architecture import parse_network
+    layers, _ = parse_network("conv3x3x2,relu,flatten,dense", 3)
+    model = random_model(layers, image_size=6, seed=1, channels=1, image_width=9)
+    save_model(model, tmp_path / "m.npz")
+    assert load_model(tmp_path / "m.npz").input_shape == (1, 6, 9)
+
+
+def test_an_edited_std_of_zero_is_not_exported(tmp_path):
+    book = make_workbook(None, tmp_path / "n.xlsx", mean="0.5,0.4,0.3", std="0.2,0.25,0.3", size=8).path
+    wb = openpyxl.load_workbook(book)
+    label = next(cell for row in wb["1 Input"].iter_rows() for cell in row if cell.value == "std =")
+    wb["1 Input"].cell(label.row, label.column + 1).value = 0
+    wb.save(tmp_path / "zero.xlsx")
+    code, lines = _cli("export", tmp_path / "zero.xlsx", "-o", tmp_path / "zero.onnx")
+    assert code == 3 and len(lines) == 1 and "every std must be above 0" in lines[0], lines
+    assert not (tmp_path / "zero.onnx").exists()

@@ -290,6 +290,7 @@ def save_model(model, path):
         "architecture": np.array(json.dumps(architecture_to_json(model.layers, model.inputs))),
         "class_names": np.array(list(model.class_names), dtype=str),
         "image_size": np.array(model.image_size),
+        **({"image_width": np.array(model.image_width)} if model.image_width else {}),   # a matrix's, not square
         "channels": np.array(model.channels),
         "fit": np.array(model.fit),
         "input_scale": np.array(float(model.input_scale)),
@@ -397,6 +398,7 @@ def _model_from_arrays(arrays):
         params=params,
         class_names=tuple(str(name) for name in arrays["class_names"]),
         image_size=int(arrays["image_size"]),
+        image_width=int(arrays["image_width"]) if "image_width" in arrays else None,
         channels=int(arrays.get("channels", 3)),
         fit=str(arrays.get("fit", "crop")),
         input_scale=float(arrays.get("input_scale", 1 / 255)),

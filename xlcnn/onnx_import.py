@@ -54,7 +54,7 @@ def load_onnx(path, size=None, class_names=()):
     _check_opset(onnx, proto, path)
     graph = proto.graph
     stored = {tensor.name: _array(onnx, tensor, path) for tensor in graph.initializer}
-    walk = _Walk(onnx, stored)
+    walk = _Walk(onnx, stored, _readers(graph))
     input_name, input_shape = _input(graph, stored, size, path)
     walk.tensors[input_name] = Tensor(INPUT, input_shape)
     for node in graph.node:
@@ -74,7 +74,7 @@ def load_onnx(path, size=None, class_names=()):
                   input_mean=tuple(walk.mean) if normalised else None,
                   input_std=tuple(walk.std if walk.std is not None else np.ones(len(walk.mean))) if normalised else None,
                   image_size=height, image_width=None if width == height else width, channels=channels,
-                  input_scale=float(metadata.get(INPUT_SCALE_KEY, 1 / 255)), trained=True,
+                  input_scale=_input_scale(metadata, path), trained=True,
                   description=f"imported from {Path(path).name}", inputs=wiring)
     try:
         model.validate()
@@ -96,13 +96,29 @@ def _read(onnx, path):
         raise ModelError(f"{path}: not an ONNX model ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     if not proto.ir_version or not proto.HasField("graph") or not proto.graph.node:
         raise ModelError(f"{path}: not an ONNX model (no graph of nodes in it)")
-    for tensor in proto.graph.initializer:
+    if proto.graph.sparse_initializer:
+        raise ModelError(f"{path}: holds sparse tensors ({proto.graph.sparse_initializer[0].values.name}); xlcnn "
+                         "reads stored weights held whole")
+    for tensor in _every_tensor(proto.graph):
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             where = dict((entry.key, entry.value) for entry in tensor.external_data).get("location", "another file")
             raise ModelError(f"{path}: keeps its weights in a separate file ({tensor.name} in {where}); xlcnn reads "
                              "one self-contained file: export with torch.onnx.export(..., external_data=False) or "
                              "save with onnx.save_model(model, path, save_as_external_data=False)")
     return proto
+
+
+def _every_tensor(graph):
+    """The stored tensors and those inside nodes' attributes (a Constant's value): none may point outside."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            if attribute.HasField("sparse_tensor"):
+                yield attribute.sparse_tensor.values
+            yield from (sparse.values for sparse in attribute.sparse_tensors)
 
 
 def _check_opset(onnx, proto, path):
@@ -121,6 +137,8 @@ def _array(onnx, tensor, path):
         value = numpy_helper.to_array(tensor)
     except (ValueError, TypeError) as exc:
         raise ModelError(f"{path}: tensor {tensor.name!r} cannot be read ({exc})") from None
+    if value.dtype.kind not in "fiub":
+        raise ModelError(f"{path}: tensor {tensor.name!r} holds {value.dtype} values, not numbers")
     if value.dtype.kind == "f":
         value = value.astype(np.float64)
         if not np.all(np.isfinite(value)):
@@ -154,6 +172,25 @@ def _input(graph, stored, size, path):
     return value.name, tuple(sides)
 
 
+def _readers(graph):
+    """How many nodes (and graph outputs) read each tensor, over the whole graph."""
+    counts = {}
+    for name in [name for node in graph.node for name in node.input] + [value.name for value in graph.output]:
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _input_scale(metadata, path):
+    text = metadata.get(INPUT_SCALE_KEY, repr(1 / 255))
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = float("nan")
+    if not np.isfinite(scale) or scale == 0:
+        raise ModelError(f"{path}: metadata {INPUT_SCALE_KEY} must be a finite number other than 0, not {text[:40]!r}")
+    return scale
+
+
 def _stored_classes(metadata, path):
     if CLASS_NAMES_KEY not in metadata:
         return ()
@@ -181,22 +218,32 @@ class Tensor:
 class _Walk:
     """The layers found so far, and what every tensor name of the graph stands for."""
 
-    def __init__(self, onnx, stored):
+    def __init__(self, onnx, stored, readers):
         self.onnx = onnx
         self.stored = dict(stored)     # tensor name -> array known without running the network
+        self.readers = readers         # tensor name -> how many nodes (and graph outputs) read it, in the whole graph
         self.tensors = {}              # tensor name -> Tensor
         self.layers, self.params, self.wiring = [], [], []
-        self.read = set()              # layers another node reads (a bias may join only a layer read once)
+        self.output_names = {}         # layer index -> the tensor name its node gives
         self.mean, self.std = None, None   # a normalisation of the input at the graph's start (Sub, Div)
-        self.raw_read = False          # a layer reads the input before its normalisation
         self.folded = []               # (what was folded, the layer it went into, numbered from 1)
 
     def node(self, proto):
-        attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in proto.attribute}
-        node = Node(proto.op_type, proto.name, attrs)
+        node = Node(proto.op_type, proto.name)
+        try:
+            node.attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in proto.attribute}
+            self._node(node, proto)
+        except (ValueError, IndexError, TypeError, KeyError, ArithmeticError) as exc:   # numbers that do not fit
+            raise node.fail(f"cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
+
+    def _node(self, node, proto):
         if proto.domain not in ("", "ai.onnx"):
             raise node.fail(f"is an operator of the {proto.domain!r} domain", "xlcnn reads the standard operators")
         inputs = [name for name in proto.input]
+        if not proto.output or not proto.output[0]:
+            raise node.fail("gives no output")
+        if not inputs and proto.op_type != "Constant":
+            raise node.fail("reads no input")
         if proto.op_type in FOLDED:
             value = FOLDED[proto.op_type](self, node, inputs)
             if value is not None:
@@ -237,15 +284,18 @@ class _Walk:
 
     def _normalise(self, node, inputs, output):
         """(x - mean) / std per channel at the input (torchvision's Normalize written into the graph); a Mul by
-        1 / std as some exporters write it. Kept as the model's input_mean and input_std."""
-        tensor = next(self.tensors[name] for name in inputs if name in self.tensors)
+        1 / std as some exporters write it. Kept as the model's input_mean and input_std, so it must be the
+        input's only reader, a chain from the picture to the first layer."""
+        data = [name for name in inputs if name in self.tensors]
         stored = [self.stored.get(name) for name in inputs if name not in self.tensors]
-        channels = tensor.shape[0]
-        if self.raw_read or len(stored) != 1 or stored[0] is None or stored[0].size not in (1, channels) \
-                or inputs[0] not in self.tensors:
+        if len(data) != 1 or len(stored) != 1 or stored[0] is None or (node.op != "Mul" and inputs[0] != data[0]) \
+                or self.readers.get(data[0], 0) != 1:
             raise node.fail("changes the input in a way xlcnn cannot show",
-                            "xlcnn shows a normalisation (x - mean) / std, one number per channel, at the start")
-        values = np.broadcast_to(stored[0].reshape(-1).astype(np.float64), (channels,))
+                            "xlcnn shows a normalisation (x - mean) / std per channel that alone reads the picture, "
+                            "at the graph's start")
+        tensor = self.tensors[data[0]]
+        channels = tensor.shape[0]
+        values = _per_channel(node, stored[0], tensor.shape)
         mean = self.mean if self.mean is not None else np.zeros(channels)
         std = self.std if self.std is not None else np.ones(channels)
         if node.op == "Sub" and self.std is None:
@@ -257,12 +307,19 @@ class _Walk:
                             "xlcnn shows a normalisation (x - mean) / std with every std above 0, at the start")
         self.tensors[output] = tensor
 
-    def _fold(self, node, layer, params, tensor, output):
+    def _only_reader(self, name, tensor):
+        """Whether ``name`` is the direct output of a layer with weights and biases that nothing else reads: then a
+        scale or shift after it can join its weights."""
+        own = self.params[tensor.source] if tensor.source != INPUT else {}
+        return ("weight" in own and "bias" in own and self.output_names.get(tensor.source) == name
+                and self.readers.get(name, 0) == 1)
+
+    def _fold(self, node, layer, params, name, tensor, output):
         """A scale and shift per output that the workbook cannot show yet, folded into the weights and
         biases of the layer just before it: exactly the same numbers come out."""
         before = self.layers[tensor.source] if tensor.source != INPUT else None
         own = self.params[tensor.source] if before is not None else {}
-        if "weight" not in own or "bias" not in own or tensor.source in self.read:
+        if not self._only_reader(name, tensor):
             raise node.fail("scales what no layer with weights just computed",
                             f"xlcnn folds a {layer.describe()} into the weights of the layer right before it")
         own.update(layer.folded(params, own, before.output_axis))
@@ -271,8 +328,9 @@ class _Walk:
 
     def _tensor(self, node, name):
         if name not in self.tensors:
-            raise node.fail(f"reads {name!r}, which is stored or computed from stored values only",
-                            "xlcnn's layers read the picture or another layer")
+            what = "which holds stored values, not a layer's output" if name in self.stored else \
+                "which no earlier node gives and no initializer holds"
+            raise node.fail(f"reads {name!r}, {what}", "xlcnn's layers read the picture or another layer")
         return self.tensors[name]
 
     def _alias(self, node, output, tensor):
@@ -281,8 +339,10 @@ class _Walk:
     def _layer(self, node, cls, inputs, outputs):
         data = [name for name in inputs if name] if cls.joins else inputs[:1]
         sources = [self._tensor(node, name) for name in data]
-        if any(tensor.source == INPUT for tensor in sources) and self.mean is None:
-            self.raw_read = True
+        computed = [name for name in inputs[1:] if name and name not in self.stored] if not cls.joins else []
+        if computed:
+            raise node.fail(f"reads {computed[0]!r} as weights, and the graph computes it",
+                            "xlcnn reads stored weights only")
         node.constants = [self.stored.get(name) for name in inputs[1:]] if not cls.joins else []
         if any(name for name in outputs[1:]):
             raise node.fail("gives a second output (such as a pooling's indices)", "xlcnn keeps one output per node")
@@ -291,7 +351,7 @@ class _Walk:
             self._alias(node, outputs[0], sources[0])
             return
         if layer.folds and not layer.drawn():
-            self._fold(node, layer, params, sources[0], outputs[0])
+            self._fold(node, layer, params, data[0], sources[0], outputs[0])
             return
         where = f"{node.where}, layer {len(self.layers) + 1}"
         try:
@@ -299,9 +359,9 @@ class _Walk:
         except ShapeError as exc:
             raise ModelError(str(exc)) from None
         self.tensors[outputs[0]] = self._append(layer, params, tuple(t.source for t in sources), shape)
+        self.output_names[len(self.layers) - 1] = outputs[0]
 
     def _append(self, layer, params, sources, shape):
-        self.read.update(s for s in sources if s != INPUT)
         self.layers.append(layer)
         self.params.append({name: np.asarray(value, dtype=np.float64) for name, value in params.items()})
         self.wiring.append(sources)
@@ -314,13 +374,25 @@ class _Walk:
             raise node.fail("adds stored values only")
         tensor = self._tensor(node, names[0])
         added = next(self.stored[name] for name in inputs if name in self.stored)
-        own = self.params[tensor.source] if tensor.source != INPUT else {}
-        channels = tensor.shape[0]
-        if "bias" not in own or tensor.source in self.read or added.size not in (1, channels):
+        if not self._only_reader(names[0], tensor):
             raise node.fail(f"adds a stored array of shape {added.shape} to a tensor of shape {tensor.shape}",
-                            "xlcnn adds a constant only as the bias of the layer just before")
-        own["bias"] = own["bias"] + added.reshape(-1).astype(np.float64)
+                            "xlcnn adds a constant only as the bias of the layer just before, which nothing else reads")
+        own = self.params[tensor.source]
+        own["bias"] = own["bias"] + _per_channel(node, added, tensor.shape)
         self.tensors[output] = tensor
+
+
+def _per_channel(node, value, shape):
+    """A stored ``value`` that ONNX broadcasts as one number per channel of maps of ``shape`` (C, H, W): a single
+    number, (C, 1, 1) or (1, C, 1, 1); per unit of a vector (N,): (N,) or (1, N). As (C,) or (N,) floats."""
+    count = shape[0]
+    if value.size == 1:
+        return np.full(count, float(value.reshape(-1)[0]))
+    fits = ((count, 1, 1), (1, count, 1, 1)) if len(shape) == 3 else ((count,), (1, count))
+    if tuple(value.shape) not in fits:
+        raise node.fail(f"applies a stored array of shape {tuple(value.shape)} to a tensor of shape {tuple(shape)}",
+                        "xlcnn takes one number per channel here: shape (C, 1, 1) or (1, C, 1, 1), a vector's (N,)")
+    return value.reshape(-1).astype(np.float64)
 
 
 # ---------------------------------------------------------------- shape arithmetic on known values
@@ -376,6 +448,8 @@ def _constant(walk, node, inputs):
     from onnx import numpy_helper
     if "value" in node.attrs:
         value = numpy_helper.to_array(node.attrs["value"])
+        if value.dtype.kind not in "fiub":
+            raise node.fail(f"holds {value.dtype} values", "xlcnn reads numbers")
         return value.astype(np.float64) if value.dtype.kind == "f" else value
     for key in ("value_float", "value_floats", "value_int", "value_ints"):
         if key in node.attrs:

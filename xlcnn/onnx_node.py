@@ -46,19 +46,23 @@ class Node:
                             "xlcnn's windows are square, with one stride and one dilation")
         return values[0]
 
-    def padding(self, side, span, stride):
-        """The zeros on every side: ``pads`` (top, left, bottom, right) all equal, or ``auto_pad``'s."""
+    @property
+    def auto_pad(self):
         auto = self.attrs.get("auto_pad", b"NOTSET")
-        auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+        return auto.decode() if isinstance(auto, bytes) else str(auto)
+
+    def padding(self, sides, span, stride):
+        """The zeros on every side of maps of ``sides`` (height, width): ``pads`` (top, left, bottom, right) all
+        equal, or ``auto_pad``'s, which must come out the same on every side of both axes."""
+        auto = self.auto_pad
         if auto == "VALID":
             return 0
         if auto in ("SAME_UPPER", "SAME_LOWER"):
-            out = -(-side // stride)
-            total = max(0, (out - 1) * stride + span - side)
-            if total % 2:
-                raise self.fail(f"auto_pad {auto} pads {total} cells, more on one side than the other",
-                                "xlcnn pads every side alike; export with explicit equal padding")
-            return total // 2
+            totals = {max(0, (-(-side // stride) - 1) * stride + span - side) for side in sides}
+            if len(totals) > 1 or min(totals) % 2:
+                raise self.fail(f"auto_pad {auto} pads {sorted(totals)} cells across the two axes, not the same "
+                                "on every side", "xlcnn pads every side alike; export with explicit equal padding")
+            return totals.pop() // 2
         pads = tuple(int(v) for v in self.attrs.get("pads", (0, 0, 0, 0)))
         if len(set(pads)) > 1:
             raise self.fail(f"pads {list(pads)} differ between sides", "xlcnn pads every side alike")

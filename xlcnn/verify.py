@@ -23,7 +23,7 @@ import numpy as np
 from . import gnumeric, libreoffice
 from .cells import sheet_ref
 from .engines import stop_engines
-from .errors import UsageError, WorkbookError
+from .errors import ModelError, ShapeError, UsageError, WorkbookError
 from .layout import SUMMARY_COLUMNS, renamed, replan
 from .losses import REGRESSION
 from .plans import example_of
@@ -305,6 +305,10 @@ def model_from_workbook(path):
     book = _read_book(path)
     if book.pixels is None:
         raise WorkbookError(f"{path}: holds a table only, no weights")
+    try:
+        book.model.validate()    # an edited std of 0, say: refused here, not written into a model
+    except (ModelError, ShapeError) as exc:
+        raise WorkbookError(f"{path}: {exc}") from None
     return book.model, book.pixels
 
 

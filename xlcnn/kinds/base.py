@@ -375,7 +375,7 @@ class Pool(Layer):
         size, stride = node.one("kernel_shape", ()), node.one("strides", (1, 1))
         if node.one("dilations", (1, 1)) != 1:
             raise node.fail("spreads its window (dilations)", "xlcnn pools neighbouring cells")
-        padding = node.padding(in_shape[1], size, stride)
+        padding = node.padding(in_shape[1:], size, stride)
         if padding and cls.counts_padding != bool(node.attrs.get("count_include_pad", 0)):
             raise node.fail("averages the real cells of a padded window only (count_include_pad 0)",
                             "xlcnn counts the padding zeros, as PyTorch does by default (count_include_pad=True)")

@@ -128,7 +128,7 @@ class Conv2D(Layer):
         stride, dilation, kernel = node.one("strides", (1, 1)), node.one("dilations", (1, 1)), weight.shape[2]
         if weight.shape[3] != kernel or node.one("kernel_shape", weight.shape[2:]) != kernel:
             raise node.fail(f"has {weight.shape[2]}x{weight.shape[3]} filters", "xlcnn's filters are square")
-        padding = node.padding(in_shape[1], dilation * (kernel - 1) + 1, stride)
+        padding = node.padding(in_shape[1:], dilation * (kernel - 1) + 1, stride)
         layer = cls(weight.shape[0], kernel, stride, padding, dilation, groups=groups)
         bias = node.optional(2)
         return layer, {"weight": weight, "bias": np.zeros(layer.filters) if bias is None else bias.reshape(-1)}

@@ -31,7 +31,7 @@ class Flatten(Layer):
     def from_onnx(cls, node, in_shape):
         """Flatten from axis 1, or a Reshape to (pictures, every value): nothing to do for a vector."""
         count = int(np.prod(in_shape))
-        if node.op == "Flatten" and int(node.attrs.get("axis", 1)) != 1:
+        if node.op == "Flatten" and int(node.attrs.get("axis", 1)) not in (1, -len(in_shape)):
             raise node.fail(f"flattens from axis {node.attrs['axis']}", "xlcnn flattens each picture's maps (axis 1)")
         if node.op == "Reshape":
             target = [int(n) for n in node.weight(1, "target shape").reshape(-1)]

@@ -68,6 +68,9 @@ class TransposedConv(Layer):
         kernel, stride = weight.shape[2], node.one("strides", (1, 1))
         if weight.shape[3] != kernel or node.one("kernel_shape", weight.shape[2:]) != kernel:
             raise node.fail(f"has {weight.shape[2]}x{weight.shape[3]} kernels", "xlcnn's kernels are square")
+        if node.auto_pad != "NOTSET":
+            raise node.fail(f"sets its output size with auto_pad {node.auto_pad}",
+                            "xlcnn's transposed convolution takes explicit pads (output (W - 1) S - 2P + F)")
         pads = node.attrs.get("pads", (0, 0, 0, 0))
         if len(set(int(p) for p in pads)) > 1:
             raise node.fail(f"pads {list(pads)} differ between sides", "xlcnn cuts every side alike")
