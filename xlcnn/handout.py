@@ -1,7 +1,6 @@
 """PDF handouts: a workbook printed through LibreOffice, with its own page setup."""
 
 import mmap
-import os
 import re
 import shutil
 import tempfile
@@ -12,6 +11,7 @@ from xml.etree import ElementTree
 
 from openpyxl import load_workbook
 
+from .atomic import write_whole
 from .cells import Block, col_index, col_name
 from .classroom import PAPERS, default_paper, plan_page
 from .errors import OutputError, UsageError, WorkbookError, XlcnnError
@@ -80,15 +80,7 @@ def make_handouts(handouts, timeout=DEFAULT_TIMEOUT):
 
 
 def _put(pdf, output):
-    partial = output.with_name(f".{output.name}.part")
-    try:
-        shutil.copyfile(pdf, partial)
-        os.replace(partial, output)   # only a complete PDF ever takes the name
-    except OSError as exc:
-        raise OutputError(f"{output}: cannot write the handout ({exc.strerror or exc})") from None
-    finally:
-        if partial.exists():
-            partial.unlink()
+    write_whole(output, lambda partial: shutil.copyfile(pdf, partial), "the handout")
 
 
 def check_handout_target(output):

@@ -8,12 +8,12 @@ Weights are written as float32, the type every ONNX runtime computes in.
 """
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from .errors import OutputError, UsageError
+from .atomic import write_whole
+from .errors import UsageError
 from .graph import INPUT, sources
 from .network import load_model
 from .onnx_import import CLASS_NAMES_KEY, INPUT_SCALE_KEY, onnx_package
@@ -38,7 +38,7 @@ def export_model(source, output):
     else:
         model, _ = model_from_workbook(source)
     proto = model_to_onnx(onnx, model)
-    _write(onnx, proto, output)
+    write_whole(output, lambda partial: partial.write_bytes(proto.SerializeToString()), "the ONNX model")
     return model
 
 
@@ -72,7 +72,7 @@ def model_to_onnx(onnx, model):
     graph = helper.make_graph(
         nodes, "xlcnn", [helper.make_tensor_value_info(INPUT_NAME, onnx.TensorProto.FLOAT,
                                                        ["batch", model.channels, height, width])],
-        [helper.make_tensor_value_info(OUTPUT_NAME, onnx.TensorProto.FLOAT, ["batch", *model.shapes()[count - 1]])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, onnx.TensorProto.FLOAT, ["batch", *shapes[count - 1]])],
         stored)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="xlcnn",
                               doc_string=model.description or "")
@@ -81,15 +81,3 @@ def model_to_onnx(onnx, model):
                                    INPUT_SCALE_KEY: repr(float(model.input_scale))})
     onnx.checker.check_model(proto)
     return proto
-
-
-def _write(onnx, proto, output):
-    """Written beside the target and moved over it: an interrupted export leaves no half file."""
-    partial = output.with_name(f".{output.name}.partial")
-    try:
-        partial.write_bytes(proto.SerializeToString())
-        os.replace(partial, output)
-    except OSError as exc:
-        raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
-    finally:
-        partial.unlink(missing_ok=True)
