@@ -674,11 +674,19 @@ def test_what_onnx_computes_otherwise_is_refused_never_read_wrong(tmp_path, shap
     _refused(tmp_path, path, words)
 
 
+def _conv_with_constant_weights(g, value):
+    """Conv weights given by a Constant node, as some exporters write them."""
+    weights = numpy_helper.from_array(np.full((2, 1, 3, 3), value, dtype=np.float32))
+    g.nodes.append(helper.make_node("Constant", [], ["k"], name="weights", value=weights))
+    g.add("Conv", "x", "k", kernel_shape=[3, 3])
+
+
 @pytest.mark.parametrize("build, words", [
     (lambda g: g.add("Gather", g.add("Shape", "x"), g.const(np.array(9, dtype=np.int64))), "cannot be read (IndexError"),
     (lambda g: g.add("Unsqueeze", g.const(np.array([1, 2], dtype=np.int64)), g.const(np.array([9], dtype=np.int64))),
      "cannot be read (AxisError"),
     (lambda g: g.add("Relu", "nowhere"), "reads 'nowhere', which no earlier node gives and no initializer holds"),
+    (lambda g: _conv_with_constant_weights(g, np.nan), "(Constant): its value holds NaN or infinite values"),
     (lambda g: g.nodes.append(helper.make_node("Relu", [], ["y"], name="empty")), "node 'empty' (Relu): reads no input"),
 ])
 def test_malformed_graphs_give_one_line(tmp_path, build, words):

@@ -53,7 +53,7 @@ def load_onnx(path, size=None, class_names=()):
     proto = _read(onnx, Path(path))
     _check_opset(onnx, proto, path)
     graph = proto.graph
-    stored = {tensor.name: _array(onnx, tensor, path) for tensor in graph.initializer}
+    stored = {tensor.name: _array(tensor, f"{path}: tensor {tensor.name!r}") for tensor in graph.initializer}
     walk = _Walk(onnx, stored, _readers(graph))
     input_name, input_shape = _input(graph, stored, size, path)
     walk.tensors[input_name] = Tensor(INPUT, input_shape)
@@ -131,18 +131,20 @@ def _check_opset(onnx, proto, path):
                          "(export again with opset_version in that range)")
 
 
-def _array(onnx, tensor, path):
+def _array(tensor, where):
+    """A stored tensor (an initializer, a Constant's value) as numbers, floats as float64; ModelError otherwise,
+    its message starting with ``where``."""
     from onnx import numpy_helper
     try:
         value = numpy_helper.to_array(tensor)
     except (ValueError, TypeError) as exc:
-        raise ModelError(f"{path}: tensor {tensor.name!r} cannot be read ({exc})") from None
+        raise ModelError(f"{where} cannot be read ({exc})") from None
     if value.dtype.kind not in "fiub":
-        raise ModelError(f"{path}: tensor {tensor.name!r} holds {value.dtype} values, not numbers")
+        raise ModelError(f"{where} holds {value.dtype} values, not numbers")
     if value.dtype.kind == "f":
         value = value.astype(np.float64)
         if not np.all(np.isfinite(value)):
-            raise ModelError(f"{path}: tensor {tensor.name!r} holds NaN or infinite values")
+            raise ModelError(f"{where} holds NaN or infinite values")
     return value
 
 
@@ -250,7 +252,7 @@ class _Walk:
                 self.stored[proto.output[0]] = value
                 return
         if proto.op_type in PASSED_ON:
-            self._alias(node, proto.output[0], self._tensor(node, inputs[0]))
+            self.tensors[proto.output[0]] = self._tensor(node, inputs[0])
         elif proto.op_type in NORMALISING and self._reads_input(inputs):
             self._normalise(node, inputs, proto.output[0])
         elif proto.op_type == "Add" and any(name in self.stored for name in inputs):
@@ -317,12 +319,11 @@ class _Walk:
     def _fold(self, node, layer, params, name, tensor, output):
         """A scale and shift per output that the workbook cannot show yet, folded into the weights and
         biases of the layer just before it: exactly the same numbers come out."""
-        before = self.layers[tensor.source] if tensor.source != INPUT else None
-        own = self.params[tensor.source] if before is not None else {}
         if not self._only_reader(name, tensor):
             raise node.fail("scales what no layer with weights just computed",
                             f"xlcnn folds a {layer.describe()} into the weights of the layer right before it")
-        own.update(layer.folded(params, own, before.output_axis))
+        own = self.params[tensor.source]
+        own.update(layer.folded(params, own, self.layers[tensor.source].output_axis))
         self.folded.append((layer.describe(), tensor.source + 1))
         self.tensors[output] = tensor
 
@@ -332,9 +333,6 @@ class _Walk:
                 "which no earlier node gives and no initializer holds"
             raise node.fail(f"reads {name!r}, {what}", "xlcnn's layers read the picture or another layer")
         return self.tensors[name]
-
-    def _alias(self, node, output, tensor):
-        self.tensors[output] = tensor
 
     def _layer(self, node, cls, inputs, outputs):
         data = [name for name in inputs if name] if cls.joins else inputs[:1]
@@ -347,8 +345,8 @@ class _Walk:
         if any(name for name in outputs[1:]):
             raise node.fail("gives a second output (such as a pooling's indices)", "xlcnn keeps one output per node")
         layer, params = cls.from_onnx(node, sources[0].shape)
-        if layer is None:
-            self._alias(node, outputs[0], sources[0])
+        if layer is None:      # a reshape of a vector to itself: the same tensor under another name
+            self.tensors[outputs[0]] = sources[0]
             return
         if layer.folds and not layer.drawn():
             self._fold(node, layer, params, data[0], sources[0], outputs[0])
@@ -445,12 +443,8 @@ def _first(walk, node, inputs):
 
 
 def _constant(walk, node, inputs):
-    from onnx import numpy_helper
     if "value" in node.attrs:
-        value = numpy_helper.to_array(node.attrs["value"])
-        if value.dtype.kind not in "fiub":
-            raise node.fail(f"holds {value.dtype} values", "xlcnn reads numbers")
-        return value.astype(np.float64) if value.dtype.kind == "f" else value
+        return _array(node.attrs["value"], f"{node.where}: its value")
     for key in ("value_float", "value_floats", "value_int", "value_ints"):
         if key in node.attrs:
             return np.array(node.attrs[key])
