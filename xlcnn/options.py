@@ -109,15 +109,8 @@ class BuildOptions:
             return None
         if self.mean is None or self.std is None:
             raise UsageError("--mean and --std go together: give one number per input channel to each")
-        values = []
-        for option, text in (("--mean", self.mean), ("--std", self.std)):
-            try:
-                numbers = tuple(float(item) for item in str(text).split(","))
-            except ValueError:
-                raise UsageError(f"{option} {text!r}: give numbers separated by commas, e.g. 0.485,0.456,0.406") from None
-            if not all(math.isfinite(n) for n in numbers):
-                raise UsageError(f"{option} {text!r}: every value must be a finite number")
-            values.append(numbers)
+        values = [numbers_from_text(text, option, "0.485,0.456,0.406", "value")
+                  for option, text in (("--mean", self.mean), ("--std", self.std))]
         if len(values[0]) != len(values[1]) or not all(n > 0 for n in values[1]):
             raise UsageError(f"--mean {self.mean} --std {self.std}: one mean and one std above 0 per input channel")
         return tuple(values)
