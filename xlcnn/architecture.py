@@ -34,7 +34,7 @@ BRANCH_EXAMPLE = MERGES[0].branch_example
 
 
 def parse_architecture(text, classes, option="--arch", probabilities=True):
-    """The layers of a chain from the text form; ``classes`` is the number of outputs of a plain ``dense``.
+    """The layers of a chain from the text form; ``classes`` is the number of outputs of an item that leaves its count out (one per class).
 
     A branched text is refused (the workbook draws chains only, for now); ``parse_network`` reads both.
     """
@@ -45,7 +45,7 @@ def parse_architecture(text, classes, option="--arch", probabilities=True):
 
 def parse_network(text, classes, option="--arch", probabilities=True):
     """(layers, inputs) from the text form: the layers in an order that computes and their wiring
-    (None for a chain; see ``graph.py``). ``classes`` is the number of outputs of a plain ``dense``.
+    (None for a chain; see ``graph.py``). ``classes`` is the number of outputs of an item that leaves its count out (one per class).
     Without ``probabilities`` (a regression) nothing is added after the last layer (``kinds.complete``)."""
     items = [item.strip().lower().replace(" ", "") for item in _split_items(str(text), option)]
     if not any(items):

@@ -155,7 +155,7 @@ class Block:
         """The whole block with its quoted sheet: "'1 Input'!B3:D5".
 
         Remembered on the block (outside its fields, so equality is unchanged): a
-        convolution window is named once for every filter that slides over it.
+        layer's window is named once for every filter that slides over it.
         """
         key = "_absolute_ref" if absolute else "_ref"
         text = self.__dict__.get(key)

@@ -28,7 +28,7 @@ def scaled(source, scale=None):
     """The reference of one cell as the layer reads it: times ``scale`` for the first layer.
 
     The engine multiplies the pixels by the input scale before the first layer, whatever
-    its kind; a first layer that is not a convolution multiplies each cell it reads.
+    its kind; a first layer that does not scale its weighted sum multiplies each cell it reads.
     """
     return f"{source.ref()}*{scale}" if scale is not None else source.ref()
 

@@ -35,7 +35,7 @@ def make_handout(book, output=None, timeout=DEFAULT_TIMEOUT, full=False, sheets=
 
     By default a classroom handout: every step on one page, type no smaller than 7 pt,
     long stacks and vectors shortened (the footer says what is left out; a long vector keeps
-    the rows the dense worked example uses most, each gap marked beside it), no manifest.
+    the rows a fully connected layer's worked example uses most, each gap marked beside it), no manifest.
     ``full`` prints every visible sheet whole, fitted to the page width; ``sheets`` (step
     numbers or names) picks sheets; ``paper`` is "a4" or "letter" (default: from the locale).
     """

@@ -3,7 +3,7 @@
 Each pair lives in its kind's module in ``kinds/`` beside the layer class that calls it and
 beside its formula twins (``*_formula``); this module collects every kind's public
 functions but those builders (plus the shared helpers), read from the registry, so
-``layers.conv_forward`` and friends keep one address and a new kind needs no line here.
+every kind's ``*_forward`` and friends keep one address and a new kind needs no line here.
 Shapes: a picture x is (C, H, W), or (N, C, H, W) for a batch; every function accepts both.
 """
 

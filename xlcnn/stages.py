@@ -24,7 +24,7 @@ class Stage:
 
     name: str
     blocks: list
-    values: np.ndarray      # floats, flattened; text (the prediction) as an object array
+    values: np.ndarray      # floats, one dimension (row-major); text (the prediction) as an object array
     step: int = 0           # the forward pass (0 before any descent step)
 
 

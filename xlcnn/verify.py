@@ -495,7 +495,7 @@ def _check_summary(book, values):
 
 
 def _check_blocks(stage, blocks, expected, values, scale_of=None):
-    """Compare cells of ``blocks`` (in order, row-major) with the flattened ``expected``.
+    """Compare cells of ``blocks`` (in order, row-major) with ``expected`` read in the same order.
 
     The tolerance is 1e-9 x the largest absolute value of ``expected`` (or of ``scale_of``).
     """

@@ -19,7 +19,8 @@ A kind is one module of this package holding one frozen dataclass derived from `
   ``positive_parameters``.
 
 Array order everywhere: tensors (..., C, H, W) with an optional leading batch axis, vectors
-(..., N); conv weights (K, C, F, F), dense weights (outputs, inputs), as in PyTorch.
+(..., N); weights with their outputs first, (K, C, F, F) for filters and (outputs, inputs) for a
+matrix, as in PyTorch.
 """
 
 import re
@@ -160,7 +161,7 @@ class Layer:
     fully_connected = False   # every output a weighted sum of every input; a classifier needs one (``units``)
     gives_probabilities = False   # ends a classifier: the last layer, and nowhere else
     has_backward = True     # False: the engine folds its gradient into the loss
-    has_filters = False     # its weights are kernels slid over maps (--filters, --true-convolution apply)
+    has_filters = False     # its weights are kernels slid over maps (hand-made --filters and flipping apply)
     grammar = ""            # its --arch item in the grammar's notation (the kind's name when empty)
     examples = ()           # --arch items of this kind the messages and the grammar show
     title = ""              # the English stem of its sheets' names ("Conv" for "3 Conv")
@@ -180,7 +181,7 @@ class Layer:
     def parse(cls, item, classes, option):
         """The layer an ``--arch`` item spells (lower case, no spaces), or None when it is another kind's.
 
-        ``classes`` is the number of outputs of a layer that leaves it out (``dense``).
+        ``classes`` is the number of outputs of a layer whose item leaves its count out (one per class).
         """
         return cls() if item == cls.kind else None
 

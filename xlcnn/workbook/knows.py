@@ -1,7 +1,7 @@
 """What the model knows: the classes it answers with, and for the generated shapes a picture of each.
 
 A network only ever answers one of its classes, whatever the photo shows (a cat gets
-"triangle"). The overview and the softmax sheet say so, and when the classes are the
+"triangle"). The overview and the probabilities' sheet say so, and when the classes are the
 generated shapes they show one of each as drawn for training, so students see what
 the model has seen.
 """
