@@ -15,6 +15,7 @@ from xlcnn import formulas
 from xlcnn.cells import Block
 from xlcnn import layers as L
 from xlcnn import lesson_formulas as lf
+from xlcnn.kinds import conv2d, dense
 from xlcnn.network import AvgPool2D, Conv2D, MaxPool2D, Sigmoid
 
 
@@ -47,15 +48,15 @@ def test_the_conv_worked_example_computes_the_engines_cell(stride, padding, dila
         k, i, j = picked(grid, *(n + 1 for n in position))
         sums = []
         for c in range(2):
-            inputs = grid.formulas((3, 3), lambda u, v: lf.example_conv_input(padded[c], i, j, stride, u * dilation,
-                                                                              v * dilation))
-            weights = grid.formulas((3, 3), lambda u, v: lf.example_filter_tap(bands[c], k, step,
-                                                                               *layer.tap_at(u * dilation, v * dilation)))
+            inputs = grid.formulas((3, 3), lambda u, v: conv2d.conv_example_input_formula(
+                padded[c], i, j, stride, u * dilation, v * dilation))
+            weights = grid.formulas((3, 3), lambda u, v: conv2d.conv_example_tap_formula(
+                bands[c], k, step, *layer.tap_at(u * dilation, v * dilation)))
             products = grid.formulas((3, 3), lambda u, v: lf.example_product(one(inputs, u, v), one(weights, u, v)))
             sums.append(grid.formulas((1, 1), lambda *_: lf.example_channel_sum(products)))
-        bias = grid.formulas((1, 1), lambda *_: lf.example_filter_tap(biases, k, step, 0, 0))
+        bias = grid.formulas((1, 1), lambda *_: conv2d.conv_example_tap_formula(biases, k, step, 0, 0))
         scale_cell = grid.formulas((1, 1), lambda *_: lf.example_scale("input_scale")) if scale else None
-        result = grid.formulas((1, 1), lambda *_: lf.example_conv_result(sums, bias, scale_cell))
+        result = grid.formulas((1, 1), lambda *_: conv2d.conv_example_result_formula(sums, bias, scale_cell))
         assert grid.value(formulas.reference(result)) == pytest.approx(out[position], rel=1e-12, abs=1e-15)
 
 
@@ -101,12 +102,12 @@ def test_the_dense_worked_example_computes_the_engines_output(scale):
     inputs, weights, biases, outputs = grid.place(x[:, None]), grid.place(w.T), grid.place(b), grid.place(out)
     for n in range(3):
         (unit,) = picked(grid, n + 1)
-        products = grid.formulas((5, 1), lambda r, _: lf.example_dense_product(inputs.item(r), weights.sub(r, 0, 1, 3),
-                                                                               unit))
+        products = grid.formulas((5, 1), lambda r, _: dense.dense_example_product_formula(
+            inputs.item(r), weights.sub(r, 0, 1, 3), unit))
         total = grid.formulas((1, 1), lambda *_: formulas.sum_of(products))
-        bias = grid.formulas((1, 1), lambda *_: lf.example_unit_value(biases, unit))
-        result = grid.formulas((1, 1), lambda *_: lf.example_dense_result(total, bias, scale and "input_scale"))
-        cell = grid.formulas((1, 1), lambda *_: lf.example_unit_value(outputs, unit))
+        bias = grid.formulas((1, 1), lambda *_: dense.dense_example_unit_formula(biases, unit))
+        result = grid.formulas((1, 1), lambda *_: dense.dense_example_result_formula(total, bias, scale and "input_scale"))
+        cell = grid.formulas((1, 1), lambda *_: dense.dense_example_unit_formula(outputs, unit))
         assert grid.value(formulas.reference(result)) == pytest.approx(out[n], rel=1e-12)
         assert grid.value(lf.example_agrees(result, cell, "yes", "no")) == "yes"
 
@@ -124,12 +125,12 @@ def test_exercise_parts_and_checks():
     grid = Grid()
     grid.name("input_scale", 0.5)
     inputs, kernel = grid.place(x), grid.place(w)
-    part = lf.exercise_channel_part(inputs.sub(1, 0, 3, 3), kernel, "input_scale")   # one channel of a conv cell
+    part = conv2d.conv_exercise_part_formula(inputs.sub(1, 0, 3, 3), kernel, "input_scale")   # one channel of a conv cell
     assert grid.value("=" + part) == pytest.approx((x[1:4, 0:3] * w).sum() * 0.5, rel=1e-12)
     picked = [one(inputs, 0, 0), one(inputs, 2, 3)]
-    dense = lf.exercise_dense_part(picked, [one(kernel, 0, 1), one(kernel, 2, 2)], "input_scale")
+    part = dense.dense_exercise_part_formula(picked, [one(kernel, 0, 1), one(kernel, 2, 2)], "input_scale")
     truth = (x[0, 0] * w[0, 1] + x[2, 3] * w[2, 2]) * 0.5
-    assert grid.value("=" + dense) == pytest.approx(truth, rel=1e-12)
+    assert grid.value("=" + part) == pytest.approx(truth, rel=1e-12)
     for typed, shown in ((None, ""), (truth + 0.004, "right"), (truth - 0.006, "wrong")):
         answer = grid.place([[typed]]) if typed is not None else Block("Grid", 9_999, 1, 1, 1)   # an empty cell
-        assert grid.value(lf.exercise_check(answer, dense, 0.005, "right", "wrong")) == shown
+        assert grid.value(lf.exercise_check(answer, part, 0.005, "right", "wrong")) == shown

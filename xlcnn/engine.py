@@ -31,7 +31,7 @@ class ForwardPass:
     """Everything the workbook shows, computed by NumPy."""
 
     pixels: np.ndarray          # (C, H, W) as given, before scaling
-    stages: list                # one Stage per layer; softmax's output = probabilities
+    stages: list                # one Stage per layer; a classifier's last = probabilities
     logits: np.ndarray
     probabilities: np.ndarray
     log_probabilities: np.ndarray
@@ -64,15 +64,15 @@ def forward(model, pixels, label=0, targets=None):
     if not is_classifier(model.layers):  # a lesson that stops early, or a regression: no probabilities
         loss = float("nan") if targets is None else mse_forward(outputs[-1][0], targets)
         return ForwardPass(pixels, stages, None, None, None, label, loss)
-    logits = _logits(model, outputs)[0]
+    logits, last = _logits(model, outputs)[0], model.layers[-1]
     return ForwardPass(
         pixels=pixels,
         stages=stages,
         logits=logits,
         probabilities=outputs[-1][0],
-        log_probabilities=L.log_softmax(logits),
+        log_probabilities=last.log_probabilities(logits),
         label=label,
-        loss=float("nan") if label is None else L.cross_entropy(logits, label),   # None: not chosen yet
+        loss=float("nan") if label is None else last.loss(logits, label),   # None: not chosen yet
     )
 
 
@@ -93,7 +93,7 @@ def _read(outputs, reads):
 
 
 def _logits(model, outputs):
-    """What the final softmax reads: the logits."""
+    """What the last layer of a classifier (the one that gives the probabilities) reads: the logits."""
     return _read(outputs, model.sources()[-1])[0]
 
 
@@ -112,11 +112,11 @@ def loss_and_gradients(model, pixels, labels, keep=None):
     loss is their mean squared error. Returns (loss, grads, last outputs); grads[i] is
     {"weight": ..., "bias": ...} for layers with parameters and {} otherwise. If ``keep`` is
     a list, keep[i] receives the gradient of the loss with respect to the output of layer i
-    (softmax's own entry is the gradient of its input, the logits: p - y).
+    (the last layer's own entry is the gradient of its input, the logits: p - y).
     """
     outputs = forward_batch(model, pixels)
     if is_classifier(model.layers):
-        loss, dlogits = L.softmax_cross_entropy(_logits(model, outputs), labels)
+        loss, dlogits = model.layers[-1].loss_and_gradient(_logits(model, outputs), labels)
         grads, upstream, _ = backward_batch(model, outputs, dlogits)
     else:
         loss, doutput = mse_loss(outputs[-1], labels)
@@ -127,11 +127,11 @@ def loss_and_gradients(model, pixels, labels, keep=None):
 
 
 def backward_batch(model, outputs, dlogits, through_last=False):
-    """The backward pass from the gradient of the logits (what the final softmax reads).
+    """The backward pass from the gradient of the logits (what a classifier's last layer reads).
 
     ``outputs`` are ``forward_batch``'s. Returns (grads, upstream, dinput): grads[i] as in
-    ``loss_and_gradients``, upstream[i] the gradient of layer i's output (softmax's own
-    entry: dlogits) and dinput that of the scaled input. The layers are walked backwards, so
+    ``loss_and_gradients``, upstream[i] the gradient of layer i's output (the last layer's
+    own entry: dlogits) and dinput that of the scaled input. The layers are walked backwards, so
     every layer that reads layer i has added its share to upstream[i] before layer i is reached.
     With ``through_last`` (a regression) ``dlogits`` is the gradient of the last layer's output,
     and the walk starts at that layer.
@@ -151,7 +151,7 @@ def backward_batch(model, outputs, dlogits, through_last=False):
     wiring = model.sources()
     upstream[-1] = dlogits
     start = count - 1
-    if not through_last:   # softmax and the loss are handled together by the caller: start below the softmax layer
+    if not through_last:   # the last layer and the loss are handled together by the caller: start below it
         pass_back(wiring[-1][0], dlogits)
         start = count - 2
     for index in range(start, -1, -1):

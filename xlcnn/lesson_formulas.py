@@ -7,7 +7,7 @@ worked example's window results reuse the forward builders, so the example compu
 cell exactly as the layer does.
 
 Positions a student picks are 1-based (map, row, column as the sheet numbers them);
-``_position`` is the one place that turns a picked number into an INDEX row or column.
+``picked_index`` is the one place that turns a picked number into an INDEX row or column.
 """
 
 from . import formulas
@@ -17,20 +17,14 @@ from .formulas import reference, text_literal
 AGREEMENT = "1E-9"   # the worked example's result and the cell agree within this, relative to the cell
 
 
-# ---------------------------------------------------------------- worked example of a convolution
+# ---------------------------------------------------------------- worked examples: the shared lines
+
+# (a kind's own lines, and its exercise's answer, are builders in its module of ``kinds/``)
 
 
-def example_conv_input(padded, i, j, stride, row, col):
-    """The input under tap (row, col) of the window of picked output (i, j): INDEX into one
-    padded input map (``row`` and ``col`` are the tap's offsets, dilation included)."""
-    return (f"=INDEX({padded.range_ref(absolute=True)},"
-            f"{_position(i, stride, row)},{_position(j, stride, col)})")
-
-
-def example_filter_tap(band, k, step, row, col):
-    """Tap (row, col) of picked filter k in ``band``: filters stacked ``step`` rows apart (a
-    filter's bias, in the column of biases, is its tap (0, 0))."""
-    return f"=INDEX({band.range_ref(absolute=True)},{_position(k, step, row)},{col + 1})"
+def picked_index(picked, step, offset):
+    """The 1-based INDEX row (or column) of cell ``offset`` of the window at the position in cell ``picked``."""
+    return f"({picked.ref(absolute=True)}-1)*{step}+{offset + 1}"
 
 
 def example_product(x, weight):
@@ -55,15 +49,6 @@ def example_scale(scale):
     return f"={scale}"
 
 
-def example_conv_result(channel_sums, bias, scale=None):
-    """The channels' sums (times the scale cell, for the first layer) plus the bias: the layer's own
-    ``forward_formula`` (``kinds/conv2d.py``) worked out by hand."""
-    total = "+".join(cell.ref() for cell in channel_sums)
-    if scale is not None:
-        total = f"({total})*{scale.ref()}"
-    return f"={total}+{bias.ref()}"
-
-
 # ---------------------------------------------------------------- worked example of a window
 
 
@@ -75,32 +60,13 @@ def example_window_value(stack, k, i, j, step, row, col, scale=None, padding=0, 
     row, last row, first column, last column, counted from 1 inside the maps) are the cells that
     count, and a window cell outside them shows "" (text: MAX and AVERAGE skip it).
     """
-    down, across = _position(i, step, row - padding), _position(j, step, col - padding)
+    down, across = picked_index(i, step, row - padding), picked_index(j, step, col - padding)
     fetch = _stacked_index(stack, k.ref(absolute=True), down, across)
     value = f"{fetch}*{scale}" if scale else fetch
     if bounds is None:
         return f"={value}"
     first, last, left, right = bounds
     return f'=IF(AND({down}>={first},{down}<={last},{across}>={left},{across}<={right}),{value},"")'
-
-
-# ---------------------------------------------------------------- worked example of a dense output
-
-
-def example_dense_product(x, weight_row, unit):
-    """One input times its weight to picked output ``unit``."""
-    return f"={x.ref()}*{_unit_index(weight_row, unit)}"
-
-
-def example_unit_value(row, unit):
-    """The picked output's entry of a one-row block (its bias, or the output cell itself)."""
-    return f"={_unit_index(row, unit)}"
-
-
-def example_dense_result(total, bias, scale=None):
-    """The sum of the products (times the scale, for a first layer) plus the bias."""
-    scaled = f"{total.ref()}*{scale}" if scale else total.ref()
-    return f"={scaled}+{bias.ref()}"
 
 
 # ---------------------------------------------------------------- the example's check
@@ -118,20 +84,6 @@ def example_agrees(result, cell, yes, no):
 
 
 # ---------------------------------------------------------------- highlights (conditional formats)
-
-
-def receptive_field_rule(padded, i, j, stride, dilation, span):
-    """TRUE on the cells of one padded input map that the picked conv cell's filter taps read.
-
-    ``i`` and ``j`` are the cells holding the picked row and column, on the map's own sheet;
-    conditional formats refer to their own sheet without its name (some engines insist).
-    """
-    top, left = f"ROW({padded.ref(absolute=True)})", f"COLUMN({padded.ref(absolute=True)})"
-    i, j = i.ref(absolute=True), j.ref(absolute=True)
-    dy, dx = f"(ROW()-{top}-({i}-1)*{stride})", f"(COLUMN()-{left}-({j}-1)*{stride})"
-    inside = (f"AND({dy}>=0,{dy}<={span - 1},{dx}>=0,{dx}<={span - 1},"
-              f"MOD({dy},{dilation})=0,MOD({dx},{dilation})=0)")
-    return inside.replace(quote_sheet(padded.sheet) + "!", "")
 
 
 def colour_scale_size(ranges):
@@ -152,19 +104,6 @@ def picked_filter_rule(picked, number):
 def exercise_cell(cell):
     """The right answer of an exercise that hides a whole cell: the cell (text without "=")."""
     return cell.ref()
-
-
-def exercise_channel_part(window, kernel, scale=None):
-    """One channel's part of a conv cell: SUMPRODUCT(window, kernel slice), times the scale for
-    the first layer (text without "=")."""
-    part = f"SUMPRODUCT({window.range_ref()},{kernel.range_ref()})"
-    return f"{part}*{scale}" if scale else part
-
-
-def exercise_dense_part(inputs, weights, scale=None):
-    """A handful of a dense output's products, summed (text without "=")."""
-    part = "+".join(f"{x.ref()}*{w.ref()}" for x, w in zip(inputs, weights))
-    return f"({part})*{scale}" if scale else part
 
 
 def exercise_check(answer, truth, tolerance, right, wrong):
@@ -197,7 +136,7 @@ def times(cell, factor):
 
 
 def output_side(side, span, padding, stride, ceil=False):
-    """The output size formula of a convolution or pooling: floor((W - F + 2P) / S) + 1. In ceil mode
+    """The output size formula of a sliding window (filters or pooling): floor((W - F + 2P) / S) + 1. In ceil mode
     the quotient rounds up (-INT(-x)), but the last window must start inside the input or its left
     padding: at most floor((W + P - 1) / S) + 1 windows."""
     if not ceil:
@@ -215,16 +154,6 @@ def product(numbers):
     return "=" + "*".join(str(n) for n in numbers)
 
 
-def conv_parameters(kernel, channels, filters):
-    """F x F x C x K weights + K biases."""
-    return f"={kernel}*{kernel}*{channels}*{filters}+{filters}"
-
-
-def dense_parameters(inputs, units):
-    """inputs x outputs weights + outputs biases."""
-    return f"={inputs}*{units}+{units}"
-
-
 def patch_picture(patch):
     """One cell of a small feature-map picture: the patch's one cell, or the mean of the patch
     (``formulas.mean_of``: the picture averages the map, as a pooling layer would)."""
@@ -238,15 +167,6 @@ def hyperlink(sheet, text):
 
 
 # ---------------------------------------------------------------- private
-
-
-def _position(picked, step, offset):
-    """The 1-based INDEX row (or column) of cell ``offset`` of the window at the position in cell ``picked``."""
-    return f"({picked.ref(absolute=True)}-1)*{step}+{offset + 1}"
-
-
-def _unit_index(row, unit):
-    return f"INDEX({row.range_ref(absolute=True)},1,{unit.ref(absolute=True)})"
 
 
 def _stacked_index(stack, k, row, col):

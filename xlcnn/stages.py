@@ -80,12 +80,12 @@ def _forward_stages(view, sheets, model, reference, label, step):
                 blocks = [block for slices in plan.effective for block in slices]
                 out.append(_stage(f"{plan.name} (as used)", blocks,
                                   effective_kernel(p["weight"], layer.dilation, layer.flip), step))
-        if plan.kind == "dense" and step:
-            p = model.params[plan.layer]
-            weight = p["weight"].T if plan.rows_are_inputs else p["weight"]
-            out.append(_stage(f"{plan.name} (weights)", [plan.weight, plan.bias],
-                              np.concatenate([weight.reshape(-1), p["bias"]]), step))
         if plan.kind in LAYER_KINDS:
+            if step and model.layers[plan.layer].fully_connected:   # its weights, moved by the descent step
+                p = model.params[plan.layer]
+                weight = p["weight"].T if plan.rows_are_inputs else p["weight"]
+                out.append(_stage(f"{plan.name} (weights)", [plan.weight, plan.bias],
+                                  np.concatenate([weight.reshape(-1), p["bias"]]), step))
             out.append(_stage(plan.name, output_blocks(plan.output),
                               reference.stages[plan.layer].output, step))
         if plan.kind == "im2col":
@@ -111,25 +111,19 @@ def _im2col_stages(plan, model, reference, step):
 
 
 def _classifier_stages(view, model, reference, label, step):
-    softmax, loss = view.sheet("softmax"), view.sheet("loss")
+    last = model.layers[-1]     # gives the probabilities; its sheet shows them
+    output, loss = view.sheet_of(len(model.layers) - 1), view.sheet("loss")
     prefix = view.prefix
     z = reference.logits
-    shifted = z - z.max()
-    expected = {
-        "logits": (softmax.logit, z),
-        "z - max": (softmax.shifted, shifted),
-        "e^(z - max)": (softmax.exp, np.exp(shifted)),
-        "softmax sum": (softmax.sum, np.exp(shifted).sum()),
-        "probabilities": (softmax.probability, reference.probabilities),
-        "ln p": (softmax.log_probability, reference.log_probabilities),
-        "one-hot": (loss.one_hot, np.zeros(len(z)) if label is None else np.eye(len(z))[label]),
-        "loss": (loss.loss, reference.loss),
-    }
+    cells = last.checked_cells(output, z, reference.probabilities, reference.log_probabilities)
+    expected = {name: (block, values) for name, block, values in cells}
+    expected["one-hot"] = (loss.one_hot, np.zeros(len(z)) if label is None else np.eye(len(z))[label])
+    expected["loss"] = (loss.loss, reference.loss)
     if label is None:   # not chosen yet: the loss cell is blank text, worked out like any other formula cell
         del expected["loss"]
     out = [_stage(prefix + name, [block], values, step) for name, (block, values) in expected.items()]
     prediction = np.array([model.class_names[reference.prediction]], dtype=object)
-    out.append(Stage("prediction", [softmax.prediction], prediction, step))
+    out.append(Stage("prediction", [output.prediction], prediction, step))
     return out
 
 

@@ -31,6 +31,7 @@ from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
 from .summary import TOTAL_COLUMNS, summarize
 from .xlsxread import read_workbook
+from .kinds import LAYER_TYPES
 from .libreoffice import DEFAULT_TIMEOUT
 from .network import Model
 from .workbook.build import Network
@@ -365,20 +366,7 @@ def _model_from_book(reader, layout, meta):
     layers = meta["layers"]
     first = layout.sheet("input")
     pixels = np.stack([reader.array(first.pixels.interior(c)) for c in range(layout.input_shape[0])])
-    params = []
-    for index, layer in enumerate(layers):
-        if layer.has_filters:
-            filters = layout.sheet("filters", index)
-            weight = np.stack([np.stack([reader.array(s) for s in slices]) for slices in filters.weight])
-            bias = np.array([reader.number(b) for b in filters.bias])
-            params.append({"weight": weight, "bias": bias})
-        elif layer.fully_connected:
-            dense = layout.sheet("dense", index)
-            weight = reader.array(dense.weight)
-            params.append({"weight": weight.T if dense.rows_are_inputs else weight,
-                           "bias": reader.array(dense.bias).reshape(-1)})
-        else:
-            params.append({})
+    params = [layer.parameters_from_book(reader, layout, index) for index, layer in enumerate(layers)]
     scale = reader.number(first.scale)
     names = meta["class_names"]
     _, height, width = layout.input_shape
@@ -543,9 +531,8 @@ def _derived_blocks(layout):
             yield from output_blocks(plan.output)
         elif plan.kind == "filters":   # the taps of an effective kernel that hold a weight (holes are plain zeros)
             yield from (cell for _, _, cell, stored in plan.taps() if stored is not None)
-        elif plan.kind == "softmax":
-            yield from (plan.logit, plan.shifted, plan.exp, plan.probability, plan.log_probability,
-                        plan.max, plan.sum, plan.prediction, plan.confidence)
+        elif plan.kind in LAYER_TYPES:   # the probabilities' sheet (the other layers' are LAYER_KINDS)
+            yield from LAYER_TYPES[plan.kind].formula_blocks(plan)
         elif plan.kind == "loss":
             yield from plan.derived()
 

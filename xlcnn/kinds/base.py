@@ -254,6 +254,11 @@ class Layer:
         """Whether the workbook has sheets for this layer; the others are engine and tables only, for now."""
         return True
 
+    def parameters_from_book(self, reader, layout, index):
+        """{name: array} of the parameters the workbook shows for layer ``index`` (planned by ``layout``), as
+        ``reader`` (``verify``'s, with ``array(block)`` and ``number(block)``) reads them back; {} without any."""
+        return {}
+
     # -- the summary sheet: (formula text, value) pairs, None when there is nothing to count
 
     def parameter_count(self, input_shape):

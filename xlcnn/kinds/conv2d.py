@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import formulas
+from ..cells import quote_sheet
 from ..errors import ShapeError, UsageError
 from .base import Layer, lesson_formulas, optional, pad_input, require_positive, window_side, windows
 
@@ -178,6 +179,12 @@ class Conv2D(Layer):
     def text_values(self):
         return {"kernel": self.kernel, "stride": self.stride, "padding": self.padding, "filters": self.filters}
 
+    def parameters_from_book(self, reader, layout, index):
+        """The weights and biases its filters sheet shows."""
+        filters = layout.sheet("filters", index)
+        weight = np.stack([np.stack([reader.array(s) for s in slices]) for slices in filters.weight])
+        return {"weight": weight, "bias": np.array([reader.number(b) for b in filters.bias])}
+
     def example_reads(self, at):
         """Every channel's window; the padding takes the first rows and columns."""
         _, i, j = at
@@ -203,12 +210,29 @@ class Conv2D(Layer):
     def turned_weight_formula(self, weight):
         return turned_weight_formula(weight)
 
+    # -- the worked example, its highlight and the exercise, on blocks (``lesson_formulas`` has the shared lines)
+
+    def example_input_formula(self, padded, i, j, stride, row, col):
+        return conv_example_input_formula(padded, i, j, stride, row, col)
+
+    def example_tap_formula(self, band, k, step, row, col):
+        return conv_example_tap_formula(band, k, step, row, col)
+
+    def example_result_formula(self, channel_sums, bias, scale=None):
+        return conv_example_result_formula(channel_sums, bias, scale)
+
+    def receptive_field_formula(self, padded, i, j):
+        return conv_receptive_field_formula(padded, i, j, self.stride, self.dilation, self.span)
+
+    def exercise_part_formula(self, window, kernel, scale=None):
+        return conv_exercise_part_formula(window, kernel, scale)
+
     def parameter_count(self, input_shape):
         """F x F x C/G x K weights (a filter reads the C/G channels of its group) + K biases, if any."""
         f, c, k = self.kernel, input_shape[0] // self.groups_for(input_shape[0]), self.filters
         if not self.bias:
             return lesson_formulas().product((f, f, c, k)), f * f * c * k
-        return lesson_formulas().conv_parameters(f, c, k), f * f * c * k + k
+        return conv_parameters_formula(f, c, k), f * f * c * k + k
 
     def multiply_adds(self, input_shape, output_shape):
         """One per weight tap per output cell: K x H_out x W_out x F x F x C/G."""
@@ -393,3 +417,54 @@ def conv_input_gradient_formula(upstream_windows, turned_kernels):
 def turned_weight_formula(weight):
     """One tap of a kernel turned 180 degrees: a plain reference to the weight it mirrors."""
     return formulas.reference(weight)
+
+
+def conv_parameters_formula(kernel, channels, filters):
+    """The summary's count of parameters: F x F x C x K weights + K biases."""
+    return f"={kernel}*{kernel}*{channels}*{filters}+{filters}"
+
+
+# ---------------------------------------------------------------- the worked example and the exercise
+
+
+def conv_example_input_formula(padded, i, j, stride, row, col):
+    """The input under tap (row, col) of the window of picked output (i, j): INDEX into one
+    padded input map (``row`` and ``col`` are the tap's offsets, dilation included)."""
+    index = lesson_formulas().picked_index
+    return f"=INDEX({padded.range_ref(absolute=True)},{index(i, stride, row)},{index(j, stride, col)})"
+
+
+def conv_example_tap_formula(band, k, step, row, col):
+    """Tap (row, col) of picked filter k in ``band``: filters stacked ``step`` rows apart (a
+    filter's bias, in the column of biases, is its tap (0, 0))."""
+    return f"=INDEX({band.range_ref(absolute=True)},{lesson_formulas().picked_index(k, step, row)},{col + 1})"
+
+
+def conv_example_result_formula(channel_sums, bias, scale=None):
+    """The channels' sums (times the scale cell, for the first layer) plus the bias: the layer's own
+    ``conv_forward_formula`` worked out by hand."""
+    total = "+".join(cell.ref() for cell in channel_sums)
+    if scale is not None:
+        total = f"({total})*{scale.ref()}"
+    return f"={total}+{bias.ref()}"
+
+
+def conv_receptive_field_formula(padded, i, j, stride, dilation, span):
+    """TRUE on the cells of one padded input map that the picked output cell's filter taps read.
+
+    ``i`` and ``j`` are the cells holding the picked row and column, on the map's own sheet;
+    conditional formats refer to their own sheet without its name (some engines insist).
+    """
+    top, left = f"ROW({padded.ref(absolute=True)})", f"COLUMN({padded.ref(absolute=True)})"
+    i, j = i.ref(absolute=True), j.ref(absolute=True)
+    dy, dx = f"(ROW()-{top}-({i}-1)*{stride})", f"(COLUMN()-{left}-({j}-1)*{stride})"
+    inside = (f"AND({dy}>=0,{dy}<={span - 1},{dx}>=0,{dx}<={span - 1},"
+              f"MOD({dy},{dilation})=0,MOD({dx},{dilation})=0)")
+    return inside.replace(quote_sheet(padded.sheet) + "!", "")
+
+
+def conv_exercise_part_formula(window, kernel, scale=None):
+    """One channel's part of an output cell: SUMPRODUCT(window, kernel slice), times the scale for
+    the first layer (text without "=")."""
+    part = f"SUMPRODUCT({window.range_ref()},{kernel.range_ref()})"
+    return f"{part}*{scale}" if scale else part

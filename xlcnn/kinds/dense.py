@@ -27,6 +27,8 @@ class Dense(Layer):
     examples = ("dense16", "dense")
     gradient_sheet = "dense"
     title = "Dense"
+    example_words = ("dense_products", "dense_sum")   # its worked example's labels (text keys under "explain")
+    exercise_word = "dense_part"   # its exercise's label (a text key under "exercise")
     fully_connected = True
 
     @classmethod
@@ -78,7 +80,7 @@ class Dense(Layer):
 
     def parameter_count(self, input_shape):
         """inputs x outputs weights + outputs biases."""
-        return lesson_formulas().dense_parameters(input_shape[0], self.units), input_shape[0] * self.units + self.units
+        return dense_parameters_formula(input_shape[0], self.units), input_shape[0] * self.units + self.units
 
     def multiply_adds(self, input_shape, output_shape):
         return lesson_formulas().product((input_shape[0], self.units)), input_shape[0] * self.units
@@ -94,6 +96,26 @@ class Dense(Layer):
 
     def input_gradient_formula(self, weights, upstream):
         return dense_input_gradient_formula(weights, upstream)
+
+    def parameters_from_book(self, reader, layout, index):
+        """The weights and biases its own sheet shows, as rows of inputs or of outputs."""
+        sheet = layout.sheet(self.kind, index)
+        weight = reader.array(sheet.weight)
+        return {"weight": weight.T if sheet.rows_are_inputs else weight, "bias": reader.array(sheet.bias).reshape(-1)}
+
+    # -- the worked example and the exercise, on blocks (``lesson_formulas`` has the shared lines)
+
+    def example_product_formula(self, x, weight_row, unit):
+        return dense_example_product_formula(x, weight_row, unit)
+
+    def example_unit_formula(self, row, unit):
+        return dense_example_unit_formula(row, unit)
+
+    def example_result_formula(self, total, bias, scale=None):
+        return dense_example_result_formula(total, bias, scale)
+
+    def exercise_part_formula(self, inputs, weights, scale=None):
+        return dense_exercise_part_formula(inputs, weights, scale)
 
     def forward_one(self, x, params):
         return dense_forward(x, params["weight"], params["bias"])
@@ -139,3 +161,37 @@ def dense_input_gradient_formula(weights, upstream):
     """``dense_backward``'s dx of one input: SUMPRODUCT(its weight to every output, the
     upstream row)."""
     return f"=SUMPRODUCT({weights.range_ref()},{upstream.range_ref(absolute=True)})"
+
+
+def dense_parameters_formula(inputs, units):
+    """The summary's count of parameters: inputs x outputs weights + outputs biases."""
+    return f"={inputs}*{units}+{units}"
+
+
+# ---------------------------------------------------------------- the worked example and the exercise
+
+
+def dense_example_product_formula(x, weight_row, unit):
+    """One input times its weight to picked output ``unit``."""
+    return f"={x.ref()}*{_unit_index(weight_row, unit)}"
+
+
+def dense_example_unit_formula(row, unit):
+    """The picked output's entry of a one-row block (its bias, or the output cell itself)."""
+    return f"={_unit_index(row, unit)}"
+
+
+def dense_example_result_formula(total, bias, scale=None):
+    """The sum of the products (times the scale, for a first layer) plus the bias."""
+    scaled = f"{total.ref()}*{scale}" if scale else total.ref()
+    return f"={scaled}+{bias.ref()}"
+
+
+def dense_exercise_part_formula(inputs, weights, scale=None):
+    """A handful of one output's products, summed (text without "=")."""
+    part = "+".join(f"{x.ref()}*{w.ref()}" for x, w in zip(inputs, weights))
+    return f"({part})*{scale}" if scale else part
+
+
+def _unit_index(row, unit):
+    return f"INDEX({row.range_ref(absolute=True)},1,{unit.ref(absolute=True)})"

@@ -42,6 +42,35 @@ class Softmax(Layer):
     def forward_one(self, x, params):
         return softmax_forward(x)
 
+    # -- the loss, which the layer that gives the probabilities brings (``gives_probabilities``)
+
+    def log_probabilities(self, logits):
+        return log_softmax(logits)
+
+    def loss(self, logits, label):
+        """The loss of one picture whose true class is ``label``."""
+        return cross_entropy(logits, label)
+
+    def loss_and_gradient(self, logits, labels):
+        """The mean loss of a batch of logits (N, M) and its gradient with respect to them, in one step."""
+        return softmax_cross_entropy(logits, labels)
+
+    # -- its sheet, as the verifier reads it (``plans.SoftmaxSheet``)
+
+    def checked_cells(self, sheet, logits, probabilities, log_probabilities):
+        """(stage name, block of its ``sheet``, the engine's values) of every number the sheet works out
+        from the logits of one picture; the prediction (a class name) is checked with the loss."""
+        shifted = logits - logits.max()
+        return [("logits", sheet.logit, logits), ("z - max", sheet.shifted, shifted),
+                ("e^(z - max)", sheet.exp, np.exp(shifted)), ("softmax sum", sheet.sum, np.exp(shifted).sum()),
+                ("probabilities", sheet.probability, probabilities), ("ln p", sheet.log_probability, log_probabilities)]
+
+    @staticmethod
+    def formula_blocks(sheet):
+        """The blocks of its sheet that must hold formulas, never typed-in values."""
+        return (sheet.logit, sheet.shifted, sheet.exp, sheet.probability, sheet.log_probability, sheet.max, sheet.sum,
+                sheet.prediction, sheet.confidence)
+
 
 def softmax_forward(z):
     """Probabilities from logits z (..., N); subtracting max(z) keeps e^z finite for any z."""

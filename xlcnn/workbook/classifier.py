@@ -6,7 +6,7 @@ from .. import formulas
 from . import styles
 from .common import (UNLOCKED, cell_at, share_formulas, put_parameter, add_scale, freeze_below, put_formula, put_text,
                      put_value, set_widths, write_header, write_notice)
-from .explain import explain_dense
+from .explain import explain_units
 from .knows import write_what_it_knows
 from .maps import output_scale
 
@@ -70,7 +70,7 @@ def write_dense(ctx, ws, plan):
     add_scale(ws, plan.weight, styles.diverging_scale())
     add_scale(ws, plan.output, styles.diverging_scale())
     if plan.explain is not None:
-        explain_dense(ctx, ws, plan, source, scale)
+        explain_units(ctx, ws, plan, layer, source, scale)
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     if plan.rows_are_inputs:   # outputs run across the top; weights: one column per output
         set_widths(ws, plan.weight.col, units, 11)

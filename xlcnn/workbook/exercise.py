@@ -1,8 +1,8 @@
 """Exercise mode: on every stage with a worked example, two numbers for students to work out by hand.
 
 An exercise is either a cell of the stage hidden behind "?" (a pooling window, an
-activation, a convolution with few terms) or, where the whole cell would be a long sum,
-a part of it: one channel of a convolution cell, a handful of products of a dense output.
+activation, a layer with filters with few terms) or, where the whole cell would be a long sum,
+a part of it: one channel of a filter's cell, a handful of products of a fully connected output.
 Hidden cells keep their formulas, so the network and the verifier are untouched.
 
 Nothing may give a hidden answer away (planned before any sheet is written):
@@ -29,8 +29,8 @@ from .common import UNLOCKED, cell_at, put_formula, put_text
 from .sheetdata import cells_of
 
 TOLERANCE = 0.005      # answers are read off cells shown with two decimals
-TERMS_BY_HAND = 27     # a conv cell with more products (C x F x F) is asked for one channel's part
-HANDFUL = 4            # products in a dense exercise
+TERMS_BY_HAND = 27     # a filter's cell with more products (C x F x F) is asked for one channel's part
+HANDFUL = 4            # products in a fully connected layer's exercise
 HIDDEN_FORMAT = '"?";"?";"?"'
 RIGHT_FILL = PatternFill("solid", fgColor="C6EFCE")
 WRONG_FILL = PatternFill("solid", fgColor="FFC7CE")
@@ -40,7 +40,8 @@ LOCKED_HIDDEN = Protection(locked=True, hidden=True)
 @dataclass
 class Target:
     label: str
-    truth: str                  # formula text (no "=") of the right answer (``lesson_formulas.exercise_*``)
+    truth: str                  # formula text (no "=") of the right answer (``lesson_formulas.exercise_cell``, a kind's
+                                #   ``exercise_part_formula``)
     hidden: Block | None = None  # the stage cell shown as "?", when the answer is a whole cell
 
 
@@ -60,8 +61,8 @@ def plan_exercises(ctx, passes, count):
         if example_of(sheet) is None or sheet not in layout.pass_sheets(0):
             continue
         rng = np.random.default_rng(number)
-        if sheet.kind == "dense":
-            plan.targets[sheet.name] = [_dense_part(ctx, sheet, passes[0], rng, plan.hidden) for _ in range(count)]
+        if model.layers[sheet.layer].fully_connected:
+            plan.targets[sheet.name] = [_unit_part(ctx, sheet, passes[0], rng, plan.hidden) for _ in range(count)]
             continue
         values = passes[0].stages[sheet.layer].output
 
@@ -199,13 +200,13 @@ def _mark_picture(plan, layout, layer, position):
 
 
 def _map_target(ctx, sheet, position, values, rng):
-    """A whole cell of a map sheet, or (for a long convolution sum) one channel's part of it."""
+    """A whole cell of a map sheet, or (for a long sum over filters) one channel's part of it."""
     texts = ctx.texts["exercise"]
     k, i, j = position
     label = texts["cell"].format(k=k + 1, i=i + 1, j=j + 1)
     cell = _cell_of(sheet, position)
     layer = ctx.model.layers[sheet.layer]
-    if sheet.kind != "conv2d":
+    if not layer.has_filters:
         return Target(label, lf.exercise_cell(cell), cell)
     source = ctx.layout.input_of(sheet.layer)
     channels = source.shape[0]
@@ -215,18 +216,18 @@ def _map_target(ctx, sheet, position, values, rng):
     filters = ctx.layout.sheet("filters", sheet.layer)
     window = sheet.window(c, i, j)
     scale = ctx.scale_for(sheet.layer)
-    truth = lf.exercise_channel_part(window, filters.kernels[k][c], scale)
+    truth = layer.exercise_part_formula(window, filters.kernels[k][c], scale)
     name = ctx.channel_labels(channels)[c] if sheet.layer == 0 else f"{ctx.texts['explain']['map']} {c + 1}"
     return Target(texts["channel_part"].format(k=k + 1, i=i + 1, j=j + 1, c=name), truth)
 
 
-def _dense_part(ctx, sheet, reference, rng, hidden):
+def _unit_part(ctx, sheet, reference, rng, hidden):
     """A handful of one output's products, input x weight, at inputs that are not zero.
 
     The output is not the one the worked example explains (its products are shown there),
     and no input is one shown as "?" (``hidden``: sheet -> cells) for an earlier exercise.
     """
-    source = ctx.layout.input_of(sheet.layer)
+    source, layer = ctx.layout.input_of(sheet.layer), ctx.model.layers[sheet.layer]
     inputs = reference.stages[sheet.layer - 1].output.reshape(-1)
     units = sheet.output.size
     n = int(rng.integers(1, units)) if units > 1 else 0
@@ -235,8 +236,8 @@ def _dense_part(ctx, sheet, reference, rng, hidden):
     pool = awake if len(awake) >= HANDFUL else np.flatnonzero(shown)
     picked = sorted(int(x) for x in rng.choice(pool, size=min(HANDFUL, pool.size), replace=False))
     scale = ctx.scale_for(sheet.layer)
-    truth = lf.exercise_dense_part([source.item(i) for i in picked], [sheet.weight_cell(i, n) for i in picked], scale)
+    truth = layer.exercise_part_formula([source.item(i) for i in picked], [sheet.weight_cell(i, n) for i in picked], scale)
     names = ctx.model.class_names if ctx.model.classifier and units == len(ctx.model.class_names) else None
     unit = names[n] if names else f"{ctx.texts['exercise']['item'].format(n=n + 1)}"
-    label = ctx.texts["exercise"]["dense_part"].format(unit=unit, inputs=", ".join(str(i + 1) for i in picked))
+    label = ctx.texts["exercise"][layer.exercise_word].format(unit=unit, inputs=", ".join(str(i + 1) for i in picked))
     return Target(label, truth)

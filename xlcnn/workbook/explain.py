@@ -18,19 +18,20 @@ HIGHLIGHT = dict(border=Border(*(Side(style="medium", color="FF8C00"),) * 4), fo
 
 
 def explain_maps(ctx, ws, plan, layer, source, out):
-    """The worked example of a conv, pooling or activation sheet."""
+    """The worked example of a map sheet: a layer with filters, a pooling or an activation."""
     example = plan.explain
     texts = ctx.texts["explain"]
     k, i, j = _write_choose(ctx, ws, example, out.shape, texts)
-    if plan.kind == "conv2d":
-        _explain_conv(ctx, ws, plan, layer, source, example, texts, (k, i, j))
+    if layer.has_filters:
+        _explain_filters(ctx, ws, plan, layer, source, example, texts, (k, i, j))
     else:
         _explain_window(ctx, ws, plan, layer, source, example, texts, (k, i, j))
     _write_checks(ctx, ws, example, texts, lf.example_map_cell(out, k, i, j))
 
 
-def explain_dense(ctx, ws, plan, source, scale):
-    """The worked example of a dense output: every input times its weight, summed, plus the bias."""
+def explain_units(ctx, ws, plan, layer, source, scale):
+    """The worked example of one output of a fully connected ``layer``: every input times its weight,
+    summed, plus the bias."""
     example, texts = plan.explain, ctx.texts["explain"]
     put_text(ws, *example.title.cell(0, 0), texts["title"], styles.LABEL_FONT)
     choose = example.choose
@@ -38,22 +39,23 @@ def explain_dense(ctx, ws, plan, source, scale):
     put_value(ws, *choose.cell(0, 0), 1, fill=styles.PARAM_FILL)
     _whole_number_choice(ws, choose, plan.output.size)
     products = example.products
-    put_text(ws, *example.products_label.cell(0, 0), texts["dense_products"], styles.LABEL_FONT)
+    products_word, sum_word = layer.example_words
+    put_text(ws, *example.products_label.cell(0, 0), texts[products_word], styles.LABEL_FONT)
     for r in range(products.height):
-        put_formula(ctx, ws, products.item(r), lf.example_dense_product(source.item(r), plan.weights_from(r), choose),
+        put_formula(ctx, ws, products.item(r), layer.example_product_formula(source.item(r), plan.weights_from(r), choose),
                     styles.VALUE_FORMAT)
-    put_text(ws, *example.sum_label.cell(0, 0), texts["dense_sum"])
+    put_text(ws, *example.sum_label.cell(0, 0), texts[sum_word])
     put_formula(ctx, ws, example.sum, formulas.sum_of(products), styles.VALUE_FORMAT)
     put_text(ws, *example.bias_label.cell(0, 0), texts["bias"])
-    put_formula(ctx, ws, example.bias, lf.example_unit_value(plan.bias, choose), styles.WEIGHT_FORMAT)
+    put_formula(ctx, ws, example.bias, layer.example_unit_formula(plan.bias, choose), styles.WEIGHT_FORMAT)
     put_text(ws, *example.result_label.cell(0, 0), texts["result"], styles.LABEL_FONT)
-    put_formula(ctx, ws, example.result, lf.example_dense_result(example.sum, example.bias, scale), styles.VALUE_FORMAT)
-    _write_checks(ctx, ws, example, texts, lf.example_unit_value(plan.output, choose), result_label=False)
+    put_formula(ctx, ws, example.result, layer.example_result_formula(example.sum, example.bias, scale), styles.VALUE_FORMAT)
+    _write_checks(ctx, ws, example, texts, layer.example_unit_formula(plan.output, choose), result_label=False)
 
 
-def highlight_receptive_field(ctx, input_ws, filters_ws, conv_plan, layer):
-    """Outline, on the input and filters sheets, what the chosen conv cell looks at."""
-    choose = conv_plan.explain.choose
+def highlight_receptive_field(ctx, input_ws, filters_ws, plan, layer):
+    """Outline, on the input and filters sheets, what the chosen cell of a layer with filters looks at."""
+    choose = plan.explain.choose
     source = ctx.layout.sheet("input")
     copies = source.highlight
     put_text(input_ws, *source.highlight_title.cell(0, 0), ctx.texts["explain"]["highlight"], styles.LABEL_FONT)
@@ -61,9 +63,9 @@ def highlight_receptive_field(ctx, input_ws, filters_ws, conv_plan, layer):
         put_text(input_ws, *source.highlight_labels.cell(n, 0), ctx.texts["explain"][word])
         put_formula(ctx, input_ws, copies.item(n), formulas.reference(choose.item(n)))
     for padded in source.output.maps:     # the maps the first layer reads: the pixels, or normalised
-        inside = lf.receptive_field_rule(padded, copies.item(1), copies.item(2), layer.stride, layer.dilation, layer.span)
+        inside = layer.receptive_field_formula(padded, copies.item(1), copies.item(2))
         input_ws.conditional_formatting.add(padded.range(), FormulaRule(formula=[inside], **HIGHLIGHT))
-    filters = ctx.layout.sheet("filters", conv_plan.layer)
+    filters = ctx.layout.sheet("filters", plan.layer)
     k_copy = filters.highlight
     put_text(filters_ws, *filters.highlight_label.cell(0, 0), ctx.texts["explain"]["highlight_filter"], styles.LABEL_FONT)
     put_formula(ctx, filters_ws, k_copy, formulas.reference(choose.item(0)))
@@ -93,7 +95,7 @@ def _whole_number_choice(ws, cell, limit):
     ws.add_data_validation(rule)
 
 
-def _explain_conv(ctx, ws, plan, layer, source, example, texts, chosen):
+def _explain_filters(ctx, ws, plan, layer, source, example, texts, chosen):
     k, i, j = chosen
     filters = ctx.layout.sheet("filters", plan.layer)
     channels = source.shape[0]
@@ -110,8 +112,8 @@ def _explain_conv(ctx, ws, plan, layer, source, example, texts, chosen):
         inputs, factors = [window.sub(u, v, 1, 1) for u, v in taps], [weights.sub(u, v, 1, 1) for u, v in taps]
         for (u, v), x, w in zip(taps, inputs, factors):
             a, b = filters.tap_offset(u, v)
-            put_formula(ctx, ws, x, lf.example_conv_input(source.maps[c], i, j, plan.stride, a, b), styles.VALUE_FORMAT)
-            put_formula(ctx, ws, w, lf.example_filter_tap(band, k, filters.band_step, *filters.stored_at(a, b)),
+            put_formula(ctx, ws, x, layer.example_input_formula(source.maps[c], i, j, plan.stride, a, b), styles.VALUE_FORMAT)
+            put_formula(ctx, ws, w, layer.example_tap_formula(band, k, filters.band_step, *filters.stored_at(a, b)),
                         styles.WEIGHT_FORMAT)
             put_formula(ctx, ws, products.sub(u, v, 1, 1), lf.example_product(x, w), styles.VALUE_FORMAT)
         put_text(ws, *example.sum_labels[c].cell(0, 0), texts["channel_sum"].format(c=label))
@@ -119,7 +121,7 @@ def _explain_conv(ctx, ws, plan, layer, source, example, texts, chosen):
         put_formula(ctx, ws, example.spelled[c],
                     lf.example_spelled_sum(texts["spelled"].format(c=label), inputs, factors, example.sums[c]))
     put_text(ws, *example.bias_label.cell(0, 0), texts["bias"])
-    put_formula(ctx, ws, example.bias, lf.example_filter_tap(filters.biases, k, filters.band_step, 0, 0),
+    put_formula(ctx, ws, example.bias, layer.example_tap_formula(filters.biases, k, filters.band_step, 0, 0),
                 styles.WEIGHT_FORMAT)
     scale = ctx.scale_for(plan.layer)
     if scale:
@@ -127,7 +129,7 @@ def _explain_conv(ctx, ws, plan, layer, source, example, texts, chosen):
         put_formula(ctx, ws, example.scale, lf.example_scale(scale), styles.SCALE_FORMAT)
     put_text(ws, *example.result_label.cell(0, 0), texts["result"], styles.LABEL_FONT)
     put_formula(ctx, ws, example.result,
-                lf.example_conv_result(example.sums, example.bias, example.scale if scale else None),
+                layer.example_result_formula(example.sums, example.bias, example.scale if scale else None),
                 styles.VALUE_FORMAT)
 
 
