@@ -13,6 +13,7 @@ import math
 import os
 from dataclasses import dataclass
 
+from .kinds import LAYER_TYPES
 from .layout import MapStack
 from .plans import example_of
 
@@ -130,15 +131,16 @@ def _beside_until(plan, first, last):
 def _columns(plan, across, last_col, page_w):
     """Where the print area ends (None: where it did) and the columns of numbers left out.
 
-    A worked example that would need a page of its own is left out, except on convolution
-    sheets, the example students work by hand, which prints on a second page; numbers wider
-    than a landscape page are cut at its edge."""
+    A worked example that would need a page of its own is left out, except the one students work
+    by hand (``Layer.example_by_hand``), which prints on a second page; numbers wider than a
+    landscape page are cut at its edge."""
     if across(last_col) <= page_w:
         return None, ()
     explain = example_of(plan)
     example = explain.title.col if explain is not None else None
     body = example - 1 if example else last_col
-    if plan.kind == "conv2d" and example and across(body) <= page_w:
+    kind = LAYER_TYPES.get(plan.kind)   # a layer's sheet has its kind
+    if kind is not None and kind.example_by_hand and example and across(body) <= page_w:
         return None, ()
     cut = body
     while cut > 0 and across(cut) > page_w:

@@ -16,6 +16,7 @@ from .cells import Block, col_index, col_name
 from .classroom import PAPERS, default_paper, plan_page
 from .errors import OutputError, UsageError, WorkbookError, XlcnnError
 from .graph import sources
+from .kinds import LAYER_TYPES
 from .layout import output_of, renamed, replan
 from .libreoffice import DEFAULT_TIMEOUT, to_pdf
 from .resources import texts as load_texts
@@ -326,7 +327,7 @@ def _one_page(xml, plan, area, paper, smallest_font, notes, worked=None):
         hidden = {row for first, last in page.hidden_rows for row in range(first, last + 1)}
         xml = re.sub(r'<row r="(\d+)"', lambda m: m.group(0) + (' hidden="1"' if int(m.group(1)) - 1 in hidden else ""), xml)
         first, last = page.hidden_rows[0][0], page.hidden_rows[-1][1]
-        if worked == [] and plan.kind not in ("dense", "grad"):   # the vector itself is all 0
+        if worked == [] and not _fully_connected(plan) and plan.kind != "grad":   # the vector itself is all 0
             note = notes["left_out_all_zero"].format(first=first + 1, last=last + 1)
         elif page.worked_rows:
             note = notes["left_out_but_worked"].format(first=first + 1, last=last + 1, count=len(page.worked_rows))
@@ -355,14 +356,14 @@ TERM_MARGIN = 1e-12
 
 
 def _worked_rows(layout, sheet_xml):
-    """{sheet name: rows to print}: for each dense layer's worked example, its terms from the
-    largest down (their rows on the dense sheet, on the vector it reads, on its gradient sheet),
+    """{sheet name: rows to print}: for each fully connected layer's worked example, its terms from the
+    largest down (their rows on the layer's sheet, on the vector it reads, on its gradient sheet),
     read from the values the workbook stores. [] where every term is 0."""
     rows = {}
     views = [layout.pass_sheets(step) for step in range(len(layout.passes) + 1)]
     for step, view in enumerate(views):
         for plan in view:
-            explain = plan.explain if plan.kind == "dense" else None
+            explain = plan.explain if _fully_connected(plan) else None
             if explain is None:
                 continue
             products = explain.products
@@ -373,7 +374,7 @@ def _worked_rows(layout, sheet_xml):
             order = sorted((i for i, v in enumerate(values) if abs(v) > TERM_MARGIN * largest),
                            key=lambda i: -abs(values[i]))
             rows[plan.name] = [products.item(i).row for i in order]
-            read = sources(layout.inputs, plan.layer + 1)[plan.layer][0]   # the layer the dense one reads
+            read = sources(layout.inputs, plan.layer + 1)[plan.layer][0]   # the layer it reads
             source = next((p for p in view if p.layer == read and isinstance(output_of(p), Block)), None)
             if source is not None and output_of(source).height == products.height:
                 rows[source.name] = [output_of(source).item(i).row for i in order]
@@ -381,6 +382,12 @@ def _worked_rows(layout, sheet_xml):
             if gradient is not None:
                 rows[gradient.name] = [gradient.weight.sub(i, 0, 1, 1).row for i in order]
     return rows
+
+
+def _fully_connected(plan):
+    """Whether ``plan`` shows a fully connected layer (a layer's sheet has its kind)."""
+    kind = LAYER_TYPES.get(plan.kind)
+    return kind is not None and kind.fully_connected
 
 
 def _column_values(xml, col, first, last):

@@ -162,6 +162,7 @@ class Layer:
     gives_probabilities = False   # ends a classifier: the last layer, and nowhere else
     has_backward = True     # False: the engine folds its gradient into the loss
     has_filters = False     # its weights are kernels slid over maps (hand-made --filters and flipping apply)
+    example_by_hand = False   # its worked example is the one students work by hand: a handout prints it whole
     grammar = ""            # its --arch item in the grammar's notation (the kind's name when empty)
     examples = ()           # --arch items of this kind the messages and the grammar show
     title = ""              # the English stem of its sheets' names ("Conv" for "3 Conv")

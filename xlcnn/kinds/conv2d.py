@@ -46,6 +46,7 @@ class Conv2D(Layer):
     gradient_sheet = "conv2d"
     title = "Conv"
     has_filters = True
+    example_by_hand = True
 
     def groups_for(self, channels):
         """G for an input of ``channels``: the channels themselves for a depthwise layer."""

@@ -198,9 +198,10 @@ def _add_picture(ctx, ws, anchor):
 
 
 def _write_prediction(ctx, ws, plan, texts):
-    softmax, loss = ctx.layout.sheet("softmax"), ctx.layout.sheet("loss")
-    rows = (("prediction", "prediction_label", softmax.prediction, None),
-            ("confidence", "confidence_label", softmax.confidence, "0.0%"),
+    # the last layer's sheet: the probabilities, the prediction and the confidence
+    output, loss = ctx.layout.sheet_of(len(ctx.model.layers) - 1), ctx.layout.sheet("loss")
+    rows = (("prediction", "prediction_label", output.prediction, None),
+            ("confidence", "confidence_label", output.confidence, "0.0%"),
             ("true_label", "true_label_label", loss.true_label, None),
             ("loss", "loss_label", loss.loss, styles.PROB_FORMAT))
     for key, label, source, number_format in rows:
@@ -219,9 +220,9 @@ def _write_prediction(ctx, ws, plan, texts):
     chart.x_axis.delete = chart.y_axis.delete = False
     chart.legend = None
     # a Reference to the sheet object: one built from range text would quote a quoted name twice
-    softmax_ws = ws.parent[softmax.probability.sheet]
-    chart.add_data(Reference(softmax_ws, **softmax.probability.bounds()), titles_from_data=False)
-    chart.set_categories(Reference(softmax_ws, **softmax.classes.bounds()))
+    output_ws = ws.parent[output.probability.sheet]
+    chart.add_data(Reference(output_ws, **output.probability.bounds()), titles_from_data=False)
+    chart.set_categories(Reference(output_ws, **output.classes.bounds()))
     # the chart fills the square cells beside the photo, below its picture
     chart.width = plan.chart.width * SQUARE_PIXELS * CM_PER_PIXEL
     chart.height = plan.chart.height * SQUARE_PIXELS * CM_PER_PIXEL
