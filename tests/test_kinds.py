@@ -202,7 +202,7 @@ MENTIONS = {
 # classifier's end is built around them. Moving those into the kinds is the typed plan's work
 # (issue 14, item 2); until then each is held to the modules that name it today, so the
 # number can only fall.
-STRUCTURAL = {"conv2d": 8, "dense": 11, "flatten": 9, "softmax": 7}
+STRUCTURAL = {"conv2d": 8, "dense": 9, "flatten": 9, "softmax": 7}
 
 
 def modules_mentioning(kind):

@@ -8,7 +8,7 @@ The layers a classifier's end needs are added when left out (``kinds.complete``)
 Branches: each item reads the item before it (the first reads the picture) unless it
 names what it reads in parentheses; ``name=`` in front of an item names its output, and
 ``input`` is the picture. The joining kinds (``kinds.MERGES``) read two or more named
-outputs; each kind's ``branch_example`` shows one.
+outputs; each kind's ``branch_example()`` shows one.
 
 Names may be written in any order (the layers are put in an order that computes), but a
 layer may not read itself or a layer that reads it, and every layer but the last must feed
@@ -30,7 +30,7 @@ GRAMMAR = "\n".join(" | ".join(cls.grammar or cls.kind for cls in family)
 EXAMPLES = ", ".join(item for cls in CLASSES for item in cls.examples)
 
 _NAMED = re.compile(r"(?:([a-z_][a-z0-9_]*)=)?([^=()]+)(?:\(([^()]*)\))?")
-BRANCH_EXAMPLE = MERGES[0].branch_example
+BRANCH_EXAMPLE = MERGES[0].branch_example()
 
 
 def parse_architecture(text, classes, option="--arch", probabilities=True):

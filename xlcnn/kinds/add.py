@@ -17,7 +17,7 @@ class Add(Merge):
     kind = "add"
     onnx_ops = ("Add",)
     grammar = "add(a,b,...)"
-    branch_example = "a=conv3x3x4, b=conv3x3x4(input), add(a,b), dense"
+    branch_items = "a=conv3x3x4, b=conv3x3x4(input), add(a,b)"
     title = "Add"
 
     def merged_shape(self, in_shapes, where, listed):

@@ -133,6 +133,11 @@ def joining_kinds():
     return " and ".join(merge_kinds())
 
 
+def kind_with(flag):
+    """The kind whose class sets ``flag`` (e.g. ``fully_connected``), as an example or a message names it."""
+    return next(sub.kind for sub in _subclasses(Layer) if getattr(sub, flag))
+
+
 def _subclasses(cls):
     for sub in cls.__subclasses__():
         yield sub
@@ -455,7 +460,12 @@ class Merge(Layer):
 
     joins = True
     keeps_sign = True
-    branch_example = ""   # a whole --arch text that joins branches with this kind
+    branch_items = ""     # --arch items that join branches with this kind (``branch_example`` ends them)
+
+    @classmethod
+    def branch_example(cls):
+        """A whole --arch text that joins branches with this kind, ended as the shortest classifier is."""
+        return f"{cls.branch_items}, {kind_with('fully_connected')}"
 
     def output_shape(self, in_shapes, where):
         if len(in_shapes) < 2:

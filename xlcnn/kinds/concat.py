@@ -22,7 +22,7 @@ class Concat(Merge):
     kind = "concat"
     onnx_ops = ("Concat",)
     grammar = "concat(a,b,...)"
-    branch_example = "a=conv3x3x4-same, b=conv3x3x4-same(input), concat(a,b), dense"
+    branch_items = "a=conv3x3x4-same, b=conv3x3x4-same(input), concat(a,b)"
     title = "Concat"
     stacks = True
 
