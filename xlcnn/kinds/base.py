@@ -12,8 +12,13 @@ A kind is one module of this package holding one frozen dataclass derived from `
 - ``forward_formula`` / ``backward_formula`` (activations, pools, joins): their formula twins, pure
   builders on blocks (see ``cells.Block``) returning formula text;
 - what the workbook asks of a kind instead of its name: ``title``, ``chooses``, ``keeps_sign``,
-  ``never_negative``, ``text_values()``, ``example_reads(at)``, ``copied_cell(sheet, at)``, and
-  ``drawn()``: whether it has sheets at all (the others are engine and tables only);
+  ``never_negative``, ``example_by_hand``, ``text_values()``, ``example_reads(at)``,
+  ``copied_cell(sheet, at)``, and ``drawn()``: whether it has sheets at all (the others are engine
+  and tables only); a kind with filters or fully connected also builds its worked example's and
+  exercise's formulas (``example_*_formula``, ``exercise_part_formula``);
+- what the verifier asks: ``parameters_from_book(reader, layout, index)``; of the layer that
+  ``gives_probabilities`` the engine asks its loss (``log_probabilities``, ``loss``,
+  ``loss_and_gradient``) and the verifier its sheet's cells (``checked_cells``, ``formula_blocks``);
 - what the summary and the model ask: ``parameter_count``, ``multiply_adds``, ``side_arithmetic``,
   ``buffers`` (parameters kept, not learned) and ``buffer_count``, ``initial_value`` and
   ``positive_parameters``.

@@ -82,7 +82,7 @@ def write_dense(ctx, ws, plan):
 
 
 def _is_last_dense(ctx, index):
-    return index == max(i for i, layer in enumerate(ctx.model.layers) if layer.kind == "dense")
+    return index == max(i for i, layer in enumerate(ctx.model.layers) if layer.fully_connected)
 
 
 def write_vector_activation(ctx, ws, plan):
