@@ -45,16 +45,24 @@ def test_the_add_sheet_reads_both_branches(tiny_book):
     assert book.sheetnames[:8] == ["Overview", "1 Input", "2 Filters 1", "3 Conv 1", "4 Filters 2", "5 Conv 2",
                                    "6 Add", "7 ReLU"]
     add = book["6 Add"]
-    sums = [cell.value for row in add.iter_rows() for cell in row
-            if isinstance(cell.value, str) and cell.value.startswith("=") and "HYPERLINK" not in cell.value]
-    assert len(sums) == 2 * SIZE * SIZE
-    assert sums[0] == "='3 Conv 1'!B11+'5 Conv 2'!B11"
-    assert all(re.fullmatch(r"='3 Conv 1'!([A-Z]+\d+)\+'5 Conv 2'!\1", text) for text in sums)
+    cells = [cell.value for row in add.iter_rows() for cell in row
+             if isinstance(cell.value, str) and cell.value.startswith("=") and "HYPERLINK" not in cell.value]
+    copies = [text for text in cells if "!" in text]
+    sums = [text for text in cells if "!" not in text and text != "="]   # "=" alone: the sign before the sum
+    # per map: a copy of branch a's map (B-I), "+", a copy of branch b's (K-R), "=", their sum (T-AA)
+    assert len(copies) == 2 * 2 * SIZE * SIZE and len(sums) == 2 * SIZE * SIZE
+    assert add["B11"].value == "='3 Conv 1'!B11" and add["K11"].value == "='5 Conv 2'!B11"
+    assert add["R21"].value == "='5 Conv 2'!I21" and add["J11"].value == "+" and add["S11"].value == "="
+    assert all(re.fullmatch(r"='[35] Conv [12]'![B-I]\d+", text) for text in copies)
+    assert sums[0] == "=B11+K11" and add["T11"].value == "=B11+K11"
+    assert all(re.fullmatch(r"=([B-I])(\d+)\+([K-R])\2", text) for text in sums)
+    assert add["B10"].value == "map 1 of '3 Conv 1'" and add["K20"].value == "map 2 of '5 Conv 2'"
+    assert add["T10"].value == "map 1 after adding"
     # branch b (1x1, no padding) reads the photo's interior, inside the border branch a's padding needs
     conv_b = book["5 Conv 2"]["B11"].value
     assert "'1 Input'!C12," in conv_b and "'1 Input'!B11" not in conv_b
     # the layer after the join reads the add sheet
-    assert book["7 ReLU"]["B11"].value == "=MAX(0,'6 Add'!B11)"
+    assert book["7 ReLU"]["B11"].value == "=MAX(0,'6 Add'!T11)"
     assert "'3 Conv 1', '5 Conv 2'" in add["A2"].value
     row = next(r for r in book["12 Summary"].iter_rows(values_only=True) if str(r[0]).startswith("add1"))
     assert row[1:3] == ("2 x 8 x 8 + 2 x 8 x 8", "2 x 8 x 8") and row[FIELD] == 3   # the widest receptive field
@@ -190,7 +198,7 @@ def test_branched_workbooks_verify_and_a_tampered_join_cell_fails(tiny_book, sta
     three = make_workbook(output=tmp_path / "three.xlsx", arch=THREE, size=SIZE).path
     vectors = make_workbook(output=tmp_path / "vectors.xlsx", arch=VECTORS, size=SIZE).path
     # the add reads branch a twice, branch b never; the concat's map 3 copies branch a instead of branch b
-    bad_add = _tampered(tiny_book, "6 Add", "C12", "='3 Conv 1'!C12+'3 Conv 1'!C12", tmp_path / "bad_add.xlsx")
+    bad_add = _tampered(tiny_book, "6 Add", "U12", "=C12+C12", tmp_path / "bad_add.xlsx")
     bad_concat = _tampered(stacked_book, "6 Concat", "C32", "='3 Conv 1'!C12", tmp_path / "bad_concat.xlsx")
     reports = verify_workbooks([tiny_book, stacked_book, three, vectors, bad_add, bad_concat])   # one LibreOffice start
     for report in reports[:4]:

@@ -434,6 +434,8 @@ def _layer_formulas(plan, later, scaled=True):
     if plan.kind == "softmax":
         return 5 * plan.output.size + 4    # logit, z - max, e^, p, ln p per class; max, sum, class, p
     count = _cells(plan.output)
+    if isinstance(plan, AddSheet):    # the copies of what it adds, beside the sum
+        count += _cells(plan.terms)
     if plan.kind == "dense":
         count += later * (plan.weight.size + plan.bias.size)
     explain = example_of(plan)
@@ -741,10 +743,19 @@ def _explain_results(name, col, row, blocks, keys):
 
 
 def _add_sheet(ident, shape, pad, operands):
-    """Maps one below the other, as on the sheets it adds; each cell sums the same cell of every operand."""
+    """Per map, a row of copies of that map of every operand and then their sum, which reads the copies."""
     if len(shape) != 3:
         raise ShapeError(f"sheet {ident['name']!r}: the workbook adds feature maps only, not vectors")
-    return AddSheet(**ident, output=_stack(ident["name"], HEADER_ROWS + 1, *shape, pad), sources=operands)
+    name, (channels, height, width) = ident["name"], shape
+    step = width + GAP     # a term, then the column of its "+" (the last one's "=")
+    output = _stack(name, HEADER_ROWS + 1, *shape, pad, left=FIRST_COL + len(operands) * step)
+    terms = []
+    for n in range(len(operands)):
+        maps = tuple(Block(name, m.row + pad, FIRST_COL + n * step, height, width) for m in output.maps)
+        terms.append(MapStack(maps, 0, tuple(_label_above(m) for m in maps)))
+    signs = tuple(tuple(Block(name, term.maps[k].row, term.maps[k].last_col + 1, 1, 1) for term in terms)
+                  for k in range(channels))
+    return AddSheet(**ident, output=output, terms=tuple(terms), signs=signs, sources=operands)
 
 
 def _stacked_sheet(ident, shape, pad, operands):

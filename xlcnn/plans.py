@@ -428,19 +428,28 @@ class Im2colSheet(Sheet):
 class AddSheet(Sheet):
     """An add layer's output maps: cell (i, j) of map k is the sum of that cell in every source.
 
-    ``sources`` are the map stacks it adds, in the order the network names them.
+    ``sources`` are the map stacks it adds, in the order the network names them. Left of the
+    sum, on the same rows, ``terms[n]`` holds a copy of source n (so the student sees what is
+    added, a shortcut included); ``signs[k]`` are the "+" cells between the terms of map k and
+    the "=" before the sum.
     """
 
     output: MapStack
+    terms: tuple
+    signs: tuple
     sources: tuple = field(metadata=ELSEWHERE)
 
     @property
+    def value_start(self):
+        return self.terms[0].maps[0].col
+
+    @property
     def value_columns(self):
-        return self.output.maps[0].width + 4
+        return self.output.maps[0].last_col - self.value_start + 5
 
     def operands(self, k, i, j):
-        """Cell (i, j) of map k in every source, as 1 x 1 blocks."""
-        return tuple(source.at(k, i, j) for source in self.sources)
+        """Cell (i, j) of map k in every term (the copies beside the sum), as 1 x 1 blocks."""
+        return tuple(term.at(k, i, j) for term in self.terms)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -456,6 +465,10 @@ class StackedSheet(Sheet):
     sources: tuple = field(metadata=ELSEWHERE)
     output_label: Block | None = None
     numbers: Block | None = None
+
+    @property
+    def value_start(self):
+        return self.output.maps[0].col
 
     @property
     def value_columns(self):
