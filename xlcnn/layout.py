@@ -12,7 +12,7 @@ from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
 from .losses import REGRESSION
-from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+from .plans import (AddSheet, Im2colSheet, JoinGradSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
@@ -106,7 +106,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     require_drawn(layers)
     regression = regression and not classifier
     if inputs is not None:
-        check_graph(layers, inputs, steps)
+        check_graph(layers, inputs)
     names = _SheetNames(layers, titles or STEP_TITLES, classifier or regression, im2col)
     limits = _Limits(max_formulas)
     input_plan = _input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1, inputs), normalised)
@@ -118,7 +118,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     sheets = [limits.add(overview, overview_formulas(overview, classifier, regression)), input_plan, *first]
     layout = Layout(sheets, tuple(input_shape), inputs=inputs)
     if steps:
-        check_backprop(layers, regression)
+        check_backprop(layers, regression, inputs, shapes)
         _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits,
                     regression)
     summary = summarize(layers, input_shape, inputs=inputs)
@@ -184,7 +184,7 @@ def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_p
     """Gradients of each pass, the descent sheet, then the forward pass on the new weights."""
     current = first
     for step in range(steps):
-        gradients = _gradient_sheets(layers, shapes, input_shape, current, names, step)
+        gradients = _gradient_sheets(layers, shapes, input_shape, current, names, step, layout.inputs)
         for plan in gradients.values():
             limits.add(plan, _gradient_formulas(plan))
         layout.gradients.append(gradients)
@@ -193,16 +193,14 @@ def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_p
             layout.descent = limits.add(_descent_sheet(names.unnumbered("descent"), steps), steps + 2)
             layout.sheets.append(layout.descent)
         current = _forward_sheets(layers, shapes, input_shape, class_names, names, step + 1, input_plan, limits,
-                                  regression=regression)
-        layout.passes.append(Layout([input_plan, *current], tuple(input_shape), prefix=names.prefix(step + 1)))
+                                  layout.inputs, regression)
+        layout.passes.append(Layout([input_plan, *current], tuple(input_shape), prefix=names.prefix(step + 1),
+                                    inputs=layout.inputs))
         layout.sheets.extend(current)
 
 
-def check_graph(layers, inputs, steps):
+def check_graph(layers, inputs):
     """What a branched network's workbook cannot show yet, refused in one line each."""
-    if steps:
-        raise ShapeError("--backprop/--steps: gradient sheets are written for chains of layers only; "
-                         "leave out --steps to build the forward pass of a branched network")
     for index, (layer, reads) in enumerate(zip(layers, inputs)):
         if len(reads) > 1 and not layer.joins:
             joiners = " and ".join(cls.kind for cls in MERGES)
@@ -213,7 +211,7 @@ def check_graph(layers, inputs, steps):
                              f"joins the outputs of layers only (put a layer on that branch)")
 
 
-def check_backprop(layers, regression=False):
+def check_backprop(layers, regression=False, inputs=None, shapes=()):
     """The layers whose gradients the workbook can write as plain formulas (a ``regression``: without softmax)."""
     dense = [i for i, layer in enumerate(layers) if isinstance(layer, Dense)]
     if regression and len(dense) != 1:
@@ -224,6 +222,8 @@ def check_backprop(layers, regression=False):
     end = (Dense,) if regression else (Dense, Softmax)
     if flatten is None or tuple(type(layer) for layer in layers[flatten + 1:]) != end:
         raise ShapeError("--backprop needs the network to end flatten -> dense" + ("" if regression else " -> softmax"))
+    if inputs is not None:
+        _check_graph_backprop(layers, inputs, shapes)
     for number, layer in enumerate(layers, start=1):
         if isinstance(layer, Conv2D) and layer.stride != 1:
             raise ShapeError(f"--backprop: layer {number} has stride {layer.stride}; gradients are written for stride 1")
@@ -233,23 +233,48 @@ def check_backprop(layers, regression=False):
                              "not overlap (stride >= size)")
 
 
-def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
+def _check_graph_backprop(layers, inputs, shapes):
+    """A branched network's gradients are written for maps until its end, flatten -> dense (-> softmax),
+    which must be a chain: each of those layers reads the one before it."""
+    end = next((i for i, layer in enumerate(layers) if isinstance(layer, Flatten)), len(layers))
+    for index in range(end + 1, len(layers)):
+        if inputs[index] != (index - 1,):
+            raise ShapeError(f"--backprop: layer {index + 1} ({layers[index].kind}) must read the layer just before "
+                             "it: a branched network's gradients are written for branches that join before flatten")
+    for index, shape in enumerate(shapes[:end]):
+        if len(shape) != 3:
+            raise ShapeError(f"--backprop: layer {index + 1} ({layers[index].kind}) gives a vector before flatten; "
+                             "a branched network's gradients are written for maps until flatten")
+
+
+def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, inputs=None):
     """One sheet per layer below softmax: the gradient of the loss for the layer's input and weights.
 
-    The walk stops at the first layer with weights: the layers before it learn nothing.
+    The layers are walked in reverse order (a graph's: reverse topological order), so every
+    layer that reads layer i is planned before layer i. Layers that neither have weights nor
+    read one that has (directly or further back) learn nothing and get no sheet. A layer read
+    by several layers (a fork) also gets, right of the rest, the sum of what each sends back.
     """
     plans = {}
     by_layer = {plan.layer: plan for plan in forward if plan.layer is not None and plan.kind != "filters"}
-    first = next(i for i, layer in enumerate(layers) if isinstance(layer, (Conv2D, Dense)))
+    reads = sources(inputs, len(layers))
+    learns = _learning_layers(layers, reads)
     last = len(layers) - (2 if is_classifier(layers) else 1)   # softmax goes back with its loss, in one step
-    for index in range(last, first - 1, -1):
+
+    def border(source):   # a conv that passes a gradient back slides its turned kernels over a padded one
+        layer = layers[source] if source != INPUT else None
+        return layer.span - 1 if isinstance(layer, Conv2D) and INPUT not in reads[source] else 0
+    for index in range(last, -1, -1):
+        if not learns[index]:
+            continue
         layer = layers[index]
-        in_shape = shapes[index - 1] if index else input_shape
+        in_shape = shapes[reads[index][0]] if reads[index][0] != INPUT else input_shape
         ident = names.gradient(by_layer[index], pass_index)
         name = ident["name"]
-        before = layers[index - 1] if index else None
-        pad = before.span - 1 if isinstance(before, Conv2D) and index - 1 > 0 else 0
+        pad = border(reads[index][0])
         top = HEADER_ROWS + 1
+        sent = _sent_back(index, plans, layers, reads, shapes, border(index)) if index < last else ()
+        upstream = sent[0] if len(sent) == 1 else None
         if isinstance(layer, Dense):
             units, inputs = layer.units, in_shape[0]
             weight, gradient = Block(name, top + 4, FIRST_COL, inputs, units), Block(name, top + 4, FIRST_COL + units + 1, inputs, 1)
@@ -257,17 +282,64 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
                 **ident, upstream=Block(name, top, FIRST_COL, 1, units), upstream_label=Block(name, top, 0, 1, 1),
                 bias=Block(name, top + 1, FIRST_COL, 1, units), bias_label=Block(name, top + 1, 0, 1, 1),
                 weight=weight, weight_label=_label_left(weight), input=gradient, input_label=_label_above(gradient))
-        elif isinstance(layer, Conv2D):
-            plans[index] = _conv_gradient_sheet(ident, layer, in_shape, index, pad, plans[index + 1].input)
+            continue
+        if isinstance(layer, Conv2D):
+            plan = _conv_gradient_sheet(ident, layer, in_shape, INPUT not in reads[index], pad, upstream)
+        elif layer.joins:    # the gradient of its output, once: what every operand (or its channels) takes back
+            widest = max(border(source) for source in reads[index])
+            plan = JoinGradSheet(**ident, input=_stack(name, top, *shapes[index], widest), sent=sent)
         else:
             margin = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1) if layer.chooses else None   # its tie margin
-            plans[index] = MapGradSheet(**ident, input=_stack(name, top, *in_shape, pad), margin=margin,
-                                        margin_label=Block(name, HEADER_ROWS - 2, FIRST_COL + 1, 1, 1) if layer.chooses else None)
+            plan = MapGradSheet(**ident, input=_stack(name, top, *in_shape, pad), margin=margin, upstream=upstream,
+                                margin_label=Block(name, HEADER_ROWS - 2, FIRST_COL + 1, 1, 1) if layer.chooses else None)
+        if len(sent) > 1 and not layer.joins:
+            plan = _gathered(plan, shapes[index], border(index), sent)
+        plans[index] = plan
     return plans
 
 
+def _learning_layers(layers, reads):
+    """learns[i]: whether layer i has weights or reads (directly or further back) a layer that has."""
+    learns = []
+    for layer, sources_read in zip(layers, reads):
+        learns.append(isinstance(layer, (Conv2D, Dense)) or any(learns[s] for s in sources_read if s != INPUT))
+    return learns
+
+
+def _sent_back(source, plans, layers, reads, shapes, pad):
+    """The gradient of layer ``source``'s output as each layer reading it sends it back, one block or map
+    stack per read (seen with the border ``pad`` that a conv passing it on needs): a stacking join sends
+    back the channels it took from ``source``, every other layer the gradient of its whole input."""
+    sent = []
+    for reader in sorted(set(r for r, sources_read in enumerate(reads) if source in sources_read)):
+        back = plans[reader].input
+        for n, read in enumerate(reads[reader]):
+            if read != source:
+                continue
+            if isinstance(back, Block):    # a vector: what flatten gets from the dense layer
+                sent.append(back)
+                continue
+            view = back
+            if layers[reader].stacks:
+                first = sum(shapes[s][0] for s in reads[reader][:n])
+                end = first + shapes[source][0]
+                view = MapStack(back.maps[first:end], back.pad, back.labels[first:end])
+            sent.append(view.with_border(pad))
+    return tuple(sent)
+
+
+def _gathered(plan, shape, pad, sent):
+    """``plan`` with, right of its blocks, the sum of what the layers reading it send back (a fork), which its
+    own formulas then read as their upstream gradient."""
+    col = last_column(plan) + 3
+    stack = _stack(plan.name, HEADER_ROWS + 2, *shape, pad, left=col)
+    return replace(plan, gathered=stack, gathered_label=Block(plan.name, HEADER_ROWS + 1, col, 1, 1),
+                   upstream=stack, sent=sent)
+
+
 def _conv_gradient_sheet(ident, layer, in_shape, index, pad, upstream):
-    """Filter and bias gradients in the filters sheet's arrangement; below them the input's gradient."""
+    """Filter and bias gradients in the filters sheet's arrangement; below them the input's gradient
+    (``index``: unless the layer reads the photo)."""
     name = ident["name"]
     channels, f, span = in_shape[0], layer.kernel, layer.span
     weights, biases, back = [], [], []

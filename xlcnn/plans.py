@@ -777,13 +777,16 @@ class ConvGradSheet(Sheet):
     back_kernels: tuple | None  # [k][c]: the effective kernels turned, which the input's gradient slides
     back_kernel_labels: tuple | None
     input: MapStack | None
-    upstream: MapStack = field(metadata=ELSEWHERE)   # the gradient of the layer's output (the sheet after),
-    #                                                  padded by span - 1
+    upstream: MapStack = field(metadata=ELSEWHERE)   # the gradient of the layer's output (the sheet after,
+    #                                                  or ``gathered``), padded by span - 1
     padding: int                # the layer's own zero border
+    gathered: MapStack | None = None     # a fork: the sum of what every layer reading it sends back
+    gathered_label: Block | None = None
+    sent: tuple = field(default=(), metadata=ELSEWHERE)   # ... what each sends back, the terms of that sum
 
     def formula_parts(self):
         """What holds formulas (the formula budget counts it; a few zero taps too, an upper bound)."""
-        return [self.weight, self.bias, self.back_kernels or (), self.input or ()]
+        return [self.weight, self.bias, self.back_kernels or (), self.input or (), self.gathered or ()]
 
     def upstream_window(self, k, r, s):
         """The window of upstream map k that the gradient of input cell (r, s) slides a turned kernel over."""
@@ -816,9 +819,25 @@ class MapGradSheet(Sheet):
     input: MapStack
     margin: Block | None = None
     margin_label: Block | None = None
+    upstream: MapStack | Block | None = field(default=None, metadata=ELSEWHERE)   # the gradient of its output
+    gathered: MapStack | None = None     # a fork: the sum of what every layer reading it sends back
+    gathered_label: Block | None = None
+    sent: tuple = field(default=(), metadata=ELSEWHERE)   # ... what each sends back, the terms of that sum
 
     def formula_parts(self):
-        return [self.input, self.margin or ()]
+        return [self.input, self.margin or (), self.gathered or ()]
+
+
+@dataclass(frozen=True, kw_only=True)
+class JoinGradSheet(Sheet):
+    """The gradient of a join's output, map by map: the sum of what every layer reading it sends back (one
+    term: a plain reference). Every operand takes it back as it is (a sum), or its own maps (a stacking join)."""
+
+    input: MapStack
+    sent: tuple = field(metadata=ELSEWHERE)   # what each layer reading the join sends back
+
+    def formula_parts(self):
+        return [self.input]
 
 
 # ---------------------------------------------------------------- legends, what the model knows, the overview

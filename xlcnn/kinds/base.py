@@ -448,6 +448,7 @@ class Merge(Layer):
 
     joins = True
     keeps_sign = True
+    gradient_sheet = "join"
     branch_example = ""   # a whole --arch text that joins branches with this kind
 
     def output_shape(self, in_shapes, where):
