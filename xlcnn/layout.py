@@ -227,10 +227,6 @@ def check_backprop(layers, regression=False, inputs=None, shapes=()):
     for number, layer in enumerate(layers, start=1):
         if isinstance(layer, Conv2D) and layer.stride != 1:
             raise ShapeError(f"--backprop: layer {number} has stride {layer.stride}; gradients are written for stride 1")
-        if isinstance(layer, POOLS) and layer.overlaps:
-            raise ShapeError(f"--backprop: layer {number} ({layer.spelling()}) pools {layer.size}x{layer.size} windows "
-                             f"with stride {layer.step}, so they overlap; gradients are written for windows that do "
-                             "not overlap (stride >= size)")
 
 
 def _check_graph_backprop(layers, inputs, shapes):
@@ -294,8 +290,25 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, in
                                 margin_label=Block(name, HEADER_ROWS - 2, FIRST_COL + 1, 1, 1) if layer.chooses else None)
         if len(sent) > 1 and not layer.joins:
             plan = _gathered(plan, shapes[index], border(index), sent)
+        if isinstance(layer, POOLS) and layer.overlaps:
+            _check_overlapping_gradient(plan, layer, by_layer[index])
         plans[index] = plan
     return plans
+
+
+def _check_overlapping_gradient(plan, layer, pool):
+    """Where pooling windows overlap, a cell's gradient formula has a term per window that holds it: the
+    longest (near the last cells, whose references are longest) must fit Excel's 8,192 characters."""
+    channels, height, width = pool.source.shape
+    margin = plan.margin or plan.input.maps[0]
+    for r in range(max(0, height - layer.size - 1), height):
+        for s in range(max(0, width - layer.size - 1), width):
+            holding = pool.holding(channels - 1, r, s, plan.upstream)
+            text = layer.overlapping_backward_formula(pool.source.at(channels - 1, r, s), holding, margin)
+            if len(text) > MAX_FORMULA_CHARS:
+                raise LimitError(f"sheet {plan.name!r}: the gradient of one cell under {len(holding)} overlapping "
+                                 f"{layer.size}x{layer.size} windows would be a formula of {len(text):,} characters; "
+                                 f"Excel allows {MAX_FORMULA_CHARS:,}: use a larger stride or a smaller window")
 
 
 def _learning_layers(layers, reads):

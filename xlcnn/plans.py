@@ -348,10 +348,27 @@ class PoolSheet(MapSheet):
             found.append(index)
         return tuple(found)
 
-    def before_in_window(self, c, r, s):
-        """The cells of (r, s)'s window in map c that come before it in reading order (rows above; cells
-        left), within the cells the window reads (a max's window never reaches into padding)."""
-        window, cell = self.window(c, *self.pooled_by(r, s)), self.source.at(c, r, s)
+    def windows_holding(self, r, s):
+        """(i, j) of every window that holds input cell (r, s), in reading order: windows that overlap
+        (stride below size) share cells, so up to (size / stride)^2 of them hold one cell."""
+        _, rows, cols = self.output.shape
+        found = []
+        for at, count in ((r + self.padding, rows), (s + self.padding, cols)):
+            first = max(0, -(-(at - self.size + 1) // self.stride))   # the first window reaching the cell
+            found.append(range(first, min(count, at // self.stride + 1)))
+        return [(i, j) for i in found[0] for j in found[1]]
+
+    def holding(self, c, r, s, upstream):
+        """For every window that holds input cell (r, s) of map c: (its block, the cells of it before
+        (r, s) in reading order, its output's cell of ``upstream``, the gradient of the output)."""
+        return [(self.window(c, i, j), self.before_in_window(c, r, s, (i, j)), upstream.at(c, i, j))
+                for i, j in self.windows_holding(r, s)]
+
+    def before_in_window(self, c, r, s, at=None):
+        """The cells of (r, s)'s window in map c (the window ``at``, by default the one of its own stride step)
+        that come before it in reading order (rows above; cells left), within the cells the window reads
+        (a max's window never reaches into padding)."""
+        window, cell = self.window(c, *(at or self.pooled_by(r, s))), self.source.at(c, r, s)
         above, left = cell.row - window.row, cell.col - window.col
         earlier = []
         if above:

@@ -125,14 +125,26 @@ def _pool(ctx, ws, plan, layer, forward, upstream, texts):
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for r, s, _, _ in stack.interior(c).cells():
-            target, window = stack.at(c, r, s), pool.pooled_by(r, s)
-            if window is None:        # rows and columns no window reaches
+            target, formula = stack.at(c, r, s), _pool_cell_gradient(layer, pool, c, r, s, margin, upstream)
+            if formula is None:        # rows and columns no window reaches
                 put_value(ws, *target.cell(0, 0), 0)
                 continue
-            formula = layer.backward_formula(source.at(c, r, s), pool.window(c, *window),
-                                             pool.before_in_window(c, r, s), margin, upstream.at(c, *window))
             put_formula(ctx, ws, target, formula, styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
+
+
+def _pool_cell_gradient(layer, pool, c, r, s, margin, upstream):
+    """The gradient of input cell (r, s) of map c: the share of the window that pools it or, where windows
+    overlap, the sum of the shares of every window that holds it; None where no window reaches the cell."""
+    x = pool.source.at(c, r, s)
+    if layer.overlaps:
+        holding = pool.holding(c, r, s, upstream)
+        return formulas.checked(layer.overlapping_backward_formula(x, holding, margin)) if holding else None
+    window = pool.pooled_by(r, s)
+    if window is None:
+        return None
+    return layer.backward_formula(x, pool.window(c, *window), pool.before_in_window(c, r, s), margin,
+                                  upstream.at(c, *window))
 
 
 def _activation(ctx, ws, plan, layer, forward, upstream, texts):
