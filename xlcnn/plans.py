@@ -658,12 +658,16 @@ class SquaredErrorSheet(Sheet):
 
 @dataclass(frozen=True, kw_only=True)
 class SummarySheet(Sheet):
-    """One row per layer (and the input's), then the totals."""
+    """One row per layer (and the input's), then the totals; below them, when layers are fed by a 1x1
+    bottleneck, one row each: its multiply-adds with the bottleneck, without it, and their ratio."""
 
     headers: Block
     table: Block
     totals: Block
     totals_label: Block
+    bottlenecks: Block | None = None
+    bottleneck_headers: Block | None = None
+    bottleneck_title: Block | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
