@@ -208,7 +208,7 @@ def _write_terms(ctx, ws, plan, texts):
                 put_formula(ctx, ws, term.at(k, i, j), formulas.reference(source.at(k, i, j)), styles.VALUE_FORMAT)
             share_formulas(ws, term.maps[k])
             add_scale(ws, term.maps[k], output_scale(ctx.model, plan.layer))
-            sign = "=" if n == len(plan.terms) - 1 else "+"
+            sign = texts["equals" if n == len(plan.terms) - 1 else "plus"]
             put_text(ws, *plan.signs[k][n].cell(0, 0), sign, styles.LABEL_FONT)
 
 
