@@ -282,7 +282,7 @@ def test_branched_workbooks_learn_in_libreoffice_as_the_engine_does(learning_boo
 
 def test_backprop_refuses_branches_that_meet_after_flatten_in_one_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    arch = "a=conv3x3x2, b=conv3x3x2(input), add(a,b), gap, dense"
+    arch = "a=conv3x3x2, b=conv3x3x2(input), f=flatten(a), g=flatten(b), concat(f,g), dense"
     result = CliRunner().invoke(main, ["build", "--arch", arch, "--size", str(SIZE), "-o", "g.xlsx", "--backprop"])
     assert result.exit_code == 2, result.output
-    assert len(result.stderr.strip().splitlines()) == 1 and "--backprop" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "end flatten -> dense -> softmax" in result.stderr

@@ -118,7 +118,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     sheets = [limits.add(overview, overview_formulas(overview, classifier, regression)), input_plan, *first]
     layout = Layout(sheets, tuple(input_shape), inputs=inputs)
     if steps:
-        check_backprop(layers, regression, inputs, shapes)
+        check_backprop(layers, regression)
         _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits,
                     regression)
     summary = summarize(layers, input_shape, inputs=inputs)
@@ -212,7 +212,7 @@ def check_graph(layers, inputs):
                              f"joins the outputs of layers only (put a layer on that branch)")
 
 
-def check_backprop(layers, regression=False, inputs=None, shapes=()):
+def check_backprop(layers, regression=False):
     """The layers whose gradients the workbook can write as plain formulas (a ``regression``: without softmax)."""
     dense = [i for i, layer in enumerate(layers) if isinstance(layer, Dense)]
     if regression and len(dense) != 1:
@@ -223,25 +223,9 @@ def check_backprop(layers, regression=False, inputs=None, shapes=()):
     end = (Dense,) if regression else (Dense, Softmax)
     if flatten is None or tuple(type(layer) for layer in layers[flatten + 1:]) != end:
         raise ShapeError("--backprop needs the network to end flatten -> dense" + ("" if regression else " -> softmax"))
-    if inputs is not None:
-        _check_graph_backprop(layers, inputs, shapes)
     for number, layer in enumerate(layers, start=1):
         if isinstance(layer, Conv2D) and layer.stride != 1:
             raise ShapeError(f"--backprop: layer {number} has stride {layer.stride}; gradients are written for stride 1")
-
-
-def _check_graph_backprop(layers, inputs, shapes):
-    """A branched network's gradients are written for maps until its end, flatten -> dense (-> softmax),
-    which must be a chain: each of those layers reads the one before it."""
-    end = next((i for i, layer in enumerate(layers) if isinstance(layer, Flatten)), len(layers))
-    for index in range(end + 1, len(layers)):
-        if inputs[index] != (index - 1,):
-            raise ShapeError(f"--backprop: layer {index + 1} ({layers[index].kind}) must read the layer just before "
-                             "it: a branched network's gradients are written for branches that join before flatten")
-    for index, shape in enumerate(shapes[:end]):
-        if len(shape) != 3:
-            raise ShapeError(f"--backprop: layer {index + 1} ({layers[index].kind}) gives a vector before flatten; "
-                             "a branched network's gradients are written for maps until flatten")
 
 
 def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, inputs=None):
