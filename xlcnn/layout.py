@@ -285,11 +285,10 @@ def _check_overlapping_gradient(plan, layer, pool):
     """Where pooling windows overlap, a cell's gradient formula has a term per window that holds it: the
     longest (near the last cells, whose references are longest) must fit Excel's 8,192 characters."""
     channels, height, width = pool.source.shape
-    margin = plan.margin or plan.input.maps[0]
     for r in range(max(0, height - layer.size - 1), height):
         for s in range(max(0, width - layer.size - 1), width):
             holding = pool.holding(channels - 1, r, s, plan.upstream)
-            text = layer.overlapping_backward_formula(pool.source.at(channels - 1, r, s), holding, margin)
+            text = layer.overlapping_backward_formula(pool.source.at(channels - 1, r, s), holding, plan.margin)
             if len(text) > MAX_FORMULA_CHARS:
                 raise LimitError(f"sheet {plan.name!r}: the gradient of one cell under {len(holding)} overlapping "
                                  f"{layer.size}x{layer.size} windows would be a formula of {len(text):,} characters; "
@@ -335,25 +334,25 @@ def _gathered(plan, shape, pad, sent):
                    upstream=stack, sent=sent)
 
 
-def _conv_gradient_sheet(ident, layer, in_shape, index, pad, upstream):
-    """Filter and bias gradients in the filters sheet's arrangement; below them the input's gradient
-    (``index``: unless the layer reads the photo)."""
+def _conv_gradient_sheet(ident, layer, in_shape, back, pad, upstream):
+    """Filter and bias gradients in the filters sheet's arrangement; with ``back`` (the layer reads another
+    layer, not the photo) the turned kernels and, below them, the input's gradient."""
     name = ident["name"]
     channels, f, span = in_shape[0], layer.kernel, layer.span
-    weights, biases, back = [], [], []
+    weights, biases, turned = [], [], []
     row = HEADER_ROWS + 1
     for _ in range(layer.filters):
         weights.append(tuple(Block(name, row + 1, FIRST_COL + c * (f + GAP), f, f) for c in range(channels)))
         biases.append(Block(name, row + 1, FIRST_COL + channels * (f + GAP), 1, 1))
-        if index:
+        if back:
             col = FIRST_COL + channels * (f + GAP) + 2
-            back.append(tuple(Block(name, row + 1, col + c * (span + GAP), span, span) for c in range(channels)))
-        row += 1 + max(f, span if index else 0) + GAP
+            turned.append(tuple(Block(name, row + 1, col + c * (span + GAP), span, span) for c in range(channels)))
+        row += 1 + max(f, span if back else 0) + GAP
     return ConvGradSheet(
         **ident, weight=tuple(weights), bias=tuple(biases), filter_labels=tuple(_label_left(s[0]) for s in weights),
-        bias_labels=tuple(_label_above(b) for b in biases), back_kernels=tuple(back) if index else None,
-        back_kernel_labels=tuple(tuple(_label_above(b) for b in kernels) for kernels in back) if index else None,
-        input=_stack(name, row + 1, *in_shape, pad) if index else None, upstream=upstream, padding=layer.padding)
+        bias_labels=tuple(_label_above(b) for b in biases), back_kernels=tuple(turned) if back else None,
+        back_kernel_labels=tuple(tuple(_label_above(b) for b in kernels) for kernels in turned) if back else None,
+        input=_stack(name, row + 1, *in_shape, pad) if back else None, upstream=upstream, padding=layer.padding)
 
 
 def _label_above(block):
