@@ -51,9 +51,12 @@ def test_the_summary_sheet_writes_the_comparison_as_formulas(books):
     summary = book[next(name for name in book.sheetnames if name.endswith("Summary"))]
     cells = {cell.value: cell for row in summary.iter_rows() for cell in row if isinstance(cell.value, str)}
     title = next(text for text in cells if text.startswith("The 1x1 bottleneck"))
-    row = cells[title].row + 2      # the title, the column headings, then one row per bottlenecked layer
+    row = cells[title].row + 2      # the title, the column headings, then two rows per bottlenecked layer
     assert summary.cell(row, 1).value.startswith("conv4: conv 3x3, 4 filters") and "(after conv3:" in summary.cell(row, 1).value
-    assert [summary.cell(row, col).value for col in (2, 3, 4)] == ["=J15+J16", "=4*16*16*72", f"=C{row}/B{row}"]
+    assert [summary.cell(row, col).value for col in (2, 3)] == ["=J15+J16", "=4*16*16*72"]
+    assert [summary.cell(row + 1, col).value for col in (1, 3)] == ["times more without it (without / with)",
+                                                                  f"=C{row}/B{row}"]
+    assert summary.cell(row + 2, 2).value == "=J17+J18"   # the 5x5 after its 1x1
 
 
 @pytest.mark.libreoffice
@@ -76,3 +79,5 @@ def test_the_preset_verifies_in_both_languages_and_its_handout_is_readable(books
                         if isinstance(ws.cell(row, 1).value, str)]
         cut = [line for line in explanations if line.replace(" ", "") not in printed]
         assert not cut, (name, cut)     # the description, each step's lines, whole
+        summary = " ".join(page.text for page in pages if page.words[0][0] == tabs[-1])
+        assert all(number in summary for number in ("22,528", "73,728", "3.3", "55,296", "204,800", "3.7"))

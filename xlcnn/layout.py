@@ -948,17 +948,18 @@ def plan_summary_only(layers, titles, input_shape, inputs=None):
     return Layout([_summary_sheet(ident, len(layers), fed)], tuple(input_shape), inputs=inputs)
 
 
-BOTTLENECK_COLUMNS = ("layer", "with", "without", "ratio")
+BOTTLENECK_COLUMNS = ("layer", "with", "without")   # and under each layer's row, the ratio: the handout prints A-C
 
 
 def _summary_sheet(ident, layers, fed=0):
     """One row per layer (plus the input row and a totals row); below, for ``fed`` layers fed by a 1x1
-    bottleneck, their multiply-adds with and without it, side by side."""
+    bottleneck, their multiply-adds with and without it, side by side, and on the row below how many
+    times more without."""
     name = ident["name"]
     top, columns = HEADER_ROWS + 2, len(SUMMARY_COLUMNS)
     extra = {}
     if fed:
-        table = Block(name, top + layers + 5, 0, fed, len(BOTTLENECK_COLUMNS))
+        table = Block(name, top + layers + 5, 0, 2 * fed, len(BOTTLENECK_COLUMNS))
         extra = dict(bottlenecks=table, bottleneck_headers=Block(name, table.row - 1, 0, 1, table.width),
                      bottleneck_title=Block(name, table.row - 2, 0, 1, 1))
     return SummarySheet(**ident, headers=Block(name, top - 1, 0, 1, columns), table=Block(name, top, 0, layers + 1, columns),

@@ -659,7 +659,7 @@ class SquaredErrorSheet(Sheet):
 @dataclass(frozen=True, kw_only=True)
 class SummarySheet(Sheet):
     """One row per layer (and the input's), then the totals; below them, when layers are fed by a 1x1
-    bottleneck, one row each: its multiply-adds with the bottleneck, without it, and their ratio."""
+    bottleneck, two rows each: its multiply-adds with the bottleneck and without it, then their ratio."""
 
     headers: Block
     table: Block

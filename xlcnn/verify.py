@@ -491,7 +491,7 @@ def _check_summary(book, values):
     fed = book.layout.sheet("summary").bottlenecks
     for n, row in enumerate(bottlenecks(rows)):    # with the 1x1, without it, and their ratio
         with_it = rows[row.bottleneck[0]].multiply_adds[1] + row.multiply_adds[1]
-        cells.append(fed.sub(n, 1, 1, 3))
+        cells += [fed.sub(2 * n, 1, 1, 2), fed.sub(2 * n + 1, 2, 1, 1)]
         expected += [with_it, row.bottleneck[1][1], row.bottleneck[1][1] / with_it]
     if book.model.params is not None:    # the parameter count must also equal the engine's own arrays
         cells.append(totals.sub(0, SUMMARY_COLUMNS.index("parameters"), 1, 1))

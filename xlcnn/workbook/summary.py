@@ -73,10 +73,11 @@ def _write_bottlenecks(ctx, ws, plan, rows, texts, multiply_adds):
     for col, key in enumerate(BOTTLENECK_COLUMNS):
         put_text(ws, *plan.bottleneck_headers.cell(0, col), texts["bottleneck_columns"][key], styles.LABEL_FONT)
     for n, row in enumerate(bottlenecks(rows)):
-        line = plan.bottlenecks.sub(n, 0, 1, len(BOTTLENECK_COLUMNS))
+        lines = plan.bottlenecks.sub(2 * n, 0, 2, len(BOTTLENECK_COLUMNS))
         one_by_one, own = rows[row.bottleneck[0]], plan.table.sub(rows.index(row), multiply_adds, 1, 1)
-        put_text(ws, *line.cell(0, 0), texts["bottleneck_row"].format(layer=row.name, one=one_by_one.name))
-        with_it, without, ratio = (line.sub(0, col, 1, 1) for col in (1, 2, 3))
+        put_text(ws, *lines.cell(0, 0), texts["bottleneck_row"].format(layer=row.name, one=one_by_one.name))
+        with_it, without, ratio = lines.sub(0, 1, 1, 1), lines.sub(0, 2, 1, 1), lines.sub(1, 2, 1, 1)
         put_formula(ctx, ws, with_it, lf.cell_sum(plan.table.sub(row.bottleneck[0], multiply_adds, 1, 1), own), "#,##0")
         put_formula(ctx, ws, without, row.bottleneck[1][0], "#,##0")
+        put_text(ws, *lines.cell(1, 0), texts["bottleneck_columns"]["ratio"])
         put_formula(ctx, ws, ratio, lf.ratio(without, with_it), "0.0")
