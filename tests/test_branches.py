@@ -268,8 +268,16 @@ def test_later_passes_of_a_branched_network_read_its_wiring(learning_books):
 
 
 @pytest.mark.libreoffice
-def test_branched_workbooks_learn_in_libreoffice_as_the_engine_does(learning_books, libreoffice):
-    reports = verify_workbooks(learning_books)    # one LibreOffice start
+def test_branched_workbooks_learn_in_libreoffice_as_the_engine_does(learning_books, libreoffice, tmp_path):
+    # a fork's sum that forgets the add's share must fail at that gradient sheet
+    relu = openpyxl.load_workbook(learning_books[0])["Grad 4 ReLU"]
+    forked = next(cell for row in relu.iter_rows() for cell in row
+                  if isinstance(cell.value, str) and "+'Grad 9 Add'!" in cell.value)
+    bad = _tampered(learning_books[0], "Grad 4 ReLU", forked.coordinate, forked.value.split("+'Grad 9 Add'")[0],
+                    tmp_path / "bad_fork.xlsx")
+    *reports, bad_report = verify_workbooks([*learning_books, bad])    # one LibreOffice start
+    failed = [check for check in bad_report.checks if not check.ok]
+    assert failed and failed[0].stage == "Grad 4 ReLU"
     for report in reports:
         assert report.ok, report.table()
     stages = [{check.stage for check in report.checks} for report in reports]
