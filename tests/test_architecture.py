@@ -78,7 +78,8 @@ def test_presets_parse_and_fit():
     for name in names:
         recipe = load_preset(name)
         assert len(recipe.description) > 80
-        infer_shapes(recipe.layers(), (3, recipe.size, recipe.size), bool(recipe.classes))
+        layers, inputs = recipe.network()
+        infer_shapes(layers, (3, recipe.size, recipe.size), bool(recipe.classes), inputs)
 
 
 def test_terminator_preset_is_the_shipped_model():

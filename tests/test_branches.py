@@ -45,16 +45,24 @@ def test_the_add_sheet_reads_both_branches(tiny_book):
     assert book.sheetnames[:8] == ["Overview", "1 Input", "2 Filters 1", "3 Conv 1", "4 Filters 2", "5 Conv 2",
                                    "6 Add", "7 ReLU"]
     add = book["6 Add"]
-    sums = [cell.value for row in add.iter_rows() for cell in row
-            if isinstance(cell.value, str) and cell.value.startswith("=") and "HYPERLINK" not in cell.value]
-    assert len(sums) == 2 * SIZE * SIZE
-    assert sums[0] == "='3 Conv 1'!B11+'5 Conv 2'!B11"
-    assert all(re.fullmatch(r"='3 Conv 1'!([A-Z]+\d+)\+'5 Conv 2'!\1", text) for text in sums)
+    cells = [cell.value for row in add.iter_rows() for cell in row
+             if isinstance(cell.value, str) and cell.value.startswith("=") and "HYPERLINK" not in cell.value]
+    copies = [text for text in cells if "!" in text]
+    sums = [text for text in cells if "!" not in text and text != "="]   # "=" alone: the sign before the sum
+    # per map: a copy of branch a's map (B-I), "+", a copy of branch b's (K-R), "=", their sum (T-AA)
+    assert len(copies) == 2 * 2 * SIZE * SIZE and len(sums) == 2 * SIZE * SIZE
+    assert add["B11"].value == "='3 Conv 1'!B11" and add["K11"].value == "='5 Conv 2'!B11"
+    assert add["R21"].value == "='5 Conv 2'!I21" and add["J11"].value == "+" and add["S11"].value == "="
+    assert all(re.fullmatch(r"='[35] Conv [12]'![B-I]\d+", text) for text in copies)
+    assert sums[0] == "=B11+K11" and add["T11"].value == "=B11+K11"
+    assert all(re.fullmatch(r"=([B-I])(\d+)\+([K-R])\2", text) for text in sums)
+    assert add["B10"].value == "map 1 of '3 Conv 1'" and add["K20"].value == "map 2 of '5 Conv 2'"
+    assert add["T10"].value == "map 1 after adding"
     # branch b (1x1, no padding) reads the photo's interior, inside the border branch a's padding needs
     conv_b = book["5 Conv 2"]["B11"].value
     assert "'1 Input'!C12," in conv_b and "'1 Input'!B11" not in conv_b
     # the layer after the join reads the add sheet
-    assert book["7 ReLU"]["B11"].value == "=MAX(0,'6 Add'!B11)"
+    assert book["7 ReLU"]["B11"].value == "=MAX(0,'6 Add'!T11)"
     assert "'3 Conv 1', '5 Conv 2'" in add["A2"].value
     row = next(r for r in book["12 Summary"].iter_rows(values_only=True) if str(r[0]).startswith("add1"))
     assert row[1:3] == ("2 x 8 x 8 + 2 x 8 x 8", "2 x 8 x 8") and row[FIELD] == 3   # the widest receptive field
@@ -68,7 +76,6 @@ def test_the_cli_builds_a_branched_network(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("extra, words", [
-    (["--steps", "1", "--label", "circle"], "gradient sheets are written for chains of layers only"),
     (["--exercise"], "exercises are planned for chains of layers only"),
     (["--until", "relu1"], "a branched network cannot be cut short yet"),
 ])
@@ -190,7 +197,7 @@ def test_branched_workbooks_verify_and_a_tampered_join_cell_fails(tiny_book, sta
     three = make_workbook(output=tmp_path / "three.xlsx", arch=THREE, size=SIZE).path
     vectors = make_workbook(output=tmp_path / "vectors.xlsx", arch=VECTORS, size=SIZE).path
     # the add reads branch a twice, branch b never; the concat's map 3 copies branch a instead of branch b
-    bad_add = _tampered(tiny_book, "6 Add", "C12", "='3 Conv 1'!C12+'3 Conv 1'!C12", tmp_path / "bad_add.xlsx")
+    bad_add = _tampered(tiny_book, "6 Add", "U12", "=C12+C12", tmp_path / "bad_add.xlsx")
     bad_concat = _tampered(stacked_book, "6 Concat", "C32", "='3 Conv 1'!C12", tmp_path / "bad_concat.xlsx")
     reports = verify_workbooks([tiny_book, stacked_book, three, vectors, bad_add, bad_concat])   # one LibreOffice start
     for report in reports[:4]:
@@ -203,3 +210,87 @@ def test_branched_workbooks_verify_and_a_tampered_join_cell_fails(tiny_book, sta
         assert not report.ok
         failed = [check for check in report.checks if not check.ok]
         assert failed and failed[0].stage == stage
+
+
+# ---------------------------------------------------------------- backprop through joins and forks
+
+# relu r is read by two convs and the add (a fork of three); the add sends its gradient back unchanged
+ADD_FORKS = "a=conv3x3x2-same, r=relu(a), b=conv3x3x2-same(r), c=conv1x1x2(r), add(b,c,r), flatten, dense"
+# pool m is stacked twice (its gradient: the sum of two slices of the concat's); relu r feeds two convs
+STACK_FORKS = ("a=conv3x3x2-same, r=relu(a), b=conv3x3x2-same(r), c=conv1x1x2(r), m=maxpool2(b), n=maxpool2(c), "
+               "concat(m,n,m), relu, flatten, dense")
+# conv b is read by two activations: the sum of their gradients needs the border b's turned kernels slide over
+CONV_FORK = "a=conv3x3x2-same, b=conv3x3x2-same(a), r=relu(b), s=sigmoid(b), add(r,s), conv3x3x1-p1, flatten, dense"
+
+
+@pytest.fixture(scope="module")
+def learning_books(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("learning")
+    return [make_workbook(output=folder / f"{n}.xlsx", arch=arch, size=SIZE, steps=steps, label="circle").path
+            for n, (arch, steps) in enumerate(((ADD_FORKS, 2), (STACK_FORKS, 2), (CONV_FORK, 1), (TINY, 1)))]
+
+
+def test_a_fork_sums_what_its_readers_send_back(learning_books):
+    book = openpyxl.load_workbook(learning_books[0])
+    relu = book["Grad 4 ReLU"]
+    heading = next(cell.value for row in relu.iter_rows(max_row=10) for cell in row
+                   if isinstance(cell.value, str) and "(a fork)" in cell.value)
+    assert "3 layers read it" in heading and "'Grad 6 Conv 2', 'Grad 8 Conv 3', 'Grad 9 Add'" in heading
+    sums = [text for text in _formulas(relu) if "'Grad 6 Conv 2'!" in text]
+    assert len(sums) == 2 * SIZE * SIZE
+    assert all(re.fullmatch(r"='Grad 6 Conv 2'![A-Z]+\d+\+'Grad 8 Conv 3'![A-Z]+\d+\+'Grad 9 Add'![A-Z]+\d+", text)
+               for text in sums)
+    # the add's gradient is its reader's, once; every term reads it as it is
+    add = book["Grad 9 Add"]
+    assert add["B11"].value == 0 and add["D13"].value == "='Grad 10 Flatten'!B11" and add["B10"].value == "gradient, map 1: back to map 1 of every term"
+    assert sums[0] == "='Grad 6 Conv 2'!B22+'Grad 8 Conv 3'!B18+'Grad 9 Add'!D13"   # the add's map sits in a border
+    assert "S1 Grad 4 ReLU" in book.sheetnames and "S2 3 Conv 1" in book.sheetnames   # --steps 2: later passes
+
+
+def test_a_stacking_join_splits_its_gradient_by_channel(learning_books):
+    book = openpyxl.load_workbook(learning_books[1])
+    stacked = book["Grad 11 Concat"]
+    assert [stacked.cell(10 + 6 * k, 2).value for k in range(6)] == [
+        "gradient, map 1: back to map 1 of '9 Pool 1'", "gradient, map 2: back to map 2 of '9 Pool 1'",
+        "gradient, map 3: back to map 1 of '10 Pool 2'", "gradient, map 4: back to map 2 of '10 Pool 2'",
+        "gradient, map 5: back to map 1 of '9 Pool 1'", "gradient, map 6: back to map 2 of '9 Pool 1'"]
+    pool = _formulas(book["Grad 9 Pool 1"])
+    # pool 1's output is stacked twice (4 x 4 maps, 6 rows apart): maps 1-2 and 5-6 of the concat's gradient, added
+    assert "='Grad 11 Concat'!B11+'Grad 11 Concat'!B35" in pool
+    pool2 = _formulas(book["Grad 10 Pool 2"])
+    assert not any("+'Grad" in text for text in pool2) and any("'Grad 11 Concat'!B23" in text for text in pool2)
+
+
+def test_later_passes_of_a_branched_network_read_its_wiring(learning_books):
+    book = openpyxl.load_workbook(learning_books[0])
+    assert book["S2 9 Add"]["B11"].value == "='S2 6 Conv 2'!B11"
+    assert book["S1 9 Add"]["AD11"].value is not None
+
+
+@pytest.mark.libreoffice
+def test_branched_workbooks_learn_in_libreoffice_as_the_engine_does(learning_books, libreoffice, tmp_path):
+    # a fork's sum that forgets the add's share must fail at that gradient sheet
+    relu = openpyxl.load_workbook(learning_books[0])["Grad 4 ReLU"]
+    forked = next(cell for row in relu.iter_rows() for cell in row
+                  if isinstance(cell.value, str) and "+'Grad 9 Add'!" in cell.value)
+    bad = _tampered(learning_books[0], "Grad 4 ReLU", forked.coordinate, forked.value.split("+'Grad 9 Add'")[0],
+                    tmp_path / "bad_fork.xlsx")
+    *reports, bad_report = verify_workbooks([*learning_books, bad])    # one LibreOffice start
+    failed = [check for check in bad_report.checks if not check.ok]
+    assert failed and failed[0].stage == "Grad 4 ReLU"
+    for report in reports:
+        assert report.ok, report.table()
+    stages = [{check.stage for check in report.checks} for report in reports]
+    assert {"Grad 9 Add", "Grad 4 ReLU", "S1 Grad 9 Add", "S1 Grad 4 ReLU"} <= stages[0]
+    assert {"Grad 11 Concat", "Grad 9 Pool 1", "Grad 10 Pool 2", "S1 Grad 11 Concat"} <= stages[1]
+    assert "Grad 5 Conv 2" in stages[2] and "Grad 6 Add" in stages[3]
+    for report in reports[:2]:
+        assert len(report.losses) == 3 and report.losses[2] < report.losses[0]
+
+
+def test_backprop_refuses_branches_that_meet_after_flatten_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    arch = "a=conv3x3x2, b=conv3x3x2(input), f=flatten(a), g=flatten(b), concat(f,g), dense"
+    result = CliRunner().invoke(main, ["build", "--arch", arch, "--size", str(SIZE), "-o", "g.xlsx", "--backprop"])
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and "end flatten -> dense -> softmax" in result.stderr

@@ -155,9 +155,12 @@ def test_avgpool_gradient_shares_each_window_equally_like_the_engine():
     assert_close(grid.values((5, 5), shared), L.avgpool_backward(dout, x, size, size)[0])
 
 
-# windows that do not overlap but reach into padding, past the maps (ceil mode), or are the whole map
+# windows that do not overlap but reach into padding, past the maps (ceil mode), or are the whole map;
+# then windows that overlap (a cell's gradient adds a share from every window that holds it)
 PADDED_POOLS = ["maxpool2-s2-p1", "maxpool2-ceil", "maxpool2-s3-p1-ceil", "maxpool3-p1",
-                "avgpool2-s2-p1", "avgpool2-ceil", "avgpool3-s3-p1-ceil", "gap"]
+                "avgpool2-s2-p1", "avgpool2-ceil", "avgpool3-s3-p1-ceil", "gap",
+                "maxpool3-s1-p1", "maxpool3-s2", "maxpool3-s2-p1-ceil", "maxpool2-s1", "avgpool3-s1-p1",
+                "avgpool3-s2-ceil", "avgpool4-s1"]
 
 
 @pytest.mark.parametrize("item", PADDED_POOLS)
@@ -183,6 +186,9 @@ def test_padded_ceil_and_global_pool_gradients_match_the_engine(item, sides):
     pool = _maps_sheet({"name": "Pool", "kind": layer.kind}, out_shape, 0, layer, source)
 
     def gradient(c, r, s):
+        if layer.overlaps:          # as the gradient sheet writes it: one term per window holding the cell
+            holding = pool.holding(c, r, s, ups)
+            return layer.overlapping_backward_formula(source.at(c, r, s), holding, margin) if holding else "=0"
         window = pool.pooled_by(r, s)
         if window is None:          # between windows moved by more than their size
             return "=0"

@@ -113,6 +113,12 @@ def reference(cell):
     return f"={cell.ref()}"
 
 
+def total_of(cells):
+    """Separate cells added one by one, ``=A1+'S'!B2+...``: where several tensors meet in one cell
+    (maps added, or the gradients the layers reading one tensor send back)."""
+    return checked("=" + "+".join(cell.ref() for cell in cells))
+
+
 # ---------------------------------------------------------------- backward
 
 

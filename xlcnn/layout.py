@@ -12,13 +12,13 @@ from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
 from .losses import REGRESSION
-from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+from .plans import (AddSheet, Im2colSheet, JoinGradSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
                       is_classifier, require_drawn)
-from .summary import formula_count as summary_formulas, summarize
+from .summary import bottlenecks, formula_count as summary_formulas, summarize
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
 NOTICE_ROW = HEADER_ROWS - 1   # the trained/untrained notice, the last line of the header
@@ -106,7 +106,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     require_drawn(layers)
     regression = regression and not classifier
     if inputs is not None:
-        check_graph(layers, inputs, steps)
+        check_graph(layers, inputs)
     names = _SheetNames(layers, titles or STEP_TITLES, classifier or regression, im2col)
     limits = _Limits(max_formulas)
     input_plan = _input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1, inputs), normalised)
@@ -122,7 +122,8 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
         _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits,
                     regression)
     summary = summarize(layers, input_shape, inputs=inputs)
-    sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers)), summary_formulas(summary)))
+    sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers), len(bottlenecks(summary))),
+                             summary_formulas(summary)))
     sheets.append(_manifest_sheet(names.unnumbered("manifest")))
     sheets[0], links = _link_overview(layout)
     limits.add(sheets[0], links)
@@ -184,7 +185,7 @@ def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_p
     """Gradients of each pass, the descent sheet, then the forward pass on the new weights."""
     current = first
     for step in range(steps):
-        gradients = _gradient_sheets(layers, shapes, input_shape, current, names, step)
+        gradients = _gradient_sheets(layers, shapes, input_shape, current, names, step, layout.inputs)
         for plan in gradients.values():
             limits.add(plan, _gradient_formulas(plan))
         layout.gradients.append(gradients)
@@ -193,16 +194,14 @@ def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_p
             layout.descent = limits.add(_descent_sheet(names.unnumbered("descent"), steps), steps + 2)
             layout.sheets.append(layout.descent)
         current = _forward_sheets(layers, shapes, input_shape, class_names, names, step + 1, input_plan, limits,
-                                  regression=regression)
-        layout.passes.append(Layout([input_plan, *current], tuple(input_shape), prefix=names.prefix(step + 1)))
+                                  layout.inputs, regression)
+        layout.passes.append(Layout([input_plan, *current], tuple(input_shape), prefix=names.prefix(step + 1),
+                                    inputs=layout.inputs))
         layout.sheets.extend(current)
 
 
-def check_graph(layers, inputs, steps):
+def check_graph(layers, inputs):
     """What a branched network's workbook cannot show yet, refused in one line each."""
-    if steps:
-        raise ShapeError("--backprop/--steps: gradient sheets are written for chains of layers only; "
-                         "leave out --steps to build the forward pass of a branched network")
     for index, (layer, reads) in enumerate(zip(layers, inputs)):
         if len(reads) > 1 and not layer.joins:
             joiners = " and ".join(cls.kind for cls in MERGES)
@@ -227,29 +226,36 @@ def check_backprop(layers, regression=False):
     for number, layer in enumerate(layers, start=1):
         if isinstance(layer, Conv2D) and layer.stride != 1:
             raise ShapeError(f"--backprop: layer {number} has stride {layer.stride}; gradients are written for stride 1")
-        if isinstance(layer, POOLS) and layer.overlaps:
-            raise ShapeError(f"--backprop: layer {number} ({layer.spelling()}) pools {layer.size}x{layer.size} windows "
-                             f"with stride {layer.step}, so they overlap; gradients are written for windows that do "
-                             "not overlap (stride >= size)")
 
 
-def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
+def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, inputs=None):
     """One sheet per layer below softmax: the gradient of the loss for the layer's input and weights.
 
-    The walk stops at the first layer with weights: the layers before it learn nothing.
+    The layers are walked in reverse order (a graph's: reverse topological order), so every
+    layer that reads layer i is planned before layer i. Layers that neither have weights nor
+    read one that has (directly or further back) learn nothing and get no sheet. A layer read
+    by several layers (a fork) also gets, right of the rest, the sum of what each sends back.
     """
     plans = {}
     by_layer = {plan.layer: plan for plan in forward if plan.layer is not None and plan.kind != "filters"}
-    first = next(i for i, layer in enumerate(layers) if isinstance(layer, (Conv2D, Dense)))
+    reads = sources(inputs, len(layers))
+    learns = _learning_layers(layers, reads)
     last = len(layers) - (2 if is_classifier(layers) else 1)   # softmax goes back with its loss, in one step
-    for index in range(last, first - 1, -1):
+
+    def border(source):   # a conv that passes a gradient back slides its turned kernels over a padded one
+        layer = layers[source] if source != INPUT else None
+        return layer.span - 1 if isinstance(layer, Conv2D) and INPUT not in reads[source] else 0
+    for index in range(last, -1, -1):
+        if not learns[index]:
+            continue
         layer = layers[index]
-        in_shape = shapes[index - 1] if index else input_shape
+        in_shape = shapes[reads[index][0]] if reads[index][0] != INPUT else input_shape
         ident = names.gradient(by_layer[index], pass_index)
         name = ident["name"]
-        before = layers[index - 1] if index else None
-        pad = before.span - 1 if isinstance(before, Conv2D) and index - 1 > 0 else 0
+        pad = border(reads[index][0])
         top = HEADER_ROWS + 1
+        sent = _sent_back(index, plans, layers, reads, shapes, border(index)) if index < last else ()
+        upstream = sent[0] if len(sent) == 1 else None
         if isinstance(layer, Dense):
             units, inputs = layer.units, in_shape[0]
             weight, gradient = Block(name, top + 4, FIRST_COL, inputs, units), Block(name, top + 4, FIRST_COL + units + 1, inputs, 1)
@@ -257,33 +263,96 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
                 **ident, upstream=Block(name, top, FIRST_COL, 1, units), upstream_label=Block(name, top, 0, 1, 1),
                 bias=Block(name, top + 1, FIRST_COL, 1, units), bias_label=Block(name, top + 1, 0, 1, 1),
                 weight=weight, weight_label=_label_left(weight), input=gradient, input_label=_label_above(gradient))
-        elif isinstance(layer, Conv2D):
-            plans[index] = _conv_gradient_sheet(ident, layer, in_shape, index, pad, plans[index + 1].input)
+            continue
+        if isinstance(layer, Conv2D):
+            plan = _conv_gradient_sheet(ident, layer, in_shape, INPUT not in reads[index], pad, upstream)
+        elif layer.joins:    # the gradient of its output, once: what every operand (or its channels) takes back
+            widest = max(border(source) for source in reads[index])
+            plan = JoinGradSheet(**ident, input=_stack(name, top, *shapes[index], widest), sent=sent)
         else:
             margin = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1) if layer.chooses else None   # its tie margin
-            plans[index] = MapGradSheet(**ident, input=_stack(name, top, *in_shape, pad), margin=margin,
-                                        margin_label=Block(name, HEADER_ROWS - 2, FIRST_COL + 1, 1, 1) if layer.chooses else None)
+            plan = MapGradSheet(**ident, input=_stack(name, top, *in_shape, pad), margin=margin, upstream=upstream,
+                                margin_label=Block(name, HEADER_ROWS - 2, FIRST_COL + 1, 1, 1) if layer.chooses else None)
+        if len(sent) > 1 and not layer.joins:
+            plan = _gathered(plan, shapes[index], border(index), sent)
+        if isinstance(layer, POOLS) and layer.overlaps:
+            _check_overlapping_gradient(plan, layer, by_layer[index])
+        plans[index] = plan
     return plans
 
 
-def _conv_gradient_sheet(ident, layer, in_shape, index, pad, upstream):
-    """Filter and bias gradients in the filters sheet's arrangement; below them the input's gradient."""
+def _check_overlapping_gradient(plan, layer, pool):
+    """Where pooling windows overlap, a cell's gradient formula has a term per window that holds it: the
+    longest (near the last cells, whose references are longest) must fit Excel's 8,192 characters."""
+    channels, height, width = pool.source.shape
+    for r in range(max(0, height - layer.size - 1), height):
+        for s in range(max(0, width - layer.size - 1), width):
+            holding = pool.holding(channels - 1, r, s, plan.upstream)
+            text = layer.overlapping_backward_formula(pool.source.at(channels - 1, r, s), holding, plan.margin)
+            if len(text) > MAX_FORMULA_CHARS:
+                raise LimitError(f"sheet {plan.name!r}: the gradient of one cell under {len(holding)} overlapping "
+                                 f"{layer.size}x{layer.size} windows would be a formula of {len(text):,} characters; "
+                                 f"Excel allows {MAX_FORMULA_CHARS:,}: use a larger stride or a smaller window")
+
+
+def _learning_layers(layers, reads):
+    """learns[i]: whether layer i has weights or reads (directly or further back) a layer that has."""
+    learns = []
+    for layer, sources_read in zip(layers, reads):
+        learns.append(isinstance(layer, (Conv2D, Dense)) or any(learns[s] for s in sources_read if s != INPUT))
+    return learns
+
+
+def _sent_back(source, plans, layers, reads, shapes, pad):
+    """The gradient of layer ``source``'s output as each layer reading it sends it back, one block or map
+    stack per read (seen with the border ``pad`` that a conv passing it on needs): a stacking join sends
+    back the channels it took from ``source``, every other layer the gradient of its whole input."""
+    sent = []
+    for reader in sorted(set(r for r, sources_read in enumerate(reads) if source in sources_read)):
+        back = plans[reader].input
+        for n, read in enumerate(reads[reader]):
+            if read != source:
+                continue
+            if isinstance(back, Block):    # a vector: what flatten gets from the dense layer
+                sent.append(back)
+                continue
+            view = back
+            if layers[reader].stacks:
+                first = sum(shapes[s][0] for s in reads[reader][:n])
+                end = first + shapes[source][0]
+                view = MapStack(back.maps[first:end], back.pad, back.labels[first:end])
+            sent.append(view.with_border(pad))
+    return tuple(sent)
+
+
+def _gathered(plan, shape, pad, sent):
+    """``plan`` with, right of its blocks, the sum of what the layers reading it send back (a fork), which its
+    own formulas then read as their upstream gradient."""
+    col = last_column(plan) + 3
+    stack = _stack(plan.name, HEADER_ROWS + 2, *shape, pad, left=col)
+    return replace(plan, gathered=stack, gathered_label=Block(plan.name, HEADER_ROWS + 1, col, 1, 1),
+                   upstream=stack, sent=sent)
+
+
+def _conv_gradient_sheet(ident, layer, in_shape, back, pad, upstream):
+    """Filter and bias gradients in the filters sheet's arrangement; with ``back`` (the layer reads another
+    layer, not the photo) the turned kernels and, below them, the input's gradient."""
     name = ident["name"]
     channels, f, span = in_shape[0], layer.kernel, layer.span
-    weights, biases, back = [], [], []
+    weights, biases, turned = [], [], []
     row = HEADER_ROWS + 1
     for _ in range(layer.filters):
         weights.append(tuple(Block(name, row + 1, FIRST_COL + c * (f + GAP), f, f) for c in range(channels)))
         biases.append(Block(name, row + 1, FIRST_COL + channels * (f + GAP), 1, 1))
-        if index:
+        if back:
             col = FIRST_COL + channels * (f + GAP) + 2
-            back.append(tuple(Block(name, row + 1, col + c * (span + GAP), span, span) for c in range(channels)))
-        row += 1 + max(f, span if index else 0) + GAP
+            turned.append(tuple(Block(name, row + 1, col + c * (span + GAP), span, span) for c in range(channels)))
+        row += 1 + max(f, span if back else 0) + GAP
     return ConvGradSheet(
         **ident, weight=tuple(weights), bias=tuple(biases), filter_labels=tuple(_label_left(s[0]) for s in weights),
-        bias_labels=tuple(_label_above(b) for b in biases), back_kernels=tuple(back) if index else None,
-        back_kernel_labels=tuple(tuple(_label_above(b) for b in kernels) for kernels in back) if index else None,
-        input=_stack(name, row + 1, *in_shape, pad) if index else None, upstream=upstream, padding=layer.padding)
+        bias_labels=tuple(_label_above(b) for b in biases), back_kernels=tuple(turned) if back else None,
+        back_kernel_labels=tuple(tuple(_label_above(b) for b in kernels) for kernels in turned) if back else None,
+        input=_stack(name, row + 1, *in_shape, pad) if back else None, upstream=upstream, padding=layer.padding)
 
 
 def _label_above(block):
@@ -434,6 +503,8 @@ def _layer_formulas(plan, later, scaled=True):
     if plan.kind == "softmax":
         return 5 * plan.output.size + 4    # logit, z - max, e^, p, ln p per class; max, sum, class, p
     count = _cells(plan.output)
+    if isinstance(plan, AddSheet):    # the copies of what it adds, beside the sum
+        count += _cells(plan.terms)
     if plan.kind == "dense":
         count += later * (plan.weight.size + plan.bias.size)
     explain = example_of(plan)
@@ -741,10 +812,19 @@ def _explain_results(name, col, row, blocks, keys):
 
 
 def _add_sheet(ident, shape, pad, operands):
-    """Maps one below the other, as on the sheets it adds; each cell sums the same cell of every operand."""
+    """Per map, a row of copies of that map of every operand and then their sum, which reads the copies."""
     if len(shape) != 3:
         raise ShapeError(f"sheet {ident['name']!r}: the workbook adds feature maps only, not vectors")
-    return AddSheet(**ident, output=_stack(ident["name"], HEADER_ROWS + 1, *shape, pad), sources=operands)
+    name, (channels, height, width) = ident["name"], shape
+    step = width + GAP     # a term, then the column of its "+" (the last one's "=")
+    output = _stack(name, HEADER_ROWS + 1, *shape, pad, left=FIRST_COL + len(operands) * step)
+    terms = []
+    for n in range(len(operands)):
+        maps = tuple(Block(name, m.row + pad, FIRST_COL + n * step, height, width) for m in output.maps)
+        terms.append(MapStack(maps, 0, tuple(_label_above(m) for m in maps)))
+    signs = tuple(tuple(Block(name, term.maps[k].row, term.maps[k].last_col + 1, 1, 1) for term in terms)
+                  for k in range(channels))
+    return AddSheet(**ident, output=output, terms=tuple(terms), signs=signs, sources=operands)
 
 
 def _stacked_sheet(ident, shape, pad, operands):
@@ -854,26 +934,37 @@ def replan(meta, titles):
     """The layout a workbook's hidden metadata (``meta.read_meta``) says its build planned: verify
     and handout find every block through it. No formula budget: the build already kept to one."""
     if meta.get("table"):   # ``xlcnn summary``'s book: the summary sheet only, no weights
-        return plan_summary_only(len(meta["layers"]), titles, meta["input_shape"], meta["inputs"])
+        return plan_summary_only(meta["layers"], titles, meta["input_shape"], meta["inputs"])
     return plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0),
                        inputs=meta["inputs"], im2col=meta.get("im2col", False), normalised=meta.get("normalised", False),
                        regression=meta.get("loss") == REGRESSION)
 
 
-def plan_summary_only(layer_count, titles, input_shape, inputs=None):
+def plan_summary_only(layers, titles, input_shape, inputs=None):
     """The Layout of a workbook holding only the summary sheet (``xlcnn summary``): for networks
     of any size, since it holds one row per layer and no tensor."""
     ident = {"name": safe_sheet_name(titles["summary"]), "kind": "summary", "step": 1}
-    return Layout([_summary_sheet(ident, layer_count)], tuple(input_shape), inputs=inputs)
+    fed = len(bottlenecks(summarize(layers, input_shape, inputs=inputs)))
+    return Layout([_summary_sheet(ident, len(layers), fed)], tuple(input_shape), inputs=inputs)
 
 
-def _summary_sheet(ident, layers):
+BOTTLENECK_COLUMNS = ("layer", "with", "without")   # and under each layer's row, the ratio: the handout prints A-C
+
+
+def _summary_sheet(ident, layers, fed=0):
+    """One row per layer (plus the input row and a totals row); below, for ``fed`` layers fed by a 1x1
+    bottleneck, their multiply-adds with and without it, side by side, and on the row below how many
+    times more without."""
     name = ident["name"]
-    """One row per layer (plus the input row and a totals row)."""
     top, columns = HEADER_ROWS + 2, len(SUMMARY_COLUMNS)
+    extra = {}
+    if fed:
+        table = Block(name, top + layers + 5, 0, 2 * fed, len(BOTTLENECK_COLUMNS))
+        extra = dict(bottlenecks=table, bottleneck_headers=Block(name, table.row - 1, 0, 1, table.width),
+                     bottleneck_title=Block(name, table.row - 2, 0, 1, 1))
     return SummarySheet(**ident, headers=Block(name, top - 1, 0, 1, columns), table=Block(name, top, 0, layers + 1, columns),
                         totals=Block(name, top + layers + 1, 0, 1, columns),
-                        totals_label=Block(name, top + layers + 1, 0, 1, 1))
+                        totals_label=Block(name, top + layers + 1, 0, 1, 1), **extra)
 
 
 OVERVIEW_RESULTS = ("prediction", "confidence", "true_label", "loss")

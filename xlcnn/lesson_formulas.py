@@ -130,6 +130,11 @@ def cell_sum(first, second):
     return f"={first.ref()}+{second.ref()}"
 
 
+def ratio(numerator, denominator):
+    """One cell divided by another: how many times more a layer costs without its bottleneck."""
+    return f"={numerator.ref()}/{denominator.ref()}"
+
+
 def times(cell, factor):
     """A cell times a whole number: bytes from a count of 4-byte numbers."""
     return f"={cell.ref()}*{factor}"

@@ -348,10 +348,27 @@ class PoolSheet(MapSheet):
             found.append(index)
         return tuple(found)
 
-    def before_in_window(self, c, r, s):
-        """The cells of (r, s)'s window in map c that come before it in reading order (rows above; cells
-        left), within the cells the window reads (a max's window never reaches into padding)."""
-        window, cell = self.window(c, *self.pooled_by(r, s)), self.source.at(c, r, s)
+    def windows_holding(self, r, s):
+        """(i, j) of every window that holds input cell (r, s), in reading order: windows that overlap
+        (stride below size) share cells, so up to (size / stride)^2 of them hold one cell."""
+        _, rows, cols = self.output.shape
+        found = []
+        for at, count in ((r + self.padding, rows), (s + self.padding, cols)):
+            first = max(0, -(-(at - self.size + 1) // self.stride))   # the first window reaching the cell
+            found.append(range(first, min(count, at // self.stride + 1)))
+        return [(i, j) for i in found[0] for j in found[1]]
+
+    def holding(self, c, r, s, upstream):
+        """For every window that holds input cell (r, s) of map c: (its block, the cells of it before
+        (r, s) in reading order, its output's cell of ``upstream``, the gradient of the output)."""
+        return [(self.window(c, i, j), self.before_in_window(c, r, s, (i, j)), upstream.at(c, i, j))
+                for i, j in self.windows_holding(r, s)]
+
+    def before_in_window(self, c, r, s, at=None):
+        """The cells of (r, s)'s window in map c (the window ``at``, by default the one of its own stride step)
+        that come before it in reading order (rows above; cells left), within the cells the window reads
+        (a max's window never reaches into padding)."""
+        window, cell = self.window(c, *(at or self.pooled_by(r, s))), self.source.at(c, r, s)
         above, left = cell.row - window.row, cell.col - window.col
         earlier = []
         if above:
@@ -428,19 +445,28 @@ class Im2colSheet(Sheet):
 class AddSheet(Sheet):
     """An add layer's output maps: cell (i, j) of map k is the sum of that cell in every source.
 
-    ``sources`` are the map stacks it adds, in the order the network names them.
+    ``sources`` are the map stacks it adds, in the order the network names them. Left of the
+    sum, on the same rows, ``terms[n]`` holds a copy of source n (so the student sees what is
+    added, a shortcut included); ``signs[k]`` are the "+" cells between the terms of map k and
+    the "=" before the sum.
     """
 
     output: MapStack
+    terms: tuple
+    signs: tuple
     sources: tuple = field(metadata=ELSEWHERE)
 
     @property
+    def value_start(self):
+        return self.terms[0].maps[0].col
+
+    @property
     def value_columns(self):
-        return self.output.maps[0].width + 4
+        return self.output.maps[0].last_col - self.value_start + 5
 
     def operands(self, k, i, j):
-        """Cell (i, j) of map k in every source, as 1 x 1 blocks."""
-        return tuple(source.at(k, i, j) for source in self.sources)
+        """Cell (i, j) of map k in every term (the copies beside the sum), as 1 x 1 blocks."""
+        return tuple(term.at(k, i, j) for term in self.terms)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -456,6 +482,10 @@ class StackedSheet(Sheet):
     sources: tuple = field(metadata=ELSEWHERE)
     output_label: Block | None = None
     numbers: Block | None = None
+
+    @property
+    def value_start(self):
+        return self.output.maps[0].col
 
     @property
     def value_columns(self):
@@ -628,12 +658,16 @@ class SquaredErrorSheet(Sheet):
 
 @dataclass(frozen=True, kw_only=True)
 class SummarySheet(Sheet):
-    """One row per layer (and the input's), then the totals."""
+    """One row per layer (and the input's), then the totals; below them, when layers are fed by a 1x1
+    bottleneck, two rows each: its multiply-adds with the bottleneck and without it, then their ratio."""
 
     headers: Block
     table: Block
     totals: Block
     totals_label: Block
+    bottlenecks: Block | None = None
+    bottleneck_headers: Block | None = None
+    bottleneck_title: Block | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -764,13 +798,16 @@ class ConvGradSheet(Sheet):
     back_kernels: tuple | None  # [k][c]: the effective kernels turned, which the input's gradient slides
     back_kernel_labels: tuple | None
     input: MapStack | None
-    upstream: MapStack = field(metadata=ELSEWHERE)   # the gradient of the layer's output (the sheet after),
-    #                                                  padded by span - 1
+    upstream: MapStack = field(metadata=ELSEWHERE)   # the gradient of the layer's output (the sheet after,
+    #                                                  or ``gathered``), padded by span - 1
     padding: int                # the layer's own zero border
+    gathered: MapStack | None = None     # a fork: the sum of what every layer reading it sends back
+    gathered_label: Block | None = None
+    sent: tuple = field(default=(), metadata=ELSEWHERE)   # ... what each sends back, the terms of that sum
 
     def formula_parts(self):
         """What holds formulas (the formula budget counts it; a few zero taps too, an upper bound)."""
-        return [self.weight, self.bias, self.back_kernels or (), self.input or ()]
+        return [self.weight, self.bias, self.back_kernels or (), self.input or (), self.gathered or ()]
 
     def upstream_window(self, k, r, s):
         """The window of upstream map k that the gradient of input cell (r, s) slides a turned kernel over."""
@@ -803,9 +840,25 @@ class MapGradSheet(Sheet):
     input: MapStack
     margin: Block | None = None
     margin_label: Block | None = None
+    upstream: MapStack | Block | None = field(default=None, metadata=ELSEWHERE)   # the gradient of its output
+    gathered: MapStack | None = None     # a fork: the sum of what every layer reading it sends back
+    gathered_label: Block | None = None
+    sent: tuple = field(default=(), metadata=ELSEWHERE)   # ... what each sends back, the terms of that sum
 
     def formula_parts(self):
-        return [self.input, self.margin or ()]
+        return [self.input, self.margin or (), self.gathered or ()]
+
+
+@dataclass(frozen=True, kw_only=True)
+class JoinGradSheet(Sheet):
+    """The gradient of a join's output, map by map: the sum of what every layer reading it sends back (one
+    term: a plain reference). Every operand takes it back as it is (a sum), or its own maps (a stacking join)."""
+
+    input: MapStack
+    sent: tuple = field(metadata=ELSEWHERE)   # what each layer reading the join sends back
+
+    def formula_parts(self):
+        return [self.input]
 
 
 # ---------------------------------------------------------------- legends, what the model knows, the overview

@@ -3,7 +3,7 @@
 import json
 from dataclasses import dataclass
 
-from .architecture import parse_architecture
+from .architecture import parse_architecture, parse_network
 from .errors import InputError, UsageError, did_you_mean
 from .kernels import parse_filter_names
 from .losses import REGRESSION
@@ -32,9 +32,16 @@ class Preset:
         return self.loss == REGRESSION
 
     def layers(self):
+        """The layers of a chain (a branched preset is refused: see ``network``)."""
         outputs = len(self.targets) if self.regression else len(self.classes)
         return parse_architecture(self.architecture, outputs, option=f"preset {self.name}",
                                   probabilities=not self.regression)
+
+    def network(self):
+        """(layers, inputs): the layers and, for a branched preset, their wiring (None for a chain)."""
+        outputs = len(self.targets) if self.regression else len(self.classes)
+        return parse_network(self.architecture, outputs, option=f"preset {self.name}",
+                             probabilities=not self.regression)
 
 
 def preset_names(tables=False):

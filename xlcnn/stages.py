@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import descent_step, forward, loss_and_gradients
+from .engine import descent_step, forward, forward_batch, loss_and_gradients
 from .graph import INPUT
 from .kinds import CLASSES
 from .layers import effective_kernel, pad_input
@@ -137,6 +137,18 @@ def _regression_stages(view, reference, targets, step):
     return [_stage(view.prefix + name, [block], values, step) for name, (block, values) in expected.items()]
 
 
+def _sent_back(model, pixels, upstream):
+    """sent[i]: the gradient layer i sends back to the first tensor it reads, from that of its output
+    (``upstream[i]``): in a graph a tensor read by several layers gets the sum of theirs."""
+    outputs = forward_batch(model, pixels[None])
+    sent = {}
+    for index, (layer, p, reads) in enumerate(zip(model.layers, model.params, model.sources())):
+        if upstream[index] is not None and not layer.joins and not layer.gives_probabilities:
+            xs = [outputs[source + 1] for source in reads]
+            sent[index] = layer.backward(upstream[index], xs, p)[0][0][0]
+    return sent
+
+
 def _gradient_stages(layout, step, model, pixels, truth, learning_rate):
     """Every gradient sheet of one pass; returns them and the model after the descent step.
 
@@ -144,6 +156,7 @@ def _gradient_stages(layout, step, model, pixels, truth, learning_rate):
     """
     upstream = []
     _, grads, _ = loss_and_gradients(model, pixels[None], truth, upstream)
+    sent = _sent_back(model, pixels, upstream) if layout.inputs is not None else None
     out = []
     for index, plan in sorted(layout.gradients[step].items(), reverse=True):
         layer = model.layers[index]
@@ -157,8 +170,12 @@ def _gradient_stages(layout, step, model, pixels, truth, learning_rate):
             if plan.back_kernels is not None:
                 turned = effective_kernel(model.params[index]["weight"], layer.dilation, layer.flip)[..., ::-1, ::-1]
                 parts.append(([s for kernels in plan.back_kernels for s in kernels], turned))
-        if plan.input is not None:
-            parts.append((output_blocks(plan.input), upstream[index - 1][0]))
+        if getattr(plan, "gathered", None) is not None:   # a fork: the sum of what its readers send back
+            parts.append((output_blocks(plan.gathered), upstream[index][0]))
+        if layer.joins:    # the gradient of its output, which its operands take back
+            parts.append((output_blocks(plan.input), upstream[index][0]))
+        elif plan.input is not None:   # what the layer sends back to the one it reads
+            parts.append((output_blocks(plan.input), upstream[index - 1][0] if sent is None else sent[index]))
         blocks = [block for group, _ in parts for block in group]
         values = np.concatenate([np.asarray(array, dtype=float).reshape(-1) for _, array in parts])
         out.append(_stage(plan.name, blocks, values, step))

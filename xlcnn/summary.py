@@ -34,6 +34,8 @@ class SummaryRow:
     quotient: object = None    # (W - F + 2P) / S as an exact Fraction for a layer that slides a window
     joined: tuple = ()         # the shape of every input of a layer that joins several
     buffers: int = 0           # numbers kept but not learned (batch norm's running statistics): not parameters
+    bottleneck: tuple | None = None   # fed by a 1x1 bottleneck: (the 1x1's row, (formula, value) of the
+    #                                   multiply-adds this layer would cost reading the 1x1's input itself)
 
     @property
     def whole(self):
@@ -80,8 +82,8 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
     rows = [SummaryRow(input_name, (), tuple(input_shape), "", (None, input_shape[1]), NONE, NONE, NONE,
                        _product(input_shape), NONE, (None, 1))]
     reach = {INPUT: (1, 1)}      # layer -> (receptive field, jump) of its output
-    for number, (name, layer, out_shape, reads) in enumerate(
-            zip(layer_names(layers), layers, shapes, sources(inputs, len(layers))), start=1):
+    wiring = sources(inputs, len(layers))
+    for number, (name, layer, out_shape, reads) in enumerate(zip(layer_names(layers), layers, shapes, wiring), start=1):
         in_shape = tuple(input_shape) if reads[0] == INPUT else shapes[reads[0]]
         field, jump = max(reach[source] for source in reads)
         side = arithmetic = quotient = None
@@ -109,9 +111,23 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
         rows.append(SummaryRow(title, in_shape, out_shape, arithmetic or "", side, weights, biases,
                                layer.parameter_count(in_shape) or NONE, _product(out_shape),
                                layer.multiply_adds(in_shape, out_shape) or NONE, receptive, quotient,
-                               _joined(reads, shapes, input_shape), layer.buffer_count(in_shape)))
+                               _joined(reads, shapes, input_shape), layer.buffer_count(in_shape),
+                               _bottleneck(layer, reads, layers, shapes, wiring, input_shape, out_shape)))
         reach[number - 1] = field, jump
     return rows
+
+
+def _bottleneck(layer, reads, layers, shapes, wiring, input_shape, out_shape):
+    """(row of the 1x1 layer, multiply-adds without it) for a layer with filters wider than 1 x 1 that reads
+    one 1x1 layer with filters (stride 1) which has fewer outputs than inputs: the Inception bottleneck,
+    which shrinks the channels before the wide filters slide over them. None for every other layer."""
+    if len(reads) != 1 or reads[0] == INPUT or not layer.has_filters or (layer.window() or (1,))[0] == 1:
+        return None
+    before, (source,) = layers[reads[0]], wiring[reads[0]][:1]
+    before_in = tuple(input_shape) if source == INPUT else shapes[source]
+    if not before.has_filters or before.window() != (1, 1, 0) or shapes[reads[0]][0] >= before_in[0]:
+        return None
+    return reads[0] + 1, layer.multiply_adds(before_in, out_shape)
 
 
 def _joined(reads, shapes, input_shape):
@@ -136,7 +152,15 @@ def formula_count(rows):
     computed = sum(pair is not None and pair[0] is not None
                    for row in rows for pair in (row.side, row.weights, row.biases, row.parameters, row.activations,
                                                 row.multiply_adds, row.receptive_field))
-    return computed + len(MEMORY) * len(rows) + len(TOTAL_COLUMNS)
+    return computed + len(MEMORY) * len(rows) + len(TOTAL_COLUMNS) + BOTTLENECK_FORMULAS * len(bottlenecks(rows))
+
+
+BOTTLENECK_FORMULAS = 3   # per layer fed by a bottleneck: multiply-adds with the 1x1, without it, and their ratio
+
+
+def bottlenecks(rows):
+    """The rows of layers fed by a 1x1 bottleneck (``SummaryRow.bottleneck``), in order."""
+    return [row for row in rows if row.bottleneck is not None]
 
 
 # ---------------------------------------------------------------- the table as text (xlcnn summary)
@@ -165,6 +189,12 @@ def table_text(rows, texts):
     text.append("; ".join(f"{texts['columns'][key]} {value:,} ({value / 2 ** 20:,.1f} MiB)"
                           for key, value in memory.items()))
     text += [f"! {row.name}: {row.arithmetic} {texts['not_whole']}" for row in rows if not row.whole]
+    for row in bottlenecks(rows):
+        one_by_one = rows[row.bottleneck[0]]
+        with_it = one_by_one.multiply_adds[1] + row.multiply_adds[1]
+        without = row.bottleneck[1][1]
+        text.append(texts["bottleneck_line"].format(layer=row.name, one=one_by_one.name, with_it=f"{with_it:,}",
+                                                    without=f"{without:,}", ratio=f"{without / with_it:.1f}"))
     buffers = sum(row.buffers for row in rows)
     if buffers:
         text.append(texts["buffers"].format(count=f"{buffers:,}"))

@@ -29,7 +29,7 @@ from .losses import REGRESSION
 from .plans import example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
-from .summary import TOTAL_COLUMNS, summarize
+from .summary import TOTAL_COLUMNS, bottlenecks, summarize
 from .xlsxread import read_workbook
 from .kinds import LAYER_TYPES
 from .libreoffice import DEFAULT_TIMEOUT
@@ -476,6 +476,11 @@ def _check_summary(book, values):
     for key in TOTAL_COLUMNS:
         cells.append(totals.sub(0, SUMMARY_COLUMNS.index(key), 1, 1))
         expected.append(sum(row.numbers().get(key, 0) for row in rows))
+    fed = book.layout.sheet("summary").bottlenecks
+    for n, row in enumerate(bottlenecks(rows)):    # with the 1x1, without it, and their ratio
+        with_it = rows[row.bottleneck[0]].multiply_adds[1] + row.multiply_adds[1]
+        cells += [fed.sub(2 * n, 1, 1, 2), fed.sub(2 * n + 1, 2, 1, 1)]
+        expected += [with_it, row.bottleneck[1][1], row.bottleneck[1][1] / with_it]
     if book.model.params is not None:    # the parameter count must also equal the engine's own arrays
         cells.append(totals.sub(0, SUMMARY_COLUMNS.index("parameters"), 1, 1))
         expected.append(sum(int(np.size(v)) for p in book.model.params for v in p.values()))

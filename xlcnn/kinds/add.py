@@ -19,6 +19,7 @@ class Add(Merge):
     grammar = "add(a,b,...)"
     branch_items = "a=conv3x3x4, b=conv3x3x4(input), add(a,b)"
     title = "Add"
+    gradient_text = "add"   # the sum's gradient goes back unchanged to every term
 
     def merged_shape(self, in_shapes, where, listed):
         if len(set(in_shapes)) != 1:
@@ -51,4 +52,4 @@ def add_backward(dout, xs):
 def add_forward_formula(operands):
     """The element-wise sum of one cell of each operand (where branches join); twin of
     ``add_forward``. Each operand is a 1 x 1 block, e.g. ``='a'!B11+'b'!B11``."""
-    return formulas.checked("=" + "+".join(operand.ref() for operand in operands))
+    return formulas.total_of(operands)

@@ -46,8 +46,8 @@ class AvgPool2D(Pool):
     def forward_formula(self, window, scale=None):
         return avgpool_forward_formula(window, scale)
 
-    def backward_formula(self, x, window, earlier, margin, upstream):
-        return avgpool_backward_formula(upstream, window)
+    def backward_term(self, x, window, earlier, margin, upstream):
+        return avgpool_backward_term(upstream, window)
 
 
 def avgpool_forward(x, size=2, stride=2):
@@ -86,7 +86,8 @@ def avgpool_forward_formula(window, scale=None):
     return f"{mean}*{scale}" if scale is not None else mean
 
 
-def avgpool_backward_formula(upstream, window):
+def avgpool_backward_term(upstream, window):
     """``avgpool_backward``: each cell of the ``window`` the mean read takes an equal share (a padded
-    window's zeros take theirs too, as they count in the mean; no input cell holds them)."""
-    return f"={upstream.ref()}/{window.size}"
+    window's zeros take theirs too, as they count in the mean; no input cell holds them). Without its
+    "=": where windows overlap, a cell's formula adds one such share per window that holds it."""
+    return f"{upstream.ref()}/{window.size}"

@@ -371,8 +371,7 @@ class Pool(Layer):
 
     @property
     def overlaps(self):
-        """Windows share cells (stride below size): a cell's gradient adds up from several windows,
-        which the gradient sheets do not write (one window per cell, one formula)."""
+        """Windows share cells (stride below size): a cell's gradient adds up from several windows."""
         return self.step < self.size
 
     @classmethod
@@ -442,6 +441,8 @@ class Pool(Layer):
 
     @property
     def gradient_text(self):
+        if self.overlaps:     # a cell's gradient adds up from several windows
+            return "pool_overlapping"
         return "pool_reaching" if self.padding or self.ceil else "pool"     # windows reaching past the maps
 
     def example_reads(self, at):
@@ -456,6 +457,16 @@ class Pool(Layer):
         """The gradient input cell ``x`` receives from the ``window`` that pools it: ``earlier`` the blocks
         of the window before ``x`` in reading order, ``margin`` the tie margin's cell (None unless the
         layer ``chooses``), ``upstream`` the window's output gradient."""
+        return "=" + self.backward_term(x, window, earlier, margin, upstream)
+
+    def overlapping_backward_formula(self, x, holding, margin):
+        """The gradient of input cell ``x`` where windows overlap: the sum over every window that holds it,
+        ``holding`` = [(window, earlier, upstream)] as ``PoolSheet.holding`` gives them, of that window's share."""
+        return "=" + "+".join(self.backward_term(x, window, earlier, margin, upstream)
+                              for window, earlier, upstream in holding)
+
+    def backward_term(self, x, window, earlier, margin, upstream):
+        """``backward_formula`` without its "=": one window's share, a term of a sum."""
         raise NotImplementedError
 
 
@@ -465,6 +476,7 @@ class Merge(Layer):
 
     joins = True
     keeps_sign = True
+    gradient_sheet = "join"
     branch_items = ""     # --arch items that join branches with this kind (``branch_example`` ends them)
 
     @classmethod

@@ -25,6 +25,7 @@ class Concat(Merge):
     branch_items = "a=conv3x3x4-same, b=conv3x3x4-same(input), concat(a,b)"
     title = "Concat"
     stacks = True
+    gradient_text = "concat"   # the gradient is split back by channel
 
     @classmethod
     def from_onnx(cls, node, in_shape):

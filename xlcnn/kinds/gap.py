@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .avgpool2d import avgpool_backward_formula, avgpool_forward_formula
+from .avgpool2d import avgpool_backward_term, avgpool_forward_formula
 from .base import Pool, require_positive
 from ..errors import ShapeError
 
@@ -87,8 +87,8 @@ class GlobalAvgPool(Pool):
     def forward_formula(self, window, scale=None):
         return avgpool_forward_formula(window, scale)
 
-    def backward_formula(self, x, window, earlier, margin, upstream):
-        return avgpool_backward_formula(upstream, window)
+    def backward_term(self, x, window, earlier, margin, upstream):
+        return avgpool_backward_term(upstream, window)
 
     def example_reads(self, at):
         return at[0] == 0

@@ -39,8 +39,8 @@ class MaxPool2D(Pool):
     def forward_formula(self, window, scale=None):
         return maxpool_forward_formula(window, scale)
 
-    def backward_formula(self, x, window, earlier, margin, upstream):
-        return maxpool_backward_formula(x, window, earlier, margin, upstream)
+    def backward_term(self, x, window, earlier, margin, upstream):
+        return maxpool_backward_term(x, window, earlier, margin, upstream)
 
     def copied_cell(self, sheet, at):
         if not self.plain:     # windows that reach into padding: no simple map from an input cell
@@ -110,8 +110,9 @@ def maxpool_forward_formula(window, scale=None):
     return f"=MAX(MAX({r})*{scale},MIN({r})*{scale})"
 
 
-def maxpool_backward_formula(x, window, earlier, margin, upstream):
-    """The gradient one input cell receives (``maxpool_backward``).
+def maxpool_backward_term(x, window, earlier, margin, upstream):
+    """The gradient one input cell receives from one window (``maxpool_backward``), without its "="
+    (where windows overlap, a cell's formula adds one such term per window that holds it).
 
     The window's gradient goes to the first cell, in reading order, within ``margin``
     of the window's maximum; ``earlier`` are the blocks of the window before ``x``.
@@ -120,4 +121,4 @@ def maxpool_backward_formula(x, window, earlier, margin, upstream):
     condition = f"{x.ref()}>={threshold}"
     if earlier:
         condition = f"AND({condition},MAX({','.join(e.range_ref() for e in earlier)})<{threshold})"
-    return f"=IF({condition},{upstream.ref()},0)"
+    return f"IF({condition},{upstream.ref()},0)"

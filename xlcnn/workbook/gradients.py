@@ -10,6 +10,7 @@ from openpyxl.chart.marker import Marker
 
 from .. import formulas, losses
 from ..cells import a1
+from ..plans import all_blocks
 from . import styles
 from .common import write_lines, share_formulas, add_scale, freeze_below, put_formula, put_text, put_value, set_widths, write_padding
 
@@ -24,11 +25,48 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     # a regression's last layer starts from 2 (y - t) / n, not p - y
     lines = texts["dense_mse"] if ctx.targets and kind == "dense" else texts[layer.gradient_text]
     write_lines(ws, lines, then=notice, gap=1)
-    after = gradients.get(plan.layer + 1)
-    upstream = None if after is None else after.input
-    {"conv2d": _conv, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation}[kind](
-        ctx, ws, plan, layer, forward, upstream, texts)
+    if getattr(plan, "gathered", None) is not None:
+        _write_gathered(ctx, ws, plan, texts)
+    {"conv2d": _conv, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation,
+     "join": _join}[kind](ctx, ws, plan, layer, forward, getattr(plan, "upstream", None), texts)
     freeze_below(ws, 1)
+
+
+def _write_gathered(ctx, ws, plan, texts):
+    """A fork: the gradient of the layer's output is the sum of what every layer reading it sends back."""
+    stack = plan.gathered
+    sheets = ", ".join(f"'{next(all_blocks(term)).sheet}'" for term in plan.sent)
+    put_text(ws, *plan.gathered_label.cell(0, 0), texts["gathered"].format(count=len(plan.sent), sheets=sheets),
+             styles.LABEL_FONT)
+    for c in range(stack.shape[0]):
+        put_text(ws, *stack.label_cell(c), texts["gathered_map"].format(k=c + 1), styles.LABEL_FONT)
+        write_padding(ws, stack, c)
+        for r, s, _, _ in stack.interior(c).cells():
+            put_formula(ctx, ws, stack.at(c, r, s), formulas.total_of([term.at(c, r, s) for term in plan.sent]),
+                        styles.GRAD_FORMAT)
+        share_formulas(ws, stack.interior(c))
+        add_scale(ws, stack.interior(c), styles.diverging_scale())
+    set_widths(ws, stack.maps[0].col, stack.maps[0].width, styles.VALUE_WIDTH)
+
+
+def _join(ctx, ws, plan, layer, forward, upstream, texts):
+    """The gradient of a join's output, once: each cell the sum of what the layers reading it send back.
+    Each operand reads it from here: all of it (a sum passes its gradient on unchanged) or its own maps."""
+    stack, join = plan.input, forward.sheet_of(plan.layer)
+    for c in range(stack.shape[0]):
+        if layer.stacks:
+            n, origin = join.origin(c)
+            label = texts["join_map_stacked"].format(k=c + 1, c=origin + 1, sheet=f"'{join.source_sheets()[n]}'")
+        else:
+            label = texts["join_map"].format(k=c + 1)
+        put_text(ws, *stack.label_cell(c), label, styles.LABEL_FONT)
+        write_padding(ws, stack, c)
+        for r, s, _, _ in stack.interior(c).cells():
+            terms = [term.at(c, r, s) for term in plan.sent]
+            formula = formulas.total_of(terms) if len(terms) > 1 else formulas.reference(terms[0])
+            put_formula(ctx, ws, stack.at(c, r, s), formula, styles.GRAD_FORMAT)
+        share_formulas(ws, stack.interior(c))
+    _finish_maps(ws, stack)
 
 
 def _dense(ctx, ws, plan, layer, forward, upstream, texts):
@@ -87,14 +125,26 @@ def _pool(ctx, ws, plan, layer, forward, upstream, texts):
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for r, s, _, _ in stack.interior(c).cells():
-            target, window = stack.at(c, r, s), pool.pooled_by(r, s)
-            if window is None:        # rows and columns no window reaches
+            target, formula = stack.at(c, r, s), _pool_cell_gradient(layer, pool, c, r, s, margin, upstream)
+            if formula is None:        # rows and columns no window reaches
                 put_value(ws, *target.cell(0, 0), 0)
                 continue
-            formula = layer.backward_formula(source.at(c, r, s), pool.window(c, *window),
-                                             pool.before_in_window(c, r, s), margin, upstream.at(c, *window))
             put_formula(ctx, ws, target, formula, styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
+
+
+def _pool_cell_gradient(layer, pool, c, r, s, margin, upstream):
+    """The gradient of input cell (r, s) of map c: the share of the window that pools it or, where windows
+    overlap, the sum of the shares of every window that holds it; None where no window reaches the cell."""
+    x = pool.source.at(c, r, s)
+    if layer.overlaps:
+        holding = pool.holding(c, r, s, upstream)
+        return formulas.checked(layer.overlapping_backward_formula(x, holding, margin)) if holding else None
+    window = pool.pooled_by(r, s)
+    if window is None:
+        return None
+    return layer.backward_formula(x, pool.window(c, *window), pool.before_in_window(c, r, s), margin,
+                                  upstream.at(c, *window))
 
 
 def _activation(ctx, ws, plan, layer, forward, upstream, texts):

@@ -192,8 +192,24 @@ def write_add(ctx, ws, plan):
     write_header(ws, texts["title"], texts["lines"], {"step": plan.step, "sheets": operands,
                                                       "shape": " x ".join(str(n) for n in out.shape)})
     write_notice(ctx, ws)
+    _write_terms(ctx, ws, plan, texts)
     _write_joined_maps(ctx, ws, plan, lambda k: texts["map_label"].format(k=k + 1),
                        lambda k, i, j: layer.forward_formula(plan.operands(k, i, j)))
+
+
+def _write_terms(ctx, ws, plan, texts):
+    """Left of each sum, a copy of every map it adds (plain references), with "+" between and "=" before
+    the sum: the shortcut's maps stand beside the branch's, so the student sees what is added back."""
+    for n, (term, source) in enumerate(zip(plan.terms, plan.sources)):
+        sheet = f"'{source.maps[0].sheet}'"
+        for k in range(len(term.maps)):
+            put_text(ws, *term.label_cell(k), texts["term_label"].format(k=k + 1, sheet=sheet), styles.LABEL_FONT)
+            for i, j, _, _ in term.maps[k].cells():
+                put_formula(ctx, ws, term.at(k, i, j), formulas.reference(source.at(k, i, j)), styles.VALUE_FORMAT)
+            share_formulas(ws, term.maps[k])
+            add_scale(ws, term.maps[k], output_scale(ctx.model, plan.layer))
+            sign = texts["equals" if n == len(plan.terms) - 1 else "plus"]
+            put_text(ws, *plan.signs[k][n].cell(0, 0), sign, styles.LABEL_FONT)
 
 
 def write_stacked(ctx, ws, plan):
@@ -233,7 +249,7 @@ def _write_joined_maps(ctx, ws, plan, label, cell_formula):
         share_formulas(ws, inner)   # every cell reads the same cell of its sources: the first formula, moved
         add_scale(ws, inner, output_scale(ctx.model, plan.layer))
     set_widths(ws, 0, 1, 3)
-    set_widths(ws, out.maps[0].col, plan.value_columns, styles.VALUE_WIDTH)
+    set_widths(ws, plan.value_start, plan.value_columns, styles.VALUE_WIDTH)
     freeze_below(ws, 1)
 
 

@@ -1,8 +1,8 @@
 """The summary sheet: one row per layer, with the arithmetic as live formulas."""
 
 from .. import lesson_formulas as lf
-from ..layout import SUMMARY_COLUMNS
-from ..summary import MEMORY, TOTAL_COLUMNS, shape_text, summarize
+from ..layout import BOTTLENECK_COLUMNS, SUMMARY_COLUMNS
+from ..summary import MEMORY, TOTAL_COLUMNS, bottlenecks, shape_text, summarize
 from . import styles
 from .common import cell_at, describe_layer, freeze_below, put_formula, put_text, put_value, set_widths, write_header
 
@@ -49,6 +49,8 @@ def write_summary(ctx, ws, plan):
         col = column[key]
         put_formula(ctx, ws, totals.sub(0, col, 1, 1), lf.column_total(table.sub(0, col, table.height, 1)),
                     "#,##0").font = styles.LABEL_FONT
+    if plan.bottlenecks is not None:
+        _write_bottlenecks(ctx, ws, plan, rows, texts, column["multiply-adds"])
     set_widths(ws, 0, 1, 44)
     set_widths(ws, 1, 2, 13)
     joins = [row.input_text() for row in rows if row.joined]
@@ -62,3 +64,20 @@ def write_summary(ctx, ws, plan):
 def total_cells(plan):
     """{defined name: the totals cell} of a summary sheet."""
     return {name: plan.totals.sub(0, SUMMARY_COLUMNS.index(key), 1, 1) for key, name in TOTAL_NAMES.items()}
+
+
+def _write_bottlenecks(ctx, ws, plan, rows, texts, multiply_adds):
+    """Per layer fed by a 1x1 bottleneck: its multiply-adds and the 1x1's added (the table's cells), what it
+    would cost reading the 1x1's input itself, and how many times more that is."""
+    put_text(ws, *plan.bottleneck_title.cell(0, 0), texts["bottleneck_title"], styles.LABEL_FONT)
+    for col, key in enumerate(BOTTLENECK_COLUMNS):
+        put_text(ws, *plan.bottleneck_headers.cell(0, col), texts["bottleneck_columns"][key], styles.LABEL_FONT)
+    for n, row in enumerate(bottlenecks(rows)):
+        lines = plan.bottlenecks.sub(2 * n, 0, 2, len(BOTTLENECK_COLUMNS))
+        one_by_one, own = rows[row.bottleneck[0]], plan.table.sub(rows.index(row), multiply_adds, 1, 1)
+        put_text(ws, *lines.cell(0, 0), texts["bottleneck_row"].format(layer=row.name, one=one_by_one.name))
+        with_it, without, ratio = lines.sub(0, 1, 1, 1), lines.sub(0, 2, 1, 1), lines.sub(1, 2, 1, 1)
+        put_formula(ctx, ws, with_it, lf.cell_sum(plan.table.sub(row.bottleneck[0], multiply_adds, 1, 1), own), "#,##0")
+        put_formula(ctx, ws, without, row.bottleneck[1][0], "#,##0")
+        put_text(ws, *lines.cell(1, 0), texts["bottleneck_columns"]["ratio"])
+        put_formula(ctx, ws, ratio, lf.ratio(without, with_it), "0.0")
