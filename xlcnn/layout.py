@@ -12,7 +12,7 @@ from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
 from .losses import REGRESSION
-from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+from .plans import (AddSheet, Im2colSheet, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
@@ -152,6 +152,11 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
             sheets.append(limits.add(filters, _filters_formulas(filters, later)))
             sheets.append(_maps_sheet(ident("conv2d", index), shape, pad, layer, previous, in_shape[0]))
             _check_conv_formula(sheets[-1], layer, previous, filters)
+        elif layer.scatters:   # its kernels' sheet, then the sums of what each input cell stamps
+            kernels = _scatter_kernels_sheet(ident("filters", index), layer, in_shape[0])
+            scaled = reads[0] == INPUT and input_plan.normalised is None
+            plan = _scatter_sheet(ident(layer.kind, index), shape, pad, layer, previous, kernels, scaled)
+            sheets += [limits.add(kernels), limits.add(plan, _cells(plan.derived()))]
         elif layer.joins:    # stacked maps are copied one after the other; added ones summed cell by cell
             planner = _stacked_sheet if layer.stacks else _add_sheet
             sheets.append(planner(ident(layer.kind, index), shape, pad, tuple(outputs[s] for s in reads)))
@@ -225,6 +230,9 @@ def check_backprop(layers, regression=False):
     if flatten is None or tuple(type(layer) for layer in layers[flatten + 1:]) != end:
         raise ShapeError("--backprop needs the network to end flatten -> dense" + ("" if regression else " -> softmax"))
     for number, layer in enumerate(layers, start=1):
+        if layer.scatters:
+            raise ShapeError(f"--backprop: layer {number} ({layer.describe()}): gradient sheets are not written for "
+                             "this layer yet; leave out --backprop to build its forward pass")
         if isinstance(layer, Conv2D) and layer.stride != 1:
             raise ShapeError(f"--backprop: layer {number} has stride {layer.stride}; gradients are written for stride 1")
         if isinstance(layer, POOLS) and layer.overlaps:
@@ -519,7 +527,7 @@ class _SheetNames:
         self.titles = titles
         order = [("input", None)]
         for index, layer in enumerate(layers):
-            if isinstance(layer, Conv2D):
+            if isinstance(layer, Conv2D) or layer.scatters:
                 order.append(("filters", index))
             order.append((layer.kind, index))
             if im2col and index == first_convolution(layers):
@@ -648,6 +656,62 @@ def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
                          counts_padding=layer.counts_padding, slides=layer.window() is not None)
     return MapSheet(**ident, output=output, explain=_explain_window(name, col, 1), source=source, size=1, stride=1)
 
+
+
+def _scatter_kernels_sheet(ident, layer, channels):
+    """Input channel c in a band of rows: the K kernels its cells stamp, one per output map; then the biases."""
+    name, f = ident["name"], layer.kernel
+    weights, row = [], HEADER_ROWS + 1
+    for _ in range(channels):
+        weights.append(tuple(Block(name, row + 1, FIRST_COL + k * (f + GAP), f, f) for k in range(layer.filters)))
+        row += 1 + f + GAP
+    biases = tuple(Block(name, row + 1, FIRST_COL + k * (f + GAP), 1, 1) for k in range(layer.filters))
+    return ScatterKernelsSheet(
+        **ident, conv=layer, weight=tuple(weights), bias=biases, effective=None,
+        filter_labels=tuple(_label_left(band[0]) for band in weights),
+        slice_labels=tuple(tuple(_label_above(block) for block in band) for band in weights),
+        bias_labels=tuple(_label_above(bias) for bias in biases), effective_labels=None,
+        highlight=_label_left(biases[0]), highlight_label=_label_left(biases[0]))
+
+
+def _scatter_sheet(ident, shape, pad, layer, source, kernels, scaled):
+    """The output maps; to their right the reach map, the output side, and the worked example of the first
+    cell (in reading order) that the most input cells reach, one row per contribution."""
+    name = ident["name"]
+    filters, height, width = shape
+    output = _stack(name, HEADER_ROWS + 1, filters, height, width, pad)
+    col = output.maps[0].last_col + 3
+    reach = Block(name, HEADER_ROWS + 2, col + 1, height, width)
+    side = Block(name, reach.last_row + 2, col + 1, 1, 1)
+    _, in_height, in_width = source.shape
+    counts = [[len(layer.reaching(y, in_height)) * len(layer.reaching(x, in_width)) for x in range(width)]
+              for y in range(height)]
+    most = max(max(row) for row in counts)
+    at = next((0, y, x) for y in range(height) for x in range(width) if counts[y][x] == most)
+    terms = max(most, 1) * source.shape[0]
+    top = side.row + 3
+    column = [Block(name, top + 1, col + n, terms, 1) for n in range(5)]
+    keys = ("sum", "scale", "bias", "result", "cell") if scaled else ("sum", "bias", "result", "cell")
+    results = Block(name, column[4].last_row + 1, col + 4, len(keys), 1)
+    plan = ScatterSheet(
+        **ident, output=output, reach=reach, reach_label=_label_above(reach), side=side, side_label=_label_before(side),
+        example_title=Block(name, top - 1, col, 1, 1), example_headers=Block(name, top, col, 1, 5),
+        origins=column[0], inputs=column[1], taps=column[2], weights=column[3], products=column[4],
+        results=results, result_labels=Block(name, results.row, col + 3, len(keys), 1), result_keys=keys,
+        example_at=at, scatter=layer, source=source, kernels=kernels.weight, biases=kernels.bias)
+    _check_scatter_formula(plan, layer, filters, most, counts)
+    return plan
+
+
+def _check_scatter_formula(plan, layer, filters, most, counts):
+    """The longest output formula (the last map's, where the most input cells reach) must fit Excel's 8,192."""
+    y, x = next((y, x) for y, row in reversed(list(enumerate(counts))) for x in reversed(range(len(row)))
+                if row[x] == most)
+    try:
+        layer.cell_formula(plan.terms(filters - 1, y, x), plan.biases[-1], "input_scale")
+    except ValueError as exc:
+        raise LimitError(f"sheet {plan.name!r}: one output formula is too long ({exc}; {len(plan.source.maps)} "
+                         "input maps): use fewer filters in the layer before") from None
 
 
 def first_convolution(layers):

@@ -249,6 +249,74 @@ class FiltersSheet(Sheet):
                     yield k, c, block.sub(a, b, 1, 1), self.tap(k, c, a, b)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ScatterKernelsSheet(FiltersSheet):
+    """The kernels of a layer that scatters (``Layer.scatters``), as a filters sheet: a band per input
+    channel c holding its K kernels side by side (``weight[c][k]``, the stored weight[c, k]: what each cell
+    of channel c stamps onto map k), then a row of the K biases (``bias[k]``). ``conv`` is the layer;
+    there is no effective kernel, and nothing goes on the legend row."""
+
+    def on_legend_row(self):
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScatterSheet(Sheet):
+    """A scattering layer's output maps: cell (y, x) of map k sums input cell x stamped-kernel tap over
+    every input cell (every channel) whose kernel, stamped at (i S, j S), covers it (``terms``).
+
+    Beside the maps: ``reach``, how many input cells reach each output cell (one map: every map
+    alike), the output side's arithmetic, and the worked example of output cell ``example_at``
+    (k, y, x), one row per (input cell, tap) pair: where from, the input, the tap, the weight,
+    their product; then their sum, the input scale (first layer), the bias, the result and the
+    layer's own cell.
+    """
+
+    output: MapStack
+    reach: Block
+    reach_label: Block
+    side: Block                 # the output side, (W - 1) S - 2P + F as a formula
+    side_label: Block
+    example_title: Block
+    example_headers: Block      # 1 x 5: from, input, tap, weight, product
+    origins: Block              # n x 1, texts: channel, row and column of the input cell
+    inputs: Block               # n x 1
+    taps: Block                 # n x 1, texts: the tap of the stamped kernel
+    weights: Block              # n x 1
+    products: Block             # n x 1
+    results: Block              # ``result_keys``, one below the other
+    result_labels: Block
+    result_keys: tuple          # sum, scale (a first layer reading the pixels), bias, result, the layer's cell
+    example_at: tuple           # (k, y, x): an output cell that the most input cells reach
+    scatter: object             # the layer
+    source: MapStack = field(metadata=ELSEWHERE)
+    kernels: tuple = field(metadata=ELSEWHERE)   # the kernels sheet's weight[c][k]
+    biases: tuple = field(metadata=ELSEWHERE)    # the kernels sheet's bias[k]
+
+    @property
+    def value_columns(self):
+        return self.reach.last_col - self.output.maps[0].col + 2
+
+    def contributions(self, y, x):
+        """(c, i, j, u, v) of every input cell (i, j) of every channel c whose kernel's tap (u, v) lands on (y, x)."""
+        channels, height, width = self.source.shape
+        return [(c, i, j, u, v) for i, u in self.scatter.reaching(y, height) for j, v in self.scatter.reaching(x, width)
+                for c in range(channels)]
+
+    def terms(self, k, y, x):
+        """(input cell, weight cell) of every contribution to cell (y, x) of map k, as 1 x 1 blocks."""
+        return [(self.source.at(c, i, j), self.kernels[c][k].sub(u, v, 1, 1))
+                for c, i, j, u, v in self.contributions(y, x)]
+
+    def result(self, key):
+        """The worked example's result cell ``key``: sum, scale, bias, result or cell."""
+        return self.results.sub(self.result_keys.index(key), 0, 1, 1)
+
+    def derived(self):
+        """The blocks beside the maps that must hold formulas."""
+        return (self.reach, self.side, self.inputs, self.weights, self.products, self.results)
+
+
 # ---------------------------------------------------------------- layers over maps, vectors, flatten, dense
 
 

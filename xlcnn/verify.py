@@ -26,7 +26,7 @@ from .engines import stop_engines
 from .errors import ModelError, ShapeError, UsageError, WorkbookError
 from .layout import SUMMARY_COLUMNS, renamed, replan
 from .losses import REGRESSION
-from .plans import example_of
+from .plans import ScatterSheet, example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
 from .summary import TOTAL_COLUMNS, summarize
@@ -367,7 +367,7 @@ def _model_from_book(reader, layout, meta):
     pixels = np.stack([reader.array(first.pixels.interior(c)) for c in range(layout.input_shape[0])])
     params = []
     for index, layer in enumerate(layers):
-        if layer.has_filters:
+        if layer.has_filters or layer.scatters:   # weight[a][b] on the filters sheet holds the stored weight[a, b]
             filters = layout.sheet("filters", index)
             weight = np.stack([np.stack([reader.array(s) for s in slices]) for slices in filters.weight])
             bias = np.array([reader.number(b) for b in filters.bias])
@@ -543,6 +543,8 @@ def _derived_blocks(layout):
             yield from output_blocks(plan.output)
         elif plan.kind == "filters":   # the taps of an effective kernel that hold a weight (holes are plain zeros)
             yield from (cell for _, _, cell, stored in plan.taps() if stored is not None)
+        if isinstance(plan, ScatterSheet):
+            yield from plan.derived()
         elif plan.kind == "softmax":
             yield from (plan.logit, plan.shifted, plan.exp, plan.probability, plan.log_probability,
                         plan.max, plan.sum, plan.prediction, plan.confidence)

@@ -161,6 +161,8 @@ class Layer:
     gives_probabilities = False   # ends a classifier: the last layer, and nowhere else
     has_backward = True     # False: the engine folds its gradient into the loss
     has_filters = False     # its weights are kernels slid over maps (--filters, --true-convolution apply)
+    scatters = False        # each input cell stamps weighted kernels onto a larger output: a filters sheet
+    #                         holds them, input channel by input channel, and its sheet sums what lands where
     grammar = ""            # its --arch item in the grammar's notation (the kind's name when empty)
     examples = ()           # --arch items of this kind the messages and the grammar show
     title = ""              # the English stem of its sheets' names ("Conv" for "3 Conv")
