@@ -1,7 +1,7 @@
 """Writers for a layer that scatters (``Layer.scatters``): its kernels sheet, and its output maps with
 the reach map and a worked example of one cell where stamped kernels overlap."""
 
-from .. import formulas
+from .. import formulas, lesson_formulas as lf
 from . import styles
 from .common import (add_scale, freeze_below, put_formula, put_parameter, put_text, set_widths, write_header,
                      write_notice, write_padding)
@@ -99,7 +99,7 @@ def _write_example(ctx, ws, plan, texts, scale):
     words = texts["results"]
     cells = {key: plan.result(key) for key in plan.result_keys}
     given = {"sum": formulas.sum_of(plan.products),
-             "scale": f"={scale}", "bias": formulas.reference(plan.biases[k]),
+             "scale": lf.example_scale(scale), "bias": formulas.reference(plan.biases[k]),
              "result": plan.scatter.example_result_formula(cells["sum"], cells["bias"], cells.get("scale")),
              "cell": formulas.reference(plan.output.at(k, y, x))}
     for n, key in enumerate(plan.result_keys):
