@@ -13,6 +13,9 @@ from click.testing import CliRunner
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.architecture import parse_network
 from xlcnn.cli import main
+from xlcnn.handout import Handout, make_handouts
+from xlcnn.pdfmeasure import measure_pdf, smallest_type
+from xlcnn.presets import load_preset
 from xlcnn.layout import _scatter_kernels_sheet, _scatter_sheet, _stack, plan_layout
 from xlcnn.kinds.tconv import TransposedConv, tconv_forward, tconv_forward_naive, tconv_reach, tconv_reaching
 from xlcnn.workbook.evaluate import Evaluator
@@ -158,3 +161,50 @@ def test_backprop_through_the_layer_is_refused_in_one_line(tmp_path, monkeypatch
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--backprop: layer 2 (transposed conv 2x2" in lines[0] and "not written" in lines[0]
+
+
+# ---------------------------------------------------------------- the upsample preset
+
+
+@pytest.fixture(scope="module")
+def upsample_books(tmp_path_factory):
+    """The preset at its own size and at 16, in English and Chinese."""
+    folder = tmp_path_factory.mktemp("upsample")
+    return {(lang, size): make_workbook(output=folder / f"up-{lang}-{size or 'own'}.xlsx", preset="upsample", lang=lang,
+                                        **({"size": size} if size else {})).path
+            for lang in ("en", "zh") for size in (None, 16)}
+
+
+def test_the_upsample_preset_grows_the_map_back_to_the_photos_size(upsample_books):
+    preset = load_preset("upsample")
+    assert "transposed convolution" in preset.description and "转置卷积" in load_preset("upsample", "zh").description
+    for (lang, size), path in upsample_books.items():
+        side = size or preset.size
+        book = openpyxl.load_workbook(path, read_only=True)
+        shapes = [row[1:3] for row in book[book.sheetnames[-3]].iter_rows(values_only=True)
+                  if str(row[0]).startswith(("tconv1", "第 4 层"))]
+        assert shapes == [(f"4 x {side // 2} x {side // 2}", f"4 x {side} x {side}")], (lang, size)
+
+
+def test_the_upsample_preset_verifies_in_both_languages_and_sizes(upsample_books, libreoffice):
+    reports = verify_workbooks(list(upsample_books.values()))
+    for report in reports:
+        assert report.ok, report.table()
+
+
+@pytest.mark.usefixtures("libreoffice", "poppler")
+def test_the_upsample_handouts_are_readable(upsample_books, tmp_path):
+    """Type of 7 pt or more, no ###, every step in order on at most two pages, the layer's explanation whole."""
+    books = [upsample_books["en", None], upsample_books["zh", None]]
+    pdfs = make_handouts([Handout(book, tmp_path / f"{n}.pdf", paper="a4") for n, book in enumerate(books)])
+    for book, pdf, lang in zip(books, pdfs, ("en", "zh")):
+        pages = measure_pdf(pdf)
+        assert smallest_type(pages) >= 7.0 and not any("###" in page.text for page in pages)
+        heads = [page.words[0][0] for page in pages]
+        tabs = [ws.title.split()[0] for ws in openpyxl.load_workbook(book, read_only=True).worksheets
+                if ws.sheet_state == "visible"][:-1]
+        assert list(dict.fromkeys(heads)) == tabs and all(heads.count(tab) <= 2 for tab in tabs)
+        printed = " ".join(page.text for page in pages).replace(" ", "")
+        layer = next(ws for ws in openpyxl.load_workbook(book).worksheets if ws.title.startswith("7 "))
+        lines = [layer.cell(row, 1).value for row in range(1, 8) if isinstance(layer.cell(row, 1).value, str)]
+        assert len(lines) >= 6 and all(line.replace(" ", "") in printed for line in lines), lang
