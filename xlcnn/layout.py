@@ -675,29 +675,30 @@ def _scatter_kernels_sheet(ident, layer, channels):
 
 
 def _scatter_sheet(ident, shape, pad, layer, source, kernels, scaled):
-    """The output maps; to their right the reach map, the output side, and the worked example of the first
-    cell (in reading order) that the most input cells reach, one row per contribution."""
+    """The output maps; to their right the worked example of the first cell (in reading order) that the most
+    input cells reach, one row per contribution; right of it the reach map and, below that, the output side."""
     name = ident["name"]
     filters, height, width = shape
     output = _stack(name, HEADER_ROWS + 1, filters, height, width, pad)
     col = output.maps[0].last_col + 3
-    reach = Block(name, HEADER_ROWS + 2, col + 1, height, width)
-    side = Block(name, reach.last_row + 2, col + 1, 1, 1)
     _, in_height, in_width = source.shape
     counts = [[len(layer.reaching(y, in_height)) * len(layer.reaching(x, in_width)) for x in range(width)]
               for y in range(height)]
     most = max(max(row) for row in counts)
     at = next((0, y, x) for y in range(height) for x in range(width) if counts[y][x] == most)
     terms = max(most, 1) * source.shape[0]
-    top = side.row + 3
+    top = HEADER_ROWS + 2     # the example's title above its headings, then one row per contribution
     column = [Block(name, top + 1, col + n, terms, 1) for n in range(5)]
     keys = ("sum", "scale", "bias", "result", "cell") if scaled else ("sum", "bias", "result", "cell")
+    reach = Block(name, top, column[4].col + 3, height, width)     # right of the example's columns
+    side = Block(name, reach.last_row + 2, reach.col + 3, 1, 1)
     results = Block(name, column[4].last_row + 1, col + 4, len(keys), 1)
     plan = ScatterSheet(
-        **ident, output=output, reach=reach, reach_label=_label_above(reach), side=side, side_label=_label_before(side),
+        **ident, output=output, reach=reach, reach_label=_label_above(reach), side=side,
+        side_label=Block(name, side.row, reach.col, 1, 1),
         example_title=Block(name, top - 1, col, 1, 1), example_headers=Block(name, top, col, 1, 5),
         origins=column[0], inputs=column[1], taps=column[2], weights=column[3], products=column[4],
-        results=results, result_labels=Block(name, results.row, col + 3, len(keys), 1), result_keys=keys,
+        results=results, result_labels=Block(name, results.row, col + 2, len(keys), 1), result_keys=keys,
         example_at=at, scatter=layer, source=source, kernels=kernels.weight, biases=kernels.bias)
     _check_scatter_formula(plan, layer, filters, most, counts)
     return plan

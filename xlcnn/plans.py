@@ -284,8 +284,8 @@ class ScatterSheet(Sheet):
     taps: Block                 # n x 1, texts: the tap of the stamped kernel
     weights: Block              # n x 1
     products: Block             # n x 1
-    results: Block              # ``result_keys``, one below the other
-    result_labels: Block
+    results: Block              # ``result_keys``, one below the other, under the products
+    result_labels: Block        # under the taps' words
     result_keys: tuple          # sum, scale (a first layer reading the pixels), bias, result, the layer's cell
     example_at: tuple           # (k, y, x): an output cell that the most input cells reach
     scatter: object             # the layer

@@ -3,11 +3,12 @@ the reach map and a worked example of one cell where stamped kernels overlap."""
 
 from .. import formulas, lesson_formulas as lf
 from . import styles
-from .common import (add_scale, freeze_below, put_formula, put_parameter, put_text, set_widths, write_header,
+from .common import (add_scale, cell_at, freeze_below, put_formula, put_parameter, put_text, set_widths, write_header,
                      write_notice, write_padding)
+from .explain import HIGHLIGHT
 from .maps import output_scale
 
-ORIGIN_WIDTH = 20    # the worked example's columns of words (where each contribution comes from)
+ORIGIN_WIDTH = 27    # the worked example's columns of words (where each contribution comes from)
 
 
 def write_scatter_kernels(ctx, ws, plan):
@@ -102,6 +103,9 @@ def _write_example(ctx, ws, plan, texts, scale):
              "scale": lf.example_scale(scale), "bias": formulas.reference(plan.biases[k]),
              "result": plan.scatter.example_result_formula(cells["sum"], cells["bias"], cells.get("scale")),
              "cell": formulas.reference(plan.output.at(k, y, x))}
+    for block in (plan.output.at(k, y, x), plan.reach.sub(y, x, 1, 1)):    # the explained cell, outlined
+        cell_at(ws, *block.cell(0, 0)).border = HIGHLIGHT["border"]
     for n, key in enumerate(plan.result_keys):
-        put_text(ws, *plan.result_labels.cell(n, 0), words[key], styles.LABEL_FONT if key == "result" else None)
+        label = put_text(ws, *plan.result_labels.cell(n, 0), words[key], styles.LABEL_FONT if key == "result" else None)
+        label.alignment = styles.RIGHT     # beside the value it names, across the weights' column
         put_formula(ctx, ws, cells[key], given[key], styles.SCALE_FORMAT if key == "scale" else styles.VALUE_FORMAT)
