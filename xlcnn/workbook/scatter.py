@@ -6,7 +6,7 @@ from . import styles
 from .common import (add_scale, cell_at, freeze_below, put_formula, put_parameter, put_text, set_widths, write_header,
                      write_notice, write_padding)
 from .explain import HIGHLIGHT
-from .maps import output_scale
+from .maps import output_scale, write_kernel
 
 ORIGIN_WIDTH = 27    # the worked example's columns of words (where each contribution comes from)
 
@@ -23,12 +23,9 @@ def write_scatter_kernels(ctx, ws, plan):
     write_notice(ctx, ws)
     for c, kernels in enumerate(plan.weight):
         put_text(ws, *plan.filter_labels[c].cell(0, 0), words["band_label"].format(c=c + 1), styles.LABEL_FONT)
-        for k, block in enumerate(kernels):
+        for k in range(len(kernels)):
             put_text(ws, *plan.slice_labels[c][k].cell(0, 0), words["kernel_label"].format(k=k + 1))
-            for u, v, _, _ in block.cells():
-                pick = (lambda sheet, c=c, k=k, u=u, v=v: sheet.weight[c][k].sub(u, v, 1, 1))
-                put_parameter(ctx, ws, block.sub(u, v, 1, 1), p["weight"][c, k, u, v], styles.WEIGHT_FORMAT,
-                              ctx.new_weight(plan.kind, plan.layer, pick))
+            write_kernel(ctx, ws, plan, c, k, p["weight"][c, k])
         add_scale(ws, kernels, styles.diverging_scale())
     for k, bias in enumerate(plan.bias):
         put_text(ws, *plan.bias_labels[k].cell(0, 0), words["bias_label"].format(k=k + 1))
