@@ -18,6 +18,7 @@ from xlcnn.cli import main
 from xlcnn.handout import Handout, make_handouts
 from xlcnn.pdfmeasure import measure_pdf, smallest_type
 from xlcnn.presets import load_preset
+from xlcnn.resources import texts as load_texts
 from xlcnn.layout import _scatter_kernels_sheet, _scatter_sheet, _stack, plan_layout
 from xlcnn.kinds.tconv import TransposedConv, tconv_forward, tconv_forward_naive, tconv_reach, tconv_reaching
 from xlcnn.workbook.evaluate import Evaluator
@@ -212,3 +213,6 @@ def test_the_upsample_handouts_are_readable(upsample_books, tmp_path):
         layer = next(ws for ws in openpyxl.load_workbook(book).worksheets if ws.title.startswith("7 "))
         lines = [layer.cell(row, 1).value for row in range(1, 8) if isinstance(layer.cell(row, 1).value, str)]
         assert len(lines) >= 6 and all(line.replace(" ", "") in printed for line in lines), lang
+        words = load_texts(lang)["sheets"]["tconv"]   # the worked example and the reach map: a page of their own
+        assert words["reach_label"].replace(" ", "") in printed and words["side_label"].replace(" ", "") in printed
+        assert words["example_title"].split("{")[0].replace(" ", "") in printed

@@ -136,10 +136,10 @@ def _columns(plan, across, last_col, page_w):
     if across(last_col) <= page_w:
         return None, ()
     explain = example_of(plan)
-    example = explain.title.col if explain is not None else None
+    example = explain.title.col if explain is not None else plan.page_break_column()
     body = example - 1 if example else last_col
-    if plan.kind == "conv2d" and example and across(body) <= page_w:
-        return None, ()
+    if (plan.kind == "conv2d" or plan.page_break_column()) and example and across(body) <= page_w:
+        return None, ()     # what starts a page of its own prints there
     cut = body
     while cut > 0 and across(cut) > page_w:
         cut -= 1

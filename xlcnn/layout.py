@@ -676,7 +676,7 @@ def _scatter_kernels_sheet(ident, layer, channels):
 
 def _scatter_sheet(ident, shape, pad, layer, source, kernels, scaled):
     """The output maps; to their right the worked example of the first cell (in reading order) that the most
-    input cells reach, one row per contribution; right of it the reach map and, below that, the output side."""
+    input cells reach, one row per contribution; right of it the reach map, the output side above it."""
     name = ident["name"]
     filters, height, width = shape
     output = _stack(name, HEADER_ROWS + 1, filters, height, width, pad)
@@ -691,7 +691,7 @@ def _scatter_sheet(ident, shape, pad, layer, source, kernels, scaled):
     column = [Block(name, top + 1, col + n, terms, 1) for n in range(5)]
     keys = ("sum", "scale", "bias", "result", "cell") if scaled else ("sum", "bias", "result", "cell")
     reach = Block(name, top, column[4].col + 3, height, width)     # right of the example's columns
-    side = Block(name, reach.last_row + 2, reach.col + 3, 1, 1)
+    side = Block(name, HEADER_ROWS, reach.col + 3, 1, 1)    # above the reach map: never among the rows a handout cuts
     results = Block(name, column[4].last_row + 1, col + 4, len(keys), 1)
     plan = ScatterSheet(
         **ident, output=output, reach=reach, reach_label=_label_above(reach), side=side,

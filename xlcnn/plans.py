@@ -79,6 +79,10 @@ class Sheet:
         """The block on the row under the header, if any: the sheet's colour legend starts after it."""
         return None
 
+    def page_break_column(self):
+        """The column that starts a printed page of its own (what sits beside the maps), or None."""
+        return None
+
     def parts(self):
         """The values of the sheet's own fields (blocks, map stacks, tuples of them, a worked example);
         not what it reads from other sheets."""
@@ -296,6 +300,10 @@ class ScatterSheet(Sheet):
     @property
     def value_columns(self):
         return self.reach.last_col - self.output.maps[0].col + 2
+
+    def page_break_column(self):
+        """The worked example and the reach map print on a page of their own, beside the maps' page."""
+        return self.example_title.col
 
     def contributions(self, y, x):
         """(c, i, j, u, v) of every input cell (i, j) of every channel c whose kernel's tap (u, v) lands on (y, x)."""
