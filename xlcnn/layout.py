@@ -12,7 +12,7 @@ from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
 from .losses import REGRESSION
-from .plans import (AddSheet, Im2colSheet, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+from .plans import (AddSheet, Im2colSheet, ScatterGradSheet, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
@@ -230,9 +230,6 @@ def check_backprop(layers, regression=False):
     if flatten is None or tuple(type(layer) for layer in layers[flatten + 1:]) != end:
         raise ShapeError("--backprop needs the network to end flatten -> dense" + ("" if regression else " -> softmax"))
     for number, layer in enumerate(layers, start=1):
-        if layer.scatters:
-            raise ShapeError(f"--backprop: layer {number} ({layer.describe()}): gradient sheets are not written for "
-                             "this layer yet; leave out --backprop to build its forward pass")
         if isinstance(layer, Conv2D) and layer.stride != 1:
             raise ShapeError(f"--backprop: layer {number} has stride {layer.stride}; gradients are written for stride 1")
         if isinstance(layer, POOLS) and layer.overlaps:
@@ -248,7 +245,7 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
     """
     plans = {}
     by_layer = {plan.layer: plan for plan in forward if plan.layer is not None and plan.kind != "filters"}
-    first = next(i for i, layer in enumerate(layers) if isinstance(layer, (Conv2D, Dense)))
+    first = next(i for i, layer in enumerate(layers) if isinstance(layer, (Conv2D, Dense)) or layer.scatters)
     last = len(layers) - (2 if is_classifier(layers) else 1)   # softmax goes back with its loss, in one step
     for index in range(last, first - 1, -1):
         layer = layers[index]
@@ -267,6 +264,9 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
                 weight=weight, weight_label=_label_left(weight), input=gradient, input_label=_label_above(gradient))
         elif isinstance(layer, Conv2D):
             plans[index] = _conv_gradient_sheet(ident, layer, in_shape, index, pad, plans[index + 1].input)
+        elif layer.scatters:
+            plans[index] = _scatter_gradient_sheet(ident, layer, in_shape, index, pad, plans[index + 1].input,
+                                                   by_layer[index])
         else:
             margin = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1) if layer.chooses else None   # its tie margin
             plans[index] = MapGradSheet(**ident, input=_stack(name, top, *in_shape, pad), margin=margin,
@@ -292,6 +292,38 @@ def _conv_gradient_sheet(ident, layer, in_shape, index, pad, upstream):
         bias_labels=tuple(_label_above(b) for b in biases), back_kernels=tuple(back) if index else None,
         back_kernel_labels=tuple(tuple(_label_above(b) for b in kernels) for kernels in back) if index else None,
         input=_stack(name, row + 1, *in_shape, pad) if index else None, upstream=upstream, padding=layer.padding)
+
+
+def _scatter_gradient_sheet(ident, layer, in_shape, index, pad, upstream, forward):
+    """Kernel and bias gradients in the kernels sheet's arrangement; below them the input's gradient."""
+    name, f = ident["name"], layer.kernel
+    channels = in_shape[0]
+    weights, row = [], HEADER_ROWS + 1
+    for _ in range(channels):
+        weights.append(tuple(Block(name, row + 1, FIRST_COL + k * (f + GAP), f, f) for k in range(layer.filters)))
+        row += 1 + f + GAP
+    biases = tuple(Block(name, row + 1, FIRST_COL + k * (f + GAP), 1, 1) for k in range(layer.filters))
+    plan = ScatterGradSheet(
+        **ident, weight=tuple(weights), bias=biases, band_labels=tuple(_label_left(band[0]) for band in weights),
+        kernel_labels=tuple(tuple(_label_above(block) for block in band) for band in weights),
+        bias_labels=tuple(_label_above(bias) for bias in biases),
+        input=_stack(name, row + 3, *in_shape, pad) if index else None, upstream=upstream)
+    _check_scatter_gradient(plan, layer, forward, upstream)
+    return plan
+
+
+def _check_scatter_gradient(plan, layer, forward, upstream):
+    """The longest kernel gradient (the tap that lands inside the output from the most input cells, of the
+    last map and channel) must fit Excel's 8,192 characters."""
+    channels = len(plan.weight)
+    tap = max(((u, v) for u in range(layer.kernel) for v in range(layer.kernel)),
+              key=lambda t: len(forward.weight_pairs(channels - 1, layer.filters - 1, *t, upstream)))
+    try:
+        layer.weight_gradient_formula(forward.weight_pairs(channels - 1, layer.filters - 1, *tap, upstream),
+                                      "input_scale")
+    except ValueError as exc:
+        raise LimitError(f"sheet {plan.name!r}: one kernel gradient formula is too long ({exc}; one product per "
+                         f"input cell): use a smaller --size") from None
 
 
 def _label_above(block):

@@ -316,6 +316,24 @@ class ScatterSheet(Sheet):
         return [(self.source.at(c, i, j), self.kernels[c][k].sub(u, v, 1, 1))
                 for c, i, j, u, v in self.contributions(y, x)]
 
+    def landed(self, i, j):
+        """(u, v, y, x) of every tap of input cell (i, j)'s stamp that lands inside the output, on (y, x)."""
+        _, height, width = self.output.shape
+        return [(u, v, y, x) for u, y in self.scatter.landing(i, height) for v, x in self.scatter.landing(j, width)]
+
+    def weight_pairs(self, c, k, u, v, upstream):
+        """(input cell, cell of the ``upstream`` gradient) of every cell of channel c whose tap (u, v) for map k
+        lands inside the output: what the gradient of that weight sums."""
+        _, height, width = self.source.shape
+        return [(self.source.at(c, i, j), upstream.at(k, y, x)) for i in range(height) for j in range(width)
+                for a, b, y, x in self.landed(i, j) if (a, b) == (u, v)]
+
+    def input_pairs(self, c, i, j, upstream):
+        """(weight cell, cell of the ``upstream`` gradient) of every tap, for every map, that input cell (i, j)
+        of channel c stamps inside the output: what the gradient of that input cell sums."""
+        return [(self.kernels[c][k].sub(u, v, 1, 1), upstream.at(k, y, x)) for k in range(len(self.biases))
+                for u, v, y, x in self.landed(i, j)]
+
     def result(self, key):
         """The worked example's result cell ``key``: sum, scale, bias, result or cell."""
         return self.results.sub(self.result_keys.index(key), 0, 1, 1)
@@ -826,6 +844,24 @@ class DenseExample(Example):
 
 
 # ---------------------------------------------------------------- gradient sheets
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScatterGradSheet(Sheet):
+    """The gradients of a scattering layer's kernels and biases, in its kernels sheet's arrangement
+    (``weight[c][k]``, ``bias[k]``); unless the layer reads the photo, below them the gradient of its input."""
+
+    weight: tuple               # [c][k]
+    bias: tuple                 # [k]
+    band_labels: tuple          # [c]
+    kernel_labels: tuple        # [c][k]
+    bias_labels: tuple          # [k]
+    input: MapStack | None
+    upstream: MapStack = field(metadata=ELSEWHERE)   # the gradient of the layer's output (the sheet after)
+
+    def formula_parts(self):
+        return [self.weight, self.bias, self.input or ()]
+
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,7 @@ class TransposedConv(Layer):
     examples = ("tconv3x3x4-s2-p1", "tconv2x2x8-s2")
     title = "TConv"
     scatters = True
+    gradient_sheet = "scatter"
 
     @classmethod
     def parse(cls, item, classes, option):
@@ -104,6 +105,11 @@ class TransposedConv(Layer):
         input ``side`` rows tall (the same for columns)."""
         return tconv_reaching(at, side, self.kernel, self.stride, self.padding)
 
+    def landing(self, i, out_side):
+        """(kernel tap, output row) of every tap of input row ``i`` that lands inside an output ``out_side``
+        rows tall (the same for columns): ``reaching`` the other way round."""
+        return tconv_landing(i, out_side, self.kernel, self.stride, self.padding)
+
     def reach(self, height, width):
         """How many input cells reach each output cell, for an input of height x width."""
         return tconv_reach(height, width, self.kernel, self.stride, self.padding)
@@ -121,6 +127,15 @@ class TransposedConv(Layer):
 
     def example_result_formula(self, total, bias, scale=None):
         return tconv_example_result_formula(total, bias, scale)
+
+    def weight_gradient_formula(self, pairs, scale=None):
+        return tconv_weight_gradient_formula(pairs, scale)
+
+    def input_gradient_formula(self, pairs):
+        return tconv_input_gradient_formula(pairs)
+
+    def bias_gradient_formula(self, upstream):
+        return tconv_bias_gradient_formula(upstream)
 
     # -- the summary
 
@@ -199,6 +214,12 @@ def tconv_reaching(at, side, kernel, stride=1, padding=0):
     return [(i, full - i * stride) for i in range(first, last + 1)]
 
 
+def tconv_landing(i, out_side, kernel, stride=1, padding=0):
+    """[(u, y)] of the taps u of input row i's kernel that land on an output row y inside the output (of
+    ``out_side`` rows): y = i S + u - P, the rows the cut border did not take."""
+    return [(u, i * stride + u - padding) for u in range(kernel) if 0 <= i * stride + u - padding < out_side]
+
+
 def tconv_reach(height, width, kernel, stride=1, padding=0):
     """(H_out, W_out): how many input cells' kernels cover each output cell. It is the layer itself on an
     input of ones through one kernel of ones: where it is uneven, the stamps overlap unevenly."""
@@ -246,3 +267,25 @@ def tconv_example_result_formula(total, bias, scale=None):
     """The worked example's result: the sum of its contributions (times the input ``scale`` cell for a first
     layer) plus the bias: ``tconv_cell_formula`` in steps."""
     return f"={total.ref()}*{scale.ref()}+{bias.ref()}" if scale is not None else f"={total.ref()}+{bias.ref()}"
+
+
+def tconv_weight_gradient_formula(pairs, scale=None):
+    """One tap of ``tconv_backward``'s dw: input cell x the upstream gradient of the output cell where that
+    cell's stamp put this tap, summed over the ``pairs`` (input cell, upstream cell) of the taps that land
+    inside the output (none: 0); times ``scale`` for a first layer, which reads the pixels."""
+    terms = "+".join(f"{x.ref()}*{g.ref()}" for x, g in pairs)
+    if not terms:
+        return "=0"
+    return formulas.checked(f"=({terms})*{scale}" if scale is not None else f"={terms}")
+
+
+def tconv_input_gradient_formula(pairs):
+    """One cell of ``tconv_backward``'s dx: every (weight tap, upstream cell) pair of its stamps, over every
+    output map, the tap times the gradient of the output cell it landed on (none: 0)."""
+    terms = "+".join(f"{w.ref(absolute=True)}*{g.ref()}" for w, g in pairs)
+    return formulas.checked(f"={terms}") if terms else "=0"
+
+
+def tconv_bias_gradient_formula(upstream):
+    """``tconv_backward``'s db of one output map: the sum of its upstream gradient map."""
+    return f"=SUM({upstream.range_ref()})"
