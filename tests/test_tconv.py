@@ -20,7 +20,9 @@ from xlcnn.pdfmeasure import measure_pdf, smallest_type
 from xlcnn.presets import load_preset
 from xlcnn.resources import texts as load_texts
 from xlcnn.layout import _scatter_kernels_sheet, _scatter_sheet, _stack, plan_layout
-from xlcnn.kinds.tconv import TransposedConv, tconv_forward, tconv_forward_naive, tconv_reach, tconv_reaching
+from xlcnn.errors import LimitError
+from xlcnn.kinds.tconv import (TransposedConv, tconv_backward, tconv_forward, tconv_forward_naive, tconv_reach,
+                               tconv_reaching)
 from xlcnn.workbook.evaluate import Evaluator
 from xlcnn.workbook.sheetdata import SheetCells
 
@@ -119,6 +121,10 @@ def books(tmp_path_factory):
         "grows": make_workbook(output=folder / "grows.xlsx", arch="conv3x3x2,relu,tconv3x3x2-s2-p1,relu,maxpool2,dense",
                                size=8).path,
         "gaps": make_workbook(output=folder / "gaps.xlsx", arch="tconv2x2x2-s3,relu,dense", size=4, lang="zh").path,
+        "backprop": make_workbook(output=folder / "backprop.xlsx", arch="conv3x3x2,relu,tconv3x3x2-s2-p1,relu,maxpool2,dense",
+                                  size=8, steps=2, label="circle").path,
+        "first": make_workbook(output=folder / "first.xlsx", arch="tconv3x3x2-s2-p1,relu,flatten,dense", size=5,
+                               steps=1, label="square").path,
     }
     return folder, built
 
@@ -154,18 +160,55 @@ def test_the_books_verify_in_libreoffice_and_gnumeric_and_a_missing_stamp_fails(
         stages = [check.stage for check in report.checks]
         assert any(stage.endswith(" (reach)") for stage in stages) and any(stage.endswith(" (example)")
                                                                          for stage in stages)
+    for report in reports[6:10]:     # the backprop books: the layer's gradients, and the pass after a step
+        stages = [check.stage for check in report.checks]
+        assert any(stage.startswith("Grad") and stage.endswith("TConv") for stage in stages)
+        assert any(stage.startswith("S1 ") and stage.endswith("TConv") for stage in stages)
     for report in reports[-2:]:
         assert not report.ok
         assert not next(check for check in report.checks if check.stage == "3 TConv").ok
 
 
-def test_backprop_through_the_layer_is_refused_in_one_line(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["build", "--arch", "conv3x3x2,tconv2x2x2-s2,relu,flatten,dense", "--size", "6",
-                                       "--backprop", "--label", "circle", "-o", "b.xlsx"])
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "--backprop: layer 2 (transposed conv 2x2" in lines[0] and "not written" in lines[0]
+@pytest.mark.parametrize("height, width, kernel, stride, padding", CASES)
+def test_the_gradient_formulas_compute_the_numpy_backward_pass(height, width, kernel, stride, padding):
+    """Each kernel tap, bias and input cell of the gradient sheet, from the plan's pairs, equals tconv_backward."""
+    rng = np.random.default_rng(height * 11 + stride)
+    channels, filters = 2, 3
+    layer = TransposedConv(filters, kernel, stride, padding)
+    plan = _planned(channels, height, width, layer)
+    _, out_h, out_w = plan.output.shape
+    upstream = _stack("G", 0, filters, out_h, out_w, 0)
+    x, w = rng.normal(size=(channels, height, width)), rng.normal(size=(channels, filters, kernel, kernel))
+    dout = rng.normal(size=(filters, out_h, out_w))
+    values = {}
+    for c in range(channels):
+        for i, j, row, col in plan.source.interior(c).cells():
+            values["X", row, col] = x[c, i, j]
+        for k in range(filters):
+            for u, v, row, col in plan.kernels[c][k].cells():
+                values["K", row, col] = w[c, k, u, v]
+    for k in range(filters):
+        for y, z, row, col in upstream.interior(k).cells():
+            values["G", row, col] = dout[k, y, z]
+    evaluator = Evaluator(_cells(values), {})
+
+    def value(formula):
+        return evaluator.formula_value("T", 0, 0, formula)
+    dx, dw, db = tconv_backward(dout, x, w, stride, padding)
+    got_dw = [[[[value(layer.weight_gradient_formula(plan.weight_pairs(c, k, u, v, upstream)))
+                 for v in range(kernel)] for u in range(kernel)] for k in range(filters)] for c in range(channels)]
+    got_dx = [[[value(layer.input_gradient_formula(plan.input_pairs(c, i, j, upstream))) for j in range(width)]
+               for i in range(height)] for c in range(channels)]
+    got_db = [value(layer.bias_gradient_formula(upstream.interior(k))) for k in range(filters)]
+    np.testing.assert_allclose(got_dw, dw, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got_dx, dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got_db, db, rtol=1e-12)
+
+
+def test_a_formula_too_long_for_excel_is_refused_in_one_line():
+    layers, _ = parse_network("conv3x3x64,tconv3x3x2,dense", 3)
+    with pytest.raises(LimitError, match="one output formula is too long.*64 input maps"):
+        plan_layout(layers, (3, 8, 8), ("a", "b", "c"))
 
 
 # ---------------------------------------------------------------- the upsample preset
@@ -191,10 +234,14 @@ def test_the_upsample_preset_grows_the_map_back_to_the_photos_size(upsample_book
         assert shapes == [(f"4 x {side // 2} x {side // 2}", f"4 x {side} x {side}")], (lang, size)
 
 
-def test_the_upsample_preset_verifies_in_both_languages_and_sizes(upsample_books, libreoffice):
-    reports = verify_workbooks(list(upsample_books.values()))
+def test_the_upsample_preset_verifies_in_both_languages_and_sizes_and_with_backprop(upsample_books, tmp_path,
+                                                                                    libreoffice):
+    backprop = make_workbook(output=tmp_path / "backprop.xlsx", preset="upsample", size=12, steps=1,
+                             label="circle").path
+    reports = verify_workbooks([*upsample_books.values(), backprop])
     for report in reports:
         assert report.ok, report.table()
+    assert any(check.stage == "Grad 7 TConv" for check in reports[-1].checks)
 
 
 @pytest.mark.usefixtures("libreoffice", "poppler")
