@@ -53,6 +53,18 @@ def _planned(channels, height, width, layer):
     return _scatter_sheet({"name": "T", "kind": layer.kind, "layer": 0}, shape, 0, layer, source, kernels, False)
 
 
+def _inputs_and_kernels(plan, x, w):
+    """{(sheet, row, col): number} of input x (C, H, W) on sheet "X" and kernels w (C, K, F, F) on sheet "K"."""
+    values = {}
+    for c in range(x.shape[0]):
+        for i, j, row, col in plan.source.interior(c).cells():
+            values["X", row, col] = x[c, i, j]
+        for k in range(w.shape[1]):
+            for u, v, row, col in plan.kernels[c][k].cells():
+                values["K", row, col] = w[c, k, u, v]
+    return values
+
+
 def _cells(values):
     """{sheet: SheetCells} holding numbers at zero-based (sheet, row, col) keys."""
     sheets = {}
@@ -70,13 +82,7 @@ def test_the_cell_formulas_compute_the_numpy_layer(height, width, kernel, stride
     x, w, b = rng.normal(size=(channels, height, width)), rng.normal(size=(channels, filters, kernel, kernel)), \
         rng.normal(size=filters)
     plan = _planned(channels, height, width, layer)
-    values = {}
-    for c in range(channels):
-        for i, j, row, col in plan.source.interior(c).cells():
-            values["X", row, col] = x[c, i, j]
-        for k in range(filters):
-            for u, v, row, col in plan.kernels[c][k].cells():
-                values["K", row, col] = w[c, k, u, v]
+    values = _inputs_and_kernels(plan, x, w)
     for k in range(filters):
         values["K", plan.biases[k].row, plan.biases[k].col] = b[k]
     evaluator = Evaluator(_cells(values), {})
@@ -180,13 +186,7 @@ def test_the_gradient_formulas_compute_the_numpy_backward_pass(height, width, ke
     upstream = _stack("G", 0, filters, out_h, out_w, 0)
     x, w = rng.normal(size=(channels, height, width)), rng.normal(size=(channels, filters, kernel, kernel))
     dout = rng.normal(size=(filters, out_h, out_w))
-    values = {}
-    for c in range(channels):
-        for i, j, row, col in plan.source.interior(c).cells():
-            values["X", row, col] = x[c, i, j]
-        for k in range(filters):
-            for u, v, row, col in plan.kernels[c][k].cells():
-                values["K", row, col] = w[c, k, u, v]
+    values = _inputs_and_kernels(plan, x, w)
     for k in range(filters):
         for y, z, row, col in upstream.interior(k).cells():
             values["G", row, col] = dout[k, y, z]
