@@ -296,18 +296,13 @@ def _conv_gradient_sheet(ident, layer, in_shape, index, pad, upstream):
 
 def _scatter_gradient_sheet(ident, layer, in_shape, index, pad, upstream, forward):
     """Kernel and bias gradients in the kernels sheet's arrangement; below them the input's gradient."""
-    name, f = ident["name"], layer.kernel
-    channels = in_shape[0]
-    weights, row = [], HEADER_ROWS + 1
-    for _ in range(channels):
-        weights.append(tuple(Block(name, row + 1, FIRST_COL + k * (f + GAP), f, f) for k in range(layer.filters)))
-        row += 1 + f + GAP
-    biases = tuple(Block(name, row + 1, FIRST_COL + k * (f + GAP), 1, 1) for k in range(layer.filters))
+    name = ident["name"]
+    weights, biases = _scatter_bands(name, layer, in_shape[0])
     plan = ScatterGradSheet(
-        **ident, weight=tuple(weights), bias=biases, band_labels=tuple(_label_left(band[0]) for band in weights),
+        **ident, weight=weights, bias=biases, band_labels=tuple(_label_left(band[0]) for band in weights),
         kernel_labels=tuple(tuple(_label_above(block) for block in band) for band in weights),
         bias_labels=tuple(_label_above(bias) for bias in biases),
-        input=_stack(name, row + 3, *in_shape, pad) if index else None, upstream=upstream)
+        input=_stack(name, biases[0].row + 2, *in_shape, pad) if index else None, upstream=upstream)
     _check_scatter_gradient(plan, layer, forward, upstream)
     return plan
 
@@ -692,18 +687,24 @@ def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
 
 def _scatter_kernels_sheet(ident, layer, channels):
     """Input channel c in a band of rows: the K kernels its cells stamp, one per output map; then the biases."""
-    name, f = ident["name"], layer.kernel
-    weights, row = [], HEADER_ROWS + 1
-    for _ in range(channels):
-        weights.append(tuple(Block(name, row + 1, FIRST_COL + k * (f + GAP), f, f) for k in range(layer.filters)))
-        row += 1 + f + GAP
-    biases = tuple(Block(name, row + 1, FIRST_COL + k * (f + GAP), 1, 1) for k in range(layer.filters))
+    weights, biases = _scatter_bands(ident["name"], layer, channels)
     return ScatterKernelsSheet(
-        **ident, conv=layer, weight=tuple(weights), bias=biases, effective=None,
+        **ident, conv=layer, weight=weights, bias=biases, effective=None,
         filter_labels=tuple(_label_left(band[0]) for band in weights),
         slice_labels=tuple(tuple(_label_above(block) for block in band) for band in weights),
         bias_labels=tuple(_label_above(bias) for bias in biases), effective_labels=None,
         highlight=_label_left(biases[0]), highlight_label=_label_left(biases[0]))
+
+
+def _scatter_bands(name, layer, channels):
+    """(weight[c][k], bias[k]) blocks: a band of rows per input channel, its K kernels side by side, then a row
+    of the K biases under the kernels' first columns. The kernels sheet and the gradient sheet share it."""
+    f = layer.kernel
+    weights, row = [], HEADER_ROWS + 1
+    for _ in range(channels):
+        weights.append(tuple(Block(name, row + 1, FIRST_COL + k * (f + GAP), f, f) for k in range(layer.filters)))
+        row += 1 + f + GAP
+    return tuple(weights), tuple(Block(name, row + 1, FIRST_COL + k * (f + GAP), 1, 1) for k in range(layer.filters))
 
 
 def _scatter_sheet(ident, shape, pad, layer, source, kernels, scaled):
