@@ -137,10 +137,10 @@ def _columns(plan, across, last_col, page_w):
     if across(last_col) <= page_w:
         return None, ()
     explain = example_of(plan)
-    example = explain.title.col if explain is not None else None
+    example = explain.title.col if explain is not None else plan.page_break_column()
     body = example - 1 if example else last_col
     kind = LAYER_TYPES.get(plan.kind)   # a layer's sheet has its kind
-    if kind is not None and kind.example_by_hand and example and across(body) <= page_w:
+    if ((kind is not None and kind.example_by_hand) or plan.page_break_column()) and example and across(body) <= page_w:
         return None, ()
     cut = body
     while cut > 0 and across(cut) > page_w:

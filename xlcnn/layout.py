@@ -12,7 +12,7 @@ from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
 from .losses import REGRESSION
-from .plans import (AddSheet, Im2colSheet, JoinGradSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+from .plans import (AddSheet, Im2colSheet, JoinGradSheet, ScatterGradSheet, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
@@ -153,6 +153,11 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
             sheets.append(limits.add(filters, _filters_formulas(filters, later)))
             sheets.append(_maps_sheet(ident("conv2d", index), shape, pad, layer, previous, in_shape[0]))
             _check_conv_formula(sheets[-1], layer, previous, filters)
+        elif layer.scatters:   # its kernels' sheet, then the sums of what each input cell stamps
+            kernels = _scatter_kernels_sheet(ident("filters", index), layer, in_shape[0])
+            scaled = reads[0] == INPUT and input_plan.normalised is None
+            plan = _scatter_sheet(ident(layer.kind, index), shape, pad, layer, previous, kernels, scaled)
+            sheets += [limits.add(kernels), limits.add(plan, _cells(plan.derived()))]
         elif layer.joins:    # stacked maps are copied one after the other; added ones summed cell by cell
             planner = _stacked_sheet if layer.stacks else _add_sheet
             sheets.append(planner(ident(layer.kind, index), shape, pad, tuple(outputs[s] for s in reads)))
@@ -269,6 +274,8 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, in
         elif layer.joins:    # the gradient of its output, once: what every operand (or its channels) takes back
             widest = max(border(source) for source in reads[index])
             plan = JoinGradSheet(**ident, input=_stack(name, top, *shapes[index], widest), sent=sent)
+        elif layer.scatters:
+            plan = _scatter_gradient_sheet(ident, layer, in_shape, INPUT not in reads[index], pad, upstream)
         else:
             margin = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1) if layer.chooses else None   # its tie margin
             plan = MapGradSheet(**ident, input=_stack(name, top, *in_shape, pad), margin=margin, upstream=upstream,
@@ -277,6 +284,8 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, in
             plan = _gathered(plan, shapes[index], border(index), sent)
         if isinstance(layer, POOLS) and layer.overlaps:
             _check_overlapping_gradient(plan, layer, by_layer[index])
+        if layer.scatters:     # checked on the upstream it reads, its own sum when it is read twice
+            _check_scatter_gradient(plan, layer, by_layer[index], plan.upstream)
         plans[index] = plan
     return plans
 
@@ -299,7 +308,7 @@ def _learning_layers(layers, reads):
     """learns[i]: whether layer i has weights or reads (directly or further back) a layer that has."""
     learns = []
     for layer, sources_read in zip(layers, reads):
-        learns.append(isinstance(layer, (Conv2D, Dense)) or any(learns[s] for s in sources_read if s != INPUT))
+        learns.append(isinstance(layer, (Conv2D, Dense)) or layer.scatters or any(learns[s] for s in sources_read if s != INPUT))
     return learns
 
 
@@ -353,6 +362,32 @@ def _conv_gradient_sheet(ident, layer, in_shape, back, pad, upstream):
         bias_labels=tuple(_label_above(b) for b in biases), back_kernels=tuple(turned) if back else None,
         back_kernel_labels=tuple(tuple(_label_above(b) for b in kernels) for kernels in turned) if back else None,
         input=_stack(name, row + 1, *in_shape, pad) if back else None, upstream=upstream, padding=layer.padding)
+
+
+def _scatter_gradient_sheet(ident, layer, in_shape, back, pad, upstream):
+    """Kernel and bias gradients in the kernels sheet's arrangement; with ``back`` (the layer reads another
+    layer, not the photo), below them the input's gradient."""
+    name = ident["name"]
+    weights, biases = _scatter_bands(name, layer, in_shape[0])
+    return ScatterGradSheet(
+        **ident, weight=weights, bias=biases, band_labels=tuple(_label_left(band[0]) for band in weights),
+        kernel_labels=tuple(tuple(_label_above(block) for block in band) for band in weights),
+        bias_labels=tuple(_label_above(bias) for bias in biases),
+        input=_stack(name, biases[0].row + 2, *in_shape, pad) if back else None, upstream=upstream)
+
+
+def _check_scatter_gradient(plan, layer, forward, upstream):
+    """The longest kernel gradient (the tap that lands inside the output from the most input cells, of the
+    last map and channel) must fit Excel's 8,192 characters."""
+    channels = len(plan.weight)
+    tap = max(((u, v) for u in range(layer.kernel) for v in range(layer.kernel)),
+              key=lambda t: len(forward.weight_pairs(channels - 1, layer.filters - 1, *t, upstream)))
+    try:
+        layer.weight_gradient_formula(forward.weight_pairs(channels - 1, layer.filters - 1, *tap, upstream),
+                                      "input_scale")
+    except ValueError as exc:
+        raise LimitError(f"sheet {plan.name!r}: one kernel gradient formula is too long ({exc}; one product per "
+                         f"input cell): use a smaller --size") from None
 
 
 def _label_above(block):
@@ -590,7 +625,7 @@ class _SheetNames:
         self.titles = titles
         order = [("input", None)]
         for index, layer in enumerate(layers):
-            if isinstance(layer, Conv2D):
+            if isinstance(layer, Conv2D) or layer.scatters:
                 order.append(("filters", index))
             order.append((layer.kind, index))
             if im2col and index == first_convolution(layers):
@@ -719,6 +754,69 @@ def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
                          counts_padding=layer.counts_padding, slides=layer.window() is not None)
     return MapSheet(**ident, output=output, explain=_explain_window(name, col, 1), source=source, size=1, stride=1)
 
+
+
+def _scatter_kernels_sheet(ident, layer, channels):
+    """Input channel c in a band of rows: the K kernels its cells stamp, one per output map; then the biases."""
+    weights, biases = _scatter_bands(ident["name"], layer, channels)
+    return ScatterKernelsSheet(
+        **ident, conv=layer, weight=weights, bias=biases, effective=None,
+        filter_labels=tuple(_label_left(band[0]) for band in weights),
+        slice_labels=tuple(tuple(_label_above(block) for block in band) for band in weights),
+        bias_labels=tuple(_label_above(bias) for bias in biases), effective_labels=None,
+        highlight=_label_left(biases[0]), highlight_label=_label_left(biases[0]))
+
+
+def _scatter_bands(name, layer, channels):
+    """(weight[c][k], bias[k]) blocks: a band of rows per input channel, its K kernels side by side, then a row
+    of the K biases under the kernels' first columns. The kernels sheet and the gradient sheet share it."""
+    f = layer.kernel
+    weights, row = [], HEADER_ROWS + 1
+    for _ in range(channels):
+        weights.append(tuple(Block(name, row + 1, FIRST_COL + k * (f + GAP), f, f) for k in range(layer.filters)))
+        row += 1 + f + GAP
+    return tuple(weights), tuple(Block(name, row + 1, FIRST_COL + k * (f + GAP), 1, 1) for k in range(layer.filters))
+
+
+def _scatter_sheet(ident, shape, pad, layer, source, kernels, scaled):
+    """The output maps; to their right the worked example of the first cell (in reading order) that the most
+    input cells reach, one row per contribution; right of it the reach map, the output side above it."""
+    name = ident["name"]
+    filters, height, width = shape
+    output = _stack(name, HEADER_ROWS + 1, filters, height, width, pad)
+    col = output.maps[0].last_col + 3
+    _, in_height, in_width = source.shape
+    counts = [[len(layer.reaching(y, in_height)) * len(layer.reaching(x, in_width)) for x in range(width)]
+              for y in range(height)]
+    most = max(max(row) for row in counts)
+    at = next((0, y, x) for y in range(height) for x in range(width) if counts[y][x] == most)
+    terms = max(most, 1) * source.shape[0]
+    top = HEADER_ROWS + 2     # the example's title above its headings, then one row per contribution
+    column = [Block(name, top + 1, col + n, terms, 1) for n in range(5)]
+    keys = ("sum", "scale", "bias", "result", "cell") if scaled else ("sum", "bias", "result", "cell")
+    reach = Block(name, top, column[4].col + 3, height, width)     # right of the example's columns
+    side = Block(name, HEADER_ROWS, reach.col + 3, 1, 1)    # above the reach map: never among the rows a handout cuts
+    results = Block(name, column[4].last_row + 1, col + 4, len(keys), 1)
+    plan = ScatterSheet(
+        **ident, output=output, reach=reach, reach_label=_label_above(reach), side=side,
+        side_label=Block(name, side.row, reach.col, 1, 1),
+        example_title=Block(name, top - 1, col, 1, 1), example_headers=Block(name, top, col, 1, 5),
+        origins=column[0], inputs=column[1], taps=column[2], weights=column[3], products=column[4],
+        results=results, result_labels=Block(name, results.row, col + 2, len(keys), 1), result_keys=keys,
+        example_at=at, scatter=layer, source=source, kernels=kernels.weight, biases=kernels.bias)
+    _check_scatter_formula(plan, layer, filters, most, counts)
+    return plan
+
+
+def _check_scatter_formula(plan, layer, filters, most, counts):
+    """The longest output formula (the last map's, where the most input cells reach) must fit Excel's 8,192."""
+    y, x = next((y, x) for y, row in reversed(list(enumerate(counts))) for x in reversed(range(len(row)))
+                if row[x] == most)
+    try:
+        layer.cell_formula(plan.terms(filters - 1, y, x), plan.biases[-1], "input_scale")
+    except ValueError as exc:
+        raise LimitError(f"sheet {plan.name!r}: one output formula is too long ({exc}; {len(plan.source.maps)} "
+                         "input maps): use fewer filters in the layer before") from None
 
 
 def first_convolution(layers):

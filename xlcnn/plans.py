@@ -79,6 +79,10 @@ class Sheet:
         """The block on the row under the header, if any: the sheet's colour legend starts after it."""
         return None
 
+    def page_break_column(self):
+        """The column that starts a printed page of its own (what sits beside the maps), or None."""
+        return None
+
     def parts(self):
         """The values of the sheet's own fields (blocks, map stacks, tuples of them, a worked example);
         not what it reads from other sheets."""
@@ -247,6 +251,96 @@ class FiltersSheet(Sheet):
             for c, block in enumerate(slices):
                 for a, b, _, _ in block.cells():
                     yield k, c, block.sub(a, b, 1, 1), self.tap(k, c, a, b)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScatterKernelsSheet(FiltersSheet):
+    """The kernels of a layer that scatters (``Layer.scatters``), as a filters sheet: a band per input
+    channel c holding its K kernels side by side (``weight[c][k]``, the stored weight[c, k]: what each cell
+    of channel c stamps onto map k), then a row of the K biases (``bias[k]``). ``conv`` is the layer;
+    there is no effective kernel, and nothing goes on the legend row."""
+
+    def on_legend_row(self):
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScatterSheet(Sheet):
+    """A scattering layer's output maps: cell (y, x) of map k sums input cell x stamped-kernel tap over
+    every input cell (every channel) whose kernel, stamped at (i S, j S), covers it (``terms``).
+
+    Beside the maps: ``reach``, how many input cells reach each output cell (one map: every map
+    alike), the output side's arithmetic, and the worked example of output cell ``example_at``
+    (k, y, x), one row per (input cell, tap) pair: where from, the input, the tap, the weight,
+    their product; then their sum, the input scale (first layer), the bias, the result and the
+    layer's own cell.
+    """
+
+    output: MapStack
+    reach: Block
+    reach_label: Block
+    side: Block                 # the output side, (W - 1) S - 2P + F as a formula
+    side_label: Block
+    example_title: Block
+    example_headers: Block      # 1 x 5: from, input, tap, weight, product
+    origins: Block              # n x 1, texts: channel, row and column of the input cell
+    inputs: Block               # n x 1
+    taps: Block                 # n x 1, texts: the tap of the stamped kernel
+    weights: Block              # n x 1
+    products: Block             # n x 1
+    results: Block              # ``result_keys``, one below the other, under the products
+    result_labels: Block        # under the taps' words
+    result_keys: tuple          # sum, scale (a first layer reading the pixels), bias, result, the layer's cell
+    example_at: tuple           # (k, y, x): an output cell that the most input cells reach
+    scatter: object             # the layer
+    source: MapStack = field(metadata=ELSEWHERE)
+    kernels: tuple = field(metadata=ELSEWHERE)   # the kernels sheet's weight[c][k]
+    biases: tuple = field(metadata=ELSEWHERE)    # the kernels sheet's bias[k]
+
+    @property
+    def value_columns(self):
+        return self.reach.last_col - self.output.maps[0].col + 2
+
+    def page_break_column(self):
+        """The worked example and the reach map print on a page of their own, beside the maps' page."""
+        return self.example_title.col
+
+    def contributions(self, y, x):
+        """(c, i, j, u, v) of every input cell (i, j) of every channel c whose kernel's tap (u, v) lands on (y, x)."""
+        channels, height, width = self.source.shape
+        return [(c, i, j, u, v) for i, u in self.scatter.reaching(y, height) for j, v in self.scatter.reaching(x, width)
+                for c in range(channels)]
+
+    def terms(self, k, y, x):
+        """(input cell, weight cell) of every contribution to cell (y, x) of map k, as 1 x 1 blocks."""
+        return [(self.source.at(c, i, j), self.kernels[c][k].sub(u, v, 1, 1))
+                for c, i, j, u, v in self.contributions(y, x)]
+
+    def landed(self, i, j):
+        """(u, v, y, x) of every tap of input cell (i, j)'s stamp that lands inside the output, on (y, x)."""
+        _, height, width = self.output.shape
+        return [(u, v, y, x) for u, y in self.scatter.landing(i, height) for v, x in self.scatter.landing(j, width)]
+
+    def weight_pairs(self, c, k, u, v, upstream):
+        """(input cell, cell of the ``upstream`` gradient) of every cell of channel c whose tap (u, v) for map k
+        lands inside the output: what the gradient of that weight sums."""
+        _, height, width = self.source.shape
+        return [(self.source.at(c, i, j), upstream.at(k, y, x)) for i in range(height) for j in range(width)
+                for a, b, y, x in self.landed(i, j) if (a, b) == (u, v)]
+
+    def input_pairs(self, c, i, j, upstream):
+        """(weight cell, cell of the ``upstream`` gradient) of every tap, for every map, that input cell (i, j)
+        of channel c stamps inside the output: what the gradient of that input cell sums."""
+        return [(self.kernels[c][k].sub(u, v, 1, 1), upstream.at(k, y, x)) for k in range(len(self.biases))
+                for u, v, y, x in self.landed(i, j)]
+
+    def result(self, key):
+        """The worked example's result cell ``key``: sum, scale, bias, result or cell."""
+        return self.results.sub(self.result_keys.index(key), 0, 1, 1)
+
+    def derived(self):
+        """The blocks beside the maps that must hold formulas."""
+        return (self.reach, self.side, self.inputs, self.weights, self.products, self.results)
 
 
 # ---------------------------------------------------------------- layers over maps, vectors, flatten, dense
@@ -784,6 +878,27 @@ class DenseExample(Example):
 
 
 # ---------------------------------------------------------------- gradient sheets
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScatterGradSheet(Sheet):
+    """The gradients of a scattering layer's kernels and biases, in its kernels sheet's arrangement
+    (``weight[c][k]``, ``bias[k]``); unless the layer reads the photo, below them the gradient of its input."""
+
+    weight: tuple               # [c][k]
+    bias: tuple                 # [k]
+    band_labels: tuple          # [c]
+    kernel_labels: tuple        # [c][k]
+    bias_labels: tuple          # [k]
+    input: MapStack | None
+    upstream: MapStack = field(metadata=ELSEWHERE)   # the gradient of the layer's output (the sheet after,
+    #                                                  or ``gathered``)
+    gathered: MapStack | None = None     # a fork: the sum of what every layer reading it sends back
+    gathered_label: Block | None = None
+    sent: tuple = field(default=(), metadata=ELSEWHERE)   # ... what each sends back, the terms of that sum
+
+    def formula_parts(self):
+        return [self.weight, self.bias, self.input or (), self.gathered or ()]
 
 
 @dataclass(frozen=True, kw_only=True)

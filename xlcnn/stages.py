@@ -13,6 +13,7 @@ from .engine import descent_step, forward, forward_batch, loss_and_gradients
 from .graph import INPUT
 from .kinds import CLASSES
 from .layers import effective_kernel, pad_input
+from .plans import ScatterSheet
 
 # the sheets that hold one layer's output: every kind's but the probabilities' (checked with the loss)
 LAYER_KINDS = tuple(cls.kind for cls in CLASSES if not cls.gives_probabilities)
@@ -90,6 +91,8 @@ def _forward_stages(view, sheets, model, reference, label, step):
                               reference.stages[plan.layer].output, step))
         if plan.kind == "im2col":
             out += _im2col_stages(plan, model, reference, step)
+        if isinstance(plan, ScatterSheet):
+            out += _scatter_stages(plan, model, reference, step)
     if model.classifier:
         out += _classifier_stages(view, model, reference, label, step)
     return out
@@ -108,6 +111,26 @@ def _im2col_stages(plan, model, reference, step):
                    np.concatenate([p["weight"].reshape(-1), p["bias"]]), step),   # (K, C, F, F): row k, tap (c, u, v)
             _stage(f"{plan.name} (windows)", [plan.windows], windows, step),
             _stage(plan.name, output_blocks(plan.output), reference.stages[plan.layer].output, step)]
+
+
+def _scatter_stages(plan, model, reference, step):
+    """The reach map, the output side and the worked example of a scattering layer's sheet."""
+    p, layer = model.params[plan.layer], plan.scatter
+    read = model.sources()[plan.layer][0]    # the example shows the cells as the sheets do: pixels unscaled
+    source = reference.stages[read].output if read != INPUT else (
+        model.network_input(reference.pixels) if model.normalised else reference.pixels)
+    _, height, width = source.shape
+    k, y, x = plan.example_at
+    inputs = np.array([source[c, i, j] for c, i, j, _, _ in plan.contributions(y, x)])
+    weights = np.array([p["weight"][c, k, u, v] for c, _, _, u, v in plan.contributions(y, x)])
+    result = reference.stages[plan.layer].output[k, y, x]
+    results = {"sum": (inputs * weights).sum(), "scale": model.input_scale, "bias": p["bias"][k], "result": result,
+               "cell": result}
+    return [_stage(f"{plan.name} (reach)", [plan.reach, plan.side],
+                   np.append(layer.reach(height, width), plan.reach.width), step),
+            _stage(f"{plan.name} (example)", [plan.inputs, plan.weights, plan.products, plan.results],
+                   np.concatenate([inputs, weights, inputs * weights, [results[key] for key in plan.result_keys]]),
+                   step)]
 
 
 def _classifier_stages(view, model, reference, label, step):
@@ -170,6 +193,9 @@ def _gradient_stages(layout, step, model, pixels, truth, learning_rate):
             if plan.back_kernels is not None:
                 turned = effective_kernel(model.params[index]["weight"], layer.dilation, layer.flip)[..., ::-1, ::-1]
                 parts.append(([s for kernels in plan.back_kernels for s in kernels], turned))
+        elif layer.scatters:      # weight[c][k]: the stored (C, K, F, F) order
+            parts += [([s for kernels in plan.weight for s in kernels], grads[index]["weight"]),
+                      (list(plan.bias), grads[index]["bias"])]
         if getattr(plan, "gathered", None) is not None:   # a fork: the sum of what its readers send back
             parts.append((output_blocks(plan.gathered), upstream[index][0]))
         if layer.joins:    # the gradient of its output, which its operands take back

@@ -26,7 +26,7 @@ from .engines import stop_engines
 from .errors import ModelError, ShapeError, UsageError, WorkbookError
 from .layout import SUMMARY_COLUMNS, renamed, replan
 from .losses import REGRESSION
-from .plans import example_of
+from .plans import ScatterSheet, example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
 from .summary import TOTAL_COLUMNS, bottlenecks, summarize
@@ -532,6 +532,8 @@ def _derived_blocks(layout):
     for plan in layout.sheets:
         if plan.kind == "input" and plan.normalised is not None:
             yield from output_blocks(plan.normalised)
+        if isinstance(plan, ScatterSheet):     # its reach map, output side and worked example
+            yield from plan.derived()
         if plan.kind in LAYER_KINDS:
             yield from output_blocks(plan.output)
         elif plan.kind == "filters":   # the taps of an effective kernel that hold a weight (holes are plain zeros)

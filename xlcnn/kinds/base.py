@@ -120,6 +120,14 @@ def cut_to_input(dx, shape, padding):
     return np.pad(dx, grow)[..., padding:padding + h, padding:padding + w]
 
 
+def kernels_from_book(reader, layout, index):
+    """The weights and biases a filters sheet shows for layer ``index``: weight[a][b] holds the stored
+    weight[a, b] (filters by channels for a conv, channels by kernels for a transposed one)."""
+    filters = layout.sheet("filters", index)
+    weight = np.stack([np.stack([reader.array(s) for s in slices]) for slices in filters.weight])
+    return {"weight": weight, "bias": np.array([reader.number(b) for b in filters.bias])}
+
+
 def lesson_formulas():
     """The summary's formula builders, imported when first asked for: ``lesson_formulas`` reaches
     back to the layer kinds through ``formulas`` -> ``layers``, so importing it at the top of a
@@ -173,6 +181,8 @@ class Layer:
     has_backward = True     # False: the engine folds its gradient into the loss
     has_filters = False     # its weights are kernels slid over maps (hand-made --filters and flipping apply)
     example_by_hand = False   # its worked example is the one students work by hand: a handout prints it whole
+    scatters = False        # each input cell stamps weighted kernels onto a larger output: a filters sheet
+    #                         holds them, input channel by input channel, and its sheet sums what lands where
     grammar = ""            # its --arch item in the grammar's notation (the kind's name when empty)
     examples = ()           # --arch items of this kind the messages and the grammar show
     title = ""              # the English stem of its sheets' names ("Conv" for "3 Conv")

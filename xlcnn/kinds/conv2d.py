@@ -13,7 +13,7 @@ import numpy as np
 from .. import formulas
 from ..cells import quote_sheet
 from ..errors import ShapeError, UsageError
-from .base import Layer, lesson_formulas, optional, pad_input, require_positive, window_side, windows
+from .base import Layer, kernels_from_book, lesson_formulas, optional, pad_input, require_positive, window_side, windows
 
 _SPELLING = re.compile(r"conv(\d+)x(\d+)x(\d+)((?:-(?:s\d+|p\d+|same|valid|d\d+|flip|g\d+|dw|nobias))*)")
 
@@ -182,9 +182,7 @@ class Conv2D(Layer):
 
     def parameters_from_book(self, reader, layout, index):
         """The weights and biases its filters sheet shows."""
-        filters = layout.sheet("filters", index)
-        weight = np.stack([np.stack([reader.array(s) for s in slices]) for slices in filters.weight])
-        return {"weight": weight, "bias": np.array([reader.number(b) for b in filters.bias])}
+        return kernels_from_book(reader, layout, index)
 
     def example_reads(self, at):
         """Every channel's window; the padding takes the first rows and columns."""

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import formulas
 from ..errors import ShapeError, UsageError
-from .base import Layer, lesson_formulas, pad_input, require_positive, windows
+from .base import Layer, kernels_from_book, lesson_formulas, pad_input, require_positive, windows
 
 _SPELLING = re.compile(r"tconv(\d+)x(\d+)x(\d+)((?:-(?:s\d+|p\d+))*)")
 
@@ -32,6 +33,8 @@ class TransposedConv(Layer):
     grammar = "tconv{F}x{F}x{K}[-s{S}][-p{P}]"
     examples = ("tconv3x3x4-s2-p1", "tconv2x2x8-s2")
     title = "TConv"
+    scatters = True
+    gradient_sheet = "scatter"
 
     @classmethod
     def parse(cls, item, classes, option):
@@ -52,8 +55,9 @@ class TransposedConv(Layer):
         return (f"transposed conv {self.kernel}x{self.kernel}, {self.filters} filters, stride {self.stride}, "
                 f"padding {self.padding}")
 
-    def drawn(self):
-        return False
+    def parameters_from_book(self, reader, layout, index):
+        """The kernels (channel by kernel, the stored order) and biases its kernels sheet shows."""
+        return kernels_from_book(reader, layout, index)
 
     @classmethod
     def from_onnx(cls, node, in_shape):
@@ -99,6 +103,43 @@ class TransposedConv(Layer):
 
     def parameter_shapes(self, input_shape):
         return {"weight": (input_shape[0], self.filters, self.kernel, self.kernel), "bias": (self.filters,)}
+
+    def reaching(self, at, side):
+        """(input index, kernel tap) of every input row whose scattered kernel covers output row ``at``, for an
+        input ``side`` rows tall (the same for columns)."""
+        return tconv_reaching(at, side, self.kernel, self.stride, self.padding)
+
+    def landing(self, i, out_side):
+        """(kernel tap, output row) of every tap of input row ``i`` that lands inside an output ``out_side``
+        rows tall (the same for columns): ``reaching`` the other way round."""
+        return tconv_landing(i, out_side, self.kernel, self.stride, self.padding)
+
+    def reach(self, height, width):
+        """How many input cells reach each output cell, for an input of height x width."""
+        return tconv_reach(height, width, self.kernel, self.stride, self.padding)
+
+    # -- the formula twins, on blocks
+
+    def cell_formula(self, terms, bias, scale=None):
+        return tconv_cell_formula(terms, bias, scale)
+
+    def reach_formula(self, rows, cols):
+        return tconv_reach_formula(rows, cols)
+
+    def product_formula(self, x, w):
+        return tconv_product_formula(x, w)
+
+    def example_result_formula(self, total, bias, scale=None):
+        return tconv_example_result_formula(total, bias, scale)
+
+    def weight_gradient_formula(self, pairs, scale=None):
+        return tconv_weight_gradient_formula(pairs, scale)
+
+    def input_gradient_formula(self, pairs):
+        return tconv_input_gradient_formula(pairs)
+
+    def bias_gradient_formula(self, upstream):
+        return tconv_bias_gradient_formula(upstream)
 
     # -- the summary
 
@@ -169,6 +210,27 @@ def tconv_backward(dout, x, w, stride=1, padding=0):
     return dx, dw, db
 
 
+def tconv_reaching(at, side, kernel, stride=1, padding=0):
+    """[(i, u)] of the input rows i (of ``side``) whose kernel's tap row u lands on output row ``at``:
+    i S + u = at + P with 0 <= u < F (the cut border shifts the output by P). Columns alike."""
+    full = at + padding
+    first, last = max(0, -(-(full - kernel + 1) // stride)), min(side - 1, full // stride)
+    return [(i, full - i * stride) for i in range(first, last + 1)]
+
+
+def tconv_landing(i, out_side, kernel, stride=1, padding=0):
+    """[(u, y)] of the taps u of input row i's kernel that land on an output row y inside the output (of
+    ``out_side`` rows): y = i S + u - P, the rows the cut border did not take."""
+    return [(u, i * stride + u - padding) for u in range(kernel) if 0 <= i * stride + u - padding < out_side]
+
+
+def tconv_reach(height, width, kernel, stride=1, padding=0):
+    """(H_out, W_out): how many input cells' kernels cover each output cell. It is the layer itself on an
+    input of ones through one kernel of ones: where it is uneven, the stamps overlap unevenly."""
+    ones = np.ones((1, 1, kernel, kernel))
+    return tconv_forward(np.ones((1, height, width)), ones, np.zeros(1), stride, padding)[0]
+
+
 def tconv_forward_naive(x, w, b, stride=1, padding=0):
     """tconv_forward of one picture (C, H, W) as plain loops, scattering cell by cell; the test reference."""
     channels, height, width = x.shape
@@ -179,3 +241,55 @@ def tconv_forward_naive(x, w, b, stride=1, padding=0):
             for j in range(width):
                 full[:, i * stride:i * stride + kernel, j * stride:j * stride + kernel] += x[c, i, j] * w[c]
     return full[:, padding:full.shape[1] - padding, padding:full.shape[2] - padding] + b[:, None, None]
+
+
+# ---------------------------------------------------------------- the formula twins
+
+
+def tconv_cell_formula(terms, bias, scale=None):
+    """One output cell of ``tconv_forward``: input cell x weight tap for every (input cell, tap) pair in
+    ``terms`` (1 x 1 blocks: each input cell, of every channel, whose stamped kernel covers the cell), plus
+    the bias. No pair (a stride wider than the kernel leaves gaps): the bias alone. ``scale`` (a
+    first layer) multiplies the sum, as the engine scales the pixels first."""
+    products = "+".join(f"{x.ref()}*{w.ref(absolute=True)}" for x, w in terms)
+    if products and scale is not None:
+        products = f"({products})*{scale}"
+    return formulas.checked(f"={products}+{bias.ref(absolute=True)}" if products else f"={bias.ref(absolute=True)}")
+
+
+def tconv_reach_formula(rows, cols):
+    """One cell of ``tconv_reach``: the input rows that reach it times the input columns that do."""
+    return f"={rows}*{cols}"
+
+
+def tconv_product_formula(x, w):
+    """One contribution of the worked example: the input cell times the tap of the kernel it stamps."""
+    return f"={x.ref()}*{w.ref()}"
+
+
+def tconv_example_result_formula(total, bias, scale=None):
+    """The worked example's result: the sum of its contributions (times the input ``scale`` cell for a first
+    layer) plus the bias: ``tconv_cell_formula`` in steps."""
+    return f"={total.ref()}*{scale.ref()}+{bias.ref()}" if scale is not None else f"={total.ref()}+{bias.ref()}"
+
+
+def tconv_weight_gradient_formula(pairs, scale=None):
+    """One tap of ``tconv_backward``'s dw: input cell x the upstream gradient of the output cell where that
+    cell's stamp put this tap, summed over the ``pairs`` (input cell, upstream cell) of the taps that land
+    inside the output (none: 0); times ``scale`` for a first layer, which reads the pixels."""
+    terms = "+".join(f"{x.ref()}*{g.ref()}" for x, g in pairs)
+    if not terms:
+        return "=0"
+    return formulas.checked(f"=({terms})*{scale}" if scale is not None else f"={terms}")
+
+
+def tconv_input_gradient_formula(pairs):
+    """One cell of ``tconv_backward``'s dx: every (weight tap, upstream cell) pair of its stamps, over every
+    output map, the tap times the gradient of the output cell it landed on (none: 0)."""
+    terms = "+".join(f"{w.ref(absolute=True)}*{g.ref()}" for w, g in pairs)
+    return formulas.checked(f"={terms}") if terms else "=0"
+
+
+def tconv_bias_gradient_formula(upstream):
+    """``tconv_backward``'s db of one output map: the sum of its upstream gradient map."""
+    return f"=SUM({upstream.range_ref()})"

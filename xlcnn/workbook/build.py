@@ -25,11 +25,12 @@ from ..resources import texts as load_texts
 from ..targets import check_target
 from ..layout import EXERCISES
 from ..losses import REGRESSION, check_target_count
-from ..plans import (AddSheet, Im2colSheet, MapStack, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, InputSheet, LossSheet, ManifestSheet,
+from ..plans import (AddSheet, Im2colSheet, MapStack, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, InputSheet, LossSheet, ManifestSheet,
                      MapSheet, OverviewSheet, PoolSheet, SoftmaxSheet, SquaredErrorSheet, SummarySheet, VectorSheet)
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
 from .maps import write_add, write_stacked, write_filters, write_input, write_maps
+from .scatter import write_scatter, write_scatter_kernels
 from .meta import META_SHEET, write_meta, write_sheet_ids
 from ..image import to_rgb
 from .exercise import add_exercises, mark_hidden, plan_exercises
@@ -54,6 +55,7 @@ WRITERS = {
     SoftmaxSheet: write_softmax, LossSheet: write_loss, SummarySheet: write_summary, OverviewSheet: write_overview,
     ManifestSheet: write_manifest, AddSheet: write_add, StackedSheet: write_stacked,
     Im2colSheet: write_im2col, SquaredErrorSheet: write_squared_errors,
+    ScatterKernelsSheet: write_scatter_kernels, ScatterSheet: write_scatter,
 }
 
 

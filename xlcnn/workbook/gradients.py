@@ -28,7 +28,7 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     if getattr(plan, "gathered", None) is not None:
         _write_gathered(ctx, ws, plan, texts)
     {"conv2d": _conv, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation,
-     "join": _join}[kind](ctx, ws, plan, layer, forward, getattr(plan, "upstream", None), texts)
+     "join": _join, "scatter": _scatter}[kind](ctx, ws, plan, layer, forward, getattr(plan, "upstream", None), texts)
     freeze_below(ws, 1)
 
 
@@ -213,6 +213,34 @@ def _conv_input_gradient(ctx, ws, plan, layer, filters, texts):
                         styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
+
+
+def _scatter(ctx, ws, plan, layer, forward, upstream, texts):
+    """dL/dw = sum over input cells of x times the upstream gradient where its stamp put the tap; dL/db = the
+    sum of the upstream map; dL/dx = every tap the cell stamped times the upstream gradient where it landed."""
+    scatter = forward.sheet_of(plan.layer)
+    scale = ctx.scale_for(plan.layer)
+    for c, kernels in enumerate(plan.weight):
+        put_text(ws, *plan.band_labels[c].cell(0, 0), texts["scatter_band"].format(c=c + 1), styles.LABEL_FONT)
+        for k, block in enumerate(kernels):
+            put_text(ws, *plan.kernel_labels[c][k].cell(0, 0), texts["scatter_kernel"].format(k=k + 1))
+            for u, v, _, _ in block.cells():
+                formula = layer.weight_gradient_formula(scatter.weight_pairs(c, k, u, v, upstream), scale)
+                put_formula(ctx, ws, block.sub(u, v, 1, 1), formula, styles.GRAD_FORMAT)
+        add_scale(ws, kernels, styles.diverging_scale())
+    for k, bias in enumerate(plan.bias):
+        put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["scatter_bias"].format(k=k + 1))
+        put_formula(ctx, ws, bias, layer.bias_gradient_formula(upstream.interior(k)), styles.GRAD_FORMAT)
+    if plan.input is not None:
+        stack = plan.input
+        for c in range(stack.shape[0]):
+            _map_label(ws, stack, c, texts)
+            for i, j, _, _ in stack.interior(c).cells():
+                put_formula(ctx, ws, stack.at(c, i, j), layer.input_gradient_formula(scatter.input_pairs(c, i, j, upstream)),
+                            styles.GRAD_FORMAT)
+        _finish_maps(ws, stack)
+    set_widths(ws, 0, 1, styles.LABEL_WIDTH)
+    set_widths(ws, 1, plan.weight[0][-1].last_col, styles.VALUE_WIDTH)
 
 
 def _map_label(ws, stack, c, texts):

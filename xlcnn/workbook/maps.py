@@ -114,10 +114,7 @@ def write_filters(ctx, ws, plan):
         put_text(ws, *plan.filter_labels[k].cell(0, 0), texts["filter_label"].format(k=k + 1), styles.LABEL_FONT)
         for c, block in enumerate(slices):
             put_text(ws, *plan.slice_labels[k][c].cell(0, 0), texts["slice_label"].format(c=c + 1))
-            for u, v, _, _ in block.cells():
-                pick = (lambda sheet, k=k, c=c, u=u, v=v: sheet.weight[k][c].sub(u, v, 1, 1))
-                put_parameter(ctx, ws, block.sub(u, v, 1, 1), p["weight"][k, c, u, v], styles.WEIGHT_FORMAT,
-                              ctx.new_weight("filters", plan.layer, pick))
+            write_kernel(ctx, ws, plan, k, c, p["weight"][k, c])
         put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias_label"])
         put_parameter(ctx, ws, bias, p["bias"][k], styles.WEIGHT_FORMAT,
                       ctx.new_weight("filters", plan.layer, lambda sheet, k=k: sheet.bias[k]))
@@ -126,6 +123,15 @@ def write_filters(ctx, ws, plan):
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, last.col, styles.VALUE_WIDTH)
     freeze_below(ws, 1)
+
+
+def write_kernel(ctx, ws, plan, a, b, values):
+    """Block ``weight[a][b]`` of a filters sheet: the stored ``values`` (F x F), each weight editable (a later
+    pass: its descent step from the pass before)."""
+    for u, v, _, _ in plan.weight[a][b].cells():
+        pick = (lambda sheet, a=a, b=b, u=u, v=v: sheet.weight[a][b].sub(u, v, 1, 1))
+        put_parameter(ctx, ws, plan.weight[a][b].sub(u, v, 1, 1), values[u, v], styles.WEIGHT_FORMAT,
+                      ctx.new_weight("filters", plan.layer, pick))
 
 
 def _write_effective_kernels(ctx, ws, plan, layer, texts):

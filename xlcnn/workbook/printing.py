@@ -11,7 +11,7 @@ import re
 import unicodedata
 
 from openpyxl.styles import Alignment
-from openpyxl.worksheet.pagebreak import Break, RowBreak
+from openpyxl.worksheet.pagebreak import Break, ColBreak, RowBreak
 from openpyxl.worksheet.page import PageMargins
 
 from ..cells import Block, MAX_ROWS
@@ -54,6 +54,8 @@ def set_up_printing(ws, plan, texts):
     page_w, page_h = A4_PRINTABLE[::-1] if landscape else A4_PRINTABLE
     scale = min(1.0, page_w / max(width_pt, 1.0))
     _break_between_maps(ws, plan, int(page_h / (ROW_POINTS * scale)) - 2)
+    if plan.page_break_column() is not None:   # openpyxl counts columns from 1: a break after the one before
+        ws.col_breaks = ColBreak(brk=[Break(id=plan.page_break_column())])
 
 
 def _print_width(ws, cells):

@@ -20,6 +20,7 @@ PARAM_FILL = PatternFill("solid", fgColor="FFF2CC")     # cells a student may ed
 PAD_FILL = PatternFill("solid", fgColor="D9D9D9")       # zero padding border
 WARNING_FILL = PatternFill("solid", fgColor="F8CBAD")   # a setting the course calls invalid (a rounded-away quotient)
 CENTER = Alignment(horizontal="center")
+RIGHT = Alignment(horizontal="right")
 
 PIXEL_FORMAT = "0"
 VALUE_FORMAT = "0.00"
