@@ -14,7 +14,7 @@ from .graph import INPUT, sources
 from .losses import REGRESSION
 from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
-                    MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
+                    MapPictures, MapSheet, MapStack, NormSheet, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
                       is_classifier, require_drawn)
@@ -155,6 +155,9 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
         elif layer.joins:    # stacked maps are copied one after the other; added ones summed cell by cell
             planner = _stacked_sheet if layer.stacks else _add_sheet
             sheets.append(planner(ident(layer.kind, index), shape, pad, tuple(outputs[s] for s in reads)))
+        elif layer.normalises:
+            sheets.append(_norm_sheet(ident(layer.kind, index), shape, pad,
+                                      previous.with_border(0) if len(shape) == 3 else previous))
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
             # windows start at the maps' first cell, not in a border another reader (a conv) asked for
             border = layer.window()[2] if layer.window() else 0     # a padded pool reads its own border
@@ -434,6 +437,8 @@ def _layer_formulas(plan, later, scaled=True):
     if plan.kind == "softmax":
         return 5 * plan.output.size + 4    # logit, z - max, e^, p, ln p per class; max, sum, class, p
     count = _cells(plan.output)
+    if isinstance(plan, NormSheet):   # x^ beside y; a later pass computes gamma and beta
+        count += _cells(plan.normalised) + later * (plan.gamma.size + plan.beta.size)
     if plan.kind == "dense":
         count += later * (plan.weight.size + plan.bias.size)
     explain = example_of(plan)
@@ -756,6 +761,33 @@ def _stacked_sheet(ident, shape, pad, operands):
     output = Block(name, HEADER_ROWS + 1, FIRST_COL, shape[0], 1)
     return StackedSheet(**ident, output=output, output_label=_label_above(output),
                        numbers=Block(name, output.row, 0, shape[0], 1), sources=operands)
+
+
+NORM_COLUMNS = 5   # the table of a normalising layer's numbers: channel, mean, variance, gamma, beta
+
+
+def _norm_sheet(ident, shape, pad, source):
+    """x^ and y side by side, row for row (maps: y keeps the border a reader pads, x^ has none), then
+    the table of the layer's numbers, one row per channel, and eps below it."""
+    name, top = ident["name"], HEADER_ROWS + 1
+    extra = {}
+    if len(shape) == 3:
+        output = _stack(name, top, *shape, pad, left=FIRST_COL + shape[2] + 2)
+        inner = [output.interior(c) for c in range(shape[0])]
+        normalised = MapStack(tuple(replace(block, col=FIRST_COL) for block in inner), 0,
+                              tuple(_label_above(replace(block, col=FIRST_COL)) for block in inner))
+        table = output.maps[0].last_col + 3
+    else:
+        normalised, output = (Block(name, top, FIRST_COL + n, shape[0], 1) for n in range(2))
+        extra = dict(normalised_label=_label_above(normalised), output_label=_label_above(output))
+        table = output.col + 3
+    channels = shape[0]
+    headers = Block(name, top - 1 if len(shape) == 1 else top, table, 1, NORM_COLUMNS)
+    mean, variance, gamma, beta = (Block(name, headers.row + 1, table + n, channels, 1) for n in range(1, NORM_COLUMNS))
+    eps = Block(name, mean.last_row + 2, table + 1, 1, 1)
+    return NormSheet(**ident, normalised=normalised, output=output, headers=headers,
+                     numbers=Block(name, headers.row + 1, table, channels, 1), mean=mean, variance=variance,
+                     gamma=gamma, beta=beta, eps=eps, eps_label=_label_before(eps), source=source, **extra)
 
 
 def _vector_sheet(ident, length, source):

@@ -488,6 +488,48 @@ class StackedSheet(Sheet):
 
 
 @dataclass(frozen=True, kw_only=True)
+class NormSheet(Sheet):
+    """A layer that normalises each channel (each unit of a vector) by numbers it keeps, then scales and
+    shifts it: the ``normalised`` values x^ and the ``output`` y side by side, row for row, and to their
+    right one row per channel of its numbers (editable) under ``headers``, numbered, and eps below them.
+
+    Maps are stacks (x^ without a border, y with the border a reader pads); a vector is two columns.
+    """
+
+    normalised: MapStack | Block
+    output: MapStack | Block
+    normalised_label: Block | None = None     # a vector's headings (maps have one above each map)
+    output_label: Block | None = None
+    headers: Block
+    numbers: Block
+    mean: Block                 # one row per channel
+    variance: Block
+    gamma: Block
+    beta: Block
+    eps: Block
+    eps_label: Block
+    source: MapStack | Block = field(metadata=ELSEWHERE)
+
+    def on_legend_row(self):
+        return self.headers if self.output_label is not None else None   # a vector's headings share that row
+
+    @property
+    def value_columns(self):
+        return self.beta.last_col - self.normalised_first_col() + 2
+
+    def normalised_first_col(self):
+        return next(all_blocks(self.normalised)).col
+
+    def parameter_blocks(self):
+        """{parameter name, as the model names it: its column}."""
+        return {"weight": self.gamma, "bias": self.beta, "running_mean": self.mean, "running_var": self.variance}
+
+    def channel(self, name, c):
+        """Channel c's ``name`` parameter cell (a 1 x 1 block)."""
+        return self.parameter_blocks()[name].item(c)
+
+
+@dataclass(frozen=True, kw_only=True)
 class VectorSheet(Sheet):
     """An activation over a vector (after a hidden dense layer): one cell per element."""
 

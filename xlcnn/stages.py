@@ -13,6 +13,7 @@ from .engine import descent_step, forward, loss_and_gradients
 from .graph import INPUT
 from .kinds import CLASSES
 from .layers import effective_kernel, pad_input
+from .plans import NormSheet
 
 # the sheets that hold one layer's output: every kind's but the probabilities' (checked with the loss)
 LAYER_KINDS = tuple(cls.kind for cls in CLASSES if not cls.gives_probabilities)
@@ -85,6 +86,8 @@ def _forward_stages(view, sheets, model, reference, label, step):
             weight = p["weight"].T if plan.rows_are_inputs else p["weight"]
             out.append(_stage(f"{plan.name} (weights)", [plan.weight, plan.bias],
                               np.concatenate([weight.reshape(-1), p["bias"]]), step))
+        if isinstance(plan, NormSheet):
+            out += _norm_stages(plan, model, reference, step)
         if plan.kind in LAYER_KINDS:
             out.append(_stage(plan.name, output_blocks(plan.output),
                               reference.stages[plan.layer].output, step))
@@ -93,6 +96,23 @@ def _forward_stages(view, sheets, model, reference, label, step):
     if model.classifier:
         out += _classifier_stages(view, model, reference, label, step)
     return out
+
+
+def _norm_stages(plan, model, reference, step):
+    """x^, the first of a normalising layer's two steps (y is its output); in a later pass also gamma and beta."""
+    layer, p = model.layers[plan.layer], model.params[plan.layer]
+    out = [_stage(f"{plan.name} (normalised)", output_blocks(plan.normalised),
+                  layer.normalised_one(_layer_input(model, reference, plan.layer), p), step)]
+    if step:
+        out.append(_stage(f"{plan.name} (gamma, beta)", [plan.gamma, plan.beta],
+                          np.concatenate([p["weight"], p["bias"]]), step))
+    return out
+
+
+def _layer_input(model, reference, index):
+    """What layer ``index`` reads, as the engine gives it: the output before, or the network's input."""
+    read = model.sources()[index][0]
+    return reference.stages[read].output if read != INPUT else model.network_input(reference.pixels)
 
 
 def _im2col_stages(plan, model, reference, step):

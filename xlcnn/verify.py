@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import tempfile
 import urllib.parse
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from .engines import stop_engines
 from .errors import ModelError, ShapeError, UsageError, WorkbookError
 from .layout import SUMMARY_COLUMNS, renamed, replan
 from .losses import REGRESSION
-from .plans import example_of
+from .plans import NormSheet, example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
 from .summary import TOTAL_COLUMNS, summarize
@@ -377,6 +377,10 @@ def _model_from_book(reader, layout, meta):
             weight = reader.array(dense.weight)
             params.append({"weight": weight.T if dense.rows_are_inputs else weight,
                            "bias": reader.array(dense.bias).reshape(-1)})
+        elif layer.normalises:   # its numbers and eps as the sheet holds them (a student may have edited them)
+            plan = layout.sheet(layer.kind, index)
+            params.append({name: reader.array(block).reshape(-1) for name, block in plan.parameter_blocks().items()})
+            layers = (*layers[:index], replace(layer, eps=reader.number(plan.eps)), *layers[index + 1:])
         else:
             params.append({})
     scale = reader.number(first.scale)
@@ -490,7 +494,8 @@ def _check_summary(book, values):
         expected.append(sum(row.numbers().get(key, 0) for row in rows))
     if book.model.params is not None:    # the parameter count must also equal the engine's own arrays
         cells.append(totals.sub(0, SUMMARY_COLUMNS.index("parameters"), 1, 1))
-        expected.append(sum(int(np.size(v)) for p in book.model.params for v in p.values()))
+        expected.append(sum(int(np.size(v)) for layer, p in zip(book.model.layers, book.model.params)
+                            for name, v in p.items() if name not in layer.buffers))   # buffers are not parameters
     return _check_blocks(table.sheet, cells, np.array(expected, dtype=float), values)
 
 
@@ -541,6 +546,8 @@ def _derived_blocks(layout):
             yield from output_blocks(plan.normalised)
         if plan.kind in LAYER_KINDS:
             yield from output_blocks(plan.output)
+            if isinstance(plan, NormSheet):   # x^ as well as y
+                yield from output_blocks(plan.normalised)
         elif plan.kind == "filters":   # the taps of an effective kernel that hold a weight (holes are plain zeros)
             yield from (cell for _, _, cell, stored in plan.taps() if stored is not None)
         elif plan.kind == "softmax":

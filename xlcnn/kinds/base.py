@@ -170,6 +170,8 @@ class Layer:
     gradient_sheet = ""     # which writer draws its gradient sheet (and, unless ``gradient_text`` says, its text key)
     onnx_ops = ()           # the ONNX operators read as this kind; the first is the one written out
     folds = False           # a per-output scale and shift that can fold into the weights of the layer before
+    normalises = False      # normalises each channel by numbers it keeps per channel, then scales and shifts it:
+    #                         its sheet shows both steps (``normalised_one``, ``normalise_formula``, ``shift_formula``)
     output_axis = 0         # the axis of ``weight`` that counts the layer's outputs (channels or units)
     positive_parameters = ()   # parameters that must stay above zero (a variance)
     buffers = ()            # parameters kept but not learned (PyTorch's buffers): training leaves them as they are

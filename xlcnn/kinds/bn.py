@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import formulas
 from ..errors import ShapeError
 from .base import Layer, channel_axis, lesson_formulas, per_channel
 
@@ -33,6 +34,7 @@ class BatchNorm(Layer):
     title = "BN"
     positive_parameters = ("running_var",)
     buffers = STATISTICS
+    normalises = True
 
     @classmethod
     def parse(cls, item, classes, option):
@@ -59,9 +61,6 @@ class BatchNorm(Layer):
         if not self.eps >= 0:
             raise ShapeError(f"{where}: eps must be 0 or more, not {self.eps}")
         return shape
-
-    def drawn(self):
-        return False
 
     @classmethod
     def from_onnx(cls, node, in_shape):
@@ -114,12 +113,39 @@ class BatchNorm(Layer):
         dx, grads = bn_backward(dout, x, params["weight"], params["running_mean"], params["running_var"], self.eps)
         return dx, grads
 
+    def normalised_one(self, x, params):
+        """x^, the first of the sheet's two steps (the engine's output is the second)."""
+        return bn_normalised(x, params["running_mean"], params["running_var"], self.eps)
+
+    # -- the formula twins, for the sheet's two stacks
+
+    def normalise_formula(self, x, mean, var, eps, scale=None):
+        return bn_normalised_formula(x, mean, var, eps, scale)
+
+    def shift_formula(self, normalised, gamma, beta):
+        return bn_shift_formula(normalised, gamma, beta)
+
 
 def bn_forward(x, gamma, beta, mean, var, eps=1e-5):
     """gamma (x - mean) / sqrt(var + eps) + beta, channel by channel: x (..., C, H, W) or (..., N), the rest (C,)."""
-    def along(values):
-        return per_channel(values, x)
-    return along(gamma) * (x - along(mean)) / np.sqrt(along(var) + eps) + along(beta)
+    return per_channel(gamma, x) * bn_normalised(x, mean, var, eps) + per_channel(beta, x)
+
+
+def bn_normalised(x, mean, var, eps=1e-5):
+    """x^ = (x - mean) / sqrt(var + eps), channel by channel: the value before gamma and beta."""
+    return (x - per_channel(mean, x)) / np.sqrt(per_channel(var, x) + eps)
+
+
+def bn_normalised_formula(x, mean, var, eps, scale=None):
+    """x^ of one cell, twin of ``bn_normalised``: its channel's mean, variance and eps are 1 x 1 blocks
+    (``scale``: the input scale's name, for a first layer that reads the pixels)."""
+    return formulas.checked(f"=({formulas.scaled(x, scale)}-{mean.ref(absolute=True)})"
+                            f"/SQRT({var.ref(absolute=True)}+{eps.ref(absolute=True)})")
+
+
+def bn_shift_formula(normalised, gamma, beta):
+    """y = gamma x^ + beta of one cell, twin of ``bn_forward`` after ``bn_normalised``."""
+    return formulas.checked(f"={gamma.ref(absolute=True)}*{normalised.ref()}+{beta.ref(absolute=True)}")
 
 
 def bn_backward(dout, x, gamma, mean, var, eps=1e-5):

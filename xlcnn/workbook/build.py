@@ -26,10 +26,11 @@ from ..targets import check_target
 from ..layout import EXERCISES
 from ..losses import REGRESSION, check_target_count
 from ..plans import (AddSheet, Im2colSheet, MapStack, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, InputSheet, LossSheet, ManifestSheet,
-                     MapSheet, OverviewSheet, PoolSheet, SoftmaxSheet, SquaredErrorSheet, SummarySheet, VectorSheet)
+                     MapSheet, NormSheet, OverviewSheet, PoolSheet, SoftmaxSheet, SquaredErrorSheet, SummarySheet, VectorSheet)
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
 from .maps import write_add, write_stacked, write_filters, write_input, write_maps
+from .norm import write_norm
 from .meta import META_SHEET, write_meta, write_sheet_ids
 from ..image import to_rgb
 from .exercise import add_exercises, mark_hidden, plan_exercises
@@ -53,7 +54,7 @@ WRITERS = {
     MapSheet: write_maps, VectorSheet: write_vector_activation, FlattenSheet: write_flatten, DenseSheet: write_dense,
     SoftmaxSheet: write_softmax, LossSheet: write_loss, SummarySheet: write_summary, OverviewSheet: write_overview,
     ManifestSheet: write_manifest, AddSheet: write_add, StackedSheet: write_stacked,
-    Im2colSheet: write_im2col, SquaredErrorSheet: write_squared_errors,
+    Im2colSheet: write_im2col, SquaredErrorSheet: write_squared_errors, NormSheet: write_norm,
 }
 
 
