@@ -13,7 +13,7 @@ from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
 from .losses import REGRESSION
 from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
-                    FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
+                    FiltersSheet, FoldSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, NormSheet, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
@@ -27,7 +27,7 @@ GAP = 1               # empty rows/columns between matrices
 
 STEP_TITLES = {   # the English stems of the sheet names; each layer kind names its own (``title``)
     "input": "Input", "filters": "Filters", **{cls.kind: cls.title for cls in CLASSES}, "loss": "Loss",
-    "summary": "Summary", "overview": "Overview", "manifest": "Manifest", "grad": "Grad", "descent": "Descent",
+    "summary": "Summary", "overview": "Overview", "manifest": "Manifest", "grad": "Grad", "descent": "Descent", "fold": "Folded",
     "step_prefix": "S{n} ", "im2col": "im2col",
 }
 
@@ -84,7 +84,7 @@ class Layout:
 
 
 def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None, inputs=None, im2col=False,
-                normalised=False, regression=False):
+                normalised=False, regression=False, fold=False):
     """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W).
 
     A network that ends in softmax gets softmax and loss sheets; a ``regression`` (--loss mse)
@@ -100,6 +100,8 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     ``inputs`` is a graph's wiring (None: a chain); each layer's sheet reads its sources' sheets.
     ``im2col`` adds, after the first convolution, the same convolution as a matrix product.
     ``normalised`` puts the input normalised per channel beside the pixels (the first layer reads it).
+    ``fold`` adds after each layer that ``folds`` (it must read a conv or dense layer) the layer before with
+    it folded in, as formulas of both, and the output that gives (``FoldSheet``).
     """
     classifier = is_classifier(layers)
     shapes = infer_shapes(layers, input_shape, classifier, inputs)
@@ -107,11 +109,14 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     regression = regression and not classifier
     if inputs is not None:
         check_graph(layers, inputs, steps)
-    names = _SheetNames(layers, titles or STEP_TITLES, classifier or regression, im2col)
+    if fold:
+        check_fold(layers, inputs)
+    names = _SheetNames(layers, titles or STEP_TITLES, classifier or regression, im2col, fold)
     limits = _Limits(max_formulas)
     input_plan = _input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1, inputs), normalised)
     limits.add(input_plan, _first_conv_extras(layers) + (_cells(input_plan.normalised) if normalised else 0))
-    first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits, inputs, regression)
+    first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits, inputs, regression,
+                            fold)
     if im2col:
         _add_im2col(first, layers, names, limits)
     overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names), inputs)
@@ -120,7 +125,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     if steps:
         check_backprop(layers, regression)
         _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits,
-                    regression)
+                    regression, fold)
     summary = summarize(layers, input_shape, inputs=inputs)
     sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers)), summary_formulas(summary)))
     sheets.append(_manifest_sheet(names.unnumbered("manifest")))
@@ -131,7 +136,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
 
 
 def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index, input_plan, limits, inputs=None,
-                    regression=False):
+                    regression=False, fold=False):
     """The sheets of one forward pass, after the input sheet (which every pass shares).
 
     Each layer reads the output of its sources (``inputs``; a chain: the layer before).
@@ -174,6 +179,9 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
         if sheets[-1].layer == index and sheets[-1].kind != "filters":
             limits.add(sheets[-1], _layer_formulas(sheets[-1], later, scaled=input_plan.normalised is None))
         outputs[index] = output_of(sheets[-1])
+        if fold and layer.folds:
+            folded = _fold_sheet(ident("fold", index), sheets, reads[0], index, shape)
+            sheets.append(limits.add(folded, _cells(folded.formula_parts())))
     if is_classifier(layers):
         sheets.append(limits.add(_loss_sheet(ident("loss"), len(class_names)), 3 * len(class_names) + 1 + later))
     elif regression:   # outputs and squared errors, the loss, and (a later pass) targets that follow the first
@@ -183,7 +191,7 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
 
 
 def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits,
-                regression=False):
+                regression=False, fold=False):
     """Gradients of each pass, the descent sheet, then the forward pass on the new weights."""
     current = first
     for step in range(steps):
@@ -196,7 +204,7 @@ def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_p
             layout.descent = limits.add(_descent_sheet(names.unnumbered("descent"), steps), steps + 2)
             layout.sheets.append(layout.descent)
         current = _forward_sheets(layers, shapes, input_shape, class_names, names, step + 1, input_plan, limits,
-                                  regression=regression)
+                                  regression=regression, fold=fold)
         layout.passes.append(Layout([input_plan, *current], tuple(input_shape), prefix=names.prefix(step + 1)))
         layout.sheets.extend(current)
 
@@ -214,6 +222,20 @@ def check_graph(layers, inputs, steps):
         if layer.joins and INPUT in reads:
             raise ShapeError(f"layer {index + 1} ({layer.kind}) reads the input pixels directly; the workbook "
                              f"joins the outputs of layers only (put a layer on that branch)")
+
+
+def check_fold(layers, inputs=None):
+    """--fold-bn: every layer that ``folds`` must read a conv or dense layer (a scale and shift per output
+    channel folds only into the weights that make that channel); refused in one line otherwise."""
+    folding = [index for index, layer in enumerate(layers) if layer.folds]
+    if not folding:
+        raise UsageError("--fold-bn: this network has no bn layer to fold (put bn after a conv or dense layer)")
+    for index, reads in zip(folding, (sources(inputs, len(layers))[i] for i in folding)):
+        before = layers[reads[0]] if reads[0] != INPUT else None
+        if before is None or not (isinstance(before, Conv2D) or before.fully_connected):
+            what = "the input pixels" if before is None else f"layer {reads[0] + 1} ({before.describe()})"
+            raise UsageError(f"--fold-bn: layer {index + 1} ({layers[index].spelling()}) reads {what}; it folds "
+                             "only into the conv or dense layer right before it")
 
 
 def check_backprop(layers, regression=False):
@@ -520,13 +542,15 @@ class _SheetNames:
     differentiates. ``ident`` gives a planner the sheet's name, kind, layer and step.
     """
 
-    def __init__(self, layers, titles, classifier, im2col=False):
+    def __init__(self, layers, titles, classifier, im2col=False, fold=False):
         self.titles = titles
         order = [("input", None)]
         for index, layer in enumerate(layers):
             if isinstance(layer, Conv2D):
                 order.append(("filters", index))
             order.append((layer.kind, index))
+            if fold and layer.folds:
+                order.append(("fold", index))
             if im2col and index == first_convolution(layers):
                 order.append(("im2col", index))
         if classifier:
@@ -790,6 +814,48 @@ def _norm_sheet(ident, shape, pad, source):
                      gamma=gamma, beta=beta, eps=eps, eps_label=_label_before(eps), source=source, **extra)
 
 
+def _fold_sheet(ident, sheets, before_index, norm_index, shape):
+    """The layer before (a conv or dense layer, planned in ``sheets``) with the normalising layer after it
+    folded in: its weights and biases at the top, in its own arrangement; below, the output they give and
+    its difference from the normalising layer's, side by side; the largest |difference| above them all."""
+    name, top = ident["name"], HEADER_ROWS + 1
+    ident = {**ident, "layer": None, "norm_layer": norm_index}
+    before = next(plan for plan in sheets if plan.layer == before_index and output_of(plan) is not None)
+    norm = next(plan for plan in sheets if plan.layer == norm_index)
+    largest = Block(name, top + 1, FIRST_COL, 1, 1)
+    row = largest.last_row + 3
+    if isinstance(before, ConvSheet):
+        filters = next(plan for plan in sheets if plan.kind == "filters" and plan.layer == before_index)
+        weight, bias = [], []
+        for kernels in filters.kernels:
+            col = FIRST_COL
+            weight.append(tuple(Block(name, row + 1, col + c * (k.width + GAP), k.height, k.width)
+                                for c, k in enumerate(kernels)))
+            bias.append(Block(name, row + 1, weight[-1][-1].last_col + 2, 1, 1))
+            row += 1 + kernels[0].height + GAP
+        folded = _stack(name, row, *shape, 0)
+        difference = _stack(name, row, *shape, 0, left=folded.maps[0].last_col + 3)
+        return FoldSheet(**ident, weight=tuple(weight), bias=tuple(bias),
+                         weight_labels=tuple(_label_left(slices[0]) for slices in weight),
+                         bias_labels=tuple(_label_above(b) for b in bias), folded=folded, difference=difference,
+                         largest=largest, largest_label=_label_above(largest), norm=norm, before=before,
+                         filters=filters)
+    # a dense layer: its biases, the folded output and the difference as rows (or columns) like its own
+    # sheet's, then the weights in its arrangement
+    across = before.rows_are_inputs      # outputs along a row
+    units = before.output.size
+    lines = [Block(name, row + n, FIRST_COL, 1, units) if across else Block(name, row + 1, FIRST_COL + n, units, 1)
+             for n in range(3)]
+    bias, folded, difference = lines
+    labels = [Block(name, b.row, 0, 1, 1) if across else _label_above(b) for b in lines]
+    weight_row = difference.last_row + 2
+    weight = Block(name, weight_row + 1, FIRST_COL if across else FIRST_COL + 4, before.weight.height, before.weight.width)
+    return FoldSheet(**ident, weight=weight, bias=bias, weight_labels=Block(name, weight_row, 0, 1, 1),
+                     bias_labels=labels[0], folded=folded, folded_label=labels[1], difference=difference,
+                     difference_label=labels[2], largest=largest, largest_label=_label_above(largest),
+                     rows_are_inputs=across, norm=norm, before=before)
+
+
 def _vector_sheet(ident, length, source):
     name = ident["name"]
     output = Block(name, HEADER_ROWS + 1, FIRST_COL, length, 1)
@@ -889,7 +955,7 @@ def replan(meta, titles):
         return plan_summary_only(len(meta["layers"]), titles, meta["input_shape"], meta["inputs"])
     return plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0),
                        inputs=meta["inputs"], im2col=meta.get("im2col", False), normalised=meta.get("normalised", False),
-                       regression=meta.get("loss") == REGRESSION)
+                       regression=meta.get("loss") == REGRESSION, fold=meta.get("fold", False))
 
 
 def plan_summary_only(layer_count, titles, input_shape, inputs=None):

@@ -178,6 +178,20 @@ def exercise_mark_rule(check, word):
     return f"{check.a1(0, 0)}={text_literal(word)}"
 
 
+# ---------------------------------------------------------------- a fold's check (--fold-bn)
+
+
+def difference(cell, other):
+    """One cell minus the same cell computed another way: 0 but for rounding when both agree."""
+    return f"={cell.ref()}-{other.ref()}"
+
+
+def largest_difference(blocks):
+    """The largest |difference| over ``blocks`` (MAX and MIN, so no array formula is needed)."""
+    ranges = ",".join(block.range_ref() for block in blocks)
+    return f"=MAX(MAX({ranges}),-MIN({ranges}))"
+
+
 # ---------------------------------------------------------------- summary and overview
 
 

@@ -530,6 +530,44 @@ class NormSheet(Sheet):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FoldSheet(Sheet):
+    """A normalising layer (``norm``, its sheet) folded into the conv or dense layer before it (``before``,
+    that layer's sheet; ``filters``, a conv's filters sheet): that layer's weights and biases scaled per
+    output channel (the biases also shifted), as formulas reading both sheets; the output they give from
+    the same input, its ``difference`` from the normalising layer's output and the ``largest`` |difference|.
+
+    A conv: ``weight[k][c]`` and ``bias[k]`` in the filters sheet's arrangement (its effective kernels,
+    when it has them), the output as maps. A dense layer: ``weight`` one block and ``bias`` one row or
+    column in its sheet's arrangement (``rows_are_inputs``), the output and difference like its output.
+    Its ``layer`` is None: the sheet shows no layer of its own (``norm_layer`` is the one it folds).
+    """
+
+    norm_layer: int
+    weight: tuple | Block
+    bias: tuple | Block
+    weight_labels: tuple | Block
+    bias_labels: tuple | Block
+    folded: MapStack | Block
+    folded_label: Block | None = None        # a dense layer's headings (maps have one above each map)
+    difference: MapStack | Block
+    difference_label: Block | None = None
+    largest: Block
+    largest_label: Block
+    rows_are_inputs: bool = True
+    norm: NormSheet = field(metadata=ELSEWHERE)
+    before: Sheet = field(metadata=ELSEWHERE)
+    filters: Sheet | None = field(default=None, metadata=ELSEWHERE)
+
+    def formula_parts(self):
+        """Every block that holds formulas."""
+        return [self.weight, self.bias, self.folded, self.difference, self.largest]
+
+    def weights_of(self, n):
+        """A dense layer's folded weights of output n, the shape of its input (``DenseSheet.weights_of``)."""
+        return weights_of(self.weight, self.rows_are_inputs, n)
+
+
+@dataclass(frozen=True, kw_only=True)
 class VectorSheet(Sheet):
     """An activation over a vector (after a hidden dense layer): one cell per element."""
 
@@ -579,8 +617,7 @@ class DenseSheet(Sheet):
 
     def weights_of(self, n):
         """Output n's weights, the shape of the input vector."""
-        inputs = self.weight.height if self.rows_are_inputs else self.weight.width
-        return self.weight.sub(0, n, inputs, 1) if self.rows_are_inputs else self.weight.sub(n, 0, 1, inputs)
+        return weights_of(self.weight, self.rows_are_inputs, n)
 
     def weights_from(self, i):
         """Input i's weights, one for every output (the shape of the output vector)."""
@@ -590,6 +627,12 @@ class DenseSheet(Sheet):
     def weight_cell(self, i, n):
         """The weight of input i for output n."""
         return self.weight.sub(i, n, 1, 1) if self.rows_are_inputs else self.weight.sub(n, i, 1, 1)
+
+
+def weights_of(weight, rows_are_inputs, n):
+    """Output n's weights in a dense ``weight`` block: a column (rows are inputs) or a row."""
+    inputs = weight.height if rows_are_inputs else weight.width
+    return weight.sub(0, n, inputs, 1) if rows_are_inputs else weight.sub(n, 0, 1, inputs)
 
 
 # ---------------------------------------------------------------- the classifier's end, the summary, the descent

@@ -13,7 +13,7 @@ from .engine import descent_step, forward, loss_and_gradients
 from .graph import INPUT
 from .kinds import CLASSES
 from .layers import effective_kernel, pad_input
-from .plans import NormSheet
+from .plans import FoldSheet, NormSheet
 
 # the sheets that hold one layer's output: every kind's but the probabilities' (checked with the loss)
 LAYER_KINDS = tuple(cls.kind for cls in CLASSES if not cls.gives_probabilities)
@@ -88,6 +88,8 @@ def _forward_stages(view, sheets, model, reference, label, step):
                               np.concatenate([weight.reshape(-1), p["bias"]]), step))
         if isinstance(plan, NormSheet):
             out += _norm_stages(plan, model, reference, step)
+        if isinstance(plan, FoldSheet):
+            out += _fold_stages(plan, model, reference, step)
         if plan.kind in LAYER_KINDS:
             out.append(_stage(plan.name, output_blocks(plan.output),
                               reference.stages[plan.layer].output, step))
@@ -107,6 +109,23 @@ def _norm_stages(plan, model, reference, step):
         out.append(_stage(f"{plan.name} (gamma, beta)", [plan.gamma, plan.beta],
                           np.concatenate([p["weight"], p["bias"]]), step))
     return out
+
+
+def _fold_stages(plan, model, reference, step):
+    """The folded weights and biases (in the arrangement of the layer's own sheet), and the output they
+    give: the normalising layer's own. The differences are left to the stored-value check: they are
+    rounding leftovers around 0, which no tolerance relative to them could judge."""
+    norm, index = plan.norm_layer, model.sources()[plan.norm_layer][0]
+    before = model.layers[index]
+    folded = model.layers[norm].folded(model.params[norm], model.params[index], before.output_axis)
+    if plan.filters is not None:
+        weight = effective_kernel(folded["weight"], before.dilation, before.flip)
+        blocks = [block for slices in plan.weight for block in slices] + list(plan.bias)
+    else:
+        weight = folded["weight"].T if plan.rows_are_inputs else folded["weight"]
+        blocks = [plan.weight, plan.bias]
+    return [_stage(f"{plan.name} (weights)", blocks, np.concatenate([weight.reshape(-1), folded["bias"]]), step),
+            _stage(plan.name, output_blocks(plan.folded), reference.stages[norm].output, step)]
 
 
 def _layer_input(model, reference, index):

@@ -26,7 +26,7 @@ from .engines import stop_engines
 from .errors import ModelError, ShapeError, UsageError, WorkbookError
 from .layout import SUMMARY_COLUMNS, renamed, replan
 from .losses import REGRESSION
-from .plans import NormSheet, example_of
+from .plans import FoldSheet, NormSheet, all_blocks, example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
 from .summary import TOTAL_COLUMNS, summarize
@@ -548,6 +548,8 @@ def _derived_blocks(layout):
             yield from output_blocks(plan.output)
             if isinstance(plan, NormSheet):   # x^ as well as y
                 yield from output_blocks(plan.normalised)
+        elif isinstance(plan, FoldSheet):
+            yield from all_blocks(plan.formula_parts())
         elif plan.kind == "filters":   # the taps of an effective kernel that hold a weight (holes are plain zeros)
             yield from (cell for _, _, cell, stored in plan.taps() if stored is not None)
         elif plan.kind == "softmax":

@@ -25,12 +25,13 @@ from ..resources import texts as load_texts
 from ..targets import check_target
 from ..layout import EXERCISES
 from ..losses import REGRESSION, check_target_count
-from ..plans import (AddSheet, Im2colSheet, MapStack, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, InputSheet, LossSheet, ManifestSheet,
+from ..plans import (AddSheet, Im2colSheet, MapStack, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, FoldSheet, InputSheet, LossSheet, ManifestSheet,
                      MapSheet, NormSheet, OverviewSheet, PoolSheet, SoftmaxSheet, SquaredErrorSheet, SummarySheet, VectorSheet)
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
 from .maps import write_add, write_stacked, write_filters, write_input, write_maps
 from .norm import write_norm
+from .fold import write_fold
 from .meta import META_SHEET, write_meta, write_sheet_ids
 from ..image import to_rgb
 from .exercise import add_exercises, mark_hidden, plan_exercises
@@ -55,6 +56,7 @@ WRITERS = {
     SoftmaxSheet: write_softmax, LossSheet: write_loss, SummarySheet: write_summary, OverviewSheet: write_overview,
     ManifestSheet: write_manifest, AddSheet: write_add, StackedSheet: write_stacked,
     Im2colSheet: write_im2col, SquaredErrorSheet: write_squared_errors, NormSheet: write_norm,
+    FoldSheet: write_fold,
 }
 
 
@@ -114,7 +116,7 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
     layout = plan_within_limits(model.layers, pixels.shape, model.class_names, texts["step_titles"], options.steps,
                                 options.max_formulas, model.inputs, im2col=options.im2col, normalised=model.normalised,
-                                regression=regression)
+                                regression=regression, fold=options.fold_bn)
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
                   description=description or "", unfit_options=unfit_options, class_pictures=pictures,
                   options=options, matrix=matrix, targets=tuple(targets) if regression else ())
@@ -155,6 +157,8 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
         extra["im2col"] = True
     if model.normalised:
         extra["normalised"] = True
+    if options.fold_bn:
+        extra["fold"] = True
     if regression:   # a classifier's metadata stays as it always was
         extra["loss"] = REGRESSION
     write_meta(wb, model, pixels.shape, extra)
