@@ -163,6 +163,8 @@ def backward_batch(model, outputs, dlogits, through_last=False):
 
 
 def descent_step(model, grads, rate):
-    """A copy of ``model`` after one step of gradient descent: w <- w - rate * dL/dw."""
-    params = [{key: value - rate * g[key] for key, value in p.items()} for p, g in zip(model.params, grads)]
+    """A copy of ``model`` after one step of gradient descent: w <- w - rate * dL/dw (a layer's ``buffers``,
+    kept but not learned, stay as they are)."""
+    params = [{key: value if key in layer.buffers else value - rate * g[key] for key, value in p.items()}
+              for layer, p, g in zip(model.layers, model.params, grads)]
     return replace(model, params=params)

@@ -14,7 +14,7 @@ from .graph import INPUT, sources
 from .losses import REGRESSION
 from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FoldSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
-                    MapPictures, MapSheet, MapStack, NormSheet, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
+                    MapPictures, MapSheet, MapStack, NormGradSheet, NormSheet, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
                       is_classifier, require_drawn)
@@ -284,6 +284,8 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
                 weight=weight, weight_label=_label_left(weight), input=gradient, input_label=_label_above(gradient))
         elif isinstance(layer, Conv2D):
             plans[index] = _conv_gradient_sheet(ident, layer, in_shape, index, pad, plans[index + 1].input)
+        elif layer.normalises:
+            plans[index] = _norm_gradient_sheet(ident, in_shape, pad)
         else:
             margin = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1) if layer.chooses else None   # its tie margin
             plans[index] = MapGradSheet(**ident, input=_stack(name, top, *in_shape, pad), margin=margin,
@@ -309,6 +311,14 @@ def _conv_gradient_sheet(ident, layer, in_shape, index, pad, upstream):
         bias_labels=tuple(_label_above(b) for b in biases), back_kernels=tuple(back) if index else None,
         back_kernel_labels=tuple(tuple(_label_above(b) for b in kernels) for kernels in back) if index else None,
         input=_stack(name, row + 1, *in_shape, pad) if index else None, upstream=upstream, padding=layer.padding)
+
+
+def _norm_gradient_sheet(ident, in_shape, pad):
+    """dL/dgamma and dL/dbeta, one row per channel (numbered); below them the input's gradient, map by map."""
+    name, top, channels = ident["name"], HEADER_ROWS + 1, in_shape[0]
+    gamma, beta = (Block(name, top + 1, FIRST_COL + n, channels, 1) for n in (1, 2))
+    return NormGradSheet(**ident, headers=Block(name, top, FIRST_COL, 1, 3), numbers=Block(name, top + 1, FIRST_COL, channels, 1),
+                         gamma=gamma, beta=beta, input=_stack(name, gamma.last_row + 2, *in_shape, pad))
 
 
 def _label_above(block):

@@ -893,6 +893,26 @@ class MapGradSheet(Sheet):
         return [self.input, self.margin or ()]
 
 
+@dataclass(frozen=True, kw_only=True)
+class NormGradSheet(Sheet):
+    """A normalising layer's gradients with its statistics held fixed: per channel (numbered, under
+    ``headers``) dL/dgamma and dL/dbeta, then the gradient of its input map by map."""
+
+    headers: Block
+    numbers: Block
+    gamma: Block                # one row per channel
+    beta: Block
+    input: MapStack
+
+    def formula_parts(self):
+        return [self.gamma, self.beta, self.input]
+
+    def channel(self, name, c):
+        """The gradient cell of parameter ``name`` (gamma: "weight", beta: "bias") for channel c, as
+        ``NormSheet.channel`` finds the parameter: a descent step pairs them."""
+        return {"weight": self.gamma, "bias": self.beta}[name].item(c)
+
+
 # ---------------------------------------------------------------- legends, what the model knows, the overview
 
 

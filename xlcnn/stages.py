@@ -202,6 +202,8 @@ def _gradient_stages(layout, step, model, pixels, truth, learning_rate):
             if plan.back_kernels is not None:
                 turned = effective_kernel(model.params[index]["weight"], layer.dilation, layer.flip)[..., ::-1, ::-1]
                 parts.append(([s for kernels in plan.back_kernels for s in kernels], turned))
+        elif layer.normalises:
+            parts += [([plan.gamma], grads[index]["weight"]), ([plan.beta], grads[index]["bias"])]
         if plan.input is not None:
             parts.append((output_blocks(plan.input), upstream[index - 1][0]))
         blocks = [block for group, _ in parts for block in group]

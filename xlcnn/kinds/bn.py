@@ -35,6 +35,7 @@ class BatchNorm(Layer):
     positive_parameters = ("running_var",)
     buffers = STATISTICS
     normalises = True
+    gradient_sheet = "norm"
 
     @classmethod
     def parse(cls, item, classes, option):
@@ -125,6 +126,15 @@ class BatchNorm(Layer):
     def shift_formula(self, normalised, gamma, beta):
         return bn_shift_formula(normalised, gamma, beta)
 
+    def input_gradient_formula(self, upstream, gamma, var, eps):
+        return bn_input_gradient_formula(upstream, gamma, var, eps)
+
+    def gamma_gradient_formula(self, upstream, normalised):
+        return bn_gamma_gradient_formula(upstream, normalised)
+
+    def beta_gradient_formula(self, upstream):
+        return bn_beta_gradient_formula(upstream)
+
     def folded_weight_formula(self, weight, gamma, var, eps):
         return bn_folded_weight_formula(weight, gamma, var, eps)
 
@@ -188,3 +198,19 @@ def bn_folded_bias_formula(bias, gamma, beta, mean, var, eps):
     ``BatchNorm.folded``'s biases."""
     return formulas.checked(f"=({bias.ref()}-{mean.ref(absolute=True)})*{gamma.ref(absolute=True)}"
                             f"/SQRT({var.ref(absolute=True)}+{eps.ref(absolute=True)})+{beta.ref(absolute=True)}")
+
+
+def bn_input_gradient_formula(upstream, gamma, var, eps):
+    """dL/dx of one cell with the statistics held fixed (``bn_backward``'s dx): dL/dy gamma / SQRT(var + eps)."""
+    return formulas.checked(f"={upstream.ref()}*{gamma.ref(absolute=True)}/SQRT({var.ref(absolute=True)}"
+                            f"+{eps.ref(absolute=True)})")
+
+
+def bn_gamma_gradient_formula(upstream, normalised):
+    """dL/dgamma of one channel (``bn_backward``): the sum of dL/dy x^ over its cells, two blocks of one shape."""
+    return formulas.checked(f"=SUMPRODUCT({upstream.range_ref()},{normalised.range_ref()})")
+
+
+def bn_beta_gradient_formula(upstream):
+    """dL/dbeta of one channel (``bn_backward``): the sum of dL/dy over its cells."""
+    return formulas.checked(f"=SUM({upstream.range_ref()})")
