@@ -27,7 +27,7 @@ def write_fold(ctx, ws, plan):
     if plan.filters is not None:
         _write_conv(ctx, ws, plan, norm_layer, before_layer, texts, scale)
     else:
-        _write_dense(ctx, ws, plan, norm_layer, before_layer, texts, scale)
+        _write_vector(ctx, ws, plan, norm_layer, before_layer, texts, scale)
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     freeze_below(ws, 1)
 
@@ -39,7 +39,7 @@ def _factors(plan, k):
 
 
 def _write_conv(ctx, ws, plan, norm_layer, conv, texts, scale):
-    filters, conv_sheet = plan.filters, plan.before
+    filters, maps_before = plan.filters, plan.before
     for k, (kernels, folded) in enumerate(zip(filters.kernels, plan.weight)):
         gamma, beta, mean, var, eps = _factors(plan, k)
         put_text(ws, *plan.weight_labels[k].cell(0, 0), texts["filter_label"].format(k=k + 1), styles.LABEL_FONT)
@@ -53,7 +53,7 @@ def _write_conv(ctx, ws, plan, norm_layer, conv, texts, scale):
         put_formula(ctx, ws, plan.bias[k], norm_layer.folded_bias_formula(filters.bias[k], gamma, beta, mean, var, eps),
                     styles.WEIGHT_FORMAT)
         add_scale(ws, folded, styles.diverging_scale())
-    channels = conv_sheet.source.shape[0]
+    channels = maps_before.source.shape[0]
     reference = plan.norm.output
     for k in range(len(plan.folded.maps)):
         put_text(ws, *plan.folded.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
@@ -61,12 +61,12 @@ def _write_conv(ctx, ws, plan, norm_layer, conv, texts, scale):
                  styles.LABEL_FONT)
         folded, difference = plan.folded.interior(k), plan.difference.interior(k)
         for i, j, _, _ in folded.cells():
-            windows = [conv_sheet.window(c, i, j) for c in range(channels)]
+            windows = [maps_before.window(c, i, j) for c in range(channels)]
             put_formula(ctx, ws, plan.folded.at(k, i, j),
                         conv.forward_formula(windows, plan.weight[k], plan.bias[k], scale), styles.VALUE_FORMAT)
             put_formula(ctx, ws, plan.difference.at(k, i, j),
                         lf.difference(plan.folded.at(k, i, j), reference.at(k, i, j)), styles.VALUE_FORMAT)
-        if conv_sheet.stride == 1:
+        if maps_before.stride == 1:
             share_formulas(ws, folded)
         share_formulas(ws, difference)
         add_scale(ws, folded, styles.diverging_scale())
@@ -74,7 +74,7 @@ def _write_conv(ctx, ws, plan, norm_layer, conv, texts, scale):
     set_widths(ws, 1, plan.difference.maps[0].last_col, styles.VALUE_WIDTH)
 
 
-def _write_dense(ctx, ws, plan, norm_layer, dense, texts, scale):
+def _write_vector(ctx, ws, plan, norm_layer, connected, texts, scale):
     before = plan.before
     source = ctx.layout.input_of(before.layer)
     for key, label in (("bias_label", plan.bias_labels), ("output_label", plan.folded_label),
@@ -89,7 +89,7 @@ def _write_dense(ctx, ws, plan, norm_layer, dense, texts, scale):
             put_formula(ctx, ws, at, norm_layer.folded_weight_formula(original, gamma, var, eps), styles.WEIGHT_FORMAT)
         put_formula(ctx, ws, plan.bias.item(n),
                     norm_layer.folded_bias_formula(before.bias.item(n), gamma, beta, mean, var, eps), styles.WEIGHT_FORMAT)
-        put_formula(ctx, ws, plan.folded.item(n), dense.forward_formula(source, plan.weights_of(n), plan.bias.item(n), scale),
+        put_formula(ctx, ws, plan.folded.item(n), connected.forward_formula(source, plan.weights_of(n), plan.bias.item(n), scale),
                     styles.VALUE_FORMAT)
         put_formula(ctx, ws, plan.difference.item(n), lf.difference(plan.folded.item(n), plan.norm.output.item(n)),
                     styles.VALUE_FORMAT)
