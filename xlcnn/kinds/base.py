@@ -303,6 +303,20 @@ class Layer:
     def forward_one(self, x, params):
         raise NotImplementedError(f"no engine for layer {self!r}")
 
+    # -- training (``engine.loss_and_gradients(..., training=True)``): most layers compute as they always do
+
+    def train_forward(self, xs, params):
+        """The output while training on a batch; a layer that normalises by its batch differs from ``forward``."""
+        return self.forward(xs, params)
+
+    def train_backward(self, dout, xs, params):
+        """``backward`` of ``train_forward``."""
+        return self.backward(dout, xs, params)
+
+    def updated_buffers(self, xs, params):
+        """{buffer: new value} after training on the batch ``xs`` (running statistics); {} for most layers."""
+        return {}
+
     def backward_one(self, dout, x, params):
         raise NotImplementedError(f"no backward pass for layer {self!r}")
 

@@ -19,6 +19,7 @@ from .base import Layer, channel_axis, lesson_formulas, per_channel
 _SPELLING = re.compile(r"bn(?:-eps([0-9.]+(?:e[-+]?\d+)?))?")
 STATISTICS = ("running_mean", "running_var")   # PyTorch's buffers: kept, not learned
 DEFAULT_EPS = 1e-5      # PyTorch's
+MOMENTUM = 0.1          # PyTorch's: each training batch moves the running statistics a tenth of the way
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,22 @@ class BatchNorm(Layer):
         dx, grads = bn_backward(dout, x, params["weight"], params["running_mean"], params["running_var"], self.eps)
         return dx, grads
 
+    # -- training: the batch's own statistics, and the running ones moved towards them
+
+    def train_forward(self, xs, params):
+        (x,) = xs
+        return bn_forward(x, params["weight"], params["bias"], *bn_batch_statistics(x), self.eps)
+
+    def train_backward(self, dout, xs, params):
+        dx, grads = bn_train_backward(dout, xs[0], params["weight"], self.eps)
+        return [dx], grads
+
+    def updated_buffers(self, xs, params):
+        mean, var = bn_batch_statistics(xs[0])
+        count = xs[0].size // mean.size     # the numbers each channel's statistics are taken over
+        return {"running_mean": (1 - MOMENTUM) * params["running_mean"] + MOMENTUM * mean,
+                "running_var": (1 - MOMENTUM) * params["running_var"] + MOMENTUM * var * count / max(count - 1, 1)}
+
     def normalised_one(self, x, params):
         """x^, the first of the sheet's two steps (the engine's output is the second)."""
         return bn_normalised(x, params["running_mean"], params["running_var"], self.eps)
@@ -147,6 +164,33 @@ def bn_forward(x, gamma, beta, mean, var, eps=1e-5):
     return per_channel(gamma, x) * bn_normalised(x, mean, var, eps) + per_channel(beta, x)
 
 
+def _channel_sum(a, x):
+    """Over the batch and the cells of each map (``x``'s shape tells which axis holds channels): one number per channel."""
+    axis = channel_axis(x)
+    return np.moveaxis(a, axis, -1).reshape(-1, a.shape[axis]).sum(axis=0)
+
+
+def bn_batch_statistics(x):
+    """(mean, biased variance) of each channel over a batch x (N, C, H, W) or (N, D): what training
+    normalises with (the variance divides by the count, as PyTorch's normalisation does)."""
+    count = x.size // x.shape[channel_axis(x)]
+    mean = _channel_sum(x, x) / count
+    return mean, _channel_sum((x - per_channel(mean, x)) ** 2, x) / count
+
+
+def bn_train_backward(dout, x, gamma, eps=1e-5):
+    """(dx, {"weight": dgamma, "bias": dbeta}) of ``bn_forward`` with the batch's own statistics, which
+    depend on x: dx = gamma / (m s) (m dx^ - sum dx^ - x^ sum dx^ x^) with dx^ = dout, x^ the normalised
+    batch, s = sqrt(var + eps) and m the count per channel."""
+    mean, var = bn_batch_statistics(x)
+    s = np.sqrt(per_channel(var, x) + eps)
+    xhat = (x - per_channel(mean, x)) / s
+    count = x.size // mean.size
+    dsum, dxsum = _channel_sum(dout, x), _channel_sum(dout * xhat, x)
+    dx = per_channel(gamma, x) / (count * s) * (count * dout - per_channel(dsum, x) - xhat * per_channel(dxsum, x))
+    return dx, {"weight": dxsum, "bias": dsum}
+
+
 def bn_normalised(x, mean, var, eps=1e-5):
     """x^ = (x - mean) / sqrt(var + eps), channel by channel: the value before gamma and beta."""
     return (x - per_channel(mean, x)) / np.sqrt(per_channel(var, x) + eps)
@@ -174,9 +218,8 @@ def bn_backward(dout, x, gamma, mean, var, eps=1e-5):
     def along(values):
         return per_channel(values, x)
 
-    def channel_sum(a):   # over the batch and the cells of each map: one number per channel
-        axis = channel_axis(x)
-        return np.moveaxis(a, axis, -1).reshape(-1, a.shape[axis]).sum(axis=0)
+    def channel_sum(a):
+        return _channel_sum(a, x)
 
     s = np.sqrt(along(var) + eps)
     centred = x - along(mean)
