@@ -801,24 +801,25 @@ NORM_COLUMNS = 5   # the table of a normalising layer's numbers: channel, mean, 
 
 
 def _norm_sheet(ident, shape, pad, source):
-    """x^ and y side by side, row for row (maps: y keeps the border a reader pads, x^ has none), then
-    the table of the layer's numbers, one row per channel, and eps below it."""
-    name, top = ident["name"], HEADER_ROWS + 1
+    """The table of the layer's numbers (one row per channel, eps below it) and x^ and y side by side, row
+    for row: maps below the table (y keeps the border a reader pads, x^ has none), so the printed page
+    holds all three; a vector's two columns beside the table, a row per unit."""
+    name, top, channels = ident["name"], HEADER_ROWS + 1, shape[0]
     extra = {}
     if len(shape) == 3:
-        output = _stack(name, top, *shape, pad, left=FIRST_COL + shape[2] + 2)
-        inner = [output.interior(c) for c in range(shape[0])]
+        headers = Block(name, top, FIRST_COL, 1, NORM_COLUMNS)
+        below = top + channels + 3     # under the table and eps
+        output = _stack(name, below, *shape, pad, left=FIRST_COL + shape[2] + 2)
+        inner = [output.interior(c) for c in range(channels)]
         normalised = MapStack(tuple(replace(block, col=FIRST_COL) for block in inner), 0,
                               tuple(_label_above(replace(block, col=FIRST_COL)) for block in inner))
-        table = output.maps[0].last_col + 3
     else:
-        normalised, output = (Block(name, top, FIRST_COL + n, shape[0], 1) for n in range(2))
+        normalised, output = (Block(name, top, FIRST_COL + n, channels, 1) for n in range(2))
         extra = dict(normalised_label=_label_above(normalised), output_label=_label_above(output))
-        table = output.col + 3
-    channels = shape[0]
-    headers = Block(name, top - 1 if len(shape) == 1 else top, table, 1, NORM_COLUMNS)
+        headers = Block(name, top - 1, output.col + 3, 1, NORM_COLUMNS)
+    table = headers.col
     mean, variance, gamma, beta = (Block(name, headers.row + 1, table + n, channels, 1) for n in range(1, NORM_COLUMNS))
-    eps = Block(name, mean.last_row + 2, table + 1, 1, 1)
+    eps = Block(name, mean.last_row + 1, table + 1, 1, 1)
     return NormSheet(**ident, normalised=normalised, output=output, headers=headers,
                      numbers=Block(name, headers.row + 1, table, channels, 1), mean=mean, variance=variance,
                      gamma=gamma, beta=beta, eps=eps, eps_label=_label_before(eps), source=source, **extra)

@@ -490,10 +490,11 @@ class StackedSheet(Sheet):
 @dataclass(frozen=True, kw_only=True)
 class NormSheet(Sheet):
     """A layer that normalises each channel (each unit of a vector) by numbers it keeps, then scales and
-    shifts it: the ``normalised`` values x^ and the ``output`` y side by side, row for row, and to their
-    right one row per channel of its numbers (editable) under ``headers``, numbered, and eps below them.
+    shifts it: the ``normalised`` values x^ and the ``output`` y side by side, row for row, and one row
+    per channel of its numbers (editable) under ``headers``, numbered, and eps below them.
 
-    Maps are stacks (x^ without a border, y with the border a reader pads); a vector is two columns.
+    Maps are stacks (x^ without a border, y with the border a reader pads) below the table; a vector
+    is two columns, the table beside them.
     """
 
     normalised: MapStack | Block
@@ -515,10 +516,8 @@ class NormSheet(Sheet):
 
     @property
     def value_columns(self):
-        return self.beta.last_col - self.normalised_first_col() + 2
-
-    def normalised_first_col(self):
-        return next(all_blocks(self.normalised)).col
+        """The columns from the first, sized for numbers: the stacks (or columns) and the table."""
+        return max(block.last_col for block in all_blocks([self.output, self.beta]))
 
     def parameter_blocks(self):
         """{parameter name, as the model names it: its column}."""

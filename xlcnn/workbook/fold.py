@@ -8,7 +8,7 @@ the normalising layer's output, with the largest |difference| at the top: about 
 
 from .. import lesson_formulas as lf
 from . import styles
-from .common import (add_scale, freeze_below, put_formula, put_text, set_widths, share_formulas, write_header,
+from .common import (add_scale, freeze_below, merge, put_formula, put_text, set_widths, share_formulas, write_header,
                      write_notice)
 
 
@@ -22,7 +22,8 @@ def write_fold(ctx, ws, plan):
     write_notice(ctx, ws)
     put_text(ws, *plan.largest_label.cell(0, 0), texts["largest_label"].format(norm=plan.norm.name), styles.LABEL_FONT)
     differences = plan.difference.maps if hasattr(plan.difference, "maps") else [plan.difference]
-    put_formula(ctx, ws, plan.largest, lf.largest_difference(differences), styles.VALUE_FORMAT)
+    put_formula(ctx, ws, plan.largest, lf.largest_difference(differences), styles.GRAD_FORMAT)   # 4.4E-16: visibly tiny
+    merge(ws, *plan.largest.cell(0, 0), 1, 3)   # wide enough for it between narrow value columns
     scale = ctx.scale_for(plan.before.layer)
     if plan.filters is not None:
         _write_conv(ctx, ws, plan, norm_layer, before_layer, texts, scale)

@@ -11,6 +11,8 @@ from .common import (add_scale, freeze_below, put_formula, put_parameter, put_te
                      share_formulas, write_header, write_notice, write_padding)
 from .maps import output_scale
 
+TABLE_WIDTH = 8.5   # "variance", "1.00E-5" and the words of the table's heading fit
+
 
 def write_norm(ctx, ws, plan):
     layer, p = ctx.model.layers[plan.layer], ctx.model.params[plan.layer]
@@ -29,7 +31,8 @@ def write_norm(ctx, ws, plan):
     else:
         _write_maps(ctx, ws, plan, layer, texts, scale)
     set_widths(ws, 0, 1, 3)
-    set_widths(ws, plan.normalised_first_col(), plan.value_columns, styles.VALUE_WIDTH)
+    set_widths(ws, 1, plan.value_columns, styles.VALUE_WIDTH)
+    set_widths(ws, plan.mean.col, 4, TABLE_WIDTH)
     freeze_below(ws, 1)
 
 
@@ -46,7 +49,7 @@ def _write_numbers(ctx, ws, plan, layer, p, texts):
             put_parameter(ctx, ws, pick(plan), p[name][c], styles.WEIGHT_FORMAT,
                           _kept(ctx, plan, pick) if name in layer.buffers else ctx.new_weight(plan.kind, plan.layer, pick))
     put_text(ws, *plan.eps_label.cell(0, 0), texts["eps_label"], styles.LABEL_FONT)
-    put_parameter(ctx, ws, plan.eps, layer.eps, styles.SCALE_FORMAT, _kept(ctx, plan, lambda sheet: sheet.eps))
+    put_parameter(ctx, ws, plan.eps, layer.eps, styles.GRAD_FORMAT, _kept(ctx, plan, lambda sheet: sheet.eps))
 
 
 def _kept(ctx, plan, pick):
