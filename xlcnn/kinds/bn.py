@@ -1,10 +1,14 @@
-"""Batch normalization in its inference form: each channel (or unit) shifted and scaled by four numbers.
+"""Batch normalization: each channel (or unit) normalised, then scaled by gamma and shifted by beta.
 
 y = gamma (x - mean) / sqrt(var + eps) + beta, per channel of a map or per unit of a vector (after a
 conv layer or a fully connected one). Shapes: x (..., C, H, W) or (..., N); gamma (``weight``), beta
 (``bias``), the running mean and the running variance all (C,) or (N,), named as PyTorch names them.
-The mean and variance are held fixed: training's batch statistics are not part of this form, so the
-backward pass treats them as the other parameters (their gradients are the derivatives of y).
+
+Inference (``forward``/``backward``, the workbook): the running mean and variance are held fixed, so
+the backward pass treats them as the other parameters (their gradients are the derivatives of y).
+Training (``train_forward``/``train_backward``): each batch is normalised by its own mean and biased
+variance, the gradient goes through them, and ``updated_buffers`` moves the running statistics towards
+the batch's, as PyTorch does in train mode. Each NumPy function has its formula twins below it.
 """
 
 import re
