@@ -1,9 +1,9 @@
-"""Batch norm in the workbook: its sheet (x^ and y), --fold-bn and its gradient sheet.
+"""Batch norm in the workbook: its sheet (x^ and y, a worked example), --fold-bn and its gradient sheet.
 
 The formula builders of kinds/bn.py are evaluated on tiny grids by xlcnn's own evaluator and
 compared with their NumPy twins; then one chain is built in every way a lesson uses it (English,
-Chinese, --backprop, --steps 2, --fold-bn, a bn after a dense layer) and all are verified with one
-LibreOffice start.
+Chinese with exercises, --backprop, --steps 2, --fold-bn, a bn after a dense layer) and all are
+verified with one LibreOffice start.
 """
 
 import numpy as np
@@ -132,7 +132,8 @@ def test_a_chain_with_bn_verifies_in_every_form(tmp_path, libreoffice):
     image = (np.random.default_rng(0).random((8, 8, 3)) * 255).astype(np.uint8)
     books = {
         "en": (CHAIN, {}), "zh": (CHAIN, {"lang": "zh"}), "backprop": (CHAIN, {"steps": 1}),
-        "steps": (CHAIN, {"steps": 2, "fold_bn": True}), "fold": (CHAIN, {"fold_bn": True, "lang": "zh"}),
+        "steps": (CHAIN, {"steps": 2, "fold_bn": True}),
+        "fold": (CHAIN, {"fold_bn": True, "lang": "zh", "exercise": True}),
         "after-dense": ("conv3x3x2,relu,flatten,dense5,bn,relu,dense", {"fold_bn": True}),
         "padded": ("conv3x3x3,bn,conv3x3x2-same,relu,flatten,dense", {"fold_bn": True}),
     }
@@ -145,4 +146,5 @@ def test_a_chain_with_bn_verifies_in_every_form(tmp_path, libreoffice):
     for path, report in zip(paths, reports):
         assert report.ok, f"{path.name}:\n{report.table()}"
     stages = {check.stage for report in reports for check in report.checks}
-    assert {"4 BN (normalised)", "5 Folded (weights)", "5 Folded", "Grad 4 BN", "S1 4 BN (gamma, beta)"} <= stages
+    assert {"4 BN (normalised)", "4 BN (explained)", "5 Folded (weights)", "5 Folded", "Grad 4 BN",
+            "S1 4 BN (gamma, beta)"} <= stages

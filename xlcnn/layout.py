@@ -14,7 +14,7 @@ from .graph import INPUT, sources
 from .losses import REGRESSION
 from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FoldSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
-                    MapPictures, MapSheet, MapStack, NormGradSheet, NormSheet, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
+                    MapPictures, MapSheet, MapStack, NormExample, NormGradSheet, NormSheet, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
                       is_classifier, require_drawn)
@@ -757,6 +757,15 @@ def _explain_conv(name, col, channels, kernel):
     return ConvExample(**_explain_results(name, col + 1, row, blocks, ("bias", "scale", "result", "cell", "same")))
 
 
+NORM_EXAMPLE = ("input", "mean", "variance", "eps", "normalised", "gamma", "beta")   # its rows, in reading order
+
+
+def _explain_norm(name, col):
+    """The cell a normalising layer reads, its channel's numbers and x^, then the result y."""
+    blocks, row = _explain_header(name, col)
+    return NormExample(**_explain_results(name, col + 1, row, blocks, (*NORM_EXAMPLE, "result", "cell", "same")))
+
+
 def _explain_window(name, col, size, across=None):
     """A pooling window (or one cell, for an activation) and the result it gives."""
     blocks, row = _explain_header(name, col)
@@ -813,6 +822,7 @@ def _norm_sheet(ident, shape, pad, source):
         inner = [output.interior(c) for c in range(channels)]
         normalised = MapStack(tuple(replace(block, col=FIRST_COL) for block in inner), 0,
                               tuple(_label_above(replace(block, col=FIRST_COL)) for block in inner))
+        extra = dict(explain=_explain_norm(name, output.maps[0].last_col + 3))
     else:
         normalised, output = (Block(name, top, FIRST_COL + n, channels, 1) for n in range(2))
         extra = dict(normalised_label=_label_above(normalised), output_label=_label_above(output))

@@ -92,6 +92,11 @@ def example_dense_product(x, weight_row, unit):
     return f"={x.ref()}*{_unit_index(weight_row, unit)}"
 
 
+def example_channel_value(column, k):
+    """The picked map's entry of a one-column block (a normalising layer's numbers, one row per map)."""
+    return f"=INDEX({column.range_ref(absolute=True)},{k.ref(absolute=True)})"
+
+
 def example_unit_value(row, unit):
     """The picked output's entry of a one-row block (its bias, or the output cell itself)."""
     return f"={_unit_index(row, unit)}"

@@ -79,6 +79,10 @@ class Sheet:
         """The block on the row under the header, if any: the sheet's colour legend starts after it."""
         return None
 
+    def shown_with(self, position):
+        """Other cells of the sheet that show a step of its output cell at ``position`` (an exercise hides them too)."""
+        return ()
+
     def parts(self):
         """The values of the sheet's own fields (blocks, map stacks, tuples of them, a worked example);
         not what it reads from other sheets."""
@@ -509,10 +513,15 @@ class NormSheet(Sheet):
     beta: Block
     eps: Block
     eps_label: Block
+    explain: Example | None = None     # maps: the worked example beside y (a vector's rows show every step)
     source: MapStack | Block = field(metadata=ELSEWHERE)
 
     def on_legend_row(self):
         return self.headers if self.output_label is not None else None   # a vector's headings share that row
+
+    def shown_with(self, position):
+        """The cells that show a step of output cell ``position`` (k, i, j): its x^, hidden with it."""
+        return (self.normalised.at(*position),)
 
     @property
     def value_columns(self):
@@ -816,6 +825,31 @@ class WindowExample(Example):
 
     def formula_cells(self, scaled=True):
         return [self.window, *super().formula_cells()]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NormExample(Example):
+    """The cell a normalising layer reads, its channel's numbers, x^ and (the result) y."""
+
+    prompt: Block
+    input: Block
+    input_label: Block
+    mean: Block
+    mean_label: Block
+    variance: Block
+    variance_label: Block
+    eps: Block
+    eps_label: Block
+    normalised: Block
+    normalised_label: Block
+    gamma: Block
+    gamma_label: Block
+    beta: Block
+    beta_label: Block
+
+    def formula_cells(self, scaled=True):
+        return [self.input, self.mean, self.variance, self.eps, self.normalised, self.gamma, self.beta,
+                *super().formula_cells()]
 
 
 @dataclass(frozen=True, kw_only=True)

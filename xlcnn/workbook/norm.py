@@ -5,12 +5,16 @@ and eps; y reads x^ and the channel's gamma and beta. The numbers are editable (
 --steps computes gamma and beta by descent and reads the kept ones from the pass before).
 """
 
+from openpyxl.styles import Alignment
+
 from .. import formulas
 from . import styles
 from .common import (add_scale, freeze_below, put_formula, put_parameter, put_text, put_value, set_widths,
                      share_formulas, write_header, write_notice, write_padding)
+from .explain import explain_norm
 from .maps import output_scale
 
+CENTRED = Alignment(horizontal="center")
 TABLE_WIDTH = 8.5   # "variance", "1.00E-5" and the words of the table's heading fit
 
 
@@ -30,6 +34,7 @@ def write_norm(ctx, ws, plan):
         _write_vectors(ctx, ws, plan, layer, texts, scale)
     else:
         _write_maps(ctx, ws, plan, layer, texts, scale)
+        explain_norm(ctx, ws, plan, layer, texts)
     set_widths(ws, 0, 1, 3)
     set_widths(ws, 1, plan.value_columns, styles.VALUE_WIDTH)
     set_widths(ws, plan.mean.col, 4, TABLE_WIDTH)
@@ -40,7 +45,7 @@ def _write_numbers(ctx, ws, plan, layer, p, texts):
     """One row per channel: its number, then mean, variance, gamma, beta; eps below. The kept numbers
     of a later pass are the pass before's (a student's edit there carries on); gamma and beta step."""
     for col, header in enumerate(texts["headers"]):
-        put_text(ws, *plan.headers.cell(0, col), header, styles.LABEL_FONT)
+        put_text(ws, *plan.headers.cell(0, col), header).alignment = CENTRED   # clear of each other
     for c in range(plan.mean.height):
         put_value(ws, *plan.numbers.cell(c, 0), c + 1)
         for name in plan.parameter_blocks():
