@@ -469,8 +469,8 @@ def _layer_formulas(plan, later, scaled=True):
     if plan.kind == "softmax":
         return 5 * plan.output.size + 4    # logit, z - max, e^, p, ln p per class; max, sum, class, p
     count = _cells(plan.output)
-    if isinstance(plan, NormSheet):   # x^ beside y; a later pass computes gamma and beta
-        count += _cells(plan.normalised) + later * (plan.gamma.size + plan.beta.size)
+    if isinstance(plan, NormSheet):   # x^ beside y; a later pass computes all its numbers and eps
+        count += _cells(plan.normalised) + later * (_cells(list(plan.parameter_blocks().values())) + 1)
     if plan.kind == "dense":
         count += later * (plan.weight.size + plan.bias.size)
     explain = example_of(plan)
