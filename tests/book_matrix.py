@@ -23,6 +23,9 @@ MATRIX = {
               "steps": 1, "size": 12},
     "im2col": {"arch": "conv3x3x2-s2-p1,relu,dense", "im2col": True, "size": 9},
     "hidden-dense": {"arch": "conv3x3x2-s2,sigmoid,flatten,dense5,leakyrelu0.1,dense", "size": 12},
+    # batch norm: its sheet, its gradient sheet and the fold of it into a convolution and a dense layer
+    "bn": {"arch": "conv3x3x2,bn,relu,maxpool2,flatten,dense", "steps": 1, "fold_bn": True, "size": 10},
+    "bn-vector": {"arch": "conv3x3x2-s2,relu,flatten,dense4,bn,relu,dense", "fold_bn": True, "lang": "zh", "size": 9},
     "lenet-like-zh-exercise": {"preset": "lenet-like", "size": 16, "lang": "zh", "exercise": True},
     **{f"preset-{name}": {"preset": name, "size": 16} for name in preset_names()},
 }

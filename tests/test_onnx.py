@@ -633,6 +633,18 @@ def _late_reader_of_a_batch_norm(g):
     head(g, 8 * 4 * 4)
 
 
+def test_a_batch_norm_keeps_its_own_layer_even_where_its_conv_is_read_again(tmp_path):
+    """A bn has a sheet of its own, so the importer keeps it as the model has it (no fold): a conv read by a
+    bn and by another layer is read as the branches it is, and gives onnxruntime's numbers."""
+    shape = (3, 4, 4)
+    path = _graph_of(shape, _late_reader_of_a_batch_norm).save(tmp_path / "m.onnx", input_shape=[1, *shape])
+    x = np.random.default_rng(0).random(shape)
+    model, notes = load_onnx(path)
+    assert [layer.kind for layer in model.layers][:4] == ["conv2d", "bn", "relu", "concat"]
+    assert not any("folded" in note for note in notes)
+    assert_close(engine_logits(model, x), runtime_output(path, x))
+
+
 def _raw_input_read_beside_a_normalisation(g):
     normed = g.add("Sub", "x", g.const(np.full((1, 3, 1, 1), 0.5, dtype=np.float32)))
     first = g.add("Conv", normed, g.weight(2, 3, 3, 3), kernel_shape=[3, 3])
@@ -661,7 +673,6 @@ def _a_gemm_whose_bias_is_computed(g):
 
 @pytest.mark.parametrize("shape, build, words", [
     ((3, 4, 4), _late_reader_of_a_bias, "which nothing else reads"),
-    ((3, 4, 4), _late_reader_of_a_batch_norm, "scales what no layer with weights just computed"),
     ((3, 4, 4), _raw_input_read_beside_a_normalisation, "alone reads the picture"),
     ((3, 3, 3), _a_vector_of_c_numbers_broadcast_along_the_width, "one number per channel here"),
     ((3, 9, 8), _same_padding_that_differs_between_axes, "not the same on every side"),

@@ -219,3 +219,35 @@ def test_resnet18_preset_computes_what_the_torch_module_computes():
     x = np.random.default_rng(3).normal(size=(2, 3, 32, 32))
     logits = forward_batch(model, x)[-2]
     np.testing.assert_allclose(logits, net(torch.from_numpy(x)).detach().numpy(), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5, 5), (6, 4)])   # after a conv (BatchNorm2d), after a dense layer (1d)
+def test_batch_norm_in_training_agrees_with_pytorch_in_train_mode(shape):
+    """Training normalises with the batch's mean and biased variance, backpropagates through them and moves
+    the running statistics a tenth of the way to the batch's (the running variance unbiased), as
+    torch.nn.BatchNorm2d/1d do in train mode."""
+    rng = np.random.default_rng(11)
+    layer, x = _layer("bn-eps0.001"), rng.normal(loc=0.5, scale=2.0, size=shape)
+    params = _random_parameters(layer, shape, rng)
+    dout = rng.normal(size=shape)
+    ours = layer.train_forward([x], params)
+    (ours_dx,), grads = layer.train_backward(dout, [x], params)
+    buffers = layer.updated_buffers([x], params)
+    module = (torch.nn.BatchNorm2d if len(shape) == 4 else torch.nn.BatchNorm1d)(
+        shape[1], eps=1e-3, momentum=0.1).double().train()
+    with torch.no_grad():
+        for name, value in params.items():
+            getattr(module, name).copy_(torch.from_numpy(value))
+    tx = torch.from_numpy(x).requires_grad_()
+    out = module(tx)
+    out.backward(torch.from_numpy(dout))
+    np.testing.assert_allclose(ours, out.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours_dx, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for name in ("weight", "bias"):
+        np.testing.assert_allclose(grads[name], getattr(module, name).grad.numpy(), rtol=1e-10, atol=1e-12)
+    for name in ("running_mean", "running_var"):
+        np.testing.assert_allclose(buffers[name], getattr(module, name).numpy(), rtol=1e-12, atol=1e-12)
+    module.eval()   # inference reads the running statistics, as the workbook does
+    with torch.no_grad():
+        np.testing.assert_allclose(layer.forward([x], {**params, **buffers}), module(torch.from_numpy(x)).numpy(),
+                                   rtol=1e-12, atol=1e-12)

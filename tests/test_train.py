@@ -53,17 +53,56 @@ def test_both_optimisers_learn(optimizer):
     assert result.confusion.sum() == result.val_count and model.trained
 
 
-def test_batch_norm_learns_gamma_and_beta_and_keeps_its_statistics(small_shapes):
-    """Inference form: the running mean and variance are buffers, held fixed while gamma and beta learn."""
+def test_batch_norm_learns_gamma_and_beta_and_keeps_running_statistics(small_shapes):
+    """Training normalises each batch by its own statistics; the running mean and variance (buffers, not
+    learned) follow the batches, and inference uses them."""
     from xlcnn.architecture import parse_network
+    from xlcnn.engine import forward_batch, loss_and_gradients
     images, labels, names = small_shapes
     layers, inputs = parse_network("conv3x3x4-nobias,bn,relu,maxpool2,dense", len(names))
     model = random_model(layers, names, image_size=16, inputs=inputs)
     model.params[1]["running_mean"][:] = 0.25
-    train_model(model, images, labels, TrainConfig(epochs=1, seed=2))
+    # one training batch moves the running statistics a tenth of the way to its own (the variance unbiased)
+    pixels = np.moveaxis(images[:8].astype(float), -1, 1)
+    conv = forward_batch(model, pixels)[1]
+    count = conv.size // 4
+    loss_and_gradients(model, pixels, labels[:8], training=True)
     bn = model.params[1]
-    assert (bn["running_mean"] == 0.25).all() and (bn["running_var"] == 1).all()
-    assert not (bn["weight"] == 1).all() and bn["bias"].any()
+    np.testing.assert_allclose(bn["running_mean"], 0.9 * 0.25 + 0.1 * conv.mean(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(bn["running_var"], 0.9 + 0.1 * conv.var(axis=(0, 2, 3)) * count / (count - 1),
+                               rtol=1e-12)
+    train_model(model, images, labels, TrainConfig(epochs=1, seed=2))
+    assert not (bn["weight"] == 1).all() and bn["bias"].any() and (bn["running_var"] > 0).all()
+
+
+def test_training_gradients_through_batch_statistics_match_numerical_ones():
+    """The training loss depends on every weight before a bn also through the batch's mean and variance."""
+    from xlcnn.architecture import parse_network
+    from xlcnn.engine import loss_and_gradients
+    layers, inputs = parse_network("conv3x3x2,bn,relu,flatten,dense4,bn,dense", 3)
+    model = random_model(layers, ("a", "b", "c"), image_size=6, inputs=inputs, seed=3)
+    rng = np.random.default_rng(0)
+    pixels, labels = rng.uniform(0, 255, size=(5, 3, 6, 6)), np.array([0, 1, 2, 1, 0])
+
+    def run():
+        kept = [{name: p[name] for name in layer.buffers} for layer, p in zip(model.layers, model.params)]
+        result = loss_and_gradients(model, pixels, labels, training=True)
+        for p, arrays in zip(model.params, kept):   # the running statistics moved (new arrays): put them back
+            p.update(arrays)
+        return result
+
+    def loss():
+        return run()[0]
+    _, grads, _ = run()
+    for index, name, at in [(0, "weight", (1, 2, 0, 1)), (0, "bias", (0,)), (1, "weight", (1,)), (4, "weight", (2, 5)),
+                            (5, "bias", (3,)), (5, "weight", (0,))]:
+        value, step = model.params[index][name], 1e-6
+        value[at] += step
+        up = loss()
+        value[at] -= 2 * step
+        down = loss()
+        value[at] += step
+        assert grads[index][name][at] == pytest.approx((up - down) / (2 * step), rel=1e-5, abs=1e-8), (index, name)
 
 
 def test_optimiser_steps_by_hand():

@@ -76,14 +76,16 @@ def forward(model, pixels, label=0, targets=None):
     )
 
 
-def forward_batch(model, pixels):
+def forward_batch(model, pixels, training=False):
     """Pixels (N, C, H, W) -> [scaled input, output of layer 0, output of layer 1, ...].
 
     Element i + 1 is the output of layer i; in a chain, element i is the input of layer i.
+    ``training``: each layer computes as it does while learning (``Layer.train_forward``).
     """
     outputs = [model.network_input(pixels)]
     for layer, p, reads in zip(model.layers, model.params, model.sources()):
-        outputs.append(layer.forward(_read(outputs, reads), p))
+        step = layer.train_forward if training else layer.forward
+        outputs.append(step(_read(outputs, reads), p))
     return outputs
 
 
@@ -104,7 +106,7 @@ def predict(model, pixels, batch_size=256):
                            for i in range(0, len(pixels), batch_size)])
 
 
-def loss_and_gradients(model, pixels, labels, keep=None):
+def loss_and_gradients(model, pixels, labels, keep=None, training=False):
     """Mean loss of a batch and the gradient of every parameter.
 
     A classifier's loss is the cross-entropy of integer ``labels`` (N,); a network without
@@ -113,20 +115,26 @@ def loss_and_gradients(model, pixels, labels, keep=None):
     {"weight": ..., "bias": ...} for layers with parameters and {} otherwise. If ``keep`` is
     a list, keep[i] receives the gradient of the loss with respect to the output of layer i
     (the last layer's own entry is the gradient of its input, the logits: p - y).
+    ``training``: the batch is a training batch (``Layer.train_forward``, ``train_backward``), and the
+    layers that keep running statistics move them towards this batch's, in ``model.params``, as
+    frameworks do in training mode.
     """
-    outputs = forward_batch(model, pixels)
+    outputs = forward_batch(model, pixels, training)
     if is_classifier(model.layers):
         loss, dlogits = model.layers[-1].loss_and_gradient(_logits(model, outputs), labels)
-        grads, upstream, _ = backward_batch(model, outputs, dlogits)
+        grads, upstream, _ = backward_batch(model, outputs, dlogits, training=training)
     else:
         loss, doutput = mse_loss(outputs[-1], labels)
-        grads, upstream, _ = backward_batch(model, outputs, doutput, through_last=True)
+        grads, upstream, _ = backward_batch(model, outputs, doutput, through_last=True, training=training)
+    if training:
+        for layer, p, reads in zip(model.layers, model.params, model.sources()):
+            p.update(layer.updated_buffers(_read(outputs, reads), p))
     if keep is not None:
         keep[:] = upstream
     return loss, grads, outputs[-1]
 
 
-def backward_batch(model, outputs, dlogits, through_last=False):
+def backward_batch(model, outputs, dlogits, through_last=False, training=False):
     """The backward pass from the gradient of the logits (what a classifier's last layer reads).
 
     ``outputs`` are ``forward_batch``'s. Returns (grads, upstream, dinput): grads[i] as in
@@ -134,7 +142,7 @@ def backward_batch(model, outputs, dlogits, through_last=False):
     own entry: dlogits) and dinput that of the scaled input. The layers are walked backwards, so
     every layer that reads layer i has added its share to upstream[i] before layer i is reached.
     With ``through_last`` (a regression) ``dlogits`` is the gradient of the last layer's output,
-    and the walk starts at that layer.
+    and the walk starts at that layer. ``training``: the backward pass of ``forward_batch(..., training=True)``.
     """
     count = len(model.layers)
     grads = [{} for _ in model.layers]
@@ -156,13 +164,16 @@ def backward_batch(model, outputs, dlogits, through_last=False):
         start = count - 2
     for index in range(start, -1, -1):
         layer, p, reads = model.layers[index], model.params[index], wiring[index]
-        dxs, grads[index] = layer.backward(upstream[index], _read(outputs, reads), p)
+        step = layer.train_backward if training else layer.backward
+        dxs, grads[index] = step(upstream[index], _read(outputs, reads), p)
         for source, dx in zip(reads, dxs):
             pass_back(source, dx)
     return grads, upstream, dinput
 
 
 def descent_step(model, grads, rate):
-    """A copy of ``model`` after one step of gradient descent: w <- w - rate * dL/dw."""
-    params = [{key: value - rate * g[key] for key, value in p.items()} for p, g in zip(model.params, grads)]
+    """A copy of ``model`` after one step of gradient descent: w <- w - rate * dL/dw (a layer's ``buffers``,
+    kept but not learned, stay as they are)."""
+    params = [{key: value if key in layer.buffers else value - rate * g[key] for key, value in p.items()}
+              for layer, p, g in zip(model.layers, model.params, grads)]
     return replace(model, params=params)

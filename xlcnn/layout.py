@@ -13,8 +13,8 @@ from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
 from .losses import REGRESSION
 from .plans import (AddSheet, Im2colSheet, JoinGradSheet, ScatterGradSheet, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
-                    FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
-                    MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
+                    FiltersSheet, FoldSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
+                    MapPictures, MapSheet, MapStack, NormExample, NormGradSheet, NormSheet, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
                       is_classifier, require_drawn)
@@ -27,7 +27,7 @@ GAP = 1               # empty rows/columns between matrices
 
 STEP_TITLES = {   # the English stems of the sheet names; each layer kind names its own (``title``)
     "input": "Input", "filters": "Filters", **{cls.kind: cls.title for cls in CLASSES}, "loss": "Loss",
-    "summary": "Summary", "overview": "Overview", "manifest": "Manifest", "grad": "Grad", "descent": "Descent",
+    "summary": "Summary", "overview": "Overview", "manifest": "Manifest", "grad": "Grad", "descent": "Descent", "fold": "Folded",
     "step_prefix": "S{n} ", "im2col": "im2col",
 }
 
@@ -84,7 +84,7 @@ class Layout:
 
 
 def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_formulas=None, inputs=None, im2col=False,
-                normalised=False, regression=False):
+                normalised=False, regression=False, fold=False):
     """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W).
 
     A network that ends in softmax gets softmax and loss sheets; a ``regression`` (--loss mse)
@@ -100,6 +100,8 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     ``inputs`` is a graph's wiring (None: a chain); each layer's sheet reads its sources' sheets.
     ``im2col`` adds, after the first convolution, the same convolution as a matrix product.
     ``normalised`` puts the input normalised per channel beside the pixels (the first layer reads it).
+    ``fold`` adds after each layer that ``folds`` (it must read a conv or dense layer) the layer before with
+    it folded in, as formulas of both, and the output that gives (``FoldSheet``).
     """
     classifier = is_classifier(layers)
     shapes = infer_shapes(layers, input_shape, classifier, inputs)
@@ -107,11 +109,14 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     regression = regression and not classifier
     if inputs is not None:
         check_graph(layers, inputs)
-    names = _SheetNames(layers, titles or STEP_TITLES, classifier or regression, im2col)
+    if fold:
+        check_fold(layers, inputs)
+    names = _SheetNames(layers, titles or STEP_TITLES, classifier or regression, im2col, fold)
     limits = _Limits(max_formulas)
     input_plan = _input_sheet(names.ident("input"), input_shape, _padding_after(layers, -1, inputs), normalised)
     limits.add(input_plan, _first_conv_extras(layers) + (_cells(input_plan.normalised) if normalised else 0))
-    first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits, inputs, regression)
+    first = _forward_sheets(layers, shapes, input_shape, class_names, names, 0, input_plan, limits, inputs, regression,
+                            fold)
     if im2col:
         _add_im2col(first, layers, names, limits)
     overview = _overview_sheet(names.unnumbered("overview"), input_shape, layers, shapes, len(class_names), inputs)
@@ -120,7 +125,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     if steps:
         check_backprop(layers, regression)
         _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits,
-                    regression)
+                    regression, fold)
     summary = summarize(layers, input_shape, inputs=inputs)
     sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers), len(bottlenecks(summary))),
                              summary_formulas(summary)))
@@ -132,7 +137,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
 
 
 def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index, input_plan, limits, inputs=None,
-                    regression=False):
+                    regression=False, fold=False):
     """The sheets of one forward pass, after the input sheet (which every pass shares).
 
     Each layer reads the output of its sources (``inputs``; a chain: the layer before).
@@ -161,6 +166,9 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
         elif layer.joins:    # stacked maps are copied one after the other; added ones summed cell by cell
             planner = _stacked_sheet if layer.stacks else _add_sheet
             sheets.append(planner(ident(layer.kind, index), shape, pad, tuple(outputs[s] for s in reads)))
+        elif layer.normalises:
+            sheets.append(_norm_sheet(ident(layer.kind, index), shape, pad,
+                                      previous.with_border(0) if len(shape) == 3 else previous))
         elif isinstance(layer, (*ACTIVATIONS, *POOLS)) and len(shape) == 3:
             # windows start at the maps' first cell, not in a border another reader (a conv) asked for
             border = layer.window()[2] if layer.window() else 0     # a padded pool reads its own border
@@ -177,6 +185,9 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
         if sheets[-1].layer == index and sheets[-1].kind != "filters":
             limits.add(sheets[-1], _layer_formulas(sheets[-1], later, scaled=input_plan.normalised is None))
         outputs[index] = output_of(sheets[-1])
+        if fold and layer.folds:
+            folded = _fold_sheet(ident("fold", index), sheets, reads[0], index, shape)
+            sheets.append(limits.add(folded, _cells(folded.formula_parts())))
     if is_classifier(layers):
         sheets.append(limits.add(_loss_sheet(ident("loss"), len(class_names)), 3 * len(class_names) + 1 + later))
     elif regression:   # outputs and squared errors, the loss, and (a later pass) targets that follow the first
@@ -186,7 +197,7 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
 
 
 def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits,
-                regression=False):
+                regression=False, fold=False):
     """Gradients of each pass, the descent sheet, then the forward pass on the new weights."""
     current = first
     for step in range(steps):
@@ -199,7 +210,7 @@ def _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_p
             layout.descent = limits.add(_descent_sheet(names.unnumbered("descent"), steps), steps + 2)
             layout.sheets.append(layout.descent)
         current = _forward_sheets(layers, shapes, input_shape, class_names, names, step + 1, input_plan, limits,
-                                  layout.inputs, regression)
+                                  layout.inputs, regression, fold)
         layout.passes.append(Layout([input_plan, *current], tuple(input_shape), prefix=names.prefix(step + 1),
                                     inputs=layout.inputs))
         layout.sheets.extend(current)
@@ -215,6 +226,20 @@ def check_graph(layers, inputs):
         if layer.joins and INPUT in reads:
             raise ShapeError(f"layer {index + 1} ({layer.kind}) reads the input pixels directly; the workbook "
                              f"joins the outputs of layers only (put a layer on that branch)")
+
+
+def check_fold(layers, inputs=None):
+    """--fold-bn: every layer that ``folds`` must read a conv or dense layer (a scale and shift per output
+    channel folds only into the weights that make that channel); refused in one line otherwise."""
+    folding = [index for index, layer in enumerate(layers) if layer.folds]
+    if not folding:
+        raise UsageError("--fold-bn: this network has no bn layer to fold (put bn after a conv or dense layer)")
+    for index, reads in zip(folding, (sources(inputs, len(layers))[i] for i in folding)):
+        before = layers[reads[0]] if reads[0] != INPUT else None
+        if before is None or not (isinstance(before, Conv2D) or before.fully_connected):
+            what = "the input pixels" if before is None else f"layer {reads[0] + 1} ({before.describe()})"
+            raise UsageError(f"--fold-bn: layer {index + 1} ({layers[index].spelling()}) reads {what}; it folds "
+                             "only into the conv or dense layer right before it")
 
 
 def check_backprop(layers, regression=False):
@@ -276,6 +301,8 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, in
             plan = JoinGradSheet(**ident, input=_stack(name, top, *shapes[index], widest), sent=sent)
         elif layer.scatters:
             plan = _scatter_gradient_sheet(ident, layer, in_shape, INPUT not in reads[index], pad, upstream)
+        elif layer.normalises:
+            plan = _norm_gradient_sheet(ident, in_shape, pad, upstream)
         else:
             margin = Block(name, HEADER_ROWS - 2, FIRST_COL, 1, 1) if layer.chooses else None   # its tie margin
             plan = MapGradSheet(**ident, input=_stack(name, top, *in_shape, pad), margin=margin, upstream=upstream,
@@ -388,6 +415,14 @@ def _check_scatter_gradient(plan, layer, forward, upstream):
     except ValueError as exc:
         raise LimitError(f"sheet {plan.name!r}: one kernel gradient formula is too long ({exc}; one product per "
                          f"input cell): use a smaller --size") from None
+
+
+def _norm_gradient_sheet(ident, in_shape, pad, upstream):
+    """dL/dgamma and dL/dbeta, one row per channel (numbered); below them the input's gradient, map by map."""
+    name, top, channels = ident["name"], HEADER_ROWS + 1, in_shape[0]
+    gamma, beta = (Block(name, top + 1, FIRST_COL + n, channels, 1) for n in (1, 2))
+    return NormGradSheet(**ident, headers=Block(name, top, FIRST_COL, 1, 3), numbers=Block(name, top + 1, FIRST_COL, channels, 1),
+                         gamma=gamma, beta=beta, input=_stack(name, gamma.last_row + 2, *in_shape, pad), upstream=upstream)
 
 
 def _label_above(block):
@@ -540,6 +575,8 @@ def _layer_formulas(plan, later, scaled=True):
     count = _cells(plan.output)
     if isinstance(plan, AddSheet):    # the copies of what it adds, beside the sum
         count += _cells(plan.terms)
+    if isinstance(plan, NormSheet):   # x^ beside y; a later pass computes all its numbers and eps
+        count += _cells(plan.normalised) + later * (_cells(list(plan.parameter_blocks().values())) + 1)
     if plan.kind == "dense":
         count += later * (plan.weight.size + plan.bias.size)
     explain = example_of(plan)
@@ -621,13 +658,15 @@ class _SheetNames:
     differentiates. ``ident`` gives a planner the sheet's name, kind, layer and step.
     """
 
-    def __init__(self, layers, titles, classifier, im2col=False):
+    def __init__(self, layers, titles, classifier, im2col=False, fold=False):
         self.titles = titles
         order = [("input", None)]
         for index, layer in enumerate(layers):
             if isinstance(layer, Conv2D) or layer.scatters:
                 order.append(("filters", index))
             order.append((layer.kind, index))
+            if fold and layer.folds:
+                order.append(("fold", index))
             if im2col and index == first_convolution(layers):
                 order.append(("im2col", index))
         if classifier:
@@ -887,6 +926,15 @@ def _explain_conv(name, col, channels, kernel):
     return ConvExample(**_explain_results(name, col + 1, row, blocks, ("bias", "scale", "result", "cell", "same")))
 
 
+NORM_EXAMPLE = ("input", "mean", "variance", "eps", "normalised", "gamma", "beta")   # its rows, in reading order
+
+
+def _explain_norm(name, col):
+    """The cell a normalising layer reads, its channel's numbers and x^, then the result y."""
+    blocks, row = _explain_header(name, col)
+    return NormExample(**_explain_results(name, col + 1, row, blocks, (*NORM_EXAMPLE, "result", "cell", "same")))
+
+
 def _explain_window(name, col, size, across=None):
     """A pooling window (or one cell, for an activation) and the result it gives."""
     blocks, row = _explain_header(name, col)
@@ -934,6 +982,77 @@ def _stacked_sheet(ident, shape, pad, operands):
     output = Block(name, HEADER_ROWS + 1, FIRST_COL, shape[0], 1)
     return StackedSheet(**ident, output=output, output_label=_label_above(output),
                        numbers=Block(name, output.row, 0, shape[0], 1), sources=operands)
+
+
+NORM_COLUMNS = 5   # the table of a normalising layer's numbers: channel, mean, variance, gamma, beta
+
+
+def _norm_sheet(ident, shape, pad, source):
+    """The table of the layer's numbers (one row per channel, eps below it) and x^ and y side by side, row
+    for row: maps below the table (y keeps the border a reader pads, x^ has none), so the printed page
+    holds all three; a vector's two columns beside the table, a row per unit."""
+    name, top, channels = ident["name"], HEADER_ROWS + 1, shape[0]
+    extra = {}
+    if len(shape) == 3:
+        headers = Block(name, top, FIRST_COL, 1, NORM_COLUMNS)
+        below = top + channels + 3     # under the table and eps
+        output = _stack(name, below, *shape, pad, left=FIRST_COL + shape[2] + 2)
+        inner = [output.interior(c) for c in range(channels)]
+        normalised = MapStack(tuple(replace(block, col=FIRST_COL) for block in inner), 0,
+                              tuple(_label_above(replace(block, col=FIRST_COL)) for block in inner))
+        extra = dict(explain=_explain_norm(name, output.maps[0].last_col + 3))
+    else:
+        normalised, output = (Block(name, top, FIRST_COL + n, channels, 1) for n in range(2))
+        extra = dict(normalised_label=_label_above(normalised), output_label=_label_above(output))
+        headers = Block(name, top - 1, output.col + 3, 1, NORM_COLUMNS)
+    table = headers.col
+    mean, variance, gamma, beta = (Block(name, headers.row + 1, table + n, channels, 1) for n in range(1, NORM_COLUMNS))
+    eps = Block(name, mean.last_row + 1, table + 1, 1, 1)
+    return NormSheet(**ident, normalised=normalised, output=output, headers=headers,
+                     numbers=Block(name, headers.row + 1, table, channels, 1), mean=mean, variance=variance,
+                     gamma=gamma, beta=beta, eps=eps, eps_label=_label_before(eps), source=source, **extra)
+
+
+def _fold_sheet(ident, sheets, before_index, norm_index, shape):
+    """The layer before (a conv or dense layer, planned in ``sheets``) with the normalising layer after it
+    folded in: its weights and biases at the top, in its own arrangement; below, the output they give and
+    its difference from the normalising layer's, side by side; the largest |difference| above them all."""
+    name, top = ident["name"], HEADER_ROWS + 1
+    ident = {**ident, "layer": None, "norm_layer": norm_index}
+    before = next(plan for plan in sheets if plan.layer == before_index and output_of(plan) is not None)
+    norm = next(plan for plan in sheets if plan.layer == norm_index)
+    largest = Block(name, top + 1, FIRST_COL, 1, 1)
+    row = largest.last_row + 3
+    if isinstance(before, ConvSheet):
+        filters = next(plan for plan in sheets if plan.kind == "filters" and plan.layer == before_index)
+        weight, bias = [], []
+        for kernels in filters.kernels:
+            col = FIRST_COL
+            weight.append(tuple(Block(name, row + 1, col + c * (k.width + GAP), k.height, k.width)
+                                for c, k in enumerate(kernels)))
+            bias.append(Block(name, row + 1, weight[-1][-1].last_col + 2, 1, 1))
+            row += 1 + kernels[0].height + GAP
+        folded = _stack(name, row, *shape, 0)
+        difference = _stack(name, row, *shape, 0, left=folded.maps[0].last_col + 3)
+        return FoldSheet(**ident, weight=tuple(weight), bias=tuple(bias),
+                         weight_labels=tuple(_label_left(slices[0]) for slices in weight),
+                         bias_labels=tuple(_label_above(b) for b in bias), folded=folded, difference=difference,
+                         largest=largest, largest_label=_label_above(largest), norm=norm, before=before,
+                         filters=filters)
+    # a dense layer: its biases, the folded output and the difference as rows (or columns) like its own
+    # sheet's, then the weights in its arrangement
+    across = before.rows_are_inputs      # outputs along a row
+    units = before.output.size
+    lines = [Block(name, row + n, FIRST_COL, 1, units) if across else Block(name, row + 1, FIRST_COL + n, units, 1)
+             for n in range(3)]
+    bias, folded, difference = lines
+    labels = [Block(name, b.row, 0, 1, 1) if across else _label_above(b) for b in lines]
+    weight_row = difference.last_row + 2
+    weight = Block(name, weight_row + 1, FIRST_COL if across else FIRST_COL + 4, before.weight.height, before.weight.width)
+    return FoldSheet(**ident, weight=weight, bias=bias, weight_labels=Block(name, weight_row, 0, 1, 1),
+                     bias_labels=labels[0], folded=folded, folded_label=labels[1], difference=difference,
+                     difference_label=labels[2], largest=largest, largest_label=_label_above(largest),
+                     rows_are_inputs=across, norm=norm, before=before)
 
 
 def _vector_sheet(ident, length, source):
@@ -1035,7 +1154,7 @@ def replan(meta, titles):
         return plan_summary_only(meta["layers"], titles, meta["input_shape"], meta["inputs"])
     return plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0),
                        inputs=meta["inputs"], im2col=meta.get("im2col", False), normalised=meta.get("normalised", False),
-                       regression=meta.get("loss") == REGRESSION)
+                       regression=meta.get("loss") == REGRESSION, fold=meta.get("fold", False))
 
 
 def plan_summary_only(layers, titles, input_shape, inputs=None):

@@ -69,6 +69,11 @@ def example_window_value(stack, k, i, j, step, row, col, scale=None, padding=0, 
     return f'=IF(AND({down}>={first},{down}<={last},{across}>={left},{across}<={right}),{value},"")'
 
 
+def example_channel_value(column, k):
+    """The picked map's entry of a one-column block (a normalising layer's numbers, one row per map)."""
+    return f"=INDEX({column.range_ref(absolute=True)},{k.ref(absolute=True)})"
+
+
 # ---------------------------------------------------------------- the example's check
 
 
@@ -115,6 +120,20 @@ def exercise_check(answer, truth, tolerance, right, wrong):
 def exercise_mark_rule(check, word):
     """TRUE while the check cell shows ``word`` (a conditional format on its own sheet)."""
     return f"{check.a1(0, 0)}={text_literal(word)}"
+
+
+# ---------------------------------------------------------------- a fold's check (--fold-bn)
+
+
+def difference(cell, other):
+    """One cell minus the same cell computed another way: 0 but for rounding when both agree."""
+    return f"={cell.ref()}-{other.ref()}"
+
+
+def largest_difference(blocks):
+    """The largest |difference| over ``blocks`` (MAX and MIN, so no array formula is needed)."""
+    ranges = ",".join(block.range_ref() for block in blocks)
+    return f"=MAX(MAX({ranges}),-MIN({ranges}))"
 
 
 # ---------------------------------------------------------------- summary and overview

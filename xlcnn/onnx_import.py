@@ -272,10 +272,12 @@ class _Walk:
         for what, number in self.folded:
             notes.append(f"{what} folded into the weights and biases of layer {number}: the same numbers, "
                          "which the workbook has no sheet for yet")
-        last = self.layers[-1]
-        if last.fully_connected:     # PyTorch's loss takes logits: the probabilities are not in the file
-            self._append(PROBABILITIES(), {}, (len(self.layers) - 1,), (last.units,))
-            notes.append(f"the model ends with {last.units} logits; the workbook adds the layer that turns them "
+        last, source = self.layers[-1], self.wiring[-1][0]
+        # the logits: a fully connected layer's outputs, or those scaled and shifted per output after it
+        before = self.layers[source] if last.folds and source != INPUT else last
+        if before.fully_connected:   # PyTorch's loss takes logits: the probabilities are not in the file
+            self._append(PROBABILITIES(), {}, (len(self.layers) - 1,), (before.units,))
+            notes.append(f"the model ends with {before.units} logits; the workbook adds the layer that turns them "
                          "into probabilities")
         return self.layers, self.params, self.wiring
 

@@ -60,6 +60,7 @@ class BuildOptions:
     bias: str | None = None       # "1,0": the first convolution's biases, as typed
     classes: str | None = None    # "cat,dog": the class names of an untrained network, as typed
     im2col: bool = False          # the first convolution again, as a matrix product
+    fold_bn: bool = False         # each bn folded into the conv or fully connected layer before it, on a sheet of its own
     mean: str | None = None       # "0.485,0.456,0.406": per channel, taken from the scaled input, as typed
     std: str | None = None        # "0.229,0.224,0.225": per channel, dividing it after the mean
     loss: str | None = None       # "cross-entropy" or "mse"; None: the preset's, else cross-entropy
@@ -258,6 +259,8 @@ BUILD_FLAGS = (
     Flag(("--target",), "target", metavar="NUMBERS",
          help="The targets of --loss mse, one per output, e.g. 0.5,-0.25 (default: the preset's, else 0)."),
     Flag(("--im2col",), "im2col", is_flag=True, help="Show the first convolution as a matrix product (im2col)."),
+    Flag(("--fold-bn",), "fold_bn", is_flag=True,
+         help="Fold each bn into the conv or fully connected layer before it, as formulas, and show both give the same maps."),
     Flag(("--exercise",), "exercise", is_flag=True, help="Blank a few cells of every stage for students, with checks."),
     Flag(("--backprop",), is_flag=True, help="Add gradient sheets and one step of gradient descent (--steps 1)."),
     Flag(("--steps",), "steps", int, metavar=f"[0-{MAX_STEPS}]",

@@ -284,7 +284,8 @@ def make_workbook(photo=None, output=None, options=None, progress=None, **change
         if options.until is not None and until_count(layers, options.until) < len(layers):
             layers, classes, regression = layers[:until_count(layers, options.until)], (), False
         plan_within_limits(layers, input_shape, classes, titles, options.steps, options.max_formulas, inputs,
-                           im2col=options.im2col, normalised=options.normalisation is not None, regression=regression)
+                           im2col=options.im2col, normalised=options.normalisation is not None, regression=regression,
+                           fold=options.fold_bn)
     matrix = load_matrix(photo) if is_matrix_file(photo) else None
     choice = choose_model(options, check, None if matrix is None else matrix.shape)
     model = choice.model

@@ -83,6 +83,10 @@ class Sheet:
         """The column that starts a printed page of its own (what sits beside the maps), or None."""
         return None
 
+    def shown_with(self, position):
+        """Other cells of the sheet that show a step of its output cell at ``position`` (an exercise hides them too)."""
+        return ()
+
     def parts(self):
         """The values of the sheet's own fields (blocks, map stacks, tuples of them, a worked example);
         not what it reads from other sheets."""
@@ -612,6 +616,90 @@ class StackedSheet(Sheet):
 
 
 @dataclass(frozen=True, kw_only=True)
+class NormSheet(Sheet):
+    """A layer that normalises each channel (each unit of a vector) by numbers it keeps, then scales and
+    shifts it: the ``normalised`` values x^ and the ``output`` y side by side, row for row, and one row
+    per channel of its numbers (editable) under ``headers``, numbered, and eps below them.
+
+    Maps are stacks (x^ without a border, y with the border a reader pads) below the table; a vector
+    is two columns, the table beside them.
+    """
+
+    normalised: MapStack | Block
+    output: MapStack | Block
+    normalised_label: Block | None = None     # a vector's headings (maps have one above each map)
+    output_label: Block | None = None
+    headers: Block
+    numbers: Block
+    mean: Block                 # one row per channel
+    variance: Block
+    gamma: Block
+    beta: Block
+    eps: Block
+    eps_label: Block
+    explain: Example | None = None     # maps: the worked example beside y (a vector's rows show every step)
+    source: MapStack | Block = field(metadata=ELSEWHERE)
+
+    def on_legend_row(self):
+        return self.headers if self.output_label is not None else None   # a vector's headings share that row
+
+    def shown_with(self, position):
+        """The cells that show a step of output cell ``position`` (k, i, j): its x^, hidden with it."""
+        return (self.normalised.at(*position),)
+
+    @property
+    def value_columns(self):
+        """The columns from the first, sized for numbers: the stacks (or columns) and the table."""
+        return max(block.last_col for block in all_blocks([self.output, self.beta]))
+
+    def parameter_blocks(self):
+        """{parameter name, as the model names it: its column}."""
+        return {"weight": self.gamma, "bias": self.beta, "running_mean": self.mean, "running_var": self.variance}
+
+    def channel(self, name, c):
+        """Channel c's ``name`` parameter cell (a 1 x 1 block)."""
+        return self.parameter_blocks()[name].item(c)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FoldSheet(Sheet):
+    """A normalising layer (``norm``, its sheet) folded into the conv or dense layer before it (``before``,
+    that layer's sheet; ``filters``, a conv's filters sheet): that layer's weights and biases scaled per
+    output channel (the biases also shifted), as formulas reading both sheets; the output they give from
+    the same input, its ``difference`` from the normalising layer's output and the ``largest`` |difference|.
+
+    A conv: ``weight[k][c]`` and ``bias[k]`` in the filters sheet's arrangement (its effective kernels,
+    when it has them), the output as maps. A dense layer: ``weight`` one block and ``bias`` one row or
+    column in its sheet's arrangement (``rows_are_inputs``), the output and difference like its output.
+    Its ``layer`` is None: the sheet shows no layer of its own (``norm_layer`` is the one it folds).
+    """
+
+    norm_layer: int
+    weight: tuple | Block
+    bias: tuple | Block
+    weight_labels: tuple | Block
+    bias_labels: tuple | Block
+    folded: MapStack | Block
+    folded_label: Block | None = None        # a dense layer's headings (maps have one above each map)
+    difference: MapStack | Block
+    difference_label: Block | None = None
+    largest: Block
+    largest_label: Block
+    rows_are_inputs: bool = True
+    norm: NormSheet = field(metadata=ELSEWHERE)
+    before: Sheet = field(metadata=ELSEWHERE)
+    filters: Sheet | None = field(default=None, metadata=ELSEWHERE)
+
+    def formula_parts(self):
+        """Every block that holds formulas."""
+        return [self.weight, self.bias, self.folded, self.difference, self.largest]
+
+    def weights_of(self, n):
+        """A dense layer's folded weights of output n, the shape of its input (``DenseSheet.weights_of``)."""
+        return weights_of(self.weight, self.rows_are_inputs, n)
+
+
+@dataclass(frozen=True, kw_only=True)
 class VectorSheet(Sheet):
     """An activation over a vector (after a hidden dense layer): one cell per element."""
 
@@ -661,8 +749,7 @@ class DenseSheet(Sheet):
 
     def weights_of(self, n):
         """Output n's weights, the shape of the input vector."""
-        inputs = self.weight.height if self.rows_are_inputs else self.weight.width
-        return self.weight.sub(0, n, inputs, 1) if self.rows_are_inputs else self.weight.sub(n, 0, 1, inputs)
+        return weights_of(self.weight, self.rows_are_inputs, n)
 
     def weights_from(self, i):
         """Input i's weights, one for every output (the shape of the output vector)."""
@@ -672,6 +759,12 @@ class DenseSheet(Sheet):
     def weight_cell(self, i, n):
         """The weight of input i for output n."""
         return self.weight.sub(i, n, 1, 1) if self.rows_are_inputs else self.weight.sub(n, i, 1, 1)
+
+
+def weights_of(weight, rows_are_inputs, n):
+    """Output n's weights in a dense ``weight`` block: a column (rows are inputs) or a row."""
+    inputs = weight.height if rows_are_inputs else weight.width
+    return weight.sub(0, n, inputs, 1) if rows_are_inputs else weight.sub(n, 0, 1, inputs)
 
 
 # ---------------------------------------------------------------- the classifier's end, the summary, the descent
@@ -863,6 +956,31 @@ class WindowExample(Example):
 
 
 @dataclass(frozen=True, kw_only=True)
+class NormExample(Example):
+    """The cell a normalising layer reads, its channel's numbers, x^ and (the result) y."""
+
+    prompt: Block
+    input: Block
+    input_label: Block
+    mean: Block
+    mean_label: Block
+    variance: Block
+    variance_label: Block
+    eps: Block
+    eps_label: Block
+    normalised: Block
+    normalised_label: Block
+    gamma: Block
+    gamma_label: Block
+    beta: Block
+    beta_label: Block
+
+    def formula_cells(self, scaled=True):
+        return [self.input, self.mean, self.variance, self.eps, self.normalised, self.gamma, self.beta,
+                *super().formula_cells()]
+
+
+@dataclass(frozen=True, kw_only=True)
 class DenseExample(Example):
     """Every input times its weight for the chosen unit, their sum, the bias and the result."""
 
@@ -974,6 +1092,30 @@ class JoinGradSheet(Sheet):
 
     def formula_parts(self):
         return [self.input]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NormGradSheet(Sheet):
+    """A normalising layer's gradients with its statistics held fixed: per channel (numbered, under
+    ``headers``) dL/dgamma and dL/dbeta, then the gradient of its input map by map."""
+
+    headers: Block
+    numbers: Block
+    gamma: Block                # one row per channel
+    beta: Block
+    input: MapStack
+    upstream: MapStack | Block | None = field(default=None, metadata=ELSEWHERE)   # the gradient of its output
+    gathered: MapStack | None = None     # a fork: the sum of what every layer reading it sends back
+    gathered_label: Block | None = None
+    sent: tuple = field(default=(), metadata=ELSEWHERE)   # ... what each sends back, the terms of that sum
+
+    def formula_parts(self):
+        return [self.gamma, self.beta, self.input, self.gathered or ()]
+
+    def channel(self, name, c):
+        """The gradient cell of parameter ``name`` (gamma: "weight", beta: "bias") for channel c, as
+        ``NormSheet.channel`` finds the parameter: a descent step pairs them."""
+        return {"weight": self.gamma, "bias": self.beta}[name].item(c)
 
 
 # ---------------------------------------------------------------- legends, what the model knows, the overview

@@ -13,7 +13,7 @@ from .engine import descent_step, forward, forward_batch, loss_and_gradients
 from .graph import INPUT
 from .kinds import CLASSES
 from .layers import effective_kernel, pad_input
-from .plans import ScatterSheet
+from .plans import FoldSheet, NormSheet, ScatterSheet
 
 # the sheets that hold one layer's output: every kind's but the probabilities' (checked with the loss)
 LAYER_KINDS = tuple(cls.kind for cls in CLASSES if not cls.gives_probabilities)
@@ -81,6 +81,10 @@ def _forward_stages(view, sheets, model, reference, label, step):
                 blocks = [block for slices in plan.effective for block in slices]
                 out.append(_stage(f"{plan.name} (as used)", blocks,
                                   effective_kernel(p["weight"], layer.dilation, layer.flip), step))
+        if isinstance(plan, NormSheet):
+            out += _norm_stages(plan, model, reference, step)
+        if isinstance(plan, FoldSheet):
+            out += _fold_stages(plan, model, reference, step)
         if plan.kind in LAYER_KINDS:
             if step and model.layers[plan.layer].fully_connected:   # its weights, moved by the descent step
                 p = model.params[plan.layer]
@@ -96,6 +100,40 @@ def _forward_stages(view, sheets, model, reference, label, step):
     if model.classifier:
         out += _classifier_stages(view, model, reference, label, step)
     return out
+
+
+def _norm_stages(plan, model, reference, step):
+    """x^, the first of a normalising layer's two steps (y is its output); in a later pass also gamma and beta."""
+    layer, p = model.layers[plan.layer], model.params[plan.layer]
+    out = [_stage(f"{plan.name} (normalised)", output_blocks(plan.normalised),
+                  layer.normalised_one(_layer_input(model, reference, plan.layer), p), step)]
+    if step:
+        out.append(_stage(f"{plan.name} (gamma, beta)", [plan.gamma, plan.beta],
+                          np.concatenate([p["weight"], p["bias"]]), step))
+    return out
+
+
+def _fold_stages(plan, model, reference, step):
+    """The folded weights and biases (in the arrangement of the layer's own sheet), and the output they
+    give: the normalising layer's own. The differences are left to the stored-value check: they are
+    rounding leftovers around 0, which no tolerance relative to them could judge."""
+    norm, index = plan.norm_layer, model.sources()[plan.norm_layer][0]
+    before = model.layers[index]
+    folded = model.layers[norm].folded(model.params[norm], model.params[index], before.output_axis)
+    if plan.filters is not None:
+        weight = effective_kernel(folded["weight"], before.dilation, before.flip)
+        blocks = [block for slices in plan.weight for block in slices] + list(plan.bias)
+    else:
+        weight = folded["weight"].T if plan.rows_are_inputs else folded["weight"]
+        blocks = [plan.weight, plan.bias]
+    return [_stage(f"{plan.name} (weights)", blocks, np.concatenate([weight.reshape(-1), folded["bias"]]), step),
+            _stage(plan.name, output_blocks(plan.folded), reference.stages[norm].output, step)]
+
+
+def _layer_input(model, reference, index):
+    """What layer ``index`` reads, as the engine gives it: the output before, or the network's input."""
+    read = model.sources()[index][0]
+    return reference.stages[read].output if read != INPUT else model.network_input(reference.pixels)
 
 
 def _im2col_stages(plan, model, reference, step):
@@ -196,6 +234,8 @@ def _gradient_stages(layout, step, model, pixels, truth, learning_rate):
         elif layer.scatters:      # weight[c][k]: the stored (C, K, F, F) order
             parts += [([s for kernels in plan.weight for s in kernels], grads[index]["weight"]),
                       (list(plan.bias), grads[index]["bias"])]
+        elif layer.normalises:
+            parts += [([plan.gamma], grads[index]["weight"]), ([plan.beta], grads[index]["bias"])]
         if getattr(plan, "gathered", None) is not None:   # a fork: the sum of what its readers send back
             parts.append((output_blocks(plan.gathered), upstream[index][0]))
         if layer.joins:    # the gradient of its output, which its operands take back

@@ -136,7 +136,7 @@ def train_model(model, images, labels, config=TrainConfig(), progress=None):
             for b in range(n_batches):
                 batch = order[b * config.batch_size:(b + 1) * config.batch_size]
                 pixels = augment(x[batch], rng) if config.augment else x[batch]
-                loss, grads, _ = loss_and_gradients(model, pixels, labels[batch])
+                loss, grads, _ = loss_and_gradients(model, pixels, labels[batch], training=True)
                 optimiser.step(model.params, [{name: g for name, g in grad.items() if name not in layer.buffers}
                                               for layer, grad in zip(model.layers, grads)])
                 losses.append(loss * len(batch))

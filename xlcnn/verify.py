@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import tempfile
 import urllib.parse
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from .engines import stop_engines
 from .errors import ModelError, ShapeError, UsageError, WorkbookError
 from .layout import SUMMARY_COLUMNS, renamed, replan
 from .losses import REGRESSION
-from .plans import ScatterSheet, example_of
+from .plans import FoldSheet, NormSheet, ScatterSheet, all_blocks, example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
 from .summary import TOTAL_COLUMNS, bottlenecks, summarize
@@ -367,6 +367,7 @@ def _model_from_book(reader, layout, meta):
     first = layout.sheet("input")
     pixels = np.stack([reader.array(first.pixels.interior(c)) for c in range(layout.input_shape[0])])
     params = [layer.parameters_from_book(reader, layout, index) for index, layer in enumerate(layers)]
+    layers = tuple(layer.as_in_book(reader, layout, index) for index, layer in enumerate(layers))
     scale = reader.number(first.scale)
     names = meta["class_names"]
     _, height, width = layout.input_shape
@@ -483,7 +484,8 @@ def _check_summary(book, values):
         expected += [with_it, row.bottleneck[1][1], row.bottleneck[1][1] / with_it]
     if book.model.params is not None:    # the parameter count must also equal the engine's own arrays
         cells.append(totals.sub(0, SUMMARY_COLUMNS.index("parameters"), 1, 1))
-        expected.append(sum(int(np.size(v)) for p in book.model.params for v in p.values()))
+        expected.append(sum(int(np.size(v)) for layer, p in zip(book.model.layers, book.model.params)
+                            for name, v in p.items() if name not in layer.buffers))   # buffers are not parameters
     return _check_blocks(table.sheet, cells, np.array(expected, dtype=float), values)
 
 
@@ -536,6 +538,10 @@ def _derived_blocks(layout):
             yield from plan.derived()
         if plan.kind in LAYER_KINDS:
             yield from output_blocks(plan.output)
+            if isinstance(plan, NormSheet):   # x^ as well as y
+                yield from output_blocks(plan.normalised)
+        elif isinstance(plan, FoldSheet):
+            yield from all_blocks(plan.formula_parts())
         elif plan.kind == "filters":   # the taps of an effective kernel that hold a weight (holes are plain zeros)
             yield from (cell for _, _, cell, stored in plan.taps() if stored is not None)
         elif plan.kind in LAYER_TYPES:   # the probabilities' sheet (the other layers' are LAYER_KINDS)

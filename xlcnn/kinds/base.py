@@ -192,6 +192,8 @@ class Layer:
     gradient_sheet = ""     # which writer draws its gradient sheet (and, unless ``gradient_text`` says, its text key)
     onnx_ops = ()           # the ONNX operators read as this kind; the first is the one written out
     folds = False           # a per-output scale and shift that can fold into the weights of the layer before
+    normalises = False      # normalises each channel by numbers it keeps per channel, then scales and shifts it:
+    #                         its sheet shows both steps (``normalised_one``, ``normalise_formula``, ``shift_formula``)
     output_axis = 0         # the axis of ``weight`` that counts the layer's outputs (channels or units)
     positive_parameters = ()   # parameters that must stay above zero (a variance)
     buffers = ()            # parameters kept but not learned (PyTorch's buffers): training leaves them as they are
@@ -280,6 +282,11 @@ class Layer:
         ``reader`` (``verify``'s, with ``array(block)`` and ``number(block)``) reads them back; {} without any."""
         return {}
 
+    def as_in_book(self, reader, layout, index):
+        """The layer as the workbook holds it: a number of its own shown in an editable cell (a batch norm's
+        eps) read back by ``reader``; the layer itself for the others."""
+        return self
+
     # -- the summary sheet: (formula text, value) pairs, None when there is nothing to count
 
     def parameter_count(self, input_shape):
@@ -327,6 +334,20 @@ class Layer:
 
     def forward_one(self, x, params):
         raise NotImplementedError(f"no engine for layer {self!r}")
+
+    # -- training (``engine.loss_and_gradients(..., training=True)``): most layers compute as they always do
+
+    def train_forward(self, xs, params):
+        """The output while training on a batch; a layer that normalises by its batch differs from ``forward``."""
+        return self.forward(xs, params)
+
+    def train_backward(self, dout, xs, params):
+        """``backward`` of ``train_forward``."""
+        return self.backward(dout, xs, params)
+
+    def updated_buffers(self, xs, params):
+        """{buffer: new value} after training on the batch ``xs`` (running statistics); {} for most layers."""
+        return {}
 
     def backward_one(self, dout, x, params):
         raise NotImplementedError(f"no backward pass for layer {self!r}")

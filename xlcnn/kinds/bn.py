@@ -1,23 +1,29 @@
-"""Batch normalization in its inference form: each channel (or unit) shifted and scaled by four numbers.
+"""Batch normalization: each channel (or unit) normalised, then scaled by gamma and shifted by beta.
 
 y = gamma (x - mean) / sqrt(var + eps) + beta, per channel of a map or per unit of a vector (after a
 conv layer or a fully connected one). Shapes: x (..., C, H, W) or (..., N); gamma (``weight``), beta
 (``bias``), the running mean and the running variance all (C,) or (N,), named as PyTorch names them.
-The mean and variance are held fixed: training's batch statistics are not part of this form, so the
-backward pass treats them as the other parameters (their gradients are the derivatives of y).
+
+Inference (``forward``/``backward``, the workbook): the running mean and variance are held fixed, so
+the backward pass treats them as the other parameters (their gradients are the derivatives of y).
+Training (``train_forward``/``train_backward``): each batch is normalised by its own mean and biased
+variance, the gradient goes through them, and ``updated_buffers`` moves the running statistics towards
+the batch's, as PyTorch does in train mode. Each NumPy function has its formula twins below it.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .. import formulas
 from ..errors import ShapeError
 from .base import Layer, channel_axis, lesson_formulas, per_channel
 
 _SPELLING = re.compile(r"bn(?:-eps([0-9.]+(?:e[-+]?\d+)?))?")
 STATISTICS = ("running_mean", "running_var")   # PyTorch's buffers: kept, not learned
 DEFAULT_EPS = 1e-5      # PyTorch's
+MOMENTUM = 0.1          # PyTorch's: each training batch moves the running statistics a tenth of the way
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class BatchNorm(Layer):
     title = "BN"
     positive_parameters = ("running_var",)
     buffers = STATISTICS
+    normalises = True
+    gradient_sheet = "norm"
 
     @classmethod
     def parse(cls, item, classes, option):
@@ -60,8 +68,14 @@ class BatchNorm(Layer):
             raise ShapeError(f"{where}: eps must be 0 or more, not {self.eps}")
         return shape
 
-    def drawn(self):
-        return False
+    def parameters_from_book(self, reader, layout, index):
+        """Its four numbers per channel as the sheet holds them (a student may have edited them)."""
+        plan = layout.sheet(self.kind, index)
+        return {name: reader.array(block).reshape(-1) for name, block in plan.parameter_blocks().items()}
+
+    def as_in_book(self, reader, layout, index):
+        """With eps as its sheet holds it."""
+        return replace(self, eps=reader.number(layout.sheet(self.kind, index).eps))
 
     @classmethod
     def from_onnx(cls, node, in_shape):
@@ -114,12 +128,97 @@ class BatchNorm(Layer):
         dx, grads = bn_backward(dout, x, params["weight"], params["running_mean"], params["running_var"], self.eps)
         return dx, grads
 
+    # -- training: the batch's own statistics, and the running ones moved towards them
+
+    def train_forward(self, xs, params):
+        (x,) = xs
+        return bn_forward(x, params["weight"], params["bias"], *bn_batch_statistics(x), self.eps)
+
+    def train_backward(self, dout, xs, params):
+        dx, grads = bn_train_backward(dout, xs[0], params["weight"], self.eps)
+        return [dx], grads
+
+    def updated_buffers(self, xs, params):
+        mean, var = bn_batch_statistics(xs[0])
+        count = xs[0].size // mean.size     # the numbers each channel's statistics are taken over
+        return {"running_mean": (1 - MOMENTUM) * params["running_mean"] + MOMENTUM * mean,
+                "running_var": (1 - MOMENTUM) * params["running_var"] + MOMENTUM * var * count / max(count - 1, 1)}
+
+    def normalised_one(self, x, params):
+        """x^, the first of the sheet's two steps (the engine's output is the second)."""
+        return bn_normalised(x, params["running_mean"], params["running_var"], self.eps)
+
+    # -- the formula twins, for the sheet's two stacks
+
+    def normalise_formula(self, x, mean, var, eps, scale=None):
+        return bn_normalised_formula(x, mean, var, eps, scale)
+
+    def shift_formula(self, normalised, gamma, beta):
+        return bn_shift_formula(normalised, gamma, beta)
+
+    def input_gradient_formula(self, upstream, gamma, var, eps):
+        return bn_input_gradient_formula(upstream, gamma, var, eps)
+
+    def gamma_gradient_formula(self, upstream, normalised):
+        return bn_gamma_gradient_formula(upstream, normalised)
+
+    def beta_gradient_formula(self, upstream):
+        return bn_beta_gradient_formula(upstream)
+
+    def folded_weight_formula(self, weight, gamma, var, eps):
+        return bn_folded_weight_formula(weight, gamma, var, eps)
+
+    def folded_bias_formula(self, bias, gamma, beta, mean, var, eps):
+        return bn_folded_bias_formula(bias, gamma, beta, mean, var, eps)
+
 
 def bn_forward(x, gamma, beta, mean, var, eps=1e-5):
     """gamma (x - mean) / sqrt(var + eps) + beta, channel by channel: x (..., C, H, W) or (..., N), the rest (C,)."""
-    def along(values):
-        return per_channel(values, x)
-    return along(gamma) * (x - along(mean)) / np.sqrt(along(var) + eps) + along(beta)
+    return per_channel(gamma, x) * bn_normalised(x, mean, var, eps) + per_channel(beta, x)
+
+
+def _channel_sum(a, x):
+    """Over the batch and the cells of each map (``x``'s shape tells which axis holds channels): one number per channel."""
+    axis = channel_axis(x)
+    return np.moveaxis(a, axis, -1).reshape(-1, a.shape[axis]).sum(axis=0)
+
+
+def bn_batch_statistics(x):
+    """(mean, biased variance) of each channel over a batch x (N, C, H, W) or (N, D): what training
+    normalises with (the variance divides by the count, as PyTorch's normalisation does)."""
+    count = x.size // x.shape[channel_axis(x)]
+    mean = _channel_sum(x, x) / count
+    return mean, _channel_sum((x - per_channel(mean, x)) ** 2, x) / count
+
+
+def bn_train_backward(dout, x, gamma, eps=1e-5):
+    """(dx, {"weight": dgamma, "bias": dbeta}) of ``bn_forward`` with the batch's own statistics, which
+    depend on x: dx = gamma / (m s) (m dx^ - sum dx^ - x^ sum dx^ x^) with dx^ = dout, x^ the normalised
+    batch, s = sqrt(var + eps) and m the count per channel."""
+    mean, var = bn_batch_statistics(x)
+    s = np.sqrt(per_channel(var, x) + eps)
+    xhat = (x - per_channel(mean, x)) / s
+    count = x.size // mean.size
+    dsum, dxsum = _channel_sum(dout, x), _channel_sum(dout * xhat, x)
+    dx = per_channel(gamma, x) / (count * s) * (count * dout - per_channel(dsum, x) - xhat * per_channel(dxsum, x))
+    return dx, {"weight": dxsum, "bias": dsum}
+
+
+def bn_normalised(x, mean, var, eps=1e-5):
+    """x^ = (x - mean) / sqrt(var + eps), channel by channel: the value before gamma and beta."""
+    return (x - per_channel(mean, x)) / np.sqrt(per_channel(var, x) + eps)
+
+
+def bn_normalised_formula(x, mean, var, eps, scale=None):
+    """x^ of one cell, twin of ``bn_normalised``: its channel's mean, variance and eps are 1 x 1 blocks
+    (``scale``: the input scale's name, for a first layer that reads the pixels)."""
+    return formulas.checked(f"=({formulas.scaled(x, scale)}-{mean.ref(absolute=True)})"
+                            f"/SQRT({var.ref(absolute=True)}+{eps.ref(absolute=True)})")
+
+
+def bn_shift_formula(normalised, gamma, beta):
+    """y = gamma x^ + beta of one cell, twin of ``bn_forward`` after ``bn_normalised``."""
+    return formulas.checked(f"={gamma.ref(absolute=True)}*{normalised.ref()}+{beta.ref(absolute=True)}")
 
 
 def bn_backward(dout, x, gamma, mean, var, eps=1e-5):
@@ -132,9 +231,8 @@ def bn_backward(dout, x, gamma, mean, var, eps=1e-5):
     def along(values):
         return per_channel(values, x)
 
-    def channel_sum(a):   # over the batch and the cells of each map: one number per channel
-        axis = channel_axis(x)
-        return np.moveaxis(a, axis, -1).reshape(-1, a.shape[axis]).sum(axis=0)
+    def channel_sum(a):
+        return _channel_sum(a, x)
 
     s = np.sqrt(along(var) + eps)
     centred = x - along(mean)
@@ -142,3 +240,33 @@ def bn_backward(dout, x, gamma, mean, var, eps=1e-5):
              "running_mean": -channel_sum(dout) * gamma / np.sqrt(var + eps),
              "running_var": -channel_sum(dout * centred) * gamma / (2 * (var + eps) ** 1.5)}
     return dout * along(gamma) / s, grads
+
+
+def bn_folded_weight_formula(weight, gamma, var, eps):
+    """One weight of the layer before, folded: w gamma / SQRT(var + eps) of its output channel; twin of
+    ``BatchNorm.folded``'s weights. All 1 x 1 blocks, on other sheets."""
+    return formulas.checked(f"={weight.ref()}*{gamma.ref(absolute=True)}/SQRT({var.ref(absolute=True)}"
+                            f"+{eps.ref(absolute=True)})")
+
+
+def bn_folded_bias_formula(bias, gamma, beta, mean, var, eps):
+    """One bias of the layer before, folded: (b - mean) gamma / SQRT(var + eps) + beta; twin of
+    ``BatchNorm.folded``'s biases."""
+    return formulas.checked(f"=({bias.ref()}-{mean.ref(absolute=True)})*{gamma.ref(absolute=True)}"
+                            f"/SQRT({var.ref(absolute=True)}+{eps.ref(absolute=True)})+{beta.ref(absolute=True)}")
+
+
+def bn_input_gradient_formula(upstream, gamma, var, eps):
+    """dL/dx of one cell with the statistics held fixed (``bn_backward``'s dx): dL/dy gamma / SQRT(var + eps)."""
+    return formulas.checked(f"={upstream.ref()}*{gamma.ref(absolute=True)}/SQRT({var.ref(absolute=True)}"
+                            f"+{eps.ref(absolute=True)})")
+
+
+def bn_gamma_gradient_formula(upstream, normalised):
+    """dL/dgamma of one channel (``bn_backward``): the sum of dL/dy x^ over its cells, two blocks of one shape."""
+    return formulas.checked(f"=SUMPRODUCT({upstream.range_ref()},{normalised.range_ref()})")
+
+
+def bn_beta_gradient_formula(upstream):
+    """dL/dbeta of one channel (``bn_backward``): the sum of dL/dy over its cells."""
+    return formulas.checked(f"=SUM({upstream.range_ref()})")

@@ -25,12 +25,14 @@ from ..resources import texts as load_texts
 from ..targets import check_target
 from ..layout import EXERCISES
 from ..losses import REGRESSION, check_target_count
-from ..plans import (AddSheet, Im2colSheet, MapStack, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, InputSheet, LossSheet, ManifestSheet,
-                     MapSheet, OverviewSheet, PoolSheet, SoftmaxSheet, SquaredErrorSheet, SummarySheet, VectorSheet)
+from ..plans import (AddSheet, Im2colSheet, MapStack, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, FoldSheet, InputSheet, LossSheet, ManifestSheet,
+                     MapSheet, NormSheet, OverviewSheet, PoolSheet, SoftmaxSheet, SquaredErrorSheet, SummarySheet, VectorSheet)
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
 from .maps import write_add, write_stacked, write_filters, write_input, write_maps
 from .scatter import write_scatter, write_scatter_kernels
+from .norm import write_norm
+from .fold import write_fold
 from .meta import META_SHEET, write_meta, write_sheet_ids
 from ..image import to_rgb
 from .exercise import add_exercises, mark_hidden, plan_exercises
@@ -56,6 +58,7 @@ WRITERS = {
     ManifestSheet: write_manifest, AddSheet: write_add, StackedSheet: write_stacked,
     Im2colSheet: write_im2col, SquaredErrorSheet: write_squared_errors,
     ScatterKernelsSheet: write_scatter_kernels, ScatterSheet: write_scatter,
+    NormSheet: write_norm, FoldSheet: write_fold,
 }
 
 
@@ -115,7 +118,7 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
     model = replace(model, class_names=tuple(texts["class_names"].get(n, n) for n in model.class_names))
     layout = plan_within_limits(model.layers, pixels.shape, model.class_names, texts["step_titles"], options.steps,
                                 options.max_formulas, model.inputs, im2col=options.im2col, normalised=model.normalised,
-                                regression=regression)
+                                regression=regression, fold=options.fold_bn)
     ctx = Context(model, layout, texts, pixels, label_index, seed, model_name=_model_name(model_name, texts),
                   description=description or "", unfit_options=unfit_options, class_pictures=pictures,
                   options=options, matrix=matrix, targets=tuple(targets) if regression else ())
@@ -156,6 +159,8 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
         extra["im2col"] = True
     if model.normalised:
         extra["normalised"] = True
+    if options.fold_bn:
+        extra["fold"] = True
     if regression:   # a classifier's metadata stays as it always was
         extra["loss"] = REGRESSION
     write_meta(wb, model, pixels.shape, extra)

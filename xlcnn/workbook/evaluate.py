@@ -232,6 +232,12 @@ class Evaluator:
             raise FormulaError("LN of a number that is not positive")
         return math.log(x)
 
+    def _sqrt(self, args):
+        x = _number(self._scalar(args[0]))
+        if x < 0:
+            raise FormulaError("SQRT of a negative number")
+        return math.sqrt(x)
+
     def _mod(self, args):
         x, y = (_number(self._scalar(a)) for a in args)
         if y == 0:
@@ -285,7 +291,7 @@ def _unary(function):
 
 FUNCTIONS = {
     "AND": Evaluator._and, "SUM": Evaluator._sum, "AVERAGE": Evaluator._average, "MAX": Evaluator._max,
-    "MIN": Evaluator._min, "SUMPRODUCT": Evaluator._sumproduct, "MMULT": Evaluator._mmult, "LN": Evaluator._ln, "MOD": Evaluator._mod,
+    "MIN": Evaluator._min, "SUMPRODUCT": Evaluator._sumproduct, "MMULT": Evaluator._mmult, "LN": Evaluator._ln, "SQRT": Evaluator._sqrt, "MOD": Evaluator._mod,
     "COUNTIF": Evaluator._countif, "FIXED": Evaluator._fixed, "INDEX": Evaluator._index,
     "MATCH": Evaluator._match_call,
     "ROW": lambda e, args: e._row_or_column(args, "ROW"), "COLUMN": lambda e, args: e._row_or_column(args, "COLUMN"),

@@ -74,6 +74,8 @@ def plan_exercises(ctx, passes, count):
         for position, target in zip(chosen, plan.targets[sheet.name]):
             if target.hidden is not None:
                 _mark(plan, target.hidden)
+                for block in sheet.shown_with(position):   # a step of the same cell shown beside it (x^)
+                    _mark(plan, block)
                 _mark_picture(plan, layout, sheet.layer, position)
                 for view, layer, at in copies(position):
                     _mark(plan, _cell_of(view.sheet_of(layer), at))

@@ -29,6 +29,26 @@ def explain_maps(ctx, ws, plan, layer, source, out):
     _write_checks(ctx, ws, example, texts, lf.example_map_cell(out, k, i, j))
 
 
+def explain_norm(ctx, ws, plan, layer, texts):
+    """The worked example of a normalising layer's map cell: the cell it reads, its map's mean, variance,
+    eps, x^, gamma and beta, and y; ``texts`` are the sheet's own words for its rows."""
+    example, words = plan.explain, ctx.texts["explain"]
+    k, i, j = _write_choose(ctx, ws, example, plan.output.shape, words)
+    column = {"mean": plan.mean, "variance": plan.variance, "gamma": plan.gamma, "beta": plan.beta}
+    for key, word in texts["example"].items():
+        put_text(ws, *getattr(example, f"{key}_label").cell(0, 0), word, styles.LABEL_FONT)
+    put_formula(ctx, ws, example.input,
+                lf.example_window_value(plan.source, k, i, j, 1, 0, 0, ctx.scale_for(plan.layer)), styles.VALUE_FORMAT)
+    for key, block in column.items():
+        put_formula(ctx, ws, getattr(example, key), lf.example_channel_value(block, k), styles.WEIGHT_FORMAT)
+    put_formula(ctx, ws, example.eps, formulas.reference(plan.eps), styles.GRAD_FORMAT)
+    put_formula(ctx, ws, example.normalised,
+                layer.normalise_formula(example.input, example.mean, example.variance, example.eps), styles.VALUE_FORMAT)
+    put_formula(ctx, ws, example.result, layer.shift_formula(example.normalised, example.gamma, example.beta),
+                styles.VALUE_FORMAT)
+    _write_checks(ctx, ws, example, words, lf.example_map_cell(plan.output, k, i, j))
+
+
 def explain_units(ctx, ws, plan, layer, source, scale):
     """The worked example of one output of a fully connected ``layer``: every input times its weight,
     summed, plus the bias."""

@@ -28,7 +28,7 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     if getattr(plan, "gathered", None) is not None:
         _write_gathered(ctx, ws, plan, texts)
     {"conv2d": _conv, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation,
-     "join": _join, "scatter": _scatter}[kind](ctx, ws, plan, layer, forward, getattr(plan, "upstream", None), texts)
+     "join": _join, "scatter": _scatter, "norm": _norm}[kind](ctx, ws, plan, layer, forward, getattr(plan, "upstream", None), texts)
     freeze_below(ws, 1)
 
 
@@ -160,6 +160,29 @@ def _activation(ctx, ws, plan, layer, forward, upstream, texts):
             put_formula(ctx, ws, stack.at(c, r, s), formula, styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
+
+
+def _norm(ctx, ws, plan, layer, forward, upstream, texts):
+    """Statistics held fixed: dL/dgamma = SUMPRODUCT(dL/dy, x^) and dL/dbeta = SUM(dL/dy) per channel;
+    dL/dx = dL/dy x gamma / SQRT(variance + eps)."""
+    norm = forward.sheet_of(plan.layer)
+    for col, header in enumerate(texts["norm_headers"]):
+        put_text(ws, *plan.headers.cell(0, col), header, styles.LABEL_FONT)
+    stack = plan.input
+    for c in range(stack.shape[0]):
+        put_value(ws, *plan.numbers.cell(c, 0), c + 1)
+        up = upstream.interior(c)
+        put_formula(ctx, ws, plan.gamma.item(c), layer.gamma_gradient_formula(up, norm.normalised.interior(c)),
+                    styles.GRAD_FORMAT)
+        put_formula(ctx, ws, plan.beta.item(c), layer.beta_gradient_formula(up), styles.GRAD_FORMAT)
+        _map_label(ws, stack, c, texts)
+        gamma, var = norm.channel("weight", c), norm.channel("running_var", c)
+        for r, s, _, _ in stack.interior(c).cells():
+            put_formula(ctx, ws, stack.at(c, r, s), layer.input_gradient_formula(upstream.at(c, r, s), gamma, var, norm.eps),
+                        styles.GRAD_FORMAT)
+        share_formulas(ws, stack.interior(c))
+    _finish_maps(ws, stack)
+    set_widths(ws, plan.gamma.col, 2, 11)
 
 
 def _write_margin(ctx, ws, plan, source, texts):
