@@ -283,7 +283,7 @@ class Layer:
         return {}
 
     def as_in_book(self, reader, layout, index):
-        """The layer as the workbook holds it: a number of its own shown in an editable cell (a batch norm's
+        """The layer as the workbook holds it: a number of its own shown in an editable cell (the epsilon of
         eps) read back by ``reader``; the layer itself for the others."""
         return self
 
