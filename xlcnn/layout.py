@@ -610,22 +610,30 @@ def _filters_sheet(ident, layer, channels):
     with_effective = layer.flip or layer.dilation != 1
     weights, effective, biases = [], [], []
     row = HEADER_ROWS + 1
+    slices = layer.group_reads(0, channels)[1]    # a grouped filter reads its group's channels only
     for _ in range(layer.filters):
         col = FIRST_COL
-        weights.append(tuple(Block(name, row + 1, col + c * (f + GAP), f, f) for c in range(channels)))
-        col += channels * (f + GAP)
+        weights.append(tuple(Block(name, row + 1, col + c * (f + GAP), f, f) for c in range(slices)))
+        col += slices * (f + GAP)
         if with_effective:
             col += GAP
-            effective.append(tuple(Block(name, row + 1, col + c * (span + GAP), span, span) for c in range(channels)))
-            col += channels * (span + GAP)
+            effective.append(tuple(Block(name, row + 1, col + c * (span + GAP), span, span) for c in range(slices)))
+            col += slices * (span + GAP)
         biases.append(Block(name, row + 1, col, 1, 1))
         row += 1 + (span if with_effective else f) + GAP
     highlight = Block(name, HEADER_ROWS, FIRST_COL + 3, 1, 1)
 
     def labels(bands):
         return tuple(tuple(_label_above(block) for block in band) for band in bands)
+    grid = {}
+    if slices != channels:   # grouped: a grid of filters x input channels, right of the bands, shows who reads what
+        top, left = HEADER_ROWS + 3, biases[0].col + 3
+        grid = dict(connections=Block(name, top, left + 1, layer.filters, channels),
+                    connection_rows=Block(name, top, left, layer.filters, 1),
+                    connection_cols=Block(name, top - 1, left + 1, 1, channels),
+                    connection_title=Block(name, top - 2, left, 1, 1))
     return FiltersSheet(
-        **ident, conv=layer, weight=tuple(weights), bias=tuple(biases),
+        **ident, conv=layer, weight=tuple(weights), bias=tuple(biases), channels=channels, **grid,
         effective=tuple(effective) if with_effective else None,
         filter_labels=tuple(_label_left(slices[0]) for slices in weights), slice_labels=labels(weights),
         bias_labels=tuple(_label_above(bias) for bias in biases),
@@ -639,7 +647,7 @@ def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
     output = _stack(name, HEADER_ROWS + 1, *shape, pad)
     col = output.maps[0].last_col + 3
     if kind == "conv2d":
-        return ConvSheet(**ident, output=output, explain=_explain_conv(name, col, in_channels, layer.kernel),
+        return ConvSheet(**ident, output=output, explain=_explain_conv(name, col, layer.group_reads(0, in_channels)[1], layer.kernel),
                          source=source, size=layer.span, stride=layer.stride, conv=layer)
     if isinstance(layer, POOLS):
         rows, cols = layer.window_shape(source.shape)

@@ -27,6 +27,29 @@ def example_conv_input(padded, i, j, stride, row, col):
             f"{_position(i, stride, row)},{_position(j, stride, col)})")
 
 
+def example_group_channel(k, filters_per_group, per_group, c):
+    """The 1-based input channel that slice c of picked filter k reads in a grouped convolution: slice c of
+    the filter's group, g = (k - 1) // (K / G), whose channels start at g x C/G (``kinds/conv2d.py``'s
+    ``group_reads``, live)."""
+    return f"INT(({k.ref(absolute=True)}-1)/{filters_per_group})*{per_group}+{c + 1}"
+
+
+def example_grouped_conv_input(stack, channel, i, j, stride, row, col):
+    """``example_conv_input`` for a grouped convolution: the padded map is the picked filter's
+    ``channel`` (a formula), found by INDEX over the whole stack of padded maps."""
+    whole = Block.spanning(stack.maps[0], stack.maps[-1])
+    band = stack.maps[1].row - stack.maps[0].row if len(stack.maps) > 1 else 0
+    return (f"=INDEX({whole.range_ref(absolute=True)},({channel}-1)*{band}+{_position(i, stride, row)},"
+            f"{_position(j, stride, col)})")
+
+
+def example_channel_label(text, labels, channel):
+    """``text`` with its "{c}" the name of input ``channel`` (a formula), picked from ``labels`` by CHOOSE."""
+    prefix, _, suffix = text.partition("{c}")
+    names = ",".join(text_literal(label) for label in labels)
+    return f"={text_literal(prefix)}&CHOOSE({channel},{names})&{text_literal(suffix)}"
+
+
 def example_filter_tap(band, k, step, row, col):
     """Tap (row, col) of picked filter k in ``band``: filters stacked ``step`` rows apart (a
     filter's bias, in the column of biases, is its tap (0, 0))."""
@@ -44,10 +67,11 @@ def example_channel_sum(products):
 
 
 def example_spelled_sum(prefix, inputs, weights, total):
-    """The channel's sum spelled out as text, "red: 0.12×0.500 + ... = 0.31", live like the rest."""
+    """The channel's sum spelled out as text, "red: 0.12×0.500 + ... = 0.31", live like the rest
+    (``prefix`` a formula, as ``example_channel_label`` gives, when it starts with "=")."""
     terms = '&" + "&'.join(f'FIXED({x.ref()},2,TRUE)&"×"&FIXED({w.ref()},3,TRUE)' for x, w in zip(inputs, weights))
-    quoted = prefix.replace('"', "'")   # a double quote would end the literal
-    return f'="{quoted}"&{terms}&" = "&FIXED({total.ref()},3,TRUE)'
+    quoted = prefix[1:] if prefix.startswith("=") else '"' + prefix.replace('"', "'") + '"'   # a " would end it
+    return f'={quoted}&{terms}&" = "&FIXED({total.ref()},3,TRUE)'
 
 
 def example_scale(scale):

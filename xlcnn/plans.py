@@ -200,9 +200,19 @@ class FiltersSheet(Sheet):
     effective_labels: tuple | None
     highlight: Block            # the number of the filter the first conv sheet explains
     highlight_label: Block
+    channels: int = 0           # the input channels; a grouped filter's slices are those of its group
+    connections: Block | None = None   # a grouped layer's filter x input-channel grid: which channels each reads
+    connection_rows: Block | None = None     # its filter numbers, then its channel numbers and its title
+    connection_cols: Block | None = None
+    connection_title: Block | None = None
 
     def on_legend_row(self):
         return self.highlight
+
+    def reads(self, k):
+        """The input channels filter k's slices read, in slice order: its group's (every channel, ungrouped)."""
+        first, count = self.conv.group_reads(k, self.channels)
+        return range(first, first + count)
 
     @property
     def kernels(self):

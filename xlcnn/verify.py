@@ -371,7 +371,7 @@ def _model_from_book(reader, layout, meta):
             filters = layout.sheet("filters", index)
             weight = np.stack([np.stack([reader.array(s) for s in slices]) for slices in filters.weight])
             bias = np.array([reader.number(b) for b in filters.bias])
-            params.append({"weight": weight, "bias": bias})
+            params.append({"weight": weight, "bias": bias} if layer.bias else {"weight": weight})   # -nobias: a 0 cell
         elif layer.fully_connected:
             dense = layout.sheet("dense", index)
             weight = reader.array(dense.weight)

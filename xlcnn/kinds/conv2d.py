@@ -148,9 +148,12 @@ class Conv2D(Layer):
         text += f", {self.groups} groups" if self.groups != 1 else ""
         return text + (", depthwise" if self.depthwise else "") + ("" if self.bias else ", no bias")
 
-    def drawn(self):
-        """The workbook draws plain convolutions: one group, with biases."""
-        return self.groups == 1 and not self.depthwise and self.bias
+    def group_reads(self, k, channels):
+        """(first input channel, how many) filter k reads of an input of ``channels``: its group's, in order
+        (filters 1 to K/G read the first C/G channels, ...); every channel when the layer has one group."""
+        groups = self.groups_for(channels)
+        per = channels // groups
+        return k // (self.filters // groups) * per, per
 
     # -- shapes
 

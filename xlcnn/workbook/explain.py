@@ -100,6 +100,11 @@ def _explain_conv(ctx, ws, plan, layer, source, example, texts, chosen):
     # the first layer reads the photo's channels; deeper ones read the maps before them
     labels = (ctx.channel_labels(channels) if source is ctx.layout.input
               else [f"{texts['map']} {c + 1}" for c in range(channels)])
+    per_group = len(example.windows)
+    if per_group != channels:     # grouped: slice c reads a channel of the picked filter's group, found live
+        group = [lf.example_group_channel(k, layer.filters * per_group // channels, per_group, c)
+                 for c in range(per_group)]
+        return _explain_grouped(ctx, ws, plan, source, example, texts, chosen, labels, group)
     for c, label in enumerate(labels):
         window, weights, products = example.windows[c], example.weights[c], example.products[c]
         put_text(ws, *example.window_labels[c].cell(0, 0), texts["window"].format(c=label), styles.LABEL_FONT)
@@ -118,6 +123,39 @@ def _explain_conv(ctx, ws, plan, layer, source, example, texts, chosen):
         put_formula(ctx, ws, example.sums[c], lf.example_channel_sum(products), styles.VALUE_FORMAT)
         put_formula(ctx, ws, example.spelled[c],
                     lf.example_spelled_sum(texts["spelled"].format(c=label), inputs, factors, example.sums[c]))
+    _explain_conv_result(ctx, ws, plan, example, texts, k, filters)
+
+
+def _explain_grouped(ctx, ws, plan, source, example, texts, chosen, labels, group):
+    """``_explain_conv`` for a grouped convolution: slice c's window comes from the input channel ``group[c]``
+    (a formula of the picked map), and every label names that channel live."""
+    k, i, j = chosen
+    filters = ctx.layout.sheet("filters", plan.layer)
+    for c, channel in enumerate(group):
+        window, weights, products = example.windows[c], example.weights[c], example.products[c]
+        for block, key in ((example.window_labels[c], "window"), (example.weight_labels[c], "weights")):
+            put_formula(ctx, ws, block, lf.example_channel_label(texts[key], labels, channel)).font = styles.LABEL_FONT
+        put_text(ws, *example.product_labels[c].cell(0, 0), texts["products"], styles.LABEL_FONT)
+        band = filters.band(c)
+        taps = [(u, v) for u, v, _, _ in window.cells()]
+        inputs, factors = [window.sub(u, v, 1, 1) for u, v in taps], [weights.sub(u, v, 1, 1) for u, v in taps]
+        for (u, v), x, w in zip(taps, inputs, factors):
+            a, b = filters.tap_offset(u, v)
+            put_formula(ctx, ws, x, lf.example_grouped_conv_input(source, channel, i, j, plan.stride, a, b),
+                        styles.VALUE_FORMAT)
+            put_formula(ctx, ws, w, lf.example_filter_tap(band, k, filters.band_step, *filters.stored_at(a, b)),
+                        styles.WEIGHT_FORMAT)
+            put_formula(ctx, ws, products.sub(u, v, 1, 1), lf.example_product(x, w), styles.VALUE_FORMAT)
+        put_formula(ctx, ws, example.sum_labels[c], lf.example_channel_label(texts["channel_sum"], labels, channel))
+        put_formula(ctx, ws, example.sums[c], lf.example_channel_sum(products), styles.VALUE_FORMAT)
+        put_formula(ctx, ws, example.spelled[c],
+                    lf.example_spelled_sum(lf.example_channel_label(texts["spelled"], labels, channel), inputs,
+                                           factors, example.sums[c]))
+    _explain_conv_result(ctx, ws, plan, example, texts, k, filters)
+
+
+def _explain_conv_result(ctx, ws, plan, example, texts, k, filters):
+    """The bias, the scale (first layer) and the result under the channels' sums."""
     put_text(ws, *example.bias_label.cell(0, 0), texts["bias"])
     put_formula(ctx, ws, example.bias, lf.example_filter_tap(filters.biases, k, filters.band_step, 0, 0),
                 styles.WEIGHT_FORMAT)

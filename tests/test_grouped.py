@@ -1,0 +1,97 @@
+"""Grouped, depthwise and bias-free convolutions in the workbook: each filter reads its group's channels only."""
+
+import json
+
+import openpyxl
+import pytest
+
+from xlcnn import make_workbook, verify_workbooks
+from xlcnn.layout import plan_layout
+from xlcnn.libreoffice import recalculate
+from xlcnn.network import layer_from_dict
+from xlcnn.resources import sample_photos
+
+DEPTHWISE = "conv3x3x4-same,relu,conv3x3x4-dw,relu,dense"
+GROUPED = "conv3x3x4-same,relu,conv3x3x6-g2-nobias,relu,dense"
+
+
+def _layout(result, steps=0):
+    """The plan of a built book, from its hidden metadata sheet."""
+    meta = {row[0].value: json.loads(row[1].value) for row in openpyxl.load_workbook(result.path)["xlcnn"].iter_rows()}
+    layers = [layer_from_dict(d) for d in meta["architecture"]]
+    return plan_layout(layers, tuple(meta["input_shape"]), meta["class_names"], steps=steps)
+
+
+def _filters(wb, layout, index):
+    plan = layout.sheet("filters", index)
+    return plan, wb[plan.name]
+
+
+def _value(ws, block, i=0, j=0):
+    row, col = block.cell(i, j)
+    return ws.cell(row + 1, col + 1).value
+
+
+@pytest.mark.parametrize("arch, reads", [(DEPTHWISE, [[0], [1], [2], [3]]),
+                                         (GROUPED, [[0, 1], [0, 1], [0, 1], [2, 3], [2, 3], [2, 3]])])
+def test_the_filters_sheet_shows_which_channels_each_filter_reads(tmp_path, arch, reads):
+    """Each slice is labelled with the channel it reads, and the grid has a 1 exactly where a filter reads."""
+    result = make_workbook(sample_photos()[0], tmp_path / "g.xlsx", arch=arch, size=8)
+    layout = _layout(result)
+    plan, ws = _filters(openpyxl.load_workbook(result.path), layout, 2)
+    for k, channels in enumerate(reads):
+        assert list(plan.reads(k)) == channels
+        assert [_value(ws, label) for label in plan.slice_labels[k]] == [f"channel {c + 1}" for c in channels]
+        marks = [c for c in range(4) if _value(ws, plan.connections, k, c) == 1]
+        assert marks == channels
+    assert "reads" in _value(ws, plan.connection_title)
+    plain, _ = _filters(openpyxl.load_workbook(result.path), layout, 0)
+    assert plain.connections is None      # a standard convolution's filters read every channel: no grid
+
+
+def test_a_bias_free_conv_says_so_and_verifies(tmp_path):
+    result = make_workbook(sample_photos()[0], tmp_path / "nb.xlsx", arch=GROUPED, size=8)
+    layout = _layout(result)
+    plan, ws = _filters(openpyxl.load_workbook(result.path), layout, 2)
+    assert _value(ws, plan.bias_labels[0]) == "no bias (0)" and _value(ws, plan.bias[0]) == 0
+    assert "F x F x C/G x K = 3 x 3 x 2 x 6 = 108" in ws.cell(4, 1).value
+    assert "216" in ws.cell(4, 1).value      # a standard conv of the same shape: 3 x 3 x 4 x 6
+
+
+@pytest.fixture(scope="module")
+def moved_examples(tmp_path_factory, libreoffice):
+    """Grouped books whose worked example explains the last map (the last group), verified and recalculated."""
+    folder = tmp_path_factory.mktemp("grouped")
+    books = {}
+    for name, arch in (("dw", DEPTHWISE), ("g2", GROUPED)):
+        result = make_workbook(sample_photos()[1], folder / f"{name}.xlsx", arch=arch, size=8)
+        layout = _layout(result)
+        conv = layout.sheet("conv2d", 2)
+        wb = openpyxl.load_workbook(result.path)
+        for n, value in enumerate((conv.output.shape[0], 2, 3)):
+            row, col = conv.explain.choose.cell(n, 0)
+            wb[conv.name].cell(row + 1, col + 1).value = value
+        wb.save(result.path)
+        books[name] = result.path, layout
+    paths = [path for path, _ in books.values()]
+    reports = verify_workbooks(paths)
+    copies = recalculate(paths, folder / "out")
+    return {name: (layout, report, openpyxl.load_workbook(copy, data_only=True))
+            for (name, (_, layout)), report, copy in zip(books.items(), reports, copies)}
+
+
+@pytest.mark.parametrize("name, last_channels", [("dw", ["map 4"]), ("g2", ["map 3", "map 4"])])
+def test_the_worked_example_follows_the_picked_filter_into_its_group(moved_examples, name, last_channels):
+    layout, report, values = moved_examples[name]
+    assert report.ok, report.table()
+    conv = layout.sheet("conv2d", 2)
+    ws = values[conv.name]
+    example = conv.explain
+    assert _value(ws, example.same) == "yes"
+    assert [_value(ws, label) for label in example.window_labels] == [f"window of {c}" for c in last_channels]
+    source = layout.output_of(1)     # the ReLU maps the conv reads, with its zero border
+    relu = values[source.maps[0].sheet]
+    channel = int(last_channels[-1].split()[-1]) - 1
+    for u, v, row, col in example.windows[-1].cells():    # picked row 2, column 3: the window from (1, 2)
+        r, c = source.maps[channel].cell(1 + u, 2 + v)
+        assert ws.cell(row + 1, col + 1).value == pytest.approx(relu.cell(r + 1, c + 1).value or 0, abs=1e-12)
