@@ -95,3 +95,21 @@ def test_the_worked_example_follows_the_picked_filter_into_its_group(moved_examp
     for u, v, row, col in example.windows[-1].cells():    # picked row 2, column 3: the window from (1, 2)
         r, c = source.maps[channel].cell(1 + u, 2 + v)
         assert ws.cell(row + 1, col + 1).value == pytest.approx(relu.cell(r + 1, c + 1).value or 0, abs=1e-12)
+
+
+def test_the_summary_sets_a_depthwise_conv_beside_a_standard_one(tmp_path):
+    """3x3 depthwise on 8 channels of 6 x 6 (padding 1): 3*3*1*8 + 8 = 80 parameters against 3*3*8*8 + 8 = 584;
+    6*6*8*9 = 2,592 multiply-adds against 6*6*8*72 = 20,736 (8.0x); the workbook's row is live formulas."""
+    from click.testing import CliRunner
+    from xlcnn.cli import main
+    arch = "conv3x3x8-p1,relu,conv3x3x8-dw-p1,relu,conv1x1x8,dense"
+    run = CliRunner().invoke(main, ["summary", "--arch", arch, "--size", "6", "--classes", "3",
+                                    "-o", str(tmp_path / "s.xlsx")])
+    assert run.exit_code == 0, run.output
+    line = next(line for line in run.output.splitlines() if line.startswith("conv2 ") and "x" in line.split()[-1])
+    assert line.split() == ["conv2", "80", "584", "7.3x", "2,592", "20,736", "8.0x"]
+    assert run.output.count("7.3x") == 1     # the standard conv3 (1x1) is not compared
+    wb = openpyxl.load_workbook(tmp_path / "s.xlsx")
+    ws = wb.worksheets[0]
+    formulas = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str) and c.value.startswith("=")]
+    assert "=3*3*8*8+8" in formulas and any(f.startswith("=") and "/" in f for f in formulas)

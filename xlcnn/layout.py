@@ -18,7 +18,7 @@ from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSh
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
                       is_classifier, require_drawn)
-from .summary import formula_count as summary_formulas, summarize
+from .summary import COMPARISON_COLUMNS, compared, formula_count as summary_formulas, summarize
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
 NOTICE_ROW = HEADER_ROWS - 1   # the trained/untrained notice, the last line of the header
@@ -122,7 +122,8 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
         _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits,
                     regression)
     summary = summarize(layers, input_shape, inputs=inputs)
-    sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers)), summary_formulas(summary)))
+    sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers), len(compared(summary))),
+                             summary_formulas(summary)))
     sheets.append(_manifest_sheet(names.unnumbered("manifest")))
     sheets[0], links = _link_overview(layout)
     limits.add(sheets[0], links)
@@ -862,26 +863,34 @@ def replan(meta, titles):
     """The layout a workbook's hidden metadata (``meta.read_meta``) says its build planned: verify
     and handout find every block through it. No formula budget: the build already kept to one."""
     if meta.get("table"):   # ``xlcnn summary``'s book: the summary sheet only, no weights
-        return plan_summary_only(len(meta["layers"]), titles, meta["input_shape"], meta["inputs"])
+        return plan_summary_only(meta["layers"], titles, meta["input_shape"], meta["inputs"])
     return plan_layout(meta["layers"], meta["input_shape"], meta["class_names"], titles, meta.get("steps", 0),
                        inputs=meta["inputs"], im2col=meta.get("im2col", False), normalised=meta.get("normalised", False),
                        regression=meta.get("loss") == REGRESSION)
 
 
-def plan_summary_only(layer_count, titles, input_shape, inputs=None):
+def plan_summary_only(layers, titles, input_shape, inputs=None):
     """The Layout of a workbook holding only the summary sheet (``xlcnn summary``): for networks
     of any size, since it holds one row per layer and no tensor."""
     ident = {"name": safe_sheet_name(titles["summary"]), "kind": "summary", "step": 1}
-    return Layout([_summary_sheet(ident, layer_count)], tuple(input_shape), inputs=inputs)
+    rows = summarize(layers, input_shape, inputs=inputs)
+    return Layout([_summary_sheet(ident, len(layers), len(compared(rows)))], tuple(input_shape), inputs=inputs)
 
 
-def _summary_sheet(ident, layers):
+def _summary_sheet(ident, layers, compared_count=0):
     name = ident["name"]
-    """One row per layer (plus the input row and a totals row)."""
+    """One row per layer (plus the input row and a totals row); below them, when the network has grouped
+    convolutions, a title, a header and a row for each beside a standard convolution of its shape."""
     top, columns = HEADER_ROWS + 2, len(SUMMARY_COLUMNS)
+    below = {}
+    if compared_count:
+        first = top + layers + 5
+        below = dict(comparison=Block(name, first, 0, compared_count, len(COMPARISON_COLUMNS)),
+                     comparison_headers=Block(name, first - 1, 0, 1, len(COMPARISON_COLUMNS)),
+                     comparison_title=Block(name, first - 2, 0, 1, 1))
     return SummarySheet(**ident, headers=Block(name, top - 1, 0, 1, columns), table=Block(name, top, 0, layers + 1, columns),
                         totals=Block(name, top + layers + 1, 0, 1, columns),
-                        totals_label=Block(name, top + layers + 1, 0, 1, 1))
+                        totals_label=Block(name, top + layers + 1, 0, 1, 1), **below)
 
 
 OVERVIEW_RESULTS = ("prediction", "confidence", "true_label", "loss")

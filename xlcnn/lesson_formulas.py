@@ -215,6 +215,11 @@ def cell_sum(first, second):
     return f"={first.ref()}+{second.ref()}"
 
 
+def ratio(numerator, denominator):
+    """How many times one count is another: a standard convolution's parameters over a grouped one's."""
+    return f"={numerator.ref()}/{denominator.ref()}"
+
+
 def times(cell, factor):
     """A cell times a whole number: bytes from a count of 4-byte numbers."""
     return f"={cell.ref()}*{factor}"

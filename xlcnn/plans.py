@@ -644,6 +644,9 @@ class SummarySheet(Sheet):
     table: Block
     totals: Block
     totals_label: Block
+    comparison: Block | None = None      # grouped convs beside standard ones (summary.COMPARISON_COLUMNS), if any
+    comparison_headers: Block | None = None
+    comparison_title: Block | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

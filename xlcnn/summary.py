@@ -34,6 +34,7 @@ class SummaryRow:
     quotient: object = None    # (W - F + 2P) / S as an exact Fraction for a layer that slides a window
     joined: tuple = ()         # the shape of every input of a layer that joins several
     buffers: int = 0           # numbers kept but not learned (batch norm's running statistics): not parameters
+    standard: tuple = None     # (parameters, multiply-adds) of a standard conv of the same shape, beside a grouped one
 
     @property
     def whole(self):
@@ -104,12 +105,14 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
         else:
             receptive = (None, field) if len(out_shape) == 3 else None
         title = row_name.format(id=name, number=number, description=describe(layer))
+        twin = layer.standard_twin(in_shape[0])
+        standard = None if twin is None else (twin.parameter_count(in_shape), twin.multiply_adds(in_shape, out_shape))
         shapes_of = layer.parameter_shapes(in_shape)
         weights, biases = (_product(shapes_of[name]) if name in shapes_of else NONE for name in ("weight", "bias"))
         rows.append(SummaryRow(title, in_shape, out_shape, arithmetic or "", side, weights, biases,
                                layer.parameter_count(in_shape) or NONE, _product(out_shape),
                                layer.multiply_adds(in_shape, out_shape) or NONE, receptive, quotient,
-                               _joined(reads, shapes, input_shape), layer.buffer_count(in_shape)))
+                               _joined(reads, shapes, input_shape), layer.buffer_count(in_shape), standard))
         reach[number - 1] = field, jump
     return rows
 
@@ -136,7 +139,26 @@ def formula_count(rows):
     computed = sum(pair is not None and pair[0] is not None
                    for row in rows for pair in (row.side, row.weights, row.biases, row.parameters, row.activations,
                                                 row.multiply_adds, row.receptive_field))
-    return computed + len(MEMORY) * len(rows) + len(TOTAL_COLUMNS)
+    return computed + len(MEMORY) * len(rows) + len(TOTAL_COLUMNS) + (len(COMPARISON_COLUMNS) - 1) * len(compared(rows))
+
+
+# ---------------------------------------------------------------- grouped convolutions beside standard ones
+
+COMPARISON_COLUMNS = ("layer", "parameters", "standard parameters", "parameter ratio", "multiply-adds",
+                      "standard multiply-adds", "multiply-add ratio")
+
+
+def compared(rows):
+    """The rows of layers shown beside a standard convolution of the same shape (grouped or depthwise ones)."""
+    return [row for row in rows if row.standard is not None]
+
+
+def comparison_numbers(row):
+    """A compared row's values in COMPARISON_COLUMNS' order after the layer: each count, the standard
+    conv's, and how many times more the standard one needs."""
+    (_, params), (_, madds) = row.standard
+    return [row.parameters[1], params, params / row.parameters[1], row.multiply_adds[1], madds,
+            madds / row.multiply_adds[1]]
 
 
 # ---------------------------------------------------------------- the table as text (xlcnn summary)
@@ -168,4 +190,18 @@ def table_text(rows, texts):
     buffers = sum(row.buffers for row in rows)
     if buffers:
         text.append(texts["buffers"].format(count=f"{buffers:,}"))
+    if compared(rows):
+        text += ["", texts["comparison_title"], *_comparison_text(rows, texts)]
     return "\n".join(text)
+
+
+def _comparison_text(rows, texts):
+    """The grouped layers beside standard convolutions, aligned: counts, then the ratio "14.5x"."""
+    lines = [[texts["comparison_columns"][key] for key in COMPARISON_COLUMNS]]
+    for row in compared(rows):
+        numbers = comparison_numbers(row)
+        lines.append([row.name] + [f"{n:.1f}x" if key.endswith("ratio") else f"{n:,}"
+                                   for key, n in zip(COMPARISON_COLUMNS[1:], numbers)])
+    widths = [max(display_width(line[n]) for line in lines) for n in range(len(COMPARISON_COLUMNS))]
+    return ["  ".join([ljust(line[0], widths[0])] + [rjust(cell, width) for cell, width in zip(line[1:], widths[1:])])
+            .rstrip() for line in lines]

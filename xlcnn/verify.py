@@ -29,7 +29,7 @@ from .losses import REGRESSION
 from .plans import example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
-from .summary import TOTAL_COLUMNS, summarize
+from .summary import TOTAL_COLUMNS, compared, comparison_numbers, summarize
 from .xlsxread import read_workbook
 from .libreoffice import DEFAULT_TIMEOUT
 from .network import Model
@@ -491,6 +491,10 @@ def _check_summary(book, values):
     if book.model.params is not None:    # the parameter count must also equal the engine's own arrays
         cells.append(totals.sub(0, SUMMARY_COLUMNS.index("parameters"), 1, 1))
         expected.append(sum(int(np.size(v)) for p in book.model.params for v in p.values()))
+    comparison = book.layout.sheet("summary").comparison
+    for n, row in enumerate(compared(rows)):     # grouped convolutions beside standard ones, and the ratios
+        cells.append(comparison.sub(n, 1, 1, comparison.width - 1))
+        expected.extend(comparison_numbers(row))
     return _check_blocks(table.sheet, cells, np.array(expected, dtype=float), values)
 
 

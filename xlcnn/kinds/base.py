@@ -268,6 +268,11 @@ class Layer:
         shapes = self.parameter_shapes(input_shape)
         return sum(int(np.prod(shapes[name])) for name in self.buffers)
 
+    def standard_twin(self, channels):
+        """The plain layer of the same shape the summary compares this one with, reading ``channels``
+        (a standard convolution beside a grouped one), or None when there is nothing to compare."""
+        return None
+
     def side_arithmetic(self, side, out_side):
         """(text, formula) of the output side of a layer that computes it otherwise than a sliding
         window (``window``), from the input's ``side``; None for the others."""

@@ -6,7 +6,7 @@ depthwise). The NumPy functions' formula twins (``*_formula``) close the module.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -212,6 +212,10 @@ class Conv2D(Layer):
         if not self.bias:
             return lesson_formulas().product((f, f, c, k)), f * f * c * k
         return lesson_formulas().conv_parameters(f, c, k), f * f * c * k + k
+
+    def standard_twin(self, channels):
+        """The same convolution with every filter reading every channel, when this one is grouped."""
+        return replace(self, groups=1, depthwise=False) if self.groups_for(channels) != 1 else None
 
     def multiply_adds(self, input_shape, output_shape):
         """One per weight tap per output cell: K x H_out x W_out x F x F x C/G."""

@@ -189,7 +189,7 @@ def build_summary_book(layers, input_shape, out_path, *, inputs=None, lang="en",
     check_workbook_target(out_path)
     texts = load_texts(lang)
     network = Network(tuple(layers), inputs)
-    layout = plan_summary_only(len(network.layers), texts["step_titles"], input_shape, inputs)
+    layout = plan_summary_only(network.layers, texts["step_titles"], input_shape, inputs)
     (plan,) = layout.sheets
     ctx = Context(network, layout, texts, None, None, description=description or "")
     wb = Workbook()
