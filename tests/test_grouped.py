@@ -113,3 +113,22 @@ def test_the_summary_sets_a_depthwise_conv_beside_a_standard_one(tmp_path):
     ws = wb.worksheets[0]
     formulas = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str) and c.value.startswith("=")]
     assert "=3*3*8*8+8" in formulas and any(f.startswith("=") and "/" in f for f in formulas)
+
+
+def test_backprop_respects_the_groups_and_later_passes_learn_the_grouped_weights(tmp_path, libreoffice):
+    """Filter and input gradients of depthwise, grouped and bias-free convs, two descent steps, in LibreOffice;
+    a filter's gradient slices sit as its weights do (its group's channels), and the turned kernels say which."""
+    arch = "conv3x3x4-same,relu,conv3x3x4-dw-p1,relu,conv1x1x6-nobias,relu,conv3x3x6-g2,relu,dense"
+    result = make_workbook(sample_photos()[2], tmp_path / "bp.xlsx", arch=arch, size=8, steps=2)
+    (report,) = verify_workbooks([result.path])
+    assert report.ok, report.table()
+    layout = _layout(result, steps=2)
+    wb = openpyxl.load_workbook(result.path)
+    grouped = layout.gradients[0][6]
+    assert [len(slices) for slices in grouped.weight] == [3] * 6      # 6 channels in 2 groups
+    ws = wb[grouped.name]
+    assert [_value(ws, label) for label in grouped.back_kernel_labels[3]] == [f"kernel {c} turned 180" for c in (4, 5, 6)]
+    bias_free = layout.gradients[0][4]
+    assert _value(wb[bias_free.name], bias_free.bias[0]) is None      # nothing to learn: no bias gradient
+    later = layout.passes[1].sheet("filters", 2)      # the depthwise filters after one step: old - rate x gradient
+    assert str(_value(wb[later.name], later.weight[1][0])).startswith("=")

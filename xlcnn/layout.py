@@ -270,7 +270,8 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index):
 def _conv_gradient_sheet(ident, layer, in_shape, index, pad, upstream):
     """Filter and bias gradients in the filters sheet's arrangement; below them the input's gradient."""
     name = ident["name"]
-    channels, f, span = in_shape[0], layer.kernel, layer.span
+    f, span = layer.kernel, layer.span
+    channels = layer.group_reads(0, in_shape[0])[1]   # slices per filter: its group's channels
     weights, biases, back = [], [], []
     row = HEADER_ROWS + 1
     for _ in range(layer.filters):
