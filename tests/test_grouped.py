@@ -42,9 +42,9 @@ def test_the_filters_sheet_shows_which_channels_each_filter_reads(tmp_path, arch
     for k, channels in enumerate(reads):
         assert list(plan.reads(k)) == channels
         assert [_value(ws, label) for label in plan.slice_labels[k]] == [f"channel {c + 1}" for c in channels]
-        marks = [c for c in range(4) if _value(ws, plan.connections, k, c) == 1]
+        marks = [c for c in range(4) if _value(ws, plan.connections.cells, k, c) == 1]
         assert marks == channels
-    assert "reads" in _value(ws, plan.connection_title)
+    assert "reads" in _value(ws, plan.connections.title)
     plain, _ = _filters(openpyxl.load_workbook(result.path), layout, 0)
     assert plain.connections is None      # a standard convolution's filters read every channel: no grid
 
@@ -106,9 +106,11 @@ def test_the_summary_sets_a_depthwise_conv_beside_a_standard_one(tmp_path):
     run = CliRunner().invoke(main, ["summary", "--arch", arch, "--size", "6", "--classes", "3",
                                     "-o", str(tmp_path / "s.xlsx")])
     assert run.exit_code == 0, run.output
-    line = next(line for line in run.output.splitlines() if line.startswith("conv2 ") and "x" in line.split()[-1])
-    assert line.split() == ["conv2", "80", "584", "7.3x", "2,592", "20,736", "8.0x"]
-    assert run.output.count("7.3x") == 1     # the standard conv3 (1x1) is not compared
+    lines = run.output.splitlines()
+    at = lines.index(next(line for line in lines if line.startswith("conv2 ") and line.endswith("x")))
+    assert lines[at].split() == ["conv2", "parameters", "80", "584", "7.3x"]
+    assert lines[at + 1].split() == ["multiply-adds", "2,592", "20,736", "8.0x"]
+    assert not any(line.startswith("conv3 ") and line.endswith("x") for line in lines)   # a standard 1x1: not compared
     wb = openpyxl.load_workbook(tmp_path / "s.xlsx")
     ws = wb.worksheets[0]
     formulas = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str) and c.value.startswith("=")]
@@ -132,3 +134,20 @@ def test_backprop_respects_the_groups_and_later_passes_learn_the_grouped_weights
     assert _value(wb[bias_free.name], bias_free.bias[0]) is None      # nothing to learn: no bias gradient
     later = layout.passes[1].sheet("filters", 2)      # the depthwise filters after one step: old - rate x gradient
     assert str(_value(wb[later.name], later.weight[1][0])).startswith("=")
+
+
+def test_the_mobilenet_block_handout_is_readable(tmp_path, libreoffice, poppler):
+    """The preset's handout with --backprop: type no smaller than 7 pt, no ###, the depthwise filters' grid and
+    the summary's comparison printed (each on its step's pages), in English and Chinese."""
+    from xlcnn.handout import Handout, make_handouts
+    from xlcnn.pdfmeasure import measure_pdf, smallest_type
+    books = {lang: make_workbook(sample_photos()[0], tmp_path / f"{lang}.xlsx", preset="mobilenet-block", lang=lang,
+                                 steps=1).path for lang in ("en", "zh")}
+    pdfs = make_handouts([Handout(path, tmp_path / f"{lang}.pdf", paper="a4") for lang, path in books.items()])
+    for lang, pdf in zip(books, pdfs):
+        pages = measure_pdf(pdf)
+        assert smallest_type(pages) >= 7.0 and not any("###" in page.text for page in pages)
+        assert len(pages) <= 60      # 16 steps, 12 gradient sheets and the pass after the step, a page or two each
+        printed = " ".join(page.text for page in pages)
+        grid, compared = (("Which input channels", "standard conv") if lang == "en" else ("每个滤波器读取哪些输入通道", "标准卷积"))
+        assert grid in printed and compared in printed and "7.3x" in printed and "8.0x" in printed

@@ -12,13 +12,13 @@ from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
 from .losses import REGRESSION
-from .plans import (AddSheet, Im2colSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+from .plans import (AddSheet, ChannelGrid, Im2colSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
                       is_classifier, require_drawn)
-from .summary import COMPARISON_COLUMNS, compared, formula_count as summary_formulas, summarize
+from .summary import COMPARED, COMPARISON_COLUMNS, compared, formula_count as summary_formulas, summarize
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
 NOTICE_ROW = HEADER_ROWS - 1   # the trained/untrained notice, the last line of the header
@@ -627,15 +627,13 @@ def _filters_sheet(ident, layer, channels):
 
     def labels(bands):
         return tuple(tuple(_label_above(block) for block in band) for band in bands)
-    grid = {}
+    grid = None
     if slices != channels:   # grouped: a grid of filters x input channels, right of the bands, shows who reads what
         top, left = HEADER_ROWS + 3, biases[0].col + 3
-        grid = dict(connections=Block(name, top, left + 1, layer.filters, channels),
-                    connection_rows=Block(name, top, left, layer.filters, 1),
-                    connection_cols=Block(name, top - 1, left + 1, 1, channels),
-                    connection_title=Block(name, top - 2, left, 1, 1))
+        grid = ChannelGrid(Block(name, top, left + 1, layer.filters, channels), Block(name, top, left, layer.filters, 1),
+                           Block(name, top - 1, left + 1, 1, channels), Block(name, top - 2, left, 1, 1))
     return FiltersSheet(
-        **ident, conv=layer, weight=tuple(weights), bias=tuple(biases), channels=channels, **grid,
+        **ident, conv=layer, weight=tuple(weights), bias=tuple(biases), channels=channels, connections=grid,
         effective=tuple(effective) if with_effective else None,
         filter_labels=tuple(_label_left(slices[0]) for slices in weights), slice_labels=labels(weights),
         bias_labels=tuple(_label_above(bias) for bias in biases),
@@ -886,7 +884,7 @@ def _summary_sheet(ident, layers, compared_count=0):
     below = {}
     if compared_count:
         first = top + layers + 5
-        below = dict(comparison=Block(name, first, 0, compared_count, len(COMPARISON_COLUMNS)),
+        below = dict(comparison=Block(name, first, 0, len(COMPARED) * compared_count, len(COMPARISON_COLUMNS)),
                      comparison_headers=Block(name, first - 1, 0, 1, len(COMPARISON_COLUMNS)),
                      comparison_title=Block(name, first - 2, 0, 1, 1))
     return SummarySheet(**ident, headers=Block(name, top - 1, 0, 1, columns), table=Block(name, top, 0, layers + 1, columns),

@@ -142,7 +142,7 @@ def all_blocks(value):
     elif isinstance(value, Sheet):
         for part in value.parts():
             yield from all_blocks(part)
-    elif isinstance(value, (Example, Knows, Legend)):
+    elif isinstance(value, (Example, Knows, Legend, ChannelGrid)):
         for item in fields(value):
             yield from all_blocks(getattr(value, item.name))
     elif isinstance(value, dict):
@@ -201,10 +201,7 @@ class FiltersSheet(Sheet):
     highlight: Block            # the number of the filter the first conv sheet explains
     highlight_label: Block
     channels: int = 0           # the input channels; a grouped filter's slices are those of its group
-    connections: Block | None = None   # a grouped layer's filter x input-channel grid: which channels each reads
-    connection_rows: Block | None = None     # its filter numbers, then its channel numbers and its title
-    connection_cols: Block | None = None
-    connection_title: Block | None = None
+    connections: "ChannelGrid | None" = None   # a grouped layer's grid of which channels each filter reads
 
     def on_legend_row(self):
         return self.highlight
@@ -257,6 +254,18 @@ class FiltersSheet(Sheet):
             for c, block in enumerate(slices):
                 for a, b, _, _ in block.cells():
                     yield k, c, block.sub(a, b, 1, 1), self.tap(k, c, a, b)
+
+
+@dataclass(frozen=True)
+class ChannelGrid:
+    """Filters x input channels of a grouped convolution: ``cells`` (K x C) holds a mark where filter k reads
+    channel c; ``filters`` (K x 1) and ``channels`` (1 x C) number them, ``title`` says what it shows. Not a
+    long block of the sheet's own (a handout never cuts rows for it)."""
+
+    cells: Block
+    filters: Block
+    channels: Block
+    title: Block
 
 
 # ---------------------------------------------------------------- layers over maps, vectors, flatten, dense

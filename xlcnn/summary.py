@@ -139,13 +139,14 @@ def formula_count(rows):
     computed = sum(pair is not None and pair[0] is not None
                    for row in rows for pair in (row.side, row.weights, row.biases, row.parameters, row.activations,
                                                 row.multiply_adds, row.receptive_field))
-    return computed + len(MEMORY) * len(rows) + len(TOTAL_COLUMNS) + (len(COMPARISON_COLUMNS) - 1) * len(compared(rows))
+    return computed + len(MEMORY) * len(rows) + len(TOTAL_COLUMNS) + 3 * len(COMPARED) * len(compared(rows))
 
 
 # ---------------------------------------------------------------- grouped convolutions beside standard ones
 
-COMPARISON_COLUMNS = ("layer", "parameters", "standard parameters", "parameter ratio", "multiply-adds",
-                      "standard multiply-adds", "multiply-add ratio")
+# a compared layer takes a line for each count: the layer's own, the standard conv's, how many times more that is
+COMPARISON_COLUMNS = ("layer", "count", "this layer", "standard conv", "ratio")
+COMPARED = ("parameters", "multiply-adds")
 
 
 def compared(rows):
@@ -154,11 +155,9 @@ def compared(rows):
 
 
 def comparison_numbers(row):
-    """A compared row's values in COMPARISON_COLUMNS' order after the layer: each count, the standard
-    conv's, and how many times more the standard one needs."""
-    (_, params), (_, madds) = row.standard
-    return [row.parameters[1], params, params / row.parameters[1], row.multiply_adds[1], madds,
-            madds / row.multiply_adds[1]]
+    """A compared row's lines, one per COMPARED count: [own count, the standard conv's, standard / own]."""
+    own = {"parameters": row.parameters[1], "multiply-adds": row.multiply_adds[1]}
+    return [[own[key], standard, standard / own[key]] for key, (_, standard) in zip(COMPARED, row.standard)]
 
 
 # ---------------------------------------------------------------- the table as text (xlcnn summary)
@@ -196,12 +195,11 @@ def table_text(rows, texts):
 
 
 def _comparison_text(rows, texts):
-    """The grouped layers beside standard convolutions, aligned: counts, then the ratio "14.5x"."""
+    """The grouped layers beside standard convolutions, aligned: a line per count, then the ratio "14.5x"."""
     lines = [[texts["comparison_columns"][key] for key in COMPARISON_COLUMNS]]
     for row in compared(rows):
-        numbers = comparison_numbers(row)
-        lines.append([row.name] + [f"{n:.1f}x" if key.endswith("ratio") else f"{n:,}"
-                                   for key, n in zip(COMPARISON_COLUMNS[1:], numbers)])
+        for n, (key, (own, standard, ratio)) in enumerate(zip(COMPARED, comparison_numbers(row))):
+            lines.append(["" if n else row.name, texts["columns"][key], f"{own:,}", f"{standard:,}", f"{ratio:.1f}x"])
     widths = [max(display_width(line[n]) for line in lines) for n in range(len(COMPARISON_COLUMNS))]
     return ["  ".join([ljust(line[0], widths[0])] + [rjust(cell, width) for cell, width in zip(line[1:], widths[1:])])
             .rstrip() for line in lines]

@@ -492,9 +492,10 @@ def _check_summary(book, values):
         cells.append(totals.sub(0, SUMMARY_COLUMNS.index("parameters"), 1, 1))
         expected.append(sum(int(np.size(v)) for p in book.model.params for v in p.values()))
     comparison = book.layout.sheet("summary").comparison
-    for n, row in enumerate(compared(rows)):     # grouped convolutions beside standard ones, and the ratios
-        cells.append(comparison.sub(n, 1, 1, comparison.width - 1))
-        expected.extend(comparison_numbers(row))
+    lines = [line for row in compared(rows) for line in comparison_numbers(row)]
+    for n, numbers in enumerate(lines):     # grouped convolutions beside standard ones, and the ratios
+        cells.append(comparison.sub(n, 2, 1, len(numbers)))
+        expected.extend(numbers)
     return _check_blocks(table.sheet, cells, np.array(expected, dtype=float), values)
 
 

@@ -155,15 +155,15 @@ def _grouped_lines(plan, layer, texts, lines, values):
 def _write_connections(ws, plan, texts):
     """The grid of filters x input channels: a filled 1 where the filter reads the channel, blank where it never does."""
     grid = plan.connections
-    put_text(ws, *plan.connection_title.cell(0, 0), texts["connections_title"], styles.LABEL_FONT)
-    for c in range(grid.width):
-        put_text(ws, *plan.connection_cols.cell(0, c), texts["connection_channel"].format(c=c + 1))
-    for k in range(grid.height):
-        put_text(ws, *plan.connection_rows.cell(k, 0), texts["connection_filter"].format(k=k + 1))
+    put_text(ws, *grid.title.cell(0, 0), texts["connections_title"], styles.LABEL_FONT)
+    for c in range(grid.cells.width):
+        put_text(ws, *grid.channels.cell(0, c), texts["connection_channel"].format(c=c + 1))
+    for k in range(grid.cells.height):
+        put_text(ws, *grid.filters.cell(k, 0), texts["connection_filter"].format(k=k + 1))
         for c in plan.reads(k):
-            put_value(ws, *grid.cell(k, c), 1, fill=styles.LINK_FILL)
-    set_widths(ws, plan.connection_rows.col, 1, styles.LABEL_WIDTH)
-    set_widths(ws, grid.col, grid.width, styles.VALUE_WIDTH)
+            put_value(ws, *grid.cells.cell(k, c), 1, fill=styles.LINK_FILL)
+    set_widths(ws, grid.filters.col, 1, styles.LABEL_WIDTH)
+    set_widths(ws, grid.cells.col, grid.cells.width, styles.VALUE_WIDTH)
 
 
 def _write_effective_kernels(ctx, ws, plan, layer, texts):

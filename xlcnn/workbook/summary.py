@@ -2,7 +2,7 @@
 
 from .. import formulas, lesson_formulas as lf
 from ..layout import SUMMARY_COLUMNS
-from ..summary import COMPARISON_COLUMNS, MEMORY, TOTAL_COLUMNS, shape_text, summarize
+from ..summary import COMPARED, COMPARISON_COLUMNS, MEMORY, TOTAL_COLUMNS, shape_text, summarize
 from . import styles
 from .common import cell_at, describe_layer, freeze_below, put_formula, put_text, put_value, set_widths, write_header
 
@@ -70,9 +70,10 @@ def _write_comparison(ctx, ws, plan, rows, texts):
     table, block = plan.table, plan.comparison
     compared_rows = [(r, row) for r, row in enumerate(rows) if row.standard is not None]
     for n, (r, row) in enumerate(compared_rows):
-        put_text(ws, *block.cell(n, 0), row.name)
-        for col, (key, pair) in enumerate(zip(("parameters", "multiply-adds"), row.standard)):
-            own, standard, times = (block.sub(n, 1 + 3 * col + m, 1, 1) for m in range(3))
+        put_text(ws, *block.cell(len(COMPARED) * n, 0), row.name)
+        for line, (key, pair) in enumerate(zip(COMPARED, row.standard), start=len(COMPARED) * n):
+            put_text(ws, *block.cell(line, 1), texts["columns"][key])
+            own, standard, times = (block.sub(line, col, 1, 1) for col in (2, 3, 4))
             put_formula(ctx, ws, own, formulas.reference(table.sub(r, SUMMARY_COLUMNS.index(key), 1, 1)), "#,##0")
             put_formula(ctx, ws, standard, pair[0], "#,##0")
             put_formula(ctx, ws, times, lf.ratio(standard, own), '0.0"x"')
