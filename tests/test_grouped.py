@@ -137,17 +137,19 @@ def test_backprop_respects_the_groups_and_later_passes_learn_the_grouped_weights
 
 
 def test_the_mobilenet_block_handout_is_readable(tmp_path, libreoffice, poppler):
-    """The preset's handout with --backprop: type no smaller than 7 pt, no ###, the depthwise filters' grid and
-    the summary's comparison printed (each on its step's pages), in English and Chinese."""
+    """The preset's handout: type no smaller than 7 pt, no ###, the depthwise filters' grid and the summary's
+    comparison printed, in English and Chinese; with --backprop (Chinese) too."""
     from xlcnn.handout import Handout, make_handouts
     from xlcnn.pdfmeasure import measure_pdf, smallest_type
-    books = {lang: make_workbook(sample_photos()[0], tmp_path / f"{lang}.xlsx", preset="mobilenet-block", lang=lang,
-                                 steps=1).path for lang in ("en", "zh")}
+    books = {name: make_workbook(sample_photos()[0], tmp_path / f"{name}.xlsx", preset="mobilenet-block",
+                                 lang=name[:2], steps=int(name.endswith("bp"))).path for name in ("en", "zh", "zh-bp")}
     pdfs = make_handouts([Handout(path, tmp_path / f"{lang}.pdf", paper="a4") for lang, path in books.items()])
     for lang, pdf in zip(books, pdfs):
         pages = measure_pdf(pdf)
         assert smallest_type(pages) >= 7.0 and not any("###" in page.text for page in pages)
-        assert len(pages) <= 60      # 16 steps, 12 gradient sheets and the pass after the step, a page or two each
+        # 16 steps (the overview, two filters sheets and the pool of 16 maps take two or three pages); with
+        # --backprop also 11 gradient sheets and the pass after the step
+        assert len(pages) <= (64 if lang.endswith("bp") else 26)
         printed = " ".join(page.text for page in pages)
         grid, compared = (("Which input channels", "standard conv") if lang == "en" else ("每个滤波器读取哪些输入通道", "标准卷积"))
         assert grid in printed and compared in printed and "7.3x" in printed and "8.0x" in printed
