@@ -142,7 +142,7 @@ def formula_count(rows):
     return computed + len(MEMORY) * len(rows) + len(TOTAL_COLUMNS) + 3 * len(COMPARED) * len(compared(rows))
 
 
-# ---------------------------------------------------------------- grouped convolutions beside standard ones
+# ---------------------------------------------------------------- layers beside their standard twins (Layer.standard_twin)
 
 # a compared layer takes a line for each count: the layer's own, the standard conv's, how many times more that is
 COMPARISON_COLUMNS = ("layer", "count", "this layer", "standard conv", "ratio")
@@ -150,7 +150,7 @@ COMPARED = ("parameters", "multiply-adds")
 
 
 def compared(rows):
-    """The rows of layers shown beside a standard convolution of the same shape (grouped or depthwise ones)."""
+    """The rows of layers shown beside a standard layer of the same shape (``Layer.standard_twin``: a grouped one)."""
     return [row for row in rows if row.standard is not None]
 
 
@@ -195,7 +195,7 @@ def table_text(rows, texts):
 
 
 def _comparison_text(rows, texts):
-    """The grouped layers beside standard convolutions, aligned: a line per count, then the ratio "14.5x"."""
+    """The compared layers beside their standard twins, aligned: a line per count, then the ratio "14.5x"."""
     lines = [[texts["comparison_columns"][key] for key in COMPARISON_COLUMNS]]
     for row in compared(rows):
         for n, (key, (own, standard, ratio)) in enumerate(zip(COMPARED, comparison_numbers(row))):

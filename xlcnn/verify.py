@@ -493,7 +493,7 @@ def _check_summary(book, values):
         expected.append(sum(int(np.size(v)) for p in book.model.params for v in p.values()))
     comparison = book.layout.sheet("summary").comparison
     lines = [line for row in compared(rows) for line in comparison_numbers(row)]
-    for n, numbers in enumerate(lines):     # grouped convolutions beside standard ones, and the ratios
+    for n, numbers in enumerate(lines):     # layers beside their standard twins, and the ratios
         cells.append(comparison.sub(n, 2, 1, len(numbers)))
         expected.extend(numbers)
     return _check_blocks(table.sheet, cells, np.array(expected, dtype=float), values)

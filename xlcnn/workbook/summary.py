@@ -62,8 +62,8 @@ def write_summary(ctx, ws, plan):
 
 
 def _write_comparison(ctx, ws, plan, rows, texts):
-    """Each grouped convolution's parameters and multiply-adds (references to its row) beside those of a standard
-    convolution of the same shape (the same formulas with every channel read), and the ratios, live."""
+    """Each compared layer's parameters and multiply-adds (references to its row) beside those of its standard
+    twin of the same shape (the same formulas with every channel read), and the ratios, live."""
     put_text(ws, *plan.comparison_title.cell(0, 0), texts["comparison_title"], styles.LABEL_FONT)
     for col, key in enumerate(COMPARISON_COLUMNS):
         put_text(ws, *plan.comparison_headers.cell(0, col), texts["comparison_columns"][key], styles.LABEL_FONT)
