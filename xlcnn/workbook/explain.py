@@ -100,57 +100,41 @@ def _explain_conv(ctx, ws, plan, layer, source, example, texts, chosen):
     # the first layer reads the photo's channels; deeper ones read the maps before them
     labels = (ctx.channel_labels(channels) if source is ctx.layout.input
               else [f"{texts['map']} {c + 1}" for c in range(channels)])
-    per_group = len(example.windows)
-    if per_group != channels:     # grouped: slice c reads a channel of the picked filter's group, found live
-        group = [lf.example_group_channel(k, layer.filters * per_group // channels, per_group, c)
-                 for c in range(per_group)]
-        return _explain_grouped(ctx, ws, plan, source, example, texts, chosen, labels, group)
-    for c, label in enumerate(labels):
+    slices = len(example.windows)
+    live = slices != channels    # grouped: slice c reads a channel of the picked filter's group, found and named live
+    group = [lf.example_group_channel(k, layer.filters * slices // channels, slices, c) for c in range(slices)] if live else []
+
+    def label(c, key):
+        """The text ``key`` naming slice c's channel: as text, or (grouped) a formula picking the channel's name."""
+        return lf.example_channel_label(texts[key], labels, group[c]) if live else texts[key].format(c=labels[c])
+
+    def put_label(block, text, font=None):
+        cell = put_formula(ctx, ws, block, text) if live else put_text(ws, *block.cell(0, 0), text)
+        if font is not None:
+            cell.font = font
+
+    def input_at(c, a, b):
+        if live:
+            return lf.example_grouped_conv_input(source, group[c], i, j, plan.stride, a, b)
+        return lf.example_conv_input(source.maps[c], i, j, plan.stride, a, b)
+    for c in range(slices):
         window, weights, products = example.windows[c], example.weights[c], example.products[c]
-        put_text(ws, *example.window_labels[c].cell(0, 0), texts["window"].format(c=label), styles.LABEL_FONT)
-        put_text(ws, *example.weight_labels[c].cell(0, 0), texts["weights"].format(c=label), styles.LABEL_FONT)
+        put_label(example.window_labels[c], label(c, "window"), styles.LABEL_FONT)
+        put_label(example.weight_labels[c], label(c, "weights"), styles.LABEL_FONT)
         put_text(ws, *example.product_labels[c].cell(0, 0), texts["products"], styles.LABEL_FONT)
         band = filters.band(c)
         taps = [(u, v) for u, v, _, _ in window.cells()]
         inputs, factors = [window.sub(u, v, 1, 1) for u, v in taps], [weights.sub(u, v, 1, 1) for u, v in taps]
         for (u, v), x, w in zip(taps, inputs, factors):
             a, b = filters.tap_offset(u, v)
-            put_formula(ctx, ws, x, lf.example_conv_input(source.maps[c], i, j, plan.stride, a, b), styles.VALUE_FORMAT)
+            put_formula(ctx, ws, x, input_at(c, a, b), styles.VALUE_FORMAT)
             put_formula(ctx, ws, w, lf.example_filter_tap(band, k, filters.band_step, *filters.stored_at(a, b)),
                         styles.WEIGHT_FORMAT)
             put_formula(ctx, ws, products.sub(u, v, 1, 1), lf.example_product(x, w), styles.VALUE_FORMAT)
-        put_text(ws, *example.sum_labels[c].cell(0, 0), texts["channel_sum"].format(c=label))
+        put_label(example.sum_labels[c], label(c, "channel_sum"))
         put_formula(ctx, ws, example.sums[c], lf.example_channel_sum(products), styles.VALUE_FORMAT)
         put_formula(ctx, ws, example.spelled[c],
-                    lf.example_spelled_sum(texts["spelled"].format(c=label), inputs, factors, example.sums[c]))
-    _explain_conv_result(ctx, ws, plan, example, texts, k, filters)
-
-
-def _explain_grouped(ctx, ws, plan, source, example, texts, chosen, labels, group):
-    """``_explain_conv`` for a grouped convolution: slice c's window comes from the input channel ``group[c]``
-    (a formula of the picked map), and every label names that channel live."""
-    k, i, j = chosen
-    filters = ctx.layout.sheet("filters", plan.layer)
-    for c, channel in enumerate(group):
-        window, weights, products = example.windows[c], example.weights[c], example.products[c]
-        for block, key in ((example.window_labels[c], "window"), (example.weight_labels[c], "weights")):
-            put_formula(ctx, ws, block, lf.example_channel_label(texts[key], labels, channel)).font = styles.LABEL_FONT
-        put_text(ws, *example.product_labels[c].cell(0, 0), texts["products"], styles.LABEL_FONT)
-        band = filters.band(c)
-        taps = [(u, v) for u, v, _, _ in window.cells()]
-        inputs, factors = [window.sub(u, v, 1, 1) for u, v in taps], [weights.sub(u, v, 1, 1) for u, v in taps]
-        for (u, v), x, w in zip(taps, inputs, factors):
-            a, b = filters.tap_offset(u, v)
-            put_formula(ctx, ws, x, lf.example_grouped_conv_input(source, channel, i, j, plan.stride, a, b),
-                        styles.VALUE_FORMAT)
-            put_formula(ctx, ws, w, lf.example_filter_tap(band, k, filters.band_step, *filters.stored_at(a, b)),
-                        styles.WEIGHT_FORMAT)
-            put_formula(ctx, ws, products.sub(u, v, 1, 1), lf.example_product(x, w), styles.VALUE_FORMAT)
-        put_formula(ctx, ws, example.sum_labels[c], lf.example_channel_label(texts["channel_sum"], labels, channel))
-        put_formula(ctx, ws, example.sums[c], lf.example_channel_sum(products), styles.VALUE_FORMAT)
-        put_formula(ctx, ws, example.spelled[c],
-                    lf.example_spelled_sum(lf.example_channel_label(texts["spelled"], labels, channel), inputs,
-                                           factors, example.sums[c]))
+                    lf.example_spelled_sum(label(c, "spelled"), inputs, factors, example.sums[c]))
     _explain_conv_result(ctx, ws, plan, example, texts, k, filters)
 
 
