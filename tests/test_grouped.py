@@ -153,3 +153,26 @@ def test_the_mobilenet_block_handout_is_readable(tmp_path, libreoffice, poppler)
         printed = " ".join(page.text for page in pages)
         grid, compared = (("Which input channels", "standard conv") if lang == "en" else ("每个滤波器读取哪些输入通道", "标准卷积"))
         assert grid in printed and compared in printed and "7.3x" in printed and "8.0x" in printed
+
+
+def test_im2col_refuses_a_grouped_first_convolution_in_one_line(tmp_path):
+    from click.testing import CliRunner
+    from xlcnn.cli import main
+    run = CliRunner().invoke(main, ["build", "--arch", "conv3x3x6-dw,relu,dense", "--size", "8", "--im2col",
+                                    "-o", str(tmp_path / "i.xlsx")])
+    assert run.exit_code == 2 and "is grouped" in run.output and len(run.output.strip().splitlines()) == 1
+    assert not (tmp_path / "i.xlsx").exists()
+
+
+def test_an_exercise_part_of_a_grouped_sum_reads_a_channel_of_the_filter_s_group(tmp_path):
+    """The part of a long sum an exercise names is one of the slices the filter really has."""
+    arch = "conv3x3x8-same,relu,conv3x3x8-g2,relu,dense"
+    result = make_workbook(sample_photos()[0], tmp_path / "ex.xlsx", arch=arch, size=10, exercise=True)
+    layout = _layout(result)
+    conv, filters = layout.sheet("conv2d", 2), layout.sheet("filters", 2)
+    ws = openpyxl.load_workbook(result.path)[conv.name]
+    named = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str) and "only the part from" in c.value]
+    assert named
+    for text in named:     # "map 4, row 5, column 4: only the part from map 3 (...)"
+        k, c = int(text.split(",")[0].split()[-1]) - 1, int(text.split("only the part from map ")[1].split()[0]) - 1
+        assert c in filters.reads(k)

@@ -671,6 +671,9 @@ def _add_im2col(sheets, layers, names, limits):
     index = first_convolution(layers)
     conv = next(plan for plan in sheets if plan.kind == "conv2d" and plan.layer == index)
     filters = next(plan for plan in sheets if plan.kind == "filters" and plan.layer == index)
+    if filters.connections is not None:     # one matrix product needs every filter to read every channel
+        raise UsageError(f"--im2col shows a standard convolution as one matrix product, and layer {index + 1} "
+                         f"({layers[index].describe()}) is grouped: each filter reads only its group's channels")
     plan = _im2col_sheet(names.ident("im2col", index), conv, filters)
     taps, positions = plan.windows.height, plan.windows.width
     kernels = plan.filter_rows.height
