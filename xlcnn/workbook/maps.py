@@ -139,16 +139,17 @@ def write_filters(ctx, ws, plan):
 def _grouped_lines(plan, layer, texts, lines, values):
     """The first line and the parameters line of a grouped, depthwise or bias-free layer: which channels a
     filter reads, and its count beside a standard convolution's of the same shape."""
-    f, slices, k_count, channels = values["kernel"], values["channels"], values["filters"], plan.channels
-    biases = k_count if layer.bias else 0
-    standard = f * f * channels * k_count + biases
-    values.update(slices=slices, channels=channels, groups=channels // slices, params=f * f * slices * k_count + biases,
-                  c_symbol="C/G" if slices != channels else "C", bias_term=" + K" if biases else "",
-                  bias_value=f" + {k_count}" if biases else "", compare="")
-    if slices != channels:
+    slices, k_count, channels = values["channels"], values["filters"], plan.channels
+    _, params = layer.parameter_count((channels,))
+    values.update(slices=slices, channels=channels, groups=channels // slices, params=params,
+                  c_symbol="C/G" if slices != channels else "C", bias_term=" + K" if layer.bias else "",
+                  bias_value=f" + {k_count}" if layer.bias else "", compare="")
+    twin = layer.standard_twin(channels)
+    if twin is not None:
+        _, standard = twin.parameter_count((channels,))
         lines[0] = texts["depthwise_line" if layer.depthwise else "grouped_line"]
         values["compare"] = texts["standard_compare"].format(channels=channels, standard=standard,
-                                                             ratio=f"{standard / values['params']:.1f}")
+                                                             ratio=f"{standard / params:.1f}")
     lines[2] = texts["custom_params_line"]
 
 
