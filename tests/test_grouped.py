@@ -176,3 +176,18 @@ def test_an_exercise_part_of_a_grouped_sum_reads_a_channel_of_the_filter_s_group
     for text in named:     # "map 4, row 5, column 4: only the part from map 3 (...)"
         k, c = int(text.split(",")[0].split()[-1]) - 1, int(text.split("only the part from map ")[1].split()[0]) - 1
         assert c in filters.reads(k)
+
+
+def test_the_first_grouped_conv_outlines_only_its_group_s_channels_and_its_grid_row(tmp_path):
+    """The input sheet's outline of the explained cell's window holds on the picked filter's channels only, and
+    the filters sheet outlines the picked filter's row of the grid with its slices."""
+    result = make_workbook(sample_photos()[0], tmp_path / "h.xlsx", arch="conv3x3x6-dw,relu,maxpool2,dense", size=8)
+    layout = _layout(result)
+    wb = openpyxl.load_workbook(result.path)
+    rules = [(str(cf.sqref), rule.formula[0]) for cf in wb[layout.sheet("input").name].conditional_formatting
+             for rule in cf.rules if rule.formula]
+    assert [formula.endswith(f"=INT({c}/1))") for c, (_, formula) in enumerate(rules)] == [True] * 3
+    assert all("/2)=INT(" in formula for _, formula in rules)       # 2 filters a channel: (k - 1) // 2
+    filters = layout.sheet("filters", 0)
+    ranges = [str(cf.sqref) for cf in wb[filters.name].conditional_formatting]
+    assert any(filters.connections.cells.sub(5, 0, 1, 3).range() in sqref for sqref in ranges)

@@ -367,8 +367,12 @@ def legend_block(plan):
     """
     if isinstance(plan, OverviewSheet):   # planned with the sheet, above its pictures
         return plan.legend
-    beside = plan.on_legend_row()
-    return _legend(plan.name, HEADER_ROWS, beside.last_col + 2 if beside else FIRST_COL)
+    return _legend_after(plan.name, plan.on_legend_row())
+
+
+def _legend_after(name, beside):
+    """The legend on the row under the header, after the block ``beside`` on that row (None: from the first column)."""
+    return _legend(name, HEADER_ROWS, beside.last_col + 2 if beside else FIRST_COL)
 
 
 def _legend(name, row, col, words_to=None):
@@ -629,7 +633,9 @@ def _filters_sheet(ident, layer, channels):
         return tuple(tuple(_label_above(block) for block in band) for band in bands)
     grid = None
     if slices != channels:   # grouped: a grid of filters x input channels, right of the bands, shows who reads what
-        top, left = HEADER_ROWS + 3, biases[0].col + 3
+        # and right of the legend's words (on the row above it), which then run on over the grid's empty cells
+        words = _legend_after(name, highlight).words
+        top, left = HEADER_ROWS + 3, max(biases[0].col + 3, words.last_col + 1)
         grid = ChannelGrid(Block(name, top, left + 1, layer.filters, channels), Block(name, top, left, layer.filters, 1),
                            Block(name, top - 1, left + 1, 1, channels), Block(name, top - 2, left, 1, 1))
     return FiltersSheet(

@@ -165,6 +165,13 @@ def colour_scale_size(ranges):
     return f"MAX(MAX({cells}),-MIN({cells}),1E-9)"
 
 
+def in_picked_group(rule, k, filters_per_group, per_group, c):
+    """``rule`` (a conditional format's) while input channel c (0-based) is one the picked filter k reads:
+    in a grouped convolution, those of its group, g = (k - 1) // (K / G), channels g x C/G on."""
+    group = f"INT(({k.ref(absolute=True)}-1)/{filters_per_group})=INT({c}/{per_group})"
+    return f"AND({rule},{group.replace(quote_sheet(k.sheet) + '!', '')})"
+
+
 def picked_filter_rule(picked, number):
     """TRUE while filter ``number`` is the picked one (a conditional format on its own sheet)."""
     return f"{picked.a1(0, 0, absolute=True)}={number}"

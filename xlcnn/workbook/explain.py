@@ -60,15 +60,20 @@ def highlight_receptive_field(ctx, input_ws, filters_ws, conv_plan, layer):
     for n, word in enumerate(("map", "row", "column")):
         put_text(input_ws, *source.highlight_labels.cell(n, 0), ctx.texts["explain"][word])
         put_formula(ctx, input_ws, copies.item(n), formulas.reference(choose.item(n)))
-    for padded in source.output.maps:     # the maps the first layer reads: the pixels, or normalised
-        inside = lf.receptive_field_rule(padded, copies.item(1), copies.item(2), layer.stride, layer.dilation, layer.span)
-        input_ws.conditional_formatting.add(padded.range(), FormulaRule(formula=[inside], **HIGHLIGHT))
     filters = ctx.layout.sheet("filters", conv_plan.layer)
+    grid = filters.connections
+    for c, padded in enumerate(source.output.maps):     # the maps the first layer reads: the pixels, or normalised
+        inside = lf.receptive_field_rule(padded, copies.item(1), copies.item(2), layer.stride, layer.dilation, layer.span)
+        if grid is not None:    # grouped: the picked filter's group's channels only
+            slices = len(filters.weight[0])
+            inside = lf.in_picked_group(inside, copies.item(0), layer.filters * slices // filters.channels, slices, c)
+        input_ws.conditional_formatting.add(padded.range(), FormulaRule(formula=[inside], **HIGHLIGHT))
     k_copy = filters.highlight
     put_text(filters_ws, *filters.highlight_label.cell(0, 0), ctx.texts["explain"]["highlight_filter"], styles.LABEL_FONT)
     put_formula(ctx, filters_ws, k_copy, formulas.reference(choose.item(0)))
     for number, slices in enumerate(filters.weight, start=1):
-        ranges = " ".join(block.range() for block in slices)
+        row = () if grid is None else (grid.cells.sub(number - 1, 0, 1, grid.cells.width),)   # its row of the grid
+        ranges = " ".join(block.range() for block in (*slices, *row))
         rule = FormulaRule(formula=[lf.picked_filter_rule(k_copy, number)], **HIGHLIGHT)
         filters_ws.conditional_formatting.add(ranges, rule)
 
