@@ -12,13 +12,13 @@ from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
 from .losses import REGRESSION
-from .plans import (AddSheet, Im2colSheet, JoinGradSheet, ScatterGradSheet, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
+from .plans import (AddSheet, ChannelGrid, Im2colSheet, JoinGradSheet, ScatterGradSheet, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
                     FiltersSheet, FoldSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, NormExample, NormGradSheet, NormSheet, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
                       is_classifier, require_drawn)
-from .summary import bottlenecks, formula_count as summary_formulas, summarize
+from .summary import COMPARED, COMPARISON_COLUMNS, bottlenecks, compared, formula_count as summary_formulas, summarize
 
 HEADER_ROWS = 8       # title + explanation lines + one blank row
 NOTICE_ROW = HEADER_ROWS - 1   # the trained/untrained notice, the last line of the header
@@ -127,7 +127,8 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
         _plan_steps(layout, layers, shapes, input_shape, class_names, names, input_plan, first, steps, limits,
                     regression, fold)
     summary = summarize(layers, input_shape, inputs=inputs)
-    sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers), len(bottlenecks(summary))),
+    sheets.append(limits.add(_summary_sheet(names.ident("summary"), len(layers), len(bottlenecks(summary)),
+                                            len(compared(summary))),
                              summary_formulas(summary)))
     sheets.append(_manifest_sheet(names.unnumbered("manifest")))
     sheets[0], links = _link_overview(layout)
@@ -374,7 +375,8 @@ def _conv_gradient_sheet(ident, layer, in_shape, back, pad, upstream):
     """Filter and bias gradients in the filters sheet's arrangement; with ``back`` (the layer reads another
     layer, not the photo) the turned kernels and, below them, the input's gradient."""
     name = ident["name"]
-    channels, f, span = in_shape[0], layer.kernel, layer.span
+    f, span = layer.kernel, layer.span
+    channels = layer.group_reads(0, in_shape[0])[1]   # slices per filter: its group's channels
     weights, biases, turned = [], [], []
     row = HEADER_ROWS + 1
     for _ in range(layer.filters):
@@ -504,8 +506,12 @@ def legend_block(plan):
     """
     if isinstance(plan, OverviewSheet):   # planned with the sheet, above its pictures
         return plan.legend
-    beside = plan.on_legend_row()
-    return _legend(plan.name, HEADER_ROWS, beside.last_col + 2 if beside else FIRST_COL)
+    return _legend_after(plan.name, plan.on_legend_row())
+
+
+def _legend_after(name, beside):
+    """The legend on the row under the header, after the block ``beside`` on that row (None: from the first column)."""
+    return _legend(name, HEADER_ROWS, beside.last_col + 2 if beside else FIRST_COL)
 
 
 def _legend(name, row, col, words_to=None):
@@ -755,22 +761,30 @@ def _filters_sheet(ident, layer, channels):
     with_effective = layer.flip or layer.dilation != 1
     weights, effective, biases = [], [], []
     row = HEADER_ROWS + 1
+    slices = layer.group_reads(0, channels)[1]    # a grouped filter reads its group's channels only
     for _ in range(layer.filters):
         col = FIRST_COL
-        weights.append(tuple(Block(name, row + 1, col + c * (f + GAP), f, f) for c in range(channels)))
-        col += channels * (f + GAP)
+        weights.append(tuple(Block(name, row + 1, col + c * (f + GAP), f, f) for c in range(slices)))
+        col += slices * (f + GAP)
         if with_effective:
             col += GAP
-            effective.append(tuple(Block(name, row + 1, col + c * (span + GAP), span, span) for c in range(channels)))
-            col += channels * (span + GAP)
+            effective.append(tuple(Block(name, row + 1, col + c * (span + GAP), span, span) for c in range(slices)))
+            col += slices * (span + GAP)
         biases.append(Block(name, row + 1, col, 1, 1))
         row += 1 + (span if with_effective else f) + GAP
     highlight = Block(name, HEADER_ROWS, FIRST_COL + 3, 1, 1)
 
     def labels(bands):
         return tuple(tuple(_label_above(block) for block in band) for band in bands)
+    grid = None
+    if slices != channels:   # grouped: a grid of filters x input channels, right of the bands, shows who reads what
+        # and right of the legend's words (on the row above it), which then run on over the grid's empty cells
+        words = _legend_after(name, highlight).words
+        top, left = HEADER_ROWS + 3, max(biases[0].col + 3, words.last_col + 1)
+        grid = ChannelGrid(Block(name, top, left + 1, layer.filters, channels), Block(name, top, left, layer.filters, 1),
+                           Block(name, top - 1, left + 1, 1, channels), Block(name, top - 2, left, 1, 1))
     return FiltersSheet(
-        **ident, conv=layer, weight=tuple(weights), bias=tuple(biases),
+        **ident, conv=layer, weight=tuple(weights), bias=tuple(biases), channels=channels, connections=grid,
         effective=tuple(effective) if with_effective else None,
         filter_labels=tuple(_label_left(slices[0]) for slices in weights), slice_labels=labels(weights),
         bias_labels=tuple(_label_above(bias) for bias in biases),
@@ -784,7 +798,7 @@ def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
     output = _stack(name, HEADER_ROWS + 1, *shape, pad)
     col = output.maps[0].last_col + 3
     if kind == "conv2d":
-        return ConvSheet(**ident, output=output, explain=_explain_conv(name, col, in_channels, layer.kernel),
+        return ConvSheet(**ident, output=output, explain=_explain_conv(name, col, layer.group_reads(0, in_channels)[1], layer.kernel),
                          source=source, size=layer.span, stride=layer.stride, conv=layer)
     if isinstance(layer, POOLS):
         rows, cols = layer.window_shape(source.shape)
@@ -871,6 +885,9 @@ def _add_im2col(sheets, layers, names, limits):
     index = first_convolution(layers)
     conv = next(plan for plan in sheets if plan.kind == "conv2d" and plan.layer == index)
     filters = next(plan for plan in sheets if plan.kind == "filters" and plan.layer == index)
+    if filters.connections is not None:     # one matrix product needs every filter to read every channel
+        raise UsageError(f"--im2col shows a standard convolution as one matrix product, and layer {index + 1} "
+                         f"({layers[index].describe()}) is grouped: each filter reads only its group's channels")
     plan = _im2col_sheet(names.ident("im2col", index), conv, filters)
     taps, positions = plan.windows.height, plan.windows.width
     kernels = plan.filter_rows.height
@@ -1161,24 +1178,31 @@ def plan_summary_only(layers, titles, input_shape, inputs=None):
     """The Layout of a workbook holding only the summary sheet (``xlcnn summary``): for networks
     of any size, since it holds one row per layer and no tensor."""
     ident = {"name": safe_sheet_name(titles["summary"]), "kind": "summary", "step": 1}
-    fed = len(bottlenecks(summarize(layers, input_shape, inputs=inputs)))
-    return Layout([_summary_sheet(ident, len(layers), fed)], tuple(input_shape), inputs=inputs)
+    rows = summarize(layers, input_shape, inputs=inputs)
+    return Layout([_summary_sheet(ident, len(layers), len(bottlenecks(rows)), len(compared(rows)))], tuple(input_shape),
+                  inputs=inputs)
 
 
 BOTTLENECK_COLUMNS = ("layer", "with", "without")   # and under each layer's row, the ratio: the handout prints A-C
 
 
-def _summary_sheet(ident, layers, fed=0):
-    """One row per layer (plus the input row and a totals row); below, for ``fed`` layers fed by a 1x1
-    bottleneck, their multiply-adds with and without it, side by side, and on the row below how many
-    times more without."""
+def _summary_sheet(ident, layers, fed=0, compared_count=0):
+    """One row per layer (plus the input row and a totals row); below it, for ``fed`` layers fed by a 1x1
+    bottleneck, their multiply-adds with and without it side by side, and on the row below how many times
+    more without; then, for ``compared_count`` grouped layers, a title, a header and lines setting each
+    beside a standard layer of its shape."""
     name = ident["name"]
     top, columns = HEADER_ROWS + 2, len(SUMMARY_COLUMNS)
-    extra = {}
+    extra, first = {}, top + layers + 5     # the first row of a table below the summary (its title two above)
     if fed:
-        table = Block(name, top + layers + 5, 0, 2 * fed, len(BOTTLENECK_COLUMNS))
-        extra = dict(bottlenecks=table, bottleneck_headers=Block(name, table.row - 1, 0, 1, table.width),
+        table = Block(name, first, 0, 2 * fed, len(BOTTLENECK_COLUMNS))
+        extra.update(bottlenecks=table, bottleneck_headers=Block(name, table.row - 1, 0, 1, table.width),
                      bottleneck_title=Block(name, table.row - 2, 0, 1, 1))
+        first = table.last_row + 4
+    if compared_count:
+        extra.update(comparison=Block(name, first, 0, len(COMPARED) * compared_count, len(COMPARISON_COLUMNS)),
+                     comparison_headers=Block(name, first - 1, 0, 1, len(COMPARISON_COLUMNS)),
+                     comparison_title=Block(name, first - 2, 0, 1, 1))
     return SummarySheet(**ident, headers=Block(name, top - 1, 0, 1, columns), table=Block(name, top, 0, layers + 1, columns),
                         totals=Block(name, top + layers + 1, 0, 1, columns),
                         totals_label=Block(name, top + layers + 1, 0, 1, 1), **extra)

@@ -27,6 +27,29 @@ def picked_index(picked, step, offset):
     return f"({picked.ref(absolute=True)}-1)*{step}+{offset + 1}"
 
 
+def example_group_channel(k, filters_per_group, per_group, c):
+    """The 1-based input channel that slice c of picked filter k reads when filters are grouped: slice c of
+    the filter's group, g = (k - 1) // (K / G), whose channels start at g x C/G (the layer's ``group_reads``,
+    live)."""
+    return f"INT(({k.ref(absolute=True)}-1)/{filters_per_group})*{per_group}+{c + 1}"
+
+
+def example_grouped_conv_input(stack, channel, i, j, stride, row, col):
+    """The input under a tap of the picked window when filters are grouped: the padded map is the picked
+    filter's ``channel`` (a formula), found by INDEX over the whole stack of padded maps."""
+    whole = Block.spanning(stack.maps[0], stack.maps[-1])
+    band = stack.maps[1].row - stack.maps[0].row if len(stack.maps) > 1 else 0
+    return (f"=INDEX({whole.range_ref(absolute=True)},({channel}-1)*{band}+{picked_index(i, stride, row)},"
+            f"{picked_index(j, stride, col)})")
+
+
+def example_channel_label(text, labels, channel):
+    """``text`` with its "{c}" the name of input ``channel`` (a formula), picked from ``labels`` by CHOOSE."""
+    prefix, _, suffix = text.partition("{c}")
+    names = ",".join(text_literal(label) for label in labels)
+    return f"={text_literal(prefix)}&CHOOSE({channel},{names})&{text_literal(suffix)}"
+
+
 def example_product(x, weight):
     """One input times its weight."""
     return f"={x.ref()}*{weight.ref()}"
@@ -38,10 +61,11 @@ def example_channel_sum(products):
 
 
 def example_spelled_sum(prefix, inputs, weights, total):
-    """The channel's sum spelled out as text, "red: 0.12×0.500 + ... = 0.31", live like the rest."""
+    """The channel's sum spelled out as text, "red: 0.12×0.500 + ... = 0.31", live like the rest
+    (``prefix`` a formula, as ``example_channel_label`` gives, when it starts with "=")."""
     terms = '&" + "&'.join(f'FIXED({x.ref()},2,TRUE)&"×"&FIXED({w.ref()},3,TRUE)' for x, w in zip(inputs, weights))
-    quoted = prefix.replace('"', "'")   # a double quote would end the literal
-    return f'="{quoted}"&{terms}&" = "&FIXED({total.ref()},3,TRUE)'
+    quoted = prefix[1:] if prefix.startswith("=") else '"' + prefix.replace('"', "'") + '"'   # a " would end it
+    return f'={quoted}&{terms}&" = "&FIXED({total.ref()},3,TRUE)'
 
 
 def example_scale(scale):
@@ -98,6 +122,13 @@ def colour_scale_size(ranges):
     return f"MAX(MAX({cells}),-MIN({cells}),1E-9)"
 
 
+def in_picked_group(rule, k, filters_per_group, per_group, c):
+    """``rule`` (a conditional format's) while input channel c (0-based) is one the picked filter k reads:
+    with grouped filters, those of its group, g = (k - 1) // (K / G), channels g x C/G on."""
+    group = f"INT(({k.ref(absolute=True)}-1)/{filters_per_group})=INT({c}/{per_group})"
+    return f"AND({rule},{group.replace(quote_sheet(k.sheet) + '!', '')})"
+
+
 def picked_filter_rule(picked, number):
     """TRUE while filter ``number`` is the picked one (a conditional format on its own sheet)."""
     return f"{picked.a1(0, 0, absolute=True)}={number}"
@@ -150,7 +181,8 @@ def cell_sum(first, second):
 
 
 def ratio(numerator, denominator):
-    """One cell divided by another: how many times more a layer costs without its bottleneck."""
+    """How many times one count is another (the cost without a bottleneck over the cost with it; a
+    standard layer's count over a grouped one's)."""
     return f"={numerator.ref()}/{denominator.ref()}"
 
 

@@ -150,7 +150,7 @@ def all_blocks(value):
     elif isinstance(value, Sheet):
         for part in value.parts():
             yield from all_blocks(part)
-    elif isinstance(value, (Example, Knows, Legend)):
+    elif isinstance(value, (Example, Knows, Legend, ChannelGrid)):
         for item in fields(value):
             yield from all_blocks(getattr(value, item.name))
     elif isinstance(value, dict):
@@ -208,9 +208,16 @@ class FiltersSheet(Sheet):
     effective_labels: tuple | None
     highlight: Block            # the number of the filter the first conv sheet explains
     highlight_label: Block
+    channels: int = 0           # the input channels; a grouped filter's slices are those of its group
+    connections: "ChannelGrid | None" = None   # a grouped layer's grid of which channels each filter reads
 
     def on_legend_row(self):
         return self.highlight
+
+    def reads(self, k):
+        """The input channels filter k's slices read, in slice order: its group's (every channel, ungrouped)."""
+        first, count = self.conv.group_reads(k, self.channels)
+        return range(first, first + count)
 
     @property
     def kernels(self):
@@ -345,6 +352,18 @@ class ScatterSheet(Sheet):
     def derived(self):
         """The blocks beside the maps that must hold formulas."""
         return (self.reach, self.side, self.inputs, self.weights, self.products, self.results)
+
+
+@dataclass(frozen=True)
+class ChannelGrid:
+    """Filters x input channels of a grouped convolution: ``cells`` (K x C) holds a mark where filter k reads
+    channel c; ``filters`` (K x 1) and ``channels`` (1 x C) number them, ``title`` says what it shows. Not a
+    long block of the sheet's own (a handout never cuts rows for it)."""
+
+    cells: Block
+    filters: Block
+    channels: Block
+    title: Block
 
 
 # ---------------------------------------------------------------- layers over maps, vectors, flatten, dense
@@ -855,6 +874,9 @@ class SummarySheet(Sheet):
     bottlenecks: Block | None = None
     bottleneck_headers: Block | None = None
     bottleneck_title: Block | None = None
+    comparison: Block | None = None      # grouped convs beside standard ones (summary.COMPARISON_COLUMNS), if any
+    comparison_headers: Block | None = None
+    comparison_title: Block | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

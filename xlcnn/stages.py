@@ -75,8 +75,9 @@ def _forward_stages(view, sheets, model, reference, label, step):
             layer, p = model.layers[plan.layer], model.params[plan.layer]
             if step:
                 blocks = [block for slices in plan.weight for block in slices]
+                bias = p.get("bias", np.zeros(len(plan.bias)))    # a bias-free conv's cells hold a fixed 0
                 out.append(_stage(plan.name, blocks + list(plan.bias),
-                                  np.concatenate([p["weight"].reshape(-1), p["bias"]]), step))
+                                  np.concatenate([p["weight"].reshape(-1), bias]), step))
             if plan.effective is not None:
                 blocks = [block for slices in plan.effective for block in slices]
                 out.append(_stage(f"{plan.name} (as used)", blocks,
@@ -226,8 +227,9 @@ def _gradient_stages(layout, step, model, pixels, truth, learning_rate):
             parts += [([plan.upstream], upstream[-1][0]), ([plan.bias], grads[index]["bias"]),
                       ([plan.weight], grads[index]["weight"].T)]
         elif layer.has_filters:
-            parts += [([s for slices in plan.weight for s in slices], grads[index]["weight"]),
-                      (list(plan.bias), grads[index]["bias"])]
+            parts.append(([s for slices in plan.weight for s in slices], grads[index]["weight"]))
+            if "bias" in grads[index]:    # a bias-free conv has none to learn
+                parts.append((list(plan.bias), grads[index]["bias"]))
             if plan.back_kernels is not None:
                 turned = effective_kernel(model.params[index]["weight"], layer.dilation, layer.flip)[..., ::-1, ::-1]
                 parts.append(([s for kernels in plan.back_kernels for s in kernels], turned))

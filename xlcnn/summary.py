@@ -36,6 +36,7 @@ class SummaryRow:
     buffers: int = 0           # numbers kept but not learned (batch norm's running statistics): not parameters
     bottleneck: tuple | None = None   # fed by a 1x1 bottleneck: (the 1x1's row, (formula, value) of the
     #                                   multiply-adds this layer would cost reading the 1x1's input itself)
+    standard: tuple = None     # (parameters, multiply-adds) of a standard conv of the same shape, beside a grouped one
 
     @property
     def whole(self):
@@ -106,13 +107,15 @@ def summarize(layers, input_shape, describe=describe, input_name="input", row_na
         else:
             receptive = (None, field) if len(out_shape) == 3 else None
         title = row_name.format(id=name, number=number, description=describe(layer))
+        twin = layer.standard_twin(in_shape[0])
+        standard = None if twin is None else (twin.parameter_count(in_shape), twin.multiply_adds(in_shape, out_shape))
         shapes_of = layer.parameter_shapes(in_shape)
         weights, biases = (_product(shapes_of[name]) if name in shapes_of else NONE for name in ("weight", "bias"))
         rows.append(SummaryRow(title, in_shape, out_shape, arithmetic or "", side, weights, biases,
                                layer.parameter_count(in_shape) or NONE, _product(out_shape),
                                layer.multiply_adds(in_shape, out_shape) or NONE, receptive, quotient,
                                _joined(reads, shapes, input_shape), layer.buffer_count(in_shape),
-                               _bottleneck(layer, reads, layers, shapes, wiring, input_shape, out_shape)))
+                               _bottleneck(layer, reads, layers, shapes, wiring, input_shape, out_shape), standard))
         reach[number - 1] = field, jump
     return rows
 
@@ -152,7 +155,8 @@ def formula_count(rows):
     computed = sum(pair is not None and pair[0] is not None
                    for row in rows for pair in (row.side, row.weights, row.biases, row.parameters, row.activations,
                                                 row.multiply_adds, row.receptive_field))
-    return computed + len(MEMORY) * len(rows) + len(TOTAL_COLUMNS) + BOTTLENECK_FORMULAS * len(bottlenecks(rows))
+    return (computed + len(MEMORY) * len(rows) + len(TOTAL_COLUMNS) + BOTTLENECK_FORMULAS * len(bottlenecks(rows))
+            + 3 * len(COMPARED) * len(compared(rows)))
 
 
 BOTTLENECK_FORMULAS = 3   # per layer fed by a bottleneck: multiply-adds with the 1x1, without it, and their ratio
@@ -161,6 +165,24 @@ BOTTLENECK_FORMULAS = 3   # per layer fed by a bottleneck: multiply-adds with th
 def bottlenecks(rows):
     """The rows of layers fed by a 1x1 bottleneck (``SummaryRow.bottleneck``), in order."""
     return [row for row in rows if row.bottleneck is not None]
+
+
+# ---------------------------------------------------------------- layers beside their standard twins (Layer.standard_twin)
+
+# a compared layer takes a line for each count: the layer's own, the standard conv's, how many times more that is
+COMPARISON_COLUMNS = ("layer", "count", "this layer", "standard conv", "ratio")
+COMPARED = ("parameters", "multiply-adds")
+
+
+def compared(rows):
+    """The rows of layers shown beside a standard layer of the same shape (``Layer.standard_twin``: a grouped one)."""
+    return [row for row in rows if row.standard is not None]
+
+
+def comparison_numbers(row):
+    """A compared row's lines, one per COMPARED count: [own count, the standard conv's, standard / own]."""
+    own = {"parameters": row.parameters[1], "multiply-adds": row.multiply_adds[1]}
+    return [[own[key], standard, standard / own[key]] for key, (_, standard) in zip(COMPARED, row.standard)]
 
 
 # ---------------------------------------------------------------- the table as text (xlcnn summary)
@@ -198,4 +220,17 @@ def table_text(rows, texts):
     buffers = sum(row.buffers for row in rows)
     if buffers:
         text.append(texts["buffers"].format(count=f"{buffers:,}"))
+    if compared(rows):
+        text += ["", texts["comparison_title"], *_comparison_text(rows, texts)]
     return "\n".join(text)
+
+
+def _comparison_text(rows, texts):
+    """The compared layers beside their standard twins, aligned: a line per count, then the ratio "14.5x"."""
+    lines = [[texts["comparison_columns"][key] for key in COMPARISON_COLUMNS]]
+    for row in compared(rows):
+        for n, (key, (own, standard, ratio)) in enumerate(zip(COMPARED, comparison_numbers(row))):
+            lines.append(["" if n else row.name, texts["columns"][key], f"{own:,}", f"{standard:,}", f"{ratio:.1f}x"])
+    widths = [max(display_width(line[n]) for line in lines) for n in range(len(COMPARISON_COLUMNS))]
+    return ["  ".join([ljust(line[0], widths[0])] + [rjust(cell, width) for cell, width in zip(line[1:], widths[1:])])
+            .rstrip() for line in lines]

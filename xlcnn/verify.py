@@ -29,7 +29,7 @@ from .losses import REGRESSION
 from .plans import FoldSheet, NormSheet, ScatterSheet, all_blocks, example_of
 from .resources import texts as load_texts
 from .stages import LAYER_KINDS, output_blocks, workbook_stages
-from .summary import TOTAL_COLUMNS, bottlenecks, summarize
+from .summary import TOTAL_COLUMNS, bottlenecks, compared, comparison_numbers, summarize
 from .xlsxread import read_workbook
 from .kinds import LAYER_TYPES
 from .libreoffice import DEFAULT_TIMEOUT
@@ -486,6 +486,11 @@ def _check_summary(book, values):
         cells.append(totals.sub(0, SUMMARY_COLUMNS.index("parameters"), 1, 1))
         expected.append(sum(int(np.size(v)) for layer, p in zip(book.model.layers, book.model.params)
                             for name, v in p.items() if name not in layer.buffers))   # buffers are not parameters
+    comparison = book.layout.sheet("summary").comparison
+    lines = [line for row in compared(rows) for line in comparison_numbers(row)]
+    for n, numbers in enumerate(lines):     # layers beside their standard twins, and the ratios
+        cells.append(comparison.sub(n, 2, 1, len(numbers)))
+        expected.extend(numbers)
     return _check_blocks(table.sheet, cells, np.array(expected, dtype=float), values)
 
 

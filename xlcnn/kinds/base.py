@@ -283,8 +283,8 @@ class Layer:
         return {}
 
     def as_in_book(self, reader, layout, index):
-        """The layer as the workbook holds it: a number of its own shown in an editable cell (the epsilon of
-        eps) read back by ``reader``; the layer itself for the others."""
+        """The layer as the workbook holds it: a number of its own that its sheet shows in an editable cell (an
+        epsilon) read back by ``reader``; the layer itself for the others."""
         return self
 
     # -- the summary sheet: (formula text, value) pairs, None when there is nothing to count
@@ -301,6 +301,11 @@ class Layer:
         """How many numbers the layer keeps without learning them (its ``buffers``): not parameters."""
         shapes = self.parameter_shapes(input_shape)
         return sum(int(np.prod(shapes[name])) for name in self.buffers)
+
+    def standard_twin(self, channels):
+        """The plain layer of the same shape the summary compares this one with, reading ``channels``
+        (a standard convolution beside a grouped one), or None when there is nothing to compare."""
+        return None
 
     def side_arithmetic(self, side, out_side):
         """(text, formula) of the output side of a layer that computes it otherwise than a sliding

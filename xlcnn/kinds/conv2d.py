@@ -6,7 +6,7 @@ depthwise). The NumPy functions' formula twins (``*_formula``) close the module.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -150,9 +150,12 @@ class Conv2D(Layer):
         text += f", {self.groups} groups" if self.groups != 1 else ""
         return text + (", depthwise" if self.depthwise else "") + ("" if self.bias else ", no bias")
 
-    def drawn(self):
-        """The workbook draws plain convolutions: one group, with biases."""
-        return self.groups == 1 and not self.depthwise and self.bias
+    def group_reads(self, k, channels):
+        """(first input channel, how many) filter k reads of an input of ``channels``: its group's, in order
+        (filters 1 to K/G read the first C/G channels, ...); every channel when the layer has one group."""
+        groups = self.groups_for(channels)
+        per = channels // groups
+        return k // (self.filters // groups) * per, per
 
     # -- shapes
 
@@ -181,8 +184,10 @@ class Conv2D(Layer):
         return {"kernel": self.kernel, "stride": self.stride, "padding": self.padding, "filters": self.filters}
 
     def parameters_from_book(self, reader, layout, index):
-        """The weights and biases its filters sheet shows."""
-        return kernels_from_book(reader, layout, index)
+        """The weights and biases its filters sheet shows (a layer without biases: its weights only; its
+        sheet's bias cells are fixed zeros)."""
+        params = kernels_from_book(reader, layout, index)
+        return params if self.bias else {"weight": params["weight"]}
 
     def example_reads(self, at):
         """Every channel's window; the padding takes the first rows and columns."""
@@ -232,6 +237,10 @@ class Conv2D(Layer):
         if not self.bias:
             return lesson_formulas().product((f, f, c, k)), f * f * c * k
         return conv_parameters_formula(f, c, k), f * f * c * k + k
+
+    def standard_twin(self, channels):
+        """The same convolution with every filter reading every channel, when this one is grouped."""
+        return replace(self, groups=1, depthwise=False) if self.groups_for(channels) != 1 else None
 
     def multiply_adds(self, input_shape, output_shape):
         """One per weight tap per output cell: K x H_out x W_out x F x F x C/G."""

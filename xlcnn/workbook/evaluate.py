@@ -294,6 +294,7 @@ FUNCTIONS = {
     "MIN": Evaluator._min, "SUMPRODUCT": Evaluator._sumproduct, "MMULT": Evaluator._mmult, "LN": Evaluator._ln, "SQRT": Evaluator._sqrt, "MOD": Evaluator._mod,
     "COUNTIF": Evaluator._countif, "FIXED": Evaluator._fixed, "INDEX": Evaluator._index,
     "MATCH": Evaluator._match_call,
+    "CHOOSE": lambda e, args: e._scalar(args[int(_number(e._scalar(args[0])))]),   # a grouped example's channel name
     "ROW": lambda e, args: e._row_or_column(args, "ROW"), "COLUMN": lambda e, args: e._row_or_column(args, "COLUMN"),
     "ABS": _unary(abs), "EXP": _unary(math.exp), "TANH": _unary(math.tanh), "INT": _unary(lambda v: float(math.floor(v))),
     # a cell with a link shows its friendly name, else the link itself

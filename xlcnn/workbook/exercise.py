@@ -212,13 +212,15 @@ def _map_target(ctx, sheet, position, values, rng):
         return Target(label, lf.exercise_cell(cell), cell)
     source = ctx.layout.input_of(sheet.layer)
     channels = source.shape[0]
-    if channels * layer.kernel * layer.kernel <= TERMS_BY_HAND:
-        return Target(label, lf.exercise_cell(cell), cell)
-    c = int(rng.integers(channels))
     filters = ctx.layout.sheet("filters", sheet.layer)
+    reads = filters.reads(k)     # the channels filter k sums over: every one, or its group's
+    if len(reads) * layer.kernel * layer.kernel <= TERMS_BY_HAND:
+        return Target(label, lf.exercise_cell(cell), cell)
+    part = int(rng.integers(len(reads)))
+    c = reads[part]
     window = sheet.window(c, i, j)
     scale = ctx.scale_for(sheet.layer)
-    truth = layer.exercise_part_formula(window, filters.kernels[k][c], scale)
+    truth = layer.exercise_part_formula(window, filters.kernels[k][part], scale)
     name = ctx.channel_labels(channels)[c] if sheet.layer == 0 else f"{ctx.texts['explain']['map']} {c + 1}"
     return Target(texts["channel_part"].format(k=k + 1, i=i + 1, j=j + 1, c=name), truth)
 

@@ -82,15 +82,20 @@ def highlight_receptive_field(ctx, input_ws, filters_ws, plan, layer):
     for n, word in enumerate(("map", "row", "column")):
         put_text(input_ws, *source.highlight_labels.cell(n, 0), ctx.texts["explain"][word])
         put_formula(ctx, input_ws, copies.item(n), formulas.reference(choose.item(n)))
-    for padded in source.output.maps:     # the maps the first layer reads: the pixels, or normalised
-        inside = layer.receptive_field_formula(padded, copies.item(1), copies.item(2))
-        input_ws.conditional_formatting.add(padded.range(), FormulaRule(formula=[inside], **HIGHLIGHT))
     filters = ctx.layout.sheet("filters", plan.layer)
+    grid = filters.connections
+    for c, padded in enumerate(source.output.maps):     # the maps the first layer reads: the pixels, or normalised
+        inside = layer.receptive_field_formula(padded, copies.item(1), copies.item(2))
+        if grid is not None:    # grouped: the picked filter's group's channels only
+            slices = len(filters.weight[0])
+            inside = lf.in_picked_group(inside, copies.item(0), layer.filters * slices // filters.channels, slices, c)
+        input_ws.conditional_formatting.add(padded.range(), FormulaRule(formula=[inside], **HIGHLIGHT))
     k_copy = filters.highlight
     put_text(filters_ws, *filters.highlight_label.cell(0, 0), ctx.texts["explain"]["highlight_filter"], styles.LABEL_FONT)
     put_formula(ctx, filters_ws, k_copy, formulas.reference(choose.item(0)))
     for number, slices in enumerate(filters.weight, start=1):
-        ranges = " ".join(block.range() for block in slices)
+        row = () if grid is None else (grid.cells.sub(number - 1, 0, 1, grid.cells.width),)   # its row of the grid
+        ranges = " ".join(block.range() for block in (*slices, *row))
         rule = FormulaRule(formula=[lf.picked_filter_rule(k_copy, number)], **HIGHLIGHT)
         filters_ws.conditional_formatting.add(ranges, rule)
 
@@ -122,24 +127,46 @@ def _explain_filters(ctx, ws, plan, layer, source, example, texts, chosen):
     # the first layer reads the photo's channels; deeper ones read the maps before them
     labels = (ctx.channel_labels(channels) if source is ctx.layout.input
               else [f"{texts['map']} {c + 1}" for c in range(channels)])
-    for c, label in enumerate(labels):
+    slices = len(example.windows)
+    live = slices != channels    # grouped: slice c reads a channel of the picked filter's group, found and named live
+    group = [lf.example_group_channel(k, layer.filters * slices // channels, slices, c) for c in range(slices)] if live else []
+
+    def label(c, key):
+        """The text ``key`` naming slice c's channel: as text, or (grouped) a formula picking the channel's name."""
+        return lf.example_channel_label(texts[key], labels, group[c]) if live else texts[key].format(c=labels[c])
+
+    def put_label(block, text, font=None):
+        cell = put_formula(ctx, ws, block, text) if live else put_text(ws, *block.cell(0, 0), text)
+        if font is not None:
+            cell.font = font
+
+    def input_at(c, a, b):
+        if live:
+            return lf.example_grouped_conv_input(source, group[c], i, j, plan.stride, a, b)
+        return layer.example_input_formula(source.maps[c], i, j, plan.stride, a, b)
+    for c in range(slices):
         window, weights, products = example.windows[c], example.weights[c], example.products[c]
-        put_text(ws, *example.window_labels[c].cell(0, 0), texts["window"].format(c=label), styles.LABEL_FONT)
-        put_text(ws, *example.weight_labels[c].cell(0, 0), texts["weights"].format(c=label), styles.LABEL_FONT)
+        put_label(example.window_labels[c], label(c, "window"), styles.LABEL_FONT)
+        put_label(example.weight_labels[c], label(c, "weights"), styles.LABEL_FONT)
         put_text(ws, *example.product_labels[c].cell(0, 0), texts["products"], styles.LABEL_FONT)
         band = filters.band(c)
         taps = [(u, v) for u, v, _, _ in window.cells()]
         inputs, factors = [window.sub(u, v, 1, 1) for u, v in taps], [weights.sub(u, v, 1, 1) for u, v in taps]
         for (u, v), x, w in zip(taps, inputs, factors):
             a, b = filters.tap_offset(u, v)
-            put_formula(ctx, ws, x, layer.example_input_formula(source.maps[c], i, j, plan.stride, a, b), styles.VALUE_FORMAT)
+            put_formula(ctx, ws, x, input_at(c, a, b), styles.VALUE_FORMAT)
             put_formula(ctx, ws, w, layer.example_tap_formula(band, k, filters.band_step, *filters.stored_at(a, b)),
                         styles.WEIGHT_FORMAT)
             put_formula(ctx, ws, products.sub(u, v, 1, 1), lf.example_product(x, w), styles.VALUE_FORMAT)
-        put_text(ws, *example.sum_labels[c].cell(0, 0), texts["channel_sum"].format(c=label))
+        put_label(example.sum_labels[c], label(c, "channel_sum"))
         put_formula(ctx, ws, example.sums[c], lf.example_channel_sum(products), styles.VALUE_FORMAT)
         put_formula(ctx, ws, example.spelled[c],
-                    lf.example_spelled_sum(texts["spelled"].format(c=label), inputs, factors, example.sums[c]))
+                    lf.example_spelled_sum(label(c, "spelled"), inputs, factors, example.sums[c]))
+    _explain_conv_result(ctx, ws, plan, layer, example, texts, k, filters)
+
+
+def _explain_conv_result(ctx, ws, plan, layer, example, texts, k, filters):
+    """The bias, the scale (first layer) and the result under the channels' sums."""
     put_text(ws, *example.bias_label.cell(0, 0), texts["bias"])
     put_formula(ctx, ws, example.bias, layer.example_tap_formula(filters.biases, k, filters.band_step, 0, 0),
                 styles.WEIGHT_FORMAT)

@@ -203,12 +203,13 @@ def _conv(ctx, ws, plan, layer, forward, upstream, texts):
     for k, (slices, bias) in enumerate(zip(plan.weight, plan.bias)):
         put_text(ws, *plan.filter_labels[k].cell(0, 0), texts["filter"].format(k=k + 1), styles.LABEL_FONT)
         up = upstream.interior(k)
-        for c, block in enumerate(slices):
+        for channel, block in zip(filters.reads(k), slices):    # a grouped filter saw its group's channels only
             for u, v, _, _ in block.cells():
-                formula = layer.weight_gradient_formula(conv.reach(c, u, v), up, scale)
+                formula = layer.weight_gradient_formula(conv.reach(channel, u, v), up, scale)
                 put_formula(ctx, ws, block.sub(u, v, 1, 1), formula, styles.GRAD_FORMAT)
-        put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias"])
-        put_formula(ctx, ws, bias, layer.bias_gradient_formula(up), styles.GRAD_FORMAT)
+        if layer.bias:     # a bias-free layer's fixed 0 learns nothing
+            put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias"])
+            put_formula(ctx, ws, bias, layer.bias_gradient_formula(up), styles.GRAD_FORMAT)
         add_scale(ws, slices, styles.diverging_scale())
     if plan.input is not None:
         _conv_input_gradient(ctx, ws, plan, layer, filters, texts)
@@ -218,8 +219,8 @@ def _conv(ctx, ws, plan, layer, forward, upstream, texts):
 
 def _conv_input_gradient(ctx, ws, plan, layer, filters, texts):
     for k, kernels in enumerate(plan.back_kernels):
-        for c, block in enumerate(kernels):
-            put_text(ws, *plan.back_kernel_labels[k][c].cell(0, 0), texts["turned"].format(c=c + 1))
+        for c, (channel, block) in enumerate(zip(filters.reads(k), kernels)):
+            put_text(ws, *plan.back_kernel_labels[k][c].cell(0, 0), texts["turned"].format(c=channel + 1))
             for a, e, row, col in block.cells():
                 tap = filters.turned_tap(k, c, a, e)
                 if tap is None:
@@ -229,9 +230,10 @@ def _conv_input_gradient(ctx, ws, plan, layer, filters, texts):
     stack, filter_count = plan.input, len(plan.back_kernels)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
+        readers = [k for k in range(filter_count) if c in filters.reads(k)]   # grouped: the filters of c's group
         for r, s, _, _ in stack.interior(c).cells():
-            windows = [plan.upstream_window(k, r, s) for k in range(filter_count)]
-            kernels = [plan.back_kernels[k][c] for k in range(filter_count)]
+            windows = [plan.upstream_window(k, r, s) for k in readers]
+            kernels = [plan.back_kernels[k][c - filters.reads(k).start] for k in readers]
             put_formula(ctx, ws, stack.at(c, r, s), layer.input_gradient_formula(windows, kernels),
                         styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))

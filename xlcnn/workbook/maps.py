@@ -98,8 +98,10 @@ def write_filters(ctx, ws, plan):
     values = {"step": plan.step, "kernel": f, "channels": channels,
               "filters": k_count, "params": f * f * channels * k_count + k_count}
     lines = list(texts["lines"])
-    if channels == 1:
+    if channels == 1 and plan.channels == 1:
         lines[0] = texts["one_channel_line"]
+    if plan.connections is not None or not layer.bias:
+        _grouped_lines(plan, layer, texts, lines, values)
     if layer.flip:
         lines.append(texts["flip_line"])
     if layer.dilation != 1:
@@ -112,16 +114,22 @@ def write_filters(ctx, ws, plan):
         slices = plan.weight[k]
         bias = plan.bias[k]
         put_text(ws, *plan.filter_labels[k].cell(0, 0), texts["filter_label"].format(k=k + 1), styles.LABEL_FONT)
-        for c, block in enumerate(slices):
-            put_text(ws, *plan.slice_labels[k][c].cell(0, 0), texts["slice_label"].format(c=c + 1))
+        for c, channel in enumerate(plan.reads(k)):   # grouped: its group's channels
+            put_text(ws, *plan.slice_labels[k][c].cell(0, 0), texts["slice_label"].format(c=channel + 1))
             write_kernel(ctx, ws, plan, k, c, p["weight"][k, c])
-        put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias_label"])
-        put_parameter(ctx, ws, bias, p["bias"][k], styles.WEIGHT_FORMAT,
-                      ctx.new_weight("filters", plan.layer, lambda sheet, k=k: sheet.bias[k]))
+        if layer.bias:
+            put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias_label"])
+            put_parameter(ctx, ws, bias, p["bias"][k], styles.WEIGHT_FORMAT,
+                          ctx.new_weight("filters", plan.layer, lambda sheet, k=k: sheet.bias[k]))
+        else:   # the formulas still add this cell, a fixed 0, so they read as every conv's do
+            put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["no_bias_label"])
+            put_value(ws, *bias.cell(0, 0), 0, styles.WEIGHT_FORMAT, styles.PAD_FILL)
         add_scale(ws, slices, styles.diverging_scale())
     last = plan.bias[0]
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, last.col, styles.VALUE_WIDTH)
+    if plan.connections is not None:
+        _write_connections(ws, plan, texts)
     freeze_below(ws, 1)
 
 
@@ -132,6 +140,37 @@ def write_kernel(ctx, ws, plan, a, b, values):
         pick = (lambda sheet, a=a, b=b, u=u, v=v: sheet.weight[a][b].sub(u, v, 1, 1))
         put_parameter(ctx, ws, plan.weight[a][b].sub(u, v, 1, 1), values[u, v], styles.WEIGHT_FORMAT,
                       ctx.new_weight("filters", plan.layer, pick))
+
+
+def _grouped_lines(plan, layer, texts, lines, values):
+    """The first line and the parameters line of a grouped, depthwise or bias-free layer: which channels a
+    filter reads, and its count beside a standard convolution's of the same shape."""
+    slices, k_count, channels = values["channels"], values["filters"], plan.channels
+    _, params = layer.parameter_count((channels,))
+    values.update(slices=slices, channels=channels, groups=channels // slices, params=params,
+                  c_symbol="C/G" if slices != channels else "C", bias_term=" + K" if layer.bias else "",
+                  bias_value=f" + {k_count}" if layer.bias else "", compare="")
+    twin = layer.standard_twin(channels)
+    if twin is not None:
+        _, standard = twin.parameter_count((channels,))
+        lines[0] = texts["depthwise_line" if layer.depthwise else "grouped_line"]
+        values["compare"] = texts["standard_compare"].format(channels=channels, standard=standard,
+                                                             ratio=f"{standard / params:.1f}")
+    lines[2] = texts["custom_params_line"]
+
+
+def _write_connections(ws, plan, texts):
+    """The grid of filters x input channels: a filled 1 where the filter reads the channel, blank where it never does."""
+    grid = plan.connections
+    put_text(ws, *grid.title.cell(0, 0), texts["connections_title"], styles.LABEL_FONT)
+    for c in range(grid.cells.width):
+        put_text(ws, *grid.channels.cell(0, c), texts["connection_channel"].format(c=c + 1))
+    for k in range(grid.cells.height):
+        put_text(ws, *grid.filters.cell(k, 0), texts["connection_filter"].format(k=k + 1))
+        for c in plan.reads(k):
+            put_value(ws, *grid.cells.cell(k, c), 1, fill=styles.LINK_FILL)
+    set_widths(ws, grid.filters.col, 1, styles.LABEL_WIDTH)
+    set_widths(ws, grid.cells.col, grid.cells.width, styles.VALUE_WIDTH)
 
 
 def _write_effective_kernels(ctx, ws, plan, layer, texts):
@@ -167,6 +206,8 @@ def write_maps(ctx, ws, plan):
     lines = list(texts["lines"])
     if plan.kind == "conv2d" and source.shape[0] == 1:   # no sum over channels to speak of
         lines[0] = texts["one_channel_line"]
+    elif plan.kind == "conv2d" and ctx.layout.sheet("filters", plan.layer).connections is not None:
+        lines[0] = texts["grouped_line"]
     lines[2:3] = [texts[key] for key in layer.size_lines()] or lines[2:3]
     write_header(ws, texts["title"], lines, _map_values(plan, layer, source, out))
     cell_formula = _cell_formula_builder(ctx, plan, layer, source)
@@ -295,7 +336,8 @@ def _cell_formula_builder(ctx, plan, layer, source):
             windows = windows_at.get((i, j))
             if windows is None:
                 windows = windows_at[(i, j)] = [plan.window(c, i, j) for c in range(channels)]
-            return layer.forward_formula(windows, filters.kernels[k], filters.bias[k], scale)
+            reads = filters.reads(k)    # a grouped filter sums over its group's channels only
+            return layer.forward_formula(windows[reads.start:reads.stop], filters.kernels[k], filters.bias[k], scale)
         return conv_cell
     return lambda k, i, j: layer.forward_formula(plan.window(k, i, j), scale)
 

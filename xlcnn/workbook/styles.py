@@ -18,6 +18,7 @@ BOX_FONT = Font(size=10)   # no smaller than the rest: the handout scales by its
 NOTICE_FONT = Font(bold=True, size=10, color="C00000")
 PARAM_FILL = PatternFill("solid", fgColor="FFF2CC")     # cells a student may edit
 PAD_FILL = PatternFill("solid", fgColor="D9D9D9")       # zero padding border
+LINK_FILL = PatternFill("solid", fgColor="9DC3E6")      # a grouped filter reads this channel (the grid)
 WARNING_FILL = PatternFill("solid", fgColor="F8CBAD")   # a setting the course calls invalid (a rounded-away quotient)
 CENTER = Alignment(horizontal="center")
 RIGHT = Alignment(horizontal="right")

@@ -1,8 +1,8 @@
 """The summary sheet: one row per layer, with the arithmetic as live formulas."""
 
-from .. import lesson_formulas as lf
+from .. import formulas, lesson_formulas as lf
 from ..layout import BOTTLENECK_COLUMNS, SUMMARY_COLUMNS
-from ..summary import MEMORY, TOTAL_COLUMNS, bottlenecks, shape_text, summarize
+from ..summary import COMPARED, COMPARISON_COLUMNS, MEMORY, TOTAL_COLUMNS, bottlenecks, shape_text, summarize
 from . import styles
 from .common import cell_at, describe_layer, freeze_below, put_formula, put_text, put_value, set_widths, write_header
 
@@ -51,6 +51,8 @@ def write_summary(ctx, ws, plan):
                     "#,##0").font = styles.LABEL_FONT
     if plan.bottlenecks is not None:
         _write_bottlenecks(ctx, ws, plan, rows, texts, column["multiply-adds"])
+    if plan.comparison is not None:
+        _write_comparison(ctx, ws, plan, rows, texts)
     set_widths(ws, 0, 1, 44)
     set_widths(ws, 1, 2, 13)
     joins = [row.input_text() for row in rows if row.joined]
@@ -59,6 +61,24 @@ def write_summary(ctx, ws, plan):
     set_widths(ws, 3, 1, 30)
     set_widths(ws, 4, len(SUMMARY_COLUMNS) - 4, 13)
     freeze_below(ws, table.row, 1)
+
+
+def _write_comparison(ctx, ws, plan, rows, texts):
+    """Each compared layer's parameters and multiply-adds (references to its row) beside those of its standard
+    twin of the same shape (the same formulas with every channel read), and the ratios, live."""
+    put_text(ws, *plan.comparison_title.cell(0, 0), texts["comparison_title"], styles.LABEL_FONT)
+    for col, key in enumerate(COMPARISON_COLUMNS):
+        put_text(ws, *plan.comparison_headers.cell(0, col), texts["comparison_columns"][key], styles.LABEL_FONT)
+    table, block = plan.table, plan.comparison
+    compared_rows = [(r, row) for r, row in enumerate(rows) if row.standard is not None]
+    for n, (r, row) in enumerate(compared_rows):
+        put_text(ws, *block.cell(len(COMPARED) * n, 0), row.name)
+        for line, (key, pair) in enumerate(zip(COMPARED, row.standard), start=len(COMPARED) * n):
+            put_text(ws, *block.cell(line, 1), texts["columns"][key])
+            own, standard, times = (block.sub(line, col, 1, 1) for col in (2, 3, 4))
+            put_formula(ctx, ws, own, formulas.reference(table.sub(r, SUMMARY_COLUMNS.index(key), 1, 1)), "#,##0")
+            put_formula(ctx, ws, standard, pair[0], "#,##0")
+            put_formula(ctx, ws, times, lf.ratio(standard, own), '0.0"x"')
 
 
 def total_cells(plan):
