@@ -304,7 +304,7 @@ class Layer:
 
     def standard_twin(self, channels):
         """The plain layer of the same shape the summary compares this one with, reading ``channels``
-        (a standard convolution beside a grouped one), or None when there is nothing to compare."""
+        (every filter reading every channel, beside a grouped layer), or None when there is nothing to compare."""
         return None
 
     def side_arithmetic(self, side, out_side):
