@@ -93,12 +93,13 @@ class BatchNorm(Layer):
 
     def folded(self, params, before, axis=0):
         """The weights and biases of the layer before (its outputs along ``axis`` of the weight) with this
-        batch norm folded in: gamma / sqrt(var + eps) scales each output, the shift joins its bias."""
+        batch norm folded in: gamma / sqrt(var + eps) scales each output, the shift joins its bias (a layer
+        without biases gets them: its bias was 0)."""
         factor = params["weight"] / np.sqrt(params["running_var"] + self.eps)
         shape = [1] * before["weight"].ndim
         shape[axis] = -1
         return {**before, "weight": before["weight"] * factor.reshape(shape),
-                "bias": (before["bias"] - params["running_mean"]) * factor + params["bias"]}
+                "bias": (before.get("bias", 0.0) - params["running_mean"]) * factor + params["bias"]}
 
     def parameter_shapes(self, input_shape):
         """gamma, beta, mean and variance: one each per channel of a map, or per unit of a vector."""
