@@ -251,3 +251,59 @@ def test_batch_norm_in_training_agrees_with_pytorch_in_train_mode(shape):
     with torch.no_grad():
         np.testing.assert_allclose(layer.forward([x], {**params, **buffers}), module(torch.from_numpy(x)).numpy(),
                                    rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------- whole branched presets, forward and backward
+
+def _torch_layer(layer, xs, p):
+    """Layer ``layer`` of an xlcnn network in torch.nn.functional, on the tensors ``xs`` it reads."""
+    kind, x = layer.kind, xs[0]
+    if kind == "conv2d":
+        return F.conv2d(x, p["weight"], p.get("bias"), layer.stride, layer.padding, layer.dilation,
+                        layer.groups_for(x.shape[1]))
+    if kind == "tconv":
+        return F.conv_transpose2d(x, p["weight"], p["bias"], layer.stride, layer.padding)
+    if kind == "bn":
+        return F.batch_norm(x, p["running_mean"], p["running_var"], p["weight"], p["bias"], False, 0.0, layer.eps)
+    if kind in ("maxpool2d", "avgpool2d"):
+        pool = F.max_pool2d if kind == "maxpool2d" else F.avg_pool2d
+        return pool(x, layer.size, layer.step, layer.padding, ceil_mode=layer.ceil)
+    simple = {"relu": F.relu, "gap": lambda x: F.adaptive_avg_pool2d(x, 1), "flatten": lambda x: x.flatten(1),
+              "add": lambda *xs: sum(xs), "concat": lambda *xs: torch.cat(xs, 1),
+              "dense": lambda x: F.linear(x, p["weight"], p["bias"]), "softmax": lambda x: x}
+    return simple[kind](*xs)
+
+
+@pytest.mark.parametrize("preset", ["resnet-block", "inception-block", "mobilenet-block", "upsample"])
+def test_branched_presets_learn_as_pytorch_does(preset):
+    """Each teaching preset's whole network (joins, forks, batch norm, grouped and transposed convolutions),
+    with statistics and weights away from 0 and 1: the loss and every learned parameter's gradient agree
+    with PyTorch's autograd, in eval mode (the statistics held fixed, as the workbook holds them)."""
+    from xlcnn.engine import loss_and_gradients
+    from xlcnn.graph import INPUT, sources
+    from xlcnn.network import random_model
+    from xlcnn.presets import load_preset
+    chosen = load_preset(preset)
+    layers, inputs = chosen.network()
+    model = random_model(layers, list(chosen.classes), image_size=12, inputs=inputs, input_scale=1.0, seed=5)
+    rng = np.random.default_rng(7)
+    for p in model.params:
+        for name in p:
+            p[name] = p[name] + rng.normal(scale=0.3, size=p[name].shape) if name != "running_var" \
+                else rng.uniform(0.5, 2.0, size=p[name].shape)
+    x = rng.normal(size=(2, chosen.channels, 12, 12))
+    labels = np.array([0, 2])
+    loss, grads, _ = loss_and_gradients(model, x, labels)
+    tx = torch.from_numpy(x).requires_grad_()
+    tparams = [{name: torch.from_numpy(v.copy()).requires_grad_(name not in layer.buffers) for name, v in p.items()}
+               for layer, p in zip(model.layers, model.params)]
+    outs = {INPUT: tx}
+    for index, (layer, reads) in enumerate(zip(model.layers, sources(model.inputs, len(model.layers)))):
+        outs[index] = _torch_layer(layer, [outs[r] for r in reads], tparams[index])
+    tloss = F.cross_entropy(outs[len(model.layers) - 1], torch.from_numpy(labels))
+    tloss.backward()
+    assert loss == pytest.approx(tloss.item(), rel=1e-12)
+    for layer, ours, theirs in zip(model.layers, grads, tparams):
+        for name, value in theirs.items():
+            if name not in layer.buffers:
+                np.testing.assert_allclose(ours[name], value.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=f"{layer} {name}")
