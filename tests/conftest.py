@@ -1,5 +1,6 @@
 """Shared fixtures: LibreOffice and Gnumeric availability, tiny models and photos."""
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -53,6 +54,24 @@ def pytest_collection_modifyitems(items):
         alone, with_engines = FILE_SECONDS.get(item.path.name, (0, 0))
         return alone + (with_engines if item.path.name in engines else 0)
     items.sort(key=seconds, reverse=True)    # stable: each file's tests keep their order
+
+
+class OnFirstUse:
+    """A module (or a name in one) imported when a test first reads from it, not when the file is collected.
+
+    Every pytest-xdist worker collects every file; torch, onnx and scipy.signal take seconds each
+    to import, which only the worker that runs their tests should pay.
+    """
+
+    def __init__(self, module, name=None, load=importlib.import_module):
+        self._where = module, name, load
+
+    def __getattr__(self, attribute):
+        if attribute.startswith("_"):     # pytest looks for fixture and test markers on every name of a module
+            raise AttributeError(attribute)
+        module, name, load = self._where
+        found = load(module)
+        return getattr(found if name is None else getattr(found, name), attribute)
 
 
 _REAL_ENGINES = {Path(p).resolve() for p in (find_soffice(), find_ssconvert()) if p}
