@@ -59,17 +59,20 @@ def test_every_language_has_every_text():
         assert keys(english) - keys(own) <= {"class_names"} | {k for k in keys(english) if k.startswith("class_names.")}, path.name
 
 
-def test_overview_has_the_photo_and_a_live_chart(tmp_path):
-    book = make_workbook(sample_photos()[0], tmp_path / "o.xlsx").path
-    ws = openpyxl.load_workbook(book)["Overview"]
+@pytest.fixture(scope="module")
+def default_book(tmp_path_factory):
+    """The default workbook of the first sample, read once: the tests below only look at it."""
+    return openpyxl.load_workbook(make_workbook(sample_photos()[0], tmp_path_factory.mktemp("default") / "o.xlsx").path)
+
+
+def test_overview_has_the_photo_and_a_live_chart(default_book):
+    ws = default_book["Overview"]
     assert len(ws._images) == 1 + 3 and len(ws._charts) == 1     # the photo, and a picture of each class
     assert any(isinstance(c.value, str) and c.value == "='8 Softmax'!B17" for row in ws.iter_rows() for c in row)
 
 
-def test_every_sheet_prints_fitted_with_header_and_footer(tmp_path):
-    book = make_workbook(sample_photos()[0], tmp_path / "p.xlsx").path
-    wb = openpyxl.load_workbook(book)
-    for ws in wb.worksheets:
+def test_every_sheet_prints_fitted_with_header_and_footer(default_book):
+    for ws in default_book.worksheets:
         if ws.sheet_state != "visible":
             continue
         assert ws.print_area and ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage
