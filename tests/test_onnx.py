@@ -543,10 +543,10 @@ def test_pytorch_trained_models_build_verify_and_match_onnxruntime(tmp_path, lib
             assert_close(runtime_output(path, x), want)
             books.append(make_workbook(matrix, tmp_path / f"{net_name}-{name}.xlsx", model_path=str(path)).path)
             wanted.append(runtime_output(path, x))
-    reports = verify_workbooks(books)
+    reports = verify_workbooks(books, keep_values=True)     # one LibreOffice start: the logits are read from it too
     assert all(report.ok for report in reports), [r.table() for r in reports if not r.ok]
-    for fresh, want in zip(recalculate(books, tmp_path / "out"), wanted):
-        assert_close(named_values(openpyxl.load_workbook(fresh, data_only=True), "logits"), want)
+    for book, report, want in zip(books, reports, wanted):
+        assert_close(named_values(openpyxl.load_workbook(book), "logits", report.values), want)
 
 
 def test_summary_reads_an_onnx_model(tmp_path):
