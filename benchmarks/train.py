@@ -1,9 +1,15 @@
 """Benchmark training: the shipped model's recipe, timed per epoch, on one BLAS thread.
 
     python benchmarks/train.py [--out benchmarks/results]
+    python benchmarks/train.py --reproduce
 
 Generates the shapes dataset (800 pictures per class, seed 1) in memory, trains the
 default network with the default settings, and writes ``train.md`` and ``train.json``.
+
+``--reproduce`` instead runs scripts/train_default.py in full (20 epochs, about half a
+minute) and its recipe cut short, and checks they give the shipped model and the tests'
+snapshot of the short run; then it writes the three fingerprints to
+tests/snapshots/shipped_model.json, which tests/test_train.py compares with the files.
 """
 
 import argparse
@@ -11,7 +17,10 @@ import datetime
 import json
 import os
 import platform
+import runpy
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,8 +30,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from xlcnn.datasets import generate_shapes  # noqa: E402
-from xlcnn.network import random_model  # noqa: E402
-from xlcnn.pipeline import architecture  # noqa: E402
+from xlcnn.network import lesson_architecture, load_model, random_model  # noqa: E402
 from xlcnn.train import TrainConfig, train_model  # noqa: E402
 
 
@@ -32,7 +40,7 @@ def measure():
     images, labels, names = generate_shapes(800, size=28, seed=1)
     order = np.argsort(labels, kind="stable")
     generated = time.perf_counter()
-    model = random_model(architecture(len(names)), names, image_size=28, seed=0)
+    model = random_model(lesson_architecture(len(names)), names, image_size=28, seed=0)
     result = train_model(model, images[order], labels[order], TrainConfig(seed=0))
     finished = time.perf_counter()
     epochs = [s.seconds for s in result.history]
@@ -78,10 +86,43 @@ def torch_epoch_seconds(images, labels, epochs=3, batch_size=32):
     return float(np.median(times))
 
 
+SHIPPED = ROOT / "samples" / "default_model.npz"
+SHORT_SNAPSHOT = ROOT / "tests" / "snapshots" / "recipe_short_model.npz"
+RECORD = ROOT / "tests" / "snapshots" / "shipped_model.json"
+
+
+def reproduce():
+    """Train the recipe in full and cut short with the xlcnn command; record the fingerprints when both match."""
+    recipe = runpy.run_path(str(ROOT / "scripts" / "train_default.py"))
+    xlcnn = [sys.executable, "-m", "xlcnn"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryDirectory() as tmp:
+        full, short = Path(tmp) / "full.npz", Path(tmp) / "short.npz"
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "train_default.py"), str(full)], check=True, env=env)
+        subprocess.run([*xlcnn, "demo-data", f"{tmp}/data", *recipe["cut_short"](recipe["DATA_ARGS"])], check=True, env=env)
+        subprocess.run([*xlcnn, "train", f"{tmp}/data", "-o", str(short), *recipe["cut_short"](recipe["TRAIN_ARGS"])],
+                       check=True, env=env)
+        failures = {"shipped model": recipe["differences"](full, SHIPPED),
+                    "short-run snapshot": recipe["differences"](short, SHORT_SNAPSHOT)}
+        assert load_model(full).val_accuracy >= 0.97, "the recipe's model is below 97% on its validation pictures"
+    failures = {what: names for what, names in failures.items() if names}
+    if failures:
+        sys.exit(f"not reproduced: {failures}")
+    record = {"recipe": recipe["recipe_fingerprint"](), "shipped_model": recipe["model_fingerprint"](SHIPPED),
+              "short_run": recipe["model_fingerprint"](SHORT_SNAPSHOT),
+              "reproduced": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    RECORD.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"reproduced the shipped model and the short run; wrote {RECORD.relative_to(ROOT)}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--reproduce", action="store_true", help="check the shipped model is its recipe's; record it")
     args = parser.parse_args()
+    if args.reproduce:
+        reproduce()
+        return
     figures = measure()
     images, labels, _ = generate_shapes(800, size=28, seed=1)
     torch_seconds = torch_epoch_seconds(images, labels)

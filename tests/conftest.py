@@ -1,5 +1,6 @@
 """Shared fixtures: LibreOffice and Gnumeric availability, tiny models and photos."""
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -30,17 +31,21 @@ def pytest_itemcollected(item):
 # pytest-xdist (--dist loadfile --no-loadscope-reorder) deals whole files to its workers in the order
 # collected, so the longest of what is selected goes first: a long file dealt last leaves the other core
 # idle (the whole suite lost minutes that way). Only the order depends on these numbers; a file not
-# listed here goes after them, in its usual place.
+# listed here goes after them, in its usual place. Session 22 measured the first numbers again, in one
+# process (each test's CPU, its children's included); the engine numbers are the earlier ones, but for
+# the files whose books are now recalculated once (the engine matrix at half).
 FILE_SECONDS = {
-    "test_engine_matrix.py": (0, 148), "test_learning.py": (6, 79), "test_verify.py": (0, 84),
-    "test_lessons.py": (0, 54), "test_sheet_identity.py": (0, 42), "test_train.py": (38, 0),
-    "test_handout.py": (0, 20), "test_classroom.py": (16, 19), "test_cached_values.py": (8, 23),
-    "test_engines.py": (0, 28), "test_corners.py": (5, 20), "test_robustness.py": (14, 11),
-    "test_limits.py": (25, 0), "test_honest.py": (8, 16), "test_cli.py": (7, 16), "test_tolerance.py": (0, 21),
-    "test_xlsxread.py": (4, 13), "test_matrices.py": (1, 15), "test_branches.py": (4, 8), "test_colours.py": (11, 0),
-    "test_interrupt.py": (6, 5), "test_functions.py": (11, 0), "test_workbook.py": (5, 0),
-    "test_exercises.py": (10, 0), "test_options.py": (9, 0), "test_overview.py": (4, 4), "test_choices.py": (7, 0),
-    "test_im2col.py": (0, 6), "test_onnx.py": (12, 150), "test_regression.py": (8, 40),
+    "test_engine_matrix.py": (0, 74), "test_learning.py": (3, 79), "test_verify.py": (0, 84),
+    "test_lessons.py": (0, 54), "test_sheet_identity.py": (0, 42), "test_train.py": (4, 0),
+    "test_handout.py": (3, 20), "test_classroom.py": (4, 14), "test_cached_values.py": (11, 23),
+    "test_engines.py": (0, 28), "test_corners.py": (5, 20), "test_robustness.py": (11, 11),
+    "test_limits.py": (5, 0), "test_honest.py": (5, 16), "test_cli.py": (5, 16), "test_tolerance.py": (0, 21),
+    "test_xlsxread.py": (3, 13), "test_matrices.py": (1, 11), "test_branches.py": (3, 8), "test_colours.py": (4, 0),
+    "test_interrupt.py": (3, 5), "test_functions.py": (7, 0), "test_workbook.py": (8, 0),
+    "test_exercises.py": (10, 0), "test_options.py": (8, 0), "test_overview.py": (3, 4), "test_choices.py": (4, 0),
+    "test_im2col.py": (1, 6), "test_onnx.py": (3, 135), "test_regression.py": (0, 40),
+    "test_torch_oracle.py": (5, 0), "test_graph.py": (4, 0), "test_schema.py": (2, 0), "test_sheetdata.py": (2, 0),
+    "test_formulas.py": (2, 0), "test_constants.py": (2, 0), "test_gradients.py": (2, 0),
 }
 
 
@@ -53,6 +58,24 @@ def pytest_collection_modifyitems(items):
         alone, with_engines = FILE_SECONDS.get(item.path.name, (0, 0))
         return alone + (with_engines if item.path.name in engines else 0)
     items.sort(key=seconds, reverse=True)    # stable: each file's tests keep their order
+
+
+class OnFirstUse:
+    """A module (or a name in one) imported when a test first reads from it, not when the file is collected.
+
+    Every pytest-xdist worker collects every file; torch, onnx and scipy.signal take seconds each
+    to import, which only the worker that runs their tests should pay.
+    """
+
+    def __init__(self, module, name=None, load=importlib.import_module):
+        self._where = module, name, load
+
+    def __getattr__(self, attribute):
+        if attribute.startswith("_"):     # pytest looks for fixture and test markers on every name of a module
+            raise AttributeError(attribute)
+        module, name, load = self._where
+        found = load(module)
+        return getattr(found if name is None else getattr(found, name), attribute)
 
 
 _REAL_ENGINES = {Path(p).resolve() for p in (find_soffice(), find_ssconvert()) if p}

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from scipy.signal import convolve, correlate
 
 from xlcnn import layers as L
 from xlcnn.architecture import format_architecture, layer_names, parse_architecture, until_count
@@ -112,6 +111,7 @@ def test_edges_choice_has_hand_made_weights():
 @pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 2), (2, 1, 2), (1, 2, 3), (2, 0, 1)])
 @pytest.mark.parametrize("flip", [False, True])
 def test_dilated_and_flipped_conv_against_scipy(stride, padding, dilation, flip):
+    from scipy.signal import convolve, correlate    # here: seconds to import, and every xdist worker collects this file
     rng = np.random.default_rng(stride + 10 * padding + 100 * dilation)
     x, w, b = rng.normal(size=(2, 11, 11)), rng.normal(size=(3, 2, 3, 3)), rng.normal(size=3)
     out = L.conv_forward(x, w, b, stride, padding, dilation, flip)

@@ -39,20 +39,22 @@ def largest_size_formula(sqref):
 
 @pytest.fixture(scope="module")
 def books(tmp_path_factory):
+    """{name: (workbook, its stored values)}, each read once: the tests only look."""
     folder = tmp_path_factory.mktemp("colours")
     photo = sample_photos()[0]
-    return {
+    paths = {
         "default-steps": make_workbook(photo, folder / "steps.xlsx", steps=1).path,
         "tanh-gray-zh": make_workbook(photo, folder / "gray.xlsx", arch="conv3x3x2,tanh,avgpool2,dense",
                                       grayscale=True, lang="zh").path,
     }
+    return {name: (openpyxl.load_workbook(path), openpyxl.load_workbook(path, data_only=True))
+            for name, path in paths.items()}
 
 
 @pytest.mark.parametrize("name", ["default-steps", "tanh-gray-zh"])
 def test_every_scale_follows_one_rule(books, name):
     """Signed data: blue, white at 0, red, symmetric; non-negative data: white at 0 to red; pixels: black up."""
-    wb = openpyxl.load_workbook(books[name])
-    values = openpyxl.load_workbook(books[name], data_only=True)
+    wb, values = books[name]
     kinds = {}
     for ws in wb.worksheets:
         for sqref, cfvo, colours in colour_scales(ws):
@@ -88,7 +90,7 @@ def test_every_scale_follows_one_rule(books, name):
 @pytest.mark.parametrize("name", ["default-steps", "tanh-gray-zh"])
 def test_one_legend_per_coloured_sheet(books, name):
     """A five-cell bar on the row under the header, coloured like the sheet's scale, then its words."""
-    wb = openpyxl.load_workbook(books[name])
+    wb, _ = books[name]
     from xlcnn.resources import texts
     words = texts("zh" if name.endswith("zh") else "en")["legend"]
     for ws in wb.worksheets:
@@ -112,7 +114,7 @@ def test_one_legend_per_coloured_sheet(books, name):
 
 def test_dark_pixels_look_dark(books):
     """0 is black and 255 the channel's full colour; the numbers are white so they read on every shade."""
-    wb = openpyxl.load_workbook(books["default-steps"])
+    wb, _ = books["default-steps"]
     ws = wb["1 Input"]
     scales = colour_scales(ws)
     assert [colours for _, _, colours in scales] == [["000000", c] for c in styles.CHANNEL_COLOURS]

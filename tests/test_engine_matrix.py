@@ -4,9 +4,8 @@ import math
 
 import pytest
 
-from xlcnn import gnumeric, make_workbook, verify_workbooks
+from xlcnn import make_workbook, verify_workbooks
 from xlcnn.cells import sheet_ref
-from xlcnn.libreoffice import recalculate
 from xlcnn.errors import ShapeError
 from xlcnn.layout import check_backprop
 from xlcnn.presets import load_preset, preset_names
@@ -60,17 +59,20 @@ def books(built):
 
 @pytest.fixture(scope="module")
 def verified(built):
-    """{path: [LibreOffice's report, Gnumeric's]} for every workbook: one LibreOffice start for all."""
+    """{path: [LibreOffice's report, Gnumeric's]} for every workbook: one LibreOffice start for all.
+
+    Each report keeps the values its engine recalculated, which ``differences`` compares.
+    """
     paths = list(built.values())
-    reports = verify_workbooks(paths, engine="all")       # one LibreOffice start, one ssconvert per book
+    reports = verify_workbooks(paths, engine="all", keep_values=True)   # one LibreOffice start, one ssconvert per book
     assert [(r.path, r.engine) for r in reports] == [(b, e) for b in paths for e in ("LibreOffice", "Gnumeric")]
     return {path: reports[2 * n:2 * n + 2] for n, path in enumerate(paths)}
 
 
 @pytest.fixture(scope="module")
-def differences(built, tmp_path_factory):
-    """{path: (largest relative difference, where)} between the engines, one recalculation of each for all."""
-    return engine_differences(list(built.values()), tmp_path_factory.mktemp("engines"))
+def differences(built, verified):
+    """{path: (largest relative difference, where)} between the engines, from the values verify recalculated."""
+    return {book: engine_difference(book, *(report.values for report in verified[book])) for book in built.values()}
 
 
 def test_every_kind_of_workbook_verifies_in_both_engines(books, verified):
@@ -80,33 +82,33 @@ def test_every_kind_of_workbook_verifies_in_both_engines(books, verified):
             assert report.ok, report.table()
 
 
-def engine_differences(books, tmp_path):
-    """Per book, the largest |LibreOffice - Gnumeric| over its formula cells, relative to the largest value of its
+def engine_difference(book, lo_values, gn_values):
+    """The largest |LibreOffice - Gnumeric| over the book's formula cells, relative to the largest value of its
     sheet, and where.
 
-    Both engines' values come from recalculated .xlsx copies (full precision); text
-    results must be identical.
+    The values are those each engine's report compared: its CSV at full precision where
+    verify could trust it, else a recalculated .xlsx copy; text results must be identical.
     """
-    found = {}
-    for book, lo, gn in zip(books, recalculate(books, tmp_path / "lo"), gnumeric.recalculate(books, tmp_path / "gn")):
-        worst, where = 0.0, ""
-        formulas, lo_values, gn_values = (_read_grids(p, data_only=d) for p, d in
-                                          ((book, False), (lo, True), (gn, True)))
-        for sheet, grid in formulas.items():
-            cells = [(r, c) for r, row in enumerate(grid) for c, v in enumerate(row)
-                     if isinstance(v, str) and v.startswith("=")]
-            pairs = [(_cell(lo_values[sheet], r, c), _cell(gn_values[sheet], r, c), r, c) for r, c in cells]
-            numbers = [abs(n) for a, _, _, _ in pairs if (n := _number(a)) is not None]
-            scale = max(1e-300, max(numbers, default=0.0))
-            for a, b, r, c in pairs:
-                x, y = _number(a), _number(b)
-                if x is None or y is None:
-                    assert a == b or (a in (None, "") and b in (None, "")), (book.name, sheet_ref(sheet, r, c), a, b)
-                    continue
-                if abs(x - y) / scale > worst or not where:
-                    worst, where = abs(x - y) / scale, f"{book.name} {sheet_ref(sheet, r, c)}"
-        found[book] = worst, where
-    return found
+    worst, where = 0.0, ""
+    for sheet, grid in _read_grids(book, data_only=False).items():
+        cells = [(r, c) for r, row in enumerate(grid) for c, v in enumerate(row)
+                 if isinstance(v, str) and v.startswith("=")]
+        pairs = [(_cell(lo_values[sheet], r, c), _cell(gn_values[sheet], r, c), r, c) for r, c in cells]
+        numbers = [abs(n) for a, _, _, _ in pairs if (n := _number(a)) is not None]
+        scale = max(1e-300, max(numbers, default=0.0))
+        for a, b, r, c in pairs:
+            x, y = _number(a), _number(b)
+            if x is None or y is None:
+                assert _text(a) == _text(b), (book.name, sheet_ref(sheet, r, c), a, b)
+                continue
+            if abs(x - y) / scale > worst or not where:
+                worst, where = abs(x - y) / scale, f"{book.name} {sheet_ref(sheet, r, c)}"
+    return worst, where
+
+
+def _text(value):
+    """A result that is not a number as a CSV writes it: nothing is "", a boolean TRUE or FALSE."""
+    return "" if value is None else str(value).upper() if isinstance(value, bool) else value
 
 
 def largest(differences, books):

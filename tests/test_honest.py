@@ -28,6 +28,17 @@ def unnamed_photo(tmp_path):
     return photo
 
 
+@pytest.fixture(scope="module")
+def unnamed_build(tmp_path_factory):
+    """``xlcnn build holiday.jpg -o x.xlsx``, once for the tests that only look: (its output, the workbook)."""
+    folder = tmp_path_factory.mktemp("unnamed")
+    photo = folder / "holiday.jpg"
+    shutil.copy(sample_photos()[3], photo)      # square-1.jpg
+    result = CliRunner().invoke(main, ["build", str(photo), "-o", str(folder / "x.xlsx")])
+    assert result.exit_code == 0, result.output
+    return result, folder / "x.xlsx"
+
+
 @pytest.fixture
 def run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -58,18 +69,16 @@ def test_the_build_says_which_sample_it_used_and_what_it_predicts(run):
     assert re.search(r"^prediction: circle \(\d{2,3}\.\d%\)$", result.stdout, re.M), result.stdout
 
 
-def test_the_build_says_the_label_is_not_chosen(run, unnamed_photo):
-    result = run("build", unnamed_photo, "-o", "x.xlsx")
-    assert result.exit_code == 0, result.output
+def test_the_build_says_the_label_is_not_chosen(unnamed_build):
+    result, _ = unnamed_build
     assert "true label square" not in result.stdout and "true label circle" not in result.stdout
     assert "true label: not chosen" in result.stdout and "--label" in result.stdout
     assert re.search(r"^prediction: square \(\d+\.\d%\)$", result.stdout, re.M), result.stdout
     assert "bundled sample" not in result.stdout
 
 
-def test_the_loss_sheet_asks_the_student_to_pick(tmp_path, unnamed_photo):
-    book = make_workbook(unnamed_photo, tmp_path / "x.xlsx").path
-    ws = loss_sheet(book)
+def test_the_loss_sheet_asks_the_student_to_pick(unnamed_build):
+    ws = loss_sheet(unnamed_build[1])
     row = next(r for r in range(1, 30) if ws.cell(r, 1).value == texts("en")["sheets"]["loss"]["true_label"])
     label = ws.cell(row, 2)
     assert label.value is None                 # blank, not a class picked for the student
@@ -82,9 +91,9 @@ def test_the_loss_sheet_asks_the_student_to_pick(tmp_path, unnamed_photo):
     assert loss.startswith(f'=IF({anchored}="","",-SUMPRODUCT(')
 
 
-def test_a_viewer_that_never_recalculates_shows_no_loss_and_the_prompt(tmp_path, unnamed_photo):
+def test_a_viewer_that_never_recalculates_shows_no_loss_and_the_prompt(unnamed_build):
     import python_calamine
-    book = make_workbook(unnamed_photo, tmp_path / "x.xlsx").path
+    book = unnamed_build[1]
     workbook = python_calamine.CalamineWorkbook.from_path(str(book))
     rows = workbook.get_sheet_by_name("9 Loss").to_python()
     loss_row = next(row for row in rows if row[0] == "loss")
@@ -109,8 +118,8 @@ def test_a_given_label_still_fills_the_loss(tmp_path, unnamed_photo):
 
 
 @pytest.mark.usefixtures("libreoffice", "gnumeric")
-def test_verify_checks_all_but_the_loss_until_the_label_is_picked(tmp_path, unnamed_photo):
-    book = make_workbook(unnamed_photo, tmp_path / "x.xlsx").path
+def test_verify_checks_all_but_the_loss_until_the_label_is_picked(tmp_path, unnamed_photo, unnamed_build):
+    book = unnamed_build[1]      # only read: the typed and picked copies go to tmp_path
     # a number typed where the blank loss should be
     wb = openpyxl.load_workbook(book)
     loss_ws = wb["9 Loss"]

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from scipy import signal
 
 from xlcnn.layers import (conv_forward, conv_forward_naive, cross_entropy, dense_forward, flatten_forward,
                           log_softmax, maxpool_forward, pad_input, relu_forward, softmax_forward)
@@ -148,6 +147,7 @@ def test_conv_equals_naive_loops(case):
 
 def _scipy_conv(x, w, b, stride, padding):
     """Independent oracle: per-channel valid correlation on the padded input, summed, then strided."""
+    from scipy import signal     # here, not at the top: scipy.signal takes seconds, and every xdist worker collects this file
     xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding)))
     maps = []
     for k in range(w.shape[0]):

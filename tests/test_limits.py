@@ -1,5 +1,5 @@
 """Excel's limits, all checked on the plan before any weight or cell is made; the formula budget;
-and cell formats below Excel's 64,000 at every accepted size."""
+and cell formats below Excel's 64,000 however many colours a photo has."""
 
 import re
 import zipfile
@@ -16,7 +16,9 @@ from xlcnn.errors import LimitError
 from xlcnn.layout import DEFAULT_MAX_FORMULAS, plan_layout, plan_within_limits
 from xlcnn.pipeline import make_workbook
 from xlcnn.workbook import build as build_module
-from xlcnn.workbook.styles import painted_colours
+from xlcnn.image import load_image
+from xlcnn.workbook import styles
+from xlcnn.workbook.styles import PIXEL_COLOURS_AT_MOST, painted_colours
 
 from conftest import make_photo
 
@@ -100,14 +102,31 @@ def _cell_formats(path):
     return int(re.search(r'<cellXfs count="(\d+)"', styles).group(1))
 
 
-@pytest.mark.slow   # over 5 s without any engine
-def test_a_noisy_photo_at_512_stays_below_excels_cell_formats(tmp_path):
+def _formats_beside_the_colours(folder, pixels):
+    """Cell formats of a workbook of ``pixels`` minus the colours the painter paints them in; and those colours."""
+    side = len(pixels)
+    Image.fromarray(pixels).save(folder / "photo.png")
+    result = make_workbook(folder / "photo.png", folder / "photo.xlsx", size=side, arch="avgpool16,dense")
+    colours = len(np.unique(painted_colours(load_image(folder / "photo.png", side).transpose(2, 0, 1)).reshape(-1, 3),
+                            axis=0))
+    return _cell_formats(result.path) - colours, colours
+
+
+def test_each_painted_colour_costs_one_cell_format_so_no_photo_reaches_excels_limit(tmp_path, monkeypatch):
+    """Only the photo's colours add cell formats, one each, whatever its size; the painter keeps at most
+    PIXEL_COLOURS_AT_MOST (test_too_many_colours_...), so every workbook stays below Excel's 64,000.
+    (Building the worst photo, about 245 x 245 px of noise, takes ten seconds; this proves it in two.)"""
     rng = np.random.default_rng(0)
-    photo = tmp_path / "noise.png"
-    Image.fromarray(rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)).save(photo)
-    result = make_workbook(photo, tmp_path / "noise.xlsx", size=512, arch="avgpool16,dense")
-    formats = _cell_formats(result.path)
-    assert 20_000 < formats < 64_000     # fewer shades, still a photo
+    photos = {f"{kind} {side}": pixels for side in (32, 64) for kind, pixels in (
+        ("flat", np.full((side, side, 3), 77, np.uint8)), ("noisy", rng.integers(0, 256, (side, side, 3), np.uint8)))}
+    found = {name: _formats_beside_the_colours(tmp_path, pixels) for name, pixels in photos.items()}
+    others = {beside for beside, _ in found.values()}
+    assert len(others) == 1 and found["noisy 64"][1] == 64 * 64, found
+    assert min(others) + PIXEL_COLOURS_AT_MOST < 64_000
+    # the workbook paints with the painter's budget: a budget below the photo's 4,096 colours holds in the book too
+    monkeypatch.setattr(styles, "PIXEL_COLOURS_AT_MOST", 4000)
+    beside, colours = _formats_beside_the_colours(tmp_path, photos["noisy 64"])
+    assert {beside} == {b for b, _ in found.values()} and colours <= 4000
 
 
 def test_a_photo_with_few_colours_is_painted_exactly():

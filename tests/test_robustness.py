@@ -18,6 +18,7 @@ from xlcnn.libreoffice import recalculate
 from xlcnn.network import load_model, random_model, save_model
 from xlcnn.resources import sample_photos
 
+from conftest import make_photo
 from corpus import OK, corpus, write_corpus
 
 HOSTILE = ('=HYPERLINK("http://x","y")', "=cmd|'/C calc'!A0", "+1+1", "@SUM(1)", "-2+3")
@@ -141,6 +142,12 @@ def test_hostile_class_names_stay_text_in_libreoffice(tmp_path, photo_array):
 # ---------------------------------------------------------------- LibreOffice faults
 
 
+@pytest.fixture(scope="module")
+def random_book(tmp_path_factory):
+    """A workbook of a random model, built once: the engine-fault tests below only hand it to verify."""
+    return build_workbook(random_model(seed=0), make_photo(28), tmp_path_factory.mktemp("faults") / "x.xlsx").path
+
+
 def fake_soffice(folder, body):
     folder.mkdir()
     script = folder / "soffice"
@@ -149,28 +156,25 @@ def fake_soffice(folder, body):
     return folder
 
 
-def test_hanging_libreoffice_is_stopped(tmp_path, monkeypatch, photo_array):
+def test_hanging_libreoffice_is_stopped(tmp_path, monkeypatch, random_book):
     bin_dir = fake_soffice(tmp_path / "bin", "sleep 60")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    book = build_workbook(random_model(seed=0), photo_array, tmp_path / "x.xlsx").path
     started = time.monotonic()
     with pytest.raises(EngineMissingError, match="longer than 2 s"):
-        verify_workbook(book, timeout=2)
+        verify_workbook(random_book, timeout=2)
     assert time.monotonic() - started < 15
 
 
-def test_crashing_libreoffice_gives_its_message(tmp_path, monkeypatch, photo_array):
+def test_crashing_libreoffice_gives_its_message(tmp_path, monkeypatch, random_book):
     bin_dir = fake_soffice(tmp_path / "bin", "echo 'segmentation fault in the filter' >&2; exit 139")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    book = build_workbook(random_model(seed=0), photo_array, tmp_path / "x.xlsx").path
-    result = run("verify", book)
+    result = run("verify", random_book)
     assert result.exit_code == 6 and "segmentation fault" in result.stderr and "Traceback" not in result.output
 
 
-def test_missing_libreoffice_says_how_to_install(tmp_path, monkeypatch, photo_array):
+def test_missing_libreoffice_says_how_to_install(tmp_path, monkeypatch, random_book):
     monkeypatch.setattr("xlcnn.libreoffice.find_soffice", lambda: None)
-    book = build_workbook(random_model(seed=0), photo_array, tmp_path / "x.xlsx").path
-    result = run("verify", book)
+    result = run("verify", random_book)
     assert result.exit_code == 6 and "apt-get install libreoffice-calc-nogui" in result.stderr
 
 

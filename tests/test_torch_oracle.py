@@ -7,15 +7,17 @@ forward and backward on random inputs in both, in float64, and must agree to 1e-
 import numpy as np
 import pytest
 
+from conftest import OnFirstUse
 from xlcnn.kinds import LAYER_TYPES
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
+# imported when a test first uses them (seconds to import; every xdist worker collects this file)
+torch = OnFirstUse("torch", load=pytest.importorskip)
+F = OnFirstUse("torch.nn.functional", load=pytest.importorskip)
 
 # (--arch item, the PyTorch function of one input with the same meaning)
 ACTIVATIONS = {
-    "relu": F.relu, "leakyrelu0.2": lambda x: F.leaky_relu(x, 0.2), "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-    "abs": torch.abs,
+    "relu": lambda x: F.relu(x), "leakyrelu0.2": lambda x: F.leaky_relu(x, 0.2), "sigmoid": lambda x: torch.sigmoid(x),
+    "tanh": lambda x: torch.tanh(x), "abs": lambda x: torch.abs(x),
 }
 POOLS = {
     "maxpool2": lambda x: F.max_pool2d(x, 2), "maxpool3-s2": lambda x: F.max_pool2d(x, 3, 2),
@@ -151,28 +153,33 @@ def test_every_kind_with_parameters_is_compared():
 
 # ---------------------------------------------------------------- ResNet-18, written out in torch.nn
 
-class _BasicBlock(torch.nn.Module):
-    """torchvision's BasicBlock: conv-BN-ReLU-conv-BN, the input added back (through a 1 x 1 conv and BN
-    when the block halves the maps or changes the channels), then ReLU."""
+def _basic_block():
+    """The class, made on first use (it derives from torch's Module)."""
 
-    def __init__(self, channels, filters, stride):
-        super().__init__()
-        nn = torch.nn
-        self.conv1 = nn.Conv2d(channels, filters, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(filters)
-        self.conv2 = nn.Conv2d(filters, filters, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(filters)
-        self.downsample = None
-        if stride != 1 or channels != filters:
-            self.downsample = nn.Sequential(nn.Conv2d(channels, filters, 1, stride, bias=False), nn.BatchNorm2d(filters))
+    class BasicBlock(torch.nn.Module):
+        """torchvision's BasicBlock: conv-BN-ReLU-conv-BN, the input added back (through a 1 x 1 conv and BN
+        when the block halves the maps or changes the channels), then ReLU."""
 
-    def forward(self, x):
-        out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
-        return torch.relu(out + (x if self.downsample is None else self.downsample(x)))
+        def __init__(self, channels, filters, stride):
+            super().__init__()
+            nn = torch.nn
+            self.conv1 = nn.Conv2d(channels, filters, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(filters)
+            self.conv2 = nn.Conv2d(filters, filters, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(filters)
+            self.downsample = None
+            if stride != 1 or channels != filters:
+                self.downsample = nn.Sequential(nn.Conv2d(channels, filters, 1, stride, bias=False),
+                                                nn.BatchNorm2d(filters))
+
+        def forward(self, x):
+            out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+            return torch.relu(out + (x if self.downsample is None else self.downsample(x)))
+    return BasicBlock
 
 
 def _resnet18(classes=1000):
-    nn = torch.nn
+    nn, _BasicBlock = torch.nn, _basic_block()
     layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
     channels = 64
     for filters, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):

@@ -69,6 +69,7 @@ class Report:
     engine: str = "LibreOffice"
     finest_tolerance: float = math.inf            # the smallest tolerance any comparison used
     label_chosen: bool = True                     # False: the loss sheet still waits for the true label
+    values: dict | None = field(default=None, repr=False, compare=False)   # kept only when asked (keep_values)
 
     @property
     def ok(self):
@@ -105,10 +106,13 @@ def verify_workbook(path, timeout=DEFAULT_TIMEOUT, engine="libreoffice"):
     return verify_workbooks([path], timeout, engine)[0]
 
 
-def verify_workbooks(paths, timeout=DEFAULT_TIMEOUT, engine="libreoffice"):
+def verify_workbooks(paths, timeout=DEFAULT_TIMEOUT, engine="libreoffice", keep_values=False):
     """Verify several workbooks with one start of each engine; "all" runs every engine.
 
-    Returns one report per workbook and engine, workbook by workbook. The engines
+    Returns one report per workbook and engine, workbook by workbook. With ``keep_values``
+    each report keeps the recalculated values it compared in ``values`` ({sheet: grid},
+    CSV text or an .xlsx copy's values), so engines can be compared with each other
+    without recalculating again. The engines
     recalculate in threads while this one reads the workbooks as written, so on two
     cores the reading costs no extra time. The recalculated values come back as one
     CSV file per sheet, which the engines write and Python reads far faster than a
@@ -149,6 +153,9 @@ def verify_workbooks(paths, timeout=DEFAULT_TIMEOUT, engine="libreoffice"):
                 exact = e.to_xlsx([copies[n] for n in untrusted], Path(tmp) / f"{e.name}-exact", timeout)
                 for n, copy in zip(untrusted, exact):
                     reports[n * len(engines) + k] = _compare(paths[n], books[n], _read_values(copy), e.title)
+        if not keep_values:
+            for report in reports:
+                report.values = None
         return reports
 
 
@@ -425,6 +432,7 @@ def _finish(report, book, values):
     report.problems.extend(_not_formulas(book))
     stale, finest = _stale_values(book, values)
     report.problems.extend(stale)
+    report.values = values
     report.finest_tolerance = min([finest, *(c.tolerance for c in report.checks if c.tolerance is not None)])
     return report
 
