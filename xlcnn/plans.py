@@ -116,6 +116,7 @@ class MapPictures:
     label: Block
     blocks: tuple
     factor: int
+    tile: bool = False      # a compact overview's tile: its first maps only, under a short label
 
     def cell_for(self, k, i, j):
         """The picture cell that summarises cell (i, j) of map k."""
