@@ -1071,7 +1071,7 @@ def _compact_overview(ident, input_shape, layers, shapes, classes, inputs=None):
 # layer, and its sheet (the link beside the boxes) holds every map whole.
 TILE_MAPS = (None, 4, 2, 1)         # None: all of a layer's maps
 TILE_SIDES = (THUMBNAIL_SIDE, 8, 6, 5)
-TILE_LABEL_COLUMNS = 11             # square columns a tile's label ("10 Concat 1: 2 of 16") needs
+TILE_LABEL_COLUMNS = 11             # square columns a tile's label ("10 Conv 4: 2 of 16") needs
 CHART_COLUMNS = 12                  # the narrowest chart beside the photo's picture
 
 
