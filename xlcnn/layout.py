@@ -973,6 +973,9 @@ CHART_ROWS = 16      # rows a 7.5 cm chart covers at the default row height
 # scale holds PAGE_COLUMNS of them, so everything printed stays left of that column.
 PAGE_COLUMNS = 48
 SQUARE_WIDTH = 2.0        # characters: 14 pixels, as tall as a row of 10.5 points
+SQUARE_HEIGHT = 10.5      # points: a row as tall as a square column is wide
+BOX_HEIGHT = 28           # points: two lines of a network box
+GAP_HEIGHT = 5            # points: an empty row between parts
 THUMBNAIL_SIDE = 10       # a feature map's small picture on the overview is at most this many cells across
 BOX_WIDTH = 10            # a network box spans this many square columns
 RESULT_WIDTH = 8          # ... a prediction or loss value (merged), so that a number never shows ###
@@ -987,13 +990,13 @@ def _overview_sheet(ident, input_shape, layers, shapes, classes, inputs=None):
     picture of every feature map, the prediction with a live chart, and a link to every sheet.
 
     When that story would print on more than one page (a long or branched network), it is
-    planned again compactly (``_compact_overview``). The links' block is sized once every sheet
+    planned again compactly (``_overview_plan``'s ``compact``). The links' block is sized once every sheet
     is planned (``_link_overview``).
     """
     plan = _overview_plan(ident, input_shape, layers, shapes, classes, inputs)
     if _printed_points(plan) <= ONE_PAGE_POINTS:
         return plan
-    return _compact_overview(ident, input_shape, layers, shapes, classes, inputs)
+    return _overview_plan(ident, input_shape, layers, shapes, classes, inputs, compact=True)
 
 
 def _overview_plan(ident, input_shape, layers, shapes, classes, inputs=None, compact=False):
@@ -1061,10 +1064,6 @@ def _map_bands(name, row, shapes):
     return pictures
 
 
-def _compact_overview(ident, input_shape, layers, shapes, classes, inputs=None):
-    return _overview_plan(ident, input_shape, layers, shapes, classes, inputs, compact=True)
-
-
 # A compact overview shows each layer as a tile: its name and how many of its maps, over its first
 # maps side by side; tiles follow each other across the page. The first choice that fits the page
 # wins: as many maps as possible (all, 4, 2, then 1), each as large as possible; a student sees every
@@ -1111,7 +1110,7 @@ def _tiles(name, row, layers, count, side):
 
 
 # Printed height, in points at 100%, of the overview as planned: what the writers make each row
-# (their BOX_HEIGHT, SQUARE_HEIGHT and GAP_HEIGHT; a box of a branched network three lines), and
+# (BOX_HEIGHT, SQUARE_HEIGHT and GAP_HEIGHT; a box of a branched network three lines), and
 # the first rows' wrapped lines as measured. A page holds PAGE_POINTS at the handout's scale (the
 # chart's 9-point type printed at 7: 78%) with the classroom's safety margin; an overview planned
 # as before that measures ONE_PAGE_POINTS or less prints on one page (measured: 972 points do,
@@ -1128,11 +1127,12 @@ def _printed_points(plan, last_row=None):
     square = {row for pictures in plan.pictures for block in pictures.blocks for row in range(block.row, block.last_row + 1)}
     square.update(range(plan.beside_photo.row, plan.beside_photo.last_row + 1))
     boxes = {box.row for box in plan.boxes}
-    box_points = 42.0 if not plan.arrows or len(plan.arrows) < len(plan.boxes) - 1 else 28.0
+    branched = len(plan.arrows) < len(plan.boxes) - 1
+    box_points = BOX_HEIGHT * 3 / 2 if branched else BOX_HEIGHT
     last = max([block.last_row for block in plan.all_blocks() if block.col <= PAGE_COLUMNS] if last_row is None else [last_row])
     points = TOP_POINTS
     for row in range(4, last + 1):
-        points += (5.0 if row in plan.gap_rows else 10.5 if row in square else box_points if row in boxes
+        points += (GAP_HEIGHT if row in plan.gap_rows else SQUARE_HEIGHT if row in square else box_points if row in boxes
                    else ROW_POINTS_DEFAULT)
     return points
 
@@ -1142,7 +1142,7 @@ def _pictures_points(tiles):
     rows = {}
     for tile in tiles:
         rows[tile.label.row] = max(rows.get(tile.label.row, 0), tile.blocks[0].height)
-    return sum(ROW_POINTS_DEFAULT + 10.5 * height + 5.0 for height in rows.values())
+    return sum(ROW_POINTS_DEFAULT + SQUARE_HEIGHT * height + GAP_HEIGHT for height in rows.values())
 
 
 def _box_arrows(boxes, inputs):

@@ -9,7 +9,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 from .. import formulas, lesson_formulas as lf
 from ..cells import Block, a1
-from ..layout import LINK_WIDTH, RESULT_WIDTH, SQUARE_WIDTH, last_column
+from ..layout import BOX_HEIGHT, GAP_HEIGHT, LINK_WIDTH, RESULT_WIDTH, SQUARE_HEIGHT, SQUARE_WIDTH, last_column
 from ..architecture import layer_names
 from ..graph import INPUT
 from ..textwidth import display_width, wrap
@@ -22,12 +22,9 @@ from .sheetdata import cells_of
 PICTURE_SIDE = 150   # pixels: about as tall as 11 rows of square cells beside it
 # Square cells on screen and on paper: a column 2 characters wide is 14 pixels (2 x the 7-pixel
 # digit of the default font), a row of 10.5 points is 14 pixels (at 96 pixels to 72 points).
-SQUARE_HEIGHT = 10.5
 SQUARE_PIXELS = 14
 CM_PER_PIXEL = 2.54 / 96
-BOX_HEIGHT = 28      # points: two lines of a network box
 BOX_CHARACTERS = 18  # about as many 10-point characters fit on one line of a box (10 square columns)
-GAP_HEIGHT = 5       # points: an empty row between parts
 BOX_FILL = PatternFill("solid", fgColor="DDEBF7")
 BOX_BORDER = Border(*(Side(style="thin", color="5B9BD5"),) * 4)
 BOX_ALIGNMENT = Alignment(horizontal="center", vertical="center", wrap_text=True)
