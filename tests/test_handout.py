@@ -20,6 +20,7 @@ from xlcnn.handout import Handout, _names_sheet, _one_page, make_handouts
 from xlcnn.layout import plan_layout
 from xlcnn.libreoffice import to_pdf
 from xlcnn.pdfmeasure import measure_pdf, smallest_type
+from xlcnn.presets import preset_names
 from xlcnn.resources import texts as load_texts
 from xlcnn.workbook.printing import shown
 
@@ -91,6 +92,26 @@ def test_default_handout_fits_a_lesson(books, handouts, lang):
                for row in ws.iter_rows(max_row=12) for cell in row if cell.value == words}
     assert legends and all(words in printed or words.replace(" ", "") in printed.replace(" ", "") for words in legends)
     assert all(page.size[0] < 842.5 and page.size[1] < 842.5 for page in pages)   # A4 either way round
+
+
+@pytest.mark.usefixtures("libreoffice", "poppler")
+def test_every_presets_overview_prints_on_one_page(tmp_path):
+    """The story on one page for every preset, branched and long ones too: type >= 7 pt, no ###, and each
+    layer with maps shows its pictures under its sheet's name (a compact overview: its first maps)."""
+    books = {name: make_workbook(output=tmp_path / f"{name}.xlsx", preset=name, size=16).path for name in preset_names()}
+    overviews = {name: openpyxl.load_workbook(book, read_only=True).worksheets[0].title for name, book in books.items()}
+    pdfs = make_handouts([Handout(book, tmp_path / f"{name}.pdf", sheets=(overviews[name],), paper="a4")
+                          for name, book in books.items()])
+    for name, pdf in zip(books, pdfs):
+        pages = measure_pdf(pdf)
+        assert len(pages) == 1, (name, len(pages))
+        assert smallest_type(pages) >= MIN_TYPE, name
+        assert "###" not in pages[0].text, name
+        overview = openpyxl.load_workbook(books[name]).worksheets[0]
+        pictured = {m.group(1) for row in overview.iter_rows() for cell in row    # a picture's cell shows colour only
+                    if cell.number_format == ";;;" for m in [re.search(r"'([^']+)'!", str(cell.value))] if m}
+        printed = pages[0].text.replace(" ", "")
+        assert pictured and all(sheet.replace(" ", "") in printed for sheet in pictured), (name, pictured)
 
 
 def test_long_vectors_say_what_they_leave_out(handouts):

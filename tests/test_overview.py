@@ -8,10 +8,11 @@ import openpyxl
 import pytest
 
 from xlcnn.cells import a1
-from xlcnn.layout import plan_layout
+from xlcnn.layout import PAGE_COLUMNS, plan_layout
 from xlcnn.libreoffice import recalculate
 from xlcnn.network import DEFAULT_ARCHITECTURE, DEFAULT_CLASSES
 from xlcnn.pipeline import make_workbook
+from xlcnn.presets import load_preset
 from xlcnn.workbook.overview import SQUARE_HEIGHT, SQUARE_WIDTH
 
 HYPERLINK = re.compile(r'^=HYPERLINK\("#(.+)!A1","(.*)"\)$')
@@ -163,3 +164,21 @@ def test_the_feature_map_pictures_follow_an_edited_pixel(libreoffice, book, layo
         old = _picture_values(before[overview.name], pictures)
         changed += sum(int(np.sum(np.abs(new - was) > 1e-9)) for new, was in zip(shown, old))
     assert changed > 0
+
+
+def test_a_long_branched_network_gets_a_compact_overview_with_a_tile_per_layer():
+    """Each layer with maps keeps a picture (its first maps, as a tile); tiles never overlap; the default stays in bands."""
+    preset = load_preset("inception-block")
+    layers, inputs = preset.network()
+    overview = plan_layout(layers, (3, 16, 16), preset.classes, inputs=inputs).sheets[0]
+    mapped = [n for n in range(len(layers)) if len(overview.box_shapes[n + 1]) == 3]
+    assert [pictures.layer for pictures in overview.pictures] == mapped
+    assert all(pictures.tile and 1 <= len(pictures.blocks) <= overview.box_shapes[pictures.layer + 1][0]
+               for pictures in overview.pictures)
+    cells = [(r, c) for pictures in overview.pictures for block in (pictures.label, *pictures.blocks)
+             for _, _, r, c in block.cells()]
+    assert len(cells) == len(set(cells))                                       # no two tiles share a cell
+    assert all(block.last_col <= PAGE_COLUMNS for pictures in overview.pictures for block in pictures.blocks)   # on the page
+    assert overview.chart.row == overview.picture.row                          # the chart beside the photo's picture
+    default = plan_layout(DEFAULT_ARCHITECTURE, (3, 28, 28), DEFAULT_CLASSES).sheets[0]
+    assert not any(pictures.tile for pictures in default.pictures)

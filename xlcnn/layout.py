@@ -1214,6 +1214,9 @@ CHART_ROWS = 16      # rows a 7.5 cm chart covers at the default row height
 # scale holds PAGE_COLUMNS of them, so everything printed stays left of that column.
 PAGE_COLUMNS = 48
 SQUARE_WIDTH = 2.0        # characters: 14 pixels, as tall as a row of 10.5 points
+SQUARE_HEIGHT = 10.5      # points: a row as tall as a square column is wide
+BOX_HEIGHT = 28           # points: two lines of a network box
+GAP_HEIGHT = 5            # points: an empty row between parts
 THUMBNAIL_SIDE = 10       # a feature map's small picture on the overview is at most this many cells across
 BOX_WIDTH = 10            # a network box spans this many square columns
 RESULT_WIDTH = 8          # ... a prediction or loss value (merged), so that a number never shows ###
@@ -1227,8 +1230,19 @@ def _overview_sheet(ident, input_shape, layers, shapes, classes, inputs=None):
     """The story on one page: the network as a row of boxes, the photo in square cells, a small
     picture of every feature map, the prediction with a live chart, and a link to every sheet.
 
-    The links' block is sized once every sheet is planned (``_link_overview``).
+    When that story would print on more than one page (a long or branched network), it is
+    planned again compactly (``_overview_plan``'s ``compact``). The links' block is sized once every sheet
+    is planned (``_link_overview``).
     """
+    plan = _overview_plan(ident, input_shape, layers, shapes, classes, inputs)
+    if _printed_points(plan) <= ONE_PAGE_POINTS:
+        return plan
+    return _overview_plan(ident, input_shape, layers, shapes, classes, inputs, compact=True)
+
+
+def _overview_plan(ident, input_shape, layers, shapes, classes, inputs=None, compact=False):
+    """The overview with the chart below the photo's picture and every map of every layer in bands, or
+    (``compact``) the chart beside the picture and each layer's first maps side by side (``_map_tiles``)."""
     name = ident["name"]
     _, height, width = input_shape
     blocks = {"network_label": Block(name, 4, 1, 1, 1)}
@@ -1239,11 +1253,17 @@ def _overview_sheet(ident, input_shape, layers, shapes, classes, inputs=None):
     blocks["arrows"] = _box_arrows(boxes, inputs)
     row = boxes[-1].row + 2
     blocks["colour_view"] = Block(name, row + 1, 1, height, width)
-    beside = Block(name, row + 1, width + 3, max(height, PHOTO_ROWS), max(PAGE_COLUMNS - width - 2, 12))
+    # compact, the chart goes right of the picture when there is room for both across
+    chart_beside = compact and PAGE_COLUMNS - width - 2 >= CHART_ABOVE + CHART_COLUMNS
+    beside = Block(name, row + 1, width + 3, max(height, CHART_ABOVE if chart_beside else PHOTO_ROWS),
+                   max(PAGE_COLUMNS - width - 2, 12))
     blocks["beside_photo"] = beside
     blocks["photo_label"], blocks["picture_label"] = Block(name, row, 1, 1, 1), Block(name, row, beside.col, 1, 1)
     blocks["picture"] = beside.sub(0, 0, 1, 1)
-    blocks["chart"] = beside.sub(CHART_ABOVE, 0, beside.height - CHART_ABOVE, beside.width)   # it fills the rest
+    if chart_beside:   # right of the picture, not below it: the photo's rows are all the chart's
+        blocks["chart"] = beside.sub(0, CHART_ABOVE, beside.height, beside.width - CHART_ABOVE)
+    else:
+        blocks["chart"] = beside.sub(CHART_ABOVE, 0, beside.height - CHART_ABOVE, beside.width)   # it fills the rest
     row = beside.last_row + 2
     blocks.update({key: Block(name, row + n, 1, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)})
     blocks.update({f"{key}_value": Block(name, row + n, 7, 1, 1) for n, key in enumerate(OVERVIEW_RESULTS)})
@@ -1252,6 +1272,22 @@ def _overview_sheet(ident, input_shape, layers, shapes, classes, inputs=None):
     blocks["pictures_title"] = Block(name, row, 0, 1, 1)   # a long line: the first column's text wraps in print
     blocks["legend"] = _legend(name, row + 1, 1, PAGE_COLUMNS)   # its words wrap within the printed page
     row += 2
+    if compact:
+        above = _printed_points(OverviewSheet(**ident, **blocks, pictures=(), links_label=None, links=None,
+                                              gap_rows=_gap_rows(boxes, beside, ()), last_printed_col=0), row - 1)
+        pictures = _map_tiles(name, row, shapes, PAGE_POINTS - above - TILES_TITLE_POINTS)
+    else:
+        pictures = _map_bands(name, row, shapes)
+    blocks["pictures"] = tuple(pictures)
+    # the links are for the screen: right of the printed columns, beside the boxes and the photo
+    links_col = max(PAGE_COLUMNS, beside.last_col) + 2
+    blocks["links_label"] = Block(name, 4, links_col, 1, 1)
+    blocks["links"] = Block(name, 5, links_col, 1, 1)   # one per sheet, when all are known
+    return OverviewSheet(**ident, **blocks, gap_rows=_gap_rows(boxes, beside, pictures), last_printed_col=links_col - 2)
+
+
+def _map_bands(name, row, shapes):
+    """Every map of every layer, THUMBNAIL_SIDE cells across at most: a layer's label, then its maps in bands."""
     pictures = []
     for index, shape in enumerate(shapes):
         if len(shape) != 3:
@@ -1266,12 +1302,88 @@ def _overview_sheet(ident, input_shape, layers, shapes, classes, inputs=None):
             maps.append(Block(name, row + 1 + band * (side_h + 1), 1 + place * (side_w + 1), side_h, side_w))
         pictures.append(MapPictures(index, Block(name, row, 1, 1, 1), tuple(maps), factor))
         row = maps[-1].last_row + 2
-    blocks["pictures"] = tuple(pictures)
-    # the links are for the screen: right of the printed columns, beside the boxes and the photo
-    links_col = max(PAGE_COLUMNS, beside.last_col) + 2
-    blocks["links_label"] = Block(name, 4, links_col, 1, 1)
-    blocks["links"] = Block(name, 5, links_col, 1, 1)   # one per sheet, when all are known
-    return OverviewSheet(**ident, **blocks, gap_rows=_gap_rows(boxes, beside, pictures), last_printed_col=links_col - 2)
+    return pictures
+
+
+# A compact overview shows each layer as a tile: its name and how many of its maps, over its first
+# maps side by side; tiles follow each other across the page. The first choice that fits the page
+# wins: as many maps as possible (all, 4, 2, then 1), each as large as possible; a student sees every
+# layer, and its sheet (the link beside the boxes) holds every map whole.
+TILE_MAPS = (None, 4, 2, 1)         # None: all of a layer's maps
+TILE_SIDES = (THUMBNAIL_SIDE, 8, 6, 5)
+TILE_LABEL_COLUMNS = 11             # square columns a tile's label ("10 Conv 4: 2 of 16") needs
+CHART_COLUMNS = 12                  # the narrowest chart beside the photo's picture
+
+
+def _map_tiles(name, row, shapes, room):
+    """Each layer's first maps as a tile (see TILE_MAPS), in rows of tiles that fit ``room`` points
+    (when none do, the lowest, and of those the first choice)."""
+    layers = [(index, shape) for index, shape in enumerate(shapes) if len(shape) == 3]
+    lowest = []
+    for count in TILE_MAPS:
+        for side in TILE_SIDES:
+            tiles = _tiles(name, row, layers, count, side)
+            if tiles is None:
+                continue
+            if _pictures_points(tiles) <= room:
+                return tiles
+            if not lowest or _pictures_points(tiles) < _pictures_points(lowest):
+                lowest = tiles
+    return lowest
+
+
+def _tiles(name, row, layers, count, side):
+    """The tiles of ``count`` maps (None: all) at most ``side`` cells across; None when one is wider than the page."""
+    tiles, col, tallest = [], 1, 0
+    for index, (channels, map_height, map_width) in layers:
+        shown = channels if count is None else min(count, channels)
+        factor = max(-(-map_height // side), -(-map_width // side))
+        side_h, side_w = -(-map_height // factor), -(-map_width // factor)
+        width = max(TILE_LABEL_COLUMNS, shown * (side_w + 1))
+        if width > PAGE_COLUMNS:
+            return None
+        if col + width > PAGE_COLUMNS + 1:      # the next row of tiles, below the tallest of this one
+            row, col, tallest = row + tallest + 2, 1, 0
+        maps = tuple(Block(name, row + 1, col + k * (side_w + 1), side_h, side_w) for k in range(shown))
+        tiles.append(MapPictures(index, Block(name, row, col, 1, 1), maps, factor, tile=True))
+        col, tallest = col + width, max(tallest, side_h)
+    return tiles
+
+
+# Printed height, in points at 100%, of the overview as planned: what the writers make each row
+# (BOX_HEIGHT, SQUARE_HEIGHT and GAP_HEIGHT; a box of a branched network three lines), and
+# the first rows' wrapped lines as measured. A page holds PAGE_POINTS at the handout's scale (the
+# chart's 9-point type printed at 7: 78%) with the classroom's safety margin; an overview planned
+# as before that measures ONE_PAGE_POINTS or less prints on one page (measured: 972 points do,
+# 1055 do not), so it stays as it was.
+TOP_POINTS = 99.0
+ROW_POINTS_DEFAULT = 15.0
+PAGE_POINTS = 870.0
+TILES_TITLE_POINTS = 51.0   # the pictures' title, with what the tiles leave out, wraps to 4 lines and the legend to 2
+ONE_PAGE_POINTS = 1000.0
+
+
+def _printed_points(plan, last_row=None):
+    """About how tall ``plan`` (an OverviewSheet) prints at 100%, up to ``last_row`` (default: its last)."""
+    square = {row for pictures in plan.pictures for block in pictures.blocks for row in range(block.row, block.last_row + 1)}
+    square.update(range(plan.beside_photo.row, plan.beside_photo.last_row + 1))
+    boxes = {box.row for box in plan.boxes}
+    branched = len(plan.arrows) < len(plan.boxes) - 1
+    box_points = BOX_HEIGHT * 3 / 2 if branched else BOX_HEIGHT
+    last = max([block.last_row for block in plan.all_blocks() if block.col <= PAGE_COLUMNS] if last_row is None else [last_row])
+    points = TOP_POINTS
+    for row in range(4, last + 1):
+        points += (GAP_HEIGHT if row in plan.gap_rows else SQUARE_HEIGHT if row in square else box_points if row in boxes
+                   else ROW_POINTS_DEFAULT)
+    return points
+
+
+def _pictures_points(tiles):
+    """Points the rows of ``tiles`` print (a label row, the tallest tile's square rows and a gap, per row of tiles)."""
+    rows = {}
+    for tile in tiles:
+        rows[tile.label.row] = max(rows.get(tile.label.row, 0), tile.blocks[0].height)
+    return sum(ROW_POINTS_DEFAULT + SQUARE_HEIGHT * height + GAP_HEIGHT for height in rows.values())
 
 
 def _box_arrows(boxes, inputs):
@@ -1287,9 +1399,11 @@ def _gap_rows(boxes, beside, pictures):
     bands of pictures): printed thin, so the whole story fits one page."""
     gaps = set(range(boxes[0].row, boxes[-1].row)) - {box.row for box in boxes}
     gaps.add(beside.last_row + 1)
-    for group in pictures:
+    maps = {row for group in pictures for block in group.blocks for row in range(block.row, block.last_row + 1)}
+    labels = {group.label.row for group in pictures}
+    for group in pictures:   # tiles side by side share rows: a row is a gap when no picture and no label is on it
         rows = range(group.label.row + 1, group.blocks[-1].last_row + 2)
-        gaps.update(row for row in rows if not any(block.row <= row <= block.last_row for block in group.blocks))
+        gaps.update(row for row in rows if row not in maps and row not in labels)
     return tuple(gaps)
 
 

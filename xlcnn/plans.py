@@ -124,9 +124,12 @@ class MapPictures:
     label: Block
     blocks: tuple
     factor: int
+    tile: bool = False      # a compact overview's tile: its first maps only, under a short label
 
     def cell_for(self, k, i, j):
-        """The picture cell that summarises cell (i, j) of map k."""
+        """The picture cell that summarises cell (i, j) of map k; None when map k has no picture (a tile's later maps)."""
+        if k >= len(self.blocks):
+            return None
         return self.blocks[k].sub(i // self.factor, j // self.factor, 1, 1)
 
     def region(self, i, j, height, width):

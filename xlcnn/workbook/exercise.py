@@ -197,8 +197,9 @@ def _mark_picture(plan, layout, layer, position):
     if len(position) != 3:
         return
     for pictures in layout.sheets[0].pictures:
-        if pictures.layer == layer:
-            _mark(plan, pictures.cell_for(*(int(n) for n in position)))
+        cell = pictures.cell_for(*(int(n) for n in position)) if pictures.layer == layer else None
+        if cell is not None:
+            _mark(plan, cell)
 
 
 def _map_target(ctx, sheet, position, values, rng):

@@ -9,7 +9,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 from .. import formulas, lesson_formulas as lf
 from ..cells import Block, a1
-from ..layout import LINK_WIDTH, RESULT_WIDTH, SQUARE_WIDTH, last_column
+from ..layout import BOX_HEIGHT, GAP_HEIGHT, LINK_WIDTH, RESULT_WIDTH, SQUARE_HEIGHT, SQUARE_WIDTH, last_column
 from ..architecture import layer_names
 from ..graph import INPUT
 from ..textwidth import display_width, wrap
@@ -22,12 +22,9 @@ from .sheetdata import cells_of
 PICTURE_SIDE = 150   # pixels: about as tall as 11 rows of square cells beside it
 # Square cells on screen and on paper: a column 2 characters wide is 14 pixels (2 x the 7-pixel
 # digit of the default font), a row of 10.5 points is 14 pixels (at 96 pixels to 72 points).
-SQUARE_HEIGHT = 10.5
 SQUARE_PIXELS = 14
 CM_PER_PIXEL = 2.54 / 96
-BOX_HEIGHT = 28      # points: two lines of a network box
 BOX_CHARACTERS = 18  # about as many 10-point characters fit on one line of a box (10 square columns)
-GAP_HEIGHT = 5       # points: an empty row between parts
 BOX_FILL = PatternFill("solid", fgColor="DDEBF7")
 BOX_BORDER = Border(*(Side(style="thin", color="5B9BD5"),) * 4)
 BOX_ALIGNMENT = Alignment(horizontal="center", vertical="center", wrap_text=True)
@@ -52,7 +49,8 @@ def write_overview(ctx, ws, plan):
     paint_pixels(ctx, ws, view)
     square_rows(ws, plan.beside_photo)
     if plan.pictures:
-        put_text(ws, *plan.pictures_title.cell(0, 0), texts["pictures_title"], styles.TEXT_FONT)
+        put_text(ws, *plan.pictures_title.cell(0, 0), texts["pictures_title"] + _tiles_sentence(plan, texts),
+                 styles.TEXT_FONT)
     for pictures in plan.pictures:
         _write_pictures(ctx, ws, pictures, texts)
     if ctx.model.classifier:
@@ -134,7 +132,9 @@ def _write_pictures(ctx, ws, pictures, texts):
     channels, height, width = stack.shape
     label = texts["pictures_one" if channels == 1 else "pictures_label"].format(
         sheet=stage.name, channels=channels, height=height, width=width)
-    if pictures.factor > 1:
+    if pictures.tile:   # a tile is narrow: its name and how many maps; the title line says the rest
+        label = texts["pictures_tile"].format(sheet=stage.name, shown=len(pictures.blocks), channels=channels)
+    elif pictures.factor > 1:
         label += texts["pictures_mean"].format(factor=pictures.factor)
     put_text(ws, *pictures.label.cell(0, 0), label, styles.LABEL_FONT)
     # one rule for every picture, so the overview has one legend: on a map that cannot go
@@ -147,6 +147,19 @@ def _write_pictures(ctx, ws, pictures, texts):
             put_formula(ctx, ws, block.sub(i, j, 1, 1), lf.patch_picture(patch), HIDE_NUMBERS)
         add_scale(ws, block, rule)
         square_rows(ws, block)
+
+
+def _tiles_sentence(plan, texts):
+    """What a compact overview leaves out, said once above its tiles ("" when it shows every map in bands)."""
+    tiles = [pictures for pictures in plan.pictures if pictures.tile]
+    if not tiles:
+        return ""
+    side = max(block.width for pictures in tiles for block in pictures.blocks)
+    counts = {len(pictures.blocks) for pictures in tiles}
+    shown_all = all(len(pictures.blocks) == plan.box_shapes[pictures.layer + 1][0] for pictures in tiles)
+    if shown_all:
+        return texts["pictures_tiles_all"].format(side=side)
+    return texts["pictures_tiles_first"].format(count=max(counts), side=side)
 
 
 def _write_links(ctx, ws, overview, texts):
