@@ -1312,7 +1312,8 @@ def _map_bands(name, row, shapes):
 TILE_MAPS = (None, 4, 2, 1)         # None: all of a layer's maps
 TILE_SIDES = (THUMBNAIL_SIDE, 8, 6, 5)
 TILE_LABEL_COLUMNS = 11             # square columns a tile's label ("10 Conv 4: 2 of 16") needs
-CHART_COLUMNS = 12                  # the narrowest chart beside the photo's picture
+CHART_COLUMNS = 18                  # the narrowest chart beside the photo's picture: at 14 columns LibreOffice squeezed
+#                                     the class names under the bars to 3.3 pt (upsample at 20 px)
 
 
 def _map_tiles(name, row, shapes, room):
