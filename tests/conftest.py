@@ -37,7 +37,7 @@ def pytest_itemcollected(item):
 FILE_SECONDS = {
     "test_engine_matrix.py": (0, 74), "test_learning.py": (3, 79), "test_verify.py": (0, 84),
     "test_lessons.py": (0, 54), "test_sheet_identity.py": (0, 42), "test_train.py": (4, 0),
-    "test_handout.py": (3, 20), "test_classroom.py": (4, 14), "test_cached_values.py": (11, 23),
+    "test_handout.py": (3, 60), "test_classroom.py": (4, 14), "test_cached_values.py": (11, 23),
     "test_engines.py": (0, 28), "test_corners.py": (5, 20), "test_robustness.py": (11, 11),
     "test_limits.py": (5, 0), "test_honest.py": (5, 16), "test_cli.py": (5, 16), "test_tolerance.py": (0, 21),
     "test_xlsxread.py": (3, 13), "test_matrices.py": (1, 11), "test_branches.py": (3, 8), "test_colours.py": (4, 0),
@@ -46,6 +46,8 @@ FILE_SECONDS = {
     "test_im2col.py": (1, 6), "test_onnx.py": (3, 135), "test_regression.py": (0, 40),
     "test_torch_oracle.py": (5, 0), "test_graph.py": (4, 0), "test_schema.py": (2, 0), "test_sheetdata.py": (2, 0),
     "test_formulas.py": (2, 0), "test_constants.py": (2, 0), "test_gradients.py": (2, 0),
+    "test_grouped.py": (8, 40), "test_tconv.py": (6, 23), "test_inception.py": (5, 15),
+    "test_resnet_block.py": (3, 16), "test_bn_sheets.py": (2, 8),
 }
 
 
