@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from conftest import OnFirstUse
 from named import named_values
+from xlcnn.architecture import parse_network
 from xlcnn.cli import main
 from xlcnn.engine import forward
 from xlcnn.errors import ModelError, UsageError
@@ -147,6 +148,7 @@ def _branches(g):
     left = conv(g, 4, 4, pads=[1, 1, 1, 1])
     g.add("Add", stem, left)
     joined = g.add("Relu")
+    joined = g.add("Sum", stem, left, joined)    # three terms: ONNX's Add takes two
     g.last = stem
     right = conv(g, 4, 2, kernel=1)
     g.add("Concat", joined, right, axis=1)
@@ -416,6 +418,18 @@ def test_an_exported_model_runs_in_onnxruntime_and_reads_back(tmp_path):
     again, _ = load_onnx(tmp_path / "m.onnx")
     assert again.class_names == model.class_names and again.input_scale == model.input_scale
     assert again.layers == model.layers
+
+
+def test_an_add_of_three_exports_as_sum_and_reads_back(tmp_path):
+    layers, inputs = parse_network("a=conv3x3x2-same, b=conv1x1x2(input), c=conv3x3x2-same(a), add(a,b,c), dense", 3)
+    model = random_model(layers, image_size=6, seed=3, inputs=inputs)
+    save_model(model, tmp_path / "m.npz")
+    code, lines = _cli("export", tmp_path / "m.npz", "-o", tmp_path / "m.onnx")
+    assert code == 0, lines
+    x = np.random.default_rng(0).random(model.input_shape) * 255
+    assert_close(runtime_output(tmp_path / "m.onnx", x * model.input_scale), forward(model, x).logits)
+    again, _ = load_onnx(tmp_path / "m.onnx")
+    assert again.layers == model.layers and again.inputs == model.inputs
 
 
 def test_a_normalised_model_exports_its_mean_and_std(tmp_path):

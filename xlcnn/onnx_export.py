@@ -60,6 +60,7 @@ def model_to_onnx(onnx, model):
     for index, (layer, reads) in enumerate(zip(layers[:count], sources(model.inputs, count))):
         in_shape = model.input_shape if reads[0] == INPUT else shapes[reads[0]]
         op, attrs, weights = layer.to_onnx(model.params[index], in_shape)
+        op = layer.onnx_many if len(reads) > 2 and layer.onnx_many else op
         names = [first if source == INPUT else f"layer{source}" for source in reads]
         for number, value in enumerate(weights, start=1):    # named after the node's input they are
             stored.append(onnx.numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32),

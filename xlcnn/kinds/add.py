@@ -15,7 +15,8 @@ class Add(Merge):
     """The element-wise sum of two or more inputs of one shape: where branches (or a shortcut) join."""
 
     kind = "add"
-    onnx_ops = ("Add",)
+    onnx_ops = ("Add", "Sum")
+    onnx_many = "Sum"     # ONNX's Add takes exactly two terms; Sum any number
     grammar = "add(a,b,...)"
     branch_items = "a=conv3x3x4, b=conv3x3x4(input), add(a,b)"
     title = "Add"

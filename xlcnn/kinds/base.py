@@ -191,6 +191,7 @@ class Layer:
     never_negative = False  # its output is never negative, whatever it reads
     gradient_sheet = ""     # which writer draws its gradient sheet (and, unless ``gradient_text`` says, its text key)
     onnx_ops = ()           # the ONNX operators read as this kind; the first is the one written out
+    onnx_many = ""          # the operator written instead when the layer reads more than two tensors (some take two)
     folds = False           # a per-output scale and shift that can fold into the weights of the layer before
     normalises = False      # normalises each channel by numbers it keeps per channel, then scales and shifts it:
     #                         its sheet shows both steps (``normalised_one``, ``normalise_formula``, ``shift_formula``)
