@@ -138,6 +138,16 @@ def test_a_concat_of_three_pads_its_maps_for_the_conv_after_it(tmp_path):
     assert stacked["B11"].value == 0 and stacked["C12"].value.endswith(" ReLU'!B11")   # a border of zeros
     lines = stacked["A2"].value
     assert "maps 1-2 from" in lines and "map 3 from" in lines and "maps 6-7 from" in lines
+    assert "Two branches" not in stacked["A3"].value    # it stacks five
+
+
+def test_an_add_of_three_does_not_say_two_branches(tmp_path):
+    arch = "a=conv3x3x2-same, b=conv1x1x2(input), c=conv3x3x2-same(input), add(a,b,c), flatten, dense"
+    for lang, two in (("en", "Two branches"), ("zh", "两个分支")):
+        book = openpyxl.load_workbook(make_workbook(output=tmp_path / f"{lang}.xlsx", arch=arch, size=SIZE,
+                                                    lang=lang).path)
+        sheet = book[next(n for n in book.sheetnames if n.endswith(("Add", "相加")))]
+        assert sheet["A3"].value and two not in sheet["A3"].value, sheet["A3"].value
 
 
 # a flattened branch (a column) and a dense branch (outputs along a row) joined into one column
