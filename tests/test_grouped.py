@@ -6,6 +6,7 @@ import openpyxl
 import pytest
 
 from xlcnn import make_workbook, verify_workbooks
+from xlcnn.errors import ShapeError
 from xlcnn.layout import plan_layout
 from xlcnn.libreoffice import recalculate
 from xlcnn.network import layer_from_dict
@@ -153,6 +154,13 @@ def test_the_mobilenet_block_handout_is_readable(tmp_path, libreoffice, poppler)
         printed = " ".join(page.text for page in pages)
         grid, compared = (("Which input channels", "standard conv") if lang == "en" else ("每个滤波器读取哪些输入通道", "标准卷积"))
         assert grid in printed and compared in printed and "7.3x" in printed and "8.0x" in printed
+
+
+def test_a_depthwise_conv_whose_filters_do_not_fit_its_channels_is_refused_as_depthwise(tmp_path):
+    with pytest.raises(ShapeError) as caught:
+        make_workbook(output=tmp_path / "dw.xlsx", arch="conv3x3x5-dw, dense", size=8)
+    message = str(caught.value)
+    assert "groups" not in message and "depthwise" in message and "multiple of the 3 input channels" in message
 
 
 def test_im2col_refuses_a_grouped_first_convolution_in_one_line(tmp_path):

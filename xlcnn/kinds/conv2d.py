@@ -167,6 +167,9 @@ class Conv2D(Layer):
         if self.padding < 0:
             raise ShapeError(f"{where}: padding must be 0 or more, not {self.padding}")
         groups = self.groups_for(shape[0])
+        if self.depthwise and self.filters % groups:    # the groups are the channels: only the filters can miss
+            raise ShapeError(f"{where}: a depthwise layer gives each input channel its own filters: its "
+                             f"{self.filters} filters must be a multiple of the {shape[0]} input channels")
         if shape[0] % groups or self.filters % groups:
             raise ShapeError(f"{where}: {groups} groups must divide both the {shape[0]} input channels and the "
                              f"{self.filters} filters")
