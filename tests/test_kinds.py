@@ -257,7 +257,7 @@ def test_contradictory_options_are_refused(item, words):
 
 
 @pytest.mark.parametrize("item, shape, words", [
-    ("conv3x3x4-g3", (6, 5, 5), "must divide"), ("conv3x3x5-dw", (2, 5, 5), "must divide"),
+    ("conv3x3x4-g3", (6, 5, 5), "must divide"), ("conv3x3x5-dw", (2, 5, 5), "must be a multiple of the 2 input"),
     ("tconv3x3x2-p2", (1, 1, 1), "cuts away"), ("bn-eps0", (3,), None)])
 def test_shapes_that_do_not_fit_are_refused(item, shape, words):
     layer = parse_layer(item, 3, "--arch")
