@@ -86,7 +86,9 @@ class BatchNorm(Layer):
         names = ("weight", "bias", *STATISTICS)
         words = ("scale", "bias", "running mean", "running variance")
         params = {name: node.weight(n, word).reshape(-1) for n, (name, word) in enumerate(zip(names, words), start=1)}
-        return cls(float(node.attrs.get("epsilon", DEFAULT_EPS))), params
+        # ONNX keeps epsilon as a float32: its shortest float32 text is the number the author wrote
+        # (1e-5, not 9.999999747378752e-06, which would show on every sheet and in the layer's spelling)
+        return cls(float(str(np.float32(node.attrs.get("epsilon", DEFAULT_EPS))))), params
 
     def to_onnx(self, params, in_shape):
         return "BatchNormalization", {"epsilon": self.eps}, [params[name] for name in ("weight", "bias", *STATISTICS)]
