@@ -118,6 +118,15 @@ def test_fold_is_refused_in_one_line_without_a_bn_after_a_conv_or_dense_layer(ar
     assert "\n" not in str(caught.value)
 
 
+def test_fold_refused_because_until_cuts_the_bn_says_so_not_that_the_network_has_none(tmp_path):
+    """The network has a bn; --until ends the workbook before it, and the refusal names --until."""
+    from xlcnn.pipeline import make_workbook
+    with pytest.raises(UsageError, match=r"--until conv1 ends the workbook before layer 4") as caught:
+        make_workbook(None, tmp_path / "cut.xlsx", arch="conv3x3x2-same,relu,conv3x3x2-same,bn,relu,dense",
+                      fold_bn=True, until="conv1")
+    assert "\n" not in str(caught.value)
+
+
 def _model(arch, seed=1):
     layers, inputs = parse_network(arch, 3)
     model = random_model(layers, ("circle", "square", "triangle"), image_size=8, seed=seed, inputs=inputs)
