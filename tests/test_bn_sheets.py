@@ -12,7 +12,7 @@ import pytest
 from xlcnn import verify_workbooks
 from xlcnn.architecture import parse_network
 from xlcnn.cells import Block
-from xlcnn.errors import UsageError
+from xlcnn.errors import UsageError, XlcnnError
 from xlcnn.kinds.bn import BatchNorm, bn_backward, bn_forward, bn_normalised
 from xlcnn.layout import plan_layout
 from xlcnn.network import random_model
@@ -115,6 +115,18 @@ def test_fold_is_refused_in_one_line_without_a_bn_after_a_conv_or_dense_layer(ar
     layers, inputs = parse_network(arch, 3)
     with pytest.raises(UsageError, match=words) as caught:
         plan_layout(layers, (3, 8, 8), ("a", "b", "c"), inputs=inputs, fold=True)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("arch, words", [
+    ("bn-eps.,dense", "cannot read item 1"),
+    ("bn-eps1.2.3,dense", "cannot read item 1"),
+    ("bn-eps1e400,dense", "eps must be a finite number"),
+])
+def test_an_eps_that_is_not_a_number_or_is_infinite_is_refused_in_one_line(arch, words):
+    with pytest.raises(XlcnnError, match=words) as caught:
+        layers, inputs = parse_network(arch, 3)
+        plan_layout(layers, (3, 8, 8), ("a", "b", "c"), inputs=inputs)
     assert "\n" not in str(caught.value)
 
 

@@ -20,7 +20,7 @@ from .. import formulas
 from ..errors import ShapeError
 from .base import Layer, channel_axis, lesson_formulas, per_channel
 
-_SPELLING = re.compile(r"bn(?:-eps([0-9.]+(?:e[-+]?\d+)?))?")
+_SPELLING = re.compile(r"bn(?:-eps((?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?))?")   # a decimal: not "." or "1.2.3"
 STATISTICS = ("running_mean", "running_var")   # PyTorch's buffers: kept, not learned
 DEFAULT_EPS = 1e-5      # PyTorch's
 MOMENTUM = 0.1          # PyTorch's: each training batch moves the running statistics a tenth of the way
@@ -64,8 +64,8 @@ class BatchNorm(Layer):
         return ("eps",) if self.own_eps else ()
 
     def output_shape_one(self, shape, where):
-        if not self.eps >= 0:
-            raise ShapeError(f"{where}: eps must be 0 or more, not {self.eps}")
+        if not 0 <= self.eps < np.inf:    # bn-eps1e400 reads as infinity, and every output as 0 / inf
+            raise ShapeError(f"{where}: eps must be a finite number 0 or more, not {self.eps}")
         return shape
 
     def parameters_from_book(self, reader, layout, index):
