@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import formulas
-from ..errors import ShapeError
+from ..errors import ShapeError, UsageError
 from .base import Layer, channel_axis, lesson_formulas, per_channel
 
 _SPELLING = re.compile(r"bn(?:-eps((?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?))?")   # a decimal: not "." or "1.2.3"
@@ -135,6 +135,10 @@ class BatchNorm(Layer):
 
     def train_forward(self, xs, params):
         (x,) = xs
+        if x.size // x.shape[channel_axis(x)] < 2:    # one number per channel: variance 0, every x^ 0
+            raise UsageError("batch norm while training: a batch of one picture gives it one number per "
+                             f"{'unit' if x.ndim == 2 else 'map'}, whose variance is 0; train with --batch-size 2 "
+                             "or more (and not one picture left over)")
         return bn_forward(x, params["weight"], params["bias"], *bn_batch_statistics(x), self.eps)
 
     def train_backward(self, dout, xs, params):
