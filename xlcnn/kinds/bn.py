@@ -138,7 +138,7 @@ class BatchNorm(Layer):
         if x.size // x.shape[channel_axis(x)] < 2:    # one number per channel: variance 0, every x^ 0
             raise UsageError("batch norm while training: a batch of one picture gives it one number per "
                              f"{'unit' if x.ndim == 2 else 'map'}, whose variance is 0; train with --batch-size 2 "
-                             "or more (and not one picture left over)")
+                             "or more")
         return bn_forward(x, params["weight"], params["bias"], *bn_batch_statistics(x), self.eps)
 
     def train_backward(self, dout, xs, params):
