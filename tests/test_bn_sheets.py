@@ -130,6 +130,16 @@ def test_an_eps_that_is_not_a_number_or_is_infinite_is_refused_in_one_line(arch,
     assert "\n" not in str(caught.value)
 
 
+def test_a_bn_that_reads_the_picture_gets_a_gradient_sheet_and_its_gamma_and_beta_step(tmp_path):
+    """bn has weights of its own (gamma, beta) even where nothing before it learns: its gradient sheet must
+    exist for the later passes' bn sheets to step them (was a KeyError in the second pass)."""
+    from xlcnn.pipeline import make_workbook
+    import openpyxl
+    make_workbook(None, tmp_path / "first.xlsx", arch="bn,conv3x3x2-same,relu,gap,dense", steps=2, label="circle")
+    names = openpyxl.load_workbook(tmp_path / "first.xlsx", read_only=True).sheetnames
+    assert any("BN" in name and "Grad" in name for name in names), names
+
+
 def test_fold_refused_because_until_cuts_the_bn_says_so_not_that_the_network_has_none(tmp_path):
     """The network has a bn; --until ends the workbook before it, and the refusal names --until."""
     from xlcnn.pipeline import make_workbook
