@@ -12,7 +12,7 @@ import pytest
 from xlcnn import verify_workbooks
 from xlcnn.architecture import parse_network
 from xlcnn.cells import Block
-from xlcnn.errors import UsageError
+from xlcnn.errors import UsageError, XlcnnError
 from xlcnn.kinds.bn import BatchNorm, bn_backward, bn_forward, bn_normalised
 from xlcnn.layout import plan_layout
 from xlcnn.network import random_model
@@ -115,6 +115,37 @@ def test_fold_is_refused_in_one_line_without_a_bn_after_a_conv_or_dense_layer(ar
     layers, inputs = parse_network(arch, 3)
     with pytest.raises(UsageError, match=words) as caught:
         plan_layout(layers, (3, 8, 8), ("a", "b", "c"), inputs=inputs, fold=True)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("arch, words", [
+    ("bn-eps.,dense", "cannot read item 1"),
+    ("bn-eps1.2.3,dense", "cannot read item 1"),
+    ("bn-eps1e400,dense", "eps must be a finite number"),
+])
+def test_an_eps_that_is_not_a_number_or_is_infinite_is_refused_in_one_line(arch, words):
+    with pytest.raises(XlcnnError, match=words) as caught:
+        layers, inputs = parse_network(arch, 3)
+        plan_layout(layers, (3, 8, 8), ("a", "b", "c"), inputs=inputs)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_bn_that_reads_the_picture_gets_a_gradient_sheet_and_its_gamma_and_beta_step(tmp_path):
+    """bn has weights of its own (gamma, beta) even where nothing before it learns: its gradient sheet must
+    exist for the later passes' bn sheets to step them (was a KeyError in the second pass)."""
+    from xlcnn.pipeline import make_workbook
+    import openpyxl
+    make_workbook(None, tmp_path / "first.xlsx", arch="bn,conv3x3x2-same,relu,gap,dense", steps=2, label="circle")
+    names = openpyxl.load_workbook(tmp_path / "first.xlsx", read_only=True).sheetnames
+    assert any("BN" in name and "Grad" in name for name in names), names
+
+
+def test_fold_refused_because_until_cuts_the_bn_says_so_not_that_the_network_has_none(tmp_path):
+    """The network has a bn; --until ends the workbook before it, and the refusal names --until."""
+    from xlcnn.pipeline import make_workbook
+    with pytest.raises(UsageError, match=r"--until conv1 ends the workbook before layer 4") as caught:
+        make_workbook(None, tmp_path / "cut.xlsx", arch="conv3x3x2-same,relu,conv3x3x2-same,bn,relu,dense",
+                      fold_bn=True, until="conv1")
     assert "\n" not in str(caught.value)
 
 

@@ -755,3 +755,15 @@ def test_an_edited_std_of_zero_is_not_exported(tmp_path):
     code, lines = _cli("export", tmp_path / "zero.xlsx", "-o", tmp_path / "zero.onnx")
     assert code == 3 and len(lines) == 1 and "every std must be above 0" in lines[0], lines
     assert not (tmp_path / "zero.onnx").exists()
+
+
+def test_a_batch_norm_s_epsilon_reads_as_the_number_written_not_its_float32_double(tmp_path):
+    """ONNX stores epsilon as a float32, so 1e-5 comes back as 9.999999747378752e-06; the layer keeps the
+    number the model's author wrote (PyTorch's default reads as plain ``bn``, 1e-3 as ``bn-eps0.001``)."""
+    def norms(g):
+        for eps in (1e-5, 1e-3):
+            g.add("BatchNormalization", g.last, *(g.weight(3) for _ in range(3)),
+                  g.const(np.ones(3, dtype=np.float32)), epsilon=eps)
+        head(g, 3 * 4 * 4)
+    model, _ = load_onnx(_graph_of((3, 4, 4), norms).save(tmp_path / "m.onnx"))
+    assert [layer.spelling() for layer in model.layers[:2]] == ["bn", "bn-eps0.001"]

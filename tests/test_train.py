@@ -32,6 +32,28 @@ def fresh_model(names, size=16, seed=0):
     return random_model(lesson_architecture(len(names)), names, image_size=size, seed=seed)
 
 
+def test_a_batch_of_one_picture_through_a_bn_on_a_vector_is_refused_not_learned_as_variance_0(small_shapes):
+    """A bn after a dense layer takes each unit's mean and variance over the batch: one picture gives variance 0,
+    x - mean = 0, and the running variance decays towards 0 (PyTorch refuses it too)."""
+    from xlcnn.architecture import parse_network
+    images, labels, names = small_shapes
+    layers, inputs = parse_network("conv3x3x2,relu,flatten,dense4,bn,relu,dense", len(names))
+    model = random_model(layers, names, image_size=16, seed=0, inputs=inputs)
+    with pytest.raises(UsageError, match="--batch-size 2 or more") as caught:
+        train_model(model, images[:6], labels[:6], TrainConfig(epochs=1, batch_size=1, seed=0))
+    assert "\n" not in str(caught.value)
+
+
+def test_one_picture_left_over_joins_the_last_batch_of_a_network_with_a_bn(small_shapes):
+    """6 pictures in batches of 5 leave one over; alone it would give the bn on a vector variance 0."""
+    from xlcnn.architecture import parse_network
+    images, labels, names = small_shapes
+    layers, inputs = parse_network("conv3x3x2,relu,flatten,dense4,bn,relu,dense", len(names))
+    model = random_model(layers, names, image_size=16, seed=0, inputs=inputs)
+    train_model(model, images[:6], labels[:6], TrainConfig(epochs=1, batch_size=5, val_split=0, seed=0))
+    assert np.isfinite(model.params[4]["running_var"]).all()
+
+
 def test_same_seed_gives_the_same_weights_bit_for_bit(small_shapes):
     images, labels, names = small_shapes
     runs = []

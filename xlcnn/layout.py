@@ -336,7 +336,8 @@ def _learning_layers(layers, reads):
     """learns[i]: whether layer i has weights or reads (directly or further back) a layer that has."""
     learns = []
     for layer, sources_read in zip(layers, reads):
-        learns.append(isinstance(layer, (Conv2D, Dense)) or layer.scatters or any(learns[s] for s in sources_read if s != INPUT))
+        learns.append(isinstance(layer, (Conv2D, Dense)) or layer.scatters or layer.normalises   # gamma, beta
+                      or any(learns[s] for s in sources_read if s != INPUT))
     return learns
 
 

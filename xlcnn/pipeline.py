@@ -282,7 +282,12 @@ def make_workbook(photo=None, output=None, options=None, progress=None, **change
     def check(layers, classes, input_shape, inputs=None, regression=False):   # the layers --until keeps, planned
         _refuse_until_on_graph(options, inputs)                             # as build will plan them
         if options.until is not None and until_count(layers, options.until) < len(layers):
-            layers, classes, regression = layers[:until_count(layers, options.until)], (), False
+            kept = until_count(layers, options.until)
+            folding = [index for index, layer in enumerate(layers) if layer.folds]
+            if options.fold_bn and folding and folding[0] >= kept:   # else "no layer to fold", which misleads
+                raise UsageError(f"{option_name('fold_bn')}: {option_name('until')} {options.until} ends the workbook "
+                                 f"before layer {folding[0] + 1} ({layers[folding[0]].spelling()}), the first it folds")
+            layers, classes, regression = layers[:kept], (), False
         plan_within_limits(layers, input_shape, classes, titles, options.steps, options.max_formulas, inputs,
                            im2col=options.im2col, normalised=options.normalisation is not None, regression=regression,
                            fold=options.fold_bn)

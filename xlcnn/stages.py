@@ -243,6 +243,8 @@ def _gradient_stages(layout, step, model, pixels, truth, learning_rate):
         if layer.joins:    # the gradient of its output, which its operands take back
             parts.append((output_blocks(plan.input), upstream[index][0]))
         elif plan.input is not None:   # what the layer sends back to the one it reads
+            if sent is None and index == 0:   # the first layer's to the pixels (a bn's), which a chain does not keep
+                sent = _sent_back(model, pixels, upstream)
             parts.append((output_blocks(plan.input), upstream[index - 1][0] if sent is None else sent[index]))
         blocks = [block for group, _ in parts for block in group]
         values = np.concatenate([np.asarray(array, dtype=float).reshape(-1) for _, array in parts])

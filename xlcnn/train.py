@@ -128,13 +128,15 @@ def train_model(model, images, labels, config=TrainConfig(), progress=None):
     optimiser = OPTIMISERS[config.optimizer](lr=config.lr)
     result = TrainResult(train_count=len(train_idx), val_count=len(val_idx))
     n_batches = -(-len(train_idx) // config.batch_size)
+    if n_batches > 1 and len(train_idx) % config.batch_size == 1 and any(layer.normalises for layer in model.layers):
+        n_batches -= 1    # the one picture left over joins the last batch: alone, its batch statistics say nothing
     with threadpool_limits(limits=1):
         for epoch in range(1, config.epochs + 1):
             started = time.perf_counter()
             order = rng.permutation(train_idx)
             losses = []
             for b in range(n_batches):
-                batch = order[b * config.batch_size:(b + 1) * config.batch_size]
+                batch = order[b * config.batch_size:(b + 1) * config.batch_size if b < n_batches - 1 else None]
                 pixels = augment(x[batch], rng) if config.augment else x[batch]
                 loss, grads, _ = loss_and_gradients(model, pixels, labels[batch], training=True)
                 optimiser.step(model.params, [{name: g for name, g in grad.items() if name not in layer.buffers}

@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import formulas
-from ..errors import ShapeError
+from ..errors import ShapeError, UsageError
 from .base import Layer, channel_axis, lesson_formulas, per_channel
 
-_SPELLING = re.compile(r"bn(?:-eps([0-9.]+(?:e[-+]?\d+)?))?")
+_SPELLING = re.compile(r"bn(?:-eps((?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?))?")   # a decimal: not "." or "1.2.3"
 STATISTICS = ("running_mean", "running_var")   # PyTorch's buffers: kept, not learned
 DEFAULT_EPS = 1e-5      # PyTorch's
 MOMENTUM = 0.1          # PyTorch's: each training batch moves the running statistics a tenth of the way
@@ -64,8 +64,8 @@ class BatchNorm(Layer):
         return ("eps",) if self.own_eps else ()
 
     def output_shape_one(self, shape, where):
-        if not self.eps >= 0:
-            raise ShapeError(f"{where}: eps must be 0 or more, not {self.eps}")
+        if not 0 <= self.eps < np.inf:    # bn-eps1e400 reads as infinity, and every output as 0 / inf
+            raise ShapeError(f"{where}: eps must be a finite number 0 or more, not {self.eps}")
         return shape
 
     def parameters_from_book(self, reader, layout, index):
@@ -86,7 +86,9 @@ class BatchNorm(Layer):
         names = ("weight", "bias", *STATISTICS)
         words = ("scale", "bias", "running mean", "running variance")
         params = {name: node.weight(n, word).reshape(-1) for n, (name, word) in enumerate(zip(names, words), start=1)}
-        return cls(float(node.attrs.get("epsilon", DEFAULT_EPS))), params
+        # ONNX keeps epsilon as a float32: its shortest float32 text is the number the author wrote
+        # (1e-5, not 9.999999747378752e-06, which would show on every sheet and in the layer's spelling)
+        return cls(float(str(np.float32(node.attrs.get("epsilon", DEFAULT_EPS))))), params
 
     def to_onnx(self, params, in_shape):
         return "BatchNormalization", {"epsilon": self.eps}, [params[name] for name in ("weight", "bias", *STATISTICS)]
@@ -133,6 +135,10 @@ class BatchNorm(Layer):
 
     def train_forward(self, xs, params):
         (x,) = xs
+        if x.size // x.shape[channel_axis(x)] < 2:    # one number per channel: variance 0, every x^ 0
+            raise UsageError("batch norm while training: a batch of one picture gives it one number per "
+                             f"{'unit' if x.ndim == 2 else 'map'}, whose variance is 0; train with --batch-size 2 "
+                             "or more")
         return bn_forward(x, params["weight"], params["bias"], *bn_batch_statistics(x), self.eps)
 
     def train_backward(self, dout, xs, params):
