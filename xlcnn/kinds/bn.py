@@ -135,7 +135,7 @@ class BatchNorm(Layer):
 
     def train_forward(self, xs, params):
         (x,) = xs
-        if x.size // x.shape[channel_axis(x)] < 2:    # one number per channel: variance 0, every x^ 0
+        if _per_channel_count(x) < 2:    # one number per channel: variance 0, every x^ 0
             raise UsageError("batch norm while training: a batch of one picture gives it one number per "
                              f"{'unit' if x.ndim == 2 else 'map'}, whose variance is 0; train with --batch-size 2 "
                              "or more")
@@ -147,7 +147,7 @@ class BatchNorm(Layer):
 
     def updated_buffers(self, xs, params):
         mean, var = bn_batch_statistics(xs[0])
-        count = xs[0].size // mean.size     # the numbers each channel's statistics are taken over
+        count = _per_channel_count(xs[0])
         return {"running_mean": (1 - MOMENTUM) * params["running_mean"] + MOMENTUM * mean,
                 "running_var": (1 - MOMENTUM) * params["running_var"] + MOMENTUM * var * count / max(count - 1, 1)}
 
@@ -164,7 +164,7 @@ class BatchNorm(Layer):
         return bn_shift_formula(normalised, gamma, beta)
 
     def input_gradient_formula(self, upstream, gamma, var, eps):
-        return bn_input_gradient_formula(upstream, gamma, var, eps)
+        return bn_scaled_formula(upstream, gamma, var, eps)
 
     def gamma_gradient_formula(self, upstream, normalised):
         return bn_gamma_gradient_formula(upstream, normalised)
@@ -173,7 +173,7 @@ class BatchNorm(Layer):
         return bn_beta_gradient_formula(upstream)
 
     def folded_weight_formula(self, weight, gamma, var, eps):
-        return bn_folded_weight_formula(weight, gamma, var, eps)
+        return bn_scaled_formula(weight, gamma, var, eps)
 
     def folded_bias_formula(self, bias, gamma, beta, mean, var, eps):
         return bn_folded_bias_formula(bias, gamma, beta, mean, var, eps)
@@ -182,6 +182,11 @@ class BatchNorm(Layer):
 def bn_forward(x, gamma, beta, mean, var, eps=1e-5):
     """gamma (x - mean) / sqrt(var + eps) + beta, channel by channel: x (..., C, H, W) or (..., N), the rest (C,)."""
     return per_channel(gamma, x) * bn_normalised(x, mean, var, eps) + per_channel(beta, x)
+
+
+def _per_channel_count(x):
+    """How many numbers each channel's statistics are taken over: the batch times the cells of a map."""
+    return x.size // x.shape[channel_axis(x)]
 
 
 def _channel_sum(a, x):
@@ -193,7 +198,7 @@ def _channel_sum(a, x):
 def bn_batch_statistics(x):
     """(mean, biased variance) of each channel over a batch x (N, C, H, W) or (N, D): what training
     normalises with (the variance divides by the count, as PyTorch's normalisation does)."""
-    count = x.size // x.shape[channel_axis(x)]
+    count = _per_channel_count(x)
     mean = _channel_sum(x, x) / count
     return mean, _channel_sum((x - per_channel(mean, x)) ** 2, x) / count
 
@@ -204,8 +209,8 @@ def bn_train_backward(dout, x, gamma, eps=1e-5):
     batch, s = sqrt(var + eps) and m the count per channel."""
     mean, var = bn_batch_statistics(x)
     s = np.sqrt(per_channel(var, x) + eps)
-    xhat = (x - per_channel(mean, x)) / s
-    count = x.size // mean.size
+    xhat = bn_normalised(x, mean, var, eps)
+    count = _per_channel_count(x)
     dsum, dxsum = _channel_sum(dout, x), _channel_sum(dout * xhat, x)
     dx = per_channel(gamma, x) / (count * s) * (count * dout - per_channel(dsum, x) - xhat * per_channel(dxsum, x))
     return dx, {"weight": dxsum, "bias": dsum}
@@ -238,21 +243,19 @@ def bn_backward(dout, x, gamma, mean, var, eps=1e-5):
     def along(values):
         return per_channel(values, x)
 
-    def channel_sum(a):
-        return _channel_sum(a, x)
-
     s = np.sqrt(along(var) + eps)
     centred = x - along(mean)
-    grads = {"weight": channel_sum(dout * centred / s), "bias": channel_sum(dout),
-             "running_mean": -channel_sum(dout) * gamma / np.sqrt(var + eps),
-             "running_var": -channel_sum(dout * centred) * gamma / (2 * (var + eps) ** 1.5)}
+    grads = {"weight": _channel_sum(dout * centred / s, x), "bias": _channel_sum(dout, x),
+             "running_mean": -_channel_sum(dout, x) * gamma / np.sqrt(var + eps),
+             "running_var": -_channel_sum(dout * centred, x) * gamma / (2 * (var + eps) ** 1.5)}
     return dout * along(gamma) / s, grads
 
 
-def bn_folded_weight_formula(weight, gamma, var, eps):
-    """One weight of the layer before, folded: w gamma / SQRT(var + eps) of its output channel; twin of
-    ``BatchNorm.folded``'s weights. All 1 x 1 blocks, on other sheets."""
-    return formulas.checked(f"={weight.ref()}*{gamma.ref(absolute=True)}/SQRT({var.ref(absolute=True)}"
+def bn_scaled_formula(cell, gamma, var, eps):
+    """One cell times its channel's gamma / SQRT(var + eps), the factor batch norm scales by: a folded weight
+    of the layer before (twin of ``BatchNorm.folded``'s weights) and, with the statistics held fixed, an
+    input cell's gradient from its output's (``bn_backward``'s dx). All 1 x 1 blocks."""
+    return formulas.checked(f"={cell.ref()}*{gamma.ref(absolute=True)}/SQRT({var.ref(absolute=True)}"
                             f"+{eps.ref(absolute=True)})")
 
 
@@ -261,12 +264,6 @@ def bn_folded_bias_formula(bias, gamma, beta, mean, var, eps):
     ``BatchNorm.folded``'s biases."""
     return formulas.checked(f"=({bias.ref()}-{mean.ref(absolute=True)})*{gamma.ref(absolute=True)}"
                             f"/SQRT({var.ref(absolute=True)}+{eps.ref(absolute=True)})+{beta.ref(absolute=True)}")
-
-
-def bn_input_gradient_formula(upstream, gamma, var, eps):
-    """dL/dx of one cell with the statistics held fixed (``bn_backward``'s dx): dL/dy gamma / SQRT(var + eps)."""
-    return formulas.checked(f"={upstream.ref()}*{gamma.ref(absolute=True)}/SQRT({var.ref(absolute=True)}"
-                            f"+{eps.ref(absolute=True)})")
 
 
 def bn_gamma_gradient_formula(upstream, normalised):
