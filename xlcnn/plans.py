@@ -682,6 +682,10 @@ class NormSheet(Sheet):
         """Channel c's ``name`` parameter cell (a 1 x 1 block)."""
         return self.parameter_blocks()[name].item(c)
 
+    def channel_cells(self, c):
+        """Channel c's gamma, beta, mean and variance cells, in the order ``parameter_blocks`` lists them."""
+        return tuple(block.item(c) for block in self.parameter_blocks().values())
+
 
 @dataclass(frozen=True, kw_only=True)
 class FoldSheet(Sheet):

@@ -35,8 +35,7 @@ def write_fold(ctx, ws, plan):
 
 def _factors(plan, k):
     """Output channel k's gamma, beta, mean and variance on the normalising layer's sheet, and its eps."""
-    norm = plan.norm
-    return (*(norm.channel(name, k) for name in ("weight", "bias", "running_mean", "running_var")), norm.eps)
+    return (*plan.norm.channel_cells(k), plan.norm.eps)
 
 
 def _write_conv(ctx, ws, plan, norm_layer, conv, texts, scale):

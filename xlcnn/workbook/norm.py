@@ -70,7 +70,7 @@ def _write_maps(ctx, ws, plan, layer, texts, scale):
         put_text(ws, *normalised.label_cell(k), texts["normalised_map"].format(k=k + 1), styles.LABEL_FONT)
         put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
         write_padding(ws, out, k)
-        mean, var, gamma, beta = (plan.channel(name, k) for name in ("running_mean", "running_var", "weight", "bias"))
+        gamma, beta, mean, var = plan.channel_cells(k)
         for i, j, _, _ in out.interior(k).cells():
             put_formula(ctx, ws, normalised.at(k, i, j),
                         layer.normalise_formula(source.at(k, i, j), mean, var, plan.eps, scale), styles.VALUE_FORMAT)
@@ -86,7 +86,7 @@ def _write_vectors(ctx, ws, plan, layer, texts, scale):
     put_text(ws, *plan.normalised_label.cell(0, 0), texts["normalised_label"], styles.LABEL_FONT)
     put_text(ws, *plan.output_label.cell(0, 0), texts["output_label"], styles.LABEL_FONT)
     for n in range(plan.output.height):
-        mean, var, gamma, beta = (plan.channel(name, n) for name in ("running_mean", "running_var", "weight", "bias"))
+        gamma, beta, mean, var = plan.channel_cells(n)
         put_formula(ctx, ws, plan.normalised.item(n),
                     layer.normalise_formula(plan.source.item(n), mean, var, plan.eps, scale), styles.VALUE_FORMAT)
         put_formula(ctx, ws, plan.output.item(n), layer.shift_formula(plan.normalised.item(n), gamma, beta),
