@@ -16,7 +16,8 @@ from .plans import (AddSheet, ChannelGrid, Im2colSheet, JoinGradSheet, ScatterGr
                     FiltersSheet, FoldSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
                     MapPictures, MapSheet, MapStack, NormExample, NormGradSheet, NormSheet, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
-from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
+from .kinds.base import class_with
+from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Dense, Flatten, Softmax, infer_shapes,
                       is_classifier, require_drawn)
 from .summary import COMPARED, COMPARISON_COLUMNS, bottlenecks, compared, formula_count as summary_formulas, summarize
 
@@ -98,7 +99,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     (LimitError) before the rest is planned and long before any cell is written.
 
     ``inputs`` is a graph's wiring (None: a chain); each layer's sheet reads its sources' sheets.
-    ``im2col`` adds, after the first convolution, the same convolution as a matrix product.
+    ``im2col`` adds, after the first layer with filters, the same layer as a matrix product.
     ``normalised`` puts the input normalised per channel beside the pixels (the first layer reads it).
     ``fold`` adds after each layer that ``folds`` (it must read a conv or dense layer) the layer before with
     it folded in, as formulas of both, and the output that gives (``FoldSheet``).
@@ -153,11 +154,11 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
         pad = _padding_after(layers, index, inputs)
         in_shape = shapes[reads[0]] if reads[0] != INPUT else input_shape
         previous = outputs[reads[0]]
-        if isinstance(layer, Conv2D):
+        if layer.has_filters:
             previous = previous.with_border(layer.padding)   # another reader may have asked for a wider border
             filters = _filters_sheet(ident("filters", index), layer, in_shape[0])
             sheets.append(limits.add(filters, _filters_formulas(filters, later)))
-            sheets.append(_maps_sheet(ident("conv2d", index), shape, pad, layer, previous, in_shape[0]))
+            sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous, in_shape[0]))
             _check_conv_formula(sheets[-1], layer, previous, filters)
         elif layer.scatters:   # its kernels' sheet, then the sums of what each input cell stamps
             kernels = _scatter_kernels_sheet(ident("filters", index), layer, in_shape[0])
@@ -237,7 +238,7 @@ def check_fold(layers, inputs=None):
         raise UsageError("--fold-bn: this network has no bn layer to fold (put bn after a conv or dense layer)")
     for index, reads in zip(folding, (sources(inputs, len(layers))[i] for i in folding)):
         before = layers[reads[0]] if reads[0] != INPUT else None
-        if before is None or not (isinstance(before, Conv2D) or before.fully_connected):
+        if before is None or not (before.has_filters or before.fully_connected):
             what = "the input pixels" if before is None else f"layer {reads[0] + 1} ({before.describe()})"
             raise UsageError(f"--fold-bn: layer {index + 1} ({layers[index].spelling()}) reads {what}; it folds "
                              "only into the conv or dense layer right before it")
@@ -255,7 +256,7 @@ def check_backprop(layers, regression=False):
     if flatten is None or tuple(type(layer) for layer in layers[flatten + 1:]) != end:
         raise ShapeError("--backprop needs the network to end flatten -> dense" + ("" if regression else " -> softmax"))
     for number, layer in enumerate(layers, start=1):
-        if isinstance(layer, Conv2D) and layer.stride != 1:
+        if layer.has_filters and layer.stride != 1:
             raise ShapeError(f"--backprop: layer {number} has stride {layer.stride}; gradients are written for stride 1")
 
 
@@ -273,9 +274,9 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, in
     learns = _learning_layers(layers, reads)
     last = len(layers) - (2 if is_classifier(layers) else 1)   # softmax goes back with its loss, in one step
 
-    def border(source):   # a conv that passes a gradient back slides its turned kernels over a padded one
+    def border(source):   # a layer with filters that passes a gradient back slides its turned kernels over a padded one
         layer = layers[source] if source != INPUT else None
-        return layer.span - 1 if isinstance(layer, Conv2D) and INPUT not in reads[source] else 0
+        return layer.span - 1 if layer is not None and layer.has_filters and INPUT not in reads[source] else 0
     for index in range(last, -1, -1):
         if not learns[index]:
             continue
@@ -295,7 +296,7 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, in
                 bias=Block(name, top + 1, FIRST_COL, 1, units), bias_label=Block(name, top + 1, 0, 1, 1),
                 weight=weight, weight_label=_label_left(weight), input=gradient, input_label=_label_above(gradient))
             continue
-        if isinstance(layer, Conv2D):
+        if layer.has_filters:
             plan = _conv_gradient_sheet(ident, layer, in_shape, INPUT not in reads[index], pad, upstream)
         elif layer.joins:    # the gradient of its output, once: what every operand (or its channels) takes back
             widest = max(border(source) for source in reads[index])
@@ -336,7 +337,7 @@ def _learning_layers(layers, reads):
     """learns[i]: whether layer i has weights or reads (directly or further back) a layer that has."""
     learns = []
     for layer, sources_read in zip(layers, reads):
-        learns.append(isinstance(layer, (Conv2D, Dense)) or layer.scatters or layer.normalises   # gamma, beta
+        learns.append(layer.has_filters or isinstance(layer, Dense) or layer.scatters or layer.normalises   # gamma, beta
                       or any(learns[s] for s in sources_read if s != INPUT))
     return learns
 
@@ -491,7 +492,7 @@ def _check_conv_formula(plan, layer, source, filters):
                for c in range(len(source.maps))]
     text = layer.forward_formula(windows, filters.kernels[-1], filters.bias[-1], "input_scale", check=False)
     if len(text) > MAX_FORMULA_CHARS:
-        raise LimitError(f"sheet {plan.name!r}: one convolution formula would be {len(text):,} characters "
+        raise LimitError(f"sheet {plan.name!r}: one {layer.noun} formula would be {len(text):,} characters "
                          f"({len(source.maps)} input maps); Excel allows {MAX_FORMULA_CHARS:,}: use fewer filters "
                          f"in the layer before (at most about {MAX_FORMULA_CHARS * len(source.maps) // len(text)})")
 
@@ -650,8 +651,8 @@ def last_column(plan):
 
 
 def _first_conv_extras(layers):
-    """The copies of the explained position on the input and filters sheets (a first conv only)."""
-    return 4 if layers and isinstance(layers[0], Conv2D) else 0
+    """The copies of the explained position on the input and filters sheets (a first layer with filters only)."""
+    return 4 if layers and layers[0].has_filters else 0
 
 
 # ---------------------------------------------------------------- sheet names
@@ -669,12 +670,12 @@ class _SheetNames:
         self.titles = titles
         order = [("input", None)]
         for index, layer in enumerate(layers):
-            if isinstance(layer, Conv2D) or layer.scatters:
+            if layer.has_filters or layer.scatters:
                 order.append(("filters", index))
             order.append((layer.kind, index))
             if fold and layer.folds:
                 order.append(("fold", index))
-            if im2col and index == first_convolution(layers):
+            if im2col and index == first_with_filters(layers):
                 order.append(("im2col", index))
         if classifier:
             order.append(("loss", None))
@@ -755,7 +756,7 @@ def _filters_sheet(ident, layer, channels):
     """Filter k in a band of rows: its C slices side by side, then its bias.
 
     A flipped or dilated filter also gets, to the right, the effective kernel the
-    convolution really uses (turned and/or spread out), as formulas of the slices.
+    layer really slides (turned and/or spread out), as formulas of the slices.
     """
     name = ident["name"]
     f, span = layer.kernel, layer.span
@@ -795,10 +796,10 @@ def _filters_sheet(ident, layer, channels):
 
 def _maps_sheet(ident, shape, pad, layer, source, in_channels=0):
     """Maps one below the other, and to their right the "explain this cell" block."""
-    name, kind = ident["name"], ident["kind"]
+    name = ident["name"]
     output = _stack(name, HEADER_ROWS + 1, *shape, pad)
     col = output.maps[0].last_col + 3
-    if kind == "conv2d":
+    if layer.has_filters:
         return ConvSheet(**ident, output=output, explain=_explain_conv(name, col, layer.group_reads(0, in_channels)[1], layer.kernel),
                          source=source, size=layer.span, stride=layer.stride, conv=layer)
     if isinstance(layer, POOLS):
@@ -873,21 +874,22 @@ def _check_scatter_formula(plan, layer, filters, most, counts):
                          "input maps): use fewer filters in the layer before") from None
 
 
-def first_convolution(layers):
+def first_with_filters(layers):
     """The index of the first layer that slides filters; UsageError when there is none (--im2col)."""
     for index, layer in enumerate(layers):
         if layer.has_filters:
             return index
-    raise UsageError("--im2col shows a convolution as a matrix product, and this network has no convolution")
+    noun = class_with("has_filters").noun
+    raise UsageError(f"--im2col shows a {noun} as a matrix product, and this network has no {noun}")
 
 
 def _add_im2col(sheets, layers, names, limits):
-    """The im2col sheet, right after the first convolution's sheet."""
-    index = first_convolution(layers)
-    conv = next(plan for plan in sheets if plan.kind == "conv2d" and plan.layer == index)
+    """The im2col sheet, right after the sheet of the first layer with filters."""
+    index = first_with_filters(layers)
+    conv = next(plan for plan in sheets if plan.kind == layers[index].kind and plan.layer == index)
     filters = next(plan for plan in sheets if plan.kind == "filters" and plan.layer == index)
     if filters.connections is not None:     # one matrix product needs every filter to read every channel
-        raise UsageError(f"--im2col shows a standard convolution as one matrix product, and layer {index + 1} "
+        raise UsageError(f"--im2col shows a standard {layers[index].noun} as one matrix product, and layer {index + 1} "
                          f"({layers[index].describe()}) is grouped: each filter reads only its group's channels")
     plan = _im2col_sheet(names.ident("im2col", index), conv, filters)
     taps, positions = plan.windows.height, plan.windows.width

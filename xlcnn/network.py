@@ -71,7 +71,7 @@ def infer_shapes(layers, input_shape, classifier=True, inputs=None):
 
     ``input_shape`` is (C, H, W). Spatial shapes are (C, H, W), vectors (N,). A
     classifier must end in dense -> softmax; other networks (a lesson that stops
-    after a convolution) may end anywhere. ``inputs`` is the wiring of a graph (None: a
+    after its first maps) may end anywhere. ``inputs`` is the wiring of a graph (None: a
     chain); the layers are walked in order, each from the shapes of the layers it reads.
     """
     check_wiring(inputs, len(layers), lambda index: f"layer {index + 1} ({describe(layers[index])})")
@@ -120,7 +120,7 @@ DEFAULT_ARCHITECTURE = parse_architecture(DEFAULT_ARCH_TEXT, len(DEFAULT_CLASSES
 
 
 def lesson_architecture(classes, filters=4, kernel=3, pool=2):
-    """The classic lesson network: convolution, the switch, pooling, then the classifier's end."""
+    """The classic lesson network: filters, the switch, pooling, then the classifier's end."""
     text = f"conv{kernel}x{kernel}x{filters},relu,maxpool{pool},flatten,dense{classes},softmax"
     return parse_architecture(text, classes)
 

@@ -144,6 +144,15 @@ class BuildOptions:
             words += flag.spell(self)
         return " ".join(words)
 
+    def unfit_options(self, size, shipped_size, hand, grayscale):
+        """The options that changed the default network away from the shipped model's (made for pictures of
+        ``shipped_size``), as the user typed them; ``size``, ``hand`` (hand-made filters) and ``grayscale`` as the
+        options or the preset chose them."""
+        given = [(size != shipped_size, f"{option_name('size')} {size}"), (bool(hand), option_name("filters")),
+                 (self.true_convolution, option_name("true_convolution")), (grayscale, option_name("grayscale")),
+                 (bool(self.class_names), option_name("classes")), (bool(self.bias_values), option_name("bias"))]
+        return " ".join(option for changed, option in given if changed)
+
 
 def numbers_from_text(text, option, example, each):
     """"1,0" -> (1.0, 0.0): finite numbers separated by commas, or UsageError quoting the text

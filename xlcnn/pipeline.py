@@ -18,6 +18,7 @@ from .losses import REGRESSION, check_target_count
 from .matrices import is_matrix_file, load_matrix
 from .layout import plan_within_limits
 from .options import BuildOptions, option_name
+from .kinds.base import class_with
 from .network import (DEFAULT_ARCH_TEXT, DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, check_normalisation, describe, is_classifier,
                       lesson_architecture, load_model, random_model, save_model)
 from .presets import load_preset, preset_names
@@ -92,7 +93,8 @@ def choose_model(options=None, check=None, input_shape=None, **changes):
     """Decide the network and its weights from the build options (``changes``: BuildOptions fields).
 
     A model file is used as it is. Otherwise the layers come from ``arch``, a preset or
-    the default network, changed by ``filters``, ``true_convolution`` and ``grayscale``;
+    the default network, changed by hand-made ``filters``, ``grayscale`` and the options each kind takes
+    (``Layer.with_build_options``);
     when they match the shipped model exactly its trained weights are used, else the
     weights are seeded random numbers (and the workbook says the network is untrained).
     ``check(layers, class_names, input_shape)`` runs before any weight is made: a network
@@ -161,7 +163,7 @@ def _choose_model(options, check, input_shape):
     chosen = options.filters or (",".join(recipe.filters) if recipe and recipe.filters else None)
     hand = parse_filters(chosen) if chosen else ()
     grayscale = options.grayscale or (recipe.grayscale if recipe else False)
-    layers = _with_options(layers, hand, options.true_convolution)
+    layers = _with_options(layers, hand, options)
     channels, size, width = input_shape or (1 if grayscale else 3, size, size)
     description = recipe.description if recipe else ""
     if check is not None:
@@ -182,7 +184,7 @@ def _choose_model(options, check, input_shape):
     model.hand_made = bool(hand)
     name = ("preset", recipe.name) if recipe else ("custom", "")
     fixed = input_shape or options.preset or options.arch or default_model_path() is None   # never the shipped model
-    unfit = "" if fixed else _unfit_options(size, hand, options, grayscale)
+    unfit = "" if fixed else options.unfit_options(size, DEFAULT_SIZE, hand, grayscale)
     targets = ()
     if regression:   # --target, else the preset's, else 0 for every output (the middle of the picture)
         given = options.target_values or (recipe.targets if recipe else ())
@@ -206,22 +208,14 @@ def _load_any_model(path, size, class_names):
 
 
 def _first_biases(layers, values):
-    """--bias: one number per filter of the first convolution."""
+    """--bias: one number per filter of the first layer, which must have filters."""
     if not layers[0].has_filters:
-        raise UsageError(f"{option_name('bias')} sets the biases of the first convolution, and this network starts "
-                         f"with {layers[0].describe()}")
+        raise UsageError(f"{option_name('bias')} sets the biases of the first {class_with('has_filters').noun}, and "
+                         f"this network starts with {layers[0].describe()}")
     if len(values) != layers[0].filters:
         raise UsageError(f"{option_name('bias')}: {len(values)} number(s) for {layers[0].filters} filters; "
                          "give one bias per filter")
     return np.array(values, dtype=float)
-
-
-def _unfit_options(size, hand, options, grayscale):
-    """The options that changed the default network away from the shipped model's, as the user typed them."""
-    given = [(size != DEFAULT_SIZE, f"{option_name('size')} {size}"), (bool(hand), option_name("filters")),
-             (options.true_convolution, option_name("true_convolution")), (grayscale, option_name("grayscale")),
-             (bool(options.class_names), option_name("classes")), (bool(options.bias_values), option_name("bias"))]
-    return " ".join(option for changed, option in given if changed)
 
 
 def unfit_warning(unfit_options, seed):
@@ -232,18 +226,15 @@ def unfit_warning(unfit_options, seed):
             f"{'it' if ' --' not in unfit_options else 'them'} out to use the trained model")
 
 
-def _with_options(layers, hand, true_convolution):
-    """Hand-made filters set the first convolution's size and count; --true-convolution flips every conv."""
+def _with_options(layers, hand, options):
+    """Hand-made filters set the first layer's filters (their size and count); then every layer takes the build
+    ``options`` of its kind (``Layer.with_build_options``)."""
     layers = list(layers)
-    convs = [i for i, layer in enumerate(layers) if layer.has_filters]
     if hand:
-        if not convs or convs[0] != 0:
-            raise UsageError("--filters needs a network that starts with a convolution")
+        if not layers[0].has_filters:
+            raise UsageError(f"--filters needs a network that starts with a {class_with('has_filters').noun}")
         layers[0] = replace(layers[0], filters=len(hand), kernel=hand[0].side)
-    if true_convolution:
-        for i in convs:
-            layers[i] = replace(layers[i], flip=True)
-    return tuple(layers)
+    return tuple(layer.with_build_options(options) for layer in layers)
 
 
 def _shipped_if_same(layers, classes, size, channels):
@@ -411,7 +402,7 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
     of ``arch`` or a preset. Returns (model, TrainResult, skipped files). Nothing is
     written unless training succeeds. ``on_skipped(skipped)`` hears of the unreadable
     files as soon as the folder is read, before the first epoch. ``init_filters`` (names
-    such as "vertical,horizontal") start the first convolution from those hand-made
+    such as "vertical,horizontal") start the first layer's filters from those hand-made
     kernels instead of random numbers, so the filters it learns stay recognisable.
     """
     if Path(output).suffix.lower() != ".npz":
@@ -448,7 +439,7 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
 
 
 def _start_from_filters(model, names):
-    """The first convolution's weights become the named 3x3 kernels (biases 0); it must have that shape."""
+    """The first layer's filters become the named 3x3 kernels (biases 0); they must have that shape."""
     first = model.layers[0]
     if not first.has_filters or first.kernel != 3 or first.filters != len(names):
         raise UsageError(f"--init-filters names {len(names)} 3x3 kernels; the network must start with "

@@ -20,7 +20,7 @@ class MapStack:
     """A (C, H, W) tensor on one sheet: one map below the other, each with a label row.
 
     ``maps[c]`` is the padded map (H + 2P) x (W + 2P); the real values sit inside a
-    border of ``pad`` zeros, which convolution windows read like any other cell.
+    border of ``pad`` zeros, which a layer's windows read like any other cell.
     """
 
     maps: tuple
@@ -50,8 +50,8 @@ class MapStack:
         return self.maps[c].sub(top, left, height, width)
 
     def with_border(self, pad):
-        """The same maps seen with a border of ``pad`` zeros (at most their own): what a convolution
-        with that padding reads, when another layer reading these maps needs a wider border."""
+        """The same maps seen with a border of ``pad`` zeros (at most their own): what a layer with filters
+        and that padding reads, when another layer reading these maps needs a wider border."""
         if pad == self.pad:
             return self
         cut = self.pad - pad
@@ -194,9 +194,10 @@ class InputSheet(Sheet):
 
 @dataclass(frozen=True, kw_only=True)
 class FiltersSheet(Sheet):
-    """A conv layer's filters: filter k's C slices side by side (``weight[k][c]``), then its bias.
+    """The filters of a layer that has them (``Layer.has_filters``): filter k's C slices side by side
+    (``weight[k][c]``), then its bias.
 
-    A flipped or dilated filter also has ``effective[k][c]``, the kernel the convolution
+    A flipped or dilated filter also has ``effective[k][c]``, the kernel the layer
     really slides (turned and/or spread out), whose taps refer to the slices; otherwise
     ``effective`` is None and the slices are slid as they are. ``conv`` is the layer.
     """
@@ -224,7 +225,7 @@ class FiltersSheet(Sheet):
 
     @property
     def kernels(self):
-        """kernels[k][c]: the blocks the convolution formulas slide, effective or stored."""
+        """kernels[k][c]: the blocks the output maps' formulas slide, effective or stored."""
         return self.weight if self.effective is None else self.effective
 
     def band(self, c):
@@ -359,7 +360,7 @@ class ScatterSheet(Sheet):
 
 @dataclass(frozen=True)
 class ChannelGrid:
-    """Filters x input channels of a grouped convolution: ``cells`` (K x C) holds a mark where filter k reads
+    """Filters x input channels of a grouped layer: ``cells`` (K x C) holds a mark where filter k reads
     channel c; ``filters`` (K x 1) and ``channels`` (1 x C) number them, ``title`` says what it shows. Not a
     long block of the sheet's own (a handout never cuts rows for it)."""
 
@@ -404,7 +405,7 @@ class MapSheet(Sheet):
 
 @dataclass(frozen=True, kw_only=True)
 class ConvSheet(MapSheet):
-    """A convolution's output maps; ``size`` is its span D * (F - 1) + 1. ``conv`` is the layer."""
+    """The output maps of a layer with filters; ``size`` is its span D * (F - 1) + 1. ``conv`` is the layer."""
 
     conv: object
 
@@ -500,12 +501,12 @@ class PoolSheet(MapSheet):
 
 @dataclass(frozen=True, kw_only=True)
 class Im2colSheet(Sheet):
-    """The first convolution as a matrix product (im2col).
+    """The first layer with filters as a matrix product (im2col).
 
     Row k of ``filter_rows`` is filter k unrolled, column n its weight (c, u, v) in reading order;
     column p of ``windows`` is the input window under output position p = i x width + j, unrolled
     the same way, so row n of both is the same tap. Output cell (i, j) of map k is row k times
-    column p, times the input scale where the convolution reads the pixels, plus bias k.
+    column p, times the input scale where the layer reads the pixels, plus bias k.
     """
 
     filter_rows: Block          # K x N, N = C x F x F
@@ -520,7 +521,7 @@ class Im2colSheet(Sheet):
     filters_label: Block
     output: MapStack
     conv: object = field(metadata=ELSEWHERE)      # the layer
-    source: MapStack = field(metadata=ELSEWHERE)  # what the convolution reads
+    source: MapStack = field(metadata=ELSEWHERE)  # what the layer reads
     kernels: tuple = field(metadata=ELSEWHERE)    # the filters sheet's stored weights, [k][c]
     biases: tuple = field(metadata=ELSEWHERE)     # the filters sheet's biases, [k]
 
@@ -544,7 +545,7 @@ class Im2colSheet(Sheet):
 
     def input_index(self, n, p):
         """(c, row, column) in the padded source of the cell tap n of window p multiplies: the
-        convolution's own geometry (stride, dilation, a turned kernel) through ``conv.offset_of``."""
+        layer's own geometry (stride, dilation, a turned kernel) through ``conv.offset_of``."""
         c, u, v = self.tap(n)
         i, j = self.position(p)
         a, b = self.conv.offset_of(u, v)

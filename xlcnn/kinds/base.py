@@ -16,6 +16,8 @@ A kind is one module of this package holding one frozen dataclass derived from `
   ``copied_cell(sheet, at)``, and ``drawn()``: whether it has sheets at all (the others are engine
   and tables only); a kind with filters or fully connected also builds its worked example's and
   exercise's formulas (``example_*_formula``, ``exercise_part_formula``);
+- what the build asks: ``with_build_options(options)``, the layer as the options of its kind change it,
+  and ``noun``, what messages call the kind (also of a network that has no such layer, ``class_with``);
 - what the verifier asks: ``parameters_from_book(reader, layout, index)``; of the layer that
   ``gives_probabilities`` the engine asks its loss (``log_probabilities``, ``loss``,
   ``loss_and_gradient``) and the verifier its sheet's cells (``checked_cells``, ``formula_blocks``);
@@ -148,7 +150,12 @@ def joining_kinds():
 
 def kind_with(flag):
     """The kind whose class sets ``flag`` (e.g. ``fully_connected``), as an example or a message names it."""
-    return next(sub.kind for sub in _subclasses(Layer) if getattr(sub, flag))
+    return class_with(flag).kind
+
+
+def class_with(flag):
+    """The class that sets ``flag``: a message about a network that lacks such a layer asks it for its ``noun``."""
+    return next(sub for sub in _subclasses(Layer) if getattr(sub, flag))
 
 
 def _subclasses(cls):
@@ -179,7 +186,10 @@ class Layer:
     fully_connected = False   # every output a weighted sum of every input; a classifier needs one (``units``)
     gives_probabilities = False   # ends a classifier: the last layer, and nowhere else
     has_backward = True     # False: the engine folds its gradient into the loss
-    has_filters = False     # its weights are kernels slid over maps (hand-made --filters and flipping apply)
+    has_filters = False     # its weights are kernels slid over maps (hand-made --filters and flipping apply): a
+    #                         filters sheet holds them, filter by filter, and its sheet, gradient sheet and worked
+    #                         example are written from them
+    noun = ""               # what a message calls a layer of this kind (set by the kinds that messages name)
     example_by_hand = False   # its worked example is the one students work by hand: a handout prints it whole
     scatters = False        # each input cell stamps weighted kernels onto a larger output: a filters sheet
     #                         holds them, input channel by input channel, and its sheet sums what lands where
@@ -198,6 +208,10 @@ class Layer:
     output_axis = 0         # the axis of ``weight`` that counts the layer's outputs (channels or units)
     positive_parameters = ()   # parameters that must stay above zero (a variance)
     buffers = ()            # parameters kept but not learned (PyTorch's buffers): training leaves them as they are
+
+    def with_build_options(self, options):
+        """The layer as the build ``options`` (``options.BuildOptions``) change it; most kinds have none of their own."""
+        return self
 
     # -- the --arch text
 

@@ -43,8 +43,10 @@ class Conv2D(Layer):
     onnx_ops = ("Conv",)
     grammar = "conv{F}x{F}x{K}[-s{S}][-p{P}|-same|-valid][-d{D}][-flip][-g{G}|-dw][-nobias]"
     examples = ("conv3x3x8", "conv5x5x6-same", "conv3x3x4-s2-p1-d2", "conv3x3x8-g2", "conv3x3x4-dw-nobias")
-    gradient_sheet = "conv2d"
+    gradient_sheet = "filters"
+    gradient_text = "conv2d"
     title = "Conv"
+    noun = "convolution"
     has_filters = True
     example_by_hand = True
 
@@ -69,6 +71,10 @@ class Conv2D(Layer):
         if self.flip:
             u, v = self.kernel - 1 - u, self.kernel - 1 - v
         return u * self.dilation, v * self.dilation
+
+    def with_build_options(self, options):
+        """--true-convolution turns every kernel 180 degrees: a true convolution, not a correlation."""
+        return replace(self, flip=True) if options.true_convolution else self
 
     # -- text
 

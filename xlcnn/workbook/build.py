@@ -142,8 +142,8 @@ def build_workbook(model, image, out_path, options=None, *, label=None, source=N
         if progress:
             progress(done, total)
     ctx.formulas += write_learning(ctx, wb, layout)
-    if model.layers[0].kind == "conv2d":   # outlines follow the first pass's worked example
-        conv = layout.sheet("conv2d", 0)
+    if model.layers[0].has_filters:   # outlines follow the first pass's worked example
+        conv = layout.sheet(model.layers[0].kind, 0)
         highlight_receptive_field(ctx, wb[layout.sheet("input").name], wb[layout.sheet("filters", 0).name],
                                   conv, model.layers[0])
     write_back_links(ctx, wb)

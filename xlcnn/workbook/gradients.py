@@ -27,7 +27,7 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     write_lines(ws, lines, then=notice, gap=1)
     if getattr(plan, "gathered", None) is not None:
         _write_gathered(ctx, ws, plan, texts)
-    {"conv2d": _conv, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation,
+    {"filters": _filters, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation,
      "join": _join, "scatter": _scatter, "norm": _norm}[kind](ctx, ws, plan, layer, forward, getattr(plan, "upstream", None), texts)
     freeze_below(ws, 1)
 
@@ -195,7 +195,7 @@ def _write_margin(ctx, ws, plan, source, texts):
     return margin
 
 
-def _conv(ctx, ws, plan, layer, forward, upstream, texts):
+def _filters(ctx, ws, plan, layer, forward, upstream, texts):
     """dL/dw = sum over positions of input window x upstream gradient; dL/db = sum of the upstream map;
     dL/dx = the upstream maps (zero-padded) slid under the kernels turned 180 degrees."""
     conv, filters = forward.sheet_of(plan.layer), forward.sheet("filters", plan.layer)
@@ -212,12 +212,12 @@ def _conv(ctx, ws, plan, layer, forward, upstream, texts):
             put_formula(ctx, ws, bias, layer.bias_gradient_formula(up), styles.GRAD_FORMAT)
         add_scale(ws, slices, styles.diverging_scale())
     if plan.input is not None:
-        _conv_input_gradient(ctx, ws, plan, layer, filters, texts)
+        _filters_input_gradient(ctx, ws, plan, layer, filters, texts)
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, 60, styles.VALUE_WIDTH)
 
 
-def _conv_input_gradient(ctx, ws, plan, layer, filters, texts):
+def _filters_input_gradient(ctx, ws, plan, layer, filters, texts):
     for k, kernels in enumerate(plan.back_kernels):
         for c, (channel, block) in enumerate(zip(filters.reads(k), kernels)):
             put_text(ws, *plan.back_kernel_labels[k][c].cell(0, 0), texts["turned"].format(c=channel + 1))

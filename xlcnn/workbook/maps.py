@@ -144,7 +144,7 @@ def write_kernel(ctx, ws, plan, a, b, values):
 
 def _grouped_lines(plan, layer, texts, lines, values):
     """The first line and the parameters line of a grouped, depthwise or bias-free layer: which channels a
-    filter reads, and its count beside a standard convolution's of the same shape."""
+    filter reads, and its count beside its standard twin's (``Layer.standard_twin``)."""
     slices, k_count, channels = values["channels"], values["filters"], plan.channels
     _, params = layer.parameter_count((channels,))
     values.update(slices=slices, channels=channels, groups=channels // slices, params=params,
@@ -174,9 +174,9 @@ def _write_connections(ws, plan, texts):
 
 
 def _write_effective_kernels(ctx, ws, plan, layer, texts):
-    """The kernel the convolution really slides, as references to the filter's own cells.
+    """The kernel the layer really slides, as references to the filter's own cells.
 
-    Turned 180 degrees for a true convolution, spread out with zero holes for dilation;
+    Turned 180 degrees for a flipped filter, spread out with zero holes for dilation;
     a student who edits a weight sees it move in both copies.
     """
     d = layer.dilation
@@ -204,9 +204,9 @@ def write_maps(ctx, ws, plan):
     source = plan.source
     channels, height, width = out.shape
     lines = list(texts["lines"])
-    if plan.kind == "conv2d" and source.shape[0] == 1:   # no sum over channels to speak of
+    if layer.has_filters and source.shape[0] == 1:   # no sum over channels to speak of
         lines[0] = texts["one_channel_line"]
-    elif plan.kind == "conv2d" and ctx.layout.sheet("filters", plan.layer).connections is not None:
+    elif layer.has_filters and ctx.layout.sheet("filters", plan.layer).connections is not None:
         lines[0] = texts["grouped_line"]
     lines[2:3] = [texts[key] for key in layer.size_lines()] or lines[2:3]
     write_header(ws, texts["title"], lines, _map_values(plan, layer, source, out))
@@ -327,18 +327,18 @@ def _origins(plan, names, texts, separator, prefix=""):
 def _cell_formula_builder(ctx, plan, layer, source):
     """A function (k, i, j) -> the formula of output cell (i, j) of map k."""
     scale = ctx.scale_for(plan.layer)
-    if plan.kind == "conv2d":
+    if layer.has_filters:
         filters = ctx.layout.sheet("filters", plan.layer)
         channels = source.shape[0]
         windows_at = {}   # (i, j) -> the input windows every filter reads there
 
-        def conv_cell(k, i, j):
+        def filters_cell(k, i, j):
             windows = windows_at.get((i, j))
             if windows is None:
                 windows = windows_at[(i, j)] = [plan.window(c, i, j) for c in range(channels)]
             reads = filters.reads(k)    # a grouped filter sums over its group's channels only
             return layer.forward_formula(windows[reads.start:reads.stop], filters.kernels[k], filters.bias[k], scale)
-        return conv_cell
+        return filters_cell
     return lambda k, i, j: layer.forward_formula(plan.window(k, i, j), scale)
 
 
