@@ -159,7 +159,7 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
             filters = _filters_sheet(ident("filters", index), layer, in_shape[0])
             sheets.append(limits.add(filters, _filters_formulas(filters, later)))
             sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous, in_shape[0]))
-            _check_conv_formula(sheets[-1], layer, previous, filters)
+            _check_filters_formula(sheets[-1], layer, previous, filters)
         elif layer.scatters:   # its kernels' sheet, then the sums of what each input cell stamps
             kernels = _scatter_kernels_sheet(ident("filters", index), layer, in_shape[0])
             scaled = reads[0] == INPUT and input_plan.normalised is None
@@ -297,7 +297,7 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, in
                 weight=weight, weight_label=_label_left(weight), input=gradient, input_label=_label_above(gradient))
             continue
         if layer.has_filters:
-            plan = _conv_gradient_sheet(ident, layer, in_shape, INPUT not in reads[index], pad, upstream)
+            plan = _filters_gradient_sheet(ident, layer, in_shape, INPUT not in reads[index], pad, upstream)
         elif layer.joins:    # the gradient of its output, once: what every operand (or its channels) takes back
             widest = max(border(source) for source in reads[index])
             plan = JoinGradSheet(**ident, input=_stack(name, top, *shapes[index], widest), sent=sent)
@@ -373,7 +373,7 @@ def _gathered(plan, shape, pad, sent):
                    upstream=stack, sent=sent)
 
 
-def _conv_gradient_sheet(ident, layer, in_shape, back, pad, upstream):
+def _filters_gradient_sheet(ident, layer, in_shape, back, pad, upstream):
     """Filter and bias gradients in the filters sheet's arrangement; with ``back`` (the layer reads another
     layer, not the photo) the turned kernels and, below them, the input's gradient."""
     name = ident["name"]
@@ -485,8 +485,9 @@ class FormulaBudgetError(LimitError):
     """A network that fits Excel but whose workbook would hold more formulas than the budget."""
 
 
-def _check_conv_formula(plan, layer, source, filters):
-    """The longest conv formula (its last cell has the longest references) must fit Excel's 8,192."""
+def _check_filters_formula(plan, layer, source, filters):
+    """The longest output formula of a layer with filters (its last cell has the longest references) must fit
+    Excel's 8,192."""
     span = filters.kernels[0][0].height
     windows = [source.window(c, source.maps[c].height - span, source.maps[c].width - span, span, span)
                for c in range(len(source.maps))]

@@ -197,7 +197,7 @@ def _write_effective_kernels(ctx, ws, plan, layer, texts):
 
 
 def write_maps(ctx, ws, plan):
-    """A conv, activation or pooling sheet: one formula per output cell."""
+    """The maps of a layer with filters, an activation or a pooling: one formula per output cell."""
     layer = ctx.model.layers[plan.layer]
     texts = ctx.sheet_texts(plan.kind)
     out = plan.output
