@@ -75,6 +75,17 @@ def test_the_rebuild_command_names_what_differs_from_the_defaults():
     assert "--rate" not in BuildOptions(rate=0.5).command(photo, output)   # no steps: the rate changes nothing
 
 
+def test_the_options_that_change_the_default_network_are_named_as_typed_and_change_their_kind():
+    """The warning beside an untrained default network lists what changed it, in the table's spellings;
+    --true-convolution turns every layer with filters (the kind's own option) and leaves the others as they were."""
+    options = BuildOptions(true_convolution=True, classes="cat,dog", bias="1,0")
+    assert (options.unfit_options(12, 28, ("hand-made",), True)
+            == "--size 12 --filters --true-convolution --grayscale --classes --bias")
+    assert BuildOptions().unfit_options(28, 28, (), False) == ""
+    layers = pipeline.choose_model(arch="conv3x3x2,relu,conv3x3x2,dense", true_convolution=True, size=12).model.layers
+    assert [getattr(layer, "flip", None) for layer in layers] == [True, None, True, None, None, None]
+
+
 def test_every_option_has_one_spelling_and_the_cli_declares_them_all():
     spelled = [flag.field for flag in BUILD_FLAGS if flag.field is not None]
     assert sorted(spelled) == sorted(f.name for f in fields(BuildOptions))
