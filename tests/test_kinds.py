@@ -197,7 +197,7 @@ MENTIONS = {
 }
 
 # The structural kinds: each has its own sheet plan and writer (ConvSheet and FiltersSheet,
-# FlattenSheet, DenseSheet, SoftmaxSheet and the loss), gradients written for one shape of
+# ColumnSheet, ConnectedSheet, ProbabilitySheet and the loss), gradients written for one shape of
 # network (flatten -> dense -> softmax), worked examples and exercises of their own, and the
 # classifier's end is built around them. Moving those into the kinds is the typed plan's work
 # (issue 14, item 2); until then each is held to the modules that name it today, so the

@@ -12,9 +12,9 @@ from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
 from .losses import REGRESSION
-from .plans import (AddSheet, ChannelGrid, Im2colSheet, JoinGradSheet, ScatterGradSheet, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
-                    FiltersSheet, FoldSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
-                    MapPictures, MapSheet, MapStack, NormExample, NormGradSheet, NormSheet, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
+from .plans import (AddSheet, ChannelGrid, Im2colSheet, JoinGradSheet, ScatterGradSheet, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, ConnectedExample, ConnectedGradSheet, ConnectedSheet, DescentSheet,
+                    FiltersSheet, FoldSheet, ColumnSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
+                    MapPictures, MapSheet, MapStack, NormExample, NormGradSheet, NormSheet, OverviewSheet, PoolSheet, Sheet, ProbabilitySheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
 from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Conv2D, Dense, Flatten, Softmax, infer_shapes,
                       is_classifier, require_drawn)
@@ -290,7 +290,7 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, in
         if isinstance(layer, Dense):
             units, inputs = layer.units, in_shape[0]
             weight, gradient = Block(name, top + 4, FIRST_COL, inputs, units), Block(name, top + 4, FIRST_COL + units + 1, inputs, 1)
-            plans[index] = DenseGradSheet(
+            plans[index] = ConnectedGradSheet(
                 **ident, upstream=Block(name, top, FIRST_COL, 1, units), upstream_label=Block(name, top, 0, 1, 1),
                 bias=Block(name, top + 1, FIRST_COL, 1, units), bias_label=Block(name, top + 1, 0, 1, 1),
                 weight=weight, weight_label=_label_left(weight), input=gradient, input_label=_label_above(gradient))
@@ -1083,7 +1083,7 @@ def _vector_sheet(ident, length, source):
 def _flatten_sheet(ident, length, source):
     """Columns: position, map, row, column, value; one row per element."""
     name, top = ident["name"], HEADER_ROWS + 1
-    return FlattenSheet(**ident, headers=Block(name, top - 1, 0, 1, 5), labels=Block(name, top, 0, length, 4),
+    return ColumnSheet(**ident, headers=Block(name, top - 1, 0, 1, 5), labels=Block(name, top, 0, length, 4),
                         output=Block(name, top, 4, length, 1), source=source)
 
 
@@ -1105,17 +1105,17 @@ def _dense_sheet(ident, inputs, units, rows_are_inputs=True):
         blocks["choose_labels"] = Block(name, top + 1, products + 2, 1, 1)
         blocks["products"] = Block(name, top + 5, products, inputs, 1)
         blocks["products_label"] = _label_above(blocks["products"])
-        explain = DenseExample(**_explain_results(name, products + 3, top + 2, blocks,
+        explain = ConnectedExample(**_explain_results(name, products + 3, top + 2, blocks,
                                                   ("sum", "bias", "result", "cell", "same")))
         units_row, bias, output = (Block(name, top + n, FIRST_COL, 1, units) for n in range(3))
-        return DenseSheet(**ident, units=units_row, bias=bias, output=output,
+        return ConnectedSheet(**ident, units=units_row, bias=bias, output=output,
                           units_label=Block(name, top, 0, 1, 1), bias_label=Block(name, top + 1, 0, 1, 1),
                           output_label=Block(name, top + 2, 0, 1, 1),
                           weight_labels=Block(name, top + 5, 0, inputs, 1),
                           weight=Block(name, top + 5, FIRST_COL, inputs, units),   # row = input, column = output
                           rows_are_inputs=True, explain=explain)
     units_col, bias, output = (Block(name, top + 1, n, units, 1) for n in range(3))
-    return DenseSheet(**ident, units=units_col, bias=bias, output=output,
+    return ConnectedSheet(**ident, units=units_col, bias=bias, output=output,
                       units_label=_label_above(units_col), bias_label=_label_above(bias), output_label=_label_above(output),
                       weight_labels=Block(name, top, 4, 1, inputs),
                       weight=Block(name, top + 1, 4, units, inputs),             # row = output, column = input
@@ -1134,7 +1134,7 @@ def _softmax_sheet(ident, classes):
     results = {"max": (below, 1), "sum": (below + 1, 3), "prediction": (below + 3, 1), "confidence": (below + 4, 1)}
     for key, (row, col) in results.items():   # each value with its label in the cell before it
         columns[key], columns[f"{key}_label"] = Block(name, row, col, 1, 1), Block(name, row, col - 1, 1, 1)
-    return SoftmaxSheet(**ident, headers=Block(name, top - 1, 0, 1, len(SOFTMAX_COLUMNS)),
+    return ProbabilitySheet(**ident, headers=Block(name, top - 1, 0, 1, len(SOFTMAX_COLUMNS)),
                         knows=_knows(name, below + 6, 0, classes), **columns)
 
 

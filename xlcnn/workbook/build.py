@@ -25,8 +25,8 @@ from ..resources import texts as load_texts
 from ..targets import check_target
 from ..layout import EXERCISES
 from ..losses import REGRESSION, check_target_count
-from ..plans import (AddSheet, Im2colSheet, MapStack, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, FoldSheet, InputSheet, LossSheet, ManifestSheet,
-                     MapSheet, NormSheet, OverviewSheet, PoolSheet, SoftmaxSheet, SquaredErrorSheet, SummarySheet, VectorSheet)
+from ..plans import (AddSheet, Im2colSheet, MapStack, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvSheet, ConnectedSheet, FiltersSheet, ColumnSheet, FoldSheet, InputSheet, LossSheet, ManifestSheet,
+                     MapSheet, NormSheet, OverviewSheet, PoolSheet, ProbabilitySheet, SquaredErrorSheet, SummarySheet, VectorSheet)
 from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
 from .common import Context, random_beyond_filters
 from .maps import write_add, write_stacked, write_filters, write_input, write_maps
@@ -53,8 +53,8 @@ from ..stages import workbook_stages
 # the writer of each planned sheet, by the plan's type: the layout chose it from the layer's kind
 WRITERS = {
     InputSheet: write_input, FiltersSheet: write_filters, ConvSheet: write_maps, PoolSheet: write_maps,
-    MapSheet: write_maps, VectorSheet: write_vector_activation, FlattenSheet: write_flatten, DenseSheet: write_dense,
-    SoftmaxSheet: write_softmax, LossSheet: write_loss, SummarySheet: write_summary, OverviewSheet: write_overview,
+    MapSheet: write_maps, VectorSheet: write_vector_activation, ColumnSheet: write_flatten, ConnectedSheet: write_dense,
+    ProbabilitySheet: write_softmax, LossSheet: write_loss, SummarySheet: write_summary, OverviewSheet: write_overview,
     ManifestSheet: write_manifest, AddSheet: write_add, StackedSheet: write_stacked,
     Im2colSheet: write_im2col, SquaredErrorSheet: write_squared_errors,
     ScatterKernelsSheet: write_scatter_kernels, ScatterSheet: write_scatter,
