@@ -44,7 +44,8 @@ class Dense(Layer):
     def from_onnx(cls, node, in_shape):
         """Gemm (alpha A B' + beta C, B stored) or MatMul by a stored matrix, whose bias a later Add brings."""
         if len(in_shape) != 1:
-            raise node.fail(f"reads maps of shape {tuple(in_shape)}", f"{kind_with('makes_column')} them into a vector first")
+            raise node.fail(f"reads maps of shape {tuple(in_shape)}",
+                            f"{kind_with('makes_column')} them into a vector first")   # the kind's name as a verb
         matrix = node.weight(1, "weight matrix")
         if matrix.ndim != 2:
             raise node.fail(f"multiplies by a {matrix.ndim}-d array", "a dense layer's weights are a matrix")
