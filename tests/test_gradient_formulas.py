@@ -11,7 +11,7 @@ import pytest
 from xlcnn import engine, formulas, lesson_formulas
 from xlcnn import layers as L
 from xlcnn.cells import Block
-from xlcnn.kinds import conv2d, dense, parse_layer
+from xlcnn.kinds import conv2d, dense, parse_layer, softmax
 from xlcnn.layout import _maps_sheet
 from xlcnn.network import AvgPool2D, Conv2D, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
 from xlcnn.plans import MapStack
@@ -265,8 +265,8 @@ def test_softmax_cross_entropy_and_dense_gradients_match_the_engine():
     dx, dw, db = L.dense_backward(dz[0], x, w)
     grid = Grid()
     probabilities, one_hot = grid.place(L.softmax_forward(z)), grid.place(np.eye(3)[label])
-    upstream = grid.formulas((1, 3), lambda i, n: formulas.softmax_cross_entropy_backward(one(probabilities, 0, n),
-                                                                                          one(one_hot, 0, n)))
+    upstream = grid.formulas((1, 3), lambda i, n: softmax.softmax_cross_entropy_backward_formula(
+        one(probabilities, 0, n), one(one_hot, 0, n)))
     assert_close(grid.values((3,), lambda n: formulas.reference(upstream.item(n))), dz[0])
     inputs, weights = grid.place(x[:, None]), grid.place(w.T)   # the dense sheet: one weight column per output
     assert_close(grid.values((3, 5), lambda n, i: dense.dense_weight_gradient_formula(inputs.item(i), upstream.item(n))), dw)

@@ -196,14 +196,6 @@ MENTIONS = {
     "concat": [r"(?i)concat(?!enate)"],
 }
 
-# The structural kinds: each has its own sheet plan and writer (FlattenSheet, DenseSheet,
-# SoftmaxSheet and the loss), gradients written for one shape of
-# network (flatten -> dense -> softmax), worked examples and exercises of their own, and the
-# classifier's end is built around them. Moving those into the kinds is the typed plan's work
-# (issue 14, item 2); until then each is held to the modules that name it today, so the
-# number can only fall.
-STRUCTURAL = {"dense": 9, "flatten": 9, "softmax": 7}
-
 
 def modules_mentioning(kind):
     """The modules of xlcnn/ outside the kind's own module and the registry whose source names the kind."""
@@ -224,10 +216,11 @@ def test_every_kind_has_its_spellings():
 @pytest.mark.parametrize("kind", sorted(LAYER_TYPES))
 def test_a_kind_is_named_in_at_most_one_module_outside_its_own(kind):
     """Adding or changing a kind means its module, the registry, its texts and at most one more
-    module (today: ``network.py``'s example networks, or the layout's join rules)."""
+    module (today: ``network.py``'s example networks and the classifier's rules, ``options.py``'s
+    --true-convolution, or the layout's join rules). The plans and writers ask the layer (``has_filters``,
+    ``makes_column``, ``fully_connected``, ``gives_probabilities``) and take kind names from data."""
     found = modules_mentioning(kind)
-    limit = STRUCTURAL.get(kind, 1)
-    assert len(found) <= limit, f"{kind} is named in {len(found)} modules: {', '.join(found)}"
+    assert len(found) <= 1, f"{kind} is named in {len(found)} modules: {', '.join(found)}"
 
 
 @pytest.mark.parametrize("kind", sorted(LAYER_TYPES))

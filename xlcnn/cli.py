@@ -119,7 +119,7 @@ def _build_single(photo, output, check, pdf, options):
 @click.argument("book", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="PDF to write (default: BOOK's name with .pdf).")
 @click.option("--full", is_flag=True, help="Print every sheet whole (many pages) instead of one page a step.")
-@click.option("--sheets", help='Sheets to print, by step number or name, e.g. "3,4,Dense".')
+@click.option("--sheets", help='Sheets to print, by step number or name, e.g. "3,4,Summary".')
 @click.option("--paper", type=click.Choice(["a4", "letter"]), help="Paper size (default: from the locale, else A4).")
 @TIMEOUT
 def handout(book, output, full, sheets, paper, timeout):
@@ -224,7 +224,8 @@ def presets(lang):
 @click.option("--arch", help=f'The network as text, e.g. "{EXAMPLE_ARCHITECTURE}".')
 @click.option("--size", type=click.IntRange(1, 100_000), help="Side of the square input (default: the preset's, else 28).")
 @click.option("--channels", type=click.IntRange(1, 4096), help="Input channels (default: the preset's, else 3).")
-@click.option("--classes", type=click.IntRange(2, 100_000), help="Number of classes, the outputs of a final dense.")
+@click.option("--classes", type=click.IntRange(2, 100_000),
+              help="Number of classes, the outputs of the last fully connected layer.")
 @click.option("--model", type=click.Path(dir_okay=False), help="A model file: xlcnn's .npz or an ONNX model (.onnx).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the table as a workbook (.xlsx).")
 @click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True)

@@ -38,7 +38,7 @@ def normalised(pixel, scale, mean, std):
     return f"=({pixel.ref()}*{scale.ref(absolute=True)}-{mean.ref(absolute=True)})/{std.ref(absolute=True)}"
 
 
-# ---------------------------------------------------------------- softmax and loss
+# ---------------------------------------------------------------- probabilities and loss
 
 
 def max_of(block):
@@ -132,11 +132,6 @@ def switch_gradient(x, margin, upstream, blocked="0"):
     """The gradient through a switch: ``upstream`` where x is above the tie margin, ``blocked`` (formula
     text) elsewhere. The layers that switch say what their blocked side passes."""
     return f"=IF({x.ref()}>{margin.ref(absolute=True)},{upstream.ref()},{blocked})"
-
-
-def softmax_cross_entropy_backward(probability, one_hot):
-    """``layers.softmax_cross_entropy``'s gradient for one logit: p - y."""
-    return f"={probability.ref()}-{one_hot.ref()}"
 
 
 # ---------------------------------------------------------------- gradient descent

@@ -12,12 +12,12 @@ from .cells import MAX_FORMULA_CHARS, Block, MAX_COLS, MAX_ROWS, safe_sheet_name
 from .errors import LimitError, ShapeError, UsageError
 from .graph import INPUT, sources
 from .losses import REGRESSION
-from .plans import (AddSheet, ChannelGrid, Im2colSheet, JoinGradSheet, ScatterGradSheet, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, DenseExample, DenseGradSheet, DenseSheet, DescentSheet,
-                    FiltersSheet, FoldSheet, FlattenSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
-                    MapPictures, MapSheet, MapStack, NormExample, NormGradSheet, NormSheet, OverviewSheet, PoolSheet, Sheet, SoftmaxSheet, SquaredErrorSheet,
+from .plans import (AddSheet, ChannelGrid, Im2colSheet, JoinGradSheet, ScatterGradSheet, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvExample, ConvGradSheet, ConvSheet, ConnectedExample, ConnectedGradSheet, ConnectedSheet, DescentSheet,
+                    FiltersSheet, FoldSheet, ColumnSheet, InputSheet, Knows, Legend, LossSheet, ManifestSheet, MapGradSheet,
+                    MapPictures, MapSheet, MapStack, NormExample, NormGradSheet, NormSheet, OverviewSheet, PoolSheet, Sheet, ProbabilitySheet, SquaredErrorSheet,
                     SummarySheet, VectorSheet, WindowExample, example_of, output_of)
-from .kinds.base import class_with
-from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, Dense, Flatten, Softmax, infer_shapes,
+from .kinds.base import class_with, kind_with
+from .network import (ACTIVATIONS, CLASSES, MERGES, POOLS, infer_shapes,
                       is_classifier, require_drawn)
 from .summary import COMPARED, COMPARISON_COLUMNS, bottlenecks, compared, formula_count as summary_formulas, summarize
 
@@ -88,7 +88,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
                 normalised=False, regression=False, fold=False):
     """Decide the sheets and blocks for ``layers`` applied to an input of (C, H, W).
 
-    A network that ends in softmax gets softmax and loss sheets; a ``regression`` (--loss mse)
+    A network that ends in probabilities gets a probabilities and a loss sheet; a ``regression`` (--loss mse)
     ends with its last layer and a loss sheet of squared errors; every network ends
     with a summary sheet of shapes, parameters and receptive fields. With ``steps`` > 0
     the workbook also walks backwards (one gradient sheet per layer), takes that many
@@ -101,7 +101,7 @@ def plan_layout(layers, input_shape, class_names, titles=None, steps=0, max_form
     ``inputs`` is a graph's wiring (None: a chain); each layer's sheet reads its sources' sheets.
     ``im2col`` adds, after the first layer with filters, the same layer as a matrix product.
     ``normalised`` puts the input normalised per channel beside the pixels (the first layer reads it).
-    ``fold`` adds after each layer that ``folds`` (it must read a conv or dense layer) the layer before with
+    ``fold`` adds after each layer that ``folds`` (it must read a conv or fully connected layer) the layer before with
     it folded in, as formulas of both, and the output that gives (``FoldSheet``).
     """
     classifier = is_classifier(layers)
@@ -177,13 +177,13 @@ def _forward_sheets(layers, shapes, input_shape, class_names, names, pass_index,
             sheets.append(_maps_sheet(ident(layer.kind, index), shape, pad, layer, previous.with_border(border)))
         elif isinstance(layer, ACTIVATIONS):
             sheets.append(_vector_sheet(ident(layer.kind, index), shape[0], previous))
-        elif isinstance(layer, Flatten):
-            sheets.append(_flatten_sheet(ident("flatten", index), shape[0], previous))
-        elif isinstance(layer, Dense):
+        elif layer.makes_column:
+            sheets.append(_column_sheet(ident(layer.kind, index), shape[0], previous))
+        elif layer.fully_connected:
             rows_are_inputs = isinstance(previous, Block) and previous.width == 1
-            sheets.append(_dense_sheet(ident("dense", index), in_shape[0], layer.units, rows_are_inputs))
-        elif isinstance(layer, Softmax):
-            sheets.append(_softmax_sheet(ident("softmax", index), len(class_names)))
+            sheets.append(_connected_sheet(ident(layer.kind, index), in_shape[0], layer.units, rows_are_inputs))
+        elif layer.gives_probabilities:
+            sheets.append(_probability_sheet(ident(layer.kind, index), len(class_names)))
         if sheets[-1].layer == index and sheets[-1].kind != "filters":
             limits.add(sheets[-1], _layer_formulas(sheets[-1], later, scaled=input_plan.normalised is None))
         outputs[index] = output_of(sheets[-1])
@@ -231,37 +231,41 @@ def check_graph(layers, inputs):
 
 
 def check_fold(layers, inputs=None):
-    """--fold-bn: every layer that ``folds`` must read a conv or dense layer (a scale and shift per output
+    """--fold-bn: every layer that ``folds`` must read a conv or fully connected layer (a scale and shift per output
     channel folds only into the weights that make that channel); refused in one line otherwise."""
     folding = [index for index, layer in enumerate(layers) if layer.folds]
     if not folding:
-        raise UsageError("--fold-bn: this network has no bn layer to fold (put bn after a conv or dense layer)")
+        raise UsageError("--fold-bn: this network has no bn layer to fold (put bn after a conv or "
+                         f"{kind_with('fully_connected')} layer)")
     for index, reads in zip(folding, (sources(inputs, len(layers))[i] for i in folding)):
         before = layers[reads[0]] if reads[0] != INPUT else None
         if before is None or not (before.has_filters or before.fully_connected):
             what = "the input pixels" if before is None else f"layer {reads[0] + 1} ({before.describe()})"
             raise UsageError(f"--fold-bn: layer {index + 1} ({layers[index].spelling()}) reads {what}; it folds "
-                             "only into the conv or dense layer right before it")
+                             f"only into the conv or {kind_with('fully_connected')} layer right before it")
 
 
 def check_backprop(layers, regression=False):
-    """The layers whose gradients the workbook can write as plain formulas (a ``regression``: without softmax)."""
-    dense = [i for i, layer in enumerate(layers) if isinstance(layer, Dense)]
-    if regression and len(dense) != 1:
-        raise ShapeError("--backprop with --loss mse needs exactly one dense layer (the last one)")
-    if not regression and (not is_classifier(layers) or len(dense) != 1):
-        raise ShapeError("--backprop needs a classifier with exactly one dense layer (the last one)")
-    flatten = next((i for i, layer in enumerate(layers) if isinstance(layer, Flatten)), None)
-    end = (Dense,) if regression else (Dense, Softmax)
-    if flatten is None or tuple(type(layer) for layer in layers[flatten + 1:]) != end:
-        raise ShapeError("--backprop needs the network to end flatten -> dense" + ("" if regression else " -> softmax"))
+    """The layers whose gradients the workbook can write as plain formulas (a ``regression``: without probabilities):
+    a column of the maps, then one fully connected layer, then (a classifier) the probabilities."""
+    connected = [i for i, layer in enumerate(layers) if layer.fully_connected]
+    one = f"exactly one {kind_with('fully_connected')} layer (the last one)"
+    if regression and len(connected) != 1:
+        raise ShapeError(f"--backprop with --loss mse needs {one}")
+    if not regression and (not is_classifier(layers) or len(connected) != 1):
+        raise ShapeError(f"--backprop needs a classifier with {one}")
+    column = next((i for i, layer in enumerate(layers) if layer.makes_column), None)
+    end = ("fully_connected",) if regression else ("fully_connected", "gives_probabilities")
+    tail = () if column is None else layers[column + 1:]
+    if len(tail) != len(end) or not all(getattr(layer, role) for layer, role in zip(tail, end)):
+        raise ShapeError("--backprop needs the network to end " + " -> ".join(map(kind_with, ("makes_column", *end))))
     for number, layer in enumerate(layers, start=1):
         if layer.has_filters and layer.stride != 1:
             raise ShapeError(f"--backprop: layer {number} has stride {layer.stride}; gradients are written for stride 1")
 
 
 def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, inputs=None):
-    """One sheet per layer below softmax: the gradient of the loss for the layer's input and weights.
+    """One sheet per layer below the probabilities: the gradient of the loss for the layer's input and weights.
 
     The layers are walked in reverse order (a graph's: reverse topological order), so every
     layer that reads layer i is planned before layer i. Layers that neither have weights nor
@@ -272,7 +276,7 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, in
     by_layer = {plan.layer: plan for plan in forward if plan.layer is not None and plan.kind != "filters"}
     reads = sources(inputs, len(layers))
     learns = _learning_layers(layers, reads)
-    last = len(layers) - (2 if is_classifier(layers) else 1)   # softmax goes back with its loss, in one step
+    last = len(layers) - (2 if is_classifier(layers) else 1)   # the probabilities go back with their loss, in one step
 
     def border(source):   # a layer with filters that passes a gradient back slides its turned kernels over a padded one
         layer = layers[source] if source != INPUT else None
@@ -288,10 +292,10 @@ def _gradient_sheets(layers, shapes, input_shape, forward, names, pass_index, in
         top = HEADER_ROWS + 1
         sent = _sent_back(index, plans, layers, reads, shapes, border(index)) if index < last else ()
         upstream = sent[0] if len(sent) == 1 else None
-        if isinstance(layer, Dense):
+        if layer.fully_connected:
             units, inputs = layer.units, in_shape[0]
             weight, gradient = Block(name, top + 4, FIRST_COL, inputs, units), Block(name, top + 4, FIRST_COL + units + 1, inputs, 1)
-            plans[index] = DenseGradSheet(
+            plans[index] = ConnectedGradSheet(
                 **ident, upstream=Block(name, top, FIRST_COL, 1, units), upstream_label=Block(name, top, 0, 1, 1),
                 bias=Block(name, top + 1, FIRST_COL, 1, units), bias_label=Block(name, top + 1, 0, 1, 1),
                 weight=weight, weight_label=_label_left(weight), input=gradient, input_label=_label_above(gradient))
@@ -337,7 +341,8 @@ def _learning_layers(layers, reads):
     """learns[i]: whether layer i has weights or reads (directly or further back) a layer that has."""
     learns = []
     for layer, sources_read in zip(layers, reads):
-        learns.append(layer.has_filters or isinstance(layer, Dense) or layer.scatters or layer.normalises   # gamma, beta
+        learns.append(layer.has_filters or layer.fully_connected or layer.scatters
+                      or layer.normalises   # gamma, beta
                       or any(learns[s] for s in sources_read if s != INPUT))
     return learns
 
@@ -352,7 +357,7 @@ def _sent_back(source, plans, layers, reads, shapes, pad):
         for n, read in enumerate(reads[reader]):
             if read != source:
                 continue
-            if isinstance(back, Block):    # a vector: what flatten gets from the dense layer
+            if isinstance(back, Block):    # a vector: what the column gets from the fully connected layer
                 sent.append(back)
                 continue
             view = back
@@ -504,7 +509,7 @@ LEGEND_CELLS = 5   # the colour bar of a sheet's legend; its words follow in the
 def legend_block(plan):
     """Where a sheet's colour legend goes: the blank row under the header, clear of what else sits there.
 
-    The flatten and softmax sheets put their column headings on that row, the filters
+    The column and probabilities sheets put their column headings on that row, the filters
     sheet the copy of the explained filter's number: the legend starts after them.
     """
     if isinstance(plan, OverviewSheet):   # planned with the sheet, above its pictures
@@ -579,14 +584,14 @@ def _largest_side(layers, input_shape, class_names, titles, steps, max_formulas,
 
 def _layer_formulas(plan, later, scaled=True):
     """The formula cells of a layer's sheet: its outputs, its worked example and (later passes) its weights."""
-    if plan.kind == "softmax":
+    if isinstance(plan, ProbabilitySheet):
         return 5 * plan.output.size + 4    # logit, z - max, e^, p, ln p per class; max, sum, class, p
     count = _cells(plan.output)
     if isinstance(plan, AddSheet):    # the copies of what it adds, beside the sum
         count += _cells(plan.terms)
     if isinstance(plan, NormSheet):   # x^ beside y; a later pass computes all its numbers and eps
         count += _cells(plan.normalised) + later * (_cells(list(plan.parameter_blocks().values())) + 1)
-    if plan.kind == "dense":
+    if isinstance(plan, ConnectedSheet):
         count += later * (plan.weight.size + plan.bias.size)
     explain = example_of(plan)
     if explain is not None:   # only the first layer's example shows the scale, and not when it reads normalised maps
@@ -1035,7 +1040,7 @@ def _norm_sheet(ident, shape, pad, source):
 
 
 def _fold_sheet(ident, sheets, before_index, norm_index, shape):
-    """The layer before (a conv or dense layer, planned in ``sheets``) with the normalising layer after it
+    """The layer before (a conv or fully connected layer, planned in ``sheets``) with the normalising layer after it
     folded in: its weights and biases at the top, in its own arrangement; below, the output they give and
     its difference from the normalising layer's, side by side; the largest |difference| above them all."""
     name, top = ident["name"], HEADER_ROWS + 1
@@ -1060,7 +1065,7 @@ def _fold_sheet(ident, sheets, before_index, norm_index, shape):
                          bias_labels=tuple(_label_above(b) for b in bias), folded=folded, difference=difference,
                          largest=largest, largest_label=_label_above(largest), norm=norm, before=before,
                          filters=filters)
-    # a dense layer: its biases, the folded output and the difference as rows (or columns) like its own
+    # a fully connected layer: its biases, the folded output and the difference as rows (or columns) like its own
     # sheet's, then the weights in its arrangement
     across = before.rows_are_inputs      # outputs along a row
     units = before.output.size
@@ -1083,18 +1088,18 @@ def _vector_sheet(ident, length, source):
                        numbers=Block(name, output.row, 0, length, 1), source=source)
 
 
-def _flatten_sheet(ident, length, source):
+def _column_sheet(ident, length, source):
     """Columns: position, map, row, column, value; one row per element."""
     name, top = ident["name"], HEADER_ROWS + 1
-    return FlattenSheet(**ident, headers=Block(name, top - 1, 0, 1, 5), labels=Block(name, top, 0, length, 4),
-                        output=Block(name, top, 4, length, 1), source=source)
+    return ColumnSheet(**ident, headers=Block(name, top - 1, 0, 1, 5), labels=Block(name, top, 0, length, 4),
+                       output=Block(name, top, 4, length, 1), source=source)
 
 
-def _dense_sheet(ident, inputs, units, rows_are_inputs=True):
-    """Dense weights laid out to match the shape of the input vector.
+def _connected_sheet(ident, inputs, units, rows_are_inputs=True):
+    """A fully connected layer's weights laid out to match the shape of the input vector.
 
-    After a column (flatten, an activation) the outputs run along a row at the top
-    and each output's weights form a column beneath it; after a row (another dense
+    After a column (the maps' column, an activation) the outputs run along a row at the top
+    and each output's weights form a column beneath it; after a row (another fully connected
     layer) the outputs run down a column and each output's weights form a row.
     Either way one SUMPRODUCT pairs two ranges of the same shape.
     """
@@ -1108,37 +1113,37 @@ def _dense_sheet(ident, inputs, units, rows_are_inputs=True):
         blocks["choose_labels"] = Block(name, top + 1, products + 2, 1, 1)
         blocks["products"] = Block(name, top + 5, products, inputs, 1)
         blocks["products_label"] = _label_above(blocks["products"])
-        explain = DenseExample(**_explain_results(name, products + 3, top + 2, blocks,
-                                                  ("sum", "bias", "result", "cell", "same")))
+        explain = ConnectedExample(**_explain_results(name, products + 3, top + 2, blocks,
+                                                    ("sum", "bias", "result", "cell", "same")))
         units_row, bias, output = (Block(name, top + n, FIRST_COL, 1, units) for n in range(3))
-        return DenseSheet(**ident, units=units_row, bias=bias, output=output,
-                          units_label=Block(name, top, 0, 1, 1), bias_label=Block(name, top + 1, 0, 1, 1),
-                          output_label=Block(name, top + 2, 0, 1, 1),
-                          weight_labels=Block(name, top + 5, 0, inputs, 1),
-                          weight=Block(name, top + 5, FIRST_COL, inputs, units),   # row = input, column = output
-                          rows_are_inputs=True, explain=explain)
+        return ConnectedSheet(**ident, units=units_row, bias=bias, output=output,
+                              units_label=Block(name, top, 0, 1, 1), bias_label=Block(name, top + 1, 0, 1, 1),
+                              output_label=Block(name, top + 2, 0, 1, 1),
+                              weight_labels=Block(name, top + 5, 0, inputs, 1),
+                              weight=Block(name, top + 5, FIRST_COL, inputs, units),   # row = input, column = output
+                              rows_are_inputs=True, explain=explain)
     units_col, bias, output = (Block(name, top + 1, n, units, 1) for n in range(3))
-    return DenseSheet(**ident, units=units_col, bias=bias, output=output,
-                      units_label=_label_above(units_col), bias_label=_label_above(bias), output_label=_label_above(output),
-                      weight_labels=Block(name, top, 4, 1, inputs),
-                      weight=Block(name, top + 1, 4, units, inputs),             # row = output, column = input
-                      rows_are_inputs=False, explain=None)
+    return ConnectedSheet(**ident, units=units_col, bias=bias, output=output,
+                          units_label=_label_above(units_col), bias_label=_label_above(bias), output_label=_label_above(output),
+                          weight_labels=Block(name, top, 4, 1, inputs),
+                          weight=Block(name, top + 1, 4, units, inputs),             # row = output, column = input
+                          rows_are_inputs=False, explain=None)
 
 
-SOFTMAX_COLUMNS = ("class", "logit", "shifted", "exp", "probability", "log_probability", "top")
+PROBABILITY_COLUMNS = ("class", "logit", "shifted", "exp", "probability", "log_probability", "top")
 
 
-def _softmax_sheet(ident, classes):
+def _probability_sheet(ident, classes):
     name = ident["name"]
     top = HEADER_ROWS + 1
-    columns = {key: Block(name, top, c, classes, 1) for c, key in enumerate(SOFTMAX_COLUMNS)}
+    columns = {key: Block(name, top, c, classes, 1) for c, key in enumerate(PROBABILITY_COLUMNS)}
     columns["classes"] = columns.pop("class")
     below = top + classes + 1
     results = {"max": (below, 1), "sum": (below + 1, 3), "prediction": (below + 3, 1), "confidence": (below + 4, 1)}
     for key, (row, col) in results.items():   # each value with its label in the cell before it
         columns[key], columns[f"{key}_label"] = Block(name, row, col, 1, 1), Block(name, row, col - 1, 1, 1)
-    return SoftmaxSheet(**ident, headers=Block(name, top - 1, 0, 1, len(SOFTMAX_COLUMNS)),
-                        knows=_knows(name, below + 6, 0, classes), **columns)
+    return ProbabilitySheet(**ident, headers=Block(name, top - 1, 0, 1, len(PROBABILITY_COLUMNS)),
+                            knows=_knows(name, below + 6, 0, classes), **columns)
 
 
 def _squared_error_sheet(ident, source):

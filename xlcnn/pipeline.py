@@ -14,6 +14,7 @@ from .datasets import IMAGE_SUFFIXES
 from .errors import ModelError, OutputError, UsageError, XlcnnError
 from .image import load_image, to_gray
 from .kernels import filter_weights, named_filters, parse_filter_names, parse_filters
+from .kinds.base import kind_with
 from .losses import REGRESSION, check_target_count
 from .matrices import is_matrix_file, load_matrix
 from .layout import plan_within_limits
@@ -147,15 +148,17 @@ def _choose_model(options, check, input_shape):
         if options.class_names:
             raise UsageError("--classes names the classes of a classifier; --loss mse has targets instead (--target)")
     outputs = len(options.target_values or (recipe.targets if recipe else ())) if regression else len(classes)
-    # parsed with the number of classes (a regression's targets): a plain "dense" at the end has one output each
+    # parsed with the number of classes (a regression's targets): a fully connected layer at the end that leaves its
+    # count out has one output each
     text, option = (options.arch, "--arch") if options.arch else (
         (recipe.architecture, f"preset {recipe.name}") if recipe else (DEFAULT_ARCH_TEXT, "--arch"))
     layers, inputs = parse_network(text, outputs, option, probabilities=not regression)
+    connected = kind_with("fully_connected")   # the kind a regression ends with, as the messages name it
     if regression and any(layer.fully_connected and not layer.units for layer in layers):
-        raise UsageError("--loss mse: a plain 'dense' has one output per target; give --target "
-                         "(e.g. --target 0.5,-0.25) or write the count (dense2)")
+        raise UsageError(f"--loss mse: a plain '{connected}' has one output per target; give --target "
+                         f"(e.g. --target 0.5,-0.25) or write the count ({connected}2)")
     if regression and not layers[-1].fully_connected:
-        raise UsageError(f"--loss mse: the network must end with a dense layer, whose outputs are compared with "
+        raise UsageError(f"--loss mse: the network must end with a {connected} layer, whose outputs are compared with "
                          f"the targets; it ends with {layers[-1].describe()}")
     if not any(layer.fully_connected for layer in layers):
         classes = ()
@@ -423,7 +426,8 @@ def train_from_folder(data_dir, output, size=DEFAULT_SIZE, filters=4, kernel=3, 
     else:
         layers = lesson_architecture(len(names), filters, kernel, pool)
     if not is_classifier(layers):
-        raise UsageError("training needs a classifier: the network must end with a dense layer")
+        raise UsageError("training needs a classifier: the network must end with a "
+                         f"{kind_with('fully_connected')} layer")
     model = random_model(layers, names, image_size=size, seed=config.seed, fit=fit, inputs=inputs)
     if init_filters:
         _start_from_filters(model, parse_filter_names(init_filters))

@@ -2,7 +2,7 @@
 
 ``layout.plan_layout`` decides every position; the classes here only hold them and
 answer geometric questions about them (which input window an output cell reads, where
-a map cell lands in the flattened vector, which stored weight a tap of a spread-out
+a map cell lands in the column the maps become, which stored weight a tap of a spread-out
 kernel holds), so that writers, worked examples, gradients and the verifier ask the
 plan instead of working positions out again. Beside each block a writer labels sits
 its label block: a writer puts text there, it never steps a row up or a column left.
@@ -370,7 +370,7 @@ class ChannelGrid:
     title: Block
 
 
-# ---------------------------------------------------------------- layers over maps, vectors, flatten, dense
+# ---------------------------------------------------------------- layers over maps and vectors
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -593,7 +593,7 @@ class AddSheet(Sheet):
 @dataclass(frozen=True, kw_only=True)
 class StackedSheet(Sheet):
     """A stacking join's output: the maps of every source stacked in the order the network names them, or
-    (after flatten or dense) their vectors joined end to end into one column.
+    (when they are vectors) their vectors joined end to end into one column.
 
     Output map k (element k) is map (element) c of source n, ``origin(k)``; ``sources`` are the map
     stacks (blocks) it joins. A vector has its heading above it and numbers 1, 2, ... beside it.
@@ -690,13 +690,13 @@ class NormSheet(Sheet):
 
 @dataclass(frozen=True, kw_only=True)
 class FoldSheet(Sheet):
-    """A normalising layer (``norm``, its sheet) folded into the conv or dense layer before it (``before``,
+    """A normalising layer (``norm``, its sheet) folded into the conv or fully connected layer before it (``before``,
     that layer's sheet; ``filters``, a conv's filters sheet): that layer's weights and biases scaled per
     output channel (the biases also shifted), as formulas reading both sheets; the output they give from
     the same input, its ``difference`` from the normalising layer's output and the ``largest`` |difference|.
 
     A conv: ``weight[k][c]`` and ``bias[k]`` in the filters sheet's arrangement (its effective kernels,
-    when it has them), the output as maps. A dense layer: ``weight`` one block and ``bias`` one row or
+    when it has them), the output as maps. A fully connected layer: ``weight`` one block and ``bias`` one row or
     column in its sheet's arrangement (``rows_are_inputs``), the output and difference like its output.
     Its ``layer`` is None: the sheet shows no layer of its own (``norm_layer`` is the one it folds).
     """
@@ -707,7 +707,7 @@ class FoldSheet(Sheet):
     weight_labels: tuple | Block
     bias_labels: tuple | Block
     folded: MapStack | Block
-    folded_label: Block | None = None        # a dense layer's headings (maps have one above each map)
+    folded_label: Block | None = None        # a fully connected layer's headings (maps have one above each map)
     difference: MapStack | Block
     difference_label: Block | None = None
     largest: Block
@@ -722,13 +722,13 @@ class FoldSheet(Sheet):
         return [self.weight, self.bias, self.folded, self.difference, self.largest]
 
     def weights_of(self, n):
-        """A dense layer's folded weights of output n, the shape of its input (``DenseSheet.weights_of``)."""
+        """Output n's folded weights (fully connected), the shape of its input (``ConnectedSheet.weights_of``)."""
         return weights_of(self.weight, self.rows_are_inputs, n)
 
 
 @dataclass(frozen=True, kw_only=True)
 class VectorSheet(Sheet):
-    """An activation over a vector (after a hidden dense layer): one cell per element."""
+    """An activation over a vector (after a hidden fully connected layer): one cell per element."""
 
     output: Block
     output_label: Block
@@ -737,7 +737,7 @@ class VectorSheet(Sheet):
 
 
 @dataclass(frozen=True, kw_only=True)
-class FlattenSheet(Sheet):
+class ColumnSheet(Sheet):
     """The ``source`` maps as one column, map by map and row by row: position, map, row, column, value."""
 
     headers: Block
@@ -749,14 +749,14 @@ class FlattenSheet(Sheet):
         return self.headers
 
     def flat_index(self, c, i, j):
-        """Where cell (i, j) of map c lands in the flattened vector (NumPy's reshape order: C, H, W)."""
+        """Where cell (i, j) of map c lands in the column (NumPy's reshape order: C, H, W)."""
         _, height, width = self.source.shape
         return (c * height + i) * width + j
 
 
 @dataclass(frozen=True, kw_only=True)
-class DenseSheet(Sheet):
-    """A dense layer: its units, biases and outputs, and the weights laid out to match its input.
+class ConnectedSheet(Sheet):
+    """A fully connected layer: its units, biases and outputs, and the weights laid out to match its input.
 
     ``rows_are_inputs`` (after a column): outputs along a row, weight (i, n) in row i and
     column n, and the worked example beside them; otherwise (after a row) outputs down a
@@ -772,7 +772,7 @@ class DenseSheet(Sheet):
     weight_labels: Block
     weight: Block
     rows_are_inputs: bool
-    explain: DenseExample | None
+    explain: ConnectedExample | None
 
     def weights_of(self, n):
         """Output n's weights, the shape of the input vector."""
@@ -789,7 +789,7 @@ class DenseSheet(Sheet):
 
 
 def weights_of(weight, rows_are_inputs, n):
-    """Output n's weights in a dense ``weight`` block: a column (rows are inputs) or a row."""
+    """Output n's weights in a fully connected layer's ``weight`` block: a column (rows are inputs) or a row."""
     inputs = weight.height if rows_are_inputs else weight.width
     return weight.sub(0, n, inputs, 1) if rows_are_inputs else weight.sub(n, 0, 1, inputs)
 
@@ -798,7 +798,7 @@ def weights_of(weight, rows_are_inputs, n):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SoftmaxSheet(Sheet):
+class ProbabilitySheet(Sheet):
     """One row per class: its name, logit, logit - max, e^(...), probability, ln p and "highest?"."""
 
     headers: Block              # the row of column headings above the table
@@ -921,7 +921,7 @@ class Example:
     """
 
     title: Block
-    choose: Block               # map, row, column (a dense layer: the unit), 1-based
+    choose: Block               # map, row, column (a fully connected layer: the unit), 1-based
     choose_labels: Block        # the word beside each number
     result: Block
     result_label: Block
@@ -1011,7 +1011,7 @@ class NormExample(Example):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DenseExample(Example):
+class ConnectedExample(Example):
     """Every input times its weight for the chosen unit, their sum, the bias and the result."""
 
     products: Block
@@ -1079,7 +1079,7 @@ class ConvGradSheet(Sheet):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DenseGradSheet(Sheet):
+class ConnectedGradSheet(Sheet):
     """dL/dz (the upstream row), dL/db, dL/dW (one row per input) and dL/dx (a column beside it)."""
 
     upstream: Block
@@ -1097,7 +1097,7 @@ class DenseGradSheet(Sheet):
 
 @dataclass(frozen=True, kw_only=True)
 class MapGradSheet(Sheet):
-    """The gradient of a flatten, pooling or activation layer's input, map by map; a layer that
+    """The gradient of the input of a layer that makes a column, pools or activates, map by map; a layer that
     ``chooses`` (a switch, a window's largest cell) also has its tie margin."""
 
     input: MapStack

@@ -30,7 +30,7 @@ class SummaryRow:
     parameters: tuple          # (formula, value)
     activations: tuple         # (formula, value)
     multiply_adds: tuple       # (formula, value)
-    receptive_field: tuple     # (formula, value), or None once the picture is flattened
+    receptive_field: tuple     # (formula, value), or None once the picture is a vector
     quotient: object = None    # (W - F + 2P) / S as an exact Fraction for a layer that slides a window
     joined: tuple = ()         # the shape of every input of a layer that joins several
     buffers: int = 0           # numbers kept but not learned (batch norm's running statistics): not parameters

@@ -14,13 +14,15 @@ A kind is one module of this package holding one frozen dataclass derived from `
 - what the workbook asks of a kind instead of its name: ``title``, ``chooses``, ``keeps_sign``,
   ``never_negative``, ``example_by_hand``, ``text_values()``, ``example_reads(at)``,
   ``copied_cell(sheet, at)``, and ``drawn()``: whether it has sheets at all (the others are engine
-  and tables only); a kind with filters or fully connected also builds its worked example's and
+  and tables only); which sheet the classifier's end gives it (``makes_column``, ``fully_connected``,
+  ``gives_probabilities``); a kind with filters or fully connected also builds its worked example's and
   exercise's formulas (``example_*_formula``, ``exercise_part_formula``);
 - what the build asks: ``with_build_options(options)``, the layer as the options of its kind change it,
   and ``noun``, what messages call the kind (also of a network that has no such layer, ``class_with``);
 - what the verifier asks: ``parameters_from_book(reader, layout, index)``; of the layer that
   ``gives_probabilities`` the engine asks its loss (``log_probabilities``, ``loss``,
-  ``loss_and_gradient``) and the verifier its sheet's cells (``checked_cells``, ``formula_blocks``);
+  ``loss_and_gradient``), the gradient sheets its loss's gradient formula (``loss_gradient_formula``)
+  and the verifier its sheet's cells (``checked_cells``, ``formula_blocks``);
 - what the summary and the model ask: ``parameter_count``, ``multiply_adds``, ``side_arithmetic``,
   ``buffers`` (parameters kept, not learned) and ``buffer_count``, ``initial_value`` and
   ``positive_parameters``.
@@ -184,6 +186,7 @@ class Layer:
     joins = False           # reads two or more tensors (a ``Merge``)
     stacks = False          # a join that puts its inputs one after the other, not cell on cell
     fully_connected = False   # every output a weighted sum of every input; a classifier needs one (``units``)
+    makes_column = False    # turns maps into one column of values, map by map: what a fully connected layer reads
     gives_probabilities = False   # ends a classifier: the last layer, and nowhere else
     has_backward = True     # False: the engine folds its gradient into the loss
     has_filters = False     # its weights are kernels slid over maps (hand-made --filters and flipping apply): a

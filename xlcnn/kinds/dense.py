@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import formulas
 from ..errors import ShapeError
-from .base import Layer, lesson_formulas, require_positive
+from .base import Layer, kind_with, lesson_formulas, require_positive
 
 _SPELLING = re.compile(r"dense(\d+)?")
 
@@ -25,7 +25,8 @@ class Dense(Layer):
     onnx_ops = ("Gemm", "MatMul")
     grammar = "dense[{units}]"
     examples = ("dense16", "dense")
-    gradient_sheet = "dense"
+    gradient_sheet = "connected"
+    gradient_text = "dense"
     title = "Dense"
     example_words = ("dense_products", "dense_sum")   # its worked example's labels (text keys under "explain")
     exercise_word = "dense_part"   # its exercise's label (a text key under "exercise")
@@ -43,7 +44,8 @@ class Dense(Layer):
     def from_onnx(cls, node, in_shape):
         """Gemm (alpha A B' + beta C, B stored) or MatMul by a stored matrix, whose bias a later Add brings."""
         if len(in_shape) != 1:
-            raise node.fail(f"reads maps of shape {tuple(in_shape)}", "flatten them into a vector first")
+            raise node.fail(f"reads maps of shape {tuple(in_shape)}",
+                            f"{kind_with('makes_column')} them into a vector first")   # the kind's name as a verb
         matrix = node.weight(1, "weight matrix")
         if matrix.ndim != 2:
             raise node.fail(f"multiplies by a {matrix.ndim}-d array", "a dense layer's weights are a matrix")
@@ -71,7 +73,7 @@ class Dense(Layer):
 
     def output_shape_one(self, shape, where):
         if len(shape) != 1:
-            raise ShapeError(f"{where} needs a vector input; put a flatten layer before it")
+            raise ShapeError(f"{where} needs a vector input; put a {kind_with('makes_column')} layer before it")
         require_positive(where, units=self.units)
         return (self.units,)
 

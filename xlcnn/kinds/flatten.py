@@ -18,7 +18,9 @@ class Flatten(Layer):
 
     kind = "flatten"
     onnx_ops = ("Flatten", "Reshape")
-    gradient_sheet = "flatten"
+    gradient_sheet = "column"
+    gradient_text = "flatten"
+    makes_column = True
     title = "Flatten"
     keeps_sign = True
 

@@ -1,7 +1,8 @@
 """Softmax and the cross-entropy loss: logits (..., N) -> probabilities (..., N).
 
 The engine never runs softmax backwards by itself: the gradient of the loss with respect to
-the logits, p - y, comes from ``softmax_cross_entropy`` in one step. ``softmax_forward`` has
+the logits, p - y, comes from ``softmax_cross_entropy`` in one step, and its formula twin
+(``softmax_cross_entropy_backward_formula``) starts the gradient sheets. ``softmax_forward`` has
 a formula twin in ``formulas.py``.
 """
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ShapeError
-from .base import TIE_MARGIN, Layer
+from .base import TIE_MARGIN, Layer, kind_with
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class Softmax(Layer):
 
     def output_shape_one(self, shape, where):
         if len(shape) != 1:
-            raise ShapeError(f"{where} needs a vector of logits; put flatten and dense layers before it")
+            raise ShapeError(f"{where} needs a vector of logits; put {kind_with('makes_column')} and "
+                             f"{kind_with('fully_connected')} layers before it")
         return shape
 
     @classmethod
@@ -55,7 +57,12 @@ class Softmax(Layer):
         """The mean loss of a batch of logits (N, M) and its gradient with respect to them, in one step."""
         return softmax_cross_entropy(logits, labels)
 
-    # -- its sheet, as the verifier reads it (``plans.SoftmaxSheet``)
+    @staticmethod
+    def loss_gradient_formula(probability, one_hot):
+        """dL/dz of one logit, where the gradient sheets start, from its probability and one-hot cells."""
+        return softmax_cross_entropy_backward_formula(probability, one_hot)
+
+    # -- its sheet, as the verifier reads it (``plans.ProbabilitySheet``)
 
     def checked_cells(self, sheet, logits, probabilities, log_probabilities):
         """(stage name, block of its ``sheet``, the engine's values) of every number the sheet works out
@@ -98,6 +105,11 @@ def softmax_cross_entropy(z, labels):
     dz = np.exp(log_p)
     dz[np.arange(n), labels] -= 1.0
     return float(loss), dz / n
+
+
+def softmax_cross_entropy_backward_formula(probability, one_hot):
+    """``softmax_cross_entropy``'s gradient for one logit: p - y."""
+    return f"={probability.ref()}-{one_hot.ref()}"
 
 
 def predicted_class(probabilities):

@@ -25,9 +25,9 @@ from ..resources import texts as load_texts
 from ..targets import check_target
 from ..layout import EXERCISES
 from ..losses import REGRESSION, check_target_count
-from ..plans import (AddSheet, Im2colSheet, MapStack, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvSheet, DenseSheet, FiltersSheet, FlattenSheet, FoldSheet, InputSheet, LossSheet, ManifestSheet,
-                     MapSheet, NormSheet, OverviewSheet, PoolSheet, SoftmaxSheet, SquaredErrorSheet, SummarySheet, VectorSheet)
-from .classifier import write_dense, write_flatten, write_loss, write_softmax, write_vector_activation
+from ..plans import (AddSheet, Im2colSheet, MapStack, ScatterKernelsSheet, ScatterSheet, StackedSheet, ConvSheet, ConnectedSheet, FiltersSheet, ColumnSheet, FoldSheet, InputSheet, LossSheet, ManifestSheet,
+                     MapSheet, NormSheet, OverviewSheet, PoolSheet, ProbabilitySheet, SquaredErrorSheet, SummarySheet, VectorSheet)
+from .classifier import write_column, write_connected, write_loss, write_probabilities, write_vector_activation
 from .common import Context, random_beyond_filters
 from .maps import write_add, write_stacked, write_filters, write_input, write_maps
 from .scatter import write_scatter, write_scatter_kernels
@@ -53,8 +53,8 @@ from ..stages import workbook_stages
 # the writer of each planned sheet, by the plan's type: the layout chose it from the layer's kind
 WRITERS = {
     InputSheet: write_input, FiltersSheet: write_filters, ConvSheet: write_maps, PoolSheet: write_maps,
-    MapSheet: write_maps, VectorSheet: write_vector_activation, FlattenSheet: write_flatten, DenseSheet: write_dense,
-    SoftmaxSheet: write_softmax, LossSheet: write_loss, SummarySheet: write_summary, OverviewSheet: write_overview,
+    MapSheet: write_maps, VectorSheet: write_vector_activation, ColumnSheet: write_column, ConnectedSheet: write_connected,
+    ProbabilitySheet: write_probabilities, LossSheet: write_loss, SummarySheet: write_summary, OverviewSheet: write_overview,
     ManifestSheet: write_manifest, AddSheet: write_add, StackedSheet: write_stacked,
     Im2colSheet: write_im2col, SquaredErrorSheet: write_squared_errors,
     ScatterKernelsSheet: write_scatter_kernels, ScatterSheet: write_scatter,
@@ -225,7 +225,7 @@ def _label_index(model, label):
 def output_names(layout, layers):
     """{name: block} of every layer's output in the first pass, named as ``--until`` names the layer,
     with the map's number for maps (inside any padding border): conv1_1 ... conv1_K for the K maps of
-    the first layer of filters, and the name alone for vectors (dense1). The probabilities keep theirs."""
+    the first layer of filters, and the name alone for vectors. The probabilities keep theirs."""
     names = {}
     for index, name in enumerate(layer_names(layers)):
         if layers[index].gives_probabilities:
@@ -247,10 +247,10 @@ def _define_names(wb, layout, layers, regression=False):
         loss = layout.sheet("loss")
         names.update({"outputs": loss.outputs, "targets": loss.targets, "loss": loss.loss})
     elif any(plan.kind == "loss" for plan in layout.sheets):
-        softmax, loss = layout.sheet("softmax"), layout.sheet("loss")
+        probabilities, loss = layout.sheet_of(len(layers) - 1), layout.sheet("loss")   # the last layer gives them
         names.update({
-            "logits": softmax.logit, "probabilities": softmax.probability,
-            "prediction": softmax.prediction, "class_names": softmax.classes,
+            "logits": probabilities.logit, "probabilities": probabilities.probability,
+            "prediction": probabilities.prediction, "class_names": probabilities.classes,
             "true_label": loss.true_label, "loss": loss.loss,
         })
     names.update(total_cells(layout.sheet("summary")))

@@ -1,4 +1,5 @@
-"""Writers for the classifier end: flatten, dense, softmax and the loss."""
+"""Writers for the classifier end: the column the maps become, the fully connected layers, the probabilities
+and the loss."""
 
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -11,8 +12,8 @@ from .knows import write_what_it_knows
 from .maps import output_scale
 
 
-def write_flatten(ctx, ws, plan):
-    texts = ctx.sheet_texts("flatten")
+def write_column(ctx, ws, plan):
+    texts = ctx.sheet_texts(plan.kind)
     layer = ctx.model.layers[plan.layer]
     source = plan.source
     scale = ctx.scale_for(plan.layer)
@@ -37,8 +38,8 @@ def write_flatten(ctx, ws, plan):
     freeze_below(ws, out.row)
 
 
-def write_dense(ctx, ws, plan):
-    texts = ctx.sheet_texts("dense")
+def write_connected(ctx, ws, plan):
+    texts = ctx.sheet_texts(plan.kind)
     layer = ctx.model.layers[plan.layer]
     p = ctx.model.params[plan.layer]
     source = ctx.layout.input_of(plan.layer)
@@ -47,7 +48,7 @@ def write_dense(ctx, ws, plan):
         "step": plan.step, "inputs": inputs, "units": units,
         "params": inputs * units + units})
     write_notice(ctx, ws)
-    names = ctx.model.class_names if ctx.model.classifier and _is_last_dense(ctx, plan.layer) else [
+    names = ctx.model.class_names if ctx.model.classifier and _is_last_connected(ctx, plan.layer) else [
         f"{texts['units_label']} {n + 1}" for n in range(units)]
     for key, label in (("units_label", plan.units_label), ("bias_label", plan.bias_label),
                        ("output_label", plan.output_label)):
@@ -56,7 +57,7 @@ def write_dense(ctx, ws, plan):
     for n in range(units):
         put_text(ws, *plan.units.item(n).cell(0, 0), names[n], styles.LABEL_FONT)
         put_parameter(ctx, ws, plan.bias.item(n), p["bias"][n], styles.WEIGHT_FORMAT,
-                      ctx.new_weight("dense", plan.layer, lambda sheet, n=n: sheet.bias.item(n)))
+                      ctx.new_weight(plan.kind, plan.layer, lambda sheet, n=n: sheet.bias.item(n)))
         formula = layer.forward_formula(source, plan.weights_of(n), plan.bias.item(n), scale)
         put_formula(ctx, ws, plan.output.item(n), formula, styles.VALUE_FORMAT)
     for i in range(inputs):
@@ -64,7 +65,7 @@ def write_dense(ctx, ws, plan):
         for n in range(units):
             pick = (lambda sheet, i=i, n=n: sheet.weight.sub(i, n, 1, 1))   # gradients: rows are inputs only
             put_parameter(ctx, ws, plan.weight_cell(i, n), p["weight"][n, i], styles.WEIGHT_FORMAT,
-                          ctx.new_weight("dense", plan.layer, pick))
+                          ctx.new_weight(plan.kind, plan.layer, pick))
     if ctx.previous is not None:   # a later pass: every weight is "old - rate x gradient", moved along
         share_formulas(ws, plan.weight)
     add_scale(ws, plan.weight, styles.diverging_scale())
@@ -81,12 +82,12 @@ def write_dense(ctx, ws, plan):
         freeze_below(ws, plan.weight.row, plan.weight.col)
 
 
-def _is_last_dense(ctx, index):
+def _is_last_connected(ctx, index):
     return index == max(i for i, layer in enumerate(ctx.model.layers) if layer.fully_connected)
 
 
 def write_vector_activation(ctx, ws, plan):
-    """An activation applied to a vector (after a hidden dense layer): one formula per element."""
+    """An activation applied to a vector (after a hidden fully connected layer): one formula per element."""
     layer = ctx.model.layers[plan.layer]
     texts = ctx.sheet_texts(plan.kind)
     source, out = plan.source, plan.output
@@ -102,8 +103,8 @@ def write_vector_activation(ctx, ws, plan):
     freeze_below(ws, 1)
 
 
-def write_softmax(ctx, ws, plan):
-    texts = ctx.sheet_texts("softmax")
+def write_probabilities(ctx, ws, plan):
+    texts = ctx.sheet_texts(plan.kind)
     logits_source = ctx.layout.input_of(plan.layer)
     write_header(ws, texts["title"], texts["lines"], {"step": plan.step})
     write_notice(ctx, ws)
@@ -138,7 +139,7 @@ def write_softmax(ctx, ws, plan):
 
 def write_loss(ctx, ws, plan):
     texts = ctx.sheet_texts("loss")
-    softmax = ctx.layout.sheet("softmax")
+    probabilities = ctx.layout.sheet_of(len(ctx.model.layers) - 1)   # the last layer gives them
     write_header(ws, texts["title"], texts["lines"], {"step": plan.step})
     label_cell = plan.true_label
     put_text(ws, *plan.true_label_label.cell(0, 0), texts["true_label"], styles.LABEL_FONT)
@@ -164,10 +165,10 @@ def write_loss(ctx, ws, plan):
         put_text(ws, *label.cell(0, 0), texts[key], styles.LABEL_FONT)
     for n in range(len(ctx.model.class_names)):
         cls = plan.classes.item(n)
-        put_formula(ctx, ws, cls, formulas.reference(softmax.classes.item(n))).font = styles.LABEL_FONT
+        put_formula(ctx, ws, cls, formulas.reference(probabilities.classes.item(n))).font = styles.LABEL_FONT
         put_formula(ctx, ws, plan.one_hot.item(n), formulas.one_hot(cls, label_cell))
         put_formula(ctx, ws, plan.log_probability.item(n),
-                    formulas.reference(softmax.log_probability.item(n)), styles.PROB_FORMAT)
+                    formulas.reference(probabilities.log_probability.item(n)), styles.PROB_FORMAT)
     put_formula(ctx, ws, plan.loss, formulas.cross_entropy(plan.one_hot, plan.log_probability, label_cell),
                 styles.PROB_FORMAT).font = styles.RESULT_FONT
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)

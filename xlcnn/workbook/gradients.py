@@ -1,7 +1,7 @@
 """Backpropagation as formulas: one sheet per layer, walking back from the loss.
 
 Each gradient sheet holds the gradient of the loss for the layer's input (what the
-layer before it needs) and, for conv and dense layers, for its weights and biases.
+layer before it needs) and, for conv and fully connected layers, for its weights and biases.
 Every cell is a formula of the forward sheets and of the gradient sheet after it.
 """
 
@@ -23,11 +23,11 @@ def write_gradients(ctx, ws, plan, forward, gradients):
     put_text(ws, 0, 0, texts["title"].format(sheet=forward.sheet_of(plan.layer).name), styles.TITLE_FONT)
     notice = (ctx.texts["step_notice"].format(n=ctx.step), styles.TEXT_FONT) if ctx.step else None
     # a regression's last layer starts from 2 (y - t) / n, not p - y
-    lines = texts["dense_mse"] if ctx.targets and kind == "dense" else texts[layer.gradient_text]
+    lines = texts[f"{layer.gradient_text}_mse"] if ctx.targets and layer.fully_connected else texts[layer.gradient_text]
     write_lines(ws, lines, then=notice, gap=1)
     if getattr(plan, "gathered", None) is not None:
         _write_gathered(ctx, ws, plan, texts)
-    {"filters": _filters, "dense": _dense, "flatten": _flatten, "pool": _pool, "activation": _activation,
+    {"filters": _filters, "connected": _connected, "column": _column, "pool": _pool, "activation": _activation,
      "join": _join, "scatter": _scatter, "norm": _norm}[kind](ctx, ws, plan, layer, forward, getattr(plan, "upstream", None), texts)
     freeze_below(ws, 1)
 
@@ -69,25 +69,27 @@ def _join(ctx, ws, plan, layer, forward, upstream, texts):
     _finish_maps(ws, stack)
 
 
-def _dense(ctx, ws, plan, layer, forward, upstream, texts):
+def _connected(ctx, ws, plan, layer, forward, upstream, texts):
     """dL/dz = p - y (a regression: 2 (y - t) / n); dL/dW = x * dz; dL/db = dz; dL/dx = sum over outputs of W * dz."""
-    dense = forward.sheet("dense", plan.layer)
+    connected = forward.sheet_of(plan.layer)
     source = forward.input_of(plan.layer)
     regression = bool(ctx.targets)
-    for label, key in ((plan.upstream_label, "mse_upstream" if regression else "dense_upstream"),
-                       (plan.bias_label, "dense_bias"), (plan.weight_label, "dense_weight"),
-                       (plan.input_label, "dense_input")):
+    stem = layer.gradient_text    # its labels' text keys start with it
+    for label, key in ((plan.upstream_label, "mse_upstream" if regression else f"{stem}_upstream"),
+                       (plan.bias_label, f"{stem}_bias"), (plan.weight_label, f"{stem}_weight"),
+                       (plan.input_label, f"{stem}_input")):
         put_text(ws, *label.cell(0, 0), texts[key], styles.LABEL_FONT)
     units = plan.upstream.width
     for n in range(units):
-        put_formula(ctx, ws, plan.upstream.item(n), _output_gradient(forward, n, units, regression), styles.PROB_FORMAT)
+        put_formula(ctx, ws, plan.upstream.item(n), _output_gradient(ctx, forward, n, units, regression),
+                    styles.PROB_FORMAT)
         put_formula(ctx, ws, plan.bias.item(n), layer.bias_gradient_formula(plan.upstream.item(n)), styles.PROB_FORMAT)
     for i in range(plan.weight.height):
         for n in range(units):
             put_formula(ctx, ws, plan.weight.sub(i, n, 1, 1),
                         layer.weight_gradient_formula(source.item(i), plan.upstream.item(n)), styles.GRAD_FORMAT)
         put_formula(ctx, ws, plan.input.item(i),
-                    layer.input_gradient_formula(dense.weights_from(i), plan.upstream), styles.GRAD_FORMAT)
+                    layer.input_gradient_formula(connected.weights_from(i), plan.upstream), styles.GRAD_FORMAT)
     for n in range(units):   # down a column, each formula is the first one moved to the next input
         share_formulas(ws, plan.weight.sub(0, n, plan.weight.height, 1))
     share_formulas(ws, plan.input)
@@ -97,22 +99,23 @@ def _dense(ctx, ws, plan, layer, forward, upstream, texts):
     set_widths(ws, 1, units + 2, 11)
 
 
-def _output_gradient(forward, n, units, regression):
+def _output_gradient(ctx, forward, n, units, regression):
     """dL/dz of output n, where the backward walk starts: from the loss sheet of ``forward``'s pass."""
     loss = forward.sheet("loss")
     if regression:
         return losses.mse_backward_formula(loss.outputs.item(n), loss.targets.item(n), units)
-    softmax = forward.sheet("softmax")
-    return formulas.softmax_cross_entropy_backward(softmax.probability.item(n), loss.one_hot.item(n))
+    end = len(ctx.model.layers) - 1    # the layer that gives the probabilities brings its loss's gradient
+    probabilities = forward.sheet_of(end)
+    return ctx.model.layers[end].loss_gradient_formula(probabilities.probability.item(n), loss.one_hot.item(n))
 
 
-def _flatten(ctx, ws, plan, layer, forward, upstream, texts):
-    """Un-flattening: each map cell takes back the gradient of its position in the column."""
-    stack, flatten = plan.input, forward.sheet_of(plan.layer)
+def _column(ctx, ws, plan, layer, forward, upstream, texts):
+    """Back from the column: each map cell takes back the gradient of its position in the column."""
+    stack, column = plan.input, forward.sheet_of(plan.layer)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         for i, j, _, _ in stack.interior(c).cells():
-            put_formula(ctx, ws, stack.at(c, i, j), layer.backward_formula(upstream.item(flatten.flat_index(c, i, j))),
+            put_formula(ctx, ws, stack.at(c, i, j), layer.backward_formula(upstream.item(column.flat_index(c, i, j))),
                         styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
 
