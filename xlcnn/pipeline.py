@@ -14,12 +14,11 @@ from .datasets import IMAGE_SUFFIXES
 from .errors import ModelError, OutputError, UsageError, XlcnnError
 from .image import load_image, to_gray
 from .kernels import filter_weights, named_filters, parse_filter_names, parse_filters
-from .kinds.base import kind_with
 from .losses import REGRESSION, check_target_count
 from .matrices import is_matrix_file, load_matrix
 from .layout import plan_within_limits
 from .options import BuildOptions, option_name
-from .kinds.base import class_with
+from .kinds.base import class_with, kind_with
 from .network import (DEFAULT_ARCH_TEXT, DEFAULT_ARCHITECTURE, DEFAULT_CLASSES, check_normalisation, describe, is_classifier,
                       lesson_architecture, load_model, random_model, save_model)
 from .presets import load_preset, preset_names
