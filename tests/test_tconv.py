@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from books import Books
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.architecture import parse_network
 from xlcnn.cli import main
@@ -121,17 +122,14 @@ def test_the_kernels_sheet_holds_the_stored_weight_in_its_order():
 def books(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tconv")
     (folder / "course.txt").write_text("1 2 3\n4 5 6\n7 8 9\n")
-    built = {
-        "course": make_workbook(folder / "course.txt", output=folder / "course.xlsx",
-                                arch="tconv3x3x1-s2-p1,dense").path,
-        "grows": make_workbook(output=folder / "grows.xlsx", arch="conv3x3x2,relu,tconv3x3x2-s2-p1,relu,maxpool2,dense",
-                               size=8).path,
-        "gaps": make_workbook(output=folder / "gaps.xlsx", arch="tconv2x2x2-s3,relu,dense", size=4, lang="zh").path,
-        "backprop": make_workbook(output=folder / "backprop.xlsx", arch="conv3x3x2,relu,tconv3x3x2-s2-p1,relu,maxpool2,dense",
-                                  size=8, steps=2, label="circle").path,
-        "first": make_workbook(output=folder / "first.xlsx", arch="tconv3x3x2-s2-p1,relu,flatten,dense", size=5,
-                               steps=1, label="square").path,
-    }
+    built = Books(folder, {     # each built when a test first reads it
+        "course": {"photo": folder / "course.txt", "arch": "tconv3x3x1-s2-p1,dense"},
+        "grows": {"arch": "conv3x3x2,relu,tconv3x3x2-s2-p1,relu,maxpool2,dense", "size": 8},
+        "gaps": {"arch": "tconv2x2x2-s3,relu,dense", "size": 4, "lang": "zh"},
+        "backprop": {"arch": "conv3x3x2,relu,tconv3x3x2-s2-p1,relu,maxpool2,dense", "size": 8, "steps": 2,
+                     "label": "circle"},
+        "first": {"arch": "tconv3x3x2-s2-p1,relu,flatten,dense", "size": 5, "steps": 1, "label": "square"},
+    })
     return folder, built
 
 
@@ -218,9 +216,8 @@ def test_a_formula_too_long_for_excel_is_refused_in_one_line():
 def upsample_books(tmp_path_factory):
     """The preset at its own size and at 16, in English and Chinese."""
     folder = tmp_path_factory.mktemp("upsample")
-    return {(lang, size): make_workbook(output=folder / f"up-{lang}-{size or 'own'}.xlsx", preset="upsample", lang=lang,
-                                        **({"size": size} if size else {})).path
-            for lang in ("en", "zh") for size in (None, 16)}
+    return Books(folder, {(lang, size): {"preset": "upsample", "lang": lang, **({"size": size} if size else {})}
+                          for lang in ("en", "zh") for size in (None, 16)})
 
 
 def test_the_upsample_preset_grows_the_map_back_to_the_photos_size(upsample_books):
