@@ -5,17 +5,22 @@ were deselected (``-m "not libreoffice"``), is most of what a fast run would was
 
 - ``Books``: a module's books, each built the first time a test reads it.
 - ``shared_books``: books every module and every pytest-xdist worker of a run shares, built
-  once per run and left read-only (a test that changes one edits a copy).
+  once per run and left read-only (a test that changes one edits a copy, ``shared_copy``).
+  Its manifest's rebuild command names the shared file, not the copy.
 """
 
 import errno
 import fcntl
 import hashlib
 import os
+import shutil
 import stat
 from collections.abc import Mapping
+from pathlib import Path
 
+from xlcnn.options import BuildOptions
 from xlcnn.pipeline import make_workbook
+from xlcnn.resources import default_sample
 
 
 class Books(Mapping):
@@ -58,12 +63,20 @@ def shared_books(tmp_path_factory, builds):
             waiting.append(name)
     for name in waiting:
         _build_unless_busy(paths[name], builds[name], blocking=True)
+    for name, path in paths.items():
+        _unchanged(path, name)
     return paths
 
 
 def shared_book(tmp_path_factory, **options):
     """The path of ``make_workbook(**options)``'s book, built once per test run and read-only."""
     return shared_books(tmp_path_factory, {"book": options})["book"]
+
+
+def shared_copy(tmp_path_factory, target, **options):
+    """``target``: a copy of the shared book of ``options``, for a test to change (as a fresh build would be)."""
+    shutil.copyfile(shared_book(tmp_path_factory, **options), target)
+    return target
 
 
 # ---------------------------------------------------------------- private
@@ -76,7 +89,10 @@ def _run_folder(tmp_path_factory):
 
 
 def _options_key(options):
-    text = repr(sorted((key, str(value)) for key, value in options.items()))
+    """The build's options with every default filled in, as a file name: {} and {"lang": "en"} are one book."""
+    options = dict(options)
+    photo = Path(options.pop("photo", None) or default_sample()).resolve()
+    text = repr((str(photo), BuildOptions.given(None, **options)))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -99,4 +115,17 @@ def _build_unless_busy(path, options, blocking):
             make_workbook(output=partial, **options)
             partial.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)     # read-only: a test edits a copy
             partial.rename(path)
+            path.with_suffix(".stamp").write_text(_stamp(path))
         return True
+
+
+def _stamp(path):
+    found = path.stat()
+    return f"{found.st_size} {found.st_mtime_ns}"
+
+
+def _unchanged(path, name):
+    """Fail the asking test when an earlier one wrote over a shared book (root ignores read-only files)."""
+    if path.with_suffix(".stamp").read_text() != _stamp(path):
+        raise AssertionError(f"the shared book {name!r} ({path.name}) was changed by a test; a test edits a copy "
+                             "(shutil.copyfile), never the shared book")

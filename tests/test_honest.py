@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from books import shared_book
 from xlcnn.cli import main
 from xlcnn.engine import forward
 from xlcnn.errors import UsageError
@@ -159,8 +160,8 @@ def test_library_backprop_without_a_label_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_overview_and_softmax_show_what_the_model_knows(tmp_path, lang):
-    book = make_workbook(sample_photos()[0], tmp_path / "x.xlsx", lang=lang).path
+def test_overview_and_softmax_show_what_the_model_knows(tmp_path_factory, lang):
+    book = shared_book(tmp_path_factory, lang=lang)
     wb = openpyxl.load_workbook(book)
     words = texts(lang)
     sentence = words["model_knows_drawn"].format(count=3)

@@ -7,6 +7,7 @@ import zipfile
 import openpyxl
 import pytest
 
+from books import shared_copy
 from xlcnn import make_workbook, verify_workbook, verify_workbooks
 from xlcnn import verify as verify_module
 from xlcnn.errors import WorkbookError
@@ -92,9 +93,9 @@ def test_a_workbook_with_every_tab_renamed_still_verifies(renamed, mark):
         assert all(c.worst_cell.startswith("'Blatt ") for c in report.checks), report.table()
 
 
-def test_a_renamed_reference_left_behind_would_be_caught(tmp_path):
+def test_a_renamed_reference_left_behind_would_be_caught(tmp_path, tmp_path_factory):
     """Renaming only the tab, leaving the references (as no spreadsheet does), is not accepted."""
-    path = make_workbook(sample_photos()[0], tmp_path / "half.xlsx").path
+    path = shared_copy(tmp_path_factory, tmp_path / "half.xlsx")
     with zipfile.ZipFile(path) as z:
         parts = {name: z.read(name) for name in z.namelist()}
     parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(b'name="3 Conv"', b'name="Faltung"')
@@ -116,9 +117,9 @@ def _strip_sheet_ids(path):
             z.writestr(member, data)
 
 
-def test_workbooks_without_sheet_ids_verify_by_name(tmp_path):
+def test_workbooks_without_sheet_ids_verify_by_name(tmp_path, tmp_path_factory):
     """Workbooks written before the hidden names still verify, by their planned titles."""
-    path = make_workbook(sample_photos()[0], tmp_path / "old.xlsx").path
+    path = shared_copy(tmp_path_factory, tmp_path / "old.xlsx")
     _strip_sheet_ids(path)
     assert verify_workbook(path).ok
     rename_like_excel(path, {"3 Conv": "Faltung"})      # ...and without the names a renamed tab is lost
