@@ -32,12 +32,20 @@ class Books(Mapping):
     """
 
     def __init__(self, folder, builds):
-        self._folder, self._builds, self._paths = folder, dict(builds), {}
+        self._builds, self._paths = dict(builds), {}
+        self._build = lambda name, how: _build_in(folder / f"{_file_name(name)}.xlsx", how)
+
+    @classmethod
+    def shared(cls, tmp_path_factory, builds):
+        """Books of ``builds`` ({name: make_workbook's keyword arguments}) that are ``shared_book``s, each
+        built the first time a test of the run reads it: read-only."""
+        books = cls(None, builds)
+        books._build = lambda name, options: shared_book(tmp_path_factory, **options)
+        return books
 
     def __getitem__(self, name):
         if name not in self._paths:
-            how, output = self._builds[name], self._folder / f"{_file_name(name)}.xlsx"
-            self._paths[name] = how(output) if callable(how) else make_workbook(output=output, **how).path
+            self._paths[name] = self._build(name, self._builds[name])
         return self._paths[name]
 
     def __iter__(self):
@@ -80,6 +88,10 @@ def shared_copy(tmp_path_factory, target, **options):
 
 
 # ---------------------------------------------------------------- private
+
+
+def _build_in(output, how):
+    return how(output) if callable(how) else make_workbook(output=output, **how).path
 
 
 def _run_folder(tmp_path_factory):

@@ -30,8 +30,7 @@ MIN_TYPE = 7.0
 
 @pytest.fixture(scope="module")
 def books(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("handout-books")
-    return Books(folder, {"en": {}, "zh": {"lang": "zh"}, "backprop": {"steps": 1}})     # each built on first use
+    return Books.shared(tmp_path_factory, {"en": {}, "zh": {"lang": "zh"}, "backprop": {"steps": 1}})   # built on first use
 
 
 # name: (book, options) of every A4 handout the tests read

@@ -7,7 +7,7 @@ import zipfile
 import openpyxl
 import pytest
 
-from books import shared_copy
+from books import shared_book, shared_copy
 from xlcnn import make_workbook, verify_workbook, verify_workbooks
 from xlcnn import verify as verify_module
 from xlcnn.errors import WorkbookError
@@ -67,7 +67,7 @@ def renamed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("renamed")
     books = {}
     for n, mark in enumerate(RENAMINGS):
-        path = make_workbook(sample_photos()[0], folder / f"renamed{n}.xlsx", steps=1, exercise=True).path
+        path = shared_copy(tmp_path_factory, folder / f"renamed{n}.xlsx", steps=1, exercise=True)
         names = _new_names(path, mark)
         rename_like_excel(path, names)
         books[mark] = (path, names)
@@ -127,9 +127,9 @@ def test_workbooks_without_sheet_ids_verify_by_name(tmp_path, tmp_path_factory):
         verify_workbook(path)
 
 
-def test_changed_texts_do_not_lose_the_sheets(tmp_path, monkeypatch):
+def test_changed_texts_do_not_lose_the_sheets(tmp_path, tmp_path_factory, monkeypatch):
     """A later xlcnn whose sheet titles changed still verifies a workbook written before."""
-    paths = [make_workbook(sample_photos()[0], tmp_path / "en.xlsx", steps=1).path,
+    paths = [shared_book(tmp_path_factory, steps=1),
              make_workbook(sample_photos()[1], tmp_path / "zh.xlsx", lang="zh").path]
 
     def new_texts(lang):
