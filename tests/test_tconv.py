@@ -148,16 +148,31 @@ def test_the_course_book_shows_the_size_the_reach_and_the_worked_example(books):
     assert any("4 input cells reach it" in text for text in texts)
 
 
-def test_the_books_verify_in_libreoffice_and_gnumeric_and_a_missing_stamp_fails(books, tmp_path, libreoffice,
-                                                                               gnumeric):
+@pytest.fixture(scope="module")
+def verified(books, upsample_books, tmp_path_factory, libreoffice, gnumeric):
+    """One LibreOffice start for every book of the module, and Gnumeric for the first ones: {"books": the
+    reports of ``books`` and a book with a stamp left out, each in both engines, book by book;
+    "upsample": those of the upsample books and of the preset with backprop, in LibreOffice}."""
     folder, built = books
-    bad = tmp_path / "bad.xlsx"
+    bad = folder / "bad.xlsx"
     book = openpyxl.load_workbook(built["course"])
     cell = book["3 TConv"]["C12"]
     assert "+'1 Input'!C12*'2 Filters'!$B$11)" in cell.value
     cell.value = cell.value.replace("+'1 Input'!C12*'2 Filters'!$B$11)", ")")    # one stamp left out
     book.save(bad)
-    reports = verify_workbooks([*built.values(), bad], engine="all")
+    checked = [*built.values(), bad]
+    backprop = make_workbook(output=folder / "upsample-backprop.xlsx", preset="upsample", size=12, steps=1,
+                             label="circle").path
+    upsampled = [*upsample_books.values(), backprop]
+    in_libreoffice = verify_workbooks([*checked, *upsampled])
+    in_gnumeric = verify_workbooks(checked, engine="gnumeric")
+    both = [report for pair in zip(in_libreoffice, in_gnumeric) for report in pair]
+    return {"books": both, "upsample": in_libreoffice[len(checked):]}
+
+
+def test_the_books_verify_in_libreoffice_and_gnumeric_and_a_missing_stamp_fails(books, verified):
+    _, built = books
+    reports = verified["books"]
     assert len(reports) == 2 * (len(built) + 1)      # each book in each engine, book by book
     for report in reports[:-2]:
         assert report.ok, report.table()
@@ -231,11 +246,8 @@ def test_the_upsample_preset_grows_the_map_back_to_the_photos_size(upsample_book
         assert shapes == [(f"4 x {side // 2} x {side // 2}", f"4 x {side} x {side}")], (lang, size)
 
 
-def test_the_upsample_preset_verifies_in_both_languages_and_sizes_and_with_backprop(upsample_books, tmp_path,
-                                                                                    libreoffice):
-    backprop = make_workbook(output=tmp_path / "backprop.xlsx", preset="upsample", size=12, steps=1,
-                             label="circle").path
-    reports = verify_workbooks([*upsample_books.values(), backprop])
+def test_the_upsample_preset_verifies_in_both_languages_and_sizes_and_with_backprop(verified):
+    reports = verified["upsample"]
     for report in reports:
         assert report.ok, report.table()
     assert any(check.stage == "Grad 7 TConv" for check in reports[-1].checks)
