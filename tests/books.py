@@ -6,7 +6,7 @@ were deselected (``-m "not libreoffice"``), is most of what a fast run would was
 - ``Books``: a module's books, each built the first time a test reads it.
 - ``shared_books``: books every module and every pytest-xdist worker of a run shares, built
   once per run and left read-only (a test that changes one edits a copy, ``shared_copy``).
-  Its manifest's rebuild command names the shared file, not the copy.
+  A shared book's manifest names the shared file in its rebuild command, not the copy.
 """
 
 import errno
