@@ -5,10 +5,7 @@ formulas use). Small sizes keep it to a few seconds; what matters is that every 
 writer, every layer kind, both languages, the exercises and the descent steps appear.
 """
 
-import fcntl
-import os
-
-from xlcnn.pipeline import make_workbook
+from books import shared_books
 from xlcnn.presets import preset_names
 
 MATRIX = {
@@ -31,20 +28,8 @@ MATRIX = {
 }
 
 def matrix_books(tmp_path_factory):
-    """{name: path} of every workbook in MATRIX, built the first time only.
+    """{name: path} of every workbook in MATRIX, built once per run (read-only; see ``books.shared_books``).
 
-    Parallel workers (pytest-xdist) share one build: the first to ask builds the matrix in
-    the run's own temporary folder while the others wait on a lock, then all read it.
+    Parallel workers (pytest-xdist) share the builds: each builds the books no other is building.
     """
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent             # pytest-N/popen-gwK: pytest-N belongs to this run, shared by its workers
-    folder = root / "book-matrix"
-    with open(root / "book-matrix.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "built").exists():
-            folder.mkdir(exist_ok=True)
-            for name, options in MATRIX.items():
-                make_workbook(output=folder / f"{name}.xlsx", **options)
-            (folder / "built").touch()
-    return {name: folder / f"{name}.xlsx" for name in MATRIX}
+    return shared_books(tmp_path_factory, MATRIX)

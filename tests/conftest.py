@@ -31,23 +31,25 @@ def pytest_itemcollected(item):
 # pytest-xdist (--dist loadfile --no-loadscope-reorder) deals whole files to its workers in the order
 # collected, so the longest of what is selected goes first: a long file dealt last leaves the other core
 # idle (the whole suite lost minutes that way). Only the order depends on these numbers; a file not
-# listed here goes after them, in its usual place. Session 22 measured the first numbers again, in one
-# process (each test's CPU, its children's included); the engine numbers are the earlier ones, but for
-# the files whose books are now recalculated once (the engine matrix at half).
+# listed here goes after them, in its usual place. Session 23 measured them in one process (`-n 0`),
+# each test's CPU with its children's (LibreOffice, Gnumeric), the fixtures it set up included.
 FILE_SECONDS = {
-    "test_engine_matrix.py": (0, 74), "test_learning.py": (3, 79), "test_verify.py": (0, 84),
-    "test_lessons.py": (0, 54), "test_sheet_identity.py": (0, 42), "test_train.py": (4, 0),
-    "test_handout.py": (3, 60), "test_classroom.py": (4, 14), "test_cached_values.py": (11, 23),
-    "test_engines.py": (0, 28), "test_corners.py": (5, 20), "test_robustness.py": (11, 11),
-    "test_limits.py": (5, 0), "test_honest.py": (5, 16), "test_cli.py": (5, 16), "test_tolerance.py": (0, 21),
-    "test_xlsxread.py": (3, 13), "test_matrices.py": (1, 11), "test_branches.py": (3, 8), "test_colours.py": (4, 0),
-    "test_interrupt.py": (3, 5), "test_functions.py": (7, 0), "test_workbook.py": (8, 0),
-    "test_exercises.py": (10, 0), "test_options.py": (8, 0), "test_overview.py": (3, 4), "test_choices.py": (4, 0),
-    "test_im2col.py": (1, 6), "test_onnx.py": (3, 135), "test_regression.py": (0, 40),
-    "test_torch_oracle.py": (5, 0), "test_graph.py": (4, 0), "test_schema.py": (2, 0), "test_sheetdata.py": (2, 0),
-    "test_formulas.py": (2, 0), "test_constants.py": (2, 0), "test_gradients.py": (2, 0),
-    "test_grouped.py": (8, 40), "test_tconv.py": (6, 23), "test_inception.py": (5, 15),
-    "test_resnet_block.py": (3, 16), "test_bn_sheets.py": (2, 8),
+    "test_engine_matrix.py": (0, 84), "test_verify.py": (0, 70), "test_learning.py": (3, 61),
+    "test_handout.py": (0, 55), "test_onnx.py": (2, 44), "test_lessons.py": (0, 44), "test_grouped.py": (4, 38),
+    "test_tconv.py": (4, 30), "test_cached_values.py": (13, 21), "test_branches.py": (8, 22),
+    "test_corners.py": (4, 24), "test_sheet_identity.py": (0, 25), "test_robustness.py": (13, 10),
+    "test_tolerance.py": (0, 20), "test_cli.py": (6, 14), "test_resnet_block.py": (1, 19), "test_honest.py": (5, 14),
+    "test_inception.py": (2, 16), "test_engines.py": (0, 18), "test_classroom.py": (3, 14),
+    "test_xlsxread.py": (3, 14), "test_matrices.py": (1, 13), "test_exercises.py": (13, 0),
+    "test_regression.py": (0, 13), "test_functions.py": (12, 0), "test_bn_sheets.py": (2, 9),
+    "test_workbook.py": (11, 0), "test_options.py": (9, 0), "test_limits.py": (7, 0), "test_interrupt.py": (4, 3),
+    "test_cli_corners.py": (1, 5), "test_im2col.py": (1, 5), "test_overview.py": (2, 3), "test_colours.py": (5, 0),
+    "test_summary_command.py": (0, 5), "test_choices.py": (5, 0), "test_torch_oracle.py": (4, 0),
+    "test_names.py": (0, 4), "test_train.py": (3, 0), "test_graph.py": (3, 0), "test_sheetdata.py": (3, 0),
+    "test_architecture.py": (2, 0), "test_formulas.py": (2, 0), "test_schema.py": (2, 0),
+    "test_constants.py": (2, 0), "test_texts.py": (2, 0), "test_kinds.py": (2, 0), "test_gradients.py": (2, 0),
+    "test_sheetdata_differential.py": (1, 0), "test_languages.py": (1, 0), "test_gradient_formulas.py": (1, 0),
+    "test_lesson_formulas.py": (1, 0)
 }
 
 

@@ -202,14 +202,30 @@ def _tampered(path, sheet, cell, formula, out):
     return out
 
 
-@pytest.mark.libreoffice
-def test_branched_workbooks_verify_and_a_tampered_join_cell_fails(tiny_book, stacked_book, tmp_path, libreoffice):
-    three = make_workbook(output=tmp_path / "three.xlsx", arch=THREE, size=SIZE).path
-    vectors = make_workbook(output=tmp_path / "vectors.xlsx", arch=VECTORS, size=SIZE).path
+@pytest.fixture(scope="module")
+def verified(tiny_book, stacked_book, learning_books, tmp_path_factory, libreoffice):
+    """One LibreOffice start for the module: {"joins": the reports of the tiny, stacked, three-way and vector
+    books, then of an add and a concat tampered with; "learning": those of ``learning_books``, then of a fork
+    whose sum forgets the add's share}."""
+    folder = tmp_path_factory.mktemp("verified")
+    three = make_workbook(output=folder / "three.xlsx", arch=THREE, size=SIZE).path
+    vectors = make_workbook(output=folder / "vectors.xlsx", arch=VECTORS, size=SIZE).path
     # the add reads branch a twice, branch b never; the concat's map 3 copies branch a instead of branch b
-    bad_add = _tampered(tiny_book, "6 Add", "U12", "=C12+C12", tmp_path / "bad_add.xlsx")
-    bad_concat = _tampered(stacked_book, "6 Concat", "C32", "='3 Conv 1'!C12", tmp_path / "bad_concat.xlsx")
-    reports = verify_workbooks([tiny_book, stacked_book, three, vectors, bad_add, bad_concat])   # one LibreOffice start
+    bad_add = _tampered(tiny_book, "6 Add", "U12", "=C12+C12", folder / "bad_add.xlsx")
+    bad_concat = _tampered(stacked_book, "6 Concat", "C32", "='3 Conv 1'!C12", folder / "bad_concat.xlsx")
+    joins = [tiny_book, stacked_book, three, vectors, bad_add, bad_concat]
+    # a fork's sum that forgets the add's share must fail at that gradient sheet
+    relu = openpyxl.load_workbook(learning_books[0])["Grad 4 ReLU"]
+    forked = next(cell for row in relu.iter_rows() for cell in row
+                  if isinstance(cell.value, str) and "+'Grad 9 Add'!" in cell.value)
+    bad_fork = _tampered(learning_books[0], "Grad 4 ReLU", forked.coordinate, forked.value.split("+'Grad 9 Add'")[0],
+                         folder / "bad_fork.xlsx")
+    reports = verify_workbooks([*joins, *learning_books, bad_fork])
+    return {"joins": reports[:len(joins)], "learning": reports[len(joins):]}
+
+
+def test_branched_workbooks_verify_and_a_tampered_join_cell_fails(verified):
+    reports = verified["joins"]
     for report in reports[:4]:
         assert report.ok, report.table()
     assert {"3 Conv 1", "5 Conv 2", "6 Add", "7 ReLU"} <= {check.stage for check in reports[0].checks}
@@ -277,15 +293,8 @@ def test_later_passes_of_a_branched_network_read_its_wiring(learning_books):
     assert book["S1 9 Add"]["AD11"].value is not None
 
 
-@pytest.mark.libreoffice
-def test_branched_workbooks_learn_in_libreoffice_as_the_engine_does(learning_books, libreoffice, tmp_path):
-    # a fork's sum that forgets the add's share must fail at that gradient sheet
-    relu = openpyxl.load_workbook(learning_books[0])["Grad 4 ReLU"]
-    forked = next(cell for row in relu.iter_rows() for cell in row
-                  if isinstance(cell.value, str) and "+'Grad 9 Add'!" in cell.value)
-    bad = _tampered(learning_books[0], "Grad 4 ReLU", forked.coordinate, forked.value.split("+'Grad 9 Add'")[0],
-                    tmp_path / "bad_fork.xlsx")
-    *reports, bad_report = verify_workbooks([*learning_books, bad])    # one LibreOffice start
+def test_branched_workbooks_learn_in_libreoffice_as_the_engine_does(verified):
+    *reports, bad_report = verified["learning"]
     failed = [check for check in bad_report.checks if not check.ok]
     assert failed and failed[0].stage == "Grad 4 ReLU"
     for report in reports:

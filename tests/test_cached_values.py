@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from openpyxl import load_workbook
 
-from xlcnn import make_workbook, verify_workbooks
+from books import Books
+from xlcnn import verify_workbooks
 from xlcnn.layers import maxpool_backward, predicted_class
 from xlcnn.libreoffice import recalculate
 from xlcnn.workbook.evaluate import Evaluator, FormulaError
@@ -27,8 +28,7 @@ BOOKS = {
 
 @pytest.fixture(scope="module")
 def books(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cached")
-    return {name: make_workbook(output=folder / f"{name}.xlsx", **options).path for name, options in BOOKS.items()}
+    return Books.shared(tmp_path_factory, BOOKS)
 
 
 def grids(path, data_only):

@@ -7,6 +7,7 @@ import subprocess
 import openpyxl
 import pytest
 
+from books import shared_book
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.handout import make_handout
 from xlcnn.layout import plan_layout
@@ -62,7 +63,7 @@ def test_every_language_has_every_text():
 @pytest.fixture(scope="module")
 def default_book(tmp_path_factory):
     """The default workbook of the first sample, read once: the tests below only look at it."""
-    return openpyxl.load_workbook(make_workbook(sample_photos()[0], tmp_path_factory.mktemp("default") / "o.xlsx").path)
+    return openpyxl.load_workbook(shared_book(tmp_path_factory))
 
 
 def test_overview_has_the_photo_and_a_live_chart(default_book):

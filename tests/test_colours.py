@@ -5,6 +5,7 @@ import re
 import openpyxl
 import pytest
 
+from books import shared_book
 from xlcnn import make_workbook
 from xlcnn.cells import Block
 from xlcnn.resources import sample_photos
@@ -43,7 +44,7 @@ def books(tmp_path_factory):
     folder = tmp_path_factory.mktemp("colours")
     photo = sample_photos()[0]
     paths = {
-        "default-steps": make_workbook(photo, folder / "steps.xlsx", steps=1).path,
+        "default-steps": shared_book(tmp_path_factory, steps=1),
         "tanh-gray-zh": make_workbook(photo, folder / "gray.xlsx", arch="conv3x3x2,tanh,avgpool2,dense",
                                       grayscale=True, lang="zh").path,
     }

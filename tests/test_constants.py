@@ -9,12 +9,12 @@ import numpy as np
 import openpyxl
 import pytest
 
+from books import shared_book
 from xlcnn.architecture import parse_architecture
 from xlcnn.image import load_image
 from xlcnn.layout import plan_layout
 from xlcnn.plans import example_of
 from xlcnn.network import load_model, random_model
-from xlcnn.pipeline import make_workbook
 from xlcnn.resources import default_model_path, default_sample, texts
 from xlcnn.workbook import build_workbook
 
@@ -108,10 +108,10 @@ def test_grayscale_turned_dilated_kernels_and_hidden_dense_layers_are_written_ex
     assert_constants_exact(path, layout, model, photo[None])
 
 
-def test_the_shipped_model_and_sample_photo_are_written_exactly(tmp_path):
+def test_the_shipped_model_and_sample_photo_are_written_exactly(tmp_path_factory):
     model = load_model(default_model_path())
     image = load_image(default_sample(), size=model.image_size, fit=model.fit)
-    path = make_workbook(output=tmp_path / "default.xlsx").path
+    path = shared_book(tmp_path_factory)
     classes = tuple(texts("en")["class_names"].get(n, n) for n in model.class_names)
     layout = plan_layout(model.layers, (3, model.image_size, model.image_size), classes, texts("en")["step_titles"])
     assert model.trained

@@ -7,7 +7,8 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from xlcnn import make_workbook, verify_workbook
+from books import shared_book, shared_copy
+from xlcnn import verify_workbook
 from xlcnn import gnumeric, libreoffice, verify as verify_module
 from xlcnn.cli import main
 from xlcnn.libreoffice import recalculate
@@ -71,9 +72,8 @@ def _set_stored_value(path, sheet, cell, value):
     _set_cached_value(path, names.index(sheet) + 1, cell, value)
 
 
-def test_gnumeric_recalculates_instead_of_showing_stored_values(tmp_path):
-    result = make_workbook(sample_photos()[0], tmp_path / "stale.xlsx")
-    saved = recalculate([result.path], tmp_path / "saved")[0]      # every formula cell has a stored value
+def test_gnumeric_recalculates_instead_of_showing_stored_values(tmp_path, tmp_path_factory):
+    saved = recalculate([shared_book(tmp_path_factory)], tmp_path / "saved")[0]      # every formula cell has a stored value
     assert verify_workbook(saved, engine="gnumeric").ok             # LibreOffice's values, Gnumeric's agree
     _set_stored_value(saved, "3 Conv", "F20", "123.456")
     _set_stored_value(saved, "9 Loss", "B16", "0")
@@ -84,8 +84,8 @@ def test_gnumeric_recalculates_instead_of_showing_stored_values(tmp_path):
     assert any("stored value" in p and "'3 Conv'!F20" in p for p in report.problems), report.problems
 
 
-def test_verify_engine_all_reports_each_engine(tmp_path):
-    book = make_workbook(sample_photos()[3], tmp_path / "both.xlsx").path
+def test_verify_engine_all_reports_each_engine(tmp_path, tmp_path_factory):
+    book = shared_copy(tmp_path_factory, tmp_path / "both.xlsx", photo=sample_photos()[3])
     result = run("verify", book, "--engine", "all")
     assert result.exit_code == 0, result.output
     assert "PASS: both.xlsx in LibreOffice" in result.stdout and "PASS: both.xlsx in Gnumeric" in result.stdout
@@ -93,7 +93,7 @@ def test_verify_engine_all_reports_each_engine(tmp_path):
     assert result.exit_code == 0 and "in Gnumeric" in result.stdout and "in LibreOffice" not in result.stdout
 
 
-def test_verify_engine_all_fails_when_one_engine_disagrees(tmp_path, monkeypatch):
+def test_verify_engine_all_fails_when_one_engine_disagrees(tmp_path, tmp_path_factory, monkeypatch):
     def lying_gnumeric(paths, out_dir, timeout):
         sheets = gnumeric.recalculate_to_csv(paths, out_dir, timeout)
         grid = read_csv(sheets[0]["4 ReLU"])
@@ -102,7 +102,7 @@ def test_verify_engine_all_fails_when_one_engine_disagrees(tmp_path, monkeypatch
             csv.writer(file).writerows(grid)
         return sheets
     monkeypatch.setitem(verify_module.ENGINES, "gnumeric", replace(gnumeric.ENGINE, to_csv=lying_gnumeric))
-    book = make_workbook(sample_photos()[3], tmp_path / "one.xlsx").path
+    book = shared_copy(tmp_path_factory, tmp_path / "one.xlsx", photo=sample_photos()[3])
     result = run("verify", book, "--engine", "all")
     assert result.exit_code == 5
     assert "PASS: one.xlsx in LibreOffice" in result.stdout and "FAIL: one.xlsx in Gnumeric" in result.stdout
@@ -110,9 +110,9 @@ def test_verify_engine_all_fails_when_one_engine_disagrees(tmp_path, monkeypatch
 
 
 @pytest.mark.parametrize("engine", ["gnumeric", "all"])
-def test_missing_gnumeric_is_one_line_with_the_install_hint(tmp_path, monkeypatch, engine):
+def test_missing_gnumeric_is_one_line_with_the_install_hint(tmp_path_factory, monkeypatch, engine):
     monkeypatch.setattr(gnumeric, "find_ssconvert", lambda: None)
-    book = make_workbook(sample_photos()[0], tmp_path / "x.xlsx").path
+    book = shared_book(tmp_path_factory)
     result = run("verify", book, "--engine", engine)
     assert result.exit_code == 6
     assert result.stderr.strip().splitlines() == [
@@ -120,29 +120,29 @@ def test_missing_gnumeric_is_one_line_with_the_install_hint(tmp_path, monkeypatc
         "install it with: apt-get install gnumeric"]
 
 
-def test_failing_gnumeric_gives_its_message(tmp_path, monkeypatch):
+def test_failing_gnumeric_gives_its_message(tmp_path, tmp_path_factory, monkeypatch):
     folder = tmp_path / "bin"
     folder.mkdir()
     script = folder / "ssconvert"
     script.write_text("#!/bin/sh\necho 'cannot open the workbook' >&2\nexit 3\n")
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
-    book = make_workbook(sample_photos()[0], tmp_path / "x.xlsx").path
+    book = shared_book(tmp_path_factory)
     result = run("verify", book, "--engine", "gnumeric")
     assert result.exit_code == 6 and "Gnumeric failed (exit 3): cannot open the workbook" in result.stderr
     assert "Traceback" not in result.output
 
 
-def test_a_sheet_whose_a1_is_empty_is_read_at_the_right_place(tmp_path):
+def test_a_sheet_whose_a1_is_empty_is_read_at_the_right_place(tmp_path, tmp_path_factory):
     """Gnumeric's CSV starts at the first cell holding something: then verify reads an .xlsx copy."""
-    result = make_workbook(sample_photos()[0], tmp_path / "blank.xlsx")
-    wb = openpyxl.load_workbook(result.path)
+    path = shared_copy(tmp_path_factory, tmp_path / "blank.xlsx")
+    wb = openpyxl.load_workbook(path)
     ws = wb["4 ReLU"]
     for row in ws.iter_rows(max_row=8):         # the title and explanation rows
         for cell in row:
             cell.value = None
     for row in ws.iter_rows(max_col=1):         # and the row labels of column A
         row[0].value = None
-    wb.save(result.path)
-    report = verify_workbook(result.path, engine="gnumeric")
+    wb.save(path)
+    report = verify_workbook(path, engine="gnumeric")
     assert report.ok, report.table()

@@ -17,7 +17,7 @@ import openpyxl
 import pytest
 from openpyxl.utils.cell import column_index_from_string, range_boundaries
 
-from xlcnn import make_workbook
+from books import shared_book
 from xlcnn.layout import plan_layout
 from xlcnn.plans import example_of, output_of
 from xlcnn.network import layer_from_dict
@@ -42,8 +42,7 @@ BOOKS = {
 
 @pytest.fixture(scope="module", params=sorted(BOOKS))
 def book(request, tmp_path_factory):
-    path = tmp_path_factory.mktemp("ex") / f"{request.param}.xlsx"
-    make_workbook(sample_photos()[1], path, exercise=True, **BOOKS[request.param])
+    path = shared_book(tmp_path_factory, photo=sample_photos()[1], exercise=True, **BOOKS[request.param])
     return openpyxl.load_workbook(path), openpyxl.load_workbook(path, data_only=True)
 
 

@@ -1,6 +1,7 @@
 """Grouped, depthwise and bias-free convolutions in the workbook: each filter reads its group's channels only."""
 
 import json
+from types import SimpleNamespace
 
 import openpyxl
 import pytest
@@ -8,9 +9,9 @@ import pytest
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.errors import ShapeError
 from xlcnn.layout import plan_layout
-from xlcnn.libreoffice import recalculate
 from xlcnn.network import layer_from_dict
 from xlcnn.resources import sample_photos
+from xlcnn.verify import _number
 
 DEPTHWISE = "conv3x3x4-same,relu,conv3x3x4-dw,relu,dense"
 GROUPED = "conv3x3x4-same,relu,conv3x3x6-g2-nobias,relu,dense"
@@ -59,9 +60,14 @@ def test_a_bias_free_conv_says_so_and_verifies(tmp_path):
     assert "216" in ws.cell(4, 1).value      # a standard conv of the same shape: 3 x 3 x 4 x 6
 
 
+# filters, input gradients and two descent steps through depthwise, grouped and bias-free convs
+BACKPROP = "conv3x3x4-same,relu,conv3x3x4-dw-p1,relu,conv1x1x6-nobias,relu,conv3x3x6-g2,relu,dense"
+
+
 @pytest.fixture(scope="module")
-def moved_examples(tmp_path_factory, libreoffice):
-    """Grouped books whose worked example explains the last map (the last group), verified and recalculated."""
+def verified(tmp_path_factory, libreoffice):
+    """The module's books verified with one LibreOffice start: {name: (path, layout, report)}, each report keeping
+    the values LibreOffice recalculated. "dw" and "g2": the worked example moved to the last map (the last group)."""
     folder = tmp_path_factory.mktemp("grouped")
     books = {}
     for name, arch in (("dw", DEPTHWISE), ("g2", GROUPED)):
@@ -74,24 +80,35 @@ def moved_examples(tmp_path_factory, libreoffice):
             wb[conv.name].cell(row + 1, col + 1).value = value
         wb.save(result.path)
         books[name] = result.path, layout
-    paths = [path for path, _ in books.values()]
-    reports = verify_workbooks(paths)
-    copies = recalculate(paths, folder / "out")
-    return {name: (layout, report, openpyxl.load_workbook(copy, data_only=True))
-            for (name, (_, layout)), report, copy in zip(books.items(), reports, copies)}
+    result = make_workbook(sample_photos()[2], folder / "bp.xlsx", arch=BACKPROP, size=8, steps=2)
+    books["backprop"] = result.path, _layout(result, steps=2)
+    reports = verify_workbooks([path for path, _ in books.values()], keep_values=True)
+    return {name: (path, layout, report) for (name, (path, layout)), report in zip(books.items(), reports)}
+
+
+class _Recalculated:
+    """A sheet's values as verify read them back ({sheet: grid}, zero-based), read like openpyxl's 1-based cells."""
+
+    def __init__(self, grid):
+        self._grid = grid
+
+    def cell(self, row, col):
+        value = self._grid[row - 1][col - 1] if row <= len(self._grid) and col <= len(self._grid[row - 1]) else None
+        number = _number(value)
+        return SimpleNamespace(value=(None if value == "" else value) if number is None else number)
 
 
 @pytest.mark.parametrize("name, last_channels", [("dw", ["map 4"]), ("g2", ["map 3", "map 4"])])
-def test_the_worked_example_follows_the_picked_filter_into_its_group(moved_examples, name, last_channels):
-    layout, report, values = moved_examples[name]
+def test_the_worked_example_follows_the_picked_filter_into_its_group(verified, name, last_channels):
+    _, layout, report = verified[name]
     assert report.ok, report.table()
     conv = layout.sheet("conv2d", 2)
-    ws = values[conv.name]
+    ws = _Recalculated(report.values[conv.name])
     example = conv.explain
     assert _value(ws, example.same) == "yes"
     assert [_value(ws, label) for label in example.window_labels] == [f"window of {c}" for c in last_channels]
     source = layout.output_of(1)     # the ReLU maps the conv reads, with its zero border
-    relu = values[source.maps[0].sheet]
+    relu = _Recalculated(report.values[source.maps[0].sheet])
     channel = int(last_channels[-1].split()[-1]) - 1
     for u, v, row, col in example.windows[-1].cells():    # picked row 2, column 3: the window from (1, 2)
         r, c = source.maps[channel].cell(1 + u, 2 + v)
@@ -118,15 +135,12 @@ def test_the_summary_sets_a_depthwise_conv_beside_a_standard_one(tmp_path):
     assert "=3*3*8*8+8" in formulas and any(f.startswith("=") and "/" in f for f in formulas)
 
 
-def test_backprop_respects_the_groups_and_later_passes_learn_the_grouped_weights(tmp_path, libreoffice):
+def test_backprop_respects_the_groups_and_later_passes_learn_the_grouped_weights(verified):
     """Filter and input gradients of depthwise, grouped and bias-free convs, two descent steps, in LibreOffice;
     a filter's gradient slices sit as its weights do (its group's channels), and the turned kernels say which."""
-    arch = "conv3x3x4-same,relu,conv3x3x4-dw-p1,relu,conv1x1x6-nobias,relu,conv3x3x6-g2,relu,dense"
-    result = make_workbook(sample_photos()[2], tmp_path / "bp.xlsx", arch=arch, size=8, steps=2)
-    (report,) = verify_workbooks([result.path])
+    path, layout, report = verified["backprop"]
     assert report.ok, report.table()
-    layout = _layout(result, steps=2)
-    wb = openpyxl.load_workbook(result.path)
+    wb = openpyxl.load_workbook(path)
     grouped = layout.gradients[0][6]
     assert [len(slices) for slices in grouped.weight] == [3] * 6      # 6 channels in 2 groups
     ws = wb[grouped.name]

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from openpyxl.styles import Font
 from openpyxl.utils.cell import range_boundaries
 
-from xlcnn import make_workbook
+from books import Books, shared_books
 from xlcnn.architecture import parse_architecture
 from xlcnn.classroom import FIRST_ROWS, WORKED_ROWS, default_paper, plan_page
 from xlcnn.cli import main
@@ -30,9 +30,7 @@ MIN_TYPE = 7.0
 
 @pytest.fixture(scope="module")
 def books(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("handout-books")
-    return {name: make_workbook(output=folder / f"{name}.xlsx", **options).path
-            for name, options in {"en": {}, "zh": {"lang": "zh"}, "backprop": {"steps": 1}}.items()}
+    return Books.shared(tmp_path_factory, {"en": {}, "zh": {"lang": "zh"}, "backprop": {"steps": 1}})   # built on first use
 
 
 # name: (book, options) of every A4 handout the tests read
@@ -95,10 +93,10 @@ def test_default_handout_fits_a_lesson(books, handouts, lang):
 
 
 @pytest.mark.usefixtures("libreoffice", "poppler")
-def test_every_presets_overview_prints_on_one_page(tmp_path):
+def test_every_presets_overview_prints_on_one_page(tmp_path, tmp_path_factory):
     """The story on one page for every preset, branched and long ones too: type >= 7 pt, no ###, and each
     layer with maps shows its pictures under its sheet's name (a compact overview: its first maps)."""
-    books = {name: make_workbook(output=tmp_path / f"{name}.xlsx", preset=name, size=16).path for name in preset_names()}
+    books = shared_books(tmp_path_factory, {name: {"preset": name, "size": 16} for name in preset_names()})  # the matrix's
     overviews = {name: openpyxl.load_workbook(book, read_only=True).worksheets[0].title for name, book in books.items()}
     pdfs = make_handouts([Handout(book, tmp_path / f"{name}.pdf", sheets=(overviews[name],), paper="a4")
                           for name, book in books.items()])

@@ -6,7 +6,8 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from xlcnn import make_workbook, verify_workbooks
+from books import Books
+from xlcnn import verify_workbooks
 from xlcnn.cli import main
 from xlcnn.handout import Handout, make_handouts
 from xlcnn.pdfmeasure import measure_pdf, smallest_type
@@ -42,8 +43,7 @@ def test_xlcnn_summary_prints_the_bottleneck_lines(tmp_path):
 @pytest.fixture(scope="module")
 def books(tmp_path_factory):
     folder = tmp_path_factory.mktemp("inception")
-    return {name: make_workbook(output=folder / f"{name}.xlsx", preset="inception-block", **options).path
-            for name, options in {"en": {}, "zh": {"lang": "zh"}}.items()}
+    return Books(folder, {name: {"preset": "inception-block", **options} for name, options in {"en": {}, "zh": {"lang": "zh"}}.items()})
 
 
 def test_the_summary_sheet_writes_the_comparison_as_formulas(books):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from xlcnn.pipeline import make_workbook
+from books import shared_book
 from xlcnn.resources import default_sample
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +109,7 @@ def test_batch_build_stops_at_once(tmp_path, twice):
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
-    return make_workbook(SAMPLES[0], tmp_path_factory.mktemp("book") / "book.xlsx").path
+    return shared_book(tmp_path_factory, photo=SAMPLES[0])
 
 
 @pytest.mark.parametrize("twice", [False, True], ids=["once", "twice"])

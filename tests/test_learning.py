@@ -5,6 +5,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from books import shared_book
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.errors import ShapeError, UsageError
 from xlcnn.layout import plan_layout
@@ -61,7 +62,7 @@ def verified(tmp_path_factory, libreoffice):
             p["bias"] = np.random.default_rng(1).normal(0, 0.3, p["bias"].shape)
     books["mixed"] = build_workbook(model, make_photo(14), folder / "mixed.xlsx", label="c", steps=2,
                                     rate=0.05).path
-    books["rate"] = make_workbook(sample_photos()[0], folder / "rate.xlsx", steps=1).path
+    books["rate"] = shared_book(tmp_path_factory, steps=1)
     wb = openpyxl.load_workbook(books["rate"])                 # a student types another rate into the book
     wb["Descent"]["C10"].value = EDITED_RATE
     books["edited rate"] = folder / "edited-rate.xlsx"

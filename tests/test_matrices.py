@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from named import named_values
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.cli import main
-from xlcnn.libreoffice import recalculate
 from xlcnn.matrices import load_matrix
 
 # Andrew Ng's vertical-edge example: a bright left half, a dark right half
@@ -39,19 +38,25 @@ def books(tmp_path_factory):
             "\n".join("\t".join(f"{v:g}" for v in row) for row in channel) for channel in three)),
             folder / "three.xlsx", steps=1, label="circle", lang="zh", input_scale=0.5),
     }
+    made["cs231n"] = _cs231n_demo(folder)
     return {name: result.path for name, result in made.items()}
 
 
-def test_ngs_vertical_edge_example(books, libreoffice, tmp_path):
-    paths = books
-    wb = openpyxl.load_workbook(recalculate([paths["ng"]], tmp_path)[0], data_only=True)
-    np.testing.assert_array_equal(named_values(wb, "conv1_1"), [[0, 30, 30, 0]] * 4)
-    assert named_values(wb, "input_scale")[0, 0] == 1
+@pytest.fixture(scope="module")
+def verified(books, libreoffice):
+    """{name: report} of every book above, verified with one LibreOffice start; each keeps the values it read."""
+    return dict(zip(books, verify_workbooks(list(books.values()), keep_values=True)))
 
 
-def test_matrices_of_any_shape_and_sign_verify(books, libreoffice):
+def test_ngs_vertical_edge_example(books, verified):
+    wb, values = openpyxl.load_workbook(books["ng"]), verified["ng"].values
+    np.testing.assert_array_equal(named_values(wb, "conv1_1", values), [[0, 30, 30, 0]] * 4)
+    assert named_values(wb, "input_scale", values)[0, 0] == 1
+
+
+def test_matrices_of_any_shape_and_sign_verify(books, verified):
     paths = books
-    reports = verify_workbooks([paths["wide"], paths["three"]])
+    reports = [verified["wide"], verified["three"]]
     for report in reports:
         assert report.ok, report.table()
     wb = openpyxl.load_workbook(paths["wide"], data_only=True)
@@ -102,20 +107,28 @@ def _block_text(blocks):
     return "\n\n".join("\n".join(",".join(f"{v:g}" for v in row) for row in block) for block in blocks) + "\n"
 
 
-def test_cs231n_demo_with_exact_filters_and_biases(tmp_path, libreoffice):
-    """A 5 x 5 x 3 input, two 3 x 3 x 3 filters with stride 2 and padding 1, biases 1 and 0 (CS231n's demo)."""
+def _cs231n_input():
+    """CS231n's demo: a 5 x 5 x 3 input and two 3 x 3 x 3 filters of small integers."""
     rng = np.random.default_rng(7)
-    x = rng.integers(0, 3, size=(3, 5, 5)).astype(float)
-    w = rng.integers(-1, 2, size=(2, 3, 3, 3)).astype(float)
-    files = [_write(tmp_path, f"w{k}.csv", _block_text(w[k])) for k in range(2)]
-    book = make_workbook(_write(tmp_path, "x.csv", _block_text(x)), tmp_path / "demo.xlsx",
-                         arch="conv3x3x2-s2-p1", filters=",".join(map(str, files)), bias="1,0").path
+    return rng.integers(0, 3, size=(3, 5, 5)).astype(float), rng.integers(-1, 2, size=(2, 3, 3, 3)).astype(float)
+
+
+def _cs231n_demo(folder):
+    x, w = _cs231n_input()
+    files = [_write(folder, f"w{k}.csv", _block_text(w[k])) for k in range(2)]
+    return make_workbook(_write(folder, "x.csv", _block_text(x)), folder / "demo.xlsx",
+                         arch="conv3x3x2-s2-p1", filters=",".join(map(str, files)), bias="1,0")
+
+
+def test_cs231n_demo_with_exact_filters_and_biases(books, verified):
+    """A 5 x 5 x 3 input, two 3 x 3 x 3 filters with stride 2 and padding 1, biases 1 and 0 (CS231n's demo)."""
+    x, w = _cs231n_input()
     padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
     want = np.array([[[np.sum(padded[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3] * w[k]) + (1, 0)[k] for j in range(3)]
                       for i in range(3)] for k in range(2)])
-    wb = openpyxl.load_workbook(recalculate([book], tmp_path / "out")[0], data_only=True)
+    wb = openpyxl.load_workbook(books["cs231n"])
     for k in range(2):
-        np.testing.assert_array_equal(named_values(wb, f"conv1_{k + 1}"), want[k])
+        np.testing.assert_array_equal(named_values(wb, f"conv1_{k + 1}", verified["cs231n"].values), want[k])
 
 
 def test_one_block_is_spread_over_the_channels(tmp_path):

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from conftest import OnFirstUse
 from named import named_values
+from books import shared_book
 from xlcnn.architecture import parse_network
 from xlcnn.cli import main
 from xlcnn.engine import forward
@@ -602,14 +603,14 @@ def test_layers_without_sheets_travel_through_onnx(tmp_path, arch):
     assert code == 0, lines
 
 
-def test_the_shipped_model_exports_and_gives_its_workbook_s_logits(tmp_path):
+def test_the_shipped_model_exports_and_gives_its_workbook_s_logits(tmp_path, tmp_path_factory):
     """The trained model xlcnn ships, exported: onnxruntime gives the logits its default workbook shows."""
     from xlcnn.image import load_image
     from xlcnn.resources import default_model_path, default_sample
     shipped = default_model_path()
     code, lines = _cli("export", shipped, "-o", tmp_path / "shipped.onnx")
     assert code == 0, lines
-    book = make_workbook(None, tmp_path / "default.xlsx").path
+    book = shared_book(tmp_path_factory)
     shown = named_values(openpyxl.load_workbook(book, data_only=True), "logits")   # the true values, stored
     model = load_model(shipped)
     pixels = load_image(default_sample(), size=model.image_size).transpose(2, 0, 1)

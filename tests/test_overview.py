@@ -7,6 +7,7 @@ import numpy as np
 import openpyxl
 import pytest
 
+from books import shared_book
 from xlcnn.cells import a1
 from xlcnn.layout import PAGE_COLUMNS, plan_layout
 from xlcnn.libreoffice import recalculate
@@ -20,8 +21,7 @@ HYPERLINK = re.compile(r'^=HYPERLINK\("#(.+)!A1","(.*)"\)$')
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
-    result = make_workbook(output=tmp_path_factory.mktemp("overview") / "book.xlsx")
-    return result.path
+    return shared_book(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

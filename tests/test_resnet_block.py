@@ -4,7 +4,8 @@ sheet shows the shortcut beside the branch, backprop hands the gradient to both,
 import openpyxl
 import pytest
 
-from xlcnn import make_workbook, verify_workbooks
+from books import Books
+from xlcnn import verify_workbooks
 from xlcnn.handout import Handout, make_handouts
 from xlcnn.pdfmeasure import measure_pdf, smallest_type
 from xlcnn.presets import load_preset
@@ -16,8 +17,7 @@ MIN_TYPE = 7.0       # the classroom handout's smallest type, as for the default
 def books(tmp_path_factory):
     folder = tmp_path_factory.mktemp("resnet")
     cases = {"en": {}, "zh": {"lang": "zh"}, "backprop": {"steps": 1}, "fold": {"fold_bn": True}}
-    return {name: make_workbook(output=folder / f"{name}.xlsx", preset="resnet-block", **options).path
-            for name, options in cases.items()}
+    return Books(folder, {name: {"preset": "resnet-block", **options} for name, options in cases.items()})
 
 
 def test_the_block_is_conv_bn_relu_conv_bn_with_its_input_added_back():

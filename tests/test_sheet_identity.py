@@ -7,6 +7,7 @@ import zipfile
 import openpyxl
 import pytest
 
+from books import shared_book, shared_copy
 from xlcnn import make_workbook, verify_workbook, verify_workbooks
 from xlcnn import verify as verify_module
 from xlcnn.errors import WorkbookError
@@ -66,7 +67,7 @@ def renamed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("renamed")
     books = {}
     for n, mark in enumerate(RENAMINGS):
-        path = make_workbook(sample_photos()[0], folder / f"renamed{n}.xlsx", steps=1, exercise=True).path
+        path = shared_copy(tmp_path_factory, folder / f"renamed{n}.xlsx", steps=1, exercise=True)
         names = _new_names(path, mark)
         rename_like_excel(path, names)
         books[mark] = (path, names)
@@ -92,9 +93,9 @@ def test_a_workbook_with_every_tab_renamed_still_verifies(renamed, mark):
         assert all(c.worst_cell.startswith("'Blatt ") for c in report.checks), report.table()
 
 
-def test_a_renamed_reference_left_behind_would_be_caught(tmp_path):
+def test_a_renamed_reference_left_behind_would_be_caught(tmp_path, tmp_path_factory):
     """Renaming only the tab, leaving the references (as no spreadsheet does), is not accepted."""
-    path = make_workbook(sample_photos()[0], tmp_path / "half.xlsx").path
+    path = shared_copy(tmp_path_factory, tmp_path / "half.xlsx")
     with zipfile.ZipFile(path) as z:
         parts = {name: z.read(name) for name in z.namelist()}
     parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(b'name="3 Conv"', b'name="Faltung"')
@@ -116,9 +117,9 @@ def _strip_sheet_ids(path):
             z.writestr(member, data)
 
 
-def test_workbooks_without_sheet_ids_verify_by_name(tmp_path):
+def test_workbooks_without_sheet_ids_verify_by_name(tmp_path, tmp_path_factory):
     """Workbooks written before the hidden names still verify, by their planned titles."""
-    path = make_workbook(sample_photos()[0], tmp_path / "old.xlsx").path
+    path = shared_copy(tmp_path_factory, tmp_path / "old.xlsx")
     _strip_sheet_ids(path)
     assert verify_workbook(path).ok
     rename_like_excel(path, {"3 Conv": "Faltung"})      # ...and without the names a renamed tab is lost
@@ -126,9 +127,9 @@ def test_workbooks_without_sheet_ids_verify_by_name(tmp_path):
         verify_workbook(path)
 
 
-def test_changed_texts_do_not_lose_the_sheets(tmp_path, monkeypatch):
+def test_changed_texts_do_not_lose_the_sheets(tmp_path, tmp_path_factory, monkeypatch):
     """A later xlcnn whose sheet titles changed still verifies a workbook written before."""
-    paths = [make_workbook(sample_photos()[0], tmp_path / "en.xlsx", steps=1).path,
+    paths = [shared_book(tmp_path_factory, steps=1),
              make_workbook(sample_photos()[1], tmp_path / "zh.xlsx", lang="zh").path]
 
     def new_texts(lang):

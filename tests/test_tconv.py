@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from books import Books
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.architecture import parse_network
 from xlcnn.cli import main
@@ -121,17 +122,14 @@ def test_the_kernels_sheet_holds_the_stored_weight_in_its_order():
 def books(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tconv")
     (folder / "course.txt").write_text("1 2 3\n4 5 6\n7 8 9\n")
-    built = {
-        "course": make_workbook(folder / "course.txt", output=folder / "course.xlsx",
-                                arch="tconv3x3x1-s2-p1,dense").path,
-        "grows": make_workbook(output=folder / "grows.xlsx", arch="conv3x3x2,relu,tconv3x3x2-s2-p1,relu,maxpool2,dense",
-                               size=8).path,
-        "gaps": make_workbook(output=folder / "gaps.xlsx", arch="tconv2x2x2-s3,relu,dense", size=4, lang="zh").path,
-        "backprop": make_workbook(output=folder / "backprop.xlsx", arch="conv3x3x2,relu,tconv3x3x2-s2-p1,relu,maxpool2,dense",
-                                  size=8, steps=2, label="circle").path,
-        "first": make_workbook(output=folder / "first.xlsx", arch="tconv3x3x2-s2-p1,relu,flatten,dense", size=5,
-                               steps=1, label="square").path,
-    }
+    built = Books(folder, {     # each built when a test first reads it
+        "course": {"photo": folder / "course.txt", "arch": "tconv3x3x1-s2-p1,dense"},
+        "grows": {"arch": "conv3x3x2,relu,tconv3x3x2-s2-p1,relu,maxpool2,dense", "size": 8},
+        "gaps": {"arch": "tconv2x2x2-s3,relu,dense", "size": 4, "lang": "zh"},
+        "backprop": {"arch": "conv3x3x2,relu,tconv3x3x2-s2-p1,relu,maxpool2,dense", "size": 8, "steps": 2,
+                     "label": "circle"},
+        "first": {"arch": "tconv3x3x2-s2-p1,relu,flatten,dense", "size": 5, "steps": 1, "label": "square"},
+    })
     return folder, built
 
 
@@ -150,16 +148,31 @@ def test_the_course_book_shows_the_size_the_reach_and_the_worked_example(books):
     assert any("4 input cells reach it" in text for text in texts)
 
 
-def test_the_books_verify_in_libreoffice_and_gnumeric_and_a_missing_stamp_fails(books, tmp_path, libreoffice,
-                                                                               gnumeric):
+@pytest.fixture(scope="module")
+def verified(books, upsample_books, tmp_path_factory, libreoffice, gnumeric):
+    """One LibreOffice start for every book of the module, and Gnumeric for the first ones: {"books": the
+    reports of ``books`` and a book with a stamp left out, each in both engines, book by book;
+    "upsample": those of the upsample books and of the preset with backprop, in LibreOffice}."""
     folder, built = books
-    bad = tmp_path / "bad.xlsx"
+    bad = folder / "bad.xlsx"
     book = openpyxl.load_workbook(built["course"])
     cell = book["3 TConv"]["C12"]
     assert "+'1 Input'!C12*'2 Filters'!$B$11)" in cell.value
     cell.value = cell.value.replace("+'1 Input'!C12*'2 Filters'!$B$11)", ")")    # one stamp left out
     book.save(bad)
-    reports = verify_workbooks([*built.values(), bad], engine="all")
+    checked = [*built.values(), bad]
+    backprop = make_workbook(output=folder / "upsample-backprop.xlsx", preset="upsample", size=12, steps=1,
+                             label="circle").path
+    upsampled = [*upsample_books.values(), backprop]
+    in_libreoffice = verify_workbooks([*checked, *upsampled])
+    in_gnumeric = verify_workbooks(checked, engine="gnumeric")
+    both = [report for pair in zip(in_libreoffice, in_gnumeric) for report in pair]
+    return {"books": both, "upsample": in_libreoffice[len(checked):]}
+
+
+def test_the_books_verify_in_libreoffice_and_gnumeric_and_a_missing_stamp_fails(books, verified):
+    _, built = books
+    reports = verified["books"]
     assert len(reports) == 2 * (len(built) + 1)      # each book in each engine, book by book
     for report in reports[:-2]:
         assert report.ok, report.table()
@@ -218,9 +231,8 @@ def test_a_formula_too_long_for_excel_is_refused_in_one_line():
 def upsample_books(tmp_path_factory):
     """The preset at its own size and at 16, in English and Chinese."""
     folder = tmp_path_factory.mktemp("upsample")
-    return {(lang, size): make_workbook(output=folder / f"up-{lang}-{size or 'own'}.xlsx", preset="upsample", lang=lang,
-                                        **({"size": size} if size else {})).path
-            for lang in ("en", "zh") for size in (None, 16)}
+    return Books(folder, {(lang, size): {"preset": "upsample", "lang": lang, **({"size": size} if size else {})}
+                          for lang in ("en", "zh") for size in (None, 16)})
 
 
 def test_the_upsample_preset_grows_the_map_back_to_the_photos_size(upsample_books):
@@ -234,11 +246,8 @@ def test_the_upsample_preset_grows_the_map_back_to_the_photos_size(upsample_book
         assert shapes == [(f"4 x {side // 2} x {side // 2}", f"4 x {side} x {side}")], (lang, size)
 
 
-def test_the_upsample_preset_verifies_in_both_languages_and_sizes_and_with_backprop(upsample_books, tmp_path,
-                                                                                    libreoffice):
-    backprop = make_workbook(output=tmp_path / "backprop.xlsx", preset="upsample", size=12, steps=1,
-                             label="circle").path
-    reports = verify_workbooks([*upsample_books.values(), backprop])
+def test_the_upsample_preset_verifies_in_both_languages_and_sizes_and_with_backprop(verified):
+    reports = verified["upsample"]
     for report in reports:
         assert report.ok, report.table()
     assert any(check.stage == "Grad 7 TConv" for check in reports[-1].checks)

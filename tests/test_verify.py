@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from PIL import Image
 
+from books import shared_book
 from xlcnn import make_workbook, verify_workbook, verify_workbooks
 from xlcnn.errors import WorkbookError
 from xlcnn.libreoffice import recalculate
@@ -68,12 +69,12 @@ ARCHITECTURES = {
 }
 
 
-def _edited(path, name, edit):
-    """A copy of the workbook at ``path``, changed by ``edit(wb)`` as a student would, saved beside it."""
+def _edited(path, target, edit):
+    """``target``: a copy of the workbook at ``path``, changed by ``edit(wb)`` as a student would."""
     wb = openpyxl.load_workbook(path)
     edit(wb)
-    wb.save(path.parent / name)
-    return path.parent / name
+    wb.save(target)
+    return target
 
 
 def _paint_and_change_a_weight(wb):
@@ -109,13 +110,13 @@ def verified(tmp_path_factory, libreoffice):
     books["huge"] = build_workbook(model, make_photo(28), folder / "huge.xlsx", label="square").path
     model = random_model(class_names=("0", "1", "2.50"), seed=4)
     books["digits"] = build_workbook(model, make_photo(28, seed=5), folder / "digits.xlsx", label="2.50").path
-    plain = books["plain"] = make_workbook(sample_photos()[0], folder / "plain.xlsx").path
-    books["edited"] = _edited(plain, "edited.xlsx", _paint_and_change_a_weight)
-    books["tampered"] = _edited(plain, "tampered.xlsx", _set("3 Conv", "F20", lambda formula: formula + "+0.001"))
-    books["pasted"] = _edited(plain, "pasted.xlsx", _set("4 ReLU", "C12", 0.5))
-    books["error"] = _edited(plain, "error.xlsx", _set("4 ReLU", "B11", "=1/0"))
-    circle = make_workbook(sample_photos()[0], folder / "label.xlsx", label="circle").path
-    books["relabelled"] = _edited(circle, "relabelled.xlsx", _set("9 Loss", "B10", "triangle"))
+    plain = books["plain"] = shared_book(tmp_path_factory)
+    books["edited"] = _edited(plain, folder / "edited.xlsx", _paint_and_change_a_weight)
+    books["tampered"] = _edited(plain, folder / "tampered.xlsx", _set("3 Conv", "F20", lambda formula: formula + "+0.001"))
+    books["pasted"] = _edited(plain, folder / "pasted.xlsx", _set("4 ReLU", "C12", 0.5))
+    books["error"] = _edited(plain, folder / "error.xlsx", _set("4 ReLU", "B11", "=1/0"))
+    circle = shared_book(tmp_path_factory, label="circle")
+    books["relabelled"] = _edited(circle, folder / "relabelled.xlsx", _set("9 Loss", "B10", "triangle"))
     return dict(zip(books, verify_workbooks(list(books.values()))))
 
 
@@ -190,10 +191,9 @@ def _set_cached_value(path, sheet_index, cell, value):
             z.writestr(name, data)
 
 
-def test_wrong_stored_values_are_recalculated_and_reported(tmp_path, libreoffice):
+def test_wrong_stored_values_are_recalculated_and_reported(tmp_path, tmp_path_factory, libreoffice):
     """LibreOffice must really recalculate: stored values that lie are replaced and flagged."""
-    result = make_workbook(sample_photos()[0], tmp_path / "stale.xlsx")
-    saved = recalculate([result.path], tmp_path / "saved")[0]   # a copy with stored values, as Calc saves it
+    saved = recalculate([shared_book(tmp_path_factory)], tmp_path / "saved")[0]   # a copy with stored values, as Calc saves it
     stale = shutil.copy(saved, tmp_path / "stale-copy.xlsx")
     names = openpyxl.load_workbook(stale, read_only=True).sheetnames    # sheetN.xml follows the tab order
     _set_cached_value(stale, names.index("3 Conv") + 1, "F20", "123.456")
@@ -217,13 +217,12 @@ def test_not_an_xlcnn_workbook(tmp_path):
         verify_workbook(broken)
 
 
-def test_older_libreoffice_without_csv_per_sheet_falls_back_to_xlsx(tmp_path, libreoffice, monkeypatch):
+def test_older_libreoffice_without_csv_per_sheet_falls_back_to_xlsx(tmp_path_factory, libreoffice, monkeypatch):
     from dataclasses import replace
     from xlcnn import libreoffice, verify as verify_module
     monkeypatch.setitem(verify_module.ENGINES, "libreoffice",
                         replace(libreoffice.ENGINE, to_csv=lambda paths, out_dir, timeout: None))
-    result = make_workbook(sample_photos()[0], tmp_path / "old.xlsx")
-    assert_passes(verify_workbook(result.path))
+    assert_passes(verify_workbook(shared_book(tmp_path_factory)))
 
 
 def test_csv_values_are_read_as_numbers_text_and_blanks():
@@ -247,21 +246,19 @@ def test_csv_values_are_read_as_numbers_text_and_blanks():
     assert _check_prediction(cell, "nan", {"8 Softmax": [["nan"]]}).ok
 
 
-def test_verify_under_a_decimal_comma_locale(tmp_path, libreoffice, monkeypatch):
+def test_verify_under_a_decimal_comma_locale(tmp_path_factory, libreoffice, monkeypatch):
     """A German LibreOffice writes 0,5 in CSV; verify's profile asks for points."""
     monkeypatch.setenv("LANG", "de_DE.UTF-8")
     monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
-    result = make_workbook(sample_photos()[0], tmp_path / "de.xlsx")
-    assert_passes(verify_workbook(result.path))
+    assert_passes(verify_workbook(shared_book(tmp_path_factory)))
 
 
-def test_csv_files_are_matched_to_sheet_names_or_read_from_an_xlsx_copy(tmp_path, libreoffice, monkeypatch):
+def test_csv_files_are_matched_to_sheet_names_or_read_from_an_xlsx_copy(tmp_path_factory, libreoffice, monkeypatch):
     from xlcnn import verify as verify_module
     assert verify_module._by_sheet_name({"cAd": [["1"]], "x": []}, ["c%41d", "x"]) == {"c%41d": [["1"]], "x": []}
     assert verify_module._by_sheet_name({"x": []}, ["x", "missing"]) is None
     monkeypatch.setattr(verify_module, "_by_sheet_name", lambda values, sheets: None)
-    result = make_workbook(sample_photos()[0], tmp_path / "odd.xlsx")
-    assert_passes(verify_workbook(result.path))
+    assert_passes(verify_workbook(shared_book(tmp_path_factory)))
 
 
 def test_a_sheet_of_text_formulas_does_not_force_an_exact_copy():
