@@ -45,7 +45,7 @@ FILE_SECONDS = {
     "test_workbook.py": (11, 0), "test_options.py": (9, 0), "test_limits.py": (7, 0), "test_interrupt.py": (4, 3),
     "test_cli_corners.py": (1, 5), "test_im2col.py": (1, 5), "test_overview.py": (2, 3), "test_colours.py": (5, 0),
     "test_summary_command.py": (0, 5), "test_choices.py": (5, 0), "test_torch_oracle.py": (4, 0),
-    "test_names.py": (0, 4), "test_train.py": (3, 0), "test_graph.py": (3, 0), "test_sheetdata.py": (3, 0),
+    "test_names.py": (0, 4), "test_new_kind.py": (0, 9), "test_train.py": (3, 0), "test_graph.py": (3, 0), "test_sheetdata.py": (3, 0),
     "test_architecture.py": (2, 0), "test_formulas.py": (2, 0), "test_schema.py": (2, 0),
     "test_constants.py": (2, 0), "test_texts.py": (2, 0), "test_kinds.py": (2, 0), "test_gradients.py": (2, 0),
     "test_sheetdata_differential.py": (1, 0), "test_languages.py": (1, 0), "test_gradient_formulas.py": (1, 0),
