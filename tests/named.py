@@ -1,4 +1,5 @@
-"""Reading a workbook-level defined name's values back, as the tests that check names do."""
+"""Reading values back: a workbook-level defined name's, as the tests that check names do, and one cell of
+what an engine recalculated, as a verify report keeps it."""
 
 import numpy as np
 from openpyxl.utils.cell import range_boundaries
@@ -21,3 +22,11 @@ def named_values(wb, name, recalculated=None):
     cells = wb[sheet][ref.replace("$", "")]
     rows = cells if isinstance(cells, tuple) else ((cells,),)
     return np.array([[cell.value for cell in row] for row in rows], dtype=float)
+
+
+def recalculated_value(grid, row, col):
+    """A recalculated cell (zero-based) of ``grid`` (a verify report's ``values[sheet]``), CSV text or an .xlsx
+    copy's value: numbers as floats, other text as it is, None beyond the grid."""
+    value = grid[row][col] if row < len(grid) and col < len(grid[row]) else None
+    number = _number(value)
+    return value if number is None else number

@@ -8,11 +8,11 @@ import openpyxl
 import pytest
 
 from books import shared_book
+from named import recalculated_value
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.handout import make_handout
 from xlcnn.layout import plan_layout
 from xlcnn.resources import sample_photos, texts
-from xlcnn.verify import _number
 
 ALLOWED_ASCII = {"ReLU", "Softmax", "SUMPRODUCT", "MAX", "EXP", "LN", "TANH", "AVERAGE", "INT", "SUM", "IF",
                  "INDEX", "MATCH", "FIXED", "xlcnn", "SHA", "floor", "max", "sigmoid", "tanh", "Sobel",
@@ -100,13 +100,6 @@ def student_books(tmp_path_factory, libreoffice):
     return {name: (path, layout, report, report.values) for (name, (path, layout)), report in zip(books.items(), reports)}
 
 
-def _at(grid, row, col):
-    """A recalculated cell (zero-based) as verify read it, CSV text or an .xlsx copy's value: numbers as floats."""
-    value = grid[row][col] if row < len(grid) and col < len(grid[row]) else None
-    number = _number(value)
-    return value if number is None else number
-
-
 EXPLAINED = 3, 11, 17       # the channel, row and column chosen for the worked example
 
 
@@ -134,10 +127,10 @@ def test_moving_the_explained_cell_moves_the_worked_example(student_books):
     window = explain.windows[1]              # the green channel's window follows the chosen position
     for u, v, row, col in window.cells():
         source = layout.input.interior(1).cell(i - 1 + u, j - 1 + v)
-        assert _at(values, row, col) == pixels.cell(source[0] + 1, source[1] + 1).value
+        assert recalculated_value(values, row, col) == pixels.cell(source[0] + 1, source[1] + 1).value
     result_cell, own_cell = explain.result.cell(0, 0), explain.cell.cell(0, 0)
-    assert _at(values, *result_cell) == pytest.approx(_at(values, *own_cell), abs=1e-12)
-    assert _at(values, explain.same.row, explain.same.col) == "yes"
+    assert recalculated_value(values, *result_cell) == pytest.approx(recalculated_value(values, *own_cell), abs=1e-12)
+    assert recalculated_value(values, explain.same.row, explain.same.col) == "yes"
 
 
 def _layout_args(wb):
@@ -172,8 +165,8 @@ def test_exercise_checks_answers_and_still_verifies(student_books):
     table = plan.explain.exercise
     assert report.ok, report.table()
     values = recalculated[plan.name]
-    assert _at(values, table.row + 1, table.col + 1) == "right"
-    assert _at(values, table.row + 3, table.col + 1) == "try again"
+    assert recalculated_value(values, table.row + 1, table.col + 1) == "right"
+    assert recalculated_value(values, table.row + 3, table.col + 1) == "try again"
 
 
 def forward_from(path):

@@ -1,17 +1,16 @@
 """Grouped, depthwise and bias-free convolutions in the workbook: each filter reads its group's channels only."""
 
 import json
-from types import SimpleNamespace
 
 import openpyxl
 import pytest
 
+from named import recalculated_value
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.errors import ShapeError
 from xlcnn.layout import plan_layout
 from xlcnn.network import layer_from_dict
 from xlcnn.resources import sample_photos
-from xlcnn.verify import _number
 
 DEPTHWISE = "conv3x3x4-same,relu,conv3x3x4-dw,relu,dense"
 GROUPED = "conv3x3x4-same,relu,conv3x3x6-g2-nobias,relu,dense"
@@ -86,33 +85,22 @@ def verified(tmp_path_factory, libreoffice):
     return {name: (path, layout, report) for (name, (path, layout)), report in zip(books.items(), reports)}
 
 
-class _Recalculated:
-    """A sheet's values as verify read them back ({sheet: grid}, zero-based), read like openpyxl's 1-based cells."""
-
-    def __init__(self, grid):
-        self._grid = grid
-
-    def cell(self, row, col):
-        value = self._grid[row - 1][col - 1] if row <= len(self._grid) and col <= len(self._grid[row - 1]) else None
-        number = _number(value)
-        return SimpleNamespace(value=(None if value == "" else value) if number is None else number)
-
-
 @pytest.mark.parametrize("name, last_channels", [("dw", ["map 4"]), ("g2", ["map 3", "map 4"])])
 def test_the_worked_example_follows_the_picked_filter_into_its_group(verified, name, last_channels):
     _, layout, report = verified[name]
     assert report.ok, report.table()
     conv = layout.sheet("conv2d", 2)
-    ws = _Recalculated(report.values[conv.name])
+    grid = report.values[conv.name]
     example = conv.explain
-    assert _value(ws, example.same) == "yes"
-    assert [_value(ws, label) for label in example.window_labels] == [f"window of {c}" for c in last_channels]
+    assert recalculated_value(grid, *example.same.cell(0, 0)) == "yes"
+    assert [recalculated_value(grid, *label.cell(0, 0)) for label in example.window_labels] == [
+        f"window of {c}" for c in last_channels]
     source = layout.output_of(1)     # the ReLU maps the conv reads, with its zero border
-    relu = _Recalculated(report.values[source.maps[0].sheet])
+    relu = report.values[source.maps[0].sheet]
     channel = int(last_channels[-1].split()[-1]) - 1
     for u, v, row, col in example.windows[-1].cells():    # picked row 2, column 3: the window from (1, 2)
         r, c = source.maps[channel].cell(1 + u, 2 + v)
-        assert ws.cell(row + 1, col + 1).value == pytest.approx(relu.cell(r + 1, c + 1).value or 0, abs=1e-12)
+        assert recalculated_value(grid, row, col) == pytest.approx(recalculated_value(relu, r, c) or 0, abs=1e-12)
 
 
 def test_the_summary_sets_a_depthwise_conv_beside_a_standard_one(tmp_path):
