@@ -87,31 +87,33 @@ def _text_of(element):
     return "".join(parts)
 
 
+C, ROW, F, V, IS = (f"{MAIN}{tag}" for tag in ("c", "row", "f", "v", "is"))
+
+
 def _read_sheet(xml, strings):
     formulas, values = {}, {}
     shared = {}       # si -> the shared formula's text, from its first cell
-    row, col = -1, -1
-    for event, element in iterparse(xml, events=("start", "end"), parser=XMLParser()):
-        tag = element.tag
-        if event == "start":
-            if tag == f"{MAIN}row":
-                row = int(element.get("r")) - 1 if element.get("r") else row + 1
-                col = -1
+    row = -1
+    # Only the end of each <row> is handled: its cells are its children then. Starts and the
+    # ends of <c>, <f> and <v> would each cost a trip through Python, about six per cell.
+    for _, element in iterparse(xml, events=("end",), parser=XMLParser()):
+        if element.tag != ROW:
             continue
-        if tag != f"{MAIN}c":
-            if tag == f"{MAIN}row":
-                element.clear()
-            continue
-        ref = element.get("r")
-        if ref:
-            row, col = _position(ref)
-        else:
-            col += 1
-        formula, value = _cell(element, strings, shared)
-        if formula is not None:
-            formulas[row, col] = formula
-        if value is not None:
-            values[row, col] = value
+        row = int(element.get("r")) - 1 if element.get("r") else row + 1
+        col = -1
+        for cell in element:
+            if cell.tag != C:
+                continue
+            ref = cell.get("r")
+            if ref:
+                row, col = _position(ref)
+            else:
+                col += 1
+            formula, value = _cell(cell, strings, shared)
+            if formula is not None:
+                formulas[row, col] = formula
+            if value is not None:
+                values[row, col] = value
         element.clear()
     return _grid(formulas), _grid(values)
 
@@ -119,11 +121,17 @@ def _read_sheet(xml, strings):
 def _cell(element, strings, shared):
     """(formula or constant, stored value) of one <c> element."""
     kind = element.get("t", "n")
-    f = element.find(f"{MAIN}f")
-    v = element.find(f"{MAIN}v")
+    f = v = found = None
+    for child in element:
+        tag = child.tag
+        if tag == V:
+            v = child
+        elif tag == F:
+            f = child
+        elif tag == IS:
+            found = child
     raw = v.text if v is not None else None
     if kind == "inlineStr":
-        found = element.find(f"{MAIN}is")
         value = _text_of(found) if found is not None else ""
     elif raw is None:
         value = None
@@ -146,8 +154,20 @@ def _cell(element, strings, shared):
     return "=" + (text or ""), value
 
 
+_POSITIONS = {}
+
+
 def _position(ref):
-    """Zero-based (row, col) of an A1 reference such as "AB12"."""
+    """Zero-based (row, col) of an A1 reference such as "AB12" (remembered: every sheet uses the same few)."""
+    found = _POSITIONS.get(ref)
+    if found is None:
+        if len(_POSITIONS) > 1_000_000:
+            _POSITIONS.clear()
+        found = _POSITIONS[ref] = _parse_position(ref)
+    return found
+
+
+def _parse_position(ref):
     col = 0
     for n, ch in enumerate(ref):
         if ch.isdigit():
