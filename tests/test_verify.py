@@ -15,7 +15,7 @@ from xlcnn import make_workbook, verify_workbook, verify_workbooks
 from xlcnn.errors import WorkbookError
 from xlcnn.libreoffice import recalculate
 from xlcnn.network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, random_model
-from xlcnn.resources import sample_photos
+from xlcnn.resources import default_sample, sample_photos
 from xlcnn.verify import _stale_values
 from xlcnn.workbook import build_workbook
 
@@ -95,9 +95,11 @@ def _set(sheet, cell, value):
 def verified(tmp_path_factory, libreoffice):
     """The workbooks of the tests in this module, verified with one LibreOffice start: {name: report}."""
     folder = tmp_path_factory.mktemp("verify")
+    plain = shared_book(tmp_path_factory)     # the default sample's default book, verified once for both names
     # the format photos' names name no class, so they are given one: the loss is checked for every book
-    books = {("photo", p): make_workbook(p, folder / f"{p.stem}-{p.suffix[1:]}.xlsx",
-                                         label=None if p in sample_photos() else "circle").path
+    books = {("photo", p): plain if p == default_sample() else
+             make_workbook(p, folder / f"{p.stem}-{p.suffix[1:]}.xlsx",
+                           label=None if p in sample_photos() else "circle").path
              for p in [*sample_photos(), *photo_files(folder)]}
     books.update({f"size {size}": make_workbook(sample_photos()[1], folder / f"s{size}.xlsx", size=size).path
                   for size in SIZES})
@@ -110,14 +112,16 @@ def verified(tmp_path_factory, libreoffice):
     books["huge"] = build_workbook(model, make_photo(28), folder / "huge.xlsx", label="square").path
     model = random_model(class_names=("0", "1", "2.50"), seed=4)
     books["digits"] = build_workbook(model, make_photo(28, seed=5), folder / "digits.xlsx", label="2.50").path
-    plain = books["plain"] = shared_book(tmp_path_factory)
+    books["plain"] = plain
     books["edited"] = _edited(plain, folder / "edited.xlsx", _paint_and_change_a_weight)
     books["tampered"] = _edited(plain, folder / "tampered.xlsx", _set("3 Conv", "F20", lambda formula: formula + "+0.001"))
     books["pasted"] = _edited(plain, folder / "pasted.xlsx", _set("4 ReLU", "C12", 0.5))
     books["error"] = _edited(plain, folder / "error.xlsx", _set("4 ReLU", "B11", "=1/0"))
     circle = shared_book(tmp_path_factory, label="circle")
     books["relabelled"] = _edited(circle, folder / "relabelled.xlsx", _set("9 Loss", "B10", "triangle"))
-    return dict(zip(books, verify_workbooks(list(books.values()))))
+    paths = list(dict.fromkeys(books.values()))
+    reports = dict(zip(paths, verify_workbooks(paths)))
+    return {name: reports[path] for name, path in books.items()}
 
 
 @pytest.mark.parametrize("size", SIZES)
