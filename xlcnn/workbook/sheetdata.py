@@ -275,7 +275,7 @@ def _row_xml(row, line, height=None):
 
 def _number_text(value):
     """A constant exactly as given: repr round-trips every float, where openpyxl's %.16g loses the 17th digit."""
-    if type(value) is float:   # most constants: asking numbers.Integral first would cost more than the repr
+    if type(value) in (float, int):   # nearly every constant: asking numbers.Integral costs more than the text
         return repr(value)
     return str(int(value)) if isinstance(value, numbers.Integral) else repr(float(value))
 
