@@ -229,8 +229,8 @@ def _write_sheet(target, name, xml, cells, bytes_at_most):
 
 def _style_and_measure(cells, styles):
     """Give every cell its ' s="n"' attribute, and return an upper bound of the sheet's XML in bytes
-    (escaping makes one character at most 5: &amp;). One walk over the cells serves both: on a big
-    sheet each walk over every cell costs about as much as openpyxl's whole share of the save."""
+    (escaping makes one character at most 5: &amp;). One walk over the cells serves both: a walk over
+    every cell of a big workbook costs a few percent of its build."""
     total = ROW_TAGS_AT_MOST * len(cells.heights.keys() - cells.rows.keys())
     for line in cells.rows.values():
         total += ROW_TAGS_AT_MOST + CELL_TAGS_AT_MOST * len(line)
