@@ -9,6 +9,7 @@ fits on one page.
 import math
 import re
 import unicodedata
+from functools import lru_cache
 
 from openpyxl.styles import Alignment
 from openpyxl.worksheet.pagebreak import Break, ColBreak, RowBreak
@@ -121,20 +122,25 @@ def fit_widths(cells):
     when that cell holds something (a label beside an empty cell runs on over it and
     needs no width). Columns that need neither keep the width their writer gave them.
     """
-    merged = {(m.row, m.col) for m in cells.merges}
+    merged = {}   # row -> columns of merged blocks' top-left cells: a set per row, not a tuple per cell
+    for block in cells.merges:
+        merged.setdefault(block.row, set()).add(block.col)
     needs, labels, extremes = {}, [], {}
     for row, line in cells.rows.items():
+        covered = merged.get(row, ())
         for col, cell in line.items():
             value = cell.cached if cell.kind == "f" else cell.value
-            if value is None or isinstance(value, bool) or (row, col) in merged:
+            if value is None or isinstance(value, bool) or col in covered:
                 continue
             if cell.kind == "s" or isinstance(value, str):
                 labels.append((line, col, text_width(value, 11.0 * _font_scale(cell.font)) + CELL_PADDING))
-            elif math.isfinite(value) and cell.number_format is None and value != int(value):
+            elif not math.isfinite(value):
+                continue
+            elif cell.number_format is None and value != int(value):
                 # General shows as many digits as a number has, whatever its size: measure each one
                 need = shown_width(shown(value, None)) * _font_scale(cell.font) + CELL_PADDING
                 needs[col] = max(needs.get(col, 0.0), need)
-            elif math.isfinite(value):
+            else:
                 key = (col, cell.number_format, id(cell.font))
                 seen = extremes.get(key)
                 if seen is None:
@@ -238,6 +244,7 @@ WRAPPED = Alignment(wrap_text=True, vertical="top")
 LINE_POINTS = 13.5            # one line of 10 pt text
 
 
+@lru_cache(maxsize=4096)   # the same labels repeat on every map and every sheet
 def text_width(text, size=10.0):
     """About how many column units (digits of the 11 pt default font) a line of text takes:
     a Latin letter of 10 pt is about 0.85 of a digit, a Chinese character about 1.5."""

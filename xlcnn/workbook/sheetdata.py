@@ -14,11 +14,15 @@ import math
 import numbers
 import re
 import zipfile
+from datetime import datetime, timezone
 from xml.sax.saxutils import escape
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell as OpenpyxlCell
+from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.formula.translate import Translator
+from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.dimensions import ColumnDimension
+from openpyxl.writer.excel import ExcelWriter
 
 from ..cells import a1, col_name, column_number, row_number
 from .styles import EXCEL_CELL_FORMATS
@@ -129,18 +133,16 @@ def cells_of(ws):
 def save(wb, path):
     """Write ``wb`` to ``path``: openpyxl's package with every sheet's rows spliced in."""
     styles = _StyleIds(wb)
+    bytes_at_most = {}
     for ws in wb.worksheets:
         if ws._cells:
             raise RuntimeError(f"sheet {ws.title!r} has cells written through openpyxl; use sheetdata.cells_of")
-        for line in cells_of(ws).rows.values():
-            for cell in line.values():
-                cell.style = styles.attribute(cell)
+        bytes_at_most[ws] = _style_and_measure(cells_of(ws), styles)
         _check_merges(ws)
         _set_column_widths(ws)
     if len(wb._cell_styles) > EXCEL_CELL_FORMATS:   # painted_colours keeps the photo's share below this
         raise RuntimeError(f"{len(wb._cell_styles):,} cell formats; Excel allows about {EXCEL_CELL_FORMATS:,}")
-    package = io.BytesIO()
-    wb.save(package)   # styles.xml now holds every combination the cells use
+    package = _openpyxl_package(wb)   # styles.xml now holds every combination the cells use
     sheets = {ws.path.lstrip("/"): ws for ws in wb.worksheets}   # ws.path is known once openpyxl has saved
     with zipfile.ZipFile(package) as source, \
             zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as target:
@@ -150,7 +152,36 @@ def save(wb, path):
             if ws is None:
                 target.writestr(info.filename, data)
             else:
-                _write_sheet(target, info.filename, data, cells_of(ws))
+                _write_sheet(target, info.filename, data, cells_of(ws), bytes_at_most[ws])
+
+
+def _openpyxl_package(wb):
+    """What openpyxl's ``wb.save`` writes, as an uncompressed zip in memory: each part is
+    compressed once, when it is copied into the final file, not also here."""
+    package = io.BytesIO()
+    wb.properties.modified = datetime.now(timezone.utc).replace(tzinfo=None)   # as openpyxl's save_workbook does
+    with zipfile.ZipFile(package, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        _PackageWriter(wb, archive).write_data()
+    return package
+
+
+class _PackageWriter(ExcelWriter):
+    """openpyxl's writer, each sheet's XML made in memory rather than in a temporary file.
+
+    openpyxl writes every sheet to a file in the temp folder, copies it into the package
+    and deletes it; our sheet files hold no rows yet (they are spliced in later), so
+    memory is the cheaper place. The body is openpyxl 3.1's ``write_worksheet`` with ``out`` given.
+    """
+
+    def write_worksheet(self, ws):
+        ws._drawing = SpreadsheetDrawing()
+        ws._drawing.charts = ws._charts
+        ws._drawing.images = ws._images
+        writer = WorksheetWriter(ws, out=io.BytesIO())
+        writer.write()
+        ws._rels = writer._rels
+        self._archive.writestr(ws.path[1:], writer.read())
+        self.manifest.append(ws)
 
 
 def _check_merges(ws):
@@ -175,14 +206,14 @@ def _set_column_widths(ws):
             ws, index=col_name(first), width=width, min=column_number(first), max=column_number(last))
 
 
-def _write_sheet(target, name, xml, cells):
+def _write_sheet(target, name, xml, cells, bytes_at_most):
     match = SHEET_DATA.search(xml)
     if match is None:
         raise RuntimeError(f"{name}: openpyxl wrote no empty <sheetData> to fill")
     head, tail = xml[:match.start()], xml[match.end():]
     head = DIMENSION.sub(f'<dimension ref="{_dimension(cells)}"/>'.encode(), head, count=1)
     # ZIP64 headers only where a sheet could pass 2 GiB: Excel is strict about ZIP64 it does not need
-    with target.open(name, "w", force_zip64=_xml_bytes_at_most(cells) > zipfile.ZIP64_LIMIT) as out:
+    with target.open(name, "w", force_zip64=bytes_at_most > zipfile.ZIP64_LIMIT) as out:
         out.write(head)
         out.write(b"<sheetData>")
         chunk = []
@@ -196,13 +227,20 @@ def _write_sheet(target, name, xml, cells):
         out.write(tail)
 
 
-def _xml_bytes_at_most(cells):
-    """An upper bound of the sheet's XML in bytes: escaping makes one character at most 5 (&amp;)."""
+def _style_and_measure(cells, styles):
+    """Give every cell its ' s="n"' attribute, and return an upper bound of the sheet's XML in bytes
+    (escaping makes one character at most 5: &amp;). One walk over the cells serves both: a walk over
+    every cell of a big workbook costs a few percent of its build."""
     total = ROW_TAGS_AT_MOST * len(cells.heights.keys() - cells.rows.keys())
     for line in cells.rows.values():
-        total += ROW_TAGS_AT_MOST
+        total += ROW_TAGS_AT_MOST + CELL_TAGS_AT_MOST * len(line)
         for cell in line.values():
-            total += CELL_TAGS_AT_MOST + sum(5 * len(text) for text in (cell.value, cell.cached) if isinstance(text, str))
+            cell.style = styles.attribute(cell)
+            value, cached = cell.value, cell.cached
+            if isinstance(value, str):
+                total += 5 * len(value)
+            if isinstance(cached, str):
+                total += 5 * len(cached)
     return total
 
 
@@ -237,6 +275,8 @@ def _row_xml(row, line, height=None):
 
 def _number_text(value):
     """A constant exactly as given: repr round-trips every float, where openpyxl's %.16g loses the 17th digit."""
+    if type(value) in (float, int):   # nearly every constant: asking numbers.Integral costs more than the text
+        return repr(value)
     return str(int(value)) if isinstance(value, numbers.Integral) else repr(float(value))
 
 
@@ -252,6 +292,8 @@ def _formula_xml(ref, style, formula, cached, shared=None):
         f = f'<f t="shared" ref="{shared[1]}" si="{shared[0]}">{escape(formula[1:])}</f>'
     else:
         f = f'<f t="shared" si="{shared[0]}"/>'
+    if type(cached) is float and math.isfinite(cached):   # nearly every formula's: the cheapest test first
+        return f'<c r="{ref}"{style}>{f}<v>{cached!r}</v></c>'
     if isinstance(cached, bool):
         return f'<c r="{ref}"{style} t="b">{f}<v>{int(cached)}</v></c>'
     if isinstance(cached, str):   # control characters XML cannot hold became "?" in the cells it reads too
