@@ -26,14 +26,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache, partial
 
 # A reference: an optional sheet, a cell, and an optional second cell of a range.
-REF = re.compile(r"""(?:(?P<sheet>'(?:[^']|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?
+# Quoted texts are read a run of ordinary characters at a time; the runs are possessive (++):
+# giving characters back could never help, and trying to would take exponential time.
+REF = re.compile(r"""(?:(?P<sheet>'(?:[^']++|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?
     \$?(?P<c0>[A-Z]{1,3})\$?(?P<r0>[0-9]+)(?::\$?(?P<c1>[A-Z]{1,3})\$?(?P<r1>[0-9]+))?""", re.X)
 
 # One token, in three groups so that TOKEN.split(text) gives four entries per token: the text
 # skipped before it (nothing, in a formula it can read), then the token in the group of its kind.
 # The order of the alternatives decides: "LOG10(" is a function, "A1" a reference, "a1b" a name.
 TOKEN = re.compile(r"""\s*(?:
-    (?P<lead>"(?:[^"]|"")*"                  # a string
+    (?P<lead>"(?:[^"]++|"")*"                # a string
            | [A-Za-z_][A-Za-z0-9_.]*\()      # a function, with its "("
   | (?P<ref>%s)
   | (?P<rest>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[Ee][+-]?[0-9]+)?    # a number
@@ -65,6 +67,7 @@ class Range:
         return self.r1 - self.r0 + 1, self.c1 - self.c0 + 1
 
 
+@lru_cache(maxsize=None)   # at most 18,278 column names
 def _col_index(letters):
     n = 0
     for ch in letters:
@@ -86,6 +89,7 @@ class Evaluator:
         self.sheets = sheets
         self.names = names
         self._busy = set()
+        self._ranges = {}   # (sheet, reference text) -> Range: neighbouring cells read the same cells
 
     def fill(self):
         """Give every formula cell without a stored value its value; returns how many there were."""
@@ -141,15 +145,11 @@ class Evaluator:
             self._busy.discard(key)
 
     def _range(self, sheet, text):
-        """The Range a reference's text names, on ``sheet`` unless it names its own."""
-        match = REF.fullmatch(text)
-        named = match.group("sheet")
-        if named is not None:
-            sheet = named.strip("'").replace("''", "'")
-        r0, c0 = int(match.group("r0")) - 1, _col_index(match.group("c0"))
-        r1 = int(match.group("r1")) - 1 if match.group("r1") else r0
-        c1 = _col_index(match.group("c1")) if match.group("c1") else c0
-        return Range(sheet, min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1))
+        """The Range a reference's text names, on ``sheet`` unless it names its own (each read once)."""
+        found = self._ranges.get((sheet, text))
+        if found is None:
+            found = self._ranges[sheet, text] = _reference(sheet, text)
+        return found
 
     def _name(self, name):
         found = self.names.get(name.lower())
@@ -174,7 +174,12 @@ class Evaluator:
         out = []
         for r in range(arg.r0, arg.r1 + 1):
             line = rows.get(r, NO_CELLS)
-            out += [value(line.get(c), sheet, r, c) for c in cols]
+            for c in cols:
+                cell = line.get(c)
+                if cell is not None and cell.kind == "f" and cell.cached is not None:
+                    out.append(cell.cached)   # most cells a range reads are worked out already: no call
+                else:
+                    out.append(value(cell, sheet, r, c))
         return out
 
     def _numbers(self, args):
@@ -182,7 +187,7 @@ class Evaluator:
         out = []
         for arg in args:
             if isinstance(arg, Range):
-                out += [float(v) for v in self._values(arg) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+                out += [float(v) for v in self._values(arg) if type(v) is float or _is_number(v)]
             else:
                 out.append(_number(arg))
         return out
@@ -215,15 +220,21 @@ class Evaluator:
         return self._sumproduct(args)
 
     def _sumproduct(self, args):
-        columns = [[item if isinstance(item, (int, float)) and not isinstance(item, bool) else 0.0
-                    for item in self._values(arg)] for arg in args]
+        # type(...) is float first: nearly every item is one, and the full test costs two calls
+        columns = [[item if type(item) is float or _is_number(item) else 0.0 for item in self._values(arg)]
+                   for arg in args]
         if len({len(c) for c in columns}) != 1:
             raise FormulaError("SUMPRODUCT of ranges of different sizes")
-        # left to right, as a spreadsheet does: math.prod multiplies its floats in order
-        # (1 * a * b), the same doubles as a Python loop, and the total adds them in order
+        # left to right, as a spreadsheet does: each product is 1.0 * a * b ..., and 1.0 * a is
+        # exactly a, so a * b (two columns, nearly always) or math.prod (its floats multiplied in
+        # order) give the same doubles as a loop; the total adds them in order
         total = 0.0
-        for product in map(math.prod, zip(*columns)):
-            total += product
+        if len(columns) == 2:
+            for a, b in zip(*columns):
+                total += a * b
+        else:
+            for product in map(math.prod, zip(*columns)):
+                total += product
         return total
 
     def _ln(self, args):
@@ -305,6 +316,11 @@ FUNCTIONS = {
 # ---------------------------------------------------------------- values
 
 
+def _is_number(v):
+    """A number as SUM sees it: booleans are not."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _number(v):
     if v is None:
         return 0.0
@@ -376,7 +392,7 @@ def _criterion(value):
         op, target = "=", value
     if isinstance(target, str):
         return lambda v: isinstance(v, str) and _compare(op, v, target)
-    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and _compare(op, float(v), target)
+    return lambda v: _is_number(v) and _compare(op, float(v), target)
 
 
 def _fixed(x, decimals, no_commas):
@@ -397,6 +413,21 @@ class _Place:
 
     def __init__(self, sheet, row, col, refs):
         self.sheet, self.row, self.col, self.refs = sheet, row, col, refs
+
+
+def _reference(sheet, text):
+    """The Range of a reference's text, on ``sheet`` unless it names its own."""
+    named, c0, r0, c1, r1 = REF.fullmatch(text).groups()
+    if named is not None:
+        sheet = named.strip("'").replace("''", "'")
+    r0, c0 = int(r0) - 1, _col_index(c0)
+    r1 = int(r1) - 1 if r1 else r0
+    c1 = _col_index(c1) if c1 else c0
+    if r1 < r0:   # B2:A1 is A1:B2
+        r0, r1 = r1, r0
+    if c1 < c0:
+        c0, c1 = c1, c0
+    return Range(sheet, r0, c0, r1, c1)
 
 
 def _split(text):
