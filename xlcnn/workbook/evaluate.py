@@ -175,9 +175,14 @@ class Evaluator:
         for r in range(arg.r0, arg.r1 + 1):
             line = rows.get(r, NO_CELLS)
             for c in cols:
+                # nearly every cell a range reads is a number or a formula worked out already:
+                # those two as _value_of gives them, without a call per cell
                 cell = line.get(c)
-                if cell is not None and cell.kind == "f" and cell.cached is not None:
-                    out.append(cell.cached)   # most cells a range reads are worked out already: no call
+                kind = None if cell is None else cell.kind
+                if kind == "f" and cell.cached is not None:
+                    out.append(cell.cached)
+                elif kind == "n" and cell.value is not None:
+                    out.append(float(cell.value))
                 else:
                     out.append(value(cell, sheet, r, c))
         return out
@@ -220,9 +225,10 @@ class Evaluator:
         return self._sumproduct(args)
 
     def _sumproduct(self, args):
-        # type(...) is float first: nearly every item is one, and the full test costs two calls
-        columns = [[item if type(item) is float or _is_number(item) else 0.0 for item in self._values(arg)]
-                   for arg in args]
+        # every item a Python float (text, empty cells and booleans count 0); type(...) is float
+        # first: nearly every item is one, and the full test costs a call
+        columns = [[item if type(item) is float else float(item) if _is_number(item) else 0.0
+                    for item in self._values(arg)] for arg in args]
         if len({len(c) for c in columns}) != 1:
             raise FormulaError("SUMPRODUCT of ranges of different sizes")
         # left to right, as a spreadsheet does: each product is 1.0 * a * b ..., and 1.0 * a is
