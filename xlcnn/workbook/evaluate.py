@@ -450,7 +450,7 @@ def _program(shape):
     compiler = _Compiler(_shape_tokens(shape))
     program = compiler.expression(0)
     if compiler.pos != len(compiler.tokens):
-        raise FormulaError(f"unexpected {compiler.tokens[compiler.pos][1]!r}")
+        raise _unexpected(compiler.tokens[compiler.pos])
     return program
 
 
@@ -538,7 +538,12 @@ class _Compiler:
             inner = self.expression(0)
             self.take(")")
             return inner
-        raise FormulaError(f"unexpected {'a reference' if kind == 'ref' else text!r}")
+        raise _unexpected((kind, text, number))
+
+
+def _unexpected(token):
+    kind, text, _ = token
+    return FormulaError(f"unexpected {'a reference' if kind == 'ref' else repr(text)}")
 
 
 # ---------------------------------------------------------------- program nodes: (evaluator, place) -> value
