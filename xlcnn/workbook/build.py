@@ -273,7 +273,7 @@ def store_values(wb, stages, names):
     """
     sheets = {ws.title: cells_of(ws) for ws in wb.worksheets}
     for stage in stages:
-        values = iter(stage.values)
+        values = iter(stage.values.tolist())   # Python floats, the doubles float() makes, without a NumPy scalar each
         for block in stage.blocks:
             rows = sheets[block.sheet].rows
             for _, _, row, col in block.cells():

@@ -10,24 +10,44 @@ xlcnn writes and refuses anything else, so no formula is ever saved without a va
 Semantics follow Excel where engines agree: an empty cell is 0 in arithmetic and ""
 in text, text compares without regard to case, SUM and friends skip text in ranges,
 and FIXED rounds halves away from zero.
+
+A workbook holds tens of thousands of formulas but only a few hundred shapes of formula
+(a conv cell and its neighbour differ only in their references). So each formula is
+split into tokens by one regular expression, and the tokens other than references are
+the key of a compiled program: nested closures, made once per shape, that take the
+reference texts of the cell at hand. The arithmetic is the same Python float arithmetic
+in the same order as a tree-walking evaluator would do it, so every value is the same.
 """
 
 import math
+import operator
 import re
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache, partial
 
+# A reference: an optional sheet, a cell, and an optional second cell of a range.
+# Quoted texts are read a run of ordinary characters at a time; the runs are possessive (++):
+# giving characters back could never help, and trying to would take exponential time.
+REF = re.compile(r"""(?:(?P<sheet>'(?:[^']++|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?
+    \$?(?P<c0>[A-Z]{1,3})\$?(?P<r0>[0-9]+)(?::\$?(?P<c1>[A-Z]{1,3})\$?(?P<r1>[0-9]+))?""", re.X)
+
+# One token, in three groups so that TOKEN.split(text) gives four entries per token: the text
+# skipped before it (nothing, in a formula it can read), then the token in the group of its kind.
+# The order of the alternatives decides: "LOG10(" is a function, "A1" a reference, "a1b" a name.
 TOKEN = re.compile(r"""\s*(?:
-    (?P<string>"(?:[^"]|"")*")
-  | (?P<func>[A-Za-z_][A-Za-z0-9_.]*)\(
-  | (?P<ref>(?:(?P<sheet>'(?:[^']|'')+'|[A-Za-z_][A-Za-z0-9_.]*)!)?
-        \$?(?P<c0>[A-Z]{1,3})\$?(?P<r0>[0-9]+)(?::\$?(?P<c1>[A-Z]{1,3})\$?(?P<r1>[0-9]+))?)
-  | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[Ee][+-]?[0-9]+)?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
-  | (?P<op><>|<=|>=|[-+*/^&=<>(),])
-)""", re.X)
+    (?P<lead>"(?:[^"]++|"")*"                # a string
+           | [A-Za-z_][A-Za-z0-9_.]*\()      # a function, with its "("
+  | (?P<ref>%s)
+  | (?P<rest>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[Ee][+-]?[0-9]+)?    # a number
+           | [A-Za-z_][A-Za-z0-9_.]*                              # a name
+           | <>|<=|>=|[-+*/^&=<>(),])                             # an operator
+)""" % re.sub(r"\(\?P<\w+>", "(?:", REF.pattern), re.X)
+PER_TOKEN = 4   # entries of TOKEN.split per token: skipped text, lead, ref, rest
 
 BINARY = {"=": 1, "<>": 1, "<": 1, ">": 1, "<=": 1, ">=": 1, "&": 2, "+": 3, "-": 3, "*": 4, "/": 4, "^": 5}
-UNARY = 6   # Excel binds a leading minus tighter than ^: -2^2 = 4
+COMPARISONS = {"=": operator.eq, "<>": operator.ne, "<": operator.lt, ">": operator.gt, "<=": operator.le,
+               ">=": operator.ge}
+NO_CELLS = {}   # the row of a sheet where nothing is written
 
 
 class FormulaError(ValueError):
@@ -47,6 +67,7 @@ class Range:
         return self.r1 - self.r0 + 1, self.c1 - self.c0 + 1
 
 
+@lru_cache(maxsize=None)   # at most 18,278 column names
 def _col_index(letters):
     n = 0
     for ch in letters:
@@ -68,6 +89,7 @@ class Evaluator:
         self.sheets = sheets
         self.names = names
         self._busy = set()
+        self._ranges = {}   # (sheet, reference text) -> Range: neighbouring cells read the same cells
 
     def fill(self):
         """Give every formula cell without a stored value its value; returns how many there were."""
@@ -79,12 +101,12 @@ class Evaluator:
 
     def formula_value(self, sheet, row, col, formula):
         """The value of ``formula`` as if it stood at (row, col) of ``sheet``."""
-        tokens = _tokens(formula[1:] if formula.startswith("=") else formula)
-        parser = _Parser(tokens, sheet)
-        tree = parser.expression(0)
-        if parser.pos != len(tokens):
-            raise FormulaError(f"unexpected {tokens[parser.pos][1]!r} in {formula}")
-        value = self._eval(tree, sheet, row, col)
+        shape, refs = _split(formula[1:] if formula.startswith("=") else formula)
+        try:
+            program = _program(shape)
+        except FormulaError as exc:
+            raise FormulaError(f"{exc} in {formula}") from None
+        value = program(self, _Place(sheet, row, col, refs))
         if isinstance(value, Range):
             value = self._scalar(value)
         if isinstance(value, float) and not math.isfinite(value):
@@ -93,99 +115,87 @@ class Evaluator:
 
     def cell_value(self, sheet, row, col):
         """A cell's value: None when empty, its constant, or its formula's (evaluated once)."""
-        cell = self.sheets[sheet].rows.get(row, {}).get(col)
-        if cell is None or cell.value is None:
-            return None
-        if cell.kind == "n":
-            return float(cell.value)   # pixels are stored as whole numbers; spreadsheets know only doubles
-        if cell.kind != "f":
-            return cell.value
-        if cell.cached is None:
-            key = (sheet, row, col)
-            if key in self._busy:
-                raise FormulaError(f"circular reference at {sheet}!{row},{col}")
-            self._busy.add(key)
-            try:
-                cell.cached = self.formula_value(sheet, row, col, cell.value)
-            except FormulaError as exc:
-                raise FormulaError(f"'{sheet}' row {row + 1} column {col + 1}: {exc}") from None
-            finally:
-                self._busy.discard(key)
-        return cell.cached
+        return self._value_of(self.sheets[sheet].rows.get(row, NO_CELLS).get(col), sheet, row, col)
 
     # ------------------------------------------------------------ evaluation
 
-    def _eval(self, node, sheet, row, col):
-        kind = node[0]
-        if kind in ("num", "str", "bool", "ref"):
-            return node[1]
-        if kind == "name":
-            found = self.names.get(node[1].lower())
-            if found is None:
-                raise FormulaError(f"unknown name {node[1]}")
-            return found
-        if kind == "neg":
-            return -_number(self._scalar(self._eval(node[1], sheet, row, col)))
-        if kind == "op":
-            return self._binary(node[1], *(self._scalar(self._eval(n, sheet, row, col)) for n in node[2:]))
-        if kind == "call":
-            return self._call(node[1], node[2], sheet, row, col)
-        raise FormulaError(f"cannot evaluate {node!r}")
+    def _value_of(self, cell, sheet, row, col):
+        """cell_value for the cell found at (row, col): ranges look their rows up once."""
+        if cell is None or cell.value is None:
+            return None
+        kind = cell.kind
+        if kind == "f":
+            if cell.cached is None:
+                self._evaluate(cell, sheet, row, col)
+            return cell.cached
+        if kind == "n":
+            return float(cell.value)   # pixels are stored as whole numbers; spreadsheets know only doubles
+        return cell.value
+
+    def _evaluate(self, cell, sheet, row, col):
+        key = (sheet, row, col)
+        if key in self._busy:
+            raise FormulaError(f"circular reference at {sheet}!{row},{col}")
+        self._busy.add(key)
+        try:
+            cell.cached = self.formula_value(sheet, row, col, cell.value)
+        except FormulaError as exc:
+            raise FormulaError(f"'{sheet}' row {row + 1} column {col + 1}: {exc}") from None
+        finally:
+            self._busy.discard(key)
+
+    def _range(self, sheet, text):
+        """The Range a reference's text names, on ``sheet`` unless it names its own (each read once)."""
+        found = self._ranges.get((sheet, text))
+        if found is None:
+            found = self._ranges[sheet, text] = _reference(sheet, text)
+        return found
+
+    def _name(self, name):
+        found = self.names.get(name.lower())
+        if found is None:
+            raise FormulaError(f"unknown name {name}")
+        return found
 
     def _scalar(self, value):
         """A range used where one value is expected: a single cell gives its value."""
         if not isinstance(value, Range):
             return value
-        if value.shape != (1, 1):
+        if value.r0 != value.r1 or value.c0 != value.c1:
             raise FormulaError("a range where a single value is expected")
         return self.cell_value(value.sheet, value.r0, value.c0)
 
-    def _binary(self, op, a, b):
-        if op == "&":
-            return _text(a) + _text(b)
-        if op in ("=", "<>", "<", ">", "<=", ">="):
-            return _compare(op, a, b)
-        a, b = _number(a), _number(b)
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if op == "/":
-            if b == 0:
-                raise FormulaError("division by zero")
-            return a / b
-        return float(a) ** b
-
     def _values(self, arg):
         """The values of a range (row by row) or a single value, as a list."""
-        if isinstance(arg, Range):
-            return [self.cell_value(arg.sheet, r, c) for r in range(arg.r0, arg.r1 + 1)
-                    for c in range(arg.c0, arg.c1 + 1)]
-        return [arg]
+        if not isinstance(arg, Range):
+            return [arg]
+        rows, sheet, value = self.sheets[arg.sheet].rows, arg.sheet, self._value_of
+        cols = range(arg.c0, arg.c1 + 1)
+        out = []
+        for r in range(arg.r0, arg.r1 + 1):
+            line = rows.get(r, NO_CELLS)
+            for c in cols:
+                # nearly every cell a range reads is a number or a formula worked out already:
+                # those two as _value_of gives them, without a call per cell
+                cell = line.get(c)
+                kind = None if cell is None else cell.kind
+                if kind == "f" and cell.cached is not None:
+                    out.append(cell.cached)
+                elif kind == "n" and cell.value is not None:
+                    out.append(float(cell.value))
+                else:
+                    out.append(value(cell, sheet, r, c))
+        return out
 
     def _numbers(self, args):
         """Numbers of the arguments as SUM sees them: text and empty cells in ranges are skipped."""
         out = []
         for arg in args:
             if isinstance(arg, Range):
-                out.extend(float(v) for v in self._values(arg) if isinstance(v, (int, float)) and not isinstance(v, bool))
+                out += [float(v) for v in self._values(arg) if type(v) is float or _is_number(v)]
             else:
                 out.append(_number(arg))
         return out
-
-    def _call(self, name, args, sheet, row, col):
-        name = name.upper()
-        if name == "IF":   # only the branch taken is evaluated, as in a spreadsheet
-            chosen = 1 if _truth(self._scalar(self._eval(args[0], sheet, row, col))) else 2
-            return self._scalar(self._eval(args[chosen], sheet, row, col)) if chosen < len(args) else False
-        if name in ("ROW", "COLUMN") and not args:   # the formula's own cell
-            return float((row if name == "ROW" else col) + 1)
-        function = FUNCTIONS.get(name)
-        if function is None:
-            raise FormulaError(f"function {name} is not one xlcnn writes")
-        return function(self, [self._eval(a, sheet, row, col) for a in args])
 
     # ------------------------------------------------------------ functions: (evaluator, arguments) -> value
 
@@ -215,15 +225,22 @@ class Evaluator:
         return self._sumproduct(args)
 
     def _sumproduct(self, args):
-        columns = [self._values(arg) for arg in args]
+        # every item a Python float (text, empty cells and booleans count 0); type(...) is float
+        # first: nearly every item is one, and the full test costs a call
+        columns = [[item if type(item) is float else float(item) if _is_number(item) else 0.0
+                    for item in self._values(arg)] for arg in args]
         if len({len(c) for c in columns}) != 1:
             raise FormulaError("SUMPRODUCT of ranges of different sizes")
+        # left to right, as a spreadsheet does: each product is 1.0 * a * b ..., and 1.0 * a is
+        # exactly a, so a * b (two columns, nearly always) or math.prod (its floats multiplied in
+        # order) give the same doubles as a loop; the total adds them in order
         total = 0.0
-        for items in zip(*columns):
-            product = 1.0
-            for item in items:
-                product *= item if isinstance(item, (int, float)) and not isinstance(item, bool) else 0.0
-            total += product
+        if len(columns) == 2:
+            for a, b in zip(*columns):
+                total += a * b
+        else:
+            for product in map(math.prod, zip(*columns)):
+                total += product
         return total
 
     def _ln(self, args):
@@ -305,6 +322,11 @@ FUNCTIONS = {
 # ---------------------------------------------------------------- values
 
 
+def _is_number(v):
+    """A number as SUM sees it: booleans are not."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _number(v):
     if v is None:
         return 0.0
@@ -360,8 +382,7 @@ def _compare(op, a, b):
         left, right = a.lower(), b.lower()
     else:
         left, right = float(a), float(b)
-    return {"=": left == right, "<>": left != right, "<": left < right, ">": left > right,
-            "<=": left <= right, ">=": left >= right}[op]
+    return COMPARISONS[op](left, right)
 
 
 def _criterion(value):
@@ -377,7 +398,7 @@ def _criterion(value):
         op, target = "=", value
     if isinstance(target, str):
         return lambda v: isinstance(v, str) and _compare(op, v, target)
-    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and _compare(op, float(v), target)
+    return lambda v: _is_number(v) and _compare(op, float(v), target)
 
 
 def _fixed(x, decimals, no_commas):
@@ -391,24 +412,75 @@ def _fixed(x, decimals, no_commas):
 # ---------------------------------------------------------------- parsing
 
 
-def _tokens(text):
-    out, pos = [], 0
-    text = text.rstrip()
-    while pos < len(text):
-        m = TOKEN.match(text, pos)
-        if m is None or m.end() == pos:
-            raise FormulaError(f"cannot read {text[pos:pos + 20]!r}")
-        pos = m.end()
-        kind = m.lastgroup if m.lastgroup not in ("sheet", "c0", "r0", "c1", "r1") else "ref"
-        out.append((kind, m.group(kind), m))
-    return out
+class _Place:
+    """Where a formula stands, and the texts of its references by token number (None for other tokens)."""
+
+    __slots__ = ("sheet", "row", "col", "refs")
+
+    def __init__(self, sheet, row, col, refs):
+        self.sheet, self.row, self.col, self.refs = sheet, row, col, refs
 
 
-class _Parser:
-    """Precedence climbing over the tokens, building small tuples: ("op", "+", a, b) ..."""
+def _reference(sheet, text):
+    """The Range of a reference's text, on ``sheet`` unless it names its own."""
+    named, c0, r0, c1, r1 = REF.fullmatch(text).groups()
+    if named is not None:
+        sheet = named.strip("'").replace("''", "'")
+    r0, c0 = int(r0) - 1, _col_index(c0)
+    r1 = int(r1) - 1 if r1 else r0
+    c1 = _col_index(c1) if c1 else c0
+    if r1 < r0:   # B2:A1 is A1:B2
+        r0, r1 = r1, r0
+    if c1 < c0:
+        c0, c1 = c1, c0
+    return Range(sheet, r0, c0, r1, c1)
 
-    def __init__(self, tokens, sheet):
-        self.tokens, self.pos, self.sheet = tokens, 0, sheet
+
+def _split(text):
+    """(shape, refs): the formula's TOKEN.split with its references blanked, and the references."""
+    parts = TOKEN.split(text.rstrip())
+    refs = parts[2::PER_TOKEN]
+    parts[2::PER_TOKEN] = [None] * len(refs)
+    return tuple(parts), refs
+
+
+@lru_cache(maxsize=4096)   # a few hundred shapes in a workbook; bounded for long test runs
+def _program(shape):
+    """The compiled program of a formula shape: a function (evaluator, place) -> value."""
+    compiler = _Compiler(_shape_tokens(shape))
+    program = compiler.expression(0)
+    if compiler.pos != len(compiler.tokens):
+        raise _unexpected(compiler.tokens[compiler.pos])
+    return program
+
+
+def _shape_tokens(shape):
+    """[(kind, text, number)] of a shape: kinds string, func, ref, number, name, op; texts of refs are None."""
+    tokens = []
+    for number, at in enumerate(range(0, len(shape) - 1, PER_TOKEN)):
+        skipped, lead, rest = shape[at], shape[at + 1], shape[at + 3]
+        if skipped:
+            raise FormulaError(f"cannot read {skipped[:20]!r}")
+        if lead is not None:
+            tokens.append(("string", lead, number) if lead[0] == '"' else ("func", lead[:-1], number))
+        elif rest is None:
+            tokens.append(("ref", None, number))
+        elif rest[0].isdigit() or rest[0] == ".":
+            tokens.append(("number", rest, number))
+        elif rest[0].isalpha() or rest[0] == "_":
+            tokens.append(("name", rest, number))
+        else:
+            tokens.append(("op", rest, number))
+    if shape[-1]:
+        raise FormulaError(f"cannot read {shape[-1][:20]!r}")
+    return tokens
+
+
+class _Compiler:
+    """Precedence climbing over the tokens, building each node as a closure (evaluator, place) -> value."""
+
+    def __init__(self, tokens):
+        self.tokens, self.pos = tokens, 0
 
     def peek(self):
         return self.tokens[self.pos] if self.pos < len(self.tokens) else (None, None, None)
@@ -429,7 +501,7 @@ class _Parser:
             if level is None or level <= floor:
                 return left
             self.take()
-            left = ("op", text, left, self.expression(level))
+            left = _binary_node(OPERATORS[text], left, self.expression(level))
 
     def unary(self):
         """A leading sign binds tighter than any operator: in Excel -2^2 is 4."""
@@ -437,26 +509,21 @@ class _Parser:
         if kind == "op" and text in ("+", "-"):
             self.take()
             operand = self.unary()
-            return ("neg", operand) if text == "-" else operand
+            return _negative_node(operand) if text == "-" else operand
         return self.primary()
 
     def primary(self):
-        kind, text, match = self.take()
+        kind, text, number = self.take()
         if kind == "number":
-            return ("num", float(text))
+            return _constant_node(float(text))
         if kind == "string":
-            return ("str", text[1:-1].replace('""', '"'))
+            return _constant_node(text[1:-1].replace('""', '"'))
         if kind == "ref":
-            sheet = match.group("sheet")
-            sheet = self.sheet if sheet is None else sheet.strip("'").replace("''", "'")
-            r0, c0 = int(match.group("r0")) - 1, _col_index(match.group("c0"))
-            r1 = int(match.group("r1")) - 1 if match.group("r1") else r0
-            c1 = _col_index(match.group("c1")) if match.group("c1") else c0
-            return ("ref", Range(sheet, min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1)))
+            return _ref_node(number)
         if kind == "name":
             if text.upper() in ("TRUE", "FALSE"):
-                return ("bool", text.upper() == "TRUE")
-            return ("name", text)
+                return _constant_node(text.upper() == "TRUE")
+            return _name_node(text)
         if kind == "func":
             args = []
             if self.peek()[1] != ")":
@@ -466,9 +533,70 @@ class _Parser:
                         break
                     self.take(",")
             self.take(")")
-            return ("call", text, args)
+            return _call_node(text.upper(), args)
         if text == "(":
             inner = self.expression(0)
             self.take(")")
             return inner
-        raise FormulaError(f"unexpected {text!r}")
+        raise _unexpected((kind, text, number))
+
+
+def _unexpected(token):
+    kind, text, _ = token
+    return FormulaError(f"unexpected {'a reference' if kind == 'ref' else repr(text)}")
+
+
+# ---------------------------------------------------------------- program nodes: (evaluator, place) -> value
+
+
+def _constant_node(value):
+    return lambda ev, at: value
+
+
+def _ref_node(number):
+    return lambda ev, at: ev._range(at.sheet, at.refs[number])
+
+
+def _name_node(name):
+    return lambda ev, at: ev._name(name)
+
+
+def _negative_node(operand):
+    return lambda ev, at: -_number(ev._scalar(operand(ev, at)))
+
+
+def _binary_node(apply, left, right):
+    return lambda ev, at: apply(ev._scalar(left(ev, at)), ev._scalar(right(ev, at)))
+
+
+def _call_node(name, args):
+    if name == "IF":   # only the branch taken is evaluated, as in a spreadsheet
+        def branch(ev, at):
+            chosen = 1 if _truth(ev._scalar(args[0](ev, at))) else 2
+            return ev._scalar(args[chosen](ev, at)) if chosen < len(args) else False
+        return branch
+    if name in ("ROW", "COLUMN") and not args:   # the formula's own cell
+        return lambda ev, at: float((at.row if name == "ROW" else at.col) + 1)
+
+    function = FUNCTIONS.get(name)
+    if function is None:   # refused when evaluated, not before: an IF may never take this branch
+        def unknown(ev, at):
+            raise FormulaError(f"function {name} is not one xlcnn writes")
+        return unknown
+    return lambda ev, at: function(ev, [arg(ev, at) for arg in args])
+
+
+def _divide(a, b):
+    if b == 0:
+        raise FormulaError("division by zero")
+    return a / b
+
+
+# each on two values, in the order a tree-walker converts them: both operands, then both numbers
+OPERATORS = {
+    "&": lambda a, b: _text(a) + _text(b),
+    **{op: partial(_compare, op) for op in COMPARISONS},
+    "+": lambda a, b: _number(a) + _number(b), "-": lambda a, b: _number(a) - _number(b),
+    "*": lambda a, b: _number(a) * _number(b), "/": lambda a, b: _divide(_number(a), _number(b)),
+    "^": lambda a, b: _number(a) ** _number(b),
+}
