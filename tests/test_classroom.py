@@ -24,7 +24,7 @@ ALLOWED_ASCII = {"ReLU", "Softmax", "SUMPRODUCT", "MAX", "EXP", "LN", "TANH", "A
 def visible_words(path, skip_values_of=()):
     """ASCII words of 3+ letters in every visible text cell and string literal, with where they are.
 
-    The cells come from xlcnn's one-pass reader (as openpyxl reads them, test_xlsxread, in a third of its time): a
+    The cells come from xlcnn's one-pass reader (as openpyxl reads them, test_xlsxread, in under half its time): a
     shared formula's every cell reads as its first, with the same string literals. openpyxl read-only gives the
     sheets' states without reading a sheet.
     """

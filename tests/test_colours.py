@@ -45,7 +45,7 @@ def largest_size_formula(sqref):
 @pytest.fixture(scope="module")
 def books(tmp_path_factory):
     """{name: (workbook, {sheet: its stored values})}, each read once: the tests only look. The values come from
-    xlcnn's one-pass reader, which reads them as openpyxl does (test_xlsxread) in half its time."""
+    xlcnn's one-pass reader, which reads them as openpyxl does (test_xlsxread) in less time."""
     folder = tmp_path_factory.mktemp("colours")
     photo = sample_photos()[0]
     paths = {

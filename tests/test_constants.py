@@ -50,7 +50,7 @@ def expected_constants(layout, model, pixels, learning_rate):
 
 def assert_constants_exact(path, layout, model, pixels, learning_rate=0.01):
     # as written: a formula reads as its text, a constant as its number (xlcnn's one-pass reader, which reads
-    # them as openpyxl does, test_xlsxread, in a third of its time)
+    # them as openpyxl does, test_xlsxread, in under half its time)
     grids = read_workbook(path).formulas
 
     def at(sheet, row, col):

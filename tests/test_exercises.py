@@ -19,12 +19,12 @@ import pytest
 from openpyxl.utils.cell import column_index_from_string, range_boundaries
 
 from books import shared_book
-from xlcnn.xlsxread import read_workbook
 from xlcnn.layout import plan_layout
 from xlcnn.plans import example_of, output_of
 from xlcnn.network import layer_from_dict
 from xlcnn.resources import sample_photos, texts
 from xlcnn.workbook.exercise import TOLERANCE
+from xlcnn.xlsxread import read_workbook
 
 HIDDEN = '"?";"?";"?"'
 HANDFUL = 5          # products a dense exercise may ask for, at most
@@ -51,7 +51,7 @@ class Book(NamedTuple):
 @pytest.fixture(scope="module", params=sorted(BOOKS))
 def book(request, tmp_path_factory):
     """The stored values come from xlcnn's one-pass reader, which reads them as openpyxl does (test_xlsxread) in
-    half its time; the hidden cells are found once, as four tests ask for them."""
+    less time; the hidden cells are found once, as three tests ask for them."""
     path = shared_book(tmp_path_factory, photo=sample_photos()[1], exercise=True, **BOOKS[request.param])
     wb = openpyxl.load_workbook(path)
     hidden = {ws.title: [c for row in ws.iter_rows() for c in row if c.number_format == HIDDEN] for ws in wb.worksheets}
