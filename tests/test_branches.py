@@ -257,7 +257,7 @@ def learning_books(tmp_path_factory):
 
 
 def test_a_fork_sums_what_its_readers_send_back(learning_books):
-    book = openpyxl.load_workbook(learning_books[0])
+    book = openpyxl.load_workbook(learning_books[0], read_only=True)     # reads only the sheets asked for
     relu = book["Grad 4 ReLU"]
     heading = next(cell.value for row in relu.iter_rows(max_row=10) for cell in row
                    if isinstance(cell.value, str) and "(a fork)" in cell.value)
@@ -271,10 +271,11 @@ def test_a_fork_sums_what_its_readers_send_back(learning_books):
     assert add["B11"].value == 0 and add["D13"].value == "='Grad 10 Flatten'!B11" and add["B10"].value == "gradient, map 1: back to map 1 of every term"
     assert sums[0] == "='Grad 6 Conv 2'!B22+'Grad 8 Conv 3'!B18+'Grad 9 Add'!D13"   # the add's map sits in a border
     assert "S1 Grad 4 ReLU" in book.sheetnames and "S2 3 Conv 1" in book.sheetnames   # --steps 2: later passes
+    book.close()
 
 
 def test_a_stacking_join_splits_its_gradient_by_channel(learning_books):
-    book = openpyxl.load_workbook(learning_books[1])
+    book = openpyxl.load_workbook(learning_books[1], read_only=True)     # reads only the sheets asked for
     stacked = book["Grad 11 Concat"]
     assert [stacked.cell(10 + 6 * k, 2).value for k in range(6)] == [
         "gradient, map 1: back to map 1 of '9 Pool 1'", "gradient, map 2: back to map 2 of '9 Pool 1'",
@@ -285,12 +286,14 @@ def test_a_stacking_join_splits_its_gradient_by_channel(learning_books):
     assert "='Grad 11 Concat'!B11+'Grad 11 Concat'!B35" in pool
     pool2 = _formulas(book["Grad 10 Pool 2"])
     assert not any("+'Grad" in text for text in pool2) and any("'Grad 11 Concat'!B23" in text for text in pool2)
+    book.close()
 
 
 def test_later_passes_of_a_branched_network_read_its_wiring(learning_books):
-    book = openpyxl.load_workbook(learning_books[0])
+    book = openpyxl.load_workbook(learning_books[0], read_only=True)     # reads only the sheets asked for
     assert book["S2 9 Add"]["B11"].value == "='S2 6 Conv 2'!B11"
     assert book["S1 9 Add"]["AD11"].value is not None
+    book.close()
 
 
 def test_branched_workbooks_learn_in_libreoffice_as_the_engine_does(verified):

@@ -4,12 +4,14 @@ import re
 
 import openpyxl
 import pytest
+from openpyxl.utils.cell import range_boundaries
 
 from books import shared_book
 from xlcnn import make_workbook
 from xlcnn.cells import Block
 from xlcnn.resources import sample_photos
 from xlcnn.workbook import styles
+from xlcnn.xlsxread import read_workbook
 
 BLUE, WHITE, RED = styles.NEGATIVE_COLOUR, styles.ZERO_COLOUR, styles.POSITIVE_COLOUR
 
@@ -24,12 +26,14 @@ def colour_scales(ws):
             for cf in ws.conditional_formatting for rule in cf.rules if rule.colorScale is not None]
 
 
-def cached_values(ws_values, sqref):
+def cached_values(grid, sqref):
+    """The numbers stored in the cells of ``sqref``, read from ``grid`` (a sheet's stored values, zero-based rows)."""
     for piece in sqref.split():
-        for row in ws_values[piece] if ":" in piece else [[ws_values[piece]]]:
-            for cell in row:
-                if isinstance(cell.value, (int, float)):
-                    yield cell.value
+        first_col, first_row, last_col, last_row = range_boundaries(piece)
+        for row in grid[first_row - 1:last_row]:
+            for value in row[first_col - 1:last_col]:
+                if isinstance(value, (int, float)):
+                    yield value
 
 
 def largest_size_formula(sqref):
@@ -40,7 +44,8 @@ def largest_size_formula(sqref):
 
 @pytest.fixture(scope="module")
 def books(tmp_path_factory):
-    """{name: (workbook, its stored values)}, each read once: the tests only look."""
+    """{name: (workbook, {sheet: its stored values})}, each read once: the tests only look. The values come from
+    xlcnn's one-pass reader, which reads them as openpyxl does (test_xlsxread) in less time."""
     folder = tmp_path_factory.mktemp("colours")
     photo = sample_photos()[0]
     paths = {
@@ -48,7 +53,7 @@ def books(tmp_path_factory):
         "tanh-gray-zh": make_workbook(photo, folder / "gray.xlsx", arch="conv3x3x2,tanh,avgpool2,dense",
                                       grayscale=True, lang="zh").path,
     }
-    return {name: (openpyxl.load_workbook(path), openpyxl.load_workbook(path, data_only=True))
+    return {name: (openpyxl.load_workbook(path), read_workbook(path).values)
             for name, path in paths.items()}
 
 

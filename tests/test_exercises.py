@@ -12,6 +12,7 @@ A hidden cell is one shown as "?" (its number format). The rules checked:
 
 import json
 import re
+from typing import NamedTuple
 
 import openpyxl
 import pytest
@@ -23,6 +24,7 @@ from xlcnn.plans import example_of, output_of
 from xlcnn.network import layer_from_dict
 from xlcnn.resources import sample_photos, texts
 from xlcnn.workbook.exercise import TOLERANCE
+from xlcnn.xlsxread import read_workbook
 
 HIDDEN = '"?";"?";"?"'
 HANDFUL = 5          # products a dense exercise may ask for, at most
@@ -40,14 +42,27 @@ BOOKS = {
 }
 
 
+class Book(NamedTuple):
+    wb: openpyxl.Workbook    # as written: formulas, formats, protection
+    values: dict             # {sheet: rows of stored values, zero-based}
+    hidden: dict             # {sheet: its cells shown as "?"}
+
+
 @pytest.fixture(scope="module", params=sorted(BOOKS))
 def book(request, tmp_path_factory):
+    """The stored values come from xlcnn's one-pass reader, which reads them as openpyxl does (test_xlsxread) in
+    less time; the hidden cells are found once, as three tests ask for them."""
     path = shared_book(tmp_path_factory, photo=sample_photos()[1], exercise=True, **BOOKS[request.param])
-    return openpyxl.load_workbook(path), openpyxl.load_workbook(path, data_only=True)
+    wb = openpyxl.load_workbook(path)
+    hidden = {ws.title: [c for row in ws.iter_rows() for c in row if c.number_format == HIDDEN] for ws in wb.worksheets}
+    return Book(wb, read_workbook(path).values, hidden)
 
 
-def hidden_cells(ws):
-    return [c for row in ws.iter_rows() for c in row if c.number_format == HIDDEN]
+def stored(values, cell):
+    """The value stored in ``cell`` (a cell of the book as written), from ``values`` (Book.values)."""
+    grid = values[cell.parent.title]
+    r, c = cell.row - 1, cell.column - 1
+    return grid[r][c] if r < len(grid) and c < len(grid[r]) else None
 
 
 def references(formula, own):
@@ -61,7 +76,7 @@ def references(formula, own):
 
 
 def test_only_answer_cells_are_unlocked_on_protected_sheets(book):
-    wb, _ = book
+    wb = book.wb
     protected = [ws for ws in wb.worksheets if ws.protection.sheet]
     assert protected
     for ws in protected:
@@ -72,10 +87,10 @@ def test_only_answer_cells_are_unlocked_on_protected_sheets(book):
 
 
 def test_hidden_cells_are_protected_and_uncoloured(book):
-    wb, _ = book
+    wb = book.wb
     count = 0
     for ws in wb.worksheets:
-        hidden = hidden_cells(ws)
+        hidden = book.hidden[ws.title]
         count += len(hidden)
         if not hidden:
             continue
@@ -94,9 +109,8 @@ def test_hidden_cells_are_protected_and_uncoloured(book):
 
 
 def test_no_visible_cell_shows_a_hidden_value(book):
-    wb, values = book
-    hidden = {(ws.title, h.column, h.row): values[ws.title][h.coordinate].value
-              for ws in wb.worksheets for h in hidden_cells(ws)}
+    wb, values = book.wb, book.values
+    hidden = {(ws.title, h.column, h.row): stored(values, h) for ws in wb.worksheets for h in book.hidden[ws.title]}
     copies = 0
     for ws in wb.worksheets:
         for row in ws.iter_rows():
@@ -107,7 +121,7 @@ def test_no_visible_cell_shows_a_hidden_value(book):
                 if len(refs) != 1:       # a copy reads one cell or one window
                     continue
                 sheet, a, b, c, d = refs[0]
-                shown = values[ws.title][cell.coordinate].value
+                shown = stored(values, cell)
                 for (name, col, r), value in hidden.items():
                     if name == sheet and a <= col <= c and b <= r <= d and isinstance(shown, (int, float)):
                         copies += 1
@@ -126,7 +140,7 @@ def _plan(wb):
 def test_worked_examples_are_locked_away_from_the_answers(book):
     """Each worked example is locked at the first cell; no "?" is that cell or in the window the next
     sheet's example reads (a conv: every map's top-left span minus padding; a pool: map 1's first window)."""
-    wb, _ = book
+    wb = book.wb
     layers, layout = _plan(wb)
     for plan in layout.sheets:
         explain = example_of(plan)
@@ -142,7 +156,7 @@ def test_worked_examples_are_locked_away_from_the_answers(book):
         if not hasattr(out, "maps"):
             continue
         following = layers[plan.layer + 1] if plan.layer is not None and plan.layer + 1 < len(layers) else None
-        for h in hidden_cells(wb[plan.name]):
+        for h in book.hidden[plan.name]:
             k = next(k for k in range(out.shape[0]) if out.interior(k).row <= h.row - 1 <= out.interior(k).last_row)
             i, j = h.row - 1 - out.interior(k).row, h.column - 1 - out.interior(k).col
             assert (k, i, j) != (0, 0, 0), (plan.name, h.coordinate)
@@ -155,7 +169,7 @@ def test_worked_examples_are_locked_away_from_the_answers(book):
 
 def test_every_exercise_is_a_handful_of_terms(book):
     """A "?" of a conv sheet has at most TERMS_BY_HAND products; other answers name their few terms."""
-    wb, _ = book
+    wb = book.wb
     layers, layout = _plan(wb)
     for plan in layout.pass_sheets(0):
         if example_of(plan) is None:
@@ -181,7 +195,7 @@ def test_every_exercise_is_a_handful_of_terms(book):
 
 def test_exercise_labels_have_their_row_to_themselves(book):
     """A label is never cut by the answer cell: nothing stands to its right on its row for a long way."""
-    wb, _ = book
+    wb = book.wb
     _, layout = _plan(wb)
     for plan in layout.pass_sheets(0):
         if example_of(plan) is None:

@@ -17,8 +17,10 @@ GROUPED = "conv3x3x4-same,relu,conv3x3x6-g2-nobias,relu,dense"
 
 
 def _layout(result, steps=0):
-    """The plan of a built book, from its hidden metadata sheet."""
-    meta = {row[0].value: json.loads(row[1].value) for row in openpyxl.load_workbook(result.path)["xlcnn"].iter_rows()}
+    """The plan of a built book, from its hidden metadata sheet (read-only: openpyxl parses only that sheet)."""
+    wb = openpyxl.load_workbook(result.path, read_only=True)
+    meta = {row[0].value: json.loads(row[1].value) for row in wb["xlcnn"].iter_rows()}
+    wb.close()
     layers = [layer_from_dict(d) for d in meta["architecture"]]
     return plan_layout(layers, tuple(meta["input_shape"]), meta["class_names"], steps=steps)
 
@@ -39,24 +41,28 @@ def test_the_filters_sheet_shows_which_channels_each_filter_reads(tmp_path, arch
     """Each slice is labelled with the channel it reads, and the grid has a 1 exactly where a filter reads."""
     result = make_workbook(sample_photos()[0], tmp_path / "g.xlsx", arch=arch, size=8)
     layout = _layout(result)
-    plan, ws = _filters(openpyxl.load_workbook(result.path), layout, 2)
+    wb = openpyxl.load_workbook(result.path, read_only=True)     # reads only the sheets asked for
+    plan, ws = _filters(wb, layout, 2)
     for k, channels in enumerate(reads):
         assert list(plan.reads(k)) == channels
         assert [_value(ws, label) for label in plan.slice_labels[k]] == [f"channel {c + 1}" for c in channels]
         marks = [c for c in range(4) if _value(ws, plan.connections.cells, k, c) == 1]
         assert marks == channels
     assert "reads" in _value(ws, plan.connections.title)
-    plain, _ = _filters(openpyxl.load_workbook(result.path), layout, 0)
+    plain, _ = _filters(wb, layout, 0)
     assert plain.connections is None      # a standard convolution's filters read every channel: no grid
+    wb.close()
 
 
 def test_a_bias_free_conv_says_so_and_verifies(tmp_path):
     result = make_workbook(sample_photos()[0], tmp_path / "nb.xlsx", arch=GROUPED, size=8)
     layout = _layout(result)
-    plan, ws = _filters(openpyxl.load_workbook(result.path), layout, 2)
+    wb = openpyxl.load_workbook(result.path, read_only=True)     # reads only the sheet asked for
+    plan, ws = _filters(wb, layout, 2)
     assert _value(ws, plan.bias_labels[0]) == "no bias (0)" and _value(ws, plan.bias[0]) == 0
     assert "F x F x C/G x K = 3 x 3 x 2 x 6 = 108" in ws.cell(4, 1).value
     assert "216" in ws.cell(4, 1).value      # a standard conv of the same shape: 3 x 3 x 4 x 6
+    wb.close()
 
 
 # filters, input gradients and two descent steps through depthwise, grouped and bias-free convs
@@ -180,8 +186,10 @@ def test_an_exercise_part_of_a_grouped_sum_reads_a_channel_of_the_filter_s_group
     result = make_workbook(sample_photos()[0], tmp_path / "ex.xlsx", arch=arch, size=10, exercise=True)
     layout = _layout(result)
     conv, filters = layout.sheet("conv2d", 2), layout.sheet("filters", 2)
-    ws = openpyxl.load_workbook(result.path)[conv.name]
-    named = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str) and "only the part from" in c.value]
+    wb = openpyxl.load_workbook(result.path, read_only=True)     # reads only the sheet asked for
+    named = [c.value for row in wb[conv.name].iter_rows() for c in row
+             if isinstance(c.value, str) and "only the part from" in c.value]
+    wb.close()
     assert named
     for text in named:     # "map 4, row 5, column 4: only the part from map 3 (...)"
         k, c = int(text.split(",")[0].split()[-1]) - 1, int(text.split("only the part from map ")[1].split()[0]) - 1

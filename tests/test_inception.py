@@ -47,7 +47,7 @@ def books(tmp_path_factory):
 
 
 def test_the_summary_sheet_writes_the_comparison_as_formulas(books):
-    book = openpyxl.load_workbook(books["en"])
+    book = openpyxl.load_workbook(books["en"], read_only=True)      # reads only the sheet asked for
     summary = book[next(name for name in book.sheetnames if name.endswith("Summary"))]
     cells = {cell.value: cell for row in summary.iter_rows() for cell in row if isinstance(cell.value, str)}
     title = next(text for text in cells if text.startswith("The 1x1 bottleneck"))
@@ -57,6 +57,7 @@ def test_the_summary_sheet_writes_the_comparison_as_formulas(books):
     assert [summary.cell(row + 1, col).value for col in (1, 3)] == ["times more without it (without / with)",
                                                                   f"=C{row}/B{row}"]
     assert summary.cell(row + 2, 2).value == "=J17+J18"   # the 5x5 after its 1x1
+    book.close()
 
 
 @pytest.mark.libreoffice

@@ -103,15 +103,18 @@ def test_padded_ceil_and_global_pools_are_backpropagated(verified, item):
     assert pool[0].max_error <= 1e-12, report.table()
     assert len(report.losses) == 2
     lines = texts("en")["gradients"]["pool" if item == "gap" else "pool_reaching"]   # says where the padding's share goes
-    assert openpyxl.load_workbook(book)[pool[0].stage]["A2"].value == lines[0]
+    wb = openpyxl.load_workbook(book, read_only=True)     # reads only the sheet asked for
+    assert wb[pool[0].stage]["A2"].value == lines[0]
+    wb.close()
 
 
 def test_changing_the_rate_in_the_workbook_is_verified(verified):
     """The rate is a cell the student may change: the new weights follow it and verify checks them at that rate."""
     (book, before), (_, after) = verified["rate"], verified["edited rate"]
-    wb = openpyxl.load_workbook(book)
+    wb = openpyxl.load_workbook(book, read_only=True)
     assert wb.defined_names["learning_rate"].attr_text == "'Descent'!$C$10"
     assert wb["Descent"]["C10"].value == 0.01
+    wb.close()
     assert before.ok, before.table()
     assert after.ok, after.table()
     new_weights = [c for c in after.checks if c.stage.startswith("S1 ") and "Filters" in c.stage]
@@ -141,7 +144,8 @@ def test_descent_sheet_matches_its_steps(tmp_path, steps, lang):
     import zipfile
     words = texts(lang)["gradients"]
     book = make_workbook(sample_photos()[0], tmp_path / "d.xlsx", steps=steps, lang=lang, size=12).path   # any size
-    ws = openpyxl.load_workbook(book)[texts(lang)["step_titles"]["descent"]]
+    wb = openpyxl.load_workbook(book, read_only=True)     # reads only the sheet asked for
+    ws = wb[texts(lang)["step_titles"]["descent"]]
     title = ws["A1"].value
     expected = words["descent_title"] if steps == 1 else words["descent_title_steps"].format(steps=steps)
     assert title == expected and (steps == 1 or str(steps) in title)
@@ -151,6 +155,7 @@ def test_descent_sheet_matches_its_steps(tmp_path, steps, lang):
     assert column[first - 1:first + steps] == list(range(steps + 1))
     change = next(row for row in range(1, ws.max_row + 1) if ws.cell(row, 1).value == words["change"])
     assert ws.cell(change, 3).value == f"=B{first + steps}-B{first}"
+    wb.close()
     with zipfile.ZipFile(book) as z:
         chart = next(z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/")
                      and "lineChart" in z.read(n).decode())

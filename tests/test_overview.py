@@ -25,6 +25,12 @@ def book(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def written(book):
+    """The default book as written, read once for the tests that only look at it."""
+    return openpyxl.load_workbook(book)
+
+
+@pytest.fixture(scope="module")
 def layout():
     return plan_layout(DEFAULT_ARCHITECTURE, (3, 28, 28), DEFAULT_CLASSES)
 
@@ -44,8 +50,8 @@ def test_square_cells_have_the_same_pixels_across_and_down():
     assert excel_pixels(SQUARE_WIDTH) == round(SQUARE_HEIGHT * 96 / 72)
 
 
-def test_the_photo_and_the_pictures_are_drawn_in_square_cells(book, layout):
-    ws = openpyxl.load_workbook(book)["Overview"]
+def test_the_photo_and_the_pictures_are_drawn_in_square_cells(written, layout):
+    ws = written["Overview"]
     overview = layout.sheets[0]
     view = overview.colour_view
     blocks = [view, *(block for pictures in overview.pictures for block in pictures.blocks)]
@@ -56,8 +62,8 @@ def test_the_photo_and_the_pictures_are_drawn_in_square_cells(book, layout):
             assert column_width(ws, col) == SQUARE_WIDTH
 
 
-def test_the_network_is_a_row_of_boxes_with_their_shapes(book, layout):
-    ws = openpyxl.load_workbook(book)["Overview"]
+def test_the_network_is_a_row_of_boxes_with_their_shapes(written, layout):
+    ws = written["Overview"]
     boxes = [ws.cell(box.row + 1, box.col + 1).value for box in layout.sheets[0].boxes]
     assert boxes == ["photo\n28 x 28 x 3", "conv 3x3 x4\n26 x 26 x 4", "ReLU\n26 x 26 x 4",
                      "max pool 2x2\n13 x 13 x 4", "flatten\n676", "dense x3\n3", "softmax\n3"]
@@ -94,8 +100,8 @@ def _branched(arch):
     return layers, inputs
 
 
-def test_every_sheet_is_linked_from_the_overview_and_links_back(book):
-    wb = openpyxl.load_workbook(book)
+def test_every_sheet_is_linked_from_the_overview_and_links_back(written):
+    wb = written
     overview = wb.worksheets[0]
     targets = [HYPERLINK.match(cell.value).group(1).strip("'") for row in overview.iter_rows() for cell in row
                if isinstance(cell.value, str) and cell.value.startswith("=HYPERLINK")]

@@ -2,20 +2,20 @@
 
 import re
 
-import openpyxl
 import pytest
 
 from xlcnn.pipeline import make_workbook
+from xlcnn.xlsxread import read_workbook
 
 # a grey photo, and a one-filter conv feeding a conv and the flatten: every place a channel count is spoken of
 ONE_CHANNEL = "conv3x3x1,relu,conv3x3x2,relu,conv3x3x1,maxpool2,dense"
 
 
 def sheet_texts(path):
-    """{sheet title: [text of every non-formula string cell]}."""
-    wb = openpyxl.load_workbook(path)
-    return {ws.title: [c.value for row in ws.iter_rows() for c in row
-                       if isinstance(c.value, str) and not c.value.startswith("=")] for ws in wb.worksheets}
+    """{sheet title: [text of every non-formula string cell]}, read with xlcnn's one-pass reader (as openpyxl reads
+    them, test_xlsxread, in under half its time)."""
+    return {title: [value for row in rows for value in row if isinstance(value, str) and not value.startswith("=")]
+            for title, rows in read_workbook(path).formulas.items()}
 
 
 def texts_of(tmp_path, **options):

@@ -96,20 +96,23 @@ def test_formulas_stay_within_excel_limits(tmp_path, photo_array):
 def test_padding_border_is_zero_and_read_by_formulas(tmp_path, photo_array):
     layers = (Conv2D(2, 3, padding=1), ReLU(), MaxPool2D(2), Flatten(), Dense(3), Softmax())
     result = build_workbook(random_model(layers), photo_array, tmp_path / "pad.xlsx")
-    ws = openpyxl.load_workbook(result.path)["1 Input"]
+    wb = openpyxl.load_workbook(result.path, read_only=True)     # reads only the sheets asked for
+    ws = wb["1 Input"]
     assert ws["B11"].value == 0 and ws["C12"].value == int(photo_array[0, 0, 0])
     assert ws["B11"].fill.fgColor.rgb.endswith("D9D9D9")
-    assert "'1 Input'!B11:D13" in openpyxl.load_workbook(result.path)["3 Conv"]["B11"].value
+    assert "'1 Input'!B11:D13" in wb["3 Conv"]["B11"].value
+    wb.close()
 
 
 def test_hostile_class_names_stay_text(tmp_path, photo_array):
     names = ('=HYPERLINK("http://x","y")', "=cmd|'/C calc'!A0", "+1+1")
     model = random_model(class_names=names, seed=0)
     result = build_workbook(model, photo_array, tmp_path / "h.xlsx")
-    ws = openpyxl.load_workbook(result.path)["8 Softmax"]
-    cells = [ws.cell(10 + n, 1) for n in range(3)]
+    wb = openpyxl.load_workbook(result.path, read_only=True)
+    cells = [wb["8 Softmax"].cell(10 + n, 1) for n in range(3)]
     assert [c.value for c in cells] == list(names)
     assert all(c.data_type == "s" for c in cells)
+    wb.close()
 
 
 def test_bad_label_and_output_are_refused_without_writing(tmp_path, photo_array):
