@@ -52,6 +52,7 @@ def looks_like_a_cell(name):
     return 1 <= int(match.group(2)) <= MAX_ROWS
 
 
+@lru_cache(maxsize=1 << 16)   # a book names the same few thousand cells over and over (~100k formulas per book)
 def a1(row, col, absolute=False):
     """(row, col) -> "B3", or "$B$3" when absolute."""
     if not 0 <= row < MAX_ROWS:
@@ -107,7 +108,7 @@ def row_number(row):
     return str(row + 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Block:
     """A rectangle of cells on one sheet: top-left (row, col), height x width."""
 
@@ -116,6 +117,12 @@ class Block:
     col: int
     height: int
     width: int
+
+    def __init__(self, sheet, row, col, height, width):
+        # What the frozen dataclass's own __init__ does, without its five object.__setattr__ calls:
+        # writers make a block for nearly every cell they write, hundreds of thousands per book.
+        fields = self.__dict__
+        fields["sheet"], fields["row"], fields["col"], fields["height"], fields["width"] = sheet, row, col, height, width
 
     def cell(self, i, j):
         """Sheet coordinates of the block's cell (i, j)."""
