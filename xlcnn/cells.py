@@ -136,6 +136,13 @@ class Block:
             for j in range(self.width):
                 yield i, j, self.row + i, self.col + j
 
+    def cell_blocks(self):
+        """Every (i, j, cell) in row-major order, ``cell`` the 1 x 1 block ``sub(i, j, 1, 1)``: what a writer fills."""
+        sheet, row, col = self.sheet, self.row, self.col
+        for i in range(self.height):
+            for j in range(self.width):
+                yield i, j, Block(sheet, row + i, col + j, 1, 1)
+
     def sub(self, i, j, height, width):
         """The block of height x width cells whose top-left is this block's (i, j)."""
         if not (0 <= i and i + height <= self.height and 0 <= j and j + width <= self.width
@@ -148,8 +155,18 @@ class Block:
         return a1(*self.cell(i, j), absolute)
 
     def ref(self, i=0, j=0, absolute=False):
-        """Cell (i, j) with its quoted sheet: "'3 Conv'!B3"."""
-        return sheet_ref(self.sheet, *self.cell(i, j), absolute)
+        """Cell (i, j) with its quoted sheet: "'3 Conv'!B3".
+
+        The top-left cell's text is remembered (as ``range_ref``'s is): a bias or a margin is
+        named in every formula of a map.
+        """
+        if i or j:
+            return sheet_ref(self.sheet, *self.cell(i, j), absolute)
+        key = "_absolute_corner" if absolute else "_corner"
+        text = self.__dict__.get(key)
+        if text is None:
+            text = self.__dict__[key] = sheet_ref(self.sheet, self.row, self.col, absolute)
+        return text
 
     def range(self, absolute=False):
         """The whole block as "B3:D5" (or "B3" for one cell), without the sheet."""
