@@ -219,6 +219,13 @@ class Block:
         """The block from ``first``'s top-left cell to ``last``'s bottom-right one (same sheet)."""
         return Block(first.sheet, first.row, first.col, last.last_row - first.row + 1, last.last_col - first.col + 1)
 
+    def items(self):
+        """``item(0)``, ``item(1)``, ... of a one-row or one-column block, in order."""
+        if self.height != 1 and self.width != 1:
+            raise ValueError(f"items() needs a single row or column, not {self.height}x{self.width}")
+        for _, _, cell in self.cell_blocks():
+            yield cell
+
     def item(self, n):
         """The n-th cell of a one-row or one-column block, as a 1 x 1 block."""
         if self.height == 1:
