@@ -331,13 +331,14 @@ def _cell_formula_builder(ctx, plan, layer, source):
         filters = ctx.layout.sheet("filters", plan.layer)
         channels = source.shape[0]
         windows_at = {}   # (i, j) -> the input windows every filter reads there
+        reads = [filters.reads(k) for k in range(len(filters.kernels))]   # a grouped filter: its group's channels
 
         def filters_cell(k, i, j):
             windows = windows_at.get((i, j))
             if windows is None:
                 windows = windows_at[(i, j)] = [plan.window(c, i, j) for c in range(channels)]
-            reads = filters.reads(k)    # a grouped filter sums over its group's channels only
-            return layer.forward_formula(windows[reads.start:reads.stop], filters.kernels[k], filters.bias[k], scale)
+            group = reads[k]
+            return layer.forward_formula(windows[group.start:group.stop], filters.kernels[k], filters.bias[k], scale)
         return filters_cell
     return lambda k, i, j: layer.forward_formula(plan.window(k, i, j), scale)
 
