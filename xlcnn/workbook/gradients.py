@@ -146,7 +146,7 @@ def _pool_cell_gradient(layer, pool, c, r, s, margin, upstream):
     window = pool.pooled_by(r, s)
     if window is None:
         return None
-    return layer.backward_formula(x, pool.window(c, *window), pool.before_in_window(c, r, s), margin,
+    return layer.backward_formula(x, pool.window(c, *window), pool.before_in_window(c, r, s, window), margin,
                                   upstream.at(c, *window))
 
 

@@ -38,8 +38,9 @@ def write_input(ctx, ws, plan):
         put_text(ws, *stack.label_cell(c), label, styles.LABEL_FONT)
         write_padding(ws, stack, c)
         inner = stack.interior(c)
+        pixels = ctx.pixels[c].tolist()   # plain numbers: indexing the array cell by cell costs more than writing
         for i, j, row, col in inner.cells():
-            value = float(ctx.pixels[c, i, j]) if ctx.matrix else int(ctx.pixels[c, i, j])
+            value = float(pixels[i][j]) if ctx.matrix else int(pixels[i][j])
             put_value(ws, row, col, value).font = styles.PIXEL_FONT
         add_scale(ws, inner, _input_scale(ctx, c))
     if plan.normalised is not None:
