@@ -165,7 +165,7 @@ class Block:
         key = "_absolute_corner" if absolute else "_corner"
         text = self.__dict__.get(key)
         if text is None:
-            text = self.__dict__[key] = sheet_ref(self.sheet, self.row, self.col, absolute)
+            text = self.__dict__[key] = sheet_ref(self.sheet, *self.cell(0, 0), absolute)
         return text
 
     def range(self, absolute=False):
