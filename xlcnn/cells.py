@@ -121,8 +121,8 @@ class Block:
     def __init__(self, sheet, row, col, height, width):
         # What the frozen dataclass's own __init__ does, without its five object.__setattr__ calls:
         # writers make a block for nearly every cell they write, hundreds of thousands per book.
-        fields = self.__dict__
-        fields["sheet"], fields["row"], fields["col"], fields["height"], fields["width"] = sheet, row, col, height, width
+        state = self.__dict__
+        state["sheet"], state["row"], state["col"], state["height"], state["width"] = sheet, row, col, height, width
 
     def cell(self, i, j):
         """Sheet coordinates of the block's cell (i, j)."""
