@@ -52,13 +52,13 @@ def looks_like_a_cell(name):
     return 1 <= int(match.group(2)) <= MAX_ROWS
 
 
-@lru_cache(maxsize=1 << 16)   # a book names the same few thousand cells over and over (~100k formulas per book)
 def a1(row, col, absolute=False):
     """(row, col) -> "B3", or "$B$3" when absolute."""
     if not 0 <= row < MAX_ROWS:
         raise ValueError(f"row index {row!r} is outside 0..{MAX_ROWS - 1}")
-    dollar = "$" if absolute else ""
-    return f"{dollar}{col_name(col)}{dollar}{row + 1}"
+    if absolute:
+        return f"${col_name(col)}${row + 1}"
+    return f"{col_name(col)}{row + 1}"
 
 
 @lru_cache(maxsize=1024)    # a workbook has a few dozen sheets; formulas name them hundreds of thousands of times
