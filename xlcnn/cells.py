@@ -56,8 +56,9 @@ def a1(row, col, absolute=False):
     """(row, col) -> "B3", or "$B$3" when absolute."""
     if not 0 <= row < MAX_ROWS:
         raise ValueError(f"row index {row!r} is outside 0..{MAX_ROWS - 1}")
-    dollar = "$" if absolute else ""
-    return f"{dollar}{col_name(col)}{dollar}{row + 1}"
+    if absolute:
+        return f"${col_name(col)}${row + 1}"
+    return f"{col_name(col)}{row + 1}"
 
 
 @lru_cache(maxsize=1024)    # a workbook has a few dozen sheets; formulas name them hundreds of thousands of times
@@ -107,7 +108,7 @@ def row_number(row):
     return str(row + 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Block:
     """A rectangle of cells on one sheet: top-left (row, col), height x width."""
 
@@ -116,6 +117,12 @@ class Block:
     col: int
     height: int
     width: int
+
+    def __init__(self, sheet, row, col, height, width):
+        # What the frozen dataclass's own __init__ does, without its five object.__setattr__ calls:
+        # writers make a block for nearly every cell they write, hundreds of thousands per book.
+        state = self.__dict__
+        state["sheet"], state["row"], state["col"], state["height"], state["width"] = sheet, row, col, height, width
 
     def cell(self, i, j):
         """Sheet coordinates of the block's cell (i, j)."""
@@ -129,6 +136,13 @@ class Block:
             for j in range(self.width):
                 yield i, j, self.row + i, self.col + j
 
+    def cell_blocks(self):
+        """Every (i, j, cell) in row-major order, ``cell`` the 1 x 1 block ``sub(i, j, 1, 1)``: what a writer fills."""
+        sheet, row, col = self.sheet, self.row, self.col
+        for i in range(self.height):
+            for j in range(self.width):
+                yield i, j, Block(sheet, row + i, col + j, 1, 1)
+
     def sub(self, i, j, height, width):
         """The block of height x width cells whose top-left is this block's (i, j)."""
         if not (0 <= i and i + height <= self.height and 0 <= j and j + width <= self.width
@@ -141,8 +155,18 @@ class Block:
         return a1(*self.cell(i, j), absolute)
 
     def ref(self, i=0, j=0, absolute=False):
-        """Cell (i, j) with its quoted sheet: "'3 Conv'!B3"."""
-        return sheet_ref(self.sheet, *self.cell(i, j), absolute)
+        """Cell (i, j) with its quoted sheet: "'3 Conv'!B3".
+
+        The top-left cell's text is remembered (as ``range_ref``'s is): a bias or a margin is
+        named in every formula of a map.
+        """
+        if i or j:
+            return sheet_ref(self.sheet, *self.cell(i, j), absolute)
+        key = "_absolute_corner" if absolute else "_corner"
+        text = self.__dict__.get(key)
+        if text is None:
+            text = self.__dict__[key] = sheet_ref(self.sheet, *self.cell(0, 0), absolute)
+        return text
 
     def range(self, absolute=False):
         """The whole block as "B3:D5" (or "B3" for one cell), without the sheet."""
@@ -194,6 +218,13 @@ class Block:
     def spanning(first, last):
         """The block from ``first``'s top-left cell to ``last``'s bottom-right one (same sheet)."""
         return Block(first.sheet, first.row, first.col, last.last_row - first.row + 1, last.last_col - first.col + 1)
+
+    def items(self):
+        """``item(0)``, ``item(1)``, ... of a one-row or one-column block, in order."""
+        if self.height != 1 and self.width != 1:
+            raise ValueError(f"items() needs a single row or column, not {self.height}x{self.width}")
+        for _, _, cell in self.cell_blocks():
+            yield cell
 
     def item(self, n):
         """The n-th cell of a one-row or one-column block, as a 1 x 1 block."""

@@ -11,6 +11,7 @@ its label block: a writer puts text there, it never steps a row up or a column l
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 
 from .cells import Block
 
@@ -34,12 +35,17 @@ class MapStack:
 
     def interior(self, c):
         """Channel c without its zero border."""
+        return self._interiors[c]
+
+    @cached_property
+    def _interiors(self):
+        # made once: writers and the verifier ask for a channel's interior (through ``at``) once per cell
         _, h, w = self.shape
-        return self.maps[c].sub(self.pad, self.pad, h, w)
+        return tuple(stack.sub(self.pad, self.pad, h, w) for stack in self.maps)
 
     def at(self, c, i, j):
         """Cell (i, j) of map c (inside its border), as a 1 x 1 block."""
-        return self.interior(c).sub(i, j, 1, 1)
+        return self._interiors[c].sub(i, j, 1, 1)
 
     def label_cell(self, c):
         """(row, col) of the heading above map c."""

@@ -28,11 +28,11 @@ def write_column(ctx, ws, plan):
     for col, header in enumerate(texts["headers"]):
         put_text(ws, *plan.headers.cell(0, col), header, styles.LABEL_FONT)
     for c in range(channels):
-        for i, j, _, _ in source.interior(c).cells():
+        for i, j, cell in source.interior(c).cell_blocks():
             n = plan.flat_index(c, i, j)
             for col, value in enumerate((n + 1, c + 1, i + 1, j + 1)):   # 1-based, as a student counts
                 put_value(ws, *labels.cell(n, col), value)
-            put_formula(ctx, ws, out.item(n), layer.forward_formula(source.at(c, i, j), scale), styles.VALUE_FORMAT)
+            put_formula(ctx, ws, out.item(n), layer.forward_formula(cell, scale), styles.VALUE_FORMAT)
     add_scale(ws, out, output_scale(ctx.model, plan.layer))   # white zeros, as on the sheet before
     set_widths(ws, 0, 5, 8)
     freeze_below(ws, out.row)
@@ -60,12 +60,12 @@ def write_connected(ctx, ws, plan):
                       ctx.new_weight(plan.kind, plan.layer, lambda sheet, n=n: sheet.bias.item(n)))
         formula = layer.forward_formula(source, plan.weights_of(n), plan.bias.item(n), scale)
         put_formula(ctx, ws, plan.output.item(n), formula, styles.VALUE_FORMAT)
+    weights = p["weight"].tolist()   # plain floats: a big layer reads tens of thousands of them one by one
     for i in range(inputs):
         put_text(ws, *plan.weight_labels.item(i).cell(0, 0), texts["input_label"].format(i=i + 1))
-        for n in range(units):
+        for n, cell in enumerate(plan.weights_from(i).items()):
             pick = (lambda sheet, i=i, n=n: sheet.weight.sub(i, n, 1, 1))   # gradients: rows are inputs only
-            put_parameter(ctx, ws, plan.weight_cell(i, n), p["weight"][n, i], styles.WEIGHT_FORMAT,
-                          ctx.new_weight(plan.kind, plan.layer, pick))
+            put_parameter(ctx, ws, cell, weights[n][i], styles.WEIGHT_FORMAT, ctx.new_weight(plan.kind, plan.layer, pick))
     if ctx.previous is not None:   # a later pass: every weight is "old - rate x gradient", moved along
         share_formulas(ws, plan.weight)
     add_scale(ws, plan.weight, styles.diverging_scale())

@@ -104,8 +104,9 @@ def paint_pixels(ctx, ws, view):
     """
     if ctx.colours is None:
         ctx.colours = styles.painted_colours(styles.as_grey_levels(ctx.pixels) if ctx.matrix else ctx.pixels)
+    colours = ctx.colours.tolist()   # plain ints: indexing the array cell by cell costs more than painting
     for i, j, row, col in view.cells():
-        cell_at(ws, row, col).fill = styles.pixel_fill(*ctx.colours[i, j])
+        cell_at(ws, row, col).fill = styles.pixel_fill(*colours[i][j])
 
 
 def write_padding(ws, stack, c):

@@ -139,7 +139,7 @@ def _pick_cells(values, count, rng, clear):
     """Positions of ``count`` cells that give nothing away, preferring ones whose value is not (near) zero."""
     flat = np.abs(values).reshape(-1)
     order = rng.permutation(flat.size)
-    positions = [tuple(int(x) for x in np.unravel_index(index, values.shape)) for index in order]
+    positions = list(zip(*(axis.tolist() for axis in np.unravel_index(order, values.shape))))   # (int, ...) each
     awake = (p for p in positions if flat[np.ravel_multi_index(p, values.shape)] > 0.01 and clear(p))
     chosen = list(islice(awake, count))   # lazily: a big map has far more cells than it needs to look at
     if len(chosen) < count:

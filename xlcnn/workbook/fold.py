@@ -60,12 +60,12 @@ def _write_conv(ctx, ws, plan, norm_layer, conv, texts, scale):
         put_text(ws, *plan.difference.label_cell(k), texts["difference_map"].format(k=k + 1, norm=plan.norm.name),
                  styles.LABEL_FONT)
         folded, difference = plan.folded.interior(k), plan.difference.interior(k)
-        for i, j, _, _ in folded.cells():
+        for i, j, cell in folded.cell_blocks():
             windows = [maps_before.window(c, i, j) for c in range(channels)]
-            put_formula(ctx, ws, plan.folded.at(k, i, j),
+            put_formula(ctx, ws, cell,
                         conv.forward_formula(windows, plan.weight[k], plan.bias[k], scale), styles.VALUE_FORMAT)
             put_formula(ctx, ws, plan.difference.at(k, i, j),
-                        lf.difference(plan.folded.at(k, i, j), reference.at(k, i, j)), styles.VALUE_FORMAT)
+                        lf.difference(cell, reference.at(k, i, j)), styles.VALUE_FORMAT)
         if maps_before.stride == 1:
             share_formulas(ws, folded)
         share_formulas(ws, difference)

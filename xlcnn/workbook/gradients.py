@@ -41,8 +41,8 @@ def _write_gathered(ctx, ws, plan, texts):
     for c in range(stack.shape[0]):
         put_text(ws, *stack.label_cell(c), texts["gathered_map"].format(k=c + 1), styles.LABEL_FONT)
         write_padding(ws, stack, c)
-        for r, s, _, _ in stack.interior(c).cells():
-            put_formula(ctx, ws, stack.at(c, r, s), formulas.total_of([term.at(c, r, s) for term in plan.sent]),
+        for r, s, cell in stack.interior(c).cell_blocks():
+            put_formula(ctx, ws, cell, formulas.total_of([term.at(c, r, s) for term in plan.sent]),
                         styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
         add_scale(ws, stack.interior(c), styles.diverging_scale())
@@ -61,10 +61,10 @@ def _join(ctx, ws, plan, layer, forward, upstream, texts):
             label = texts["join_map"].format(k=c + 1)
         put_text(ws, *stack.label_cell(c), label, styles.LABEL_FONT)
         write_padding(ws, stack, c)
-        for r, s, _, _ in stack.interior(c).cells():
+        for r, s, cell in stack.interior(c).cell_blocks():
             terms = [term.at(c, r, s) for term in plan.sent]
             formula = formulas.total_of(terms) if len(terms) > 1 else formulas.reference(terms[0])
-            put_formula(ctx, ws, stack.at(c, r, s), formula, styles.GRAD_FORMAT)
+            put_formula(ctx, ws, cell, formula, styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
 
@@ -114,8 +114,8 @@ def _column(ctx, ws, plan, layer, forward, upstream, texts):
     stack, column = plan.input, forward.sheet_of(plan.layer)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
-        for i, j, _, _ in stack.interior(c).cells():
-            put_formula(ctx, ws, stack.at(c, i, j), layer.backward_formula(upstream.item(column.flat_index(c, i, j))),
+        for i, j, cell in stack.interior(c).cell_blocks():
+            put_formula(ctx, ws, cell, layer.backward_formula(upstream.item(column.flat_index(c, i, j))),
                         styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
 
@@ -127,8 +127,8 @@ def _pool(ctx, ws, plan, layer, forward, upstream, texts):
     margin = _write_margin(ctx, ws, plan, source, texts)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
-        for r, s, _, _ in stack.interior(c).cells():
-            target, formula = stack.at(c, r, s), _pool_cell_gradient(layer, pool, c, r, s, margin, upstream)
+        for r, s, target in stack.interior(c).cell_blocks():
+            formula = _pool_cell_gradient(layer, pool, c, r, s, margin, upstream)
             if formula is None:        # rows and columns no window reaches
                 put_value(ws, *target.cell(0, 0), 0)
                 continue
@@ -146,7 +146,7 @@ def _pool_cell_gradient(layer, pool, c, r, s, margin, upstream):
     window = pool.pooled_by(r, s)
     if window is None:
         return None
-    return layer.backward_formula(x, pool.window(c, *window), pool.before_in_window(c, r, s), margin,
+    return layer.backward_formula(x, pool.window(c, *window), pool.before_in_window(c, r, s, window), margin,
                                   upstream.at(c, *window))
 
 
@@ -158,9 +158,9 @@ def _activation(ctx, ws, plan, layer, forward, upstream, texts):
     margin = _write_margin(ctx, ws, plan, source, texts)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
-        for r, s, _, _ in stack.interior(c).cells():
+        for r, s, cell in stack.interior(c).cell_blocks():
             formula = layer.backward_formula(source.at(c, r, s), output.at(c, r, s), margin, upstream.at(c, r, s))
-            put_formula(ctx, ws, stack.at(c, r, s), formula, styles.GRAD_FORMAT)
+            put_formula(ctx, ws, cell, formula, styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
 
@@ -180,8 +180,8 @@ def _norm(ctx, ws, plan, layer, forward, upstream, texts):
         put_formula(ctx, ws, plan.beta.item(c), layer.beta_gradient_formula(up), styles.GRAD_FORMAT)
         _map_label(ws, stack, c, texts)
         gamma, var = norm.channel("weight", c), norm.channel("running_var", c)
-        for r, s, _, _ in stack.interior(c).cells():
-            put_formula(ctx, ws, stack.at(c, r, s), layer.input_gradient_formula(upstream.at(c, r, s), gamma, var, norm.eps),
+        for r, s, cell in stack.interior(c).cell_blocks():
+            put_formula(ctx, ws, cell, layer.input_gradient_formula(upstream.at(c, r, s), gamma, var, norm.eps),
                         styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
@@ -207,9 +207,9 @@ def _filters(ctx, ws, plan, layer, forward, upstream, texts):
         put_text(ws, *plan.filter_labels[k].cell(0, 0), texts["filter"].format(k=k + 1), styles.LABEL_FONT)
         up = upstream.interior(k)
         for channel, block in zip(filters.reads(k), slices):    # a grouped filter saw its group's channels only
-            for u, v, _, _ in block.cells():
+            for u, v, cell in block.cell_blocks():
                 formula = layer.weight_gradient_formula(conv.reach(channel, u, v), up, scale)
-                put_formula(ctx, ws, block.sub(u, v, 1, 1), formula, styles.GRAD_FORMAT)
+                put_formula(ctx, ws, cell, formula, styles.GRAD_FORMAT)
         if layer.bias:     # a bias-free layer's fixed 0 learns nothing
             put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias"])
             put_formula(ctx, ws, bias, layer.bias_gradient_formula(up), styles.GRAD_FORMAT)
@@ -234,10 +234,10 @@ def _filters_input_gradient(ctx, ws, plan, layer, filters, texts):
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
         readers = [k for k in range(filter_count) if c in filters.reads(k)]   # grouped: the filters of c's group
-        for r, s, _, _ in stack.interior(c).cells():
+        for r, s, cell in stack.interior(c).cell_blocks():
             windows = [plan.upstream_window(k, r, s) for k in readers]
             kernels = [plan.back_kernels[k][c - filters.reads(k).start] for k in readers]
-            put_formula(ctx, ws, stack.at(c, r, s), layer.input_gradient_formula(windows, kernels),
+            put_formula(ctx, ws, cell, layer.input_gradient_formula(windows, kernels),
                         styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
@@ -252,9 +252,9 @@ def _scatter(ctx, ws, plan, layer, forward, upstream, texts):
         put_text(ws, *plan.band_labels[c].cell(0, 0), texts["scatter_band"].format(c=c + 1), styles.LABEL_FONT)
         for k, block in enumerate(kernels):
             put_text(ws, *plan.kernel_labels[c][k].cell(0, 0), texts["scatter_kernel"].format(k=k + 1))
-            for u, v, _, _ in block.cells():
+            for u, v, cell in block.cell_blocks():
                 formula = layer.weight_gradient_formula(scatter.weight_pairs(c, k, u, v, upstream), scale)
-                put_formula(ctx, ws, block.sub(u, v, 1, 1), formula, styles.GRAD_FORMAT)
+                put_formula(ctx, ws, cell, formula, styles.GRAD_FORMAT)
         add_scale(ws, kernels, styles.diverging_scale())
     for k, bias in enumerate(plan.bias):
         put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["scatter_bias"].format(k=k + 1))
@@ -263,8 +263,8 @@ def _scatter(ctx, ws, plan, layer, forward, upstream, texts):
         stack = plan.input
         for c in range(stack.shape[0]):
             _map_label(ws, stack, c, texts)
-            for i, j, _, _ in stack.interior(c).cells():
-                put_formula(ctx, ws, stack.at(c, i, j), layer.input_gradient_formula(scatter.input_pairs(c, i, j, upstream)),
+            for i, j, cell in stack.interior(c).cell_blocks():
+                put_formula(ctx, ws, cell, layer.input_gradient_formula(scatter.input_pairs(c, i, j, upstream)),
                             styles.GRAD_FORMAT)
         _finish_maps(ws, stack)
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)

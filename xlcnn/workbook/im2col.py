@@ -43,9 +43,9 @@ def write_im2col(ctx, ws, plan):
     add_scale(ws, plan.filter_rows, styles.diverging_scale())
     for k in range(kernels):
         put_text(ws, *plan.output.label_cell(k), texts["map"].format(k=k + 1), styles.LABEL_FONT)
-        for i, j, _, _ in plan.output.interior(k).cells():
+        for i, j, cell in plan.output.interior(k).cell_blocks():
             p = plan.output_position(i, j)
-            put_formula(ctx, ws, plan.output.at(k, i, j),
+            put_formula(ctx, ws, cell,
                         plan.conv.im2col_formula(plan.row(k), plan.column(p), plan.bias.sub(k, 0, 1, 1), scale),
                         styles.VALUE_FORMAT)
         add_scale(ws, plan.output.interior(k), output_scale(ctx.model, plan.layer))

@@ -38,8 +38,9 @@ def write_input(ctx, ws, plan):
         put_text(ws, *stack.label_cell(c), label, styles.LABEL_FONT)
         write_padding(ws, stack, c)
         inner = stack.interior(c)
+        pixels = ctx.pixels[c].tolist()   # plain numbers: indexing the array cell by cell costs more than writing
         for i, j, row, col in inner.cells():
-            value = float(ctx.pixels[c, i, j]) if ctx.matrix else int(ctx.pixels[c, i, j])
+            value = float(pixels[i][j]) if ctx.matrix else int(pixels[i][j])
             put_value(ws, row, col, value).font = styles.PIXEL_FONT
         add_scale(ws, inner, _input_scale(ctx, c))
     if plan.normalised is not None:
@@ -61,8 +62,8 @@ def _write_normalised(ctx, ws, plan, texts):
             put_value(ws, *cells[c].cell(0, 0), float(values[c]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
         write_padding(ws, result, c)
         inner, pixels = result.interior(c), plan.pixels.interior(c)
-        for i, j, _, _ in inner.cells():
-            put_formula(ctx, ws, inner.sub(i, j, 1, 1),
+        for i, j, cell in inner.cell_blocks():
+            put_formula(ctx, ws, cell,
                         formulas.normalised(pixels.sub(i, j, 1, 1), plan.scale, plan.mean[c], plan.std[c]),
                         styles.VALUE_FORMAT)
         add_scale(ws, inner, styles.diverging_scale())
@@ -136,9 +137,9 @@ def write_filters(ctx, ws, plan):
 def write_kernel(ctx, ws, plan, a, b, values):
     """Block ``weight[a][b]`` of a filters sheet: the stored ``values`` (F x F), each weight editable (a later
     pass: its descent step from the pass before)."""
-    for u, v, _, _ in plan.weight[a][b].cells():
+    for u, v, cell in plan.weight[a][b].cell_blocks():
         pick = (lambda sheet, a=a, b=b, u=u, v=v: sheet.weight[a][b].sub(u, v, 1, 1))
-        put_parameter(ctx, ws, plan.weight[a][b].sub(u, v, 1, 1), values[u, v], styles.WEIGHT_FORMAT,
+        put_parameter(ctx, ws, cell, values[u, v], styles.WEIGHT_FORMAT,
                       ctx.new_weight("filters", plan.layer, pick))
 
 
@@ -218,8 +219,8 @@ def write_maps(ctx, ws, plan):
         put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
         write_padding(ws, out, k)
         inner = out.interior(k)
-        for i, j, _, _ in inner.cells():
-            put_formula(ctx, ws, out.at(k, i, j), cell_formula(k, i, j), number_format)
+        for i, j, cell in inner.cell_blocks():
+            put_formula(ctx, ws, cell, cell_formula(k, i, j), number_format)
         if slides_by_one:
             share_formulas(ws, inner)
         rule = output_scale(ctx.model, plan.layer)
@@ -251,8 +252,8 @@ def _write_terms(ctx, ws, plan, texts):
         sheet = f"'{source.maps[0].sheet}'"
         for k in range(len(term.maps)):
             put_text(ws, *term.label_cell(k), texts["term_label"].format(k=k + 1, sheet=sheet), styles.LABEL_FONT)
-            for i, j, _, _ in term.maps[k].cells():
-                put_formula(ctx, ws, term.at(k, i, j), formulas.reference(source.at(k, i, j)), styles.VALUE_FORMAT)
+            for i, j, cell in term.maps[k].cell_blocks():
+                put_formula(ctx, ws, cell, formulas.reference(source.at(k, i, j)), styles.VALUE_FORMAT)
             share_formulas(ws, term.maps[k])
             add_scale(ws, term.maps[k], output_scale(ctx.model, plan.layer))
             sign = texts["equals" if n == len(plan.terms) - 1 else "plus"]
@@ -291,8 +292,8 @@ def _write_joined_maps(ctx, ws, plan, label, cell_formula):
         put_text(ws, *out.label_cell(k), label(k), styles.LABEL_FONT)
         write_padding(ws, out, k)
         inner = out.interior(k)
-        for i, j, _, _ in inner.cells():
-            put_formula(ctx, ws, out.at(k, i, j), cell_formula(k, i, j), styles.VALUE_FORMAT)
+        for i, j, cell in inner.cell_blocks():
+            put_formula(ctx, ws, cell, cell_formula(k, i, j), styles.VALUE_FORMAT)
         share_formulas(ws, inner)   # every cell reads the same cell of its sources: the first formula, moved
         add_scale(ws, inner, output_scale(ctx.model, plan.layer))
     set_widths(ws, 0, 1, 3)
@@ -331,13 +332,14 @@ def _cell_formula_builder(ctx, plan, layer, source):
         filters = ctx.layout.sheet("filters", plan.layer)
         channels = source.shape[0]
         windows_at = {}   # (i, j) -> the input windows every filter reads there
+        reads = [filters.reads(k) for k in range(len(filters.kernels))]   # a grouped filter: its group's channels
 
         def filters_cell(k, i, j):
             windows = windows_at.get((i, j))
             if windows is None:
                 windows = windows_at[(i, j)] = [plan.window(c, i, j) for c in range(channels)]
-            reads = filters.reads(k)    # a grouped filter sums over its group's channels only
-            return layer.forward_formula(windows[reads.start:reads.stop], filters.kernels[k], filters.bias[k], scale)
+            group = reads[k]
+            return layer.forward_formula(windows[group.start:group.stop], filters.kernels[k], filters.bias[k], scale)
         return filters_cell
     return lambda k, i, j: layer.forward_formula(plan.window(k, i, j), scale)
 

@@ -71,11 +71,11 @@ def _write_maps(ctx, ws, plan, layer, texts, scale):
         put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
         write_padding(ws, out, k)
         gamma, beta, mean, var = plan.channel_cells(k)
-        for i, j, _, _ in out.interior(k).cells():
-            put_formula(ctx, ws, normalised.at(k, i, j),
+        for i, j, cell in out.interior(k).cell_blocks():
+            normalised_cell = normalised.at(k, i, j)
+            put_formula(ctx, ws, normalised_cell,
                         layer.normalise_formula(source.at(k, i, j), mean, var, plan.eps, scale), styles.VALUE_FORMAT)
-            put_formula(ctx, ws, out.at(k, i, j), layer.shift_formula(normalised.at(k, i, j), gamma, beta),
-                        styles.VALUE_FORMAT)
+            put_formula(ctx, ws, cell, layer.shift_formula(normalised_cell, gamma, beta), styles.VALUE_FORMAT)
         for stack in (normalised, out):   # every cell of a map is its first one moved
             share_formulas(ws, stack.interior(k))
         add_scale(ws, normalised.interior(k), styles.diverging_scale())

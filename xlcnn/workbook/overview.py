@@ -142,9 +142,9 @@ def _write_pictures(ctx, ws, pictures, texts):
     rule = styles.diverging_scale()
     for k, block in enumerate(pictures.blocks):
         source = stack.interior(k)
-        for i, j, _, _ in block.cells():
+        for i, j, cell in block.cell_blocks():
             patch = source.sub(*pictures.region(i, j, height, width))
-            put_formula(ctx, ws, block.sub(i, j, 1, 1), lf.patch_picture(patch), HIDE_NUMBERS)
+            put_formula(ctx, ws, cell, lf.patch_picture(patch), HIDE_NUMBERS)
         add_scale(ws, block, rule)
         square_rows(ws, block)
 

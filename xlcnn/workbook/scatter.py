@@ -51,8 +51,8 @@ def write_scatter(ctx, ws, plan):
     for k in range(filters):
         put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
         write_padding(ws, out, k)
-        for y, x, _, _ in out.interior(k).cells():
-            put_formula(ctx, ws, out.at(k, y, x), layer.cell_formula(plan.terms(k, y, x), plan.biases[k], scale),
+        for y, x, cell in out.interior(k).cell_blocks():
+            put_formula(ctx, ws, cell, layer.cell_formula(plan.terms(k, y, x), plan.biases[k], scale),
                         styles.VALUE_FORMAT)
         add_scale(ws, out.interior(k), output_scale(ctx.model, plan.layer))
     _write_reach(ctx, ws, plan, texts)
