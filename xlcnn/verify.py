@@ -22,6 +22,7 @@ import numpy as np
 
 from . import gnumeric, libreoffice
 from .cells import sheet_ref
+from .collector import fewer_collections
 from .engines import stop_engines
 from .errors import ModelError, ShapeError, UsageError, WorkbookError
 from .layout import SUMMARY_COLUMNS, renamed, replan
@@ -106,6 +107,7 @@ def verify_workbook(path, timeout=DEFAULT_TIMEOUT, engine="libreoffice"):
     return verify_workbooks([path], timeout, engine)[0]
 
 
+@fewer_collections
 def verify_workbooks(paths, timeout=DEFAULT_TIMEOUT, engine="libreoffice", keep_values=False):
     """Verify several workbooks with one start of each engine; "all" runs every engine.
 

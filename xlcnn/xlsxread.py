@@ -13,6 +13,8 @@ import zipfile
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import XMLParser, iterparse
 
+from .collector import fewer_collections
+
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 DOC_RELS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -33,6 +35,7 @@ class Workbook:
     names: dict = field(default_factory=dict)
 
 
+@fewer_collections
 def read_workbook(path):
     """Read ``path``; raises zipfile.BadZipFile, KeyError or a ParseError when it is not a readable .xlsx."""
     with zipfile.ZipFile(path) as z:

@@ -19,6 +19,7 @@ from ..errors import OutputError, UsageError
 from ..network import class_named
 from ..architecture import layer_names
 from ..cells import looks_like_a_cell
+from ..collector import fewer_collections
 from ..layout import plan_summary_only, plan_within_limits
 from ..options import BuildOptions
 from ..resources import texts as load_texts
@@ -77,6 +78,7 @@ class BuildResult:
     loss: float | None = None
 
 
+@fewer_collections
 def build_workbook(model, image, out_path, options=None, *, label=None, source=None, seed=None, model_name=None,
                    description="", unfit_options="", command=None, progress=None, matrix=False, targets=(), **changes):
     """Write ``image`` (H, W, 3 uint8) through ``model`` as a live-formula workbook.
