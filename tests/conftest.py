@@ -1,5 +1,6 @@
 """Shared fixtures: LibreOffice and Gnumeric availability, tiny models and photos."""
 
+import gc
 import importlib
 import os
 import shutil
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from xlcnn import gnumeric as gnumeric_module, libreoffice as libreoffice_module
+from xlcnn.collector import YOUNG_THRESHOLD
 from xlcnn.gnumeric import find_ssconvert
 from xlcnn.libreoffice import find_soffice
 from xlcnn.network import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Softmax, random_model
@@ -18,6 +20,13 @@ UNDER_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 ENGINE_FIXTURES = ("libreoffice", "gnumeric")   # each also names the marker of the tests that use it
+
+
+def pytest_collection_finish(session):
+    """Everything imported so far (numpy, openpyxl, the test modules) lives as long as the run: frozen out of
+    the collector's way, so its passes walk only what the tests make, and they pass as seldom as in a build."""
+    gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def pytest_itemcollected(item):
