@@ -27,6 +27,12 @@ def col_name(col):
     return letters
 
 
+def column_names(count):
+    """[col_name(0), .., col_name(count - 1)]: the letters of a sheet's first ``count`` columns, for a
+    writer that names every cell of every row (the sheet files' rows) and so asks once per column."""
+    return [col_name(col) for col in range(count)]
+
+
 def col_index(letters):
     """Excel letters -> zero-based column index: "A" -> 0, "XFD" -> 16383."""
     if not letters.isalpha() or not letters.isascii():

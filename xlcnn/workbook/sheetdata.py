@@ -24,7 +24,7 @@ from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.dimensions import ColumnDimension
 from openpyxl.writer.excel import ExcelWriter
 
-from ..cells import a1, col_name, column_number, row_number
+from ..cells import a1, col_name, column_names, column_number, row_number
 from .styles import EXCEL_CELL_FORMATS
 
 CELL_TAGS_AT_MOST = 160   # <c r=".." s=".." t=".."><is><t xml:space="preserve"></t></is></c> and a number
@@ -217,8 +217,9 @@ def _write_sheet(target, name, xml, cells, bytes_at_most):
         out.write(head)
         out.write(b"<sheetData>")
         chunk = []
+        names = column_names(cells.max_col + 1)   # "A1" text per cell costs a call; the row's number is shared
         for n, row in enumerate(sorted(cells.rows.keys() | cells.heights.keys())):   # a tall row may be empty
-            chunk.append(_row_xml(row, cells.rows.get(row, {}), cells.heights.get(row)))
+            chunk.append(_row_xml(row, cells.rows.get(row, {}), names, cells.heights.get(row)))
             if n % CHUNK_ROWS == CHUNK_ROWS - 1:
                 out.write("".join(chunk).encode())
                 chunk = []
@@ -232,10 +233,12 @@ def _style_and_measure(cells, styles):
     (escaping makes one character at most 5: &amp;). One walk over the cells serves both: a walk over
     every cell of a big workbook costs a few percent of its build."""
     total = ROW_TAGS_AT_MOST * len(cells.heights.keys() - cells.rows.keys())
+    known = styles.known   # looked up here, not through styles.attribute: one call less per cell
     for line in cells.rows.values():
         total += ROW_TAGS_AT_MOST + CELL_TAGS_AT_MOST * len(line)
         for cell in line.values():
-            cell.style = styles.attribute(cell)
+            style = known.get(cell.style_key())
+            cell.style = styles.attribute(cell) if style is None else style
             value, cached = cell.value, cell.cached
             if isinstance(value, str):
                 total += 5 * len(value)
@@ -250,13 +253,18 @@ def _dimension(cells):
     return f"A1:{a1(cells.max_row, cells.max_col)}"
 
 
-def _row_xml(row, line, height=None):
-    """One <row> element, its cells in column order, as openpyxl itself would write them."""
+def _row_xml(row, line, names, height=None):
+    """One <row> element, its cells in column order, as openpyxl itself would write them.
+
+    ``names`` holds the sheet's column letters (cells.column_names), so a cell's reference
+    is two strings joined, the same text as ``a1(row, col)``.
+    """
     size = "" if height is None else f' ht="{height:g}" customHeight="1"'
-    parts = [f'<row r="{row_number(row)}"{size}>']
+    number = row_number(row)
+    parts = [f'<row r="{number}"{size}>']
     for col in sorted(line):
         cell = line[col]
-        ref = a1(row, col)
+        ref = names[col] + number
         style = cell.style
         value, kind = cell.value, cell.kind
         if value is None:
