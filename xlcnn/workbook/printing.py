@@ -144,13 +144,13 @@ def fit_widths(cells):
                 key = (col, cell.number_format, id(cell.font))
                 seen = extremes.get(key)
                 if seen is None:
-                    extremes[key] = [value, value, value, value, cell.font]
+                    extremes[key] = ([value], cell.font)
                 else:
-                    _widen(seen, value)
-    for (col, number_format, _), (*values, font) in extremes.items():
+                    seen[0].append(value)   # gathered, and their extremes found by builtins: a call per value cost more
+    for (col, number_format, _), (values, font) in extremes.items():
         # a number format's text is widest at one of these: the largest and smallest value, the largest
         # magnitude and the smallest one that is not 0 (an exponent's digits); so only they are measured
-        need = max(shown_width(shown(v, number_format)) for v in values) * _font_scale(font) + CELL_PADDING
+        need = max(shown_width(shown(v, number_format)) for v in _extremes(values)) * _font_scale(font) + CELL_PADDING
         needs[col] = max(needs.get(col, 0.0), need)
     for col, need in needs.items():   # numbers first: a label's room beside it depends on them
         cells.widths[col] = math.ceil(need * 2) / 2
@@ -165,16 +165,14 @@ def fit_widths(cells):
             cells.widths[col] = math.ceil(need * 2) / 2
 
 
-def _widen(seen, value):
-    """Keep [largest, smallest, largest magnitude, smallest magnitude not 0] up to date with ``value``."""
-    if value > seen[0]:
-        seen[0] = value
-    if value < seen[1] or (value == seen[1] and math.copysign(1.0, value) < 0):   # -0.0 shows as "-0.00"
-        seen[1] = value
-    if abs(value) > abs(seen[2]):
-        seen[2] = value
-    if value and (abs(value) < abs(seen[3]) or not seen[3]):
-        seen[3] = value
+def _extremes(values):
+    """[largest, smallest, largest magnitude, smallest magnitude not 0] of ``values`` (of the first value when
+    all are 0). Of equal values the first is kept, except that a later negative one is the smallest: -0.0
+    shows as "-0.00"."""
+    smallest = min(values)
+    if smallest <= 0:   # only a negative value (-0.0 among them) may take the place of an equal one before it
+        smallest = next((v for v in reversed(values) if v == smallest and math.copysign(1.0, v) < 0), smallest)
+    return [max(values), smallest, max(values, key=abs), min(filter(None, values), key=abs, default=values[0])]
 
 
 def _room_before_filled(cells, line, col):
