@@ -20,7 +20,7 @@ from xlcnn.engine import loss_and_gradients
 from xlcnn.layout import SUMMARY_COLUMNS
 from xlcnn.network import random_model
 
-from test_gradients import numerical_gradient, rel_error
+from test_gradients import batch_loss, numerical_gradient, rel_error
 
 FIELD = SUMMARY_COLUMNS.index("receptive field")
 TINY = "a=conv3x3x2-p1, b=conv1x1x2(input), add(a,b), relu, flatten, dense"
@@ -189,8 +189,9 @@ def test_the_engines_concat_gradient_matches_central_differences():
     pixels, labels = rng.uniform(0, 255, size=(2, 3, 6, 6)), np.array([0, 2])
 
     def loss():
-        return np.array(loss_and_gradients(model, pixels, labels)[0])
-    _, grads, _ = loss_and_gradients(model, pixels, labels)
+        return batch_loss(model, pixels, labels)
+    first, grads, _ = loss_and_gradients(model, pixels, labels)
+    assert loss() == first
     for p, g in zip(model.params, grads):
         for key, value in p.items():   # both branches' filters get their gradient back through the concat
             assert rel_error(g[key], numerical_gradient(lambda v: loss(), value, np.array(1.0))) < 1e-6, key
