@@ -13,7 +13,7 @@ from xlcnn.pipeline import choose_model
 from xlcnn.presets import load_preset, preset_names
 from xlcnn.summary import summarize
 
-from test_gradients import numerical_gradient, rel_error
+from test_gradients import batch_loss, numerical_gradient, rel_error
 
 
 # ---------------------------------------------------------------- text form
@@ -181,11 +181,11 @@ def test_hidden_dense_network_gradients():
         if "bias" in p:
             p["bias"] = rng.normal(0, 0.5, p["bias"].shape)
     pixels, labels = rng.uniform(0, 255, (2, 3, 9, 9)), np.array([0, 2])
-    _, grads, _ = loss_and_gradients(model, pixels, labels)
+    loss, grads, _ = loss_and_gradients(model, pixels, labels)
+    assert batch_loss(model, pixels, labels) == loss
     for p, g in zip(model.params, grads):
         for key, value in p.items():
-            numeric = numerical_gradient(lambda v: np.array(loss_and_gradients(model, pixels, labels)[0]),
-                                         value, np.array(1.0))
+            numeric = numerical_gradient(lambda v: batch_loss(model, pixels, labels), value, np.array(1.0))
             assert rel_error(g[key], numeric) < 1e-6
 
 

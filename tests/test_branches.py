@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from books import Books
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.architecture import parse_network
 from xlcnn.cli import main
@@ -19,7 +20,7 @@ from xlcnn.engine import loss_and_gradients
 from xlcnn.layout import SUMMARY_COLUMNS
 from xlcnn.network import random_model
 
-from test_gradients import numerical_gradient, rel_error
+from test_gradients import batch_loss, numerical_gradient, rel_error
 
 FIELD = SUMMARY_COLUMNS.index("receptive field")
 TINY = "a=conv3x3x2-p1, b=conv1x1x2(input), add(a,b), relu, flatten, dense"
@@ -188,8 +189,9 @@ def test_the_engines_concat_gradient_matches_central_differences():
     pixels, labels = rng.uniform(0, 255, size=(2, 3, 6, 6)), np.array([0, 2])
 
     def loss():
-        return np.array(loss_and_gradients(model, pixels, labels)[0])
-    _, grads, _ = loss_and_gradients(model, pixels, labels)
+        return batch_loss(model, pixels, labels)
+    first, grads, _ = loss_and_gradients(model, pixels, labels)
+    assert loss() == first
     for p, g in zip(model.params, grads):
         for key, value in p.items():   # both branches' filters get their gradient back through the concat
             assert rel_error(g[key], numerical_gradient(lambda v: loss(), value, np.array(1.0))) < 1e-6, key
@@ -220,7 +222,7 @@ def verified(tiny_book, stacked_book, learning_books, tmp_path_factory, libreoff
                   if isinstance(cell.value, str) and "+'Grad 9 Add'!" in cell.value)
     bad_fork = _tampered(learning_books[0], "Grad 4 ReLU", forked.coordinate, forked.value.split("+'Grad 9 Add'")[0],
                          folder / "bad_fork.xlsx")
-    reports = verify_workbooks([*joins, *learning_books, bad_fork])
+    reports = verify_workbooks([*joins, *learning_books.values(), bad_fork])
     return {"joins": reports[:len(joins)], "learning": reports[len(joins):]}
 
 
@@ -251,9 +253,10 @@ CONV_FORK = "a=conv3x3x2-same, b=conv3x3x2-same(a), r=relu(b), s=sigmoid(b), add
 
 @pytest.fixture(scope="module")
 def learning_books(tmp_path_factory):
+    """{n: path}, each built when a test first reads it: the fast tests read only the first two."""
     folder = tmp_path_factory.mktemp("learning")
-    return [make_workbook(output=folder / f"{n}.xlsx", arch=arch, size=SIZE, steps=steps, label="circle").path
-            for n, (arch, steps) in enumerate(((ADD_FORKS, 2), (STACK_FORKS, 2), (CONV_FORK, 1), (TINY, 1)))]
+    return Books(folder, {n: dict(arch=arch, size=SIZE, steps=steps, label="circle")
+                          for n, (arch, steps) in enumerate(((ADD_FORKS, 2), (STACK_FORKS, 2), (CONV_FORK, 1), (TINY, 1)))})
 
 
 def test_a_fork_sums_what_its_readers_send_back(learning_books):

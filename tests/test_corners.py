@@ -100,8 +100,9 @@ def test_flatten_is_added_wherever_it_is_left_out(text, kinds):
     assert [layer.kind for layer in parse_architecture(text, 3)] == kinds
 
 
-@pytest.mark.parametrize("options", [dict(arch="dense"), dict(arch="flatten,dense", steps=1),
-                                     dict(until="dense1"), dict(until="flatten1"), dict(until="5")])
+@pytest.mark.parametrize("options", [
+    dict(arch="dense"), dict(arch="flatten,dense", steps=1, size=14),    # 14 px: the descent step in a quarter of the time
+    dict(until="dense1"), dict(until="flatten1"), dict(until="5")])
 def test_networks_starting_with_dense_and_until_any_layer_build(tmp_path, options):
     result = make_workbook(sample_photos()[0], tmp_path / "x.xlsx", **options)
     assert result.formulas > 0
