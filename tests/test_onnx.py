@@ -383,7 +383,7 @@ def test_workbooks_of_onnx_models_recalculate_to_onnxruntime_s_logits(tmp_path, 
         books.append(make_workbook(matrix, tmp_path / f"{name}.xlsx", model_path=str(path)).path)
         expected.append(runtime_output(path, x))
     for name, fresh, want in zip(CASES, recalculate(books, tmp_path / "out"), expected):
-        wb = openpyxl.load_workbook(fresh, data_only=True)
+        wb = openpyxl.load_workbook(fresh, read_only=True, data_only=True)    # named_values reads one range
         got = named_values(wb, "probabilities" if name == "global" else "logits")
         assert_close(got, want)
 
@@ -468,7 +468,8 @@ def test_an_edited_workbook_exports_its_own_weights(tmp_path, libreoffice):
     assert code == 0, lines
     model, pixels = model_from_workbook(tmp_path / "edited.xlsx")
     assert model.params[0]["weight"][0, 0, 0, 0] == 2.5
-    fresh = openpyxl.load_workbook(recalculate([tmp_path / "edited.xlsx"], tmp_path / "out")[0], data_only=True)
+    fresh = openpyxl.load_workbook(recalculate([tmp_path / "edited.xlsx"], tmp_path / "out")[0], read_only=True,
+                                   data_only=True)     # named_values reads one range
     logits = named_values(fresh, "logits")
     assert_close(runtime_output(tmp_path / "edited.onnx", pixels * model.input_scale), logits)
     original, _ = model_from_workbook(book)
@@ -555,7 +556,7 @@ def test_pytorch_trained_models_build_verify_and_match_onnxruntime(tmp_path, lib
     reports = verify_workbooks(books, keep_values=True)     # one LibreOffice start: the logits are read from it too
     assert all(report.ok for report in reports), [r.table() for r in reports if not r.ok]
     for book, report, want in zip(books, reports, wanted):
-        assert_close(named_values(openpyxl.load_workbook(book), "logits", report.values), want)
+        assert_close(named_values(openpyxl.load_workbook(book, read_only=True), "logits", report.values), want)  # its names
 
 
 def test_summary_reads_an_onnx_model(tmp_path):
@@ -611,7 +612,7 @@ def test_the_shipped_model_exports_and_gives_its_workbook_s_logits(tmp_path, tmp
     code, lines = _cli("export", shipped, "-o", tmp_path / "shipped.onnx")
     assert code == 0, lines
     book = shared_book(tmp_path_factory)
-    shown = named_values(openpyxl.load_workbook(book, data_only=True), "logits")   # the true values, stored
+    shown = named_values(openpyxl.load_workbook(book, read_only=True, data_only=True), "logits")   # the true values, stored
     model = load_model(shipped)
     pixels = load_image(default_sample(), size=model.image_size).transpose(2, 0, 1)
     assert_close(runtime_output(tmp_path / "shipped.onnx", pixels * model.input_scale), shown)
