@@ -40,12 +40,23 @@ HANDOUTS = {**{name: (name, {}) for name in ("en", "zh", "backprop")},
 
 
 @pytest.fixture(scope="module")
-def handouts(books, tmp_path_factory, libreoffice, poppler):
-    """{name: PDF} of HANDOUTS, printed by one LibreOffice start (each test below reads its own book's)."""
+def overviews(tmp_path_factory):
+    """{preset: (its book, the book's first sheet read-only)}: every preset as the book matrix builds it."""
+    books = shared_books(tmp_path_factory, {name: {"preset": name, "size": 16} for name in preset_names()})
+    return {name: (book, openpyxl.load_workbook(book, read_only=True).worksheets[0])     # parses only that sheet
+            for name, book in books.items()}
+
+
+@pytest.fixture(scope="module")
+def handouts(books, overviews, tmp_path_factory, libreoffice, poppler):
+    """{name: PDF} of HANDOUTS and of each preset's overview alone (named by the preset), printed by one
+    LibreOffice start (each test below reads its own book's)."""
     folder = tmp_path_factory.mktemp("handouts")
-    pdfs = make_handouts([Handout(books[book], folder / f"{name}.pdf", paper="a4", **options)
-                          for name, (book, options) in HANDOUTS.items()])
-    return dict(zip(HANDOUTS, pdfs))
+    wanted = [Handout(books[book], folder / f"{name}.pdf", paper="a4", **options)
+              for name, (book, options) in HANDOUTS.items()]
+    wanted += [Handout(book, folder / f"overview-{name}.pdf", sheets=(overview.title,), paper="a4")
+               for name, (book, overview) in overviews.items()]
+    return dict(zip([*HANDOUTS, *overviews], make_handouts(wanted)))
 
 
 @cache
@@ -99,20 +110,15 @@ def test_default_handout_fits_a_lesson(books, handouts, lang):
     assert all(page.size[0] < 842.5 and page.size[1] < 842.5 for page in pages)   # A4 either way round
 
 
-@pytest.mark.usefixtures("libreoffice", "poppler")
-def test_every_presets_overview_prints_on_one_page(tmp_path, tmp_path_factory):
+def test_every_presets_overview_prints_on_one_page(overviews, handouts):
     """The story on one page for every preset, branched and long ones too: type >= 7 pt, no ###, and each
     layer with maps shows its pictures under its sheet's name (a compact overview: its first maps)."""
-    books = shared_books(tmp_path_factory, {name: {"preset": name, "size": 16} for name in preset_names()})  # the matrix's
-    overviews = {name: openpyxl.load_workbook(book, read_only=True).worksheets[0] for name, book in books.items()}  # parses only it
-    pdfs = make_handouts([Handout(book, tmp_path / f"{name}.pdf", sheets=(overviews[name].title,), paper="a4")
-                          for name, book in books.items()])
-    for name, pdf in zip(books, pdfs):
-        pages = measure_pdf(pdf)
+    assert len(overviews) == len(preset_names())
+    for name, (_, overview) in overviews.items():
+        pages = measure_pdf(handouts[name])
         assert len(pages) == 1, (name, len(pages))
         assert smallest_type(pages) >= MIN_TYPE, name
         assert "###" not in pages[0].text, name
-        overview = overviews[name]
         pictured = {m.group(1) for row in overview.iter_rows() for cell in row    # a picture's cell shows colour only
                     if cell.number_format == ";;;" for m in [re.search(r"'([^']+)'!", str(cell.value))] if m}
         printed = pages[0].text.replace(" ", "")
