@@ -7,7 +7,7 @@ import subprocess
 import openpyxl
 import pytest
 
-from books import shared_book
+from books import shared_book, shared_copy
 from named import recalculated_value
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.cells import a1
@@ -193,8 +193,8 @@ def forward_from(path):
 
 @pytest.mark.usefixtures("libreoffice")
 @pytest.mark.parametrize("lang, footer", [("en", "Page 1 of"), ("zh", "第 1 页")])
-def test_handout_pdf(tmp_path, lang, footer):
-    book = make_workbook(sample_photos()[0], tmp_path / f"{lang}.xlsx", lang=lang).path
+def test_handout_pdf(tmp_path, tmp_path_factory, lang, footer):
+    book = shared_copy(tmp_path_factory, tmp_path / f"{lang}.xlsx", lang=lang)     # the first sample's book
     pdf = make_handout(book)
     assert pdf == book.with_suffix(".pdf") and pdf.stat().st_size > 10_000
     if shutil.which("pdftotext"):
