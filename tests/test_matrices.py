@@ -39,6 +39,9 @@ def books(tmp_path_factory):
             folder / "three.xlsx", steps=1, label="circle", lang="zh", input_scale=0.5),
     }
     made["cs231n"] = _cs231n_demo(folder)
+    for n, (item, matrix) in enumerate(_pooled_matrices().items()):     # the pooling test's, verified in the same start
+        made["pooled", item] = make_workbook(_write(folder, f"m{n}.csv", _block_text(matrix)), folder / f"m{n}.xlsx",
+                                             arch=item)
     return {name: result.path for name, result in made.items()}
 
 
@@ -172,19 +175,21 @@ POOLINGS = {   # --arch item: the PyTorch call it means
 }
 
 
-def test_padded_and_ceil_pooling_of_random_matrices(tmp_path, libreoffice):
+def _pooled_matrices():
+    """{--arch item: its random matrix} of the pooling test."""
+    rng = np.random.default_rng(11)
+    return {item: rng.normal(size=(2, 7 + n % 2, 8)).round(3) - 0.5 for n, item in enumerate(POOLINGS)}
+
+
+def test_padded_and_ceil_pooling_of_random_matrices(books, verified):
     """Negative numbers, so a padded cell would win a max if it counted; sides 7 and 8, so ceil mode
     adds a window; read back through pool1_1 after LibreOffice, against the engine and (when
     installed) PyTorch."""
     from xlcnn.engine import forward
     from xlcnn.options import BuildOptions
     from xlcnn.pipeline import choose_model
-    rng = np.random.default_rng(11)
-    books, expected = [], {}
-    for n, item in enumerate(POOLINGS):
-        matrix = rng.normal(size=(2, 7 + n % 2, 8)).round(3) - 0.5
-        path = _write(tmp_path, f"m{n}.csv", _block_text(matrix))
-        books.append(make_workbook(path, tmp_path / f"m{n}.xlsx", arch=item).path)
+    expected = {}
+    for item, matrix in _pooled_matrices().items():
         model = choose_model(BuildOptions(arch=item), input_shape=matrix.shape).model
         expected[item] = forward(model, matrix).stages[0].output
         try:
@@ -194,8 +199,9 @@ def test_padded_and_ceil_pooling_of_random_matrices(tmp_path, libreoffice):
             np.testing.assert_allclose(expected[item], oracle, rtol=1e-12, atol=1e-12)
         except ImportError:
             pass
-    # one LibreOffice start: verify's recalculated values give the named pooled maps too
-    for item, book, report in zip(POOLINGS, books, verify_workbooks(books, keep_values=True)):
+    # the module's one LibreOffice start: verify's recalculated values give the named pooled maps too
+    for item in POOLINGS:
+        book, report = books["pooled", item], verified["pooled", item]
         assert report.ok, report.table()     # the worked examples (their windows show padding as blank) too
         wb = openpyxl.load_workbook(book, read_only=True)     # only its defined names are read
         for c in range(2):
