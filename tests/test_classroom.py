@@ -7,7 +7,7 @@ import subprocess
 import openpyxl
 import pytest
 
-from books import shared_book
+from books import shared_book, shared_copy
 from named import recalculated_value
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.cells import a1
@@ -135,11 +135,12 @@ def test_moving_the_explained_cell_moves_the_worked_example(student_books):
     assert report.ok, report.table()
     assert any(c.stage == "3 Conv (explained)" and c.ok for c in report.checks)
     values = recalculated["3 Conv"]
-    pixels = openpyxl.load_workbook(path)["1 Input"]
+    # the input sheet's constants, zero-based, in one read-only pass (which parses no other sheet)
+    pixels = list(openpyxl.load_workbook(path, read_only=True)["1 Input"].iter_rows(values_only=True))
     window = explain.windows[1]              # the green channel's window follows the chosen position
     for u, v, row, col in window.cells():
         source = layout.input.interior(1).cell(i - 1 + u, j - 1 + v)
-        assert recalculated_value(values, row, col) == pixels.cell(source[0] + 1, source[1] + 1).value
+        assert recalculated_value(values, row, col) == pixels[source[0]][source[1]]
     result_cell, own_cell = explain.result.cell(0, 0), explain.cell.cell(0, 0)
     assert recalculated_value(values, *result_cell) == pytest.approx(recalculated_value(values, *own_cell), abs=1e-12)
     assert recalculated_value(values, explain.same.row, explain.same.col) == "yes"
@@ -184,16 +185,16 @@ def test_exercise_checks_answers_and_still_verifies(student_books):
 def forward_from(path):
     """The hidden cells' true values as the book stores them (NumPy's, which tests/test_cached_values.py proves
     equal to LibreOffice's to 1e-9, far inside the answer tolerance): no LibreOffice start of their own."""
-    ws = openpyxl.load_workbook(path)["3 Conv"]
-    values = openpyxl.load_workbook(path, data_only=True)["3 Conv"]
-    hidden = [c.coordinate for row in ws.iter_rows() for c in row if c.number_format == '"?";"?";"?"']
-    return [values[coordinate].value for coordinate in hidden]
+    ws = openpyxl.load_workbook(path, read_only=True)["3 Conv"]     # read-only: parses only this sheet
+    values = openpyxl.load_workbook(path, read_only=True, data_only=True)["3 Conv"]
+    return [stored.value for row, stored_row in zip(ws.iter_rows(), values.iter_rows())    # the same cells, row by row
+            for c, stored in zip(row, stored_row) if c.number_format == '"?";"?";"?"']
 
 
 @pytest.mark.usefixtures("libreoffice")
 @pytest.mark.parametrize("lang, footer", [("en", "Page 1 of"), ("zh", "第 1 页")])
-def test_handout_pdf(tmp_path, lang, footer):
-    book = make_workbook(sample_photos()[0], tmp_path / f"{lang}.xlsx", lang=lang).path
+def test_handout_pdf(tmp_path, tmp_path_factory, lang, footer):
+    book = shared_copy(tmp_path_factory, tmp_path / f"{lang}.xlsx", lang=lang)     # the first sample's book
     pdf = make_handout(book)
     assert pdf == book.with_suffix(".pdf") and pdf.stat().st_size > 10_000
     if shutil.which("pdftotext"):

@@ -5,6 +5,7 @@ The PDFs are printed by LibreOffice and read back with poppler's pdftotext
 """
 
 import re
+from functools import cache
 
 import openpyxl
 import pytest
@@ -39,12 +40,29 @@ HANDOUTS = {**{name: (name, {}) for name in ("en", "zh", "backprop")},
 
 
 @pytest.fixture(scope="module")
-def handouts(books, tmp_path_factory, libreoffice, poppler):
-    """{name: PDF} of HANDOUTS, printed by one LibreOffice start (each test below reads its own book's)."""
+def overviews(tmp_path_factory):
+    """{preset: (its book, the book's first sheet read-only)}: every preset as the book matrix builds it."""
+    books = shared_books(tmp_path_factory, {name: {"preset": name, "size": 16} for name in preset_names()})
+    return {name: (book, openpyxl.load_workbook(book, read_only=True).worksheets[0])     # parses only that sheet
+            for name, book in books.items()}
+
+
+@pytest.fixture(scope="module")
+def handouts(books, overviews, tmp_path_factory, libreoffice, poppler):
+    """{name: PDF} of HANDOUTS and of each preset's overview alone (named by the preset), printed by one
+    LibreOffice start (each test below reads its own book's)."""
     folder = tmp_path_factory.mktemp("handouts")
-    pdfs = make_handouts([Handout(books[book], folder / f"{name}.pdf", paper="a4", **options)
-                          for name, (book, options) in HANDOUTS.items()])
-    return dict(zip(HANDOUTS, pdfs))
+    wanted = [Handout(books[book], folder / f"{name}.pdf", paper="a4", **options)
+              for name, (book, options) in HANDOUTS.items()]
+    wanted += [Handout(book, folder / f"overview-{name}.pdf", sheets=(overview.title,), paper="a4")
+               for name, (book, overview) in overviews.items()]
+    return dict(zip([*HANDOUTS, *overviews], make_handouts(wanted)))
+
+
+@cache
+def _workbook(path, data_only=False):
+    """``path`` read by openpyxl, once per module: the tests only read it (several read the same book)."""
+    return openpyxl.load_workbook(path, data_only=data_only)
 
 
 # ---------------------------------------------------------------- the measurement itself
@@ -82,30 +100,25 @@ def test_default_handout_fits_a_lesson(books, handouts, lang):
     titles = [ws.title for ws in book.worksheets][3:6]
     assert all(title in overview[0].text for title in titles), titles   # the pictures of conv, activation, pool
     printed = " ".join(page.text for page in pages)
-    explanations = [" ".join(ws.cell(row, 1).value.split()) for ws in openpyxl.load_workbook(books[lang]).worksheets[:-2]
+    explanations = [" ".join(ws.cell(row, 1).value.split()) for ws in _workbook(books[lang]).worksheets[:-2]
                     for row in range(1, 10) if isinstance(ws.cell(row, 1).value, str)]
     cut = [line for line in explanations if line not in printed and line.replace(" ", "") not in printed.replace(" ", "")]
     assert not cut, cut                  # each step's explanation, whole (long lines wrap, never run off the page)
-    legends = {words for words in load_texts(lang)["legend"].values() for ws in openpyxl.load_workbook(books[lang]).worksheets
+    legends = {words for words in load_texts(lang)["legend"].values() for ws in _workbook(books[lang]).worksheets
                for row in ws.iter_rows(max_row=12) for cell in row if cell.value == words}
     assert legends and all(words in printed or words.replace(" ", "") in printed.replace(" ", "") for words in legends)
     assert all(page.size[0] < 842.5 and page.size[1] < 842.5 for page in pages)   # A4 either way round
 
 
-@pytest.mark.usefixtures("libreoffice", "poppler")
-def test_every_presets_overview_prints_on_one_page(tmp_path, tmp_path_factory):
+def test_every_presets_overview_prints_on_one_page(overviews, handouts):
     """The story on one page for every preset, branched and long ones too: type >= 7 pt, no ###, and each
     layer with maps shows its pictures under its sheet's name (a compact overview: its first maps)."""
-    books = shared_books(tmp_path_factory, {name: {"preset": name, "size": 16} for name in preset_names()})  # the matrix's
-    overviews = {name: openpyxl.load_workbook(book, read_only=True).worksheets[0].title for name, book in books.items()}
-    pdfs = make_handouts([Handout(book, tmp_path / f"{name}.pdf", sheets=(overviews[name],), paper="a4")
-                          for name, book in books.items()])
-    for name, pdf in zip(books, pdfs):
-        pages = measure_pdf(pdf)
+    assert len(overviews) == len(preset_names())
+    for name, (_, overview) in overviews.items():
+        pages = measure_pdf(handouts[name])
         assert len(pages) == 1, (name, len(pages))
         assert smallest_type(pages) >= MIN_TYPE, name
         assert "###" not in pages[0].text, name
-        overview = openpyxl.load_workbook(books[name]).worksheets[0]
         pictured = {m.group(1) for row in overview.iter_rows() for cell in row    # a picture's cell shows colour only
                     if cell.number_format == ";;;" for m in [re.search(r"'([^']+)'!", str(cell.value))] if m}
         printed = pages[0].text.replace(" ", "")
@@ -168,7 +181,7 @@ def test_a_vector_of_zeros_says_why():
 def _largest_term(book):
     """The dense worked example's largest term: (its index in the vector, its row label, its value), read
     from the workbook's stored values; the products are the column under the heading "input x weight"."""
-    ws = openpyxl.load_workbook(book, data_only=True)["7 Dense"]
+    ws = _workbook(book, data_only=True)["7 Dense"]
     heading = next(cell for row in ws.iter_rows() for cell in row if cell.value == load_texts("en")["explain"]["dense_products"])
     terms = [(row, ws.cell(row, heading.column).value) for row in range(heading.row + 1, ws.max_row + 1)]
     row, value = max((term for term in terms if isinstance(term[1], float)), key=lambda term: abs(term[1]))
@@ -177,7 +190,7 @@ def _largest_term(book):
 
 def _value_at(book, sheet, heading_text, index, column_offset=0):
     """The stored value and number format ``index`` rows below the cell holding ``heading_text`` on ``sheet``."""
-    ws = openpyxl.load_workbook(book, data_only=True)[sheet]
+    ws = _workbook(book, data_only=True)[sheet]
     heading = next(cell for row in ws.iter_rows() for cell in row if cell.value == heading_text)
     cell = ws.cell(heading.row + 1 + index, heading.column + column_offset)
     return shown(cell.value, cell.number_format if cell.number_format != "General" else None)
@@ -259,7 +272,7 @@ def test_numbers_are_sized_as_spreadsheets_show_them(value, number_format, text)
 
 def _labels(book):
     """Every text cell inside the print area of the printed sheets, whitespace collapsed."""
-    wb = openpyxl.load_workbook(book)
+    wb = _workbook(book)
     labels = set()
     for ws in wb.worksheets:
         if ws.sheet_state != "visible":

@@ -71,13 +71,14 @@ def test_the_preset_verifies_in_both_languages_and_its_handout_is_readable(books
         assert smallest_type(pages) >= MIN_TYPE
         assert not any("###" in page.text for page in pages)
         heads = [page.words[0][0] for page in pages]
-        book = openpyxl.load_workbook(path)
+        book = openpyxl.load_workbook(path, read_only=True)     # parses only the rows asked for
         tabs = [ws.title.split()[0] for ws in book.worksheets if ws.sheet_state == "visible"][1:-1]
         assert list(dict.fromkeys(heads))[1:] == tabs            # every step, in order, after the overview
         assert max(heads.count(tab) for tab in tabs) <= SHEET_PAGES
         printed = " ".join(page.text for page in pages).replace(" ", "")
         explanations = [ws.cell(row, 1).value for ws in book.worksheets[1:-2] for row in range(1, 8)
                         if isinstance(ws.cell(row, 1).value, str)]
+        book.close()
         cut = [line for line in explanations if line.replace(" ", "") not in printed]
         assert not cut, (name, cut)     # the description, each step's lines, whole
         summary = " ".join(page.text for page in pages if page.words[0][0] == tabs[-1])

@@ -373,17 +373,29 @@ def _matrix_file(path, x):
     return path
 
 
-@pytest.mark.libreoffice
-def test_workbooks_of_onnx_models_recalculate_to_onnxruntime_s_logits(tmp_path, libreoffice):
+@pytest.fixture(scope="module")
+def recalculated(tmp_path_factory, libreoffice):
+    """The books whose LibreOffice copies the tests read, recalculated by one start: {"cases": [(case, fresh copy,
+    onnxruntime's output)], "edited": (the book, the book with a filter weight changed, its fresh copy)}."""
+    folder = tmp_path_factory.mktemp("onnx-recalculated")
     books, expected = [], []
     for seed, name in enumerate(CASES):
-        path, shape = make_case(name, tmp_path, seed=seed)
+        path, shape = make_case(name, folder, seed=seed)
         x = np.random.default_rng(seed + 10).random(shape)
-        matrix = _matrix_file(tmp_path / f"{name}.csv", x)
-        books.append(make_workbook(matrix, tmp_path / f"{name}.xlsx", model_path=str(path)).path)
+        matrix = _matrix_file(folder / f"{name}.csv", x)
+        books.append(make_workbook(matrix, folder / f"{name}.xlsx", model_path=str(path)).path)
         expected.append(runtime_output(path, x))
-    for name, fresh, want in zip(CASES, recalculate(books, tmp_path / "out"), expected):
-        wb = openpyxl.load_workbook(fresh, data_only=True)
+    book = make_workbook(None, folder / "book.xlsx").path     # a student changes a filter weight
+    wb = openpyxl.load_workbook(book)
+    wb["2 Filters"]["B11"].value = 2.5
+    wb.save(folder / "edited.xlsx")
+    *fresh, edited = recalculate([*books, folder / "edited.xlsx"], folder / "out")
+    return {"cases": list(zip(CASES, fresh, expected)), "edited": (book, folder / "edited.xlsx", edited)}
+
+
+def test_workbooks_of_onnx_models_recalculate_to_onnxruntime_s_logits(recalculated):
+    for name, fresh, want in recalculated["cases"]:
+        wb = openpyxl.load_workbook(fresh, read_only=True, data_only=True)    # named_values reads one range
         got = named_values(wb, "probabilities" if name == "global" else "logits")
         assert_close(got, want)
 
@@ -456,19 +468,15 @@ def test_export_refuses_a_wrong_suffix_and_leaves_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
 
 
-@pytest.mark.libreoffice
-def test_an_edited_workbook_exports_its_own_weights(tmp_path, libreoffice):
+def test_an_edited_workbook_exports_its_own_weights(tmp_path, recalculated):
     """A student changes a filter weight; the ONNX model gives the logits the recalculated workbook shows."""
     from xlcnn.verify import model_from_workbook
-    book = make_workbook(None, tmp_path / "book.xlsx").path
-    wb = openpyxl.load_workbook(book)
-    wb["2 Filters"]["B11"].value = 2.5
-    wb.save(tmp_path / "edited.xlsx")
-    code, lines = _cli("export", tmp_path / "edited.xlsx", "-o", tmp_path / "edited.onnx")
+    book, edited, recalculated_copy = recalculated["edited"]
+    code, lines = _cli("export", edited, "-o", tmp_path / "edited.onnx")
     assert code == 0, lines
-    model, pixels = model_from_workbook(tmp_path / "edited.xlsx")
+    model, pixels = model_from_workbook(edited)
     assert model.params[0]["weight"][0, 0, 0, 0] == 2.5
-    fresh = openpyxl.load_workbook(recalculate([tmp_path / "edited.xlsx"], tmp_path / "out")[0], data_only=True)
+    fresh = openpyxl.load_workbook(recalculated_copy, read_only=True, data_only=True)    # named_values reads one range
     logits = named_values(fresh, "logits")
     assert_close(runtime_output(tmp_path / "edited.onnx", pixels * model.input_scale), logits)
     original, _ = model_from_workbook(book)
@@ -555,7 +563,7 @@ def test_pytorch_trained_models_build_verify_and_match_onnxruntime(tmp_path, lib
     reports = verify_workbooks(books, keep_values=True)     # one LibreOffice start: the logits are read from it too
     assert all(report.ok for report in reports), [r.table() for r in reports if not r.ok]
     for book, report, want in zip(books, reports, wanted):
-        assert_close(named_values(openpyxl.load_workbook(book), "logits", report.values), want)
+        assert_close(named_values(openpyxl.load_workbook(book, read_only=True), "logits", report.values), want)  # its names
 
 
 def test_summary_reads_an_onnx_model(tmp_path):
@@ -611,7 +619,7 @@ def test_the_shipped_model_exports_and_gives_its_workbook_s_logits(tmp_path, tmp
     code, lines = _cli("export", shipped, "-o", tmp_path / "shipped.onnx")
     assert code == 0, lines
     book = shared_book(tmp_path_factory)
-    shown = named_values(openpyxl.load_workbook(book, data_only=True), "logits")   # the true values, stored
+    shown = named_values(openpyxl.load_workbook(book, read_only=True, data_only=True), "logits")   # the true values, stored
     model = load_model(shipped)
     pixels = load_image(default_sample(), size=model.image_size).transpose(2, 0, 1)
     assert_close(runtime_output(tmp_path / "shipped.onnx", pixels * model.input_scale), shown)

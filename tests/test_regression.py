@@ -9,7 +9,7 @@ from xlcnn.architecture import parse_architecture
 from xlcnn.cells import Block
 from xlcnn.engine import forward, loss_and_gradients
 from xlcnn.errors import UsageError
-from xlcnn.handout import make_handout
+from xlcnn.handout import Handout, make_handouts
 from xlcnn.network import random_model
 from xlcnn.pdfmeasure import measure_pdf, smallest_type
 from xlcnn.pipeline import choose_model, make_summary
@@ -201,12 +201,20 @@ def test_the_loss_sheet_holds_editable_targets_and_named_results(regression_book
     assert meta["loss"] == '"mse"'
 
 
-@pytest.mark.libreoffice
-@pytest.mark.usefixtures("poppler")
-@pytest.mark.parametrize("name, lang", [("keypoints", "en"), ("keypoints-zh", "zh")])
-def test_the_handout_prints_the_loss_sheet_whole(regression_books, tmp_path, name, lang):
+@pytest.fixture(scope="module")
+def keypoint_handouts(regression_books, tmp_path_factory, poppler):
+    """{name: A4 handout PDF} of the two keypoints books, printed by one LibreOffice start."""
     results, _ = regression_books
-    pages = measure_pdf(make_handout(results[name].path, tmp_path / f"{name}.pdf", paper="a4"))
+    folder = tmp_path_factory.mktemp("regression-handouts")
+    names = ("keypoints", "keypoints-zh")
+    return dict(zip(names, make_handouts([Handout(results[name].path, folder / f"{name}.pdf", paper="a4")
+                                          for name in names])))
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("name, lang", [("keypoints", "en"), ("keypoints-zh", "zh")])
+def test_the_handout_prints_the_loss_sheet_whole(keypoint_handouts, name, lang):
+    pages = measure_pdf(keypoint_handouts[name])
     assert not any("###" in page.text for page in pages)
     assert smallest_type(pages) >= 7.0
     printed = "".join(page.text for page in pages).replace(" ", "")

@@ -27,7 +27,7 @@ def test_the_block_is_conv_bn_relu_conv_bn_with_its_input_added_back():
 
 
 def test_the_add_sheet_copies_the_shortcut_beside_the_branch(books):
-    book = openpyxl.load_workbook(books["en"])
+    book = openpyxl.load_workbook(books["en"], read_only=True)     # parses only the sheet asked for
     add = book[next(name for name in book.sheetnames if name.endswith("Add"))]
     read = {cell.value.split("!")[0].lstrip("=").strip("'") for row in add.iter_rows() for cell in row
             if isinstance(cell.value, str) and cell.value.startswith("=") and "!" in cell.value}

@@ -2,6 +2,7 @@
 
 import copy
 import re
+import shutil
 import zipfile
 
 import openpyxl
@@ -62,8 +63,9 @@ RENAMINGS = {"": "all", "'s": "libreoffice"}   # a mark in every new title, and 
 
 
 @pytest.fixture(scope="module")
-def renamed(tmp_path_factory):
-    """{mark: (path, new names, reports)}: workbooks with every tab renamed, one start of each engine for all."""
+def verified(tmp_path_factory):
+    """{mark: (path, new names, reports)}: workbooks with every tab renamed, and "old": (path, its LibreOffice
+    report) of the default book without its sheet ids; one start of each engine for all."""
     folder = tmp_path_factory.mktemp("renamed")
     books = {}
     for n, mark in enumerate(RENAMINGS):
@@ -71,19 +73,22 @@ def renamed(tmp_path_factory):
         names = _new_names(path, mark)
         rename_like_excel(path, names)
         books[mark] = (path, names)
-    reports = {mark: [] for mark in RENAMINGS}
+    books["old"] = (shared_copy(tmp_path_factory, folder / "old.xlsx"), None)
+    _strip_sheet_ids(books["old"][0])
+    verified_in = {**RENAMINGS, "old": "libreoffice"}
+    reports = {mark: [] for mark in verified_in}
     for engine in ("libreoffice", "gnumeric"):
-        marks = [mark for mark, engines in RENAMINGS.items() if engines in (engine, "all")]
+        marks = [mark for mark, engines in verified_in.items() if engines in (engine, "all")]
         for mark, report in zip(marks, verify_workbooks([books[mark][0] for mark in marks], engine=engine)):
             reports[mark].append(report)
-    return {mark: (*books[mark], reports[mark]) for mark in RENAMINGS}
+    return {**{mark: (*books[mark], reports[mark]) for mark in RENAMINGS}, "old": (books["old"][0], *reports["old"])}
 
 
 @pytest.mark.parametrize("mark", RENAMINGS)
-def test_a_workbook_with_every_tab_renamed_still_verifies(renamed, mark):
+def test_a_workbook_with_every_tab_renamed_still_verifies(verified, mark):
     """Gnumeric 1.12.55 cannot read a reference to a sheet whose name holds an apostrophe
     ('Tom''s'!A1 stays text), so that spelling is checked in LibreOffice only."""
-    path, names, reports = renamed[mark]
+    path, names, reports = verified[mark]
     sheets = openpyxl.load_workbook(path, read_only=True).sheetnames
     assert "3 Conv" not in sheets and names["3 Conv"] in sheets
     assert len(reports) == (2 if RENAMINGS[mark] == "all" else 1)
@@ -117,11 +122,11 @@ def _strip_sheet_ids(path):
             z.writestr(member, data)
 
 
-def test_workbooks_without_sheet_ids_verify_by_name(tmp_path, tmp_path_factory):
+def test_workbooks_without_sheet_ids_verify_by_name(verified, tmp_path):
     """Workbooks written before the hidden names still verify, by their planned titles."""
-    path = shared_copy(tmp_path_factory, tmp_path / "old.xlsx")
-    _strip_sheet_ids(path)
-    assert verify_workbook(path).ok
+    old, report = verified["old"]
+    assert report.ok, report.table()
+    path = shutil.copyfile(old, tmp_path / "old.xlsx")
     rename_like_excel(path, {"3 Conv": "Faltung"})      # ...and without the names a renamed tab is lost
     with pytest.raises(WorkbookError, match="sheet '3 Conv' is missing"):
         verify_workbook(path)
