@@ -11,6 +11,7 @@ Gnumeric and xlcnn write: shared and inline strings, shared formulas, booleans, 
 import posixpath
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from xml.etree.ElementTree import XMLParser, iterparse
 
 from .collector import fewer_collections
@@ -157,20 +158,9 @@ def _cell(element, strings, shared):
     return "=" + (text or ""), value
 
 
-_POSITIONS = {}
-
-
+@lru_cache(maxsize=1 << 16)    # every sheet names the same few thousand cells
 def _position(ref):
-    """Zero-based (row, col) of an A1 reference such as "AB12" (remembered: every sheet uses the same few)."""
-    found = _POSITIONS.get(ref)
-    if found is None:
-        if len(_POSITIONS) > 1_000_000:
-            _POSITIONS.clear()
-        found = _POSITIONS[ref] = _parse_position(ref)
-    return found
-
-
-def _parse_position(ref):
+    """Zero-based (row, col) of an A1 reference such as "AB12"."""
     col = 0
     for n, ch in enumerate(ref):
         if ch.isdigit():
