@@ -4,6 +4,7 @@
 the outcome is "ok" (a workbook is built) or the exit code xlcnn must give.
 """
 
+import functools
 import io
 import struct
 import zlib
@@ -40,8 +41,9 @@ def _bomb_png(side=20_000):
     return b"\x89PNG\r\n\x1a\n" + header + body + _png_chunk(b"IEND", b"")
 
 
+@functools.cache
 def corpus():
-    """{name: (bytes, expected outcome)} for every case."""
+    """{name: (bytes, expected outcome)} for every case, made once per process (half a second); read-only."""
     photo = _photo()
     jpeg = _bytes(photo, "JPEG", quality=90)
     exif = Image.Exif()
