@@ -25,6 +25,7 @@ from openpyxl.worksheet.dimensions import ColumnDimension
 from openpyxl.writer.excel import ExcelWriter
 
 from ..cells import a1, col_name, column_names, column_number, row_number
+from . import styles_xml
 from .styles import EXCEL_CELL_FORMATS
 
 CELL_TAGS_AT_MOST = 160   # <c r=".." s=".." t=".."><is><t xml:space="preserve"></t></is></c> and a number
@@ -142,14 +143,17 @@ def save(wb, path):
         _set_column_widths(ws)
     if len(wb._cell_styles) > EXCEL_CELL_FORMATS:   # painted_colours keeps the photo's share below this
         raise RuntimeError(f"{len(wb._cell_styles):,} cell formats; Excel allows about {EXCEL_CELL_FORMATS:,}")
-    package = _openpyxl_package(wb)   # styles.xml now holds every combination the cells use
+    with styles_xml.long_lists_left_out(wb):   # openpyxl is slow at them: they are written as text below
+        package = _openpyxl_package(wb)
     sheets = {ws.path.lstrip("/"): ws for ws in wb.worksheets}   # ws.path is known once openpyxl has saved
     with zipfile.ZipFile(package) as source, \
             zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as target:
         for info in source.infolist():
             data = source.read(info.filename)
             ws = sheets.get(info.filename)
-            if ws is None:
+            if info.filename == styles_xml.PART:   # every combination the cells use, _StyleIds made them
+                target.writestr(info.filename, styles_xml.with_long_lists(data, wb))
+            elif ws is None:
                 target.writestr(info.filename, data)
             else:
                 _write_sheet(target, info.filename, data, cells_of(ws), bytes_at_most[ws])
