@@ -101,16 +101,26 @@ def _fill_xml(fill):
     """One <fill>, as PatternFill.to_tree writes it; any other kind of fill through openpyxl itself."""
     if type(fill) is not PatternFill:
         return tostring(fill.to_tree()).decode()
-    colours = [(tag, getattr(fill, tag)) for tag in PatternFill.__elements__]
-    if any(type(colour) is not Color for _, colour in colours):
-        return tostring(fill.to_tree()).decode()
-    # a Color has no child elements, so its attributes (openpyxl's own list of them) say all it is
-    children = "".join(_empty_element(tag, attributes) for tag, attributes in
-                       ((tag, dict(colour)) for tag, colour in colours) if attributes != DEFAULT_COLOUR)
+    children = _colour_xml("fgColor", fill.fgColor) + _colour_xml("bgColor", fill.bgColor)
     pattern = "" if fill.patternType is None else f' patternType="{_attribute(fill.patternType)}"'
     if not children:
         return f"<fill><patternFill{pattern}/></fill>"
     return f"<fill><patternFill{pattern}>{children}</patternFill></fill>"
+
+
+def _colour_xml(tag, colour):
+    """A fill's colour as PatternFill.to_tree writes it, or "" for a colour equal to Color(), which it leaves out."""
+    if type(colour) is Color and colour.type == "rgb" and colour.tint == 0:
+        # nearly every colour (a pixel's): openpyxl writes only its rgb (Color.__iter__), and asking
+        # openpyxl for that list costs more than the rest of the fill
+        if colour.rgb == DEFAULT_COLOUR.get("rgb"):
+            return ""
+        return f'<{tag} rgb="{_attribute(colour.rgb)}"/>'
+    if type(colour) is not Color:   # a subclass: openpyxl's equality and element, whatever they are
+        return "" if colour == Color() else tostring(colour.to_tree(tag)).decode()
+    # a Color has no child elements, so its attributes (openpyxl's own list of them) say all it is
+    attributes = dict(colour)
+    return "" if attributes == DEFAULT_COLOUR else _empty_element(tag, attributes)
 
 
 def _empty_element(tag, attributes):
