@@ -6,6 +6,7 @@ same styles.xml either way. An openpyxl upgrade that changes how it writes them 
 """
 
 import random
+import zipfile
 
 import pytest
 from openpyxl import Workbook
@@ -15,7 +16,7 @@ from openpyxl.styles.stylesheet import write_stylesheet
 from openpyxl.worksheet.dimensions import ColumnDimension
 from openpyxl.xml.functions import Element, tostring
 
-from xlcnn.workbook import styles_xml
+from xlcnn.workbook import sheetdata, styles_xml
 
 COLOURS = ("FFF2CC", "00ff00AA", Color(theme=4, tint=-0.25), Color(indexed=5), Color(auto=True),
            Color(rgb="112233", tint=0.4), Color(theme=1), Color())
@@ -92,3 +93,19 @@ def test_a_stylesheet_without_the_stand_ins_is_refused():
     wb = styled_book(0)
     with pytest.raises(RuntimeError, match="stand-in"):
         styles_xml.with_long_lists(tostring(write_stylesheet(wb)), wb)
+
+
+def test_a_saved_book_holds_the_stylesheet_openpyxl_would_write(tmp_path):
+    wb = Workbook()
+    cells = sheetdata.cells_of(wb.active)
+    rng = random.Random(5)
+    for n in range(200):   # a photo's colours, and a few other styles, through sheetdata's own cells
+        cell = cells.at(n // 20, n % 20)
+        cell.value, cell.kind = n, "n"
+        cell.fill = rng.choice(FILLS) if n % 7 == 0 else PatternFill("solid", fgColor=f"{rng.randrange(1 << 24):06X}")
+        cell.alignment, cell.protection = rng.choice(ALIGNMENTS), rng.choice(PROTECTIONS)
+    sheetdata.save(wb, tmp_path / "book.xlsx")
+    with zipfile.ZipFile(tmp_path / "book.xlsx") as book:
+        saved = book.read(styles_xml.PART)
+    assert len(wb._fills) > 150 and len(wb._cell_styles) > 150   # the real lists are back in the workbook
+    assert saved == tostring(write_stylesheet(wb))
