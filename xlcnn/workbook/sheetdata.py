@@ -25,6 +25,7 @@ from openpyxl.worksheet.dimensions import ColumnDimension
 from openpyxl.writer.excel import ExcelWriter
 
 from ..cells import a1, col_name, column_names, column_number, row_number
+from . import styles_xml
 from .styles import EXCEL_CELL_FORMATS
 
 CELL_TAGS_AT_MOST = 160   # <c r=".." s=".." t=".."><is><t xml:space="preserve"></t></is></c> and a number
@@ -142,14 +143,17 @@ def save(wb, path):
         _set_column_widths(ws)
     if len(wb._cell_styles) > EXCEL_CELL_FORMATS:   # painted_colours keeps the photo's share below this
         raise RuntimeError(f"{len(wb._cell_styles):,} cell formats; Excel allows about {EXCEL_CELL_FORMATS:,}")
-    package = _openpyxl_package(wb)   # styles.xml now holds every combination the cells use
+    with styles_xml.long_lists_left_out(wb):   # openpyxl is slow at them: they are written as text below
+        package = _openpyxl_package(wb)
     sheets = {ws.path.lstrip("/"): ws for ws in wb.worksheets}   # ws.path is known once openpyxl has saved
     with zipfile.ZipFile(package) as source, \
             zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as target:
         for info in source.infolist():
             data = source.read(info.filename)
             ws = sheets.get(info.filename)
-            if ws is None:
+            if info.filename == styles_xml.PART:   # every combination the cells use, _StyleIds made them
+                target.writestr(info.filename, styles_xml.with_long_lists(data, wb))
+            elif ws is None:
                 target.writestr(info.filename, data)
             else:
                 _write_sheet(target, info.filename, data, cells_of(ws), bytes_at_most[ws])
@@ -231,14 +235,25 @@ def _write_sheet(target, name, xml, cells, bytes_at_most):
 def _style_and_measure(cells, styles):
     """Give every cell its ' s="n"' attribute, and return an upper bound of the sheet's XML in bytes
     (escaping makes one character at most 5: &amp;). One walk over the cells serves both: a walk over
-    every cell of a big workbook costs a few percent of its build."""
+    every cell of a big workbook costs a few percent of its build.
+
+    Cells side by side mostly wear the same style objects (a map's numbers, a column of labels),
+    and six identity tests against the previous cell's cost less than making and looking up its key.
+    """
     total = ROW_TAGS_AT_MOST * len(cells.heights.keys() - cells.rows.keys())
     known = styles.known   # looked up here, not through styles.attribute: one call less per cell
+    font = fill = number_format = protection = border = alignment = style = object()   # no cell wears it
     for line in cells.rows.values():
         total += ROW_TAGS_AT_MOST + CELL_TAGS_AT_MOST * len(line)
         for cell in line.values():
-            style = known.get(cell.style_key())
-            cell.style = styles.attribute(cell) if style is None else style
+            if not (cell.font is font and cell.fill is fill and cell.number_format is number_format
+                    and cell.protection is protection and cell.border is border and cell.alignment is alignment):
+                font, fill, number_format = cell.font, cell.fill, cell.number_format
+                protection, border, alignment = cell.protection, cell.border, cell.alignment
+                style = known.get(cell.style_key())
+                if style is None:
+                    style = styles.attribute(cell)
+            cell.style = style
             value, cached = cell.value, cell.cached
             if isinstance(value, str):
                 total += 5 * len(value)
