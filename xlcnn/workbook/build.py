@@ -47,7 +47,7 @@ from . import sheetdata, styles
 from .summary import total_cells, write_summary
 from .im2col import write_im2col
 from .regression import write_squared_errors
-from .evaluate import Evaluator, Range
+from .evaluate import NO_CELLS, Evaluator, Range
 from .sheetdata import cells_of
 from ..stages import workbook_stages
 
@@ -280,9 +280,9 @@ def store_values(wb, stages, names):
             rows = sheets[block.sheet].rows
             for _, _, row, col in block.cells():
                 value = next(values)
-                cell = rows.get(row, {}).get(col)
-                if cell is not None and cell.kind == "f":
-                    cell.cached = value if isinstance(value, str) else float(value)
+                cell = rows.get(row, NO_CELLS).get(col)
+                if cell is not None and cell.kind == "f":   # nearly every value is a float already: no call for it
+                    cell.cached = value if type(value) is float or isinstance(value, str) else float(value)
     ranges = {name.lower(): Range(b.sheet, b.row, b.col, b.last_row, b.last_col) for name, b in names.items()}
     Evaluator(sheets, ranges).fill()
 

@@ -192,7 +192,9 @@ class Evaluator:
         out = []
         for arg in args:
             if isinstance(arg, Range):
-                out += [float(v) for v in self._values(arg) if type(v) is float or _is_number(v)]
+                # nearly every value is a float already: float() only for the others (a call each)
+                out += [v if type(v) is float else float(v)
+                        for v in self._values(arg) if type(v) is float or _is_number(v)]
             else:
                 out.append(_number(arg))
         return out

@@ -12,7 +12,7 @@ from .. import formulas, losses
 from ..cells import a1
 from ..plans import all_blocks
 from . import styles
-from .common import write_lines, share_formulas, add_scale, freeze_below, put_formula, put_text, put_value, set_widths, write_padding
+from .common import write_lines, share_formulas, add_scale, freeze_below, put_formula, put_formulas, put_text, put_value, set_widths, write_padding
 
 
 def write_gradients(ctx, ws, plan, forward, gradients):
@@ -41,9 +41,8 @@ def _write_gathered(ctx, ws, plan, texts):
     for c in range(stack.shape[0]):
         put_text(ws, *stack.label_cell(c), texts["gathered_map"].format(k=c + 1), styles.LABEL_FONT)
         write_padding(ws, stack, c)
-        for r, s, cell in stack.interior(c).cell_blocks():
-            put_formula(ctx, ws, cell, formulas.total_of([term.at(c, r, s) for term in plan.sent]),
-                        styles.GRAD_FORMAT)
+        put_formulas(ctx, ws, stack.interior(c),
+                     lambda r, s: formulas.total_of([term.at(c, r, s) for term in plan.sent]), styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
         add_scale(ws, stack.interior(c), styles.diverging_scale())
     set_widths(ws, stack.maps[0].col, stack.maps[0].width, styles.VALUE_WIDTH)
@@ -61,12 +60,15 @@ def _join(ctx, ws, plan, layer, forward, upstream, texts):
             label = texts["join_map"].format(k=c + 1)
         put_text(ws, *stack.label_cell(c), label, styles.LABEL_FONT)
         write_padding(ws, stack, c)
-        for r, s, cell in stack.interior(c).cell_blocks():
-            terms = [term.at(c, r, s) for term in plan.sent]
-            formula = formulas.total_of(terms) if len(terms) > 1 else formulas.reference(terms[0])
-            put_formula(ctx, ws, cell, formula, styles.GRAD_FORMAT)
+        put_formulas(ctx, ws, stack.interior(c), lambda r, s: _total([term.at(c, r, s) for term in plan.sent]),
+                     styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
+
+
+def _total(terms):
+    """The sum of the gradients ``terms`` send back; one alone is a plain reference."""
+    return formulas.total_of(terms) if len(terms) > 1 else formulas.reference(terms[0])
 
 
 def _connected(ctx, ws, plan, layer, forward, upstream, texts):
@@ -114,9 +116,8 @@ def _column(ctx, ws, plan, layer, forward, upstream, texts):
     stack, column = plan.input, forward.sheet_of(plan.layer)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
-        for i, j, cell in stack.interior(c).cell_blocks():
-            put_formula(ctx, ws, cell, layer.backward_formula(upstream.item(column.flat_index(c, i, j))),
-                        styles.GRAD_FORMAT)
+        put_formulas(ctx, ws, stack.interior(c),
+                     lambda i, j: layer.backward_formula(upstream.item(column.flat_index(c, i, j))), styles.GRAD_FORMAT)
     _finish_maps(ws, stack)
 
 
@@ -158,9 +159,8 @@ def _activation(ctx, ws, plan, layer, forward, upstream, texts):
     margin = _write_margin(ctx, ws, plan, source, texts)
     for c in range(stack.shape[0]):
         _map_label(ws, stack, c, texts)
-        for r, s, cell in stack.interior(c).cell_blocks():
-            formula = layer.backward_formula(source.at(c, r, s), output.at(c, r, s), margin, upstream.at(c, r, s))
-            put_formula(ctx, ws, cell, formula, styles.GRAD_FORMAT)
+        put_formulas(ctx, ws, stack.interior(c), lambda r, s: layer.backward_formula(
+            source.at(c, r, s), output.at(c, r, s), margin, upstream.at(c, r, s)), styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
 
@@ -180,9 +180,9 @@ def _norm(ctx, ws, plan, layer, forward, upstream, texts):
         put_formula(ctx, ws, plan.beta.item(c), layer.beta_gradient_formula(up), styles.GRAD_FORMAT)
         _map_label(ws, stack, c, texts)
         gamma, var = norm.channel("weight", c), norm.channel("running_var", c)
-        for r, s, cell in stack.interior(c).cell_blocks():
-            put_formula(ctx, ws, cell, layer.input_gradient_formula(upstream.at(c, r, s), gamma, var, norm.eps),
-                        styles.GRAD_FORMAT)
+        put_formulas(ctx, ws, stack.interior(c),
+                     lambda r, s: layer.input_gradient_formula(upstream.at(c, r, s), gamma, var, norm.eps),
+                     styles.GRAD_FORMAT)
         share_formulas(ws, stack.interior(c))
     _finish_maps(ws, stack)
     set_widths(ws, plan.gamma.col, 2, 11)

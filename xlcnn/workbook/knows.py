@@ -7,6 +7,7 @@ the model has seen.
 """
 
 import io
+from functools import lru_cache
 
 import numpy as np
 from openpyxl.drawing.image import Image as SheetImage
@@ -25,13 +26,18 @@ def class_pictures(model):
     """PNG bytes of one training picture per class, or None unless the classes are the generated shapes."""
     if tuple(model.class_names) != SHAPES:
         return None
+    return list(_shape_pictures())
+
+
+@lru_cache(maxsize=1)   # the same seed draws the same pictures for every workbook: drawn and encoded once a process
+def _shape_pictures():
     rng = np.random.default_rng(PICTURE_SEED)
     pictures = []
     for name in SHAPES:
         buffer = io.BytesIO()
         draw_shape(name, 64, rng).save(buffer, format="PNG")
         pictures.append(buffer.getvalue())
-    return pictures
+    return tuple(pictures)
 
 
 def write_what_it_knows(ctx, ws, knows):

@@ -1,10 +1,12 @@
 """Writers for the sheets that hold stacks of maps: input, filters, conv, activations, pooling, joins."""
 
+from functools import partial
+
 from .. import formulas
 from ..graph import INPUT
 from . import styles
 from .explain import explain_maps
-from .common import (share_formulas, add_scale, freeze_below, paint_pixels, merge, put_parameter, write_padding, put_formula, put_text, put_value, set_widths,
+from .common import (share_formulas, add_scale, freeze_below, paint_pixels, merge, put_parameter, write_padding, put_formula, put_formulas, put_text, put_value, set_widths,
                      write_header, write_notice)
 
 
@@ -219,8 +221,7 @@ def write_maps(ctx, ws, plan):
         put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
         write_padding(ws, out, k)
         inner = out.interior(k)
-        for i, j, cell in inner.cell_blocks():
-            put_formula(ctx, ws, cell, cell_formula(k, i, j), number_format)
+        put_formulas(ctx, ws, inner, partial(cell_formula, k), number_format)
         if slides_by_one:
             share_formulas(ws, inner)
         rule = output_scale(ctx.model, plan.layer)
@@ -252,8 +253,8 @@ def _write_terms(ctx, ws, plan, texts):
         sheet = f"'{source.maps[0].sheet}'"
         for k in range(len(term.maps)):
             put_text(ws, *term.label_cell(k), texts["term_label"].format(k=k + 1, sheet=sheet), styles.LABEL_FONT)
-            for i, j, cell in term.maps[k].cell_blocks():
-                put_formula(ctx, ws, cell, formulas.reference(source.at(k, i, j)), styles.VALUE_FORMAT)
+            put_formulas(ctx, ws, term.maps[k], lambda i, j, k=k: formulas.reference(source.at(k, i, j)),
+                         styles.VALUE_FORMAT)
             share_formulas(ws, term.maps[k])
             add_scale(ws, term.maps[k], output_scale(ctx.model, plan.layer))
             sign = texts["equals" if n == len(plan.terms) - 1 else "plus"]
@@ -292,8 +293,7 @@ def _write_joined_maps(ctx, ws, plan, label, cell_formula):
         put_text(ws, *out.label_cell(k), label(k), styles.LABEL_FONT)
         write_padding(ws, out, k)
         inner = out.interior(k)
-        for i, j, cell in inner.cell_blocks():
-            put_formula(ctx, ws, cell, cell_formula(k, i, j), styles.VALUE_FORMAT)
+        put_formulas(ctx, ws, inner, partial(cell_formula, k), styles.VALUE_FORMAT)
         share_formulas(ws, inner)   # every cell reads the same cell of its sources: the first formula, moved
         add_scale(ws, inner, output_scale(ctx.model, plan.layer))
     set_widths(ws, 0, 1, 3)

@@ -15,7 +15,7 @@ from ..graph import INPUT
 from ..textwidth import display_width, wrap
 from . import styles
 from .common import (add_scale, cell_at, describe_layer, layer_fields, merge, notice_text, paint_pixels, put_formula,
-                     put_text, set_widths, write_lines)
+                     put_formulas, put_text, set_widths, write_lines)
 from .knows import write_what_it_knows
 from .sheetdata import cells_of
 
@@ -142,9 +142,8 @@ def _write_pictures(ctx, ws, pictures, texts):
     rule = styles.diverging_scale()
     for k, block in enumerate(pictures.blocks):
         source = stack.interior(k)
-        for i, j, cell in block.cell_blocks():
-            patch = source.sub(*pictures.region(i, j, height, width))
-            put_formula(ctx, ws, cell, lf.patch_picture(patch), HIDE_NUMBERS)
+        put_formulas(ctx, ws, block, lambda i, j: lf.patch_picture(source.sub(*pictures.region(i, j, height, width))),
+                     HIDE_NUMBERS)
         add_scale(ws, block, rule)
         square_rows(ws, block)
 

@@ -5,8 +5,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from openpyxl.formatting.rule import ColorScaleRule
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.formatting.rule import ColorScale, FormatObject, Rule
+from openpyxl.styles import Alignment, Color, Font, PatternFill
 
 from ..lesson_formulas import colour_scale_size
 
@@ -60,17 +60,21 @@ class Scale:
     colour: str = POSITIVE_COLOUR
 
     def rule(self, ranges):
-        """The rule over ``ranges`` (A1 texts of the sheet's own cells)."""
+        """The rule over ``ranges`` (A1 texts of the sheet's own cells).
+
+        What openpyxl's ColorScaleRule makes, with the fixed ends and the colours shared by every
+        rule (``_fixed_end``, ``_colour``): openpyxl only reads them, when it writes the file, and
+        making them anew cost a third of a rule, for the hundreds of rules a workbook has.
+        """
         if self.kind == "channel":
-            return ColorScaleRule(start_type="num", start_value=0, start_color="000000",
-                                  end_type="num", end_value=255, end_color=self.colour)
+            return _colour_scale([_fixed_end(0), _fixed_end(255)], [_colour("000000"), _colour(self.colour)])
         size = colour_scale_size(ranges)
         if self.kind == "positive":
-            return ColorScaleRule(start_type="num", start_value=0, start_color=ZERO_COLOUR,
-                                  end_type="formula", end_value=size, end_color=POSITIVE_COLOUR)
-        return ColorScaleRule(start_type="formula", start_value=f"-{size}", start_color=NEGATIVE_COLOUR,
-                              mid_type="num", mid_value=0, mid_color=ZERO_COLOUR,
-                              end_type="formula", end_value=size, end_color=POSITIVE_COLOUR)
+            return _colour_scale([_fixed_end(0), FormatObject(type="formula", val=size)],
+                                 [_colour(ZERO_COLOUR), _colour(POSITIVE_COLOUR)])
+        return _colour_scale([FormatObject(type="formula", val=f"-{size}"), _fixed_end(0),
+                              FormatObject(type="formula", val=size)],
+                             [_colour(NEGATIVE_COLOUR), _colour(ZERO_COLOUR), _colour(POSITIVE_COLOUR)])
 
     def legend(self):
         """The legend's colours, from the scale's low end to its high end (five steps)."""
@@ -80,6 +84,21 @@ class Scale:
             return [_mix(ZERO_COLOUR, POSITIVE_COLOUR, t) for t in (0, 0.25, 0.5, 0.75, 1)]
         return [NEGATIVE_COLOUR, _mix(ZERO_COLOUR, NEGATIVE_COLOUR, 0.5), ZERO_COLOUR,
                 _mix(ZERO_COLOUR, POSITIVE_COLOUR, 0.5), POSITIVE_COLOUR]
+
+
+def _colour_scale(ends, colours):
+    return Rule(type="colorScale", colorScale=ColorScale(cfvo=ends, color=colours))
+
+
+@lru_cache(maxsize=None)   # a few numbers
+def _fixed_end(number):
+    """A colour scale's end at a fixed number."""
+    return FormatObject(type="num", val=number)
+
+
+@lru_cache(maxsize=None)   # the scales' few colours
+def _colour(rgb):
+    return Color(rgb)
 
 
 def _mix(low, high, t):
