@@ -29,6 +29,9 @@ class Unread:
 
 
 class _SomeSheets(ExcelReader):
+    """openpyxl's reader, given only the wanted sheets to read. Its loop reads each sheet the workbook's list
+    yields as it is yielded, so a placeholder appended for each sheet passed over keeps every sheet's place."""
+
     def __init__(self, path, wanted, **options):
         super().__init__(path, **options)
         self._wanted = wanted
