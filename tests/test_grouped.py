@@ -6,6 +6,7 @@ import openpyxl
 import pytest
 
 from named import recalculated_value
+from some_sheets import load_sheets
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.errors import ShapeError
 from xlcnn.layout import plan_layout
@@ -201,11 +202,11 @@ def test_the_first_grouped_conv_outlines_only_its_group_s_channels_and_its_grid_
     the filters sheet outlines the picked filter's row of the grid with its slices."""
     result = make_workbook(sample_photos()[0], tmp_path / "h.xlsx", arch="conv3x3x6-dw,relu,maxpool2,dense", size=8)
     layout = _layout(result)
-    wb = openpyxl.load_workbook(result.path)
-    rules = [(str(cf.sqref), rule.formula[0]) for cf in wb[layout.sheet("input").name].conditional_formatting
+    filters = layout.sheet("filters", 0)
+    pixels, weights = load_sheets(result.path, lambda _, title: title in (layout.sheet("input").name, filters.name))
+    rules = [(str(cf.sqref), rule.formula[0]) for cf in pixels.conditional_formatting
              for rule in cf.rules if rule.formula]
     assert [formula.endswith(f"=INT({c}/1))") for c, (_, formula) in enumerate(rules)] == [True] * 3
     assert all("/2)=INT(" in formula for _, formula in rules)       # 2 filters a channel: (k - 1) // 2
-    filters = layout.sheet("filters", 0)
-    ranges = [str(cf.sqref) for cf in wb[filters.name].conditional_formatting]
+    ranges = [str(cf.sqref) for cf in weights.conditional_formatting]
     assert any(filters.connections.cells.sub(5, 0, 1, 3).range() in sqref for sqref in ranges)

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from books import shared_book
+from some_sheets import load_sheets
 from xlcnn.cli import main
 from xlcnn.engine import forward
 from xlcnn.errors import UsageError
@@ -47,8 +48,11 @@ def run(tmp_path, monkeypatch):
 
 
 def loss_sheet(book, read_only=False):
-    """The loss sheet of ``book``; ``read_only`` for a test that reads only values (openpyxl then parses that sheet alone)."""
-    return next(ws for ws in openpyxl.load_workbook(book, read_only=read_only).worksheets if ws.title.endswith("Loss"))
+    """The loss sheet of ``book``, read alone; ``read_only`` for a test that reads only values."""
+    if read_only:
+        return next(ws for ws in openpyxl.load_workbook(book, read_only=True).worksheets if ws.title.endswith("Loss"))
+    [ws] = load_sheets(book, lambda _, title: title.endswith("Loss"))
+    return ws
 
 
 def all_texts(ws):
@@ -164,14 +168,14 @@ def test_library_backprop_without_a_label_is_refused(tmp_path):
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_overview_and_softmax_show_what_the_model_knows(tmp_path_factory, lang):
     book = shared_book(tmp_path_factory, lang=lang)
-    wb = openpyxl.load_workbook(book)
+    first, softmax = load_sheets(book, lambda position, title: position == 0 or title.startswith("8 "))
     words = texts(lang)
     sentence = words["model_knows_drawn"].format(count=3)
     names = [words["class_names"].get(n, n) for n in ("circle", "square", "triangle")]
-    for ws in (wb.worksheets[0], next(ws for ws in wb.worksheets if ws.title.startswith("8 "))):
+    for ws in (first, softmax):
         values = all_texts(ws)
         assert sentence in values, ws.title
-        photo = 1 if ws is wb.worksheets[0] else 0
+        photo = 1 if ws is first else 0
         assert len(ws._images) == photo + 3, ws.title      # one picture of each class, as drawn in training
         assert all(name in values for name in names)
 
@@ -180,6 +184,6 @@ def test_a_model_of_other_classes_says_what_it_answers_without_pictures(tmp_path
     model = random_model(class_names=("cat", "dog", "bird"), seed=0)
     model.trained = True
     book = build_workbook(model, np.zeros((28, 28, 3), np.uint8), tmp_path / "x.xlsx", label="dog").path
-    ws = openpyxl.load_workbook(book).worksheets[0]
+    [ws] = load_sheets(book, lambda position, _: position == 0)
     assert texts("en")["model_knows"].format(count=3, classes="cat, dog, bird") in all_texts(ws)
     assert len(ws._images) == 1      # the photo only: no pictures of classes nobody drew

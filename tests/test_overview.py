@@ -8,6 +8,7 @@ import openpyxl
 import pytest
 
 from books import shared_book
+from some_sheets import load_sheets
 from xlcnn.cells import a1
 from xlcnn.layout import PAGE_COLUMNS, plan_layout
 from xlcnn.libreoffice import recalculate
@@ -26,8 +27,9 @@ def book(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def written(book):
-    """The default book as written, read once for the tests that only look at it."""
-    return openpyxl.load_workbook(book)
+    """The default book's overview as written, read once (alone) for the tests that only look at it."""
+    [overview] = load_sheets(book, lambda position, _: position == 0)
+    return overview
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def test_square_cells_have_the_same_pixels_across_and_down():
 
 
 def test_the_photo_and_the_pictures_are_drawn_in_square_cells(written, layout):
-    ws = written["Overview"]
+    ws = written
     overview = layout.sheets[0]
     view = overview.colour_view
     blocks = [view, *(block for pictures in overview.pictures for block in pictures.blocks)]
@@ -63,7 +65,7 @@ def test_the_photo_and_the_pictures_are_drawn_in_square_cells(written, layout):
 
 
 def test_the_network_is_a_row_of_boxes_with_their_shapes(written, layout):
-    ws = written["Overview"]
+    ws = written
     boxes = [ws.cell(box.row + 1, box.col + 1).value for box in layout.sheets[0].boxes]
     assert boxes == ["photo\n28 x 28 x 3", "conv 3x3 x4\n26 x 26 x 4", "ReLU\n26 x 26 x 4",
                      "max pool 2x2\n13 x 13 x 4", "flatten\n676", "dense x3\n3", "softmax\n3"]
@@ -82,7 +84,7 @@ def test_a_branched_networks_boxes_say_what_they_read(tmp_path, lang, third):
     path = make_workbook(output=tmp_path / "b.xlsx", arch=arch, size=8, lang=lang).path
     layers, inputs = _branched(arch)
     overview = plan_layout(layers, (3, 8, 8), DEFAULT_CLASSES, inputs=inputs).sheets[0]
-    ws = openpyxl.load_workbook(path).worksheets[0]
+    [ws] = load_sheets(path, lambda position, _: position == 0)
     boxes = [ws.cell(box.row + 1, box.col + 1).value for box in overview.boxes]
     assert [text.split("\n")[2] for text in boxes[1:5]] == third
     assert boxes[0].count("\n") == 1 and boxes[2].startswith(("conv 1x1 x3\n8 x 8 x 3", "卷积 1x1 x3\n8 x 8 x 3"))
@@ -100,8 +102,8 @@ def _branched(arch):
     return layers, inputs
 
 
-def test_every_sheet_is_linked_from_the_overview_and_links_back(written):
-    wb = written
+def test_every_sheet_is_linked_from_the_overview_and_links_back(book):
+    wb = openpyxl.load_workbook(book, read_only=True)     # the overview, and the first row of every other sheet
     overview = wb.worksheets[0]
     targets = [HYPERLINK.match(cell.value).group(1).strip("'") for row in overview.iter_rows() for cell in row
                if isinstance(cell.value, str) and cell.value.startswith("=HYPERLINK")]
@@ -112,6 +114,7 @@ def test_every_sheet_is_linked_from_the_overview_and_links_back(written):
             continue
         links = [cell.value for cell in ws[1] if isinstance(cell.value, str) and cell.value.startswith("=HYPERLINK")]
         assert len(links) == 1 and HYPERLINK.match(links[0]).group(1).strip("'") == overview.title, ws.title
+    wb.close()
 
 
 def _edited(book, tmp_path):

@@ -105,8 +105,14 @@ def write_with_openpyxl(sheets, path):
     wb.save(path)
 
 
-def style_xml(cell, name):
-    return ElementTree.tostring(getattr(cell, name).to_tree())
+def style_xml(cell, name, made):
+    """The XML of ``cell``'s ``name`` part (font, fill, ...) as styles.xml holds it. Cells of one cell format
+    share their parts, so ``made`` ({}, one per test) keeps each part's XML: writing it costs more than reading
+    the cell."""
+    key = id(cell.parent.parent), cell.style_id, name
+    if key not in made:
+        made[key] = ElementTree.tostring(getattr(cell, name).to_tree())
+    return made[key]
 
 
 def rows_xml(path, sheet_file):
@@ -128,6 +134,7 @@ def test_sheetdata_reads_back_as_openpyxls_own_cells(tmp_path, seed):
     write_with_openpyxl(sheets, theirs)
     ours_book, theirs_book = openpyxl.load_workbook(ours), openpyxl.load_workbook(theirs)
     ours_values = openpyxl.load_workbook(ours, data_only=True)
+    made = {}
     assert ours_book.sheetnames == theirs_book.sheetnames == list(sheets)
     for n, (title, (cells, heights, _)) in enumerate(sheets.items(), start=1):
         mine, other, stored = ours_book[title], theirs_book[title], ours_values[title]
@@ -143,7 +150,7 @@ def test_sheetdata_reads_back_as_openpyxls_own_cells(tmp_path, seed):
                 assert a.value == b.value and a.data_type == b.data_type, where
             assert a.number_format == b.number_format, f"{where}: number format"
             for name in ("font", "fill", "protection", "alignment"):     # as styles.xml holds them
-                assert style_xml(a, name) == style_xml(b, name), f"{where}: {name}"
+                assert style_xml(a, name, made) == style_xml(b, name, made), f"{where}: {name}"
             if kind == "f":   # the stored value a viewer shows, exactly
                 shown = stored.cell(row + 1, col + 1).value
                 expected = openpyxl.cell.cell.ILLEGAL_CHARACTERS_RE.sub("?", cached) if isinstance(cached, str) else cached

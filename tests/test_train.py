@@ -69,9 +69,18 @@ def test_same_seed_gives_the_same_weights_bit_for_bit(small_shapes):
     assert not np.array_equal(other.params[0]["weight"], runs[0][0]["weight"])
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_both_optimisers_learn(optimizer):
+@pytest.fixture(scope="module")
+def shapes_150():
+    """150 pictures of side 20, drawn once for both optimisers; read-only, so neither run can change the other's."""
     images, labels, names = generate_shapes(150, size=20, seed=4)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels, names
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_both_optimisers_learn(shapes_150, optimizer):
+    images, labels, names = shapes_150
     model = fresh_model(names, size=20)
     lr = 0.01 if optimizer == "adam" else 0.05
     result = train_model(model, images, labels, TrainConfig(epochs=8, lr=lr, optimizer=optimizer, seed=1))

@@ -3,6 +3,7 @@
 import openpyxl
 import pytest
 from conftest import make_photo
+from some_sheets import load_sheets
 
 from xlcnn.errors import OutputError, ShapeError, UsageError
 from xlcnn.layout import plan_layout
@@ -56,6 +57,26 @@ def test_every_sheet_explains_itself(book):
         assert ws["A1"].value.startswith(f"Step {name.split()[0]}:")
         assert ws["A2"].value and len(ws["A2"].value) > 30
         assert ws.freeze_panes
+
+
+def test_load_sheets_reads_the_sheets_asked_for_as_load_workbook_does(book):
+    """tests/some_sheets.py, which tests that look at a sheet or two read with: each of those sheets as the
+    whole book holds it, its print settings bound to it, and the sheets left unread refuse to be read."""
+    result, wb = book
+    asked = load_sheets(result.path, lambda position, title: position == 0 or title in ("8 Softmax", "9 Loss"))
+    assert [ws.title for ws in asked] == ["Overview", "8 Softmax", "9 Loss"]
+    for ws in asked:
+        whole = wb[ws.title]
+        assert [[(c.value, c.number_format, c.protection.locked, c.fill.fgColor.rgb) for c in row] for row in ws.iter_rows()] == \
+            [[(c.value, c.number_format, c.protection.locked, c.fill.fgColor.rgb) for c in row] for row in whole.iter_rows()]
+        assert (ws.print_area, ws.print_title_rows, ws.freeze_panes, ws.sheet_state) == \
+            (whole.print_area, whole.print_title_rows, whole.freeze_panes, whole.sheet_state)
+        assert len(ws._images) == len(whole._images) and ws.merged_cells.ranges == whole.merged_cells.ranges
+        assert ws.data_validations.dataValidation == whole.data_validations.dataValidation
+        assert list(ws.conditional_formatting) == list(whole.conditional_formatting)
+    assert len(asked[0]._images) == 1 and asked[2].data_validations.dataValidation and asked[1].print_area   # the photo
+    with pytest.raises(AttributeError, match="not read"):
+        asked[0].parent._sheets[1].cell(1, 1)
 
 
 def test_pixels_are_constants_and_conv_cells_formulas(book, photo_array):
