@@ -6,7 +6,9 @@ workbook that costs more than all of xlcnn's own work. So the sheet writers put
 their cells here instead (value, kind and style, keyed by zero-based row and
 column), openpyxl writes everything else of the workbook (styles, names, colour
 scales, charts, page setup), and ``save`` splices each sheet's rows into the
-sheet file openpyxl wrote, streaming them into the zip.
+sheet file openpyxl wrote, streaming them into the zip. The style table's two long
+lists, a fill and a cell format per colour of the photo, are written as text too
+(styles_xml).
 """
 
 import io
