@@ -172,7 +172,7 @@ def _extremes(values):
     it shows as "-0.00". (Equal values that are not 0 show the same text, whichever is kept.)"""
     smallest = min(values)
     # when the smallest is 0 no value is negative, so a negative sign is a -0.0's; the signs are found by
-    # builtins alone: a map after a ReLU holds mostly zeros, and a test per value in Python cost most of this walk
+    # builtins alone: a map clipped at 0 holds mostly zeros, and a test per value in Python cost most of this walk
     if smallest == 0 and min(map(math.copysign, repeat(1.0), values)) < 0:
         smallest = -0.0
     return [max(values), smallest, max(values, key=abs), min(filter(None, values), key=abs, default=values[0])]
