@@ -7,6 +7,7 @@ import zipfile
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -324,21 +325,32 @@ def thumbnail(source, pixels, side=150):
     JPEG keeps a photo's thumbnail to a few kB (as PNG it weighed more than all the
     formulas of a 28 x 28 workbook); the blocky pixel grid stays sharp as PNG.
     """
-    buffer = io.BytesIO()
     if source is not None:
         try:
-            with Image.open(source) as img:
-                img.draft("RGB", (2 * side, 2 * side))   # a JPEG decodes at a fraction of its size; enough here
-                picture = to_rgb(ImageOps.exif_transpose(img))   # 16-bit and transparent photos as the loader sees them
-        except (OSError, ValueError):
-            picture = None
-        if picture is not None:
-            picture.thumbnail((side, side))
-            picture.save(buffer, format="JPEG", quality=85)
-            return buffer.getvalue()
+            photo = _photo_thumbnail(Path(source).read_bytes(), side)
+        except OSError:
+            photo = None
+        if photo is not None:
+            return photo
+    buffer = io.BytesIO()
     array = pixels.transpose(1, 2, 0) if pixels.shape[0] == 3 else np.repeat(pixels[0][..., None], 3, axis=2)
     grid = Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8)).resize((side, side), Image.Resampling.NEAREST)
     grid.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@lru_cache(maxsize=4)   # build after build of the same photo (a class set, a test run): decoded and encoded once
+def _photo_thumbnail(data, side):
+    """The photo's bytes as a JPEG thumbnail, or None when they are no picture Pillow reads."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.draft("RGB", (2 * side, 2 * side))   # a JPEG decodes at a fraction of its size; enough here
+            picture = to_rgb(ImageOps.exif_transpose(img))   # 16-bit and transparent photos as the loader sees them
+    except (OSError, ValueError):
+        return None
+    picture.thumbnail((side, side))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
 
 

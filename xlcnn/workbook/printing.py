@@ -10,6 +10,7 @@ import math
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import repeat
 
 from openpyxl.styles import Alignment
 from openpyxl.worksheet.pagebreak import Break, ColBreak, RowBreak
@@ -167,11 +168,13 @@ def fit_widths(cells):
 
 def _extremes(values):
     """[largest, smallest, largest magnitude, smallest magnitude not 0] of ``values`` (of the first value when
-    all are 0). Of equal values the first is kept, except that a later negative one is the smallest: -0.0
-    shows as "-0.00"."""
+    all are 0). Of equal values the first is kept, except that -0.0 is the smallest where the smallest is 0:
+    it shows as "-0.00". (Equal values that are not 0 show the same text, whichever is kept.)"""
     smallest = min(values)
-    if smallest <= 0:   # only a negative value (-0.0 among them) may take the place of an equal one before it
-        smallest = next((v for v in reversed(values) if v == smallest and math.copysign(1.0, v) < 0), smallest)
+    # when the smallest is 0 no value is negative, so a negative sign is a -0.0's; the signs are found by
+    # builtins alone: a map clipped at 0 holds mostly zeros, and a test per value in Python cost most of this walk
+    if smallest == 0 and min(map(math.copysign, repeat(1.0), values)) < 0:
+        smallest = -0.0
     return [max(values), smallest, max(values, key=abs), min(filter(None, values), key=abs, default=values[0])]
 
 
@@ -197,20 +200,19 @@ def shown(value, number_format):
     """The text a spreadsheet shows for ``value`` in one of the number formats xlcnn writes."""
     fmt = number_format or "General"
     if ";" in fmt:                  # positive;negative;zero sections, the negative one shown without its sign
-        sections = fmt.split(";")
+        sections = _sections(fmt)
         if value == 0 and len(sections) > 2:
             return shown(0.0, sections[2])
         if value < 0:
             negative = sections[1]
             return negative[:1] + shown(-value, negative[1:]) if negative.startswith("-") else shown(-value, negative)
         return shown(value, sections[0])
-    fixed = _FIXED.match(fmt)
-    if fixed:
-        thousands, decimals, percent = fixed.groups()
-        number = value * 100 if percent else value
-        text = f"{number:{',' if thousands else ''}.{len(decimals or '')}f}"
-        return text + (percent or "")     # "-0.00" where a spreadsheet may drop the sign: the wider text
-    scientific = _SCIENTIFIC.match(fmt)
+    fixed = _fixed_format(fmt)
+    if fixed is not None:
+        spec, percent = fixed
+        # "-0.00" where a spreadsheet may drop the sign: the wider text
+        return format(value * 100 if percent else value, spec) + percent
+    scientific = _matched(_SCIENTIFIC, fmt)
     if scientific:
         decimals, digits = scientific.groups()
         mantissa, exponent = f"{value:.{len(decimals or '')}E}".split("E")
@@ -221,9 +223,33 @@ def shown(value, number_format):
     return f"{value:.10g}"          # General: up to about ten significant digits
 
 
+# A book uses a handful of number formats, and fit_widths asks ``shown`` for thousands of numbers:
+# each format is read once.
+
+@lru_cache(maxsize=256)
+def _sections(fmt):
+    return fmt.split(";")
+
+
+@lru_cache(maxsize=256)
+def _fixed_format(fmt):
+    """(format() spec, suffix) of a format with fixed decimals: "0.00" -> (".2f", ""),
+    "#,##0%" -> (",.0f", "%"); None for any other format."""
+    fixed = _FIXED.match(fmt)
+    if not fixed:
+        return None
+    thousands, decimals, percent = fixed.groups()
+    return f"{',' if thousands else ''}.{len(decimals or '')}f", percent or ""
+
+
+@lru_cache(maxsize=256)
+def _matched(pattern, fmt):
+    return pattern.match(fmt)
+
+
 def shown_width(text):
     """The width of ``text`` in digits."""
-    return sum(NARROW.get(ch, 1.0) for ch in text)
+    return sum(map(NARROW.get, text, repeat(1.0)))   # NARROW.get(ch, 1.0) for each character, without a frame each
 
 
 def _start(starts, cells, col):
