@@ -140,6 +140,8 @@ def test_too_many_colours_drop_the_lowest_bits_to_the_middle_of_their_band():
     rng = np.random.default_rng(1)
     pixels = rng.integers(0, 256, (3, 400, 400)).astype(np.uint8)
     colours = painted_colours(pixels).astype(int)
-    codes = np.unique(colours.reshape(-1, 3), axis=0)
+    # one number per colour, counted by NumPy's own indexing (not the painter's bit shifts): np.unique of numbers
+    # is ten times faster than of rows (axis=0); ravel_multi_index refuses a channel outside 0..255
+    codes = np.unique(np.ravel_multi_index(colours.reshape(-1, 3).T, (256, 256, 256)))
     assert len(codes) <= 60_000
     assert np.abs(colours - pixels.transpose(1, 2, 0)).max() <= 4
