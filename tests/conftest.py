@@ -78,7 +78,7 @@ def pytest_collection_modifyitems(items):
 class OnFirstUse:
     """A module (or a name in one) imported when a test first reads from it, not when the file is collected.
 
-    Every pytest-xdist worker collects every file; torch, onnx and scipy.signal take seconds each
+    Every pytest-xdist worker collects every file; torch, onnx and scipy take up to seconds each
     to import, which only the worker that runs their tests should pay.
     """
 
