@@ -7,6 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 from openpyxl import load_workbook
+from openpyxl.workbook.defined_name import DefinedName
 
 from books import Books
 from xlcnn import verify_workbooks
@@ -138,7 +139,8 @@ def test_the_evaluator_agrees_with_the_engine_on_every_stage_cell(books):
     this proves both the placement of the engine's numbers and the evaluator.
     """
     for name, path in books.items():
-        formulas, stored = grids(path, False), stored_grids(path)
+        book = read_workbook(path)      # its stored values and its defined names
+        formulas, stored = grids(path, False), book.values
         sheets = {}
         for sheet, rows in formulas.items():
             cells = sheets[sheet] = SheetCells()
@@ -149,7 +151,7 @@ def test_the_evaluator_agrees_with_the_engine_on_every_stage_cell(books):
                         cell.value = value
                         cell.kind = "f" if isinstance(value, str) and value.startswith("=") else (
                             "s" if isinstance(value, str) else "n")
-        names = _defined_names(path)
+        names = _defined_names(book.names)
         evaluator = Evaluator(sheets, names)
         assert evaluator.fill() > 1000
         scales = sheet_scales(stored)
@@ -158,16 +160,17 @@ def test_the_evaluator_agrees_with_the_engine_on_every_stage_cell(books):
         assert not wrong, f"{name}: {len(wrong)} cells, first {wrong[:3]}"
 
 
-def _defined_names(path):
+def _defined_names(texts):
+    """{name: Range} of a book's defined names, from ``texts`` ({name: text} as xlcnn's reader gives them, which
+    tests/test_xlsxread.py proves equal to openpyxl's), each parsed by openpyxl. The reader has already read the
+    book for its stored values; an openpyxl load, even read-only, would parse its styles and strings again."""
     from xlcnn.workbook.evaluate import Range, _col_index
-    wb = load_workbook(path, read_only=True)     # the names are read from workbook.xml alone, without the sheets
     names = {}
-    for name, defined in wb.defined_names.items():
-        (sheet, ref), = defined.destinations
+    for name, text in texts.items():
+        (sheet, ref), = DefinedName(name, attr_text=text).destinations
         cells = ref.replace("$", "").split(":")
         (c0, r0), (c1, r1) = [re.match(r"([A-Z]+)(\d+)", x).groups() for x in (cells[0], cells[-1])]
         names[name.lower()] = Range(sheet, int(r0) - 1, _col_index(c0), int(r1) - 1, _col_index(c1))
-    wb.close()
     return names
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from books import shared_book, shared_copy
 from named import recalculated_value
+from some_sheets import load_sheets
 from xlcnn import make_workbook, verify_workbooks
 from xlcnn.cells import a1
 from xlcnn.handout import make_handout
@@ -72,18 +73,19 @@ def test_every_language_has_every_text():
 
 @pytest.fixture(scope="module")
 def default_book(tmp_path_factory):
-    """The default workbook of the first sample, read once: the tests below only look at it."""
-    return openpyxl.load_workbook(shared_book(tmp_path_factory))
+    """The default workbook of the first sample (read-only): the tests below only look at it."""
+    return shared_book(tmp_path_factory)
 
 
 def test_overview_has_the_photo_and_a_live_chart(default_book):
-    ws = default_book["Overview"]
+    ws, = load_sheets(default_book, lambda _, title: title == "Overview")     # read as load_workbook reads it
     assert len(ws._images) == 1 + 3 and len(ws._charts) == 1     # the photo, and a picture of each class
     assert any(isinstance(c.value, str) and c.value == "='8 Softmax'!B17" for row in ws.iter_rows() for c in row)
 
 
 def test_every_sheet_prints_fitted_with_header_and_footer(default_book):
-    for ws in default_book.worksheets:
+    # every sheet's print settings and none of its cells: data_only spares rewriting each shared formula per cell
+    for ws in openpyxl.load_workbook(default_book, data_only=True).worksheets:
         if ws.sheet_state != "visible":
             continue
         assert ws.print_area and ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage

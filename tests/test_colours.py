@@ -44,8 +44,12 @@ def largest_size_formula(sqref):
 
 @pytest.fixture(scope="module")
 def books(tmp_path_factory):
-    """{name: (workbook, {sheet: its stored values})}, each read once: the tests only look. The values come from
-    xlcnn's one-pass reader, which reads them as openpyxl does (test_xlsxread) in less time."""
+    """{name: (workbook, xlcnn.xlsxread.Workbook)}, each read once: the tests only look.
+
+    openpyxl gives the rules, titles and styles; it loads ``data_only`` because rewriting every shared formula
+    for each cell is most of a full load and no test here reads a formula from it. The cells' stored values and
+    their formulas-or-constants come from xlcnn's one-pass reader, which reads them as openpyxl does
+    (test_xlsxread): constants the same, every formula as "=" and text (a shared one's first cell's text)."""
     folder = tmp_path_factory.mktemp("colours")
     photo = sample_photos()[0]
     paths = {
@@ -53,14 +57,15 @@ def books(tmp_path_factory):
         "tanh-gray-zh": make_workbook(photo, folder / "gray.xlsx", arch="conv3x3x2,tanh,avgpool2,dense",
                                       grayscale=True, lang="zh").path,
     }
-    return {name: (openpyxl.load_workbook(path), read_workbook(path).values)
+    return {name: (openpyxl.load_workbook(path, data_only=True), read_workbook(path))
             for name, path in paths.items()}
 
 
 @pytest.mark.parametrize("name", ["default-steps", "tanh-gray-zh"])
 def test_every_scale_follows_one_rule(books, name):
     """Signed data: blue, white at 0, red, symmetric; non-negative data: white at 0 to red; pixels: black up."""
-    wb, values = books[name]
+    wb, book = books[name]
+    values = book.values
     kinds = {}
     for ws in wb.worksheets:
         for sqref, cfvo, colours in colour_scales(ws):
@@ -96,25 +101,28 @@ def test_every_scale_follows_one_rule(books, name):
 @pytest.mark.parametrize("name", ["default-steps", "tanh-gray-zh"])
 def test_one_legend_per_coloured_sheet(books, name):
     """A five-cell bar on the row under the header, coloured like the sheet's scale, then its words."""
-    wb, _ = books[name]
+    wb, book = books[name]
     from xlcnn.resources import texts
     words = texts("zh" if name.endswith("zh") else "en")["legend"]
     for ws in wb.worksheets:
         scales = colour_scales(ws)
-        texts_on_sheet = [c for row in ws.iter_rows() for c in row if c.value in words.values()]
+        # (row, col, value), one-based, of the cells whose constant is a legend's words (no formula's text is)
+        grid = book.formulas[ws.title]
+        texts_on_sheet = [(r + 1, c + 1, value) for r, row in enumerate(grid) for c, value in enumerate(row)
+                          if value in words.values()]
         if not scales:
             assert not texts_on_sheet, ws.title
             continue
         assert len(texts_on_sheet) == 1, (ws.title, texts_on_sheet)
-        text = texts_on_sheet[0]
-        bar = [_rgb(ws.cell(text.row, text.column - 5 + n).fill.fgColor) for n in range(5)]
+        row, column, text = texts_on_sheet[0]
+        bar = [_rgb(ws.cell(row, column - 5 + n).fill.fgColor) for n in range(5)]
         _, cfvo, colours = scales[0]
         assert bar[0] == colours[0] and bar[-1] == colours[-1], (ws.title, bar, colours)
         kind = "diverging" if len(cfvo) == 3 else "channel" if cfvo[1].type == "num" else "positive"
-        assert text.value == words[kind]
+        assert text == words[kind]
         if kind == "diverging":
             assert bar[2] == WHITE
-        marks = [ws.cell(text.row, text.column - 5 + n).value for n in range(5)]
+        marks = [grid[row - 1][column - 6 + n] for n in range(5)]     # constants, not a formula's stored value
         assert marks[0] in ("-", "0") and marks[-1] in ("+", "255")
 
 

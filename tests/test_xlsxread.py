@@ -1,6 +1,7 @@
 """The one-pass reader verify uses reads what openpyxl reads, in books written by xlcnn and by engines."""
 
 import pytest
+from openpyxl import load_workbook
 
 from xlcnn import gnumeric, make_workbook
 from xlcnn.libreoffice import recalculate
@@ -38,6 +39,9 @@ def book(tmp_path_factory):
 def test_an_xlcnn_book_reads_as_openpyxl_reads_it(book):
     read = assert_reads_like_openpyxl(book)
     assert any(name.startswith("_xlcnn_sheet_") for name in read.names) and "loss" in read.names
+    wb = load_workbook(book, read_only=True)    # test_cached_values takes the defined names from the reader
+    assert read.names == {name: defined.attr_text for name, defined in wb.defined_names.items()}
+    wb.close()
 
 
 @pytest.mark.usefixtures("libreoffice", "gnumeric")
