@@ -40,27 +40,27 @@ def pytest_itemcollected(item):
 # pytest-xdist (--dist loadfile --no-loadscope-reorder) deals whole files to its workers in the order
 # collected, so the longest of what is selected goes first: a long file dealt last leaves the other core
 # idle (the whole suite lost minutes that way). Only the order depends on these numbers; a file not
-# listed here goes after them, in its usual place. Session 24 measured them from `--durations=0` of a
+# listed here goes after them, in its usual place. Session 25 measured them from `--durations=0` of a
 # whole run and of a `-m "not libreoffice"` run on two workers, the fixtures each file set up included
 # (a book shared by several files counts in the file that built it first).
 FILE_SECONDS = {
-    "test_engine_matrix.py": (0, 73), "test_verify.py": (0, 61), "test_onnx.py": (2, 47), "test_learning.py": (2, 47),
-    "test_handout.py": (0, 47), "test_lessons.py": (0, 42), "test_grouped.py": (1, 34),
-    "test_cached_values.py": (6, 24), "test_tconv.py": (2, 23), "test_branches.py": (6, 16),
-    "test_sheet_identity.py": (0, 21), "test_cli.py": (6, 13), "test_corners.py": (2, 14),
-    "test_tolerance.py": (0, 15), "test_resnet_block.py": (1, 14), "test_regression.py": (0, 15),
-    "test_honest.py": (3, 11), "test_engines.py": (0, 14), "test_robustness.py": (6, 7), "test_interrupt.py": (6, 7),
-    "test_bn_sheets.py": (2, 11), "test_inception.py": (1, 11), "test_classroom.py": (2, 9),
-    "test_xlsxread.py": (3, 7), "test_matrices.py": (0, 10), "test_functions.py": (9, 0), "test_exercises.py": (7, 1),
-    "test_workbook.py": (7, 0), "test_new_kind.py": (0, 7), "test_limits.py": (5, 1), "test_options.py": (4, 1),
-    "test_im2col.py": (1, 4), "test_cli_corners.py": (1, 4), "test_summary_command.py": (0, 4),
-    "test_overview.py": (1, 3), "test_train.py": (3, 0), "test_torch_oracle.py": (3, 0), "test_schema.py": (3, 0),
-    "test_names.py": (0, 3), "test_colours.py": (3, 0), "test_choices.py": (3, 0), "test_architecture.py": (2, 1),
-    "test_kinds.py": (2, 0), "test_formulas.py": (2, 0), "test_texts.py": (1, 0),
-    "test_sheetdata_differential.py": (1, 0), "test_sheetdata.py": (1, 0), "test_layers.py": (0, 1),
-    "test_languages.py": (1, 0), "test_graph.py": (1, 0), "test_gradients.py": (1, 0), "test_constants.py": (1, 0),
-    "test_plans.py": (0, 0), "test_lesson_formulas.py": (0, 0), "test_image.py": (0, 0),
-    "test_gradient_formulas.py": (0, 0), "test_code_shape.py": (0, 0), "test_cells.py": (0, 0)
+    "test_engine_matrix.py": (0, 83), "test_verify.py": (0, 64), "test_learning.py": (1, 51), "test_onnx.py": (1, 46),
+    "test_handout.py": (0, 42), "test_lessons.py": (0, 39), "test_grouped.py": (1, 25), "test_tconv.py": (2, 23),
+    "test_cached_values.py": (7, 18), "test_sheet_identity.py": (0, 24), "test_corners.py": (2, 17),
+    "test_branches.py": (3, 16), "test_engines.py": (0, 16), "test_cli.py": (3, 13), "test_resnet_block.py": (0, 15),
+    "test_inception.py": (1, 13), "test_tolerance.py": (0, 13), "test_robustness.py": (4, 8),
+    "test_regression.py": (0, 12), "test_honest.py": (2, 9), "test_classroom.py": (1, 10), "test_xlsxread.py": (2, 8),
+    "test_bn_sheets.py": (1, 9), "test_interrupt.py": (3, 6), "test_new_kind.py": (0, 8), "test_exercises.py": (6, 2),
+    "test_matrices.py": (0, 6), "test_functions.py": (6, 0), "test_workbook.py": (5, 0), "test_options.py": (3, 2),
+    "test_limits.py": (4, 1), "test_cli_corners.py": (0, 5), "test_train.py": (3, 1),
+    "test_summary_command.py": (0, 4), "test_im2col.py": (0, 4), "test_torch_oracle.py": (3, 0),
+    "test_overview.py": (0, 3), "test_names.py": (0, 3), "test_schema.py": (2, 0), "test_choices.py": (2, 0),
+    "test_sheetdata_differential.py": (1, 0), "test_sheetdata.py": (1, 0), "test_languages.py": (0, 1),
+    "test_kinds.py": (1, 0), "test_graph.py": (1, 0), "test_gradients.py": (1, 0), "test_formulas.py": (1, 0),
+    "test_colours.py": (1, 0), "test_architecture.py": (1, 0), "test_texts.py": (0, 0), "test_styles_xml.py": (0, 0),
+    "test_plans.py": (0, 0), "test_network.py": (0, 0), "test_lesson_formulas.py": (0, 0), "test_layers.py": (0, 0),
+    "test_image.py": (0, 0), "test_gradient_formulas.py": (0, 0), "test_constants.py": (0, 0),
+    "test_code_shape.py": (0, 0), "test_cells.py": (0, 0)
 }
 
 
