@@ -84,6 +84,8 @@ def test_the_plan_counts_the_formulas_the_writers_write(tmp_path, monkeypatch, o
         planned.append(plan_within_limits(*args, **kwargs))
         return planned[-1]
     monkeypatch.setattr(build_module, "plan_within_limits", spy)
+    # the writers count their formulas as they write them: the file itself is not needed (a third of the time)
+    monkeypatch.setattr(build_module, "save_atomically", lambda wb, out_path: out_path)
     written = make_workbook(None, tmp_path / "x.xlsx", **options).formulas
     assert abs(planned[0].formulas - written) <= 20 + written // 1000, (planned[0].formulas, written)
 
