@@ -207,9 +207,9 @@ def _filters(ctx, ws, plan, layer, forward, upstream, texts):
         put_text(ws, *plan.filter_labels[k].cell(0, 0), texts["filter"].format(k=k + 1), styles.LABEL_FONT)
         up = upstream.interior(k)
         for channel, block in zip(filters.reads(k), slices):    # a grouped filter saw its group's channels only
-            for u, v, cell in block.cell_blocks():
-                formula = layer.weight_gradient_formula(conv.reach(channel, u, v), up, scale)
-                put_formula(ctx, ws, cell, formula, styles.GRAD_FORMAT)
+            put_formulas(ctx, ws, block,
+                         lambda u, v: layer.weight_gradient_formula(conv.reach(channel, u, v), up, scale),
+                         styles.GRAD_FORMAT)
         if layer.bias:     # a bias-free layer's fixed 0 learns nothing
             put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["bias"])
             put_formula(ctx, ws, bias, layer.bias_gradient_formula(up), styles.GRAD_FORMAT)
@@ -252,9 +252,9 @@ def _scatter(ctx, ws, plan, layer, forward, upstream, texts):
         put_text(ws, *plan.band_labels[c].cell(0, 0), texts["scatter_band"].format(c=c + 1), styles.LABEL_FONT)
         for k, block in enumerate(kernels):
             put_text(ws, *plan.kernel_labels[c][k].cell(0, 0), texts["scatter_kernel"].format(k=k + 1))
-            for u, v, cell in block.cell_blocks():
-                formula = layer.weight_gradient_formula(scatter.weight_pairs(c, k, u, v, upstream), scale)
-                put_formula(ctx, ws, cell, formula, styles.GRAD_FORMAT)
+            put_formulas(ctx, ws, block,
+                         lambda u, v: layer.weight_gradient_formula(scatter.weight_pairs(c, k, u, v, upstream), scale),
+                         styles.GRAD_FORMAT)
         add_scale(ws, kernels, styles.diverging_scale())
     for k, bias in enumerate(plan.bias):
         put_text(ws, *plan.bias_labels[k].cell(0, 0), texts["scatter_bias"].format(k=k + 1))
@@ -263,9 +263,9 @@ def _scatter(ctx, ws, plan, layer, forward, upstream, texts):
         stack = plan.input
         for c in range(stack.shape[0]):
             _map_label(ws, stack, c, texts)
-            for i, j, cell in stack.interior(c).cell_blocks():
-                put_formula(ctx, ws, cell, layer.input_gradient_formula(scatter.input_pairs(c, i, j, upstream)),
-                            styles.GRAD_FORMAT)
+            put_formulas(ctx, ws, stack.interior(c),
+                         lambda i, j: layer.input_gradient_formula(scatter.input_pairs(c, i, j, upstream)),
+                         styles.GRAD_FORMAT)
         _finish_maps(ws, stack)
     set_widths(ws, 0, 1, styles.LABEL_WIDTH)
     set_widths(ws, 1, plan.weight[0][-1].last_col, styles.VALUE_WIDTH)

@@ -64,10 +64,9 @@ def _write_normalised(ctx, ws, plan, texts):
             put_value(ws, *cells[c].cell(0, 0), float(values[c]), styles.WEIGHT_FORMAT, styles.PARAM_FILL)
         write_padding(ws, result, c)
         inner, pixels = result.interior(c), plan.pixels.interior(c)
-        for i, j, cell in inner.cell_blocks():
-            put_formula(ctx, ws, cell,
-                        formulas.normalised(pixels.sub(i, j, 1, 1), plan.scale, plan.mean[c], plan.std[c]),
-                        styles.VALUE_FORMAT)
+        put_formulas(ctx, ws, inner,
+                     lambda i, j: formulas.normalised(pixels.sub(i, j, 1, 1), plan.scale, plan.mean[c], plan.std[c]),
+                     styles.VALUE_FORMAT)
         add_scale(ws, inner, styles.diverging_scale())
     set_widths(ws, result.maps[0].col, result.maps[0].width, styles.VALUE_WIDTH)
     set_widths(ws, plan.mean_labels[0].col, 1, styles.VALUE_WIDTH)

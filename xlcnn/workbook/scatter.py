@@ -3,8 +3,8 @@ the reach map and a worked example of one cell where stamped kernels overlap."""
 
 from .. import formulas, lesson_formulas as lf
 from . import styles
-from .common import (add_scale, cell_at, freeze_below, put_formula, put_parameter, put_text, set_widths, write_header,
-                     write_notice, write_padding)
+from .common import (add_scale, cell_at, freeze_below, put_formula, put_formulas, put_parameter, put_text, set_widths,
+                     write_header, write_notice, write_padding)
 from .explain import HIGHLIGHT
 from .maps import output_scale, write_kernel
 
@@ -51,9 +51,8 @@ def write_scatter(ctx, ws, plan):
     for k in range(filters):
         put_text(ws, *out.label_cell(k), texts["map_label"].format(k=k + 1), styles.LABEL_FONT)
         write_padding(ws, out, k)
-        for y, x, cell in out.interior(k).cell_blocks():
-            put_formula(ctx, ws, cell, layer.cell_formula(plan.terms(k, y, x), plan.biases[k], scale),
-                        styles.VALUE_FORMAT)
+        put_formulas(ctx, ws, out.interior(k),
+                     lambda y, x: layer.cell_formula(plan.terms(k, y, x), plan.biases[k], scale), styles.VALUE_FORMAT)
         add_scale(ws, out.interior(k), output_scale(ctx.model, plan.layer))
     _write_reach(ctx, ws, plan, texts)
     _write_example(ctx, ws, plan, texts, scale)
