@@ -4,10 +4,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-import openpyxl
 import pytest
 from openpyxl.utils.cell import get_column_letter
 
+from some_sheets import sheet_rows
 from xlcnn import formulas
 from xlcnn.cells import Block
 from xlcnn.network import (AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Softmax, Tanh,
@@ -20,19 +20,13 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "tiny_formulas.txt"
 def formula_lines(path):
     """"sheet!A1 =formula" of every formula cell, sheet by sheet, row by row.
 
-    Read-only, in one pass over each sheet's values: under two thirds of a full load's time, the same
-    formula text (openpyxl rewrites every cell of a shared formula either way). Each sheet's stated size is
-    set aside, so a cell beyond it is read all the same.
+    Read by ``sheet_rows``: the same formula text as a full load (openpyxl rewrites every cell of a shared
+    formula either way) in less time, and a cell beyond a sheet's stated size read all the same.
     """
-    wb = openpyxl.load_workbook(path, read_only=True)
-    lines = []
-    for ws in wb.worksheets:
-        ws.reset_dimensions()
-        lines += [f"{ws.title}!{get_column_letter(c + 1)}{r + 1} {value}"
-                  for r, row in enumerate(ws.iter_rows(values_only=True)) for c, value in enumerate(row)
-                  if isinstance(value, str) and value.startswith("=")]
-    wb.close()
-    return lines
+    return [f"{title}!{get_column_letter(c + 1)}{r + 1} {value}"
+            for title, (_, rows) in sheet_rows(path).items()
+            for r, row in enumerate(rows) for c, value in enumerate(row)
+            if isinstance(value, str) and value.startswith("=")]
 
 
 @pytest.fixture

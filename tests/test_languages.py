@@ -4,10 +4,10 @@ import json
 import re
 import string
 
-import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from some_sheets import sheet_rows
 from xlcnn.cli import _confusion_table, main
 from xlcnn.pipeline import make_workbook
 from xlcnn.presets import load_preset, preset_names
@@ -101,13 +101,7 @@ def chinese_backprop_book(tmp_path_factory):
     """{title: (sheet state, rows of cell values from row 1)}: the tests read values only, so each sheet is read
     in one read-only pass (under two thirds of a full load's time)."""
     path = make_workbook(output=tmp_path_factory.mktemp("zh") / "zh.xlsx", lang="zh", size=10, steps=1).path
-    wb = openpyxl.load_workbook(path, read_only=True)
-    sheets = {}
-    for ws in wb.worksheets:
-        ws.reset_dimensions()      # every cell, whatever size the sheet says it has
-        sheets[ws.title] = ws.sheet_state, list(ws.iter_rows(values_only=True))
-    wb.close()
-    return sheets
+    return sheet_rows(path)
 
 
 def test_no_stray_space_beside_chinese_punctuation(chinese_backprop_book):
